@@ -1,0 +1,235 @@
+//! The one table of every input and output of the action: name, default,
+//! whether it is a secret, and its documentation. `action.yml`, the README's
+//! tables and the command-line flags are all checked against or generated
+//! from this table; nothing else names an input.
+
+use std::collections::BTreeMap;
+use std::collections::HashMap;
+
+use anyhow::{Result, bail};
+
+pub const DEFAULT_QEMU_IMAGE: &str = "tonistiigi/binfmt:qemu-v9.2.2-52";
+pub const DEFAULT_BUILDKIT_IMAGE: &str = "moby/buildkit:buildx-stable-1";
+
+/// One input: what `action.yml` declares and the CLI accepts as `--NAME`.
+#[derive(Debug, Clone, Copy)]
+pub struct InputDef {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub required: bool,
+    /// Masked before any output; never printed, never on a command line.
+    pub secret: bool,
+    pub doc: &'static str,
+}
+
+const fn input(name: &'static str, default: &'static str, doc: &'static str) -> InputDef {
+    InputDef { name, default, required: false, secret: false, doc }
+}
+
+pub const INPUTS: &[InputDef] = &[
+    InputDef { required: true, ..input("images", "", "Image names to push, one per line or comma-separated (`ghcr.io/acme/app`). Names are lowercased; give no tag here.") },
+    input("tags", "", "Tag rules, one per line, in docker/metadata-action syntax (`type=semver,pattern={{version}}`, `type=ref,event=branch`, `type=sha`, `type=raw,value=x`; a bare line is a raw tag). Empty: `{{version}}`, `{{major}}.{{minor}}`, `{{major}}` on releases, the branch name, `pr-N`, and `nightly` on schedule."),
+    input("flavor", "", "Tag flavor lines: `latest=auto|true|false`, `prefix=`, `suffix=` (with `,onlatest=true`)."),
+    input("version", "", "Version for runs that are not on a tag (e.g. `${{ inputs.version }}` on workflow_dispatch); the semver rules treat it as if the ref were that tag."),
+    input("floating-tags", "guard", "`guard`: push `latest`, `{{major}}` and `{{major}}.{{minor}}` only when this is the highest release they cover in the registry; `always`: push them regardless."),
+    input("platforms", "linux/amd64,linux/arm64", "Target platforms, comma- or newline-separated (`linux/amd64`, `linux/arm64`, `linux/arm/v7`, …)."),
+    input("context", ".", "Build context directory."),
+    input("file", "", "Path to the Dockerfile. Empty: `Dockerfile` in the context."),
+    input("target", "", "Dockerfile stage to build."),
+    input("build-args", "", "Build arguments, `NAME=value`, one per line."),
+    input("labels", "", "Image labels, `key=value`, one per line; they override the generated OCI labels."),
+    input("annotations", "", "Annotations, `key=value` or `manifest:key=value` / `index:key=value`, one per line; they override the generated ones."),
+    input("push", "auto", "`auto`: push except on pull_request events; `true`; `false`."),
+    input("registry", "", "Registry to log in to. Empty: the registry of the first image when `username` is given."),
+    input("username", "", "Username for `registry`."),
+    InputDef { secret: true, ..input("password", "", "Password or token for `registry`. Masked; written only to a temporary Docker config outside the workspace.") },
+    input("driver", "auto", "Builder: `auto` (the daemon's own BuildKit when it can build every platform, else `docker-container`), `docker`, `docker-container`."),
+    input("buildkit-image", DEFAULT_BUILDKIT_IMAGE, "BuildKit image for a `docker-container` builder."),
+    input("qemu", "auto", "`auto`: install QEMU emulators only for platforms the builder cannot run yet; `true`: install for every non-native platform; `false`: never."),
+    input("qemu-image", DEFAULT_QEMU_IMAGE, "Installer image for QEMU emulators (speaks tonistiigi/binfmt's interface)."),
+    input("insecure-registries", "", "Registries reached over plain HTTP (`host:port`), comma- or newline-separated."),
+    input("dry-run", "false", "`true`: print the plan (tags, platforms, buildx arguments) and touch nothing."),
+];
+
+/// One output, as `action.yml` declares it.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputDef {
+    pub name: &'static str,
+    pub doc: &'static str,
+}
+
+pub const OUTPUTS: &[OutputDef] = &[
+    OutputDef { name: "digest", doc: "Digest of the pushed image index (pullable as `image@digest`)." },
+    OutputDef { name: "image", doc: "`<first image>@<digest>`: a pullable reference to exactly this build." },
+    OutputDef { name: "tags", doc: "Full references that were pushed, one per line." },
+    OutputDef { name: "platforms", doc: "JSON object: platform → its manifest digest, read back from the registry (attestations left out)." },
+    OutputDef { name: "metadata", doc: "buildx's build metadata (JSON)." },
+    OutputDef { name: "version", doc: "The main version computed from the ref, the event or `version`." },
+    OutputDef { name: "labels", doc: "Labels applied to the image, `key=value` per line." },
+    OutputDef { name: "annotations", doc: "Annotations applied, `level:key=value` per line." },
+    OutputDef { name: "json", doc: "Everything above as one JSON object." },
+];
+
+pub fn find(name: &str) -> Option<&'static InputDef> {
+    INPUTS.iter().find(|i| i.name == name)
+}
+
+/// Raw input strings by name, defaults filled in, as the runner or the
+/// command line gave them.
+#[derive(Clone, Default)]
+pub struct RawInputs {
+    values: BTreeMap<&'static str, String>,
+}
+
+impl std::fmt::Debug for RawInputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut map = f.debug_map();
+        for (name, value) in &self.values {
+            let secret = find(name).is_some_and(|i| i.secret);
+            map.entry(name, if secret { &"***" } else { value });
+        }
+        map.finish()
+    }
+}
+
+/// The environment variable the runner sets for an input: uppercased,
+/// spaces to `_`, hyphens kept.
+pub fn env_name(input: &str) -> String {
+    format!("INPUT_{}", input.to_uppercase().replace(' ', "_"))
+}
+
+impl RawInputs {
+    /// Reads `INPUT_*` variables. An input the runner passes empty takes the
+    /// table's default, as the runner itself would.
+    pub fn from_env(env: &HashMap<String, String>) -> RawInputs {
+        let mut values = BTreeMap::new();
+        for def in INPUTS {
+            let value = env.get(&env_name(def.name)).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+            values.insert(def.name, value.unwrap_or_else(|| def.default.to_string()));
+        }
+        RawInputs { values }
+    }
+
+    /// From `(name, value)` pairs, e.g. command-line flags; unknown names are
+    /// an error.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> Result<RawInputs> {
+        let mut raw = RawInputs::from_env(&HashMap::new());
+        for (name, value) in pairs {
+            let Some(def) = find(name) else { bail!("`{name}` is not an input of this action") };
+            raw.values.insert(def.name, value.trim().to_string());
+        }
+        Ok(raw)
+    }
+
+    /// The value of an input of the table.
+    pub fn get(&self, name: &str) -> &str {
+        match self.values.get(name) {
+            Some(value) => value,
+            None => panic!("`{name}` is not in the input table"),
+        }
+    }
+
+    /// Secret values given, to mask before anything else is printed.
+    pub fn secrets(&self) -> Vec<String> {
+        INPUTS.iter().filter(|i| i.secret).map(|i| self.get(i.name).to_string()).filter(|v| !v.is_empty()).collect()
+    }
+}
+
+/// Splits a list input: newline-separated, and comma-separated too when
+/// `commas` (for values that never contain a comma).
+pub fn split_list(text: &str, commas: bool) -> Vec<String> {
+    let separators: &[char] = if commas { &[',', '\n'] } else { &['\n'] };
+    text.split(separators).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+/// Parses `true`/`false` (as YAML spells them) for the named input.
+pub fn parse_bool(name: &str, value: &str) -> Result<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Ok(true),
+        "false" | "no" | "off" | "0" | "" => Ok(false),
+        _ => bail!("{name}: `{value}` is not accepted; use true or false"),
+    }
+}
+
+/// Parses one of the named choices for the input.
+pub fn parse_choice<'a>(name: &str, value: &str, choices: &[&'a str]) -> Result<&'a str> {
+    let lower = value.to_ascii_lowercase();
+    match choices.iter().find(|c| **c == lower) {
+        Some(choice) => Ok(choice),
+        None => bail!("{name}: `{value}` is not accepted; use one of {}", choices.join(", ")),
+    }
+}
+
+/// Markdown table of the inputs, as the README shows it.
+pub fn inputs_markdown() -> String {
+    let mut text = String::from("| input | default | description |\n|---|---|---|\n");
+    for def in INPUTS {
+        let default = if def.required {
+            "(required)".to_string()
+        } else if def.default.is_empty() {
+            String::new()
+        } else {
+            format!("`{}`", def.default)
+        };
+        text.push_str(&format!("| `{}` | {} | {} |\n", def.name, default, def.doc.replace('|', "\\|")));
+    }
+    text
+}
+
+/// Markdown table of the outputs, as the README shows it.
+pub fn outputs_markdown() -> String {
+    let mut text = String::from("| output | description |\n|---|---|\n");
+    for def in OUTPUTS {
+        text.push_str(&format!("| `{}` | {} |\n", def.name, def.doc));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names_keep_hyphens() {
+        assert_eq!(env_name("build-args"), "INPUT_BUILD-ARGS");
+        assert_eq!(env_name("dry-run"), "INPUT_DRY-RUN");
+    }
+
+    #[test]
+    fn env_inputs_take_defaults_when_empty() {
+        let env: HashMap<String, String> = [
+            ("INPUT_IMAGES", " ghcr.io/acme/app "),
+            ("INPUT_BUILD-ARGS", "A=1\nB=2"),
+            ("INPUT_PLATFORMS", ""),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let raw = RawInputs::from_env(&env);
+        assert_eq!(raw.get("images"), "ghcr.io/acme/app");
+        assert_eq!(raw.get("build-args"), "A=1\nB=2");
+        assert_eq!(raw.get("platforms"), "linux/amd64,linux/arm64");
+        assert_eq!(raw.get("qemu-image"), DEFAULT_QEMU_IMAGE);
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let raw = RawInputs::from_pairs([("password", "hunter2".to_string())]).unwrap();
+        assert_eq!(raw.secrets(), vec!["hunter2"]);
+        assert!(!format!("{raw:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn unknown_inputs_and_bad_values_are_named() {
+        assert!(RawInputs::from_pairs([("nope", String::new())]).unwrap_err().to_string().contains("`nope`"));
+        assert_eq!(parse_bool("push", "maybe").unwrap_err().to_string(), "push: `maybe` is not accepted; use true or false");
+        assert_eq!(parse_choice("driver", "Docker", &["auto", "docker"]).unwrap(), "docker");
+        assert!(parse_choice("driver", "kubernetes", &["auto", "docker"]).unwrap_err().to_string().starts_with("driver: `kubernetes`"));
+    }
+
+    #[test]
+    fn lists_split() {
+        assert_eq!(split_list("a, b\nc\n\n", true), vec!["a", "b", "c"]);
+        assert_eq!(split_list("A=1,2\nB=3", false), vec!["A=1,2", "B=3"]);
+    }
+}

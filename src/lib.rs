@@ -1,0 +1,15 @@
+//! multiarch-action: build, push and verify a multi-platform container image
+//! in one step, as a GitHub container action or from the command line.
+
+pub mod buildx;
+pub mod cli;
+pub mod docker;
+pub mod inputs;
+pub mod log;
+pub mod meta;
+pub mod pipeline;
+pub mod plan;
+pub mod platform;
+pub mod registry;
+pub mod runner;
+pub mod summary;

@@ -1,0 +1,92 @@
+//! Entry point: pick the front door, make the Plan, run it, and turn the
+//! outcome into outputs, a job summary and an exit code.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+
+use multiarch_action::inputs::RawInputs;
+use multiarch_action::log::Log;
+use multiarch_action::pipeline::{self, Tools};
+use multiarch_action::plan::Plan;
+use multiarch_action::runner::{GithubContext, OutputFile, SummaryFile};
+use multiarch_action::{buildx, cli, summary};
+
+fn main() -> ExitCode {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let args: Vec<String> = std::env::args().collect();
+    let in_workflow = args.len() <= 1;
+    let log = Log { in_workflow };
+
+    let raw = if in_workflow {
+        RawInputs::from_env(&env)
+    } else {
+        match cli::raw_inputs_from_args(&args) {
+            Ok(raw) => raw,
+            Err(error) => return fail(&log, &error),
+        }
+    };
+    // Secrets are masked before anything else is printed.
+    for secret in raw.secrets() {
+        log.mask(&secret);
+    }
+
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::WARN).with_target(false).init();
+
+    match run(&raw, &env, log) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&log, &error),
+    }
+}
+
+fn fail(log: &Log, error: &anyhow::Error) -> ExitCode {
+    log.error(&format!("{error:#}"));
+    ExitCode::FAILURE
+}
+
+fn run(raw: &RawInputs, env: &HashMap<String, String>, log: Log) -> Result<()> {
+    let github = GithubContext::from_env(env)?;
+    let plan = Plan::new(raw, &github)?;
+    let workdir = std::env::current_dir().context("could not read the working directory")?;
+    plan.check_files(&workdir)?;
+    for warning in &plan.warnings {
+        log.warning(warning);
+    }
+    if plan.dry_run {
+        log.info(&plan.describe(&[]));
+        return Ok(());
+    }
+    let tools = Tools {
+        buildx: buildx::locate(env.get("PATH").map(String::as_str))?,
+        run_name: format!("multiarch-action-{}", std::process::id()),
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("could not start the async runtime")?;
+    let report = runtime.block_on(async {
+        tokio::select! {
+            report = pipeline::run(&plan, &tools, &log) => report,
+            signal = shutdown_signal() => Err(anyhow::anyhow!("cancelled by {signal}; the build was stopped and nothing more was pushed")),
+        }
+    })?;
+
+    let outputs = summary::outputs(&plan, &report);
+    OutputFile { path: github.output_path.clone() }.write(&outputs)?;
+    SummaryFile { path: github.summary_path.clone() }.append(&summary::render(&plan, &report))?;
+    match &report.digest {
+        Some(digest) => log.info(&format!("pushed {}", plan.images[0].with_digest(digest))),
+        None => log.info(&format!("built, not pushed ({})", plan.push_reason)),
+    }
+    Ok(())
+}
+
+/// Resolves on SIGTERM (how the runner cancels a job) or SIGINT.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}

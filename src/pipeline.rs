@@ -1,0 +1,244 @@
+//! Orchestration: access checks, builder and QEMU setup run concurrently;
+//! then build and push with buildx; then read the result back from the
+//! registry and verify it. Cleanup of what we made runs whatever happens.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::buildx::metadata::BuildMetadata;
+use crate::buildx::{Buildx, DockerConfig};
+use crate::docker::{Daemon, DaemonFacts, qemu};
+use crate::log::Log;
+use crate::meta;
+use crate::plan::{Builder, DriverRequest, FloatingPolicy, Plan, QemuMode};
+use crate::platform::{self, Platform};
+use crate::registry::Registry;
+use crate::summary::Report;
+
+/// Where the machinery lives; found once at start.
+#[derive(Debug, Clone)]
+pub struct Tools {
+    pub buildx: PathBuf,
+    /// A unique name for what this run creates (builder, labels).
+    pub run_name: String,
+}
+
+/// Chooses the builder from the daemon's facts, and says why.
+pub fn choose_builder(request: DriverRequest, facts: &DaemonFacts, platforms: usize, run_name: &str) -> Result<(Builder, String)> {
+    let container = || Builder::Container { name: run_name.to_string() };
+    Ok(match request {
+        DriverRequest::DockerContainer => (container(), "driver: docker-container was requested".into()),
+        DriverRequest::Docker if platforms > 1 && !facts.containerd_store => bail!(
+            "driver: `docker` cannot build {platforms} platforms on a daemon without the containerd image store; use driver: auto or docker-container"
+        ),
+        DriverRequest::Docker => (Builder::Daemon, "driver: docker was requested".into()),
+        DriverRequest::Auto if platforms == 1 => (Builder::Daemon, "the daemon's own BuildKit: one platform needs no multi-platform store".into()),
+        DriverRequest::Auto if facts.containerd_store => (
+            Builder::Daemon,
+            format!("the daemon's own BuildKit: Docker {} uses the containerd image store, which holds multi-platform images", facts.version),
+        ),
+        DriverRequest::Auto => (
+            container(),
+            format!("a docker-container builder: Docker {} has no containerd image store, so its own BuildKit cannot build several platforms", facts.version),
+        ),
+    })
+}
+
+/// Floating tags to hold back across all images, each with its reason.
+async fn held_back_tags(plan: &Plan, registry: &Registry, log: &Log) -> Result<Vec<(String, String)>> {
+    if plan.floating == FloatingPolicy::Always || !plan.push || !plan.meta.tags.iter().any(|t| t.floating.is_some()) {
+        return Ok(Vec::new());
+    }
+    let mut held: Vec<(String, String)> = Vec::new();
+    for image in &plan.images {
+        let existing = registry.existing_tags(image).await?;
+        for item in meta::guard_floating(&plan.meta, &existing).held_back {
+            log.info(&format!("holding back `{}` on {}: {}", item.tag, image.name, item.reason));
+            if !held.iter().any(|(t, _)| *t == item.tag) {
+                held.push((item.tag, item.reason));
+            }
+        }
+    }
+    Ok(held)
+}
+
+/// Checks every registry we will talk to, then reads the existing tags.
+async fn check_registries(plan: &Plan, registry: &Registry, log: &Log) -> Result<Vec<(String, String)>> {
+    let mut checks = Vec::new();
+    let mut seen = Vec::new();
+    for image in &plan.images {
+        if seen.contains(&image.registry) {
+            continue;
+        }
+        seen.push(image.registry.clone());
+        checks.push(registry.check_access(image, plan.push));
+    }
+    futures_util::future::try_join_all(checks).await?;
+    log.info(&format!("registry access checked: {}", seen.join(", ")));
+    held_back_tags(plan, registry, log).await
+}
+
+/// The builder, started, with emulation for every requested platform.
+struct ReadyBuilder {
+    builder: Builder,
+    note: String,
+    emulated: Vec<Platform>,
+}
+
+async fn prepare_builder(plan: &Plan, tools: &Tools, daemon: &Daemon, buildx: &Buildx, created: &tokio::sync::Mutex<Option<String>>, log: &Log) -> Result<ReadyBuilder> {
+    let facts = daemon.facts().await?;
+    let (builder, why) = choose_builder(plan.driver, &facts, plan.platforms.len(), &tools.run_name)?;
+    log.info(&format!("builder: {why}"));
+    if let Builder::Container { name } = &builder {
+        buildx.create_container_builder(name, &plan.buildkit_image, &plan.insecure_registries).await?;
+        *created.lock().await = Some(name.clone());
+    }
+    let info = buildx.inspect(builder.name()).await.with_context(|| format!("could not start the builder `{}`", builder.name()))?;
+    log.info(&format!("builder `{}` ({}) runs {}", builder.name(), info.driver, platform::join(&info.platforms)));
+    let host = Platform::host();
+    let emulated: Vec<Platform> = plan.platforms.iter().filter(|p| !p.runs_on(&host)).cloned().collect();
+    setup_qemu(plan, daemon, &info.platforms, &emulated, &tools.run_name, log).await?;
+    if !emulated.is_empty() {
+        log.info(&format!(
+            "{} will run under QEMU emulation, typically several times slower than native; a `FROM --platform=$BUILDPLATFORM` stage that cross-compiles avoids it",
+            platform::join(&emulated)
+        ));
+    }
+    Ok(ReadyBuilder { builder, note: why, emulated })
+}
+
+async fn setup_qemu(plan: &Plan, daemon: &Daemon, builder_platforms: &[Platform], non_native: &[Platform], run_name: &str, log: &Log) -> Result<()> {
+    let labels: HashMap<String, String> = [("org.multiarch-action.run".to_string(), run_name.to_string())].into();
+    let missing = qemu::platforms_missing(&plan.platforms, builder_platforms);
+    let wanted = match plan.qemu {
+        QemuMode::Never => {
+            if !missing.is_empty() {
+                log.warning(&format!("qemu: false, and the builder lists no support for {}; the build may fail with `exec format error`", platform::join(&missing)));
+            }
+            return Ok(());
+        }
+        QemuMode::Auto if missing.is_empty() => {
+            log.info("QEMU: the builder already runs every requested platform; nothing to install");
+            return Ok(());
+        }
+        QemuMode::Auto => missing,
+        QemuMode::Always => non_native.to_vec(),
+    };
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let pulled = daemon.ensure_image(&plan.qemu_image, None).await?;
+    if pulled {
+        log.info(&format!("QEMU: pulled {}", plan.qemu_image));
+    }
+    let status = qemu::status(daemon, &plan.qemu_image, &labels).await?;
+    let to_install: Vec<Platform> = match plan.qemu {
+        QemuMode::Always => wanted,
+        _ => wanted.into_iter().filter(|p| !status.can_run(p)).collect(),
+    };
+    if to_install.is_empty() {
+        log.info(&format!("QEMU: emulators for every requested platform are already registered ({})", status.emulators.join(", ")));
+        return Ok(());
+    }
+    log.info(&format!("QEMU: installing emulators for {} (--install {})", platform::join(&to_install), qemu::install_argument(&to_install)));
+    let after = qemu::install(daemon, &plan.qemu_image, &to_install, &labels).await?;
+    let still: Vec<String> = to_install.iter().filter(|p| !after.can_run(p)).map(Platform::to_string).collect();
+    if !still.is_empty() {
+        bail!("qemu: installing emulators did not make {} runnable; check that the runner allows privileged containers", still.join(", "));
+    }
+    log.info(&format!("QEMU: registered; emulators now {}", after.emulators.join(", ")));
+    Ok(())
+}
+
+/// Runs the whole flow for a validated plan.
+pub async fn run(plan: &Plan, tools: &Tools, log: &Log) -> Result<Report> {
+    let daemon = Daemon::connect()?;
+    let registry = Registry::new(&plan.insecure_registries, &plan.credentials, &plan.images);
+    let config = DockerConfig::create(&plan.credentials)?;
+    let buildx = Buildx::new(tools.buildx.clone(), &config);
+    let created_builder = tokio::sync::Mutex::new(None);
+
+    let outcome = async {
+        log.group("Check registries, prepare builder and QEMU");
+        let setup = tokio::try_join!(
+            check_registries(plan, &registry, log),
+            prepare_builder(plan, tools, &daemon, &buildx, &created_builder, log)
+        );
+        log.end_group();
+        let (held_back, ready) = setup?;
+        let held: Vec<String> = held_back.iter().map(|(t, _)| t.clone()).collect();
+
+        let metadata_file = config.path().join("metadata.json");
+        let args = plan.buildx_build_args(&ready.builder, &metadata_file, &held);
+        log.group(&format!("Build {} for {}", plan.images[0].name, platform::join(&plan.platforms)));
+        let built = buildx.build(&args, |line| log.raw(line)).await;
+        log.end_group();
+        built?;
+        let metadata = match std::fs::read_to_string(&metadata_file) {
+            Ok(text) => BuildMetadata::parse(&text)?,
+            Err(_) => BuildMetadata { digest: None, raw: serde_json::json!({}) },
+        };
+
+        let mut report = Report {
+            metadata: metadata.raw.clone(),
+            held_back,
+            builder_note: ready.note,
+            emulated: ready.emulated.iter().map(Platform::to_string).collect(),
+            ..Default::default()
+        };
+        if !plan.push {
+            return Ok(report);
+        }
+        let digest = metadata.digest.context("buildx pushed but reported no image digest; see the build log above")?;
+        log.group("Verify the pushed image");
+        let verified = verify(plan, &registry, &digest, &held, log).await;
+        log.end_group();
+        let (references, platform_images) = verified?;
+        report.digest = Some(digest);
+        report.pushed_references = references;
+        report.platform_images = platform_images;
+        Ok(report)
+    }
+    .await;
+
+    if let Some(name) = created_builder.lock().await.take() {
+        if let Err(error) = buildx.remove_builder(&name).await {
+            log.warning(&format!("could not remove the builder {name}: {error:#}"));
+        }
+    }
+    if let Err(error) = config.remove() {
+        log.warning(&format!("{error:#}"));
+    }
+    outcome
+}
+
+/// Every tag resolves to `digest`; the index holds every requested platform.
+async fn verify(plan: &Plan, registry: &Registry, digest: &str, held: &[String], log: &Log) -> Result<(Vec<String>, Vec<crate::registry::PlatformImage>)> {
+    let mut references = Vec::new();
+    for image in &plan.images {
+        for tag in plan.tag_names(held) {
+            let found = registry.resolve(image, tag).await?;
+            if found != digest {
+                bail!("verify: {}:{tag} points to {found}, not to the pushed {digest}", image.name);
+            }
+            references.push(image.with_tag(tag));
+        }
+    }
+    let platform_images = registry.platform_images(&plan.images[0], digest).await?;
+    let missing: Vec<String> = plan
+        .platforms
+        .iter()
+        .filter(|p| !platform_images.iter().any(|i| &i.platform == *p))
+        .map(Platform::to_string)
+        .collect();
+    if !missing.is_empty() {
+        bail!("verify: the pushed index {digest} lacks {}", missing.join(", "));
+    }
+    for image in &platform_images {
+        log.info(&format!("{} → {}", image.platform, image.digest));
+    }
+    log.info(&format!("every tag of {} resolves to {digest}", plan.images.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")));
+    Ok((references, platform_images))
+}

@@ -1,0 +1,185 @@
+//! Platforms (`os/arch[/variant]`): parsing, normalisation to the form
+//! BuildKit reports (`arm64` = `arm64/v8`, `arm` = `arm/v7`), and the names
+//! QEMU's installer and the kernel's binfmt_misc use for each architecture.
+
+use std::fmt;
+
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Platform {
+    pub os: String,
+    pub arch: String,
+    pub variant: Option<String>,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error(
+    "platforms: `{0}` is not a platform; use os/arch[/variant] such as linux/amd64, linux/arm64, linux/arm/v7 \
+     (architectures: amd64, arm64, arm, 386, ppc64le, s390x, riscv64, mips64le, mips64, loong64)"
+)]
+pub struct PlatformError(pub String);
+
+/// Architecture facts: canonical name, accepted aliases, the variants it may
+/// carry, the default variant, and the binfmt_misc emulator name.
+struct Arch {
+    name: &'static str,
+    aliases: &'static [&'static str],
+    variants: &'static [&'static str],
+    default_variant: Option<&'static str>,
+    emulator: &'static str,
+}
+
+const ARCHES: &[Arch] = &[
+    Arch { name: "amd64", aliases: &["x86_64", "x86-64"], variants: &["v1", "v2", "v3", "v4"], default_variant: None, emulator: "qemu-x86_64" },
+    Arch { name: "arm64", aliases: &["aarch64"], variants: &["v8", "v9"], default_variant: None, emulator: "qemu-aarch64" },
+    Arch { name: "arm", aliases: &["armhf"], variants: &["v5", "v6", "v7"], default_variant: Some("v7"), emulator: "qemu-arm" },
+    Arch { name: "386", aliases: &["i386", "x86"], variants: &[], default_variant: None, emulator: "qemu-i386" },
+    Arch { name: "ppc64le", aliases: &[], variants: &[], default_variant: None, emulator: "qemu-ppc64le" },
+    Arch { name: "s390x", aliases: &[], variants: &[], default_variant: None, emulator: "qemu-s390x" },
+    Arch { name: "riscv64", aliases: &[], variants: &[], default_variant: None, emulator: "qemu-riscv64" },
+    Arch { name: "mips64le", aliases: &[], variants: &[], default_variant: None, emulator: "qemu-mips64el" },
+    Arch { name: "mips64", aliases: &[], variants: &[], default_variant: None, emulator: "qemu-mips64" },
+    Arch { name: "loong64", aliases: &[], variants: &[], default_variant: None, emulator: "qemu-loongarch64" },
+];
+
+fn arch_facts(name: &str) -> Option<&'static Arch> {
+    ARCHES.iter().find(|a| a.name == name || a.aliases.contains(&name))
+}
+
+impl Platform {
+    /// Parses and normalises one platform string.
+    pub fn parse(text: &str) -> Result<Platform, PlatformError> {
+        let raw = text.trim();
+        let error = || PlatformError(raw.to_string());
+        let lower = raw.to_ascii_lowercase();
+        let parts: Vec<&str> = lower.split('/').collect();
+        let (os, arch, variant) = match parts.as_slice() {
+            [os, arch] => (*os, *arch, None),
+            [os, arch, variant] => (*os, *arch, Some(*variant)),
+            _ => return Err(error()),
+        };
+        if os != "linux" {
+            return Err(error());
+        }
+        let facts = arch_facts(arch).ok_or_else(error)?;
+        let variant = match variant {
+            Some(v) if !facts.variants.contains(&v) => return Err(error()),
+            // `arm64/v8` and `amd64/v1` are the defaults BuildKit omits.
+            Some("v8") if facts.name == "arm64" => None,
+            Some("v1") if facts.name == "amd64" => None,
+            Some(v) => Some(v.to_string()),
+            None => facts.default_variant.map(str::to_string),
+        };
+        Ok(Platform { os: os.to_string(), arch: facts.name.to_string(), variant })
+    }
+
+    /// Parses a comma- or newline-separated list, dropping duplicates.
+    pub fn parse_list(text: &str) -> Result<Vec<Platform>, PlatformError> {
+        let mut platforms: Vec<Platform> = Vec::new();
+        for item in text.split([',', '\n']).map(str::trim).filter(|s| !s.is_empty()) {
+            let platform = Platform::parse(item)?;
+            if !platforms.contains(&platform) {
+                platforms.push(platform);
+            }
+        }
+        Ok(platforms)
+    }
+
+    /// The name the binfmt installer takes (`--install arm64,arm`).
+    pub fn installer_arch(&self) -> &str {
+        &self.arch
+    }
+
+    /// The binfmt_misc entry that runs this platform's binaries.
+    pub fn emulator(&self) -> &'static str {
+        arch_facts(&self.arch).map(|a| a.emulator).unwrap_or("qemu-unknown")
+    }
+
+    /// True when a machine that lists `other` can run this platform: the
+    /// same os and architecture (variants of one architecture count alike).
+    pub fn runs_on(&self, other: &Platform) -> bool {
+        self.os == other.os && self.arch == other.arch
+    }
+
+    /// The platform of the machine this binary was built for.
+    pub fn host() -> Platform {
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            "arm" => "arm",
+            other => other,
+        };
+        Platform::parse(&format!("linux/{arch}")).unwrap_or(Platform { os: "linux".into(), arch: arch.into(), variant: None })
+    }
+
+    /// A name usable in file names: `linux-arm-v7`.
+    pub fn slug(&self) -> String {
+        self.to_string().replace('/', "-")
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.variant {
+            Some(variant) => write!(f, "{}/{}/{}", self.os, self.arch, variant),
+            None => write!(f, "{}/{}", self.os, self.arch),
+        }
+    }
+}
+
+/// Joins platforms as buildx's `--platform` takes them.
+pub fn join(platforms: &[Platform]) -> String {
+    platforms.iter().map(Platform::to_string).collect::<Vec<_>>().join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platforms_normalise() {
+        let cases = [
+            ("linux/amd64", "linux/amd64"),
+            ("linux/x86_64", "linux/amd64"),
+            ("linux/amd64/v1", "linux/amd64"),
+            ("linux/amd64/v3", "linux/amd64/v3"),
+            ("linux/arm64", "linux/arm64"),
+            ("linux/arm64/v8", "linux/arm64"),
+            ("linux/aarch64", "linux/arm64"),
+            ("Linux/ARM64", "linux/arm64"),
+            ("linux/arm", "linux/arm/v7"),
+            ("linux/arm/v6", "linux/arm/v6"),
+            (" linux/riscv64 ", "linux/riscv64"),
+            ("linux/386", "linux/386"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(Platform::parse(input).unwrap().to_string(), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn bad_platforms_are_named() {
+        for input in ["linux/arm65", "arm64", "windows/amd64", "linux/arm64/v7", "linux/amd64/v9", "", "linux/arm/v7/x"] {
+            let error = Platform::parse(input).unwrap_err();
+            assert_eq!(error.0, input.trim());
+            assert!(error.to_string().starts_with("platforms: "), "{error}");
+        }
+    }
+
+    #[test]
+    fn lists_split_on_commas_and_lines_and_drop_duplicates() {
+        let list = Platform::parse_list("linux/amd64, linux/arm64\nlinux/aarch64,,").unwrap();
+        assert_eq!(join(&list), "linux/amd64,linux/arm64");
+    }
+
+    #[test]
+    fn emulators_and_native() {
+        let arm = Platform::parse("linux/arm/v7").unwrap();
+        assert_eq!(arm.emulator(), "qemu-arm");
+        assert_eq!(Platform::parse("linux/arm64").unwrap().emulator(), "qemu-aarch64");
+        assert!(arm.runs_on(&Platform::parse("linux/arm/v6").unwrap()));
+        assert!(!arm.runs_on(&Platform::parse("linux/arm64").unwrap()));
+        assert_eq!(arm.slug(), "linux-arm-v7");
+    }
+}

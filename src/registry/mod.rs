@@ -1,0 +1,204 @@
+//! The registry side, through oci-client: credentials checked before any
+//! build, the existing tags (for the floating-tag guard), and the pushed
+//! image read back (every tag's digest, every platform's manifest).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::OciDistributionError;
+use oci_client::manifest::{ImageIndexEntry, OciManifest};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference, RegistryOperation};
+
+use crate::plan::{Credential, ImageName};
+use crate::platform::Platform;
+
+/// How long one registry request may take before it counts as unreachable.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Registry {
+    client: Client,
+    credentials: HashMap<String, (String, String)>,
+}
+
+/// One platform's image in a pushed index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformImage {
+    pub platform: Platform,
+    pub digest: String,
+    /// Compressed size: config and layers.
+    pub size: u64,
+}
+
+/// Registries Docker itself reaches over plain HTTP without being told.
+fn implicitly_insecure(registry: &str) -> bool {
+    let host = registry.rsplit_once(':').map_or(registry, |(h, _)| h);
+    host == "localhost" || host.starts_with("127.")
+}
+
+impl Registry {
+    pub fn new(insecure_registries: &[String], credentials: &[Credential], images: &[ImageName]) -> Registry {
+        let mut plain_http: Vec<String> = insecure_registries.to_vec();
+        plain_http.extend(images.iter().map(|i| i.registry.clone()).filter(|r| implicitly_insecure(r)));
+        let config = ClientConfig {
+            protocol: ClientProtocol::HttpsExcept(plain_http),
+            read_timeout: Some(REQUEST_TIMEOUT),
+            connect_timeout: Some(Duration::from_secs(10)),
+            ..Default::default()
+        };
+        Registry {
+            client: Client::new(config),
+            credentials: credentials.iter().map(|c| (c.registry.clone(), (c.username.clone(), c.password.0.clone()))).collect(),
+        }
+    }
+
+    fn auth(&self, registry: &str) -> RegistryAuth {
+        match self.credentials.get(registry) {
+            Some((user, password)) => RegistryAuth::Basic(user.clone(), password.clone()),
+            None => RegistryAuth::Anonymous,
+        }
+    }
+
+    fn reference(image: &ImageName, suffix: Option<&str>) -> Result<Reference> {
+        let text = match suffix {
+            Some(s) if s.starts_with("sha256:") => image.with_digest(s),
+            Some(tag) => image.with_tag(tag),
+            None => image.name.clone(),
+        };
+        text.parse().with_context(|| format!("`{text}` is not an image reference"))
+    }
+
+    /// Checks that the registry of `image` accepts our credentials (or, with
+    /// none, lets us in anonymously), in seconds and before any build.
+    pub async fn check_access(&self, image: &ImageName, for_push: bool) -> Result<()> {
+        let reference = Self::reference(image, None)?;
+        let auth = self.auth(&image.registry);
+        let who = match self.credentials.get(&image.registry) {
+            Some((user, _)) => format!("the credentials of `{user}`"),
+            None => "anonymous access".to_string(),
+        };
+        let operation = if for_push { RegistryOperation::Push } else { RegistryOperation::Pull };
+        let refused = |detail: String| {
+            if self.credentials.contains_key(&image.registry) {
+                anyhow!("password: the registry {} refused {who} ({detail}); check `username` and `password`", image.registry)
+            } else {
+                anyhow!("username: the registry {} needs credentials ({detail}); set `username` and `password`", image.registry)
+            }
+        };
+        let attempt = async {
+            match self.client.auth(&reference, &auth, operation).await {
+                Ok(_) => {}
+                Err(OciDistributionError::AuthenticationFailure(_)) => return Err(refused("token request denied".into())),
+                Err(error) => return Err(unreachable(&image.registry, error)),
+            }
+            match self.client.list_tags(&reference, &auth, Some(1), None).await {
+                Ok(_) => Ok(()),
+                Err(error) if is_not_found(&error) => Ok(()),
+                Err(OciDistributionError::UnauthorizedError { .. }) => Err(refused("HTTP 401".into())),
+                Err(OciDistributionError::ServerError { code: 403, .. }) => Err(refused("HTTP 403".into())),
+                Err(OciDistributionError::RegistryError { envelope, .. })
+                    if envelope.errors.iter().any(|e| format!("{:?}", e.code).contains("Denied")) =>
+                {
+                    Err(refused("access denied".into()))
+                }
+                Err(error) => Err(unreachable(&image.registry, error)),
+            }
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, attempt)
+            .await
+            .map_err(|_| anyhow!("the registry {} did not answer within {}s; check that it is reachable", image.registry, REQUEST_TIMEOUT.as_secs()))?
+    }
+
+    /// Every tag of the repository; none when it does not exist yet.
+    pub async fn existing_tags(&self, image: &ImageName) -> Result<Vec<String>> {
+        let reference = Self::reference(image, None)?;
+        let auth = self.auth(&image.registry);
+        let mut tags = Vec::new();
+        let mut last: Option<String> = None;
+        loop {
+            let page = match self.client.list_tags(&reference, &auth, Some(1000), last.as_deref()).await {
+                Ok(page) => page,
+                Err(error) if is_not_found(&error) => return Ok(tags),
+                Err(error) => return Err(error).with_context(|| format!("could not list the tags of {}", image.name)),
+            };
+            let done = page.tags.len() < 1000;
+            last = page.tags.last().cloned();
+            tags.extend(page.tags);
+            if done || last.is_none() {
+                return Ok(tags);
+            }
+        }
+    }
+
+    /// The digest a tag (or digest) of `image` points to.
+    pub async fn resolve(&self, image: &ImageName, tag: &str) -> Result<String> {
+        let reference = Self::reference(image, Some(tag))?;
+        self.client
+            .fetch_manifest_digest(&reference, &self.auth(&image.registry))
+            .await
+            .with_context(|| format!("could not resolve {reference} in the registry"))
+    }
+
+    /// The platform images of the index at `digest`, attestations left out.
+    pub async fn platform_images(&self, image: &ImageName, digest: &str) -> Result<Vec<PlatformImage>> {
+        let auth = self.auth(&image.registry);
+        let reference = Self::reference(image, Some(digest))?;
+        let (manifest, _) = self.client.pull_manifest(&reference, &auth).await.with_context(|| format!("could not read {reference}"))?;
+        let entries: Vec<ImageIndexEntry> = match manifest {
+            OciManifest::ImageIndex(index) => index.manifests,
+            OciManifest::Image(_) => bail!("{reference} is a single-platform manifest, not an index"),
+        };
+        let mut images = Vec::new();
+        for entry in entries.iter().filter(|e| !is_attestation(e)) {
+            let Some(platform) = entry_platform(entry) else { continue };
+            let reference = Self::reference(image, Some(&entry.digest))?;
+            let (manifest, _) = self.client.pull_manifest(&reference, &auth).await.with_context(|| format!("could not read {reference}"))?;
+            let size = match manifest {
+                OciManifest::Image(m) => m.config.size.max(0) as u64 + m.layers.iter().map(|l| l.size.max(0) as u64).sum::<u64>(),
+                OciManifest::ImageIndex(_) => 0,
+            };
+            images.push(PlatformImage { platform, digest: entry.digest.clone(), size });
+        }
+        Ok(images)
+    }
+}
+
+/// BuildKit's provenance and SBOM manifests: `unknown/unknown` with a
+/// reference-type annotation.
+pub fn is_attestation(entry: &ImageIndexEntry) -> bool {
+    entry.annotations.as_ref().is_some_and(|a| a.get("vnd.docker.reference.type").is_some_and(|t| t == "attestation-manifest"))
+        || entry_platform(entry).is_none()
+}
+
+fn entry_platform(entry: &ImageIndexEntry) -> Option<Platform> {
+    let value = serde_json::to_value(entry.platform.as_ref()?).ok()?;
+    let os = value.get("os")?.as_str()?;
+    let arch = value.get("architecture")?.as_str()?;
+    let text = match value.get("variant").and_then(|v| v.as_str()) {
+        Some(variant) => format!("{os}/{arch}/{variant}"),
+        None => format!("{os}/{arch}"),
+    };
+    Platform::parse(&text).ok()
+}
+
+fn is_not_found(error: &OciDistributionError) -> bool {
+    match error {
+        OciDistributionError::RegistryError { envelope, .. } => {
+            envelope.errors.iter().any(|e| matches!(format!("{:?}", e.code).as_str(), "NameUnknown" | "ManifestUnknown"))
+        }
+        OciDistributionError::ServerError { code: 404, .. } => true,
+        OciDistributionError::ImageManifestNotFoundError(_) => true,
+        _ => false,
+    }
+}
+
+fn unreachable(registry: &str, error: OciDistributionError) -> anyhow::Error {
+    let detail = match &error {
+        OciDistributionError::RequestError(e) if e.is_connect() => "connection refused or host unknown".to_string(),
+        OciDistributionError::RequestError(e) if e.is_timeout() => "timed out".to_string(),
+        other => other.to_string(),
+    };
+    anyhow!("registry: could not reach {registry} ({detail}); check the name, and for a plain-HTTP registry add it to `insecure-registries`")
+}

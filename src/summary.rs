@@ -1,0 +1,123 @@
+//! The job summary and the step outputs, rendered from a finished run as
+//! pure functions.
+
+use std::collections::BTreeMap;
+
+use crate::plan::{Plan, labels_text};
+use crate::registry::PlatformImage;
+
+/// What a run produced, for outputs and the summary.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub digest: Option<String>,
+    pub pushed_references: Vec<String>,
+    pub platform_images: Vec<PlatformImage>,
+    pub held_back: Vec<(String, String)>,
+    pub metadata: serde_json::Value,
+    pub builder_note: String,
+    pub emulated: Vec<String>,
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+/// `platform → manifest digest` as the `platforms` output's JSON.
+pub fn platforms_json(images: &[PlatformImage]) -> String {
+    let map: BTreeMap<String, String> = images.iter().map(|i| (i.platform.to_string(), i.digest.clone())).collect();
+    serde_json::to_string(&map).unwrap_or_default()
+}
+
+/// The step outputs, name and value.
+pub fn outputs(plan: &Plan, report: &Report) -> Vec<(String, String)> {
+    let digest = report.digest.clone().unwrap_or_default();
+    let image = match &report.digest {
+        Some(d) => plan.images[0].with_digest(d),
+        None => String::new(),
+    };
+    let annotations: Vec<String> = crate::meta::annotation_args(&plan.meta.annotations);
+    let json = serde_json::json!({
+        "digest": digest,
+        "image": image,
+        "tags": report.pushed_references,
+        "platforms": report.platform_images.iter().map(|i| (i.platform.to_string(), i.digest.clone())).collect::<BTreeMap<_, _>>(),
+        "version": plan.meta.version,
+        "labels": plan.meta.labels,
+        "annotations": annotations,
+        "held_back": report.held_back.iter().map(|(t, r)| serde_json::json!({"tag": t, "reason": r})).collect::<Vec<_>>(),
+    });
+    vec![
+        ("digest".into(), digest),
+        ("image".into(), image),
+        ("tags".into(), report.pushed_references.join("\n")),
+        ("platforms".into(), platforms_json(&report.platform_images)),
+        ("metadata".into(), report.metadata.to_string()),
+        ("version".into(), plan.meta.version.clone()),
+        ("labels".into(), labels_text(&plan.meta.labels)),
+        ("annotations".into(), annotations.join("\n")),
+        ("json".into(), json.to_string()),
+    ]
+}
+
+/// The job summary's markdown.
+pub fn render(plan: &Plan, report: &Report) -> String {
+    let mut md = String::new();
+    match &report.digest {
+        Some(digest) => {
+            let reference = plan.images[0].with_digest(digest);
+            md.push_str(&format!("### 🐳 Pushed `{reference}`\n\n"));
+            md.push_str("| platform | manifest digest | size |\n|---|---|---|\n");
+            for image in &report.platform_images {
+                let emulated = if report.emulated.contains(&image.platform.to_string()) { " (QEMU)" } else { "" };
+                md.push_str(&format!("| `{}`{emulated} | `{}` | {} |\n", image.platform, image.digest, human_size(image.size)));
+            }
+            md.push_str("\n**Tags**\n\n");
+            for reference in &report.pushed_references {
+                md.push_str(&format!("- `{reference}`\n"));
+            }
+            md.push_str(&format!("\n```\ndocker pull {reference}\n```\n"));
+        }
+        None => {
+            md.push_str(&format!("### 🐳 Built {} (not pushed: {})\n\n", plan.images[0].name, plan.push_reason));
+            md.push_str(&format!("Platforms: {}\n", crate::platform::join(&plan.platforms)));
+        }
+    }
+    if !report.held_back.is_empty() {
+        md.push_str("\n**Floating tags held back**\n\n");
+        for (tag, reason) in &report.held_back {
+            md.push_str(&format!("- `{tag}`: {reason}\n"));
+        }
+    }
+    if !report.builder_note.is_empty() {
+        md.push_str(&format!("\n_Builder: {}_\n", report.builder_note));
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(2048), "2.0 KiB");
+        assert_eq!(human_size(5 * 1024 * 1024 + 100), "5.0 MiB");
+    }
+
+    #[test]
+    fn platforms_json_maps_platform_to_digest() {
+        let images = vec![
+            PlatformImage { platform: crate::platform::Platform::parse("linux/arm64").unwrap(), digest: "sha256:b".into(), size: 1 },
+            PlatformImage { platform: crate::platform::Platform::parse("linux/amd64").unwrap(), digest: "sha256:a".into(), size: 1 },
+        ];
+        assert_eq!(platforms_json(&images), r#"{"linux/amd64":"sha256:a","linux/arm64":"sha256:b"}"#);
+    }
+}
