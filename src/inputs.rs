@@ -30,7 +30,7 @@ pub const INPUTS: &[InputDef] = &[
     InputDef { required: true, ..input("images", "", "Image names to push, one per line or comma-separated (`ghcr.io/acme/app`). Names are lowercased; give no tag here.") },
     input("tags", "", "Tag rules, one per line, in docker/metadata-action syntax (`type=semver,pattern={{version}}`, `type=ref,event=branch`, `type=sha`, `type=raw,value=x`; a bare line is a raw tag). Empty: `{{version}}`, `{{major}}.{{minor}}`, `{{major}}` on releases, the branch name, `pr-N`, and `nightly` on schedule."),
     input("flavor", "", "Tag flavor lines: `latest=auto|true|false`, `prefix=`, `suffix=` (with `,onlatest=true`)."),
-    input("version", "", "Version for runs that are not on a tag (e.g. `${{ inputs.version }}` on workflow_dispatch); the semver rules treat it as if the ref were that tag."),
+    input("version", "", "Version for runs that are not on a tag (e.g. a workflow_dispatch input); the semver rules treat it as if the ref were that tag."),
     input("floating-tags", "guard", "`guard`: push `latest`, `{{major}}` and `{{major}}.{{minor}}` only when this is the highest release they cover in the registry; `always`: push them regardless."),
     input("platforms", "linux/amd64,linux/arm64", "Target platforms, comma- or newline-separated (`linux/amd64`, `linux/arm64`, `linux/arm/v7`, …)."),
     input("context", ".", "Build context directory."),

@@ -53,8 +53,9 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, log: Log) -> Result<()> {
     for warning in &plan.warnings {
         log.warning(warning);
     }
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("could not start the async runtime")?;
     if plan.dry_run {
-        log.info(&plan.describe(&[]));
+        log.info(&runtime.block_on(pipeline::dry_run(&plan, &log)));
         return Ok(());
     }
     let tools = Tools {
@@ -62,7 +63,6 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, log: Log) -> Result<()> {
         run_name: format!("multiarch-action-{}", std::process::id()),
     };
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("could not start the async runtime")?;
     let report = runtime.block_on(async {
         tokio::select! {
             report = pipeline::run(&plan, &tools, &log) => report,

@@ -242,3 +242,17 @@ async fn verify(plan: &Plan, registry: &Registry, digest: &str, held: &[String],
     log.info(&format!("every tag of {} resolves to {digest}", plan.images.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")));
     Ok((references, platform_images))
 }
+
+/// The plan as `--dry-run` prints it, with floating tags checked against the
+/// registry's existing tags where it can be read (reading changes nothing).
+pub async fn dry_run(plan: &Plan, log: &Log) -> String {
+    let registry = Registry::new(&plan.insecure_registries, &plan.credentials, &plan.images);
+    let lookup = tokio::time::timeout(std::time::Duration::from_secs(15), held_back_tags(plan, &registry, log)).await;
+    let mut text = match lookup {
+        Ok(Ok(held)) => plan.describe(&held),
+        Ok(Err(error)) => format!("{}(floating tags not checked: {error:#})\n", plan.describe(&[])),
+        Err(_) => format!("{}(floating tags not checked: the registry did not answer)\n", plan.describe(&[])),
+    };
+    text.insert_str(0, "dry run: nothing is built or pushed\n");
+    text
+}

@@ -60,7 +60,8 @@ pub(crate) fn build_labels(
         ctx.server_url.trim_end_matches('/'),
         ctx.repository
     );
-    let url = text("html_url").unwrap_or(fallback_url);
+    // Outside a workflow there may be no repository at all: no URL then.
+    let url = text("html_url").or((!ctx.repository.is_empty()).then_some(fallback_url));
     let title = text("name").unwrap_or_else(|| {
         ctx.repository
             .rsplit('/')
@@ -74,14 +75,18 @@ pub(crate) fn build_labels(
     };
     put("title", title);
     put("description", text("description").unwrap_or_default());
-    put("url", url.clone());
-    put("source", url);
+    if let Some(url) = url {
+        put("url", url.clone());
+        put("source", url);
+    }
     put("version", version.to_string());
     put(
         "created",
         ctx.created.to_rfc3339_opts(SecondsFormat::Millis, true),
     );
-    put("revision", ctx.sha.clone());
+    if !ctx.sha.is_empty() {
+        put("revision", ctx.sha.clone());
+    }
     if let Some(spdx) = repo
         .get("license")
         .and_then(|l| l.get("spdx_id"))

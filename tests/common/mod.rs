@@ -1,0 +1,242 @@
+//! The test bed and a harness that runs the action as the runner does and
+//! captures everything it produces. The test bed (Docker with the containerd
+//! image store, a registry with htpasswd auth, QEMU) is started by
+//! `scripts/testenv up`; without it these tests fail saying so.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+
+pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+pub const BINARY: &str = env!("CARGO_BIN_EXE_multiarch-action");
+
+#[derive(Debug, Clone)]
+pub struct TestBed {
+    pub registry: String,
+    pub user: String,
+    pub password: String,
+    pub base_image: String,
+    pub qemu_installer: String,
+}
+
+impl TestBed {
+    /// Reads `target/testenv.env` and checks that the parts answer.
+    pub fn get() -> TestBed {
+        let start = "the test bed is not running: start it with `scripts/testenv up` (as root)";
+        let text = std::fs::read_to_string(format!("{ROOT}/target/testenv.env")).unwrap_or_else(|_| panic!("{start}"));
+        let vars: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
+        let get = |k: &str| vars.get(k).unwrap_or_else(|| panic!("{start} (target/testenv.env lacks {k})")).to_string();
+        let bed = TestBed {
+            registry: get("REGISTRY"),
+            user: get("REGISTRY_USER"),
+            password: get("REGISTRY_PASSWORD"),
+            base_image: get("BASE_IMAGE"),
+            qemu_installer: get("QEMU_INSTALLER_IMAGE"),
+        };
+        let status = curl(&["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://{}/v2/", bed.registry)]);
+        assert_eq!(status.trim(), "401", "{start} (the registry at {} does not answer)", bed.registry);
+        let docker = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output().expect("docker CLI");
+        assert!(docker.status.success(), "{start} (the Docker daemon does not answer)");
+        bed
+    }
+
+    /// A repository name no other test uses.
+    pub fn unique_image(&self, name: &str) -> String {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+        format!("{}/tests/{name}-{stamp}-{}-{n}", self.registry, std::process::id())
+    }
+
+    /// The registry's digest for `repository:reference`, read with curl.
+    pub fn manifest_digest(&self, image: &str, reference: &str) -> Option<String> {
+        let repository = image.strip_prefix(&format!("{}/", self.registry)).unwrap();
+        let headers = curl(&[
+            "-s", "-I", "-u", &format!("{}:{}", self.user, self.password),
+            "-H", "Accept: application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json",
+            &format!("http://{}/v2/{repository}/manifests/{reference}", self.registry),
+        ]);
+        if !headers.starts_with("HTTP/1.1 200") {
+            return None;
+        }
+        headers.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("docker-content-digest:").map(|d| d.trim().to_string()))
+    }
+
+    /// The registry's manifest JSON for `repository:reference`.
+    pub fn manifest(&self, image: &str, reference: &str) -> serde_json::Value {
+        let repository = image.strip_prefix(&format!("{}/", self.registry)).unwrap();
+        let body = curl(&[
+            "-sf", "-u", &format!("{}:{}", self.user, self.password),
+            "-H", "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json",
+            &format!("http://{}/v2/{repository}/manifests/{reference}", self.registry),
+        ]);
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("manifest of {image}:{reference} is not JSON ({e}): {body}"))
+    }
+
+    /// The docker CLI with a config holding the registry's credentials.
+    pub fn docker(&self, args: &[&str]) -> std::process::Output {
+        let config = tempfile::tempdir().unwrap();
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.user, self.password));
+        std::fs::write(config.path().join("config.json"), format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, self.registry)).unwrap();
+        Command::new("docker").arg("--config").arg(config.path()).args(args).output().expect("docker CLI")
+    }
+
+    /// Runs `cmd` in `image` for `platform` and returns its stdout.
+    pub fn run_image(&self, image: &str, platform: &str, cmd: &[&str]) -> String {
+        let mut args = vec!["run", "--rm", "--pull", "always", "--platform", platform, image];
+        args.extend_from_slice(cmd);
+        let output = self.docker(&args);
+        assert!(output.status.success(), "docker run {image} for {platform} failed: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+}
+
+pub fn curl(args: &[&str]) -> String {
+    let output = Command::new("curl").args(args).output().expect("curl is installed by scripts/testenv");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A workspace holding a Dockerfile (and whatever else is written to it).
+pub fn workspace(dockerfile: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
+    dir
+}
+
+/// What one run of the action produced.
+#[derive(Debug)]
+pub struct Run {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+    pub outputs: HashMap<String, String>,
+    pub raw_outputs: String,
+    pub summary: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn error_lines(&self) -> Vec<&str> {
+        self.stdout.lines().filter(|l| l.starts_with("::error")).collect()
+    }
+
+    pub fn output(&self, name: &str) -> &str {
+        self.outputs.get(name).map(String::as_str).unwrap_or_else(|| panic!("no output `{name}` in {:?}", self.raw_outputs))
+    }
+
+    /// Asserts that no secret appears anywhere the run wrote, in plain,
+    /// base64 or URL-encoded form.
+    pub fn assert_no_secret(&self, secrets: &[&str], workspace: &Path) {
+        let mut places = vec![
+            ("stdout", self.stdout.clone()),
+            ("stderr", self.stderr.clone()),
+            ("GITHUB_OUTPUT", self.raw_outputs.clone()),
+            ("summary", self.summary.clone()),
+        ];
+        for entry in walk(workspace) {
+            places.push((Box::leak(entry.display().to_string().into_boxed_str()), String::from_utf8_lossy(&std::fs::read(&entry).unwrap_or_default()).into_owned()));
+        }
+        for secret in secrets {
+            let forms = [
+                secret.to_string(),
+                base64::engine::general_purpose::STANDARD.encode(secret),
+                url_encode(secret),
+            ];
+            for (place, text) in &places {
+                for form in &forms {
+                    assert!(!text.contains(form.as_str()), "a secret leaked into {place}");
+                }
+            }
+        }
+    }
+}
+
+fn url_encode(text: &str) -> String {
+    text.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// Parses `GITHUB_OUTPUT` (both `name=value` and heredoc forms).
+pub fn parse_github_output(text: &str) -> HashMap<String, String> {
+    let mut outputs = HashMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some((name, delimiter)) = line.split_once("<<") {
+            let mut value = Vec::new();
+            for next in lines.by_ref() {
+                if next == delimiter {
+                    break;
+                }
+                value.push(next);
+            }
+            outputs.insert(name.to_string(), value.join("\n"));
+        } else if let Some((name, value)) = line.split_once('=') {
+            outputs.insert(name.to_string(), value.to_string());
+        }
+    }
+    outputs
+}
+
+/// Runs the binary as the runner runs the action: no arguments, inputs in
+/// `INPUT_*`, the GitHub context in `GITHUB_*`, files for outputs and summary.
+pub fn run_action(workdir: &Path, inputs: &[(&str, &str)], github: &[(&str, &str)]) -> Run {
+    let files = tempfile::tempdir().unwrap();
+    let output_path = files.path().join("output");
+    let summary_path = files.path().join("summary");
+    let mut command = Command::new(BINARY);
+    command.current_dir(workdir).env_clear();
+    command.env("PATH", std::env::var("PATH").unwrap_or_default());
+    command.env("GITHUB_ACTIONS", "true");
+    command.env("GITHUB_OUTPUT", &output_path).env("GITHUB_STEP_SUMMARY", &summary_path);
+    command.env("RUNNER_TEMP", files.path()).env("GITHUB_WORKSPACE", workdir);
+    command.env("GITHUB_REPOSITORY", "acme/app").env("GITHUB_SERVER_URL", "https://github.com");
+    command.env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567");
+    command.env("GITHUB_EVENT_NAME", "workflow_dispatch").env("GITHUB_REF", "refs/heads/main");
+    for (name, value) in github {
+        command.env(name, value);
+    }
+    for (name, value) in inputs {
+        command.env(format!("INPUT_{}", name.to_uppercase()), value);
+    }
+    let start = Instant::now();
+    let output = command.output().expect("the action binary runs");
+    let raw_outputs = std::fs::read_to_string(&output_path).unwrap_or_default();
+    Run {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        outputs: parse_github_output(&raw_outputs),
+        raw_outputs,
+        summary: std::fs::read_to_string(&summary_path).unwrap_or_default(),
+        elapsed: start.elapsed(),
+    }
+}
+
+/// Inputs that log in to the test registry and build `image`.
+pub fn registry_inputs<'a>(bed: &'a TestBed, image: &'a str) -> Vec<(&'static str, &'a str)> {
+    vec![
+        ("images", image),
+        ("registry", bed.registry.as_str()),
+        ("username", bed.user.as_str()),
+        ("password", bed.password.as_str()),
+        ("insecure-registries", bed.registry.as_str()),
+    ]
+}
