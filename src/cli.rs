@@ -41,8 +41,14 @@ pub fn raw_inputs_from_args(args: &[String]) -> Result<RawInputs> {
             std::process::exit(code);
         }
     };
-    let Some(("build", build)) = matches.subcommand() else { bail!("usage: multiarch-action build --images NAME [--platforms …]") };
-    let pairs = INPUTS.iter().filter_map(|input| build.get_one::<String>(input.name).map(|value| (input.name, value.clone())));
+    let Some(("build", build)) = matches.subcommand() else {
+        bail!("usage: multiarch-action build --images NAME [--platforms …]")
+    };
+    let pairs = INPUTS.iter().filter_map(|input| {
+        build
+            .get_one::<String>(input.name)
+            .map(|value| (input.name, value.clone()))
+    });
     RawInputs::from_pairs(pairs)
 }
 
@@ -56,7 +62,16 @@ mod tests {
 
     #[test]
     fn flags_become_inputs() {
-        let raw = raw_inputs_from_args(&args(&["m", "build", "--images", "r/a", "--build-args", "A=1", "--dry-run"])).unwrap();
+        let raw = raw_inputs_from_args(&args(&[
+            "m",
+            "build",
+            "--images",
+            "r/a",
+            "--build-args",
+            "A=1",
+            "--dry-run",
+        ]))
+        .unwrap();
         assert_eq!(raw.get("images"), "r/a");
         assert_eq!(raw.get("build-args"), "A=1");
         assert_eq!(raw.get("dry-run"), "true");

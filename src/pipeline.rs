@@ -26,36 +26,64 @@ pub struct Tools {
 }
 
 /// Chooses the builder from the daemon's facts, and says why.
-pub fn choose_builder(request: DriverRequest, facts: &DaemonFacts, platforms: usize, run_name: &str) -> Result<(Builder, String)> {
-    let container = || Builder::Container { name: run_name.to_string() };
+pub fn choose_builder(
+    request: DriverRequest,
+    facts: &DaemonFacts,
+    platforms: usize,
+    run_name: &str,
+) -> Result<(Builder, String)> {
+    let container = || Builder::Container {
+        name: run_name.to_string(),
+    };
     Ok(match request {
-        DriverRequest::DockerContainer => (container(), "driver: docker-container was requested".into()),
+        DriverRequest::DockerContainer => {
+            (container(), "driver: docker-container was requested".into())
+        }
         DriverRequest::Docker if platforms > 1 && !facts.containerd_store => bail!(
             "driver: `docker` cannot build {platforms} platforms on a daemon without the containerd image store; use driver: auto or docker-container"
         ),
         DriverRequest::Docker => (Builder::Daemon, "driver: docker was requested".into()),
-        DriverRequest::Auto if platforms == 1 => (Builder::Daemon, "the daemon's own BuildKit: one platform needs no multi-platform store".into()),
+        DriverRequest::Auto if platforms == 1 => (
+            Builder::Daemon,
+            "the daemon's own BuildKit: one platform needs no multi-platform store".into(),
+        ),
         DriverRequest::Auto if facts.containerd_store => (
             Builder::Daemon,
-            format!("the daemon's own BuildKit: Docker {} uses the containerd image store, which holds multi-platform images", facts.version),
+            format!(
+                "the daemon's own BuildKit: Docker {} uses the containerd image store, which holds multi-platform images",
+                facts.version
+            ),
         ),
         DriverRequest::Auto => (
             container(),
-            format!("a docker-container builder: Docker {} has no containerd image store, so its own BuildKit cannot build several platforms", facts.version),
+            format!(
+                "a docker-container builder: Docker {} has no containerd image store, so its own BuildKit cannot build several platforms",
+                facts.version
+            ),
         ),
     })
 }
 
 /// Floating tags to hold back across all images, each with its reason.
-async fn held_back_tags(plan: &Plan, registry: &Registry, log: &Log) -> Result<Vec<(String, String)>> {
-    if plan.floating == FloatingPolicy::Always || !plan.push || !plan.meta.tags.iter().any(|t| t.floating.is_some()) {
+async fn held_back_tags(
+    plan: &Plan,
+    registry: &Registry,
+    log: &Log,
+) -> Result<Vec<(String, String)>> {
+    if plan.floating == FloatingPolicy::Always
+        || !plan.push
+        || !plan.meta.tags.iter().any(|t| t.floating.is_some())
+    {
         return Ok(Vec::new());
     }
     let mut held: Vec<(String, String)> = Vec::new();
     for image in &plan.images {
         let existing = registry.existing_tags(image).await?;
         for item in meta::guard_floating(&plan.meta, &existing).held_back {
-            log.info(&format!("holding back `{}` on {}: {}", item.tag, image.name, item.reason));
+            log.info(&format!(
+                "holding back `{}` on {}: {}",
+                item.tag, image.name, item.reason
+            ));
             if !held.iter().any(|(t, _)| *t == item.tag) {
                 held.push((item.tag, item.reason));
             }
@@ -65,7 +93,11 @@ async fn held_back_tags(plan: &Plan, registry: &Registry, log: &Log) -> Result<V
 }
 
 /// Checks every registry we will talk to, then reads the existing tags.
-async fn check_registries(plan: &Plan, registry: &Registry, log: &Log) -> Result<Vec<(String, String)>> {
+async fn check_registries(
+    plan: &Plan,
+    registry: &Registry,
+    log: &Log,
+) -> Result<Vec<(String, String)>> {
     let mut checks = Vec::new();
     let mut seen = Vec::new();
     for image in &plan.images {
@@ -87,30 +119,73 @@ struct ReadyBuilder {
     emulated: Vec<Platform>,
 }
 
-async fn prepare_builder(plan: &Plan, tools: &Tools, daemon: &Daemon, buildx: &Buildx, created: &tokio::sync::Mutex<Option<String>>, log: &Log) -> Result<ReadyBuilder> {
+async fn prepare_builder(
+    plan: &Plan,
+    tools: &Tools,
+    daemon: &Daemon,
+    buildx: &Buildx,
+    created: &tokio::sync::Mutex<Option<String>>,
+    log: &Log,
+) -> Result<ReadyBuilder> {
     let facts = daemon.facts().await?;
-    let (builder, why) = choose_builder(plan.driver, &facts, plan.platforms.len(), &tools.run_name)?;
+    let (builder, why) =
+        choose_builder(plan.driver, &facts, plan.platforms.len(), &tools.run_name)?;
     log.info(&format!("builder: {why}"));
     if let Builder::Container { name } = &builder {
-        buildx.create_container_builder(name, &plan.buildkit_image, &plan.insecure_registries).await?;
+        buildx
+            .create_container_builder(name, &plan.buildkit_image, &plan.insecure_registries)
+            .await?;
         *created.lock().await = Some(name.clone());
     }
-    let info = buildx.inspect(builder.name()).await.with_context(|| format!("could not start the builder `{}`", builder.name()))?;
-    log.info(&format!("builder `{}` ({}) runs {}", builder.name(), info.driver, platform::join(&info.platforms)));
+    let info = buildx
+        .inspect(builder.name())
+        .await
+        .with_context(|| format!("could not start the builder `{}`", builder.name()))?;
+    log.info(&format!(
+        "builder `{}` ({}) runs {}",
+        builder.name(),
+        info.driver,
+        platform::join(&info.platforms)
+    ));
     let host = Platform::host();
-    let emulated: Vec<Platform> = plan.platforms.iter().filter(|p| !p.runs_on(&host)).cloned().collect();
-    setup_qemu(plan, daemon, &info.platforms, &emulated, &tools.run_name, log).await?;
+    let emulated: Vec<Platform> = plan
+        .platforms
+        .iter()
+        .filter(|p| !p.runs_on(&host))
+        .cloned()
+        .collect();
+    setup_qemu(
+        plan,
+        daemon,
+        &info.platforms,
+        &emulated,
+        &tools.run_name,
+        log,
+    )
+    .await?;
     if !emulated.is_empty() {
         log.info(&format!(
             "{} will run under QEMU emulation, typically several times slower than native; a `FROM --platform=$BUILDPLATFORM` stage that cross-compiles avoids it",
             platform::join(&emulated)
         ));
     }
-    Ok(ReadyBuilder { builder, note: why, emulated })
+    Ok(ReadyBuilder {
+        builder,
+        note: why,
+        emulated,
+    })
 }
 
-async fn setup_qemu(plan: &Plan, daemon: &Daemon, builder_platforms: &[Platform], non_native: &[Platform], run_name: &str, log: &Log) -> Result<()> {
-    let labels: HashMap<String, String> = [("org.multiarch-action.run".to_string(), run_name.to_string())].into();
+async fn setup_qemu(
+    plan: &Plan,
+    daemon: &Daemon,
+    builder_platforms: &[Platform],
+    non_native: &[Platform],
+    run_name: &str,
+    log: &Log,
+) -> Result<()> {
+    let labels: HashMap<String, String> =
+        [("org.multiarch-action.run".to_string(), run_name.to_string())].into();
     let missing = qemu::platforms_missing(&plan.platforms, builder_platforms);
     let wanted = match plan.qemu {
         QemuMode::Never => {
@@ -139,16 +214,33 @@ async fn setup_qemu(plan: &Plan, daemon: &Daemon, builder_platforms: &[Platform]
         _ => wanted.into_iter().filter(|p| !status.can_run(p)).collect(),
     };
     if to_install.is_empty() {
-        log.info(&format!("QEMU: emulators for every requested platform are already registered ({})", status.emulators.join(", ")));
+        log.info(&format!(
+            "QEMU: emulators for every requested platform are already registered ({})",
+            status.emulators.join(", ")
+        ));
         return Ok(());
     }
-    log.info(&format!("QEMU: installing emulators for {} (--install {})", platform::join(&to_install), qemu::install_argument(&to_install)));
+    log.info(&format!(
+        "QEMU: installing emulators for {} (--install {})",
+        platform::join(&to_install),
+        qemu::install_argument(&to_install)
+    ));
     let after = qemu::install(daemon, &plan.qemu_image, &to_install, &labels).await?;
-    let still: Vec<String> = to_install.iter().filter(|p| !after.can_run(p)).map(Platform::to_string).collect();
+    let still: Vec<String> = to_install
+        .iter()
+        .filter(|p| !after.can_run(p))
+        .map(Platform::to_string)
+        .collect();
     if !still.is_empty() {
-        bail!("qemu: installing emulators did not make {} runnable; check that the runner allows privileged containers", still.join(", "));
+        bail!(
+            "qemu: installing emulators did not make {} runnable; check that the runner allows privileged containers",
+            still.join(", ")
+        );
     }
-    log.info(&format!("QEMU: registered; emulators now {}", after.emulators.join(", ")));
+    log.info(&format!(
+        "QEMU: registered; emulators now {}",
+        after.emulators.join(", ")
+    ));
     Ok(())
 }
 
@@ -172,13 +264,20 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log) -> Result<Report> {
 
         let metadata_file = config.path().join("metadata.json");
         let args = plan.buildx_build_args(&ready.builder, &metadata_file, &held);
-        log.group(&format!("Build {} for {}", plan.images[0].name, platform::join(&plan.platforms)));
+        log.group(&format!(
+            "Build {} for {}",
+            plan.images[0].name,
+            platform::join(&plan.platforms)
+        ));
         let built = buildx.build(&args, |line| log.raw(line)).await;
         log.end_group();
         built?;
         let metadata = match std::fs::read_to_string(&metadata_file) {
             Ok(text) => BuildMetadata::parse(&text)?,
-            Err(_) => BuildMetadata { digest: None, raw: serde_json::json!({}) },
+            Err(_) => BuildMetadata {
+                digest: None,
+                raw: serde_json::json!({}),
+            },
         };
 
         let mut report = Report {
@@ -191,7 +290,9 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log) -> Result<Report> {
         if !plan.push {
             return Ok(report);
         }
-        let digest = metadata.digest.context("buildx pushed but reported no image digest; see the build log above")?;
+        let digest = metadata
+            .digest
+            .context("buildx pushed but reported no image digest; see the build log above")?;
         log.group("Verify the pushed image");
         let verified = verify(plan, &registry, &digest, &held, log).await;
         log.end_group();
@@ -215,13 +316,22 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log) -> Result<Report> {
 }
 
 /// Every tag resolves to `digest`; the index holds every requested platform.
-async fn verify(plan: &Plan, registry: &Registry, digest: &str, held: &[String], log: &Log) -> Result<(Vec<String>, Vec<crate::registry::PlatformImage>)> {
+async fn verify(
+    plan: &Plan,
+    registry: &Registry,
+    digest: &str,
+    held: &[String],
+    log: &Log,
+) -> Result<(Vec<String>, Vec<crate::registry::PlatformImage>)> {
     let mut references = Vec::new();
     for image in &plan.images {
         for tag in plan.tag_names(held) {
             let found = registry.resolve(image, tag).await?;
             if found != digest {
-                bail!("verify: {}:{tag} points to {found}, not to the pushed {digest}", image.name);
+                bail!(
+                    "verify: {}:{tag} points to {found}, not to the pushed {digest}",
+                    image.name
+                );
             }
             references.push(image.with_tag(tag));
         }
@@ -234,12 +344,22 @@ async fn verify(plan: &Plan, registry: &Registry, digest: &str, held: &[String],
         .map(Platform::to_string)
         .collect();
     if !missing.is_empty() {
-        bail!("verify: the pushed index {digest} lacks {}", missing.join(", "));
+        bail!(
+            "verify: the pushed index {digest} lacks {}",
+            missing.join(", ")
+        );
     }
     for image in &platform_images {
         log.info(&format!("{} → {}", image.platform, image.digest));
     }
-    log.info(&format!("every tag of {} resolves to {digest}", plan.images.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")));
+    log.info(&format!(
+        "every tag of {} resolves to {digest}",
+        plan.images
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
     Ok((references, platform_images))
 }
 
@@ -247,11 +367,21 @@ async fn verify(plan: &Plan, registry: &Registry, digest: &str, held: &[String],
 /// registry's existing tags where it can be read (reading changes nothing).
 pub async fn dry_run(plan: &Plan, log: &Log) -> String {
     let registry = Registry::new(&plan.insecure_registries, &plan.credentials, &plan.images);
-    let lookup = tokio::time::timeout(std::time::Duration::from_secs(15), held_back_tags(plan, &registry, log)).await;
+    let lookup = tokio::time::timeout(
+        std::time::Duration::from_secs(15),
+        held_back_tags(plan, &registry, log),
+    )
+    .await;
     let mut text = match lookup {
         Ok(Ok(held)) => plan.describe(&held),
-        Ok(Err(error)) => format!("{}(floating tags not checked: {error:#})\n", plan.describe(&[])),
-        Err(_) => format!("{}(floating tags not checked: the registry did not answer)\n", plan.describe(&[])),
+        Ok(Err(error)) => format!(
+            "{}(floating tags not checked: {error:#})\n",
+            plan.describe(&[])
+        ),
+        Err(_) => format!(
+            "{}(floating tags not checked: the registry did not answer)\n",
+            plan.describe(&[])
+        ),
     };
     text.insert_str(0, "dry run: nothing is built or pushed\n");
     text

@@ -66,11 +66,21 @@ pub fn canonical_registry(host: &str) -> String {
 }
 
 /// Registries that always need credentials to push.
-const REGISTRIES_NEEDING_LOGIN: &[&str] = &["docker.io", "ghcr.io", "quay.io", "gcr.io", "registry.gitlab.com"];
-const REGISTRY_SUFFIXES_NEEDING_LOGIN: &[&str] = &[".azurecr.io", ".amazonaws.com", ".pkg.dev", ".gcr.io"];
+const REGISTRIES_NEEDING_LOGIN: &[&str] = &[
+    "docker.io",
+    "ghcr.io",
+    "quay.io",
+    "gcr.io",
+    "registry.gitlab.com",
+];
+const REGISTRY_SUFFIXES_NEEDING_LOGIN: &[&str] =
+    &[".azurecr.io", ".amazonaws.com", ".pkg.dev", ".gcr.io"];
 
 fn needs_login(registry: &str) -> bool {
-    REGISTRIES_NEEDING_LOGIN.contains(&registry) || REGISTRY_SUFFIXES_NEEDING_LOGIN.iter().any(|s| registry.ends_with(s))
+    REGISTRIES_NEEDING_LOGIN.contains(&registry)
+        || REGISTRY_SUFFIXES_NEEDING_LOGIN
+            .iter()
+            .any(|s| registry.ends_with(s))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,13 +156,19 @@ impl Plan {
     /// Validates every input and computes the plan.
     pub fn new(raw: &RawInputs, github: &GithubContext) -> Result<Plan> {
         let mut warnings = Vec::new();
-        let images = split_list(raw.get("images"), true).iter().map(|i| ImageName::parse(i)).collect::<Result<Vec<_>>>()?;
+        let images = split_list(raw.get("images"), true)
+            .iter()
+            .map(|i| ImageName::parse(i))
+            .collect::<Result<Vec<_>>>()?;
         if images.is_empty() {
             bail!("images: no image given; name at least one, e.g. ghcr.io/acme/app");
         }
         for (given, image) in split_list(raw.get("images"), true).iter().zip(&images) {
             if given != &image.name {
-                warnings.push(format!("images: `{given}` is used as `{}` (image names are lowercase)", image.name));
+                warnings.push(format!(
+                    "images: `{given}` is used as `{}` (image names are lowercase)",
+                    image.name
+                ));
             }
         }
 
@@ -172,8 +188,15 @@ impl Plan {
         let push = match parse_choice("push", raw.get("push"), &["auto", "true", "false"])? {
             "true" => (true, "push: true".to_string()),
             "false" => (false, "push: false".to_string()),
-            _ if matches!(github.event_name.as_str(), "pull_request" | "pull_request_target") => {
-                (false, format!("push: auto does not push on {} events", github.event_name))
+            _ if matches!(
+                github.event_name.as_str(),
+                "pull_request" | "pull_request_target"
+            ) =>
+            {
+                (
+                    false,
+                    format!("push: auto does not push on {} events", github.event_name),
+                )
             }
             _ => (true, "push: auto".to_string()),
         };
@@ -181,7 +204,9 @@ impl Plan {
         let credentials = credentials(raw, &images)?;
         if push.0 {
             for image in &images {
-                if needs_login(&image.registry) && !credentials.iter().any(|c| c.registry == image.registry) {
+                if needs_login(&image.registry)
+                    && !credentials.iter().any(|c| c.registry == image.registry)
+                {
                     bail!(
                         "password: pushing to {} needs credentials; set `username` and `password` (with `registry: {}`), or `push: false`",
                         image.registry,
@@ -191,7 +216,11 @@ impl Plan {
             }
         }
 
-        let driver = match parse_choice("driver", raw.get("driver"), &["auto", "docker", "docker-container"])? {
+        let driver = match parse_choice(
+            "driver",
+            raw.get("driver"),
+            &["auto", "docker", "docker-container"],
+        )? {
             "docker" => DriverRequest::Docker,
             "docker-container" => DriverRequest::DockerContainer,
             _ => DriverRequest::Auto,
@@ -201,19 +230,33 @@ impl Plan {
             "false" => QemuMode::Never,
             _ => QemuMode::Auto,
         };
-        let floating = match parse_choice("floating-tags", raw.get("floating-tags"), &["guard", "always"])? {
+        let floating = match parse_choice(
+            "floating-tags",
+            raw.get("floating-tags"),
+            &["guard", "always"],
+        )? {
             "always" => FloatingPolicy::Always,
             _ => FloatingPolicy::Guard,
         };
-        for (input, value) in [("buildkit-image", raw.get("buildkit-image")), ("qemu-image", raw.get("qemu-image"))] {
-            if value.parse::<oci_client::Reference>().is_err() || value.chars().any(char::is_whitespace) {
-                bail!("{input}: `{value}` is not an image reference; use name:tag, e.g. {}", crate::inputs::find(input).map_or("", |d| d.default));
+        for (input, value) in [
+            ("buildkit-image", raw.get("buildkit-image")),
+            ("qemu-image", raw.get("qemu-image")),
+        ] {
+            if value.parse::<oci_client::Reference>().is_err()
+                || value.chars().any(char::is_whitespace)
+            {
+                bail!(
+                    "{input}: `{value}` is not an image reference; use name:tag, e.g. {}",
+                    crate::inputs::find(input).map_or("", |d| d.default)
+                );
             }
         }
         let insecure_registries = split_list(raw.get("insecure-registries"), true);
         for registry in &insecure_registries {
             if registry.contains('/') || registry.contains("://") {
-                bail!("insecure-registries: `{registry}` is not a registry host; use host or host:port");
+                bail!(
+                    "insecure-registries: `{registry}` is not a registry host; use host or host:port"
+                );
             }
         }
 
@@ -222,7 +265,11 @@ impl Plan {
         if push.0 && meta.tags.is_empty() {
             bail!(
                 "tags: no tag applies to {} on `{}`; add a rule that does (e.g. `type=raw,value=edge` or `type=sha`), or set `version`",
-                if github.event_name.is_empty() { "this run" } else { &github.event_name },
+                if github.event_name.is_empty() {
+                    "this run"
+                } else {
+                    &github.event_name
+                },
                 github.git_ref
             );
         }
@@ -253,32 +300,56 @@ impl Plan {
     pub fn check_files(&self, workdir: &Path) -> Result<()> {
         let context = workdir.join(&self.context);
         if !context.is_dir() {
-            bail!("context: `{}` is not a directory; give the build context relative to the workspace", self.context.display());
+            bail!(
+                "context: `{}` is not a directory; give the build context relative to the workspace",
+                self.context.display()
+            );
         }
         let dockerfile = workdir.join(&self.dockerfile);
         if !dockerfile.is_file() {
-            bail!("file: there is no Dockerfile at `{}`; set `file` to its path or add one to the context", self.dockerfile.display());
+            bail!(
+                "file: there is no Dockerfile at `{}`; set `file` to its path or add one to the context",
+                self.dockerfile.display()
+            );
         }
         Ok(())
     }
 
     /// Every credential's secret, to mask.
     pub fn secrets(&self) -> Vec<String> {
-        self.credentials.iter().map(|c| c.password.0.clone()).collect()
+        self.credentials
+            .iter()
+            .map(|c| c.password.0.clone())
+            .collect()
     }
 
     /// The tag names that will be pushed, given the floating tags held back.
     pub fn tag_names<'a>(&'a self, held_back: &'a [String]) -> impl Iterator<Item = &'a str> + 'a {
-        self.meta.tags.iter().map(|t| t.name.as_str()).filter(move |t| !held_back.iter().any(|h| h == t))
+        self.meta
+            .tags
+            .iter()
+            .map(|t| t.name.as_str())
+            .filter(move |t| !held_back.iter().any(|h| h == t))
     }
 
     /// Full references (`image:tag`) for every image and tag.
     pub fn references(&self, held_back: &[String]) -> Vec<String> {
-        self.images.iter().flat_map(|image| self.tag_names(held_back).map(move |tag| image.with_tag(tag))).collect()
+        self.images
+            .iter()
+            .flat_map(|image| {
+                self.tag_names(held_back)
+                    .map(move |tag| image.with_tag(tag))
+            })
+            .collect()
     }
 
     /// The arguments of `buildx build`; no secret is ever among them.
-    pub fn buildx_build_args(&self, builder: &Builder, metadata_file: &Path, held_back: &[String]) -> Vec<String> {
+    pub fn buildx_build_args(
+        &self,
+        builder: &Builder,
+        metadata_file: &Path,
+        held_back: &[String],
+    ) -> Vec<String> {
         let mut args: Vec<String> = vec!["build".into(), "--builder".into(), builder.name().into()];
         args.extend(["--platform".into(), platform::join(&self.platforms)]);
         args.extend(["--file".into(), self.dockerfile.display().to_string()]);
@@ -299,7 +370,10 @@ impl Plan {
         for reference in self.references(held_back) {
             args.extend(["--tag".into(), reference]);
         }
-        args.extend(["--metadata-file".into(), metadata_file.display().to_string()]);
+        args.extend([
+            "--metadata-file".into(),
+            metadata_file.display().to_string(),
+        ]);
         if self.push {
             args.push("--push".into());
         }
@@ -327,22 +401,36 @@ impl Plan {
             text.push_str(&format!("  {key}={value}\n"));
         }
         for credential in &self.credentials {
-            text.push_str(&format!("login: {} as {} (password elided)\n", credential.registry, credential.username));
+            text.push_str(&format!(
+                "login: {} as {} (password elided)\n",
+                credential.registry, credential.username
+            ));
         }
         let args = self.buildx_build_args(&Builder::Daemon, Path::new("<metadata.json>"), &held);
-        text.push_str(&format!("buildx {}\n", args.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")));
+        text.push_str(&format!(
+            "buildx {}\n",
+            args.iter()
+                .map(|a| shell_quote(a))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
         text
     }
 }
 
-fn compute_meta(raw: &RawInputs, github: &GithubContext, images: &[ImageName]) -> Result<meta::Meta> {
+fn compute_meta(
+    raw: &RawInputs,
+    github: &GithubContext,
+    images: &[ImageName],
+) -> Result<meta::Meta> {
     let rules = match raw.get("tags") {
         "" => meta::default_tag_rules(),
         text => meta::parse_tag_rules(text).map_err(|e| anyhow::anyhow!("{e}"))?,
     };
     let flavor = meta::parse_flavor(raw.get("flavor")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let created = match github.source_date_epoch {
-        Some(seconds) => chrono::DateTime::from_timestamp(seconds, 0).context("SOURCE_DATE_EPOCH is out of range")?,
+        Some(seconds) => chrono::DateTime::from_timestamp(seconds, 0)
+            .context("SOURCE_DATE_EPOCH is out of range")?,
         None => chrono::Utc::now(),
     };
     let context = meta::Context {
@@ -356,9 +444,11 @@ fn compute_meta(raw: &RawInputs, github: &GithubContext, images: &[ImageName]) -
         created,
     };
     let labels = parse_pairs("labels", raw.get("labels"))?;
-    let annotations = meta::parse_annotations(raw.get("annotations")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let annotations =
+        meta::parse_annotations(raw.get("annotations")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let names: Vec<String> = images.iter().map(|i| i.name.clone()).collect();
-    meta::compute(&context, &names, &rules, &flavor, &labels, &annotations).map_err(|e| anyhow::anyhow!("{e}"))
+    meta::compute(&context, &names, &rules, &flavor, &labels, &annotations)
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// `NAME=value` lines; a line without `=` is an error naming the input.
@@ -366,7 +456,9 @@ fn parse_pairs(input: &str, text: &str) -> Result<Vec<(String, String)>> {
     split_list(text, false)
         .into_iter()
         .map(|line| match line.split_once('=') {
-            Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.to_string())),
+            Some((name, value)) if !name.trim().is_empty() => {
+                Ok((name.trim().to_string(), value.to_string()))
+            }
             _ => bail!("{input}: `{line}` has no `=`; write NAME=value, one per line"),
         })
         .collect()
@@ -376,26 +468,43 @@ fn credentials(raw: &RawInputs, images: &[ImageName]) -> Result<Vec<Credential>>
     let (username, password) = (raw.get("username"), raw.get("password"));
     match (username.is_empty(), password.is_empty()) {
         (true, true) => return Ok(Vec::new()),
-        (false, true) => bail!("password: `username` is set but `password` is empty; pass the token, e.g. ${{{{ secrets.GITHUB_TOKEN }}}}"),
-        (true, false) => bail!("username: `password` is set but `username` is empty; set the account name, e.g. ${{{{ github.actor }}}}"),
+        (false, true) => bail!(
+            "password: `username` is set but `password` is empty; pass the token, e.g. ${{{{ secrets.GITHUB_TOKEN }}}}"
+        ),
+        (true, false) => bail!(
+            "username: `password` is set but `username` is empty; set the account name, e.g. ${{{{ github.actor }}}}"
+        ),
         _ => {}
     }
     let registry = match raw.get("registry") {
         "" => images[0].registry.clone(),
         given => {
-            let host = given.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/');
+            let host = given
+                .trim_start_matches("https://")
+                .trim_start_matches("http://")
+                .trim_end_matches('/');
             if host.is_empty() || host.contains('/') || host.contains(char::is_whitespace) {
-                bail!("registry: `{given}` is not a registry host; use e.g. ghcr.io or registry.example.com:5000");
+                bail!(
+                    "registry: `{given}` is not a registry host; use e.g. ghcr.io or registry.example.com:5000"
+                );
             }
             canonical_registry(host)
         }
     };
-    Ok(vec![Credential { registry, username: username.to_string(), password: Secret(password.to_string()) }])
+    Ok(vec![Credential {
+        registry,
+        username: username.to_string(),
+        password: Secret(password.to_string()),
+    }])
 }
 
 /// Quotes an argument for display when it holds shell-special characters.
 fn shell_quote(arg: &str) -> String {
-    if !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c)) {
+    if !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c))
+    {
         arg.to_string()
     } else {
         format!("'{}'", arg.replace('\'', r"'\''"))
@@ -404,5 +513,9 @@ fn shell_quote(arg: &str) -> String {
 
 /// Labels as `key=value` lines.
 pub fn labels_text(labels: &BTreeMap<String, String>) -> String {
-    labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n")
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

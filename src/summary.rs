@@ -26,12 +26,19 @@ fn human_size(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 /// `platform → manifest digest` as the `platforms` output's JSON.
 pub fn platforms_json(images: &[PlatformImage]) -> String {
-    let map: BTreeMap<String, String> = images.iter().map(|i| (i.platform.to_string(), i.digest.clone())).collect();
+    let map: BTreeMap<String, String> = images
+        .iter()
+        .map(|i| (i.platform.to_string(), i.digest.clone()))
+        .collect();
     serde_json::to_string(&map).unwrap_or_default()
 }
 
@@ -75,8 +82,17 @@ pub fn render(plan: &Plan, report: &Report) -> String {
             md.push_str(&format!("### 🐳 Pushed `{reference}`\n\n"));
             md.push_str("| platform | manifest digest | size |\n|---|---|---|\n");
             for image in &report.platform_images {
-                let emulated = if report.emulated.contains(&image.platform.to_string()) { " (QEMU)" } else { "" };
-                md.push_str(&format!("| `{}`{emulated} | `{}` | {} |\n", image.platform, image.digest, human_size(image.size)));
+                let emulated = if report.emulated.contains(&image.platform.to_string()) {
+                    " (QEMU)"
+                } else {
+                    ""
+                };
+                md.push_str(&format!(
+                    "| `{}`{emulated} | `{}` | {} |\n",
+                    image.platform,
+                    image.digest,
+                    human_size(image.size)
+                ));
             }
             md.push_str("\n**Tags**\n\n");
             for reference in &report.pushed_references {
@@ -85,8 +101,14 @@ pub fn render(plan: &Plan, report: &Report) -> String {
             md.push_str(&format!("\n```\ndocker pull {reference}\n```\n"));
         }
         None => {
-            md.push_str(&format!("### 🐳 Built {} (not pushed: {})\n\n", plan.images[0].name, plan.push_reason));
-            md.push_str(&format!("Platforms: {}\n", crate::platform::join(&plan.platforms)));
+            md.push_str(&format!(
+                "### 🐳 Built {} (not pushed: {})\n\n",
+                plan.images[0].name, plan.push_reason
+            ));
+            md.push_str(&format!(
+                "Platforms: {}\n",
+                crate::platform::join(&plan.platforms)
+            ));
         }
     }
     if !report.held_back.is_empty() {
@@ -115,9 +137,20 @@ mod tests {
     #[test]
     fn platforms_json_maps_platform_to_digest() {
         let images = vec![
-            PlatformImage { platform: crate::platform::Platform::parse("linux/arm64").unwrap(), digest: "sha256:b".into(), size: 1 },
-            PlatformImage { platform: crate::platform::Platform::parse("linux/amd64").unwrap(), digest: "sha256:a".into(), size: 1 },
+            PlatformImage {
+                platform: crate::platform::Platform::parse("linux/arm64").unwrap(),
+                digest: "sha256:b".into(),
+                size: 1,
+            },
+            PlatformImage {
+                platform: crate::platform::Platform::parse("linux/amd64").unwrap(),
+                digest: "sha256:a".into(),
+                size: 1,
+            },
         ];
-        assert_eq!(platforms_json(&images), r#"{"linux/amd64":"sha256:a","linux/arm64":"sha256:b"}"#);
+        assert_eq!(
+            platforms_json(&images),
+            r#"{"linux/amd64":"sha256:a","linux/arm64":"sha256:b"}"#
+        );
     }
 }

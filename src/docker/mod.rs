@@ -10,7 +10,8 @@ use bollard::Docker;
 use bollard::auth::DockerCredentials;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder,
 };
 use futures_util::StreamExt as _;
 
@@ -38,7 +39,8 @@ pub struct ContainerRun {
 impl Daemon {
     /// Connects as the docker CLI would (`DOCKER_HOST`, else the socket).
     pub fn connect() -> Result<Daemon> {
-        let docker = Docker::connect_with_defaults().context("could not set up a connection to the Docker daemon")?;
+        let docker = Docker::connect_with_defaults()
+            .context("could not set up a connection to the Docker daemon")?;
         Ok(Daemon { docker })
     }
 
@@ -46,20 +48,30 @@ impl Daemon {
         let info = self.docker.info().await.map_err(|e| {
             anyhow!("could not reach the Docker daemon ({e}); mount /var/run/docker.sock or set DOCKER_HOST")
         })?;
-        let containerd_store = info
-            .driver_status
-            .unwrap_or_default()
-            .iter()
-            .any(|pair| pair.first().is_some_and(|k| k == "driver-type") && pair.get(1).is_some_and(|v| v.contains("containerd.snapshotter")));
-        Ok(DaemonFacts { version: info.server_version.unwrap_or_default(), containerd_store })
+        let containerd_store = info.driver_status.unwrap_or_default().iter().any(|pair| {
+            pair.first().is_some_and(|k| k == "driver-type")
+                && pair
+                    .get(1)
+                    .is_some_and(|v| v.contains("containerd.snapshotter"))
+        });
+        Ok(DaemonFacts {
+            version: info.server_version.unwrap_or_default(),
+            containerd_store,
+        })
     }
 
     /// Pulls `image` unless the daemon already has it.
-    pub async fn ensure_image(&self, image: &str, credentials: Option<DockerCredentials>) -> Result<bool> {
+    pub async fn ensure_image(
+        &self,
+        image: &str,
+        credentials: Option<DockerCredentials>,
+    ) -> Result<bool> {
         if self.docker.inspect_image(image).await.is_ok() {
             return Ok(false);
         }
-        let options = CreateImageOptionsBuilder::default().from_image(image).build();
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(image)
+            .build();
         let mut pull = self.docker.create_image(Some(options), None, credentials);
         while let Some(progress) = pull.next().await {
             progress.with_context(|| format!("could not pull {image}"))?;
@@ -69,12 +81,20 @@ impl Daemon {
 
     /// Runs `image` with `args` privileged, waits for it, returns its output
     /// and exit code, and removes it whatever happens.
-    pub async fn run_privileged(&self, image: &str, args: &[String], labels: &HashMap<String, String>) -> Result<ContainerRun> {
+    pub async fn run_privileged(
+        &self,
+        image: &str,
+        args: &[String],
+        labels: &HashMap<String, String>,
+    ) -> Result<ContainerRun> {
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
             cmd: Some(args.to_vec()),
             labels: Some(labels.clone()),
-            host_config: Some(HostConfig { privileged: Some(true), ..Default::default() }),
+            host_config: Some(HostConfig {
+                privileged: Some(true),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let created = self
@@ -88,7 +108,10 @@ impl Daemon {
     }
 
     async fn start_and_collect(&self, id: &str) -> Result<ContainerRun> {
-        self.docker.start_container(id, None).await.context("could not start the container")?;
+        self.docker
+            .start_container(id, None)
+            .await
+            .context("could not start the container")?;
         let mut wait = self.docker.wait_container(id, None);
         let exit_code = match wait.next().await {
             Some(Ok(response)) => response.status_code,
@@ -96,18 +119,28 @@ impl Daemon {
             Some(Err(e)) => bail!("waiting for the container failed: {e}"),
             None => bail!("the daemon did not report the container's exit"),
         };
-        let options = LogsOptionsBuilder::default().stdout(true).stderr(true).build();
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .build();
         let mut logs = self.docker.logs(id, Some(options));
         let mut output = String::new();
         while let Some(chunk) = logs.next().await {
-            output.push_str(&chunk.context("could not read the container's output")?.to_string());
+            output.push_str(
+                &chunk
+                    .context("could not read the container's output")?
+                    .to_string(),
+            );
         }
         Ok(ContainerRun { exit_code, output })
     }
 
     /// Removes a container, forced, ignoring one that is already gone.
     pub async fn remove_container(&self, id: &str) {
-        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
         if let Err(error) = self.docker.remove_container(id, Some(options)).await {
             if !error.to_string().contains("No such container") {
                 tracing::warn!("could not remove container {id}: {error}");

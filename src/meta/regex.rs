@@ -17,7 +17,16 @@ impl Eq for Regex {}
 
 impl Regex {
     pub fn new(pattern: &str) -> Result<Regex, String> {
-        regex::Regex::new(pattern).map(|inner| Regex { inner }).map_err(|e| e.to_string().lines().last().unwrap_or("invalid").trim().to_string())
+        regex::Regex::new(pattern)
+            .map(|inner| Regex { inner })
+            .map_err(|e| {
+                e.to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or("invalid")
+                    .trim()
+                    .to_string()
+            })
     }
 
     pub fn as_str(&self) -> &str {
@@ -31,7 +40,11 @@ impl Regex {
 
     /// The whole match and every group of the first match, if any.
     pub fn captures(&self, text: &str) -> Option<Vec<Option<String>>> {
-        self.inner.captures(text).map(|caps| caps.iter().map(|m| m.map(|m| m.as_str().to_string())).collect())
+        self.inner.captures(text).map(|caps| {
+            caps.iter()
+                .map(|m| m.map(|m| m.as_str().to_string()))
+                .collect()
+        })
     }
 }
 
@@ -40,7 +53,10 @@ mod tests {
     use super::*;
 
     fn group(pattern: &str, text: &str, g: usize) -> Option<String> {
-        Regex::new(pattern).unwrap().captures(text).and_then(|c| c[g].clone())
+        Regex::new(pattern)
+            .unwrap()
+            .captures(text)
+            .and_then(|c| c[g].clone())
     }
 
     #[test]
@@ -55,7 +71,11 @@ mod tests {
             (r"(a)|(b)", "b", 2, Some("b")),
         ];
         for (pattern, text, g, want) in rows {
-            assert_eq!(group(pattern, text, *g).as_deref(), *want, "pattern {pattern:?} on {text:?}, group {g}");
+            assert_eq!(
+                group(pattern, text, *g).as_deref(),
+                *want,
+                "pattern {pattern:?} on {text:?}, group {g}"
+            );
         }
     }
 

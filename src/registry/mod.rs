@@ -39,9 +39,18 @@ fn implicitly_insecure(registry: &str) -> bool {
 }
 
 impl Registry {
-    pub fn new(insecure_registries: &[String], credentials: &[Credential], images: &[ImageName]) -> Registry {
+    pub fn new(
+        insecure_registries: &[String],
+        credentials: &[Credential],
+        images: &[ImageName],
+    ) -> Registry {
         let mut plain_http: Vec<String> = insecure_registries.to_vec();
-        plain_http.extend(images.iter().map(|i| i.registry.clone()).filter(|r| implicitly_insecure(r)));
+        plain_http.extend(
+            images
+                .iter()
+                .map(|i| i.registry.clone())
+                .filter(|r| implicitly_insecure(r)),
+        );
         let config = ClientConfig {
             protocol: ClientProtocol::HttpsExcept(plain_http),
             read_timeout: Some(REQUEST_TIMEOUT),
@@ -50,7 +59,15 @@ impl Registry {
         };
         Registry {
             client: Client::new(config),
-            credentials: credentials.iter().map(|c| (c.registry.clone(), (c.username.clone(), c.password.0.clone()))).collect(),
+            credentials: credentials
+                .iter()
+                .map(|c| {
+                    (
+                        c.registry.clone(),
+                        (c.username.clone(), c.password.0.clone()),
+                    )
+                })
+                .collect(),
         }
     }
 
@@ -67,7 +84,8 @@ impl Registry {
             Some(tag) => image.with_tag(tag),
             None => image.name.clone(),
         };
-        text.parse().with_context(|| format!("`{text}` is not an image reference"))
+        text.parse()
+            .with_context(|| format!("`{text}` is not an image reference"))
     }
 
     /// Checks that the registry of `image` accepts our credentials (or, with
@@ -79,27 +97,50 @@ impl Registry {
             Some((user, _)) => format!("the credentials of `{user}`"),
             None => "anonymous access".to_string(),
         };
-        let operation = if for_push { RegistryOperation::Push } else { RegistryOperation::Pull };
+        let operation = if for_push {
+            RegistryOperation::Push
+        } else {
+            RegistryOperation::Pull
+        };
         let refused = |detail: String| {
             if self.credentials.contains_key(&image.registry) {
-                anyhow!("password: the registry {} refused {who} ({detail}); check `username` and `password`", image.registry)
+                anyhow!(
+                    "password: the registry {} refused {who} ({detail}); check `username` and `password`",
+                    image.registry
+                )
             } else {
-                anyhow!("username: the registry {} needs credentials ({detail}); set `username` and `password`", image.registry)
+                anyhow!(
+                    "username: the registry {} needs credentials ({detail}); set `username` and `password`",
+                    image.registry
+                )
             }
         };
         let attempt = async {
             match self.client.auth(&reference, &auth, operation).await {
                 Ok(_) => {}
-                Err(OciDistributionError::AuthenticationFailure(_)) => return Err(refused("token request denied".into())),
+                Err(OciDistributionError::AuthenticationFailure(_)) => {
+                    return Err(refused("token request denied".into()));
+                }
                 Err(error) => return Err(unreachable(&image.registry, error)),
             }
-            match self.client.list_tags(&reference, &auth, Some(1), None).await {
+            match self
+                .client
+                .list_tags(&reference, &auth, Some(1), None)
+                .await
+            {
                 Ok(_) => Ok(()),
                 Err(error) if is_not_found(&error) => Ok(()),
-                Err(OciDistributionError::UnauthorizedError { .. }) => Err(refused("HTTP 401".into())),
-                Err(OciDistributionError::ServerError { code: 403, .. }) => Err(refused("HTTP 403".into())),
+                Err(OciDistributionError::UnauthorizedError { .. }) => {
+                    Err(refused("HTTP 401".into()))
+                }
+                Err(OciDistributionError::ServerError { code: 403, .. }) => {
+                    Err(refused("HTTP 403".into()))
+                }
                 Err(OciDistributionError::RegistryError { envelope, .. })
-                    if envelope.errors.iter().any(|e| format!("{:?}", e.code).contains("Denied")) =>
+                    if envelope
+                        .errors
+                        .iter()
+                        .any(|e| format!("{:?}", e.code).contains("Denied")) =>
                 {
                     Err(refused("access denied".into()))
                 }
@@ -108,7 +149,13 @@ impl Registry {
         };
         tokio::time::timeout(REQUEST_TIMEOUT, attempt)
             .await
-            .map_err(|_| anyhow!("the registry {} did not answer within {}s; check that it is reachable", image.registry, REQUEST_TIMEOUT.as_secs()))?
+            .map_err(|_| {
+                anyhow!(
+                    "the registry {} did not answer within {}s; check that it is reachable",
+                    image.registry,
+                    REQUEST_TIMEOUT.as_secs()
+                )
+            })?
     }
 
     /// Every tag of the repository; none when it does not exist yet.
@@ -118,10 +165,17 @@ impl Registry {
         let mut tags = Vec::new();
         let mut last: Option<String> = None;
         loop {
-            let page = match self.client.list_tags(&reference, &auth, Some(1000), last.as_deref()).await {
+            let page = match self
+                .client
+                .list_tags(&reference, &auth, Some(1000), last.as_deref())
+                .await
+            {
                 Ok(page) => page,
                 Err(error) if is_not_found(&error) => return Ok(tags),
-                Err(error) => return Err(error).with_context(|| format!("could not list the tags of {}", image.name)),
+                Err(error) => {
+                    return Err(error)
+                        .with_context(|| format!("could not list the tags of {}", image.name));
+                }
             };
             let done = page.tags.len() < 1000;
             last = page.tags.last().cloned();
@@ -142,24 +196,47 @@ impl Registry {
     }
 
     /// The platform images of the index at `digest`, attestations left out.
-    pub async fn platform_images(&self, image: &ImageName, digest: &str) -> Result<Vec<PlatformImage>> {
+    pub async fn platform_images(
+        &self,
+        image: &ImageName,
+        digest: &str,
+    ) -> Result<Vec<PlatformImage>> {
         let auth = self.auth(&image.registry);
         let reference = Self::reference(image, Some(digest))?;
-        let (manifest, _) = self.client.pull_manifest(&reference, &auth).await.with_context(|| format!("could not read {reference}"))?;
+        let (manifest, _) = self
+            .client
+            .pull_manifest(&reference, &auth)
+            .await
+            .with_context(|| format!("could not read {reference}"))?;
         let entries: Vec<ImageIndexEntry> = match manifest {
             OciManifest::ImageIndex(index) => index.manifests,
-            OciManifest::Image(_) => bail!("{reference} is a single-platform manifest, not an index"),
+            OciManifest::Image(_) => {
+                bail!("{reference} is a single-platform manifest, not an index")
+            }
         };
         let mut images = Vec::new();
         for entry in entries.iter().filter(|e| !is_attestation(e)) {
-            let Some(platform) = entry_platform(entry) else { continue };
+            let Some(platform) = entry_platform(entry) else {
+                continue;
+            };
             let reference = Self::reference(image, Some(&entry.digest))?;
-            let (manifest, _) = self.client.pull_manifest(&reference, &auth).await.with_context(|| format!("could not read {reference}"))?;
+            let (manifest, _) = self
+                .client
+                .pull_manifest(&reference, &auth)
+                .await
+                .with_context(|| format!("could not read {reference}"))?;
             let size = match manifest {
-                OciManifest::Image(m) => m.config.size.max(0) as u64 + m.layers.iter().map(|l| l.size.max(0) as u64).sum::<u64>(),
+                OciManifest::Image(m) => {
+                    m.config.size.max(0) as u64
+                        + m.layers.iter().map(|l| l.size.max(0) as u64).sum::<u64>()
+                }
                 OciManifest::ImageIndex(_) => 0,
             };
-            images.push(PlatformImage { platform, digest: entry.digest.clone(), size });
+            images.push(PlatformImage {
+                platform,
+                digest: entry.digest.clone(),
+                size,
+            });
         }
         Ok(images)
     }
@@ -168,8 +245,10 @@ impl Registry {
 /// BuildKit's provenance and SBOM manifests: `unknown/unknown` with a
 /// reference-type annotation.
 pub fn is_attestation(entry: &ImageIndexEntry) -> bool {
-    entry.annotations.as_ref().is_some_and(|a| a.get("vnd.docker.reference.type").is_some_and(|t| t == "attestation-manifest"))
-        || entry_platform(entry).is_none()
+    entry.annotations.as_ref().is_some_and(|a| {
+        a.get("vnd.docker.reference.type")
+            .is_some_and(|t| t == "attestation-manifest")
+    }) || entry_platform(entry).is_none()
 }
 
 fn entry_platform(entry: &ImageIndexEntry) -> Option<Platform> {
@@ -185,9 +264,12 @@ fn entry_platform(entry: &ImageIndexEntry) -> Option<Platform> {
 
 fn is_not_found(error: &OciDistributionError) -> bool {
     match error {
-        OciDistributionError::RegistryError { envelope, .. } => {
-            envelope.errors.iter().any(|e| matches!(format!("{:?}", e.code).as_str(), "NameUnknown" | "ManifestUnknown"))
-        }
+        OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|e| {
+            matches!(
+                format!("{:?}", e.code).as_str(),
+                "NameUnknown" | "ManifestUnknown"
+            )
+        }),
         OciDistributionError::ServerError { code: 404, .. } => true,
         OciDistributionError::ImageManifestNotFoundError(_) => true,
         _ => false,
@@ -196,9 +278,13 @@ fn is_not_found(error: &OciDistributionError) -> bool {
 
 fn unreachable(registry: &str, error: OciDistributionError) -> anyhow::Error {
     let detail = match &error {
-        OciDistributionError::RequestError(e) if e.is_connect() => "connection refused or host unknown".to_string(),
+        OciDistributionError::RequestError(e) if e.is_connect() => {
+            "connection refused or host unknown".to_string()
+        }
         OciDistributionError::RequestError(e) if e.is_timeout() => "timed out".to_string(),
         other => other.to_string(),
     };
-    anyhow!("registry: could not reach {registry} ({detail}); check the name, and for a plain-HTTP registry add it to `insecure-registries`")
+    anyhow!(
+        "registry: could not reach {registry} ({detail}); check the name, and for a plain-HTTP registry add it to `insecure-registries`"
+    )
 }
