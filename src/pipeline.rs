@@ -304,10 +304,10 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log) -> Result<Report> {
     }
     .await;
 
-    if let Some(name) = created_builder.lock().await.take() {
-        if let Err(error) = buildx.remove_builder(&name).await {
-            log.warning(&format!("could not remove the builder {name}: {error:#}"));
-        }
+    if let Some(name) = created_builder.lock().await.take()
+        && let Err(error) = buildx.remove_builder(&name).await
+    {
+        log.warning(&format!("could not remove the builder {name}: {error:#}"));
     }
     if let Err(error) = config.remove() {
         log.warning(&format!("{error:#}"));

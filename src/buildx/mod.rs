@@ -113,10 +113,10 @@ impl BuilderInfo {
                 info.driver = driver.trim().to_string();
             } else if let Some(list) = line.strip_prefix("Platforms:") {
                 for item in list.split(',') {
-                    if let Ok(platform) = Platform::parse(item.trim().trim_end_matches('*')) {
-                        if !info.platforms.contains(&platform) {
-                            info.platforms.push(platform);
-                        }
+                    if let Ok(platform) = Platform::parse(item.trim().trim_end_matches('*'))
+                        && !info.platforms.contains(&platform)
+                    {
+                        info.platforms.push(platform);
                     }
                 }
             }

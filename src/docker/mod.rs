@@ -141,10 +141,10 @@ impl Daemon {
             .force(true)
             .v(true)
             .build();
-        if let Err(error) = self.docker.remove_container(id, Some(options)).await {
-            if !error.to_string().contains("No such container") {
-                tracing::warn!("could not remove container {id}: {error}");
-            }
+        if let Err(error) = self.docker.remove_container(id, Some(options)).await
+            && !error.to_string().contains("No such container")
+        {
+            tracing::warn!("could not remove container {id}: {error}");
         }
     }
 }
