@@ -71,12 +71,7 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, log: Log) -> Result<()> {
         run_name: format!("multiarch-action-{}", std::process::id()),
     };
 
-    let report = runtime.block_on(async {
-        tokio::select! {
-            report = pipeline::run(&plan, &tools, &log) => report,
-            signal = shutdown_signal() => Err(anyhow::anyhow!("cancelled by {signal}; the build was stopped and nothing more was pushed")),
-        }
-    })?;
+    let report = runtime.block_on(pipeline::run(&plan, &tools, &log, shutdown_signal()))?;
 
     let outputs = summary::outputs(&plan, &report);
     OutputFile {

@@ -244,15 +244,20 @@ async fn setup_qemu(
     Ok(())
 }
 
-/// Runs the whole flow for a validated plan.
-pub async fn run(plan: &Plan, tools: &Tools, log: &Log) -> Result<Report> {
+/// The label on every container a run starts, valued with the run's name.
+pub const RUN_LABEL: &str = "org.multiarch-action.run";
+
+/// Runs the whole flow for a validated plan. When `shutdown` resolves first
+/// (SIGTERM, SIGINT) the work is dropped, which stops buildx; cleanup runs
+/// either way.
+pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::future::Future<Output = &'static str>) -> Result<Report> {
     let daemon = Daemon::connect()?;
     let registry = Registry::new(&plan.insecure_registries, &plan.credentials, &plan.images);
     let config = DockerConfig::create(&plan.credentials)?;
     let buildx = Buildx::new(tools.buildx.clone(), &config);
     let created_builder = tokio::sync::Mutex::new(None);
 
-    let outcome = async {
+    let work = async {
         log.group("Check registries, prepare builder and QEMU");
         let setup = tokio::try_join!(
             check_registries(plan, &registry, log),
@@ -301,9 +306,16 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log) -> Result<Report> {
         report.pushed_references = references;
         report.platform_images = platform_images;
         Ok(report)
-    }
-    .await;
+    };
+    let outcome = tokio::select! {
+        outcome = work => outcome,
+        signal = shutdown => {
+            log.end_group();
+            Err(anyhow::anyhow!("cancelled by {signal}: the build was stopped; tags that were not yet pushed were not pushed"))
+        }
+    };
 
+    daemon.remove_labelled(RUN_LABEL, &tools.run_name).await;
     if let Some(name) = created_builder.lock().await.take()
         && let Err(error) = buildx.remove_builder(&name).await
     {

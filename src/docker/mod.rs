@@ -10,7 +10,7 @@ use bollard::Docker;
 use bollard::auth::DockerCredentials;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, LogsOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
     RemoveContainerOptionsBuilder,
 };
 use futures_util::StreamExt as _;
@@ -133,6 +133,20 @@ impl Daemon {
             );
         }
         Ok(ContainerRun { exit_code, output })
+    }
+
+    /// Removes every container carrying `label=value`, running or not.
+    pub async fn remove_labelled(&self, label: &str, value: &str) {
+        let filters: HashMap<String, Vec<String>> = [("label".to_string(), vec![format!("{label}={value}")])].into();
+        let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+        match self.docker.list_containers(Some(options)).await {
+            Ok(containers) => {
+                for id in containers.into_iter().filter_map(|c| c.id) {
+                    self.remove_container(&id).await;
+                }
+            }
+            Err(error) => tracing::warn!("could not list this run's containers: {error}"),
+        }
     }
 
     /// Removes a container, forced, ignoring one that is already gone.
