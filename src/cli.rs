@@ -9,9 +9,8 @@ use crate::inputs::{INPUTS, RawInputs};
 
 /// The command-line interface, one flag per input of the table.
 pub fn command() -> Command {
-    let build = Command::new("build")
-        .about("Build, push and verify a multi-platform image, as the action does in a workflow")
-        .args(INPUTS.iter().map(|input| {
+    let build = Command::new("build").about("Build, push and verify a multi-platform image, as the action does in a workflow").args(
+        INPUTS.iter().map(|input| {
             let mut help = input.doc.to_string();
             if !input.default.is_empty() {
                 help.push_str(&format!(" [default: {}]", input.default));
@@ -23,7 +22,8 @@ pub fn command() -> Command {
                 .default_missing_value("true")
                 .action(ArgAction::Set)
                 .help(help)
-        }));
+        }),
+    );
     Command::new("multiarch-action")
         .about("Build and push multi-platform container images; run without arguments inside a workflow")
         .version(env!("CARGO_PKG_VERSION"))
@@ -41,14 +41,8 @@ pub fn raw_inputs_from_args(args: &[String]) -> Result<RawInputs> {
             std::process::exit(code);
         }
     };
-    let Some(("build", build)) = matches.subcommand() else {
-        bail!("usage: multiarch-action build --images NAME [--platforms …]")
-    };
-    let pairs = INPUTS.iter().filter_map(|input| {
-        build
-            .get_one::<String>(input.name)
-            .map(|value| (input.name, value.clone()))
-    });
+    let Some(("build", build)) = matches.subcommand() else { bail!("usage: multiarch-action build --images NAME [--platforms …]") };
+    let pairs = INPUTS.iter().filter_map(|input| build.get_one::<String>(input.name).map(|value| (input.name, value.clone())));
     RawInputs::from_pairs(pairs)
 }
 
@@ -62,16 +56,7 @@ mod tests {
 
     #[test]
     fn flags_become_inputs() {
-        let raw = raw_inputs_from_args(&args(&[
-            "m",
-            "build",
-            "--images",
-            "r/a",
-            "--build-args",
-            "A=1",
-            "--dry-run",
-        ]))
-        .unwrap();
+        let raw = raw_inputs_from_args(&args(&["m", "build", "--images", "r/a", "--build-args", "A=1", "--dry-run"])).unwrap();
         assert_eq!(raw.get("images"), "r/a");
         assert_eq!(raw.get("build-args"), "A=1");
         assert_eq!(raw.get("dry-run"), "true");

@@ -23,13 +23,7 @@ pub struct InputDef {
 }
 
 const fn input(name: &'static str, default: &'static str, doc: &'static str) -> InputDef {
-    InputDef {
-        name,
-        default,
-        required: false,
-        secret: false,
-        doc,
-    }
+    InputDef { name, default, required: false, secret: false, doc }
 }
 
 pub const INPUTS: &[InputDef] = &[
@@ -46,11 +40,7 @@ pub const INPUTS: &[InputDef] = &[
         "",
         "Tag rules, one per line, in docker/metadata-action syntax (`type=semver,pattern={{version}}`, `type=ref,event=branch`, `type=sha`, `type=raw,value=x`; a bare line is a raw tag). Empty: `{{version}}`, `{{major}}.{{minor}}`, `{{major}}` on releases, the branch name, `pr-N`, and `nightly` on schedule.",
     ),
-    input(
-        "flavor",
-        "",
-        "Tag flavor lines: `latest=auto|true|false`, `prefix=`, `suffix=` (with `,onlatest=true`).",
-    ),
+    input("flavor", "", "Tag flavor lines: `latest=auto|true|false`, `prefix=`, `suffix=` (with `,onlatest=true`)."),
     input(
         "version",
         "",
@@ -67,37 +57,17 @@ pub const INPUTS: &[InputDef] = &[
         "Target platforms, comma- or newline-separated (`linux/amd64`, `linux/arm64`, `linux/arm/v7`, …).",
     ),
     input("context", ".", "Build context directory."),
-    input(
-        "file",
-        "",
-        "Path to the Dockerfile. Empty: `Dockerfile` in the context.",
-    ),
+    input("file", "", "Path to the Dockerfile. Empty: `Dockerfile` in the context."),
     input("target", "", "Dockerfile stage to build."),
-    input(
-        "build-args",
-        "",
-        "Build arguments, `NAME=value`, one per line.",
-    ),
-    input(
-        "labels",
-        "",
-        "Image labels, `key=value`, one per line; they override the generated OCI labels.",
-    ),
+    input("build-args", "", "Build arguments, `NAME=value`, one per line."),
+    input("labels", "", "Image labels, `key=value`, one per line; they override the generated OCI labels."),
     input(
         "annotations",
         "",
         "Annotations, `key=value` or `manifest:key=value` / `index:key=value`, one per line; they override the generated ones.",
     ),
-    input(
-        "push",
-        "auto",
-        "`auto`: push except on pull_request events; `true`; `false`.",
-    ),
-    input(
-        "registry",
-        "",
-        "Registry to log in to. Empty: the registry of the first image when `username` is given.",
-    ),
+    input("push", "auto", "`auto`: push except on pull_request events; `true`; `false`."),
+    input("registry", "", "Registry to log in to. Empty: the registry of the first image when `username` is given."),
     input("username", "", "Username for `registry`."),
     InputDef {
         secret: true,
@@ -112,31 +82,41 @@ pub const INPUTS: &[InputDef] = &[
         "auto",
         "Builder: `auto` (the daemon's own BuildKit when it can build every platform, else `docker-container`), `docker`, `docker-container`.",
     ),
-    input(
-        "buildkit-image",
-        DEFAULT_BUILDKIT_IMAGE,
-        "BuildKit image for a `docker-container` builder.",
-    ),
+    input("buildkit-image", DEFAULT_BUILDKIT_IMAGE, "BuildKit image for a `docker-container` builder."),
     input(
         "qemu",
         "auto",
         "`auto`: install QEMU emulators only for platforms the builder cannot run yet; `true`: install for every non-native platform; `false`: never.",
     ),
+    input("qemu-image", DEFAULT_QEMU_IMAGE, "Installer image for QEMU emulators (speaks tonistiigi/binfmt's interface)."),
+    input("insecure-registries", "", "Registries reached over plain HTTP (`host:port`), comma- or newline-separated."),
     input(
-        "qemu-image",
-        DEFAULT_QEMU_IMAGE,
-        "Installer image for QEMU emulators (speaks tonistiigi/binfmt's interface).",
+        "preflight",
+        "true",
+        "Before building, check every base image of the Dockerfile offers every platform it is needed for, and lint the Dockerfile: `true` fails on a missing platform, `warn` only warns, `false` skips.",
     ),
     input(
-        "insecure-registries",
+        "verify",
+        "true",
+        "After pushing, check every tag resolves to the digest, every platform is in the index with a matching config, and no binary of another architecture is in a platform's layers: `true`, `warn`, `false`.",
+    ),
+    input(
+        "smoke-test",
         "",
-        "Registries reached over plain HTTP (`host:port`), comma- or newline-separated.",
+        "A command run in the pushed image of every platform (under QEMU where needed), e.g. `myapp --version`; it must exit 0. Split as a shell would; wrap in `sh -c '…'` for shell syntax.",
     ),
     input(
-        "dry-run",
-        "false",
-        "`true`: print the plan (tags, platforms, buildx arguments) and touch nothing.",
+        "export",
+        "",
+        "Also save the image as files: `docker` or `oci`: a tarball per platform loadable with `docker load`, a multi-platform OCI layout tarball, and `SHA256SUMS`.",
     ),
+    input(
+        "export-dir",
+        "",
+        "Where `export` writes. Empty: `multiarch-export` under `RUNNER_TEMP` (or the working directory outside a workflow).",
+    ),
+    input("load", "false", "`true`: also load the image for the runner's own platform into the Docker daemon."),
+    input("dry-run", "false", "`true`: print the plan (tags, platforms, buildx arguments) and touch nothing."),
 ];
 
 /// One output, as `action.yml` declares it.
@@ -147,42 +127,18 @@ pub struct OutputDef {
 }
 
 pub const OUTPUTS: &[OutputDef] = &[
-    OutputDef {
-        name: "digest",
-        doc: "Digest of the pushed image index (pullable as `image@digest`).",
-    },
-    OutputDef {
-        name: "image",
-        doc: "`<first image>@<digest>`: a pullable reference to exactly this build.",
-    },
-    OutputDef {
-        name: "tags",
-        doc: "Full references that were pushed, one per line.",
-    },
+    OutputDef { name: "digest", doc: "Digest of the pushed image index (pullable as `image@digest`)." },
+    OutputDef { name: "image", doc: "`<first image>@<digest>`: a pullable reference to exactly this build." },
+    OutputDef { name: "tags", doc: "Full references that were pushed, one per line." },
     OutputDef {
         name: "platforms",
         doc: "JSON object: platform → its manifest digest, read back from the registry (attestations left out).",
     },
-    OutputDef {
-        name: "metadata",
-        doc: "buildx's build metadata (JSON).",
-    },
-    OutputDef {
-        name: "version",
-        doc: "The main version computed from the ref, the event or `version`.",
-    },
-    OutputDef {
-        name: "labels",
-        doc: "Labels applied to the image, `key=value` per line.",
-    },
-    OutputDef {
-        name: "annotations",
-        doc: "Annotations applied, `level:key=value` per line.",
-    },
-    OutputDef {
-        name: "json",
-        doc: "Everything above as one JSON object.",
-    },
+    OutputDef { name: "metadata", doc: "buildx's build metadata (JSON)." },
+    OutputDef { name: "version", doc: "The main version computed from the ref, the event or `version`." },
+    OutputDef { name: "labels", doc: "Labels applied to the image, `key=value` per line." },
+    OutputDef { name: "annotations", doc: "Annotations applied, `level:key=value` per line." },
+    OutputDef { name: "json", doc: "Everything above as one JSON object." },
 ];
 
 pub fn find(name: &str) -> Option<&'static InputDef> {
@@ -219,10 +175,7 @@ impl RawInputs {
     pub fn from_env(env: &HashMap<String, String>) -> RawInputs {
         let mut values = BTreeMap::new();
         for def in INPUTS {
-            let value = env
-                .get(&env_name(def.name))
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty());
+            let value = env.get(&env_name(def.name)).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
             values.insert(def.name, value.unwrap_or_else(|| def.default.to_string()));
         }
         RawInputs { values }
@@ -233,9 +186,7 @@ impl RawInputs {
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> Result<RawInputs> {
         let mut raw = RawInputs::from_env(&HashMap::new());
         for (name, value) in pairs {
-            let Some(def) = find(name) else {
-                bail!("`{name}` is not an input of this action")
-            };
+            let Some(def) = find(name) else { bail!("`{name}` is not an input of this action") };
             raw.values.insert(def.name, value.trim().to_string());
         }
         Ok(raw)
@@ -251,12 +202,7 @@ impl RawInputs {
 
     /// Secret values given, to mask before anything else is printed.
     pub fn secrets(&self) -> Vec<String> {
-        INPUTS
-            .iter()
-            .filter(|i| i.secret)
-            .map(|i| self.get(i.name).to_string())
-            .filter(|v| !v.is_empty())
-            .collect()
+        INPUTS.iter().filter(|i| i.secret).map(|i| self.get(i.name).to_string()).filter(|v| !v.is_empty()).collect()
     }
 }
 
@@ -264,11 +210,7 @@ impl RawInputs {
 /// `commas` (for values that never contain a comma).
 pub fn split_list(text: &str, commas: bool) -> Vec<String> {
     let separators: &[char] = if commas { &[',', '\n'] } else { &['\n'] };
-    text.split(separators)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
+    text.split(separators).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
 /// Parses `true`/`false` (as YAML spells them) for the named input.
@@ -285,10 +227,7 @@ pub fn parse_choice<'a>(name: &str, value: &str, choices: &[&'a str]) -> Result<
     let lower = value.to_ascii_lowercase();
     match choices.iter().find(|c| **c == lower) {
         Some(choice) => Ok(choice),
-        None => bail!(
-            "{name}: `{value}` is not accepted; use one of {}",
-            choices.join(", ")
-        ),
+        None => bail!("{name}: `{value}` is not accepted; use one of {}", choices.join(", ")),
     }
 }
 
@@ -303,12 +242,7 @@ pub fn inputs_markdown() -> String {
         } else {
             format!("`{}`", def.default)
         };
-        text.push_str(&format!(
-            "| `{}` | {} | {} |\n",
-            def.name,
-            default,
-            def.doc.replace('|', "\\|")
-        ));
+        text.push_str(&format!("| `{}` | {} | {} |\n", def.name, default, def.doc.replace('|', "\\|")));
     }
     text
 }
@@ -334,14 +268,11 @@ mod tests {
 
     #[test]
     fn env_inputs_take_defaults_when_empty() {
-        let env: HashMap<String, String> = [
-            ("INPUT_IMAGES", " ghcr.io/acme/app "),
-            ("INPUT_BUILD-ARGS", "A=1\nB=2"),
-            ("INPUT_PLATFORMS", ""),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let env: HashMap<String, String> =
+            [("INPUT_IMAGES", " ghcr.io/acme/app "), ("INPUT_BUILD-ARGS", "A=1\nB=2"), ("INPUT_PLATFORMS", "")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
         let raw = RawInputs::from_env(&env);
         assert_eq!(raw.get("images"), "ghcr.io/acme/app");
         assert_eq!(raw.get("build-args"), "A=1\nB=2");
@@ -358,26 +289,10 @@ mod tests {
 
     #[test]
     fn unknown_inputs_and_bad_values_are_named() {
-        assert!(
-            RawInputs::from_pairs([("nope", String::new())])
-                .unwrap_err()
-                .to_string()
-                .contains("`nope`")
-        );
-        assert_eq!(
-            parse_bool("push", "maybe").unwrap_err().to_string(),
-            "push: `maybe` is not accepted; use true or false"
-        );
-        assert_eq!(
-            parse_choice("driver", "Docker", &["auto", "docker"]).unwrap(),
-            "docker"
-        );
-        assert!(
-            parse_choice("driver", "kubernetes", &["auto", "docker"])
-                .unwrap_err()
-                .to_string()
-                .starts_with("driver: `kubernetes`")
-        );
+        assert!(RawInputs::from_pairs([("nope", String::new())]).unwrap_err().to_string().contains("`nope`"));
+        assert_eq!(parse_bool("push", "maybe").unwrap_err().to_string(), "push: `maybe` is not accepted; use true or false");
+        assert_eq!(parse_choice("driver", "Docker", &["auto", "docker"]).unwrap(), "docker");
+        assert!(parse_choice("driver", "kubernetes", &["auto", "docker"]).unwrap_err().to_string().starts_with("driver: `kubernetes`"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! multiarch-action: build, push and verify a multi-platform container image
 //! in one step, as a GitHub container action or from the command line.
 
+pub mod archscan;
 pub mod buildx;
 pub mod cli;
 pub mod docker;
@@ -13,3 +14,4 @@ pub mod platform;
 pub mod registry;
 pub mod runner;
 pub mod summary;
+pub mod verify;

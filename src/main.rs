@@ -32,11 +32,7 @@ fn main() -> ExitCode {
         log.mask(&secret);
     }
 
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(tracing::Level::WARN)
-        .with_target(false)
-        .init();
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::WARN).with_target(false).init();
 
     match run(&raw, &env, log) {
         Ok(()) => ExitCode::SUCCESS,
@@ -57,11 +53,8 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, log: Log) -> Result<()> {
     for warning in &plan.warnings {
         log.warning(warning);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("could not start the async runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("could not start the async runtime")?;
     if plan.dry_run {
         log.info(&runtime.block_on(pipeline::dry_run(&plan, &log)));
         return Ok(());
@@ -74,14 +67,8 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, log: Log) -> Result<()> {
     let report = runtime.block_on(pipeline::run(&plan, &tools, &log, shutdown_signal()))?;
 
     let outputs = summary::outputs(&plan, &report);
-    OutputFile {
-        path: github.output_path.clone(),
-    }
-    .write(&outputs)?;
-    SummaryFile {
-        path: github.summary_path.clone(),
-    }
-    .append(&summary::render(&plan, &report))?;
+    OutputFile { path: github.output_path.clone() }.write(&outputs)?;
+    SummaryFile { path: github.summary_path.clone() }.append(&summary::render(&plan, &report))?;
     match &report.digest {
         Some(digest) => log.info(&format!("pushed {}", plan.images[0].with_digest(digest))),
         None => log.info(&format!("built, not pushed ({})", plan.push_reason)),

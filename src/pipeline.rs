@@ -8,14 +8,16 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result, bail};
 
 use crate::buildx::metadata::BuildMetadata;
+use crate::buildx::progress::{self, Progress};
 use crate::buildx::{Buildx, DockerConfig};
 use crate::docker::{Daemon, DaemonFacts, qemu};
 use crate::log::Log;
 use crate::meta;
-use crate::plan::{Builder, DriverRequest, FloatingPolicy, Plan, QemuMode};
+use crate::plan::{Builder, CheckLevel, DriverRequest, ExportFormat, FloatingPolicy, Plan, QemuMode};
 use crate::platform::{self, Platform};
-use crate::registry::Registry;
+use crate::registry::{PlatformImage, Registry};
 use crate::summary::Report;
+use crate::verify;
 
 /// Where the machinery lives; found once at start.
 #[derive(Debug, Clone)]
@@ -26,27 +28,17 @@ pub struct Tools {
 }
 
 /// Chooses the builder from the daemon's facts, and says why.
-pub fn choose_builder(
-    request: DriverRequest,
-    facts: &DaemonFacts,
-    platforms: usize,
-    run_name: &str,
-) -> Result<(Builder, String)> {
-    let container = || Builder::Container {
-        name: run_name.to_string(),
-    };
+pub fn choose_builder(request: DriverRequest, facts: &DaemonFacts, platforms: usize, run_name: &str) -> Result<(Builder, String)> {
+    let container = || Builder::Container { name: run_name.to_string() };
     Ok(match request {
-        DriverRequest::DockerContainer => {
-            (container(), "driver: docker-container was requested".into())
-        }
+        DriverRequest::DockerContainer => (container(), "driver: docker-container was requested".into()),
         DriverRequest::Docker if platforms > 1 && !facts.containerd_store => bail!(
             "driver: `docker` cannot build {platforms} platforms on a daemon without the containerd image store; use driver: auto or docker-container"
         ),
         DriverRequest::Docker => (Builder::Daemon, "driver: docker was requested".into()),
-        DriverRequest::Auto if platforms == 1 => (
-            Builder::Daemon,
-            "the daemon's own BuildKit: one platform needs no multi-platform store".into(),
-        ),
+        DriverRequest::Auto if platforms == 1 => {
+            (Builder::Daemon, "the daemon's own BuildKit: one platform needs no multi-platform store".into())
+        }
         DriverRequest::Auto if facts.containerd_store => (
             Builder::Daemon,
             format!(
@@ -65,25 +57,15 @@ pub fn choose_builder(
 }
 
 /// Floating tags to hold back across all images, each with its reason.
-async fn held_back_tags(
-    plan: &Plan,
-    registry: &Registry,
-    log: &Log,
-) -> Result<Vec<(String, String)>> {
-    if plan.floating == FloatingPolicy::Always
-        || !plan.push
-        || !plan.meta.tags.iter().any(|t| t.floating.is_some())
-    {
+async fn held_back_tags(plan: &Plan, registry: &Registry, log: &Log) -> Result<Vec<(String, String)>> {
+    if plan.floating == FloatingPolicy::Always || !plan.push || !plan.meta.tags.iter().any(|t| t.floating.is_some()) {
         return Ok(Vec::new());
     }
     let mut held: Vec<(String, String)> = Vec::new();
     for image in &plan.images {
         let existing = registry.existing_tags(image).await?;
         for item in meta::guard_floating(&plan.meta, &existing).held_back {
-            log.info(&format!(
-                "holding back `{}` on {}: {}",
-                item.tag, image.name, item.reason
-            ));
+            log.info(&format!("holding back `{}` on {}: {}", item.tag, image.name, item.reason));
             if !held.iter().any(|(t, _)| *t == item.tag) {
                 held.push((item.tag, item.reason));
             }
@@ -93,11 +75,7 @@ async fn held_back_tags(
 }
 
 /// Checks every registry we will talk to, then reads the existing tags.
-async fn check_registries(
-    plan: &Plan,
-    registry: &Registry,
-    log: &Log,
-) -> Result<Vec<(String, String)>> {
+async fn check_registries(plan: &Plan, registry: &Registry, log: &Log) -> Result<Vec<(String, String)>> {
     let mut checks = Vec::new();
     let mut seen = Vec::new();
     for image in &plan.images {
@@ -128,52 +106,24 @@ async fn prepare_builder(
     log: &Log,
 ) -> Result<ReadyBuilder> {
     let facts = daemon.facts().await?;
-    let (builder, why) =
-        choose_builder(plan.driver, &facts, plan.platforms.len(), &tools.run_name)?;
+    let (builder, why) = choose_builder(plan.driver, &facts, plan.platforms.len(), &tools.run_name)?;
     log.info(&format!("builder: {why}"));
     if let Builder::Container { name } = &builder {
-        buildx
-            .create_container_builder(name, &plan.buildkit_image, &plan.insecure_registries)
-            .await?;
+        buildx.create_container_builder(name, &plan.buildkit_image, &plan.insecure_registries).await?;
         *created.lock().await = Some(name.clone());
     }
-    let info = buildx
-        .inspect(builder.name())
-        .await
-        .with_context(|| format!("could not start the builder `{}`", builder.name()))?;
-    log.info(&format!(
-        "builder `{}` ({}) runs {}",
-        builder.name(),
-        info.driver,
-        platform::join(&info.platforms)
-    ));
+    let info = buildx.inspect(builder.name()).await.with_context(|| format!("could not start the builder `{}`", builder.name()))?;
+    log.info(&format!("builder `{}` ({}) runs {}", builder.name(), info.driver, platform::join(&info.platforms)));
     let host = Platform::host();
-    let emulated: Vec<Platform> = plan
-        .platforms
-        .iter()
-        .filter(|p| !p.runs_on(&host))
-        .cloned()
-        .collect();
-    setup_qemu(
-        plan,
-        daemon,
-        &info.platforms,
-        &emulated,
-        &tools.run_name,
-        log,
-    )
-    .await?;
+    let emulated: Vec<Platform> = plan.platforms.iter().filter(|p| !p.runs_on(&host)).cloned().collect();
+    setup_qemu(plan, daemon, &info.platforms, &emulated, &tools.run_name, log).await?;
     if !emulated.is_empty() {
         log.info(&format!(
             "{} will run under QEMU emulation, typically several times slower than native; a `FROM --platform=$BUILDPLATFORM` stage that cross-compiles avoids it",
             platform::join(&emulated)
         ));
     }
-    Ok(ReadyBuilder {
-        builder,
-        note: why,
-        emulated,
-    })
+    Ok(ReadyBuilder { builder, note: why, emulated })
 }
 
 async fn setup_qemu(
@@ -184,13 +134,15 @@ async fn setup_qemu(
     run_name: &str,
     log: &Log,
 ) -> Result<()> {
-    let labels: HashMap<String, String> =
-        [("org.multiarch-action.run".to_string(), run_name.to_string())].into();
+    let labels: HashMap<String, String> = [("org.multiarch-action.run".to_string(), run_name.to_string())].into();
     let missing = qemu::platforms_missing(&plan.platforms, builder_platforms);
     let wanted = match plan.qemu {
         QemuMode::Never => {
             if !missing.is_empty() {
-                log.warning(&format!("qemu: false, and the builder lists no support for {}; the build may fail with `exec format error`", platform::join(&missing)));
+                log.warning(&format!(
+                    "qemu: false, and the builder lists no support for {}; the build may fail with `exec format error`",
+                    platform::join(&missing)
+                ));
             }
             return Ok(());
         }
@@ -214,10 +166,7 @@ async fn setup_qemu(
         _ => wanted.into_iter().filter(|p| !status.can_run(p)).collect(),
     };
     if to_install.is_empty() {
-        log.info(&format!(
-            "QEMU: emulators for every requested platform are already registered ({})",
-            status.emulators.join(", ")
-        ));
+        log.info(&format!("QEMU: emulators for every requested platform are already registered ({})", status.emulators.join(", ")));
         return Ok(());
     }
     log.info(&format!(
@@ -226,21 +175,11 @@ async fn setup_qemu(
         qemu::install_argument(&to_install)
     ));
     let after = qemu::install(daemon, &plan.qemu_image, &to_install, &labels).await?;
-    let still: Vec<String> = to_install
-        .iter()
-        .filter(|p| !after.can_run(p))
-        .map(Platform::to_string)
-        .collect();
+    let still: Vec<String> = to_install.iter().filter(|p| !after.can_run(p)).map(Platform::to_string).collect();
     if !still.is_empty() {
-        bail!(
-            "qemu: installing emulators did not make {} runnable; check that the runner allows privileged containers",
-            still.join(", ")
-        );
+        bail!("qemu: installing emulators did not make {} runnable; check that the runner allows privileged containers", still.join(", "));
     }
-    log.info(&format!(
-        "QEMU: registered; emulators now {}",
-        after.emulators.join(", ")
-    ));
+    log.info(&format!("QEMU: registered; emulators now {}", after.emulators.join(", ")));
     Ok(())
 }
 
@@ -259,51 +198,73 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
 
     let work = async {
         log.group("Check registries, prepare builder and QEMU");
-        let setup = tokio::try_join!(
-            check_registries(plan, &registry, log),
-            prepare_builder(plan, tools, &daemon, &buildx, &created_builder, log)
-        );
+        let setup =
+            tokio::try_join!(check_registries(plan, &registry, log), prepare_builder(plan, tools, &daemon, &buildx, &created_builder, log));
         log.end_group();
         let (held_back, ready) = setup?;
         let held: Vec<String> = held_back.iter().map(|(t, _)| t.clone()).collect();
 
         let metadata_file = config.path().join("metadata.json");
         let args = plan.buildx_build_args(&ready.builder, &metadata_file, &held);
-        log.group(&format!(
-            "Build {} for {}",
-            plan.images[0].name,
-            platform::join(&plan.platforms)
-        ));
-        let built = buildx.build(&args, |line| log.raw(line)).await;
+        log.group(&format!("Build {} for {}", plan.images[0].name, platform::join(&plan.platforms)));
+        let mut progress = Progress::default();
+        let built = buildx
+            .build(&args, |line| {
+                for rendered in progress.feed(line) {
+                    log.raw(&rendered);
+                }
+            })
+            .await;
         log.end_group();
         built?;
         let metadata = match std::fs::read_to_string(&metadata_file) {
             Ok(text) => BuildMetadata::parse(&text)?,
-            Err(_) => BuildMetadata {
-                digest: None,
-                raw: serde_json::json!({}),
-            },
+            Err(_) => BuildMetadata { digest: None, raw: serde_json::json!({}) },
         };
+        let (timings, slowest) = progress::timings(&progress.steps(), &ready.emulated, 5);
 
         let mut report = Report {
             metadata: metadata.raw.clone(),
             held_back,
-            builder_note: ready.note,
+            builder_note: ready.note.clone(),
             emulated: ready.emulated.iter().map(Platform::to_string).collect(),
+            timings,
+            slowest,
             ..Default::default()
         };
+        if plan.export.is_some() || plan.load {
+            log.group("Export");
+            let exported = export(plan, &buildx, &ready.builder, &held, log).await;
+            log.end_group();
+            report.exported = exported?;
+        }
         if !plan.push {
             return Ok(report);
         }
-        let digest = metadata
-            .digest
-            .context("buildx pushed but reported no image digest; see the build log above")?;
+        let digest = metadata.digest.context("buildx pushed but reported no image digest; see the build log above")?;
         log.group("Verify the pushed image");
         let verified = verify(plan, &registry, &digest, &held, log).await;
         log.end_group();
-        let (references, platform_images) = verified?;
+        let (references, platform_images, notes) = verified?;
         report.digest = Some(digest);
         report.pushed_references = references;
+        report.verify_notes = notes;
+        if let Some(command) = &plan.smoke_test {
+            log.group(&format!("Smoke test: {}", command.join(" ")));
+            let labels: HashMap<String, String> = [(RUN_LABEL.to_string(), tools.run_name.clone())].into();
+            let results = verify::smoke_tests(&daemon, &plan.images[0], &platform_images, command, &plan.credentials, &labels).await;
+            log.end_group();
+            let results = results?;
+            for result in &results {
+                log.info(&format!("{}: exit {}\n{}", result.platform, result.run.exit_code, result.run.output.trim_end()));
+            }
+            let failed: Vec<String> =
+                results.iter().filter(|r| r.run.exit_code != 0).map(|r| format!("{} (exit {})", r.platform, r.run.exit_code)).collect();
+            report.smoke = results;
+            if !failed.is_empty() {
+                bail!("smoke-test: `{}` failed on {}; see its output above", command.join(" "), failed.join(", "));
+            }
+        }
         report.platform_images = platform_images;
         Ok(report)
     };
@@ -327,73 +288,137 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
     outcome
 }
 
-/// Every tag resolves to `digest`; the index holds every requested platform.
+/// Every tag resolves to `digest`; the index holds every requested
+/// platform, each config declares its platform, and no layer carries a
+/// binary of another architecture. Returns the references, the platform
+/// images, and the problems that `verify: warn` let pass.
 async fn verify(
     plan: &Plan,
     registry: &Registry,
     digest: &str,
     held: &[String],
     log: &Log,
-) -> Result<(Vec<String>, Vec<crate::registry::PlatformImage>)> {
+) -> Result<(Vec<String>, Vec<PlatformImage>, Vec<String>)> {
     let mut references = Vec::new();
     for image in &plan.images {
         for tag in plan.tag_names(held) {
             let found = registry.resolve(image, tag).await?;
             if found != digest {
-                bail!(
-                    "verify: {}:{tag} points to {found}, not to the pushed {digest}",
-                    image.name
-                );
+                bail!("verify: {}:{tag} points to {found}, not to the pushed {digest}", image.name);
             }
             references.push(image.with_tag(tag));
         }
     }
     let platform_images = registry.platform_images(&plan.images[0], digest).await?;
-    let missing: Vec<String> = plan
-        .platforms
-        .iter()
-        .filter(|p| !platform_images.iter().any(|i| &i.platform == *p))
-        .map(Platform::to_string)
-        .collect();
+    let missing: Vec<String> =
+        plan.platforms.iter().filter(|p| !platform_images.iter().any(|i| &i.platform == *p)).map(Platform::to_string).collect();
     if !missing.is_empty() {
-        bail!(
-            "verify: the pushed index {digest} lacks {}",
-            missing.join(", ")
-        );
+        bail!("verify: the pushed index {digest} lacks {}", missing.join(", "));
     }
     for image in &platform_images {
         log.info(&format!("{} → {}", image.platform, image.digest));
     }
+    log.info(&format!("every tag of {} resolves to {digest}", plan.images.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")));
+    if plan.verify == CheckLevel::Off {
+        return Ok((references, platform_images, Vec::new()));
+    }
+    let mut problems = verify::config_mismatches(&platform_images);
+    let started = std::time::Instant::now();
+    let foreign = verify::scan_architectures(registry, &plan.images[0], &platform_images).await?;
     log.info(&format!(
-        "every tag of {} resolves to {digest}",
-        plan.images
-            .iter()
-            .map(|i| i.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        "architecture scan of {} layers: {} foreign binaries ({:.2}s)",
+        platform_images.iter().map(|i| i.layers.len()).sum::<usize>(),
+        foreign.len(),
+        started.elapsed().as_secs_f64()
     ));
-    Ok((references, platform_images))
+    problems.extend(foreign.iter().take(20).map(ToString::to_string));
+    if foreign.len() > 20 {
+        problems.push(format!("… and {} more binaries of another architecture", foreign.len() - 20));
+    }
+    if problems.is_empty() {
+        return Ok((references, platform_images, Vec::new()));
+    }
+    if plan.verify == CheckLevel::Fail {
+        bail!(
+            "verify: {}; a binary of another architecture fails with `exec format error` at run time (set `verify: warn` to publish anyway)",
+            problems.join("; ")
+        );
+    }
+    for problem in &problems {
+        log.warning(&format!("verify: {problem}"));
+    }
+    Ok((references, platform_images, problems))
+}
+
+/// Saves the image as files (`export`) and loads the native platform into
+/// the daemon (`load`); both are answered from the build cache.
+async fn export(plan: &Plan, buildx: &Buildx, builder: &Builder, held: &[String], log: &Log) -> Result<Vec<PathBuf>> {
+    let tag = plan.references(held).into_iter().next();
+    if plan.load {
+        let host = Platform::host();
+        buildx.build(&plan.buildx_output_args(builder, std::slice::from_ref(&host), "type=docker", tag.as_deref()), |l| log.raw(l)).await?;
+        log.info(&format!("loaded {} for {host} into the daemon", tag.as_deref().unwrap_or(&plan.images[0].name)));
+    }
+    let Some(format) = plan.export else { return Ok(Vec::new()) };
+    let dir = &plan.export_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("export-dir: could not create {}", dir.display()))?;
+    let stem = plan.images[0].repository.replace('/', "-");
+    let kind = match format {
+        ExportFormat::Docker => "docker",
+        ExportFormat::Oci => "oci",
+    };
+    let mut files = Vec::new();
+    for platform in &plan.platforms {
+        let file = dir.join(format!("{stem}-{}.tar", platform.slug()));
+        let output = format!("type={kind},dest={}", file.display());
+        buildx.build(&plan.buildx_output_args(builder, std::slice::from_ref(platform), &output, tag.as_deref()), |l| log.raw(l)).await?;
+        files.push(file);
+    }
+    let all = dir.join(format!("{stem}.oci.tar"));
+    let output = format!("type=oci,dest={}", all.display());
+    buildx.build(&plan.buildx_output_args(builder, &plan.platforms, &output, tag.as_deref()), |l| log.raw(l)).await?;
+    files.push(all);
+    let sums = checksums(&files)?;
+    let sums_file = dir.join("SHA256SUMS");
+    std::fs::write(&sums_file, sums).with_context(|| format!("could not write {}", sums_file.display()))?;
+    for file in &files {
+        log.info(&format!("exported {}", file.display()));
+    }
+    files.push(sums_file);
+    Ok(files)
+}
+
+/// `SHA256SUMS` lines (`digest  name`) for the files, as `sha256sum -c` reads them.
+fn checksums(files: &[PathBuf]) -> Result<String> {
+    use sha2::Digest as _;
+    let mut text = String::new();
+    for file in files {
+        let mut hasher = sha2::Sha256::new();
+        let mut reader = std::fs::File::open(file).with_context(|| format!("could not open {}", file.display()))?;
+        let mut chunk = vec![0u8; 1 << 20];
+        loop {
+            let read = std::io::Read::read(&mut reader, &mut chunk).with_context(|| format!("could not read {}", file.display()))?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&chunk[..read]);
+        }
+        let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        text.push_str(&format!("{digest}  {name}\n"));
+    }
+    Ok(text)
 }
 
 /// The plan as `--dry-run` prints it, with floating tags checked against the
 /// registry's existing tags where it can be read (reading changes nothing).
 pub async fn dry_run(plan: &Plan, log: &Log) -> String {
     let registry = Registry::new(&plan.insecure_registries, &plan.credentials, &plan.images);
-    let lookup = tokio::time::timeout(
-        std::time::Duration::from_secs(15),
-        held_back_tags(plan, &registry, log),
-    )
-    .await;
+    let lookup = tokio::time::timeout(std::time::Duration::from_secs(15), held_back_tags(plan, &registry, log)).await;
     let mut text = match lookup {
         Ok(Ok(held)) => plan.describe(&held),
-        Ok(Err(error)) => format!(
-            "{}(floating tags not checked: {error:#})\n",
-            plan.describe(&[])
-        ),
-        Err(_) => format!(
-            "{}(floating tags not checked: the registry did not answer)\n",
-            plan.describe(&[])
-        ),
+        Ok(Err(error)) => format!("{}(floating tags not checked: {error:#})\n", plan.describe(&[])),
+        Err(_) => format!("{}(floating tags not checked: the registry did not answer)\n", plan.describe(&[])),
     };
     text.insert_str(0, "dry run: nothing is built or pushed\n");
     text

@@ -41,11 +41,7 @@ impl ImageName {
         let reference: oci_client::Reference = name
             .parse()
             .map_err(|_| anyhow::anyhow!("images: `{text}` is not an image name; use registry/owner/name, e.g. ghcr.io/acme/app"))?;
-        Ok(ImageName {
-            registry: canonical_registry(reference.registry()),
-            repository: reference.repository().to_string(),
-            name,
-        })
+        Ok(ImageName { registry: canonical_registry(reference.registry()), repository: reference.repository().to_string(), name })
     }
 
     pub fn with_tag(&self, tag: &str) -> String {
@@ -66,21 +62,11 @@ pub fn canonical_registry(host: &str) -> String {
 }
 
 /// Registries that always need credentials to push.
-const REGISTRIES_NEEDING_LOGIN: &[&str] = &[
-    "docker.io",
-    "ghcr.io",
-    "quay.io",
-    "gcr.io",
-    "registry.gitlab.com",
-];
-const REGISTRY_SUFFIXES_NEEDING_LOGIN: &[&str] =
-    &[".azurecr.io", ".amazonaws.com", ".pkg.dev", ".gcr.io"];
+const REGISTRIES_NEEDING_LOGIN: &[&str] = &["docker.io", "ghcr.io", "quay.io", "gcr.io", "registry.gitlab.com"];
+const REGISTRY_SUFFIXES_NEEDING_LOGIN: &[&str] = &[".azurecr.io", ".amazonaws.com", ".pkg.dev", ".gcr.io"];
 
 fn needs_login(registry: &str) -> bool {
-    REGISTRIES_NEEDING_LOGIN.contains(&registry)
-        || REGISTRY_SUFFIXES_NEEDING_LOGIN
-            .iter()
-            .any(|s| registry.ends_with(s))
+    REGISTRIES_NEEDING_LOGIN.contains(&registry) || REGISTRY_SUFFIXES_NEEDING_LOGIN.iter().any(|s| registry.ends_with(s))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +88,29 @@ pub enum QemuMode {
     Auto,
     Always,
     Never,
+}
+
+/// How a check's failure is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckLevel {
+    Fail,
+    Warn,
+    Off,
+}
+
+fn parse_check(input: &str, value: &str) -> Result<CheckLevel> {
+    Ok(match parse_choice(input, value, &["true", "warn", "false"])? {
+        "true" => CheckLevel::Fail,
+        "warn" => CheckLevel::Warn,
+        _ => CheckLevel::Off,
+    })
+}
+
+/// The format of exported files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Docker,
+    Oci,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +139,13 @@ pub struct Plan {
     pub qemu: QemuMode,
     pub qemu_image: String,
     pub insecure_registries: Vec<String>,
+    pub preflight: CheckLevel,
+    pub verify: CheckLevel,
+    /// The smoke-test command, already split into words.
+    pub smoke_test: Option<Vec<String>>,
+    pub export: Option<ExportFormat>,
+    pub export_dir: PathBuf,
+    pub load: bool,
     pub dry_run: bool,
     pub warnings: Vec<String>,
 }
@@ -156,19 +172,13 @@ impl Plan {
     /// Validates every input and computes the plan.
     pub fn new(raw: &RawInputs, github: &GithubContext) -> Result<Plan> {
         let mut warnings = Vec::new();
-        let images = split_list(raw.get("images"), true)
-            .iter()
-            .map(|i| ImageName::parse(i))
-            .collect::<Result<Vec<_>>>()?;
+        let images = split_list(raw.get("images"), true).iter().map(|i| ImageName::parse(i)).collect::<Result<Vec<_>>>()?;
         if images.is_empty() {
             bail!("images: no image given; name at least one, e.g. ghcr.io/acme/app");
         }
         for (given, image) in split_list(raw.get("images"), true).iter().zip(&images) {
             if given != &image.name {
-                warnings.push(format!(
-                    "images: `{given}` is used as `{}` (image names are lowercase)",
-                    image.name
-                ));
+                warnings.push(format!("images: `{given}` is used as `{}` (image names are lowercase)", image.name));
             }
         }
 
@@ -188,15 +198,8 @@ impl Plan {
         let push = match parse_choice("push", raw.get("push"), &["auto", "true", "false"])? {
             "true" => (true, "push: true".to_string()),
             "false" => (false, "push: false".to_string()),
-            _ if matches!(
-                github.event_name.as_str(),
-                "pull_request" | "pull_request_target"
-            ) =>
-            {
-                (
-                    false,
-                    format!("push: auto does not push on {} events", github.event_name),
-                )
+            _ if matches!(github.event_name.as_str(), "pull_request" | "pull_request_target") => {
+                (false, format!("push: auto does not push on {} events", github.event_name))
             }
             _ => (true, "push: auto".to_string()),
         };
@@ -204,9 +207,7 @@ impl Plan {
         let credentials = credentials(raw, &images)?;
         if push.0 {
             for image in &images {
-                if needs_login(&image.registry)
-                    && !credentials.iter().any(|c| c.registry == image.registry)
-                {
+                if needs_login(&image.registry) && !credentials.iter().any(|c| c.registry == image.registry) {
                     bail!(
                         "password: pushing to {} needs credentials; set `username` and `password` (with `registry: {}`), or `push: false`",
                         image.registry,
@@ -216,11 +217,7 @@ impl Plan {
             }
         }
 
-        let driver = match parse_choice(
-            "driver",
-            raw.get("driver"),
-            &["auto", "docker", "docker-container"],
-        )? {
+        let driver = match parse_choice("driver", raw.get("driver"), &["auto", "docker", "docker-container"])? {
             "docker" => DriverRequest::Docker,
             "docker-container" => DriverRequest::DockerContainer,
             _ => DriverRequest::Auto,
@@ -230,21 +227,12 @@ impl Plan {
             "false" => QemuMode::Never,
             _ => QemuMode::Auto,
         };
-        let floating = match parse_choice(
-            "floating-tags",
-            raw.get("floating-tags"),
-            &["guard", "always"],
-        )? {
+        let floating = match parse_choice("floating-tags", raw.get("floating-tags"), &["guard", "always"])? {
             "always" => FloatingPolicy::Always,
             _ => FloatingPolicy::Guard,
         };
-        for (input, value) in [
-            ("buildkit-image", raw.get("buildkit-image")),
-            ("qemu-image", raw.get("qemu-image")),
-        ] {
-            if value.parse::<oci_client::Reference>().is_err()
-                || value.chars().any(char::is_whitespace)
-            {
+        for (input, value) in [("buildkit-image", raw.get("buildkit-image")), ("qemu-image", raw.get("qemu-image"))] {
+            if value.parse::<oci_client::Reference>().is_err() || value.chars().any(char::is_whitespace) {
                 bail!(
                     "{input}: `{value}` is not an image reference; use name:tag, e.g. {}",
                     crate::inputs::find(input).map_or("", |d| d.default)
@@ -254,22 +242,32 @@ impl Plan {
         let insecure_registries = split_list(raw.get("insecure-registries"), true);
         for registry in &insecure_registries {
             if registry.contains('/') || registry.contains("://") {
-                bail!(
-                    "insecure-registries: `{registry}` is not a registry host; use host or host:port"
-                );
+                bail!("insecure-registries: `{registry}` is not a registry host; use host or host:port");
             }
         }
+
+        let smoke_test = match raw.get("smoke-test") {
+            "" => None,
+            command => Some(shlex::split(command).filter(|words| !words.is_empty()).ok_or_else(|| {
+                anyhow::anyhow!("smoke-test: `{command}` has an unclosed quote; write a command such as `myapp --version`")
+            })?),
+        };
+        let export = match parse_choice("export", raw.get("export"), &["", "docker", "oci"])? {
+            "docker" => Some(ExportFormat::Docker),
+            "oci" => Some(ExportFormat::Oci),
+            _ => None,
+        };
+        let export_dir = match raw.get("export-dir") {
+            "" => github.runner_temp.clone().unwrap_or_default().join("multiarch-export"),
+            dir => PathBuf::from(dir),
+        };
 
         let meta = compute_meta(raw, github, &images)?;
         warnings.extend(meta.warnings.iter().cloned());
         if push.0 && meta.tags.is_empty() {
             bail!(
                 "tags: no tag applies to {} on `{}`; add a rule that does (e.g. `type=raw,value=edge` or `type=sha`), or set `version`",
-                if github.event_name.is_empty() {
-                    "this run"
-                } else {
-                    &github.event_name
-                },
+                if github.event_name.is_empty() { "this run" } else { &github.event_name },
                 github.git_ref
             );
         }
@@ -291,6 +289,12 @@ impl Plan {
             qemu,
             qemu_image: raw.get("qemu-image").to_string(),
             insecure_registries,
+            preflight: parse_check("preflight", raw.get("preflight"))?,
+            verify: parse_check("verify", raw.get("verify"))?,
+            smoke_test,
+            export,
+            export_dir,
+            load: parse_bool("load", raw.get("load"))?,
             dry_run: parse_bool("dry-run", raw.get("dry-run"))?,
             warnings,
         })
@@ -300,58 +304,35 @@ impl Plan {
     pub fn check_files(&self, workdir: &Path) -> Result<()> {
         let context = workdir.join(&self.context);
         if !context.is_dir() {
-            bail!(
-                "context: `{}` is not a directory; give the build context relative to the workspace",
-                self.context.display()
-            );
+            bail!("context: `{}` is not a directory; give the build context relative to the workspace", self.context.display());
         }
         let dockerfile = workdir.join(&self.dockerfile);
         if !dockerfile.is_file() {
-            bail!(
-                "file: there is no Dockerfile at `{}`; set `file` to its path or add one to the context",
-                self.dockerfile.display()
-            );
+            bail!("file: there is no Dockerfile at `{}`; set `file` to its path or add one to the context", self.dockerfile.display());
         }
         Ok(())
     }
 
     /// Every credential's secret, to mask.
     pub fn secrets(&self) -> Vec<String> {
-        self.credentials
-            .iter()
-            .map(|c| c.password.0.clone())
-            .collect()
+        self.credentials.iter().map(|c| c.password.0.clone()).collect()
     }
 
     /// The tag names that will be pushed, given the floating tags held back.
     pub fn tag_names<'a>(&'a self, held_back: &'a [String]) -> impl Iterator<Item = &'a str> + 'a {
-        self.meta
-            .tags
-            .iter()
-            .map(|t| t.name.as_str())
-            .filter(move |t| !held_back.iter().any(|h| h == t))
+        self.meta.tags.iter().map(|t| t.name.as_str()).filter(move |t| !held_back.iter().any(|h| h == t))
     }
 
     /// Full references (`image:tag`) for every image and tag.
     pub fn references(&self, held_back: &[String]) -> Vec<String> {
-        self.images
-            .iter()
-            .flat_map(|image| {
-                self.tag_names(held_back)
-                    .map(move |tag| image.with_tag(tag))
-            })
-            .collect()
+        self.images.iter().flat_map(|image| self.tag_names(held_back).map(move |tag| image.with_tag(tag))).collect()
     }
 
-    /// The arguments of `buildx build`; no secret is ever among them.
-    pub fn buildx_build_args(
-        &self,
-        builder: &Builder,
-        metadata_file: &Path,
-        held_back: &[String],
-    ) -> Vec<String> {
+    /// What every buildx build of this plan shares: builder, platforms,
+    /// Dockerfile, target, build arguments and labels.
+    fn common_build_args(&self, builder: &Builder, platforms: &[Platform]) -> Vec<String> {
         let mut args: Vec<String> = vec!["build".into(), "--builder".into(), builder.name().into()];
-        args.extend(["--platform".into(), platform::join(&self.platforms)]);
+        args.extend(["--platform".into(), platform::join(platforms)]);
         args.extend(["--file".into(), self.dockerfile.display().to_string()]);
         if let Some(target) = &self.target {
             args.extend(["--target".into(), target.clone()]);
@@ -362,6 +343,12 @@ impl Plan {
         for (key, value) in &self.meta.labels {
             args.extend(["--label".into(), format!("{key}={value}")]);
         }
+        args
+    }
+
+    /// The arguments of the main `buildx build`; no secret is ever among them.
+    pub fn buildx_build_args(&self, builder: &Builder, metadata_file: &Path, held_back: &[String]) -> Vec<String> {
+        let mut args = self.common_build_args(builder, &self.platforms);
         if self.push {
             for annotation in meta::annotation_args(&self.meta.annotations) {
                 args.extend(["--annotation".into(), annotation]);
@@ -370,14 +357,24 @@ impl Plan {
         for reference in self.references(held_back) {
             args.extend(["--tag".into(), reference]);
         }
-        args.extend([
-            "--metadata-file".into(),
-            metadata_file.display().to_string(),
-        ]);
+        args.extend(["--metadata-file".into(), metadata_file.display().to_string()]);
         if self.push {
             args.push("--push".into());
         }
-        args.extend(["--progress".into(), "plain".into()]);
+        args.extend(["--progress".into(), "rawjson".into()]);
+        args.push(self.context.display().to_string());
+        args
+    }
+
+    /// A further build of the same plan (answered from the build cache)
+    /// that writes `output` (`type=docker,dest=…`, `type=oci,dest=…`, or
+    /// `type=docker` to load into the daemon) for `platforms`.
+    pub fn buildx_output_args(&self, builder: &Builder, platforms: &[Platform], output: &str, tag: Option<&str>) -> Vec<String> {
+        let mut args = self.common_build_args(builder, platforms);
+        if let Some(tag) = tag {
+            args.extend(["--tag".into(), tag.to_string()]);
+        }
+        args.extend(["--output".into(), output.to_string(), "--progress".into(), "quiet".into()]);
         args.push(self.context.display().to_string());
         args
     }
@@ -401,36 +398,22 @@ impl Plan {
             text.push_str(&format!("  {key}={value}\n"));
         }
         for credential in &self.credentials {
-            text.push_str(&format!(
-                "login: {} as {} (password elided)\n",
-                credential.registry, credential.username
-            ));
+            text.push_str(&format!("login: {} as {} (password elided)\n", credential.registry, credential.username));
         }
         let args = self.buildx_build_args(&Builder::Daemon, Path::new("<metadata.json>"), &held);
-        text.push_str(&format!(
-            "buildx {}\n",
-            args.iter()
-                .map(|a| shell_quote(a))
-                .collect::<Vec<_>>()
-                .join(" ")
-        ));
+        text.push_str(&format!("buildx {}\n", args.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")));
         text
     }
 }
 
-fn compute_meta(
-    raw: &RawInputs,
-    github: &GithubContext,
-    images: &[ImageName],
-) -> Result<meta::Meta> {
+fn compute_meta(raw: &RawInputs, github: &GithubContext, images: &[ImageName]) -> Result<meta::Meta> {
     let rules = match raw.get("tags") {
         "" => meta::default_tag_rules(),
         text => meta::parse_tag_rules(text).map_err(|e| anyhow::anyhow!("{e}"))?,
     };
     let flavor = meta::parse_flavor(raw.get("flavor")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let created = match github.source_date_epoch {
-        Some(seconds) => chrono::DateTime::from_timestamp(seconds, 0)
-            .context("SOURCE_DATE_EPOCH is out of range")?,
+        Some(seconds) => chrono::DateTime::from_timestamp(seconds, 0).context("SOURCE_DATE_EPOCH is out of range")?,
         None => chrono::Utc::now(),
     };
     let context = meta::Context {
@@ -444,11 +427,9 @@ fn compute_meta(
         created,
     };
     let labels = parse_pairs("labels", raw.get("labels"))?;
-    let annotations =
-        meta::parse_annotations(raw.get("annotations")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let annotations = meta::parse_annotations(raw.get("annotations")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let names: Vec<String> = images.iter().map(|i| i.name.clone()).collect();
-    meta::compute(&context, &names, &rules, &flavor, &labels, &annotations)
-        .map_err(|e| anyhow::anyhow!("{e}"))
+    meta::compute(&context, &names, &rules, &flavor, &labels, &annotations).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// `NAME=value` lines; a line without `=` is an error naming the input.
@@ -456,9 +437,7 @@ fn parse_pairs(input: &str, text: &str) -> Result<Vec<(String, String)>> {
     split_list(text, false)
         .into_iter()
         .map(|line| match line.split_once('=') {
-            Some((name, value)) if !name.trim().is_empty() => {
-                Ok((name.trim().to_string(), value.to_string()))
-            }
+            Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.to_string())),
             _ => bail!("{input}: `{line}` has no `=`; write NAME=value, one per line"),
         })
         .collect()
@@ -468,43 +447,26 @@ fn credentials(raw: &RawInputs, images: &[ImageName]) -> Result<Vec<Credential>>
     let (username, password) = (raw.get("username"), raw.get("password"));
     match (username.is_empty(), password.is_empty()) {
         (true, true) => return Ok(Vec::new()),
-        (false, true) => bail!(
-            "password: `username` is set but `password` is empty; pass the token, e.g. ${{{{ secrets.GITHUB_TOKEN }}}}"
-        ),
-        (true, false) => bail!(
-            "username: `password` is set but `username` is empty; set the account name, e.g. ${{{{ github.actor }}}}"
-        ),
+        (false, true) => bail!("password: `username` is set but `password` is empty; pass the token, e.g. ${{{{ secrets.GITHUB_TOKEN }}}}"),
+        (true, false) => bail!("username: `password` is set but `username` is empty; set the account name, e.g. ${{{{ github.actor }}}}"),
         _ => {}
     }
     let registry = match raw.get("registry") {
         "" => images[0].registry.clone(),
         given => {
-            let host = given
-                .trim_start_matches("https://")
-                .trim_start_matches("http://")
-                .trim_end_matches('/');
+            let host = given.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/');
             if host.is_empty() || host.contains('/') || host.contains(char::is_whitespace) {
-                bail!(
-                    "registry: `{given}` is not a registry host; use e.g. ghcr.io or registry.example.com:5000"
-                );
+                bail!("registry: `{given}` is not a registry host; use e.g. ghcr.io or registry.example.com:5000");
             }
             canonical_registry(host)
         }
     };
-    Ok(vec![Credential {
-        registry,
-        username: username.to_string(),
-        password: Secret(password.to_string()),
-    }])
+    Ok(vec![Credential { registry, username: username.to_string(), password: Secret(password.to_string()) }])
 }
 
 /// Quotes an argument for display when it holds shell-special characters.
 fn shell_quote(arg: &str) -> String {
-    if !arg.is_empty()
-        && arg
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c))
-    {
+    if !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c)) {
         arg.to_string()
     } else {
         format!("'{}'", arg.replace('\'', r"'\''"))
@@ -513,9 +475,5 @@ fn shell_quote(arg: &str) -> String {
 
 /// Labels as `key=value` lines.
 pub fn labels_text(labels: &BTreeMap<String, String>) -> String {
-    labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n")
 }

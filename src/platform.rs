@@ -38,75 +38,19 @@ const ARCHES: &[Arch] = &[
         default_variant: None,
         emulator: "qemu-x86_64",
     },
-    Arch {
-        name: "arm64",
-        aliases: &["aarch64"],
-        variants: &["v8", "v9"],
-        default_variant: None,
-        emulator: "qemu-aarch64",
-    },
-    Arch {
-        name: "arm",
-        aliases: &["armhf"],
-        variants: &["v5", "v6", "v7"],
-        default_variant: Some("v7"),
-        emulator: "qemu-arm",
-    },
-    Arch {
-        name: "386",
-        aliases: &["i386", "x86"],
-        variants: &[],
-        default_variant: None,
-        emulator: "qemu-i386",
-    },
-    Arch {
-        name: "ppc64le",
-        aliases: &[],
-        variants: &[],
-        default_variant: None,
-        emulator: "qemu-ppc64le",
-    },
-    Arch {
-        name: "s390x",
-        aliases: &[],
-        variants: &[],
-        default_variant: None,
-        emulator: "qemu-s390x",
-    },
-    Arch {
-        name: "riscv64",
-        aliases: &[],
-        variants: &[],
-        default_variant: None,
-        emulator: "qemu-riscv64",
-    },
-    Arch {
-        name: "mips64le",
-        aliases: &[],
-        variants: &[],
-        default_variant: None,
-        emulator: "qemu-mips64el",
-    },
-    Arch {
-        name: "mips64",
-        aliases: &[],
-        variants: &[],
-        default_variant: None,
-        emulator: "qemu-mips64",
-    },
-    Arch {
-        name: "loong64",
-        aliases: &[],
-        variants: &[],
-        default_variant: None,
-        emulator: "qemu-loongarch64",
-    },
+    Arch { name: "arm64", aliases: &["aarch64"], variants: &["v8", "v9"], default_variant: None, emulator: "qemu-aarch64" },
+    Arch { name: "arm", aliases: &["armhf"], variants: &["v5", "v6", "v7"], default_variant: Some("v7"), emulator: "qemu-arm" },
+    Arch { name: "386", aliases: &["i386", "x86"], variants: &[], default_variant: None, emulator: "qemu-i386" },
+    Arch { name: "ppc64le", aliases: &[], variants: &[], default_variant: None, emulator: "qemu-ppc64le" },
+    Arch { name: "s390x", aliases: &[], variants: &[], default_variant: None, emulator: "qemu-s390x" },
+    Arch { name: "riscv64", aliases: &[], variants: &[], default_variant: None, emulator: "qemu-riscv64" },
+    Arch { name: "mips64le", aliases: &[], variants: &[], default_variant: None, emulator: "qemu-mips64el" },
+    Arch { name: "mips64", aliases: &[], variants: &[], default_variant: None, emulator: "qemu-mips64" },
+    Arch { name: "loong64", aliases: &[], variants: &[], default_variant: None, emulator: "qemu-loongarch64" },
 ];
 
 fn arch_facts(name: &str) -> Option<&'static Arch> {
-    ARCHES
-        .iter()
-        .find(|a| a.name == name || a.aliases.contains(&name))
+    ARCHES.iter().find(|a| a.name == name || a.aliases.contains(&name))
 }
 
 impl Platform {
@@ -133,21 +77,13 @@ impl Platform {
             Some(v) => Some(v.to_string()),
             None => facts.default_variant.map(str::to_string),
         };
-        Ok(Platform {
-            os: os.to_string(),
-            arch: facts.name.to_string(),
-            variant,
-        })
+        Ok(Platform { os: os.to_string(), arch: facts.name.to_string(), variant })
     }
 
     /// Parses a comma- or newline-separated list, dropping duplicates.
     pub fn parse_list(text: &str) -> Result<Vec<Platform>, PlatformError> {
         let mut platforms: Vec<Platform> = Vec::new();
-        for item in text
-            .split([',', '\n'])
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
+        for item in text.split([',', '\n']).map(str::trim).filter(|s| !s.is_empty()) {
             let platform = Platform::parse(item)?;
             if !platforms.contains(&platform) {
                 platforms.push(platform);
@@ -163,9 +99,7 @@ impl Platform {
 
     /// The binfmt_misc entry that runs this platform's binaries.
     pub fn emulator(&self) -> &'static str {
-        arch_facts(&self.arch)
-            .map(|a| a.emulator)
-            .unwrap_or("qemu-unknown")
+        arch_facts(&self.arch).map(|a| a.emulator).unwrap_or("qemu-unknown")
     }
 
     /// True when a machine that lists `other` can run this platform: the
@@ -182,11 +116,7 @@ impl Platform {
             "arm" => "arm",
             other => other,
         };
-        Platform::parse(&format!("linux/{arch}")).unwrap_or(Platform {
-            os: "linux".into(),
-            arch: arch.into(),
-            variant: None,
-        })
+        Platform::parse(&format!("linux/{arch}")).unwrap_or(Platform { os: "linux".into(), arch: arch.into(), variant: None })
     }
 
     /// A name usable in file names: `linux-arm-v7`.
@@ -206,11 +136,7 @@ impl fmt::Display for Platform {
 
 /// Joins platforms as buildx's `--platform` takes them.
 pub fn join(platforms: &[Platform]) -> String {
-    platforms
-        .iter()
-        .map(Platform::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+    platforms.iter().map(Platform::to_string).collect::<Vec<_>>().join(",")
 }
 
 #[cfg(test)]
@@ -234,25 +160,13 @@ mod tests {
             ("linux/386", "linux/386"),
         ];
         for (input, expected) in cases {
-            assert_eq!(
-                Platform::parse(input).unwrap().to_string(),
-                expected,
-                "{input}"
-            );
+            assert_eq!(Platform::parse(input).unwrap().to_string(), expected, "{input}");
         }
     }
 
     #[test]
     fn bad_platforms_are_named() {
-        for input in [
-            "linux/arm65",
-            "arm64",
-            "windows/amd64",
-            "linux/arm64/v7",
-            "linux/amd64/v9",
-            "",
-            "linux/arm/v7/x",
-        ] {
+        for input in ["linux/arm65", "arm64", "windows/amd64", "linux/arm64/v7", "linux/amd64/v9", "", "linux/arm/v7/x"] {
             let error = Platform::parse(input).unwrap_err();
             assert_eq!(error.0, input.trim());
             assert!(error.to_string().starts_with("platforms: "), "{error}");
@@ -269,10 +183,7 @@ mod tests {
     fn emulators_and_native() {
         let arm = Platform::parse("linux/arm/v7").unwrap();
         assert_eq!(arm.emulator(), "qemu-arm");
-        assert_eq!(
-            Platform::parse("linux/arm64").unwrap().emulator(),
-            "qemu-aarch64"
-        );
+        assert_eq!(Platform::parse("linux/arm64").unwrap().emulator(), "qemu-aarch64");
         assert!(arm.runs_on(&Platform::parse("linux/arm/v6").unwrap()));
         assert!(!arm.runs_on(&Platform::parse("linux/arm64").unwrap()));
         assert_eq!(arm.slug(), "linux-arm-v7");

@@ -16,6 +16,11 @@ pub struct Report {
     pub metadata: serde_json::Value,
     pub builder_note: String,
     pub emulated: Vec<String>,
+    pub timings: Vec<crate::buildx::progress::PlatformTime>,
+    pub slowest: Vec<crate::buildx::progress::Step>,
+    pub smoke: Vec<crate::verify::SmokeResult>,
+    pub verify_notes: Vec<String>,
+    pub exported: Vec<std::path::PathBuf>,
 }
 
 fn human_size(bytes: u64) -> String {
@@ -26,19 +31,12 @@ fn human_size(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
 /// `platform → manifest digest` as the `platforms` output's JSON.
 pub fn platforms_json(images: &[PlatformImage]) -> String {
-    let map: BTreeMap<String, String> = images
-        .iter()
-        .map(|i| (i.platform.to_string(), i.digest.clone()))
-        .collect();
+    let map: BTreeMap<String, String> = images.iter().map(|i| (i.platform.to_string(), i.digest.clone())).collect();
     serde_json::to_string(&map).unwrap_or_default()
 }
 
@@ -82,17 +80,8 @@ pub fn render(plan: &Plan, report: &Report) -> String {
             md.push_str(&format!("### 🐳 Pushed `{reference}`\n\n"));
             md.push_str("| platform | manifest digest | size |\n|---|---|---|\n");
             for image in &report.platform_images {
-                let emulated = if report.emulated.contains(&image.platform.to_string()) {
-                    " (QEMU)"
-                } else {
-                    ""
-                };
-                md.push_str(&format!(
-                    "| `{}`{emulated} | `{}` | {} |\n",
-                    image.platform,
-                    image.digest,
-                    human_size(image.size)
-                ));
+                let emulated = if report.emulated.contains(&image.platform.to_string()) { " (QEMU)" } else { "" };
+                md.push_str(&format!("| `{}`{emulated} | `{}` | {} |\n", image.platform, image.digest, human_size(image.size)));
             }
             md.push_str("\n**Tags**\n\n");
             for reference in &report.pushed_references {
@@ -101,20 +90,49 @@ pub fn render(plan: &Plan, report: &Report) -> String {
             md.push_str(&format!("\n```\ndocker pull {reference}\n```\n"));
         }
         None => {
-            md.push_str(&format!(
-                "### 🐳 Built {} (not pushed: {})\n\n",
-                plan.images[0].name, plan.push_reason
-            ));
-            md.push_str(&format!(
-                "Platforms: {}\n",
-                crate::platform::join(&plan.platforms)
-            ));
+            md.push_str(&format!("### 🐳 Built {} (not pushed: {})\n\n", plan.images[0].name, plan.push_reason));
+            md.push_str(&format!("Platforms: {}\n", crate::platform::join(&plan.platforms)));
         }
     }
     if !report.held_back.is_empty() {
         md.push_str("\n**Floating tags held back**\n\n");
         for (tag, reason) in &report.held_back {
             md.push_str(&format!("- `{tag}`: {reason}\n"));
+        }
+    }
+    if !report.timings.is_empty() {
+        md.push_str("\n**Where the time went**\n\n| platform | wall time | under QEMU |\n|---|---|---|\n");
+        for time in &report.timings {
+            let share = if time.wall_seconds > 0.0 { 100.0 * time.emulated_seconds / time.wall_seconds } else { 0.0 };
+            md.push_str(&format!("| `{}` | {:.1}s | {:.1}s ({share:.0}%) |\n", time.platform, time.wall_seconds, time.emulated_seconds));
+        }
+        if report.timings.iter().any(|t| t.emulated_seconds > 0.0) {
+            md.push_str("\nSteps under QEMU run emulated, typically several times slower than native; a `FROM --platform=$BUILDPLATFORM` stage that cross-compiles, or a native runner per platform, avoids it.\n");
+        }
+        if !report.slowest.is_empty() {
+            md.push_str("\nSlowest steps:\n\n");
+            for step in &report.slowest {
+                md.push_str(&format!("- {:.1}s `{}`\n", step.seconds, step.name.replace('`', "'")));
+            }
+        }
+    }
+    if !report.smoke.is_empty() {
+        md.push_str("\n**Smoke test**\n\n| platform | exit code | output |\n|---|---|---|\n");
+        for result in &report.smoke {
+            let output: String = result.run.output.trim().lines().take(3).collect::<Vec<_>>().join(" ⏎ ").replace('|', "\\|");
+            md.push_str(&format!("| `{}` | {} | `{}` |\n", result.platform, result.run.exit_code, output));
+        }
+    }
+    if !report.verify_notes.is_empty() {
+        md.push_str("\n**Verification warnings**\n\n");
+        for note in &report.verify_notes {
+            md.push_str(&format!("- {note}\n"));
+        }
+    }
+    if !report.exported.is_empty() {
+        md.push_str("\n**Exported files**\n\n");
+        for file in &report.exported {
+            md.push_str(&format!("- `{}`\n", file.display()));
         }
     }
     if !report.builder_note.is_empty() {
@@ -134,23 +152,21 @@ mod tests {
         assert_eq!(human_size(5 * 1024 * 1024 + 100), "5.0 MiB");
     }
 
+    fn image(platform: &str, digest: &str) -> PlatformImage {
+        let platform = crate::platform::Platform::parse(platform).unwrap();
+        PlatformImage {
+            config_platform: Some(platform.clone()),
+            platform,
+            digest: digest.into(),
+            size: 1,
+            layers: vec![],
+            layer_steps: vec![],
+        }
+    }
+
     #[test]
     fn platforms_json_maps_platform_to_digest() {
-        let images = vec![
-            PlatformImage {
-                platform: crate::platform::Platform::parse("linux/arm64").unwrap(),
-                digest: "sha256:b".into(),
-                size: 1,
-            },
-            PlatformImage {
-                platform: crate::platform::Platform::parse("linux/amd64").unwrap(),
-                digest: "sha256:a".into(),
-                size: 1,
-            },
-        ];
-        assert_eq!(
-            platforms_json(&images),
-            r#"{"linux/amd64":"sha256:a","linux/arm64":"sha256:b"}"#
-        );
+        let images = vec![image("linux/arm64", "sha256:b"), image("linux/amd64", "sha256:a")];
+        assert_eq!(platforms_json(&images), r#"{"linux/amd64":"sha256:a","linux/arm64":"sha256:b"}"#);
     }
 }

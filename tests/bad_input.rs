@@ -9,126 +9,51 @@ use common::{BINARY, workspace};
 fn run(inputs: &[(&str, &str)]) -> (bool, String) {
     let dir = workspace("FROM scratch\n");
     let mut command = std::process::Command::new(BINARY);
-    command
-        .current_dir(dir.path())
-        .env_clear()
-        .env("GITHUB_ACTIONS", "true")
-        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
-    command
-        .env("GITHUB_EVENT_NAME", "workflow_dispatch")
-        .env("GITHUB_REF", "refs/heads/main");
+    command.current_dir(dir.path()).env_clear().env("GITHUB_ACTIONS", "true").env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    command.env("GITHUB_EVENT_NAME", "workflow_dispatch").env("GITHUB_REF", "refs/heads/main");
     for (name, value) in inputs {
         command.env(format!("INPUT_{}", name.to_uppercase()), value);
     }
     let output = command.output().unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
+    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 #[test]
 fn each_mistake_is_named_before_any_work() {
     let image = ("images", "127.0.0.1:5999/acme/app");
     let cases: &[(&[(&str, &str)], &str)] = &[
-        (
-            &[image, ("platforms", "linux/arm65")],
-            "::error::platforms: `linux/arm65` is not a platform",
-        ),
+        (&[image, ("platforms", "linux/arm65")], "::error::platforms: `linux/arm65` is not a platform"),
         (&[image, ("platforms", "")], "::error::"),
         (&[("images", "ghcr.io/Acme/App:1.0")], "::error::images: "),
         (&[("images", "")], "::error::images: "),
-        (
-            &[("images", "ghcr.io/acme/app"), ("version", "1.0.0")],
-            "::error::password: pushing to ghcr.io needs credentials",
-        ),
-        (
-            &[image, ("file", "missing/Dockerfile"), ("version", "1.0.0")],
-            "::error::file: there is no Dockerfile at `missing/Dockerfile`",
-        ),
-        (
-            &[image, ("context", "nowhere"), ("version", "1.0.0")],
-            "::error::context: ",
-        ),
-        (
-            &[image, ("driver", "kubernetes")],
-            "::error::driver: `kubernetes` is not accepted; use one of auto, docker, docker-container",
-        ),
-        (
-            &[image, ("push", "sometimes")],
-            "::error::push: `sometimes` is not accepted",
-        ),
-        (
-            &[image, ("qemu", "maybe")],
-            "::error::qemu: `maybe` is not accepted",
-        ),
+        (&[("images", "ghcr.io/acme/app"), ("version", "1.0.0")], "::error::password: pushing to ghcr.io needs credentials"),
+        (&[image, ("file", "missing/Dockerfile"), ("version", "1.0.0")], "::error::file: there is no Dockerfile at `missing/Dockerfile`"),
+        (&[image, ("context", "nowhere"), ("version", "1.0.0")], "::error::context: "),
+        (&[image, ("driver", "kubernetes")], "::error::driver: `kubernetes` is not accepted; use one of auto, docker, docker-container"),
+        (&[image, ("push", "sometimes")], "::error::push: `sometimes` is not accepted"),
+        (&[image, ("qemu", "maybe")], "::error::qemu: `maybe` is not accepted"),
         (&[image, ("dry-run", "perhaps")], "::error::dry-run: "),
-        (
-            &[image, ("build-args", "NOVALUE")],
-            "::error::build-args: `NOVALUE` has no `=`",
-        ),
+        (&[image, ("build-args", "NOVALUE")], "::error::build-args: `NOVALUE` has no `=`"),
         (&[image, ("labels", "justakey")], "::error::labels: "),
         (&[image, ("username", "me")], "::error::password: "),
         (&[image, ("password", "secret-1")], "::error::username: "),
-        (
-            &[
-                image,
-                ("registry", "https://ghcr.io/acme"),
-                ("username", "me"),
-                ("password", "secret-2"),
-            ],
-            "::error::registry: ",
-        ),
+        (&[image, ("registry", "https://ghcr.io/acme"), ("username", "me"), ("password", "secret-2")], "::error::registry: "),
         (&[image, ("tags", "type=semver")], "::error::tags: "),
-        (
-            &[image, ("tags", "type=nonsense,value=1")],
-            "::error::tags: ",
-        ),
-        (
-            &[image, ("flavor", "latest=sometimes")],
-            "::error::flavor: ",
-        ),
-        (
-            &[image, ("floating-tags", "never")],
-            "::error::floating-tags: ",
-        ),
-        (
-            &[image, ("insecure-registries", "http://host/path")],
-            "::error::insecure-registries: ",
-        ),
-        (
-            &[image, ("qemu-image", "not an image")],
-            "::error::qemu-image: ",
-        ),
-        (
-            &[image, ("buildkit-image", "UPPER CASE")],
-            "::error::buildkit-image: ",
-        ),
-        (
-            &[image, ("tags", "type=ref,event=pr")],
-            "::error::tags: no tag applies",
-        ),
+        (&[image, ("tags", "type=nonsense,value=1")], "::error::tags: "),
+        (&[image, ("flavor", "latest=sometimes")], "::error::flavor: "),
+        (&[image, ("floating-tags", "never")], "::error::floating-tags: "),
+        (&[image, ("insecure-registries", "http://host/path")], "::error::insecure-registries: "),
+        (&[image, ("qemu-image", "not an image")], "::error::qemu-image: "),
+        (&[image, ("buildkit-image", "UPPER CASE")], "::error::buildkit-image: "),
+        (&[image, ("tags", "type=ref,event=pr")], "::error::tags: no tag applies"),
     ];
     for (inputs, expected) in cases {
         let (success, stdout) = run(inputs);
         assert!(!success, "{inputs:?} succeeded");
-        let errors: Vec<&str> = stdout
-            .lines()
-            .filter(|l| l.starts_with("::error"))
-            .collect();
+        let errors: Vec<&str> = stdout.lines().filter(|l| l.starts_with("::error")).collect();
         assert_eq!(errors.len(), 1, "{inputs:?}: {stdout}");
-        assert!(
-            errors[0].starts_with(expected),
-            "{inputs:?}: expected `{expected}…`, got `{}`",
-            errors[0]
-        );
-        let shown: Vec<&str> = stdout
-            .lines()
-            .filter(|l| !l.starts_with("::add-mask::"))
-            .collect();
-        assert!(
-            !shown.join("\n").contains("secret-"),
-            "a secret leaked: {stdout}"
-        );
+        assert!(errors[0].starts_with(expected), "{inputs:?}: expected `{expected}…`, got `{}`", errors[0]);
+        let shown: Vec<&str> = stdout.lines().filter(|l| !l.starts_with("::add-mask::")).collect();
+        assert!(!shown.join("\n").contains("secret-"), "a secret leaked: {stdout}");
     }
 }

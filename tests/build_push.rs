@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 
 use common::{TestBed, registry_inputs, run_action, workspace};
 
-const DOCKERFILE: &str =
-    "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN uname -m > /arch\nCMD [\"cat\", \"/arch\"]\n";
+const DOCKERFILE: &str = "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN uname -m > /arch\nCMD [\"cat\", \"/arch\"]\n";
 
 #[test]
 fn pushes_two_platforms_and_every_output_matches_the_registry() {
@@ -18,42 +17,21 @@ fn pushes_two_platforms_and_every_output_matches_the_registry() {
     let dir = workspace(DOCKERFILE);
     let build_arg = format!("BASE_IMAGE={}", bed.base_image);
     let mut inputs = registry_inputs(&bed, &image);
-    inputs.extend([
-        ("platforms", "linux/amd64,linux/arm64"),
-        ("build-args", build_arg.as_str()),
-        ("version", "v1.4.0"),
-    ]);
+    inputs.extend([("platforms", "linux/amd64,linux/arm64"), ("build-args", build_arg.as_str()), ("version", "v1.4.0")]);
     let run = run_action(dir.path(), &inputs, &[]);
-    assert!(
-        run.success,
-        "the action failed:\n{}\n{}",
-        run.stdout, run.stderr
-    );
+    assert!(run.success, "the action failed:\n{}\n{}", run.stdout, run.stderr);
     run.assert_no_secret(&[&bed.password], dir.path());
 
     // Secrets are masked before anything else is printed.
-    assert_eq!(
-        run.stdout.lines().next(),
-        Some(format!("::add-mask::{}", bed.password).as_str())
-    );
+    assert_eq!(run.stdout.lines().next(), Some(format!("::add-mask::{}", bed.password).as_str()));
 
     let digest = run.output("digest");
     assert!(digest.starts_with("sha256:"), "{digest}");
     assert_eq!(run.output("image"), format!("{image}@{digest}"));
-    let expected_tags: Vec<String> = ["1.4.0", "1.4", "1", "latest"]
-        .iter()
-        .map(|t| format!("{image}:{t}"))
-        .collect();
-    assert_eq!(
-        run.output("tags").lines().collect::<Vec<_>>(),
-        expected_tags
-    );
+    let expected_tags: Vec<String> = ["1.4.0", "1.4", "1", "latest"].iter().map(|t| format!("{image}:{t}")).collect();
+    assert_eq!(run.output("tags").lines().collect::<Vec<_>>(), expected_tags);
     for tag in ["1.4.0", "1.4", "1", "latest"] {
-        assert_eq!(
-            bed.manifest_digest(&image, tag).as_deref(),
-            Some(digest),
-            "tag {tag}"
-        );
+        assert_eq!(bed.manifest_digest(&image, tag).as_deref(), Some(digest), "tag {tag}");
     }
     assert_eq!(run.output("version"), "1.4.0");
 
@@ -61,65 +39,34 @@ fn pushes_two_platforms_and_every_output_matches_the_registry() {
     let index = bed.manifest(&image, digest);
     let mut in_registry = BTreeMap::new();
     for entry in index["manifests"].as_array().unwrap() {
-        let (os, arch) = (
-            entry["platform"]["os"].as_str().unwrap(),
-            entry["platform"]["architecture"].as_str().unwrap(),
-        );
+        let (os, arch) = (entry["platform"]["os"].as_str().unwrap(), entry["platform"]["architecture"].as_str().unwrap());
         if os == "unknown" {
             continue;
         }
-        in_registry.insert(
-            format!("{os}/{arch}"),
-            entry["digest"].as_str().unwrap().to_string(),
-        );
+        in_registry.insert(format!("{os}/{arch}"), entry["digest"].as_str().unwrap().to_string());
     }
     let reported: BTreeMap<String, String> = serde_json::from_str(run.output("platforms")).unwrap();
     assert_eq!(reported, in_registry);
-    assert_eq!(
-        reported.keys().collect::<Vec<_>>(),
-        ["linux/amd64", "linux/arm64"]
-    );
+    assert_eq!(reported.keys().collect::<Vec<_>>(), ["linux/amd64", "linux/arm64"]);
 
     let metadata: serde_json::Value = serde_json::from_str(run.output("metadata")).unwrap();
     assert_eq!(metadata["containerimage.digest"].as_str(), Some(digest));
     let labels = run.output("labels");
-    assert!(
-        labels.contains("org.opencontainers.image.version=1.4.0"),
-        "{labels}"
-    );
-    assert!(
-        labels
-            .contains("org.opencontainers.image.revision=0123456789abcdef0123456789abcdef01234567"),
-        "{labels}"
-    );
+    assert!(labels.contains("org.opencontainers.image.version=1.4.0"), "{labels}");
+    assert!(labels.contains("org.opencontainers.image.revision=0123456789abcdef0123456789abcdef01234567"), "{labels}");
 
     // The summary shows the platform table, the tags and the pull command.
     for platform in ["linux/amd64", "linux/arm64"] {
-        assert!(
-            run.summary.contains(&format!("| `{platform}`")),
-            "{}",
-            run.summary
-        );
+        assert!(run.summary.contains(&format!("| `{platform}`")), "{}", run.summary);
         assert!(run.summary.contains(&reported[platform]), "{}", run.summary);
     }
-    assert!(
-        run.summary
-            .contains(&format!("docker pull {image}@{digest}")),
-        "{}",
-        run.summary
-    );
+    assert!(run.summary.contains(&format!("docker pull {image}@{digest}")), "{}", run.summary);
     assert!(run.stdout.contains("::group::Build "), "phases are grouped");
 
     // The arm64 image really was built for arm64: its RUN step ran there.
     let reference = format!("{image}@{digest}");
-    assert_eq!(
-        bed.run_image(&reference, "linux/arm64", &["cat", "/arch"]),
-        "aarch64"
-    );
-    assert_eq!(
-        bed.run_image(&reference, "linux/amd64", &["cat", "/arch"]),
-        "x86_64"
-    );
+    assert_eq!(bed.run_image(&reference, "linux/arm64", &["cat", "/arch"]), "aarch64");
+    assert_eq!(bed.run_image(&reference, "linux/amd64", &["cat", "/arch"]), "x86_64");
 }
 
 #[test]
@@ -141,21 +88,9 @@ fn a_wrong_password_fails_in_seconds_without_building() {
     assert!(run.elapsed.as_secs_f64() < 5.0, "took {:?}", run.elapsed);
     let errors = run.error_lines();
     assert_eq!(errors.len(), 1, "{}", run.stdout);
-    assert!(
-        errors[0].contains(&bed.registry) && errors[0].contains("refused"),
-        "{}",
-        errors[0]
-    );
-    assert!(
-        !run.stdout.contains("[internal] load build definition"),
-        "a build started:\n{}",
-        run.stdout
-    );
-    assert!(
-        run.outputs.is_empty(),
-        "no outputs on failure: {:?}",
-        run.outputs
-    );
+    assert!(errors[0].contains(&bed.registry) && errors[0].contains("refused"), "{}", errors[0]);
+    assert!(!run.stdout.contains("[internal] load build definition"), "a build started:\n{}", run.stdout);
+    assert!(run.outputs.is_empty(), "no outputs on failure: {:?}", run.outputs);
     run.assert_no_secret(&[wrong], dir.path());
     assert_eq!(bed.manifest_digest(&image, "1.0.0"), None);
 }
@@ -167,27 +102,13 @@ fn pull_request_events_build_without_pushing() {
     let dir = workspace(DOCKERFILE);
     let build_arg = format!("BASE_IMAGE={}", bed.base_image);
     let mut inputs = registry_inputs(&bed, &image);
-    inputs.extend([
-        ("platforms", "linux/amd64"),
-        ("build-args", build_arg.as_str()),
-    ]);
-    let run = run_action(
-        dir.path(),
-        &inputs,
-        &[
-            ("GITHUB_EVENT_NAME", "pull_request"),
-            ("GITHUB_REF", "refs/pull/12/merge"),
-        ],
-    );
+    inputs.extend([("platforms", "linux/amd64"), ("build-args", build_arg.as_str())]);
+    let run = run_action(dir.path(), &inputs, &[("GITHUB_EVENT_NAME", "pull_request"), ("GITHUB_REF", "refs/pull/12/merge")]);
     assert!(run.success, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(run.output("digest"), "");
     assert_eq!(run.output("version"), "pr-12");
     assert!(run.summary.contains("not pushed"), "{}", run.summary);
-    assert_eq!(
-        bed.manifest_digest(&image, "pr-12"),
-        None,
-        "nothing may be pushed on a pull request"
-    );
+    assert_eq!(bed.manifest_digest(&image, "pr-12"), None, "nothing may be pushed on a pull request");
 }
 
 #[test]
@@ -196,15 +117,9 @@ fn floating_tags_never_go_backwards() {
     let image = bed.unique_image("floating");
     let build_arg = format!("BASE_IMAGE={}", bed.base_image);
     let release = |version: &str, dockerfile_extra: &str| {
-        let dir = workspace(&format!(
-            "{DOCKERFILE}RUN echo {dockerfile_extra} > /release\n"
-        ));
+        let dir = workspace(&format!("{DOCKERFILE}RUN echo {dockerfile_extra} > /release\n"));
         let mut inputs = registry_inputs(&bed, &image);
-        inputs.extend([
-            ("platforms", "linux/amd64"),
-            ("build-args", build_arg.as_str()),
-            ("version", version),
-        ]);
+        inputs.extend([("platforms", "linux/amd64"), ("build-args", build_arg.as_str()), ("version", version)]);
         let run = run_action(dir.path(), &inputs, &[]);
         assert!(run.success, "{}\n{}", run.stdout, run.stderr);
         run
@@ -213,35 +128,12 @@ fn floating_tags_never_go_backwards() {
     let older = release("1.9.1", "one-nine-one");
     let (newer_digest, older_digest) = (newer.output("digest"), older.output("digest"));
     assert_ne!(newer_digest, older_digest);
-    assert_eq!(
-        bed.manifest_digest(&image, "latest").as_deref(),
-        Some(newer_digest),
-        "latest stays on 2.0.0"
-    );
-    assert_eq!(
-        bed.manifest_digest(&image, "2").as_deref(),
-        Some(newer_digest)
-    );
+    assert_eq!(bed.manifest_digest(&image, "latest").as_deref(), Some(newer_digest), "latest stays on 2.0.0");
+    assert_eq!(bed.manifest_digest(&image, "2").as_deref(), Some(newer_digest));
     for tag in ["1.9.1", "1.9", "1"] {
-        assert_eq!(
-            bed.manifest_digest(&image, tag).as_deref(),
-            Some(older_digest),
-            "{tag} moves to 1.9.1"
-        );
+        assert_eq!(bed.manifest_digest(&image, tag).as_deref(), Some(older_digest), "{tag} moves to 1.9.1");
     }
-    assert!(
-        !older.output("tags").contains(":latest"),
-        "{}",
-        older.output("tags")
-    );
-    assert!(
-        older.summary.contains("held back") && older.summary.contains("`latest`"),
-        "{}",
-        older.summary
-    );
-    assert!(
-        older.stdout.contains("holding back `latest`"),
-        "{}",
-        older.stdout
-    );
+    assert!(!older.output("tags").contains(":latest"), "{}", older.output("tags"));
+    assert!(older.summary.contains("held back") && older.summary.contains("`latest`"), "{}", older.summary);
+    assert!(older.stdout.contains("holding back `latest`"), "{}", older.stdout);
 }

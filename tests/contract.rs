@@ -16,32 +16,16 @@ const IMAGE: &str = "multiarch-action:test";
 #[test]
 fn the_image_runs_as_the_runner_runs_it() {
     let bed = TestBed::get();
-    let inspect = Command::new("docker")
-        .args(["image", "inspect", IMAGE])
-        .output()
-        .unwrap();
-    assert!(
-        inspect.status.success(),
-        "the image {IMAGE} is missing: build it with `scripts/build-test-image` (`scripts/test` does)"
-    );
+    let inspect = Command::new("docker").args(["image", "inspect", IMAGE]).output().unwrap();
+    assert!(inspect.status.success(), "the image {IMAGE} is missing: build it with `scripts/build-test-image` (`scripts/test` does)");
 
     let root = tempfile::tempdir().unwrap();
-    let dirs = [
-        "workspace",
-        "home",
-        "workflow",
-        "file_commands",
-        "runner_temp",
-    ];
+    let dirs = ["workspace", "home", "workflow", "file_commands", "runner_temp"];
     for dir in dirs {
         std::fs::create_dir(root.path().join(dir)).unwrap();
     }
     let workspace = root.path().join("workspace");
-    std::fs::write(
-        workspace.join("Dockerfile"),
-        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN uname -m > /arch\n",
-    )
-    .unwrap();
+    std::fs::write(workspace.join("Dockerfile"), "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN uname -m > /arch\n").unwrap();
     let event = serde_json::json!({
         "action": "published",
         "release": { "tag_name": "v3.1.0", "prerelease": false, "draft": false },
@@ -79,10 +63,7 @@ fn the_image_runs_as_the_runner_runs_it() {
         ("GITHUB_API_URL", "https://api.github.com"),
         ("GITHUB_WORKSPACE", "/github/workspace"),
         ("GITHUB_OUTPUT", "/github/file_commands/set_output_1"),
-        (
-            "GITHUB_STEP_SUMMARY",
-            "/github/file_commands/step_summary_1",
-        ),
+        ("GITHUB_STEP_SUMMARY", "/github/file_commands/step_summary_1"),
         ("RUNNER_TEMP", "/github/runner_temp"),
     ];
     let mut command = Command::new("docker");
@@ -99,16 +80,12 @@ fn the_image_runs_as_the_runner_runs_it() {
         ("file_commands", "file_commands"),
         ("runner_temp", "runner_temp"),
     ] {
-        command.args([
-            "-v",
-            &format!("{}:/github/{target}", root.path().join(dir).display()),
-        ]);
+        command.args(["-v", &format!("{}:/github/{target}", root.path().join(dir).display())]);
     }
     command.arg(IMAGE);
     let start = Instant::now();
     let output = command.output().unwrap();
-    let raw_outputs =
-        std::fs::read_to_string(root.path().join("file_commands/set_output_1")).unwrap();
+    let raw_outputs = std::fs::read_to_string(root.path().join("file_commands/set_output_1")).unwrap();
     let run = Run {
         success: output.status.success(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -118,25 +95,14 @@ fn the_image_runs_as_the_runner_runs_it() {
         summary: std::fs::read_to_string(root.path().join("file_commands/step_summary_1")).unwrap(),
         elapsed: start.elapsed(),
     };
-    assert!(
-        run.success,
-        "the action container failed:\n{}\n{}",
-        run.stdout, run.stderr
-    );
+    assert!(run.success, "the action container failed:\n{}\n{}", run.stdout, run.stderr);
     run.assert_no_secret(&[&bed.password], root.path());
 
     let digest = run.output("digest");
-    let tags: Vec<String> = ["3.1.0", "3.1", "3", "latest"]
-        .iter()
-        .map(|t| format!("{image}:{t}"))
-        .collect();
+    let tags: Vec<String> = ["3.1.0", "3.1", "3", "latest"].iter().map(|t| format!("{image}:{t}")).collect();
     assert_eq!(run.output("tags").lines().collect::<Vec<_>>(), tags);
     for tag in ["3.1.0", "3.1", "3", "latest"] {
-        assert_eq!(
-            bed.manifest_digest(&image, tag).as_deref(),
-            Some(digest),
-            "{tag}"
-        );
+        assert_eq!(bed.manifest_digest(&image, tag).as_deref(), Some(digest), "{tag}");
     }
     let labels = run.output("labels");
     for expected in [
@@ -145,15 +111,9 @@ fn the_image_runs_as_the_runner_runs_it() {
         "org.opencontainers.image.description=The app",
         "org.opencontainers.image.version=3.1.0",
     ] {
-        assert!(
-            labels.lines().any(|l| l == expected),
-            "{expected} missing from {labels}"
-        );
+        assert!(labels.lines().any(|l| l == expected), "{expected} missing from {labels}");
     }
     let platforms: serde_json::Value = serde_json::from_str(run.output("platforms")).unwrap();
     assert_eq!(platforms.as_object().unwrap().len(), 2, "{platforms}");
-    assert_eq!(
-        bed.run_image(run.output("image"), "linux/arm64", &["cat", "/arch"]),
-        "aarch64"
-    );
+    assert_eq!(bed.run_image(run.output("image"), "linux/arm64", &["cat", "/arch"]), "aarch64");
 }

@@ -20,11 +20,7 @@ fn expected_action_yml() -> String {
          inputs:\n",
     );
     for input in INPUTS {
-        yml.push_str(&format!(
-            "  {}:\n    description: {}\n",
-            input.name,
-            yaml_string(input.doc)
-        ));
+        yml.push_str(&format!("  {}:\n    description: {}\n", input.name, yaml_string(input.doc)));
         yml.push_str(&format!("    required: {}\n", input.required));
         if !input.default.is_empty() {
             yml.push_str(&format!("    default: {}\n", yaml_string(input.default)));
@@ -32,11 +28,7 @@ fn expected_action_yml() -> String {
     }
     yml.push_str("outputs:\n");
     for output in OUTPUTS {
-        yml.push_str(&format!(
-            "  {}:\n    description: {}\n",
-            output.name,
-            yaml_string(output.doc)
-        ));
+        yml.push_str(&format!("  {}:\n    description: {}\n", output.name, yaml_string(output.doc)));
     }
     yml.push_str("runs:\n  using: docker\n  image: docker://ghcr.io/org/multiarch-action:v1\n");
     yml
@@ -49,8 +41,7 @@ fn between(text: &str, start: &str, end: &str) -> Option<(usize, usize)> {
 }
 
 fn replace_between(text: &str, start: &str, end: &str, body: &str) -> String {
-    let (from, to) = between(text, start, end)
-        .unwrap_or_else(|| panic!("README.md lacks the markers {start} … {end}"));
+    let (from, to) = between(text, start, end).unwrap_or_else(|| panic!("README.md lacks the markers {start} … {end}"));
     format!("{}\n{body}{}", &text[..from], &text[to..])
 }
 
@@ -62,33 +53,15 @@ fn action_yml_matches_the_input_table() {
         std::fs::write(&path, &expected).unwrap();
     }
     let actual = std::fs::read_to_string(&path).expect("action.yml exists");
-    assert_eq!(
-        actual, expected,
-        "action.yml differs from the input table; run `BLESS=1 cargo test --test input_table`"
-    );
+    assert_eq!(actual, expected, "action.yml differs from the input table; run `BLESS=1 cargo test --test input_table`");
 
     // And it is valid YAML that the runner reads the same way.
     let parsed: serde_yaml_ng::Value = serde_yaml_ng::from_str(&actual).unwrap();
     for input in INPUTS {
         let entry = &parsed["inputs"][input.name];
-        assert_eq!(
-            entry["description"].as_str(),
-            Some(input.doc),
-            "{}",
-            input.name
-        );
-        assert_eq!(
-            entry["required"].as_bool(),
-            Some(input.required),
-            "{}",
-            input.name
-        );
-        assert_eq!(
-            entry["default"].as_str().unwrap_or(""),
-            input.default,
-            "{}",
-            input.name
-        );
+        assert_eq!(entry["description"].as_str(), Some(input.doc), "{}", input.name);
+        assert_eq!(entry["required"].as_bool(), Some(input.required), "{}", input.name);
+        assert_eq!(entry["default"].as_str().unwrap_or(""), input.default, "{}", input.name);
     }
     assert_eq!(parsed["inputs"].as_mapping().unwrap().len(), INPUTS.len());
     assert_eq!(parsed["outputs"].as_mapping().unwrap().len(), OUTPUTS.len());
@@ -100,47 +73,20 @@ fn readme_tables_match_the_input_table() {
     let path = format!("{ROOT}/README.md");
     let mut readme = std::fs::read_to_string(&path).expect("README.md exists");
     if std::env::var("BLESS").is_ok() {
-        readme = replace_between(
-            &readme,
-            "<!-- inputs:start -->",
-            "<!-- inputs:end -->",
-            &inputs_markdown(),
-        );
-        readme = replace_between(
-            &readme,
-            "<!-- outputs:start -->",
-            "<!-- outputs:end -->",
-            &outputs_markdown(),
-        );
+        readme = replace_between(&readme, "<!-- inputs:start -->", "<!-- inputs:end -->", &inputs_markdown());
+        readme = replace_between(&readme, "<!-- outputs:start -->", "<!-- outputs:end -->", &outputs_markdown());
         std::fs::write(&path, &readme).unwrap();
     }
-    let (from, to) = between(&readme, "<!-- inputs:start -->", "<!-- inputs:end -->")
-        .expect("README has the inputs markers");
-    assert_eq!(
-        readme[from..to].trim(),
-        inputs_markdown().trim(),
-        "README inputs differ; run `BLESS=1 cargo test --test input_table`"
-    );
-    let (from, to) = between(&readme, "<!-- outputs:start -->", "<!-- outputs:end -->")
-        .expect("README has the outputs markers");
-    assert_eq!(
-        readme[from..to].trim(),
-        outputs_markdown().trim(),
-        "README outputs differ; run `BLESS=1 cargo test --test input_table`"
-    );
+    let (from, to) = between(&readme, "<!-- inputs:start -->", "<!-- inputs:end -->").expect("README has the inputs markers");
+    assert_eq!(readme[from..to].trim(), inputs_markdown().trim(), "README inputs differ; run `BLESS=1 cargo test --test input_table`");
+    let (from, to) = between(&readme, "<!-- outputs:start -->", "<!-- outputs:end -->").expect("README has the outputs markers");
+    assert_eq!(readme[from..to].trim(), outputs_markdown().trim(), "README outputs differ; run `BLESS=1 cargo test --test input_table`");
 }
 
 #[test]
 fn every_input_is_documented_and_named_as_the_runner_passes_it() {
     for input in INPUTS {
         assert!(!input.doc.is_empty(), "{} has no doc", input.name);
-        assert!(
-            input
-                .name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c == '-'),
-            "{}",
-            input.name
-        );
+        assert!(input.name.chars().all(|c| c.is_ascii_lowercase() || c == '-'), "{}", input.name);
     }
 }

@@ -19,8 +19,7 @@ fn installs_only_the_missing_emulator() {
         std::fs::write(arm, "-1").expect("unregister qemu-arm (needs root)");
     }
     assert!(!arm.exists());
-    let aarch64_before =
-        std::fs::read_to_string(aarch64).expect("qemu-aarch64 is registered by the test bed");
+    let aarch64_before = std::fs::read_to_string(aarch64).expect("qemu-aarch64 is registered by the test bed");
 
     let image = bed.unique_image("qemu-install");
     let dir = workspace(DOCKERFILE);
@@ -34,23 +33,11 @@ fn installs_only_the_missing_emulator() {
     ]);
     let run = run_action(dir.path(), &inputs, &[]);
     assert!(run.success, "{}\n{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout
-            .contains("QEMU: installing emulators for linux/arm/v7 (--install arm)"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("QEMU: installing emulators for linux/arm/v7 (--install arm)"), "{}", run.stdout);
     assert!(arm.exists(), "qemu-arm was registered");
-    assert_eq!(
-        std::fs::read_to_string(aarch64).unwrap(),
-        aarch64_before,
-        "qemu-aarch64 was left alone"
-    );
+    assert_eq!(std::fs::read_to_string(aarch64).unwrap(), aarch64_before, "qemu-aarch64 was left alone");
     let reference = format!("{image}@{}", run.output("digest"));
-    assert_eq!(
-        bed.run_image(&reference, "linux/arm/v7", &["cat", "/arch"]),
-        "armv7l"
-    );
+    assert_eq!(bed.run_image(&reference, "linux/arm/v7", &["cat", "/arch"]), "armv7l");
 }
 
 #[test]
@@ -69,10 +56,5 @@ fn native_builds_never_touch_the_installer() {
     ]);
     let run = run_action(dir.path(), &inputs, &[]);
     assert!(run.success, "{}\n{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout
-            .contains("QEMU: the builder already runs every requested platform"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("QEMU: the builder already runs every requested platform"), "{}", run.stdout);
 }

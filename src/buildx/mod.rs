@@ -3,6 +3,7 @@
 //! `create`, `rm`), and `build` with its log streamed live.
 
 pub mod metadata;
+pub mod progress;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -24,10 +25,7 @@ const PLUGIN_PATHS: &[&str] = &[
 
 /// Finds the buildx binary: `buildx` on `PATH`, then the Docker CLI plugin.
 pub fn locate(path_var: Option<&str>) -> Result<PathBuf> {
-    let on_path = path_var
-        .into_iter()
-        .flat_map(|p| p.split(':'))
-        .map(|dir| Path::new(dir).join("buildx"));
+    let on_path = path_var.into_iter().flat_map(|p| p.split(':')).map(|dir| Path::new(dir).join("buildx"));
     let plugins = PLUGIN_PATHS.iter().map(PathBuf::from);
     on_path
         .chain(plugins)
@@ -43,13 +41,10 @@ pub struct DockerConfig {
 
 impl DockerConfig {
     pub fn create(credentials: &[Credential]) -> Result<DockerConfig> {
-        let dir = tempfile::Builder::new()
-            .prefix("multiarch-action-")
-            .tempdir()
-            .context("could not create a private Docker config directory")?;
+        let dir =
+            tempfile::Builder::new().prefix("multiarch-action-").tempdir().context("could not create a private Docker config directory")?;
         let config = docker_config_json(credentials);
-        std::fs::write(dir.path().join("config.json"), config)
-            .context("could not write the private Docker config")?;
+        std::fs::write(dir.path().join("config.json"), config).context("could not write the private Docker config")?;
         Ok(DockerConfig { dir })
     }
 
@@ -59,41 +54,28 @@ impl DockerConfig {
 
     /// Removes the directory now, reporting failure.
     pub fn remove(self) -> Result<()> {
-        self.dir
-            .close()
-            .context("could not remove the private Docker config directory")
+        self.dir.close().context("could not remove the private Docker config directory")
     }
 }
 
 /// The key Docker uses for a registry's credentials.
 fn auth_key(registry: &str) -> String {
-    if canonical_registry(registry) == "docker.io" {
-        "https://index.docker.io/v1/".to_string()
-    } else {
-        registry.to_string()
-    }
+    if canonical_registry(registry) == "docker.io" { "https://index.docker.io/v1/".to_string() } else { registry.to_string() }
 }
 
 /// `config.json` with an `auths` entry per credential.
 pub fn docker_config_json(credentials: &[Credential]) -> String {
     let mut auths = serde_json::Map::new();
     for credential in credentials {
-        let token = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{}", credential.username, credential.password.0));
-        auths.insert(
-            auth_key(&credential.registry),
-            serde_json::json!({ "auth": token }),
-        );
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", credential.username, credential.password.0));
+        auths.insert(auth_key(&credential.registry), serde_json::json!({ "auth": token }));
     }
     serde_json::json!({ "auths": auths }).to_string()
 }
 
 /// `buildkitd.toml` declaring plain-HTTP registries.
 pub fn buildkitd_config(insecure_registries: &[String]) -> String {
-    insecure_registries
-        .iter()
-        .map(|r| format!("[registry.\"{r}\"]\n  http = true\n  insecure = true\n"))
-        .collect()
+    insecure_registries.iter().map(|r| format!("[registry.\"{r}\"]\n  http = true\n  insecure = true\n")).collect()
 }
 
 /// What `buildx inspect` says of a builder.
@@ -133,80 +115,47 @@ pub struct Buildx {
 
 impl Buildx {
     pub fn new(binary: PathBuf, config: &DockerConfig) -> Buildx {
-        Buildx {
-            binary,
-            config_dir: config.path().to_path_buf(),
-        }
+        Buildx { binary, config_dir: config.path().to_path_buf() }
     }
 
     fn command(&self, args: &[String]) -> Command {
         let mut command = Command::new(&self.binary);
-        command
-            .args(args)
-            .env("DOCKER_CONFIG", &self.config_dir)
-            .env("BUILDX_CONFIG", self.config_dir.join("buildx"))
-            .kill_on_drop(true);
+        command.args(args).env("DOCKER_CONFIG", &self.config_dir).env("BUILDX_CONFIG", self.config_dir.join("buildx")).kill_on_drop(true);
         command
     }
 
     /// Runs a short buildx command and returns its stdout.
     async fn run(&self, args: &[String]) -> Result<String> {
-        let output = self
-            .command(args)
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .with_context(|| format!("could not run {}", self.binary.display()))?;
+        let output =
+            self.command(args).stdin(Stdio::null()).output().await.with_context(|| format!("could not run {}", self.binary.display()))?;
         if !output.status.success() {
-            bail!(
-                "`buildx {}` failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
+            bail!("`buildx {}` failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr).trim());
         }
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
     /// Starts the builder if needed and reports its driver and platforms.
     pub async fn inspect(&self, builder: &str) -> Result<BuilderInfo> {
-        let text = self
-            .run(&["inspect".into(), "--bootstrap".into(), builder.into()])
-            .await?;
+        let text = self.run(&["inspect".into(), "--bootstrap".into(), builder.into()]).await?;
         Ok(BuilderInfo::parse(&text))
     }
 
     /// Creates a `docker-container` builder from `image`.
-    pub async fn create_container_builder(
-        &self,
-        name: &str,
-        image: &str,
-        insecure_registries: &[String],
-    ) -> Result<()> {
-        let mut args: Vec<String> = vec![
-            "create".into(),
-            "--name".into(),
-            name.into(),
-            "--driver".into(),
-            "docker-container".into(),
-        ];
+    pub async fn create_container_builder(&self, name: &str, image: &str, insecure_registries: &[String]) -> Result<()> {
+        let mut args: Vec<String> = vec!["create".into(), "--name".into(), name.into(), "--driver".into(), "docker-container".into()];
         args.extend(["--driver-opt".into(), format!("image={image}")]);
         if !insecure_registries.is_empty() {
             let file = self.config_dir.join("buildkitd.toml");
-            std::fs::write(&file, buildkitd_config(insecure_registries))
-                .context("could not write buildkitd.toml")?;
+            std::fs::write(&file, buildkitd_config(insecure_registries)).context("could not write buildkitd.toml")?;
             args.extend(["--config".into(), file.display().to_string()]);
         }
-        self.run(&args).await.with_context(|| {
-            format!("could not create the docker-container builder from {image}")
-        })?;
+        self.run(&args).await.with_context(|| format!("could not create the docker-container builder from {image}"))?;
         Ok(())
     }
 
     /// Removes a builder we created, its container and state volume.
     pub async fn remove_builder(&self, name: &str) -> Result<()> {
-        self.run(&["rm".into(), "--force".into(), name.into()])
-            .await
-            .map(|_| ())
+        self.run(&["rm".into(), "--force".into(), name.into()]).await.map(|_| ())
     }
 
     /// Runs `buildx build`, forwarding its log line by line as it comes.
@@ -245,20 +194,8 @@ impl Buildx {
         }
         let status = child.wait().await.context("could not wait for buildx")?;
         if !status.success() {
-            let reason = last_lines
-                .iter()
-                .rev()
-                .find(|l| l.contains("ERROR") || l.contains("error"))
-                .cloned()
-                .unwrap_or_default();
-            bail!(
-                "the build failed ({status}){}",
-                if reason.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {reason}")
-                }
-            );
+            let reason = last_lines.iter().rev().find(|l| l.contains("ERROR") || l.contains("error")).cloned().unwrap_or_default();
+            bail!("the build failed ({status}){}", if reason.is_empty() { String::new() } else { format!(": {reason}") });
         }
         Ok(())
     }
@@ -274,47 +211,29 @@ mod tests {
         let text = "Name:          default\nDriver:        docker\n\nNodes:\nName:             default\nStatus:           running\nPlatforms:        linux/amd64, linux/amd64/v2, linux/arm64*, linux/386\n";
         let info = BuilderInfo::parse(text);
         assert_eq!(info.driver, "docker");
-        assert_eq!(
-            crate::platform::join(&info.platforms),
-            "linux/amd64,linux/amd64/v2,linux/arm64,linux/386"
-        );
+        assert_eq!(crate::platform::join(&info.platforms), "linux/amd64,linux/amd64/v2,linux/arm64,linux/386");
     }
 
     #[test]
     fn docker_config_keys_credentials_by_registry() {
         let credentials = [
-            Credential {
-                registry: "ghcr.io".into(),
-                username: "u".into(),
-                password: Secret("p".into()),
-            },
-            Credential {
-                registry: "docker.io".into(),
-                username: "d".into(),
-                password: Secret("q".into()),
-            },
+            Credential { registry: "ghcr.io".into(), username: "u".into(), password: Secret("p".into()) },
+            Credential { registry: "docker.io".into(), username: "d".into(), password: Secret("q".into()) },
         ];
-        let json: serde_json::Value =
-            serde_json::from_str(&docker_config_json(&credentials)).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&docker_config_json(&credentials)).unwrap();
         assert_eq!(json["auths"]["ghcr.io"]["auth"], "dTpw");
         assert_eq!(json["auths"]["https://index.docker.io/v1/"]["auth"], "ZDpx");
     }
 
     #[test]
     fn buildkitd_config_declares_plain_http_registries() {
-        assert_eq!(
-            buildkitd_config(&["r:5000".into()]),
-            "[registry.\"r:5000\"]\n  http = true\n  insecure = true\n"
-        );
+        assert_eq!(buildkitd_config(&["r:5000".into()]), "[registry.\"r:5000\"]\n  http = true\n  insecure = true\n");
     }
 
     #[test]
     fn locate_prefers_path() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("buildx"), "").unwrap();
-        assert_eq!(
-            locate(Some(&dir.path().display().to_string())).unwrap(),
-            dir.path().join("buildx")
-        );
+        assert_eq!(locate(Some(&dir.path().display().to_string())).unwrap(), dir.path().join("buildx"));
     }
 }

@@ -39,39 +39,28 @@ pub struct ContainerRun {
 impl Daemon {
     /// Connects as the docker CLI would (`DOCKER_HOST`, else the socket).
     pub fn connect() -> Result<Daemon> {
-        let docker = Docker::connect_with_defaults()
-            .context("could not set up a connection to the Docker daemon")?;
+        let docker = Docker::connect_with_defaults().context("could not set up a connection to the Docker daemon")?;
         Ok(Daemon { docker })
     }
 
     pub async fn facts(&self) -> Result<DaemonFacts> {
-        let info = self.docker.info().await.map_err(|e| {
-            anyhow!("could not reach the Docker daemon ({e}); mount /var/run/docker.sock or set DOCKER_HOST")
-        })?;
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(|e| anyhow!("could not reach the Docker daemon ({e}); mount /var/run/docker.sock or set DOCKER_HOST"))?;
         let containerd_store = info.driver_status.unwrap_or_default().iter().any(|pair| {
-            pair.first().is_some_and(|k| k == "driver-type")
-                && pair
-                    .get(1)
-                    .is_some_and(|v| v.contains("containerd.snapshotter"))
+            pair.first().is_some_and(|k| k == "driver-type") && pair.get(1).is_some_and(|v| v.contains("containerd.snapshotter"))
         });
-        Ok(DaemonFacts {
-            version: info.server_version.unwrap_or_default(),
-            containerd_store,
-        })
+        Ok(DaemonFacts { version: info.server_version.unwrap_or_default(), containerd_store })
     }
 
     /// Pulls `image` unless the daemon already has it.
-    pub async fn ensure_image(
-        &self,
-        image: &str,
-        credentials: Option<DockerCredentials>,
-    ) -> Result<bool> {
+    pub async fn ensure_image(&self, image: &str, credentials: Option<DockerCredentials>) -> Result<bool> {
         if self.docker.inspect_image(image).await.is_ok() {
             return Ok(false);
         }
-        let options = CreateImageOptionsBuilder::default()
-            .from_image(image)
-            .build();
+        let options = CreateImageOptionsBuilder::default().from_image(image).build();
         let mut pull = self.docker.create_image(Some(options), None, credentials);
         while let Some(progress) = pull.next().await {
             progress.with_context(|| format!("could not pull {image}"))?;
@@ -79,22 +68,51 @@ impl Daemon {
         Ok(true)
     }
 
-    /// Runs `image` with `args` privileged, waits for it, returns its output
-    /// and exit code, and removes it whatever happens.
-    pub async fn run_privileged(
+    /// Pulls `reference` for `platform` (always: the reference is a digest,
+    /// so this is cheap when present) with the given credentials.
+    pub async fn pull_platform(&self, reference: &str, platform: &str, credentials: Option<DockerCredentials>) -> Result<()> {
+        let options = CreateImageOptionsBuilder::default().from_image(reference).platform(platform).build();
+        let mut pull = self.docker.create_image(Some(options), None, credentials);
+        while let Some(progress) = pull.next().await {
+            progress.with_context(|| format!("could not pull {reference} for {platform}"))?;
+        }
+        Ok(())
+    }
+
+    /// Runs `cmd` in `image` for `platform` (emulated where the kernel has
+    /// an emulator), waits, and removes the container whatever happens.
+    pub async fn run_for_platform(
         &self,
         image: &str,
-        args: &[String],
+        platform: &str,
+        cmd: &[String],
         labels: &HashMap<String, String>,
     ) -> Result<ContainerRun> {
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
+            cmd: Some(cmd.to_vec()),
+            labels: Some(labels.clone()),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default().platform(platform).build();
+        let created = self
+            .docker
+            .create_container(Some(options), body)
+            .await
+            .with_context(|| format!("could not create a container from {image} for {platform}"))?;
+        let result = self.start_and_collect(&created.id).await;
+        self.remove_container(&created.id).await;
+        result
+    }
+
+    /// Runs `image` with `args` privileged, waits for it, returns its output
+    /// and exit code, and removes it whatever happens.
+    pub async fn run_privileged(&self, image: &str, args: &[String], labels: &HashMap<String, String>) -> Result<ContainerRun> {
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
             cmd: Some(args.to_vec()),
             labels: Some(labels.clone()),
-            host_config: Some(HostConfig {
-                privileged: Some(true),
-                ..Default::default()
-            }),
+            host_config: Some(HostConfig { privileged: Some(true), ..Default::default() }),
             ..Default::default()
         };
         let created = self
@@ -108,10 +126,7 @@ impl Daemon {
     }
 
     async fn start_and_collect(&self, id: &str) -> Result<ContainerRun> {
-        self.docker
-            .start_container(id, None)
-            .await
-            .context("could not start the container")?;
+        self.docker.start_container(id, None).await.context("could not start the container")?;
         let mut wait = self.docker.wait_container(id, None);
         let exit_code = match wait.next().await {
             Some(Ok(response)) => response.status_code,
@@ -119,18 +134,11 @@ impl Daemon {
             Some(Err(e)) => bail!("waiting for the container failed: {e}"),
             None => bail!("the daemon did not report the container's exit"),
         };
-        let options = LogsOptionsBuilder::default()
-            .stdout(true)
-            .stderr(true)
-            .build();
+        let options = LogsOptionsBuilder::default().stdout(true).stderr(true).build();
         let mut logs = self.docker.logs(id, Some(options));
         let mut output = String::new();
         while let Some(chunk) = logs.next().await {
-            output.push_str(
-                &chunk
-                    .context("could not read the container's output")?
-                    .to_string(),
-            );
+            output.push_str(&chunk.context("could not read the container's output")?.to_string());
         }
         Ok(ContainerRun { exit_code, output })
     }
@@ -151,10 +159,7 @@ impl Daemon {
 
     /// Removes a container, forced, ignoring one that is already gone.
     pub async fn remove_container(&self, id: &str) {
-        let options = RemoveContainerOptionsBuilder::default()
-            .force(true)
-            .v(true)
-            .build();
+        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
         if let Err(error) = self.docker.remove_container(id, Some(options)).await
             && !error.to_string().contains("No such container")
         {

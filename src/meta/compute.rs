@@ -52,14 +52,10 @@ fn check_version_input(raw: &str) -> Result<Option<String>, MetaError> {
         return Ok(None);
     }
     let name = value.strip_prefix("refs/tags/").unwrap_or(value);
-    if let Some(bad) = name.chars().find(|c| {
-        c.is_whitespace() || c.is_control() || matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\')
-    }) {
+    if let Some(bad) = name.chars().find(|c| c.is_whitespace() || c.is_control() || matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\')) {
         return Err(MetaError::Version {
             value: raw.to_string(),
-            reason: format!(
-                "character {bad:?} cannot be in a tag name; accepted: a tag name such as v1.2.3, or empty to use the git ref"
-            ),
+            reason: format!("character {bad:?} cannot be in a tag name; accepted: a tag name such as v1.2.3, or empty to use the git ref"),
         });
     }
     if name.is_empty() {
@@ -74,20 +70,10 @@ fn check_version_input(raw: &str) -> Result<Option<String>, MetaError> {
 fn resolve(ctx: &Context) -> Result<RefInfo, MetaError> {
     let ev = &ctx.event;
     let default_branch = str_at(ev, &["repository", "default_branch"]).map(str::to_string);
-    let payload_prerelease = ctx.event_name == "release"
-        && ev
-            .get("release")
-            .and_then(|r| r.get("prerelease"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-    let base_ref = str_at(ev, &["pull_request", "base", "ref"])
-        .or_else(|| str_at(ev, &["base_ref"]))
-        .unwrap_or("")
-        .to_string();
-    let base_ref = base_ref
-        .strip_prefix("refs/heads/")
-        .unwrap_or(&base_ref)
-        .to_string();
+    let payload_prerelease =
+        ctx.event_name == "release" && ev.get("release").and_then(|r| r.get("prerelease")).and_then(Value::as_bool).unwrap_or(false);
+    let base_ref = str_at(ev, &["pull_request", "base", "ref"]).or_else(|| str_at(ev, &["base_ref"])).unwrap_or("").to_string();
+    let base_ref = base_ref.strip_prefix("refs/heads/").unwrap_or(&base_ref).to_string();
 
     let mut git_ref = ctx.git_ref.trim().to_string();
     if git_ref.is_empty()
@@ -110,9 +96,7 @@ fn resolve(ctx: &Context) -> Result<RefInfo, MetaError> {
     let branch = if pr_event { None } else { head.clone() };
     let branch_var = match (&branch, pr_event) {
         (Some(b), _) => b.clone(),
-        (None, true) => str_at(ev, &["pull_request", "head", "ref"])
-            .unwrap_or("")
-            .to_string(),
+        (None, true) => str_at(ev, &["pull_request", "head", "ref"]).unwrap_or("").to_string(),
         (None, false) => String::new(),
     };
     let pr = git_ref
@@ -124,27 +108,13 @@ fn resolve(ctx: &Context) -> Result<RefInfo, MetaError> {
             if !pr_event {
                 return None;
             }
-            ev.get("number")
-                .or_else(|| ev.get("pull_request").and_then(|p| p.get("number")))
-                .and_then(Value::as_u64)
-                .map(|n| n.to_string())
+            ev.get("number").or_else(|| ev.get("pull_request").and_then(|p| p.get("number"))).and_then(Value::as_u64).map(|n| n.to_string())
         });
     let is_default_branch = match (&branch, &default_branch) {
         (Some(b), Some(d)) => b == d,
         _ => false,
     };
-    Ok(RefInfo {
-        git_ref,
-        tag,
-        tag_origin,
-        branch,
-        branch_var,
-        pr,
-        default_branch,
-        is_default_branch,
-        payload_prerelease,
-        base_ref,
-    })
+    Ok(RefInfo { git_ref, tag, tag_origin, branch, branch_var, pr, default_branch, is_default_branch, payload_prerelease, base_ref })
 }
 
 /// Parses a tag name as a semantic version, with an optional leading `v`.
@@ -207,10 +177,7 @@ pub fn compute(
     user_labels: &[(String, String)],
     user_annotations: &[AnnotationInput],
 ) -> Result<Meta, MetaError> {
-    let images = images
-        .iter()
-        .map(|i| normalize_image_name(i))
-        .collect::<Result<Vec<_>, _>>()?;
+    let images = images.iter().map(|i| normalize_image_name(i)).collect::<Result<Vec<_>, _>>()?;
     let info = resolve(ctx)?;
     let short_sha: String = ctx.sha.chars().take(7).collect();
     let globals = |name: &str| -> String {
@@ -242,12 +209,7 @@ pub fn compute(
         }
         let mut push = |value: String, floating: Option<Floating>| {
             if !value.is_empty() {
-                candidates.push(Candidate {
-                    value,
-                    priority: rule.priority,
-                    floating,
-                    rule: index,
-                });
+                candidates.push(Candidate { value, priority: rule.priority, floating, rule: index });
             }
         };
         match &rule.kind {
@@ -264,10 +226,7 @@ pub fn compute(
                     (None, None) => continue,
                 };
                 let Some(v) = parse_version(&source) else {
-                    warnings.push(format!(
-                        "tags rule '{}' skipped: {described} is not a semver version",
-                        rule.source
-                    ));
+                    warnings.push(format!("tags rule '{}' skipped: {described} is not a semver version", rule.source));
                     continue;
                 };
                 if build_semver.is_none() {
@@ -279,11 +238,7 @@ pub fn compute(
                     // Floating tags only ever point at stable releases.
                     continue;
                 }
-                let pre = if v.pre.is_empty() {
-                    String::new()
-                } else {
-                    format!("-{}", v.pre)
-                };
+                let pre = if v.pre.is_empty() { String::new() } else { format!("-{}", v.pre) };
                 let rendered = pattern.render(
                     &|name| match name {
                         "version" => format!("{}.{}.{}{pre}", v.major, v.minor, v.patch),
@@ -349,11 +304,7 @@ pub fn compute(
                     )),
                 }
             }
-            RuleKind::Match {
-                pattern,
-                group,
-                value,
-            } => {
+            RuleKind::Match { pattern, group, value } => {
                 let Some(source) = value.clone().or_else(|| info.tag.clone()) else {
                     continue;
                 };
@@ -381,32 +332,15 @@ pub fn compute(
         let name = match sanitize_tag(&raw) {
             Ok(name) => name,
             Err(MetaError::EmptyTag { .. }) => {
-                warnings.push(format!(
-                    "tags rule '{}' skipped: '{raw}' has no characters usable in a tag",
-                    rule.source
-                ));
+                warnings.push(format!("tags rule '{}' skipped: '{raw}' has no characters usable in a tag", rule.source));
                 continue;
             }
             Err(e) => return Err(e),
         };
         let (prefix, suffix) = (clean_affix(&prefix), clean_affix(&suffix));
-        let affixes_kept = name.starts_with(&prefix)
-            && name.ends_with(&suffix)
-            && name.len() >= prefix.len() + suffix.len();
-        let (prefix, suffix) = if affixes_kept {
-            (prefix, suffix)
-        } else {
-            (String::new(), String::new())
-        };
-        tags.push((
-            c.priority,
-            Tag {
-                name,
-                floating: c.floating,
-                prefix,
-                suffix,
-            },
-        ));
+        let affixes_kept = name.starts_with(&prefix) && name.ends_with(&suffix) && name.len() >= prefix.len() + suffix.len();
+        let (prefix, suffix) = if affixes_kept { (prefix, suffix) } else { (String::new(), String::new()) };
+        tags.push((c.priority, Tag { name, floating: c.floating, prefix, suffix }));
     }
     tags.sort_by_key(|t| std::cmp::Reverse(t.0));
     let mut ordered: Vec<Tag> = Vec::new();
@@ -419,48 +353,25 @@ pub fn compute(
     if build_semver.is_none() {
         build_semver = info.tag.as_deref().and_then(parse_version);
     }
-    let prerelease =
-        info.payload_prerelease || build_semver.as_ref().is_some_and(|v| !v.pre.is_empty());
+    let prerelease = info.payload_prerelease || build_semver.as_ref().is_some_and(|v| !v.pre.is_empty());
     let want_latest = match flavor.latest {
         Latest::Auto => auto_latest && !prerelease,
         Latest::True => !prerelease,
         Latest::False => false,
     };
     if want_latest {
-        let prefix = if flavor.prefix_on_latest {
-            clean_affix(&render(&flavor.prefix))
-        } else {
-            String::new()
-        };
-        let suffix = if flavor.suffix_on_latest {
-            clean_affix(&render(&flavor.suffix))
-        } else {
-            String::new()
-        };
+        let prefix = if flavor.prefix_on_latest { clean_affix(&render(&flavor.prefix)) } else { String::new() };
+        let suffix = if flavor.suffix_on_latest { clean_affix(&render(&flavor.suffix)) } else { String::new() };
         let name = sanitize_tag(&format!("{prefix}latest{suffix}"))?;
         if !ordered.iter().any(|t| t.name == name) {
-            ordered.push(Tag {
-                name,
-                floating: Some(Floating::Latest),
-                prefix,
-                suffix,
-            });
+            ordered.push(Tag { name, floating: Some(Floating::Latest), prefix, suffix });
         }
     }
 
     let version = ordered.first().map(|t| t.name.clone()).unwrap_or_default();
     let labels = build_labels(ctx, &version, user_labels);
     let annotations = build_annotations(&labels, user_annotations);
-    Ok(Meta {
-        version,
-        tags: ordered,
-        labels,
-        annotations,
-        warnings,
-        images,
-        semver: build_semver,
-        prerelease,
-    })
+    Ok(Meta { version, tags: ordered, labels, annotations, warnings, images, semver: build_semver, prerelease })
 }
 
 #[cfg(test)]
@@ -470,10 +381,7 @@ mod tests {
     #[test]
     fn version_input_checks() {
         assert_eq!(check_version_input("  ").unwrap(), None);
-        assert_eq!(
-            check_version_input("refs/tags/v1.0.0").unwrap().as_deref(),
-            Some("v1.0.0")
-        );
+        assert_eq!(check_version_input("refs/tags/v1.0.0").unwrap().as_deref(), Some("v1.0.0"));
         let e = check_version_input("v1 .0").unwrap_err().to_string();
         assert!(e.starts_with("version: 'v1 .0': character ' '"), "{e}");
         assert!(e.contains("accepted: a tag name such as v1.2.3"));
@@ -484,10 +392,7 @@ mod tests {
     fn versions_with_and_without_v() {
         assert_eq!(parse_version("v1.2.3").unwrap().to_string(), "1.2.3");
         assert_eq!(parse_version("1.2.3+b5").unwrap().to_string(), "1.2.3");
-        assert_eq!(
-            parse_version("V2.0.0-rc.1").unwrap().to_string(),
-            "2.0.0-rc.1"
-        );
+        assert_eq!(parse_version("V2.0.0-rc.1").unwrap().to_string(), "2.0.0-rc.1");
         assert!(parse_version("v1.2").is_none());
         assert!(parse_version("foo").is_none());
     }

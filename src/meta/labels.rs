@@ -48,27 +48,13 @@ pub struct AnnotationInput {
 const OCI: &str = "org.opencontainers.image";
 
 /// The generated labels, with `user` lines overriding them by key.
-pub(crate) fn build_labels(
-    ctx: &Context,
-    version: &str,
-    user: &[(String, String)],
-) -> BTreeMap<String, String> {
+pub(crate) fn build_labels(ctx: &Context, version: &str, user: &[(String, String)]) -> BTreeMap<String, String> {
     let repo = ctx.event.get("repository").unwrap_or(&Value::Null);
     let text = |key: &str| repo.get(key).and_then(Value::as_str).map(str::to_string);
-    let fallback_url = format!(
-        "{}/{}",
-        ctx.server_url.trim_end_matches('/'),
-        ctx.repository
-    );
+    let fallback_url = format!("{}/{}", ctx.server_url.trim_end_matches('/'), ctx.repository);
     // Outside a workflow there may be no repository at all: no URL then.
     let url = text("html_url").or((!ctx.repository.is_empty()).then_some(fallback_url));
-    let title = text("name").unwrap_or_else(|| {
-        ctx.repository
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .to_string()
-    });
+    let title = text("name").unwrap_or_else(|| ctx.repository.rsplit('/').next().unwrap_or_default().to_string());
     let mut labels = BTreeMap::new();
     let mut put = |key: &str, value: String| {
         labels.insert(format!("{OCI}.{key}"), value);
@@ -80,18 +66,12 @@ pub(crate) fn build_labels(
         put("source", url);
     }
     put("version", version.to_string());
-    put(
-        "created",
-        ctx.created.to_rfc3339_opts(SecondsFormat::Millis, true),
-    );
+    put("created", ctx.created.to_rfc3339_opts(SecondsFormat::Millis, true));
     if !ctx.sha.is_empty() {
         put("revision", ctx.sha.clone());
     }
-    if let Some(spdx) = repo
-        .get("license")
-        .and_then(|l| l.get("spdx_id"))
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty() && *s != "NOASSERTION")
+    if let Some(spdx) =
+        repo.get("license").and_then(|l| l.get("spdx_id")).and_then(Value::as_str).filter(|s| !s.is_empty() && *s != "NOASSERTION")
     {
         put("licenses", spdx.to_string());
     }
@@ -103,10 +83,7 @@ pub(crate) fn build_labels(
 
 /// The labels as annotations on both levels, with `user` lines overriding
 /// them by level and key. Ordered by level (manifest first), then key.
-pub(crate) fn build_annotations(
-    labels: &BTreeMap<String, String>,
-    user: &[AnnotationInput],
-) -> Vec<Annotation> {
+pub(crate) fn build_annotations(labels: &BTreeMap<String, String>, user: &[AnnotationInput]) -> Vec<Annotation> {
     let mut by_level: BTreeMap<(AnnotationLevel, String), String> = BTreeMap::new();
     for level in [AnnotationLevel::Manifest, AnnotationLevel::Index] {
         for (key, value) in labels.iter().filter(|(k, _)| k.starts_with(OCI)) {
@@ -118,10 +95,7 @@ pub(crate) fn build_annotations(
             by_level.insert((*level, input.key.clone()), input.value.clone());
         }
     }
-    by_level
-        .into_iter()
-        .map(|((level, key), value)| Annotation { level, key, value })
-        .collect()
+    by_level.into_iter().map(|((level, key), value)| Annotation { level, key, value }).collect()
 }
 
 /// Parses the `labels` input: `key=value` lines; blank lines are ignored.
@@ -132,19 +106,12 @@ pub fn parse_labels(text: &str) -> Result<Vec<(String, String)>, MetaError> {
         if line.is_empty() {
             continue;
         }
-        let err = |reason: &str| MetaError::Label {
-            line: index + 1,
-            text: line.to_string(),
-            reason: reason.to_string(),
-        };
-        let (key, value) = line.split_once('=').ok_or_else(|| {
-            err("no '='; accepted: key=value, such as org.opencontainers.image.vendor=Acme")
-        })?;
+        let err = |reason: &str| MetaError::Label { line: index + 1, text: line.to_string(), reason: reason.to_string() };
+        let (key, value) =
+            line.split_once('=').ok_or_else(|| err("no '='; accepted: key=value, such as org.opencontainers.image.vendor=Acme"))?;
         let key = key.trim();
         if key.is_empty() {
-            return Err(err(
-                "the key is empty; accepted: key=value, such as org.opencontainers.image.vendor=Acme",
-            ));
+            return Err(err("the key is empty; accepted: key=value, such as org.opencontainers.image.vendor=Acme"));
         }
         out.push((key.to_string(), value.trim().to_string()));
     }
@@ -154,27 +121,17 @@ pub fn parse_labels(text: &str) -> Result<Vec<(String, String)>, MetaError> {
 /// Parses the `annotations` input: `key=value` (both levels),
 /// `manifest:key=value`, `index:key=value` or `manifest,index:key=value`.
 pub fn parse_annotations(text: &str) -> Result<Vec<AnnotationInput>, MetaError> {
-    const ACCEPTED: &str =
-        "accepted: key=value, manifest:key=value, index:key=value or manifest,index:key=value";
+    const ACCEPTED: &str = "accepted: key=value, manifest:key=value, index:key=value or manifest,index:key=value";
     let mut out = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
-        let err = |reason: String| MetaError::Annotation {
-            line: index + 1,
-            text: line.to_string(),
-            reason,
-        };
-        let (left, value) = line
-            .split_once('=')
-            .ok_or_else(|| err(format!("no '='; {ACCEPTED}")))?;
+        let err = |reason: String| MetaError::Annotation { line: index + 1, text: line.to_string(), reason };
+        let (left, value) = line.split_once('=').ok_or_else(|| err(format!("no '='; {ACCEPTED}")))?;
         let (levels, key) = match left.split_once(':') {
-            None => (
-                vec![AnnotationLevel::Manifest, AnnotationLevel::Index],
-                left,
-            ),
+            None => (vec![AnnotationLevel::Manifest, AnnotationLevel::Index], left),
             Some((levels, key)) => {
                 let mut parsed = Vec::new();
                 for level in levels.split(',') {
@@ -182,9 +139,7 @@ pub fn parse_annotations(text: &str) -> Result<Vec<AnnotationInput>, MetaError> 
                         "manifest" => AnnotationLevel::Manifest,
                         "index" => AnnotationLevel::Index,
                         other => {
-                            return Err(err(format!(
-                                "level '{other}' is not supported; levels: manifest, index; {ACCEPTED}"
-                            )));
+                            return Err(err(format!("level '{other}' is not supported; levels: manifest, index; {ACCEPTED}")));
                         }
                     };
                     if !parsed.contains(&level) {
@@ -198,11 +153,7 @@ pub fn parse_annotations(text: &str) -> Result<Vec<AnnotationInput>, MetaError> 
         if key.is_empty() {
             return Err(err(format!("the key is empty; {ACCEPTED}")));
         }
-        out.push(AnnotationInput {
-            levels,
-            key: key.to_string(),
-            value: value.trim().to_string(),
-        });
+        out.push(AnnotationInput { levels, key: key.to_string(), value: value.trim().to_string() });
     }
     Ok(out)
 }
@@ -210,10 +161,7 @@ pub fn parse_annotations(text: &str) -> Result<Vec<AnnotationInput>, MetaError> 
 /// One buildx `--annotation` value per annotation, such as
 /// `index:org.opencontainers.image.version=1.2.3` (not shell-quoted).
 pub fn annotation_args(annotations: &[Annotation]) -> Vec<String> {
-    annotations
-        .iter()
-        .map(|a| format!("{}:{}={}", a.level.as_str(), a.key, a.value))
-        .collect()
+    annotations.iter().map(|a| format!("{}:{}={}", a.level.as_str(), a.key, a.value)).collect()
 }
 
 #[cfg(test)]
@@ -262,24 +210,15 @@ mod tests {
     #[test]
     fn label_lines() {
         let parsed = parse_labels("a=1\n\n b = x=y \n").unwrap();
-        assert_eq!(
-            parsed,
-            vec![("a".into(), "1".into()), ("b".into(), "x=y".into())]
-        );
+        assert_eq!(parsed, vec![("a".into(), "1".into()), ("b".into(), "x=y".into())]);
         let e = parse_labels("a=1\nbroken").unwrap_err().to_string();
-        assert_eq!(
-            e,
-            "labels: line 2 'broken': no '='; accepted: key=value, such as org.opencontainers.image.vendor=Acme"
-        );
+        assert_eq!(e, "labels: line 2 'broken': no '='; accepted: key=value, such as org.opencontainers.image.vendor=Acme");
         assert!(parse_labels("=x").is_err());
     }
 
     #[test]
     fn annotation_levels() {
-        let parsed = parse_annotations(
-            "a=1\nmanifest:b=2\nindex:c=3\nmanifest,index:d=4\nindex:e=http://x:1/y=z",
-        )
-        .unwrap();
+        let parsed = parse_annotations("a=1\nmanifest:b=2\nindex:c=3\nmanifest,index:d=4\nindex:e=http://x:1/y=z").unwrap();
         let both = vec![AnnotationLevel::Manifest, AnnotationLevel::Index];
         assert_eq!(parsed[0].levels, both);
         assert_eq!(parsed[1].levels, vec![AnnotationLevel::Manifest]);
@@ -288,13 +227,8 @@ mod tests {
         assert_eq!(parsed[4].key, "e");
         assert_eq!(parsed[4].value, "http://x:1/y=z");
 
-        let e = parse_annotations("manifest-descriptor:a=1")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.starts_with("annotations: line 1 'manifest-descriptor:a=1': level 'manifest-descriptor' is not supported"),
-            "{e}"
-        );
+        let e = parse_annotations("manifest-descriptor:a=1").unwrap_err().to_string();
+        assert!(e.starts_with("annotations: line 1 'manifest-descriptor:a=1': level 'manifest-descriptor' is not supported"), "{e}");
         assert!(parse_annotations("novalue").is_err());
         assert!(parse_annotations("index:=1").is_err());
     }

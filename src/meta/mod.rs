@@ -21,13 +21,8 @@ use std::collections::BTreeMap;
 pub use compute::compute;
 pub use error::MetaError;
 pub use guard::{GuardOutcome, HeldBack, guard_floating};
-pub use labels::{
-    Annotation, AnnotationInput, AnnotationLevel, annotation_args, parse_annotations, parse_labels,
-};
-pub use rules::{
-    Enable, Flavor, Latest, RefEvent, RuleKind, ShaFormat, TagRule, default_tag_rules,
-    parse_flavor, parse_tag_rules,
-};
+pub use labels::{Annotation, AnnotationInput, AnnotationLevel, annotation_args, parse_annotations, parse_labels};
+pub use rules::{Enable, Flavor, Latest, RefEvent, RuleKind, ShaFormat, TagRule, default_tag_rules, parse_flavor, parse_tag_rules};
 pub use sanitize::{MAX_TAG_LEN, normalize_image_name, sanitize_tag};
 
 /// What the workflow run tells about itself.
@@ -111,9 +106,7 @@ impl Meta {
             .iter()
             .flat_map(|image| {
                 let image = image.trim().to_ascii_lowercase();
-                self.tags
-                    .iter()
-                    .map(move |tag| format!("{image}:{}", tag.name))
+                self.tags.iter().map(move |tag| format!("{image}:{}", tag.name))
             })
             .collect()
     }

@@ -19,14 +19,7 @@ impl Regex {
     pub fn new(pattern: &str) -> Result<Regex, String> {
         regex::Regex::new(pattern)
             .map(|inner| Regex { inner })
-            .map_err(|e| {
-                e.to_string()
-                    .lines()
-                    .last()
-                    .unwrap_or("invalid")
-                    .trim()
-                    .to_string()
-            })
+            .map_err(|e| e.to_string().lines().last().unwrap_or("invalid").trim().to_string())
     }
 
     pub fn as_str(&self) -> &str {
@@ -40,11 +33,7 @@ impl Regex {
 
     /// The whole match and every group of the first match, if any.
     pub fn captures(&self, text: &str) -> Option<Vec<Option<String>>> {
-        self.inner.captures(text).map(|caps| {
-            caps.iter()
-                .map(|m| m.map(|m| m.as_str().to_string()))
-                .collect()
-        })
+        self.inner.captures(text).map(|caps| caps.iter().map(|m| m.map(|m| m.as_str().to_string())).collect())
     }
 }
 
@@ -53,10 +42,7 @@ mod tests {
     use super::*;
 
     fn group(pattern: &str, text: &str, g: usize) -> Option<String> {
-        Regex::new(pattern)
-            .unwrap()
-            .captures(text)
-            .and_then(|c| c[g].clone())
+        Regex::new(pattern).unwrap().captures(text).and_then(|c| c[g].clone())
     }
 
     #[test]
@@ -71,11 +57,7 @@ mod tests {
             (r"(a)|(b)", "b", 2, Some("b")),
         ];
         for (pattern, text, g, want) in rows {
-            assert_eq!(
-                group(pattern, text, *g).as_deref(),
-                *want,
-                "pattern {pattern:?} on {text:?}, group {g}"
-            );
+            assert_eq!(group(pattern, text, *g).as_deref(), *want, "pattern {pattern:?} on {text:?}, group {g}");
         }
     }
 

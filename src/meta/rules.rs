@@ -37,10 +37,7 @@ pub enum Enable {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuleKind {
     /// `type=semver,pattern=...[,value=...]`.
-    Semver {
-        pattern: Template,
-        value: Option<String>,
-    },
+    Semver { pattern: Template, value: Option<String> },
     /// `type=ref,event=branch|tag|pr`.
     Ref { event: RefEvent },
     /// `type=sha[,format=short|long]`.
@@ -52,11 +49,7 @@ pub enum RuleKind {
     /// `type=edge[,branch=...]`.
     Edge { branch: Option<String> },
     /// `type=match,pattern=REGEX[,group=N][,value=...]`.
-    Match {
-        pattern: Regex,
-        group: usize,
-        value: Option<String>,
-    },
+    Match { pattern: Regex, group: usize, value: Option<String> },
 }
 
 /// One line of the `tags` input.
@@ -155,11 +148,7 @@ pub fn parse_tag_rules(text: &str) -> Result<Vec<TagRule>, MetaError> {
         if line.is_empty() {
             continue;
         }
-        rules.push(parse_rule(line).map_err(|reason| MetaError::TagRule {
-            line: index + 1,
-            text: line.to_string(),
-            reason,
-        })?);
+        rules.push(parse_rule(line).map_err(|reason| MetaError::TagRule { line: index + 1, text: line.to_string(), reason })?);
     }
     Ok(rules)
 }
@@ -179,9 +168,7 @@ fn parse_rule(line: &str) -> Result<TagRule, String> {
             None if fields.len() == 1 => {
                 // A bare value is a raw tag.
                 return Ok(TagRule {
-                    kind: RuleKind::Raw {
-                        value: Template::parse(line, GLOBAL_VARS, true)?,
-                    },
+                    kind: RuleKind::Raw { value: Template::parse(line, GLOBAL_VARS, true)? },
                     prefix: None,
                     suffix: None,
                     enable: Enable::Always,
@@ -190,9 +177,7 @@ fn parse_rule(line: &str) -> Result<TagRule, String> {
                 });
             }
             None => {
-                return Err(format!(
-                    "'{field}' is not key=value; accepted: type=...,key=value,... or a bare tag value"
-                ));
+                return Err(format!("'{field}' is not key=value; accepted: type=...,key=value,... or a bare tag value"));
             }
         }
     }
@@ -200,23 +185,15 @@ fn parse_rule(line: &str) -> Result<TagRule, String> {
         let at = pairs.iter().position(|(k, _)| k == key)?;
         Some(pairs.remove(at).1)
     };
-    let kind_name = take(&mut pairs, "type")
-        .ok_or_else(|| format!("no 'type=' given; accepted types: {TYPES}"))?
-        .to_ascii_lowercase();
+    let kind_name = take(&mut pairs, "type").ok_or_else(|| format!("no 'type=' given; accepted types: {TYPES}"))?.to_ascii_lowercase();
 
-    let prefix = take(&mut pairs, "prefix")
-        .map(|p| Template::parse(&p, GLOBAL_VARS, true))
-        .transpose()?;
-    let suffix = take(&mut pairs, "suffix")
-        .map(|s| Template::parse(&s, GLOBAL_VARS, true))
-        .transpose()?;
+    let prefix = take(&mut pairs, "prefix").map(|p| Template::parse(&p, GLOBAL_VARS, true)).transpose()?;
+    let suffix = take(&mut pairs, "suffix").map(|s| Template::parse(&s, GLOBAL_VARS, true)).transpose()?;
     let enable = match take(&mut pairs, "enable").as_deref().map(str::trim) {
         None | Some("true") => Enable::Always,
         Some("false") => Enable::Never,
         Some("{{is_default_branch}}") | Some("{{ is_default_branch }}") => Enable::OnDefaultBranch,
-        Some("{{is_not_default_branch}}") | Some("{{ is_not_default_branch }}") => {
-            Enable::OffDefaultBranch
-        }
+        Some("{{is_not_default_branch}}") | Some("{{ is_not_default_branch }}") => Enable::OffDefaultBranch,
         Some(other) => {
             return Err(format!(
                 "enable='{other}' is not accepted; accepted: true, false, {{{{is_default_branch}}}}, {{{{is_not_default_branch}}}}"
@@ -224,14 +201,10 @@ fn parse_rule(line: &str) -> Result<TagRule, String> {
         }
     };
     let priority = take(&mut pairs, "priority")
-        .map(|p| {
-            p.parse::<i64>()
-                .map_err(|_| format!("priority='{p}' is not accepted; accepted: a whole number"))
-        })
+        .map(|p| p.parse::<i64>().map_err(|_| format!("priority='{p}' is not accepted; accepted: a whole number")))
         .transpose()?;
 
-    let required = |pairs: &mut Vec<(String, String)>, key: &str, what: &str| match take(pairs, key)
-    {
+    let required = |pairs: &mut Vec<(String, String)>, key: &str, what: &str| match take(pairs, key) {
         Some(v) if !v.is_empty() => Ok(v),
         _ => Err(format!("type={kind_name} needs {key}= ({what})")),
     };
@@ -240,14 +213,7 @@ fn parse_rule(line: &str) -> Result<TagRule, String> {
         "semver" => {
             let pattern = required(&mut pairs, "pattern", "such as {{version}}")?;
             let value = take(&mut pairs, "value").filter(|v| !v.is_empty());
-            (
-                RuleKind::Semver {
-                    pattern: Template::parse(&pattern, SEMVER_VARS, false)?,
-                    value,
-                },
-                900,
-                None,
-            )
+            (RuleKind::Semver { pattern: Template::parse(&pattern, SEMVER_VARS, false)?, value }, 900, None)
         }
         "ref" => {
             let event = required(&mut pairs, "event", "branch, tag or pr")?;
@@ -256,9 +222,7 @@ fn parse_rule(line: &str) -> Result<TagRule, String> {
                 "tag" => RefEvent::Tag,
                 "pr" => RefEvent::Pr,
                 other => {
-                    return Err(format!(
-                        "event='{other}' is not accepted; accepted: branch, tag, pr"
-                    ));
+                    return Err(format!("event='{other}' is not accepted; accepted: branch, tag, pr"));
                 }
             };
             let prefix = (event == RefEvent::Pr).then(|| "pr-".to_string());
@@ -269,34 +233,18 @@ fn parse_rule(line: &str) -> Result<TagRule, String> {
                 None | Some("short") => ShaFormat::Short,
                 Some("long") => ShaFormat::Long,
                 Some(other) => {
-                    return Err(format!(
-                        "format='{other}' is not accepted; accepted: short, long"
-                    ));
+                    return Err(format!("format='{other}' is not accepted; accepted: short, long"));
                 }
             };
             (RuleKind::Sha { format }, 100, Some("sha-".to_string()))
         }
         "raw" => {
             let value = required(&mut pairs, "value", "the tag to add")?;
-            (
-                RuleKind::Raw {
-                    value: Template::parse(&value, GLOBAL_VARS, true)?,
-                },
-                200,
-                None,
-            )
+            (RuleKind::Raw { value: Template::parse(&value, GLOBAL_VARS, true)? }, 200, None)
         }
         "schedule" => {
-            let pattern = take(&mut pairs, "pattern")
-                .filter(|p| !p.is_empty())
-                .unwrap_or_else(|| "nightly".to_string());
-            (
-                RuleKind::Schedule {
-                    pattern: Template::parse(&pattern, GLOBAL_VARS, true)?,
-                },
-                1000,
-                None,
-            )
+            let pattern = take(&mut pairs, "pattern").filter(|p| !p.is_empty()).unwrap_or_else(|| "nightly".to_string());
+            (RuleKind::Schedule { pattern: Template::parse(&pattern, GLOBAL_VARS, true)? }, 1000, None)
         }
         "edge" => {
             let branch = take(&mut pairs, "branch").filter(|b| !b.is_empty());
@@ -304,55 +252,30 @@ fn parse_rule(line: &str) -> Result<TagRule, String> {
         }
         "match" => {
             let pattern = required(&mut pairs, "pattern", "a regular expression")?;
-            let regex = Regex::new(&pattern).map_err(|e| {
-                format!("pattern '{pattern}' is not a usable regular expression: {e}")
-            })?;
+            let regex = Regex::new(&pattern).map_err(|e| format!("pattern '{pattern}' is not a usable regular expression: {e}"))?;
             let group = match take(&mut pairs, "group") {
                 None => 0,
-                Some(g) => g.parse::<usize>().map_err(|_| {
-                    format!("group='{g}' is not accepted; accepted: a group number such as 1")
-                })?,
+                Some(g) => g.parse::<usize>().map_err(|_| format!("group='{g}' is not accepted; accepted: a group number such as 1"))?,
             };
             if group > regex.group_count() {
-                return Err(format!(
-                    "group={group} but the pattern has {} capturing group(s)",
-                    regex.group_count()
-                ));
+                return Err(format!("group={group} but the pattern has {} capturing group(s)", regex.group_count()));
             }
             let value = take(&mut pairs, "value").filter(|v| !v.is_empty());
-            (
-                RuleKind::Match {
-                    pattern: regex,
-                    group,
-                    value,
-                },
-                800,
-                None,
-            )
+            (RuleKind::Match { pattern: regex, group, value }, 800, None)
         }
         other => {
             return Err(format!("unknown type '{other}'; accepted types: {TYPES}"));
         }
     };
     if let Some((key, _)) = pairs.first() {
-        return Err(format!(
-            "unknown key '{key}' for type={kind_name}; accepted: {}",
-            accepted_keys(&kind_name)
-        ));
+        return Err(format!("unknown key '{key}' for type={kind_name}; accepted: {}", accepted_keys(&kind_name)));
     }
     let prefix = match (prefix, default_prefix) {
         (Some(p), _) => Some(p),
         (None, Some(d)) => Some(Template::literal(&d)),
         (None, None) => None,
     };
-    Ok(TagRule {
-        kind,
-        prefix,
-        suffix,
-        enable,
-        priority: priority.unwrap_or(default_priority),
-        source: line.to_string(),
-    })
+    Ok(TagRule { kind, prefix, suffix, enable, priority: priority.unwrap_or(default_priority), source: line.to_string() })
 }
 
 fn accepted_keys(kind: &str) -> String {
@@ -395,11 +318,7 @@ pub fn parse_flavor(text: &str) -> Result<Flavor, MetaError> {
         if line.is_empty() {
             continue;
         }
-        parse_flavor_line(line, &mut flavor).map_err(|reason| MetaError::Flavor {
-            line: index + 1,
-            text: line.to_string(),
-            reason,
-        })?;
+        parse_flavor_line(line, &mut flavor).map_err(|reason| MetaError::Flavor { line: index + 1, text: line.to_string(), reason })?;
     }
     Ok(flavor)
 }
@@ -419,16 +338,12 @@ fn parse_flavor_line(line: &str, flavor: &mut Flavor) -> Result<(), String> {
                     "true" => true,
                     "false" => false,
                     _ => {
-                        return Err(format!(
-                            "onlatest='{v}' is not accepted; accepted: true, false"
-                        ));
+                        return Err(format!("onlatest='{v}' is not accepted; accepted: true, false"));
                     }
                 });
             }
             _ => {
-                return Err(format!(
-                    "'{extra}' is not accepted after {key}=; accepted: {ACCEPTED}"
-                ));
+                return Err(format!("'{extra}' is not accepted after {key}=; accepted: {ACCEPTED}"));
             }
         }
     }
@@ -439,9 +354,7 @@ fn parse_flavor_line(line: &str, flavor: &mut Flavor) -> Result<(), String> {
                 "true" => Latest::True,
                 "false" => Latest::False,
                 _ => {
-                    return Err(format!(
-                        "latest='{value}' is not accepted; accepted: auto, true, false"
-                    ));
+                    return Err(format!("latest='{value}' is not accepted; accepted: auto, true, false"));
                 }
             }
         }
@@ -468,14 +381,8 @@ mod tests {
 
     #[test]
     fn splits_fields_outside_braces_and_quotes() {
-        assert_eq!(
-            split_fields(r#"type=match,pattern=\d{1,3},group=0"#),
-            vec!["type=match", r"pattern=\d{1,3}", "group=0"]
-        );
-        assert_eq!(
-            split_fields(r#"type=match,"pattern=a,b",group=0"#),
-            vec!["type=match", "pattern=a,b", "group=0"]
-        );
+        assert_eq!(split_fields(r#"type=match,pattern=\d{1,3},group=0"#), vec!["type=match", r"pattern=\d{1,3}", "group=0"]);
+        assert_eq!(split_fields(r#"type=match,"pattern=a,b",group=0"#), vec!["type=match", "pattern=a,b", "group=0"]);
     }
 
     #[test]
@@ -485,36 +392,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(rules.len(), 8);
-        assert_eq!(
-            rules.iter().map(|r| r.priority).collect::<Vec<_>>(),
-            vec![900, 600, 100, 200, 1000, 700, 800, -5]
-        );
+        assert_eq!(rules.iter().map(|r| r.priority).collect::<Vec<_>>(), vec![900, 600, 100, 200, 1000, 700, 800, -5]);
         assert_eq!(rules[1].prefix, Some(Template::literal("pr-")));
         assert_eq!(rules[2].prefix, Some(Template::literal("sha-")));
-        assert_eq!(
-            rules[2].kind,
-            RuleKind::Sha {
-                format: ShaFormat::Long
-            }
-        );
-        assert_eq!(
-            rules[3].kind,
-            RuleKind::Raw {
-                value: Template::literal("plain-tag")
-            }
-        );
-        assert_eq!(
-            rules[4].kind,
-            RuleKind::Schedule {
-                pattern: Template::literal("nightly")
-            }
-        );
-        assert_eq!(
-            rules[5].kind,
-            RuleKind::Edge {
-                branch: Some("dev".into())
-            }
-        );
+        assert_eq!(rules[2].kind, RuleKind::Sha { format: ShaFormat::Long });
+        assert_eq!(rules[3].kind, RuleKind::Raw { value: Template::literal("plain-tag") });
+        assert_eq!(rules[4].kind, RuleKind::Schedule { pattern: Template::literal("nightly") });
+        assert_eq!(rules[5].kind, RuleKind::Edge { branch: Some("dev".into()) });
         assert!(matches!(rules[6].kind, RuleKind::Match { group: 1, .. }));
         assert_eq!(rules[7].enable, Enable::Never);
         assert_eq!(rules[0].source, "type=semver,pattern={{version}}");
@@ -536,21 +420,17 @@ mod tests {
         );
         let e = err_of("type=ref,event=branch,colour=red");
         assert!(
-            e.starts_with("tags: line 1 'type=ref,event=branch,colour=red': unknown key 'colour' for type=ref; accepted: type, event, prefix"),
+            e.starts_with(
+                "tags: line 1 'type=ref,event=branch,colour=red': unknown key 'colour' for type=ref; accepted: type, event, prefix"
+            ),
             "{e}"
         );
         let e = err_of("type=raw");
-        assert_eq!(
-            e,
-            "tags: line 1 'type=raw': type=raw needs value= (the tag to add)"
-        );
+        assert_eq!(e, "tags: line 1 'type=raw': type=raw needs value= (the tag to add)");
         let e = err_of("type=semver,pattern=");
         assert!(e.contains("type=semver needs pattern="), "{e}");
         let e = err_of("type=ref");
-        assert!(
-            e.contains("type=ref needs event= (branch, tag or pr)"),
-            "{e}"
-        );
+        assert!(e.contains("type=ref needs event= (branch, tag or pr)"), "{e}");
         assert!(err_of("type=ref,event=push").contains("event='push' is not accepted"));
         assert!(err_of("type=sha,format=medium").contains("accepted: short, long"));
         assert!(err_of("type=semver,pattern={{build}}").contains("unknown expression '{{build}}'"));
@@ -593,16 +473,8 @@ mod tests {
         assert_eq!(parse_flavor("").unwrap(), Flavor::default());
 
         let e = parse_flavor("latest=maybe").unwrap_err().to_string();
-        assert_eq!(
-            e,
-            "flavor: line 1 'latest=maybe': latest='maybe' is not accepted; accepted: auto, true, false"
-        );
-        assert!(
-            parse_flavor("colour=red")
-                .unwrap_err()
-                .to_string()
-                .contains("unknown key 'colour'")
-        );
+        assert_eq!(e, "flavor: line 1 'latest=maybe': latest='maybe' is not accepted; accepted: auto, true, false");
+        assert!(parse_flavor("colour=red").unwrap_err().to_string().contains("unknown key 'colour'"));
         assert!(parse_flavor("latest=true,onlatest=true").is_err());
         assert!(parse_flavor("prefix=a-,onlatest=sometimes").is_err());
         assert!(parse_flavor("nonsense").is_err());

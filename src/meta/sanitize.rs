@@ -29,15 +29,10 @@ pub fn sanitize_tag(raw: &str) -> Result<String, MetaError> {
     }
     let out = out.trim_start_matches(['.', '-']).to_string();
     if out.is_empty() {
-        return Err(MetaError::EmptyTag {
-            raw: raw.to_string(),
-        });
+        return Err(MetaError::EmptyTag { raw: raw.to_string() });
     }
     if out.len() > MAX_TAG_LEN {
-        return Err(MetaError::TagTooLong {
-            len: out.len(),
-            tag: out,
-        });
+        return Err(MetaError::TagTooLong { len: out.len(), tag: out });
     }
     Ok(out)
 }
@@ -47,20 +42,13 @@ pub fn sanitize_tag(raw: &str) -> Result<String, MetaError> {
 /// Fails when the name is empty, carries a tag (`:tag` after the last `/`) or a
 /// digest (`@sha256:...`), or holds characters that no image name can hold.
 pub fn normalize_image_name(raw: &str) -> Result<String, MetaError> {
-    let err = |reason: &str| MetaError::Image {
-        image: raw.to_string(),
-        reason: reason.to_string(),
-    };
+    let err = |reason: &str| MetaError::Image { image: raw.to_string(), reason: reason.to_string() };
     let name = raw.trim().to_ascii_lowercase();
     if name.is_empty() {
-        return Err(err(
-            "the name is empty; accepted: an image name such as ghcr.io/owner/app",
-        ));
+        return Err(err("the name is empty; accepted: an image name such as ghcr.io/owner/app"));
     }
     if name.contains('@') {
-        return Err(err(
-            "a digest is not accepted in an image name; give the name only, such as ghcr.io/owner/app",
-        ));
+        return Err(err("a digest is not accepted in an image name; give the name only, such as ghcr.io/owner/app"));
     }
     let last = name.rsplit('/').next().unwrap_or(&name);
     if last.contains(':') {
@@ -69,14 +57,9 @@ pub fn normalize_image_name(raw: &str) -> Result<String, MetaError> {
         ));
     }
     if name.starts_with('/') || name.ends_with('/') || name.contains("//") {
-        return Err(err(
-            "empty path component; accepted: an image name such as ghcr.io/owner/app",
-        ));
+        return Err(err("empty path component; accepted: an image name such as ghcr.io/owner/app"));
     }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ':')))
-    {
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ':'))) {
         return Err(err(&format!(
             "character '{bad}' is not accepted; image names hold a-z 0-9 . _ - / (and :port after the registry host)"
         )));
@@ -111,10 +94,7 @@ mod tests {
     #[test]
     fn sanitize_errors() {
         assert!(matches!(sanitize_tag(""), Err(MetaError::EmptyTag { .. })));
-        assert!(matches!(
-            sanitize_tag("/.-"),
-            Err(MetaError::EmptyTag { .. })
-        ));
+        assert!(matches!(sanitize_tag("/.-"), Err(MetaError::EmptyTag { .. })));
         let long = "a".repeat(129);
         let err = sanitize_tag(&long).unwrap_err();
         assert!(matches!(err, MetaError::TagTooLong { len: 129, .. }));
@@ -124,21 +104,9 @@ mod tests {
 
     #[test]
     fn image_names() {
-        assert_eq!(
-            normalize_image_name("ghcr.io/Acme/App").unwrap(),
-            "ghcr.io/acme/app"
-        );
-        assert_eq!(
-            normalize_image_name(" localhost:5000/Team/app ").unwrap(),
-            "localhost:5000/team/app"
-        );
-        for bad in [
-            "ghcr.io/acme/app:1.0",
-            "ghcr.io/acme/app@sha256:abcd",
-            "",
-            "ghcr.io//app",
-            "ghcr.io/acme/a pp",
-        ] {
+        assert_eq!(normalize_image_name("ghcr.io/Acme/App").unwrap(), "ghcr.io/acme/app");
+        assert_eq!(normalize_image_name(" localhost:5000/Team/app ").unwrap(), "localhost:5000/team/app");
+        for bad in ["ghcr.io/acme/app:1.0", "ghcr.io/acme/app@sha256:abcd", "", "ghcr.io//app", "ghcr.io/acme/a pp"] {
             let err = normalize_image_name(bad).unwrap_err();
             assert!(err.to_string().starts_with("images: "), "{err}");
         }

@@ -42,9 +42,7 @@ impl Template {
                 pieces.push(Piece::Lit(rest[..start].to_string()));
             }
             let after = &rest[start + 2..];
-            let end = after
-                .find("}}")
-                .ok_or_else(|| format!("'{{{{' without a closing '}}}}' in '{text}'"))?;
+            let end = after.find("}}").ok_or_else(|| format!("'{{{{' without a closing '}}}}' in '{text}'"))?;
             let inner = after[..end].trim();
             pieces.push(Piece::Expr(parse_expr(inner, vars, allow_date)?));
             rest = &after[end + 2..];
@@ -57,16 +55,12 @@ impl Template {
 
     /// A template made of literal text only.
     pub fn literal(text: &str) -> Template {
-        Template {
-            pieces: vec![Piece::Lit(text.to_string())],
-        }
+        Template { pieces: vec![Piece::Lit(text.to_string())] }
     }
 
     /// Whether the template uses the variable `name`.
     pub fn uses(&self, name: &str) -> bool {
-        self.pieces
-            .iter()
-            .any(|p| matches!(p, Piece::Expr(Expr::Var(v)) if v == name))
+        self.pieces.iter().any(|p| matches!(p, Piece::Expr(Expr::Var(v)) if v == name))
     }
 
     /// Renders the template; `var` gives the value of each variable.
@@ -91,9 +85,7 @@ fn parse_expr(inner: &str, vars: &[&str], allow_date: bool) -> Result<Expr, Stri
         let arg = arg.trim();
         let quote = arg.chars().next();
         return match quote {
-            Some(q @ ('\'' | '"')) if arg.len() >= 2 && arg.ends_with(q) => {
-                Ok(Expr::Date(arg[1..arg.len() - 1].to_string()))
-            }
+            Some(q @ ('\'' | '"')) if arg.len() >= 2 && arg.ends_with(q) => Ok(Expr::Date(arg[1..arg.len() - 1].to_string())),
             _ => Err(format!(
                 "'{{{{{inner}}}}}' is not accepted; write the date format in quotes, such as {{{{date 'YYYYMMDD'}}}} (time zones are not supported; dates are UTC)"
             )),
@@ -106,26 +98,14 @@ fn parse_expr(inner: &str, vars: &[&str], allow_date: bool) -> Result<Expr, Stri
     if allow_date {
         accepted.push("{{date 'FORMAT'}}".to_string());
     }
-    Err(format!(
-        "unknown expression '{{{{{inner}}}}}'; accepted here: {}",
-        accepted.join(", ")
-    ))
+    Err(format!("unknown expression '{{{{{inner}}}}}'; accepted here: {}", accepted.join(", ")))
 }
 
 /// Formats `now` with moment.js style tokens: `YYYY`, `YY`, `MM`, `DD`, `HH`,
 /// `mm`, `ss`, `SSS`, `X` (seconds since the epoch); `[text]` is literal.
 pub fn format_date(fmt: &str, now: &DateTime<Utc>) -> String {
-    const TOKENS: &[(&str, &str)] = &[
-        ("YYYY", "%Y"),
-        ("SSS", "%3f"),
-        ("YY", "%y"),
-        ("MM", "%m"),
-        ("DD", "%d"),
-        ("HH", "%H"),
-        ("mm", "%M"),
-        ("ss", "%S"),
-        ("X", "%s"),
-    ];
+    const TOKENS: &[(&str, &str)] =
+        &[("YYYY", "%Y"), ("SSS", "%3f"), ("YY", "%y"), ("MM", "%m"), ("DD", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S"), ("X", "%s")];
     let mut out = String::new();
     let mut rest = fmt;
     'outer: while let Some(c) = rest.chars().next() {

@@ -54,11 +54,7 @@ fn push_tag(tag: &str) -> Context {
 }
 
 fn push_branch(branch: &str) -> Context {
-    ctx(
-        "push",
-        &format!("refs/heads/{branch}"),
-        json!({"ref": format!("refs/heads/{branch}"), "after": SHA, "repository": repo_payload()}),
-    )
+    ctx("push", &format!("refs/heads/{branch}"), json!({"ref": format!("refs/heads/{branch}"), "after": SHA, "repository": repo_payload()}))
 }
 
 fn release(tag: &str, prerelease: bool, git_ref: &str) -> Context {
@@ -80,11 +76,7 @@ fn release(tag: &str, prerelease: bool, git_ref: &str) -> Context {
 }
 
 fn dispatch(version: Option<&str>) -> Context {
-    let mut c = ctx(
-        "workflow_dispatch",
-        "refs/heads/main",
-        json!({"ref": "refs/heads/main", "inputs": {}, "repository": repo_payload()}),
-    );
+    let mut c = ctx("workflow_dispatch", "refs/heads/main", json!({"ref": "refs/heads/main", "inputs": {}, "repository": repo_payload()}));
     c.version_override = version.map(str::to_string);
     c
 }
@@ -107,11 +99,7 @@ fn pull_request() -> Context {
 }
 
 fn schedule() -> Context {
-    ctx(
-        "schedule",
-        "refs/heads/main",
-        json!({"schedule": "0 3 * * *", "repository": repo_payload()}),
-    )
+    ctx("schedule", "refs/heads/main", json!({"schedule": "0 3 * * *", "repository": repo_payload()}))
 }
 
 fn images() -> Vec<String> {
@@ -119,81 +107,25 @@ fn images() -> Vec<String> {
 }
 
 fn run(c: &Context, rules: &str, flavor: &str) -> Meta {
-    let rules = if rules.is_empty() {
-        default_tag_rules()
-    } else {
-        parse_tag_rules(rules).unwrap()
-    };
-    compute(
-        c,
-        &images(),
-        &rules,
-        &parse_flavor(flavor).unwrap(),
-        &[],
-        &[],
-    )
-    .unwrap()
+    let rules = if rules.is_empty() { default_tag_rules() } else { parse_tag_rules(rules).unwrap() };
+    compute(c, &images(), &rules, &parse_flavor(flavor).unwrap(), &[], &[]).unwrap()
 }
 
 #[test]
 fn events_with_default_rules() {
     let rows: Vec<(&str, Context, Vec<&str>)> = vec![
-        (
-            "push stable tag",
-            push_tag("v1.2.3"),
-            vec!["1.2.3", "1.2", "1", "latest"],
-        ),
-        (
-            "push tag without v",
-            push_tag("2.0.1"),
-            vec!["2.0.1", "2.0", "2", "latest"],
-        ),
-        (
-            "push prerelease tag",
-            push_tag("v1.2.3-rc.1"),
-            vec!["1.2.3-rc.1"],
-        ),
+        ("push stable tag", push_tag("v1.2.3"), vec!["1.2.3", "1.2", "1", "latest"]),
+        ("push tag without v", push_tag("2.0.1"), vec!["2.0.1", "2.0", "2", "latest"]),
+        ("push prerelease tag", push_tag("v1.2.3-rc.1"), vec!["1.2.3-rc.1"]),
         ("push branch main", push_branch("main"), vec!["main"]),
-        (
-            "push branch with slash",
-            push_branch("feature/x"),
-            vec!["feature-x"],
-        ),
-        (
-            "release published",
-            release("v1.2.3", false, "refs/tags/v1.2.3"),
-            vec!["1.2.3", "1.2", "1", "latest"],
-        ),
-        (
-            "release flagged prerelease with stable-looking tag",
-            release("v2.0.0", true, "refs/tags/v2.0.0"),
-            vec!["2.0.0"],
-        ),
-        (
-            "release with prerelease tag",
-            release("v3.0.0-beta.2", true, "refs/tags/v3.0.0-beta.2"),
-            vec!["3.0.0-beta.2"],
-        ),
-        (
-            "release without GITHUB_REF uses tag_name",
-            release("v1.5.0", false, ""),
-            vec!["1.5.0", "1.5", "1", "latest"],
-        ),
-        (
-            "workflow_dispatch with version",
-            dispatch(Some("v1.4.0")),
-            vec!["1.4.0", "1.4", "1", "latest"],
-        ),
-        (
-            "workflow_dispatch without version",
-            dispatch(None),
-            vec!["main"],
-        ),
-        (
-            "workflow_dispatch with empty version",
-            dispatch(Some("  ")),
-            vec!["main"],
-        ),
+        ("push branch with slash", push_branch("feature/x"), vec!["feature-x"]),
+        ("release published", release("v1.2.3", false, "refs/tags/v1.2.3"), vec!["1.2.3", "1.2", "1", "latest"]),
+        ("release flagged prerelease with stable-looking tag", release("v2.0.0", true, "refs/tags/v2.0.0"), vec!["2.0.0"]),
+        ("release with prerelease tag", release("v3.0.0-beta.2", true, "refs/tags/v3.0.0-beta.2"), vec!["3.0.0-beta.2"]),
+        ("release without GITHUB_REF uses tag_name", release("v1.5.0", false, ""), vec!["1.5.0", "1.5", "1", "latest"]),
+        ("workflow_dispatch with version", dispatch(Some("v1.4.0")), vec!["1.4.0", "1.4", "1", "latest"]),
+        ("workflow_dispatch without version", dispatch(None), vec!["main"]),
+        ("workflow_dispatch with empty version", dispatch(Some("  ")), vec!["main"]),
         ("pull_request", pull_request(), vec!["pr-12"]),
         ("schedule", schedule(), vec!["nightly", "main"]),
     ];
@@ -214,12 +146,7 @@ fn prerelease_facts() {
     assert!(!meta.prerelease);
     assert_eq!(
         meta.tags.iter().map(|t| t.floating).collect::<Vec<_>>(),
-        vec![
-            None,
-            Some(Floating::MajorMinor(1, 2)),
-            Some(Floating::Major(1)),
-            Some(Floating::Latest)
-        ]
+        vec![None, Some(Floating::MajorMinor(1, 2)), Some(Floating::Major(1)), Some(Floating::Latest)]
     );
 }
 
@@ -233,27 +160,16 @@ type=semver,pattern={{raw}}
 type=semver,pattern=stable";
     let meta = run(&push_tag("v1.2.3-rc.1"), rules, "latest=true");
     assert_eq!(meta.tag_names(), vec!["1.2.3-rc.1", "v1.2.3-rc.1"]);
-    let meta = run(
-        &release("v2.0.0", true, "refs/tags/v2.0.0"),
-        rules,
-        "latest=true",
-    );
+    let meta = run(&release("v2.0.0", true, "refs/tags/v2.0.0"), rules, "latest=true");
     assert_eq!(meta.tag_names(), vec!["2.0.0", "v2.0.0"]);
     let meta = run(&push_tag("v2.0.0"), rules, "");
-    assert_eq!(
-        meta.tag_names(),
-        vec!["2.0.0", "2.0", "v2", "v2.0.0", "stable", "latest"]
-    );
+    assert_eq!(meta.tag_names(), vec!["2.0.0", "2.0", "v2", "v2.0.0", "stable", "latest"]);
     assert_eq!(meta.tags[4].floating, Some(Floating::Latest));
 }
 
 #[test]
 fn version_and_raw_placeholders() {
-    let meta = run(
-        &push_tag("v1.2.3"),
-        "type=semver,pattern={{raw}}\ntype=semver,pattern={{version}}",
-        "latest=false",
-    );
+    let meta = run(&push_tag("v1.2.3"), "type=semver,pattern={{raw}}\ntype=semver,pattern={{version}}", "latest=false");
     assert_eq!(meta.tag_names(), vec!["v1.2.3", "1.2.3"]);
 }
 
@@ -266,18 +182,12 @@ type=raw,value=stable,priority=950
 type=edge
 type=ref,event=branch,suffix=-dev";
     let meta = run(&push_branch("main"), rules, "");
-    assert_eq!(
-        meta.tag_names(),
-        vec!["stable", "edge", "main-dev", "sha-860c190", SHA]
-    );
+    assert_eq!(meta.tag_names(), vec!["stable", "edge", "main-dev", "sha-860c190", SHA]);
     assert_eq!(meta.version, "stable");
     assert!(!meta.tag_names().contains(&"latest"));
 
     let meta = run(&push_tag("v1.0.0"), rules, "");
-    assert_eq!(
-        meta.tag_names(),
-        vec!["stable", "v1.0.0", "sha-860c190", SHA]
-    );
+    assert_eq!(meta.tag_names(), vec!["stable", "v1.0.0", "sha-860c190", SHA]);
 
     let meta = run(&push_branch("dev"), "type=edge,branch=dev", "");
     assert_eq!(meta.tag_names(), vec!["edge"]);
@@ -285,11 +195,7 @@ type=ref,event=branch,suffix=-dev";
 
 #[test]
 fn schedule_date_pattern() {
-    let meta = run(
-        &schedule(),
-        "type=schedule,pattern=nightly-{{date 'YYYYMMDD'}}",
-        "",
-    );
+    let meta = run(&schedule(), "type=schedule,pattern=nightly-{{date 'YYYYMMDD'}}", "");
     assert_eq!(meta.tag_names(), vec!["nightly-20240102"]);
     let meta = run(&push_branch("main"), "type=schedule", "");
     assert!(meta.tags.is_empty());
@@ -304,9 +210,7 @@ fn match_rule() {
     assert!(meta.tags.is_empty());
     assert_eq!(
         meta.warnings,
-        vec![
-            r"tags rule 'type=match,pattern=v(\d+\.\d+),group=1' skipped: pattern 'v(\d+\.\d+)' does not match 'release-x'"
-        ]
+        vec![r"tags rule 'type=match,pattern=v(\d+\.\d+),group=1' skipped: pattern 'v(\d+\.\d+)' does not match 'release-x'"]
     );
 }
 
@@ -323,16 +227,10 @@ fn non_semver_tag_warns_and_may_leave_no_tags() {
             "tags rule 'type=semver,pattern={{major}}' skipped: ref refs/tags/foo is not a semver version",
         ]
     );
-    let meta = run(
-        &dispatch(Some("nightly-build")),
-        "type=semver,pattern={{version}}",
-        "",
-    );
+    let meta = run(&dispatch(Some("nightly-build")), "type=semver,pattern={{version}}", "");
     assert_eq!(
         meta.warnings,
-        vec![
-            "tags rule 'type=semver,pattern={{version}}' skipped: version input 'nightly-build' is not a semver version"
-        ]
+        vec!["tags rule 'type=semver,pattern={{version}}' skipped: version input 'nightly-build' is not a semver version"]
     );
 }
 
@@ -342,44 +240,22 @@ fn flavor_latest_and_affixes() {
     assert_eq!(meta.tag_names(), vec!["main", "latest"]);
     let meta = run(&push_tag("v1.2.3"), "", "latest=false");
     assert_eq!(meta.tag_names(), vec!["1.2.3", "1.2", "1"]);
-    let meta = run(
-        &push_tag("v1.2.3"),
-        "",
-        "prefix=app-\nsuffix=-alpine,onlatest=true",
-    );
-    assert_eq!(
-        meta.tag_names(),
-        vec![
-            "app-1.2.3-alpine",
-            "app-1.2-alpine",
-            "app-1-alpine",
-            "latest-alpine"
-        ]
-    );
+    let meta = run(&push_tag("v1.2.3"), "", "prefix=app-\nsuffix=-alpine,onlatest=true");
+    assert_eq!(meta.tag_names(), vec!["app-1.2.3-alpine", "app-1.2-alpine", "app-1-alpine", "latest-alpine"]);
     assert_eq!(meta.version, "app-1.2.3-alpine");
     assert_eq!(meta.tags[0].prefix, "app-");
     assert_eq!(meta.tags[0].suffix, "-alpine");
     // Rule affixes replace the flavor's.
-    let meta = run(
-        &pull_request(),
-        "type=ref,event=pr\ntype=sha,prefix=git-",
-        "prefix=x-",
-    );
+    let meta = run(&pull_request(), "type=ref,event=pr\ntype=sha,prefix=git-", "prefix=x-");
     assert_eq!(meta.tag_names(), vec!["pr-12", "git-860c190"]);
 }
 
 #[test]
 fn enable_on_default_branch() {
     let rules = "type=raw,value=latest,enable={{is_default_branch}}\ntype=ref,event=branch";
-    assert_eq!(
-        run(&push_branch("main"), rules, "").tag_names(),
-        vec!["main", "latest"]
-    );
+    assert_eq!(run(&push_branch("main"), rules, "").tag_names(), vec!["main", "latest"]);
     assert_eq!(run(&push_branch("dev"), rules, "").tag_names(), vec!["dev"]);
-    assert_eq!(
-        run(&pull_request(), rules, "").tag_names(),
-        Vec::<&str>::new()
-    );
+    assert_eq!(run(&pull_request(), rules, "").tag_names(), Vec::<&str>::new());
 }
 
 #[test]
@@ -395,19 +271,8 @@ fn pull_request_target_does_not_tag_the_base_branch() {
 fn too_long_tag_is_an_error() {
     let long = "x".repeat(130);
     let rules = parse_tag_rules(&format!("type=raw,value={long}")).unwrap();
-    let err = compute(
-        &push_branch("main"),
-        &images(),
-        &rules,
-        &Flavor::default(),
-        &[],
-        &[],
-    )
-    .unwrap_err();
-    assert!(
-        matches!(err, MetaError::TagTooLong { len: 130, .. }),
-        "{err}"
-    );
+    let err = compute(&push_branch("main"), &images(), &rules, &Flavor::default(), &[], &[]).unwrap_err();
+    assert!(matches!(err, MetaError::TagTooLong { len: 130, .. }), "{err}");
 }
 
 #[test]
@@ -425,32 +290,14 @@ fn images_are_checked_and_referenced() {
             "docker.io/acme/app:1",
         ]
     );
-    let err = compute(
-        &push_tag("v1.2.3"),
-        &["ghcr.io/acme/app:v1".to_string()],
-        &default_tag_rules(),
-        &Flavor::default(),
-        &[],
-        &[],
-    )
-    .unwrap_err();
-    assert!(
-        err.to_string().starts_with("images: 'ghcr.io/acme/app:v1'"),
-        "{err}"
-    );
+    let err =
+        compute(&push_tag("v1.2.3"), &["ghcr.io/acme/app:v1".to_string()], &default_tag_rules(), &Flavor::default(), &[], &[]).unwrap_err();
+    assert!(err.to_string().starts_with("images: 'ghcr.io/acme/app:v1'"), "{err}");
 }
 
 #[test]
 fn bad_version_input_is_an_error() {
-    let err = compute(
-        &dispatch(Some("v1 2")),
-        &images(),
-        &default_tag_rules(),
-        &Flavor::default(),
-        &[],
-        &[],
-    )
-    .unwrap_err();
+    let err = compute(&dispatch(Some("v1 2")), &images(), &default_tag_rules(), &Flavor::default(), &[], &[]).unwrap_err();
     assert!(err.to_string().starts_with("version: 'v1 2'"), "{err}");
 }
 
@@ -458,10 +305,7 @@ fn bad_version_input_is_an_error() {
 fn labels_from_payload() {
     let meta = run(&push_tag("v1.2.3"), "", "");
     let l = &meta.labels;
-    let get = |k: &str| {
-        l.get(&format!("org.opencontainers.image.{k}"))
-            .map(String::as_str)
-    };
+    let get = |k: &str| l.get(&format!("org.opencontainers.image.{k}")).map(String::as_str);
     assert_eq!(get("title"), Some("app"));
     assert_eq!(get("description"), Some("The app"));
     assert_eq!(get("url"), Some("https://github.com/acme/app"));
@@ -478,31 +322,14 @@ fn fixed_created_time_is_used_as_given() {
     let mut c = push_branch("main");
     c.created = chrono::Utc.with_ymd_and_hms(1980, 1, 1, 0, 0, 0).unwrap();
     let meta = run(&c, "", "");
-    assert_eq!(
-        meta.labels["org.opencontainers.image.created"],
-        "1980-01-01T00:00:00.000Z"
-    );
+    assert_eq!(meta.labels["org.opencontainers.image.created"], "1980-01-01T00:00:00.000Z");
 }
 
 #[test]
 fn user_labels_and_annotations_override() {
-    let labels = parse_labels(
-        "org.opencontainers.image.title=Acme App\norg.opencontainers.image.vendor=Acme",
-    )
-    .unwrap();
-    let annotations = parse_annotations(
-        "index:org.opencontainers.image.description=Multi-arch app\nmanifest:com.acme.tier=gold",
-    )
-    .unwrap();
-    let meta = compute(
-        &push_tag("v1.2.3"),
-        &images(),
-        &default_tag_rules(),
-        &Flavor::default(),
-        &labels,
-        &annotations,
-    )
-    .unwrap();
+    let labels = parse_labels("org.opencontainers.image.title=Acme App\norg.opencontainers.image.vendor=Acme").unwrap();
+    let annotations = parse_annotations("index:org.opencontainers.image.description=Multi-arch app\nmanifest:com.acme.tier=gold").unwrap();
+    let meta = compute(&push_tag("v1.2.3"), &images(), &default_tag_rules(), &Flavor::default(), &labels, &annotations).unwrap();
     assert_eq!(meta.labels["org.opencontainers.image.title"], "Acme App");
     assert_eq!(meta.labels["org.opencontainers.image.vendor"], "Acme");
     assert_eq!(meta.labels["org.opencontainers.image.revision"], SHA);
@@ -510,9 +337,7 @@ fn user_labels_and_annotations_override() {
     let args = annotation_args(&meta.annotations);
     assert!(args.contains(&"manifest:org.opencontainers.image.version=1.2.3".to_string()));
     assert!(args.contains(&"index:org.opencontainers.image.version=1.2.3".to_string()));
-    assert!(
-        args.contains(&"index:org.opencontainers.image.description=Multi-arch app".to_string())
-    );
+    assert!(args.contains(&"index:org.opencontainers.image.description=Multi-arch app".to_string()));
     assert!(args.contains(&"manifest:org.opencontainers.image.description=The app".to_string()));
     assert!(args.contains(&"manifest:com.acme.tier=gold".to_string()));
     assert!(!args.contains(&"index:com.acme.tier=gold".to_string()));
@@ -542,10 +367,7 @@ fn guard_table() {
             flavor: "",
             existing: &["1.9.0", "1.9", "1", "2.0.0", "2.0", "2", "latest"],
             kept: &["1.9.1", "1.9", "1"],
-            held: &[(
-                "latest",
-                "2.0.0 is already published and is newer than 1.9.1",
-            )],
+            held: &[("latest", "2.0.0 is already published and is newer than 1.9.1")],
         },
         Row {
             name: "re-running the newest release keeps everything",
@@ -563,10 +385,7 @@ fn guard_table() {
             kept: &["1.9.0", "1.9"],
             held: &[
                 ("1", "1.10.0 is already published and is newer than 1.9.0"),
-                (
-                    "latest",
-                    "1.10.0 is already published and is newer than 1.9.0",
-                ),
+                ("latest", "1.10.0 is already published and is newer than 1.9.0"),
             ],
         },
         Row {
@@ -576,18 +395,9 @@ fn guard_table() {
             existing: &["v1.9.2", "main", "sha-860c190"],
             kept: &["1.9.1"],
             held: &[
-                (
-                    "1.9",
-                    "1.9.2 is already published (as tag v1.9.2) and is newer than 1.9.1",
-                ),
-                (
-                    "1",
-                    "1.9.2 is already published (as tag v1.9.2) and is newer than 1.9.1",
-                ),
-                (
-                    "latest",
-                    "1.9.2 is already published (as tag v1.9.2) and is newer than 1.9.1",
-                ),
+                ("1.9", "1.9.2 is already published (as tag v1.9.2) and is newer than 1.9.1"),
+                ("1", "1.9.2 is already published (as tag v1.9.2) and is newer than 1.9.1"),
+                ("latest", "1.9.2 is already published (as tag v1.9.2) and is newer than 1.9.1"),
             ],
         },
         Row {
@@ -604,10 +414,7 @@ fn guard_table() {
             flavor: "prefix=app-\nsuffix=-alpine",
             existing: &["app-2.0.0-alpine", "app-1.9.0-alpine"],
             kept: &["app-1.9.1-alpine", "app-1.9-alpine", "app-1-alpine"],
-            held: &[(
-                "latest",
-                "2.0.0 is already published (as tag app-2.0.0-alpine) and is newer than 1.9.1",
-            )],
+            held: &[("latest", "2.0.0 is already published (as tag app-2.0.0-alpine) and is newer than 1.9.1")],
         },
         Row {
             name: "first release into an empty repository",
@@ -623,11 +430,7 @@ fn guard_table() {
         let outcome = guard_floating(&meta, &existing(row.existing));
         let kept: Vec<&str> = outcome.kept.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(kept, row.kept, "row: {}", row.name);
-        let held: Vec<(&str, &str)> = outcome
-            .held_back
-            .iter()
-            .map(|h| (h.tag.as_str(), h.reason.as_str()))
-            .collect();
+        let held: Vec<(&str, &str)> = outcome.held_back.iter().map(|h| (h.tag.as_str(), h.reason.as_str())).collect();
         assert_eq!(held, row.held, "row: {}", row.name);
     }
 }

@@ -12,7 +12,7 @@ use oci_client::manifest::{ImageIndexEntry, OciManifest};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 
-use crate::plan::{Credential, ImageName};
+use crate::plan::{Credential, ImageName, canonical_registry};
 use crate::platform::Platform;
 
 /// How long one registry request may take before it counts as unreachable.
@@ -30,6 +30,36 @@ pub struct PlatformImage {
     pub digest: String,
     /// Compressed size: config and layers.
     pub size: u64,
+    /// The platform its config declares (os, architecture, variant).
+    pub config_platform: Option<Platform>,
+    /// Layer digests, bottom first.
+    pub layers: Vec<String>,
+    /// For each layer, the build step that made it (the config's history).
+    pub layer_steps: Vec<String>,
+}
+
+/// The platform a config blob declares, and the step behind each layer.
+pub fn read_config(config: &str, layer_count: usize) -> (Option<Platform>, Vec<String>) {
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(config) else { return (None, Vec::new()) };
+    let text = |key: &str| json.get(key).and_then(|v| v.as_str());
+    let platform = match (text("os"), text("architecture"), text("variant")) {
+        (Some(os), Some(arch), Some(variant)) => Platform::parse(&format!("{os}/{arch}/{variant}")).ok(),
+        (Some(os), Some(arch), None) => Platform::parse(&format!("{os}/{arch}")).ok(),
+        _ => None,
+    };
+    let steps: Vec<String> = json
+        .get("history")
+        .and_then(|h| h.as_array())
+        .map(|entries| {
+            entries
+                .iter()
+                .filter(|e| !e.get("empty_layer").and_then(|v| v.as_bool()).unwrap_or(false))
+                .map(|e| e.get("created_by").and_then(|v| v.as_str()).unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let steps = if steps.len() == layer_count { steps } else { vec![String::new(); layer_count] };
+    (platform, steps)
 }
 
 /// Registries Docker itself reaches over plain HTTP without being told.
@@ -39,18 +69,9 @@ fn implicitly_insecure(registry: &str) -> bool {
 }
 
 impl Registry {
-    pub fn new(
-        insecure_registries: &[String],
-        credentials: &[Credential],
-        images: &[ImageName],
-    ) -> Registry {
+    pub fn new(insecure_registries: &[String], credentials: &[Credential], images: &[ImageName]) -> Registry {
         let mut plain_http: Vec<String> = insecure_registries.to_vec();
-        plain_http.extend(
-            images
-                .iter()
-                .map(|i| i.registry.clone())
-                .filter(|r| implicitly_insecure(r)),
-        );
+        plain_http.extend(images.iter().map(|i| i.registry.clone()).filter(|r| implicitly_insecure(r)));
         let config = ClientConfig {
             protocol: ClientProtocol::HttpsExcept(plain_http),
             read_timeout: Some(REQUEST_TIMEOUT),
@@ -59,15 +80,7 @@ impl Registry {
         };
         Registry {
             client: Client::new(config),
-            credentials: credentials
-                .iter()
-                .map(|c| {
-                    (
-                        c.registry.clone(),
-                        (c.username.clone(), c.password.0.clone()),
-                    )
-                })
-                .collect(),
+            credentials: credentials.iter().map(|c| (c.registry.clone(), (c.username.clone(), c.password.0.clone()))).collect(),
         }
     }
 
@@ -84,8 +97,7 @@ impl Registry {
             Some(tag) => image.with_tag(tag),
             None => image.name.clone(),
         };
-        text.parse()
-            .with_context(|| format!("`{text}` is not an image reference"))
+        text.parse().with_context(|| format!("`{text}` is not an image reference"))
     }
 
     /// Checks that the registry of `image` accepts our credentials (or, with
@@ -97,22 +109,12 @@ impl Registry {
             Some((user, _)) => format!("the credentials of `{user}`"),
             None => "anonymous access".to_string(),
         };
-        let operation = if for_push {
-            RegistryOperation::Push
-        } else {
-            RegistryOperation::Pull
-        };
+        let operation = if for_push { RegistryOperation::Push } else { RegistryOperation::Pull };
         let refused = |detail: String| {
             if self.credentials.contains_key(&image.registry) {
-                anyhow!(
-                    "password: the registry {} refused {who} ({detail}); check `username` and `password`",
-                    image.registry
-                )
+                anyhow!("password: the registry {} refused {who} ({detail}); check `username` and `password`", image.registry)
             } else {
-                anyhow!(
-                    "username: the registry {} needs credentials ({detail}); set `username` and `password`",
-                    image.registry
-                )
+                anyhow!("username: the registry {} needs credentials ({detail}); set `username` and `password`", image.registry)
             }
         };
         let attempt = async {
@@ -123,39 +125,22 @@ impl Registry {
                 }
                 Err(error) => return Err(unreachable(&image.registry, error)),
             }
-            match self
-                .client
-                .list_tags(&reference, &auth, Some(1), None)
-                .await
-            {
+            match self.client.list_tags(&reference, &auth, Some(1), None).await {
                 Ok(_) => Ok(()),
                 Err(error) if is_not_found(&error) => Ok(()),
-                Err(OciDistributionError::UnauthorizedError { .. }) => {
-                    Err(refused("HTTP 401".into()))
-                }
-                Err(OciDistributionError::ServerError { code: 403, .. }) => {
-                    Err(refused("HTTP 403".into()))
-                }
+                Err(OciDistributionError::UnauthorizedError { .. }) => Err(refused("HTTP 401".into())),
+                Err(OciDistributionError::ServerError { code: 403, .. }) => Err(refused("HTTP 403".into())),
                 Err(OciDistributionError::RegistryError { envelope, .. })
-                    if envelope
-                        .errors
-                        .iter()
-                        .any(|e| format!("{:?}", e.code).contains("Denied")) =>
+                    if envelope.errors.iter().any(|e| format!("{:?}", e.code).contains("Denied")) =>
                 {
                     Err(refused("access denied".into()))
                 }
                 Err(error) => Err(unreachable(&image.registry, error)),
             }
         };
-        tokio::time::timeout(REQUEST_TIMEOUT, attempt)
-            .await
-            .map_err(|_| {
-                anyhow!(
-                    "the registry {} did not answer within {}s; check that it is reachable",
-                    image.registry,
-                    REQUEST_TIMEOUT.as_secs()
-                )
-            })?
+        tokio::time::timeout(REQUEST_TIMEOUT, attempt).await.map_err(|_| {
+            anyhow!("the registry {} did not answer within {}s; check that it is reachable", image.registry, REQUEST_TIMEOUT.as_secs())
+        })?
     }
 
     /// Every tag of the repository; none when it does not exist yet.
@@ -165,16 +150,11 @@ impl Registry {
         let mut tags = Vec::new();
         let mut last: Option<String> = None;
         loop {
-            let page = match self
-                .client
-                .list_tags(&reference, &auth, Some(1000), last.as_deref())
-                .await
-            {
+            let page = match self.client.list_tags(&reference, &auth, Some(1000), last.as_deref()).await {
                 Ok(page) => page,
                 Err(error) if is_not_found(&error) => return Ok(tags),
                 Err(error) => {
-                    return Err(error)
-                        .with_context(|| format!("could not list the tags of {}", image.name));
+                    return Err(error).with_context(|| format!("could not list the tags of {}", image.name));
                 }
             };
             let done = page.tags.len() < 1000;
@@ -196,18 +176,10 @@ impl Registry {
     }
 
     /// The platform images of the index at `digest`, attestations left out.
-    pub async fn platform_images(
-        &self,
-        image: &ImageName,
-        digest: &str,
-    ) -> Result<Vec<PlatformImage>> {
+    pub async fn platform_images(&self, image: &ImageName, digest: &str) -> Result<Vec<PlatformImage>> {
         let auth = self.auth(&image.registry);
         let reference = Self::reference(image, Some(digest))?;
-        let (manifest, _) = self
-            .client
-            .pull_manifest(&reference, &auth)
-            .await
-            .with_context(|| format!("could not read {reference}"))?;
+        let (manifest, _) = self.client.pull_manifest(&reference, &auth).await.with_context(|| format!("could not read {reference}"))?;
         let entries: Vec<ImageIndexEntry> = match manifest {
             OciManifest::ImageIndex(index) => index.manifests,
             OciManifest::Image(_) => {
@@ -220,35 +192,61 @@ impl Registry {
                 continue;
             };
             let reference = Self::reference(image, Some(&entry.digest))?;
-            let (manifest, _) = self
-                .client
-                .pull_manifest(&reference, &auth)
-                .await
-                .with_context(|| format!("could not read {reference}"))?;
-            let size = match manifest {
-                OciManifest::Image(m) => {
-                    m.config.size.max(0) as u64
-                        + m.layers.iter().map(|l| l.size.max(0) as u64).sum::<u64>()
-                }
-                OciManifest::ImageIndex(_) => 0,
-            };
+            let (manifest, _, config) =
+                self.client.pull_manifest_and_config(&reference, &auth).await.with_context(|| format!("could not read {reference}"))?;
+            let size = manifest.config.size.max(0) as u64 + manifest.layers.iter().map(|l| l.size.max(0) as u64).sum::<u64>();
+            let (config_platform, layer_steps) = read_config(&config, manifest.layers.len());
             images.push(PlatformImage {
                 platform,
                 digest: entry.digest.clone(),
                 size,
+                config_platform,
+                layers: manifest.layers.iter().map(|l| l.digest.clone()).collect(),
+                layer_steps,
             });
         }
         Ok(images)
+    }
+
+    /// The platforms an image offers: its index's entries, or for a
+    /// single-platform image, what its config declares.
+    pub async fn platforms_of(&self, reference_text: &str) -> Result<Vec<Platform>> {
+        let reference: Reference = reference_text.parse().map_err(|_| anyhow!("`{reference_text}` is not an image reference"))?;
+        let auth = self.auth(&canonical_registry(reference.registry()));
+        let (manifest, _) = self.client.pull_manifest(&reference, &auth).await.map_err(|error| match error {
+            error if is_not_found(&error) => anyhow!("{reference_text} does not exist in its registry"),
+            OciDistributionError::UnauthorizedError { .. } => {
+                anyhow!("{reference_text}: the registry refused access; log in to it with `registry`, `username` and `password`")
+            }
+            other => anyhow!("could not read {reference_text}: {other}"),
+        })?;
+        match manifest {
+            OciManifest::ImageIndex(index) => {
+                Ok(index.manifests.iter().filter(|e| !is_attestation(e)).filter_map(entry_platform).collect())
+            }
+            OciManifest::Image(_) => {
+                let (_, _, config) = self
+                    .client
+                    .pull_manifest_and_config(&reference, &auth)
+                    .await
+                    .with_context(|| format!("could not read the config of {reference_text}"))?;
+                Ok(read_config(&config, 0).0.into_iter().collect())
+            }
+        }
+    }
+
+    /// A layer of `image` as a stream of bytes.
+    pub async fn layer_stream(&self, image: &ImageName, digest: &str) -> Result<oci_client::client::SizedStream> {
+        let reference = Self::reference(image, None)?;
+        self.client.pull_blob_stream(&reference, digest).await.with_context(|| format!("could not read layer {digest} of {}", image.name))
     }
 }
 
 /// BuildKit's provenance and SBOM manifests: `unknown/unknown` with a
 /// reference-type annotation.
 pub fn is_attestation(entry: &ImageIndexEntry) -> bool {
-    entry.annotations.as_ref().is_some_and(|a| {
-        a.get("vnd.docker.reference.type")
-            .is_some_and(|t| t == "attestation-manifest")
-    }) || entry_platform(entry).is_none()
+    entry.annotations.as_ref().is_some_and(|a| a.get("vnd.docker.reference.type").is_some_and(|t| t == "attestation-manifest"))
+        || entry_platform(entry).is_none()
 }
 
 fn entry_platform(entry: &ImageIndexEntry) -> Option<Platform> {
@@ -264,12 +262,9 @@ fn entry_platform(entry: &ImageIndexEntry) -> Option<Platform> {
 
 fn is_not_found(error: &OciDistributionError) -> bool {
     match error {
-        OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|e| {
-            matches!(
-                format!("{:?}", e.code).as_str(),
-                "NameUnknown" | "ManifestUnknown"
-            )
-        }),
+        OciDistributionError::RegistryError { envelope, .. } => {
+            envelope.errors.iter().any(|e| matches!(format!("{:?}", e.code).as_str(), "NameUnknown" | "ManifestUnknown"))
+        }
         OciDistributionError::ServerError { code: 404, .. } => true,
         OciDistributionError::ImageManifestNotFoundError(_) => true,
         _ => false,
@@ -278,9 +273,7 @@ fn is_not_found(error: &OciDistributionError) -> bool {
 
 fn unreachable(registry: &str, error: OciDistributionError) -> anyhow::Error {
     let detail = match &error {
-        OciDistributionError::RequestError(e) if e.is_connect() => {
-            "connection refused or host unknown".to_string()
-        }
+        OciDistributionError::RequestError(e) if e.is_connect() => "connection refused or host unknown".to_string(),
         OciDistributionError::RequestError(e) if e.is_timeout() => "timed out".to_string(),
         other => other.to_string(),
     };

@@ -33,13 +33,7 @@ pub struct Annotation {
 
 impl Annotation {
     pub fn new(level: Level, message: impl Into<String>) -> Self {
-        Annotation {
-            level,
-            message: message.into(),
-            title: None,
-            file: None,
-            line: None,
-        }
+        Annotation { level, message: message.into(), title: None, file: None, line: None }
     }
 
     /// The `::error file=F,line=L,title=T::MSG` line.
@@ -65,10 +59,7 @@ impl Annotation {
 
 /// Escapes a command's message: `%`, CR and LF.
 pub fn escape_data(value: &str) -> String {
-    value
-        .replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
+    value.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
 }
 
 /// Escapes a command's property value: as data, plus `:` and `,`.
@@ -106,10 +97,7 @@ mod tests {
     fn annotations_are_escaped_as_the_runner_expects() {
         let cases = [
             (Annotation::new(Level::Error, "plain"), "::error::plain"),
-            (
-                Annotation::new(Level::Warning, "100% done\nnext"),
-                "::warning::100%25 done%0Anext",
-            ),
+            (Annotation::new(Level::Warning, "100% done\nnext"), "::warning::100%25 done%0Anext"),
             (
                 Annotation {
                     file: Some("dir/Docker,file".into()),
@@ -128,10 +116,7 @@ mod tests {
     #[test]
     fn masks_cover_the_value_and_each_line() {
         assert_eq!(mask_commands("s3cr%t"), vec!["::add-mask::s3cr%25t"]);
-        assert_eq!(
-            mask_commands("a\nb"),
-            vec!["::add-mask::a%0Ab", "::add-mask::a", "::add-mask::b"]
-        );
+        assert_eq!(mask_commands("a\nb"), vec!["::add-mask::a%0Ab", "::add-mask::a", "::add-mask::b"]);
         assert!(mask_commands("  ").is_empty());
     }
 

@@ -34,18 +34,19 @@ impl GithubContext {
         let path = |name: &str| env.get(name).filter(|v| !v.is_empty()).map(PathBuf::from);
         let event = match path("GITHUB_EVENT_PATH") {
             Some(file) if file.exists() => {
-                let text = std::fs::read_to_string(&file).with_context(|| {
-                    format!("could not read the event payload {}", file.display())
-                })?;
-                serde_json::from_str(&text)
-                    .with_context(|| format!("the event payload {} is not JSON", file.display()))?
+                let text =
+                    std::fs::read_to_string(&file).with_context(|| format!("could not read the event payload {}", file.display()))?;
+                serde_json::from_str(&text).with_context(|| format!("the event payload {} is not JSON", file.display()))?
             }
             _ => serde_json::Value::Null,
         };
         let source_date_epoch = match env.get("SOURCE_DATE_EPOCH").filter(|v| !v.is_empty()) {
-            Some(value) => Some(value.trim().parse().with_context(|| {
-                format!("SOURCE_DATE_EPOCH={value} is not a number of seconds; unset it or give a Unix time")
-            })?),
+            Some(value) => Some(
+                value
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("SOURCE_DATE_EPOCH={value} is not a number of seconds; unset it or give a Unix time"))?,
+            ),
             None => None,
         };
         Ok(GithubContext {
@@ -53,14 +54,8 @@ impl GithubContext {
             git_ref: get("GITHUB_REF"),
             sha: get("GITHUB_SHA"),
             repository: get("GITHUB_REPOSITORY"),
-            server_url: env
-                .get("GITHUB_SERVER_URL")
-                .cloned()
-                .unwrap_or_else(|| "https://github.com".into()),
-            api_url: env
-                .get("GITHUB_API_URL")
-                .cloned()
-                .unwrap_or_else(|| "https://api.github.com".into()),
+            server_url: env.get("GITHUB_SERVER_URL").cloned().unwrap_or_else(|| "https://github.com".into()),
+            api_url: env.get("GITHUB_API_URL").cloned().unwrap_or_else(|| "https://api.github.com".into()),
             run_id: get("GITHUB_RUN_ID"),
             event,
             output_path: path("GITHUB_OUTPUT"),

@@ -22,9 +22,7 @@ pub fn format_output(name: &str, value: &str, mut delimiter: impl FnMut() -> Str
 
 fn random_delimiter() -> String {
     let mut rng = rand::rng();
-    let token: String = (0..20)
-        .map(|_| rng.sample(rand::distr::Alphanumeric) as char)
-        .collect();
+    let token: String = (0..20).map(|_| rng.sample(rand::distr::Alphanumeric) as char).collect();
     format!("ghadelimiter_{token}")
 }
 
@@ -43,8 +41,7 @@ impl OutputFile {
         for (name, value) in outputs {
             text.push_str(&format_output(name, value, random_delimiter));
         }
-        append(path, &text)
-            .with_context(|| format!("could not write the step outputs to {}", path.display()))
+        append(path, &text).with_context(|| format!("could not write the step outputs to {}", path.display()))
     }
 }
 
@@ -59,13 +56,10 @@ impl SummaryFile {
         let Some(path) = &self.path else {
             return Ok(());
         };
-        let existing = std::fs::metadata(path)
-            .map(|m| m.len() as usize)
-            .unwrap_or(0);
+        let existing = std::fs::metadata(path).map(|m| m.len() as usize).unwrap_or(0);
         let room = SUMMARY_LIMIT.saturating_sub(existing);
         let text = truncate_summary(markdown, room);
-        append(path, &text)
-            .with_context(|| format!("could not write the job summary to {}", path.display()))
+        append(path, &text).with_context(|| format!("could not write the job summary to {}", path.display()))
     }
 }
 
@@ -87,10 +81,7 @@ pub fn truncate_summary(markdown: &str, room: usize) -> String {
 }
 
 fn append(path: &PathBuf, text: &str) -> std::io::Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
     file.write_all(text.as_bytes())
 }
 
@@ -104,10 +95,7 @@ mod tests {
         let text = format_output("tags", "a\nABC-in-value\nb", || candidates.next().unwrap());
         assert_eq!(text, "tags<<XYZ\na\nABC-in-value\nb\nXYZ\n");
         let mut candidates = vec!["a".to_string(), "Q".to_string()].into_iter();
-        assert_eq!(
-            format_output("digest", "sha256:a", || candidates.next().unwrap()),
-            "digest<<Q\nsha256:a\nQ\n"
-        );
+        assert_eq!(format_output("digest", "sha256:a", || candidates.next().unwrap()), "digest<<Q\nsha256:a\nQ\n");
     }
 
     #[test]
@@ -120,17 +108,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out");
         std::fs::write(&path, "earlier=1\n").unwrap();
-        let file = OutputFile {
-            path: Some(path.clone()),
-        };
-        file.write(&[("a".into(), "x".into()), ("b".into(), "1\n2".into())])
-            .unwrap();
+        let file = OutputFile { path: Some(path.clone()) };
+        file.write(&[("a".into(), "x".into()), ("b".into(), "1\n2".into())]).unwrap();
         let text = std::fs::read_to_string(path).unwrap();
         assert!(text.starts_with("earlier=1\na<<ghadelimiter_"), "{text}");
-        assert!(
-            text.contains("\nx\n") && text.contains("\n1\n2\n"),
-            "{text}"
-        );
+        assert!(text.contains("\nx\n") && text.contains("\n1\n2\n"), "{text}");
     }
 
     #[test]

@@ -29,14 +29,9 @@ impl TestBed {
     /// Reads `target/testenv.env` and checks that the parts answer.
     pub fn get() -> TestBed {
         let start = "the test bed is not running: start it with `scripts/testenv up` (as root)";
-        let text = std::fs::read_to_string(format!("{ROOT}/target/testenv.env"))
-            .unwrap_or_else(|_| panic!("{start}"));
+        let text = std::fs::read_to_string(format!("{ROOT}/target/testenv.env")).unwrap_or_else(|_| panic!("{start}"));
         let vars: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
-        let get = |k: &str| {
-            vars.get(k)
-                .unwrap_or_else(|| panic!("{start} (target/testenv.env lacks {k})"))
-                .to_string()
-        };
+        let get = |k: &str| vars.get(k).unwrap_or_else(|| panic!("{start} (target/testenv.env lacks {k})")).to_string();
         let bed = TestBed {
             registry: get("REGISTRY"),
             user: get("REGISTRY_USER"),
@@ -44,28 +39,10 @@ impl TestBed {
             base_image: get("BASE_IMAGE"),
             qemu_installer: get("QEMU_INSTALLER_IMAGE"),
         };
-        let status = curl(&[
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            &format!("http://{}/v2/", bed.registry),
-        ]);
-        assert_eq!(
-            status.trim(),
-            "401",
-            "{start} (the registry at {} does not answer)",
-            bed.registry
-        );
-        let docker = Command::new("docker")
-            .args(["info", "--format", "{{.ServerVersion}}"])
-            .output()
-            .expect("docker CLI");
-        assert!(
-            docker.status.success(),
-            "{start} (the Docker daemon does not answer)"
-        );
+        let status = curl(&["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://{}/v2/", bed.registry)]);
+        assert_eq!(status.trim(), "401", "{start} (the registry at {} does not answer)", bed.registry);
+        let docker = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output().expect("docker CLI");
+        assert!(docker.status.success(), "{start} (the Docker daemon does not answer)");
         bed
     }
 
@@ -73,15 +50,8 @@ impl TestBed {
     pub fn unique_image(&self, name: &str) -> String {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis();
-        format!(
-            "{}/tests/{name}-{stamp}-{}-{n}",
-            self.registry,
-            std::process::id()
-        )
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+        format!("{}/tests/{name}-{stamp}-{}-{n}", self.registry, std::process::id())
     }
 
     /// The registry's digest for `repository:reference`, read with curl.
@@ -94,19 +64,12 @@ impl TestBed {
             &format!("{}:{}", self.user, self.password),
             "-H",
             "Accept: application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json",
-            &format!(
-                "http://{}/v2/{repository}/manifests/{reference}",
-                self.registry
-            ),
+            &format!("http://{}/v2/{repository}/manifests/{reference}", self.registry),
         ]);
         if !headers.starts_with("HTTP/1.1 200") {
             return None;
         }
-        headers.lines().find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("docker-content-digest:")
-                .map(|d| d.trim().to_string())
-        })
+        headers.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("docker-content-digest:").map(|d| d.trim().to_string()))
     }
 
     /// The registry's manifest JSON for `repository:reference`.
@@ -118,60 +81,31 @@ impl TestBed {
             &format!("{}:{}", self.user, self.password),
             "-H",
             "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json",
-            &format!(
-                "http://{}/v2/{repository}/manifests/{reference}",
-                self.registry
-            ),
+            &format!("http://{}/v2/{repository}/manifests/{reference}", self.registry),
         ]);
-        serde_json::from_str(&body)
-            .unwrap_or_else(|e| panic!("manifest of {image}:{reference} is not JSON ({e}): {body}"))
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("manifest of {image}:{reference} is not JSON ({e}): {body}"))
     }
 
     /// The docker CLI with a config holding the registry's credentials.
     pub fn docker(&self, args: &[&str]) -> std::process::Output {
         let config = tempfile::tempdir().unwrap();
-        let auth = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{}", self.user, self.password));
-        std::fs::write(
-            config.path().join("config.json"),
-            format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, self.registry),
-        )
-        .unwrap();
-        Command::new("docker")
-            .arg("--config")
-            .arg(config.path())
-            .args(args)
-            .output()
-            .expect("docker CLI")
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.user, self.password));
+        std::fs::write(config.path().join("config.json"), format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, self.registry)).unwrap();
+        Command::new("docker").arg("--config").arg(config.path()).args(args).output().expect("docker CLI")
     }
 
     /// Runs `cmd` in `image` for `platform` and returns its stdout.
     pub fn run_image(&self, image: &str, platform: &str, cmd: &[&str]) -> String {
-        let mut args = vec![
-            "run",
-            "--rm",
-            "--pull",
-            "always",
-            "--platform",
-            platform,
-            image,
-        ];
+        let mut args = vec!["run", "--rm", "--pull", "always", "--platform", platform, image];
         args.extend_from_slice(cmd);
         let output = self.docker(&args);
-        assert!(
-            output.status.success(),
-            "docker run {image} for {platform} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert!(output.status.success(), "docker run {image} for {platform} failed: {}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8_lossy(&output.stdout).trim().to_string()
     }
 }
 
 pub fn curl(args: &[&str]) -> String {
-    let output = Command::new("curl")
-        .args(args)
-        .output()
-        .expect("curl is installed by scripts/testenv");
+    let output = Command::new("curl").args(args).output().expect("curl is installed by scripts/testenv");
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -196,17 +130,11 @@ pub struct Run {
 
 impl Run {
     pub fn error_lines(&self) -> Vec<&str> {
-        self.stdout
-            .lines()
-            .filter(|l| l.starts_with("::error"))
-            .collect()
+        self.stdout.lines().filter(|l| l.starts_with("::error")).collect()
     }
 
     pub fn output(&self, name: &str) -> &str {
-        self.outputs
-            .get(name)
-            .map(String::as_str)
-            .unwrap_or_else(|| panic!("no output `{name}` in {:?}", self.raw_outputs))
+        self.outputs.get(name).map(String::as_str).unwrap_or_else(|| panic!("no output `{name}` in {:?}", self.raw_outputs))
     }
 
     /// Asserts that no secret appears anywhere the run wrote, in plain,
@@ -214,11 +142,7 @@ impl Run {
     pub fn assert_no_secret(&self, secrets: &[&str], workspace: &Path) {
         // `::add-mask::` lines are how the runner learns what to hide; the
         // runner consumes them and never shows them.
-        let stdout: Vec<&str> = self
-            .stdout
-            .lines()
-            .filter(|l| !l.starts_with("::add-mask::"))
-            .collect();
+        let stdout: Vec<&str> = self.stdout.lines().filter(|l| !l.starts_with("::add-mask::")).collect();
         let mut places = vec![
             ("stdout", stdout.join("\n")),
             ("stderr", self.stderr.clone()),
@@ -232,17 +156,10 @@ impl Run {
             ));
         }
         for secret in secrets {
-            let forms = [
-                secret.to_string(),
-                base64::engine::general_purpose::STANDARD.encode(secret),
-                url_encode(secret),
-            ];
+            let forms = [secret.to_string(), base64::engine::general_purpose::STANDARD.encode(secret), url_encode(secret)];
             for (place, text) in &places {
                 for form in &forms {
-                    assert!(
-                        !text.contains(form.as_str()),
-                        "a secret leaked into {place}"
-                    );
+                    assert!(!text.contains(form.as_str()), "a secret leaked into {place}");
                 }
             }
         }
@@ -251,13 +168,7 @@ impl Run {
 
 fn url_encode(text: &str) -> String {
     text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
         .collect()
 }
 
@@ -305,19 +216,11 @@ pub fn run_action(workdir: &Path, inputs: &[(&str, &str)], github: &[(&str, &str
     command.current_dir(workdir).env_clear();
     command.env("PATH", std::env::var("PATH").unwrap_or_default());
     command.env("GITHUB_ACTIONS", "true");
-    command
-        .env("GITHUB_OUTPUT", &output_path)
-        .env("GITHUB_STEP_SUMMARY", &summary_path);
-    command
-        .env("RUNNER_TEMP", files.path())
-        .env("GITHUB_WORKSPACE", workdir);
-    command
-        .env("GITHUB_REPOSITORY", "acme/app")
-        .env("GITHUB_SERVER_URL", "https://github.com");
+    command.env("GITHUB_OUTPUT", &output_path).env("GITHUB_STEP_SUMMARY", &summary_path);
+    command.env("RUNNER_TEMP", files.path()).env("GITHUB_WORKSPACE", workdir);
+    command.env("GITHUB_REPOSITORY", "acme/app").env("GITHUB_SERVER_URL", "https://github.com");
     command.env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567");
-    command
-        .env("GITHUB_EVENT_NAME", "workflow_dispatch")
-        .env("GITHUB_REF", "refs/heads/main");
+    command.env("GITHUB_EVENT_NAME", "workflow_dispatch").env("GITHUB_REF", "refs/heads/main");
     for (name, value) in github {
         command.env(name, value);
     }

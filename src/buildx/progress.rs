@@ -1,0 +1,290 @@
+//! buildx's `--progress rawjson` stream: rendered back into the readable
+//! `#N step … DONE 1.2s` log as it arrives, and summed up afterwards into
+//! where the time went: each platform's wall time, how much of it ran under
+//! emulation, and the slowest steps.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::platform::Platform;
+
+#[derive(Debug, Deserialize, Default)]
+struct SolveStatus {
+    #[serde(default)]
+    vertexes: Vec<Vertex>,
+    #[serde(default)]
+    logs: Vec<VertexLog>,
+    #[serde(default)]
+    warnings: Vec<VertexWarning>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+struct Vertex {
+    digest: String,
+    #[serde(default)]
+    name: String,
+    started: Option<DateTime<Utc>>,
+    completed: Option<DateTime<Utc>>,
+    #[serde(default)]
+    cached: bool,
+    #[serde(default)]
+    error: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct VertexLog {
+    vertex: String,
+    #[serde(default)]
+    data: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct VertexWarning {
+    #[serde(default)]
+    short: String,
+}
+
+/// A step as it ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub name: String,
+    pub platform: Option<Platform>,
+    pub seconds: f64,
+    pub cached: bool,
+    pub started: Option<DateTime<Utc>>,
+    pub completed: Option<DateTime<Utc>>,
+}
+
+/// Reassembles rawjson objects from lines and renders them.
+#[derive(Debug, Default)]
+pub struct Progress {
+    buffer: String,
+    numbers: HashMap<String, usize>,
+    announced: HashMap<String, bool>,
+    finished: HashMap<String, Step>,
+    order: Vec<String>,
+}
+
+/// The platform a step runs for, from its `[linux/arm64 2/3]` prefix.
+pub fn step_platform(name: &str) -> Option<Platform> {
+    let inner = name.strip_prefix('[')?.split(']').next()?;
+    Platform::parse(inner.split_whitespace().next()?).ok()
+}
+
+impl Progress {
+    /// Takes one line of buildx's output; returns the readable lines it
+    /// completes.
+    pub fn feed(&mut self, line: &str) -> Vec<String> {
+        if self.buffer.is_empty() && !line.starts_with('{') {
+            return vec![line.to_string()];
+        }
+        self.buffer.push_str(line);
+        self.buffer.push('\n');
+        if line != "}" && !(line.starts_with('{') && line.ends_with('}')) {
+            return Vec::new();
+        }
+        let text = std::mem::take(&mut self.buffer);
+        match serde_json::from_str::<SolveStatus>(&text) {
+            Ok(status) => self.render(status),
+            Err(_) => text.lines().map(str::to_string).collect(),
+        }
+    }
+
+    fn number(&mut self, digest: &str) -> usize {
+        let next = self.numbers.len() + 1;
+        *self.numbers.entry(digest.to_string()).or_insert(next)
+    }
+
+    fn render(&mut self, status: SolveStatus) -> Vec<String> {
+        let mut out = Vec::new();
+        for vertex in status.vertexes {
+            let n = self.number(&vertex.digest);
+            if vertex.started.is_some() && !self.announced.contains_key(&vertex.digest) {
+                self.announced.insert(vertex.digest.clone(), true);
+                out.push(format!("#{n} {}", vertex.name));
+            }
+            if let (Some(started), Some(completed)) = (vertex.started, vertex.completed) {
+                if self.finished.contains_key(&vertex.digest) {
+                    continue;
+                }
+                let seconds = (completed - started).num_milliseconds().max(0) as f64 / 1000.0;
+                if !vertex.error.is_empty() {
+                    out.push(format!("#{n} ERROR: {}", vertex.error));
+                } else if vertex.cached {
+                    out.push(format!("#{n} CACHED"));
+                } else {
+                    out.push(format!("#{n} DONE {seconds:.1}s"));
+                }
+                self.order.push(vertex.digest.clone());
+                self.finished.insert(
+                    vertex.digest.clone(),
+                    Step {
+                        platform: step_platform(&vertex.name),
+                        name: vertex.name,
+                        seconds,
+                        cached: vertex.cached,
+                        started: Some(started),
+                        completed: Some(completed),
+                    },
+                );
+            }
+        }
+        for log in status.logs {
+            let n = self.number(&log.vertex);
+            let data = base64::engine::general_purpose::STANDARD.decode(&log.data).unwrap_or_default();
+            for text in String::from_utf8_lossy(&data).lines() {
+                out.push(format!("#{n} {text}"));
+            }
+        }
+        for warning in status.warnings {
+            let data = base64::engine::general_purpose::STANDARD.decode(&warning.short).unwrap_or_default();
+            out.push(format!("WARNING: {}", String::from_utf8_lossy(&data)));
+        }
+        out
+    }
+
+    /// Every finished step, in the order they finished.
+    pub fn steps(&self) -> Vec<Step> {
+        self.order.iter().filter_map(|d| self.finished.get(d).cloned()).collect()
+    }
+}
+
+/// One platform's share of the build.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlatformTime {
+    pub platform: Platform,
+    /// From its first step's start to its last step's end.
+    pub wall_seconds: f64,
+    /// Time its `RUN` steps spent executing under QEMU.
+    pub emulated_seconds: f64,
+}
+
+/// Where the time went, per platform, and the slowest steps.
+pub fn timings(steps: &[Step], emulated: &[Platform], slowest: usize) -> (Vec<PlatformTime>, Vec<Step>) {
+    let mut per_platform: Vec<PlatformTime> = Vec::new();
+    let mut spans: HashMap<Platform, (DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
+    for step in steps {
+        let (Some(platform), Some(started), Some(completed)) = (&step.platform, step.started, step.completed) else { continue };
+        let span = spans.entry(platform.clone()).or_insert((started, completed));
+        span.0 = span.0.min(started);
+        span.1 = span.1.max(completed);
+        let is_run = step.name.split(']').nth(1).is_some_and(|rest| rest.trim_start().starts_with("RUN "));
+        let emulated_time = if is_run && !step.cached && emulated.contains(platform) { step.seconds } else { 0.0 };
+        match per_platform.iter_mut().find(|p| &p.platform == platform) {
+            Some(entry) => entry.emulated_seconds += emulated_time,
+            None => per_platform.push(PlatformTime { platform: platform.clone(), wall_seconds: 0.0, emulated_seconds: emulated_time }),
+        }
+    }
+    for entry in &mut per_platform {
+        if let Some((start, end)) = spans.get(&entry.platform) {
+            entry.wall_seconds = (*end - *start).num_milliseconds().max(0) as f64 / 1000.0;
+        }
+    }
+    per_platform.sort_by(|a, b| a.platform.cmp(&b.platform));
+    let mut by_time: Vec<Step> = steps.iter().filter(|s| !s.cached).cloned().collect();
+    by_time.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+    by_time.truncate(slowest);
+    (per_platform, by_time)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STREAM: &str = r#"{
+  "vertexes": [
+    {
+      "digest": "sha256:a",
+      "name": "[linux/arm64 2/2] RUN make",
+      "started": "2026-01-01T00:00:01Z"
+    }
+  ]
+}
+{
+  "logs": [
+    {
+      "vertex": "sha256:a",
+      "stream": 1,
+      "data": "Y29tcGlsaW5nCmRvbmU=",
+      "timestamp": "2026-01-01T00:00:02Z"
+    }
+  ]
+}
+{
+  "vertexes": [
+    {
+      "digest": "sha256:a",
+      "name": "[linux/arm64 2/2] RUN make",
+      "started": "2026-01-01T00:00:01Z",
+      "completed": "2026-01-01T00:00:11.5Z"
+    },
+    {
+      "digest": "sha256:b",
+      "name": "[linux/amd64 2/2] RUN make",
+      "started": "2026-01-01T00:00:01Z",
+      "completed": "2026-01-01T00:00:02Z"
+    },
+    {
+      "digest": "sha256:c",
+      "name": "[linux/amd64 1/2] FROM base",
+      "started": "2026-01-01T00:00:00Z",
+      "completed": "2026-01-01T00:00:00Z",
+      "cached": true
+    }
+  ]
+}
+ERROR: failed to solve: something
+"#;
+
+    fn feed_all() -> (Progress, Vec<String>) {
+        let mut progress = Progress::default();
+        let mut out = Vec::new();
+        for line in STREAM.lines() {
+            out.extend(progress.feed(line));
+        }
+        (progress, out)
+    }
+
+    #[test]
+    fn rawjson_renders_as_the_readable_log() {
+        let (_, out) = feed_all();
+        assert_eq!(
+            out,
+            vec![
+                "#1 [linux/arm64 2/2] RUN make",
+                "#1 compiling",
+                "#1 done",
+                "#1 DONE 10.5s",
+                "#2 [linux/amd64 2/2] RUN make",
+                "#2 DONE 1.0s",
+                "#3 [linux/amd64 1/2] FROM base",
+                "#3 CACHED",
+                "ERROR: failed to solve: something",
+            ]
+        );
+    }
+
+    #[test]
+    fn time_is_attributed_to_platforms_and_emulation() {
+        let (progress, _) = feed_all();
+        let arm64 = Platform::parse("linux/arm64").unwrap();
+        let (per_platform, slowest) = timings(&progress.steps(), std::slice::from_ref(&arm64), 1);
+        assert_eq!(per_platform.len(), 2);
+        assert_eq!(per_platform[0].platform.to_string(), "linux/amd64");
+        assert_eq!(per_platform[0].wall_seconds, 2.0);
+        assert_eq!(per_platform[0].emulated_seconds, 0.0);
+        assert_eq!(per_platform[1].platform, arm64);
+        assert_eq!(per_platform[1].emulated_seconds, 10.5);
+        assert_eq!(slowest[0].name, "[linux/arm64 2/2] RUN make");
+    }
+
+    #[test]
+    fn platforms_come_from_step_names() {
+        assert_eq!(step_platform("[linux/arm/v7 build 3/4] RUN x").unwrap().to_string(), "linux/arm/v7");
+        assert_eq!(step_platform("[internal] load build definition"), None);
+        assert_eq!(step_platform("exporting to image"), None);
+    }
+}
