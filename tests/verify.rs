@@ -1,0 +1,105 @@
+//! Verification after the push and export for offline use, against the real
+//! test bed: a failing smoke test names its platform, an arm64 image that
+//! carries an x86-64 binary is caught, exported tarballs load and run.
+
+mod common;
+
+use common::{TestBed, registry_inputs, run_action, workspace};
+
+const DOCKERFILE: &str = "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN uname -m > /arch\n";
+
+#[test]
+fn a_smoke_test_failing_on_arm64_fails_the_step_naming_arm64() {
+    let bed = TestBed::get();
+    let image = bed.unique_image("smoke");
+    let dir = workspace(DOCKERFILE);
+    let build_arg = format!("BASE_IMAGE={}", bed.base_image);
+    let mut inputs = registry_inputs(&bed, &image);
+    inputs.extend([
+        ("platforms", "linux/amd64,linux/arm64"),
+        ("build-args", build_arg.as_str()),
+        ("tags", "smoke"),
+        ("smoke-test", r#"sh -c 'cat /arch; test "$(cat /arch)" != aarch64'"#),
+    ]);
+    let run = run_action(dir.path(), &inputs, &[]);
+    assert!(!run.success, "{}", run.stdout);
+    let errors = run.error_lines();
+    assert_eq!(errors.len(), 1, "{}", run.stdout);
+    assert!(errors[0].contains("linux/arm64 (exit 1)") && !errors[0].contains("linux/amd64"), "{}", errors[0]);
+    assert!(run.stdout.contains("linux/amd64: exit 0\nx86_64"), "{}", run.stdout);
+    assert!(run.stdout.contains("linux/arm64: exit 1\naarch64"), "{}", run.stdout);
+    assert!(run.outputs.is_empty(), "no success outputs: {:?}", run.outputs);
+    let leftover = std::process::Command::new("docker").args(["ps", "-aq", "--filter", "label=org.multiarch-action.run"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&leftover.stdout).trim(), "", "smoke-test containers are removed");
+}
+
+#[test]
+fn an_x86_64_binary_in_the_arm64_image_fails_verification_naming_the_file() {
+    let bed = TestBed::get();
+    let image = bed.unique_image("foreign-binary");
+    // The classic mistake: one prebuilt amd64 binary added for every platform.
+    let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY tool-linux-amd64 /usr/local/bin/tool\n");
+    std::fs::copy("/bin/busybox", dir.path().join("tool-linux-amd64")).unwrap();
+    let build_arg = format!("BASE_IMAGE={}", bed.base_image);
+    let mut inputs = registry_inputs(&bed, &image);
+    inputs.extend([("platforms", "linux/amd64,linux/arm64"), ("build-args", build_arg.as_str()), ("tags", "foreign"), ("preflight", "false")]);
+    let run = run_action(dir.path(), &inputs, &[]);
+    assert!(!run.success, "{}", run.stdout);
+    let errors = run.error_lines();
+    assert_eq!(errors.len(), 1, "{}", run.stdout);
+    assert!(errors[0].contains("linux/arm64: /usr/local/bin/tool is an amd64 binary"), "{}", errors[0]);
+    assert!(errors[0].contains("COPY tool-linux-amd64 /usr/local/bin/tool"), "names the step: {}", errors[0]);
+    assert!(!errors[0].contains("linux/amd64: /usr/local/bin/tool"), "{}", errors[0]);
+
+    // With `verify: warn` the same build publishes, with the warning.
+    let mut inputs = registry_inputs(&bed, &image);
+    inputs.extend([
+        ("platforms", "linux/amd64,linux/arm64"),
+        ("build-args", build_arg.as_str()),
+        ("tags", "foreign"),
+        ("preflight", "false"),
+        ("verify", "warn"),
+    ]);
+    let run = run_action(dir.path(), &inputs, &[]);
+    assert!(run.success, "{}", run.stdout);
+    assert!(run.stdout.contains("::warning::verify: linux/arm64: /usr/local/bin/tool is an amd64 binary"), "{}", run.stdout);
+    assert!(run.summary.contains("Verification warnings"), "{}", run.summary);
+}
+
+#[test]
+fn exported_tarballs_load_into_the_daemon_and_run() {
+    let bed = TestBed::get();
+    let image = bed.unique_image("export");
+    let dir = workspace(DOCKERFILE);
+    let export_dir = tempfile::tempdir().unwrap();
+    let export_path = export_dir.path().display().to_string();
+    let build_arg = format!("BASE_IMAGE={}", bed.base_image);
+    let mut inputs = registry_inputs(&bed, &image);
+    inputs.extend([
+        ("platforms", "linux/amd64,linux/arm64"),
+        ("build-args", build_arg.as_str()),
+        ("tags", "offline"),
+        ("export", "docker"),
+        ("export-dir", export_path.as_str()),
+        ("push", "false"),
+    ]);
+    let run = run_action(dir.path(), &inputs, &[]);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(bed.manifest_digest(&image, "offline"), None, "push: false pushes nothing");
+
+    let sums = std::process::Command::new("sha256sum").arg("-c").arg("SHA256SUMS").current_dir(export_dir.path()).output().unwrap();
+    assert!(sums.status.success(), "SHA256SUMS verifies: {}", String::from_utf8_lossy(&sums.stdout));
+    let listed = String::from_utf8_lossy(&sums.stdout);
+    let stem = image.rsplit('/').next().unwrap();
+    for (file, platform, arch) in [("linux-amd64", "linux/amd64", "x86_64"), ("linux-arm64", "linux/arm64", "aarch64")] {
+        let name = format!("tests-{stem}-{file}.tar");
+        assert!(listed.contains(&format!("{name}: OK")), "{listed}");
+        let tag = format!("{image}:offline");
+        let _ = std::process::Command::new("docker").args(["rmi", "-f", &tag]).output();
+        let load = std::process::Command::new("docker").args(["load", "-i"]).arg(export_dir.path().join(&name)).output().unwrap();
+        assert!(load.status.success(), "docker load {name}: {}", String::from_utf8_lossy(&load.stderr));
+        let ran = std::process::Command::new("docker").args(["run", "--rm", "--pull", "never", "--platform", platform, &tag, "cat", "/arch"]).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&ran.stdout).trim(), arch, "{}", String::from_utf8_lossy(&ran.stderr));
+    }
+    assert!(export_dir.path().join(format!("tests-{stem}.oci.tar")).exists());
+}
