@@ -11,6 +11,7 @@ pub mod meta;
 pub mod pipeline;
 pub mod plan;
 pub mod platform;
+pub mod preflight;
 pub mod registry;
 pub mod runner;
 pub mod summary;

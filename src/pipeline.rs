@@ -16,6 +16,7 @@ use crate::meta;
 use crate::plan::{Builder, CheckLevel, DriverRequest, ExportFormat, FloatingPolicy, Plan, QemuMode};
 use crate::platform::{self, Platform};
 use crate::registry::{PlatformImage, Registry};
+use crate::runner::{Annotation, Level};
 use crate::summary::Report;
 use crate::verify;
 
@@ -72,6 +73,71 @@ async fn held_back_tags(plan: &Plan, registry: &Registry, log: &Log) -> Result<V
         }
     }
     Ok(held)
+}
+
+/// Before any build: every external base image offers every platform it is
+/// needed for, and the Dockerfile's lints, as annotations on its lines.
+async fn preflight(plan: &Plan, registry: &Registry, log: &Log) -> Result<()> {
+    if plan.preflight == CheckLevel::Off {
+        return Ok(());
+    }
+    let file = plan.dockerfile.display().to_string();
+    let text = std::fs::read_to_string(&plan.dockerfile).with_context(|| format!("file: could not read {file}"))?;
+    let described = |e: crate::preflight::DockerfileError| {
+        let place = if file == "Dockerfile" { String::new() } else { format!(" (in {file})") };
+        anyhow::anyhow!("file: {e}{place}")
+    };
+    let parsed = crate::preflight::parse_dockerfile(&text).map_err(described).and_then(|dockerfile| {
+        let build_args: HashMap<String, String> = plan.build_args.iter().cloned().collect();
+        let stages = crate::preflight::resolve(&dockerfile, &build_args, plan.target.as_deref()).map_err(described)?;
+        Ok((dockerfile, stages))
+    });
+    let (dockerfile, stages) = match parsed {
+        Ok(parsed) => parsed,
+        Err(error) if plan.preflight == CheckLevel::Warn => {
+            log.warning(&format!("{error:#}; preflight skipped"));
+            return Ok(());
+        }
+        Err(error) => return Err(error),
+    };
+    let host = Platform::host();
+    let emulated: Vec<Platform> = plan.platforms.iter().filter(|p| !p.runs_on(&host)).cloned().collect();
+    for finding in crate::preflight::lint(&dockerfile, &stages, &emulated, &plan.platforms) {
+        log.annotation(Annotation {
+            level: Level::Warning,
+            message: finding.message,
+            title: Some(finding.title),
+            file: Some(file.clone()),
+            line: Some(finding.line),
+        });
+    }
+
+    let mut bases = crate::preflight::bases_to_check(&stages, &plan.platforms, &host);
+    let lookups = bases.iter().map(|base| registry.platforms_of(&base.image));
+    let offered = futures_util::future::join_all(lookups).await;
+    let mut checked = Vec::new();
+    for (mut base, offers) in bases.drain(..).zip(offered) {
+        match offers {
+            Ok(offers) => {
+                base.offers = offers;
+                checked.push(base);
+            }
+            Err(error) => log
+                .warning(&format!("preflight: could not read the platforms of {} (Dockerfile line {}): {error:#}", base.image, base.line)),
+        }
+    }
+    let gaps = crate::preflight::missing(&checked, &plan.platforms);
+    if gaps.is_empty() {
+        log.info(&format!("preflight: {} base image(s) offer every platform they are needed for", checked.len()));
+        return Ok(());
+    }
+    log.info(&crate::preflight::render_table(&checked, &plan.platforms));
+    let message = format!("preflight: {}", crate::preflight::advice(&checked, &plan.platforms).replace('\n', " "));
+    if plan.preflight == CheckLevel::Fail {
+        bail!("{} (or set `preflight: warn`)", message.trim_end());
+    }
+    log.warning(&message);
+    Ok(())
 }
 
 /// Checks every registry we will talk to, then reads the existing tags.
@@ -197,11 +263,14 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
     let created_builder = tokio::sync::Mutex::new(None);
 
     let work = async {
-        log.group("Check registries, prepare builder and QEMU");
-        let setup =
-            tokio::try_join!(check_registries(plan, &registry, log), prepare_builder(plan, tools, &daemon, &buildx, &created_builder, log));
+        log.group("Preflight, registries, builder and QEMU");
+        let setup = tokio::try_join!(
+            preflight(plan, &registry, log),
+            check_registries(plan, &registry, log),
+            prepare_builder(plan, tools, &daemon, &buildx, &created_builder, log)
+        );
         log.end_group();
-        let (held_back, ready) = setup?;
+        let ((), held_back, ready) = setup?;
         let held: Vec<String> = held_back.iter().map(|(t, _)| t.clone()).collect();
 
         let metadata_file = config.path().join("metadata.json");

@@ -188,9 +188,11 @@ impl Plan {
         }
 
         let context = PathBuf::from(raw.get("context"));
+        // Paths as the user writes them, without `./`, since annotations
+        // name the Dockerfile relative to the workspace.
         let dockerfile = match raw.get("file") {
-            "" => context.join("Dockerfile"),
-            file => PathBuf::from(file),
+            "" => context.join("Dockerfile").components().filter(|c| *c != std::path::Component::CurDir).collect::<PathBuf>(),
+            file => Path::new(file).components().filter(|c| *c != std::path::Component::CurDir).collect::<PathBuf>(),
         };
         let target = Some(raw.get("target").to_string()).filter(|t| !t.is_empty());
         let build_args = parse_pairs("build-args", raw.get("build-args"))?;

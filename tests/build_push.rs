@@ -62,6 +62,8 @@ fn pushes_two_platforms_and_every_output_matches_the_registry() {
     }
     assert!(run.summary.contains(&format!("docker pull {image}@{digest}")), "{}", run.summary);
     assert!(run.stdout.contains("::group::Build "), "phases are grouped");
+    assert!(run.summary.contains("Where the time went") && run.summary.contains("| `linux/arm64` |"), "{}", run.summary);
+    assert!(run.stdout.contains("architecture scan of "), "{}", run.stdout);
 
     // The arm64 image really was built for arm64: its RUN step ran there.
     let reference = format!("{image}@{digest}");
@@ -75,6 +77,7 @@ fn a_wrong_password_fails_in_seconds_without_building() {
     let image = bed.unique_image("wrong-password");
     let dir = workspace(DOCKERFILE);
     let wrong = "not-the-password-7d1f";
+    let build_arg = format!("BASE_IMAGE={}", bed.base_image);
     let inputs = [
         ("images", image.as_str()),
         ("registry", bed.registry.as_str()),
@@ -82,6 +85,7 @@ fn a_wrong_password_fails_in_seconds_without_building() {
         ("password", wrong),
         ("insecure-registries", bed.registry.as_str()),
         ("version", "1.0.0"),
+        ("build-args", &build_arg),
     ];
     let run = run_action(dir.path(), &inputs, &[]);
     assert!(!run.success);

@@ -42,7 +42,12 @@ fn an_x86_64_binary_in_the_arm64_image_fails_verification_naming_the_file() {
     std::fs::copy("/bin/busybox", dir.path().join("tool-linux-amd64")).unwrap();
     let build_arg = format!("BASE_IMAGE={}", bed.base_image);
     let mut inputs = registry_inputs(&bed, &image);
-    inputs.extend([("platforms", "linux/amd64,linux/arm64"), ("build-args", build_arg.as_str()), ("tags", "foreign"), ("preflight", "false")]);
+    inputs.extend([
+        ("platforms", "linux/amd64,linux/arm64"),
+        ("build-args", build_arg.as_str()),
+        ("tags", "foreign"),
+        ("preflight", "false"),
+    ]);
     let run = run_action(dir.path(), &inputs, &[]);
     assert!(!run.success, "{}", run.stdout);
     let errors = run.error_lines();
@@ -82,10 +87,17 @@ fn exported_tarballs_load_into_the_daemon_and_run() {
         ("export", "docker"),
         ("export-dir", export_path.as_str()),
         ("push", "false"),
+        ("load", "true"),
     ]);
     let run = run_action(dir.path(), &inputs, &[]);
     assert!(run.success, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(bed.manifest_digest(&image, "offline"), None, "push: false pushes nothing");
+    // `load: true` put the native platform into the daemon.
+    let loaded = std::process::Command::new("docker")
+        .args(["run", "--rm", "--pull", "never", &format!("{image}:offline"), "cat", "/arch"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&loaded.stdout).trim(), "x86_64", "{}", String::from_utf8_lossy(&loaded.stderr));
 
     let sums = std::process::Command::new("sha256sum").arg("-c").arg("SHA256SUMS").current_dir(export_dir.path()).output().unwrap();
     assert!(sums.status.success(), "SHA256SUMS verifies: {}", String::from_utf8_lossy(&sums.stdout));
@@ -98,8 +110,65 @@ fn exported_tarballs_load_into_the_daemon_and_run() {
         let _ = std::process::Command::new("docker").args(["rmi", "-f", &tag]).output();
         let load = std::process::Command::new("docker").args(["load", "-i"]).arg(export_dir.path().join(&name)).output().unwrap();
         assert!(load.status.success(), "docker load {name}: {}", String::from_utf8_lossy(&load.stderr));
-        let ran = std::process::Command::new("docker").args(["run", "--rm", "--pull", "never", "--platform", platform, &tag, "cat", "/arch"]).output().unwrap();
+        let ran = std::process::Command::new("docker")
+            .args(["run", "--rm", "--pull", "never", "--platform", platform, &tag, "cat", "/arch"])
+            .output()
+            .unwrap();
         assert_eq!(String::from_utf8_lossy(&ran.stdout).trim(), arch, "{}", String::from_utf8_lossy(&ran.stderr));
     }
     assert!(export_dir.path().join(format!("tests-{stem}.oci.tar")).exists());
+}
+
+#[test]
+fn a_base_without_arm64_fails_before_any_build_step_with_the_table() {
+    let bed = TestBed::get();
+    let image = bed.unique_image("preflight");
+    let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN uname -m > /arch\n");
+    let build_arg = format!("BASE_IMAGE={}", bed.base_image_amd64_only);
+    let mut inputs = registry_inputs(&bed, &image);
+    inputs.extend([("platforms", "linux/amd64,linux/arm64"), ("build-args", build_arg.as_str()), ("tags", "never")]);
+    let run = run_action(dir.path(), &inputs, &[]);
+    assert!(!run.success, "{}", run.stdout);
+    let errors = run.error_lines();
+    assert_eq!(errors.len(), 1, "{}", run.stdout);
+    assert!(errors[0].starts_with("::error::preflight: "), "{}", errors[0]);
+    assert!(errors[0].contains(&format!("`{}` (Dockerfile line 2) is needed for linux/arm64", bed.base_image_amd64_only)), "{}", errors[0]);
+    assert!(errors[0].contains("--platform=$BUILDPLATFORM"), "says what to do: {}", errors[0]);
+    let table_row = run
+        .stdout
+        .lines()
+        .find(|l| l.contains(&bed.base_image_amd64_only) && l.contains('✓'))
+        .unwrap_or_else(|| panic!("no table in {}", run.stdout));
+    assert!(table_row.contains('✗'), "{table_row}");
+    assert!(!run.stdout.contains("load build definition"), "a build started:\n{}", run.stdout);
+    assert_eq!(bed.manifest_digest(&image, "never"), None);
+}
+
+#[test]
+fn a_cross_compiling_dockerfile_passes_the_lint_and_a_naive_one_is_annotated() {
+    let bed = TestBed::get();
+    let image = bed.unique_image("lint");
+    let cross = "ARG BASE_IMAGE\n\
+                 FROM --platform=$BUILDPLATFORM ${BASE_IMAGE} AS build\n\
+                 ARG TARGETARCH\n\
+                 RUN echo \"make TARGET=$TARGETARCH\" > /built\n\
+                 FROM ${BASE_IMAGE}\n\
+                 COPY --from=build /built /built\n";
+    let naive =
+        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN make || true\nRUN wget -q https://example.invalid/tool-linux-amd64.tar.gz || true\n";
+    let build_arg = format!("BASE_IMAGE={}", bed.base_image);
+    for (dockerfile, expect_findings, tag) in [(cross, false, "cross"), (naive, true, "naive")] {
+        let dir = workspace(dockerfile);
+        let mut inputs = registry_inputs(&bed, &image);
+        inputs.extend([("platforms", "linux/amd64,linux/arm64"), ("build-args", build_arg.as_str()), ("tags", tag), ("verify", "false")]);
+        let run = run_action(dir.path(), &inputs, &[]);
+        assert!(run.success, "{}", run.stdout);
+        let warnings: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("::warning file=Dockerfile")).collect();
+        if expect_findings {
+            assert!(warnings.iter().any(|w| w.contains("line=3") && w.contains("QEMU")), "{warnings:?}");
+            assert!(warnings.iter().any(|w| w.contains("line=4") && w.contains("amd64")), "{warnings:?}");
+        } else {
+            assert!(warnings.is_empty(), "{warnings:?}");
+        }
+    }
 }

@@ -22,6 +22,7 @@ pub struct TestBed {
     pub user: String,
     pub password: String,
     pub base_image: String,
+    pub base_image_amd64_only: String,
     pub qemu_installer: String,
 }
 
@@ -37,6 +38,7 @@ impl TestBed {
             user: get("REGISTRY_USER"),
             password: get("REGISTRY_PASSWORD"),
             base_image: get("BASE_IMAGE"),
+            base_image_amd64_only: get("BASE_IMAGE_AMD64_ONLY"),
             qemu_installer: get("QEMU_INSTALLER_IMAGE"),
         };
         let status = curl(&["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://{}/v2/", bed.registry)]);
