@@ -78,11 +78,59 @@ pub const INPUTS: &[InputDef] = &[
         )
     },
     input(
+        "registry-auth",
+        "",
+        "More registries to log in to: a YAML list of `registry`, `username`, `password`. A `docker.io` entry with no image there is used for pulls (base images, BuildKit), avoiding anonymous limits. Passwords are masked.",
+    ),
+    input("cache-from", "", "Cache sources, one per line (`type=registry,ref=…`, `type=gha`, `type=local,src=…`)."),
+    input("cache-to", "", "Cache exports, one per line (`type=gha,mode=max`, …). A failed cache export is a warning, not a failed build."),
+    InputDef {
+        secret: true,
+        ..input(
+            "secrets",
+            "",
+            "Build secrets, `ID=value` per line (quote a value to span lines); mounted with `RUN --mount=type=secret,id=ID`. Masked; passed to buildx through its environment, never on a command line or in the image history.",
+        )
+    },
+    input("secret-files", "", "Build secrets from files, `ID=path` per line."),
+    input("secret-envs", "", "Build secrets from environment variables, `ID=VARIABLE` per line."),
+    input("ssh", "", "SSH agent sockets or keys for `RUN --mount=type=ssh`, one per line (`default`, `id=path`)."),
+    input("build-contexts", "", "Additional build contexts, `name=path` or `name=docker-image://…`, one per line."),
+    input("network", "", "Network mode for RUN steps: `default`, `none`, `host`."),
+    input("no-cache", "false", "`true`: build without the build cache."),
+    input("no-cache-filters", "", "Stages to build without cache, comma- or newline-separated."),
+    input("pull", "false", "`true`: always pull newer base images."),
+    input("shm-size", "", "Size of /dev/shm for RUN steps (e.g. `2g`)."),
+    input("ulimit", "", "Ulimits for RUN steps, one per line (`nofile=1024:1024`)."),
+    input("add-hosts", "", "Extra hosts for RUN steps, `host:ip`, comma- or newline-separated."),
+    input("allow", "", "Extra privileges: `network.host`, `security.insecure`, comma- or newline-separated."),
+    input("outputs", "", "Extra buildx outputs, one per line (`type=local,dest=out`); only with `push: false`."),
+    input("provenance", "", "Provenance attestation: empty keeps BuildKit's default; `false` turns it off; `mode=max` …"),
+    input("sbom", "", "SBOM attestation: `true`, `false`, or generator options."),
+    input("attests", "", "Other attestations, one per line (`type=…`)."),
+    input(
         "driver",
         "auto",
         "Builder: `auto` (the daemon's own BuildKit when it can build every platform, else `docker-container`), `docker`, `docker-container`.",
     ),
     input("buildkit-image", DEFAULT_BUILDKIT_IMAGE, "BuildKit image for a `docker-container` builder."),
+    input("buildkitd-config", "", "A buildkitd.toml file for a `docker-container` builder."),
+    input(
+        "buildkitd-config-inline",
+        "",
+        "buildkitd.toml content for a `docker-container` builder (registry mirrors, private or plain-HTTP registries).",
+    ),
+    input(
+        "driver-opts",
+        "",
+        "Driver options for a `docker-container` builder, one per line (`image=…`, `network=host`, `env.NAME=value`).",
+    ),
+    input("buildkitd-flags", "", "Flags for buildkitd in a `docker-container` builder."),
+    input(
+        "append",
+        "",
+        "Extra builder nodes, a YAML list of `name`, `endpoint` (ssh:// or tcp://), `platforms`, `driver-opts`: one builder spanning native machines.",
+    ),
     input(
         "qemu",
         "auto",
@@ -200,9 +248,19 @@ impl RawInputs {
         }
     }
 
-    /// Secret values given, to mask before anything else is printed.
+    /// Secret values given, to mask before anything else is printed: secret
+    /// inputs whole and by line, each `secrets` value, and the passwords in
+    /// `registry-auth`.
     pub fn secrets(&self) -> Vec<String> {
-        INPUTS.iter().filter(|i| i.secret).map(|i| self.get(i.name).to_string()).filter(|v| !v.is_empty()).collect()
+        let mut secrets: Vec<String> =
+            INPUTS.iter().filter(|i| i.secret).map(|i| self.get(i.name).to_string()).filter(|v| !v.is_empty()).collect();
+        if let Ok(values) = crate::build_options::parse_secret_values(self.get("secrets")) {
+            secrets.extend(values.into_iter().map(|(_, value)| value).filter(|v| !v.trim().is_empty()));
+        }
+        if let Ok(entries) = serde_yaml_ng::from_str::<Vec<serde_yaml_ng::Value>>(self.get("registry-auth")) {
+            secrets.extend(entries.iter().filter_map(|e| e.get("password").and_then(|p| p.as_str()).map(str::to_string)));
+        }
+        secrets
     }
 }
 

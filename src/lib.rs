@@ -2,6 +2,8 @@
 //! in one step, as a GitHub container action or from the command line.
 
 pub mod archscan;
+pub mod build_options;
+pub mod builder_config;
 pub mod buildx;
 pub mod cli;
 pub mod docker;

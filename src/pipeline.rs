@@ -15,7 +15,7 @@ use crate::log::Log;
 use crate::meta;
 use crate::plan::{Builder, CheckLevel, DriverRequest, ExportFormat, FloatingPolicy, Plan, QemuMode};
 use crate::platform::{self, Platform};
-use crate::registry::{PlatformImage, Registry};
+use crate::registry::{Attestation, PlatformImage, Registry};
 use crate::runner::{Annotation, Level};
 use crate::summary::Report;
 use crate::verify;
@@ -29,9 +29,27 @@ pub struct Tools {
 }
 
 /// Chooses the builder from the daemon's facts, and says why.
-pub fn choose_builder(request: DriverRequest, facts: &DaemonFacts, platforms: usize, run_name: &str) -> Result<(Builder, String)> {
+pub fn choose_builder(plan: &Plan, facts: &DaemonFacts, run_name: &str) -> Result<(Builder, String)> {
     let container = || Builder::Container { name: run_name.to_string() };
-    Ok(match request {
+    let platforms = plan.platforms.len();
+    let cache_needs_container = plan.options.exports_cache() && !facts.containerd_store;
+    if cache_needs_container && plan.driver == DriverRequest::Docker {
+        bail!(
+            "cache-to: the daemon's own BuildKit cannot export cache without the containerd image store; use driver: docker-container (or auto)"
+        );
+    }
+    if plan.driver == DriverRequest::Auto {
+        if let Some(input) = plan.builder_config.given().first() {
+            return Ok((container(), format!("a docker-container builder: `{input}` configures a builder of our own")));
+        }
+        if cache_needs_container {
+            return Ok((
+                container(),
+                format!("a docker-container builder: Docker {} without the containerd image store cannot export cache", facts.version),
+            ));
+        }
+    }
+    Ok(match plan.driver {
         DriverRequest::DockerContainer => (container(), "driver: docker-container was requested".into()),
         DriverRequest::Docker if platforms > 1 && !facts.containerd_store => bail!(
             "driver: `docker` cannot build {platforms} platforms on a daemon without the containerd image store; use driver: auto or docker-container"
@@ -142,6 +160,18 @@ async fn preflight(plan: &Plan, registry: &Registry, log: &Log) -> Result<()> {
 
 /// Checks every registry we will talk to, then reads the existing tags.
 async fn check_registries(plan: &Plan, registry: &Registry, log: &Log) -> Result<Vec<(String, String)>> {
+    let image_registries: Vec<&String> = plan.images.iter().map(|i| &i.registry).collect();
+    // Credentials for registries with no image of ours are for pulls.
+    let pull_only: Vec<crate::plan::ImageName> = plan
+        .credentials
+        .iter()
+        .filter(|c| !image_registries.contains(&&c.registry))
+        .map(|c| crate::plan::ImageName {
+            name: format!("{}/library/ping", c.registry),
+            registry: c.registry.clone(),
+            repository: "library/ping".into(),
+        })
+        .collect();
     let mut checks = Vec::new();
     let mut seen = Vec::new();
     for image in &plan.images {
@@ -150,6 +180,10 @@ async fn check_registries(plan: &Plan, registry: &Registry, log: &Log) -> Result
         }
         seen.push(image.registry.clone());
         checks.push(registry.check_access(image, plan.push));
+    }
+    for image in &pull_only {
+        seen.push(format!("{} (pulls)", image.registry));
+        checks.push(registry.check_access(image, false));
     }
     futures_util::future::try_join_all(checks).await?;
     log.info(&format!("registry access checked: {}", seen.join(", ")));
@@ -172,10 +206,28 @@ async fn prepare_builder(
     log: &Log,
 ) -> Result<ReadyBuilder> {
     let facts = daemon.facts().await?;
-    let (builder, why) = choose_builder(plan.driver, &facts, plan.platforms.len(), &tools.run_name)?;
+    let (builder, why) = choose_builder(plan, &facts, &tools.run_name)?;
     log.info(&format!("builder: {why}"));
     if let Builder::Container { name } = &builder {
-        buildx.create_container_builder(name, &plan.buildkit_image, &plan.insecure_registries).await?;
+        crate::builder_config::check_nodes_reachable(&plan.builder_config.append).await?;
+        let image = plan.builder_config.image_override().unwrap_or(&plan.buildkit_image).to_string();
+        let hub = plan.credentials.iter().find(|c| c.registry == "docker.io").map(|c| bollard::auth::DockerCredentials {
+            username: Some(c.username.clone()),
+            password: Some(c.password.0.clone()),
+            serveraddress: Some("https://index.docker.io/v1/".into()),
+            ..Default::default()
+        });
+        let credentials = if crate::plan::canonical_registry(image.split('/').next().unwrap_or("")) == "docker.io"
+            || !image.split('/').next().unwrap_or("").contains('.')
+        {
+            hub
+        } else {
+            None
+        };
+        if daemon.ensure_image(&image, credentials).await.with_context(|| format!("buildkit-image: could not pull {image}"))? {
+            log.info(&format!("builder: pulled {image}"));
+        }
+        buildx.create_container_builder(name, &plan.buildkit_image, &plan.builder_config, &plan.insecure_registries).await?;
         *created.lock().await = Some(name.clone());
     }
     let info = buildx.inspect(builder.name()).await.with_context(|| format!("could not start the builder `{}`", builder.name()))?;
@@ -259,7 +311,7 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
     let daemon = Daemon::connect()?;
     let registry = Registry::new(&plan.insecure_registries, &plan.credentials, &plan.images);
     let config = DockerConfig::create(&plan.credentials)?;
-    let buildx = Buildx::new(tools.buildx.clone(), &config);
+    let buildx = Buildx::new(tools.buildx.clone(), &config, plan.options.env());
     let created_builder = tokio::sync::Mutex::new(None);
 
     let work = async {
@@ -314,8 +366,9 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
         log.group("Verify the pushed image");
         let verified = verify(plan, &registry, &digest, &held, log).await;
         log.end_group();
-        let (references, platform_images, notes) = verified?;
+        let (references, platform_images, attestations, notes) = verified?;
         report.digest = Some(digest);
+        report.attestations = attestations;
         report.pushed_references = references;
         report.verify_notes = notes;
         if let Some(command) = &plan.smoke_test {
@@ -367,7 +420,7 @@ async fn verify(
     digest: &str,
     held: &[String],
     log: &Log,
-) -> Result<(Vec<String>, Vec<PlatformImage>, Vec<String>)> {
+) -> Result<(Vec<String>, Vec<PlatformImage>, Vec<Attestation>, Vec<String>)> {
     let mut references = Vec::new();
     for image in &plan.images {
         for tag in plan.tag_names(held) {
@@ -378,7 +431,7 @@ async fn verify(
             references.push(image.with_tag(tag));
         }
     }
-    let platform_images = registry.platform_images(&plan.images[0], digest).await?;
+    let (platform_images, attestations) = registry.platform_images(&plan.images[0], digest).await?;
     let missing: Vec<String> =
         plan.platforms.iter().filter(|p| !platform_images.iter().any(|i| &i.platform == *p)).map(Platform::to_string).collect();
     if !missing.is_empty() {
@@ -389,7 +442,7 @@ async fn verify(
     }
     log.info(&format!("every tag of {} resolves to {digest}", plan.images.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")));
     if plan.verify == CheckLevel::Off {
-        return Ok((references, platform_images, Vec::new()));
+        return Ok((references, platform_images, attestations, Vec::new()));
     }
     let mut problems = verify::config_mismatches(&platform_images);
     let started = std::time::Instant::now();
@@ -405,7 +458,7 @@ async fn verify(
         problems.push(format!("… and {} more binaries of another architecture", foreign.len() - 20));
     }
     if problems.is_empty() {
-        return Ok((references, platform_images, Vec::new()));
+        return Ok((references, platform_images, attestations, Vec::new()));
     }
     if plan.verify == CheckLevel::Fail {
         bail!(
@@ -416,7 +469,7 @@ async fn verify(
     for problem in &problems {
         log.warning(&format!("verify: {problem}"));
     }
-    Ok((references, platform_images, problems))
+    Ok((references, platform_images, attestations, problems))
 }
 
 /// Saves the image as files (`export`) and loads the native platform into

@@ -134,6 +134,8 @@ pub struct Plan {
     pub push: bool,
     pub push_reason: String,
     pub credentials: Vec<Credential>,
+    pub options: crate::build_options::BuildOptions,
+    pub builder_config: crate::builder_config::BuilderConfig,
     pub driver: DriverRequest,
     pub buildkit_image: String,
     pub qemu: QemuMode,
@@ -224,6 +226,21 @@ impl Plan {
             "docker-container" => DriverRequest::DockerContainer,
             _ => DriverRequest::Auto,
         };
+        let options = crate::build_options::BuildOptions::parse(raw)?;
+        let builder_config = crate::builder_config::BuilderConfig::parse(raw)?;
+        if driver == DriverRequest::Docker
+            && let Some(input) = builder_config.given().first()
+        {
+            bail!(
+                "{input}: does not apply to driver: docker (the daemon's own BuildKit has no buildkitd of ours to configure); use driver: docker-container or auto"
+            );
+        }
+        if push.0 && !options.outputs.is_empty() {
+            bail!("outputs: cannot be combined with pushing; set `push: false`, or add `type=registry` to `outputs` yourself");
+        }
+        for name in options.build_args_that_look_secret(&build_args) {
+            warnings.push(format!("build-args: `{name}` looks like a secret, and build arguments stay in the image history; pass it in `secrets` and mount it with RUN --mount=type=secret,id={name}"));
+        }
         let qemu = match parse_choice("qemu", raw.get("qemu"), &["auto", "true", "false"])? {
             "true" => QemuMode::Always,
             "false" => QemuMode::Never,
@@ -286,6 +303,8 @@ impl Plan {
             push: push.0,
             push_reason: push.1,
             credentials,
+            options,
+            builder_config,
             driver,
             buildkit_image: raw.get("buildkit-image").to_string(),
             qemu,
@@ -317,7 +336,9 @@ impl Plan {
 
     /// Every credential's secret, to mask.
     pub fn secrets(&self) -> Vec<String> {
-        self.credentials.iter().map(|c| c.password.0.clone()).collect()
+        let mut secrets: Vec<String> = self.credentials.iter().map(|c| c.password.0.clone()).collect();
+        secrets.extend(self.options.secret_values());
+        secrets
     }
 
     /// The tag names that will be pushed, given the floating tags held back.
@@ -345,6 +366,7 @@ impl Plan {
         for (key, value) in &self.meta.labels {
             args.extend(["--label".into(), format!("{key}={value}")]);
         }
+        args.extend(self.options.args());
         args
     }
 
@@ -445,7 +467,47 @@ fn parse_pairs(input: &str, text: &str) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
+/// One entry of `registry-auth`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegistryAuthEntry {
+    registry: Option<String>,
+    username: String,
+    password: String,
+}
+
+/// Credentials from `registry`/`username`/`password` and `registry-auth`.
 fn credentials(raw: &RawInputs, images: &[ImageName]) -> Result<Vec<Credential>> {
+    let mut all = single_credential(raw, images)?;
+    if !raw.get("registry-auth").is_empty() {
+        let entries: Vec<RegistryAuthEntry> = serde_yaml_ng::from_str(raw.get("registry-auth")).map_err(|e| {
+            let place = e.location().map(|l| format!(" at line {}", l.line())).unwrap_or_default();
+            anyhow::anyhow!("registry-auth: not a YAML list of `registry`, `username`, `password`{place}; write `- registry: ghcr.io` with `username:` and `password:` under it")
+        })?;
+        for entry in entries {
+            let registry = registry_host("registry-auth", entry.registry.as_deref().unwrap_or("docker.io"))?;
+            if entry.username.is_empty() || entry.password.is_empty() {
+                bail!("registry-auth: the entry for {registry} needs both `username` and `password`");
+            }
+            if all.iter().any(|c: &Credential| c.registry == registry) {
+                bail!("registry-auth: {registry} is given twice; give one credential per registry");
+            }
+            all.push(Credential { registry, username: entry.username, password: Secret(entry.password) });
+        }
+    }
+    Ok(all)
+}
+
+/// A registry host as credentials are keyed, from what a user wrote.
+fn registry_host(input: &str, given: &str) -> Result<String> {
+    let host = given.trim().trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/');
+    if host.is_empty() || host.contains('/') || host.contains(char::is_whitespace) {
+        bail!("{input}: `{given}` is not a registry host; use e.g. ghcr.io or registry.example.com:5000");
+    }
+    Ok(canonical_registry(host))
+}
+
+fn single_credential(raw: &RawInputs, images: &[ImageName]) -> Result<Vec<Credential>> {
     let (username, password) = (raw.get("username"), raw.get("password"));
     match (username.is_empty(), password.is_empty()) {
         (true, true) => return Ok(Vec::new()),
@@ -455,13 +517,7 @@ fn credentials(raw: &RawInputs, images: &[ImageName]) -> Result<Vec<Credential>>
     }
     let registry = match raw.get("registry") {
         "" => images[0].registry.clone(),
-        given => {
-            let host = given.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/');
-            if host.is_empty() || host.contains('/') || host.contains(char::is_whitespace) {
-                bail!("registry: `{given}` is not a registry host; use e.g. ghcr.io or registry.example.com:5000");
-            }
-            canonical_registry(host)
-        }
+        given => registry_host("registry", given)?,
     };
     Ok(vec![Credential { registry, username: username.to_string(), password: Secret(password.to_string()) }])
 }

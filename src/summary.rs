@@ -21,6 +21,7 @@ pub struct Report {
     pub smoke: Vec<crate::verify::SmokeResult>,
     pub verify_notes: Vec<String>,
     pub exported: Vec<std::path::PathBuf>,
+    pub attestations: Vec<crate::registry::Attestation>,
 }
 
 fn human_size(bytes: u64) -> String {
@@ -83,9 +84,25 @@ pub fn render(plan: &Plan, report: &Report) -> String {
                 let emulated = if report.emulated.contains(&image.platform.to_string()) { " (QEMU)" } else { "" };
                 md.push_str(&format!("| `{}`{emulated} | `{}` | {} |\n", image.platform, image.digest, human_size(image.size)));
             }
-            md.push_str("\n**Tags**\n\n");
-            for reference in &report.pushed_references {
-                md.push_str(&format!("- `{reference}`\n"));
+            if !report.attestations.is_empty() {
+                md.push_str(&format!(
+                    "\nThe index also holds {} attestation manifest(s) (provenance{}), one per platform image; some registry UIs list them as `unknown/unknown`. They are not platforms; `provenance: false` leaves them out.\n",
+                    report.attestations.len(),
+                    if report.attestations.len() > plan.platforms.len() { ", SBOM" } else { "" }
+                ));
+            }
+            md.push_str("\n**Tags**\n");
+            let mut registries: Vec<&str> = plan.images.iter().map(|i| i.registry.as_str()).collect();
+            registries.dedup();
+            for registry in registries {
+                md.push_str(&format!("\n{registry}:\n\n"));
+                for reference in report
+                    .pushed_references
+                    .iter()
+                    .filter(|r| plan.images.iter().any(|i| i.registry == registry && r.starts_with(&format!("{}:", i.name))))
+                {
+                    md.push_str(&format!("- `{reference}`\n"));
+                }
             }
             md.push_str(&format!("\n```\ndocker pull {reference}\n```\n"));
         }

@@ -36,8 +36,8 @@ fn each_mistake_is_named_before_any_work() {
         (&[image, ("build-args", "NOVALUE")], "::error::build-args: `NOVALUE` has no `=`"),
         (&[image, ("labels", "justakey")], "::error::labels: "),
         (&[image, ("username", "me")], "::error::password: "),
-        (&[image, ("password", "secret-1")], "::error::username: "),
-        (&[image, ("registry", "https://ghcr.io/acme"), ("username", "me"), ("password", "secret-2")], "::error::registry: "),
+        (&[image, ("password", "hunter-1")], "::error::username: "),
+        (&[image, ("registry", "https://ghcr.io/acme"), ("username", "me"), ("password", "hunter-2")], "::error::registry: "),
         (&[image, ("tags", "type=semver")], "::error::tags: "),
         (&[image, ("tags", "type=nonsense,value=1")], "::error::tags: "),
         (&[image, ("flavor", "latest=sometimes")], "::error::flavor: "),
@@ -46,7 +46,30 @@ fn each_mistake_is_named_before_any_work() {
         (&[image, ("qemu-image", "not an image")], "::error::qemu-image: "),
         (&[image, ("buildkit-image", "UPPER CASE")], "::error::buildkit-image: "),
         (&[image, ("tags", "type=ref,event=pr")], "::error::tags: no tag applies"),
+        (
+            &[image, ("driver", "docker"), ("buildkitd-config-inline", "debug = true")],
+            "::error::buildkitd-config-inline: does not apply to driver: docker",
+        ),
+        (&[image, ("outputs", "type=local,dest=out"), ("push", "true")], "::error::outputs: cannot be combined with pushing"),
+        (&[image, ("registry-auth", "registry: ghcr.io")], "::error::registry-auth: not a YAML list"),
+        (
+            &[image, ("registry-auth", "- registry: ghcr.io\n  username: me\n  password: \"\"")],
+            "::error::registry-auth: the entry for ghcr.io needs both",
+        ),
+        (&[image, ("secrets", "no-equals-sign")], "::error::secrets: "),
+        (&[image, ("secret-files", "token=/nonexistent/token")], "::error::secret-files: `/nonexistent/token`"),
+        (&[image, ("cache-to", "type=floppy")], "::error::cache-from/cache-to: "),
+        (&[image, ("append", "- name: x\n  endpoint: ftp://h")], "::error::append: node `x` has endpoint"),
+        (&[image, ("smoke-test", "echo 'unclosed")], "::error::smoke-test: "),
+        (&[image, ("export", "zip")], "::error::export: "),
+        (&[image, ("preflight", "sometimes")], "::error::preflight: "),
+        (&[image, ("verify", "often")], "::error::verify: "),
+        (&[image, ("network", "bridge2")], "::error::network: "),
+        (&[image, ("allow", "root")], "::error::allow: "),
+        (&[("images", "ghcr.io/acme/app@sha256:0000000000000000000000000000000000000000000000000000000000000000")], "::error::images: "),
+        (&[image, ("platforms", "linux/amd64,windows/amd64")], "::error::platforms: `windows/amd64`"),
     ];
+    assert!(cases.len() >= 30, "at least 30 malformed inputs are covered");
     for (inputs, expected) in cases {
         let (success, stdout) = run(inputs);
         assert!(!success, "{inputs:?} succeeded");
@@ -54,6 +77,6 @@ fn each_mistake_is_named_before_any_work() {
         assert_eq!(errors.len(), 1, "{inputs:?}: {stdout}");
         assert!(errors[0].starts_with(expected), "{inputs:?}: expected `{expected}…`, got `{}`", errors[0]);
         let shown: Vec<&str> = stdout.lines().filter(|l| !l.starts_with("::add-mask::")).collect();
-        assert!(!shown.join("\n").contains("secret-"), "a secret leaked: {stdout}");
+        assert!(!shown.join("\n").contains("hunter-"), "a secret leaked: {stdout}");
     }
 }

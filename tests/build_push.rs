@@ -64,6 +64,7 @@ fn pushes_two_platforms_and_every_output_matches_the_registry() {
     assert!(run.stdout.contains("::group::Build "), "phases are grouped");
     assert!(run.summary.contains("Where the time went") && run.summary.contains("| `linux/arm64` |"), "{}", run.summary);
     assert!(run.stdout.contains("architecture scan of "), "{}", run.stdout);
+    assert!(run.summary.contains("2 attestation manifest(s)") && run.summary.contains("unknown/unknown"), "{}", run.summary);
 
     // The arm64 image really was built for arm64: its RUN step ran there.
     let reference = format!("{image}@{digest}");

@@ -13,6 +13,7 @@ use base64::Engine as _;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::Command;
 
+use crate::builder_config::{AppendNode, BuilderConfig};
 use crate::plan::{Credential, canonical_registry};
 use crate::platform::Platform;
 
@@ -73,9 +74,36 @@ pub fn docker_config_json(credentials: &[Credential]) -> String {
     serde_json::json!({ "auths": auths }).to_string()
 }
 
-/// `buildkitd.toml` declaring plain-HTTP registries.
-pub fn buildkitd_config(insecure_registries: &[String]) -> String {
-    insecure_registries.iter().map(|r| format!("[registry.\"{r}\"]\n  http = true\n  insecure = true\n")).collect()
+/// `buildx create` for the first node.
+pub fn create_args(name: &str, image: &str, config: &BuilderConfig, toml: Option<&Path>) -> Vec<String> {
+    let mut args: Vec<String> = vec!["create".into(), "--name".into(), name.into(), "--driver".into(), "docker-container".into()];
+    args.extend(["--driver-opt".into(), format!("image={image}")]);
+    for option in config.driver_opts.iter().filter(|o| !o.starts_with("image=")) {
+        args.extend(["--driver-opt".into(), option.clone()]);
+    }
+    if let Some(flags) = &config.flags {
+        args.extend(["--buildkitd-flags".into(), flags.clone()]);
+    }
+    if let Some(file) = toml {
+        args.extend(["--config".into(), file.display().to_string()]);
+    }
+    args
+}
+
+/// `buildx create --append` for one extra node.
+pub fn append_args(name: &str, node: &AppendNode, toml: Option<&Path>) -> Vec<String> {
+    let mut args: Vec<String> = vec!["create".into(), "--append".into(), "--name".into(), name.into(), "--node".into(), node.name.clone()];
+    if !node.platforms.is_empty() {
+        args.extend(["--platform".into(), node.platforms.join(",")]);
+    }
+    for option in &node.driver_opts {
+        args.extend(["--driver-opt".into(), option.clone()]);
+    }
+    if let Some(file) = toml {
+        args.extend(["--config".into(), file.display().to_string()]);
+    }
+    args.push(node.endpoint.clone());
+    args
 }
 
 /// What `buildx inspect` says of a builder.
@@ -111,16 +139,21 @@ impl BuilderInfo {
 pub struct Buildx {
     binary: PathBuf,
     config_dir: PathBuf,
+    /// Variables given to every buildx run (build secrets' values).
+    env: Vec<(String, crate::plan::Secret)>,
 }
 
 impl Buildx {
-    pub fn new(binary: PathBuf, config: &DockerConfig) -> Buildx {
-        Buildx { binary, config_dir: config.path().to_path_buf() }
+    pub fn new(binary: PathBuf, config: &DockerConfig, env: Vec<(String, crate::plan::Secret)>) -> Buildx {
+        Buildx { binary, config_dir: config.path().to_path_buf(), env }
     }
 
     fn command(&self, args: &[String]) -> Command {
         let mut command = Command::new(&self.binary);
         command.args(args).env("DOCKER_CONFIG", &self.config_dir).env("BUILDX_CONFIG", self.config_dir.join("buildx")).kill_on_drop(true);
+        for (name, value) in &self.env {
+            command.env(name, &value.0);
+        }
         command
     }
 
@@ -140,16 +173,32 @@ impl Buildx {
         Ok(BuilderInfo::parse(&text))
     }
 
-    /// Creates a `docker-container` builder from `image`.
-    pub async fn create_container_builder(&self, name: &str, image: &str, insecure_registries: &[String]) -> Result<()> {
-        let mut args: Vec<String> = vec!["create".into(), "--name".into(), name.into(), "--driver".into(), "docker-container".into()];
-        args.extend(["--driver-opt".into(), format!("image={image}")]);
-        if !insecure_registries.is_empty() {
-            let file = self.config_dir.join("buildkitd.toml");
-            std::fs::write(&file, buildkitd_config(insecure_registries)).context("could not write buildkitd.toml")?;
-            args.extend(["--config".into(), file.display().to_string()]);
+    /// Creates a `docker-container` builder from `image`, configured as
+    /// `config` says, with its extra nodes appended.
+    pub async fn create_container_builder(
+        &self,
+        name: &str,
+        image: &str,
+        config: &BuilderConfig,
+        insecure_registries: &[String],
+    ) -> Result<()> {
+        let toml = match config.buildkitd_toml(insecure_registries)? {
+            Some(text) => {
+                let file = self.config_dir.join("buildkitd.toml");
+                std::fs::write(&file, text).context("could not write buildkitd.toml")?;
+                Some(file)
+            }
+            None => None,
+        };
+        let image = config.image_override().unwrap_or(image);
+        self.run(&create_args(name, image, config, toml.as_deref()))
+            .await
+            .with_context(|| format!("could not create the docker-container builder from {image}"))?;
+        for node in &config.append {
+            self.run(&append_args(name, node, toml.as_deref()))
+                .await
+                .with_context(|| format!("append: could not add node `{}` at {}", node.name, node.endpoint))?;
         }
-        self.run(&args).await.with_context(|| format!("could not create the docker-container builder from {image}"))?;
         Ok(())
     }
 
@@ -226,8 +275,37 @@ mod tests {
     }
 
     #[test]
-    fn buildkitd_config_declares_plain_http_registries() {
-        assert_eq!(buildkitd_config(&["r:5000".into()]), "[registry.\"r:5000\"]\n  http = true\n  insecure = true\n");
+    fn builder_creation_arguments() {
+        let config = BuilderConfig {
+            driver_opts: vec!["image=mirror/buildkit:1".into(), "network=host".into()],
+            flags: Some("--debug".into()),
+            ..Default::default()
+        };
+        let image = config.image_override().unwrap();
+        assert_eq!(
+            create_args("b1", image, &config, Some(Path::new("/tmp/x.toml"))),
+            [
+                "create",
+                "--name",
+                "b1",
+                "--driver",
+                "docker-container",
+                "--driver-opt",
+                "image=mirror/buildkit:1",
+                "--driver-opt",
+                "network=host",
+                "--buildkitd-flags",
+                "--debug",
+                "--config",
+                "/tmp/x.toml"
+            ]
+        );
+        let node =
+            AppendNode { name: "arm".into(), endpoint: "ssh://me@arm".into(), platforms: vec!["linux/arm64".into()], driver_opts: vec![] };
+        assert_eq!(
+            append_args("b1", &node, None),
+            ["create", "--append", "--name", "b1", "--node", "arm", "--platform", "linux/arm64", "ssh://me@arm"]
+        );
     }
 
     #[test]

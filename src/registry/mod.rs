@@ -38,6 +38,15 @@ pub struct PlatformImage {
     pub layer_steps: Vec<String>,
 }
 
+/// An attestation manifest (provenance, SBOM) in an index; registry UIs show
+/// it as `unknown/unknown`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attestation {
+    pub digest: String,
+    /// The platform manifest it describes.
+    pub describes: Option<String>,
+}
+
 /// The platform a config blob declares, and the step behind each layer.
 pub fn read_config(config: &str, layer_count: usize) -> (Option<Platform>, Vec<String>) {
     let Ok(json) = serde_json::from_str::<serde_json::Value>(config) else { return (None, Vec::new()) };
@@ -176,7 +185,7 @@ impl Registry {
     }
 
     /// The platform images of the index at `digest`, attestations left out.
-    pub async fn platform_images(&self, image: &ImageName, digest: &str) -> Result<Vec<PlatformImage>> {
+    pub async fn platform_images(&self, image: &ImageName, digest: &str) -> Result<(Vec<PlatformImage>, Vec<Attestation>)> {
         let auth = self.auth(&image.registry);
         let reference = Self::reference(image, Some(digest))?;
         let (manifest, _) = self.client.pull_manifest(&reference, &auth).await.with_context(|| format!("could not read {reference}"))?;
@@ -186,6 +195,14 @@ impl Registry {
                 bail!("{reference} is a single-platform manifest, not an index")
             }
         };
+        let attestations: Vec<Attestation> = entries
+            .iter()
+            .filter(|e| is_attestation(e))
+            .map(|e| Attestation {
+                digest: e.digest.clone(),
+                describes: e.annotations.as_ref().and_then(|a| a.get("vnd.docker.reference.digest").cloned()),
+            })
+            .collect();
         let mut images = Vec::new();
         for entry in entries.iter().filter(|e| !is_attestation(e)) {
             let Some(platform) = entry_platform(entry) else {
@@ -205,7 +222,7 @@ impl Registry {
                 layer_steps,
             });
         }
-        Ok(images)
+        Ok((images, attestations))
     }
 
     /// The platforms an image offers: its index's entries, or for a

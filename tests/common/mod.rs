@@ -24,6 +24,9 @@ pub struct TestBed {
     pub base_image: String,
     pub base_image_amd64_only: String,
     pub qemu_installer: String,
+    pub registry2: String,
+    pub user2: String,
+    pub password2: String,
 }
 
 impl TestBed {
@@ -40,6 +43,9 @@ impl TestBed {
             base_image: get("BASE_IMAGE"),
             base_image_amd64_only: get("BASE_IMAGE_AMD64_ONLY"),
             qemu_installer: get("QEMU_INSTALLER_IMAGE"),
+            registry2: get("REGISTRY2"),
+            user2: get("REGISTRY2_USER"),
+            password2: get("REGISTRY2_PASSWORD"),
         };
         let status = curl(&["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://{}/v2/", bed.registry)]);
         assert_eq!(status.trim(), "401", "{start} (the registry at {} does not answer)", bed.registry);
@@ -56,17 +62,27 @@ impl TestBed {
         format!("{}/tests/{name}-{stamp}-{}-{n}", self.registry, std::process::id())
     }
 
+    /// The registry (and its credentials) an image name is on.
+    fn registry_of(&self, image: &str) -> (&str, &str, &str) {
+        if image.starts_with(&format!("{}/", self.registry2)) {
+            (&self.registry2, &self.user2, &self.password2)
+        } else {
+            (&self.registry, &self.user, &self.password)
+        }
+    }
+
     /// The registry's digest for `repository:reference`, read with curl.
     pub fn manifest_digest(&self, image: &str, reference: &str) -> Option<String> {
-        let repository = image.strip_prefix(&format!("{}/", self.registry)).unwrap();
+        let (registry, user, password) = self.registry_of(image);
+        let repository = image.strip_prefix(&format!("{registry}/")).unwrap();
         let headers = curl(&[
             "-s",
             "-I",
             "-u",
-            &format!("{}:{}", self.user, self.password),
+            &format!("{user}:{password}"),
             "-H",
             "Accept: application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json",
-            &format!("http://{}/v2/{repository}/manifests/{reference}", self.registry),
+            &format!("http://{registry}/v2/{repository}/manifests/{reference}"),
         ]);
         if !headers.starts_with("HTTP/1.1 200") {
             return None;
@@ -76,16 +92,22 @@ impl TestBed {
 
     /// The registry's manifest JSON for `repository:reference`.
     pub fn manifest(&self, image: &str, reference: &str) -> serde_json::Value {
-        let repository = image.strip_prefix(&format!("{}/", self.registry)).unwrap();
+        self.registry_json(image, &format!("manifests/{reference}"))
+    }
+
+    /// A JSON document of the registry API under `/v2/<repository>/`.
+    pub fn registry_json(&self, image: &str, path: &str) -> serde_json::Value {
+        let (registry, user, password) = self.registry_of(image);
+        let repository = image.strip_prefix(&format!("{registry}/")).unwrap();
         let body = curl(&[
-            "-sf",
+            "-sfL",
             "-u",
-            &format!("{}:{}", self.user, self.password),
+            &format!("{user}:{password}"),
             "-H",
-            "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json",
-            &format!("http://{}/v2/{repository}/manifests/{reference}", self.registry),
+            "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
+            &format!("http://{registry}/v2/{repository}/{path}"),
         ]);
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("manifest of {image}:{reference} is not JSON ({e}): {body}"))
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{image} {path} is not JSON ({e}): {body}"))
     }
 
     /// The docker CLI with a config holding the registry's credentials.
