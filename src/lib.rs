@@ -15,6 +15,7 @@ pub mod plan;
 pub mod platform;
 pub mod preflight;
 pub mod registry;
+pub mod retry;
 pub mod runner;
 pub mod summary;
 pub mod verify;

@@ -15,7 +15,9 @@ use crate::log::Log;
 use crate::meta;
 use crate::plan::{Builder, CheckLevel, DriverRequest, ExportFormat, FloatingPolicy, Plan, QemuMode};
 use crate::platform::{self, Platform};
+use crate::registry::layout::{Layout, PushOrder};
 use crate::registry::{Attestation, PlatformImage, Registry};
+use crate::retry;
 use crate::runner::{Annotation, Level};
 use crate::summary::Report;
 use crate::verify;
@@ -326,16 +328,11 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
         let held: Vec<String> = held_back.iter().map(|(t, _)| t.clone()).collect();
 
         let metadata_file = config.path().join("metadata.json");
-        let args = plan.buildx_build_args(&ready.builder, &metadata_file, &held);
+        let layout_dir = plan.push.then(|| config.path().join("layout"));
+        let args = plan.buildx_build_args(&ready.builder, &metadata_file, layout_dir.as_deref());
         log.group(&format!("Build {} for {}", plan.images[0].name, platform::join(&plan.platforms)));
         let mut progress = Progress::default();
-        let built = buildx
-            .build(&args, |line| {
-                for rendered in progress.feed(line) {
-                    log.raw(&rendered);
-                }
-            })
-            .await;
+        let built = build_with_retries(&buildx, &args, &mut progress, log).await;
         log.end_group();
         built?;
         let metadata = match std::fs::read_to_string(&metadata_file) {
@@ -359,17 +356,22 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
             log.end_group();
             report.exported = exported?;
         }
-        if !plan.push {
-            return Ok(report);
-        }
-        let digest = metadata.digest.context("buildx pushed but reported no image digest; see the build log above")?;
-        log.group("Verify the pushed image");
-        let verified = verify(plan, &registry, &digest, &held, log).await;
+        let Some(layout_dir) = layout_dir else { return Ok(report) };
+
+        let layout = Layout::open(&layout_dir)?;
+        let order = layout.push_order()?;
+        let digest = order.root.digest.clone();
+        log.group(&format!("Push {digest} by digest"));
+        let pushed = push_everywhere(plan, &registry, &layout, &order, log).await;
         log.end_group();
-        let (references, platform_images, attestations, notes) = verified?;
-        report.digest = Some(digest);
+        pushed?;
+
+        log.group("Verify the pushed image");
+        let verified = verify(plan, &registry, &digest, log).await;
+        log.end_group();
+        let (platform_images, attestations, notes) = verified?;
+        report.digest = Some(digest.clone());
         report.attestations = attestations;
-        report.pushed_references = references;
         report.verify_notes = notes;
         if let Some(command) = &plan.smoke_test {
             log.group(&format!("Smoke test: {}", command.join(" ")));
@@ -384,10 +386,15 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
                 results.iter().filter(|r| r.run.exit_code != 0).map(|r| format!("{} (exit {})", r.platform, r.run.exit_code)).collect();
             report.smoke = results;
             if !failed.is_empty() {
-                bail!("smoke-test: `{}` failed on {}; see its output above", command.join(" "), failed.join(", "));
+                bail!("smoke-test: `{}` failed on {}; see its output above; no tag was pushed", command.join(" "), failed.join(", "));
             }
         }
         report.platform_images = platform_images;
+
+        log.group("Tag");
+        let tagged = tag_everywhere(plan, &registry, &layout, &order, &held, log).await;
+        log.end_group();
+        report.pushed_references = tagged?;
         Ok(report)
     };
     let outcome = tokio::select! {
@@ -410,39 +417,103 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
     outcome
 }
 
-/// Every tag resolves to `digest`; the index holds every requested
-/// platform, each config declares its platform, and no layer carries a
-/// binary of another architecture. Returns the references, the platform
-/// images, and the problems that `verify: warn` let pass.
-async fn verify(
-    plan: &Plan,
-    registry: &Registry,
-    digest: &str,
-    held: &[String],
-    log: &Log,
-) -> Result<(Vec<String>, Vec<PlatformImage>, Vec<Attestation>, Vec<String>)> {
-    let mut references = Vec::new();
-    for image in &plan.images {
-        for tag in plan.tag_names(held) {
-            let found = registry.resolve(image, tag).await?;
-            if found != digest {
-                bail!("verify: {}:{tag} points to {found}, not to the pushed {digest}", image.name);
+/// Runs the build, again when it failed on a transient registry answer
+/// (the build cache makes a repeat cheap).
+async fn build_with_retries(buildx: &Buildx, args: &[String], progress: &mut Progress, log: &Log) -> Result<()> {
+    const ATTEMPTS: u32 = 3;
+    let mut attempt = 1;
+    loop {
+        let result = buildx
+            .build(args, |line| {
+                for rendered in progress.feed(line) {
+                    log.raw(&rendered);
+                }
+            })
+            .await;
+        match result {
+            Err(error) if attempt < ATTEMPTS && retry::build_failure_transience(&format!("{error:#}")) == retry::Transience::Transient => {
+                attempt += 1;
+                log.warning(&format!("the build met a transient registry failure ({error:#}); trying again (try {attempt} of {ATTEMPTS})"));
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             }
-            references.push(image.with_tag(tag));
+            other => return other,
         }
     }
+}
+
+/// Pushes the layout by digest to every image's repository, concurrently.
+async fn push_everywhere(plan: &Plan, registry: &Registry, layout: &Layout, order: &PushOrder, log: &Log) -> Result<()> {
+    let pushes = plan.images.iter().map(|image| async move {
+        let stats = registry.push_layout(layout, order, image).await?;
+        log.info(&format!(
+            "{}@{}: uploaded {} blob(s), {:.1} MB; {} already there",
+            image.name,
+            order.root.digest,
+            stats.uploaded,
+            stats.bytes as f64 / 1e6,
+            stats.skipped
+        ));
+        anyhow::Ok(())
+    });
+    futures_util::future::try_join_all(pushes).await?;
+    Ok(())
+}
+
+/// Points every tag of every image at the pushed index, then checks each
+/// resolves to it. On a failure, says which tags were set and which not.
+async fn tag_everywhere(
+    plan: &Plan,
+    registry: &Registry,
+    layout: &Layout,
+    order: &PushOrder,
+    held: &[String],
+    log: &Log,
+) -> Result<Vec<String>> {
+    let body = layout.read_blob(&order.root.digest)?;
+    let wanted = plan.references(held);
+    let mut pushed: Vec<String> = Vec::new();
+    for image in &plan.images {
+        for tag in plan.tag_names(held) {
+            let reference = image.with_tag(tag);
+            let set = async {
+                registry.put_manifest(image, tag, &order.root, body.clone()).await?;
+                let found = registry.resolve(image, tag).await?;
+                if found != order.root.digest {
+                    bail!("{reference} resolves to {found}, not to the pushed {}", order.root.digest);
+                }
+                anyhow::Ok(())
+            };
+            if let Err(error) = set.await {
+                let missing: Vec<&String> = wanted.iter().filter(|r| !pushed.contains(r)).collect();
+                bail!(
+                    "tagging failed at {reference}: {error:#}. Pushed: {}. Not pushed: {}",
+                    if pushed.is_empty() { "none".to_string() } else { pushed.join(", ") },
+                    missing.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+                );
+            }
+            log.info(&format!("{reference} → {}", order.root.digest));
+            pushed.push(reference);
+        }
+    }
+    Ok(pushed)
+}
+
+/// The index holds every requested platform, each config declares its
+/// platform, and no layer carries a binary of another architecture.
+/// Returns the platform images, the attestations, and the problems that
+/// `verify: warn` let pass.
+async fn verify(plan: &Plan, registry: &Registry, digest: &str, log: &Log) -> Result<(Vec<PlatformImage>, Vec<Attestation>, Vec<String>)> {
     let (platform_images, attestations) = registry.platform_images(&plan.images[0], digest).await?;
     let missing: Vec<String> =
         plan.platforms.iter().filter(|p| !platform_images.iter().any(|i| &i.platform == *p)).map(Platform::to_string).collect();
     if !missing.is_empty() {
-        bail!("verify: the pushed index {digest} lacks {}", missing.join(", "));
+        bail!("verify: the pushed index {digest} lacks {}; no tag was pushed", missing.join(", "));
     }
     for image in &platform_images {
         log.info(&format!("{} → {}", image.platform, image.digest));
     }
-    log.info(&format!("every tag of {} resolves to {digest}", plan.images.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")));
     if plan.verify == CheckLevel::Off {
-        return Ok((references, platform_images, attestations, Vec::new()));
+        return Ok((platform_images, attestations, Vec::new()));
     }
     let mut problems = verify::config_mismatches(&platform_images);
     let started = std::time::Instant::now();
@@ -458,18 +529,18 @@ async fn verify(
         problems.push(format!("… and {} more binaries of another architecture", foreign.len() - 20));
     }
     if problems.is_empty() {
-        return Ok((references, platform_images, attestations, Vec::new()));
+        return Ok((platform_images, attestations, Vec::new()));
     }
     if plan.verify == CheckLevel::Fail {
         bail!(
-            "verify: {}; a binary of another architecture fails with `exec format error` at run time (set `verify: warn` to publish anyway)",
+            "verify: {}; a binary of another architecture fails with `exec format error` at run time; no tag was pushed (set `verify: warn` to publish anyway)",
             problems.join("; ")
         );
     }
     for problem in &problems {
         log.warning(&format!("verify: {problem}"));
     }
-    Ok((references, platform_images, attestations, problems))
+    Ok((platform_images, attestations, problems))
 }
 
 /// Saves the image as files (`export`) and loads the native platform into

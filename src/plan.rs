@@ -370,21 +370,21 @@ impl Plan {
         args
     }
 
-    /// The arguments of the main `buildx build`; no secret is ever among them.
-    pub fn buildx_build_args(&self, builder: &Builder, metadata_file: &Path, held_back: &[String]) -> Vec<String> {
+    /// The arguments of the main `buildx build`; no secret is ever among
+    /// them. When pushing, buildx writes an OCI layout to `layout`, which is
+    /// then pushed by digest and tagged once verified.
+    pub fn buildx_build_args(&self, builder: &Builder, metadata_file: &Path, layout: Option<&Path>) -> Vec<String> {
         let mut args = self.common_build_args(builder, &self.platforms);
-        if self.push {
-            for annotation in meta::annotation_args(&self.meta.annotations) {
+        if let Some(dir) = layout {
+            // BuildKit refuses index annotations for a single-platform export.
+            let annotations = meta::annotation_args(&self.meta.annotations);
+            let single = self.platforms.len() == 1;
+            for annotation in annotations.into_iter().filter(|a| !(single && a.starts_with("index:"))) {
                 args.extend(["--annotation".into(), annotation]);
             }
-        }
-        for reference in self.references(held_back) {
-            args.extend(["--tag".into(), reference]);
+            args.extend(["--output".into(), format!("type=oci,dest={},tar=false", dir.display())]);
         }
         args.extend(["--metadata-file".into(), metadata_file.display().to_string()]);
-        if self.push {
-            args.push("--push".into());
-        }
         args.extend(["--progress".into(), "rawjson".into()]);
         args.push(self.context.display().to_string());
         args
@@ -424,7 +424,8 @@ impl Plan {
         for credential in &self.credentials {
             text.push_str(&format!("login: {} as {} (password elided)\n", credential.registry, credential.username));
         }
-        let args = self.buildx_build_args(&Builder::Daemon, Path::new("<metadata.json>"), &held);
+        let layout = self.push.then(|| Path::new("<layout>"));
+        let args = self.buildx_build_args(&Builder::Daemon, Path::new("<metadata.json>"), layout);
         text.push_str(&format!("buildx {}\n", args.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")));
         text
     }

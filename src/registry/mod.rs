@@ -2,10 +2,13 @@
 //! build, the existing tags (for the floating-tag guard), and the pushed
 //! image read back (every tag's digest, every platform's manifest).
 
+pub mod layout;
+pub mod push;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Context as _, Result, anyhow};
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::manifest::{ImageIndexEntry, OciManifest};
@@ -14,6 +17,7 @@ use oci_client::{Client, Reference, RegistryOperation};
 
 use crate::plan::{Credential, ImageName, canonical_registry};
 use crate::platform::Platform;
+use crate::retry::{REGISTRY_POLICY, registry_transience, retry};
 
 /// How long one registry request may take before it counts as unreachable.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -127,14 +131,22 @@ impl Registry {
             }
         };
         let attempt = async {
-            match self.client.auth(&reference, &auth, operation).await {
+            match retry(&format!("reaching {}", image.registry), REGISTRY_POLICY, registry_transience, || {
+                self.client.auth(&reference, &auth, operation)
+            })
+            .await
+            {
                 Ok(_) => {}
                 Err(OciDistributionError::AuthenticationFailure(_)) => {
                     return Err(refused("token request denied".into()));
                 }
                 Err(error) => return Err(unreachable(&image.registry, error)),
             }
-            match self.client.list_tags(&reference, &auth, Some(1), None).await {
+            match retry(&format!("listing tags of {}", image.name), REGISTRY_POLICY, registry_transience, || {
+                self.client.list_tags(&reference, &auth, Some(1), None)
+            })
+            .await
+            {
                 Ok(_) => Ok(()),
                 Err(error) if is_not_found(&error) => Ok(()),
                 Err(OciDistributionError::UnauthorizedError { .. }) => Err(refused("HTTP 401".into())),
@@ -159,7 +171,11 @@ impl Registry {
         let mut tags = Vec::new();
         let mut last: Option<String> = None;
         loop {
-            let page = match self.client.list_tags(&reference, &auth, Some(1000), last.as_deref()).await {
+            let page = match retry(&format!("listing tags of {}", image.name), REGISTRY_POLICY, registry_transience, || {
+                self.client.list_tags(&reference, &auth, Some(1000), last.as_deref())
+            })
+            .await
+            {
                 Ok(page) => page,
                 Err(error) if is_not_found(&error) => return Ok(tags),
                 Err(error) => {
@@ -178,21 +194,29 @@ impl Registry {
     /// The digest a tag (or digest) of `image` points to.
     pub async fn resolve(&self, image: &ImageName, tag: &str) -> Result<String> {
         let reference = Self::reference(image, Some(tag))?;
-        self.client
-            .fetch_manifest_digest(&reference, &self.auth(&image.registry))
-            .await
-            .with_context(|| format!("could not resolve {reference} in the registry"))
+        let auth = self.auth(&image.registry);
+        retry(&format!("resolving {reference}"), REGISTRY_POLICY, registry_transience, || {
+            self.client.fetch_manifest_digest(&reference, &auth)
+        })
+        .await
+        .with_context(|| format!("could not resolve {reference} in the registry"))
     }
 
     /// The platform images of the index at `digest`, attestations left out.
     pub async fn platform_images(&self, image: &ImageName, digest: &str) -> Result<(Vec<PlatformImage>, Vec<Attestation>)> {
         let auth = self.auth(&image.registry);
         let reference = Self::reference(image, Some(digest))?;
-        let (manifest, _) = self.client.pull_manifest(&reference, &auth).await.with_context(|| format!("could not read {reference}"))?;
+        let (manifest, _) =
+            retry(&format!("reading {reference}"), REGISTRY_POLICY, registry_transience, || self.client.pull_manifest(&reference, &auth))
+                .await
+                .with_context(|| format!("could not read {reference}"))?;
         let entries: Vec<ImageIndexEntry> = match manifest {
             OciManifest::ImageIndex(index) => index.manifests,
             OciManifest::Image(_) => {
-                bail!("{reference} is a single-platform manifest, not an index")
+                // A single-platform image without an index: it declares its
+                // platform in its config.
+                let image_info = self.platform_image(image, digest, None).await?;
+                return Ok((vec![image_info], Vec::new()));
             }
         };
         let attestations: Vec<Attestation> = entries
@@ -208,21 +232,32 @@ impl Registry {
             let Some(platform) = entry_platform(entry) else {
                 continue;
             };
-            let reference = Self::reference(image, Some(&entry.digest))?;
-            let (manifest, _, config) =
-                self.client.pull_manifest_and_config(&reference, &auth).await.with_context(|| format!("could not read {reference}"))?;
-            let size = manifest.config.size.max(0) as u64 + manifest.layers.iter().map(|l| l.size.max(0) as u64).sum::<u64>();
-            let (config_platform, layer_steps) = read_config(&config, manifest.layers.len());
-            images.push(PlatformImage {
-                platform,
-                digest: entry.digest.clone(),
-                size,
-                config_platform,
-                layers: manifest.layers.iter().map(|l| l.digest.clone()).collect(),
-                layer_steps,
-            });
+            images.push(self.platform_image(image, &entry.digest, Some(platform)).await?);
         }
         Ok((images, attestations))
+    }
+
+    /// One platform's image manifest and config; `platform` as its index
+    /// entry claims, or from the config when there is no index.
+    async fn platform_image(&self, image: &ImageName, digest: &str, platform: Option<Platform>) -> Result<PlatformImage> {
+        let auth = self.auth(&image.registry);
+        let reference = Self::reference(image, Some(digest))?;
+        let (manifest, _, config) = retry(&format!("reading {reference}"), REGISTRY_POLICY, registry_transience, || {
+            self.client.pull_manifest_and_config(&reference, &auth)
+        })
+        .await
+        .with_context(|| format!("could not read {reference}"))?;
+        let size = manifest.config.size.max(0) as u64 + manifest.layers.iter().map(|l| l.size.max(0) as u64).sum::<u64>();
+        let (config_platform, layer_steps) = read_config(&config, manifest.layers.len());
+        let platform = platform.or_else(|| config_platform.clone()).with_context(|| format!("{reference} declares no platform"))?;
+        Ok(PlatformImage {
+            platform,
+            digest: digest.to_string(),
+            size,
+            config_platform,
+            layers: manifest.layers.iter().map(|l| l.digest.clone()).collect(),
+            layer_steps,
+        })
     }
 
     /// The platforms an image offers: its index's entries, or for a
@@ -230,7 +265,11 @@ impl Registry {
     pub async fn platforms_of(&self, reference_text: &str) -> Result<Vec<Platform>> {
         let reference: Reference = reference_text.parse().map_err(|_| anyhow!("`{reference_text}` is not an image reference"))?;
         let auth = self.auth(&canonical_registry(reference.registry()));
-        let (manifest, _) = self.client.pull_manifest(&reference, &auth).await.map_err(|error| match error {
+        let (manifest, _) = retry(&format!("reading {reference_text}"), REGISTRY_POLICY, registry_transience, || {
+            self.client.pull_manifest(&reference, &auth)
+        })
+        .await
+        .map_err(|error| match error {
             error if is_not_found(&error) => anyhow!("{reference_text} does not exist in its registry"),
             OciDistributionError::UnauthorizedError { .. } => {
                 anyhow!("{reference_text}: the registry refused access; log in to it with `registry`, `username` and `password`")
@@ -255,7 +294,9 @@ impl Registry {
     /// A layer of `image` as a stream of bytes.
     pub async fn layer_stream(&self, image: &ImageName, digest: &str) -> Result<oci_client::client::SizedStream> {
         let reference = Self::reference(image, None)?;
-        self.client.pull_blob_stream(&reference, digest).await.with_context(|| format!("could not read layer {digest} of {}", image.name))
+        retry(&format!("reading layer {digest}"), REGISTRY_POLICY, registry_transience, || self.client.pull_blob_stream(&reference, digest))
+            .await
+            .with_context(|| format!("could not read layer {digest} of {}", image.name))
     }
 }
 

@@ -1,0 +1,92 @@
+//! Pushing an OCI image layout by digest with oci-client: blobs the
+//! registry already has are skipped, the rest uploaded four at a time,
+//! manifests after the blobs they name, every call retried when the failure
+//! is transient. Tags are set separately, once the image is verified.
+
+use anyhow::{Context as _, Result};
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use http::HeaderValue;
+use oci_client::RegistryOperation;
+
+use super::Registry;
+use super::layout::{Descriptor, Layout, PushOrder};
+use crate::plan::ImageName;
+use crate::retry::{REGISTRY_POLICY, registry_transience, retry};
+
+/// What a push uploaded and what the registry already had.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PushStats {
+    pub uploaded: usize,
+    pub skipped: usize,
+    pub bytes: u64,
+}
+
+const CONCURRENT_UPLOADS: usize = 4;
+
+impl Registry {
+    /// Uploads every blob and manifest of `order` to `image`'s repository,
+    /// by digest: no tag is touched.
+    pub async fn push_layout(&self, layout: &Layout, order: &PushOrder, image: &ImageName) -> Result<PushStats> {
+        let repository = Self::reference(image, None)?;
+        let auth = self.auth(&image.registry);
+        retry(&format!("authorizing a push to {}", image.name), REGISTRY_POLICY, registry_transience, || {
+            self.client.auth(&repository, &auth, RegistryOperation::Push)
+        })
+        .await
+        .with_context(|| format!("the registry {} refused a push to {}", image.registry, image.name))?;
+
+        let results: Vec<(bool, u64)> = futures_util::stream::iter(order.blobs.iter())
+            .map(|blob| self.push_blob_once(layout, image, blob))
+            .buffer_unordered(CONCURRENT_UPLOADS)
+            .try_collect()
+            .await?;
+        let mut stats = PushStats::default();
+        for (uploaded, size) in results {
+            if uploaded {
+                stats.uploaded += 1;
+                stats.bytes += size;
+            } else {
+                stats.skipped += 1;
+            }
+        }
+        for manifest in &order.manifests {
+            let body = layout.read_blob(&manifest.digest)?;
+            self.put_manifest(image, &manifest.digest, manifest, body).await?;
+        }
+        Ok(stats)
+    }
+
+    /// Uploads one blob unless the repository has it; true when uploaded.
+    async fn push_blob_once(&self, layout: &Layout, image: &ImageName, blob: &Descriptor) -> Result<(bool, u64)> {
+        let reference = Self::reference(image, None)?;
+        let exists = retry(&format!("checking {} in {}", blob.digest, image.name), REGISTRY_POLICY, registry_transience, || {
+            self.client.blob_exists(&reference, &blob.digest)
+        })
+        .await
+        .unwrap_or(false);
+        if exists {
+            return Ok((false, blob.size));
+        }
+        let data = bytes::Bytes::from(layout.read_blob(&blob.digest)?);
+        retry(&format!("uploading {} to {}", blob.digest, image.name), REGISTRY_POLICY, registry_transience, || {
+            self.client.push_blob(&reference, data.clone(), &blob.digest)
+        })
+        .await
+        .with_context(|| format!("could not upload {} ({} bytes) to {}", blob.digest, blob.size, image.name))?;
+        Ok((true, blob.size))
+    }
+
+    /// Stores a manifest under `reference` (a digest or a tag).
+    pub async fn put_manifest(&self, image: &ImageName, reference_text: &str, manifest: &Descriptor, body: Vec<u8>) -> Result<()> {
+        let reference = Self::reference(image, Some(reference_text))?;
+        let content_type =
+            HeaderValue::from_str(&manifest.media_type).with_context(|| format!("`{}` is not a media type", manifest.media_type))?;
+        let body = bytes::Bytes::from(body);
+        retry(&format!("storing {reference}"), REGISTRY_POLICY, registry_transience, || {
+            self.client.push_manifest_raw(&reference, body.clone(), content_type.clone())
+        })
+        .await
+        .with_context(|| format!("could not store the manifest {reference}"))?;
+        Ok(())
+    }
+}
