@@ -39,7 +39,8 @@ pub struct ContainerRun {
 impl Daemon {
     /// Connects as the docker CLI would (`DOCKER_HOST`, else the socket).
     pub fn connect() -> Result<Daemon> {
-        let docker = Docker::connect_with_defaults().context("could not set up a connection to the Docker daemon")?;
+        let docker = Docker::connect_with_defaults()
+            .map_err(|e| anyhow!("could not reach the Docker daemon ({e}); mount /var/run/docker.sock into the job or set DOCKER_HOST"))?;
         Ok(Daemon { docker })
     }
 
