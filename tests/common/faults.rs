@@ -18,6 +18,8 @@
 //! Listen on `0.0.0.0:0` to let containers reach a front at
 //! `172.17.0.1:<port>`.
 
+#![allow(dead_code)]
+
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
