@@ -31,12 +31,21 @@ fn main() -> ExitCode {
     for secret in raw.secrets() {
         log.mask(&secret);
     }
+    if let Some(token) = env.get("ACTIONS_RUNTIME_TOKEN") {
+        log.mask(token);
+    }
 
     tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::WARN).with_target(false).init();
 
     match run(&raw, &env, log) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => fail(&log, &error),
+        Err(error) => {
+            // The summary says what failed, including which tags were and
+            // were not pushed; no success outputs are written.
+            let summary = SummaryFile { path: env.get("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()).map(std::path::PathBuf::from) };
+            let _ = summary.append(&summary::render_failure(&format!("{error:#}")));
+            fail(&log, &error)
+        }
     }
 }
 

@@ -72,6 +72,14 @@ pub fn outputs(plan: &Plan, report: &Report) -> Vec<(String, String)> {
     ]
 }
 
+/// The job summary of a failed run.
+pub fn render_failure(message: &str) -> String {
+    format!(
+        "### ❌ multiarch-action failed\n\n{}\n",
+        message.replace(". Pushed: ", ".\n\n**Pushed:** ").replace(". Not pushed: ", "\n\n**Not pushed:** ")
+    )
+}
+
 /// The job summary's markdown.
 pub fn render(plan: &Plan, report: &Report) -> String {
     let mut md = String::new();

@@ -94,6 +94,7 @@ fn the_image_runs_as_the_runner_runs_it() {
         raw_outputs,
         summary: std::fs::read_to_string(root.path().join("file_commands/step_summary_1")).unwrap(),
         elapsed: start.elapsed(),
+        runner_temp: None,
     };
     assert!(run.success, "the action container failed:\n{}\n{}", run.stdout, run.stderr);
     run.assert_no_secret(&[&bed.password], root.path());

@@ -25,7 +25,7 @@ impl BinfmtStatus {
     /// other lines around it.
     pub fn parse(output: &str) -> Result<BinfmtStatus> {
         let start = output.find('{').context("the QEMU installer printed no JSON status")?;
-        let end = output.rfind('}').context("the QEMU installer printed no JSON status")?;
+        let end = start + output[start..].rfind('}').context("the QEMU installer printed no JSON status")?;
         serde_json::from_str(&output[start..=end]).context("the QEMU installer's status is not the expected JSON")
     }
 
@@ -81,6 +81,7 @@ mod tests {
         assert!(status.can_run(&Platform::parse("linux/arm64").unwrap()));
         assert!(!status.can_run(&Platform::parse("linux/arm/v7").unwrap()));
         assert!(BinfmtStatus::parse("no json").is_err());
+        assert!(BinfmtStatus::parse("} before {").is_err(), "a brace out of order is an error, not a panic");
     }
 
     #[test]

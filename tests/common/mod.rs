@@ -150,6 +150,8 @@ pub struct Run {
     pub raw_outputs: String,
     pub summary: String,
     pub elapsed: Duration,
+    /// `RUNNER_TEMP` of the run, kept until the run is dropped.
+    pub runner_temp: Option<tempfile::TempDir>,
 }
 
 impl Run {
@@ -173,7 +175,8 @@ impl Run {
             ("GITHUB_OUTPUT", self.raw_outputs.clone()),
             ("summary", self.summary.clone()),
         ];
-        for entry in walk(workspace) {
+        let temp_files = self.runner_temp.as_ref().map(|t| walk(t.path())).unwrap_or_default();
+        for entry in walk(workspace).into_iter().chain(temp_files) {
             places.push((
                 Box::leak(entry.display().to_string().into_boxed_str()),
                 String::from_utf8_lossy(&std::fs::read(&entry).unwrap_or_default()).into_owned(),
@@ -262,6 +265,7 @@ pub fn run_action(workdir: &Path, inputs: &[(&str, &str)], github: &[(&str, &str
         raw_outputs,
         summary: std::fs::read_to_string(&summary_path).unwrap_or_default(),
         elapsed: start.elapsed(),
+        runner_temp: Some(files),
     }
 }
 
