@@ -139,6 +139,26 @@ pub const INPUTS: &[InputDef] = &[
     input("qemu-image", DEFAULT_QEMU_IMAGE, "Installer image for QEMU emulators (speaks tonistiigi/binfmt's interface)."),
     input("insecure-registries", "", "Registries reached over plain HTTP (`host:port`), comma- or newline-separated."),
     input(
+        "mode",
+        "build",
+        "`build`: build every platform and push. `digest`: build this runner's platform (or the one in `platforms`) and push it by digest, untagged, writing the digest to `digests-dir` for a later `merge`. `merge`: combine the digests of `digest` runs into one tagged multi-platform image.",
+    ),
+    input("digests", "", "For `mode: merge`: the digests to combine, one per line. Empty: every file in `digests-dir`."),
+    input(
+        "digests-dir",
+        "",
+        "Where `mode: digest` writes, and `mode: merge` reads, one file per platform holding its digest. Empty: `digests` under `RUNNER_TEMP`.",
+    ),
+    InputDef {
+        secret: true,
+        ..input("github-token", "", "A token for GitHub's API (`secrets.GITHUB_TOKEN`), used by `release-notes`. Masked.")
+    },
+    input(
+        "release-notes",
+        "false",
+        "`true`: on a `release` event, add a \"Container image\" section (pullable digest, tags, platforms) to the release's notes; a re-run replaces it. Needs `github-token` with `contents: write`.",
+    ),
+    input(
         "preflight",
         "true",
         "Before building, check every base image of the Dockerfile offers every platform it is needed for, and lint the Dockerfile: `true` fails on a missing platform, `warn` only warns, `false` skips.",

@@ -7,6 +7,7 @@ pub mod builder_config;
 pub mod buildx;
 pub mod cli;
 pub mod docker;
+pub mod github;
 pub mod inputs;
 pub mod log;
 pub mod meta;

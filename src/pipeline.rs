@@ -13,9 +13,9 @@ use crate::buildx::{Buildx, DockerConfig};
 use crate::docker::{Daemon, DaemonFacts, qemu};
 use crate::log::Log;
 use crate::meta;
-use crate::plan::{Builder, CheckLevel, DriverRequest, ExportFormat, FloatingPolicy, Plan, QemuMode};
+use crate::plan::{Builder, CheckLevel, DriverRequest, ExportFormat, FloatingPolicy, Mode, Plan, QemuMode};
 use crate::platform::{self, Platform};
-use crate::registry::layout::{Layout, PushOrder};
+use crate::registry::layout::{Descriptor, Layout, PushOrder};
 use crate::registry::{Attestation, PlatformImage, Registry};
 use crate::retry;
 use crate::runner::{Annotation, Level};
@@ -317,6 +317,9 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
     let created_builder = tokio::sync::Mutex::new(None);
 
     let work = async {
+        if let Mode::Merge { digests, dir, required } = &plan.mode {
+            return merge(plan, tools, &registry, &daemon, digests, dir, required, log).await;
+        }
         log.group("Preflight, registries, builder and QEMU");
         let setup = tokio::try_join!(
             preflight(plan, &registry, log),
@@ -367,7 +370,7 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
         pushed?;
 
         log.group("Verify the pushed image");
-        let verified = verify(plan, &registry, &digest, log).await;
+        let verified = verify(plan, &registry, &digest, &plan.platforms, log).await;
         log.end_group();
         let (platform_images, attestations, notes) = verified?;
         report.digest = Some(digest.clone());
@@ -391,8 +394,14 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
         }
         report.platform_images = platform_images;
 
+        if let Mode::Digest { dir } = &plan.mode {
+            let file = write_digest_file(dir, &plan.platforms[0], &digest)?;
+            log.info(&format!("{} pushed untagged as {digest}; wrote {}", plan.platforms[0], file.display()));
+            return Ok(report);
+        }
         log.group("Tag");
-        let tagged = tag_everywhere(plan, &registry, &layout, &order, &held, log).await;
+        let body = layout.read_blob(&order.root.digest)?;
+        let tagged = tag_everywhere(plan, &registry, &order.root, &body, &held, log).await;
         log.end_group();
         report.pushed_references = tagged?;
         Ok(report)
@@ -405,6 +414,10 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
         }
     };
 
+    if let (Ok(report), Some(notes)) = (&outcome, &plan.release_notes) {
+        publish_release_notes(plan, notes, report, log).await;
+    }
+
     daemon.remove_labelled(RUN_LABEL, &tools.run_name).await;
     if let Some(name) = created_builder.lock().await.take()
         && let Err(error) = buildx.remove_builder(&name).await
@@ -415,6 +428,147 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
         log.warning(&format!("{error:#}"));
     }
     outcome
+}
+
+/// Adds the image section to the release's notes; any failure is a warning,
+/// since the image is already pushed.
+async fn publish_release_notes(plan: &Plan, notes: &crate::plan::ReleaseNotes, report: &Report, log: &Log) {
+    let Some(digest) = &report.digest else { return };
+    let section = crate::github::ImageSection {
+        reference: plan.images[0].with_digest(digest),
+        tags: report.pushed_references.clone(),
+        platforms: report.platform_images.iter().map(|i| (i.platform.to_string(), i.digest.clone())).collect(),
+    };
+    match crate::github::publish_release_notes(&notes.api_url, &notes.token.0, &notes.repository, notes.release_id, &section).await {
+        Ok(crate::github::Outcome::Updated { release_id }) => log.info(&format!("release notes: added the image to release {release_id}")),
+        Ok(crate::github::Outcome::NoPermission(warning)) => log.warning(&warning),
+        Ok(crate::github::Outcome::NotARelease) => {}
+        Err(error) => log.warning(&format!("{error:#}; the image is pushed, only the release notes were not updated")),
+    }
+}
+
+/// Writes the digest of a `mode: digest` run to `dir/<platform>`.
+fn write_digest_file(dir: &std::path::Path, platform: &Platform, digest: &str) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("digests-dir: could not create {}", dir.display()))?;
+    let file = dir.join(platform.slug());
+    std::fs::write(&file, format!("{digest}\n")).with_context(|| format!("digests-dir: could not write {}", file.display()))?;
+    Ok(file)
+}
+
+/// The digests a merge combines: the `digests` input, else every file in
+/// `digests-dir`.
+pub fn read_digests(given: &[String], dir: &std::path::Path) -> Result<Vec<String>> {
+    if !given.is_empty() {
+        return Ok(given.to_vec());
+    }
+    let entries = std::fs::read_dir(dir).with_context(|| {
+        format!("digests-dir: {} cannot be read; download the digest artifacts there, or list them in `digests`", dir.display())
+    })?;
+    let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()).collect();
+    files.sort();
+    let mut digests = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).with_context(|| format!("digests-dir: could not read {}", file.display()))?;
+        let digest = text.trim().to_string();
+        if !crate::plan::is_digest(&digest) {
+            bail!("digests-dir: {} does not hold a digest (sha256:<64 hex digits>)", file.display());
+        }
+        if !digests.contains(&digest) {
+            digests.push(digest);
+        }
+    }
+    if digests.is_empty() {
+        bail!("digests: none given and {} holds no digest files; run `mode: digest` first and download its artifacts there", dir.display());
+    }
+    Ok(digests)
+}
+
+/// `mode: merge`: one index from per-platform digests, pushed to every
+/// image, verified, then tagged.
+#[allow(clippy::too_many_arguments)]
+async fn merge(
+    plan: &Plan,
+    tools: &Tools,
+    registry: &Registry,
+    daemon: &Daemon,
+    given: &[String],
+    dir: &std::path::Path,
+    required: &[Platform],
+    log: &Log,
+) -> Result<Report> {
+    let digests = read_digests(given, dir)?;
+    log.group("Registries");
+    let held_back = check_registries(plan, registry, log).await;
+    log.end_group();
+    let held_back = held_back?;
+    let held: Vec<String> = held_back.iter().map(|(t, _)| t.clone()).collect();
+    let source = &plan.images[0];
+
+    log.group(&format!("Merge {} digest(s)", digests.len()));
+    let mut entries = Vec::new();
+    for digest in &digests {
+        let found = registry
+            .merge_entries(source, digest)
+            .await
+            .map_err(|e| anyhow::anyhow!("digests: {digest} is not in {}: {e:#}", source.name))?;
+        entries.extend(found);
+    }
+    crate::registry::copy::check_merge(&entries, required)?;
+    let annotations: Vec<(String, String)> = plan
+        .meta
+        .annotations
+        .iter()
+        .filter(|a| a.level == crate::meta::AnnotationLevel::Index)
+        .map(|a| (a.key.clone(), a.value.clone()))
+        .collect();
+    let (body, root) = crate::registry::copy::merged_index(&entries, &annotations);
+    for image in &plan.images {
+        if image != source {
+            for entry in &entries {
+                if !registry.has_manifest(image, &entry.descriptor.digest).await {
+                    registry.copy_manifest(source, image, &entry.descriptor.digest).await?;
+                }
+            }
+        }
+        registry.put_manifest(image, &root.digest, &root, body.clone()).await?;
+        log.info(&format!(
+            "{}@{}: index of {}",
+            image.name,
+            root.digest,
+            entries.iter().filter_map(|e| e.platform.as_ref()).map(Platform::to_string).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    log.end_group();
+
+    let platforms: Vec<Platform> = entries.iter().filter_map(|e| e.platform.clone()).collect();
+    log.group("Verify the merged image");
+    let verified = verify(plan, registry, &root.digest, &platforms, log).await;
+    log.end_group();
+    let (platform_images, attestations, notes) = verified?;
+    let mut report = Report {
+        digest: Some(root.digest.clone()),
+        metadata: serde_json::json!({ "containerimage.digest": root.digest, "merged": digests }),
+        held_back,
+        attestations,
+        verify_notes: notes,
+        builder_note: "no build: merged from per-platform digests".into(),
+        ..Default::default()
+    };
+    if let Some(command) = &plan.smoke_test {
+        let labels: HashMap<String, String> = [(RUN_LABEL.to_string(), tools.run_name.clone())].into();
+        let results = verify::smoke_tests(daemon, source, &platform_images, command, &plan.credentials, &labels).await?;
+        let failed: Vec<String> = results.iter().filter(|r| r.run.exit_code != 0).map(|r| r.platform.clone()).collect();
+        report.smoke = results;
+        if !failed.is_empty() {
+            bail!("smoke-test: `{}` failed on {}; no tag was pushed", command.join(" "), failed.join(", "));
+        }
+    }
+    report.platform_images = platform_images;
+    log.group("Tag");
+    let tagged = tag_everywhere(plan, registry, &root, &body, &held, log).await;
+    log.end_group();
+    report.pushed_references = tagged?;
+    Ok(report)
 }
 
 /// Runs the build, again when it failed on a transient registry answer
@@ -464,22 +618,21 @@ async fn push_everywhere(plan: &Plan, registry: &Registry, layout: &Layout, orde
 async fn tag_everywhere(
     plan: &Plan,
     registry: &Registry,
-    layout: &Layout,
-    order: &PushOrder,
+    root: &Descriptor,
+    body: &[u8],
     held: &[String],
     log: &Log,
 ) -> Result<Vec<String>> {
-    let body = layout.read_blob(&order.root.digest)?;
     let wanted = plan.references(held);
     let mut pushed: Vec<String> = Vec::new();
     for image in &plan.images {
         for tag in plan.tag_names(held) {
             let reference = image.with_tag(tag);
             let set = async {
-                registry.put_manifest(image, tag, &order.root, body.clone()).await?;
+                registry.put_manifest(image, tag, root, body.to_vec()).await?;
                 let found = registry.resolve(image, tag).await?;
-                if found != order.root.digest {
-                    bail!("{reference} resolves to {found}, not to the pushed {}", order.root.digest);
+                if found != root.digest {
+                    bail!("{reference} resolves to {found}, not to the pushed {}", root.digest);
                 }
                 anyhow::Ok(())
             };
@@ -491,7 +644,7 @@ async fn tag_everywhere(
                     missing.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
                 );
             }
-            log.info(&format!("{reference} → {}", order.root.digest));
+            log.info(&format!("{reference} → {}", root.digest));
             pushed.push(reference);
         }
     }
@@ -502,10 +655,16 @@ async fn tag_everywhere(
 /// platform, and no layer carries a binary of another architecture.
 /// Returns the platform images, the attestations, and the problems that
 /// `verify: warn` let pass.
-async fn verify(plan: &Plan, registry: &Registry, digest: &str, log: &Log) -> Result<(Vec<PlatformImage>, Vec<Attestation>, Vec<String>)> {
+async fn verify(
+    plan: &Plan,
+    registry: &Registry,
+    digest: &str,
+    required: &[Platform],
+    log: &Log,
+) -> Result<(Vec<PlatformImage>, Vec<Attestation>, Vec<String>)> {
     let (platform_images, attestations) = registry.platform_images(&plan.images[0], digest).await?;
     let missing: Vec<String> =
-        plan.platforms.iter().filter(|p| !platform_images.iter().any(|i| &i.platform == *p)).map(Platform::to_string).collect();
+        required.iter().filter(|p| !platform_images.iter().any(|i| &i.platform == *p)).map(Platform::to_string).collect();
     if !missing.is_empty() {
         bail!("verify: the pushed index {digest} lacks {}; no tag was pushed", missing.join(", "));
     }

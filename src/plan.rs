@@ -90,6 +90,31 @@ pub enum QemuMode {
     Never,
 }
 
+/// What a run does: everything, one platform by digest, or a merge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Build,
+    /// Build one platform and push it untagged, writing its digest here.
+    Digest {
+        dir: PathBuf,
+    },
+    /// Combine these digests (or the files in `dir`) into a tagged index.
+    Merge {
+        digests: Vec<String>,
+        dir: PathBuf,
+        required: Vec<Platform>,
+    },
+}
+
+/// Release notes to write on a `release` event.
+#[derive(Debug, Clone)]
+pub struct ReleaseNotes {
+    pub api_url: String,
+    pub token: Secret,
+    pub repository: String,
+    pub release_id: u64,
+}
+
 /// How a check's failure is treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckLevel {
@@ -148,6 +173,8 @@ pub struct Plan {
     pub export: Option<ExportFormat>,
     pub export_dir: PathBuf,
     pub load: bool,
+    pub mode: Mode,
+    pub release_notes: Option<ReleaseNotes>,
     pub dry_run: bool,
     pub warnings: Vec<String>,
 }
@@ -184,9 +211,40 @@ impl Plan {
             }
         }
 
-        let platforms = Platform::parse_list(raw.get("platforms"))?;
+        let mut platforms = Platform::parse_list(raw.get("platforms"))?;
         if platforms.is_empty() {
             bail!("platforms: no platform given; use e.g. linux/amd64,linux/arm64");
+        }
+        let platforms_given = raw.get("platforms") != crate::inputs::find("platforms").map_or("", |d| d.default);
+        let digests_dir = match raw.get("digests-dir") {
+            "" => github.runner_temp.clone().unwrap_or_default().join("digests"),
+            dir => PathBuf::from(dir),
+        };
+        let mode = match parse_choice("mode", raw.get("mode"), &["build", "digest", "merge"])? {
+            "digest" => {
+                if !platforms_given {
+                    platforms = vec![Platform::host()];
+                } else if platforms.len() != 1 {
+                    bail!(
+                        "platforms: mode: digest builds one platform, and {} were given; give one, or leave `platforms` out for this runner's",
+                        platforms.len()
+                    );
+                }
+                Mode::Digest { dir: digests_dir }
+            }
+            "merge" => {
+                let digests = split_list(raw.get("digests"), true);
+                for digest in &digests {
+                    if !is_digest(digest) {
+                        bail!("digests: `{digest}` is not a digest; give sha256:<64 hex digits>, one per line");
+                    }
+                }
+                Mode::Merge { digests, dir: digests_dir, required: if platforms_given { platforms.clone() } else { Vec::new() } }
+            }
+            _ => Mode::Build,
+        };
+        if mode != Mode::Build && !matches!(raw.get("push"), "auto" | "true") {
+            bail!("push: mode: {} pushes by definition; remove `push: {}`", raw.get("mode"), raw.get("push"));
         }
 
         let context = PathBuf::from(raw.get("context"));
@@ -281,9 +339,35 @@ impl Plan {
             dir => PathBuf::from(dir),
         };
 
+        let release_notes = if parse_bool("release-notes", raw.get("release-notes"))? {
+            if raw.get("github-token").is_empty() {
+                bail!(
+                    "github-token: `release-notes: true` needs a token; pass `github-token: ${{{{ secrets.GITHUB_TOKEN }}}}` and give the job `contents: write`"
+                );
+            }
+            let release_id = github.event.get("release").and_then(|r| r.get("id")).and_then(|id| id.as_u64());
+            match release_id {
+                Some(release_id) if github.event_name == "release" => Some(ReleaseNotes {
+                    api_url: github.api_url.clone(),
+                    token: Secret(raw.get("github-token").to_string()),
+                    repository: github.repository.clone(),
+                    release_id,
+                }),
+                _ => {
+                    warnings.push(format!(
+                        "release-notes: this is a `{}` event, not a release; no release notes are written",
+                        github.event_name
+                    ));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+
         let meta = compute_meta(raw, github, &images)?;
         warnings.extend(meta.warnings.iter().cloned());
-        if push.0 && meta.tags.is_empty() {
+        if push.0 && meta.tags.is_empty() && !matches!(mode, Mode::Digest { .. }) {
             bail!(
                 "tags: no tag applies to {} on `{}`; add a rule that does (e.g. `type=raw,value=edge` or `type=sha`), or set `version`",
                 if github.event_name.is_empty() { "this run" } else { &github.event_name },
@@ -316,6 +400,8 @@ impl Plan {
             export,
             export_dir,
             load: parse_bool("load", raw.get("load"))?,
+            mode,
+            release_notes,
             dry_run: parse_bool("dry-run", raw.get("dry-run"))?,
             warnings,
         })
@@ -337,6 +423,7 @@ impl Plan {
     /// Every credential's secret, to mask.
     pub fn secrets(&self) -> Vec<String> {
         let mut secrets: Vec<String> = self.credentials.iter().map(|c| c.password.0.clone()).collect();
+        secrets.extend(self.release_notes.iter().map(|n| n.token.0.clone()));
         secrets.extend(self.options.secret_values());
         secrets
     }
@@ -455,6 +542,11 @@ fn compute_meta(raw: &RawInputs, github: &GithubContext, images: &[ImageName]) -
     let annotations = meta::parse_annotations(raw.get("annotations")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let names: Vec<String> = images.iter().map(|i| i.name.clone()).collect();
     meta::compute(&context, &names, &rules, &flavor, &labels, &annotations).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// `sha256:` and 64 hex digits.
+pub fn is_digest(text: &str) -> bool {
+    text.strip_prefix("sha256:").is_some_and(|hex| hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// `NAME=value` lines; a line without `=` is an error naming the input.

@@ -2,6 +2,7 @@
 //! build, the existing tags (for the floating-tag guard), and the pushed
 //! image read back (every tag's digest, every platform's manifest).
 
+pub mod copy;
 pub mod layout;
 pub mod push;
 

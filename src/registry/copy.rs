@@ -1,0 +1,253 @@
+//! Reading manifests as raw bytes, copying a manifest and everything it
+//! names from one repository to another (mounting blobs within a registry,
+//! copying them across registries), and building the index that merges
+//! per-platform digests.
+
+use anyhow::{Context as _, Result, bail};
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use serde_json::{Value, json};
+use sha2::Digest as _;
+
+use super::Registry;
+use super::layout::{Descriptor, is_index};
+use crate::plan::ImageName;
+use crate::platform::Platform;
+use crate::retry::{REGISTRY_POLICY, registry_transience, retry};
+
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const ACCEPTED: &[&str] = &[
+    OCI_INDEX,
+    OCI_MANIFEST,
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+];
+
+/// A manifest as stored: its bytes, digest and media type.
+#[derive(Debug, Clone)]
+pub struct RawManifest {
+    pub bytes: bytes::Bytes,
+    pub digest: String,
+    pub media_type: String,
+    pub json: Value,
+}
+
+impl RawManifest {
+    pub fn descriptor(&self) -> Descriptor {
+        Descriptor { media_type: self.media_type.clone(), digest: self.digest.clone(), size: self.bytes.len() as u64 }
+    }
+
+    /// Child manifests (of an index) and blobs (of an image manifest).
+    fn children(&self) -> (Vec<Descriptor>, Vec<Descriptor>) {
+        let list = |key: &str| -> Vec<Descriptor> {
+            self.json
+                .get(key)
+                .and_then(|v| v.as_array())
+                .map(|a| a.iter().filter_map(|d| serde_json::from_value(d.clone()).ok()).collect())
+                .unwrap_or_default()
+        };
+        if is_index(&self.media_type) {
+            (list("manifests"), Vec::new())
+        } else {
+            let mut blobs: Vec<Descriptor> =
+                self.json.get("config").and_then(|c| serde_json::from_value(c.clone()).ok()).into_iter().collect();
+            blobs.extend(list("layers"));
+            (Vec::new(), blobs)
+        }
+    }
+}
+
+/// One entry of a merged index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergeEntry {
+    pub descriptor: Descriptor,
+    /// None for attestation manifests.
+    pub platform: Option<Platform>,
+    pub entry: Value,
+}
+
+/// The index that lists `entries`, with index-level annotations.
+pub fn merged_index(entries: &[MergeEntry], annotations: &[(String, String)]) -> (Vec<u8>, Descriptor) {
+    let mut index = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": entries.iter().map(|e| e.entry.clone()).collect::<Vec<_>>(),
+    });
+    if !annotations.is_empty() {
+        index["annotations"] =
+            annotations.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<serde_json::Map<_, _>>().into();
+    }
+    let bytes = serde_json::to_vec(&index).unwrap_or_default();
+    let hex: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let descriptor = Descriptor { media_type: OCI_INDEX.into(), digest: format!("sha256:{hex}"), size: bytes.len() as u64 };
+    (bytes, descriptor)
+}
+
+/// Platforms that appear twice among `entries`, with their digests.
+pub fn duplicate_platforms(entries: &[MergeEntry]) -> Option<(Platform, String, String)> {
+    for (i, a) in entries.iter().enumerate() {
+        for b in &entries[i + 1..] {
+            if let (Some(pa), Some(pb)) = (&a.platform, &b.platform)
+                && pa == pb
+            {
+                return Some((pa.clone(), a.descriptor.digest.clone(), b.descriptor.digest.clone()));
+            }
+        }
+    }
+    None
+}
+
+impl Registry {
+    /// A manifest of `image` by digest or tag, as stored.
+    pub async fn raw_manifest(&self, image: &ImageName, reference_text: &str) -> Result<RawManifest> {
+        let reference = Self::reference(image, Some(reference_text))?;
+        let auth = self.auth(&image.registry);
+        let (bytes, digest) = retry(&format!("reading {reference}"), REGISTRY_POLICY, registry_transience, || {
+            self.client.pull_manifest_raw(&reference, &auth, ACCEPTED)
+        })
+        .await
+        .with_context(|| format!("{reference} does not exist or cannot be read"))?;
+        let json: Value = serde_json::from_slice(&bytes).with_context(|| format!("{reference} is not a JSON manifest"))?;
+        let media_type = json
+            .get("mediaType")
+            .and_then(|m| m.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| if json.get("manifests").is_some() { OCI_INDEX.to_string() } else { OCI_MANIFEST.to_string() });
+        Ok(RawManifest { bytes, digest, media_type, json })
+    }
+
+    /// The entries a digest contributes to a merged index: the platform
+    /// manifests (and attestations) of an index, or a single manifest with
+    /// the platform its config declares.
+    pub async fn merge_entries(&self, image: &ImageName, digest: &str) -> Result<Vec<MergeEntry>> {
+        let manifest = self.raw_manifest(image, digest).await?;
+        if is_index(&manifest.media_type) {
+            let entries = manifest.json.get("manifests").and_then(|m| m.as_array()).cloned().unwrap_or_default();
+            return entries
+                .into_iter()
+                .map(|entry| {
+                    let descriptor: Descriptor = serde_json::from_value(entry.clone()).context("an index entry is not a descriptor")?;
+                    let platform = entry.get("platform").and_then(|p| {
+                        let (os, arch) = (p.get("os")?.as_str()?, p.get("architecture")?.as_str()?);
+                        let text = match p.get("variant").and_then(|v| v.as_str()) {
+                            Some(v) => format!("{os}/{arch}/{v}"),
+                            None => format!("{os}/{arch}"),
+                        };
+                        Platform::parse(&text).ok()
+                    });
+                    Ok(MergeEntry { descriptor, platform, entry })
+                })
+                .collect();
+        }
+        let (images, _) = self.platform_images(image, digest).await?;
+        let platform = images.into_iter().next().map(|i| i.platform).context("the manifest declares no platform")?;
+        let descriptor = manifest.descriptor();
+        let mut platform_json = json!({ "os": platform.os, "architecture": platform.arch });
+        if let Some(variant) = &platform.variant {
+            platform_json["variant"] = json!(variant);
+        }
+        let entry =
+            json!({ "mediaType": descriptor.media_type, "digest": descriptor.digest, "size": descriptor.size, "platform": platform_json });
+        Ok(vec![MergeEntry { descriptor, platform: Some(platform), entry }])
+    }
+
+    /// Copies the manifest `digest` and everything it names from `source` to
+    /// `target`: blobs are mounted within one registry, copied across.
+    pub async fn copy_manifest(&self, source: &ImageName, target: &ImageName, digest: &str) -> Result<()> {
+        let manifest = self.raw_manifest(source, digest).await?;
+        let (children, blobs) = manifest.children();
+        for child in &children {
+            Box::pin(self.copy_manifest(source, target, &child.digest)).await?;
+        }
+        futures_util::stream::iter(blobs.iter())
+            .map(|blob| self.copy_blob(source, target, blob))
+            .buffer_unordered(4)
+            .try_collect::<Vec<()>>()
+            .await?;
+        self.put_manifest(target, digest, &manifest.descriptor(), manifest.bytes.to_vec()).await
+    }
+
+    async fn copy_blob(&self, source: &ImageName, target: &ImageName, blob: &Descriptor) -> Result<()> {
+        let target_ref = Self::reference(target, None)?;
+        let source_ref = Self::reference(source, None)?;
+        if self.client.blob_exists(&target_ref, &blob.digest).await.unwrap_or(false) {
+            return Ok(());
+        }
+        if source.registry == target.registry
+            && self.client.mount_blob(&target_ref, &source_ref, &blob.digest).await.is_ok()
+            && self.client.blob_exists(&target_ref, &blob.digest).await.unwrap_or(false)
+        {
+            return Ok(());
+        }
+        let data = retry(&format!("reading {}", blob.digest), REGISTRY_POLICY, registry_transience, || async {
+            let mut data = Vec::with_capacity(blob.size as usize);
+            self.client.pull_blob(&source_ref, blob.digest.as_str(), &mut data).await.map(|()| data)
+        })
+        .await
+        .with_context(|| format!("could not read {} from {}", blob.digest, source.name))?;
+        let data = bytes::Bytes::from(data);
+        retry(&format!("uploading {} to {}", blob.digest, target.name), REGISTRY_POLICY, registry_transience, || {
+            self.client.push_blob(&target_ref, data.clone(), &blob.digest)
+        })
+        .await
+        .with_context(|| format!("could not copy {} to {}", blob.digest, target.name))?;
+        Ok(())
+    }
+
+    /// Whether `image` already holds the manifest `digest`.
+    pub async fn has_manifest(&self, image: &ImageName, digest: &str) -> bool {
+        self.resolve(image, digest).await.is_ok()
+    }
+}
+
+/// Checks the merged platforms are distinct and cover `required`.
+pub fn check_merge(entries: &[MergeEntry], required: &[Platform]) -> Result<()> {
+    if let Some((platform, a, b)) = duplicate_platforms(entries) {
+        bail!("digests: {a} and {b} are both {platform}; give one digest per platform");
+    }
+    let missing: Vec<String> =
+        required.iter().filter(|p| !entries.iter().any(|e| e.platform.as_ref() == Some(*p))).map(Platform::to_string).collect();
+    if !missing.is_empty() {
+        bail!("digests: no digest is for {}, which `platforms` asks for; add its digest or remove it from `platforms`", missing.join(", "));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(platform: Option<&str>, digest: &str) -> MergeEntry {
+        MergeEntry {
+            descriptor: Descriptor { media_type: OCI_MANIFEST.into(), digest: digest.into(), size: 10 },
+            platform: platform.map(|p| Platform::parse(p).unwrap()),
+            entry: json!({"mediaType": OCI_MANIFEST, "digest": digest, "size": 10}),
+        }
+    }
+
+    #[test]
+    fn merge_checks_name_duplicates_and_gaps() {
+        let amd = entry(Some("linux/amd64"), "sha256:a");
+        let arm = entry(Some("linux/arm64"), "sha256:b");
+        let attestation = entry(None, "sha256:c");
+        let required = Platform::parse_list("linux/amd64,linux/arm64").unwrap();
+        assert!(check_merge(&[amd.clone(), arm.clone(), attestation.clone()], &required).is_ok());
+        let error = check_merge(&[amd.clone(), entry(Some("linux/amd64"), "sha256:d")], &[]).unwrap_err().to_string();
+        assert_eq!(error, "digests: sha256:a and sha256:d are both linux/amd64; give one digest per platform");
+        let error = check_merge(&[amd], &required).unwrap_err().to_string();
+        assert!(error.starts_with("digests: no digest is for linux/arm64"), "{error}");
+    }
+
+    #[test]
+    fn the_merged_index_is_content_addressed() {
+        let entries = [entry(Some("linux/amd64"), "sha256:a")];
+        let (bytes, descriptor) = merged_index(&entries, &[("org.opencontainers.image.version".into(), "1.0.0".into())]);
+        let json: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(json["mediaType"], OCI_INDEX);
+        assert_eq!(json["manifests"][0]["digest"], "sha256:a");
+        assert_eq!(json["annotations"]["org.opencontainers.image.version"], "1.0.0");
+        let hex: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(descriptor.digest, format!("sha256:{hex}"));
+        assert_eq!(descriptor.size, bytes.len() as u64);
+    }
+}
