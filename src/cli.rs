@@ -20,6 +20,7 @@ pub fn command() -> Command {
                 .value_name("VALUE")
                 .num_args(0..=1)
                 .default_missing_value("true")
+                .allow_hyphen_values(true)
                 .action(ArgAction::Set)
                 .help(help)
         }),

@@ -59,6 +59,12 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, log: Log) -> Result<()> {
     let plan = Plan::new(raw, &github)?;
     let workdir = std::env::current_dir().context("could not read the working directory")?;
     plan.check_files(&workdir)?;
+    log.info(&format!(
+        "multiarch-action {}: {} for {}",
+        env!("CARGO_PKG_VERSION"),
+        plan.images.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", "),
+        multiarch_action::platform::join(&plan.platforms)
+    ));
     for warning in &plan.warnings {
         log.warning(warning);
     }

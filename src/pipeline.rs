@@ -343,6 +343,7 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
             Err(_) => BuildMetadata { digest: None, raw: serde_json::json!({}) },
         };
         let (timings, slowest) = progress::timings(&progress.steps(), &ready.emulated, 5);
+        log.info(&format!("buildx solve: {:.2}s", progress::solve_seconds(&progress.steps())));
 
         let mut report = Report {
             metadata: metadata.raw.clone(),
@@ -624,28 +625,39 @@ async fn tag_everywhere(
     log: &Log,
 ) -> Result<Vec<String>> {
     let wanted = plan.references(held);
+    // Each image's tags are set concurrently; images one after another.
     let mut pushed: Vec<String> = Vec::new();
     for image in &plan.images {
-        for tag in plan.tag_names(held) {
+        let sets = plan.tag_names(held).map(|tag| async move {
             let reference = image.with_tag(tag);
-            let set = async {
+            let result = async {
                 registry.put_manifest(image, tag, root, body.to_vec()).await?;
                 let found = registry.resolve(image, tag).await?;
                 if found != root.digest {
                     bail!("{reference} resolves to {found}, not to the pushed {}", root.digest);
                 }
                 anyhow::Ok(())
-            };
-            if let Err(error) = set.await {
-                let missing: Vec<&String> = wanted.iter().filter(|r| !pushed.contains(r)).collect();
-                bail!(
-                    "tagging failed at {reference}: {error:#}. Pushed: {}. Not pushed: {}",
-                    if pushed.is_empty() { "none".to_string() } else { pushed.join(", ") },
-                    missing.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
-                );
             }
-            log.info(&format!("{reference} → {}", root.digest));
-            pushed.push(reference);
+            .await;
+            (reference, result)
+        });
+        let mut failure = None;
+        for (reference, result) in futures_util::future::join_all(sets).await {
+            match result {
+                Ok(()) => {
+                    log.info(&format!("{reference} → {}", root.digest));
+                    pushed.push(reference);
+                }
+                Err(error) => failure = failure.or(Some((reference, error))),
+            }
+        }
+        if let Some((reference, error)) = failure {
+            let missing: Vec<&str> = wanted.iter().filter(|r| !pushed.contains(r)).map(String::as_str).collect();
+            bail!(
+                "tagging failed at {reference}: {error:#}. Pushed: {}. Not pushed: {}",
+                if pushed.is_empty() { "none".to_string() } else { pushed.join(", ") },
+                missing.join(", ")
+            );
         }
     }
     Ok(pushed)

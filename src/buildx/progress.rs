@@ -152,6 +152,16 @@ impl Progress {
     }
 }
 
+/// BuildKit's own time: from the first step's start to the last step's end.
+pub fn solve_seconds(steps: &[Step]) -> f64 {
+    let start = steps.iter().filter_map(|s| s.started).min();
+    let end = steps.iter().filter_map(|s| s.completed).max();
+    match (start, end) {
+        (Some(start), Some(end)) => (end - start).num_milliseconds().max(0) as f64 / 1000.0,
+        _ => 0.0,
+    }
+}
+
 /// One platform's share of the build.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlatformTime {
@@ -279,6 +289,13 @@ ERROR: failed to solve: something
         assert_eq!(per_platform[1].platform, arm64);
         assert_eq!(per_platform[1].emulated_seconds, 10.5);
         assert_eq!(slowest[0].name, "[linux/arm64 2/2] RUN make");
+    }
+
+    #[test]
+    fn solve_time_spans_all_steps() {
+        let (progress, _) = feed_all();
+        assert_eq!(solve_seconds(&progress.steps()), 11.5);
+        assert_eq!(solve_seconds(&[]), 0.0);
     }
 
     #[test]

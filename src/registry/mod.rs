@@ -228,13 +228,12 @@ impl Registry {
                 describes: e.annotations.as_ref().and_then(|a| a.get("vnd.docker.reference.digest").cloned()),
             })
             .collect();
-        let mut images = Vec::new();
-        for entry in entries.iter().filter(|e| !is_attestation(e)) {
-            let Some(platform) = entry_platform(entry) else {
-                continue;
-            };
-            images.push(self.platform_image(image, &entry.digest, Some(platform)).await?);
-        }
+        // Every platform's manifest and config, read concurrently.
+        let reads = entries
+            .iter()
+            .filter(|e| !is_attestation(e))
+            .filter_map(|entry| entry_platform(entry).map(|platform| self.platform_image(image, &entry.digest, Some(platform))));
+        let images = futures_util::future::try_join_all(reads).await?;
         Ok((images, attestations))
     }
 

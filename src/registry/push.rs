@@ -9,7 +9,7 @@ use http::HeaderValue;
 use oci_client::RegistryOperation;
 
 use super::Registry;
-use super::layout::{Descriptor, Layout, PushOrder};
+use super::layout::{Descriptor, Layout, PushOrder, is_index};
 use crate::plan::ImageName;
 use crate::retry::{REGISTRY_POLICY, registry_transience, retry};
 
@@ -49,9 +49,14 @@ impl Registry {
                 stats.skipped += 1;
             }
         }
-        for manifest in &order.manifests {
-            let body = layout.read_blob(&manifest.digest)?;
-            self.put_manifest(image, &manifest.digest, manifest, body).await?;
+        // Platform and attestation manifests concurrently, then the indexes
+        // that name them.
+        let (images, indexes): (Vec<&Descriptor>, Vec<&Descriptor>) = order.manifests.iter().partition(|m| !is_index(&m.media_type));
+        let puts = images.iter().map(|manifest| async move { self.put_manifest(image, &manifest.digest, manifest, layout.read_blob(&manifest.digest)?).await });
+        futures_util::future::try_join_all(puts).await?;
+        // Indexes in walk order: an index after the manifests it names.
+        for index in indexes {
+            self.put_manifest(image, &index.digest, index, layout.read_blob(&index.digest)?).await?;
         }
         Ok(stats)
     }
