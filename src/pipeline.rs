@@ -232,10 +232,16 @@ async fn prepare_builder(
         buildx.create_container_builder(name, &plan.buildkit_image, &plan.builder_config, &plan.insecure_registries).await?;
         *created.lock().await = Some(name.clone());
     }
-    let info = buildx.inspect(builder.name()).await.with_context(|| format!("could not start the builder `{}`", builder.name()))?;
-    log.info(&format!("builder `{}` ({}) runs {}", builder.name(), info.driver, platform::join(&info.platforms)));
     let host = Platform::host();
     let emulated: Vec<Platform> = plan.platforms.iter().filter(|p| !p.runs_on(&host)).cloned().collect();
+    if emulated.is_empty() && builder == Builder::Daemon {
+        // The daemon's BuildKit runs the machine's own platform; the build
+        // itself starts it.
+        log.info("QEMU: the builder already runs every requested platform (the machine's own); nothing to install");
+        return Ok(ReadyBuilder { builder, note: why, emulated });
+    }
+    let info = buildx.inspect(builder.name()).await.with_context(|| format!("could not start the builder `{}`", builder.name()))?;
+    log.info(&format!("builder `{}` ({}) runs {}", builder.name(), info.driver, platform::join(&info.platforms)));
     setup_qemu(plan, daemon, &info.platforms, &emulated, &tools.run_name, log).await?;
     if !emulated.is_empty() {
         log.info(&format!(
@@ -254,7 +260,7 @@ async fn setup_qemu(
     run_name: &str,
     log: &Log,
 ) -> Result<()> {
-    let labels: HashMap<String, String> = [("org.multiarch-action.run".to_string(), run_name.to_string())].into();
+    let labels: HashMap<String, String> = [(RUN_LABEL.to_string(), run_name.to_string())].into();
     let missing = qemu::platforms_missing(&plan.platforms, builder_platforms);
     let wanted = match plan.qemu {
         QemuMode::Never => {
@@ -276,8 +282,9 @@ async fn setup_qemu(
     if wanted.is_empty() {
         return Ok(());
     }
-    let pulled = daemon.ensure_image(&plan.qemu_image, None).await?;
-    if pulled {
+    // The builder does not always list an emulator the kernel has (Docker
+    // 26 omits arm/v7), so the installer is asked before anything is installed.
+    if daemon.ensure_image(&plan.qemu_image, None).await? {
         log.info(&format!("QEMU: pulled {}", plan.qemu_image));
     }
     let status = qemu::status(daemon, &plan.qemu_image, &labels).await?;
@@ -786,4 +793,66 @@ pub async fn dry_run(plan: &Plan, log: &Log) -> String {
     };
     text.insert_str(0, "dry run: nothing is built or pushed\n");
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inputs::RawInputs;
+    use crate::runner::GithubContext;
+
+    fn plan(pairs: &[(&str, &str)]) -> Plan {
+        let mut all = vec![("images", "registry.example.com:5000/acme/app"), ("version", "1.0.0")];
+        all.extend_from_slice(pairs);
+        let raw = RawInputs::from_pairs(all.into_iter().map(|(k, v)| (k, v.to_string()))).unwrap();
+        Plan::new(&raw, &GithubContext::default()).unwrap()
+    }
+
+    fn facts(containerd_store: bool) -> DaemonFacts {
+        DaemonFacts { version: "26.1.5".into(), containerd_store }
+    }
+
+    #[test]
+    fn the_builder_is_chosen_for_the_job_and_says_why() {
+        type Case<'a> = (&'a [(&'a str, &'a str)], bool, Result<&'a str, &'a str>);
+        let cases: &[Case] = &[
+            (&[], true, Ok("default")),
+            (&[], false, Ok("run-1")),
+            (&[("platforms", "linux/amd64")], false, Ok("default")),
+            (&[("driver", "docker-container")], true, Ok("run-1")),
+            (&[("driver-opts", "network=host")], true, Ok("run-1")),
+            (&[("cache-to", "type=gha"), ("platforms", "linux/amd64")], false, Ok("run-1")),
+            (&[("cache-to", "type=gha"), ("platforms", "linux/amd64")], true, Ok("default")),
+            (
+                &[("cache-to", "type=gha"), ("driver", "docker"), ("platforms", "linux/amd64")],
+                false,
+                Err("cache-to: the daemon's own BuildKit cannot export cache"),
+            ),
+            (&[("driver", "docker")], false, Err("driver: `docker` cannot build 2 platforms")),
+        ];
+        for (inputs, containerd, expected) in cases {
+            let result = choose_builder(&plan(inputs), &facts(*containerd), "run-1");
+            match (result, expected) {
+                (Ok((builder, why)), Ok(name)) => {
+                    assert_eq!(builder.name(), *name, "{inputs:?} containerd={containerd}");
+                    assert!(!why.is_empty());
+                }
+                (Err(error), Err(start)) => assert!(error.to_string().starts_with(start), "{inputs:?}: {error}"),
+                (other, _) => panic!("{inputs:?} containerd={containerd}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn merge_reads_digests_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = format!("sha256:{}", "a".repeat(64));
+        std::fs::write(dir.path().join("linux-amd64"), format!("{a}\n")).unwrap();
+        assert_eq!(read_digests(&[], dir.path()).unwrap(), vec![a.clone()]);
+        assert_eq!(read_digests(&["x".into()], dir.path()).unwrap(), vec!["x".to_string()], "the input wins");
+        std::fs::write(dir.path().join("linux-arm64"), "not a digest").unwrap();
+        assert!(read_digests(&[], dir.path()).unwrap_err().to_string().starts_with("digests-dir: "));
+        let empty = tempfile::tempdir().unwrap();
+        assert!(read_digests(&[], empty.path()).unwrap_err().to_string().starts_with("digests: none given"));
+    }
 }

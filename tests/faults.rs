@@ -96,7 +96,13 @@ async fn a_registry_going_down_during_the_push_fails_clearly_with_no_tag_and_no_
 #[tokio::test(flavor = "multi_thread")]
 async fn a_registry_answering_503_for_a_while_still_gets_the_image() {
     let bed = TestBed::get();
-    let plan = FaultPlan::FailFirst { count: 4, status: 503, retry_after: Some(1), methods: vec![], path_contains: "/blobs/".into() };
+    let plan = FaultPlan::FailFirst {
+        count: 4,
+        status: 503,
+        retry_after: Some(1),
+        methods: vec!["POST".into(), "PUT".into()],
+        path_contains: "/blobs/".into(),
+    };
     let proxy = FaultProxy::start("0.0.0.0:0", "127.0.0.1:5000", plan).await.unwrap();
     let front = format!("172.17.0.1:{}", proxy.addr.port());
     let image = format!("{front}/tests/flaky-{}", nonce());

@@ -56,6 +56,11 @@ impl Daemon {
         Ok(DaemonFacts { version: info.server_version.unwrap_or_default(), containerd_store })
     }
 
+    /// Whether the daemon has `image` locally.
+    pub async fn has_image(&self, image: &str) -> bool {
+        self.docker.inspect_image(image).await.is_ok()
+    }
+
     /// Pulls `image` unless the daemon already has it.
     pub async fn ensure_image(&self, image: &str, credentials: Option<DockerCredentials>) -> Result<bool> {
         if self.docker.inspect_image(image).await.is_ok() {

@@ -52,7 +52,9 @@ impl Registry {
         // Platform and attestation manifests concurrently, then the indexes
         // that name them.
         let (images, indexes): (Vec<&Descriptor>, Vec<&Descriptor>) = order.manifests.iter().partition(|m| !is_index(&m.media_type));
-        let puts = images.iter().map(|manifest| async move { self.put_manifest(image, &manifest.digest, manifest, layout.read_blob(&manifest.digest)?).await });
+        let puts = images
+            .iter()
+            .map(|manifest| async move { self.put_manifest(image, &manifest.digest, manifest, layout.read_blob(&manifest.digest)?).await });
         futures_util::future::try_join_all(puts).await?;
         // Indexes in walk order: an index after the manifests it names.
         for index in indexes {
