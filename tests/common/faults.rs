@@ -994,7 +994,7 @@ where
 #[cfg(test)]
 mod tests {
     //! These tests run against the real registry described by
-    //! /work/main/target/testenv.env (Basic auth, repository testbed/busybox)
+    //! target/testenv.env (Basic auth, repository testbed/busybox), written by `scripts/testenv up`
     //! and drive it with curl.
 
     use super::*;
@@ -1003,7 +1003,8 @@ mod tests {
     const DIRECT: &str = "127.0.0.1:5000";
 
     fn creds() -> (String, String) {
-        let text = std::fs::read_to_string("/work/main/target/testenv.env").expect("read testenv.env");
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/target/testenv.env"))
+            .expect("target/testenv.env is missing: start the test bed with `scripts/testenv up`");
         let get = |key: &str| {
             text.lines()
                 .find_map(|l| l.strip_prefix(&format!("{key}=")))
