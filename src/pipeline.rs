@@ -384,22 +384,7 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
         report.digest = Some(digest.clone());
         report.attestations = attestations;
         report.verify_notes = notes;
-        if let Some(command) = &plan.smoke_test {
-            log.group(&format!("Smoke test: {}", command.join(" ")));
-            let labels: HashMap<String, String> = [(RUN_LABEL.to_string(), tools.run_name.clone())].into();
-            let results = verify::smoke_tests(&daemon, &plan.images[0], &platform_images, command, &plan.credentials, &labels).await;
-            log.end_group();
-            let results = results?;
-            for result in &results {
-                log.info(&format!("{}: exit {}\n{}", result.platform, result.run.exit_code, result.run.output.trim_end()));
-            }
-            let failed: Vec<String> =
-                results.iter().filter(|r| r.run.exit_code != 0).map(|r| format!("{} (exit {})", r.platform, r.run.exit_code)).collect();
-            report.smoke = results;
-            if !failed.is_empty() {
-                bail!("smoke-test: `{}` failed on {}; see its output above; no tag was pushed", command.join(" "), failed.join(", "));
-            }
-        }
+        smoke_test(plan, tools, &daemon, &platform_images, &mut report, log).await?;
         report.platform_images = platform_images;
 
         if let Mode::Digest { dir } = &plan.mode {
@@ -453,6 +438,27 @@ async fn publish_release_notes(plan: &Plan, notes: &crate::plan::ReleaseNotes, r
         Ok(crate::github::Outcome::NotARelease) => {}
         Err(error) => log.warning(&format!("{error:#}; the image is pushed, only the release notes were not updated")),
     }
+}
+
+/// Runs the smoke test, when there is one, in every platform's image of
+/// the first image; any non-zero exit fails the run before tagging.
+async fn smoke_test(plan: &Plan, tools: &Tools, daemon: &Daemon, images: &[PlatformImage], report: &mut Report, log: &Log) -> Result<()> {
+    let Some(command) = &plan.smoke_test else { return Ok(()) };
+    log.group(&format!("Smoke test: {}", command.join(" ")));
+    let labels: HashMap<String, String> = [(RUN_LABEL.to_string(), tools.run_name.clone())].into();
+    let results = verify::smoke_tests(daemon, &plan.images[0], images, command, &plan.credentials, &labels).await;
+    log.end_group();
+    let results = results?;
+    for result in &results {
+        log.info(&format!("{}: exit {}\n{}", result.platform, result.run.exit_code, result.run.output.trim_end()));
+    }
+    let failed: Vec<String> =
+        results.iter().filter(|r| r.run.exit_code != 0).map(|r| format!("{} (exit {})", r.platform, r.run.exit_code)).collect();
+    report.smoke = results;
+    if !failed.is_empty() {
+        bail!("smoke-test: `{}` failed on {}; see its output above; no tag was pushed", command.join(" "), failed.join(", "));
+    }
+    Ok(())
 }
 
 /// Writes the digest of a `mode: digest` run to `dir/<platform>`.
@@ -562,15 +568,7 @@ async fn merge(
         builder_note: "no build: merged from per-platform digests".into(),
         ..Default::default()
     };
-    if let Some(command) = &plan.smoke_test {
-        let labels: HashMap<String, String> = [(RUN_LABEL.to_string(), tools.run_name.clone())].into();
-        let results = verify::smoke_tests(daemon, source, &platform_images, command, &plan.credentials, &labels).await?;
-        let failed: Vec<String> = results.iter().filter(|r| r.run.exit_code != 0).map(|r| r.platform.clone()).collect();
-        report.smoke = results;
-        if !failed.is_empty() {
-            bail!("smoke-test: `{}` failed on {}; no tag was pushed", command.join(" "), failed.join(", "));
-        }
-    }
+    smoke_test(plan, tools, daemon, &platform_images, &mut report, log).await?;
     report.platform_images = platform_images;
     log.group("Tag");
     let tagged = tag_everywhere(plan, registry, &root, &body, &held, log).await;
