@@ -92,6 +92,18 @@ impl Platform {
         Ok(platforms)
     }
 
+    /// A platform as OCI JSON spells it (an index entry's `platform`, or an
+    /// image config): `os`, `architecture` and optional `variant`.
+    pub fn from_oci_json(value: &serde_json::Value) -> Option<Platform> {
+        let os = value.get("os")?.as_str()?;
+        let arch = value.get("architecture")?.as_str()?;
+        let text = match value.get("variant").and_then(|v| v.as_str()) {
+            Some(variant) => format!("{os}/{arch}/{variant}"),
+            None => format!("{os}/{arch}"),
+        };
+        Platform::parse(&text).ok()
+    }
+
     /// The name the binfmt installer takes (`--install arm64,arm`).
     pub fn installer_arch(&self) -> &str {
         &self.arch
@@ -177,6 +189,21 @@ mod tests {
     fn lists_split_on_commas_and_lines_and_drop_duplicates() {
         let list = Platform::parse_list("linux/amd64, linux/arm64\nlinux/aarch64,,").unwrap();
         assert_eq!(join(&list), "linux/amd64,linux/arm64");
+    }
+
+    #[test]
+    fn oci_json_platforms() {
+        let json = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+        assert_eq!(
+            Platform::from_oci_json(&json(r#"{"os":"linux","architecture":"arm","variant":"v7"}"#)).unwrap().to_string(),
+            "linux/arm/v7"
+        );
+        assert_eq!(
+            Platform::from_oci_json(&json(r#"{"os":"linux","architecture":"arm64","variant":"v8"}"#)).unwrap().to_string(),
+            "linux/arm64"
+        );
+        assert_eq!(Platform::from_oci_json(&json(r#"{"os":"unknown","architecture":"unknown"}"#)), None);
+        assert_eq!(Platform::from_oci_json(&json(r#"{"architecture":"amd64"}"#)), None);
     }
 
     #[test]

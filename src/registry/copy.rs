@@ -127,14 +127,7 @@ impl Registry {
                 .into_iter()
                 .map(|entry| {
                     let descriptor: Descriptor = serde_json::from_value(entry.clone()).context("an index entry is not a descriptor")?;
-                    let platform = entry.get("platform").and_then(|p| {
-                        let (os, arch) = (p.get("os")?.as_str()?, p.get("architecture")?.as_str()?);
-                        let text = match p.get("variant").and_then(|v| v.as_str()) {
-                            Some(v) => format!("{os}/{arch}/{v}"),
-                            None => format!("{os}/{arch}"),
-                        };
-                        Platform::parse(&text).ok()
-                    });
+                    let platform = entry.get("platform").and_then(Platform::from_oci_json);
                     Ok(MergeEntry { descriptor, platform, entry })
                 })
                 .collect();

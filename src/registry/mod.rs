@@ -55,12 +55,7 @@ pub struct Attestation {
 /// The platform a config blob declares, and the step behind each layer.
 pub fn read_config(config: &str, layer_count: usize) -> (Option<Platform>, Vec<String>) {
     let Ok(json) = serde_json::from_str::<serde_json::Value>(config) else { return (None, Vec::new()) };
-    let text = |key: &str| json.get(key).and_then(|v| v.as_str());
-    let platform = match (text("os"), text("architecture"), text("variant")) {
-        (Some(os), Some(arch), Some(variant)) => Platform::parse(&format!("{os}/{arch}/{variant}")).ok(),
-        (Some(os), Some(arch), None) => Platform::parse(&format!("{os}/{arch}")).ok(),
-        _ => None,
-    };
+    let platform = Platform::from_oci_json(&json);
     let steps: Vec<String> = json
         .get("history")
         .and_then(|h| h.as_array())
@@ -308,14 +303,7 @@ pub fn is_attestation(entry: &ImageIndexEntry) -> bool {
 }
 
 fn entry_platform(entry: &ImageIndexEntry) -> Option<Platform> {
-    let value = serde_json::to_value(entry.platform.as_ref()?).ok()?;
-    let os = value.get("os")?.as_str()?;
-    let arch = value.get("architecture")?.as_str()?;
-    let text = match value.get("variant").and_then(|v| v.as_str()) {
-        Some(variant) => format!("{os}/{arch}/{variant}"),
-        None => format!("{os}/{arch}"),
-    };
-    Platform::parse(&text).ok()
+    Platform::from_oci_json(&serde_json::to_value(entry.platform.as_ref()?).ok()?)
 }
 
 fn is_not_found(error: &OciDistributionError) -> bool {
