@@ -15,6 +15,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod platform;
 pub mod preflight;
+pub mod reference;
 pub mod registry;
 pub mod retry;
 pub mod runner;

@@ -192,21 +192,22 @@ async fn check_registries(plan: &Plan, registry: &Registry, log: &Log) -> Result
     held_back_tags(plan, registry, log).await
 }
 
-/// The builder, started, with emulation for every requested platform.
-struct ReadyBuilder {
-    builder: Builder,
-    note: String,
+/// Which platforms run under emulation, and which emulators this run had
+/// to install for them.
+struct Emulation {
     emulated: Vec<Platform>,
+    installed: Vec<Platform>,
 }
 
-async fn prepare_builder(
+/// Chooses the builder and, for a `docker-container` one, creates it.
+async fn start_builder(
     plan: &Plan,
     tools: &Tools,
     daemon: &Daemon,
     buildx: &Buildx,
     created: &tokio::sync::Mutex<Option<String>>,
     log: &Log,
-) -> Result<ReadyBuilder> {
+) -> Result<(Builder, String)> {
     let facts = daemon.facts().await?;
     let (builder, why) = choose_builder(plan, &facts, &tools.run_name)?;
     log.info(&format!("builder: {why}"));
@@ -232,26 +233,88 @@ async fn prepare_builder(
         buildx.create_container_builder(name, &plan.buildkit_image, &plan.builder_config, &plan.insecure_registries).await?;
         *created.lock().await = Some(name.clone());
     }
+    Ok((builder, why))
+}
+
+/// The platforms that are not the machine's own.
+fn emulated_platforms(plan: &Plan) -> Vec<Platform> {
     let host = Platform::host();
-    let emulated: Vec<Platform> = plan.platforms.iter().filter(|p| !p.runs_on(&host)).cloned().collect();
-    if emulated.is_empty() && builder == Builder::Daemon {
+    plan.platforms.iter().filter(|p| !p.runs_on(&host)).cloned().collect()
+}
+
+/// Starts the builder if needed and makes sure every requested platform
+/// can run: asks the builder what it runs and, for the rest, the QEMU
+/// installer, installing only what is missing.
+async fn prepare_emulation(
+    plan: &Plan,
+    tools: &Tools,
+    daemon: &Daemon,
+    buildx: &Buildx,
+    builder: &Builder,
+    log: &Log,
+) -> Result<Emulation> {
+    let emulated = emulated_platforms(plan);
+    if emulated.is_empty() && *builder == Builder::Daemon {
         // The daemon's BuildKit runs the machine's own platform; the build
         // itself starts it.
         log.info("QEMU: the builder already runs every requested platform (the machine's own); nothing to install");
-        return Ok(ReadyBuilder { builder, note: why, emulated });
+        return Ok(Emulation { emulated, installed: Vec::new() });
     }
     let info = buildx.inspect(builder.name()).await.with_context(|| format!("could not start the builder `{}`", builder.name()))?;
     log.info(&format!("builder `{}` ({}) runs {}", builder.name(), info.driver, platform::join(&info.platforms)));
-    setup_qemu(plan, daemon, &info.platforms, &emulated, &tools.run_name, log).await?;
+    let installed = setup_qemu(plan, daemon, &info.platforms, &emulated, &tools.run_name, log).await?;
     if !emulated.is_empty() {
         log.info(&format!(
             "{} will run under QEMU emulation, typically several times slower than native; a `FROM --platform=$BUILDPLATFORM` stage that cross-compiles avoids it",
             platform::join(&emulated)
         ));
     }
-    Ok(ReadyBuilder { builder, note: why, emulated })
+    Ok(Emulation { emulated, installed })
 }
 
+/// Whether the build may start while emulation is still being checked.
+/// Only the daemon's BuildKit is ready at once, and only when emulators are
+/// installed on demand: should one turn out missing, the early build is
+/// stopped and started again once it is installed.
+fn build_may_start_early(plan: &Plan, builder: &Builder) -> bool {
+    *builder == Builder::Daemon && plan.qemu != QemuMode::Always
+}
+
+/// Build progress held back while the setup group is still open, then
+/// written in order.
+struct HeldLines<'a> {
+    log: &'a Log,
+    held: std::sync::Mutex<Option<Vec<String>>>,
+}
+
+impl<'a> HeldLines<'a> {
+    fn holding(log: &'a Log) -> HeldLines<'a> {
+        HeldLines { log, held: std::sync::Mutex::new(Some(Vec::new())) }
+    }
+
+    fn emit(&self, line: &str) {
+        match self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut() {
+            Some(held) => held.push(line.to_string()),
+            None => self.log.raw(line),
+        }
+    }
+
+    /// Writes what was held and passes later lines straight through.
+    fn release(&self) {
+        let held = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        for line in held.unwrap_or_default() {
+            self.log.raw(&line);
+        }
+    }
+
+    /// Drops what was held (an early build that is started again).
+    fn discard(&self) {
+        self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).replace(Vec::new());
+    }
+}
+
+/// Registers the emulators the requested platforms lack; returns the
+/// platforms it installed emulators for.
 async fn setup_qemu(
     plan: &Plan,
     daemon: &Daemon,
@@ -259,7 +322,7 @@ async fn setup_qemu(
     non_native: &[Platform],
     run_name: &str,
     log: &Log,
-) -> Result<()> {
+) -> Result<Vec<Platform>> {
     let labels: HashMap<String, String> = [(RUN_LABEL.to_string(), run_name.to_string())].into();
     let missing = qemu::platforms_missing(&plan.platforms, builder_platforms);
     let wanted = match plan.qemu {
@@ -270,17 +333,17 @@ async fn setup_qemu(
                     platform::join(&missing)
                 ));
             }
-            return Ok(());
+            return Ok(Vec::new());
         }
         QemuMode::Auto if missing.is_empty() => {
             log.info("QEMU: the builder already runs every requested platform; nothing to install");
-            return Ok(());
+            return Ok(Vec::new());
         }
         QemuMode::Auto => missing,
         QemuMode::Always => non_native.to_vec(),
     };
     if wanted.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     // The builder does not always list an emulator the kernel has (Docker
     // 26 omits arm/v7), so the installer is asked before anything is installed.
@@ -294,7 +357,7 @@ async fn setup_qemu(
     };
     if to_install.is_empty() {
         log.info(&format!("QEMU: emulators for every requested platform are already registered ({})", status.emulators.join(", ")));
-        return Ok(());
+        return Ok(Vec::new());
     }
     log.info(&format!(
         "QEMU: installing emulators for {} (--install {})",
@@ -307,7 +370,7 @@ async fn setup_qemu(
         bail!("qemu: installing emulators did not make {} runnable; check that the runner allows privileged containers", still.join(", "));
     }
     log.info(&format!("QEMU: registered; emulators now {}", after.emulators.join(", ")));
-    Ok(())
+    Ok(to_install)
 }
 
 /// The label on every container a run starts, valued with the run's name.
@@ -331,39 +394,89 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
         let setup = tokio::try_join!(
             preflight(plan, &registry, log),
             check_registries(plan, &registry, log),
-            prepare_builder(plan, tools, &daemon, &buildx, &created_builder, log)
+            start_builder(plan, tools, &daemon, &buildx, &created_builder, log)
         );
-        log.end_group();
-        let ((), held_back, ready) = setup?;
+        let ((), held_back, (builder, builder_note)) = match setup {
+            Ok(done) => done,
+            Err(error) => {
+                log.end_group();
+                return Err(error);
+            }
+        };
         let held: Vec<String> = held_back.iter().map(|(t, _)| t.clone()).collect();
 
         let metadata_file = config.path().join("metadata.json");
         let layout_dir = plan.push.then(|| config.path().join("layout"));
-        let args = plan.buildx_build_args(&ready.builder, &metadata_file, layout_dir.as_deref());
-        log.group(&format!("Build {} for {}", plan.images[0].name, platform::join(&plan.platforms)));
+        let args = plan.buildx_build_args(&builder, &metadata_file, layout_dir.as_deref());
+        let build_group = format!("Build {} for {}", plan.images[0].name, platform::join(&plan.platforms));
+        let lines = HeldLines::holding(log);
         let mut progress = Progress::default();
-        let built = build_with_retries(&buildx, &args, &mut progress, log).await;
+        let emulation = prepare_emulation(plan, tools, &daemon, &buildx, &builder, log);
+        let (emulation, built) = if build_may_start_early(plan, &builder) {
+            // The build starts while emulation is checked (the buildx client
+            // takes a while to reach its first step); its log is held until
+            // the check is done.
+            let mut build = Box::pin(build_with_retries(&buildx, &args, &mut progress, &lines, log));
+            let mut emulation = std::pin::pin!(emulation);
+            let mut early_result = None;
+            let emulation = loop {
+                tokio::select! {
+                    ready = &mut emulation => break ready,
+                    result = &mut build, if early_result.is_none() => early_result = Some(result),
+                }
+            };
+            log.end_group();
+            let emulation = emulation?;
+            log.group(&build_group);
+            if emulation.installed.is_empty() {
+                lines.release();
+                let built = match early_result {
+                    Some(result) => result,
+                    None => build.await,
+                };
+                (emulation, built)
+            } else {
+                drop(build);
+                lines.discard();
+                lines.release();
+                log.info(&format!(
+                    "starting the build again now that {} can run (it had started before the emulators were installed)",
+                    platform::join(&emulation.installed)
+                ));
+                progress = Progress::default();
+                let built = build_with_retries(&buildx, &args, &mut progress, &lines, log).await;
+                (emulation, built)
+            }
+        } else {
+            let emulation = emulation.await;
+            log.end_group();
+            let emulation = emulation?;
+            log.group(&build_group);
+            lines.release();
+            let built = build_with_retries(&buildx, &args, &mut progress, &lines, log).await;
+            (emulation, built)
+        };
         log.end_group();
         built?;
         let metadata = match std::fs::read_to_string(&metadata_file) {
             Ok(text) => BuildMetadata::parse(&text)?,
             Err(_) => BuildMetadata { digest: None, raw: serde_json::json!({}) },
         };
-        let (timings, slowest) = progress::timings(&progress.steps(), &ready.emulated, 5);
+        let (timings, slowest) = progress::timings(&progress.steps(), &emulation.emulated, 5);
         log.info(&format!("buildx solve: {:.2}s", progress::solve_seconds(&progress.steps())));
 
         let mut report = Report {
             metadata: metadata.raw.clone(),
             held_back,
-            builder_note: ready.note.clone(),
-            emulated: ready.emulated.iter().map(Platform::to_string).collect(),
+            builder_note: builder_note.clone(),
+            emulated: emulation.emulated.iter().map(Platform::to_string).collect(),
             timings,
             slowest,
             ..Default::default()
         };
         if plan.export.is_some() || plan.load {
             log.group("Export");
-            let exported = export(plan, &buildx, &ready.builder, &held, log).await;
+            let exported = export(plan, &buildx, &builder, &held, log).await;
             log.end_group();
             report.exported = exported?;
         }
@@ -579,14 +692,14 @@ async fn merge(
 
 /// Runs the build, again when it failed on a transient registry answer
 /// (the build cache makes a repeat cheap).
-async fn build_with_retries(buildx: &Buildx, args: &[String], progress: &mut Progress, log: &Log) -> Result<()> {
+async fn build_with_retries(buildx: &Buildx, args: &[String], progress: &mut Progress, lines: &HeldLines<'_>, log: &Log) -> Result<()> {
     const ATTEMPTS: u32 = 3;
     let mut attempt = 1;
     loop {
         let result = buildx
             .build(args, |line| {
                 for rendered in progress.feed(line) {
-                    log.raw(&rendered);
+                    lines.emit(&rendered);
                 }
             })
             .await;

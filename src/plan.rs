@@ -38,8 +38,7 @@ pub struct ImageName {
 impl ImageName {
     pub fn parse(text: &str) -> Result<ImageName> {
         let name = meta::normalize_image_name(text).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let reference: oci_client::Reference = name
-            .parse()
+        let reference = crate::reference::parse(&name)
             .map_err(|_| anyhow::anyhow!("images: `{text}` is not an image name; use registry/owner/name, e.g. ghcr.io/acme/app"))?;
         Ok(ImageName { registry: canonical_registry(reference.registry()), repository: reference.repository().to_string(), name })
     }
@@ -309,7 +308,7 @@ impl Plan {
             _ => FloatingPolicy::Guard,
         };
         for (input, value) in [("buildkit-image", raw.get("buildkit-image")), ("qemu-image", raw.get("qemu-image"))] {
-            if value.parse::<oci_client::Reference>().is_err() || value.chars().any(char::is_whitespace) {
+            if crate::reference::parse(value).is_err() || value.chars().any(char::is_whitespace) {
                 bail!(
                     "{input}: `{value}` is not an image reference; use name:tag, e.g. {}",
                     crate::inputs::find(input).map_or("", |d| d.default)

@@ -1,6 +1,8 @@
 //! QEMU set-up against the real kernel: an emulator that is missing is
-//! installed (and only it) through the installer image; a native-only build
-//! never touches the installer.
+//! installed (and only it) through the installer image, and a build that
+//! started before it was there is run again; when it cannot be installed the
+//! run fails and pushes nothing; a native-only build never touches the
+//! installer.
 
 mod common;
 
@@ -24,6 +26,28 @@ fn installs_only_the_missing_emulator() {
     let image = bed.unique_image("qemu-install");
     let dir = workspace(DOCKERFILE);
     let build_arg = format!("BASE_IMAGE={}", bed.base_image);
+
+    // An installer that cannot be pulled: the early build is stopped, the
+    // run fails naming the installer, and nothing is pushed.
+    let mut inputs = registry_inputs(&bed, &image);
+    inputs.extend([
+        ("platforms", "linux/arm/v7"),
+        ("build-args", build_arg.as_str()),
+        ("qemu-image", "registry.invalid/no/binfmt:1"),
+        ("tags", "type=raw,value=never"),
+    ]);
+    let run = run_action(dir.path(), &inputs, &[]);
+    assert!(!run.success, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("registry.invalid/no/binfmt:1") || run.stdout.contains("registry.invalid/no/binfmt:1"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(!run.stdout.contains("load build definition"), "the early build's log is not shown: {}", run.stdout);
+    assert_eq!(bed.manifest_digest(&image, "never"), None, "nothing was tagged");
+    assert!(!arm.exists());
+
     let mut inputs = registry_inputs(&bed, &image);
     inputs.extend([
         ("platforms", "linux/arm/v7"),
@@ -35,6 +59,11 @@ fn installs_only_the_missing_emulator() {
     assert!(run.success, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("QEMU: installing emulators for linux/arm/v7 (--install arm)"), "{}", run.stdout);
     assert!(arm.exists(), "qemu-arm was registered");
+    // The build started while emulation was checked; it ran again once the
+    // emulator was there, and the log shows only the build that counts.
+    assert!(run.stdout.contains("starting the build again now that linux/arm/v7 can run"), "{}", run.stdout);
+    assert!(!run.stdout.contains("exec format error"), "{}", run.stdout);
+    assert_eq!(run.stdout.matches("load build definition from Dockerfile").count(), 1, "{}", run.stdout);
     assert_eq!(std::fs::read_to_string(aarch64).unwrap(), aarch64_before, "qemu-aarch64 was left alone");
     let reference = format!("{image}@{}", run.output("digest"));
     assert_eq!(bed.run_image(&reference, "linux/arm/v7", &["cat", "/arch"]), "armv7l");

@@ -27,6 +27,9 @@ pub struct DaemonFacts {
 #[derive(Clone)]
 pub struct Daemon {
     docker: Docker,
+    /// Set before the first container is created, so that cleanup knows
+    /// whether there can be any to remove.
+    created_containers: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What a finished container printed and returned.
@@ -41,7 +44,7 @@ impl Daemon {
     pub fn connect() -> Result<Daemon> {
         let docker = Docker::connect_with_defaults()
             .map_err(|e| anyhow!("could not reach the Docker daemon ({e}); mount /var/run/docker.sock into the job or set DOCKER_HOST"))?;
-        Ok(Daemon { docker })
+        Ok(Daemon { docker, created_containers: Default::default() })
     }
 
     pub async fn facts(&self) -> Result<DaemonFacts> {
@@ -101,6 +104,7 @@ impl Daemon {
             ..Default::default()
         };
         let options = CreateContainerOptionsBuilder::default().platform(platform).build();
+        self.created_containers.store(true, std::sync::atomic::Ordering::SeqCst);
         let created = self
             .docker
             .create_container(Some(options), body)
@@ -111,16 +115,18 @@ impl Daemon {
         result
     }
 
-    /// Runs `image` with `args` privileged, waits for it, returns its output
-    /// and exit code, and removes it whatever happens.
+    /// Runs `image` with `args` privileged and without a network (it needs
+    /// none, and a container without one starts faster), waits for it,
+    /// returns its output and exit code, and removes it whatever happens.
     pub async fn run_privileged(&self, image: &str, args: &[String], labels: &HashMap<String, String>) -> Result<ContainerRun> {
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
             cmd: Some(args.to_vec()),
             labels: Some(labels.clone()),
-            host_config: Some(HostConfig { privileged: Some(true), ..Default::default() }),
+            host_config: Some(HostConfig { privileged: Some(true), network_mode: Some("none".into()), ..Default::default() }),
             ..Default::default()
         };
+        self.created_containers.store(true, std::sync::atomic::Ordering::SeqCst);
         let created = self
             .docker
             .create_container(Some(CreateContainerOptionsBuilder::default().build()), body)
@@ -149,8 +155,12 @@ impl Daemon {
         Ok(ContainerRun { exit_code, output })
     }
 
-    /// Removes every container carrying `label=value`, running or not.
+    /// Removes every container carrying `label=value`, running or not
+    /// (none to look for when this run created none).
     pub async fn remove_labelled(&self, label: &str, value: &str) {
+        if !self.created_containers.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         let filters: HashMap<String, Vec<String>> = [("label".to_string(), vec![format!("{label}={value}")])].into();
         let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
         match self.docker.list_containers(Some(options)).await {

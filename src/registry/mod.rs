@@ -85,6 +85,9 @@ impl Registry {
             protocol: ClientProtocol::HttpsExcept(plain_http),
             read_timeout: Some(REQUEST_TIMEOUT),
             connect_timeout: Some(Duration::from_secs(10)),
+            // POST then one PUT with the body, as BuildKit's own pusher does:
+            // one request fewer per blob than a chunked upload.
+            use_monolithic_push: true,
             ..Default::default()
         };
         Registry {
@@ -106,7 +109,7 @@ impl Registry {
             Some(tag) => image.with_tag(tag),
             None => image.name.clone(),
         };
-        text.parse().with_context(|| format!("`{text}` is not an image reference"))
+        Ok(crate::reference::parse(&text)?)
     }
 
     /// Checks that the registry of `image` accepts our credentials (or, with
@@ -258,7 +261,7 @@ impl Registry {
     /// The platforms an image offers: its index's entries, or for a
     /// single-platform image, what its config declares.
     pub async fn platforms_of(&self, reference_text: &str) -> Result<Vec<Platform>> {
-        let reference: Reference = reference_text.parse().map_err(|_| anyhow!("`{reference_text}` is not an image reference"))?;
+        let reference = crate::reference::parse(reference_text)?;
         let auth = self.auth(&canonical_registry(reference.registry()));
         let (manifest, _) = retry(&format!("reading {reference_text}"), REGISTRY_POLICY, registry_transience, || {
             self.client.pull_manifest(&reference, &auth)
