@@ -86,10 +86,13 @@ fn split_domain(name: &str) -> (String, String) {
 mod tests {
     use super::*;
 
+    /// Text, registry, repository, tag, digest.
+    type Case = (String, &'static str, &'static str, Option<&'static str>, Option<String>);
+
     #[test]
     fn references_read_and_normalise_as_docker_does() {
         let digest = format!("sha256:{}", "a".repeat(64));
-        let cases: Vec<(String, &str, &str, Option<&str>, Option<&str>)> = vec![
+        let cases: Vec<Case> = vec![
             ("app".into(), "docker.io", "library/app", Some("latest"), None),
             ("acme/app:1.2".into(), "docker.io", "acme/app", Some("1.2"), None),
             ("index.docker.io/acme/app".into(), "docker.io", "acme/app", Some("latest"), None),
@@ -98,8 +101,8 @@ mod tests {
             ("localhost:5000/a/b/c:t_1.x-y".into(), "localhost:5000", "a/b/c", Some("t_1.x-y"), None),
             ("172.17.0.1:5000/testbed/busybox:multi".into(), "172.17.0.1:5000", "testbed/busybox", Some("multi"), None),
             ("[::1]:5000/app".into(), "[::1]:5000", "app", Some("latest"), None),
-            (format!("ghcr.io/acme/app@{digest}"), "ghcr.io", "acme/app", None, Some(digest.as_str())),
-            (format!("acme/app:1@{digest}"), "docker.io", "acme/app", Some("1"), Some(digest.as_str())),
+            (format!("ghcr.io/acme/app@{digest}"), "ghcr.io", "acme/app", None, Some(digest.clone())),
+            (format!("acme/app:1@{digest}"), "docker.io", "acme/app", Some("1"), Some(digest.clone())),
             ("moby/buildkit:buildx-stable-1".into(), "docker.io", "moby/buildkit", Some("buildx-stable-1"), None),
             ("a__b/c--d/e.f".into(), "docker.io", "a__b/c--d/e.f", Some("latest"), None),
         ];
@@ -108,7 +111,7 @@ mod tests {
             assert_eq!(reference.registry(), *registry, "{text}");
             assert_eq!(reference.repository(), *repository, "{text}");
             assert_eq!(reference.tag(), *tag, "{text}");
-            assert_eq!(reference.digest(), *digest, "{text}");
+            assert_eq!(reference.digest(), digest.as_deref(), "{text}");
         }
     }
 
