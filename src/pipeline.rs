@@ -486,14 +486,29 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
         let order = layout.push_order()?;
         let digest = order.root.digest.clone();
         log.group(&format!("Push {digest} by digest"));
-        let pushed = push_everywhere(plan, &registry, &layout, &order, log).await;
+        let blobs_pushed = push_blobs_everywhere(plan, &registry, &layout, &order, log).await;
+        if let Err(error) = blobs_pushed {
+            log.end_group();
+            return Err(error);
+        }
+        // The layers are in the registry: the architecture scan reads them
+        // back while the manifests are stored and read back.
+        let built_images = layout.platform_images()?;
+        let scan = scan_layers(plan, &registry, &built_images);
+        let stored_and_read = async {
+            let stored = push_manifests_everywhere(plan, &registry, &layout, &order).await;
+            log.end_group();
+            stored?;
+            log.group("Verify the pushed image");
+            read_pushed(&registry, &plan.images[0], &digest, &plan.platforms, &built_images, log).await
+        };
+        let (read, scanned) = tokio::join!(stored_and_read, scan);
+        let judged = read.and_then(|(platform_images, attestations)| {
+            let notes = judge(plan, &platform_images, scanned?, log)?;
+            Ok((platform_images, attestations, notes))
+        });
         log.end_group();
-        pushed?;
-
-        log.group("Verify the pushed image");
-        let verified = verify(plan, &registry, &digest, &plan.platforms, log).await;
-        log.end_group();
-        let (platform_images, attestations, notes) = verified?;
+        let (platform_images, attestations, notes) = judged?;
         report.digest = Some(digest.clone());
         report.attestations = attestations;
         report.verify_notes = notes;
@@ -714,20 +729,26 @@ async fn build_with_retries(buildx: &Buildx, args: &[String], progress: &mut Pro
     }
 }
 
-/// Pushes the layout by digest to every image's repository, concurrently.
-async fn push_everywhere(plan: &Plan, registry: &Registry, layout: &Layout, order: &PushOrder, log: &Log) -> Result<()> {
+/// Uploads the layout's blobs to every image's repository, concurrently.
+async fn push_blobs_everywhere(plan: &Plan, registry: &Registry, layout: &Layout, order: &PushOrder, log: &Log) -> Result<()> {
     let pushes = plan.images.iter().map(|image| async move {
-        let stats = registry.push_layout(layout, order, image).await?;
+        let stats = registry.push_blobs(layout, order, image).await?;
         log.info(&format!(
-            "{}@{}: uploaded {} blob(s), {:.1} MB; {} already there",
+            "{}: uploaded {} blob(s), {:.1} MB; {} already there",
             image.name,
-            order.root.digest,
             stats.uploaded,
             stats.bytes as f64 / 1e6,
             stats.skipped
         ));
         anyhow::Ok(())
     });
+    futures_util::future::try_join_all(pushes).await?;
+    Ok(())
+}
+
+/// Stores the layout's manifests, by digest, in every image's repository.
+async fn push_manifests_everywhere(plan: &Plan, registry: &Registry, layout: &Layout, order: &PushOrder) -> Result<()> {
+    let pushes = plan.images.iter().map(|image| registry.push_manifests(layout, order, image));
     futures_util::future::try_join_all(pushes).await?;
     Ok(())
 }
@@ -792,7 +813,24 @@ async fn verify(
     required: &[Platform],
     log: &Log,
 ) -> Result<(Vec<PlatformImage>, Vec<Attestation>, Vec<String>)> {
-    let (platform_images, attestations) = registry.platform_images(&plan.images[0], digest).await?;
+    let (platform_images, attestations) = read_pushed(registry, &plan.images[0], digest, required, &[], log).await?;
+    let scanned = scan_layers(plan, registry, &platform_images).await?;
+    let notes = judge(plan, &platform_images, scanned, log)?;
+    Ok((platform_images, attestations, notes))
+}
+
+/// Reads the pushed index back: every required platform must be in it.
+/// Platform images in `known` (read from the pushed layout) are not read
+/// from the registry again.
+async fn read_pushed(
+    registry: &Registry,
+    image: &crate::plan::ImageName,
+    digest: &str,
+    required: &[Platform],
+    known: &[PlatformImage],
+    log: &Log,
+) -> Result<(Vec<PlatformImage>, Vec<Attestation>)> {
+    let (platform_images, attestations) = registry.platform_images(image, digest, known).await?;
     let missing: Vec<String> =
         required.iter().filter(|p| !platform_images.iter().any(|i| &i.platform == *p)).map(Platform::to_string).collect();
     if !missing.is_empty() {
@@ -801,24 +839,39 @@ async fn verify(
     for image in &platform_images {
         log.info(&format!("{} → {}", image.platform, image.digest));
     }
+    Ok((platform_images, attestations))
+}
+
+/// What the architecture scan found, and how many layers it read in how long.
+struct LayerScan {
+    foreign: Vec<verify::ForeignBinary>,
+    layers: usize,
+    seconds: f64,
+}
+
+/// Streams every layer of `images` from the registry through the
+/// architecture scan (nothing when `verify: false`).
+async fn scan_layers(plan: &Plan, registry: &Registry, images: &[PlatformImage]) -> Result<Option<LayerScan>> {
     if plan.verify == CheckLevel::Off {
-        return Ok((platform_images, attestations, Vec::new()));
+        return Ok(None);
     }
-    let mut problems = verify::config_mismatches(&platform_images);
     let started = std::time::Instant::now();
-    let foreign = verify::scan_architectures(registry, &plan.images[0], &platform_images).await?;
-    log.info(&format!(
-        "architecture scan of {} layers: {} foreign binaries ({:.2}s)",
-        platform_images.iter().map(|i| i.layers.len()).sum::<usize>(),
-        foreign.len(),
-        started.elapsed().as_secs_f64()
-    ));
-    problems.extend(foreign.iter().take(20).map(ToString::to_string));
-    if foreign.len() > 20 {
-        problems.push(format!("… and {} more binaries of another architecture", foreign.len() - 20));
+    let foreign = verify::scan_architectures(registry, &plan.images[0], images).await?;
+    Ok(Some(LayerScan { foreign, layers: images.iter().map(|i| i.layers.len()).sum(), seconds: started.elapsed().as_secs_f64() }))
+}
+
+/// Weighs configs and scan: fails (`verify: true`) or warns (`warn`);
+/// returns the problems that were let through.
+fn judge(plan: &Plan, platform_images: &[PlatformImage], scanned: Option<LayerScan>, log: &Log) -> Result<Vec<String>> {
+    let Some(scan) = scanned else { return Ok(Vec::new()) };
+    let mut problems = verify::config_mismatches(platform_images);
+    log.info(&format!("architecture scan of {} layers: {} foreign binaries ({:.2}s)", scan.layers, scan.foreign.len(), scan.seconds));
+    problems.extend(scan.foreign.iter().take(20).map(ToString::to_string));
+    if scan.foreign.len() > 20 {
+        problems.push(format!("… and {} more binaries of another architecture", scan.foreign.len() - 20));
     }
     if problems.is_empty() {
-        return Ok((platform_images, attestations, Vec::new()));
+        return Ok(Vec::new());
     }
     if plan.verify == CheckLevel::Fail {
         bail!(
@@ -829,7 +882,7 @@ async fn verify(
     for problem in &problems {
         log.warning(&format!("verify: {problem}"));
     }
-    Ok((platform_images, attestations, problems))
+    Ok(problems)
 }
 
 /// Saves the image as files (`export`) and loads the native platform into

@@ -27,9 +27,9 @@ pub struct DaemonFacts {
 #[derive(Clone)]
 pub struct Daemon {
     docker: Docker,
-    /// Set before the first container is created, so that cleanup knows
-    /// whether there can be any to remove.
-    created_containers: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Containers created and not yet removed (counted before the create
+    /// call), so that cleanup knows whether there can be any left.
+    live_containers: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// What a finished container printed and returned.
@@ -44,7 +44,7 @@ impl Daemon {
     pub fn connect() -> Result<Daemon> {
         let docker = Docker::connect_with_defaults()
             .map_err(|e| anyhow!("could not reach the Docker daemon ({e}); mount /var/run/docker.sock into the job or set DOCKER_HOST"))?;
-        Ok(Daemon { docker, created_containers: Default::default() })
+        Ok(Daemon { docker, live_containers: Default::default() })
     }
 
     pub async fn facts(&self) -> Result<DaemonFacts> {
@@ -104,7 +104,7 @@ impl Daemon {
             ..Default::default()
         };
         let options = CreateContainerOptionsBuilder::default().platform(platform).build();
-        self.created_containers.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.live_containers.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let created = self
             .docker
             .create_container(Some(options), body)
@@ -126,7 +126,7 @@ impl Daemon {
             host_config: Some(HostConfig { privileged: Some(true), network_mode: Some("none".into()), ..Default::default() }),
             ..Default::default()
         };
-        self.created_containers.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.live_containers.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let created = self
             .docker
             .create_container(Some(CreateContainerOptionsBuilder::default().build()), body)
@@ -156,9 +156,9 @@ impl Daemon {
     }
 
     /// Removes every container carrying `label=value`, running or not
-    /// (none to look for when this run created none).
+    /// (none to look for when every container this run created is gone).
     pub async fn remove_labelled(&self, label: &str, value: &str) {
-        if !self.created_containers.load(std::sync::atomic::Ordering::SeqCst) {
+        if self.live_containers.load(std::sync::atomic::Ordering::SeqCst) == 0 {
             return;
         }
         let filters: HashMap<String, Vec<String>> = [("label".to_string(), vec![format!("{label}={value}")])].into();
@@ -176,10 +176,15 @@ impl Daemon {
     /// Removes a container, forced, ignoring one that is already gone.
     pub async fn remove_container(&self, id: &str) {
         let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
-        if let Err(error) = self.docker.remove_container(id, Some(options)).await
-            && !error.to_string().contains("No such container")
-        {
-            tracing::warn!("could not remove container {id}: {error}");
+        match self.docker.remove_container(id, Some(options)).await {
+            Err(error) if !error.to_string().contains("No such container") => {
+                tracing::warn!("could not remove container {id}: {error}");
+            }
+            _ => {
+                let _ = self
+                    .live_containers
+                    .fetch_update(std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst, |n| Some(n.saturating_sub(1)));
+            }
         }
     }
 }

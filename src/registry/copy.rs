@@ -132,7 +132,7 @@ impl Registry {
                 })
                 .collect();
         }
-        let (images, _) = self.platform_images(image, digest).await?;
+        let (images, _) = self.platform_images(image, digest, &[]).await?;
         let platform = images.into_iter().next().map(|i| i.platform).context("the manifest declares no platform")?;
         let descriptor = manifest.descriptor();
         let mut platform_json = json!({ "os": platform.os, "architecture": platform.arch });

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, anyhow};
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
-use oci_client::manifest::{ImageIndexEntry, OciManifest};
+use oci_client::manifest::{ImageIndexEntry, OciImageManifest, OciManifest};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 
@@ -26,6 +26,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Registry {
     client: Client,
     credentials: HashMap<String, (String, String)>,
+    /// Images whose push access was checked: the client holds their
+    /// authorization (and renews it when it expires).
+    push_authorized: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// One platform's image in a pushed index.
@@ -41,6 +44,24 @@ pub struct PlatformImage {
     pub layers: Vec<String>,
     /// For each layer, the build step that made it (the config's history).
     pub layer_steps: Vec<String>,
+}
+
+impl PlatformImage {
+    /// One platform's image from its manifest and config; `platform` as its
+    /// index entry claims, else what the config declares; None when neither
+    /// names one.
+    pub fn read(digest: &str, platform: Option<Platform>, manifest: &OciImageManifest, config: &str) -> Option<PlatformImage> {
+        let size = manifest.config.size.max(0) as u64 + manifest.layers.iter().map(|l| l.size.max(0) as u64).sum::<u64>();
+        let (config_platform, layer_steps) = read_config(config, manifest.layers.len());
+        Some(PlatformImage {
+            platform: platform.or_else(|| config_platform.clone())?,
+            digest: digest.to_string(),
+            size,
+            config_platform,
+            layers: manifest.layers.iter().map(|l| l.digest.clone()).collect(),
+            layer_steps,
+        })
+    }
 }
 
 /// An attestation manifest (provenance, SBOM) in an index; registry UIs show
@@ -93,6 +114,7 @@ impl Registry {
         Registry {
             client: Client::new(config),
             credentials: credentials.iter().map(|c| (c.registry.clone(), (c.username.clone(), c.password.0.clone()))).collect(),
+            push_authorized: Default::default(),
         }
     }
 
@@ -160,7 +182,16 @@ impl Registry {
         };
         tokio::time::timeout(REQUEST_TIMEOUT, attempt).await.map_err(|_| {
             anyhow!("the registry {} did not answer within {}s; check that it is reachable", image.registry, REQUEST_TIMEOUT.as_secs())
-        })?
+        })??;
+        if for_push {
+            self.push_authorized.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(image.name.clone());
+        }
+        Ok(())
+    }
+
+    /// Whether `check_access` already authorized pushes to `image`.
+    fn push_authorized(&self, image: &ImageName) -> bool {
+        self.push_authorized.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&image.name)
     }
 
     /// Every tag of the repository; none when it does not exist yet.
@@ -202,7 +233,14 @@ impl Registry {
     }
 
     /// The platform images of the index at `digest`, attestations left out.
-    pub async fn platform_images(&self, image: &ImageName, digest: &str) -> Result<(Vec<PlatformImage>, Vec<Attestation>)> {
+    /// The index is always read from the registry; a platform image among
+    /// `known` (same digest, so the same bytes) is not read again.
+    pub async fn platform_images(
+        &self,
+        image: &ImageName,
+        digest: &str,
+        known: &[PlatformImage],
+    ) -> Result<(Vec<PlatformImage>, Vec<Attestation>)> {
         let auth = self.auth(&image.registry);
         let reference = Self::reference(image, Some(digest))?;
         let (manifest, _) =
@@ -214,7 +252,10 @@ impl Registry {
             OciManifest::Image(_) => {
                 // A single-platform image without an index: it declares its
                 // platform in its config.
-                let image_info = self.platform_image(image, digest, None).await?;
+                let image_info = match known.iter().find(|k| k.digest == digest) {
+                    Some(known) => known.clone(),
+                    None => self.platform_image(image, digest, None).await?,
+                };
                 return Ok((vec![image_info], Vec::new()));
             }
         };
@@ -226,11 +267,17 @@ impl Registry {
                 describes: e.annotations.as_ref().and_then(|a| a.get("vnd.docker.reference.digest").cloned()),
             })
             .collect();
-        // Every platform's manifest and config, read concurrently.
-        let reads = entries
-            .iter()
-            .filter(|e| !is_attestation(e))
-            .filter_map(|entry| entry_platform(entry).map(|platform| self.platform_image(image, &entry.digest, Some(platform))));
+        // Every platform's manifest and config not known yet, read concurrently.
+        let reads = entries.iter().filter(|e| !is_attestation(e)).filter_map(|entry| {
+            let platform = entry_platform(entry)?;
+            let known = known.iter().find(|k| k.digest == entry.digest).map(|k| PlatformImage { platform: platform.clone(), ..k.clone() });
+            Some(async move {
+                match known {
+                    Some(known) => Ok(known),
+                    None => self.platform_image(image, &entry.digest, Some(platform)).await,
+                }
+            })
+        });
         let images = futures_util::future::try_join_all(reads).await?;
         Ok((images, attestations))
     }
@@ -245,17 +292,7 @@ impl Registry {
         })
         .await
         .with_context(|| format!("could not read {reference}"))?;
-        let size = manifest.config.size.max(0) as u64 + manifest.layers.iter().map(|l| l.size.max(0) as u64).sum::<u64>();
-        let (config_platform, layer_steps) = read_config(&config, manifest.layers.len());
-        let platform = platform.or_else(|| config_platform.clone()).with_context(|| format!("{reference} declares no platform"))?;
-        Ok(PlatformImage {
-            platform,
-            digest: digest.to_string(),
-            size,
-            config_platform,
-            layers: manifest.layers.iter().map(|l| l.digest.clone()).collect(),
-            layer_steps,
-        })
+        PlatformImage::read(digest, platform, &manifest, &config).with_context(|| format!("{reference} declares no platform"))
     }
 
     /// The platforms an image offers: its index's entries, or for a
@@ -305,7 +342,7 @@ pub fn is_attestation(entry: &ImageIndexEntry) -> bool {
         || entry_platform(entry).is_none()
 }
 
-fn entry_platform(entry: &ImageIndexEntry) -> Option<Platform> {
+pub fn entry_platform(entry: &ImageIndexEntry) -> Option<Platform> {
     Platform::from_oci_json(&serde_json::to_value(entry.platform.as_ref()?).ok()?)
 }
 

@@ -1,5 +1,5 @@
-//! Pushing an OCI image layout by digest with oci-client: blobs the
-//! registry already has are skipped, the rest uploaded four at a time,
+//! Pushing an OCI image layout by digest with oci-client: layers the
+//! registry already has are skipped, the rest uploaded eight at a time,
 //! manifests after the blobs they name, every call retried when the failure
 //! is transient. Tags are set separately, once the image is verified.
 
@@ -21,20 +21,32 @@ pub struct PushStats {
     pub bytes: u64,
 }
 
-const CONCURRENT_UPLOADS: usize = 4;
+const CONCURRENT_UPLOADS: usize = 8;
+
+/// Whether to ask the registry for a blob before uploading it. Filesystem
+/// layers are often there already (base images, cached steps) and can be
+/// large; configs and attestations carry the build's timestamps, so they
+/// are new in almost every build, and uploading a small one straight away
+/// saves the question.
+fn worth_asking_first(blob: &Descriptor) -> bool {
+    const SMALL: u64 = 1 << 20;
+    let filesystem_layer = blob.media_type.contains(".layer.") || blob.media_type.contains("rootfs.diff");
+    filesystem_layer || blob.size > SMALL
+}
 
 impl Registry {
-    /// Uploads every blob and manifest of `order` to `image`'s repository,
-    /// by digest: no tag is touched.
-    pub async fn push_layout(&self, layout: &Layout, order: &PushOrder, image: &ImageName) -> Result<PushStats> {
-        let repository = Self::reference(image, None)?;
-        let auth = self.auth(&image.registry);
-        retry(&format!("authorizing a push to {}", image.name), REGISTRY_POLICY, registry_transience, || {
-            self.client.auth(&repository, &auth, RegistryOperation::Push)
-        })
-        .await
-        .with_context(|| format!("the registry {} refused a push to {}", image.registry, image.name))?;
-
+    /// Uploads every blob of `order` to `image`'s repository; the manifests
+    /// that name them follow with [`Registry::push_manifests`].
+    pub async fn push_blobs(&self, layout: &Layout, order: &PushOrder, image: &ImageName) -> Result<PushStats> {
+        if !self.push_authorized(image) {
+            let repository = Self::reference(image, None)?;
+            let auth = self.auth(&image.registry);
+            retry(&format!("authorizing a push to {}", image.name), REGISTRY_POLICY, registry_transience, || {
+                self.client.auth(&repository, &auth, RegistryOperation::Push)
+            })
+            .await
+            .with_context(|| format!("the registry {} refused a push to {}", image.registry, image.name))?;
+        }
         let results: Vec<(bool, u64)> = futures_util::stream::iter(order.blobs.iter())
             .map(|blob| self.push_blob_once(layout, image, blob))
             .buffer_unordered(CONCURRENT_UPLOADS)
@@ -49,6 +61,12 @@ impl Registry {
                 stats.skipped += 1;
             }
         }
+        Ok(stats)
+    }
+
+    /// Stores every manifest of `order` in `image`'s repository by digest
+    /// (its blobs are there): no tag is touched.
+    pub async fn push_manifests(&self, layout: &Layout, order: &PushOrder, image: &ImageName) -> Result<()> {
         // Platform and attestation manifests concurrently, then the indexes
         // that name them.
         let (images, indexes): (Vec<&Descriptor>, Vec<&Descriptor>) = order.manifests.iter().partition(|m| !is_index(&m.media_type));
@@ -60,17 +78,18 @@ impl Registry {
         for index in indexes {
             self.put_manifest(image, &index.digest, index, layout.read_blob(&index.digest)?).await?;
         }
-        Ok(stats)
+        Ok(())
     }
 
     /// Uploads one blob unless the repository has it; true when uploaded.
     async fn push_blob_once(&self, layout: &Layout, image: &ImageName, blob: &Descriptor) -> Result<(bool, u64)> {
         let reference = Self::reference(image, None)?;
-        let exists = retry(&format!("checking {} in {}", blob.digest, image.name), REGISTRY_POLICY, registry_transience, || {
-            self.client.blob_exists(&reference, &blob.digest)
-        })
-        .await
-        .unwrap_or(false);
+        let exists = worth_asking_first(blob)
+            && retry(&format!("checking {} in {}", blob.digest, image.name), REGISTRY_POLICY, registry_transience, || {
+                self.client.blob_exists(&reference, &blob.digest)
+            })
+            .await
+            .unwrap_or(false);
         if exists {
             return Ok((false, blob.size));
         }
@@ -95,5 +114,27 @@ impl Registry {
         .await
         .with_context(|| format!("could not store the manifest {reference}"))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_and_large_blobs_are_asked_for_first() {
+        let cases = [
+            ("application/vnd.oci.image.layer.v1.tar+gzip", 100, true),
+            ("application/vnd.docker.image.rootfs.diff.tar.gzip", 100, true),
+            ("application/vnd.oci.image.layer.v1.tar+zstd", 50 << 20, true),
+            ("application/vnd.oci.image.config.v1+json", 1500, false),
+            ("application/vnd.docker.container.image.v1+json", 1500, false),
+            ("application/vnd.in-toto+json", 8000, false),
+            ("application/vnd.in-toto+json", 5 << 20, true),
+        ];
+        for (media_type, size, ask) in cases {
+            let blob = Descriptor { media_type: media_type.into(), digest: "sha256:00".into(), size };
+            assert_eq!(worth_asking_first(&blob), ask, "{media_type} of {size} bytes");
+        }
     }
 }
