@@ -192,11 +192,16 @@ async fn check_registries(plan: &Plan, registry: &Registry, log: &Log) -> Result
     held_back_tags(plan, registry, log).await
 }
 
-/// Which platforms run under emulation, and which emulators this run had
-/// to install for them.
+/// Which platforms run under emulation, which emulators this run had to
+/// install for them, and which it has not had the installer confirm (the
+/// installer is asked about those when the build fails).
 struct Emulation {
     emulated: Vec<Platform>,
     installed: Vec<Platform>,
+    unconfirmed: Vec<Platform>,
+    /// Emulated platforms the builder does not list and the build was left
+    /// to try.
+    deferred: Vec<Platform>,
 }
 
 /// Chooses the builder and, for a `docker-container` one, creates it.
@@ -258,18 +263,19 @@ async fn prepare_emulation(
         // The daemon's BuildKit runs the machine's own platform; the build
         // itself starts it.
         log.info("QEMU: the builder already runs every requested platform (the machine's own); nothing to install");
-        return Ok(Emulation { emulated, installed: Vec::new() });
+        return Ok(Emulation { emulated, installed: Vec::new(), unconfirmed: Vec::new(), deferred: Vec::new() });
     }
     let info = buildx.inspect(builder.name()).await.with_context(|| format!("could not start the builder `{}`", builder.name()))?;
     log.info(&format!("builder `{}` ({}) runs {}", builder.name(), info.driver, platform::join(&info.platforms)));
-    let installed = setup_qemu(plan, daemon, &info.platforms, &emulated, &tools.run_name, log).await?;
+    let QemuSetup { installed, unconfirmed, deferred } =
+        setup_qemu(plan, daemon, builder, &info.platforms, &emulated, &tools.run_name, log).await?;
     if !emulated.is_empty() {
         log.info(&format!(
             "{} will run under QEMU emulation, typically several times slower than native; a `FROM --platform=$BUILDPLATFORM` stage that cross-compiles avoids it",
             platform::join(&emulated)
         ));
     }
-    Ok(Emulation { emulated, installed })
+    Ok(Emulation { emulated, installed, unconfirmed, deferred })
 }
 
 /// Whether the build may start while emulation is still being checked.
@@ -313,18 +319,38 @@ impl<'a> HeldLines<'a> {
     }
 }
 
-/// Registers the emulators the requested platforms lack; returns the
-/// platforms it installed emulators for.
+/// What QEMU set-up did: emulators installed, emulated platforms the
+/// installer was not asked about, and of those the ones the builder does
+/// not list.
+#[derive(Debug, Default)]
+struct QemuSetup {
+    installed: Vec<Platform>,
+    unconfirmed: Vec<Platform>,
+    deferred: Vec<Platform>,
+}
+
+/// Registers the emulators the requested platforms lack.
+///
+/// The daemon's own BuildKit lists the emulators it found when it first
+/// looked (it keeps that list), and not every one the kernel has (Docker 26
+/// from Debian omits arm/v7). So with the daemon's builder its list is a
+/// hint: when it names no emulated platform, the installer is asked now
+/// (a machine without QEMU); when it names some, QEMU is set up on this
+/// machine, a platform it does not name is left for the build to try, and
+/// the installer is asked about every emulated platform only if the build
+/// fails.
 async fn setup_qemu(
     plan: &Plan,
     daemon: &Daemon,
+    builder: &Builder,
     builder_platforms: &[Platform],
     non_native: &[Platform],
     run_name: &str,
     log: &Log,
-) -> Result<Vec<Platform>> {
-    let labels: HashMap<String, String> = [(RUN_LABEL.to_string(), run_name.to_string())].into();
+) -> Result<QemuSetup> {
     let missing = qemu::platforms_missing(&plan.platforms, builder_platforms);
+    let builder_list_is_a_hint = plan.qemu == QemuMode::Auto && *builder == Builder::Daemon;
+    let unconfirmed = if builder_list_is_a_hint { non_native.to_vec() } else { Vec::new() };
     let wanted = match plan.qemu {
         QemuMode::Never => {
             if !missing.is_empty() {
@@ -333,20 +359,42 @@ async fn setup_qemu(
                     platform::join(&missing)
                 ));
             }
-            return Ok(Vec::new());
+            return Ok(QemuSetup::default());
         }
         QemuMode::Auto if missing.is_empty() => {
             log.info("QEMU: the builder already runs every requested platform; nothing to install");
-            return Ok(Vec::new());
+            return Ok(QemuSetup { unconfirmed, ..QemuSetup::default() });
         }
         QemuMode::Auto => missing,
         QemuMode::Always => non_native.to_vec(),
     };
     if wanted.is_empty() {
-        return Ok(Vec::new());
+        return Ok(QemuSetup::default());
     }
-    // The builder does not always list an emulator the kernel has (Docker
-    // 26 omits arm/v7), so the installer is asked before anything is installed.
+    let host = Platform::host();
+    if builder_list_is_a_hint && builder_platforms.iter().any(|p| !p.runs_natively_on(&host)) {
+        log.info(&format!(
+            "QEMU: the builder runs emulated platforms but does not list {}; Docker's own BuildKit does not list every emulator the kernel has, so the build tries it and the QEMU installer is asked only if the build fails",
+            platform::join(&wanted)
+        ));
+        return Ok(QemuSetup { installed: Vec::new(), unconfirmed, deferred: wanted });
+    }
+    let installed = install_missing_emulators(plan, daemon, wanted.clone(), run_name, log).await?;
+    let unconfirmed = unconfirmed.into_iter().filter(|p| !wanted.contains(p)).collect();
+    Ok(QemuSetup { installed, unconfirmed, deferred: Vec::new() })
+}
+
+/// Asks the QEMU installer which of `wanted` the kernel can run, and
+/// registers emulators for the rest (all of `wanted` with `qemu: true`);
+/// returns the platforms it installed emulators for.
+async fn install_missing_emulators(
+    plan: &Plan,
+    daemon: &Daemon,
+    wanted: Vec<Platform>,
+    run_name: &str,
+    log: &Log,
+) -> Result<Vec<Platform>> {
+    let labels: HashMap<String, String> = [(RUN_LABEL.to_string(), run_name.to_string())].into();
     if daemon.ensure_image(&plan.qemu_image, None).await? {
         log.info(&format!("QEMU: pulled {}", plan.qemu_image));
     }
@@ -456,6 +504,27 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
             let built = build_with_retries(&buildx, &args, &mut progress, &lines, log).await;
             (emulation, built)
         };
+        let built = match built {
+            Err(error) if !emulation.unconfirmed.is_empty() => {
+                log.info(&format!(
+                    "the build failed; asking the QEMU installer whether {} can run",
+                    platform::join(&emulation.unconfirmed)
+                ));
+                match install_missing_emulators(plan, &daemon, emulation.unconfirmed.clone(), &tools.run_name, log).await {
+                    Ok(installed) if !installed.is_empty() => {
+                        log.info(&format!("starting the build again now that {} can run", platform::join(&installed)));
+                        progress = Progress::default();
+                        build_with_retries(&buildx, &args, &mut progress, &lines, log).await
+                    }
+                    Ok(_) => Err(error),
+                    Err(asking) => {
+                        log.warning(&format!("could not ask the QEMU installer: {asking:#}"));
+                        Err(error)
+                    }
+                }
+            }
+            other => other,
+        };
         log.end_group();
         built?;
         let metadata = match std::fs::read_to_string(&metadata_file) {
@@ -512,6 +581,11 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
         report.digest = Some(digest.clone());
         report.attestations = attestations;
         report.verify_notes = notes;
+        if plan.smoke_test.is_some() && !emulation.deferred.is_empty() {
+            // The build may not have run anything on the platforms the
+            // builder does not list (all cached); the smoke test does.
+            install_missing_emulators(plan, &daemon, emulation.deferred.clone(), &tools.run_name, log).await?;
+        }
         smoke_test(plan, tools, &daemon, &platform_images, &mut report, log).await?;
         report.platform_images = platform_images;
 

@@ -120,6 +120,14 @@ impl Platform {
         self.os == other.os && self.arch == other.arch
     }
 
+    /// True when `host`'s CPU runs this platform without an emulator: its
+    /// own architecture, and the 32-bit one it carries (386 on amd64, arm on
+    /// arm64).
+    pub fn runs_natively_on(&self, host: &Platform) -> bool {
+        self.os == host.os
+            && (self.arch == host.arch || matches!((host.arch.as_str(), self.arch.as_str()), ("amd64", "386") | ("arm64", "arm")))
+    }
+
     /// The platform of the machine this binary was built for.
     pub fn host() -> Platform {
         let arch = match std::env::consts::ARCH {

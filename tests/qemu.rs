@@ -1,8 +1,11 @@
-//! QEMU set-up against the real kernel: an emulator that is missing is
-//! installed (and only it) through the installer image, and a build that
-//! started before it was there is run again; when it cannot be installed the
-//! run fails and pushes nothing; a native-only build never touches the
-//! installer.
+//! QEMU set-up against the real kernel. The daemon's own BuildKit lists the
+//! emulators it found when it first looked, and not all of them (no arm/v7
+//! from Debian's Docker), so a build is tried first and the installer asked
+//! when it fails: a missing emulator is installed (and only it) and the build
+//! run again; a stale list is caught the same way; a build that fails for
+//! its own reasons is reported as it is; an installer that cannot be pulled
+//! leaves the build's error and pushes nothing. A native-only build never
+//! touches the installer.
 
 mod common;
 
@@ -12,61 +15,99 @@ use common::{TestBed, registry_inputs, run_action, workspace};
 
 const DOCKERFILE: &str = "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN uname -m > /arch\n";
 
-#[test]
-fn installs_only_the_missing_emulator() {
-    let bed = TestBed::get();
-    let arm = Path::new("/proc/sys/fs/binfmt_misc/qemu-arm");
-    let aarch64 = Path::new("/proc/sys/fs/binfmt_misc/qemu-aarch64");
-    if arm.exists() {
-        std::fs::write(arm, "-1").expect("unregister qemu-arm (needs root)");
+const BINFMT: &str = "/proc/sys/fs/binfmt_misc";
+
+fn unregister(emulator: &str) {
+    let entry = Path::new(BINFMT).join(emulator);
+    if entry.exists() {
+        std::fs::write(&entry, "-1").unwrap_or_else(|e| panic!("unregister {emulator} (needs root): {e}"));
     }
-    assert!(!arm.exists());
-    let aarch64_before = std::fs::read_to_string(aarch64).expect("qemu-aarch64 is registered by the test bed");
+    assert!(!entry.exists());
+}
 
+fn registered(emulator: &str) -> bool {
+    Path::new(BINFMT).join(emulator).exists()
+}
+
+/// Registers every emulator the test bed had again, whatever the test did.
+struct RestoreEmulators<'a>(&'a TestBed);
+
+impl Drop for RestoreEmulators<'_> {
+    fn drop(&mut self) {
+        let out =
+            self.0.docker(&["run", "--rm", "--privileged", "--network", "none", &self.0.qemu_installer, "--install", "arm64,arm,riscv64"]);
+        assert!(out.status.success() || std::thread::panicking(), "restoring the emulators: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[test]
+fn emulators_are_installed_when_the_build_needs_them() {
+    let bed = TestBed::get();
+    let _restore = RestoreEmulators(&bed);
     let image = bed.unique_image("qemu-install");
-    let dir = workspace(DOCKERFILE);
+    // A step of its own, so that the build cache cannot stand in for QEMU.
+    let dir = workspace(&format!("ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nRUN echo {image} > /run-of && uname -m > /arch\n"));
     let build_arg = format!("BASE_IMAGE={}", bed.base_image);
+    let inputs_for = |platform: &'static str, installer: &'static str, tag: &'static str| {
+        let mut inputs = registry_inputs(&bed, &image);
+        inputs.extend([("platforms", platform), ("build-args", build_arg.as_str()), ("qemu-image", installer), ("tags", tag)]);
+        inputs
+    };
+    let installer: &'static str = Box::leak(bed.qemu_installer.clone().into_boxed_str());
 
-    // An installer that cannot be pulled: the early build is stopped, the
-    // run fails naming the installer, and nothing is pushed.
-    let mut inputs = registry_inputs(&bed, &image);
-    inputs.extend([
-        ("platforms", "linux/arm/v7"),
-        ("build-args", build_arg.as_str()),
-        ("qemu-image", "registry.invalid/no/binfmt:1"),
-        ("tags", "type=raw,value=never"),
-    ]);
-    let run = run_action(dir.path(), &inputs, &[]);
+    // qemu-arm is missing and the installer cannot be pulled: the build's
+    // own error stands, the installer is named, nothing is pushed.
+    unregister("qemu-arm");
+    let aarch64_before =
+        std::fs::read_to_string(Path::new(BINFMT).join("qemu-aarch64")).expect("qemu-aarch64 is registered by the test bed");
+    let run = run_action(dir.path(), &inputs_for("linux/arm/v7", "registry.invalid/no/binfmt:1", "type=raw,value=never"), &[]);
     assert!(!run.success, "{}", run.stdout);
+    assert!(run.stdout.contains("does not list linux/arm/v7"), "{}", run.stdout);
+    let errors = run.error_lines();
+    assert_eq!(errors.len(), 1, "{}", run.stdout);
+    assert!(errors[0].contains("the build failed"), "{}", errors[0]);
     assert!(
-        run.stderr.contains("registry.invalid/no/binfmt:1") || run.stdout.contains("registry.invalid/no/binfmt:1"),
-        "{}\n{}",
-        run.stdout,
-        run.stderr
+        run.stdout.contains("could not ask the QEMU installer") && run.stdout.contains("registry.invalid/no/binfmt:1"),
+        "{}",
+        run.stdout
     );
-    assert!(!run.stdout.contains("load build definition"), "the early build's log is not shown: {}", run.stdout);
     assert_eq!(bed.manifest_digest(&image, "never"), None, "nothing was tagged");
-    assert!(!arm.exists());
+    assert!(!registered("qemu-arm"));
 
-    let mut inputs = registry_inputs(&bed, &image);
-    inputs.extend([
-        ("platforms", "linux/arm/v7"),
-        ("build-args", build_arg.as_str()),
-        ("qemu-image", bed.qemu_installer.as_str()),
-        ("tags", "type=raw,value=armv7"),
-    ]);
-    let run = run_action(dir.path(), &inputs, &[]);
+    // With the installer: only qemu-arm is installed, and the build runs again.
+    let run = run_action(dir.path(), &inputs_for("linux/arm/v7", installer, "type=raw,value=armv7"), &[]);
     assert!(run.success, "{}\n{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("QEMU: installing emulators for linux/arm/v7 (--install arm)"), "{}", run.stdout);
-    assert!(arm.exists(), "qemu-arm was registered");
-    // The build started while emulation was checked; it ran again once the
-    // emulator was there, and the log shows only the build that counts.
-    assert!(run.stdout.contains("starting the build again now that linux/arm/v7 can run"), "{}", run.stdout);
-    assert!(!run.stdout.contains("exec format error"), "{}", run.stdout);
-    assert_eq!(run.stdout.matches("load build definition from Dockerfile").count(), 1, "{}", run.stdout);
-    assert_eq!(std::fs::read_to_string(aarch64).unwrap(), aarch64_before, "qemu-aarch64 was left alone");
+    for expected in [
+        "the build failed; asking the QEMU installer whether linux/arm/v7 can run",
+        "QEMU: installing emulators for linux/arm/v7 (--install arm)",
+        "starting the build again now that linux/arm/v7 can run",
+    ] {
+        assert!(run.stdout.contains(expected), "{expected}\n{}", run.stdout);
+    }
+    assert!(registered("qemu-arm"), "qemu-arm was registered");
+    assert_eq!(std::fs::read_to_string(Path::new(BINFMT).join("qemu-aarch64")).unwrap(), aarch64_before, "qemu-aarch64 was left alone");
     let reference = format!("{image}@{}", run.output("digest"));
     assert_eq!(bed.run_image(&reference, "linux/arm/v7", &["cat", "/arch"]), "armv7l");
+
+    // A stale list: the builder still names arm64 after its emulator is gone.
+    unregister("qemu-aarch64");
+    let run = run_action(dir.path(), &inputs_for("linux/arm64", installer, "type=raw,value=arm64"), &[]);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("QEMU: installing emulators for linux/arm64 (--install arm64)"), "{}", run.stdout);
+    assert!(registered("qemu-aarch64"));
+    let reference = format!("{image}@{}", run.output("digest"));
+    assert_eq!(bed.run_image(&reference, "linux/arm64", &["cat", "/arch"]), "aarch64");
+
+    // Every emulator is there: a build that fails on its own is reported as
+    // it is, once.
+    let failing = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN false\n");
+    let run = run_action(failing.path(), &inputs_for("linux/arm/v7", installer, "type=raw,value=failing"), &[]);
+    assert!(!run.success, "{}", run.stdout);
+    assert!(run.stdout.contains("QEMU: emulators for every requested platform are already registered"), "{}", run.stdout);
+    assert!(!run.stdout.contains("starting the build again"), "{}", run.stdout);
+    let errors = run.error_lines();
+    assert_eq!(errors.len(), 1, "{}", run.stdout);
+    assert!(errors[0].contains("the build failed") && errors[0].contains("false"), "{}", errors[0]);
 }
 
 #[test]
