@@ -267,8 +267,7 @@ async fn prepare_emulation(
     }
     let info = buildx.inspect(builder.name()).await.with_context(|| format!("could not start the builder `{}`", builder.name()))?;
     log.info(&format!("builder `{}` ({}) runs {}", builder.name(), info.driver, platform::join(&info.platforms)));
-    let QemuSetup { installed, unconfirmed, deferred } =
-        setup_qemu(plan, daemon, builder, &info.platforms, &emulated, &tools.run_name, log).await?;
+    let QemuSetup { installed, unconfirmed, deferred } = setup_qemu(plan, daemon, builder, &info.platforms, &tools.run_name, log).await?;
     if !emulated.is_empty() {
         log.info(&format!(
             "{} will run under QEMU emulation, typically several times slower than native; a `FROM --platform=$BUILDPLATFORM` stage that cross-compiles avoids it",
@@ -329,59 +328,36 @@ struct QemuSetup {
     deferred: Vec<Platform>,
 }
 
-/// Registers the emulators the requested platforms lack.
-///
-/// The daemon's own BuildKit lists the emulators it found when it first
-/// looked (it keeps that list), and not every one the kernel has (Docker 26
-/// from Debian omits arm/v7). So with the daemon's builder its list is a
-/// hint: when it names no emulated platform, the installer is asked now
-/// (a machine without QEMU); when it names some, QEMU is set up on this
-/// machine, a platform it does not name is left for the build to try, and
-/// the installer is asked about every emulated platform only if the build
-/// fails.
+/// Registers the emulators the requested platforms lack, as
+/// [`qemu::plan_emulation`] decides from the builder's list.
 async fn setup_qemu(
     plan: &Plan,
     daemon: &Daemon,
     builder: &Builder,
     builder_platforms: &[Platform],
-    non_native: &[Platform],
     run_name: &str,
     log: &Log,
 ) -> Result<QemuSetup> {
-    let missing = qemu::platforms_missing(&plan.platforms, builder_platforms);
-    let builder_list_is_a_hint = plan.qemu == QemuMode::Auto && *builder == Builder::Daemon;
-    let unconfirmed = if builder_list_is_a_hint { non_native.to_vec() } else { Vec::new() };
-    let wanted = match plan.qemu {
-        QemuMode::Never => {
-            if !missing.is_empty() {
-                log.warning(&format!(
-                    "qemu: false, and the builder lists no support for {}; the build may fail with `exec format error`",
-                    platform::join(&missing)
-                ));
-            }
-            return Ok(QemuSetup::default());
-        }
-        QemuMode::Auto if missing.is_empty() => {
-            log.info("QEMU: the builder already runs every requested platform; nothing to install");
-            return Ok(QemuSetup { unconfirmed, ..QemuSetup::default() });
-        }
-        QemuMode::Auto => missing,
-        QemuMode::Always => non_native.to_vec(),
-    };
-    if wanted.is_empty() {
-        return Ok(QemuSetup::default());
+    let decided = qemu::plan_emulation(plan.qemu, *builder == Builder::Daemon, builder_platforms, &plan.platforms, &Platform::host());
+    if !decided.unsupported.is_empty() {
+        log.warning(&format!(
+            "qemu: false, and the builder lists no support for {}; the build may fail with `exec format error`",
+            platform::join(&decided.unsupported)
+        ));
     }
-    let host = Platform::host();
-    if builder_list_is_a_hint && builder_platforms.iter().any(|p| !p.runs_natively_on(&host)) {
+    if !decided.deferred.is_empty() {
         log.info(&format!(
             "QEMU: the builder runs emulated platforms but does not list {}; Docker's own BuildKit does not list every emulator the kernel has, so the build tries it and the QEMU installer is asked only if the build fails",
-            platform::join(&wanted)
+            platform::join(&decided.deferred)
         ));
-        return Ok(QemuSetup { installed: Vec::new(), unconfirmed, deferred: wanted });
+    } else if decided.ask_now.is_empty() && plan.qemu == QemuMode::Auto {
+        log.info("QEMU: the builder already runs every requested platform; nothing to install");
     }
-    let installed = install_missing_emulators(plan, daemon, wanted.clone(), run_name, log).await?;
-    let unconfirmed = unconfirmed.into_iter().filter(|p| !wanted.contains(p)).collect();
-    Ok(QemuSetup { installed, unconfirmed, deferred: Vec::new() })
+    let installed = match decided.ask_now.is_empty() {
+        true => Vec::new(),
+        false => install_missing_emulators(plan, daemon, decided.ask_now, run_name, log).await?,
+    };
+    Ok(QemuSetup { installed, unconfirmed: decided.unconfirmed, deferred: decided.deferred })
 }
 
 /// Asks the QEMU installer which of `wanted` the kernel can run, and

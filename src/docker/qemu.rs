@@ -9,6 +9,7 @@ use anyhow::{Context as _, Result, bail};
 use serde::Deserialize;
 
 use super::Daemon;
+use crate::plan::QemuMode;
 use crate::platform::Platform;
 
 /// What the installer reports.
@@ -31,6 +32,55 @@ impl BinfmtStatus {
 
     pub fn can_run(&self, platform: &Platform) -> bool {
         self.supported.iter().filter_map(|s| Platform::parse(s).ok()).any(|s| platform.runs_on(&s))
+    }
+}
+
+/// What to do about emulation, decided from the builder's list alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EmulationPlan {
+    /// Ask the installer about these now, and install what is missing.
+    pub ask_now: Vec<Platform>,
+    /// Not listed by the builder; the build tries them first.
+    pub deferred: Vec<Platform>,
+    /// Emulated platforms the installer is not asked about before the
+    /// build; it is asked about them if the build fails.
+    pub unconfirmed: Vec<Platform>,
+    /// `qemu: false` and the builder does not list these.
+    pub unsupported: Vec<Platform>,
+}
+
+/// Decides which emulators to make sure of before the build.
+///
+/// The daemon's own BuildKit (`daemon_builder`) keeps the list of emulators
+/// it found when it first looked, and does not list every one (Docker 26
+/// from Debian omits arm/v7), so with it the list is a hint: when it names
+/// no emulated platform (a machine without QEMU) the installer is asked now
+/// about the platforms it lacks; when it names some, QEMU is set up here, so
+/// those are left for the build to try. Either way, every emulated platform
+/// the installer was not asked about stays unconfirmed. A builder of our own
+/// looked just now, and its list is taken as it is.
+pub fn plan_emulation(
+    mode: QemuMode,
+    daemon_builder: bool,
+    builder_platforms: &[Platform],
+    requested: &[Platform],
+    host: &Platform,
+) -> EmulationPlan {
+    let missing = platforms_missing(requested, builder_platforms);
+    let emulated: Vec<Platform> = requested.iter().filter(|p| !p.runs_on(host)).cloned().collect();
+    match mode {
+        QemuMode::Never => EmulationPlan { unsupported: missing, ..EmulationPlan::default() },
+        QemuMode::Always => EmulationPlan { ask_now: emulated, ..EmulationPlan::default() },
+        QemuMode::Auto if !daemon_builder => EmulationPlan { ask_now: missing, ..EmulationPlan::default() },
+        QemuMode::Auto => {
+            let lists_emulated = builder_platforms.iter().any(|p| !p.runs_natively_on(host));
+            if lists_emulated {
+                EmulationPlan { deferred: missing, unconfirmed: emulated, ..EmulationPlan::default() }
+            } else {
+                let unconfirmed = emulated.into_iter().filter(|p| !missing.contains(p)).collect();
+                EmulationPlan { ask_now: missing, unconfirmed, ..EmulationPlan::default() }
+            }
+        }
     }
 }
 
@@ -95,6 +145,45 @@ mod tests {
         for (requested, available, missing) in cases {
             let got = platforms_missing(&platforms(requested), &platforms(available));
             assert_eq!(crate::platform::join(&got), missing, "{requested} on {available}");
+        }
+    }
+
+    #[test]
+    fn emulation_is_planned_from_the_builder_list() {
+        let host = Platform::parse("linux/amd64").unwrap();
+        // mode, daemon builder, builder lists, requested -> ask now, deferred, unconfirmed, unsupported
+        let cases = [
+            (QemuMode::Auto, true, "linux/amd64,linux/386", "linux/amd64", "", "", "", ""),
+            (QemuMode::Auto, true, "linux/amd64,linux/386", "linux/amd64,linux/arm64", "linux/arm64", "", "", ""),
+            (QemuMode::Auto, true, "linux/amd64,linux/arm64", "linux/amd64,linux/arm64", "", "", "linux/arm64", ""),
+            (
+                QemuMode::Auto,
+                true,
+                "linux/amd64,linux/arm64,linux/riscv64",
+                "linux/amd64,linux/arm64,linux/arm/v7",
+                "",
+                "linux/arm/v7",
+                "linux/arm64,linux/arm/v7",
+                "",
+            ),
+            (QemuMode::Auto, false, "linux/amd64,linux/arm64", "linux/arm64,linux/arm/v7", "linux/arm/v7", "", "", ""),
+            (QemuMode::Auto, false, "linux/amd64", "linux/amd64", "", "", "", ""),
+            (
+                QemuMode::Always,
+                true,
+                "linux/amd64,linux/arm64",
+                "linux/amd64,linux/arm64,linux/s390x",
+                "linux/arm64,linux/s390x",
+                "",
+                "",
+                "",
+            ),
+            (QemuMode::Never, true, "linux/amd64", "linux/amd64,linux/arm64", "", "", "", "linux/arm64"),
+        ];
+        for (mode, daemon, listed, requested, ask_now, deferred, unconfirmed, unsupported) in cases {
+            let plan = plan_emulation(mode, daemon, &platforms(listed), &platforms(requested), &host);
+            let got = [&plan.ask_now, &plan.deferred, &plan.unconfirmed, &plan.unsupported].map(|p| crate::platform::join(p));
+            assert_eq!(got, [ask_now, deferred, unconfirmed, unsupported], "{mode:?} daemon={daemon} lists {listed}, wants {requested}");
         }
     }
 
