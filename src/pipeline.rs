@@ -432,77 +432,7 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
         let metadata_file = config.path().join("metadata.json");
         let layout_dir = plan.push.then(|| config.path().join("layout"));
         let args = plan.buildx_build_args(&builder, &metadata_file, layout_dir.as_deref());
-        let build_group = format!("Build {} for {}", plan.images[0].name, platform::join(&plan.platforms));
-        let lines = HeldLines::holding(log);
-        let mut progress = Progress::default();
-        let emulation = prepare_emulation(plan, tools, &daemon, &buildx, &builder, log);
-        let (emulation, built) = if build_may_start_early(plan, &builder) {
-            // The build starts while emulation is checked (the buildx client
-            // takes a while to reach its first step); its log is held until
-            // the check is done.
-            let mut build = Box::pin(build_with_retries(&buildx, &args, &mut progress, &lines, log));
-            let mut emulation = std::pin::pin!(emulation);
-            let mut early_result = None;
-            let emulation = loop {
-                tokio::select! {
-                    ready = &mut emulation => break ready,
-                    result = &mut build, if early_result.is_none() => early_result = Some(result),
-                }
-            };
-            log.end_group();
-            let emulation = emulation?;
-            log.group(&build_group);
-            if emulation.installed.is_empty() {
-                lines.release();
-                let built = match early_result {
-                    Some(result) => result,
-                    None => build.await,
-                };
-                (emulation, built)
-            } else {
-                drop(build);
-                lines.discard();
-                lines.release();
-                log.info(&format!(
-                    "starting the build again now that {} can run (it had started before the emulators were installed)",
-                    platform::join(&emulation.installed)
-                ));
-                progress = Progress::default();
-                let built = build_with_retries(&buildx, &args, &mut progress, &lines, log).await;
-                (emulation, built)
-            }
-        } else {
-            let emulation = emulation.await;
-            log.end_group();
-            let emulation = emulation?;
-            log.group(&build_group);
-            lines.release();
-            let built = build_with_retries(&buildx, &args, &mut progress, &lines, log).await;
-            (emulation, built)
-        };
-        let built = match built {
-            Err(error) if !emulation.unconfirmed.is_empty() => {
-                log.info(&format!(
-                    "the build failed; asking the QEMU installer whether {} can run",
-                    platform::join(&emulation.unconfirmed)
-                ));
-                match install_missing_emulators(plan, &daemon, emulation.unconfirmed.clone(), &tools.run_name, log).await {
-                    Ok(installed) if !installed.is_empty() => {
-                        log.info(&format!("starting the build again now that {} can run", platform::join(&installed)));
-                        progress = Progress::default();
-                        build_with_retries(&buildx, &args, &mut progress, &lines, log).await
-                    }
-                    Ok(_) => Err(error),
-                    Err(asking) => {
-                        log.warning(&format!("could not ask the QEMU installer: {asking:#}"));
-                        Err(error)
-                    }
-                }
-            }
-            other => other,
-        };
-        log.end_group();
-        built?;
+        let (emulation, progress) = build(plan, tools, &daemon, &buildx, &builder, &args, log).await?;
         let metadata = match std::fs::read_to_string(&metadata_file) {
             Ok(text) => BuildMetadata::parse(&text)?,
             Err(_) => BuildMetadata { digest: None, raw: serde_json::json!({}) },
@@ -530,30 +460,7 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
         let layout = Layout::open(&layout_dir)?;
         let order = layout.push_order()?;
         let digest = order.root.digest.clone();
-        log.group(&format!("Push {digest} by digest"));
-        let blobs_pushed = push_blobs_everywhere(plan, &registry, &layout, &order, log).await;
-        if let Err(error) = blobs_pushed {
-            log.end_group();
-            return Err(error);
-        }
-        // The layers are in the registry: the architecture scan reads them
-        // back while the manifests are stored and read back.
-        let built_images = layout.platform_images()?;
-        let scan = scan_layers(plan, &registry, &built_images);
-        let stored_and_read = async {
-            let stored = push_manifests_everywhere(plan, &registry, &layout, &order).await;
-            log.end_group();
-            stored?;
-            log.group("Verify the pushed image");
-            read_pushed(&registry, &plan.images[0], &digest, &plan.platforms, &built_images, log).await
-        };
-        let (read, scanned) = tokio::join!(stored_and_read, scan);
-        let judged = read.and_then(|(platform_images, attestations)| {
-            let notes = judge(plan, &platform_images, scanned?, log)?;
-            Ok((platform_images, attestations, notes))
-        });
-        log.end_group();
-        let (platform_images, attestations, notes) = judged?;
+        let (platform_images, attestations, notes) = push_and_verify(plan, &registry, &layout, &order, log).await?;
         report.digest = Some(digest.clone());
         report.attestations = attestations;
         report.verify_notes = notes;
@@ -755,6 +662,88 @@ async fn merge(
     Ok(report)
 }
 
+/// Runs the build, with every requested platform made runnable: with the
+/// daemon's BuildKit the build starts while emulation is checked (the buildx
+/// client takes a while to reach its first step) and its log is held until
+/// the check is done; an emulator found missing is installed and the build
+/// run again. Closes the set-up log group and opens the build's.
+async fn build(
+    plan: &Plan,
+    tools: &Tools,
+    daemon: &Daemon,
+    buildx: &Buildx,
+    builder: &Builder,
+    args: &[String],
+    log: &Log,
+) -> Result<(Emulation, Progress)> {
+    let build_group = format!("Build {} for {}", plan.images[0].name, platform::join(&plan.platforms));
+    let lines = HeldLines::holding(log);
+    let mut progress = Progress::default();
+    let emulation = prepare_emulation(plan, tools, daemon, buildx, builder, log);
+    let (emulation, built) = if build_may_start_early(plan, builder) {
+        let mut build = Box::pin(build_with_retries(buildx, args, &mut progress, &lines, log));
+        let mut emulation = std::pin::pin!(emulation);
+        let mut early_result = None;
+        let emulation = loop {
+            tokio::select! {
+                ready = &mut emulation => break ready,
+                result = &mut build, if early_result.is_none() => early_result = Some(result),
+            }
+        };
+        log.end_group();
+        let emulation = emulation?;
+        log.group(&build_group);
+        if emulation.installed.is_empty() {
+            lines.release();
+            let built = match early_result {
+                Some(result) => result,
+                None => build.await,
+            };
+            (emulation, built)
+        } else {
+            drop(build);
+            lines.discard();
+            lines.release();
+            log.info(&format!(
+                "starting the build again now that {} can run (it had started before the emulators were installed)",
+                platform::join(&emulation.installed)
+            ));
+            progress = Progress::default();
+            let built = build_with_retries(buildx, args, &mut progress, &lines, log).await;
+            (emulation, built)
+        }
+    } else {
+        let emulation = emulation.await;
+        log.end_group();
+        let emulation = emulation?;
+        log.group(&build_group);
+        lines.release();
+        let built = build_with_retries(buildx, args, &mut progress, &lines, log).await;
+        (emulation, built)
+    };
+    let built = match built {
+        Err(error) if !emulation.unconfirmed.is_empty() => {
+            log.info(&format!("the build failed; asking the QEMU installer whether {} can run", platform::join(&emulation.unconfirmed)));
+            match install_missing_emulators(plan, daemon, emulation.unconfirmed.clone(), &tools.run_name, log).await {
+                Ok(installed) if !installed.is_empty() => {
+                    log.info(&format!("starting the build again now that {} can run", platform::join(&installed)));
+                    progress = Progress::default();
+                    build_with_retries(buildx, args, &mut progress, &lines, log).await
+                }
+                Ok(_) => Err(error),
+                Err(asking) => {
+                    log.warning(&format!("could not ask the QEMU installer: {asking:#}"));
+                    Err(error)
+                }
+            }
+        }
+        other => other,
+    };
+    log.end_group();
+    built?;
+    Ok((emulation, progress))
+}
+
 /// Runs the build, again when it failed on a transient registry answer
 /// (the build cache makes a repeat cheap).
 async fn build_with_retries(buildx: &Buildx, args: &[String], progress: &mut Progress, lines: &HeldLines<'_>, log: &Log) -> Result<()> {
@@ -777,6 +766,44 @@ async fn build_with_retries(buildx: &Buildx, args: &[String], progress: &mut Pro
             other => return other,
         }
     }
+}
+
+/// Pushes the layout by digest to every image and verifies what the
+/// registry holds: the index read back, every platform in it, configs and
+/// the architecture scan of every layer (read back while the manifests are
+/// stored). No tag is touched.
+async fn push_and_verify(
+    plan: &Plan,
+    registry: &Registry,
+    layout: &Layout,
+    order: &PushOrder,
+    log: &Log,
+) -> Result<(Vec<PlatformImage>, Vec<Attestation>, Vec<String>)> {
+    let digest = &order.root.digest;
+    log.group(&format!("Push {digest} by digest"));
+    let blobs_pushed = push_blobs_everywhere(plan, registry, layout, order, log).await;
+    if let Err(error) = blobs_pushed {
+        log.end_group();
+        return Err(error);
+    }
+    // The layers are in the registry: the architecture scan reads them
+    // back while the manifests are stored and read back.
+    let built_images = layout.platform_images()?;
+    let scan = scan_layers(plan, registry, &built_images);
+    let stored_and_read = async {
+        let stored = push_manifests_everywhere(plan, registry, layout, order).await;
+        log.end_group();
+        stored?;
+        log.group("Verify the pushed image");
+        read_pushed(registry, &plan.images[0], digest, &plan.platforms, &built_images, log).await
+    };
+    let (read, scanned) = tokio::join!(stored_and_read, scan);
+    let judged = read.and_then(|(platform_images, attestations)| {
+        let notes = judge(plan, &platform_images, scanned?, log)?;
+        Ok((platform_images, attestations, notes))
+    });
+    log.end_group();
+    judged
 }
 
 /// Uploads the layout's blobs to every image's repository, concurrently.
