@@ -16,6 +16,7 @@ use crate::meta;
 use crate::plan::{Builder, CheckLevel, DriverRequest, ExportFormat, FloatingPolicy, Mode, Plan, QemuMode};
 use crate::platform::{self, Platform};
 use crate::registry::layout::{Descriptor, Layout, PushOrder};
+use crate::registry::push::PushStats;
 use crate::registry::{Attestation, PlatformImage, Registry};
 use crate::retry;
 use crate::runner::{Annotation, Level};
@@ -28,6 +29,14 @@ pub struct Tools {
     pub buildx: PathBuf,
     /// A unique name for what this run creates (builder, labels).
     pub run_name: String,
+}
+
+/// What a run drives: the daemon, buildx, and the names for what it makes.
+#[derive(Clone, Copy)]
+struct Outside<'a> {
+    tools: &'a Tools,
+    daemon: &'a Daemon,
+    buildx: &'a Buildx,
 }
 
 /// Chooses the builder from the daemon's facts, and says why.
@@ -432,7 +441,13 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
         let metadata_file = config.path().join("metadata.json");
         let layout_dir = plan.push.then(|| config.path().join("layout"));
         let args = plan.buildx_build_args(&builder, &metadata_file, layout_dir.as_deref());
-        let (emulation, progress) = build(plan, tools, &daemon, &buildx, &builder, &args, log).await?;
+        let (exported_tx, exported_rx) = tokio::sync::watch::channel(None);
+        let building = build(plan, Outside { tools, daemon: &daemon, buildx: &buildx }, &builder, &args, exported_tx, log);
+        let (built, uploaded) = match layout_dir.as_deref() {
+            Some(dir) => build_while_uploading(building, upload_exported_blobs(plan, &registry, dir, exported_rx)).await,
+            None => (building.await, None),
+        };
+        let (emulation, progress) = built?;
         let metadata = match std::fs::read_to_string(&metadata_file) {
             Ok(text) => BuildMetadata::parse(&text)?,
             Err(_) => BuildMetadata { digest: None, raw: serde_json::json!({}) },
@@ -460,7 +475,7 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
         let layout = Layout::open(&layout_dir)?;
         let order = layout.push_order()?;
         let digest = order.root.digest.clone();
-        let (platform_images, attestations, notes) = push_and_verify(plan, &registry, &layout, &order, log).await?;
+        let (platform_images, attestations, notes) = push_and_verify(plan, &registry, &layout, &order, uploaded, log).await?;
         report.digest = Some(digest.clone());
         report.attestations = attestations;
         report.verify_notes = notes;
@@ -669,19 +684,19 @@ async fn merge(
 /// run again. Closes the set-up log group and opens the build's.
 async fn build(
     plan: &Plan,
-    tools: &Tools,
-    daemon: &Daemon,
-    buildx: &Buildx,
+    outside: Outside<'_>,
     builder: &Builder,
     args: &[String],
+    exported: tokio::sync::watch::Sender<Option<String>>,
     log: &Log,
 ) -> Result<(Emulation, Progress)> {
+    let Outside { tools, daemon, buildx } = outside;
     let build_group = format!("Build {} for {}", plan.images[0].name, platform::join(&plan.platforms));
     let lines = HeldLines::holding(log);
     let mut progress = Progress::default();
     let emulation = prepare_emulation(plan, tools, daemon, buildx, builder, log);
     let (emulation, built) = if build_may_start_early(plan, builder) {
-        let mut build = Box::pin(build_with_retries(buildx, args, &mut progress, &lines, log));
+        let mut build = Box::pin(build_with_retries(buildx, args, &mut progress, &lines, &exported, log));
         let mut emulation = std::pin::pin!(emulation);
         let mut early_result = None;
         let emulation = loop {
@@ -709,7 +724,7 @@ async fn build(
                 platform::join(&emulation.installed)
             ));
             progress = Progress::default();
-            let built = build_with_retries(buildx, args, &mut progress, &lines, log).await;
+            let built = build_with_retries(buildx, args, &mut progress, &lines, &exported, log).await;
             (emulation, built)
         }
     } else {
@@ -718,7 +733,7 @@ async fn build(
         let emulation = emulation?;
         log.group(&build_group);
         lines.release();
-        let built = build_with_retries(buildx, args, &mut progress, &lines, log).await;
+        let built = build_with_retries(buildx, args, &mut progress, &lines, &exported, log).await;
         (emulation, built)
     };
     let built = match built {
@@ -728,7 +743,7 @@ async fn build(
                 Ok(installed) if !installed.is_empty() => {
                     log.info(&format!("starting the build again now that {} can run", platform::join(&installed)));
                     progress = Progress::default();
-                    build_with_retries(buildx, args, &mut progress, &lines, log).await
+                    build_with_retries(buildx, args, &mut progress, &lines, &exported, log).await
                 }
                 Ok(_) => Err(error),
                 Err(asking) => {
@@ -744,9 +759,43 @@ async fn build(
     Ok((emulation, progress))
 }
 
+/// Runs the build while the blobs it exported are uploaded (buildx takes a
+/// while to finish after its export step). The build owns the sender of
+/// the exported root, so when it ends an upload that never began ends too;
+/// one under way is finished. A failed upload counts as none (the push after
+/// the build does it again).
+async fn build_while_uploading<T, B, U>(building: B, uploading: U) -> (Result<T>, Option<(String, Vec<(String, PushStats)>)>)
+where
+    B: std::future::Future<Output = Result<T>>,
+    U: std::future::Future<Output = Result<(String, Vec<(String, PushStats)>)>>,
+{
+    let mut building = std::pin::pin!(building);
+    let mut uploading = std::pin::pin!(uploading);
+    let mut uploaded = None;
+    let built = loop {
+        tokio::select! {
+            built = &mut building => break built,
+            done = &mut uploading, if uploaded.is_none() => uploaded = Some(done),
+        }
+    };
+    let uploaded = match uploaded {
+        Some(done) => done.ok(),
+        None if built.is_ok() => uploading.await.ok(),
+        None => None,
+    };
+    (built, uploaded)
+}
+
 /// Runs the build, again when it failed on a transient registry answer
 /// (the build cache makes a repeat cheap).
-async fn build_with_retries(buildx: &Buildx, args: &[String], progress: &mut Progress, lines: &HeldLines<'_>, log: &Log) -> Result<()> {
+async fn build_with_retries(
+    buildx: &Buildx,
+    args: &[String],
+    progress: &mut Progress,
+    lines: &HeldLines<'_>,
+    exported: &tokio::sync::watch::Sender<Option<String>>,
+    log: &Log,
+) -> Result<()> {
     const ATTEMPTS: u32 = 3;
     let mut attempt = 1;
     loop {
@@ -754,6 +803,11 @@ async fn build_with_retries(buildx: &Buildx, args: &[String], progress: &mut Pro
             .build(args, |line| {
                 for rendered in progress.feed(line) {
                     lines.emit(&rendered);
+                }
+                if let Some(root) = progress.exported_root()
+                    && exported.borrow().as_deref() != Some(root)
+                {
+                    exported.send_replace(Some(root.to_string()));
                 }
             })
             .await;
@@ -777,14 +831,29 @@ async fn push_and_verify(
     registry: &Registry,
     layout: &Layout,
     order: &PushOrder,
+    uploaded: Option<(String, Vec<(String, PushStats)>)>,
     log: &Log,
 ) -> Result<(Vec<PlatformImage>, Vec<Attestation>, Vec<String>)> {
     let digest = &order.root.digest;
     log.group(&format!("Push {digest} by digest"));
-    let blobs_pushed = push_blobs_everywhere(plan, registry, layout, order, log).await;
-    if let Err(error) = blobs_pushed {
-        log.end_group();
-        return Err(error);
+    let (stats, when) = match uploaded {
+        Some((root, stats)) if &root == digest => (Ok(stats), " while buildx finished"),
+        _ => (push_blobs_everywhere(plan, registry, layout, order).await, ""),
+    };
+    let stats = match stats {
+        Ok(stats) => stats,
+        Err(error) => {
+            log.end_group();
+            return Err(error);
+        }
+    };
+    for (name, stats) in stats {
+        log.info(&format!(
+            "{name}: uploaded {} blob(s), {:.1} MB{when}; {} already there",
+            stats.uploaded,
+            stats.bytes as f64 / 1e6,
+            stats.skipped
+        ));
     }
     // The layers are in the registry: the architecture scan reads them
     // back while the manifests are stored and read back.
@@ -806,21 +875,32 @@ async fn push_and_verify(
     judged
 }
 
-/// Uploads the layout's blobs to every image's repository, concurrently.
-async fn push_blobs_everywhere(plan: &Plan, registry: &Registry, layout: &Layout, order: &PushOrder, log: &Log) -> Result<()> {
-    let pushes = plan.images.iter().map(|image| async move {
-        let stats = registry.push_blobs(layout, order, image).await?;
-        log.info(&format!(
-            "{}: uploaded {} blob(s), {:.1} MB; {} already there",
-            image.name,
-            stats.uploaded,
-            stats.bytes as f64 / 1e6,
-            stats.skipped
-        ));
-        anyhow::Ok(())
-    });
-    futures_util::future::try_join_all(pushes).await?;
-    Ok(())
+/// Uploads the layout's blobs to every image's repository, concurrently;
+/// what each upload did, by image.
+async fn push_blobs_everywhere(plan: &Plan, registry: &Registry, layout: &Layout, order: &PushOrder) -> Result<Vec<(String, PushStats)>> {
+    let pushes =
+        plan.images.iter().map(|image| async move { anyhow::Ok((image.name.clone(), registry.push_blobs(layout, order, image).await?)) });
+    futures_util::future::try_join_all(pushes).await
+}
+
+/// Uploads the blobs of the image the exporter reported, once it has, while
+/// buildx is still finishing; the pushed root and what each upload did.
+/// Nothing is stored but blobs: manifests follow once the build succeeded.
+async fn upload_exported_blobs(
+    plan: &Plan,
+    registry: &Registry,
+    layout_dir: &std::path::Path,
+    mut exported: tokio::sync::watch::Receiver<Option<String>>,
+) -> Result<(String, Vec<(String, PushStats)>)> {
+    let root = loop {
+        if let Some(root) = exported.borrow_and_update().clone() {
+            break root;
+        }
+        exported.changed().await.context("the build ended")?;
+    };
+    let layout = Layout::being_written(layout_dir);
+    let order = layout.push_order_of(&root)?;
+    Ok((root, push_blobs_everywhere(plan, registry, &layout, &order).await?))
 }
 
 /// Stores the layout's manifests, by digest, in every image's repository.

@@ -19,6 +19,16 @@ struct SolveStatus {
     logs: Vec<VertexLog>,
     #[serde(default)]
     warnings: Vec<VertexWarning>,
+    #[serde(default)]
+    statuses: Vec<VertexStatus>,
+}
+
+/// A sub-step of a vertex, e.g. `exporting manifest list sha256:…`.
+#[derive(Debug, Deserialize)]
+struct VertexStatus {
+    #[serde(default)]
+    id: String,
+    completed: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -66,6 +76,11 @@ pub struct Progress {
     announced: HashMap<String, bool>,
     finished: HashMap<String, Step>,
     order: Vec<String>,
+    /// Digests the image exporter reported writing: the manifest list, and
+    /// the image manifests.
+    exported_list: Option<String>,
+    exported_manifests: Vec<String>,
+    export_done: bool,
 }
 
 /// The platform a step runs for, from its `[linux/arm64 2/3]` prefix.
@@ -118,6 +133,9 @@ impl Progress {
                 } else {
                     out.push(format!("#{n} DONE {seconds:.1}s"));
                 }
+                if vertex.name.starts_with("exporting to oci image format") && vertex.error.is_empty() {
+                    self.export_done = true;
+                }
                 self.order.push(vertex.digest.clone());
                 self.finished.insert(
                     vertex.digest.clone(),
@@ -132,6 +150,15 @@ impl Progress {
                 );
             }
         }
+        for exported in status.statuses.iter().filter(|s| s.completed.is_some()) {
+            if let Some(digest) = exported.id.strip_prefix("exporting manifest list ") {
+                self.exported_list = Some(digest.to_string());
+            } else if let Some(digest) = exported.id.strip_prefix("exporting manifest ")
+                && !self.exported_manifests.iter().any(|d| d == digest)
+            {
+                self.exported_manifests.push(digest.to_string());
+            }
+        }
         for log in status.logs {
             let n = self.number(&log.vertex);
             let data = base64::engine::general_purpose::STANDARD.decode(&log.data).unwrap_or_default();
@@ -144,6 +171,20 @@ impl Progress {
             out.push(format!("WARNING: {}", String::from_utf8_lossy(&data)));
         }
         out
+    }
+
+    /// The image an OCI export wrote, once the export step has finished: its
+    /// manifest list, or its one manifest. Its blobs are in the layout by
+    /// then, while buildx itself has yet to finish.
+    pub fn exported_root(&self) -> Option<&str> {
+        if !self.export_done {
+            return None;
+        }
+        match (&self.exported_list, self.exported_manifests.as_slice()) {
+            (Some(list), _) => Some(list),
+            (None, [only]) => Some(only),
+            _ => None,
+        }
     }
 
     /// Every finished step, in the order they finished.
@@ -303,5 +344,51 @@ ERROR: failed to solve: something
         assert_eq!(step_platform("[linux/arm/v7 build 3/4] RUN x").unwrap().to_string(), "linux/arm/v7");
         assert_eq!(step_platform("[internal] load build definition"), None);
         assert_eq!(step_platform("exporting to image"), None);
+    }
+
+    fn exporter_lines(statuses: &[(&str, bool)], vertex_done: bool) -> Vec<String> {
+        let statuses: Vec<String> = statuses
+            .iter()
+            .map(|(id, done)| {
+                let completed = if *done { r#","completed":"2026-01-01T00:00:02Z""# } else { "" };
+                format!(r#"{{"id":"{id}","vertex":"sha256:e"{completed}}}"#)
+            })
+            .collect();
+        let completed = if vertex_done { r#","completed":"2026-01-01T00:00:03Z""# } else { "" };
+        vec![
+            format!(r#"{{"statuses":[{}]}}"#, statuses.join(",")),
+            format!(
+                r#"{{"vertexes":[{{"digest":"sha256:e","name":"exporting to oci image format","started":"2026-01-01T00:00:01Z"{completed}}}]}}"#
+            ),
+        ]
+    }
+
+    /// Exporter statuses (id, completed), export step completed, the root.
+    type ExportCase<'a> = (&'a [(&'a str, bool)], bool, Option<&'a str>);
+
+    #[test]
+    fn the_exported_root_is_known_once_the_export_step_ends() {
+        let cases: [ExportCase; 5] = [
+            (
+                &[
+                    ("exporting manifest sha256:m1", true),
+                    ("exporting attestation manifest sha256:a1", true),
+                    ("exporting manifest list sha256:l", true),
+                ],
+                true,
+                Some("sha256:l"),
+            ),
+            (&[("exporting manifest list sha256:l", true)], false, None),
+            (&[("exporting manifest list sha256:l", false)], true, None),
+            (&[("exporting manifest sha256:m1", true), ("exporting config sha256:c", true)], true, Some("sha256:m1")),
+            (&[("exporting manifest sha256:m1", true), ("exporting manifest sha256:m2", true)], true, None),
+        ];
+        for (statuses, vertex_done, root) in cases {
+            let mut progress = Progress::default();
+            for line in exporter_lines(statuses, vertex_done) {
+                progress.feed(&line);
+            }
+            assert_eq!(progress.exported_root(), root, "{statuses:?}, export step done: {vertex_done}");
+        }
     }
 }

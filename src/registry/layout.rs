@@ -102,6 +102,25 @@ impl Layout {
             .collect()
     }
 
+    /// A layout still being written: its blobs may be read before its
+    /// index.json exists.
+    pub fn being_written(dir: &Path) -> Layout {
+        Layout { dir: dir.to_path_buf() }
+    }
+
+    /// The push order of the image whose manifest or index is the blob
+    /// `digest` (what the exporter reported, before index.json is written).
+    pub fn push_order_of(&self, digest: &str) -> Result<PushOrder> {
+        let bytes = self.read_blob(digest)?;
+        let shape: ManifestShape =
+            serde_json::from_slice(&bytes).with_context(|| format!("{digest} in the image layout is not a manifest"))?;
+        let media_type = shape.media_type.with_context(|| format!("{digest} in the image layout names no media type"))?;
+        let root = Descriptor { media_type, digest: digest.to_string(), size: bytes.len() as u64 };
+        let mut order = PushOrder { blobs: Vec::new(), manifests: Vec::new(), root: root.clone() };
+        self.visit(&root, &mut order, 0)?;
+        Ok(order)
+    }
+
     /// Walks from the root: every blob once, manifests children first.
     pub fn push_order(&self) -> Result<PushOrder> {
         let root = self.root()?;
@@ -180,6 +199,7 @@ mod tests {
         .unwrap();
 
         let order = Layout::open(dir.path()).unwrap().push_order().unwrap();
+        assert_eq!(Layout::being_written(dir.path()).push_order_of(&index_digest).unwrap(), order, "the same order from the root blob");
         assert_eq!(order.root.digest, index_digest);
         assert_eq!(order.blobs.len(), 3, "two configs and one shared layer");
         assert_eq!(order.blobs.iter().filter(|b| b.digest == layer).count(), 1);
