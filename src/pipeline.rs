@@ -696,23 +696,16 @@ async fn build(
     let mut progress = Progress::default();
     let emulation = prepare_emulation(plan, tools, daemon, buildx, builder, log);
     let (emulation, built) = if build_may_start_early(plan, builder) {
-        let mut build = Box::pin(build_with_retries(buildx, args, &mut progress, &lines, &exported, log));
-        let mut emulation = std::pin::pin!(emulation);
-        let mut early_result = None;
-        let emulation = loop {
-            tokio::select! {
-                ready = &mut emulation => break ready,
-                result = &mut build, if early_result.is_none() => early_result = Some(result),
-            }
-        };
+        let early_build = Box::pin(build_with_retries(buildx, args, &mut progress, &lines, &exported, log));
+        let (emulation, build) = alongside(emulation, early_build).await;
         log.end_group();
         let emulation = emulation?;
         log.group(&build_group);
         if emulation.installed.is_empty() {
             lines.release();
-            let built = match early_result {
-                Some(result) => result,
-                None => build.await,
+            let built = match build {
+                Ok(done) => done,
+                Err(under_way) => under_way.await,
             };
             (emulation, built)
         } else {
@@ -769,21 +762,31 @@ where
     B: std::future::Future<Output = Result<T>>,
     U: std::future::Future<Output = Result<(String, Vec<(String, PushStats)>)>>,
 {
-    let mut building = std::pin::pin!(building);
-    let mut uploading = std::pin::pin!(uploading);
-    let mut uploaded = None;
-    let built = loop {
-        tokio::select! {
-            built = &mut building => break built,
-            done = &mut uploading, if uploaded.is_none() => uploaded = Some(done),
-        }
-    };
-    let uploaded = match uploaded {
-        Some(done) => done.ok(),
-        None if built.is_ok() => uploading.await.ok(),
-        None => None,
+    let (built, upload) = alongside(building, Box::pin(uploading)).await;
+    let uploaded = match upload {
+        Ok(done) => done.ok(),
+        Err(under_way) if built.is_ok() => under_way.await.ok(),
+        Err(_) => None,
     };
     (built, uploaded)
+}
+
+/// Drives `main` to its end while `side` runs alongside; returns main's
+/// output and side's: finished, or still under way.
+async fn alongside<M, S>(main: M, mut side: std::pin::Pin<Box<S>>) -> (M::Output, Result<S::Output, std::pin::Pin<Box<S>>>)
+where
+    M: std::future::Future,
+    S: std::future::Future,
+{
+    let mut main = std::pin::pin!(main);
+    let mut side_done = None;
+    let out = loop {
+        tokio::select! {
+            out = &mut main => break out,
+            done = &mut side, if side_done.is_none() => side_done = Some(done),
+        }
+    };
+    (out, side_done.ok_or(side))
 }
 
 /// Runs the build, again when it failed on a transient registry answer
