@@ -10,6 +10,10 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use crate::log::Log;
+use crate::plan::{Plan, ReleaseNotes};
+use crate::summary::Report;
+
 /// Opening marker of the section in a release body.
 pub const SECTION_START: &str = "<!-- multiarch-action:image -->";
 /// Closing marker of the section in a release body.
@@ -244,6 +248,23 @@ fn one_line(text: &str, max_chars: usize) -> String {
     let mut short: String = text.chars().take(max_chars).collect();
     short.push('…');
     short
+}
+
+/// Adds the image section to the release's notes; any failure is a warning,
+/// since the image is already pushed.
+pub(crate) async fn add_image_to_release(plan: &Plan, notes: &ReleaseNotes, report: &Report, log: &Log) {
+    let Some(digest) = &report.digest else { return };
+    let section = ImageSection {
+        reference: plan.images[0].with_digest(digest),
+        tags: report.pushed_references.clone(),
+        platforms: report.platform_images.iter().map(|i| (i.platform.to_string(), i.digest.clone())).collect(),
+    };
+    match publish_release_notes(&notes.api_url, notes.token.expose(), &notes.repository, notes.release_id, &section).await {
+        Ok(Outcome::Updated { release_id }) => log.info(&format!("release notes: added the image to release {release_id}")),
+        Ok(Outcome::NoPermission(warning)) => log.warning(&warning),
+        Ok(Outcome::NotARelease) => {}
+        Err(error) => log.warning(&format!("{error:#}; the image is pushed, only the release notes were not updated")),
+    }
 }
 
 #[cfg(test)]

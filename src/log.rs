@@ -5,6 +5,20 @@ use std::io::Write as _;
 
 use crate::runner::command::{Annotation, GROUP_END, Level, group_start};
 
+/// An open log group: closed when dropped.
+#[must_use = "the group closes when this is dropped"]
+pub struct Group<'a> {
+    log: &'a Log,
+}
+
+impl Drop for Group<'_> {
+    fn drop(&mut self) {
+        if self.log.in_workflow {
+            self.log.line(GROUP_END);
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Log {
     pub in_workflow: bool,
@@ -57,18 +71,21 @@ impl Log {
         }
     }
 
-    pub fn group(&self, title: &str) {
+    /// Opens a log group that closes when the returned guard is dropped,
+    /// whatever happens (an error, a cancelled future).
+    pub fn open_group(&self, title: &str) -> Group<'_> {
         if self.in_workflow {
             self.line(&group_start(title));
         } else {
             self.line(&format!("== {title}"));
         }
+        Group { log: self }
     }
 
-    pub fn end_group(&self) {
-        if self.in_workflow {
-            self.line(GROUP_END);
-        }
+    /// Runs `work` inside a log group, which closes whatever happens.
+    pub async fn group<T>(&self, title: &str, work: impl std::future::Future<Output = T>) -> T {
+        let _group = self.open_group(title);
+        work.await
     }
 
     /// Masks secrets; the runner replaces them with `***` from then on.

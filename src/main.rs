@@ -27,10 +27,6 @@ fn main() -> ExitCode {
             Err(error) => return fail(&log, &error),
         }
     };
-    // Secrets are masked before anything else is printed.
-    for secret in raw.secrets() {
-        log.mask(&secret);
-    }
     if let Some(token) = env.get("ACTIONS_RUNTIME_TOKEN") {
         log.mask(token);
     }
@@ -56,7 +52,16 @@ fn fail(log: &Log, error: &anyhow::Error) -> ExitCode {
 
 fn run(raw: &RawInputs, env: &HashMap<String, String>, log: Log) -> Result<()> {
     let github = GithubContext::from_env(env)?;
-    let plan = Plan::new(raw, &github)?;
+    // Secrets are masked before anything else is printed: the parsed ones,
+    // or, when the inputs do not parse, every secret input as given.
+    let plan = match Plan::new(raw, &github) {
+        Ok(plan) => plan,
+        Err(error) => {
+            raw.unparsed_secrets().iter().for_each(|secret| log.mask(secret));
+            return Err(error);
+        }
+    };
+    plan.secrets().iter().for_each(|secret| log.mask(secret));
     let workdir = std::env::current_dir().context("could not read the working directory")?;
     plan.check_files(&workdir)?;
     log.info(&format!(

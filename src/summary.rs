@@ -12,7 +12,7 @@ pub struct Report {
     pub digest: Option<String>,
     pub pushed_references: Vec<String>,
     pub platform_images: Vec<PlatformImage>,
-    pub held_back: Vec<(String, String)>,
+    pub held_back: Vec<crate::plan::HeldBack>,
     pub metadata: serde_json::Value,
     pub builder_note: String,
     pub emulated: Vec<String>,
@@ -57,7 +57,7 @@ pub fn outputs(plan: &Plan, report: &Report) -> Vec<(String, String)> {
         "version": plan.meta.version,
         "labels": plan.meta.labels,
         "annotations": annotations,
-        "held_back": report.held_back.iter().map(|(t, r)| serde_json::json!({"tag": t, "reason": r})).collect::<Vec<_>>(),
+        "held_back": report.held_back.iter().map(|h| serde_json::json!({"tag": h.tag, "reason": h.reason})).collect::<Vec<_>>(),
     });
     vec![
         ("digest".into(), digest),
@@ -121,7 +121,7 @@ pub fn render(plan: &Plan, report: &Report) -> String {
     }
     if !report.held_back.is_empty() {
         md.push_str("\n**Floating tags held back**\n\n");
-        for (tag, reason) in &report.held_back {
+        for crate::plan::HeldBack { tag, reason } in &report.held_back {
             md.push_str(&format!("- `{tag}`: {reason}\n"));
         }
     }

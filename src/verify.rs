@@ -1,19 +1,32 @@
-//! Verification after the push: every platform's config declares the
-//! platform its index entry claims; no layer carries a binary of another
-//! architecture (read from the registry as streams, headers only); and the
-//! optional smoke test runs in every platform's image.
+//! Verification after the push: the index read back holds every platform;
+//! every platform's config declares the platform its index entry claims; no
+//! layer carries a binary of another architecture (read from the registry
+//! as streams, headers only); the verdict (`verify: true|warn|false`); and
+//! the optional smoke test in every platform's image.
 
 use std::collections::HashMap;
 
-use anyhow::{Context as _, Result};
-use bollard::auth::DockerCredentials;
+use anyhow::{Context as _, Result, bail};
 use futures_util::TryStreamExt as _;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::archscan;
 use crate::docker::{ContainerRun, Daemon};
-use crate::plan::{Credential, ImageName};
-use crate::registry::{PlatformImage, Registry};
+use crate::log::Log;
+use crate::names::{Credential, ImageName};
+use crate::pipeline::{Outside, RUN_LABEL};
+use crate::plan::{CheckLevel, Plan};
+use crate::platform::Platform;
+use crate::registry::{Attestation, PlatformImage, Registry};
+
+/// What verification read back and let through: each platform's image, the
+/// attestations beside them, and the problems `verify: warn` let pass.
+#[derive(Debug, Default)]
+pub(crate) struct Verified {
+    pub platform_images: Vec<PlatformImage>,
+    pub attestations: Vec<Attestation>,
+    pub notes: Vec<String>,
+}
 
 /// Platforms whose config disagrees with their index entry.
 pub fn config_mismatches(images: &[PlatformImage]) -> Vec<String> {
@@ -87,7 +100,7 @@ pub struct SmokeResult {
 
 /// Runs the smoke test in every platform's image, one after another (each
 /// may run under QEMU).
-pub async fn smoke_tests(
+async fn smoke_tests(
     daemon: &Daemon,
     image: &ImageName,
     images: &[PlatformImage],
@@ -95,12 +108,7 @@ pub async fn smoke_tests(
     credentials: &[Credential],
     labels: &HashMap<String, String>,
 ) -> Result<Vec<SmokeResult>> {
-    let docker_credentials = credentials.iter().find(|c| c.registry == image.registry).map(|c| DockerCredentials {
-        username: Some(c.username.clone()),
-        password: Some(c.password.0.clone()),
-        serveraddress: Some(c.registry.clone()),
-        ..Default::default()
-    });
+    let docker_credentials = credentials.iter().find(|c| c.registry == image.registry).map(Credential::to_bollard);
     let mut results = Vec::new();
     for platform_image in images {
         let reference = image.with_digest(&platform_image.digest);
@@ -108,6 +116,104 @@ pub async fn smoke_tests(
         daemon.pull_platform(&reference, &platform, docker_credentials.clone()).await?;
         let run = daemon.run_for_platform(&reference, &platform, command, labels).await?;
         results.push(SmokeResult { platform, run });
+    }
+    Ok(results)
+}
+
+/// The index holds every requested platform, each config declares its
+/// platform, and no layer carries a binary of another architecture.
+pub(crate) async fn verify(plan: &Plan, registry: &Registry, digest: &str, required: &[Platform], log: &Log) -> Result<Verified> {
+    let (platform_images, attestations) = read_pushed(registry, &plan.images[0], digest, required, &[], log).await?;
+    let scanned = scan_layers(plan, registry, &platform_images).await?;
+    let notes = judge(plan, &platform_images, scanned, log)?;
+    Ok(Verified { platform_images, attestations, notes })
+}
+
+/// Reads the pushed index back: every required platform must be in it.
+/// Platform images in `known` (read from the pushed layout) are not read
+/// from the registry again.
+pub(crate) async fn read_pushed(
+    registry: &Registry,
+    image: &ImageName,
+    digest: &str,
+    required: &[Platform],
+    known: &[PlatformImage],
+    log: &Log,
+) -> Result<(Vec<PlatformImage>, Vec<Attestation>)> {
+    let (platform_images, attestations) = registry.platform_images(image, digest, known).await?;
+    let missing: Vec<String> =
+        required.iter().filter(|p| !platform_images.iter().any(|i| &i.platform == *p)).map(Platform::to_string).collect();
+    if !missing.is_empty() {
+        bail!("verify: the pushed index {digest} lacks {}; no tag was pushed", missing.join(", "));
+    }
+    for image in &platform_images {
+        log.info(&format!("{} → {}", image.platform, image.digest));
+    }
+    Ok((platform_images, attestations))
+}
+
+/// What the architecture scan found, and how many layers it read in how long.
+pub(crate) struct LayerScan {
+    foreign: Vec<ForeignBinary>,
+    layers: usize,
+    seconds: f64,
+}
+
+/// Streams every layer of `images` from the registry through the
+/// architecture scan (nothing when `verify: false`).
+pub(crate) async fn scan_layers(plan: &Plan, registry: &Registry, images: &[PlatformImage]) -> Result<Option<LayerScan>> {
+    if plan.verify == CheckLevel::Off {
+        return Ok(None);
+    }
+    let started = std::time::Instant::now();
+    let foreign = scan_architectures(registry, &plan.images[0], images).await?;
+    Ok(Some(LayerScan { foreign, layers: images.iter().map(|i| i.layers.len()).sum(), seconds: started.elapsed().as_secs_f64() }))
+}
+
+/// Weighs configs and scan: fails (`verify: true`) or warns (`warn`);
+/// returns the problems that were let through.
+pub(crate) fn judge(plan: &Plan, platform_images: &[PlatformImage], scanned: Option<LayerScan>, log: &Log) -> Result<Vec<String>> {
+    let Some(scan) = scanned else { return Ok(Vec::new()) };
+    let mut problems = config_mismatches(platform_images);
+    log.info(&format!("architecture scan of {} layers: {} foreign binaries ({:.2}s)", scan.layers, scan.foreign.len(), scan.seconds));
+    problems.extend(scan.foreign.iter().take(20).map(ToString::to_string));
+    if scan.foreign.len() > 20 {
+        problems.push(format!("… and {} more binaries of another architecture", scan.foreign.len() - 20));
+    }
+    if problems.is_empty() {
+        return Ok(Vec::new());
+    }
+    if plan.verify == CheckLevel::Fail {
+        bail!(
+            "verify: {}; a binary of another architecture fails with `exec format error` at run time; no tag was pushed (set `verify: warn` to publish anyway)",
+            problems.join("; ")
+        );
+    }
+    for problem in &problems {
+        log.warning(&format!("verify: {problem}"));
+    }
+    Ok(problems)
+}
+
+/// Runs the smoke test, when there is one, in every platform's image of
+/// the first image; any non-zero exit fails the run before tagging.
+/// Returns each platform's result.
+pub(crate) async fn smoke_test(plan: &Plan, outside: &Outside<'_>, images: &[PlatformImage], log: &Log) -> Result<Vec<SmokeResult>> {
+    let Some(command) = &plan.smoke_test else { return Ok(Vec::new()) };
+    let labels: HashMap<String, String> = [(RUN_LABEL.to_string(), outside.tools.run_name.clone())].into();
+    let results = log
+        .group(
+            &format!("Smoke test: {}", command.join(" ")),
+            smoke_tests(&outside.daemon, &plan.images[0], images, command, &plan.credentials, &labels),
+        )
+        .await?;
+    for result in &results {
+        log.info(&format!("{}: exit {}\n{}", result.platform, result.run.exit_code, result.run.output.trim_end()));
+    }
+    let failed: Vec<String> =
+        results.iter().filter(|r| r.run.exit_code != 0).map(|r| format!("{} (exit {})", r.platform, r.run.exit_code)).collect();
+    if !failed.is_empty() {
+        bail!("smoke-test: `{}` failed on {}; see its output above; no tag was pushed", command.join(" "), failed.join(", "));
     }
     Ok(results)
 }

@@ -4,9 +4,10 @@
 
 use multiarch_action::buildx::BuilderInfo;
 use multiarch_action::buildx::progress::Progress;
-use multiarch_action::docker::qemu::BinfmtStatus;
+use multiarch_action::emulation::BinfmtStatus;
+use multiarch_action::plan::build_options;
 use multiarch_action::platform::Platform;
-use multiarch_action::{build_options, meta, preflight};
+use multiarch_action::{meta, preflight};
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {

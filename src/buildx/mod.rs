@@ -2,6 +2,7 @@
 //! (credentials, builder state), builder lifecycle (`inspect --bootstrap`,
 //! `create`, `rm`), and `build` with its log streamed live.
 
+pub(crate) mod builder;
 pub mod metadata;
 pub mod progress;
 
@@ -9,12 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use anyhow::{Context as _, Result, bail};
-use base64::Engine as _;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::Command;
 
 use crate::builder_config::{AppendNode, BuilderConfig};
-use crate::plan::{Credential, canonical_registry};
+use crate::names::Credential;
 use crate::platform::Platform;
 
 /// Where buildx is looked for, after `PATH`.
@@ -59,18 +59,10 @@ impl DockerConfig {
     }
 }
 
-/// The key Docker uses for a registry's credentials.
-fn auth_key(registry: &str) -> String {
-    if canonical_registry(registry) == "docker.io" { "https://index.docker.io/v1/".to_string() } else { registry.to_string() }
-}
-
 /// `config.json` with an `auths` entry per credential.
 pub fn docker_config_json(credentials: &[Credential]) -> String {
-    let mut auths = serde_json::Map::new();
-    for credential in credentials {
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", credential.username, credential.password.0));
-        auths.insert(auth_key(&credential.registry), serde_json::json!({ "auth": token }));
-    }
+    let auths: serde_json::Map<String, serde_json::Value> =
+        credentials.iter().map(|c| (c.server_address(), serde_json::json!({ "auth": c.docker_config_auth() }))).collect();
     serde_json::json!({ "auths": auths }).to_string()
 }
 
@@ -140,11 +132,11 @@ pub struct Buildx {
     binary: PathBuf,
     config_dir: PathBuf,
     /// Variables given to every buildx run (build secrets' values).
-    env: Vec<(String, crate::plan::Secret)>,
+    env: Vec<(String, crate::names::Secret)>,
 }
 
 impl Buildx {
-    pub fn new(binary: PathBuf, config: &DockerConfig, env: Vec<(String, crate::plan::Secret)>) -> Buildx {
+    pub fn new(binary: PathBuf, config: &DockerConfig, env: Vec<(String, crate::names::Secret)>) -> Buildx {
         Buildx { binary, config_dir: config.path().to_path_buf(), env }
     }
 
@@ -152,7 +144,7 @@ impl Buildx {
         let mut command = Command::new(&self.binary);
         command.args(args).env("DOCKER_CONFIG", &self.config_dir).env("BUILDX_CONFIG", self.config_dir.join("buildx")).kill_on_drop(true);
         for (name, value) in &self.env {
-            command.env(name, &value.0);
+            command.env(name, value.expose());
         }
         command
     }
@@ -253,7 +245,7 @@ impl Buildx {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Secret;
+    use crate::names::Secret;
 
     #[test]
     fn inspect_output_gives_driver_and_platforms() {
@@ -266,8 +258,8 @@ mod tests {
     #[test]
     fn docker_config_keys_credentials_by_registry() {
         let credentials = [
-            Credential { registry: "ghcr.io".into(), username: "u".into(), password: Secret("p".into()) },
-            Credential { registry: "docker.io".into(), username: "d".into(), password: Secret("q".into()) },
+            Credential { registry: "ghcr.io".into(), username: "u".into(), password: Secret::new("p") },
+            Credential { registry: "docker.io".into(), username: "d".into(), password: Secret::new("q") },
         ];
         let json: serde_json::Value = serde_json::from_str(&docker_config_json(&credentials)).unwrap();
         assert_eq!(json["auths"]["ghcr.io"]["auth"], "dTpw");

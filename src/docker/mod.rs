@@ -1,8 +1,6 @@
 //! The daemon side, through bollard: what the daemon is and can do, the QEMU
 //! installer container, and removal of every container we start.
 
-pub mod qemu;
-
 use std::collections::HashMap;
 
 use anyhow::{Context as _, Result, anyhow, bail};

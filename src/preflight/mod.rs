@@ -4,7 +4,7 @@
 //! base images offer which of the requested platforms.
 //!
 //! Text in, values out: nothing here reads files, the environment or the
-//! network.
+//! network, except [`phase`], the preflight phase of a run.
 //!
 //! * [`parse_dockerfile`] turns Dockerfile text into stages and instructions.
 //! * [`resolve`] substitutes ARGs into FROM lines and keeps the stages the
@@ -15,6 +15,7 @@
 
 mod dockerfile;
 mod lint;
+pub(crate) mod phase;
 mod resolve;
 mod table;
 mod words;

@@ -10,7 +10,7 @@ use sha2::Digest as _;
 
 use super::Registry;
 use super::layout::{Descriptor, is_index};
-use crate::plan::ImageName;
+use crate::names::ImageName;
 use crate::platform::Platform;
 use crate::retry::{REGISTRY_POLICY, registry_transience, retry};
 

@@ -16,7 +16,7 @@ use oci_client::manifest::{ImageIndexEntry, OciImageManifest, OciManifest};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 
-use crate::plan::{Credential, ImageName, canonical_registry};
+use crate::names::{Credential, ImageName, canonical_registry};
 use crate::platform::Platform;
 use crate::retry::{REGISTRY_POLICY, registry_transience, retry};
 
@@ -113,7 +113,7 @@ impl Registry {
         };
         Registry {
             client: Client::new(config),
-            credentials: credentials.iter().map(|c| (c.registry.clone(), (c.username.clone(), c.password.0.clone()))).collect(),
+            credentials: credentials.iter().map(|c| (c.registry.clone(), (c.username.clone(), c.password.expose().to_string()))).collect(),
             push_authorized: Default::default(),
         }
     }

@@ -10,7 +10,7 @@ use oci_client::RegistryOperation;
 
 use super::Registry;
 use super::layout::{Descriptor, Layout, PushOrder, is_index};
-use crate::plan::ImageName;
+use crate::names::ImageName;
 use crate::retry::{REGISTRY_POLICY, registry_transience, retry};
 
 /// What a push uploaded and what the registry already had.

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 
-use crate::inputs::{RawInputs, parse_bool, split_list};
-use crate::plan::Secret;
+use crate::inputs::RawInputs;
+use crate::names::Secret;
 
 /// Where a build secret comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,9 +71,9 @@ impl BuildOptions {
         let mut secrets = Vec::new();
         // `secrets`: ID=value, where a value may span lines when quoted.
         for (index, (id, value)) in parse_secret_values(raw.get("secrets"))?.into_iter().enumerate() {
-            secrets.push(BuildSecret { id, source: SecretSource::Value { env: secret_env(index), value: Secret(value) } });
+            secrets.push(BuildSecret { id, source: SecretSource::Value { env: secret_env(index), value: Secret::new(value) } });
         }
-        for line in split_list(raw.get("secret-files"), false) {
+        for line in raw.list("secret-files") {
             let Some((id, path)) = line.split_once('=') else { bail!("secret-files: `{line}` has no `=`; write ID=path/to/file") };
             check_id("secret-files", id.trim(), &line)?;
             let path = PathBuf::from(path.trim().trim_matches('"'));
@@ -82,36 +82,36 @@ impl BuildOptions {
             }
             secrets.push(BuildSecret { id: id.trim().to_string(), source: SecretSource::File(path) });
         }
-        for line in split_list(raw.get("secret-envs"), false) {
+        for line in raw.list("secret-envs") {
             let Some((id, var)) = line.split_once('=') else { bail!("secret-envs: `{line}` has no `=`; write ID=ENV_VARIABLE") };
             check_id("secret-envs", id.trim(), &line)?;
             secrets.push(BuildSecret { id: id.trim().to_string(), source: SecretSource::Env(var.trim().to_string()) });
         }
         let cache_to: Vec<String> =
-            split_list(raw.get("cache-to"), false)
+            raw.list("cache-to")
                 .into_iter()
                 .map(|spec| {
                     if spec.contains("ignore-error=") || spec_type(&spec) == "inline" { spec } else { format!("{spec},ignore-error=true") }
                 })
                 .collect();
         let options = BuildOptions {
-            cache_from: split_list(raw.get("cache-from"), false),
+            cache_from: raw.list("cache-from"),
             cache_to,
             secrets,
-            ssh: split_list(raw.get("ssh"), false),
-            build_contexts: split_list(raw.get("build-contexts"), false),
-            network: Some(raw.get("network").to_string()).filter(|v| !v.is_empty()),
-            no_cache: parse_bool("no-cache", raw.get("no-cache"))?,
-            no_cache_filters: split_list(raw.get("no-cache-filters"), true),
-            pull: parse_bool("pull", raw.get("pull"))?,
-            shm_size: Some(raw.get("shm-size").to_string()).filter(|v| !v.is_empty()),
-            ulimits: split_list(raw.get("ulimit"), false),
-            add_hosts: split_list(raw.get("add-hosts"), true),
-            allow: split_list(raw.get("allow"), true),
-            outputs: split_list(raw.get("outputs"), false),
-            provenance: Some(raw.get("provenance").to_string()).filter(|v| !v.is_empty()),
-            sbom: Some(raw.get("sbom").to_string()).filter(|v| !v.is_empty()),
-            attests: split_list(raw.get("attests"), false),
+            ssh: raw.list("ssh"),
+            build_contexts: raw.list("build-contexts"),
+            network: Some(raw.choice("network")?.to_string()).filter(|v| !v.is_empty()),
+            no_cache: raw.bool("no-cache")?,
+            no_cache_filters: raw.list("no-cache-filters"),
+            pull: raw.bool("pull")?,
+            shm_size: raw.text("shm-size").map(str::to_string),
+            ulimits: raw.list("ulimit"),
+            add_hosts: raw.list("add-hosts"),
+            allow: raw.list("allow"),
+            outputs: raw.list("outputs"),
+            provenance: raw.text("provenance").map(str::to_string),
+            sbom: raw.text("sbom").map(str::to_string),
+            attests: raw.list("attests"),
         };
         options.validate()?;
         Ok(options)
@@ -132,11 +132,6 @@ impl BuildOptions {
             if !["network.host", "security.insecure"].contains(&entitlement.as_str()) {
                 bail!("allow: `{entitlement}` is not accepted; use network.host or security.insecure");
             }
-        }
-        if let Some(network) = &self.network
-            && !["default", "none", "host"].contains(&network.as_str())
-        {
-            bail!("network: `{network}` is not accepted; use default, none or host");
         }
         for spec in self.cache_from.iter().chain(&self.cache_to) {
             let kind = spec_type(spec);
@@ -226,7 +221,7 @@ impl BuildOptions {
 
     /// Values to mask.
     pub fn secret_values(&self) -> Vec<String> {
-        self.env().into_iter().map(|(_, v)| v.0).collect()
+        self.env().into_iter().map(|(_, v)| v.expose().to_string()).collect()
     }
 }
 
@@ -311,7 +306,7 @@ mod tests {
             ]
         );
         assert!(!options.args().iter().any(|a| a.contains("abc")), "secret values never on the command line");
-        assert_eq!(options.env(), vec![("MULTIARCH_ACTION_SECRET_0".to_string(), Secret("abc".into()))]);
+        assert_eq!(options.env(), vec![("MULTIARCH_ACTION_SECRET_0".to_string(), Secret::new("abc"))]);
         assert!(options.exports_cache());
     }
 

@@ -1,16 +1,19 @@
-//! QEMU emulation: which requested platforms need an emulator, the installer
-//! image's interface (tonistiigi/binfmt: no arguments prints
-//! `{"supported":[…],"emulators":[…]}`; `--install ARCHES` registers them),
-//! and the installer run itself.
+//! QEMU emulation, in one room: which requested platforms are emulated
+//! (computed once a run), what to do about each from the builder's list
+//! (a pure decision with a table test), the installer image's interface
+//! (tonistiigi/binfmt: no arguments prints `{"supported":[…],"emulators":[…]}`;
+//! `--install ARCHES` registers them), and the set-up phase itself.
 
 use std::collections::HashMap;
 
 use anyhow::{Context as _, Result, bail};
 use serde::Deserialize;
 
-use super::Daemon;
-use crate::plan::QemuMode;
-use crate::platform::Platform;
+use crate::docker::Daemon;
+use crate::log::Log;
+use crate::pipeline::{Outside, RUN_LABEL};
+use crate::plan::{Builder, Plan, QemuMode};
+use crate::platform::{self, Platform};
 
 /// What the installer reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -113,6 +116,110 @@ pub async fn install(daemon: &Daemon, image: &str, platforms: &[Platform], label
         bail!("the QEMU installer {image} failed to install {} (exit {}): {}", args[1], run.exit_code, run.output.trim());
     }
     status(daemon, image, labels).await
+}
+
+/// Which platforms run under emulation and what set-up did about them.
+#[derive(Debug, Default)]
+pub(crate) struct Emulation {
+    /// The requested platforms that are not the machine's own.
+    pub emulated: Vec<Platform>,
+    /// Emulators this run had to install.
+    pub installed: Vec<Platform>,
+    /// Emulated platforms the installer was not asked about (it is asked
+    /// when the build fails).
+    pub unconfirmed: Vec<Platform>,
+    /// Of those, the ones the builder does not list and the build was left
+    /// to try.
+    pub deferred: Vec<Platform>,
+}
+
+/// The requested platforms that are not the machine's own; computed once a
+/// run and shared by preflight and set-up.
+pub(crate) fn emulated_platforms(platforms: &[Platform]) -> Vec<Platform> {
+    let host = Platform::host();
+    platforms.iter().filter(|p| !p.runs_on(&host)).cloned().collect()
+}
+
+/// Starts the builder if needed and makes sure every requested platform
+/// can run: asks the builder what it runs and, for the rest, the QEMU
+/// installer, installing only what is missing.
+pub(crate) async fn prepare(plan: &Plan, outside: &Outside<'_>, builder: &Builder, emulated: &[Platform], log: &Log) -> Result<Emulation> {
+    let emulated = emulated.to_vec();
+    if emulated.is_empty() && *builder == Builder::Daemon {
+        // The daemon's BuildKit runs the machine's own platform; the build
+        // itself starts it.
+        log.info("QEMU: the builder already runs every requested platform (the machine's own); nothing to install");
+        return Ok(Emulation { emulated, ..Emulation::default() });
+    }
+    let info = outside.buildx.inspect(builder.name()).await.with_context(|| format!("could not start the builder `{}`", builder.name()))?;
+    log.info(&format!("builder `{}` ({}) runs {}", builder.name(), info.driver, platform::join(&info.platforms)));
+    let decided = plan_emulation(plan.qemu, *builder == Builder::Daemon, &info.platforms, &plan.platforms, &Platform::host());
+    if !decided.unsupported.is_empty() {
+        log.warning(&format!(
+            "qemu: false, and the builder lists no support for {}; the build may fail with `exec format error`",
+            platform::join(&decided.unsupported)
+        ));
+    }
+    if !decided.deferred.is_empty() {
+        log.info(&format!(
+            "QEMU: the builder runs emulated platforms but does not list {}; Docker's own BuildKit does not list every emulator the kernel has, so the build tries it and the QEMU installer is asked only if the build fails",
+            platform::join(&decided.deferred)
+        ));
+    } else if decided.ask_now.is_empty() && plan.qemu == QemuMode::Auto {
+        log.info("QEMU: the builder already runs every requested platform; nothing to install");
+    }
+    let installed = match decided.ask_now.is_empty() {
+        true => Vec::new(),
+        false => install_missing(plan, &outside.daemon, decided.ask_now, &outside.tools.run_name, log).await?,
+    };
+    if !emulated.is_empty() {
+        log.info(&format!(
+            "{} will run under QEMU emulation, typically several times slower than native; a `FROM --platform=$BUILDPLATFORM` stage that cross-compiles avoids it",
+            platform::join(&emulated)
+        ));
+    }
+    Ok(Emulation { emulated, installed, unconfirmed: decided.unconfirmed, deferred: decided.deferred })
+}
+
+/// Asks the QEMU installer which of `wanted` the kernel can run, and
+/// registers emulators for the rest (all of `wanted` with `qemu: true`);
+/// returns the platforms it installed emulators for.
+pub(crate) async fn install_missing(
+    plan: &Plan,
+    daemon: &Daemon,
+    wanted: Vec<Platform>,
+    run_name: &str,
+    log: &Log,
+) -> Result<Vec<Platform>> {
+    let labels: HashMap<String, String> = [(RUN_LABEL.to_string(), run_name.to_string())].into();
+    if daemon.ensure_image(&plan.qemu_image, None).await? {
+        log.info(&format!("QEMU: pulled {}", plan.qemu_image));
+    }
+    let status = status(daemon, &plan.qemu_image, &labels).await?;
+    let to_install: Vec<Platform> = match plan.qemu {
+        QemuMode::Always => wanted,
+        _ => wanted.into_iter().filter(|p| !status.can_run(p)).collect(),
+    };
+    if to_install.is_empty() {
+        log.info(&format!("QEMU: emulators for every requested platform are already registered ({})", status.emulators.join(", ")));
+        return Ok(Vec::new());
+    }
+    log.info(&format!("QEMU: installing emulators for {} (--install {})", platform::join(&to_install), install_argument(&to_install)));
+    let after = install(daemon, &plan.qemu_image, &to_install, &labels).await?;
+    let still: Vec<String> = to_install.iter().filter(|p| !after.can_run(p)).map(Platform::to_string).collect();
+    if !still.is_empty() {
+        bail!("qemu: installing emulators did not make {} runnable; check that the runner allows privileged containers", still.join(", "));
+    }
+    log.info(&format!("QEMU: registered; emulators now {}", after.emulators.join(", ")));
+    Ok(to_install)
+}
+
+/// Whether the build may start while emulation is still being checked.
+/// Only the daemon's BuildKit is ready at once, and only when emulators are
+/// installed on demand: should one turn out missing, the early build is
+/// stopped and started again once it is installed.
+pub(crate) fn build_may_start_early(plan: &Plan, builder: &Builder) -> bool {
+    *builder == Builder::Daemon && plan.qemu != QemuMode::Always
 }
 
 #[cfg(test)]

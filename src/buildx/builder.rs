@@ -1,0 +1,139 @@
+//! Which builder a run uses and, for a `docker-container` one, creating
+//! it: the daemon's own BuildKit when it can do the job, else a BuildKit
+//! container of our own; the choice comes with the reason the log gives.
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::docker::DaemonFacts;
+use crate::log::Log;
+use crate::names::{Credential, credential_for};
+use crate::pipeline::Outside;
+use crate::plan::{Builder, DriverRequest, Plan};
+
+/// The builder chosen, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ChosenBuilder {
+    pub builder: Builder,
+    pub why: String,
+}
+
+/// Chooses the builder from the daemon's facts, and says why.
+pub(crate) fn choose(plan: &Plan, facts: &DaemonFacts, run_name: &str) -> Result<ChosenBuilder> {
+    let container = || Builder::Container { name: run_name.to_string() };
+    let platforms = plan.platforms.len();
+    let cache_needs_container = plan.options.exports_cache() && !facts.containerd_store;
+    if cache_needs_container && plan.driver == DriverRequest::Docker {
+        bail!(
+            "cache-to: the daemon's own BuildKit cannot export cache without the containerd image store; use driver: docker-container (or auto)"
+        );
+    }
+    if plan.driver == DriverRequest::Auto {
+        if let Some(input) = plan.builder_config.given().first() {
+            return Ok(ChosenBuilder {
+                builder: container(),
+                why: format!("a docker-container builder: `{input}` configures a builder of our own"),
+            });
+        }
+        if cache_needs_container {
+            return Ok(ChosenBuilder {
+                builder: container(),
+                why: format!("a docker-container builder: Docker {} without the containerd image store cannot export cache", facts.version),
+            });
+        }
+    }
+    let (builder, why) = match plan.driver {
+        DriverRequest::DockerContainer => (container(), "driver: docker-container was requested".into()),
+        DriverRequest::Docker if platforms > 1 && !facts.containerd_store => bail!(
+            "driver: `docker` cannot build {platforms} platforms on a daemon without the containerd image store; use driver: auto or docker-container"
+        ),
+        DriverRequest::Docker => (Builder::Daemon, "driver: docker was requested".into()),
+        DriverRequest::Auto if platforms == 1 => {
+            (Builder::Daemon, "the daemon's own BuildKit: one platform needs no multi-platform store".into())
+        }
+        DriverRequest::Auto if facts.containerd_store => (
+            Builder::Daemon,
+            format!(
+                "the daemon's own BuildKit: Docker {} uses the containerd image store, which holds multi-platform images",
+                facts.version
+            ),
+        ),
+        DriverRequest::Auto => (
+            container(),
+            format!(
+                "a docker-container builder: Docker {} has no containerd image store, so its own BuildKit cannot build several platforms",
+                facts.version
+            ),
+        ),
+    };
+    Ok(ChosenBuilder { builder, why })
+}
+
+/// Chooses the builder and, for a `docker-container` one, creates it.
+pub(crate) async fn start(plan: &Plan, outside: &Outside<'_>, log: &Log) -> Result<ChosenBuilder> {
+    let Outside { daemon, buildx, .. } = outside;
+    let facts = daemon.facts().await?;
+    let chosen = choose(plan, &facts, &outside.tools.run_name)?;
+    let ChosenBuilder { builder, why } = &chosen;
+    log.info(&format!("builder: {why}"));
+    if let Builder::Container { name } = &builder {
+        crate::builder_config::check_nodes_reachable(&plan.builder_config.append).await?;
+        let image = plan.builder_config.image_override().unwrap_or(&plan.buildkit_image).to_string();
+        // A pull-only Docker Hub login avoids anonymous pull limits.
+        let credentials = credential_for(&plan.credentials, &image).map(Credential::to_bollard);
+        if daemon.ensure_image(&image, credentials).await.with_context(|| format!("buildkit-image: could not pull {image}"))? {
+            log.info(&format!("builder: pulled {image}"));
+        }
+        buildx.create_container_builder(name, &image, &plan.builder_config, &plan.insecure_registries).await?;
+        *outside.created_builder.lock().await = Some(name.clone());
+    }
+    Ok(chosen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inputs::RawInputs;
+    use crate::runner::GithubContext;
+
+    fn plan(pairs: &[(&str, &str)]) -> Plan {
+        let mut all = vec![("images", "registry.example.com:5000/acme/app"), ("version", "1.0.0")];
+        all.extend_from_slice(pairs);
+        let raw = RawInputs::from_pairs(all.into_iter().map(|(k, v)| (k, v.to_string()))).unwrap();
+        Plan::new(&raw, &GithubContext::default()).unwrap()
+    }
+
+    fn facts(containerd_store: bool) -> DaemonFacts {
+        DaemonFacts { version: "26.1.5".into(), containerd_store }
+    }
+
+    #[test]
+    fn the_builder_is_chosen_for_the_job_and_says_why() {
+        type Case<'a> = (&'a [(&'a str, &'a str)], bool, Result<&'a str, &'a str>);
+        let cases: &[Case] = &[
+            (&[], true, Ok("default")),
+            (&[], false, Ok("run-1")),
+            (&[("platforms", "linux/amd64")], false, Ok("default")),
+            (&[("driver", "docker-container")], true, Ok("run-1")),
+            (&[("driver-opts", "network=host")], true, Ok("run-1")),
+            (&[("cache-to", "type=gha"), ("platforms", "linux/amd64")], false, Ok("run-1")),
+            (&[("cache-to", "type=gha"), ("platforms", "linux/amd64")], true, Ok("default")),
+            (
+                &[("cache-to", "type=gha"), ("driver", "docker"), ("platforms", "linux/amd64")],
+                false,
+                Err("cache-to: the daemon's own BuildKit cannot export cache"),
+            ),
+            (&[("driver", "docker")], false, Err("driver: `docker` cannot build 2 platforms")),
+        ];
+        for (inputs, containerd, expected) in cases {
+            let result = choose(&plan(inputs), &facts(*containerd), "run-1");
+            match (result, expected) {
+                (Ok(ChosenBuilder { builder, why }), Ok(name)) => {
+                    assert_eq!(builder.name(), *name, "{inputs:?} containerd={containerd}");
+                    assert!(!why.is_empty());
+                }
+                (Err(error), Err(start)) => assert!(error.to_string().starts_with(start), "{inputs:?}: {error}"),
+                (other, _) => panic!("{inputs:?} containerd={containerd}: {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Files from the build: the native platform loaded into the daemon, a
+//! tarball per platform (`docker load` or OCI), one multi-platform OCI
+//! tarball, and `SHA256SUMS` over them; all answered from the build cache.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+
+use crate::buildx::Buildx;
+use crate::log::Log;
+use crate::plan::{Builder, ExportFormat, HeldBack, Plan};
+use crate::platform::Platform;
+
+/// Saves the image as files (`export`) and loads the native platform into
+/// the daemon (`load`); both are answered from the build cache.
+pub(crate) async fn export(plan: &Plan, buildx: &Buildx, builder: &Builder, held: &[HeldBack], log: &Log) -> Result<Vec<PathBuf>> {
+    let tag = plan.references(held).into_iter().next();
+    if plan.load {
+        let host = Platform::host();
+        buildx.build(&plan.buildx_output_args(builder, std::slice::from_ref(&host), "type=docker", tag.as_deref()), |l| log.raw(l)).await?;
+        log.info(&format!("loaded {} for {host} into the daemon", tag.as_deref().unwrap_or(&plan.images[0].name)));
+    }
+    let Some(format) = plan.export else { return Ok(Vec::new()) };
+    let dir = &plan.export_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("export-dir: could not create {}", dir.display()))?;
+    let stem = plan.images[0].repository.replace('/', "-");
+    let kind = match format {
+        ExportFormat::Docker => "docker",
+        ExportFormat::Oci => "oci",
+    };
+    let mut files = Vec::new();
+    for platform in &plan.platforms {
+        let file = dir.join(format!("{stem}-{}.tar", platform.slug()));
+        let output = format!("type={kind},dest={}", file.display());
+        buildx.build(&plan.buildx_output_args(builder, std::slice::from_ref(platform), &output, tag.as_deref()), |l| log.raw(l)).await?;
+        files.push(file);
+    }
+    let all = dir.join(format!("{stem}.oci.tar"));
+    let output = format!("type=oci,dest={}", all.display());
+    buildx.build(&plan.buildx_output_args(builder, &plan.platforms, &output, tag.as_deref()), |l| log.raw(l)).await?;
+    files.push(all);
+    let sums = checksums(&files)?;
+    let sums_file = dir.join("SHA256SUMS");
+    std::fs::write(&sums_file, sums).with_context(|| format!("could not write {}", sums_file.display()))?;
+    for file in &files {
+        log.info(&format!("exported {}", file.display()));
+    }
+    files.push(sums_file);
+    Ok(files)
+}
+
+/// `SHA256SUMS` lines (`digest  name`) for the files, as `sha256sum -c` reads them.
+fn checksums(files: &[PathBuf]) -> Result<String> {
+    use sha2::Digest as _;
+    let mut text = String::new();
+    for file in files {
+        let mut hasher = sha2::Sha256::new();
+        let mut reader = std::fs::File::open(file).with_context(|| format!("could not open {}", file.display()))?;
+        let mut chunk = vec![0u8; 1 << 20];
+        loop {
+            let read = std::io::Read::read(&mut reader, &mut chunk).with_context(|| format!("could not read {}", file.display()))?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&chunk[..read]);
+        }
+        let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        text.push_str(&format!("{digest}  {name}\n"));
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksums_read_as_sha256sum_writes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("app-linux-amd64.tar");
+        std::fs::write(&file, b"abc").unwrap();
+        assert_eq!(checksums(&[file]).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  app-linux-amd64.tar\n");
+    }
+}

@@ -1,0 +1,97 @@
+//! The buildx command lines a plan gives: pure functions of the plan and
+//! the builder, shown as they are by `--dry-run`.
+
+use std::path::Path;
+
+use super::{Builder, HeldBack, Plan};
+use crate::meta;
+use crate::platform::{self, Platform};
+
+impl Plan {
+    /// What every buildx build of this plan shares: builder, platforms,
+    /// Dockerfile, target, build arguments and labels.
+    fn common_build_args(&self, builder: &Builder, platforms: &[Platform]) -> Vec<String> {
+        let mut args: Vec<String> = vec!["build".into(), "--builder".into(), builder.name().into()];
+        args.extend(["--platform".into(), platform::join(platforms)]);
+        args.extend(["--file".into(), self.dockerfile.display().to_string()]);
+        if let Some(target) = &self.target {
+            args.extend(["--target".into(), target.clone()]);
+        }
+        for (name, value) in &self.build_args {
+            args.extend(["--build-arg".into(), format!("{name}={value}")]);
+        }
+        for (key, value) in &self.meta.labels {
+            args.extend(["--label".into(), format!("{key}={value}")]);
+        }
+        args.extend(self.options.args());
+        args
+    }
+
+    /// The arguments of the main `buildx build`; no secret is ever among
+    /// them. When pushing, buildx writes an OCI layout to `layout`, which is
+    /// then pushed by digest and tagged once verified.
+    pub fn buildx_build_args(&self, builder: &Builder, metadata_file: &Path, layout: Option<&Path>) -> Vec<String> {
+        let mut args = self.common_build_args(builder, &self.platforms);
+        if let Some(dir) = layout {
+            // BuildKit refuses index annotations for a single-platform export.
+            let annotations = meta::annotation_args(&self.meta.annotations);
+            let single = self.platforms.len() == 1;
+            for annotation in annotations.into_iter().filter(|a| !(single && a.starts_with("index:"))) {
+                args.extend(["--annotation".into(), annotation]);
+            }
+            args.extend(["--output".into(), format!("type=oci,dest={},tar=false", dir.display())]);
+        }
+        args.extend(["--metadata-file".into(), metadata_file.display().to_string()]);
+        args.extend(["--progress".into(), "rawjson".into()]);
+        args.push(self.context.display().to_string());
+        args
+    }
+
+    /// A further build of the same plan (answered from the build cache)
+    /// that writes `output` (`type=docker,dest=…`, `type=oci,dest=…`, or
+    /// `type=docker` to load into the daemon) for `platforms`.
+    pub fn buildx_output_args(&self, builder: &Builder, platforms: &[Platform], output: &str, tag: Option<&str>) -> Vec<String> {
+        let mut args = self.common_build_args(builder, platforms);
+        if let Some(tag) = tag {
+            args.extend(["--tag".into(), tag.to_string()]);
+        }
+        args.extend(["--output".into(), output.to_string(), "--progress".into(), "quiet".into()]);
+        args.push(self.context.display().to_string());
+        args
+    }
+
+    /// The plan as `--dry-run` prints it.
+    pub fn describe(&self, held_back: &[HeldBack]) -> String {
+        let mut text = String::new();
+        text.push_str(&format!("version: {}\n", self.meta.version));
+        text.push_str(&format!("push: {} ({})\n", self.push, self.push_reason));
+        text.push_str(&format!("platforms: {}\n", platform::join(&self.platforms)));
+        text.push_str("tags:\n");
+        for reference in self.references(held_back) {
+            text.push_str(&format!("  {reference}\n"));
+        }
+        for HeldBack { tag, reason } in held_back {
+            text.push_str(&format!("  held back: {tag}: {reason}\n"));
+        }
+        text.push_str("labels:\n");
+        for (key, value) in &self.meta.labels {
+            text.push_str(&format!("  {key}={value}\n"));
+        }
+        for credential in &self.credentials {
+            text.push_str(&format!("login: {} as {} (password elided)\n", credential.registry, credential.username));
+        }
+        let layout = self.push.then(|| Path::new("<layout>"));
+        let args = self.buildx_build_args(&Builder::Daemon, Path::new("<metadata.json>"), layout);
+        text.push_str(&format!("buildx {}\n", args.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")));
+        text
+    }
+}
+
+/// Quotes an argument for display when it holds shell-special characters.
+fn shell_quote(arg: &str) -> String {
+    if !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c)) {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}

@@ -1,0 +1,73 @@
+//! Resolves the logins: `registry`/`username`/`password` and the
+//! `registry-auth` list, parsed once, checked against the images pushed.
+
+use anyhow::{Result, bail};
+
+use crate::inputs::RawInputs;
+use crate::names::{Credential, ImageName, Secret, registry_host};
+
+/// Registries that always need credentials to push.
+const REGISTRIES_NEEDING_LOGIN: &[&str] = &["docker.io", "ghcr.io", "quay.io", "gcr.io", "registry.gitlab.com"];
+const REGISTRY_SUFFIXES_NEEDING_LOGIN: &[&str] = &[".azurecr.io", ".amazonaws.com", ".pkg.dev", ".gcr.io"];
+
+fn needs_login(registry: &str) -> bool {
+    REGISTRIES_NEEDING_LOGIN.contains(&registry) || REGISTRY_SUFFIXES_NEEDING_LOGIN.iter().any(|s| registry.ends_with(s))
+}
+
+/// One entry of `registry-auth`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegistryAuthEntry {
+    registry: Option<String>,
+    username: String,
+    password: String,
+}
+
+/// Every credential given; when pushing, each image's registry that always
+/// needs a login must have one.
+pub(super) fn resolve(raw: &RawInputs, images: &[ImageName], push: bool) -> Result<Vec<Credential>> {
+    let mut all = single_credential(raw, images)?;
+    if let Some(text) = raw.text("registry-auth") {
+        let entries: Vec<RegistryAuthEntry> = serde_yaml_ng::from_str(text).map_err(|e| {
+            let place = e.location().map(|l| format!(" at line {}", l.line())).unwrap_or_default();
+            anyhow::anyhow!("registry-auth: not a YAML list of `registry`, `username`, `password`{place}; write `- registry: ghcr.io` with `username:` and `password:` under it")
+        })?;
+        for entry in entries {
+            let registry = registry_host("registry-auth", entry.registry.as_deref().unwrap_or("docker.io"))?;
+            if entry.username.is_empty() || entry.password.is_empty() {
+                bail!("registry-auth: the entry for {registry} needs both `username` and `password`");
+            }
+            if all.iter().any(|c: &Credential| c.registry == registry) {
+                bail!("registry-auth: {registry} is given twice; give one credential per registry");
+            }
+            all.push(Credential { registry, username: entry.username, password: Secret::new(entry.password) });
+        }
+    }
+    if push {
+        for image in images {
+            if needs_login(&image.registry) && !all.iter().any(|c| c.registry == image.registry) {
+                bail!(
+                    "password: pushing to {} needs credentials; set `username` and `password` (with `registry: {}`), or `push: false`",
+                    image.registry,
+                    image.registry
+                );
+            }
+        }
+    }
+    Ok(all)
+}
+
+fn single_credential(raw: &RawInputs, images: &[ImageName]) -> Result<Vec<Credential>> {
+    let (username, password) = (raw.get("username"), raw.get("password"));
+    match (username.is_empty(), password.is_empty()) {
+        (true, true) => return Ok(Vec::new()),
+        (false, true) => bail!("password: `username` is set but `password` is empty; pass the token, e.g. ${{{{ secrets.GITHUB_TOKEN }}}}"),
+        (true, false) => bail!("username: `password` is set but `username` is empty; set the account name, e.g. ${{{{ github.actor }}}}"),
+        _ => {}
+    }
+    let registry = match raw.text("registry") {
+        None => images[0].registry.clone(),
+        Some(given) => registry_host("registry", given)?,
+    };
+    Ok(vec![Credential { registry, username: username.to_string(), password: Secret::new(password) }])
+}

@@ -1,0 +1,77 @@
+//! The preflight phase, the one part of preflight that reads a file and
+//! asks the registry: the Dockerfile's lints as annotations on its lines,
+//! then every external base image asked for the platforms it is needed for;
+//! a gap fails (or warns) before anything is built.
+
+use std::collections::HashMap;
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::log::Log;
+use crate::plan::{CheckLevel, Plan};
+use crate::platform::Platform;
+use crate::registry::Registry;
+use crate::runner::{Annotation, Level};
+
+/// Before any build: every external base image offers every platform it is
+/// needed for, and the Dockerfile's lints, as annotations on its lines.
+pub(crate) async fn run(plan: &Plan, registry: &Registry, emulated: &[Platform], log: &Log) -> Result<()> {
+    if plan.preflight == CheckLevel::Off {
+        return Ok(());
+    }
+    let file = plan.dockerfile.display().to_string();
+    let text = std::fs::read_to_string(&plan.dockerfile).with_context(|| format!("file: could not read {file}"))?;
+    let described = |e: super::DockerfileError| {
+        let place = if file == "Dockerfile" { String::new() } else { format!(" (in {file})") };
+        anyhow::anyhow!("file: {e}{place}")
+    };
+    let parsed = super::parse_dockerfile(&text).map_err(described).and_then(|dockerfile| {
+        let build_args: HashMap<String, String> = plan.build_args.iter().cloned().collect();
+        let stages = super::resolve(&dockerfile, &build_args, plan.target.as_deref()).map_err(described)?;
+        Ok((dockerfile, stages))
+    });
+    let (dockerfile, stages) = match parsed {
+        Ok(parsed) => parsed,
+        Err(error) if plan.preflight == CheckLevel::Warn => {
+            log.warning(&format!("{error:#}; preflight skipped"));
+            return Ok(());
+        }
+        Err(error) => return Err(error),
+    };
+    for finding in super::lint(&dockerfile, &stages, emulated, &plan.platforms) {
+        log.annotation(Annotation {
+            level: Level::Warning,
+            message: finding.message,
+            title: Some(finding.title),
+            file: Some(file.clone()),
+            line: Some(finding.line),
+        });
+    }
+
+    let mut bases = super::bases_to_check(&stages, &plan.platforms, &Platform::host());
+    let lookups = bases.iter().map(|base| registry.platforms_of(&base.image));
+    let offered = futures_util::future::join_all(lookups).await;
+    let mut checked = Vec::new();
+    for (mut base, offers) in bases.drain(..).zip(offered) {
+        match offers {
+            Ok(offers) => {
+                base.offers = offers;
+                checked.push(base);
+            }
+            Err(error) => log
+                .warning(&format!("preflight: could not read the platforms of {} (Dockerfile line {}): {error:#}", base.image, base.line)),
+        }
+    }
+    let gaps = super::missing(&checked, &plan.platforms);
+    if gaps.is_empty() {
+        log.info(&format!("preflight: {} base image(s) offer every platform they are needed for", checked.len()));
+        return Ok(());
+    }
+    log.info(&super::render_table(&checked, &plan.platforms));
+    let message = format!("preflight: {}", super::advice(&checked, &plan.platforms).replace('\n', " "));
+    if plan.preflight == CheckLevel::Fail {
+        bail!("{} (or set `preflight: warn`)", message.trim_end());
+    }
+    log.warning(&message);
+    Ok(())
+}
