@@ -10,7 +10,7 @@ mod faults;
 use std::time::{Duration, Instant};
 
 use common::{BINARY, TestBed, run_action, workspace};
-use faults::{FaultPlan, FaultProxy, TokenAuthRegistry};
+use faults::{FaultPlan, FaultProxy, TokenAuthRegistry, on_host_of};
 
 const DOCKERFILE: &str = "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nARG NONCE\nRUN echo $NONCE > /nonce && uname -m > /arch\n";
 
@@ -47,8 +47,8 @@ async fn run_async(dir: std::path::PathBuf, inputs: Vec<(&'static str, String)>)
 #[tokio::test(flavor = "multi_thread")]
 async fn a_registry_down_before_the_build_fails_within_seconds_naming_it() {
     let bed = TestBed::get();
-    let proxy = FaultProxy::start("0.0.0.0:0", "127.0.0.1:5000", FaultPlan::Refuse).await.unwrap();
-    let front = format!("172.17.0.1:{}", proxy.addr.port());
+    let proxy = FaultProxy::start("0.0.0.0:0", &bed.registry, FaultPlan::Refuse).await.unwrap();
+    let front = on_host_of(&bed.registry, proxy.addr.port());
     let image = format!("{front}/tests/down-{}", nonce());
     let dir = workspace(DOCKERFILE);
     let build_args = format!("BASE_IMAGE={}", bed.base_image);
@@ -66,8 +66,8 @@ async fn a_registry_down_before_the_build_fails_within_seconds_naming_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_registry_going_down_during_the_push_fails_clearly_with_no_tag_and_no_outputs() {
     let bed = TestBed::get();
-    let proxy = FaultProxy::start("0.0.0.0:0", "127.0.0.1:5000", FaultPlan::PassThrough).await.unwrap();
-    let front = format!("172.17.0.1:{}", proxy.addr.port());
+    let proxy = FaultProxy::start("0.0.0.0:0", &bed.registry, FaultPlan::PassThrough).await.unwrap();
+    let front = on_host_of(&bed.registry, proxy.addr.port());
     let image = format!("{front}/tests/down-mid-push-{}", nonce());
     let dir = workspace(DOCKERFILE);
     let build_args = format!("BASE_IMAGE={}\nNONCE={}", bed.base_image, nonce());
@@ -103,8 +103,8 @@ async fn a_registry_answering_503_for_a_while_still_gets_the_image() {
         methods: vec!["POST".into(), "PUT".into()],
         path_contains: "/blobs/".into(),
     };
-    let proxy = FaultProxy::start("0.0.0.0:0", "127.0.0.1:5000", plan).await.unwrap();
-    let front = format!("172.17.0.1:{}", proxy.addr.port());
+    let proxy = FaultProxy::start("0.0.0.0:0", &bed.registry, plan).await.unwrap();
+    let front = on_host_of(&bed.registry, proxy.addr.port());
     let image = format!("{front}/tests/flaky-{}", nonce());
     let dir = workspace(DOCKERFILE);
     let build_args = format!("BASE_IMAGE={}\nNONCE={}", bed.base_image, nonce());
@@ -122,13 +122,13 @@ async fn a_bearer_token_registry_is_logged_in_to_and_pushed_to() {
     let bed = TestBed::get();
     let front = TokenAuthRegistry::start(
         "0.0.0.0:0",
-        "127.0.0.1:5000",
+        &bed.registry,
         (bed.user.clone(), bed.password.clone()),
         ("bearer-user".into(), "bearer-pass-55".into()),
     )
     .await
     .unwrap();
-    let address = format!("172.17.0.1:{}", front.addr.port());
+    let address = on_host_of(&bed.registry, front.addr.port());
     let image = format!("{address}/tests/bearer-{}", nonce());
     let dir = workspace(DOCKERFILE);
     let build_args = format!("BASE_IMAGE={}\nNONCE={}", bed.base_image, nonce());

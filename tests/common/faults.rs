@@ -7,16 +7,15 @@
 //! * [`TokenAuthRegistry`] puts the bearer-token scheme used by Docker Hub and
 //!   GHCR in front of a registry that itself only speaks HTTP Basic auth.
 //!
-//! Both are minimal HTTP/1.1 proxies over `tokio::net`. Request and response
-//! bodies (`Content-Length`, chunked, or until end of stream) are streamed
-//! through without being buffered. Client connections are kept alive across
-//! requests; every forwarded request goes over a fresh upstream connection
-//! (sent with `Connection: close`). The client's `Host` header is forwarded
-//! unchanged, so absolute `Location` URLs the registry builds from it (blob
-//! upload sessions) point back at the front the client used.
+//! Both are HTTP/1.1 proxies made with hyper. Request and response bodies are
+//! streamed through without being buffered. Client connections are kept alive
+//! across requests; every forwarded request goes over a fresh upstream
+//! connection. The client's `Host` header is forwarded unchanged, so absolute
+//! `Location` URLs the registry builds from it (blob upload sessions) point
+//! back at the front the client used.
 //!
-//! Listen on `0.0.0.0:0` to let containers reach a front at
-//! `172.17.0.1:<port>`.
+//! Listen on `0.0.0.0:0` to let containers reach a front at the address they
+//! reach the registry at, with the front's port ([`on_host_of`]).
 
 #![allow(dead_code)]
 
@@ -31,15 +30,26 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use base64::Engine as _;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, request};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
-/// Largest request or response head (start line plus headers) accepted.
-const MAX_HEAD: usize = 64 * 1024;
 /// Largest request body read into memory (token endpoint form posts only).
 const MAX_SMALL_BODY: usize = 64 * 1024;
+
+/// `host:port`: the host `registry` (`host:port`) is reached at, with `port`.
+/// A front listening on all interfaces is reached there by whatever reaches
+/// the registry, containers included.
+pub fn on_host_of(registry: &str, port: u16) -> String {
+    let host = registry.rsplit_once(':').map_or(registry, |(host, _)| host);
+    format!("{host}:{port}")
+}
 
 // ---------------------------------------------------------------------------
 // Public API: FaultProxy
@@ -83,7 +93,7 @@ pub struct FaultProxy {
 
 impl FaultProxy {
     /// Binds `listen` (e.g. `"0.0.0.0:0"`) and forwards to `upstream`
-    /// (e.g. `"127.0.0.1:5000"`) according to `plan`.
+    /// (`host:port`) according to `plan`.
     pub async fn start(listen: &str, upstream: &str, plan: FaultPlan) -> anyhow::Result<FaultProxy> {
         let state = Arc::new(FaultState { plan: Mutex::new((plan, 0)), log: Mutex::new(Vec::new()), refused: AtomicUsize::new(0) });
         let server = Server::start(listen, upstream, state.clone()).await?;
@@ -129,8 +139,8 @@ impl Handler for FaultState {
         refuse
     }
 
-    fn decide(&self, req: &mut Head) -> Action {
-        let (method, target) = (req.method().to_string(), req.target().to_string());
+    fn decide(&self, req: &mut request::Parts) -> Action {
+        let (method, target) = (req.method.as_str(), target_of(req));
         let mut guard = self.plan.lock().unwrap();
         let (plan, failed) = &mut *guard;
         match plan {
@@ -140,15 +150,15 @@ impl Handler for FaultState {
                 Action::Drop
             }
             FaultPlan::FailFirst { count, status, retry_after, methods, path_contains } => {
-                let method_ok = methods.is_empty() || methods.iter().any(|m| m.eq_ignore_ascii_case(&method));
+                let method_ok = methods.is_empty() || methods.iter().any(|m| m.eq_ignore_ascii_case(method));
                 if *failed < *count && method_ok && target.contains(path_contains.as_str()) {
                     *failed += 1;
-                    let mut resp = LocalResponse::json(
+                    let mut resp = json_response(
                         *status,
                         serde_json::json!({"errors":[{"code":"UNAVAILABLE","message":"fault injected by test proxy"}]}),
                     );
                     if let Some(secs) = retry_after {
-                        resp.headers.push(("Retry-After".into(), secs.to_string()));
+                        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*secs));
                     }
                     Action::Respond(resp)
                 } else {
@@ -200,7 +210,9 @@ impl TokenAuthRegistry {
         upstream_basic: (String, String),
         accepted: (String, String),
     ) -> anyhow::Result<TokenAuthRegistry> {
-        let upstream_auth = format!("Basic {}", b64(&format!("{}:{}", upstream_basic.0, upstream_basic.1)));
+        let mut upstream_auth = HeaderValue::try_from(format!("Basic {}", b64(&format!("{}:{}", upstream_basic.0, upstream_basic.1))))
+            .context("the upstream credentials do not fit in an HTTP header")?;
+        upstream_auth.set_sensitive(true);
         let state = Arc::new(TokenState {
             upstream_auth,
             accepted,
@@ -230,7 +242,7 @@ impl TokenAuthRegistry {
 }
 
 struct TokenState {
-    upstream_auth: String,
+    upstream_auth: HeaderValue,
     accepted: (String, String),
     /// Issued token -> scopes it grants.
     tokens: Mutex<HashMap<String, Vec<String>>>,
@@ -245,23 +257,23 @@ struct Need {
 }
 
 impl TokenState {
-    fn issue(&self, user: &str, password: &str, scopes: Vec<String>) -> LocalResponse {
+    fn issue(&self, user: &str, password: &str, scopes: Vec<String>) -> Response<Body> {
         self.token_requests.lock().unwrap().push(scopes.join(" "));
         if user != self.accepted.0 || password != self.accepted.1 {
             return unauthorized_json();
         }
         let token = random_token();
         self.tokens.lock().unwrap().insert(token.clone(), scopes);
-        LocalResponse::json(200, serde_json::json!({"token": token, "access_token": token, "expires_in": 300}))
+        json_response(200, serde_json::json!({"token": token, "access_token": token, "expires_in": 300}))
     }
 
-    fn token_get(&self, req: &Head, query: &str) -> LocalResponse {
+    fn token_get(&self, headers: &HeaderMap, query: &str) -> Response<Body> {
         let scopes: Vec<String> = parse_form(query)
             .into_iter()
             .filter(|(k, _)| k == "scope")
             .flat_map(|(_, v)| v.split(' ').filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>())
             .collect();
-        match req.get("authorization").and_then(parse_basic) {
+        match header_text(headers, header::AUTHORIZATION).and_then(parse_basic) {
             Some((user, password)) => self.issue(&user, &password, scopes),
             None => {
                 self.token_requests.lock().unwrap().push(scopes.join(" "));
@@ -270,13 +282,13 @@ impl TokenState {
         }
     }
 
-    fn token_post(&self, body: &[u8]) -> LocalResponse {
+    fn token_post(&self, body: &[u8]) -> Response<Body> {
         let form = parse_form(&String::from_utf8_lossy(body));
         let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         let scopes: Vec<String> = field("scope").unwrap_or_default().split(' ').filter(|s| !s.is_empty()).map(String::from).collect();
         if field("grant_type").as_deref() != Some("password") {
             self.token_requests.lock().unwrap().push(scopes.join(" "));
-            return LocalResponse::json(
+            return json_response(
                 400,
                 serde_json::json!({"error":"unsupported_grant_type","error_description":"only grant_type=password is supported"}),
             );
@@ -284,8 +296,8 @@ impl TokenState {
         self.issue(&field("username").unwrap_or_default(), &field("password").unwrap_or_default(), scopes)
     }
 
-    fn challenge(&self, req: &Head, need: Option<&Need>, insufficient: bool) -> LocalResponse {
-        let host = req.get("host").unwrap_or("localhost");
+    fn challenge(&self, headers: &HeaderMap, need: Option<&Need>, insufficient: bool) -> Response<Body> {
+        let host = header_text(headers, header::HOST).unwrap_or("localhost");
         let mut value = format!("Bearer realm=\"http://{host}/token\",service=\"testbed\"");
         if let Some(need) = need {
             value.push_str(&format!(",scope=\"repository:{}:pull,push\"", need.repo));
@@ -298,49 +310,48 @@ impl TokenState {
         } else {
             ("UNAUTHORIZED", "authentication required")
         };
-        let mut resp = LocalResponse::json(401, serde_json::json!({"errors":[{"code":code,"message":message,"detail":null}]}));
-        resp.headers.push(("WWW-Authenticate".into(), value));
-        resp.headers.push(("Docker-Distribution-API-Version".into(), "registry/2.0".into()));
+        let mut resp = json_response(401, serde_json::json!({"errors":[{"code":code,"message":message,"detail":null}]}));
+        // Made of text from a header value and literals, so a valid value.
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::try_from(value).expect("a challenge is header text"));
+        resp.headers_mut().insert(HeaderName::from_static("docker-distribution-api-version"), HeaderValue::from_static("registry/2.0"));
         resp
     }
 }
 
 impl Handler for TokenState {
-    fn decide(&self, req: &mut Head) -> Action {
-        let method = req.method().to_string();
-        let target = req.target().to_string();
-        let (path, query) = target.split_once('?').unwrap_or((target.as_str(), ""));
+    fn decide(&self, req: &mut request::Parts) -> Action {
+        let method = req.method.as_str();
+        let (path, query) = (req.uri.path(), req.uri.query().unwrap_or(""));
         if path == "/token" {
-            return match method.as_str() {
-                "GET" | "HEAD" => Action::Respond(self.token_get(req, query)),
+            return match method {
+                "GET" | "HEAD" => Action::Respond(self.token_get(&req.headers, query)),
                 "POST" => Action::RespondAfterBody,
-                _ => Action::Respond(LocalResponse::json(405, serde_json::json!({"error":"method not allowed"}))),
+                _ => Action::Respond(json_response(405, serde_json::json!({"error":"method not allowed"}))),
             };
         }
         if path != "/v2" && !path.starts_with("/v2/") {
-            return Action::Respond(LocalResponse::json(404, serde_json::json!({"errors":[{"code":"NOT_FOUND","message":"not found"}]})));
+            return Action::Respond(json_response(404, serde_json::json!({"errors":[{"code":"NOT_FOUND","message":"not found"}]})));
         }
-        let need = repo_of_path(path).map(|repo| Need { repo, push: !matches!(method.as_str(), "GET" | "HEAD") });
-        let token = req
-            .get("authorization")
+        let need = repo_of_path(path).map(|repo| Need { repo, push: !matches!(method, "GET" | "HEAD") });
+        let token = header_text(&req.headers, header::AUTHORIZATION)
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(|t| t.trim().to_string());
         let granted = token.and_then(|t| self.tokens.lock().unwrap().get(&t).cloned());
         match granted {
-            None => Action::Respond(self.challenge(req, need.as_ref(), false)),
+            None => Action::Respond(self.challenge(&req.headers, need.as_ref(), false)),
             Some(scopes) => {
                 if let Some(need) = &need
                     && !scopes.iter().any(|s| scope_allows(s, need))
                 {
-                    return Action::Respond(self.challenge(req, Some(need), true));
+                    return Action::Respond(self.challenge(&req.headers, Some(need), true));
                 }
-                req.set("Authorization", &self.upstream_auth);
+                req.headers.insert(header::AUTHORIZATION, self.upstream_auth.clone());
                 Action::Forward
             }
         }
     }
 
-    fn respond_after_body(&self, _req: &Head, body: &[u8]) -> LocalResponse {
+    fn respond_after_body(&self, body: &[u8]) -> Response<Body> {
         self.token_post(body)
     }
 
@@ -378,8 +389,8 @@ fn repo_of_path(path: &str) -> Option<String> {
     Some(segs[..name_len].join("/"))
 }
 
-fn unauthorized_json() -> LocalResponse {
-    LocalResponse::json(401, serde_json::json!({"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}))
+fn unauthorized_json() -> Response<Body> {
+    json_response(401, serde_json::json!({"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}))
 }
 
 fn b64(s: &str) -> String {
@@ -446,283 +457,37 @@ fn random_token() -> String {
 }
 
 // ---------------------------------------------------------------------------
-// HTTP/1.1 core shared by both fronts
+// The server both fronts share
 // ---------------------------------------------------------------------------
 
-/// A request or response head: start line plus headers in order.
-#[derive(Clone, Debug)]
-struct Head {
-    start: String,
-    headers: Vec<(String, String)>,
+/// The body of a front's answer: its own JSON, or upstream's body as it streams in.
+type Body = BoxBody<Bytes, hyper::Error>;
+
+/// An answer produced by a front itself.
+fn json_response(status: u16, value: serde_json::Value) -> Response<Body> {
+    let mut resp = Response::new(Full::new(Bytes::from(value.to_string())).map_err(|never| match never {}).boxed());
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
 }
 
-impl Head {
-    fn part(&self, i: usize) -> &str {
-        self.start.split(' ').nth(i).unwrap_or("")
-    }
-    fn method(&self) -> &str {
-        self.part(0)
-    }
-    fn target(&self) -> &str {
-        self.part(1)
-    }
-    fn status(&self) -> u16 {
-        self.part(1).parse().unwrap_or(0)
-    }
-    fn get(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-    fn has_token(&self, name: &str, token: &str) -> bool {
-        self.headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .any(|(_, v)| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-    }
-    fn remove(&mut self, name: &str) {
-        self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
-    }
-    fn set(&mut self, name: &str, value: &str) {
-        self.remove(name);
-        self.headers.push((name.to_string(), value.to_string()));
-    }
-    /// Removes hop-by-hop headers that must not cross the proxy.
-    fn strip_hop_by_hop(&mut self) {
-        for h in ["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "upgrade"] {
-            self.remove(h);
-        }
-    }
-    fn to_bytes(&self) -> Vec<u8> {
-        let mut s = String::with_capacity(256);
-        s.push_str(&self.start);
-        s.push_str("\r\n");
-        for (k, v) in &self.headers {
-            s.push_str(k);
-            s.push_str(": ");
-            s.push_str(v);
-            s.push_str("\r\n");
-        }
-        s.push_str("\r\n");
-        s.into_bytes()
-    }
+/// A header's value, if it is text.
+fn header_text(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Reads one line including its `\n`, failing past `limit` bytes.
-async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R, limit: usize) -> io::Result<Vec<u8>> {
-    let mut line = Vec::new();
-    (&mut *r).take(limit as u64 + 1).read_until(b'\n', &mut line).await?;
-    if line.len() > limit {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"));
-    }
-    Ok(line)
-}
-
-/// Reads a head; `Ok(None)` on a clean end of stream before any byte.
-async fn read_head<R: AsyncBufRead + Unpin>(r: &mut R) -> io::Result<Option<Head>> {
-    let mut total = 0;
-    let mut start: Option<String> = None;
-    let mut headers = Vec::new();
-    loop {
-        let line = read_line(r, MAX_HEAD).await?;
-        total += line.len();
-        if total > MAX_HEAD {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "head too large"));
-        }
-        if line.is_empty() {
-            if start.is_none() && total == 0 {
-                return Ok(None);
-            }
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        let text = String::from_utf8_lossy(&line);
-        let text = text.trim_end_matches(['\r', '\n']);
-        match &start {
-            // Tolerate stray empty lines before a request line (RFC 9112 2.2).
-            None if text.is_empty() => continue,
-            None => start = Some(text.to_string()),
-            Some(_) if text.is_empty() => break,
-            Some(_) => {
-                let (k, v) = text.split_once(':').ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "bad header line"))?;
-                headers.push((k.trim().to_string(), v.trim().to_string()));
-            }
-        }
-    }
-    Ok(Some(Head { start: start.unwrap_or_default(), headers }))
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Framing {
-    Empty,
-    Length(u64),
-    Chunked,
-    UntilEof,
-}
-
-fn request_framing(h: &Head) -> io::Result<Framing> {
-    if let Some(te) = h.get("transfer-encoding") {
-        if te.to_ascii_lowercase().trim_end().ends_with("chunked") {
-            return Ok(Framing::Chunked);
-        }
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "unsupported transfer-encoding"));
-    }
-    match h.get("content-length") {
-        Some(v) => v.trim().parse().map(Framing::Length).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad content-length")),
-        None => Ok(Framing::Empty),
-    }
-}
-
-fn response_framing(req_method: &str, h: &Head) -> Framing {
-    let status = h.status();
-    if req_method.eq_ignore_ascii_case("HEAD") || (100..200).contains(&status) || status == 204 || status == 304 {
-        return Framing::Empty;
-    }
-    if let Some(te) = h.get("transfer-encoding") {
-        if te.to_ascii_lowercase().trim_end().ends_with("chunked") {
-            return Framing::Chunked;
-        }
-        return Framing::UntilEof;
-    }
-    match h.get("content-length").and_then(|v| v.trim().parse().ok()) {
-        Some(n) => Framing::Length(n),
-        None => Framing::UntilEof,
-    }
-}
-
-/// Streams one body from `r` to `w`, keeping its framing as it is.
-async fn copy_body<R, W>(r: &mut R, w: &mut W, framing: Framing) -> io::Result<()>
-where
-    R: AsyncBufRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    match framing {
-        Framing::Empty => {}
-        Framing::Length(n) => {
-            let copied = tokio::io::copy(&mut (&mut *r).take(n), w).await?;
-            if copied != n {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-        }
-        Framing::UntilEof => {
-            tokio::io::copy(r, w).await?;
-        }
-        Framing::Chunked => loop {
-            let line = read_line(r, 4096).await?;
-            if line.is_empty() {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            w.write_all(&line).await?;
-            let text = String::from_utf8_lossy(&line);
-            let size_text = text.split(';').next().unwrap_or("").trim();
-            let size = u64::from_str_radix(size_text, 16).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk size"))?;
-            if size == 0 {
-                // Trailers, ended by an empty line.
-                loop {
-                    let t = read_line(r, MAX_HEAD).await?;
-                    if t.is_empty() {
-                        return Err(io::ErrorKind::UnexpectedEof.into());
-                    }
-                    w.write_all(&t).await?;
-                    if t == b"\r\n" || t == b"\n" {
-                        break;
-                    }
-                }
-                break;
-            }
-            let copied = tokio::io::copy(&mut (&mut *r).take(size), w).await?;
-            if copied != size {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            let crlf = read_line(r, 2).await?;
-            w.write_all(&crlf).await?;
-        },
-    }
-    w.flush().await
-}
-
-/// Reads a small body into memory, un-chunking it.
-async fn read_small_body<R: AsyncBufRead + Unpin>(r: &mut R, framing: Framing) -> io::Result<Vec<u8>> {
-    match framing {
-        Framing::Length(n) if n as usize > MAX_SMALL_BODY => {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "body too large"));
-        }
-        Framing::UntilEof => return Err(io::Error::new(io::ErrorKind::InvalidData, "unframed body")),
-        _ => {}
-    }
-    let mut framed = Vec::new();
-    copy_body(r, &mut framed, framing).await?;
-    if framing != Framing::Chunked {
-        return Ok(framed);
-    }
-    // De-chunk.
-    let mut raw = Vec::new();
-    let mut rest = &framed[..];
-    while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
-        let size_text = String::from_utf8_lossy(&rest[..pos]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
-        rest = &rest[pos + 1..];
-        if size == 0 || size > rest.len() || raw.len() + size > MAX_SMALL_BODY {
-            break;
-        }
-        raw.extend_from_slice(&rest[..size]);
-        rest = &rest[size..];
-        rest = rest.strip_prefix(b"\r\n").unwrap_or(rest);
-    }
-    Ok(raw)
-}
-
-/// A response produced by a front itself.
-#[derive(Clone, Debug)]
-struct LocalResponse {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl LocalResponse {
-    fn json(status: u16, value: serde_json::Value) -> LocalResponse {
-        LocalResponse { status, headers: vec![("Content-Type".into(), "application/json".into())], body: value.to_string().into_bytes() }
-    }
-
-    async fn write<W: AsyncWrite + Unpin>(&self, w: &mut W, keep_alive: bool, head_only: bool) -> io::Result<()> {
-        let mut head = Head { start: format!("HTTP/1.1 {} {}", self.status, reason(self.status)), headers: self.headers.clone() };
-        head.set("Content-Length", &self.body.len().to_string());
-        if !keep_alive {
-            head.set("Connection", "close");
-        }
-        w.write_all(&head.to_bytes()).await?;
-        if !head_only {
-            w.write_all(&self.body).await?;
-        }
-        w.flush().await
-    }
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "No Content",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Status",
-    }
+/// The request target as the client sent it: path plus query string.
+fn target_of(req: &request::Parts) -> &str {
+    req.uri.path_and_query().map_or("/", |p| p.as_str())
 }
 
 /// What to do with one request.
 enum Action {
     /// Forward (the head possibly modified by the handler) to upstream.
     Forward,
-    /// Answer locally; the request body is drained first.
-    Respond(LocalResponse),
+    /// Answer locally; the request body is drained first, unless the client
+    /// waits for `100 Continue` before sending it.
+    Respond(Response<Body>),
     /// Read the (small) request body, then answer with
     /// [`Handler::respond_after_body`].
     RespondAfterBody,
@@ -735,9 +500,9 @@ trait Handler: Send + Sync + 'static {
     fn refuse_connection(&self) -> bool {
         false
     }
-    fn decide(&self, req: &mut Head) -> Action;
-    fn respond_after_body(&self, _req: &Head, _body: &[u8]) -> LocalResponse {
-        LocalResponse::json(500, serde_json::json!({"error":"no body handler"}))
+    fn decide(&self, req: &mut request::Parts) -> Action;
+    fn respond_after_body(&self, _body: &[u8]) -> Response<Body> {
+        json_response(500, serde_json::json!({"error":"no body handler"}))
     }
     fn record(&self, r: RecordedRequest);
 }
@@ -752,7 +517,7 @@ impl Server {
     async fn start(listen: &str, upstream: &str, handler: Arc<dyn Handler>) -> anyhow::Result<Server> {
         let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
-        let upstream = upstream.to_string();
+        let upstream: Arc<str> = upstream.into();
         let task = tokio::spawn(async move {
             let mut conns = JoinSet::new();
             loop {
@@ -767,7 +532,12 @@ impl Server {
                     continue;
                 }
                 let _ = stream.set_nodelay(true);
-                conns.spawn(serve_connection(stream, upstream.clone(), handler.clone()));
+                let (upstream, handler) = (upstream.clone(), handler.clone());
+                let service = hyper::service::service_fn(move |req| serve(req, upstream.clone(), handler.clone()));
+                // A TLS ClientHello (Docker and containerd probe https first
+                // for insecure registries) is a malformed request: hyper
+                // answers it with a plain-HTTP 400, and they fall back to http.
+                conns.spawn(hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service));
             }
         });
         Ok(Server { addr, task: Some(task) })
@@ -789,230 +559,91 @@ impl Drop for Server {
     }
 }
 
-fn wants_close(req: &Head) -> bool {
-    if req.has_token("connection", "close") {
-        return true;
-    }
-    req.start.ends_with("HTTP/1.0") && !req.has_token("connection", "keep-alive")
-}
-
-/// Half-closes and discards whatever the client still sends (briefly), so
-/// closing does not reset the connection before the client read our answer.
-async fn close_gracefully(mut r: BufReader<OwnedReadHalf>, mut w: OwnedWriteHalf) {
-    let _ = w.shutdown().await;
-    let _ = tokio::time::timeout(Duration::from_secs(2), tokio::io::copy(&mut r, &mut tokio::io::sink())).await;
-}
-
-async fn serve_connection(client: TcpStream, upstream: String, handler: Arc<dyn Handler>) {
-    let (cr, cw) = client.into_split();
-    let mut cr = BufReader::new(cr);
-    let mut cw = cw;
-    loop {
-        match serve_one(&mut cr, &mut cw, &upstream, &*handler).await {
-            Ok(Next::KeepAlive) => continue,
-            Ok(Next::Close) => {
-                close_gracefully(cr, cw).await;
-                return;
-            }
-            Ok(Next::Drop) | Err(_) => {
-                if let Ok(stream) = cr.into_inner().reunite(cw) {
-                    let _ = stream.set_zero_linger();
-                }
-                return;
-            }
-        }
-    }
-}
-
-enum Next {
-    KeepAlive,
-    Close,
-    Drop,
-}
-
-async fn serve_one(cr: &mut BufReader<OwnedReadHalf>, cw: &mut OwnedWriteHalf, upstream: &str, handler: &dyn Handler) -> io::Result<Next> {
-    // A TLS ClientHello (clients probing https first, as Docker and
-    // containerd do for insecure registries) gets a plain-HTTP 400, which
-    // makes them fall back to http.
-    if cr.fill_buf().await?.first() == Some(&0x16) {
-        let resp = LocalResponse::json(400, serde_json::json!({"error":"plain HTTP only"}));
-        resp.write(cw, false, false).await?;
-        return Ok(Next::Close);
-    }
-    let mut req = match read_head(cr).await {
-        Ok(Some(req)) if req.start.split(' ').count() == 3 && req.start.contains(" HTTP/1.") => req,
-        Ok(None) => return Ok(Next::Close),
-        Ok(Some(_)) | Err(_) => {
-            let resp = LocalResponse::json(400, serde_json::json!({"error":"malformed request"}));
-            resp.write(cw, false, false).await?;
-            return Ok(Next::Close);
-        }
-    };
-    let method = req.method().to_string();
-    let target = req.target().to_string();
-    let is_head = method.eq_ignore_ascii_case("HEAD");
-    let record =
-        |status: u16, injected: bool| handler.record(RecordedRequest { method: method.clone(), path: target.clone(), status, injected });
-    let framing = match request_framing(&req) {
-        Ok(f) => f,
-        Err(e) => {
-            let resp = LocalResponse::json(400, serde_json::json!({"error": e.to_string()}));
-            resp.write(cw, false, is_head).await?;
-            record(400, true);
-            return Ok(Next::Close);
-        }
-    };
-    let client_close = wants_close(&req);
-    let expect_continue = req.has_token("expect", "100-continue");
-
-    match handler.decide(&mut req) {
-        Action::Drop => Ok(Next::Drop),
+/// Answers one request as `handler` decides and records it; an error closes
+/// the connection without an answer.
+async fn serve(req: Request<Incoming>, upstream: Arc<str>, handler: Arc<dyn Handler>) -> io::Result<Response<Body>> {
+    let (mut parts, mut body) = req.into_parts();
+    let (method, path) = (parts.method.to_string(), target_of(&parts).to_string());
+    let (resp, injected) = match handler.decide(&mut parts) {
+        Action::Drop => return Err(io::Error::other("connection dropped by the fault plan")),
         Action::Respond(resp) => {
-            // With Expect: 100-continue the client waits for us; answer
-            // without reading the body and close.
-            let keep = !expect_continue && !client_close;
-            if !expect_continue {
-                copy_body(cr, &mut tokio::io::sink(), framing).await?;
+            // A client waiting for `100 Continue` is answered without it and
+            // without its body (hyper then closes the connection); any other
+            // body is read first, so the connection stays usable.
+            let expects_continue = parts.headers.get(header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+            if !expects_continue {
+                while let Some(Ok(_)) = body.frame().await {}
             }
-            resp.write(cw, keep, is_head).await?;
-            record(resp.status, true);
-            Ok(if keep { Next::KeepAlive } else { Next::Close })
+            (resp, true)
         }
         Action::RespondAfterBody => {
-            if expect_continue {
-                cw.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
-            }
-            let body = read_small_body(cr, framing).await?;
-            let resp = handler.respond_after_body(&req, &body);
-            resp.write(cw, !client_close, is_head).await?;
-            record(resp.status, true);
-            Ok(if client_close { Next::Close } else { Next::KeepAlive })
-        }
-        Action::Forward => {
-            let up = match TcpStream::connect(upstream).await {
-                Ok(s) => s,
-                Err(e) => {
-                    let resp = LocalResponse::json(502, serde_json::json!({"error": format!("upstream: {e}")}));
-                    if !expect_continue {
-                        copy_body(cr, &mut tokio::io::sink(), framing).await?;
-                    }
-                    resp.write(cw, false, is_head).await?;
-                    record(502, true);
-                    return Ok(Next::Close);
-                }
+            let resp = match Limited::new(body, MAX_SMALL_BODY).collect().await {
+                Ok(collected) => handler.respond_after_body(&collected.to_bytes()),
+                Err(e) => json_response(400, serde_json::json!({"error": format!("reading the request body: {e}")})),
             };
-            let _ = up.set_nodelay(true);
-            let (ur, mut uw) = up.into_split();
-            let mut ur = BufReader::new(ur);
-            if expect_continue {
-                req.remove("expect");
-                cw.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
-                cw.flush().await?;
-            }
-            req.strip_hop_by_hop();
-            req.set("Connection", "close");
-            uw.write_all(&req.to_bytes()).await?;
-
-            let (received, sent) = {
-                let send = async {
-                    copy_body(cr, &mut uw, framing).await?;
-                    uw.flush().await
-                };
-                let recv = forward_response(&mut ur, cw, &method, client_close, &record);
-                tokio::pin!(send);
-                tokio::pin!(recv);
-                let mut sent: Option<io::Result<()>> = None;
-                let received = loop {
-                    tokio::select! {
-                        biased;
-                        s = &mut send, if sent.is_none() => sent = Some(s),
-                        r = &mut recv => break r,
-                    }
-                };
-                (received, sent)
-            };
-            match (received, sent) {
-                (Ok(false), Some(Ok(()))) => Ok(Next::KeepAlive),
-                // Response complete but the request body was not fully
-                // forwarded (upstream answered early): the connection is out
-                // of sync, close it.
-                (Ok(_), _) => Ok(Next::Close),
-                (Err(ResponseError::BeforeHead(e)), _) => {
-                    let resp = LocalResponse::json(502, serde_json::json!({"error": format!("upstream: {e}")}));
-                    resp.write(cw, false, is_head).await?;
-                    record(502, true);
-                    Ok(Next::Close)
-                }
-                (Err(ResponseError::AfterHead(e)), _) => Err(e),
-            }
+            (resp, true)
         }
-    }
-}
-
-enum ResponseError {
-    /// Upstream failed before a response head reached the client.
-    BeforeHead(io::Error),
-    /// Upstream failed while the response was being streamed.
-    AfterHead(io::Error),
-}
-
-/// Streams upstream's response to the client; returns whether the client
-/// connection must be closed afterwards.
-async fn forward_response<R, W, F>(ur: &mut R, cw: &mut W, method: &str, client_close: bool, record: &F) -> Result<bool, ResponseError>
-where
-    R: AsyncBufRead + AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-    F: Fn(u16, bool),
-{
-    let mut resp = loop {
-        let head = read_head(ur)
-            .await
-            .map_err(ResponseError::BeforeHead)?
-            .ok_or_else(|| ResponseError::BeforeHead(io::ErrorKind::UnexpectedEof.into()))?;
-        let status = head.status();
-        if !head.start.starts_with("HTTP/") || status == 0 {
-            return Err(ResponseError::BeforeHead(io::Error::new(io::ErrorKind::InvalidData, "bad status line")));
-        }
-        // Interim responses (we strip Expect, so normally none) are skipped.
-        if (100..200).contains(&status) && status != 101 {
-            continue;
-        }
-        break head;
+        Action::Forward => match forward(&upstream, parts, body).await {
+            Ok(resp) => (resp, false),
+            Err(e) => (json_response(502, serde_json::json!({"error": format!("upstream: {e:#}")})), true),
+        },
     };
-    let framing = response_framing(method, &resp);
-    let close = client_close || framing == Framing::UntilEof;
-    resp.strip_hop_by_hop();
-    if close {
-        resp.set("Connection", "close");
+    handler.record(RecordedRequest { method, path, status: resp.status().as_u16(), injected });
+    Ok(resp)
+}
+
+/// Sends one request to `upstream` over a fresh connection; the answer's body
+/// streams from upstream as the client reads it.
+async fn forward(upstream: &str, mut parts: request::Parts, body: Incoming) -> anyhow::Result<Response<Body>> {
+    strip_hop_by_hop(&mut parts.headers);
+    // hyper sends the client its `100 Continue` as the body is first read.
+    parts.headers.remove(header::EXPECT);
+    let stream = TcpStream::connect(upstream).await.with_context(|| format!("connecting to {upstream}"))?;
+    let _ = stream.set_nodelay(true);
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    let (mut head, body) = sender.send_request(Request::from_parts(parts, body)).await?.into_parts();
+    strip_hop_by_hop(&mut head.headers);
+    Ok(Response::from_parts(head, body.boxed()))
+}
+
+/// Removes the headers that belong to one connection and must not cross the front.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    for name in [
+        header::CONNECTION,
+        HeaderName::from_static("keep-alive"),
+        HeaderName::from_static("proxy-connection"),
+        header::PROXY_AUTHENTICATE,
+        header::PROXY_AUTHORIZATION,
+        header::TE,
+        header::TRAILER,
+        header::UPGRADE,
+    ] {
+        headers.remove(name);
     }
-    record(resp.status(), false);
-    cw.write_all(&resp.to_bytes()).await.map_err(ResponseError::AfterHead)?;
-    copy_body(ur, cw, framing).await.map_err(ResponseError::AfterHead)?;
-    Ok(close)
 }
 
 #[cfg(test)]
 mod tests {
-    //! These tests run against the real registry described by
-    //! target/testenv.env (Basic auth, repository testbed/busybox), written by `scripts/testenv up`
-    //! and drive it with curl.
+    //! These tests run against the real registry of the test bed (Basic auth,
+    //! repository testbed/busybox) that `scripts/testenv up` starts and
+    //! describes in target/testenv.env, and drive it with curl.
 
-    use super::*;
+    use std::sync::LazyLock;
+
+    use http_body_util::Empty;
+    use hyper::client::conn::http1::SendRequest;
+    use tokio::io::AsyncWriteExt as _;
     use tokio::process::Command;
 
-    const DIRECT: &str = "127.0.0.1:5000";
+    use super::*;
+    use crate::common::TestBed;
+
+    /// The test bed; its registry is reached directly, not through a front.
+    static BED: LazyLock<TestBed> = LazyLock::new(TestBed::get);
 
     fn creds() -> (String, String) {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/target/testenv.env"))
-            .expect("target/testenv.env is missing: start the test bed with `scripts/testenv up`");
-        let get = |key: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("{key}=")))
-                .unwrap_or_else(|| panic!("{key} missing from testenv.env"))
-                .trim()
-                .to_string()
-        };
-        (get("REGISTRY_USER"), get("REGISTRY_PASSWORD"))
+        (BED.user.clone(), BED.password.clone())
     }
 
     fn unique(prefix: &str) -> String {
@@ -1112,7 +743,7 @@ mod tests {
 
     /// HEADs a blob on the registry directly (not through any front).
     async fn head_direct(repo: &str, digest: &str) -> Curl {
-        curl_with(&basic_args(), &["-I", &format!("http://{DIRECT}/v2/{repo}/blobs/{digest}")]).await
+        curl_with(&basic_args(), &["-I", &format!("http://{}/v2/{repo}/blobs/{digest}", BED.registry)]).await
     }
 
     /// Starts a monolithic upload at `base`, checks the Location points back
@@ -1144,19 +775,28 @@ mod tests {
         }
     }
 
-    async fn raw_request(stream: &mut BufReader<TcpStream>, request: &str) -> io::Result<(Head, Vec<u8>)> {
-        stream.get_mut().write_all(request.as_bytes()).await?;
-        let head = read_head(stream).await?.ok_or(io::ErrorKind::UnexpectedEof)?;
-        let mut body = Vec::new();
-        copy_body(stream, &mut body, response_framing("GET", &head)).await?;
-        Ok((head, body))
+    /// One HTTP/1.1 connection to `addr` that requests go over one after
+    /// another, and the task driving it, which ends when the connection closes.
+    async fn connect(addr: SocketAddr) -> (SendRequest<Empty<Bytes>>, JoinHandle<hyper::Result<()>>) {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+        (sender, tokio::spawn(connection))
+    }
+
+    async fn raw_request(
+        conn: &mut SendRequest<Empty<Bytes>>,
+        request: Request<Empty<Bytes>>,
+    ) -> hyper::Result<(http::response::Parts, Bytes)> {
+        conn.ready().await?;
+        let (head, body) = conn.send_request(request).await?.into_parts();
+        Ok((head, body.collect().await?.to_bytes()))
     }
 
     // ---- FaultProxy ------------------------------------------------------
 
     #[tokio::test(flavor = "multi_thread")]
     async fn fail_first_answers_then_passes_through() {
-        let proxy = FaultProxy::start("127.0.0.1:0", DIRECT, fail_first(2, 503, Some(7), &[], "/v2/")).await.unwrap();
+        let proxy = FaultProxy::start("127.0.0.1:0", &BED.registry, fail_first(2, 503, Some(7), &[], "/v2/")).await.unwrap();
         let url = format!("http://{}/v2/", proxy.addr);
         let auth = basic_args();
 
@@ -1181,7 +821,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn fail_first_matches_method_and_path_and_resets_on_set_plan() {
-        let proxy = FaultProxy::start("127.0.0.1:0", DIRECT, fail_first(1, 500, None, &["head"], "/v2/testbed/")).await.unwrap();
+        let proxy = FaultProxy::start("127.0.0.1:0", &BED.registry, fail_first(1, 500, None, &["head"], "/v2/testbed/")).await.unwrap();
         let auth = basic_args();
         let tags = format!("http://{}/v2/testbed/busybox/tags/list", proxy.addr);
         let manifest = format!("http://{}/v2/testbed/busybox/manifests/multi", proxy.addr);
@@ -1206,7 +846,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn refuse_drops_connections_until_plan_changes() {
-        let proxy = FaultProxy::start("127.0.0.1:0", DIRECT, FaultPlan::Refuse).await.unwrap();
+        let proxy = FaultProxy::start("127.0.0.1:0", &BED.registry, FaultPlan::Refuse).await.unwrap();
         let url = format!("http://{}/v2/", proxy.addr);
         let refused = curl_with(&basic_args(), &[&url]).await;
         assert_ne!(refused.exit, 0, "{refused:?}");
@@ -1222,40 +862,44 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn keep_alive_refuse_mid_connection_and_stop() {
-        let proxy = FaultProxy::start("127.0.0.1:0", DIRECT, FaultPlan::PassThrough).await.unwrap();
+        let proxy = FaultProxy::start("127.0.0.1:0", &BED.registry, FaultPlan::PassThrough).await.unwrap();
         let (u, p) = creds();
-        let auth = b64(&format!("{u}:{p}"));
-        let req = format!("GET /v2/testbed/busybox/tags/list HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {auth}\r\n\r\n", proxy.addr);
+        let auth = format!("Basic {}", b64(&format!("{u}:{p}")));
+        let req = || {
+            let req = Request::get("/v2/testbed/busybox/tags/list").header(header::HOST, proxy.addr.to_string());
+            req.header(header::AUTHORIZATION, &auth).body(Empty::new()).unwrap()
+        };
 
         // Several requests on one connection.
-        let mut conn = BufReader::new(TcpStream::connect(proxy.addr).await.unwrap());
+        let (mut conn, _) = connect(proxy.addr).await;
         for _ in 0..3 {
-            let (head, body) = raw_request(&mut conn, &req).await.unwrap();
-            assert_eq!(head.status(), 200);
-            assert!(head.get("connection").is_none());
+            let (head, body) = raw_request(&mut conn, req()).await.unwrap();
+            assert_eq!(head.status, 200);
+            assert!(head.headers.get("connection").is_none());
             let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
             assert_eq!(json["name"], "testbed/busybox");
         }
         // The registry going down: the kept-alive connection is dropped at its next request.
         proxy.set_plan(FaultPlan::Refuse);
-        assert!(raw_request(&mut conn, &req).await.is_err());
+        assert!(raw_request(&mut conn, req()).await.is_err());
         assert_eq!(proxy.refused(), 1);
 
         // stop() drops open connections and stops accepting.
         proxy.set_plan(FaultPlan::PassThrough);
-        let mut conn = BufReader::new(TcpStream::connect(proxy.addr).await.unwrap());
-        assert_eq!(raw_request(&mut conn, &req).await.unwrap().0.status(), 200);
+        let (mut conn, connection) = connect(proxy.addr).await;
+        assert_eq!(raw_request(&mut conn, req()).await.unwrap().0.status, 200);
         let addr = proxy.addr;
         proxy.stop().await;
-        let mut buf = [0u8; 16];
-        let read = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await.expect("connection dropped");
-        assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+        // The client keeps its end open: only the front can end the connection.
+        let closed = tokio::time::timeout(Duration::from_secs(5), connection).await.expect("connection dropped");
+        assert!(closed.is_ok(), "{closed:?}");
+        drop(conn);
         assert!(TcpStream::connect(addr).await.is_err());
     }
 
     #[tokio::test(flavor = "multi_thread")]
     async fn blob_push_through_proxy_with_injected_put_failure() {
-        let proxy = FaultProxy::start("0.0.0.0:0", DIRECT, fail_first(1, 503, Some(1), &["PUT"], "/blobs/uploads/")).await.unwrap();
+        let proxy = FaultProxy::start("0.0.0.0:0", &BED.registry, fail_first(1, 503, Some(1), &["PUT"], "/blobs/uploads/")).await.unwrap();
         let base = format!("http://127.0.0.1:{}", proxy.addr.port());
         let repo = unique("tests/faults-proxy");
         let auth = basic_args();
@@ -1284,9 +928,9 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn chunked_upload_and_blob_download_stream_through_proxy() {
-        let proxy = FaultProxy::start("0.0.0.0:0", DIRECT, FaultPlan::PassThrough).await.unwrap();
+        let proxy = FaultProxy::start("0.0.0.0:0", &BED.registry, FaultPlan::PassThrough).await.unwrap();
         // Reached the way a container would reach it.
-        let base = format!("http://172.17.0.1:{}", proxy.addr.port());
+        let base = format!("http://{}", on_host_of(&BED.registry, proxy.addr.port()));
         let repo = unique("tests/faults-chunked");
         let auth = basic_args();
         let (file, digest) = blob_file(1_500_000).await;
@@ -1337,7 +981,7 @@ mod tests {
     // ---- TokenAuthRegistry ---------------------------------------------
 
     async fn token_front(listen: &str) -> TokenAuthRegistry {
-        TokenAuthRegistry::start(listen, DIRECT, creds(), ("alice".into(), "s3cret".into())).await.unwrap()
+        TokenAuthRegistry::start(listen, &BED.registry, creds(), ("alice".into(), "s3cret".into())).await.unwrap()
     }
 
     async fn get_token(front: &str, user_pass: &str, scope: &str) -> Curl {
@@ -1415,7 +1059,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn token_registry_oauth_post_and_realm_follows_host() {
         let reg = token_front("0.0.0.0:0").await;
-        let base = format!("http://172.17.0.1:{}", reg.addr.port());
+        let base = format!("http://{}", on_host_of(&BED.registry, reg.addr.port()));
         let ping = curl(&[&format!("{base}/v2/")]).await;
         assert!(ping.header("www-authenticate").unwrap().starts_with(&format!("Bearer realm=\"{base}/token\"")));
 
@@ -1537,7 +1181,7 @@ mod tests {
             "-I",
             "-H",
             "Accept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
-            &format!("http://{DIRECT}/v2/{repo}/manifests/t"),
+            &format!("http://{}/v2/{repo}/manifests/t", BED.registry),
         ])
         .await;
         assert_eq!(manifest.status, 200, "{manifest:?}");
@@ -1589,7 +1233,7 @@ mod tests {
             &format!("{u}:{p}"),
             "-H",
             "Accept: application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json",
-            &format!("http://{DIRECT}/v2/{repo}/manifests/multi"),
+            &format!("http://{}/v2/{repo}/manifests/multi", BED.registry),
         ])
         .await;
         assert_eq!(index.status, 200, "{index:?}");
