@@ -5,13 +5,13 @@
 //! table), [`plan`] (inputs → a plain Plan). The flow: [`pipeline`], over
 //! phase rooms that each own one outside party.
 
-pub mod archscan;
+pub(crate) mod archscan;
 mod build;
-pub mod builder_config;
+pub(crate) mod builder_config;
 pub mod buildx;
 pub mod cli;
 mod concurrent;
-pub mod docker;
+pub(crate) mod docker;
 pub mod emulation;
 mod export;
 pub mod github;
@@ -19,15 +19,15 @@ pub mod inputs;
 pub mod log;
 mod merge;
 pub mod meta;
-pub mod names;
+pub(crate) mod names;
 pub mod pipeline;
 pub mod plan;
 pub mod platform;
 pub mod preflight;
 mod publish;
-pub mod reference;
-pub mod registry;
-pub mod retry;
+pub(crate) mod reference;
+pub(crate) mod registry;
+pub(crate) mod retry;
 pub mod runner;
 pub mod summary;
-pub mod verify;
+pub(crate) mod verify;

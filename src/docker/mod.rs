@@ -57,21 +57,13 @@ impl Daemon {
         Ok(DaemonFacts { version: info.server_version.unwrap_or_default(), containerd_store })
     }
 
-    /// Whether the daemon has `image` locally.
-    pub async fn has_image(&self, image: &str) -> bool {
-        self.docker.inspect_image(image).await.is_ok()
-    }
-
     /// Pulls `image` unless the daemon already has it.
     pub async fn ensure_image(&self, image: &str, credentials: Option<DockerCredentials>) -> Result<bool> {
         if self.docker.inspect_image(image).await.is_ok() {
             return Ok(false);
         }
         let options = CreateImageOptionsBuilder::default().from_image(image).build();
-        let mut pull = self.docker.create_image(Some(options), None, credentials);
-        while let Some(progress) = pull.next().await {
-            progress.with_context(|| format!("could not pull {image}"))?;
-        }
+        self.pull(options, credentials).await.with_context(|| format!("could not pull {image}"))?;
         Ok(true)
     }
 
@@ -79,10 +71,22 @@ impl Daemon {
     /// so this is cheap when present) with the given credentials.
     pub async fn pull_platform(&self, reference: &str, platform: &str, credentials: Option<DockerCredentials>) -> Result<()> {
         let options = CreateImageOptionsBuilder::default().from_image(reference).platform(platform).build();
-        let mut pull = self.docker.create_image(Some(options), None, credentials);
-        while let Some(progress) = pull.next().await {
-            progress.with_context(|| format!("could not pull {reference} for {platform}"))?;
-        }
+        self.pull(options, credentials).await.with_context(|| format!("could not pull {reference} for {platform}"))
+    }
+
+    /// One pull to its end, again on a transient daemon or registry answer.
+    async fn pull(&self, options: bollard::query_parameters::CreateImageOptions, credentials: Option<DockerCredentials>) -> Result<()> {
+        let what = format!("pulling {}", options.from_image.as_deref().unwrap_or("an image"));
+        crate::retry::retry(&what, crate::retry::REGISTRY_POLICY, crate::retry::daemon_transience, || {
+            let mut pull = self.docker.create_image(Some(options.clone()), None, credentials.clone());
+            async move {
+                while let Some(progress) = pull.next().await {
+                    progress?;
+                }
+                Ok(())
+            }
+        })
+        .await?;
         Ok(())
     }
 

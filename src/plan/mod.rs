@@ -238,3 +238,6 @@ fn parse_pairs(input: &str, lines: &[String]) -> Result<Vec<(String, String)>> {
 pub fn labels_text(labels: &BTreeMap<String, String>) -> String {
     labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n")
 }
+
+#[cfg(test)]
+mod tests;
