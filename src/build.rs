@@ -9,7 +9,7 @@ use crate::buildx::progress::Progress;
 use crate::concurrent::{HeldLines, alongside};
 use crate::emulation::{self, Emulation};
 use crate::log::{Group, Log};
-use crate::pipeline::Outside;
+use crate::outside::Outside;
 use crate::plan::{Builder, Plan};
 use crate::platform::{self, Platform};
 use crate::publish::EarlyUpload;

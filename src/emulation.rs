@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::docker::Daemon;
 use crate::log::Log;
-use crate::pipeline::{Outside, RUN_LABEL};
+use crate::outside::{Outside, RUN_LABEL};
 use crate::plan::{Builder, Plan, QemuMode};
 use crate::platform::{self, Platform};
 

@@ -20,6 +20,7 @@ pub mod log;
 mod merge;
 pub mod meta;
 pub(crate) mod names;
+mod outside;
 pub mod pipeline;
 pub mod plan;
 pub mod platform;

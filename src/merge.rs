@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::log::Log;
 use crate::names::is_digest;
-use crate::pipeline::Outside;
+use crate::outside::Outside;
 use crate::plan::Plan;
 use crate::platform::Platform;
 use crate::publish;

@@ -4,8 +4,6 @@
 //! which runs whatever happens, also on SIGTERM. Each phase lives in the
 //! room of the outside party it talks to.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 
 use crate::build::{self, Built};
@@ -24,26 +22,8 @@ use crate::summary::Report;
 use crate::verify::{self, Verified};
 use crate::{export, merge, preflight, publish};
 
-/// Where the machinery lives; found once at start.
-#[derive(Debug, Clone)]
-pub struct Tools {
-    pub buildx: PathBuf,
-    /// A unique name for what this run creates (builder, labels).
-    pub run_name: String,
-}
-
-/// The label on every container a run starts, valued with the run's name.
-pub const RUN_LABEL: &str = "org.multiarch-action.run";
-
-/// What a run talks to: the daemon, the registries, buildx, and the name of
-/// the builder it created (removed at cleanup).
-pub(crate) struct Outside<'a> {
-    pub tools: &'a Tools,
-    pub daemon: Daemon,
-    pub registry: Registry,
-    pub buildx: Buildx,
-    pub created_builder: tokio::sync::Mutex<Option<String>>,
-}
+use crate::outside::Outside;
+pub use crate::outside::{RUN_LABEL, Tools};
 
 /// Runs the whole flow for a validated plan. When `shutdown` resolves first
 /// (SIGTERM, SIGINT) the work is dropped, which stops buildx and closes any

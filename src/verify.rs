@@ -14,7 +14,7 @@ use crate::archscan;
 use crate::docker::{ContainerRun, Daemon};
 use crate::log::Log;
 use crate::names::{Credential, ImageName};
-use crate::pipeline::{Outside, RUN_LABEL};
+use crate::outside::{Outside, RUN_LABEL};
 use crate::plan::{CheckLevel, Plan};
 use crate::platform::Platform;
 use crate::registry::{Attestation, PlatformImage, Registry};

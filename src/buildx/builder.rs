@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result, bail};
 use crate::docker::DaemonFacts;
 use crate::log::Log;
 use crate::names::{Credential, credential_for};
-use crate::pipeline::Outside;
+use crate::outside::Outside;
 use crate::plan::{Builder, DriverRequest, Plan};
 
 /// The builder chosen, and why.

@@ -1,0 +1,30 @@
+//! What a run talks to, found once at its start: the tools (buildx), the
+//! daemon, the registries, and what the run creates there (its builder, its
+//! labelled containers). Every phase takes it; only the pipeline makes it.
+
+use std::path::PathBuf;
+
+use crate::buildx::Buildx;
+use crate::docker::Daemon;
+use crate::registry::Registry;
+
+/// Where the machinery lives; found once at start.
+#[derive(Debug, Clone)]
+pub struct Tools {
+    pub buildx: PathBuf,
+    /// A unique name for what this run creates (builder, labels).
+    pub run_name: String,
+}
+
+/// The label on every container a run starts, valued with the run's name.
+pub const RUN_LABEL: &str = "org.multiarch-action.run";
+
+/// What a run talks to: the daemon, the registries, buildx, and the name of
+/// the builder it created (removed at cleanup).
+pub(crate) struct Outside<'a> {
+    pub tools: &'a Tools,
+    pub daemon: Daemon,
+    pub registry: Registry,
+    pub buildx: Buildx,
+    pub created_builder: tokio::sync::Mutex<Option<String>>,
+}
