@@ -1,9 +1,16 @@
 //! The action's log: plain lines locally; in a workflow, warnings and errors
-//! as annotations and phases as collapsible groups.
+//! as annotations, phases as collapsible groups, and other programs' output
+//! (the build log, a smoke test, anything read from an image) between
+//! `::stop-commands::` lines, so that none of it is obeyed as a command.
 
 use std::io::Write as _;
+use std::sync::{Mutex, PoisonError};
 
-use crate::runner::command::{Annotation, GROUP_END, Level, group_start};
+use crate::runner::command::{Annotation, GROUP_END, Level, fresh_token, group_start, resume_commands, stop_commands};
+
+/// The token of the stop-commands region open now, if untrusted output is
+/// being written; any line of our own closes it first.
+static UNTRUSTED_REGION: Mutex<Option<String>> = Mutex::new(None);
 
 /// An open log group: closed when dropped.
 #[must_use = "the group closes when this is dropped"]
@@ -25,8 +32,13 @@ pub struct Log {
 }
 
 impl Log {
+    /// A line of our own: commands in it are obeyed.
     fn line(&self, text: &str) {
+        let mut region = UNTRUSTED_REGION.lock().unwrap_or_else(PoisonError::into_inner);
         let mut out = std::io::stdout().lock();
+        if let Some(token) = region.take() {
+            let _ = writeln!(out, "{}", resume_commands(&token));
+        }
         let _ = writeln!(out, "{text}");
         let _ = out.flush();
     }
@@ -35,13 +47,25 @@ impl Log {
         self.line(message);
     }
 
-    /// A line of another program's output, passed through as it is.
+    /// A line of another program's output, passed through as it is; in a
+    /// workflow, inside a stop-commands region, so no `::command::` in it is
+    /// obeyed.
     pub fn raw(&self, line: &str) {
-        // A stray `::` command in a build log must not be obeyed.
-        if self.in_workflow && line.trim_start().starts_with("::") {
-            self.line(&format!(" {line}"));
-        } else {
-            self.line(line);
+        let mut region = UNTRUSTED_REGION.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out = std::io::stdout().lock();
+        if self.in_workflow && region.is_none() {
+            let token = fresh_token();
+            let _ = writeln!(out, "{}", stop_commands(&token));
+            *region = Some(token);
+        }
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+
+    /// Several lines of another program's output (see [`Log::raw`]).
+    pub fn raw_text(&self, text: &str) {
+        for line in text.lines() {
+            self.raw(line);
         }
     }
 

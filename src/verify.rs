@@ -201,15 +201,16 @@ pub(crate) fn judge(plan: &Plan, platform_images: &[PlatformImage], scanned: Opt
 pub(crate) async fn smoke_test(plan: &Plan, outside: &Outside<'_>, images: &[PlatformImage], log: &Log) -> Result<Vec<SmokeResult>> {
     let Some(command) = &plan.smoke_test else { return Ok(Vec::new()) };
     let labels: HashMap<String, String> = [(RUN_LABEL.to_string(), outside.tools.run_name.clone())].into();
-    let results = log
-        .group(
-            &format!("Smoke test: {}", command.join(" ")),
-            smoke_tests(&outside.daemon, &plan.images[0], images, command, &plan.credentials, &labels),
-        )
-        .await?;
-    for result in &results {
-        log.info(&format!("{}: exit {}\n{}", result.platform, result.run.exit_code, result.run.output.trim_end()));
-    }
+    let run_and_show = async {
+        let results = smoke_tests(&outside.daemon, &plan.images[0], images, command, &plan.credentials, &labels).await?;
+        for result in &results {
+            log.info(&format!("{}: exit {}", result.platform, result.run.exit_code));
+            // The image's output is untrusted: never obeyed as a command.
+            log.raw_text(result.run.output.trim_end());
+        }
+        anyhow::Ok(results)
+    };
+    let results = log.group(&format!("Smoke test: {}", command.join(" ")), run_and_show).await?;
     let failed: Vec<String> =
         results.iter().filter(|r| r.run.exit_code != 0).map(|r| format!("{} (exit {})", r.platform, r.run.exit_code)).collect();
     if !failed.is_empty() {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestBed, registry_inputs, run_action, workspace};
+use common::{TestBed, obeyed_commands, registry_inputs, run_action, shown_text, workspace};
 
 const DOCKERFILE: &str = "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN uname -m > /arch\n";
 
@@ -26,8 +26,9 @@ fn a_smoke_test_failing_on_arm64_fails_the_step_naming_arm64() {
     let errors = run.error_lines();
     assert_eq!(errors.len(), 1, "{}", run.stdout);
     assert!(errors[0].contains("linux/arm64 (exit 1)") && !errors[0].contains("linux/amd64"), "{}", errors[0]);
-    assert!(run.stdout.contains("linux/amd64: exit 0\nx86_64"), "{}", run.stdout);
-    assert!(run.stdout.contains("linux/arm64: exit 1\naarch64"), "{}", run.stdout);
+    let shown = shown_text(&run.stdout);
+    assert!(shown.contains("linux/amd64: exit 0\nx86_64"), "{}", run.stdout);
+    assert!(shown.contains("linux/arm64: exit 1\naarch64"), "{}", run.stdout);
     assert!(run.outputs.is_empty(), "no success outputs: {:?}", run.outputs);
     let leftover = std::process::Command::new("docker").args(["ps", "-aq", "--filter", "label=org.multiarch-action.run"]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&leftover.stdout).trim(), "", "smoke-test containers are removed");
@@ -171,4 +172,42 @@ fn a_cross_compiling_dockerfile_passes_the_lint_and_a_naive_one_is_annotated() {
             assert!(warnings.is_empty(), "{warnings:?}");
         }
     }
+}
+
+/// Every form of workflow command, as an image or a build step might print
+/// them to spoof the runner.
+const HOSTILE: &str = "::add-mask::main\n::set-env name=EVIL::1\n::add-path::/evil\n::error title=spoof::spoofed error\n::warning::spoofed warning\n::notice::spoofed notice\n::endgroup::\n::group::spoofed group\n::set-output name=digest::sha256:evil\n::save-state name=evil::1\n::stop-commands::guessed\n::guessed::\n::debug::spoofed\n";
+
+#[test]
+fn output_of_the_build_and_the_image_is_never_obeyed_as_a_command() {
+    let bed = TestBed::get();
+    let image = bed.unique_image("hostile");
+    let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY hostile.txt /hostile.txt\nRUN cat /hostile.txt\n");
+    std::fs::write(dir.path().join("hostile.txt"), HOSTILE).unwrap();
+    let build_arg = format!("BASE_IMAGE={}", bed.base_image);
+    let mut inputs = registry_inputs(&bed, &image);
+    inputs.extend([
+        ("platforms", "linux/amd64"),
+        ("build-args", build_arg.as_str()),
+        ("tags", "hostile"),
+        ("no-cache", "true"),
+        ("smoke-test", "cat /hostile.txt"),
+    ]);
+    let run = run_action(dir.path(), &inputs, &[]);
+    assert!(run.success, "{}", run.stdout);
+    let obeyed = obeyed_commands(&run.stdout);
+    // (`::endgroup::` is the action's own too: the group check below covers it.)
+    for hostile in HOSTILE.lines().filter(|l| *l != "::endgroup::") {
+        assert!(!obeyed.contains(&hostile), "`{hostile}` was obeyed:\n{}", run.stdout);
+    }
+    assert!(!obeyed.iter().any(|c| c.contains("spoof") || c.contains("evil") || c.contains("EVIL")), "{obeyed:#?}");
+    // The smoke output is shown whole, inside the smoke test's own group.
+    let smoke_start = obeyed.iter().position(|c| c.starts_with("::group::Smoke test")).expect("a smoke-test group");
+    assert_eq!(obeyed.get(smoke_start + 1), Some(&"::endgroup::"), "nothing closes or opens a group inside it: {obeyed:#?}");
+    let shown = shown_text(&run.stdout);
+    let group = &shown[shown.find("::group::Smoke test").unwrap()..];
+    assert!(group.starts_with(&format!("::group::Smoke test: cat /hostile.txt\nlinux/amd64: exit 0\n{}", HOSTILE)), "{group}");
+    // The build step's output reached the log too, and was not obeyed.
+    assert!(shown.matches("::add-mask::main").count() >= 2, "{shown}");
+    assert!(run.outputs.get("digest").is_some_and(|d| d.starts_with("sha256:") && !d.contains("evil")));
 }

@@ -57,6 +57,23 @@ impl Annotation {
     }
 }
 
+/// The line after which the runner obeys no workflow command until
+/// [`resume_commands`] with the same token: untrusted output goes between.
+pub fn stop_commands(token: &str) -> String {
+    format!("::stop-commands::{token}")
+}
+
+/// The line that makes the runner obey workflow commands again.
+pub fn resume_commands(token: &str) -> String {
+    format!("::{token}::")
+}
+
+/// A token no untrusted output can know: 128 random bits in hex.
+pub fn fresh_token() -> String {
+    let bits: u128 = rand::random();
+    format!("{bits:032x}")
+}
+
 /// Escapes a command's message: `%`, CR and LF.
 pub fn escape_data(value: &str) -> String {
     value.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
@@ -123,5 +140,14 @@ mod tests {
     #[test]
     fn groups() {
         assert_eq!(group_start("Build\n1"), "::group::Build%0A1");
+    }
+
+    #[test]
+    fn untrusted_output_goes_between_a_stop_and_a_resume_with_a_fresh_token() {
+        let (a, b) = (fresh_token(), fresh_token());
+        assert_ne!(a, b);
+        assert!(a.len() == 32 && a.chars().all(|c| c.is_ascii_hexdigit()), "{a}");
+        assert_eq!(stop_commands(&a), format!("::stop-commands::{a}"));
+        assert_eq!(resume_commands(&a), format!("::{a}::"));
     }
 }

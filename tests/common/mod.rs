@@ -154,9 +154,47 @@ pub struct Run {
     pub runner_temp: Option<tempfile::TempDir>,
 }
 
+/// The lines of `stdout` the runner obeys as workflow commands: `::…`
+/// lines outside `::stop-commands::TOKEN` … `::TOKEN::` regions (the
+/// markers themselves left out).
+pub fn obeyed_commands(stdout: &str) -> Vec<&str> {
+    let mut stopped: Option<String> = None;
+    let mut obeyed = Vec::new();
+    for line in stdout.lines() {
+        match &stopped {
+            Some(token) if line == format!("::{token}::") => stopped = None,
+            Some(_) => {}
+            None => match line.strip_prefix("::stop-commands::") {
+                Some(token) => stopped = Some(token.to_string()),
+                None if line.starts_with("::") => obeyed.push(line),
+                None => {}
+            },
+        }
+    }
+    obeyed
+}
+
+/// The log as the runner shows it: every line but the stop-commands markers.
+pub fn shown_text(stdout: &str) -> String {
+    let mut stopped: Option<String> = None;
+    let mut shown = Vec::new();
+    for line in stdout.lines() {
+        match &stopped {
+            Some(token) if line == format!("::{token}::") => stopped = None,
+            Some(_) => shown.push(line),
+            None => match line.strip_prefix("::stop-commands::") {
+                Some(token) => stopped = Some(token.to_string()),
+                None => shown.push(line),
+            },
+        }
+    }
+    shown.join("\n")
+}
+
 impl Run {
+    /// The `::error` commands the runner obeys.
     pub fn error_lines(&self) -> Vec<&str> {
-        self.stdout.lines().filter(|l| l.starts_with("::error")).collect()
+        obeyed_commands(&self.stdout).into_iter().filter(|l| l.starts_with("::error")).collect()
     }
 
     pub fn output(&self, name: &str) -> &str {
