@@ -13,7 +13,7 @@ use crate::docker::Daemon;
 use crate::log::Log;
 use crate::outside::{Outside, RUN_LABEL};
 use crate::plan::{Builder, Plan, QemuMode};
-use crate::platform::{self, Platform};
+use crate::platform::{self, Machine, Platform};
 
 /// What the installer reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -67,16 +67,17 @@ pub fn plan_emulation(
     daemon_builder: bool,
     builder_platforms: &[Platform],
     requested: &[Platform],
-    host: &Platform,
+    machine: &Machine,
 ) -> EmulationPlan {
-    let missing = platforms_missing(requested, builder_platforms);
-    let emulated: Vec<Platform> = requested.iter().filter(|p| !p.runs_on(host)).cloned().collect();
+    let missing: Vec<Platform> =
+        platforms_missing(requested, builder_platforms).into_iter().filter(|p| !machine.runs_natively(p)).collect();
+    let emulated: Vec<Platform> = requested.iter().filter(|p| !machine.runs_natively(p)).cloned().collect();
     match mode {
         QemuMode::Never => EmulationPlan { unsupported: missing, ..EmulationPlan::default() },
         QemuMode::Always => EmulationPlan { ask_now: emulated, ..EmulationPlan::default() },
         QemuMode::Auto if !daemon_builder => EmulationPlan { ask_now: missing, ..EmulationPlan::default() },
         QemuMode::Auto => {
-            let lists_emulated = builder_platforms.iter().any(|p| !p.runs_natively_on(host));
+            let lists_emulated = builder_platforms.iter().any(|p| !machine.runs_natively(p));
             if lists_emulated {
                 EmulationPlan { deferred: missing, unconfirmed: emulated, ..EmulationPlan::default() }
             } else {
@@ -133,11 +134,10 @@ pub(crate) struct Emulation {
     pub deferred: Vec<Platform>,
 }
 
-/// The requested platforms that are not the machine's own; computed once a
-/// run and shared by preflight and set-up.
+/// The requested platforms this machine does not run natively; computed
+/// once a run and shared by preflight and set-up.
 pub(crate) fn emulated_platforms(platforms: &[Platform]) -> Vec<Platform> {
-    let host = Platform::host();
-    platforms.iter().filter(|p| !p.runs_on(&host)).cloned().collect()
+    platforms.iter().filter(|p| !Machine::here().runs_natively(p)).cloned().collect()
 }
 
 /// Starts the builder if needed and makes sure every requested platform
@@ -153,7 +153,7 @@ pub(crate) async fn prepare(plan: &Plan, outside: &Outside<'_>, builder: &Builde
     }
     let info = outside.buildx.inspect(builder.name()).await.with_context(|| format!("could not start the builder `{}`", builder.name()))?;
     log.info(&format!("builder `{}` ({}) runs {}", builder.name(), info.driver, platform::join(&info.platforms)));
-    let decided = plan_emulation(plan.qemu, *builder == Builder::Daemon, &info.platforms, &plan.platforms, &Platform::host());
+    let decided = plan_emulation(plan.qemu, *builder == Builder::Daemon, &info.platforms, &plan.platforms, Machine::here());
     if !decided.unsupported.is_empty() {
         log.warning(&format!(
             "qemu: false, and the builder lists no support for {}; the build may fail with `exec format error`",
@@ -257,8 +257,11 @@ mod tests {
 
     #[test]
     fn emulation_is_planned_from_the_builder_list() {
-        let host = Platform::parse("linux/amd64").unwrap();
-        // mode, daemon builder, builder lists, requested -> ask now, deferred, unconfirmed, unsupported
+        let p = |text: &str| Platform::parse(text).unwrap();
+        let amd64 = Machine { platform: p("linux/amd64"), compat: Some(p("linux/386")) };
+        let arm64_with_aarch32 = Machine { platform: p("linux/arm64"), compat: Some(p("linux/arm/v7")) };
+        let arm64_without = Machine { platform: p("linux/arm64"), compat: None };
+        // machine, mode, daemon builder, builder lists, requested -> ask now, deferred, unconfirmed, unsupported
         let cases = [
             (QemuMode::Auto, true, "linux/amd64,linux/386", "linux/amd64", "", "", "", ""),
             (QemuMode::Auto, true, "linux/amd64,linux/386", "linux/amd64,linux/arm64", "linux/arm64", "", "", ""),
@@ -286,11 +289,27 @@ mod tests {
                 "",
             ),
             (QemuMode::Never, true, "linux/amd64", "linux/amd64,linux/arm64", "", "", "", "linux/arm64"),
+            // 386 runs natively on amd64: never emulated, never installed.
+            (QemuMode::Always, true, "linux/amd64", "linux/amd64,linux/386", "", "", "", ""),
+            (QemuMode::Auto, false, "linux/amd64", "linux/386,linux/arm64", "linux/arm64", "", "", ""),
+            (QemuMode::Never, true, "linux/amd64", "linux/386", "", "", "", ""),
         ];
-        for (mode, daemon, listed, requested, ask_now, deferred, unconfirmed, unsupported) in cases {
-            let plan = plan_emulation(mode, daemon, &platforms(listed), &platforms(requested), &host);
+        let on_arm64 = [
+            // arm/v7 on an arm64 machine without AArch32 needs QEMU.
+            (&arm64_without, QemuMode::Auto, false, "linux/arm64", "linux/arm64,linux/arm/v7", "linux/arm/v7", "", "", ""),
+            (&arm64_without, QemuMode::Always, true, "linux/arm64", "linux/arm64,linux/arm/v7", "linux/arm/v7", "", "", ""),
+            (&arm64_with_aarch32, QemuMode::Auto, false, "linux/arm64", "linux/arm64,linux/arm/v7", "", "", "", ""),
+            (&arm64_with_aarch32, QemuMode::Always, true, "linux/arm64", "linux/arm64,linux/arm/v7,linux/amd64", "linux/amd64", "", "", ""),
+        ];
+        let all = cases.into_iter().map(|c| (&amd64, c.0, c.1, c.2, c.3, c.4, c.5, c.6, c.7)).chain(on_arm64);
+        for (machine, mode, daemon, listed, requested, ask_now, deferred, unconfirmed, unsupported) in all {
+            let plan = plan_emulation(mode, daemon, &platforms(listed), &platforms(requested), machine);
             let got = [&plan.ask_now, &plan.deferred, &plan.unconfirmed, &plan.unsupported].map(|p| crate::platform::join(p));
-            assert_eq!(got, [ask_now, deferred, unconfirmed, unsupported], "{mode:?} daemon={daemon} lists {listed}, wants {requested}");
+            assert_eq!(
+                got,
+                [ask_now, deferred, unconfirmed, unsupported],
+                "{mode:?} daemon={daemon} lists {listed}, wants {requested} on {machine:?}"
+            );
         }
     }
 

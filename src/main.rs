@@ -73,6 +73,8 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, log: Log) -> Result<()> {
     for warning in &plan.warnings {
         log.warning(warning);
     }
+    // What this machine runs natively is asked before any thread starts.
+    multiarch_action::platform::Machine::here();
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("could not start the async runtime")?;
     if plan.dry_run {

@@ -120,14 +120,6 @@ impl Platform {
         self.os == other.os && self.arch == other.arch
     }
 
-    /// True when `host`'s CPU runs this platform without an emulator: its
-    /// own architecture, and the 32-bit one it carries (386 on amd64, arm on
-    /// arm64).
-    pub fn runs_natively_on(&self, host: &Platform) -> bool {
-        self.os == host.os
-            && (self.arch == host.arch || matches!((host.arch.as_str(), self.arch.as_str()), ("amd64", "386") | ("arm64", "arm")))
-    }
-
     /// The platform of the machine this binary was built for.
     pub fn host() -> Platform {
         let arch = match std::env::consts::ARCH {
@@ -143,6 +135,60 @@ impl Platform {
     pub fn slug(&self) -> String {
         self.to_string().replace('/', "-")
     }
+}
+
+/// What this machine runs without an emulator: its own platform, and the
+/// 32-bit one its kernel runs beside it, where it does (386 on amd64; arm on
+/// arm64 only when the CPU has AArch32, which many arm64 servers lack).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Machine {
+    pub platform: Platform,
+    pub compat: Option<Platform>,
+}
+
+impl Machine {
+    /// This machine, asked once (the probe changes the process's
+    /// personality for an instant, so it runs before any other work).
+    pub fn here() -> &'static Machine {
+        static MACHINE: std::sync::OnceLock<Machine> = std::sync::OnceLock::new();
+        MACHINE.get_or_init(|| {
+            let platform = Platform::host();
+            let compat = match platform.arch.as_str() {
+                "amd64" => Platform::parse("linux/386").ok(),
+                "arm64" if kernel_runs_aarch32() => Platform::parse("linux/arm/v7").ok(),
+                _ => None,
+            };
+            Machine { platform, compat }
+        })
+    }
+
+    /// Whether `platform` runs here without an emulator. Any variant of the
+    /// compat architecture counts (arm/v6 and arm/v7 on an AArch32 CPU).
+    pub fn runs_natively(&self, platform: &Platform) -> bool {
+        platform.runs_on(&self.platform) || self.compat.as_ref().is_some_and(|compat| platform.runs_on(compat))
+    }
+}
+
+/// Whether the kernel runs 32-bit Arm programs: arm64 Linux refuses the
+/// `PER_LINUX32` personality when no CPU has AArch32 at EL0.
+#[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+fn kernel_runs_aarch32() -> bool {
+    const PER_LINUX32: libc::c_ulong = 0x0008;
+    const QUERY: libc::c_ulong = 0xffff_ffff;
+    // SAFETY: personality(2) takes and returns plain integers; it changes only
+    // how this process's later execs are treated, and the previous value is
+    // set back at once, before any work starts.
+    unsafe {
+        let previous = libc::personality(QUERY);
+        let accepted = libc::personality(PER_LINUX32) != -1;
+        libc::personality(previous as libc::c_ulong);
+        accepted
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "aarch64")))]
+fn kernel_runs_aarch32() -> bool {
+    false
 }
 
 impl fmt::Display for Platform {
@@ -222,5 +268,28 @@ mod tests {
         assert!(arm.runs_on(&Platform::parse("linux/arm/v6").unwrap()));
         assert!(!arm.runs_on(&Platform::parse("linux/arm64").unwrap()));
         assert_eq!(arm.slug(), "linux-arm-v7");
+    }
+
+    #[test]
+    fn the_machine_runs_its_own_and_its_compat_platform_natively() {
+        let p = |text: &str| Platform::parse(text).unwrap();
+        let amd64 = Machine { platform: p("linux/amd64"), compat: Some(p("linux/386")) };
+        let arm64_with_aarch32 = Machine { platform: p("linux/arm64"), compat: Some(p("linux/arm/v7")) };
+        let arm64_without = Machine { platform: p("linux/arm64"), compat: None };
+        let cases = [
+            (&amd64, "linux/amd64", true),
+            (&amd64, "linux/amd64/v3", true),
+            (&amd64, "linux/386", true),
+            (&amd64, "linux/arm64", false),
+            (&arm64_with_aarch32, "linux/arm/v7", true),
+            (&arm64_with_aarch32, "linux/arm/v6", true),
+            (&arm64_without, "linux/arm/v7", false),
+            (&arm64_without, "linux/arm64", true),
+            (&arm64_without, "linux/amd64", false),
+        ];
+        for (machine, platform, native) in cases {
+            assert_eq!(machine.runs_natively(&p(platform)), native, "{platform} on {machine:?}");
+        }
+        assert!(Machine::here().runs_natively(&Platform::host()));
     }
 }

@@ -128,3 +128,28 @@ fn native_builds_never_touch_the_installer() {
     assert!(run.success, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("QEMU: the builder already runs every requested platform"), "{}", run.stdout);
 }
+
+#[test]
+fn linux_386_runs_natively_on_amd64_and_is_never_sent_to_the_installer() {
+    let bed = TestBed::get();
+    assert_eq!(std::env::consts::ARCH, "x86_64", "the test bed is an amd64 machine");
+    let image = bed.unique_image("i386");
+    // Nothing for 386 to run: a file copied into an empty image.
+    let dir = workspace("FROM scratch\nCOPY hello.txt /hello.txt\n");
+    std::fs::write(dir.path().join("hello.txt"), "hello\n").unwrap();
+    let mut inputs = registry_inputs(&bed, &image);
+    // `qemu: true` installs for every emulated platform; an installer that
+    // cannot be pulled fails the run the moment 386 is sent to it.
+    inputs.extend([
+        ("platforms", "linux/amd64,linux/386"),
+        ("qemu", "true"),
+        ("qemu-image", "registry.invalid/no/binfmt:1"),
+        ("tags", "i386"),
+    ]);
+    let run = run_action(dir.path(), &inputs, &[]);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    assert!(!run.stdout.contains("will run under QEMU"), "{}", run.stdout);
+    assert!(!run.stdout.contains("--install"), "{}", run.stdout);
+    let platforms: serde_json::Value = serde_json::from_str(run.output("platforms")).unwrap();
+    assert!(platforms.get("linux/386").is_some() && platforms.get("linux/amd64").is_some(), "{platforms}");
+}
