@@ -144,3 +144,25 @@ fn floating_tags_never_go_backwards() {
     assert!(older.summary.contains("held back") && older.summary.contains("`latest`"), "{}", older.summary);
     assert!(older.stdout.contains("holding back `latest`"), "{}", older.stdout);
 }
+
+#[test]
+fn a_from_line_preflight_cannot_read_is_skipped_with_a_warning_not_failed() {
+    let bed = TestBed::get();
+    let image = bed.unique_image("pattern-from");
+    // `${VAR%:*}` is valid for BuildKit; preflight does not read it (`%` is
+    // escaped as `%25` in a workflow command).
+    let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE%:*}:multi\nRUN uname -m > /arch\n");
+    let build_arg = format!("BASE_IMAGE={}", bed.base_image_amd64_only);
+    let mut inputs = registry_inputs(&bed, &image);
+    inputs.extend([
+        ("platforms", "linux/amd64,linux/arm64"),
+        ("build-args", build_arg.as_str()),
+        ("tags", "pattern"),
+        ("preflight", "true"),
+    ]);
+    let run = run_action(dir.path(), &inputs, &[]);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    let warning = run.stdout.lines().find(|l| l.starts_with("::warning::preflight: `FROM ${BASE_IMAGE%25:*}:multi`"));
+    assert!(warning.is_some_and(|w| w.contains("line 2") && w.contains("not checked")), "{}", run.stdout);
+    assert!(run.output("digest").starts_with("sha256:"));
+}

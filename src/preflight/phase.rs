@@ -38,6 +38,14 @@ pub(crate) async fn run(plan: &Plan, registry: &Registry, emulated: &[Platform],
         }
         Err(error) => return Err(error),
     };
+    for stage in &stages {
+        if let super::BaseRef::Unreadable(text) = &stage.base {
+            log.warning(&format!(
+                "preflight: `FROM {text}` (Dockerfile line {}) uses a substitution this check does not read; that base's platforms are not checked",
+                stage.from_line
+            ));
+        }
+    }
     for finding in super::lint(&dockerfile, &stages, emulated, &plan.platforms) {
         log.annotation(Annotation {
             level: Level::Warning,

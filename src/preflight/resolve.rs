@@ -18,6 +18,9 @@ pub enum BaseRef {
     /// An earlier stage, by index.
     Stage(usize),
     Scratch,
+    /// A `FROM` whose substitution this parser does not read (e.g.
+    /// `${BASE%:*}`, which BuildKit accepts): not checked, with a warning.
+    Unreadable(String),
 }
 
 /// Which platform a stage runs on.
@@ -86,7 +89,7 @@ fn substitute(text: &str, escape: char, env: &HashMap<String, String>, unset: &m
 
 fn expand_error(line: u32, text: &str, error: ExpandError) -> DockerfileError {
     match error {
-        ExpandError::Syntax => DockerfileError::BadSubstitution { line, text: text.to_string() },
+        ExpandError::Syntax | ExpandError::Unsupported => DockerfileError::BadSubstitution { line, text: text.to_string() },
         ExpandError::Required { name, message } => DockerfileError::RequiredArg { line, name, message },
     }
 }
@@ -173,7 +176,11 @@ fn draft(df: &Dockerfile, stage: &Stage, env: &HashMap<String, String>, earlier:
 fn resolve_base(df: &Dockerfile, stage: &Stage, env: &HashMap<String, String>) -> Result<BaseRef, DockerfileError> {
     let line = stage.from_line;
     let mut unset = Vec::new();
-    let image = substitute(&stage.base, df.escape, env, &mut unset).map_err(|e| expand_error(line, &stage.base, e))?;
+    let image = match substitute(&stage.base, df.escape, env, &mut unset) {
+        Ok(image) => image,
+        Err(ExpandError::Unsupported) => return Ok(BaseRef::Unreadable(stage.base.clone())),
+        Err(error) => return Err(expand_error(line, &stage.base, error)),
+    };
     if image.is_empty() {
         return Err(DockerfileError::EmptyImage { line, text: stage.base.clone(), unset });
     }
@@ -420,5 +427,12 @@ FROM final AS debug
         // Fixed by a build-arg, or not needed for the target.
         assert!(resolve(&df, &args(&[("BASE", "debian")]), None).is_ok());
         assert!(resolve(&df, &HashMap::new(), Some("ok")).is_ok());
+    }
+
+    #[test]
+    fn a_substitution_this_parser_does_not_read_leaves_that_base_unchecked() {
+        let df = parse_dockerfile("ARG BASE_IMAGE=busybox:1\nFROM ${BASE_IMAGE%:*}:multi\nRUN true\n").unwrap();
+        let stages = resolve(&df, &HashMap::new(), None).unwrap();
+        assert_eq!(stages[0].base, BaseRef::Unreadable("${BASE_IMAGE%:*}:multi".into()));
     }
 }

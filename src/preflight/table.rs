@@ -36,7 +36,7 @@ pub fn bases_to_check(stages: &[ResolvedStage], requested: &[Platform], build: &
         let needs = needs_for(stage, requested, build);
         let base = match &stage.base {
             BaseRef::External(image) => Some((stage.from_line, image.clone())),
-            BaseRef::Stage(_) | BaseRef::Scratch => None,
+            BaseRef::Stage(_) | BaseRef::Scratch | BaseRef::Unreadable(_) => None,
         };
         for (line, image) in base.into_iter().chain(stage.extra_images.iter().cloned()) {
             bases.push(BaseAvailability { image, line, needs: needs.clone(), offers: Vec::new() });

@@ -67,8 +67,11 @@ pub(crate) enum Lookup {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ExpandError {
-    /// An unclosed `${`, an empty name or an unsupported modifier.
+    /// An unclosed `${` or an empty name.
     Syntax,
+    /// A well-formed `${NAME…}` with a modifier this parser does not read
+    /// (`%`, `#`, `/`: BuildKit's pattern forms).
+    Unsupported,
     /// `${NAME:?message}` with NAME unset.
     Required { name: String, message: String },
 }
@@ -195,7 +198,7 @@ fn expand_reference(
                     },
                     word,
                 ),
-                _ => return Err(ExpandError::Syntax),
+                _ => return Err(ExpandError::Unsupported),
             };
             let use_value = match op {
                 "" => true,
@@ -313,7 +316,8 @@ mod tests {
     fn substitution_errors() {
         assert_eq!(run("${A", &[]), Err(ExpandError::Syntax));
         assert_eq!(run("${}", &[]), Err(ExpandError::Syntax));
-        assert_eq!(run("${A#x}", &[("A", "1")]), Err(ExpandError::Syntax));
+        assert_eq!(run("${A#x}", &[("A", "1")]), Err(ExpandError::Unsupported));
+        assert_eq!(run("${A%:*}", &[("A", "1")]), Err(ExpandError::Unsupported));
         assert_eq!(run("${A:?set A}", &[]), Err(ExpandError::Required { name: "A".into(), message: "set A".into() }));
         assert_eq!(run("${A:?set A}", &[("A", "1")]).as_deref(), Ok("1"));
     }
