@@ -1,6 +1,7 @@
 //! Retrying transient failures — connection resets, timeouts, 5xx, 429 —
-//! with capped exponential backoff, a bounded number of times, saying so in
-//! the log. Authentication failures and other 4xx answers are final.
+//! with capped exponential backoff and jitter (so that parallel uploads do
+//! not retry in lockstep), a bounded number of times, saying so in the log.
+//! Authentication failures and other 4xx answers are final.
 
 use std::future::Future;
 use std::time::Duration;
@@ -23,10 +24,16 @@ pub struct RetryPolicy {
 pub const REGISTRY_POLICY: RetryPolicy = RetryPolicy { attempts: 5, base: Duration::from_millis(250), cap: Duration::from_secs(8) };
 
 impl RetryPolicy {
-    /// The wait before try `attempt` (2 is the first retry).
+    /// The longest wait before try `attempt` (2 is the first retry).
     pub fn delay(&self, attempt: u32) -> Duration {
         let exponent = attempt.saturating_sub(2).min(16);
         self.base.saturating_mul(1 << exponent).min(self.cap)
+    }
+
+    /// The wait before try `attempt`, with jitter: `delay` scaled by
+    /// `fraction` (from 0.5 to 1.0), so concurrent retries spread out.
+    pub fn jittered_delay(&self, attempt: u32, fraction: f64) -> Duration {
+        self.delay(attempt).mul_f64(fraction.clamp(0.5, 1.0))
     }
 }
 
@@ -36,16 +43,20 @@ pub fn registry_transience(error: &oci_client::errors::OciDistributionError) -> 
     match error {
         E::RequestError(e) if e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() => Transience::Transient,
         E::ServerError { code, .. } if *code >= 500 || *code == 429 || *code == 408 => Transience::Transient,
-        E::RegistryError { envelope, .. }
-            if envelope.errors.iter().any(|e| {
-                let code = format!("{:?}", e.code).to_ascii_uppercase();
-                code.contains("TOOMANYREQUESTS") || code.contains("UNAVAILABLE")
-            }) =>
-        {
-            Transience::Transient
-        }
+        E::RegistryError { envelope, .. } if envelope.errors.iter().any(|e| transient_code(&e.code)) => Transience::Transient,
         E::IoError(_) => Transience::Transient,
         _ => Transience::Permanent,
+    }
+}
+
+/// Registry error codes that say "try again": the spec's `TOOMANYREQUESTS`,
+/// and `UNAVAILABLE`, which registries send as their own code.
+fn transient_code(code: &oci_client::errors::OciErrorCode) -> bool {
+    use oci_client::errors::OciErrorCode as C;
+    match code {
+        C::Toomanyrequests => true,
+        C::Other(other) => other.eq_ignore_ascii_case("UNAVAILABLE") || other.eq_ignore_ascii_case("TOOMANYREQUESTS"),
+        _ => false,
     }
 }
 
@@ -89,7 +100,7 @@ where
             Ok(value) => return Ok(value),
             Err(error) if attempt < policy.attempts && classify(&error) == Transience::Transient => {
                 attempt += 1;
-                let wait = policy.delay(attempt);
+                let wait = policy.jittered_delay(attempt, rand::random_range(0.5..=1.0));
                 tracing::warn!("{what} failed ({error}); retrying in {:.1}s (try {attempt} of {})", wait.as_secs_f64(), policy.attempts);
                 tokio::time::sleep(wait).await;
             }
@@ -108,6 +119,32 @@ mod tests {
         let policy = RetryPolicy { attempts: 8, base: Duration::from_millis(250), cap: Duration::from_secs(2) };
         let delays: Vec<u128> = (2..=7).map(|a| policy.delay(a).as_millis()).collect();
         assert_eq!(delays, [250, 500, 1000, 2000, 2000, 2000]);
+    }
+
+    #[test]
+    fn jitter_spreads_waits_between_half_and_the_whole_delay() {
+        let policy = RetryPolicy { attempts: 8, base: Duration::from_millis(400), cap: Duration::from_secs(8) };
+        assert_eq!(policy.jittered_delay(2, 0.5), Duration::from_millis(200));
+        assert_eq!(policy.jittered_delay(3, 1.0), Duration::from_millis(800));
+        assert_eq!(policy.jittered_delay(2, 0.0), Duration::from_millis(200), "never below half");
+        let waits: std::collections::BTreeSet<u128> =
+            (0..50).map(|_| policy.jittered_delay(2, rand::random_range(0.5..=1.0)).as_micros()).collect();
+        assert!(waits.len() > 10, "concurrent retries do not wait alike: {waits:?}");
+    }
+
+    #[test]
+    fn registry_error_codes_are_matched_by_variant() {
+        use oci_client::errors::OciErrorCode as C;
+        for (code, transient) in [
+            (C::Toomanyrequests, true),
+            (C::Other("UNAVAILABLE".into()), true),
+            (C::Other("unavailable".into()), true),
+            (C::Unauthorized, false),
+            (C::Denied, false),
+            (C::Other("SOMETHING_UNAVAILABLE_ELSE".into()), false),
+        ] {
+            assert_eq!(transient_code(&code), transient, "{code:?}");
+        }
     }
 
     #[test]
