@@ -57,6 +57,9 @@ pub(crate) async fn run(plan: &Plan, registry: &Registry, emulated: &[Platform],
     }
 
     let mut bases = super::bases_to_check(&stages, &plan.platforms, &Platform::host());
+    // A name `build-contexts` provides is not pulled: nothing to ask.
+    let provided: Vec<&str> = plan.options.build_contexts.iter().filter_map(|c| c.split_once('=').map(|(name, _)| name.trim())).collect();
+    bases.retain(|base| !provided.contains(&base.image.as_str()));
     let lookups = bases.iter().map(|base| registry.platforms_of(&base.image));
     let offered = futures_util::future::join_all(lookups).await;
     let mut checked = Vec::new();

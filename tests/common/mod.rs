@@ -274,10 +274,15 @@ pub fn parse_github_output(text: &str) -> HashMap<String, String> {
 /// Runs the binary as the runner runs the action: no arguments, inputs in
 /// `INPUT_*`, the GitHub context in `GITHUB_*`, files for outputs and summary.
 pub fn run_action(workdir: &Path, inputs: &[(&str, &str)], github: &[(&str, &str)]) -> Run {
+    run_binary(Path::new(BINARY), workdir, inputs, github)
+}
+
+/// [`run_action`] with another build of the binary.
+pub fn run_binary(binary: &Path, workdir: &Path, inputs: &[(&str, &str)], github: &[(&str, &str)]) -> Run {
     let files = tempfile::tempdir().unwrap();
     let output_path = files.path().join("output");
     let summary_path = files.path().join("summary");
-    let mut command = Command::new(BINARY);
+    let mut command = Command::new(binary);
     command.current_dir(workdir).env_clear();
     command.env("PATH", std::env::var("PATH").unwrap_or_default());
     command.env("GITHUB_ACTIONS", "true");
