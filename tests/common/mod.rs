@@ -27,6 +27,15 @@ pub struct TestBed {
     pub registry2: String,
     pub user2: String,
     pub password2: String,
+    /// The BuildKit image `docker-container` builders are created from, in
+    /// the test registry (so that no test asks Docker Hub for it).
+    pub buildkit_image: String,
+    /// `DOCKER_HOST` of the second daemon, set up as hosted runners are
+    /// (classic image store), in a network namespace of its own.
+    pub classic_docker_host: String,
+    /// The test registry as the classic daemon reaches it (same registry,
+    /// same credentials, another address).
+    pub classic_registry: String,
 }
 
 impl TestBed {
@@ -46,7 +55,11 @@ impl TestBed {
             registry2: get("REGISTRY2"),
             user2: get("REGISTRY2_USER"),
             password2: get("REGISTRY2_PASSWORD"),
+            buildkit_image: get("BUILDKIT_IMAGE"),
+            classic_docker_host: get("CLASSIC_DOCKER_HOST"),
+            classic_registry: get("CLASSIC_REGISTRY"),
         };
+        require_docker0();
         let status = curl(&["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://{}/v2/", bed.registry)]);
         assert_eq!(status.trim(), "401", "{start} (the registry at {} does not answer)", bed.registry);
         let docker = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output().expect("docker CLI");
@@ -66,6 +79,8 @@ impl TestBed {
     fn registry_of(&self, image: &str) -> (&str, &str, &str) {
         if image.starts_with(&format!("{}/", self.registry2)) {
             (&self.registry2, &self.user2, &self.password2)
+        } else if image.starts_with(&format!("{}/", self.classic_registry)) {
+            (&self.classic_registry, &self.user, &self.password)
         } else {
             (&self.registry, &self.user, &self.password)
         }
@@ -112,10 +127,28 @@ impl TestBed {
 
     /// The docker CLI with a config holding the registry's credentials.
     pub fn docker(&self, args: &[&str]) -> std::process::Output {
+        self.docker_at(None, args)
+    }
+
+    /// The docker CLI talking to the classic-store daemon.
+    pub fn classic_docker(&self, args: &[&str]) -> std::process::Output {
+        self.docker_at(Some(&self.classic_docker_host), args)
+    }
+
+    fn docker_at(&self, host: Option<&str>, args: &[&str]) -> std::process::Output {
         let config = tempfile::tempdir().unwrap();
         let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.user, self.password));
-        std::fs::write(config.path().join("config.json"), format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, self.registry)).unwrap();
-        Command::new("docker").arg("--config").arg(config.path()).args(args).output().expect("docker CLI")
+        std::fs::write(
+            config.path().join("config.json"),
+            format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}},"{}":{{"auth":"{auth}"}}}}}}"#, self.registry, self.classic_registry),
+        )
+        .unwrap();
+        let mut command = Command::new("docker");
+        command.arg("--config").arg(config.path());
+        if let Some(host) = host {
+            command.args(["--host", host]);
+        }
+        command.args(args).output().expect("docker CLI")
     }
 
     /// Runs `cmd` in `image` for `platform` and returns its stdout.
@@ -126,6 +159,19 @@ impl TestBed {
         assert!(output.status.success(), "docker run {image} for {platform} failed: {}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8_lossy(&output.stdout).trim().to_string()
     }
+}
+
+/// Every test talks to 172.17.0.1; unless it is docker0's address on this
+/// machine, that traffic would leave it by the default route.
+pub fn require_docker0() {
+    let output =
+        Command::new("ip").args(["-4", "addr", "show", "docker0"]).output().expect("ip (iproute2) is installed by scripts/testenv");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("inet 172.17.0.1/"),
+        "172.17.0.1 is not an address of this machine (docker0 is missing), so the tests' traffic would leave it; \
+         restore it by restarting the main dockerd (kill $(cat /var/run/docker.pid), then `scripts/testenv up`)"
+    );
 }
 
 pub fn curl(args: &[&str]) -> String {
