@@ -200,11 +200,17 @@ impl Plan {
     /// Validates every input and computes the plan.
     pub fn new(raw: &RawInputs, github: &GithubContext) -> Result<Plan> {
         let mut warnings = Vec::new();
-        let images = split_list(raw.get("images"), true).iter().map(|i| ImageName::parse(i)).collect::<Result<Vec<_>>>()?;
+        let given_images: Vec<String> = meta::parse_images(raw.get("images"))
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .into_iter()
+            .filter(|i| i.enable)
+            .map(|i| i.name)
+            .collect();
+        let images = given_images.iter().map(|i| ImageName::parse(i)).collect::<Result<Vec<_>>>()?;
         if images.is_empty() {
             bail!("images: no image given; name at least one, e.g. ghcr.io/acme/app");
         }
-        for (given, image) in split_list(raw.get("images"), true).iter().zip(&images) {
+        for (given, image) in given_images.iter().zip(&images) {
             if given != &image.name {
                 warnings.push(format!("images: `{given}` is used as `{}` (image names are lowercase)", image.name));
             }
@@ -517,7 +523,8 @@ impl Plan {
     }
 }
 
-fn compute_meta(raw: &RawInputs, github: &GithubContext, images: &[ImageName]) -> Result<meta::Meta> {
+/// The tags, labels and annotations of this run, from the metadata inputs.
+pub fn compute_meta(raw: &RawInputs, github: &GithubContext, images: &[ImageName]) -> Result<meta::Meta> {
     let rules = match raw.get("tags") {
         "" => meta::default_tag_rules(),
         text => meta::parse_tag_rules(text).map_err(|e| anyhow::anyhow!("{e}"))?,
@@ -527,20 +534,13 @@ fn compute_meta(raw: &RawInputs, github: &GithubContext, images: &[ImageName]) -
         Some(seconds) => chrono::DateTime::from_timestamp(seconds, 0).context("SOURCE_DATE_EPOCH is out of range")?,
         None => chrono::Utc::now(),
     };
-    let context = meta::Context {
-        event_name: github.event_name.clone(),
-        git_ref: github.git_ref.clone(),
-        sha: github.sha.clone(),
-        repository: github.repository.clone(),
-        server_url: github.server_url.clone(),
-        event: github.event.clone(),
-        version_override: Some(raw.get("version").to_string()).filter(|v| !v.is_empty()),
-        created,
-    };
-    let labels = parse_pairs("labels", raw.get("labels"))?;
+    let context = github.meta_context(Some(raw.get("version").to_string()).filter(|v| !v.is_empty()), created);
+    let (labels, label_warnings) = meta::parse_labels(raw.get("labels"));
     let annotations = meta::parse_annotations(raw.get("annotations")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let names: Vec<String> = images.iter().map(|i| i.name.clone()).collect();
-    meta::compute(&context, &names, &rules, &flavor, &labels, &annotations).map_err(|e| anyhow::anyhow!("{e}"))
+    let mut meta = meta::compute(&context, &names, &rules, &flavor, &labels, &annotations).map_err(|e| anyhow::anyhow!("{e}"))?;
+    meta.warnings.extend(label_warnings);
+    Ok(meta)
 }
 
 /// `sha256:` and 64 hex digits.

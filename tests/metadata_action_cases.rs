@@ -1,0 +1,168 @@
+//! docker/metadata-action's own test tables, as facts: for each of its
+//! cases, the `images`, `tags`, `flavor` and `labels` inputs, the event
+//! (its variables and payload, under tests/fixtures/metadata-action/), and
+//! the version and tags it expects. Each case runs through the same path as
+//! a workflow run (the GitHub context read from the environment, then the
+//! metadata inputs) and must give the same version and tags, except the
+//! cases in `KEPT`, where this action differs on purpose; each names its
+//! reason and the tags given here instead.
+//!
+//! The tables' clock is 2020-01-10T00:30:00Z for both the build and the
+//! commit date, and the API answers the repository's default branch as
+//! `master`; the same is set here.
+
+use std::collections::HashMap;
+
+use multiarch_action::inputs::RawInputs;
+use multiarch_action::meta;
+use multiarch_action::plan::{ImageName, compute_meta};
+use multiarch_action::runner::GithubContext;
+use serde::Deserialize;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/metadata-action");
+/// 2020-01-10T00:30:00Z.
+const CLOCK: i64 = 1_578_616_200;
+
+#[derive(Debug, Deserialize)]
+struct Case {
+    group: String,
+    name: String,
+    event: String,
+    images: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    flavor: Vec<String>,
+    #[serde(default)]
+    labels: Vec<String>,
+    #[serde(default)]
+    env: HashMap<String, String>,
+    expected_version: Option<String>,
+    expected_latest: Option<bool>,
+    expected_tags: Option<Vec<String>>,
+    expected_tag_names: Option<Vec<String>>,
+    sep_tags: Option<String>,
+    expected_joined: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Event {
+    env: HashMap<String, String>,
+    payload: Option<serde_json::Value>,
+}
+
+/// The kept rules: floating tags (`latest`, `{{major}}`, `{{major}}.{{minor}}`)
+/// never point at a prerelease.
+const PRERELEASE: &str = "no `latest` for a prerelease version: the build's tag is a semver prerelease, and `latest` only ever names a stable release (floating tags never move to a prerelease)";
+
+/// The same for a GitHub release marked "pre-release", whatever its tag says.
+const RELEASE_PRERELEASE: &str = "no `latest` for a GitHub release marked pre-release: the event says this is not a stable release, so `latest` (and `{{major}}`, `{{major}}.{{minor}}`) stay on the last stable one";
+
+/// Cases where this action gives other tags on purpose: (group/name, reason, tags given here).
+const KEPT: &[(&str, &str, &[&str])] = &[
+    ("tag/tag07", PRERELEASE, &["org/app:2.0.8-beta.67", "ghcr.io/user/app:2.0.8-beta.67"]),
+    ("tag/tag08", PRERELEASE, &["org/app:2.0", "ghcr.io/user/app:2.0"]),
+    ("tag/tag09", PRERELEASE, &["org/app:2.0.8", "org/app:67", "ghcr.io/user/app:2.0.8", "ghcr.io/user/app:67"]),
+    ("latest/latest06", PRERELEASE, &["org/app:2.0.8", "ghcr.io/user/app:2.0.8"]),
+    ("latest/latest10", PRERELEASE, &["2.0.8"]),
+    ("release/release01", RELEASE_PRERELEASE, &["user/app:v1.1.1"]),
+    ("release/release02", RELEASE_PRERELEASE, &["user/app:v1.1.1", "user/app:baseref-"]),
+];
+
+/// metadata-action's rules for an empty `tags` input, given explicitly here
+/// (an empty `tags` is this action's own, release-first, default).
+const METADATA_ACTION_DEFAULT_TAGS: &str = "type=schedule\ntype=ref,event=branch\ntype=ref,event=tag\ntype=ref,event=pr";
+
+fn load<T: serde::de::DeserializeOwned>(path: &str) -> T {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Version and full tag references for one case, or an error text.
+fn run(case: &Case, dir: &std::path::Path) -> Result<(String, Vec<String>, Vec<String>), String> {
+    let event: Event = load(&format!("{FIXTURES}/events/{}.json", case.event));
+    let mut env = event.env.clone();
+    env.extend(case.env.clone());
+    if let Some(payload) = &event.payload {
+        let path = dir.join(format!("{}.json", case.event));
+        std::fs::write(&path, payload.to_string()).unwrap();
+        env.insert("GITHUB_EVENT_PATH".into(), path.display().to_string());
+    }
+    env.insert("SOURCE_DATE_EPOCH".into(), CLOCK.to_string());
+    let mut github = GithubContext::from_env(&env).map_err(|e| format!("{e:#}"))?;
+    github.default_branch.get_or_insert_with(|| "master".to_string());
+    github.commit_date = chrono::DateTime::from_timestamp(CLOCK, 0);
+
+    let tags = if case.tags.is_empty() { METADATA_ACTION_DEFAULT_TAGS.to_string() } else { case.tags.join("\n") };
+    let raw = RawInputs::from_pairs([("tags", tags), ("flavor", case.flavor.join("\n")), ("labels", case.labels.join("\n"))])
+        .map_err(|e| format!("{e:#}"))?;
+    let images = meta::parse_images(&case.images.join("\n")).map_err(|e| e.to_string())?;
+    let images: Vec<ImageName> = images
+        .iter()
+        .filter(|i| i.enable)
+        .map(|i| ImageName::parse(&i.name))
+        .collect::<anyhow::Result<_>>()
+        .map_err(|e| format!("{e:#}"))?;
+    let meta = compute_meta(&raw, &github, &images).map_err(|e| format!("{e:#}"))?;
+    let names: Vec<String> = meta.tag_names().into_iter().map(str::to_string).collect();
+    let refs = if images.is_empty() { names.clone() } else { meta.references(&images.iter().map(|i| i.name.clone()).collect::<Vec<_>>()) };
+    Ok((meta.version, refs, names))
+}
+
+#[test]
+fn every_case_of_metadata_action_agrees_or_is_a_kept_rule() {
+    let cases: Vec<Case> = load(&format!("{FIXTURES}/cases.json"));
+    assert!(cases.len() >= 130, "the tables hold {} cases", cases.len());
+    let dir = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    let mut kept_seen = Vec::new();
+    for case in &cases {
+        let id = format!("{}/{}", case.group, case.name);
+        let (version, refs, names) = match run(case, dir.path()) {
+            Ok(out) => out,
+            Err(e) => {
+                failures.push(format!("{id}: failed: {e}"));
+                continue;
+            }
+        };
+        let theirs = match (&case.expected_tags, &case.expected_joined) {
+            (Some(tags), _) => tags.clone(),
+            (None, Some(joined)) => joined.split(case.sep_tags.as_deref().unwrap_or("\n")).map(str::to_string).collect(),
+            (None, None) => panic!("{id}: the case expects no tags"),
+        };
+        let latest = refs.iter().any(|r| r == "latest" || r.ends_with(":latest") || r.contains(":latest-") || r.contains("-latest"));
+        if let Some((_, reason, ours)) = KEPT.iter().find(|(k, _, _)| *k == id) {
+            kept_seen.push(id.clone());
+            if refs != *ours {
+                failures.push(format!("{id} (kept: {reason}): gives {refs:?}, expected {ours:?}"));
+            }
+            if refs == theirs {
+                failures.push(format!("{id}: listed as kept but agrees with metadata-action; remove it from KEPT"));
+            }
+            continue;
+        }
+        if refs != theirs {
+            failures.push(format!("{id}: tags {refs:?}, metadata-action gives {theirs:?}"));
+        }
+        if let Some(want) = &case.expected_version
+            && &version != want
+        {
+            failures.push(format!("{id}: version {version:?}, metadata-action gives {want:?}"));
+        }
+        if case.expected_version.is_none() && case.expected_latest.is_some() && !version.is_empty() {
+            failures.push(format!("{id}: version {version:?}, metadata-action gives none"));
+        }
+        if let Some(want) = case.expected_latest
+            && want != latest
+        {
+            failures.push(format!("{id}: latest {latest}, metadata-action says {want}"));
+        }
+        if let Some(want) = &case.expected_tag_names
+            && &names != want
+        {
+            failures.push(format!("{id}: tag names {names:?}, metadata-action gives {want:?}"));
+        }
+    }
+    assert_eq!(kept_seen.len(), KEPT.len(), "every kept case is in the tables: {kept_seen:?}");
+    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
