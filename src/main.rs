@@ -55,7 +55,16 @@ fn fail(log: &Log, error: &anyhow::Error) -> ExitCode {
 }
 
 fn run(raw: &RawInputs, env: &HashMap<String, String>, log: Log) -> Result<()> {
-    let github = GithubContext::from_env(env)?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("could not start the async runtime")?;
+    let mut github = GithubContext::from_env(env)?;
+    // The payload of some events does not name the default branch; the API does.
+    if github.default_branch.is_none() && !raw.get("github-token").is_empty() && !github.repository.is_empty() {
+        match runtime.block_on(multiarch_action::github::default_branch(&github.api_url, raw.get("github-token"), &github.repository)) {
+            Ok(branch) => github.default_branch = Some(branch),
+            Err(e) => log.warning(&format!("{e:#}; rules that need the default branch treat this run as not on it")),
+        }
+    }
     let plan = Plan::new(raw, &github)?;
     let workdir = std::env::current_dir().context("could not read the working directory")?;
     plan.check_files(&workdir)?;
@@ -68,8 +77,6 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, log: Log) -> Result<()> {
     for warning in &plan.warnings {
         log.warning(warning);
     }
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("could not start the async runtime")?;
     if plan.dry_run {
         log.info(&runtime.block_on(pipeline::dry_run(&plan, &log)));
         return Ok(());

@@ -1,9 +1,10 @@
-//! Release notes against a local HTTP server that answers like GitHub's REST API,
-//! from recorded responses in tests/fixtures/, and records every request it gets.
+//! Release notes and the default-branch lookup against a local HTTP server
+//! that answers like GitHub's REST API, from recorded responses in
+//! tests/fixtures/, and records every request it gets.
 
 use std::sync::{Arc, Mutex};
 
-use multiarch_action::github::{ImageSection, Outcome, SECTION_END, SECTION_START, publish_release_notes, render_section};
+use multiarch_action::github::{ImageSection, Outcome, SECTION_END, SECTION_START, default_branch, publish_release_notes, render_section};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -13,6 +14,7 @@ const RELEASE_NO_SECTION: &str = include_str!("fixtures/github/release_no_sectio
 const RELEASE_WITH_SECTION: &str = include_str!("fixtures/github/release_with_section.json");
 const UPDATE_403: &str = include_str!("fixtures/github/update_release_403.json");
 const GET_404: &str = include_str!("fixtures/github/get_release_404.json");
+const GET_REPOSITORY: &str = include_str!("fixtures/github/get_repository.json");
 const OLD_DIGEST: &str = "sha256:dead000000000000000000000000000000000000000000000000000000000000";
 const NEW_DIGEST: &str = "sha256:beef000000000000000000000000000000000000000000000000000000000000";
 
@@ -380,4 +382,34 @@ async fn the_action_adds_the_pushed_image_to_the_release() {
             assert!(run.stdout.contains("release notes: added the image to release"), "{}", run.stdout);
         }
     }
+}
+
+/// Behaves like `GET /repos/{owner}/{repo}` for octocat/Hello-World.
+fn repository_api(request: &Request) -> (u16, String) {
+    if request.authorization.as_deref() != Some(&format!("Bearer {TOKEN}")) {
+        return (401, r#"{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest","status":"401"}"#.into());
+    }
+    match (request.method.as_str(), request.path.as_str()) {
+        ("GET", "/repos/octocat/Hello-World") => (200, GET_REPOSITORY.into()),
+        _ => (404, GET_404.into()),
+    }
+}
+
+#[tokio::test]
+async fn default_branch_comes_from_the_repository() {
+    let server = Server::start(repository_api).await;
+    assert_eq!(default_branch(&server.base, TOKEN, "octocat/Hello-World").await.unwrap(), "master");
+    let calls: Vec<_> = server.requests().iter().map(|r| (r.method.clone(), r.path.clone())).collect();
+    assert_eq!(calls, [("GET".to_string(), "/repos/octocat/Hello-World".to_string())]);
+
+    let missing = default_branch(&server.base, TOKEN, "octocat/Nowhere").await.unwrap_err();
+    let text = format!("{missing:#}");
+    assert!(text.starts_with("default branch: could not read repository octocat/Nowhere"), "{text}");
+    assert!(text.contains("404"), "{text}");
+
+    let wrong = "ghs_wrongwrongwrongwrongwrongwrongwrong";
+    let denied = format!("{:#}", default_branch(&server.base, wrong, "octocat/Hello-World").await.unwrap_err());
+    assert!(denied.contains("401") && !denied.contains(wrong), "{denied}");
+    let none = format!("{:#}", default_branch(&server.base, "", "octocat/Hello-World").await.unwrap_err());
+    assert_eq!(none, "default branch: no github-token given");
 }

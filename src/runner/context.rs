@@ -205,3 +205,86 @@ impl GithubContext {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MERGE_SHA: &str = "a9c8c5828b91be19d9728548b24759e352367ef1";
+    const HEAD_SHA: &str = "3370e228f2209994d57af4427fe64e71bb79ac96";
+
+    fn context(vars: &[(&str, &str)], payload: Value) -> Result<GithubContext> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("event.json");
+        std::fs::write(&path, payload.to_string()).unwrap();
+        let mut env: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        env.insert("GITHUB_EVENT_PATH".into(), path.display().to_string());
+        GithubContext::from_env(&env)
+    }
+
+    fn pull_request() -> Value {
+        serde_json::json!({"number": 15, "pull_request": {"head": {"sha": HEAD_SHA}}, "repository": {"default_branch": "master"}})
+    }
+
+    #[test]
+    fn pr_head_sha_switch() {
+        let base = [("GITHUB_EVENT_NAME", "pull_request"), ("GITHUB_SHA", MERGE_SHA)];
+        assert_eq!(context(&base, pull_request()).unwrap().sha, MERGE_SHA);
+        let on = [base[0], base[1], ("DOCKER_METADATA_PR_HEAD_SHA", "true")];
+        let github = context(&on, pull_request()).unwrap();
+        assert_eq!(github.sha, HEAD_SHA);
+        assert_eq!(github.default_branch.as_deref(), Some("master"));
+        let push = [("GITHUB_EVENT_NAME", "push"), ("GITHUB_SHA", MERGE_SHA), ("DOCKER_METADATA_PR_HEAD_SHA", "true")];
+        assert_eq!(context(&push, pull_request()).unwrap().sha, MERGE_SHA);
+    }
+
+    #[test]
+    fn short_sha_length_and_annotation_levels() {
+        let github = context(&[], Value::Null).unwrap();
+        assert_eq!(github.short_sha_length, 7);
+        assert_eq!(github.annotation_levels, vec![AnnotationLevel::Manifest, AnnotationLevel::Index]);
+        let github =
+            context(&[("DOCKER_METADATA_SHORT_SHA_LENGTH", "12"), ("DOCKER_METADATA_ANNOTATIONS_LEVELS", "index")], Value::Null).unwrap();
+        assert_eq!((github.short_sha_length, github.annotation_levels), (12, vec![AnnotationLevel::Index]));
+        let e = context(&[("DOCKER_METADATA_SHORT_SHA_LENGTH", "long")], Value::Null).unwrap_err().to_string();
+        assert_eq!(e, "DOCKER_METADATA_SHORT_SHA_LENGTH=long is not a length; unset it or give a number of characters such as 12");
+        let e = context(&[("DOCKER_METADATA_ANNOTATIONS_LEVELS", "manifest,index-descriptor")], Value::Null).unwrap_err().to_string();
+        assert!(e.starts_with("DOCKER_METADATA_ANNOTATIONS_LEVELS: level `index-descriptor` is not supported"), "{e}");
+    }
+
+    #[test]
+    fn commit_date_from_the_payload_or_git() {
+        let payload = serde_json::json!({
+            "commits": [{"id": "aaa", "timestamp": "2022-04-19T11:27:24+02:00"}],
+            "head_commit": {"id": "bbb", "timestamp": "2022-04-20T10:00:00Z"}
+        });
+        let date = |sha: &str| context(&[("GITHUB_SHA", sha)], payload.clone()).unwrap().commit_date.map(|d| d.to_rfc3339());
+        assert_eq!(date("aaa").as_deref(), Some("2022-04-19T09:27:24+00:00"));
+        assert_eq!(date("bbb").as_deref(), Some("2022-04-20T10:00:00+00:00"));
+        assert_eq!(date("ccc"), None);
+
+        let repo = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let status = std::process::Command::new("git")
+                .arg("-C")
+                .arg(repo.path())
+                .args(args)
+                .env("GIT_COMMITTER_DATE", "2021-03-04T05:06:07+01:00")
+                .env("GIT_AUTHOR_DATE", "2021-03-04T05:06:07+01:00")
+                .env("GIT_AUTHOR_NAME", "t")
+                .env("GIT_AUTHOR_EMAIL", "t@example.com")
+                .env("GIT_COMMITTER_NAME", "t")
+                .env("GIT_COMMITTER_EMAIL", "t@example.com")
+                .output()
+                .unwrap();
+            assert!(status.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&status.stderr));
+            String::from_utf8_lossy(&status.stdout).trim().to_string()
+        };
+        git(&["init", "-q"]);
+        git(&["commit", "-q", "--allow-empty", "-m", "one"]);
+        let sha = git(&["rev-parse", "HEAD"]);
+        let workspace = repo.path().display().to_string();
+        let github = context(&[("GITHUB_SHA", &sha), ("GITHUB_WORKSPACE", &workspace)], Value::Null).unwrap();
+        assert_eq!(github.commit_date.map(|d| d.to_rfc3339()).as_deref(), Some("2021-03-04T04:06:07+00:00"));
+    }
+}
