@@ -41,6 +41,8 @@ pub const INPUTS: &[InputDef] = &[
         "Tag rules, one per line, in docker/metadata-action syntax (`type=semver,pattern={{version}}`, `type=ref,event=branch`, `type=sha`, `type=raw,value=x`; a bare line is a raw tag). Empty: `{{version}}`, `{{major}}.{{minor}}`, `{{major}}` on releases, the branch name, `pr-N`, and `nightly` on schedule.",
     ),
     input("flavor", "", "Tag flavor lines: `latest=auto|true|false`, `prefix=`, `suffix=` (with `,onlatest=true`)."),
+    input("sep-tags", "", "Separator of the `tags` and `tag-names` outputs. Empty: a newline."),
+    input("sep-labels", "", "Separator of the `labels` output. Empty: a newline."),
     input(
         "version",
         "",
@@ -151,7 +153,11 @@ pub const INPUTS: &[InputDef] = &[
     ),
     InputDef {
         secret: true,
-        ..input("github-token", "", "A token for GitHub's API (`secrets.GITHUB_TOKEN`), used by `release-notes`. Masked.")
+        ..input(
+            "github-token",
+            "",
+            "A token for GitHub's API (`secrets.GITHUB_TOKEN`), used by `release-notes`, and to read the default branch when the event payload lacks it. Masked.",
+        )
     },
     input(
         "release-notes",
@@ -197,14 +203,15 @@ pub struct OutputDef {
 pub const OUTPUTS: &[OutputDef] = &[
     OutputDef { name: "digest", doc: "Digest of the pushed image index (pullable as `image@digest`)." },
     OutputDef { name: "image", doc: "`<first image>@<digest>`: a pullable reference to exactly this build." },
-    OutputDef { name: "tags", doc: "Full references that were pushed, one per line." },
+    OutputDef { name: "tags", doc: "Full references that were pushed, one per line (or `sep-tags` apart)." },
+    OutputDef { name: "tag-names", doc: "The tags that were pushed, without the image name, one per line (or `sep-tags` apart)." },
     OutputDef {
         name: "platforms",
         doc: "JSON object: platform → its manifest digest, read back from the registry (attestations left out).",
     },
     OutputDef { name: "metadata", doc: "buildx's build metadata (JSON)." },
     OutputDef { name: "version", doc: "The main version computed from the ref, the event or `version`." },
-    OutputDef { name: "labels", doc: "Labels applied to the image, `key=value` per line." },
+    OutputDef { name: "labels", doc: "Labels applied to the image, `key=value` per line (or `sep-labels` apart)." },
     OutputDef { name: "annotations", doc: "Annotations applied, `level:key=value` per line." },
     OutputDef { name: "json", doc: "Everything above as one JSON object." },
 ];
@@ -237,13 +244,21 @@ pub fn env_name(input: &str) -> String {
     format!("INPUT_{}", input.to_uppercase().replace(' ', "_"))
 }
 
+/// Inputs whose spaces are meaningful (a separator may be a space).
+const KEEP_WHITESPACE: &[&str] = &["sep-tags", "sep-labels"];
+
+/// An input's value as given: trimmed, except for [`KEEP_WHITESPACE`] inputs.
+fn given_value(name: &str, value: &str) -> String {
+    if KEEP_WHITESPACE.contains(&name) { value.to_string() } else { value.trim().to_string() }
+}
+
 impl RawInputs {
     /// Reads `INPUT_*` variables. An input the runner passes empty takes the
     /// table's default, as the runner itself would.
     pub fn from_env(env: &HashMap<String, String>) -> RawInputs {
         let mut values = BTreeMap::new();
         for def in INPUTS {
-            let value = env.get(&env_name(def.name)).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+            let value = env.get(&env_name(def.name)).map(|v| given_value(def.name, v)).filter(|v| !v.is_empty());
             values.insert(def.name, value.unwrap_or_else(|| def.default.to_string()));
         }
         RawInputs { values }
@@ -255,7 +270,7 @@ impl RawInputs {
         let mut raw = RawInputs::from_env(&HashMap::new());
         for (name, value) in pairs {
             let Some(def) = find(name) else { bail!("`{name}` is not an input of this action") };
-            raw.values.insert(def.name, value.trim().to_string());
+            raw.values.insert(def.name, given_value(def.name, &value));
         }
         Ok(raw)
     }

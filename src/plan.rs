@@ -540,6 +540,8 @@ pub fn compute_meta(raw: &RawInputs, github: &GithubContext, images: &[ImageName
     let names: Vec<String> = images.iter().map(|i| i.name.clone()).collect();
     let mut meta = meta::compute(&context, &names, &rules, &flavor, &labels, &annotations).map_err(|e| anyhow::anyhow!("{e}"))?;
     meta.warnings.extend(label_warnings);
+    let separator = |input: &str| Some(raw.get(input).to_string()).filter(|s| !s.is_empty()).unwrap_or_else(|| "\n".to_string());
+    meta.separators = meta::Separators { tags: separator("sep-tags"), labels: separator("sep-labels") };
     Ok(meta)
 }
 

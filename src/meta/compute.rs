@@ -406,7 +406,7 @@ pub fn compute(
     let labels = build_labels(ctx, &version, &user_labels);
     let annotations = build_annotations(&labels, &ctx.annotation_levels, user_annotations);
     let semver = build_version.and_then(|v| v.semver);
-    Ok(Meta { version, tags: ordered, labels, annotations, warnings, images, semver, prerelease })
+    Ok(Meta { version, tags: ordered, labels, annotations, warnings, images, semver, prerelease, separators: Default::default() })
 }
 
 #[cfg(test)]

@@ -112,6 +112,21 @@ pub struct Meta {
     /// Whether this build is a prerelease (by its version, or by the release
     /// event's `prerelease` flag).
     pub prerelease: bool,
+    /// How the `tags`, `tag-names` and `labels` outputs are joined.
+    pub separators: Separators,
+}
+
+/// The separators of the list outputs (`sep-tags`, `sep-labels`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Separators {
+    pub tags: String,
+    pub labels: String,
+}
+
+impl Default for Separators {
+    fn default() -> Self {
+        Separators { tags: "\n".to_string(), labels: "\n".to_string() }
+    }
 }
 
 impl Meta {
