@@ -395,16 +395,15 @@ pub fn compute(
         }
     }
 
-    let user_labels: Vec<(String, String)> = user_labels
-        .iter()
-        .map(|(key, value)| {
-            let value = Template::parse(value, GLOBAL_VARS, true).map(|t| render(&t)).unwrap_or_else(|_| value.clone());
-            (key.clone(), value)
-        })
-        .collect();
+    // Label and annotation values may hold the same expressions as tags;
+    // text that is not a valid template is kept as written.
+    let expand = |value: &str| Template::parse(value, GLOBAL_VARS, true).map(|t| render(&t)).unwrap_or_else(|_| value.to_string());
+    let user_labels: Vec<(String, String)> = user_labels.iter().map(|(key, value)| (key.clone(), expand(value))).collect();
+    let user_annotations: Vec<AnnotationInput> =
+        user_annotations.iter().map(|a| AnnotationInput { value: expand(&a.value), ..a.clone() }).collect();
     let version = ordered.first().map(|t| t.name.clone()).unwrap_or_default();
     let labels = build_labels(ctx, &version, &user_labels);
-    let annotations = build_annotations(&labels, &ctx.annotation_levels, user_annotations);
+    let annotations = build_annotations(&labels, &ctx.annotation_levels, &user_annotations);
     let semver = build_version.and_then(|v| v.semver);
     Ok(Meta { version, tags: ordered, labels, annotations, warnings, images, semver, prerelease, separators: Default::default() })
 }

@@ -327,8 +327,12 @@ fn annotation_levels_follow_the_context() {
 #[test]
 fn label_values_take_expressions() {
     let labels = vec![("org.opencontainers.image.ref.name".to_string(), "{{branch}}-{{date 'YYYY'}}".to_string())];
-    let meta = compute(&push_branch("main"), &images(), &default_tag_rules(), &Flavor::default(), &labels, &[]).unwrap();
+    let annotations = parse_annotations("index:com.acme.built={{date 'YYYY'}}\ncom.acme.raw={{not a template").unwrap();
+    let meta = compute(&push_branch("main"), &images(), &default_tag_rules(), &Flavor::default(), &labels, &annotations).unwrap();
     assert_eq!(meta.labels["org.opencontainers.image.ref.name"], "main-2024");
+    let args = annotation_args(&meta.annotations);
+    assert!(args.contains(&"index:com.acme.built=2024".to_string()), "{args:?}");
+    assert!(args.contains(&"manifest:com.acme.raw={{not a template".to_string()), "{args:?}");
 }
 
 #[test]
