@@ -413,3 +413,40 @@ async fn default_branch_comes_from_the_repository() {
     let none = format!("{:#}", default_branch(&server.base, "", "octocat/Hello-World").await.unwrap_err());
     assert_eq!(none, "default branch: no github-token given");
 }
+
+/// A run whose payload does not name the default branch asks the API for it
+/// (with `github-token`), so `type=edge` and `{{is_default_branch}}` apply.
+#[tokio::test]
+async fn a_run_without_the_default_branch_in_its_payload_asks_the_api() {
+    let server = Server::start(repository_api).await;
+    let dir = common::workspace("FROM scratch\n");
+    let run = |token: &'static str| {
+        let mut command = tokio::process::Command::new(common::BINARY);
+        command.current_dir(dir.path()).env_clear().env("PATH", "/usr/bin:/bin");
+        for (name, value) in [
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_REF", "refs/heads/master"),
+            ("GITHUB_SHA", "860c1904a1ce19322e91ac35af1ab07466440c37"),
+            ("GITHUB_REPOSITORY", "octocat/Hello-World"),
+            ("GITHUB_API_URL", server.base.as_str()),
+            ("INPUT_IMAGES", "127.0.0.1:5999/acme/app"),
+            ("INPUT_TAGS", "type=edge\ntype=raw,value=on-default,enable={{is_default_branch}}\ntype=ref,event=branch"),
+            ("INPUT_DRY-RUN", "true"),
+            ("INPUT_GITHUB-TOKEN", token),
+        ] {
+            command.env(name, value);
+        }
+        command.output()
+    };
+    let output = run(TOKEN).await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let tags: Vec<&str> = stdout.lines().filter_map(|l| l.trim().strip_prefix("127.0.0.1:5999/acme/app:")).collect();
+    assert_eq!(tags, ["edge", "master", "on-default"], "{stdout}");
+
+    let output = run("ghs_wrongwrongwrongwrongwrongwrongwrong").await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("::warning::default branch: could not read repository octocat/Hello-World"), "{stdout}");
+    let tags: Vec<&str> = stdout.lines().filter_map(|l| l.trim().strip_prefix("127.0.0.1:5999/acme/app:")).collect();
+    assert_eq!(tags, ["master"], "{stdout}");
+}
