@@ -11,7 +11,7 @@
 //! commit date, and the API answers the repository's default branch as
 //! `master`; the same is set here.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use multiarch_action::inputs::RawInputs;
 use multiarch_action::meta;
@@ -43,6 +43,8 @@ struct Case {
     expected_tag_names: Option<Vec<String>>,
     sep_tags: Option<String>,
     expected_joined: Option<String>,
+    /// Every label metadata-action gives, for the cases with a `labels` input.
+    expected_labels: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +88,7 @@ struct Outcome {
     names: Vec<String>,
     /// The `tags` output, joined with `sep-tags`.
     joined: String,
+    labels: BTreeMap<String, String>,
 }
 
 /// The outcome of one case, or an error text.
@@ -122,7 +125,7 @@ fn run(case: &Case, dir: &std::path::Path) -> Result<Outcome, String> {
     let names: Vec<String> = meta.tag_names().into_iter().map(str::to_string).collect();
     let refs = if images.is_empty() { names.clone() } else { meta.references(&images.iter().map(|i| i.name.clone()).collect::<Vec<_>>()) };
     let joined = refs.join(&meta.separators.tags);
-    Ok(Outcome { version: meta.version, refs, names, joined })
+    Ok(Outcome { version: meta.version, refs, names, joined, labels: meta.labels })
 }
 
 #[test]
@@ -132,15 +135,26 @@ fn every_case_of_metadata_action_agrees_or_is_a_kept_rule() {
     let dir = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
     let mut kept_seen = Vec::new();
+    let mut labels_checked = 0;
     for case in &cases {
         let id = format!("{}/{}", case.group, case.name);
-        let Outcome { version, refs, names, joined } = match run(case, dir.path()) {
+        let Outcome { version, refs, names, joined, labels } = match run(case, dir.path()) {
             Ok(out) => out,
             Err(e) => {
                 failures.push(format!("{id}: failed: {e}"));
                 continue;
             }
         };
+        // The generated labels come from the payload here and from the API
+        // there; the ones the `labels` input sets must agree.
+        if let Some(theirs) = &case.expected_labels {
+            for key in case.labels.iter().filter_map(|l| l.split_once('=')).map(|(k, _)| k.trim()) {
+                labels_checked += 1;
+                if labels.get(key) != theirs.get(key) {
+                    failures.push(format!("{id}: label {key} is {:?}, metadata-action gives {:?}", labels.get(key), theirs.get(key)));
+                }
+            }
+        }
         if let Some(want) = &case.expected_joined
             && &joined != want
         {
@@ -185,5 +199,6 @@ fn every_case_of_metadata_action_agrees_or_is_a_kept_rule() {
         }
     }
     assert_eq!(kept_seen.len(), KEPT.len(), "every kept case is in the tables: {kept_seen:?}");
+    assert_eq!(labels_checked, 14, "labels set by the cases' `labels` inputs");
     assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
