@@ -43,6 +43,8 @@ struct Case {
     expected_tag_names: Option<Vec<String>>,
     sep_tags: Option<String>,
     expected_joined: Option<String>,
+    /// The `org.opencontainers.image.revision` label it gives (the commit).
+    expected_revision: Option<String>,
     /// Every label metadata-action gives, for the cases with a `labels` input.
     expected_labels: Option<BTreeMap<String, String>>,
 }
@@ -145,6 +147,11 @@ fn every_case_of_metadata_action_agrees_or_is_a_kept_rule() {
                 continue;
             }
         };
+        if let Some(want) = &case.expected_revision
+            && labels.get("org.opencontainers.image.revision").map(String::as_str).unwrap_or("") != want
+        {
+            failures.push(format!("{id}: revision {:?}, metadata-action gives {want:?}", labels.get("org.opencontainers.image.revision")));
+        }
         // The generated labels come from the payload here and from the API
         // there; the ones the `labels` input sets must agree.
         if let Some(theirs) = &case.expected_labels {
