@@ -28,6 +28,7 @@ pub use rules::{
     parse_tag_rules,
 };
 pub use sanitize::{MAX_TAG_LEN, normalize_image_name, sanitize_tag};
+pub use template::{Dates, Template};
 
 /// What the workflow run tells about itself.
 #[derive(Debug, Clone, PartialEq)]
