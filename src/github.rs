@@ -1,6 +1,7 @@
 //! GitHub's REST API: release notes (after a `release` event's image is
 //! pushed, add or refresh a "Container image" section in the release's
-//! body) and the repository's default branch when the event payload lacks it.
+//! body), and the repository's default branch and a commit's date when the
+//! event payload lacks them.
 //!
 //! The section is wrapped in HTML comment markers so that a re-run of the
 //! workflow replaces it instead of appending a second copy. A token that may
@@ -169,6 +170,27 @@ pub async fn default_branch(api_url: &str, token: &str, repository: &str) -> any
         .map_err(|e| scrubbed(&e, token))
         .with_context(|| format!("{WHAT}: could not read repository {repository}"))?;
     found.default_branch.filter(|b| !b.is_empty()).with_context(|| format!("{WHAT}: the API names no default branch for {repository}"))
+}
+
+/// The committer date of commit `sha` of `repository`, asked of the REST API
+/// at `api_url` with `token`. Errors never contain `token`.
+pub async fn commit_date(api_url: &str, token: &str, repository: &str, sha: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    const WHAT: &str = "commit date";
+    let (owner, repo) = split_repository(repository, WHAT)?;
+    if sha.is_empty() || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
+        bail!("{WHAT}: {sha:?} is not a commit id");
+    }
+    let token = token.trim();
+    let client = client(api_url, token, WHAT)?;
+    let commit: serde_json::Value = client
+        .get(format!("/repos/{owner}/{repo}/commits/{sha}"), None::<&()>)
+        .await
+        .map_err(|e| scrubbed(&e, token))
+        .with_context(|| format!("{WHAT}: could not read commit {sha} of {repository}"))?;
+    let date = commit.pointer("/commit/committer/date").and_then(serde_json::Value::as_str);
+    let date = date.with_context(|| format!("{WHAT}: the API gives no committer date for commit {sha} of {repository}"))?;
+    let parsed = chrono::DateTime::parse_from_rfc3339(date).with_context(|| format!("{WHAT}: {date:?} from the API is not a date"))?;
+    Ok(parsed.with_timezone(&chrono::Utc))
 }
 
 /// Request body of `PATCH /repos/{owner}/{repo}/releases/{id}`.

@@ -156,7 +156,7 @@ pub const INPUTS: &[InputDef] = &[
         ..input(
             "github-token",
             "",
-            "A token for GitHub's API (`secrets.GITHUB_TOKEN`), used by `release-notes`, and to read the default branch when the event payload lacks it. Masked.",
+            "A token for GitHub's API (`secrets.GITHUB_TOKEN`), used by `release-notes`, and to read the default branch and the commit's date when the event payload lacks them. Masked.",
         )
     },
     input(

@@ -65,6 +65,17 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, log: Log) -> Result<()> {
             Err(e) => log.warning(&format!("{e:#}; rules that need the default branch treat this run as not on it")),
         }
     }
+    // Nor, outside a push, the commit's date; ask only when a rule needs it.
+    let wants_commit_date = ["tags", "flavor", "labels", "annotations"].iter().any(|input| raw.get(input).contains("commit_date"));
+    if wants_commit_date && github.commit_date.is_none() && raw.get("github-token").is_empty() {
+        log.warning("{{commit_date}}: the event payload does not date this commit and there is no git checkout; pass `github-token` to read it from the API; the build time is used");
+    } else if wants_commit_date && github.commit_date.is_none() && !github.repository.is_empty() {
+        let asked = multiarch_action::github::commit_date(&github.api_url, raw.get("github-token"), &github.repository, &github.sha);
+        match runtime.block_on(asked) {
+            Ok(date) => github.commit_date = Some(date),
+            Err(e) => log.warning(&format!("{e:#}; {{{{commit_date}}}} uses the build time")),
+        }
+    }
     let plan = Plan::new(raw, &github)?;
     let workdir = std::env::current_dir().context("could not read the working directory")?;
     plan.check_files(&workdir)?;

@@ -4,7 +4,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use multiarch_action::github::{ImageSection, Outcome, SECTION_END, SECTION_START, default_branch, publish_release_notes, render_section};
+use multiarch_action::github::{
+    ImageSection, Outcome, SECTION_END, SECTION_START, commit_date, default_branch, publish_release_notes, render_section,
+};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -15,6 +17,8 @@ const RELEASE_WITH_SECTION: &str = include_str!("fixtures/github/release_with_se
 const UPDATE_403: &str = include_str!("fixtures/github/update_release_403.json");
 const GET_404: &str = include_str!("fixtures/github/get_release_404.json");
 const GET_REPOSITORY: &str = include_str!("fixtures/github/get_repository.json");
+const GET_COMMIT: &str = include_str!("fixtures/github/get_commit.json");
+const COMMIT: &str = "860c1904a1ce19322e91ac35af1ab07466440c37";
 const OLD_DIGEST: &str = "sha256:dead000000000000000000000000000000000000000000000000000000000000";
 const NEW_DIGEST: &str = "sha256:beef000000000000000000000000000000000000000000000000000000000000";
 
@@ -384,13 +388,15 @@ async fn the_action_adds_the_pushed_image_to_the_release() {
     }
 }
 
-/// Behaves like `GET /repos/{owner}/{repo}` for octocat/Hello-World.
+/// Behaves like `GET /repos/{owner}/{repo}` and `GET /repos/{owner}/{repo}/commits/{sha}`
+/// for octocat/Hello-World.
 fn repository_api(request: &Request) -> (u16, String) {
     if request.authorization.as_deref() != Some(&format!("Bearer {TOKEN}")) {
         return (401, r#"{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest","status":"401"}"#.into());
     }
     match (request.method.as_str(), request.path.as_str()) {
         ("GET", "/repos/octocat/Hello-World") => (200, GET_REPOSITORY.into()),
+        ("GET", path) if path == format!("/repos/octocat/Hello-World/commits/{COMMIT}") => (200, GET_COMMIT.into()),
         _ => (404, GET_404.into()),
     }
 }
@@ -414,8 +420,9 @@ async fn default_branch_comes_from_the_repository() {
     assert_eq!(none, "default branch: no github-token given");
 }
 
-/// A run whose payload does not name the default branch asks the API for it
-/// (with `github-token`), so `type=edge` and `{{is_default_branch}}` apply.
+/// A run whose payload names neither the default branch nor the commit's
+/// date asks the API for them (with `github-token`), so `type=edge`,
+/// `{{is_default_branch}}` and `{{commit_date}}` apply.
 #[tokio::test]
 async fn a_run_without_the_default_branch_in_its_payload_asks_the_api() {
     let server = Server::start(repository_api).await;
@@ -429,8 +436,13 @@ async fn a_run_without_the_default_branch_in_its_payload_asks_the_api() {
             ("GITHUB_SHA", "860c1904a1ce19322e91ac35af1ab07466440c37"),
             ("GITHUB_REPOSITORY", "octocat/Hello-World"),
             ("GITHUB_API_URL", server.base.as_str()),
+            // 2024-01-02, the build time.
+            ("SOURCE_DATE_EPOCH", "1704164645"),
             ("INPUT_IMAGES", "127.0.0.1:5999/acme/app"),
-            ("INPUT_TAGS", "type=edge\ntype=raw,value=on-default,enable={{is_default_branch}}\ntype=ref,event=branch"),
+            (
+                "INPUT_TAGS",
+                "type=edge\ntype=raw,value=on-default,enable={{is_default_branch}}\ntype=ref,event=branch\ntype=raw,value=c-{{commit_date 'YYYYMMDD'}},priority=1",
+            ),
             ("INPUT_DRY-RUN", "true"),
             ("INPUT_GITHUB-TOKEN", token),
         ] {
@@ -442,11 +454,24 @@ async fn a_run_without_the_default_branch_in_its_payload_asks_the_api() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
     let tags: Vec<&str> = stdout.lines().filter_map(|l| l.trim().strip_prefix("127.0.0.1:5999/acme/app:")).collect();
-    assert_eq!(tags, ["edge", "master", "on-default"], "{stdout}");
+    assert_eq!(tags, ["edge", "master", "on-default", "c-20241113"], "{stdout}");
 
     let output = run("ghs_wrongwrongwrongwrongwrongwrongwrong").await.unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("::warning::default branch: could not read repository octocat/Hello-World"), "{stdout}");
+    assert!(stdout.contains("::warning::commit date: could not read commit"), "{stdout}");
     let tags: Vec<&str> = stdout.lines().filter_map(|l| l.trim().strip_prefix("127.0.0.1:5999/acme/app:")).collect();
-    assert_eq!(tags, ["master"], "{stdout}");
+    assert_eq!(tags, ["master", "c-20240102"], "{stdout}");
+}
+
+#[tokio::test]
+async fn commit_date_comes_from_the_commit() {
+    let server = Server::start(repository_api).await;
+    let date = commit_date(&server.base, TOKEN, "octocat/Hello-World", COMMIT).await.unwrap();
+    assert_eq!(date.to_rfc3339(), "2024-11-13T13:42:28+00:00");
+    let other = "5f3331d7f7044c18ca9f12c77d961c4d7cf3276a";
+    let missing = format!("{:#}", commit_date(&server.base, TOKEN, "octocat/Hello-World", other).await.unwrap_err());
+    assert!(missing.starts_with(&format!("commit date: could not read commit {other} of octocat/Hello-World")), "{missing}");
+    let bad = format!("{:#}", commit_date(&server.base, TOKEN, "octocat/Hello-World", "main; rm").await.unwrap_err());
+    assert_eq!(bad, "commit date: \"main; rm\" is not a commit id");
 }
