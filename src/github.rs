@@ -1,5 +1,7 @@
-//! Release notes: after a `release` event's image is pushed, add (or refresh) a
-//! "Container image" section in the GitHub release's body through the REST API.
+//! GitHub's REST API: release notes (after a `release` event's image is
+//! pushed, add or refresh a "Container image" section in the release's
+//! body), and the repository's default branch and a commit's date when the
+//! event payload lacks them.
 //!
 //! The section is wrapped in HTML comment markers so that a re-run of the
 //! workflow replaces it instead of appending a second copy. A token that may
@@ -118,25 +120,9 @@ pub async fn publish_release_notes(
     if release_id == 0 {
         return Ok(Outcome::NotARelease);
     }
-    let (owner, repo) = split_repository(repository)?;
+    let (owner, repo) = split_repository(repository, "release notes")?;
     let token = token.trim();
-    if token.is_empty() {
-        bail!("release notes: no token given to edit release {release_id} of {repository}");
-    }
-    if token.chars().any(|c| c.is_control() && c != '\t') {
-        bail!("release notes: the token contains characters that cannot be sent in an HTTP header");
-    }
-
-    let client = octocrab::Octocrab::builder()
-        .base_uri(api_url.trim_end_matches('/'))
-        .with_context(|| format!("release notes: invalid GitHub API URL {:?}", scrub(api_url, token)))?
-        .personal_token(token.to_string())
-        .set_connect_timeout(Some(Duration::from_secs(10)))
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .set_write_timeout(Some(Duration::from_secs(60)))
-        .build()
-        .map_err(|e| scrubbed(&e, token))
-        .context("release notes: could not set up the GitHub client")?;
+    let client = client(api_url, token, "release notes")?;
     let release = match client.repos(owner, repo).releases().get(release_id).await {
         Ok(release) => release,
         Err(e) => {
@@ -152,6 +138,63 @@ pub async fn publish_release_notes(
         Ok(_) => Ok(Outcome::Updated { release_id }),
         Err(e) => denied_or_error(e, token, "edit", release_id, repository),
     }
+}
+
+/// An API client for `api_url` with `token`; `what` starts error messages.
+fn client(api_url: &str, token: &str, what: &str) -> anyhow::Result<octocrab::Octocrab> {
+    if token.is_empty() {
+        bail!("{what}: no github-token given");
+    }
+    if token.chars().any(|c| c.is_control() && c != '\t') {
+        bail!("{what}: the token contains characters that cannot be sent in an HTTP header");
+    }
+    octocrab::Octocrab::builder()
+        .base_uri(api_url.trim_end_matches('/'))
+        .with_context(|| format!("{what}: invalid GitHub API URL {:?}", scrub(api_url, token)))?
+        .personal_token(token.to_string())
+        .set_connect_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .set_write_timeout(Some(Duration::from_secs(60)))
+        .build()
+        .map_err(|e| scrubbed(&e, token))
+        .with_context(|| format!("{what}: could not set up the GitHub client"))
+}
+
+/// The default branch of `repository` (`owner/name`), asked of the REST API
+/// at `api_url` with `token`. Errors never contain `token`.
+pub async fn default_branch(api_url: &str, token: &str, repository: &str) -> anyhow::Result<String> {
+    const WHAT: &str = "default branch";
+    let (owner, repo) = split_repository(repository, WHAT)?;
+    let token = token.trim();
+    let client = client(api_url, token, WHAT)?;
+    let found = client
+        .repos(owner, repo)
+        .get()
+        .await
+        .map_err(|e| scrubbed(&e, token))
+        .with_context(|| format!("{WHAT}: could not read repository {repository}"))?;
+    found.default_branch.filter(|b| !b.is_empty()).with_context(|| format!("{WHAT}: the API names no default branch for {repository}"))
+}
+
+/// The committer date of commit `sha` of `repository`, asked of the REST API
+/// at `api_url` with `token`. Errors never contain `token`.
+pub async fn commit_date(api_url: &str, token: &str, repository: &str, sha: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    const WHAT: &str = "commit date";
+    let (owner, repo) = split_repository(repository, WHAT)?;
+    if sha.is_empty() || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
+        bail!("{WHAT}: {sha:?} is not a commit id");
+    }
+    let token = token.trim();
+    let client = client(api_url, token, WHAT)?;
+    let commit: serde_json::Value = client
+        .get(format!("/repos/{owner}/{repo}/commits/{sha}"), None::<&()>)
+        .await
+        .map_err(|e| scrubbed(&e, token))
+        .with_context(|| format!("{WHAT}: could not read commit {sha} of {repository}"))?;
+    let date = commit.pointer("/commit/committer/date").and_then(serde_json::Value::as_str);
+    let date = date.with_context(|| format!("{WHAT}: the API gives no committer date for commit {sha} of {repository}"))?;
+    let parsed = chrono::DateTime::parse_from_rfc3339(date).with_context(|| format!("{WHAT}: {date:?} from the API is not a date"))?;
+    Ok(parsed.with_timezone(&chrono::Utc))
 }
 
 /// Request body of `PATCH /repos/{owner}/{repo}/releases/{id}`.
@@ -198,13 +241,13 @@ fn scrubbed(error: &octocrab::Error, token: &str) -> anyhow::Error {
     anyhow::Error::msg(one_line(&scrub(&text, token), 500))
 }
 
-fn split_repository(repository: &str) -> anyhow::Result<(&str, &str)> {
+fn split_repository<'a>(repository: &'a str, what: &str) -> anyhow::Result<(&'a str, &'a str)> {
     let valid = |part: &str| {
         !part.is_empty() && part != "." && part != ".." && part.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     };
     match repository.split_once('/') {
         Some((owner, repo)) if valid(owner) && valid(repo) => Ok((owner, repo)),
-        _ => bail!("release notes: repository must be owner/name, got {repository:?}"),
+        _ => bail!("{what}: repository must be owner/name, got {repository:?}"),
     }
 }
 
@@ -248,6 +291,34 @@ fn one_line(text: &str, max_chars: usize) -> String {
     let mut short: String = text.chars().take(max_chars).collect();
     short.push('…');
     short
+}
+
+/// Fills in what the event payload may lack and the API knows, with
+/// `github-token`: the default branch, and the commit's date when a rule
+/// asks for it. A failed lookup is a warning.
+pub async fn complete_context(github: &mut crate::runner::GithubContext, raw: &crate::inputs::RawInputs, log: &Log) {
+    let token = raw.text("github-token");
+    if github.default_branch.is_none()
+        && let Some(token) = token
+        && !github.repository.is_empty()
+    {
+        match default_branch(&github.api_url, token, &github.repository).await {
+            Ok(branch) => github.default_branch = Some(branch),
+            Err(e) => log.warning(&format!("{e:#}; rules that need the default branch treat this run as not on it")),
+        }
+    }
+    let wants_commit_date = ["tags", "flavor", "labels", "annotations"].iter().any(|input| raw.get(input).contains("commit_date"));
+    if !wants_commit_date || github.commit_date.is_some() {
+        return;
+    }
+    match token {
+        None => log.warning("{{commit_date}}: the event payload does not date this commit and there is no git checkout; pass `github-token` to read it from the API; the build time is used"),
+        Some(_) if github.repository.is_empty() => {}
+        Some(token) => match commit_date(&github.api_url, token, &github.repository, &github.sha).await {
+            Ok(date) => github.commit_date = Some(date),
+            Err(e) => log.warning(&format!("{e:#}; {{{{commit_date}}}} uses the build time")),
+        },
+    }
 }
 
 /// Adds the image section to the release's notes; any failure is a warning,
@@ -372,10 +443,10 @@ docker pull ghcr.io/acme/app@sha256:11111111111111111111111111111111111111111111
 
     #[test]
     fn repository_must_be_owner_slash_name() {
-        assert_eq!(split_repository("acme/app").unwrap(), ("acme", "app"));
-        assert_eq!(split_repository("my-org/my.repo_1").unwrap(), ("my-org", "my.repo_1"));
+        assert_eq!(split_repository("acme/app", "x").unwrap(), ("acme", "app"));
+        assert_eq!(split_repository("my-org/my.repo_1", "x").unwrap(), ("my-org", "my.repo_1"));
         for bad in ["", "acme", "acme/", "/app", "a/b/c", "acme/..", "acme/a?b", "acme/a b"] {
-            assert!(split_repository(bad).is_err(), "{bad:?}");
+            assert!(split_repository(bad, "x").is_err(), "{bad:?}");
         }
     }
 

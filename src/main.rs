@@ -51,7 +51,15 @@ fn fail(log: &Log, error: &anyhow::Error) -> ExitCode {
 }
 
 fn run(raw: &RawInputs, env: &HashMap<String, String>, log: Log) -> Result<()> {
-    let github = GithubContext::from_env(env)?;
+    // What this machine runs natively is asked before any thread starts.
+    multiarch_action::platform::Machine::here();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("could not start the async runtime")?;
+    let mut github = GithubContext::from_env(env)?;
+    if let Some(token) = raw.text("github-token") {
+        log.mask(token);
+    }
+    runtime.block_on(multiarch_action::github::complete_context(&mut github, raw, &log));
     // Secrets are masked before anything else is printed: the parsed ones,
     // or, when the inputs do not parse, every secret input as given.
     let plan = match Plan::new(raw, &github) {
@@ -73,10 +81,6 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, log: Log) -> Result<()> {
     for warning in &plan.warnings {
         log.warning(warning);
     }
-    // What this machine runs natively is asked before any thread starts.
-    multiarch_action::platform::Machine::here();
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("could not start the async runtime")?;
     if plan.dry_run {
         log.info(&runtime.block_on(pipeline::dry_run(&plan, &log)));
         return Ok(());

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::plan::{Plan, labels_text};
+use crate::plan::Plan;
 use crate::registry::PlatformImage;
 
 /// What a run produced, for outputs and the summary.
@@ -49,10 +49,13 @@ pub fn outputs(plan: &Plan, report: &Report) -> Vec<(String, String)> {
         None => String::new(),
     };
     let annotations: Vec<String> = crate::meta::annotation_args(&plan.meta.annotations);
+    let tag_names: Vec<&str> = if report.pushed_references.is_empty() { Vec::new() } else { plan.tag_names(&report.held_back).collect() };
+    let separators = &plan.meta.separators;
     let json = serde_json::json!({
         "digest": digest,
         "image": image,
         "tags": report.pushed_references,
+        "tag-names": tag_names,
         "platforms": report.platform_images.iter().map(|i| (i.platform.to_string(), i.digest.clone())).collect::<BTreeMap<_, _>>(),
         "version": plan.meta.version,
         "labels": plan.meta.labels,
@@ -62,11 +65,12 @@ pub fn outputs(plan: &Plan, report: &Report) -> Vec<(String, String)> {
     vec![
         ("digest".into(), digest),
         ("image".into(), image),
-        ("tags".into(), report.pushed_references.join("\n")),
+        ("tags".into(), report.pushed_references.join(&separators.tags)),
+        ("tag-names".into(), tag_names.join(&separators.tags)),
         ("platforms".into(), platforms_json(&report.platform_images)),
         ("metadata".into(), report.metadata.to_string()),
         ("version".into(), plan.meta.version.clone()),
-        ("labels".into(), labels_text(&plan.meta.labels)),
+        ("labels".into(), plan.meta.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(&separators.labels)),
         ("annotations".into(), annotations.join("\n")),
         ("json".into(), json.to_string()),
     ]
@@ -193,5 +197,34 @@ mod tests {
     fn platforms_json_maps_platform_to_digest() {
         let images = vec![image("linux/arm64", "sha256:b"), image("linux/amd64", "sha256:a")];
         assert_eq!(platforms_json(&images), r#"{"linux/amd64":"sha256:a","linux/arm64":"sha256:b"}"#);
+    }
+
+    #[test]
+    fn list_outputs_follow_the_separators() {
+        let raw = crate::inputs::RawInputs::from_pairs(
+            [("images", "registry.example.com:5000/acme/app"), ("version", "1.2.3"), ("sep-tags", " "), ("sep-labels", ",")]
+                .into_iter()
+                .map(|(k, v)| (k, v.to_string())),
+        )
+        .unwrap();
+        let plan = Plan::new(&raw, &crate::runner::GithubContext::default()).unwrap();
+        let held = vec![crate::plan::HeldBack { tag: "latest".into(), reason: "2.0.0 is newer".into() }];
+        let report = Report { pushed_references: plan.references(&held), held_back: held, ..Report::default() };
+        let out: BTreeMap<String, String> = outputs(&plan, &report).into_iter().collect();
+        let image = "registry.example.com:5000/acme/app";
+        assert_eq!(out["tags"], format!("{image}:1.2.3 {image}:1.2 {image}:1"));
+        assert_eq!(out["tag-names"], "1.2.3 1.2 1");
+        assert!(out["labels"].contains(",org.opencontainers.image.title=,org.opencontainers.image.version=1.2.3"), "{}", out["labels"]);
+        let json: serde_json::Value = serde_json::from_str(&out["json"]).unwrap();
+        assert_eq!(json["tag-names"], serde_json::json!(["1.2.3", "1.2", "1"]));
+
+        let plan = Plan::new(
+            &crate::inputs::RawInputs::from_pairs([("images", image.to_string()), ("version", "1.2.3".to_string())]).unwrap(),
+            &Default::default(),
+        )
+        .unwrap();
+        let report = Report { pushed_references: plan.references(&[]), ..Report::default() };
+        let out: BTreeMap<String, String> = outputs(&plan, &report).into_iter().collect();
+        assert_eq!(out["tag-names"], "1.2.3\n1.2\n1\nlatest");
     }
 }

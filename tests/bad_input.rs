@@ -34,7 +34,6 @@ fn each_mistake_is_named_before_any_work() {
         (&[image, ("qemu", "maybe")], "::error::qemu: `maybe` is not accepted"),
         (&[image, ("dry-run", "perhaps")], "::error::dry-run: "),
         (&[image, ("build-args", "NOVALUE")], "::error::build-args: `NOVALUE` has no `=`"),
-        (&[image, ("labels", "justakey")], "::error::labels: "),
         (&[image, ("username", "me")], "::error::password: "),
         (&[image, ("password", "hunter-1")], "::error::username: "),
         (&[image, ("registry", "https://ghcr.io/acme"), ("username", "me"), ("password", "hunter-2")], "::error::registry: "),

@@ -27,7 +27,10 @@ fn expected_action_yml() -> String {
     for output in OUTPUTS {
         yml.push_str(&format!("  {}:\n    description: {}\n", output.name, yaml_string(output.doc)));
     }
-    yml.push_str(&format!("runs:\n  using: docker\n  image: {}\n", runs_image(&std::fs::read_to_string(format!("{ROOT}/action.yml")).unwrap_or_default())));
+    yml.push_str(&format!(
+        "runs:\n  using: docker\n  image: {}\n",
+        runs_image(&std::fs::read_to_string(format!("{ROOT}/action.yml")).unwrap_or_default())
+    ));
     yml
 }
 
@@ -38,9 +41,10 @@ fn expected_action_yml() -> String {
 fn runs_image(action_yml: &str) -> String {
     let current = action_yml.split("\nruns:\n").nth(1).and_then(|runs| runs.lines().find_map(|l| l.strip_prefix("  image: ")));
     let pinned = |image: &str| {
-        image.strip_prefix("docker://ghcr.io/").and_then(|rest| rest.rsplit_once(':')).is_some_and(|(name, version)| {
-            name.split('/').count() == 2 && version == env!("CARGO_PKG_VERSION")
-        })
+        image
+            .strip_prefix("docker://ghcr.io/")
+            .and_then(|rest| rest.rsplit_once(':'))
+            .is_some_and(|(name, version)| name.split('/').count() == 2 && version == env!("CARGO_PKG_VERSION"))
     };
     match current {
         Some(image) if pinned(image) => image.to_string(),
@@ -53,7 +57,9 @@ fn a_pinned_action_yml_names_this_versions_image() {
     let version = env!("CARGO_PKG_VERSION");
     let pinned = format!("name: x\nruns:\n  using: docker\n  image: docker://ghcr.io/acme/multiarch-action:{version}\n");
     assert_eq!(runs_image(&pinned), format!("docker://ghcr.io/acme/multiarch-action:{version}"));
-    for other in ["docker://ghcr.io/acme/multiarch-action:v1", "docker://ghcr.io/acme/multiarch-action:0.0.0-old", "docker://docker.io/acme/x:1"] {
+    for other in
+        ["docker://ghcr.io/acme/multiarch-action:v1", "docker://ghcr.io/acme/multiarch-action:0.0.0-old", "docker://docker.io/acme/x:1"]
+    {
         let text = format!("name: x\nruns:\n  using: docker\n  image: {other}\n");
         assert_eq!(runs_image(&text), "Dockerfile", "{other} is not this release's image");
     }

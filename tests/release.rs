@@ -108,10 +108,16 @@ fn the_release_steps_build_the_action_image_from_source_and_pin_it() {
         common::run_binary(&binary, checkout.path(), &pairs, &github)
     };
 
-    let digest_run = run_step("digest", &[(
-        "build-contexts",
-        format!("{}\n{buildx_context}", workflow_inputs("digest")["build-contexts"].replace("${{ runner.temp }}", &runner_temp.path().display().to_string())),
-    )]);
+    let digest_run = run_step(
+        "digest",
+        &[(
+            "build-contexts",
+            format!(
+                "{}\n{buildx_context}",
+                workflow_inputs("digest")["build-contexts"].replace("${{ runner.temp }}", &runner_temp.path().display().to_string())
+            ),
+        )],
+    );
     assert!(digest_run.success, "{}\n{}", digest_run.stdout, digest_run.stderr);
     let merge_run = run_step("merge", &[("platforms", "linux/amd64".into()), ("release-notes", "false".into())]);
     assert!(merge_run.success, "{}\n{}", merge_run.stdout, merge_run.stderr);

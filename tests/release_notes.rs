@@ -1,9 +1,12 @@
-//! Release notes against a local HTTP server that answers like GitHub's REST API,
-//! from recorded responses in tests/fixtures/, and records every request it gets.
+//! Release notes and the default-branch lookup against a local HTTP server
+//! that answers like GitHub's REST API, from recorded responses in
+//! tests/fixtures/, and records every request it gets.
 
 use std::sync::{Arc, Mutex};
 
-use multiarch_action::github::{ImageSection, Outcome, SECTION_END, SECTION_START, publish_release_notes, render_section};
+use multiarch_action::github::{
+    ImageSection, Outcome, SECTION_END, SECTION_START, commit_date, default_branch, publish_release_notes, render_section,
+};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -13,6 +16,9 @@ const RELEASE_NO_SECTION: &str = include_str!("fixtures/github/release_no_sectio
 const RELEASE_WITH_SECTION: &str = include_str!("fixtures/github/release_with_section.json");
 const UPDATE_403: &str = include_str!("fixtures/github/update_release_403.json");
 const GET_404: &str = include_str!("fixtures/github/get_release_404.json");
+const GET_REPOSITORY: &str = include_str!("fixtures/github/get_repository.json");
+const GET_COMMIT: &str = include_str!("fixtures/github/get_commit.json");
+const COMMIT: &str = "860c1904a1ce19322e91ac35af1ab07466440c37";
 const OLD_DIGEST: &str = "sha256:dead000000000000000000000000000000000000000000000000000000000000";
 const NEW_DIGEST: &str = "sha256:beef000000000000000000000000000000000000000000000000000000000000";
 
@@ -380,4 +386,92 @@ async fn the_action_adds_the_pushed_image_to_the_release() {
             assert!(run.stdout.contains("release notes: added the image to release"), "{}", run.stdout);
         }
     }
+}
+
+/// Behaves like `GET /repos/{owner}/{repo}` and `GET /repos/{owner}/{repo}/commits/{sha}`
+/// for octocat/Hello-World.
+fn repository_api(request: &Request) -> (u16, String) {
+    if request.authorization.as_deref() != Some(&format!("Bearer {TOKEN}")) {
+        return (401, r#"{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest","status":"401"}"#.into());
+    }
+    match (request.method.as_str(), request.path.as_str()) {
+        ("GET", "/repos/octocat/Hello-World") => (200, GET_REPOSITORY.into()),
+        ("GET", path) if path == format!("/repos/octocat/Hello-World/commits/{COMMIT}") => (200, GET_COMMIT.into()),
+        _ => (404, GET_404.into()),
+    }
+}
+
+#[tokio::test]
+async fn default_branch_comes_from_the_repository() {
+    let server = Server::start(repository_api).await;
+    assert_eq!(default_branch(&server.base, TOKEN, "octocat/Hello-World").await.unwrap(), "master");
+    let calls: Vec<_> = server.requests().iter().map(|r| (r.method.clone(), r.path.clone())).collect();
+    assert_eq!(calls, [("GET".to_string(), "/repos/octocat/Hello-World".to_string())]);
+
+    let missing = default_branch(&server.base, TOKEN, "octocat/Nowhere").await.unwrap_err();
+    let text = format!("{missing:#}");
+    assert!(text.starts_with("default branch: could not read repository octocat/Nowhere"), "{text}");
+    assert!(text.contains("404"), "{text}");
+
+    let wrong = "ghs_wrongwrongwrongwrongwrongwrongwrong";
+    let denied = format!("{:#}", default_branch(&server.base, wrong, "octocat/Hello-World").await.unwrap_err());
+    assert!(denied.contains("401") && !denied.contains(wrong), "{denied}");
+    let none = format!("{:#}", default_branch(&server.base, "", "octocat/Hello-World").await.unwrap_err());
+    assert_eq!(none, "default branch: no github-token given");
+}
+
+/// A run whose payload names neither the default branch nor the commit's
+/// date asks the API for them (with `github-token`), so `type=edge`,
+/// `{{is_default_branch}}` and `{{commit_date}}` apply.
+#[tokio::test]
+async fn a_run_without_the_default_branch_in_its_payload_asks_the_api() {
+    let server = Server::start(repository_api).await;
+    let dir = common::workspace("FROM scratch\n");
+    let run = |token: &'static str| {
+        let mut command = tokio::process::Command::new(common::BINARY);
+        command.current_dir(dir.path()).env_clear().env("PATH", "/usr/bin:/bin");
+        for (name, value) in [
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_REF", "refs/heads/master"),
+            ("GITHUB_SHA", "860c1904a1ce19322e91ac35af1ab07466440c37"),
+            ("GITHUB_REPOSITORY", "octocat/Hello-World"),
+            ("GITHUB_API_URL", server.base.as_str()),
+            // 2024-01-02, the build time.
+            ("SOURCE_DATE_EPOCH", "1704164645"),
+            ("INPUT_IMAGES", "127.0.0.1:5999/acme/app"),
+            (
+                "INPUT_TAGS",
+                "type=edge\ntype=raw,value=on-default,enable={{is_default_branch}}\ntype=ref,event=branch\ntype=raw,value=c-{{commit_date 'YYYYMMDD'}},priority=1",
+            ),
+            ("INPUT_DRY-RUN", "true"),
+            ("INPUT_GITHUB-TOKEN", token),
+        ] {
+            command.env(name, value);
+        }
+        command.output()
+    };
+    let output = run(TOKEN).await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let tags: Vec<&str> = stdout.lines().filter_map(|l| l.trim().strip_prefix("127.0.0.1:5999/acme/app:")).collect();
+    assert_eq!(tags, ["edge", "master", "on-default", "c-20241113"], "{stdout}");
+
+    let output = run("ghs_wrongwrongwrongwrongwrongwrongwrong").await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("::warning::default branch: could not read repository octocat/Hello-World"), "{stdout}");
+    assert!(stdout.contains("::warning::commit date: could not read commit"), "{stdout}");
+    let tags: Vec<&str> = stdout.lines().filter_map(|l| l.trim().strip_prefix("127.0.0.1:5999/acme/app:")).collect();
+    assert_eq!(tags, ["master", "c-20240102"], "{stdout}");
+}
+
+#[tokio::test]
+async fn commit_date_comes_from_the_commit() {
+    let server = Server::start(repository_api).await;
+    let date = commit_date(&server.base, TOKEN, "octocat/Hello-World", COMMIT).await.unwrap();
+    assert_eq!(date.to_rfc3339(), "2024-11-13T13:42:28+00:00");
+    let other = "5f3331d7f7044c18ca9f12c77d961c4d7cf3276a";
+    let missing = format!("{:#}", commit_date(&server.base, TOKEN, "octocat/Hello-World", other).await.unwrap_err());
+    assert!(missing.starts_with(&format!("commit date: could not read commit {other} of octocat/Hello-World")), "{missing}");
+    let bad = format!("{:#}", commit_date(&server.base, TOKEN, "octocat/Hello-World", "main; rm").await.unwrap_err());
+    assert_eq!(bad, "commit date: \"main; rm\" is not a commit id");
 }

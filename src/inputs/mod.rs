@@ -85,6 +85,14 @@ pub fn env_name(input: &str) -> String {
     format!("INPUT_{}", input.to_uppercase().replace(' ', "_"))
 }
 
+/// Inputs whose spaces are meaningful (a separator may be a space).
+const KEEP_WHITESPACE: &[&str] = &["sep-tags", "sep-labels"];
+
+/// An input's value as given: trimmed, except for [`KEEP_WHITESPACE`] inputs.
+fn given_value<'a>(name: &str, value: &'a str) -> &'a str {
+    if KEEP_WHITESPACE.contains(&name) { value } else { value.trim() }
+}
+
 impl RawInputs {
     /// Reads `INPUT_*` variables. An input that is absent or empty takes
     /// the table's default and counts as not given (`action.yml` declares no
@@ -92,7 +100,7 @@ impl RawInputs {
     pub fn from_env(env: &HashMap<String, String>) -> RawInputs {
         let mut raw = RawInputs::defaults();
         for def in INPUTS {
-            if let Some(value) = env.get(&env_name(def.name)).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            if let Some(value) = env.get(&env_name(def.name)).map(|v| given_value(def.name, v)).filter(|v| !v.is_empty()) {
                 raw.set(def, value);
             }
         }
@@ -105,7 +113,7 @@ impl RawInputs {
         let mut raw = RawInputs::defaults();
         for (name, value) in pairs {
             let Some(def) = find(name) else { bail!("`{name}` is not an input of this action") };
-            raw.set(def, value.trim());
+            raw.set(def, given_value(def.name, &value));
         }
         Ok(raw)
     }

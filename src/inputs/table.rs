@@ -38,6 +38,8 @@ pub const INPUTS: &[InputDef] = &[
         "Tag rules, one per line, in docker/metadata-action syntax (`type=semver,pattern={{version}}`, `type=ref,event=branch`, `type=sha`, `type=raw,value=x`; a bare line is a raw tag). Empty: `{{version}}`, `{{major}}.{{minor}}`, `{{major}}` on releases, the branch name, `pr-N`, and `nightly` on schedule.",
     ),
     input("flavor", "", LINES, "Tag flavor lines: `latest=auto|true|false`, `prefix=`, `suffix=` (with `,onlatest=true`)."),
+    input("sep-tags", "", TEXT, "Separator of the `tags` and `tag-names` outputs. Empty: a newline."),
+    input("sep-labels", "", TEXT, "Separator of the `labels` output. Empty: a newline."),
     input(
         "version",
         "",
@@ -159,7 +161,12 @@ pub const INPUTS: &[InputDef] = &[
         TEXT,
         "Where `mode: digest` writes, and `mode: merge` reads, one file per platform holding its digest. Empty: `digests` under `RUNNER_TEMP`.",
     ),
-    secret(input("github-token", "", TEXT, "A token for GitHub's API (`secrets.GITHUB_TOKEN`), used by `release-notes`. Masked.")),
+    secret(input(
+        "github-token",
+        "",
+        TEXT,
+        "A token for GitHub's API (`secrets.GITHUB_TOKEN`), used by `release-notes`, and to read the default branch and the commit's date when the event payload lacks them. Masked.",
+    )),
     input(
         "release-notes",
         "false",
@@ -210,14 +217,15 @@ pub struct OutputDef {
 pub const OUTPUTS: &[OutputDef] = &[
     OutputDef { name: "digest", doc: "Digest of the pushed image index (pullable as `image@digest`)." },
     OutputDef { name: "image", doc: "`<first image>@<digest>`: a pullable reference to exactly this build." },
-    OutputDef { name: "tags", doc: "Full references that were pushed, one per line." },
+    OutputDef { name: "tags", doc: "Full references that were pushed, one per line (or `sep-tags` apart)." },
+    OutputDef { name: "tag-names", doc: "The tags that were pushed, without the image name, one per line (or `sep-tags` apart)." },
     OutputDef {
         name: "platforms",
         doc: "JSON object: platform → its manifest digest, read back from the registry (attestations left out).",
     },
     OutputDef { name: "metadata", doc: "buildx's build metadata (JSON)." },
     OutputDef { name: "version", doc: "The main version computed from the ref, the event or `version`." },
-    OutputDef { name: "labels", doc: "Labels applied to the image, `key=value` per line." },
+    OutputDef { name: "labels", doc: "Labels applied to the image, `key=value` per line (or `sep-labels` apart)." },
     OutputDef { name: "annotations", doc: "Annotations applied, `level:key=value` per line." },
     OutputDef { name: "json", doc: "Everything above as one JSON object." },
 ];

@@ -5,9 +5,10 @@
 use serde_json::Value;
 
 use super::labels::{build_annotations, build_labels};
-use super::rules::{Enable, Flavor, Latest, RefEvent, RuleKind, ShaFormat, TagRule};
+use super::rules::{Enable, Flavor, Latest, RefEvent, RuleKind, Scheme, ShaFormat, TagRule, accepted_keys};
 use super::sanitize::{normalize_image_name, sanitize_tag};
-use super::template::Template;
+use super::template::{Dates, GLOBAL_VARS, Template};
+use super::version::{ParsedVersion, parse_pep440, parse_version};
 use super::{AnnotationInput, Context, Floating, Meta, MetaError, Tag};
 
 /// Where the tag name being evaluated came from, for messages.
@@ -23,11 +24,11 @@ struct RefInfo {
     git_ref: String,
     tag: Option<String>,
     tag_origin: TagOrigin,
-    /// Set for `refs/heads/...` outside pull request events.
+    /// Set for `refs/heads/...` outside pull request events; also `{{branch}}`.
     branch: Option<String>,
-    /// Value of `{{branch}}` (also the head branch of a pull request).
-    branch_var: String,
     pr: Option<String>,
+    /// The default branch; on events that only run there, the current branch
+    /// when the payload does not say.
     default_branch: Option<String>,
     is_default_branch: bool,
     payload_prerelease: bool,
@@ -44,6 +45,11 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 
 fn is_pull_request(event_name: &str) -> bool {
     event_name.starts_with("pull_request")
+}
+
+/// Events that GitHub only starts for the last commit of the default branch.
+fn runs_on_default_branch(event_name: &str) -> bool {
+    ["create", "discussion", "issues", "schedule"].iter().any(|e| event_name.starts_with(e))
 }
 
 fn check_version_input(raw: &str) -> Result<Option<String>, MetaError> {
@@ -69,11 +75,8 @@ fn check_version_input(raw: &str) -> Result<Option<String>, MetaError> {
 
 fn resolve(ctx: &Context) -> Result<RefInfo, MetaError> {
     let ev = &ctx.event;
-    let default_branch = str_at(ev, &["repository", "default_branch"]).map(str::to_string);
     let payload_prerelease =
         ctx.event_name == "release" && ev.get("release").and_then(|r| r.get("prerelease")).and_then(Value::as_bool).unwrap_or(false);
-    let base_ref = str_at(ev, &["pull_request", "base", "ref"]).or_else(|| str_at(ev, &["base_ref"])).unwrap_or("").to_string();
-    let base_ref = base_ref.strip_prefix("refs/heads/").unwrap_or(&base_ref).to_string();
 
     let mut git_ref = ctx.git_ref.trim().to_string();
     if git_ref.is_empty()
@@ -92,13 +95,7 @@ fn resolve(ctx: &Context) -> Result<RefInfo, MetaError> {
 
     let pr_event = is_pull_request(&ctx.event_name);
     let tag = git_ref.strip_prefix("refs/tags/").map(str::to_string);
-    let head = git_ref.strip_prefix("refs/heads/").map(str::to_string);
-    let branch = if pr_event { None } else { head.clone() };
-    let branch_var = match (&branch, pr_event) {
-        (Some(b), _) => b.clone(),
-        (None, true) => str_at(ev, &["pull_request", "head", "ref"]).unwrap_or("").to_string(),
-        (None, false) => String::new(),
-    };
+    let branch = if pr_event { None } else { git_ref.strip_prefix("refs/heads/").map(str::to_string) };
     let pr = git_ref
         .strip_prefix("refs/pull/")
         .and_then(|rest| rest.split('/').next())
@@ -110,32 +107,30 @@ fn resolve(ctx: &Context) -> Result<RefInfo, MetaError> {
             }
             ev.get("number").or_else(|| ev.get("pull_request").and_then(|p| p.get("number"))).and_then(Value::as_u64).map(|n| n.to_string())
         });
-    let is_default_branch = match (&branch, &default_branch) {
-        (Some(b), Some(d)) => b == d,
-        _ => false,
+    // `{{base_ref}}`: the branch a tag was pushed from, or a pull request's base.
+    let base_ref = if tag.is_some() {
+        str_at(ev, &["base_ref"]).unwrap_or("")
+    } else if pr.is_some() {
+        str_at(ev, &["pull_request", "base", "ref"]).unwrap_or("")
+    } else {
+        ""
     };
-    Ok(RefInfo { git_ref, tag, tag_origin, branch, branch_var, pr, default_branch, is_default_branch, payload_prerelease, base_ref })
-}
-
-/// Parses a tag name as a semantic version, with an optional leading `v`.
-/// Build metadata is dropped.
-pub(crate) fn parse_version(name: &str) -> Option<semver::Version> {
-    let core = name.strip_prefix(['v', 'V']).unwrap_or(name);
-    let mut v = semver::Version::parse(core).ok()?;
-    v.build = semver::BuildMetadata::EMPTY;
-    Some(v)
+    let base_ref = base_ref.strip_prefix("refs/heads/").unwrap_or(base_ref).to_string();
+    let branch = branch.filter(|b| !b.is_empty());
+    let default_branch = ctx.default_branch.clone().or_else(|| branch.clone().filter(|_| runs_on_default_branch(&ctx.event_name)));
+    let is_default_branch = branch.as_ref().is_some_and(|b| default_branch.as_ref() == Some(b) || runs_on_default_branch(&ctx.event_name));
+    Ok(RefInfo { git_ref, tag, tag_origin, branch, pr, default_branch, is_default_branch, payload_prerelease, base_ref })
 }
 
 /// A tag before sorting.
 struct Candidate {
     value: String,
-    priority: i64,
     floating: Option<Floating>,
     rule: usize,
 }
 
-/// What a semver pattern covers when it is not tied to one release.
-fn pattern_floating(pattern: &Template, v: &semver::Version) -> Option<Floating> {
+/// What a version pattern covers when it is not tied to one release.
+fn pattern_floating(pattern: &Template, v: &ParsedVersion) -> Option<Floating> {
     if pattern.uses("version") || pattern.uses("raw") || pattern.uses("patch") {
         return None;
     }
@@ -163,12 +158,21 @@ fn clean_affix(s: &str) -> String {
     out
 }
 
+/// What one rule gave: its value and whether it asks for `latest` under
+/// `latest=auto`.
+struct Produced {
+    value: String,
+    floating: Option<Floating>,
+    auto_latest: bool,
+}
+
 /// Computes tags, labels and annotations for one build.
 ///
 /// `images` are validated and normalised; `rules` come from
 /// [`parse_tag_rules`](super::parse_tag_rules) or
 /// [`default_tag_rules`](super::default_tag_rules); `user_labels` and
-/// `user_annotations` override the generated ones.
+/// `user_annotations` override the generated ones (label values may hold
+/// the same expressions as tag values).
 pub fn compute(
     ctx: &Context,
     images: &[String],
@@ -179,25 +183,40 @@ pub fn compute(
 ) -> Result<Meta, MetaError> {
     let images = images.iter().map(|i| normalize_image_name(i)).collect::<Result<Vec<_>, _>>()?;
     let info = resolve(ctx)?;
-    let short_sha: String = ctx.sha.chars().take(7).collect();
+    let short_sha: String = ctx.sha.chars().take(ctx.short_sha_length).collect();
     let globals = |name: &str| -> String {
         match name {
-            "branch" => info.branch_var.clone(),
+            "branch" => info.branch.clone().unwrap_or_default(),
             "tag" => info.tag.clone().unwrap_or_default(),
             "sha" => short_sha.clone(),
             "base_ref" => info.base_ref.clone(),
             "is_default_branch" => info.is_default_branch.to_string(),
+            "is_not_default_branch" => (!info.is_default_branch).to_string(),
             _ => String::new(),
         }
     };
-    let render = |t: &Template| t.render(&globals, &ctx.created);
+    let dates = Dates { now: ctx.created, commit: ctx.commit_date.unwrap_or(ctx.created) };
+    let render = |t: &Template| t.render(&globals, &dates);
 
     let mut warnings = Vec::new();
-    let mut candidates = Vec::new();
-    let mut auto_latest = false;
-    let mut build_semver: Option<semver::Version> = None;
+    let mut candidates: Vec<Candidate> = Vec::new();
+    let mut first_asks_latest: Option<bool> = None;
+    let mut build_version: Option<ParsedVersion> = None;
 
-    for (index, rule) in rules.iter().enumerate() {
+    // Highest priority first; rules of equal priority keep their order.
+    let mut order: Vec<usize> = (0..rules.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(rules[i].priority));
+
+    for index in order {
+        let rule = &rules[index];
+        if !rule.ignored_keys.is_empty() {
+            warnings.push(format!(
+                "tags rule '{}': {} ignored; type keys used: {}",
+                rule.source,
+                rule.ignored_keys.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", "),
+                accepted_keys(&rule.kind)
+            ));
+        }
         let enabled = match rule.enable {
             Enable::Always => true,
             Enable::Never => false,
@@ -207,15 +226,16 @@ pub fn compute(
         if !enabled {
             continue;
         }
-        let mut push = |value: String, floating: Option<Floating>| {
-            if !value.is_empty() {
-                candidates.push(Candidate { value, priority: rule.priority, floating, rule: index });
-            }
-        };
-        match &rule.kind {
-            RuleKind::Semver { pattern, value } => {
-                let (source, described) = match (value, &info.tag) {
-                    (Some(v), _) => (v.clone(), format!("value '{v}'")),
+        let skip = |warnings: &mut Vec<String>, why: String| warnings.push(format!("tags rule '{}' skipped: {why}", rule.source));
+        let plain = |value: String| Some(Produced { value, floating: None, auto_latest: false });
+        let produced: Option<Produced> = match &rule.kind {
+            RuleKind::Version { scheme, pattern, value, matcher } => {
+                let (mut source, described) = match (value, &info.tag) {
+                    (Some(v), _) => {
+                        let v = render(v);
+                        let described = format!("value '{v}'");
+                        (v, described)
+                    }
                     (None, Some(t)) => (
                         t.clone(),
                         match info.tag_origin {
@@ -225,105 +245,115 @@ pub fn compute(
                     ),
                     (None, None) => continue,
                 };
-                let Some(v) = parse_version(&source) else {
-                    warnings.push(format!("tags rule '{}' skipped: {described} is not a semver version", rule.source));
+                if let Some(matcher) = matcher {
+                    match matcher.captures(&source).and_then(|groups| groups.get(1).cloned().flatten()) {
+                        Some(found) => source = found,
+                        None => warnings.push(format!(
+                            "tags rule '{}': match '{}' finds no group 1 in '{source}'; the whole value is used",
+                            rule.source,
+                            matcher.as_str()
+                        )),
+                    }
+                }
+                let source = source.replace('/', "-");
+                let parsed = match scheme {
+                    Scheme::Semver => parse_version(&source),
+                    Scheme::Pep440 => parse_pep440(&source),
+                };
+                let Some(v) = parsed else {
+                    let what = match scheme {
+                        Scheme::Semver => "a semver version (https://semver.org)",
+                        Scheme::Pep440 => "a PEP 440 version",
+                    };
+                    skip(&mut warnings, format!("{described} is not {what}"));
                     continue;
                 };
-                if build_semver.is_none() {
-                    build_semver = Some(v.clone());
+                if build_version.is_none() {
+                    build_version = Some(v.clone());
                 }
-                let prerelease = !v.pre.is_empty() || info.payload_prerelease;
-                let floating = pattern_floating(pattern, &v);
-                if prerelease && floating.is_some() {
-                    // Floating tags only ever point at stable releases.
-                    continue;
+                if v.prerelease {
+                    // A prerelease gets its full version only, whatever the
+                    // pattern says (or `{{raw}}` when that is the pattern).
+                    let value = if pattern.is_only("raw") { source.clone() } else { v.version.clone() };
+                    Some(Produced { value, floating: None, auto_latest: false })
+                } else {
+                    let floating = pattern_floating(pattern, &v);
+                    if info.payload_prerelease && floating.is_some() {
+                        // Floating tags only ever point at stable releases.
+                        continue;
+                    }
+                    let rendered = pattern.render(
+                        &|name| match name {
+                            "version" => v.version.clone(),
+                            "major" => v.major.to_string(),
+                            "minor" => v.minor.to_string(),
+                            "patch" => v.patch.to_string(),
+                            "raw" => source.clone(),
+                            _ => String::new(),
+                        },
+                        &dates,
+                    );
+                    Some(Produced { value: rendered, floating, auto_latest: true })
                 }
-                let pre = if v.pre.is_empty() { String::new() } else { format!("-{}", v.pre) };
-                let rendered = pattern.render(
-                    &|name| match name {
-                        "version" => format!("{}.{}.{}{pre}", v.major, v.minor, v.patch),
-                        "major" => v.major.to_string(),
-                        "minor" => v.minor.to_string(),
-                        // On a prerelease the patch number carries the
-                        // prerelease part, so `{{major}}.{{minor}}.{{patch}}`
-                        // never names a stable release.
-                        "patch" => format!("{}{pre}", v.patch),
-                        "raw" => source.clone(),
-                        _ => String::new(),
-                    },
-                    &ctx.created,
-                );
-                if !prerelease && !rendered.is_empty() {
-                    auto_latest = true;
-                }
-                push(rendered, floating);
             }
             RuleKind::Ref { event } => match event {
-                RefEvent::Branch => {
-                    if let Some(b) = &info.branch {
-                        push(b.clone(), None);
-                    }
-                }
-                RefEvent::Tag => {
-                    if let Some(t) = &info.tag {
-                        push(t.clone(), None);
-                    }
-                }
-                RefEvent::Pr => {
-                    if let Some(n) = &info.pr {
-                        push(n.clone(), None);
-                    }
-                }
+                RefEvent::Branch => info.branch.clone().and_then(plain),
+                RefEvent::Tag => info.tag.clone().map(|value| Produced { value, floating: None, auto_latest: true }),
+                RefEvent::Pr => info.pr.clone().and_then(plain),
             },
-            RuleKind::Sha { format } => {
-                let sha = match format {
-                    ShaFormat::Short => short_sha.clone(),
-                    ShaFormat::Long => ctx.sha.clone(),
-                };
-                push(sha, None);
-            }
-            RuleKind::Raw { value } => push(render(value), None),
-            RuleKind::Schedule { pattern } => {
-                if ctx.event_name == "schedule" {
-                    push(render(pattern), None);
-                }
-            }
+            RuleKind::Sha { format } => match format {
+                _ if ctx.sha.is_empty() => None,
+                ShaFormat::Short => plain(short_sha.clone()),
+                ShaFormat::Long => plain(ctx.sha.clone()),
+            },
+            RuleKind::Raw { value } => plain(render(value)),
+            RuleKind::Schedule { pattern } => (ctx.event_name == "schedule").then(|| render(pattern)).and_then(plain),
             RuleKind::Edge { branch } => {
                 let Some(current) = &info.branch else {
                     continue;
                 };
                 match branch.as_ref().or(info.default_branch.as_ref()) {
-                    Some(edge_branch) => {
-                        if current == edge_branch {
-                            push("edge".to_string(), None);
-                        }
+                    Some(edge_branch) => (current == edge_branch).then(|| "edge".to_string()).and_then(plain),
+                    None => {
+                        skip(
+                            &mut warnings,
+                            "the default branch is not known (not in the event payload, and no github-token to ask); add branch=NAME to the rule"
+                                .to_string(),
+                        );
+                        None
                     }
-                    None => warnings.push(format!(
-                        "tags rule '{}' skipped: the event payload does not name the default branch; add branch=NAME to the rule",
-                        rule.source
-                    )),
                 }
             }
             RuleKind::Match { pattern, group, value } => {
-                let Some(source) = value.clone().or_else(|| info.tag.clone()) else {
+                let Some(source) = value.as_ref().map(render).or_else(|| info.tag.clone()) else {
                     continue;
                 };
                 match pattern.captures(&source) {
-                    Some(groups) => {
-                        push(groups[*group].clone().unwrap_or_default(), None);
+                    Some(groups) => match groups.get(*group) {
+                        Some(found) => Some(Produced { value: found.clone().unwrap_or_default(), floating: None, auto_latest: true }),
+                        None => {
+                            skip(&mut warnings, format!("group {group} does not exist in pattern '{}'", pattern.as_str()));
+                            None
+                        }
+                    },
+                    None => {
+                        skip(&mut warnings, format!("pattern '{}' does not match '{source}'", pattern.as_str()));
+                        None
                     }
-                    None => warnings.push(format!(
-                        "tags rule '{}' skipped: pattern '{}' does not match '{source}'",
-                        rule.source,
-                        pattern.as_str()
-                    )),
                 }
             }
+        };
+        let Some(produced) = produced.filter(|p| !p.value.is_empty()) else {
+            continue;
+        };
+        if first_asks_latest.is_none() {
+            first_asks_latest = Some(produced.auto_latest);
         }
+        candidates.push(Candidate { value: produced.value, floating: produced.floating, rule: index });
     }
 
     // Apply affixes and sanitise.
-    let mut tags: Vec<(i64, Tag)> = Vec::new();
+    let mut ordered: Vec<Tag> = Vec::new();
     for c in candidates {
         let rule = &rules[c.rule];
         let prefix = render(rule.prefix.as_ref().unwrap_or(&flavor.prefix));
@@ -340,25 +370,22 @@ pub fn compute(
         let (prefix, suffix) = (clean_affix(&prefix), clean_affix(&suffix));
         let affixes_kept = name.starts_with(&prefix) && name.ends_with(&suffix) && name.len() >= prefix.len() + suffix.len();
         let (prefix, suffix) = if affixes_kept { (prefix, suffix) } else { (String::new(), String::new()) };
-        tags.push((c.priority, Tag { name, floating: c.floating, prefix, suffix }));
-    }
-    tags.sort_by_key(|t| std::cmp::Reverse(t.0));
-    let mut ordered: Vec<Tag> = Vec::new();
-    for (_, tag) in tags {
-        if !ordered.iter().any(|t| t.name == tag.name) {
-            ordered.push(tag);
+        if !ordered.iter().any(|t| t.name == name) {
+            ordered.push(Tag { name, floating: c.floating, prefix, suffix });
         }
     }
 
-    if build_semver.is_none() {
-        build_semver = info.tag.as_deref().and_then(parse_version);
+    if build_version.is_none() {
+        build_version = info.tag.as_deref().and_then(parse_version);
     }
-    let prerelease = info.payload_prerelease || build_semver.as_ref().is_some_and(|v| !v.pre.is_empty());
-    let want_latest = match flavor.latest {
-        Latest::Auto => auto_latest && !prerelease,
-        Latest::True => !prerelease,
-        Latest::False => false,
-    };
+    let prerelease = info.payload_prerelease || build_version.as_ref().is_some_and(|v| v.prerelease);
+    let want_latest = !ordered.is_empty()
+        && !prerelease
+        && match flavor.latest {
+            Latest::Auto => first_asks_latest.unwrap_or(false),
+            Latest::True => true,
+            Latest::False => false,
+        };
     if want_latest {
         let prefix = if flavor.prefix_on_latest { clean_affix(&render(&flavor.prefix)) } else { String::new() };
         let suffix = if flavor.suffix_on_latest { clean_affix(&render(&flavor.suffix)) } else { String::new() };
@@ -368,10 +395,17 @@ pub fn compute(
         }
     }
 
+    // Label and annotation values may hold the same expressions as tags;
+    // text that is not a valid template is kept as written.
+    let expand = |value: &str| Template::parse(value, GLOBAL_VARS, true).map(|t| render(&t)).unwrap_or_else(|_| value.to_string());
+    let user_labels: Vec<(String, String)> = user_labels.iter().map(|(key, value)| (key.clone(), expand(value))).collect();
+    let user_annotations: Vec<AnnotationInput> =
+        user_annotations.iter().map(|a| AnnotationInput { value: expand(&a.value), ..a.clone() }).collect();
     let version = ordered.first().map(|t| t.name.clone()).unwrap_or_default();
-    let labels = build_labels(ctx, &version, user_labels);
-    let annotations = build_annotations(&labels, user_annotations);
-    Ok(Meta { version, tags: ordered, labels, annotations, warnings, images, semver: build_semver, prerelease })
+    let labels = build_labels(ctx, &version, &user_labels);
+    let annotations = build_annotations(&labels, &ctx.annotation_levels, &user_annotations);
+    let semver = build_version.and_then(|v| v.semver);
+    Ok(Meta { version, tags: ordered, labels, annotations, warnings, images, semver, prerelease, separators: Default::default() })
 }
 
 #[cfg(test)]
@@ -386,14 +420,5 @@ mod tests {
         assert!(e.starts_with("version: 'v1 .0': character ' '"), "{e}");
         assert!(e.contains("accepted: a tag name such as v1.2.3"));
         assert!(check_version_input("refs/tags/").is_err());
-    }
-
-    #[test]
-    fn versions_with_and_without_v() {
-        assert_eq!(parse_version("v1.2.3").unwrap().to_string(), "1.2.3");
-        assert_eq!(parse_version("1.2.3+b5").unwrap().to_string(), "1.2.3");
-        assert_eq!(parse_version("V2.0.0-rc.1").unwrap().to_string(), "2.0.0-rc.1");
-        assert!(parse_version("v1.2").is_none());
-        assert!(parse_version("foo").is_none());
     }
 }

@@ -22,9 +22,6 @@ pub enum MetaError {
     /// The `version` input cannot be used as a git tag name.
     #[error("version: '{value}': {reason}")]
     Version { value: String, reason: String },
-    /// A line of the `labels` input is not valid.
-    #[error("labels: line {line} '{text}': {reason}")]
-    Label { line: usize, text: String, reason: String },
     /// A line of the `annotations` input is not valid.
     #[error("annotations: line {line} '{text}': {reason}")]
     Annotation { line: usize, text: String, reason: String },

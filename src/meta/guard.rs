@@ -2,7 +2,7 @@
 //! going backwards: such a tag is only pushed when this build's version is at
 //! least every stable release already published that the tag covers.
 
-use super::compute::parse_version;
+use super::version::parse_semver;
 use super::{Floating, Meta, Tag};
 
 /// A tag that was not pushed, and why.
@@ -27,7 +27,7 @@ fn published_versions(existing: &[String], affixes: &[(String, String)]) -> Vec<
     for tag in existing {
         for (prefix, suffix) in affixes {
             let core = tag.strip_prefix(prefix.as_str()).and_then(|t| t.strip_suffix(suffix.as_str()));
-            if let Some(v) = core.and_then(parse_version)
+            if let Some(v) = core.and_then(parse_semver)
                 && v.pre.is_empty()
             {
                 out.push((v, tag.clone()));

@@ -81,11 +81,15 @@ pub(crate) fn build_labels(ctx: &Context, version: &str, user: &[(String, String
     labels
 }
 
-/// The labels as annotations on both levels, with `user` lines overriding
+/// The OCI labels as annotations on `levels`, with `user` lines overriding
 /// them by level and key. Ordered by level (manifest first), then key.
-pub(crate) fn build_annotations(labels: &BTreeMap<String, String>, user: &[AnnotationInput]) -> Vec<Annotation> {
+pub(crate) fn build_annotations(
+    labels: &BTreeMap<String, String>,
+    levels: &[AnnotationLevel],
+    user: &[AnnotationInput],
+) -> Vec<Annotation> {
     let mut by_level: BTreeMap<(AnnotationLevel, String), String> = BTreeMap::new();
-    for level in [AnnotationLevel::Manifest, AnnotationLevel::Index] {
+    for &level in levels {
         for (key, value) in labels.iter().filter(|(k, _)| k.starts_with(OCI)) {
             by_level.insert((level, key.clone()), value.clone());
         }
@@ -98,24 +102,26 @@ pub(crate) fn build_annotations(labels: &BTreeMap<String, String>, user: &[Annot
     by_level.into_iter().map(|((level, key), value)| Annotation { level, key, value }).collect()
 }
 
-/// Parses the `labels` input: `key=value` lines; blank lines are ignored.
-pub fn parse_labels(text: &str) -> Result<Vec<(String, String)>, MetaError> {
+/// Parses the `labels` input: `key=value` lines; blank lines and `#`
+/// comments are ignored. A line without `=`, or with nothing before it, is
+/// skipped with a warning (the second value).
+pub fn parse_labels(text: &str) -> (Vec<(String, String)>, Vec<String>) {
     let mut out = Vec::new();
+    let mut warnings = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let line = line.trim();
-        if line.is_empty() {
+        if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let err = |reason: &str| MetaError::Label { line: index + 1, text: line.to_string(), reason: reason.to_string() };
-        let (key, value) =
-            line.split_once('=').ok_or_else(|| err("no '='; accepted: key=value, such as org.opencontainers.image.vendor=Acme"))?;
-        let key = key.trim();
-        if key.is_empty() {
-            return Err(err("the key is empty; accepted: key=value, such as org.opencontainers.image.vendor=Acme"));
+        match line.split_once('=') {
+            Some((key, value)) if !key.trim().is_empty() => out.push((key.trim().to_string(), value.trim().to_string())),
+            _ => warnings.push(format!(
+                "labels: line {} '{line}' skipped: it is not key=value (such as org.opencontainers.image.vendor=Acme)",
+                index + 1
+            )),
         }
-        out.push((key.to_string(), value.trim().to_string()));
     }
-    Ok(out)
+    (out, warnings)
 }
 
 /// Parses the `annotations` input: `key=value` (both levels),
@@ -125,7 +131,7 @@ pub fn parse_annotations(text: &str) -> Result<Vec<AnnotationInput>, MetaError> 
     let mut out = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let line = line.trim();
-        if line.is_empty() {
+        if line.is_empty() || line.starts_with('#') {
             continue;
         }
         let err = |reason: String| MetaError::Annotation { line: index + 1, text: line.to_string(), reason };
@@ -179,6 +185,10 @@ mod tests {
             event,
             version_override: None,
             created: chrono::Utc.with_ymd_and_hms(2024, 1, 2, 3, 4, 5).unwrap(),
+            default_branch: Some("main".into()),
+            commit_date: None,
+            short_sha_length: 7,
+            annotation_levels: vec![AnnotationLevel::Manifest, AnnotationLevel::Index],
         }
     }
 
@@ -209,11 +219,18 @@ mod tests {
 
     #[test]
     fn label_lines() {
-        let parsed = parse_labels("a=1\n\n b = x=y \n").unwrap();
+        let (parsed, warnings) = parse_labels("# ours\na=1\n\n b = x=y \n");
         assert_eq!(parsed, vec![("a".into(), "1".into()), ("b".into(), "x=y".into())]);
-        let e = parse_labels("a=1\nbroken").unwrap_err().to_string();
-        assert_eq!(e, "labels: line 2 'broken': no '='; accepted: key=value, such as org.opencontainers.image.vendor=Acme");
-        assert!(parse_labels("=x").is_err());
+        assert!(warnings.is_empty());
+        let (parsed, warnings) = parse_labels("a=1\nbroken\n=x");
+        assert_eq!(parsed, vec![("a".into(), "1".into())]);
+        assert_eq!(
+            warnings,
+            vec![
+                "labels: line 2 'broken' skipped: it is not key=value (such as org.opencontainers.image.vendor=Acme)",
+                "labels: line 3 '=x' skipped: it is not key=value (such as org.opencontainers.image.vendor=Acme)",
+            ]
+        );
     }
 
     #[test]
@@ -239,7 +256,7 @@ mod tests {
         labels.insert(format!("{OCI}.version"), "1.2.3".to_string());
         labels.insert("com.example.not-oci".to_string(), "x".to_string());
         let user = parse_annotations("index:org.opencontainers.image.version=9\nextra=1").unwrap();
-        let args = annotation_args(&build_annotations(&labels, &user));
+        let args = annotation_args(&build_annotations(&labels, &[AnnotationLevel::Manifest, AnnotationLevel::Index], &user));
         assert_eq!(
             args,
             vec![

@@ -12,6 +12,7 @@ mod regex;
 mod rules;
 mod sanitize;
 mod template;
+mod version;
 
 #[cfg(test)]
 mod tests;
@@ -22,8 +23,12 @@ pub use compute::compute;
 pub use error::MetaError;
 pub use guard::{GuardOutcome, HeldBack, guard_floating};
 pub use labels::{Annotation, AnnotationInput, AnnotationLevel, annotation_args, parse_annotations, parse_labels};
-pub use rules::{Enable, Flavor, Latest, RefEvent, RuleKind, ShaFormat, TagRule, default_tag_rules, parse_flavor, parse_tag_rules};
+pub use rules::{
+    Enable, Flavor, ImageInput, Latest, RefEvent, RuleKind, Scheme, ShaFormat, TagRule, default_tag_rules, parse_flavor, parse_images,
+    parse_tag_rules,
+};
 pub use sanitize::{MAX_TAG_LEN, normalize_image_name, sanitize_tag};
+pub use template::{Dates, Template};
 
 /// What the workflow run tells about itself.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +51,17 @@ pub struct Context {
     pub version_override: Option<String>,
     /// The creation time (from `SOURCE_DATE_EPOCH` when set).
     pub created: chrono::DateTime<chrono::Utc>,
+    /// The repository's default branch (from the event payload, else asked
+    /// of the API); `None` when unknown.
+    pub default_branch: Option<String>,
+    /// The committer date of `sha`, for `{{commit_date}}`; `None` uses
+    /// `created`.
+    pub commit_date: Option<chrono::DateTime<chrono::Utc>>,
+    /// How many characters of `sha` `{{sha}}` and `type=sha` use (7 unless
+    /// `DOCKER_METADATA_SHORT_SHA_LENGTH` says otherwise).
+    pub short_sha_length: usize,
+    /// Where the generated annotations go (`DOCKER_METADATA_ANNOTATIONS_LEVELS`).
+    pub annotation_levels: Vec<AnnotationLevel>,
 }
 
 /// Which released versions a floating tag stands for.
@@ -97,6 +113,21 @@ pub struct Meta {
     /// Whether this build is a prerelease (by its version, or by the release
     /// event's `prerelease` flag).
     pub prerelease: bool,
+    /// How the `tags`, `tag-names` and `labels` outputs are joined.
+    pub separators: Separators,
+}
+
+/// The separators of the list outputs (`sep-tags`, `sep-labels`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Separators {
+    pub tags: String,
+    pub labels: String,
+}
+
+impl Default for Separators {
+    fn default() -> Self {
+        Separators { tags: "\n".to_string(), labels: "\n".to_string() }
+    }
 }
 
 impl Meta {

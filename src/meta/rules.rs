@@ -1,9 +1,10 @@
 //! Parses the `tags` input (one rule per line, in docker/metadata-action's
-//! syntax) and the `flavor` input, and defines the default rules.
+//! syntax), the `flavor` input and the `images` input, and defines the
+//! default rules. Lines starting with `#` are comments.
 
 use super::MetaError;
 use super::regex::Regex;
-use super::template::{GLOBAL_VARS, SEMVER_VARS, Template};
+use super::template::{GLOBAL_VARS, Template, VERSION_VARS};
 
 /// Where a `type=ref` rule takes its value from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,7 +17,7 @@ pub enum RefEvent {
 /// How much of the commit id a `type=sha` rule uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShaFormat {
-    /// The first 7 characters.
+    /// The first 7 characters (or `DOCKER_METADATA_SHORT_SHA_LENGTH`).
     Short,
     /// All 40 characters.
     Long,
@@ -33,11 +34,20 @@ pub enum Enable {
     OffDefaultBranch,
 }
 
+/// How a version rule reads its version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `type=semver`: semantic versions (`v1.2.3`, `1.2.3-rc.1`).
+    Semver,
+    /// `type=pep440`: Python versions (`1.2.3rc2`, `1.2.post1`, `1.0.dev4`).
+    Pep440,
+}
+
 /// What a rule produces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuleKind {
-    /// `type=semver,pattern=...[,value=...]`.
-    Semver { pattern: Template, value: Option<String> },
+    /// `type=semver|pep440,pattern=...[,value=...][,match=REGEX]`.
+    Version { scheme: Scheme, pattern: Template, value: Option<Template>, matcher: Option<Regex> },
     /// `type=ref,event=branch|tag|pr`.
     Ref { event: RefEvent },
     /// `type=sha[,format=short|long]`.
@@ -49,7 +59,7 @@ pub enum RuleKind {
     /// `type=edge[,branch=...]`.
     Edge { branch: Option<String> },
     /// `type=match,pattern=REGEX[,group=N][,value=...]`.
-    Match { pattern: Regex, group: usize, value: Option<String> },
+    Match { pattern: Regex, group: usize, value: Option<Template> },
 }
 
 /// One line of the `tags` input.
@@ -65,15 +75,18 @@ pub struct TagRule {
     pub priority: i64,
     /// The line as written, used in warnings.
     pub source: String,
+    /// Keys the rule's type does not use; they are ignored, with a warning.
+    pub ignored_keys: Vec<String>,
 }
 
 /// What `latest=` in the `flavor` input asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Latest {
-    /// `latest` for a stable semver release matched by a semver rule.
+    /// `latest` when the first tag comes from a stable version (`type=semver`,
+    /// `type=pep440`), a `type=match` or a `type=ref,event=tag` rule.
     #[default]
     Auto,
-    /// Always `latest`, except for prereleases.
+    /// Always `latest` when there is a tag, except for prereleases.
     True,
     /// Never `latest`.
     False,
@@ -89,6 +102,14 @@ pub struct Flavor {
     pub suffix: Template,
     /// Whether the suffix also goes on `latest`.
     pub suffix_on_latest: bool,
+}
+
+/// One line of the `images` input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageInput {
+    pub name: String,
+    /// `enable=false` leaves the image out.
+    pub enable: bool,
 }
 
 /// Splits a line on commas that are outside quotes, `{...}`, `(...)` and `[...]`,
@@ -134,61 +155,53 @@ fn split_fields(line: &str) -> Vec<String> {
                 None => f.to_string(),
             }
         })
+        .filter(|f| !f.is_empty())
         .collect()
 }
 
-const TYPES: &str = "semver, ref, sha, raw, schedule, edge, match";
+/// The lines of a list input that carry something: trimmed, without blank
+/// lines and `#` comments, with their line numbers.
+fn content_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines().enumerate().map(|(index, line)| (index + 1, line.trim())).filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
+}
 
-/// Parses the `tags` input. Blank lines are ignored; a line without `type=`
-/// is `type=raw,value=<line>`.
+const TYPES: &str = "semver, pep440, ref, sha, raw, schedule, edge, match";
+
+/// Parses the `tags` input. Blank lines and `#` comments are ignored; a
+/// line without `type=` is a raw tag, and a field without `=` is the rule's
+/// value (`type=raw,my-tag`).
 pub fn parse_tag_rules(text: &str) -> Result<Vec<TagRule>, MetaError> {
-    let mut rules = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        rules.push(parse_rule(line).map_err(|reason| MetaError::TagRule { line: index + 1, text: line.to_string(), reason })?);
+    content_lines(text)
+        .map(|(line_no, line)| parse_rule(line).map_err(|reason| MetaError::TagRule { line: line_no, text: line.to_string(), reason }))
+        .collect()
+}
+
+/// The `key=value` fields of a rule, keys lowercased; a field without `=`
+/// is `value=`. A key given twice keeps its last value.
+fn rule_pairs(line: &str) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for field in split_fields(line) {
+        let (key, value) = match field.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => (k.trim().to_ascii_lowercase(), v.trim().to_string()),
+            _ => ("value".to_string(), field.trim().to_string()),
+        };
+        pairs.retain(|(seen, _)| *seen != key);
+        pairs.push((key, value));
     }
-    Ok(rules)
+    pairs
 }
 
 fn parse_rule(line: &str) -> Result<TagRule, String> {
-    let fields = split_fields(line);
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    for field in &fields {
-        match field.split_once('=') {
-            Some((k, v)) => {
-                let key = k.trim().to_ascii_lowercase();
-                if pairs.iter().any(|(seen, _)| *seen == key) {
-                    return Err(format!("'{key}' is given twice; give each key once"));
-                }
-                pairs.push((key, v.trim().to_string()));
-            }
-            None if fields.len() == 1 => {
-                // A bare value is a raw tag.
-                return Ok(TagRule {
-                    kind: RuleKind::Raw { value: Template::parse(line, GLOBAL_VARS, true)? },
-                    prefix: None,
-                    suffix: None,
-                    enable: Enable::Always,
-                    priority: 200,
-                    source: line.to_string(),
-                });
-            }
-            None => {
-                return Err(format!("'{field}' is not key=value; accepted: type=...,key=value,... or a bare tag value"));
-            }
-        }
-    }
+    let mut pairs = rule_pairs(line);
     let take = |pairs: &mut Vec<(String, String)>, key: &str| -> Option<String> {
         let at = pairs.iter().position(|(k, _)| k == key)?;
         Some(pairs.remove(at).1)
     };
-    let kind_name = take(&mut pairs, "type").ok_or_else(|| format!("no 'type=' given; accepted types: {TYPES}"))?.to_ascii_lowercase();
+    let kind_name = take(&mut pairs, "type").unwrap_or_else(|| "raw".to_string()).to_ascii_lowercase();
+    let global = |text: &str| Template::parse(text, GLOBAL_VARS, true);
 
-    let prefix = take(&mut pairs, "prefix").map(|p| Template::parse(&p, GLOBAL_VARS, true)).transpose()?;
-    let suffix = take(&mut pairs, "suffix").map(|s| Template::parse(&s, GLOBAL_VARS, true)).transpose()?;
+    let prefix = take(&mut pairs, "prefix").map(|p| global(&p)).transpose()?;
+    let suffix = take(&mut pairs, "suffix").map(|s| global(&s)).transpose()?;
     let enable = match take(&mut pairs, "enable").as_deref().map(str::trim) {
         None | Some("true") => Enable::Always,
         Some("false") => Enable::Never,
@@ -208,12 +221,16 @@ fn parse_rule(line: &str) -> Result<TagRule, String> {
         Some(v) if !v.is_empty() => Ok(v),
         _ => Err(format!("type={kind_name} needs {key}= ({what})")),
     };
+    let optional_value = |pairs: &mut Vec<(String, String)>| take(pairs, "value").filter(|v| !v.is_empty()).map(|v| global(&v)).transpose();
+    let regex = |pattern: &str| Regex::new(pattern).map_err(|e| format!("pattern '{pattern}' is not a usable regular expression: {e}"));
 
     let (kind, default_priority, default_prefix) = match kind_name.as_str() {
-        "semver" => {
+        "semver" | "pep440" => {
+            let scheme = if kind_name == "semver" { Scheme::Semver } else { Scheme::Pep440 };
             let pattern = required(&mut pairs, "pattern", "such as {{version}}")?;
-            let value = take(&mut pairs, "value").filter(|v| !v.is_empty());
-            (RuleKind::Semver { pattern: Template::parse(&pattern, SEMVER_VARS, false)?, value }, 900, None)
+            let value = optional_value(&mut pairs)?;
+            let matcher = take(&mut pairs, "match").filter(|m| !m.is_empty()).map(|m| regex(&m)).transpose()?;
+            (RuleKind::Version { scheme, pattern: Template::parse(&pattern, VERSION_VARS, false)?, value, matcher }, 900, None)
         }
         "ref" => {
             let event = required(&mut pairs, "event", "branch, tag or pr")?;
@@ -239,55 +256,56 @@ fn parse_rule(line: &str) -> Result<TagRule, String> {
             (RuleKind::Sha { format }, 100, Some("sha-".to_string()))
         }
         "raw" => {
-            let value = required(&mut pairs, "value", "the tag to add")?;
-            (RuleKind::Raw { value: Template::parse(&value, GLOBAL_VARS, true)? }, 200, None)
+            let value = take(&mut pairs, "value").ok_or_else(|| "type=raw needs value= (the tag to add)".to_string())?;
+            (RuleKind::Raw { value: global(&value)? }, 200, None)
         }
         "schedule" => {
             let pattern = take(&mut pairs, "pattern").filter(|p| !p.is_empty()).unwrap_or_else(|| "nightly".to_string());
-            (RuleKind::Schedule { pattern: Template::parse(&pattern, GLOBAL_VARS, true)? }, 1000, None)
+            (RuleKind::Schedule { pattern: global(&pattern)? }, 1000, None)
         }
         "edge" => {
             let branch = take(&mut pairs, "branch").filter(|b| !b.is_empty());
             (RuleKind::Edge { branch }, 700, None)
         }
         "match" => {
-            let pattern = required(&mut pairs, "pattern", "a regular expression")?;
-            let regex = Regex::new(&pattern).map_err(|e| format!("pattern '{pattern}' is not a usable regular expression: {e}"))?;
+            let pattern = regex(&required(&mut pairs, "pattern", "a regular expression")?)?;
             let group = match take(&mut pairs, "group") {
                 None => 0,
                 Some(g) => g.parse::<usize>().map_err(|_| format!("group='{g}' is not accepted; accepted: a group number such as 1"))?,
             };
-            if group > regex.group_count() {
-                return Err(format!("group={group} but the pattern has {} capturing group(s)", regex.group_count()));
-            }
-            let value = take(&mut pairs, "value").filter(|v| !v.is_empty());
-            (RuleKind::Match { pattern: regex, group, value }, 800, None)
+            let value = optional_value(&mut pairs)?;
+            (RuleKind::Match { pattern, group, value }, 800, None)
         }
         other => {
             return Err(format!("unknown type '{other}'; accepted types: {TYPES}"));
         }
     };
-    if let Some((key, _)) = pairs.first() {
-        return Err(format!("unknown key '{key}' for type={kind_name}; accepted: {}", accepted_keys(&kind_name)));
-    }
     let prefix = match (prefix, default_prefix) {
         (Some(p), _) => Some(p),
         (None, Some(d)) => Some(Template::literal(&d)),
         (None, None) => None,
     };
-    Ok(TagRule { kind, prefix, suffix, enable, priority: priority.unwrap_or(default_priority), source: line.to_string() })
+    Ok(TagRule {
+        kind,
+        prefix,
+        suffix,
+        enable,
+        priority: priority.unwrap_or(default_priority),
+        source: line.to_string(),
+        ignored_keys: pairs.into_iter().map(|(key, _)| key).collect(),
+    })
 }
 
-fn accepted_keys(kind: &str) -> String {
+/// The keys a rule type uses, for the warning about ignored keys.
+pub(crate) fn accepted_keys(kind: &RuleKind) -> String {
     let own: &[&str] = match kind {
-        "semver" => &["pattern", "value"],
-        "ref" => &["event"],
-        "sha" => &["format"],
-        "raw" => &["value"],
-        "schedule" => &["pattern"],
-        "edge" => &["branch"],
-        "match" => &["pattern", "group", "value"],
-        _ => &[],
+        RuleKind::Version { .. } => &["pattern", "value", "match"],
+        RuleKind::Ref { .. } => &["event"],
+        RuleKind::Sha { .. } => &["format"],
+        RuleKind::Raw { .. } => &["value"],
+        RuleKind::Schedule { .. } => &["pattern"],
+        RuleKind::Edge { .. } => &["branch"],
+        RuleKind::Match { .. } => &["pattern", "group", "value"],
     };
     let mut keys: Vec<&str> = vec!["type"];
     keys.extend_from_slice(own);
@@ -309,66 +327,95 @@ type=schedule,pattern=nightly";
     }
 }
 
-/// Parses the `flavor` input: lines `latest=auto|true|false`,
-/// `prefix=...[,onlatest=true|false]`, `suffix=...[,onlatest=true|false]`.
+/// Parses the `flavor` input: `latest=auto|true|false`, `prefix=...`,
+/// `suffix=...`, each `onlatest=true|false` applying to the `prefix=` or
+/// `suffix=` before it on its line; several fields may share a line.
 pub fn parse_flavor(text: &str) -> Result<Flavor, MetaError> {
     let mut flavor = Flavor::default();
-    for (index, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        parse_flavor_line(line, &mut flavor).map_err(|reason| MetaError::Flavor { line: index + 1, text: line.to_string(), reason })?;
+    for (line_no, line) in content_lines(text) {
+        parse_flavor_line(line, &mut flavor).map_err(|reason| MetaError::Flavor { line: line_no, text: line.to_string(), reason })?;
     }
     Ok(flavor)
 }
 
 fn parse_flavor_line(line: &str, flavor: &mut Flavor) -> Result<(), String> {
     const ACCEPTED: &str = "latest=auto|true|false, prefix=...[,onlatest=true|false], suffix=...[,onlatest=true|false]";
-    let fields = split_fields(line);
-    let (key, value) = fields[0]
-        .split_once('=')
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .ok_or_else(|| format!("'{}' is not key=value; accepted: {ACCEPTED}", fields[0]))?;
-    let mut on_latest = None;
-    for extra in &fields[1..] {
-        match extra.split_once('=').map(|(k, v)| (k.trim(), v.trim())) {
-            Some(("onlatest", v)) if key == "prefix" || key == "suffix" => {
-                on_latest = Some(match v {
+    let mut last_affix: Option<&str> = None;
+    for field in split_fields(line) {
+        let (key, value) = field
+            .split_once('=')
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .ok_or_else(|| format!("'{field}' is not key=value; accepted: {ACCEPTED}"))?;
+        match key.as_str() {
+            "latest" => {
+                flavor.latest = match value.as_str() {
+                    "auto" => Latest::Auto,
+                    "true" => Latest::True,
+                    "false" => Latest::False,
+                    _ => return Err(format!("latest='{value}' is not accepted; accepted: auto, true, false")),
+                }
+            }
+            "prefix" => {
+                flavor.prefix = Template::parse(&value, GLOBAL_VARS, true)?;
+                last_affix = Some("prefix");
+            }
+            "suffix" => {
+                flavor.suffix = Template::parse(&value, GLOBAL_VARS, true)?;
+                last_affix = Some("suffix");
+            }
+            "onlatest" => {
+                let on = match value.as_str() {
                     "true" => true,
                     "false" => false,
-                    _ => {
-                        return Err(format!("onlatest='{v}' is not accepted; accepted: true, false"));
-                    }
-                });
+                    _ => return Err(format!("onlatest='{value}' is not accepted; accepted: true, false")),
+                };
+                match last_affix {
+                    Some("prefix") => flavor.prefix_on_latest = on,
+                    Some(_) => flavor.suffix_on_latest = on,
+                    None => return Err(format!("onlatest= goes after prefix= or suffix= on its line; accepted: {ACCEPTED}")),
+                }
             }
-            _ => {
-                return Err(format!("'{extra}' is not accepted after {key}=; accepted: {ACCEPTED}"));
-            }
+            _ => return Err(format!("unknown key '{key}'; accepted: {ACCEPTED}")),
         }
     }
-    match key.as_str() {
-        "latest" => {
-            flavor.latest = match value.as_str() {
-                "auto" => Latest::Auto,
-                "true" => Latest::True,
-                "false" => Latest::False,
-                _ => {
-                    return Err(format!("latest='{value}' is not accepted; accepted: auto, true, false"));
+    Ok(())
+}
+
+/// Parses the `images` input: names one per line (or comma-separated on a
+/// single line), or lines of `name=...,enable=true|false`.
+pub fn parse_images(text: &str) -> Result<Vec<ImageInput>, MetaError> {
+    let lines: Vec<(usize, &str)> = content_lines(text).collect();
+    let err = |image: &str, reason: String| MetaError::Image { image: image.to_string(), reason };
+    if let [(_, line)] = lines.as_slice()
+        && !line.contains('=')
+    {
+        return Ok(split_fields(line).into_iter().map(|name| ImageInput { name, enable: true }).collect());
+    }
+    let mut images = Vec::new();
+    for (_, line) in lines {
+        let mut image = ImageInput { name: String::new(), enable: true };
+        for field in split_fields(line) {
+            match field.split_once('=').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim())) {
+                None => image.name = field,
+                Some((key, value)) if key == "name" => image.name = value.to_string(),
+                Some((key, value)) if key == "enable" => {
+                    image.enable = match value {
+                        "true" => true,
+                        "false" => false,
+                        _ => return Err(err(line, format!("enable='{value}' is not accepted; accepted: true, false"))),
+                    }
+                }
+                Some((key, _)) => {
+                    return Err(err(line, format!("unknown key '{key}'; accepted: a name, or name=...,enable=true|false")));
                 }
             }
         }
-        "prefix" => {
-            flavor.prefix = Template::parse(&value, GLOBAL_VARS, true)?;
-            flavor.prefix_on_latest = on_latest.unwrap_or(false);
+        if image.name.is_empty() {
+            return Err(err(line, "no image name; accepted: a name, or name=...,enable=true|false".to_string()));
         }
-        "suffix" => {
-            flavor.suffix = Template::parse(&value, GLOBAL_VARS, true)?;
-            flavor.suffix_on_latest = on_latest.unwrap_or(false);
-        }
-        _ => return Err(format!("unknown key '{key}'; accepted: {ACCEPTED}")),
+        images.push(image);
     }
-    Ok(())
+    Ok(images)
 }
 
 #[cfg(test)]
@@ -388,11 +435,11 @@ mod tests {
     #[test]
     fn parses_each_type_with_defaults() {
         let rules = parse_tag_rules(
-            "type=semver,pattern={{version}}\n\n  type=ref,event=pr  \ntype=sha,format=long\nplain-tag\ntype=schedule\ntype=edge,branch=dev\ntype=match,pattern=v(\\d+),group=1\ntype=raw,value=x,priority=-5,enable=false",
+            "# the release tags\ntype=semver,pattern={{version}}\n\n  type=ref,event=pr  \ntype=sha,format=long\nplain-tag\ntype=schedule\ntype=edge,branch=dev\ntype=match,pattern=v(\\d+),group=1\ntype=raw,value=x,priority=-5,enable=false\ntype=pep440,pattern={{major}},match=v(.*)",
         )
         .unwrap();
-        assert_eq!(rules.len(), 8);
-        assert_eq!(rules.iter().map(|r| r.priority).collect::<Vec<_>>(), vec![900, 600, 100, 200, 1000, 700, 800, -5]);
+        assert_eq!(rules.len(), 9);
+        assert_eq!(rules.iter().map(|r| r.priority).collect::<Vec<_>>(), vec![900, 600, 100, 200, 1000, 700, 800, -5, 900]);
         assert_eq!(rules[1].prefix, Some(Template::literal("pr-")));
         assert_eq!(rules[2].prefix, Some(Template::literal("sha-")));
         assert_eq!(rules[2].kind, RuleKind::Sha { format: ShaFormat::Long });
@@ -401,7 +448,33 @@ mod tests {
         assert_eq!(rules[5].kind, RuleKind::Edge { branch: Some("dev".into()) });
         assert!(matches!(rules[6].kind, RuleKind::Match { group: 1, .. }));
         assert_eq!(rules[7].enable, Enable::Never);
+        assert!(matches!(&rules[8].kind, RuleKind::Version { scheme: Scheme::Pep440, matcher: Some(m), .. } if m.as_str() == "v(.*)"));
         assert_eq!(rules[0].source, "type=semver,pattern={{version}}");
+    }
+
+    #[test]
+    fn a_field_without_equals_is_the_value() {
+        let rows: &[(&str, &str, i64)] = &[
+            ("type=raw,my", "my", 200),
+            ("type=raw,priority=2000,foo", "foo", 2000),
+            ("type=raw,mytag,enable={{is_default_branch}}", "mytag", 200),
+            ("value=alone", "alone", 200),
+            ("type=raw,value=a,b", "b", 200),
+        ];
+        for (line, value, priority) in rows {
+            let rule = &parse_tag_rules(line).unwrap()[0];
+            assert_eq!(rule.kind, RuleKind::Raw { value: Template::literal(value) }, "{line}");
+            assert_eq!(rule.priority, *priority, "{line}");
+        }
+        let rule = &parse_tag_rules("type=raw,{{branch}}").unwrap()[0];
+        assert!(matches!(&rule.kind, RuleKind::Raw { value } if value.uses("branch")));
+    }
+
+    #[test]
+    fn unknown_keys_are_kept_for_a_warning() {
+        let rule = &parse_tag_rules("type=ref,event=branch,colour=red").unwrap()[0];
+        assert_eq!(rule.ignored_keys, vec!["colour"]);
+        assert_eq!(accepted_keys(&rule.kind), "type, event, prefix, suffix, enable, priority");
     }
 
     #[test]
@@ -413,17 +486,10 @@ mod tests {
 
     #[test]
     fn parse_errors_name_line_and_what_is_accepted() {
-        let e = err_of("type=semver,pattern={{version}}\ntype=bogus,value=x");
+        let e = err_of("# first\ntype=semver,pattern={{version}}\ntype=bogus,value=x");
         assert_eq!(
             e,
-            "tags: line 2 'type=bogus,value=x': unknown type 'bogus'; accepted types: semver, ref, sha, raw, schedule, edge, match"
-        );
-        let e = err_of("type=ref,event=branch,colour=red");
-        assert!(
-            e.starts_with(
-                "tags: line 1 'type=ref,event=branch,colour=red': unknown key 'colour' for type=ref; accepted: type, event, prefix"
-            ),
-            "{e}"
+            "tags: line 3 'type=bogus,value=x': unknown type 'bogus'; accepted types: semver, pep440, ref, sha, raw, schedule, edge, match"
         );
         let e = err_of("type=raw");
         assert_eq!(e, "tags: line 1 'type=raw': type=raw needs value= (the tag to add)");
@@ -435,11 +501,9 @@ mod tests {
         assert!(err_of("type=sha,format=medium").contains("accepted: short, long"));
         assert!(err_of("type=semver,pattern={{build}}").contains("unknown expression '{{build}}'"));
         assert!(err_of("type=match,pattern=(a").contains("not a usable regular expression"));
-        assert!(err_of("type=match,pattern=a(b),group=2").contains("has 1 capturing group"));
-        assert!(err_of("type=raw,value=a,value=b").contains("given twice"));
-        assert!(err_of("value=a").contains("no 'type=' given"));
-        assert!(err_of("type=raw,value=a,oops").contains("'oops' is not key=value"));
+        assert!(err_of("type=semver,pattern={{version}},match=(a").contains("not a usable regular expression"));
         assert!(err_of("type=raw,value=a,priority=high").contains("accepted: a whole number"));
+        assert!(err_of("type=match,pattern=a,group=x").contains("accepted: a group number"));
         for e in [err_of("type=bogus"), err_of("type=raw")] {
             assert!(!e.contains('\n'));
         }
@@ -464,13 +528,15 @@ mod tests {
 
     #[test]
     fn flavor_parsing() {
-        let f = parse_flavor("latest=false\nprefix=app-,onlatest=true\nsuffix=-alpine\n").unwrap();
+        let f = parse_flavor("# flavor\nlatest=false\nprefix=app-,onlatest=true\nsuffix=-alpine\n").unwrap();
         assert_eq!(f.latest, Latest::False);
         assert_eq!(f.prefix, Template::literal("app-"));
         assert!(f.prefix_on_latest);
         assert_eq!(f.suffix, Template::literal("-alpine"));
         assert!(!f.suffix_on_latest);
         assert_eq!(parse_flavor("").unwrap(), Flavor::default());
+        let f = parse_flavor("latest=true,prefix=a-,suffix=-b,onlatest=true").unwrap();
+        assert_eq!((f.latest, f.prefix_on_latest, f.suffix_on_latest), (Latest::True, false, true));
 
         let e = parse_flavor("latest=maybe").unwrap_err().to_string();
         assert_eq!(e, "flavor: line 1 'latest=maybe': latest='maybe' is not accepted; accepted: auto, true, false");
@@ -478,5 +544,19 @@ mod tests {
         assert!(parse_flavor("latest=true,onlatest=true").is_err());
         assert!(parse_flavor("prefix=a-,onlatest=sometimes").is_err());
         assert!(parse_flavor("nonsense").is_err());
+    }
+
+    #[test]
+    fn image_lines() {
+        let names = |text: &str| parse_images(text).unwrap().into_iter().map(|i| (i.name, i.enable)).collect::<Vec<_>>();
+        assert_eq!(names("a/app,ghcr.io/b/app"), vec![("a/app".into(), true), ("ghcr.io/b/app".into(), true)]);
+        assert_eq!(
+            names("a/app\n# off for now\nghcr.io/b/app,enable=false"),
+            vec![("a/app".into(), true), ("ghcr.io/b/app".into(), false)]
+        );
+        assert_eq!(names("name=ghcr.io/b/app,enable=true"), vec![("ghcr.io/b/app".into(), true)]);
+        assert!(parse_images("name=a/app,enable=maybe").unwrap_err().to_string().contains("enable='maybe'"));
+        assert!(parse_images("name=a/app,colour=red").unwrap_err().to_string().contains("unknown key 'colour'"));
+        assert!(parse_images("enable=false").unwrap_err().to_string().contains("no image name"));
     }
 }

@@ -33,9 +33,13 @@ fn ctx(event_name: &str, git_ref: &str, event: Value) -> Context {
         sha: SHA.into(),
         repository: "acme/app".into(),
         server_url: "https://github.com".into(),
-        event,
         version_override: None,
         created: created(),
+        default_branch: event.pointer("/repository/default_branch").and_then(Value::as_str).map(str::to_string),
+        commit_date: None,
+        short_sha_length: 7,
+        annotation_levels: vec![AnnotationLevel::Manifest, AnnotationLevel::Index],
+        event,
     }
 }
 
@@ -100,6 +104,13 @@ fn pull_request() -> Context {
 
 fn schedule() -> Context {
     ctx("schedule", "refs/heads/main", json!({"schedule": "0 3 * * *", "repository": repo_payload()}))
+}
+
+/// A scheduled run whose payload does not name the default branch.
+fn schedule_unknown_default() -> Context {
+    let mut c = ctx("schedule", "refs/heads/trunk", json!({"schedule": "0 3 * * *"}));
+    c.default_branch = None;
+    c
 }
 
 fn images() -> Vec<String> {
@@ -205,13 +216,123 @@ fn schedule_date_pattern() {
 fn match_rule() {
     let rules = r"type=match,pattern=v(\d+\.\d+),group=1";
     let meta = run(&push_tag("v1.2.3"), rules, "");
-    assert_eq!(meta.tag_names(), vec!["1.2"]);
+    assert_eq!(meta.tag_names(), vec!["1.2", "latest"]);
     let meta = run(&push_tag("release-x"), rules, "");
     assert!(meta.tags.is_empty());
     assert_eq!(
         meta.warnings,
         vec![r"tags rule 'type=match,pattern=v(\d+\.\d+),group=1' skipped: pattern 'v(\d+\.\d+)' does not match 'release-x'"]
     );
+}
+
+#[test]
+fn metadata_action_rules_table() {
+    // (row, context, tags, flavor, expected tags)
+    let rows: Vec<(&str, Context, &str, &str, Vec<&str>)> = vec![
+        (
+            "comments are dropped",
+            push_branch("main"),
+            "# branch\ntype=ref,event=branch\n# sha too\ntype=sha",
+            "# none\nlatest=false",
+            vec!["main", "sha-860c190"],
+        ),
+        (
+            "a bare field is the value",
+            push_branch("dev"),
+            "type=raw,my\ntype=raw,priority=2000,first\ntype=raw,{{branch}}-x",
+            "",
+            vec!["first", "my", "dev-x"],
+        ),
+        ("ref,event=tag asks for latest", push_tag("release1"), "type=ref,event=tag", "", vec!["release1", "latest"]),
+        ("match asks for latest", push_tag("v1.2.3"), r"type=match,pattern=v(\d+),group=1", "", vec!["1", "latest"]),
+        (
+            "the first tag decides latest",
+            push_tag("v1.2.3"),
+            "type=raw,value=foo,priority=2000\ntype=semver,pattern={{version}}",
+            "",
+            vec!["foo", "1.2.3"],
+        ),
+        (
+            "prerelease falls back to {{version}}",
+            push_tag("v2.0.8-beta.67"),
+            "type=semver,pattern=v{{major}}.{{minor}}-x\ntype=semver,pattern={{major}}",
+            "",
+            vec!["2.0.8-beta.67"],
+        ),
+        ("prerelease keeps {{raw}}", push_tag("v2.0.8-beta.67"), "type=semver,pattern={{raw}}", "", vec!["v2.0.8-beta.67"]),
+        ("latest=true without a tag gives none", push_tag("foo"), "type=semver,pattern={{version}}", "latest=true", vec![]),
+        (
+            "match= on semver",
+            push_branch("main"),
+            r"type=semver,pattern={{version}},value=p1/v1.2.3,match=v(\d.\d.\d)$",
+            "",
+            vec!["1.2.3", "latest"],
+        ),
+        (
+            "pep440 stable",
+            push_tag("1.2"),
+            "type=pep440,pattern={{version}}\ntype=pep440,pattern={{major}}",
+            "",
+            vec!["1.2", "1", "latest"],
+        ),
+        ("pep440 dev release", push_tag("1.0dev4"), "type=pep440,pattern={{major}}.{{minor}}", "", vec!["1.0.dev4"]),
+        (
+            "schedule runs on the default branch",
+            schedule_unknown_default(),
+            "type=raw,value=d,enable={{is_default_branch}}\ntype=edge",
+            "",
+            vec!["edge", "d"],
+        ),
+        ("is_not_default_branch", push_branch("dev"), "type=raw,value=nd,enable={{is_not_default_branch}}", "", vec!["nd"]),
+        ("dates in a zone", schedule(), "type=schedule,pattern={{date 'YYYYMMDD-HHmm' tz='Asia/Tokyo'}}", "", vec!["20240102-1204"]),
+        (
+            "commit date defaults to the build time",
+            push_branch("main"),
+            "type=raw,value=c-{{commit_date 'YYYYMMDD'}}",
+            "",
+            vec!["c-20240102"],
+        ),
+    ];
+    for (row, c, tags, flavor, want) in rows {
+        assert_eq!(run(&c, tags, flavor).tag_names(), want, "row: {row}");
+    }
+    let mut c = push_branch("main");
+    c.commit_date = Some(chrono::Utc.with_ymd_and_hms(2023, 6, 7, 8, 9, 10).unwrap());
+    c.short_sha_length = 12;
+    assert_eq!(run(&c, "type=raw,value={{commit_date 'YYYYMMDD'}}\ntype=sha", "").tag_names(), vec!["20230607", "sha-860c1904a1ce"]);
+}
+
+#[test]
+fn skipped_rules_and_ignored_keys_warn() {
+    let meta = run(&push_tag("v1.2.3"), "type=match,pattern=v(\\d),group=3\ntype=ref,event=tag,colour=red", "");
+    assert_eq!(meta.tag_names(), vec!["v1.2.3", "latest"]);
+    assert_eq!(
+        meta.warnings,
+        vec![
+            r"tags rule 'type=match,pattern=v(\d),group=3' skipped: group 3 does not exist in pattern 'v(\d)'",
+            "tags rule 'type=ref,event=tag,colour=red': 'colour' ignored; type keys used: type, event, prefix, suffix, enable, priority",
+        ]
+    );
+}
+
+#[test]
+fn annotation_levels_follow_the_context() {
+    let mut c = push_tag("v1.2.3");
+    c.annotation_levels = vec![AnnotationLevel::Index];
+    let meta = run(&c, "", "");
+    assert!(meta.annotations.iter().all(|a| a.level == AnnotationLevel::Index));
+    assert!(!meta.annotations.is_empty());
+}
+
+#[test]
+fn label_values_take_expressions() {
+    let labels = vec![("org.opencontainers.image.ref.name".to_string(), "{{branch}}-{{date 'YYYY'}}".to_string())];
+    let annotations = parse_annotations("index:com.acme.built={{date 'YYYY'}}\ncom.acme.raw={{not a template").unwrap();
+    let meta = compute(&push_branch("main"), &images(), &default_tag_rules(), &Flavor::default(), &labels, &annotations).unwrap();
+    assert_eq!(meta.labels["org.opencontainers.image.ref.name"], "main-2024");
+    let args = annotation_args(&meta.annotations);
+    assert!(args.contains(&"index:com.acme.built=2024".to_string()), "{args:?}");
+    assert!(args.contains(&"manifest:com.acme.raw={{not a template".to_string()), "{args:?}");
 }
 
 #[test]
@@ -222,15 +343,17 @@ fn non_semver_tag_warns_and_may_leave_no_tags() {
     assert_eq!(
         meta.warnings,
         vec![
-            "tags rule 'type=semver,pattern={{version}}' skipped: ref refs/tags/foo is not a semver version",
-            "tags rule 'type=semver,pattern={{major}}.{{minor}}' skipped: ref refs/tags/foo is not a semver version",
-            "tags rule 'type=semver,pattern={{major}}' skipped: ref refs/tags/foo is not a semver version",
+            "tags rule 'type=semver,pattern={{version}}' skipped: ref refs/tags/foo is not a semver version (https://semver.org)",
+            "tags rule 'type=semver,pattern={{major}}.{{minor}}' skipped: ref refs/tags/foo is not a semver version (https://semver.org)",
+            "tags rule 'type=semver,pattern={{major}}' skipped: ref refs/tags/foo is not a semver version (https://semver.org)",
         ]
     );
     let meta = run(&dispatch(Some("nightly-build")), "type=semver,pattern={{version}}", "");
     assert_eq!(
         meta.warnings,
-        vec!["tags rule 'type=semver,pattern={{version}}' skipped: version input 'nightly-build' is not a semver version"]
+        vec![
+            "tags rule 'type=semver,pattern={{version}}' skipped: version input 'nightly-build' is not a semver version (https://semver.org)"
+        ]
     );
 }
 
@@ -327,7 +450,7 @@ fn fixed_created_time_is_used_as_given() {
 
 #[test]
 fn user_labels_and_annotations_override() {
-    let labels = parse_labels("org.opencontainers.image.title=Acme App\norg.opencontainers.image.vendor=Acme").unwrap();
+    let (labels, _) = parse_labels("org.opencontainers.image.title=Acme App\norg.opencontainers.image.vendor=Acme");
     let annotations = parse_annotations("index:org.opencontainers.image.description=Multi-arch app\nmanifest:com.acme.tier=gold").unwrap();
     let meta = compute(&push_tag("v1.2.3"), &images(), &default_tag_rules(), &Flavor::default(), &labels, &annotations).unwrap();
     assert_eq!(meta.labels["org.opencontainers.image.title"], "Acme App");

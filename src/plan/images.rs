@@ -10,7 +10,13 @@ use crate::runner::GithubContext;
 
 /// The images named, lowercased (with a warning for each that was not).
 pub(super) fn resolve_images(raw: &RawInputs, warnings: &mut Vec<String>) -> Result<Vec<ImageName>> {
-    let given = raw.list("images");
+    // Lines as metadata-action reads them: `name=…,enable=…` or a bare name.
+    let given: Vec<String> = meta::parse_images(raw.get("images"))
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .into_iter()
+        .filter(|i| i.enable)
+        .map(|i| i.name)
+        .collect();
     let images = given.iter().map(|i| ImageName::parse(i)).collect::<Result<Vec<_>>>()?;
     if images.is_empty() {
         bail!("images: no image given; name at least one, e.g. ghcr.io/acme/app");
@@ -24,7 +30,7 @@ pub(super) fn resolve_images(raw: &RawInputs, warnings: &mut Vec<String>) -> Res
 }
 
 /// Tags, labels and annotations from the rules, the ref and the event.
-pub(super) fn resolve_meta(raw: &RawInputs, github: &GithubContext, images: &[ImageName]) -> Result<meta::Meta> {
+pub fn compute_meta(raw: &RawInputs, github: &GithubContext, images: &[ImageName]) -> Result<meta::Meta> {
     let rules = match raw.text("tags") {
         None => meta::default_tag_rules(),
         Some(text) => meta::parse_tag_rules(text).map_err(|e| anyhow::anyhow!("{e}"))?,
@@ -34,18 +40,13 @@ pub(super) fn resolve_meta(raw: &RawInputs, github: &GithubContext, images: &[Im
         Some(seconds) => chrono::DateTime::from_timestamp(seconds, 0).context("SOURCE_DATE_EPOCH is out of range")?,
         None => chrono::Utc::now(),
     };
-    let context = meta::Context {
-        event_name: github.event_name.clone(),
-        git_ref: github.git_ref.clone(),
-        sha: github.sha.clone(),
-        repository: github.repository.clone(),
-        server_url: github.server_url.clone(),
-        event: github.event.clone(),
-        version_override: raw.text("version").map(str::to_string),
-        created,
-    };
-    let labels = super::parse_pairs("labels", &raw.list("labels"))?;
+    let context = github.meta_context(raw.text("version").map(str::to_string), created);
+    let (labels, label_warnings) = meta::parse_labels(raw.get("labels"));
     let annotations = meta::parse_annotations(raw.get("annotations")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let names: Vec<String> = images.iter().map(|i| i.name.clone()).collect();
-    meta::compute(&context, &names, &rules, &flavor, &labels, &annotations).map_err(|e| anyhow::anyhow!("{e}"))
+    let mut meta = meta::compute(&context, &names, &rules, &flavor, &labels, &annotations).map_err(|e| anyhow::anyhow!("{e}"))?;
+    meta.warnings.extend(label_warnings);
+    let separator = |input: &str| raw.text(input).map(str::to_string).unwrap_or_else(|| "\n".to_string());
+    meta.separators = meta::Separators { tags: separator("sep-tags"), labels: separator("sep-labels") };
+    Ok(meta)
 }

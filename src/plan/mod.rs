@@ -19,10 +19,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 
 pub use self::builder::{DriverRequest, QemuMode};
+pub use self::images::compute_meta;
 pub use self::mode::{CheckLevel, ExportFormat, Mode, PushDecision, ReleaseNotes};
 use crate::inputs::RawInputs;
 use crate::meta;
-use crate::names::{Credential, ImageName};
+use crate::names::Credential;
+pub use crate::names::ImageName;
 use crate::platform::Platform;
 use crate::runner::GithubContext;
 
@@ -141,7 +143,7 @@ impl Plan {
         let (export, export_dir) = mode::export(raw, github)?;
         let release_notes = mode::release_notes(raw, github, &mut warnings)?;
 
-        let meta = images::resolve_meta(raw, github, &images)?;
+        let meta = images::compute_meta(raw, github, &images)?;
         warnings.extend(meta.warnings.iter().cloned());
         if push && meta.tags.is_empty() && !matches!(mode, Mode::Digest { .. }) {
             bail!(

@@ -1,12 +1,17 @@
-//! The GitHub context of a run: the `GITHUB_*` variables and the event
-//! payload, read once from the environment into a plain value.
+//! The GitHub context of a run: the `GITHUB_*` variables, the event
+//! payload and docker/metadata-action's `DOCKER_METADATA_*` switches, read
+//! once from the environment into a plain value.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
 
-#[derive(Debug, Clone, Default)]
+use crate::meta::{self, AnnotationLevel};
+
+#[derive(Debug, Clone)]
 pub struct GithubContext {
     pub event_name: String,
     pub git_ref: String,
@@ -25,6 +30,104 @@ pub struct GithubContext {
     pub source_date_epoch: Option<i64>,
     /// True when running inside a workflow (`GITHUB_ACTIONS=true`).
     pub in_workflow: bool,
+    /// The repository's default branch: from the payload, or filled in
+    /// later from the API.
+    pub default_branch: Option<String>,
+    /// The committer date of `sha`: from the payload's commits, else from
+    /// `git log` in the workspace.
+    pub commit_date: Option<DateTime<Utc>>,
+    /// `DOCKER_METADATA_SHORT_SHA_LENGTH`, 7 when unset.
+    pub short_sha_length: usize,
+    /// `DOCKER_METADATA_ANNOTATIONS_LEVELS`: where the generated annotations
+    /// go; both levels when unset.
+    pub annotation_levels: Vec<AnnotationLevel>,
+}
+
+impl Default for GithubContext {
+    /// The context of a run outside any workflow: nothing set.
+    fn default() -> Self {
+        GithubContext {
+            event_name: String::new(),
+            git_ref: String::new(),
+            sha: String::new(),
+            repository: String::new(),
+            server_url: String::new(),
+            api_url: String::new(),
+            run_id: String::new(),
+            event: Value::Null,
+            output_path: None,
+            summary_path: None,
+            runner_temp: None,
+            workspace: None,
+            source_date_epoch: None,
+            in_workflow: false,
+            default_branch: None,
+            commit_date: None,
+            short_sha_length: DEFAULT_SHORT_SHA_LENGTH,
+            annotation_levels: vec![AnnotationLevel::Manifest, AnnotationLevel::Index],
+        }
+    }
+}
+
+/// Short commit ids are this long unless `DOCKER_METADATA_SHORT_SHA_LENGTH` says otherwise.
+pub const DEFAULT_SHORT_SHA_LENGTH: usize = 7;
+
+fn str_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
+    value.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// The timestamp the payload gives for commit `sha` (a push lists its
+/// commits; `head_commit` is the last one).
+fn payload_commit_date(event: &Value, sha: &str) -> Option<DateTime<Utc>> {
+    let commits = event.get("commits").and_then(Value::as_array).into_iter().flatten();
+    let timestamp = commits
+        .chain(event.get("head_commit"))
+        .find(|c| c.get("id").and_then(Value::as_str) == Some(sha))
+        .and_then(|c| c.get("timestamp"))
+        .and_then(Value::as_str)?;
+    DateTime::parse_from_rfc3339(timestamp).ok().map(|d| d.with_timezone(&Utc))
+}
+
+/// The committer date of `sha` from the git checkout in `workspace`, if any.
+fn git_commit_date(workspace: &Path, sha: &str) -> Option<DateTime<Utc>> {
+    let commit = if sha.is_empty() { "HEAD" } else { sha };
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(workspace)
+        .args(["log", "-1", "--format=%cI", commit, "--"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    DateTime::parse_from_rfc3339(String::from_utf8_lossy(&output.stdout).trim()).ok().map(|d| d.with_timezone(&Utc))
+}
+
+fn short_sha_length(value: Option<&String>) -> Result<usize> {
+    match value.map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Ok(DEFAULT_SHORT_SHA_LENGTH),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => bail!("DOCKER_METADATA_SHORT_SHA_LENGTH={v} is not a length; unset it or give a number of characters such as 12"),
+        },
+    }
+}
+
+fn annotation_levels(value: Option<&String>) -> Result<Vec<AnnotationLevel>> {
+    let Some(text) = value.map(|v| v.trim()).filter(|v| !v.is_empty()) else {
+        return Ok(vec![AnnotationLevel::Manifest, AnnotationLevel::Index]);
+    };
+    let mut levels = Vec::new();
+    for level in text.split(',').map(str::trim) {
+        let level = match level {
+            "manifest" => AnnotationLevel::Manifest,
+            "index" => AnnotationLevel::Index,
+            other => bail!("DOCKER_METADATA_ANNOTATIONS_LEVELS: level `{other}` is not supported; use manifest, index or manifest,index"),
+        };
+        if !levels.contains(&level) {
+            levels.push(level);
+        }
+    }
+    Ok(levels)
 }
 
 impl GithubContext {
@@ -49,10 +152,26 @@ impl GithubContext {
             ),
             None => None,
         };
+        let event_name = get("GITHUB_EVENT_NAME");
+        let mut sha = get("GITHUB_SHA");
+        // DOCKER_METADATA_PR_HEAD_SHA: name a pull request's head commit,
+        // not the merge commit GitHub builds.
+        if env.get("DOCKER_METADATA_PR_HEAD_SHA").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+            && event_name.starts_with("pull_request")
+            && let Some(head) = str_at(&event, "/pull_request/head/sha")
+        {
+            sha = head.to_string();
+        }
+        let workspace = path("GITHUB_WORKSPACE");
+        let commit_date = payload_commit_date(&event, &sha).or_else(|| workspace.as_deref().and_then(|w| git_commit_date(w, &sha)));
         Ok(GithubContext {
-            event_name: get("GITHUB_EVENT_NAME"),
+            default_branch: str_at(&event, "/repository/default_branch").map(str::to_string),
+            commit_date,
+            short_sha_length: short_sha_length(env.get("DOCKER_METADATA_SHORT_SHA_LENGTH"))?,
+            annotation_levels: annotation_levels(env.get("DOCKER_METADATA_ANNOTATIONS_LEVELS"))?,
+            event_name,
             git_ref: get("GITHUB_REF"),
-            sha: get("GITHUB_SHA"),
+            sha,
             repository: get("GITHUB_REPOSITORY"),
             server_url: env.get("GITHUB_SERVER_URL").cloned().unwrap_or_else(|| "https://github.com".into()),
             api_url: env.get("GITHUB_API_URL").cloned().unwrap_or_else(|| "https://api.github.com".into()),
@@ -61,9 +180,111 @@ impl GithubContext {
             output_path: path("GITHUB_OUTPUT"),
             summary_path: path("GITHUB_STEP_SUMMARY"),
             runner_temp: path("RUNNER_TEMP"),
-            workspace: path("GITHUB_WORKSPACE"),
+            workspace,
             source_date_epoch,
             in_workflow: get("GITHUB_ACTIONS") == "true",
         })
+    }
+
+    /// What the metadata computation needs to know about this run.
+    /// `version_override` is the `version` input; `created` the build time.
+    pub fn meta_context(&self, version_override: Option<String>, created: DateTime<Utc>) -> meta::Context {
+        meta::Context {
+            event_name: self.event_name.clone(),
+            git_ref: self.git_ref.clone(),
+            sha: self.sha.clone(),
+            repository: self.repository.clone(),
+            server_url: self.server_url.clone(),
+            event: self.event.clone(),
+            version_override,
+            created,
+            default_branch: self.default_branch.clone(),
+            commit_date: self.commit_date,
+            short_sha_length: self.short_sha_length,
+            annotation_levels: self.annotation_levels.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MERGE_SHA: &str = "a9c8c5828b91be19d9728548b24759e352367ef1";
+    const HEAD_SHA: &str = "3370e228f2209994d57af4427fe64e71bb79ac96";
+
+    fn context(vars: &[(&str, &str)], payload: Value) -> Result<GithubContext> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("event.json");
+        std::fs::write(&path, payload.to_string()).unwrap();
+        let mut env: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        env.insert("GITHUB_EVENT_PATH".into(), path.display().to_string());
+        GithubContext::from_env(&env)
+    }
+
+    fn pull_request() -> Value {
+        serde_json::json!({"number": 15, "pull_request": {"head": {"sha": HEAD_SHA}}, "repository": {"default_branch": "master"}})
+    }
+
+    #[test]
+    fn pr_head_sha_switch() {
+        let base = [("GITHUB_EVENT_NAME", "pull_request"), ("GITHUB_SHA", MERGE_SHA)];
+        assert_eq!(context(&base, pull_request()).unwrap().sha, MERGE_SHA);
+        let on = [base[0], base[1], ("DOCKER_METADATA_PR_HEAD_SHA", "true")];
+        let github = context(&on, pull_request()).unwrap();
+        assert_eq!(github.sha, HEAD_SHA);
+        assert_eq!(github.default_branch.as_deref(), Some("master"));
+        let push = [("GITHUB_EVENT_NAME", "push"), ("GITHUB_SHA", MERGE_SHA), ("DOCKER_METADATA_PR_HEAD_SHA", "true")];
+        assert_eq!(context(&push, pull_request()).unwrap().sha, MERGE_SHA);
+    }
+
+    #[test]
+    fn short_sha_length_and_annotation_levels() {
+        let github = context(&[], Value::Null).unwrap();
+        assert_eq!(github.short_sha_length, 7);
+        assert_eq!(github.annotation_levels, vec![AnnotationLevel::Manifest, AnnotationLevel::Index]);
+        let github =
+            context(&[("DOCKER_METADATA_SHORT_SHA_LENGTH", "12"), ("DOCKER_METADATA_ANNOTATIONS_LEVELS", "index")], Value::Null).unwrap();
+        assert_eq!((github.short_sha_length, github.annotation_levels), (12, vec![AnnotationLevel::Index]));
+        let e = context(&[("DOCKER_METADATA_SHORT_SHA_LENGTH", "long")], Value::Null).unwrap_err().to_string();
+        assert_eq!(e, "DOCKER_METADATA_SHORT_SHA_LENGTH=long is not a length; unset it or give a number of characters such as 12");
+        let e = context(&[("DOCKER_METADATA_ANNOTATIONS_LEVELS", "manifest,index-descriptor")], Value::Null).unwrap_err().to_string();
+        assert!(e.starts_with("DOCKER_METADATA_ANNOTATIONS_LEVELS: level `index-descriptor` is not supported"), "{e}");
+    }
+
+    #[test]
+    fn commit_date_from_the_payload_or_git() {
+        let payload = serde_json::json!({
+            "commits": [{"id": "aaa", "timestamp": "2022-04-19T11:27:24+02:00"}],
+            "head_commit": {"id": "bbb", "timestamp": "2022-04-20T10:00:00Z"}
+        });
+        let date = |sha: &str| context(&[("GITHUB_SHA", sha)], payload.clone()).unwrap().commit_date.map(|d| d.to_rfc3339());
+        assert_eq!(date("aaa").as_deref(), Some("2022-04-19T09:27:24+00:00"));
+        assert_eq!(date("bbb").as_deref(), Some("2022-04-20T10:00:00+00:00"));
+        assert_eq!(date("ccc"), None);
+
+        let repo = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let status = std::process::Command::new("git")
+                .arg("-C")
+                .arg(repo.path())
+                .args(args)
+                .env("GIT_COMMITTER_DATE", "2021-03-04T05:06:07+01:00")
+                .env("GIT_AUTHOR_DATE", "2021-03-04T05:06:07+01:00")
+                .env("GIT_AUTHOR_NAME", "t")
+                .env("GIT_AUTHOR_EMAIL", "t@example.com")
+                .env("GIT_COMMITTER_NAME", "t")
+                .env("GIT_COMMITTER_EMAIL", "t@example.com")
+                .output()
+                .unwrap();
+            assert!(status.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&status.stderr));
+            String::from_utf8_lossy(&status.stdout).trim().to_string()
+        };
+        git(&["init", "-q"]);
+        git(&["commit", "-q", "--allow-empty", "-m", "one"]);
+        let sha = git(&["rev-parse", "HEAD"]);
+        let workspace = repo.path().display().to_string();
+        let github = context(&[("GITHUB_SHA", &sha), ("GITHUB_WORKSPACE", &workspace)], Value::Null).unwrap();
+        assert_eq!(github.commit_date.map(|d| d.to_rfc3339()).as_deref(), Some("2021-03-04T04:06:07+00:00"));
     }
 }
