@@ -157,7 +157,7 @@ pub(crate) async fn tag_everywhere(
     // Each image's tags are set concurrently; images one after another.
     let mut pushed: Vec<String> = Vec::new();
     for image in &plan.images {
-        let sets = plan.tag_names(held).map(|tag| async move {
+        let sets = plan.tag_names_for(image, held).map(|tag| async move {
             let reference = image.with_tag(tag);
             let result = async {
                 registry.put_manifest(image, tag, root, body.to_vec()).await?;

@@ -49,7 +49,7 @@ pub fn outputs(plan: &Plan, report: &Report) -> Vec<(String, String)> {
         None => String::new(),
     };
     let annotations: Vec<String> = crate::meta::annotation_args(&plan.meta.annotations);
-    let tag_names: Vec<&str> = if report.pushed_references.is_empty() { Vec::new() } else { plan.tag_names(&report.held_back).collect() };
+    let tag_names: Vec<&str> = if report.pushed_references.is_empty() { Vec::new() } else { plan.tag_names(&report.held_back) };
     let separators = &plan.meta.separators;
     let json = serde_json::json!({
         "digest": digest,

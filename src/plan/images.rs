@@ -8,8 +8,38 @@ use crate::meta;
 use crate::names::ImageName;
 use crate::runner::GithubContext;
 
+/// A `tags` line that is a full image reference, as docker/build-push-action
+/// takes them (`ghcr.io/acme/app:1.2.3`): exactly that tag of that image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferenceTag {
+    pub image: ImageName,
+    pub tag: String,
+}
+
+/// The `tags` lines that are full references, and the rest (the rules).
+/// A full reference has a `/`, no `=` and no `{{`, and reads as an image
+/// reference without a digest; with no tag it is `latest`.
+pub(super) fn split_reference_tags(text: &str) -> Result<(Vec<ReferenceTag>, String)> {
+    let mut references = Vec::new();
+    let mut rules = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        let looks_like_reference = trimmed.contains('/') && !trimmed.contains('=') && !trimmed.contains("{{") && !trimmed.starts_with('#');
+        match crate::reference::parse(trimmed) {
+            Ok(reference) if looks_like_reference && reference.digest().is_none() => {
+                let name = trimmed.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')).map_or(trimmed, |(name, _)| name);
+                let image = ImageName::parse(name).map_err(|e| anyhow::anyhow!("tags: `{trimmed}`: {e:#}"))?;
+                references.push(ReferenceTag { image, tag: reference.tag().unwrap_or("latest").to_string() });
+            }
+            _ => rules.push(line),
+        }
+    }
+    Ok((references, rules.join("\n")))
+}
+
 /// The images named, lowercased (with a warning for each that was not).
-pub(super) fn resolve_images(raw: &RawInputs, warnings: &mut Vec<String>) -> Result<Vec<ImageName>> {
+/// With none named, the images of the `tags` lines that are full references.
+pub(super) fn resolve_images(raw: &RawInputs, reference_tags: &[ReferenceTag], warnings: &mut Vec<String>) -> Result<Vec<ImageName>> {
     // Lines as metadata-action reads them: `name=…,enable=…` or a bare name.
     let given: Vec<String> = meta::parse_images(raw.get("images"))
         .map_err(|e| anyhow::anyhow!("{e}"))?
@@ -17,9 +47,28 @@ pub(super) fn resolve_images(raw: &RawInputs, warnings: &mut Vec<String>) -> Res
         .filter(|i| i.enable)
         .map(|i| i.name)
         .collect();
-    let images = given.iter().map(|i| ImageName::parse(i)).collect::<Result<Vec<_>>>()?;
+    let mut images = given.iter().map(|i| ImageName::parse(i)).collect::<Result<Vec<_>>>()?;
     if images.is_empty() {
-        bail!("images: no image given; name at least one, e.g. ghcr.io/acme/app");
+        for reference in reference_tags {
+            if !images.iter().any(|i| same_repository(i, &reference.image)) {
+                images.push(reference.image.clone());
+            }
+        }
+        if images.is_empty() {
+            bail!("images: no image given; name at least one, e.g. ghcr.io/acme/app");
+        }
+        return Ok(images);
+    }
+    for reference in reference_tags {
+        if !images.iter().any(|i| same_repository(i, &reference.image)) {
+            bail!(
+                "tags: `{}:{}` names {}, which is not in `images`; add it to `images`, or write the tag alone (`{}`)",
+                reference.image.name,
+                reference.tag,
+                reference.image.name,
+                reference.tag
+            );
+        }
     }
     for (given, image) in given.iter().zip(&images) {
         if given != &image.name {
@@ -29,11 +78,19 @@ pub(super) fn resolve_images(raw: &RawInputs, warnings: &mut Vec<String>) -> Res
     Ok(images)
 }
 
-/// Tags, labels and annotations from the rules, the ref and the event.
+/// Whether two image names are one repository (`acme/app` is `docker.io/acme/app`).
+pub(super) fn same_repository(a: &ImageName, b: &ImageName) -> bool {
+    a.registry == b.registry && a.repository == b.repository
+}
+
+/// Tags, labels and annotations from the rules, the ref and the event. The
+/// default rules apply only when `tags` is empty: lines that are full
+/// references are tags, not rules.
 pub fn compute_meta(raw: &RawInputs, github: &GithubContext, images: &[ImageName]) -> Result<meta::Meta> {
-    let rules = match raw.text("tags") {
-        None => meta::default_tag_rules(),
-        Some(text) => meta::parse_tag_rules(text).map_err(|e| anyhow::anyhow!("{e}"))?,
+    let (references, rules_text) = split_reference_tags(raw.get("tags"))?;
+    let rules = match rules_text.trim() {
+        "" if references.is_empty() => meta::default_tag_rules(),
+        text => meta::parse_tag_rules(text).map_err(|e| anyhow::anyhow!("{e}"))?,
     };
     let flavor = meta::parse_flavor(raw.get("flavor")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let created = match github.source_date_epoch {

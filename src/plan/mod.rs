@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 
 pub use self::builder::{DriverRequest, QemuMode};
-pub use self::images::compute_meta;
+pub use self::images::{ReferenceTag, compute_meta};
 pub use self::mode::{CheckLevel, ExportFormat, Mode, PushDecision, ReleaseNotes};
 use crate::inputs::RawInputs;
 use crate::meta;
@@ -40,6 +40,8 @@ pub struct Plan {
     /// The computed tags and labels; floating tags may still be held back
     /// once the registry's existing tags are known.
     pub meta: meta::Meta,
+    /// Tags for one image each: the `tags` lines that are full references.
+    pub reference_tags: Vec<ReferenceTag>,
     pub floating: FloatingPolicy,
     pub platforms: Vec<Platform>,
     pub context: PathBuf,
@@ -120,7 +122,8 @@ impl Plan {
     /// Validates every input and computes the plan, one resolver per concern.
     pub fn new(raw: &RawInputs, github: &GithubContext) -> Result<Plan> {
         let mut warnings = Vec::new();
-        let images = images::resolve_images(raw, &mut warnings)?;
+        let (reference_tags, _) = images::split_reference_tags(raw.get("tags"))?;
+        let images = images::resolve_images(raw, &reference_tags, &mut warnings)?;
         let (mode, platforms) = mode::resolve_mode(raw, github)?;
         let PushDecision { push, reason: push_reason } = mode::resolve_push(raw, github, &mode)?;
         let credentials = credentials::resolve(raw, &images, push)?;
@@ -145,7 +148,7 @@ impl Plan {
 
         let meta = images::compute_meta(raw, github, &images)?;
         warnings.extend(meta.warnings.iter().cloned());
-        if push && meta.tags.is_empty() && !matches!(mode, Mode::Digest { .. }) {
+        if push && meta.tags.is_empty() && reference_tags.is_empty() && !matches!(mode, Mode::Digest { .. }) {
             bail!(
                 "tags: no tag applies to {} on `{}`; add a rule that does (e.g. `type=raw,value=edge` or `type=sha`), or set `version`",
                 if github.event_name.is_empty() { "this run" } else { &github.event_name },
@@ -156,6 +159,7 @@ impl Plan {
         Ok(Plan {
             images,
             meta,
+            reference_tags,
             floating,
             platforms,
             context,
@@ -214,14 +218,31 @@ impl Plan {
         secrets
     }
 
-    /// The tag names that will be pushed, given the floating tags held back.
-    pub fn tag_names<'a>(&'a self, held_back: &'a [HeldBack]) -> impl Iterator<Item = &'a str> + 'a {
-        self.meta.tags.iter().map(|t| t.name.as_str()).filter(move |t| !held_back.iter().any(|h| h.tag == *t))
+    /// The tag names that will be pushed to `image`, given the floating tags
+    /// held back: the computed tags, and its own full-reference tags.
+    pub fn tag_names_for<'a>(&'a self, image: &'a ImageName, held_back: &'a [HeldBack]) -> impl Iterator<Item = &'a str> + 'a {
+        let computed = self.meta.tags.iter().map(|t| t.name.as_str()).filter(move |t| !held_back.iter().any(|h| h.tag == *t));
+        let own = self.reference_tags.iter().filter(move |r| images::same_repository(&r.image, image)).map(|r| r.tag.as_str());
+        let mut seen = std::collections::BTreeSet::new();
+        computed.chain(own).filter(move |t| seen.insert(*t))
     }
 
-    /// Full references (`image:tag`) for every image and tag.
+    /// Every tag name pushed to any image (the `tag-names` output).
+    pub fn tag_names<'a>(&'a self, held_back: &'a [HeldBack]) -> Vec<&'a str> {
+        let mut names: Vec<&str> = Vec::new();
+        for image in &self.images {
+            for tag in self.tag_names_for(image, held_back) {
+                if !names.contains(&tag) {
+                    names.push(tag);
+                }
+            }
+        }
+        names
+    }
+
+    /// Full references (`image:tag`) for every image and its tags.
     pub fn references(&self, held_back: &[HeldBack]) -> Vec<String> {
-        self.images.iter().flat_map(|image| self.tag_names(held_back).map(move |tag| image.with_tag(tag))).collect()
+        self.images.iter().flat_map(|image| self.tag_names_for(image, held_back).map(move |tag| image.with_tag(tag))).collect()
     }
 }
 

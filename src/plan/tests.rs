@@ -73,3 +73,42 @@ fn the_plans_secrets_are_its_parsed_values() {
     .unwrap();
     assert_eq!(plan.secrets(), vec!["line-a", "line-a\nline-b", "line-b", "pw-1", "pw-2"]);
 }
+
+fn plan_without_defaults(pairs: &[(&str, &str)]) -> Result<Plan> {
+    let raw = RawInputs::from_pairs(pairs.iter().map(|(k, v)| (*k, v.to_string())))?;
+    Plan::new(&raw, &GithubContext::default())
+}
+
+#[test]
+fn a_tags_line_that_is_a_full_reference_is_exactly_that_tag_of_that_image() {
+    let two = "ghcr.io/acme/app\nregistry.example.com:5000/acme/app";
+    type Case<'a> = (&'a [(&'a str, &'a str)], Result<&'a [&'a str], &'a str>);
+    let cases: &[Case] = &[
+        // build-push-action's form, pasted: no `images`, no default rules.
+        (&[("tags", "ghcr.io/acme/app:1.2.3\nghcr.io/acme/app:latest")], Ok(&["ghcr.io/acme/app:1.2.3", "ghcr.io/acme/app:latest"])),
+        (&[("tags", "ghcr.io/acme/app")], Ok(&["ghcr.io/acme/app:latest"])),
+        (&[("tags", "localhost:5000/app:2")], Ok(&["localhost:5000/app:2"])),
+        // With `images`, a full reference tags its own image only; rules tag all.
+        (
+            &[("images", two), ("tags", "ghcr.io/acme/app:only-here\ntype=raw,value=everywhere")],
+            Ok(&["ghcr.io/acme/app:everywhere", "ghcr.io/acme/app:only-here", "registry.example.com:5000/acme/app:everywhere"]),
+        ),
+        (&[("images", "acme/app"), ("tags", "docker.io/acme/app:1")], Ok(&["acme/app:1"])),
+        (
+            &[("images", "ghcr.io/acme/app"), ("tags", "ghcr.io/acme/other:1")],
+            Err("tags: `ghcr.io/acme/other:1` names ghcr.io/acme/other, which is not in `images`"),
+        ),
+    ];
+    for (inputs, expected) in cases {
+        let mut all = vec![("push", "false")];
+        all.extend_from_slice(inputs);
+        match (plan_without_defaults(&all), expected) {
+            (Ok(plan), Ok(references)) => assert_eq!(plan.references(&[]), *references, "{inputs:?}"),
+            (Err(error), Err(start)) => assert!(error.to_string().starts_with(start), "{inputs:?}: {error}"),
+            (got, _) => panic!("{inputs:?}: {got:?}"),
+        }
+    }
+    // Rules that only look like paths stay rules.
+    let plan = plan(&[("tags", "type=raw,value=a/b\n{{branch}}/x")]).unwrap();
+    assert!(plan.reference_tags.is_empty());
+}
