@@ -28,6 +28,9 @@ fn expected_action_yml() -> String {
         yml.push_str(&format!("  {}:\n    description: {}\n", output.name, yaml_string(output.doc)));
     }
     yml.push_str("runs:\n  using: docker\n  image: docker://ghcr.io/org/multiarch-action:v1\n");
+    // The post step runs the same image with this entrypoint (and no way to
+    // tell it apart but its name): it removes what a killed step left.
+    yml.push_str(&format!("  post-entrypoint: /usr/bin/{}\n", multiarch_action::cli::POST_PROGRAM));
     yml
 }
 
@@ -65,6 +68,7 @@ fn action_yml_matches_the_input_table() {
     assert_eq!(parsed["inputs"].as_mapping().unwrap().len(), INPUTS.len());
     assert_eq!(parsed["outputs"].as_mapping().unwrap().len(), OUTPUTS.len());
     assert_eq!(parsed["runs"]["using"].as_str(), Some("docker"));
+    assert_eq!(parsed["runs"]["post-entrypoint"].as_str(), Some("/usr/bin/multiarch-action-post"));
 }
 
 #[test]
