@@ -149,7 +149,10 @@ mod tests {
     fn flags_become_inputs() {
         type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
         let cases: &[Case] = &[
-            (&["--images", "r/a", "--build-args", "A=1", "--dry-run"], &[("images", "r/a"), ("build-args", "A=1"), ("dry-run", "true"), ("push", "auto")]),
+            (
+                &["--images", "r/a", "--build-args", "A=1", "--dry-run"],
+                &[("images", "r/a"), ("build-args", "A=1"), ("dry-run", "true"), ("push", "auto")],
+            ),
             (&["--dry-run", "--images", "x"], &[("dry-run", "true"), ("images", "x")]),
             (&["--no-cache", "--dry-run"], &[("no-cache", "true"), ("dry-run", "true")]),
             (&["--push=false", "--images=x"], &[("push", "false"), ("images", "x")]),

@@ -144,7 +144,9 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, run_name: &str, log: Log)
 /// Where the user's buildx keeps its builders, as buildx itself looks.
 fn user_buildx_config(env: &HashMap<String, String>) -> Option<std::path::PathBuf> {
     let var = |name: &str| env.get(name).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
-    var("BUILDX_CONFIG").or_else(|| var("DOCKER_CONFIG").map(|d| d.join("buildx"))).or_else(|| var("HOME").map(|h| h.join(".docker/buildx")))
+    var("BUILDX_CONFIG")
+        .or_else(|| var("DOCKER_CONFIG").map(|d| d.join("buildx")))
+        .or_else(|| var("HOME").map(|h| h.join(".docker/buildx")))
 }
 
 /// Resolves on SIGTERM (how the runner cancels a job) or SIGINT.

@@ -79,7 +79,8 @@ async fn build_and_push(plan: &Plan, outside: &Outside<'_>, config: &DockerConfi
     let setup_group = log.open_group("Preflight, registries, builder and QEMU");
     let ((), held_back, ChosenBuilder { builder, why }) = tokio::try_join!(
         preflight::phase::run(plan, &outside.registry, &emulated, log),
-        publish::check_registries(plan, &outside.registry, log),
+        // A build that pushes nothing needs no registry of its images.
+        async { if plan.push { publish::check_registries(plan, &outside.registry, log).await } else { Ok(Vec::new()) } },
         builder::start(plan, outside, log)
     )?;
 

@@ -67,7 +67,9 @@ mod tests {
         let (a, b) = (new_run_name(), new_run_name());
         assert_ne!(a, b);
         assert!(is_run_name(&a), "{a}");
-        for (name, ok) in [("multiarch-action-1a2b", true), ("multiarch-action-", false), ("other-1", false), ("multiarch-action-x/..", false)] {
+        for (name, ok) in
+            [("multiarch-action-1a2b", true), ("multiarch-action-", false), ("other-1", false), ("multiarch-action-x/..", false)]
+        {
             assert_eq!(is_run_name(name), ok, "{name}");
         }
     }

@@ -118,9 +118,12 @@ pub fn is_emulation_failure(line: &str) -> bool {
         return true;
     }
     let qemu_missing =
-        line.split_whitespace().any(|word| word.trim_start_matches(['/', '\'', '"']).contains("qemu-") && word.ends_with(':')) && line.contains("not found");
+        line.split_whitespace().any(|word| word.trim_start_matches(['/', '\'', '"']).contains("qemu-") && word.ends_with(':'))
+            && line.contains("not found");
     let loader_missing = line.split("exec ").skip(1).any(|rest| {
-        rest.split_once(": ").is_some_and(|(program, reason)| program.starts_with('/') && !program.contains(' ') && reason.starts_with("no such file or directory"))
+        rest.split_once(": ").is_some_and(|(program, reason)| {
+            program.starts_with('/') && !program.contains(' ') && reason.starts_with("no such file or directory")
+        })
     });
     qemu_missing || loader_missing
 }
@@ -129,7 +132,8 @@ pub fn is_emulation_failure(line: &str) -> bool {
 fn place_line(line: &str) -> Option<SourcePlace> {
     let (file, number) = line.trim().rsplit_once(':')?;
     let line = number.parse().ok().filter(|n| *n > 0)?;
-    (!file.is_empty() && !file.contains(char::is_whitespace) && !file.starts_with('#')).then(|| SourcePlace { file: file.to_string(), line })
+    (!file.is_empty() && !file.contains(char::is_whitespace) && !file.starts_with('#'))
+        .then(|| SourcePlace { file: file.to_string(), line })
 }
 
 /// A step as it ended.
@@ -269,7 +273,11 @@ impl Progress {
             };
             let short = decode(&warning.short);
             out.push(format!("WARNING: {short}"));
-            let mut message = std::iter::once(short).chain(warning.detail.iter().map(|d| decode(d))).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(". ");
+            let mut message = std::iter::once(short)
+                .chain(warning.detail.iter().map(|d| decode(d)))
+                .filter(|p| !p.is_empty())
+                .collect::<Vec<_>>()
+                .join(". ");
             if !warning.url.is_empty() {
                 message.push_str(&format!(" ({})", warning.url));
             }

@@ -198,11 +198,15 @@ impl Daemon {
                 removed.push(name);
             }
         }
-        let options = bollard::query_parameters::ListVolumesOptionsBuilder::default().filters(&filters_by("name", builder_prefix.clone())).build();
+        let options =
+            bollard::query_parameters::ListVolumesOptionsBuilder::default().filters(&filters_by("name", builder_prefix.clone())).build();
         let volumes = self.docker.list_volumes(Some(options)).await.context("could not list the daemon's volumes")?;
         for volume in volumes.volumes.unwrap_or_default().into_iter().filter(|v| v.name.starts_with(&builder_prefix)) {
             let options = bollard::query_parameters::RemoveVolumeOptionsBuilder::default().force(true).build();
-            self.docker.remove_volume(&volume.name, Some(options)).await.with_context(|| format!("could not remove the volume {}", volume.name))?;
+            self.docker
+                .remove_volume(&volume.name, Some(options))
+                .await
+                .with_context(|| format!("could not remove the volume {}", volume.name))?;
             removed.push(format!("volume {}", volume.name));
         }
         Ok(removed)

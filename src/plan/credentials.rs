@@ -25,7 +25,13 @@ struct RegistryAuthEntry {
 
 /// Every credential given; when pushing, each image's registry that always
 /// needs a login must have one (a dry run, which pushes nothing, warns).
-pub(super) fn resolve(raw: &RawInputs, images: &[ImageName], push: bool, dry_run: bool, warnings: &mut Vec<String>) -> Result<Vec<Credential>> {
+pub(super) fn resolve(
+    raw: &RawInputs,
+    images: &[ImageName],
+    push: bool,
+    dry_run: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Credential>> {
     let mut all = single_credential(raw, images)?;
     if let Some(text) = raw.text("registry-auth") {
         let entries: Vec<RegistryAuthEntry> = serde_yaml_ng::from_str(text).map_err(|e| {
