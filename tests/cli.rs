@@ -291,3 +291,83 @@ fn the_post_step_removes_what_a_killed_run_left() {
     let none = Command::new(&post).env_clear().env("GITHUB_ACTIONS", "true").output().unwrap();
     assert!(none.status.success() && text(&none.stdout).contains("saved no run name"), "{}", text(&none.stdout));
 }
+
+/// `call: check` asks buildx for `--call=check`, which buildx has from
+/// 0.15 on: with an older buildx the run stops at once, naming the version.
+#[test]
+fn call_check_names_the_buildx_it_needs() {
+    let buildx = ["/usr/libexec/docker/cli-plugins/docker-buildx", "/usr/lib/docker/cli-plugins/docker-buildx"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("buildx is installed by scripts/testenv");
+    let version = text(&Command::new(buildx).arg("version").output().unwrap().stdout);
+    let parsed = version.split_whitespace().nth(1).unwrap().trim_start_matches('v').to_string();
+    let dir = workspace("FROM scratch\nCOPY x /\n");
+    let output = run_cli(dir.path(), &["build", "--images", "registry.example.com/acme/app", "--version", "1.0.0", "--call", "check"], &[]);
+    let stdout = text(&output.stdout);
+    let minor: u32 = parsed.split('.').nth(1).unwrap().parse().unwrap();
+    if parsed.starts_with("0.") && minor < 15 {
+        assert!(!output.status.success());
+        let core: String = parsed.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        assert!(
+            stdout.contains(&format!(
+                "error: call: `check` needs buildx 0.15.0 or later (`buildx build --call=check`), and {buildx} is buildx {core}"
+            )),
+            "{stdout}"
+        );
+    } else {
+        assert!(stdout.contains("Build checks"), "{stdout}");
+    }
+}
+
+/// `builder` names a builder the user made (found in the user's buildx
+/// configuration); the run uses it as it is and leaves it in place. The
+/// `imageid` output is the image's config digest, as build-push-action's.
+#[test]
+fn an_existing_builder_is_used_and_kept() {
+    let bed = TestBed::get();
+    let home = tempfile::tempdir().unwrap();
+    let name = format!("existing-{}", std::process::id());
+    let buildx = |args: &[&str]| {
+        Command::new("docker")
+            .env("HOME", home.path())
+            .env("DOCKER_CONFIG", home.path().join(".docker"))
+            .arg("buildx")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // The user's own builder, configured by the user to reach the test
+    // registry over plain HTTP (the run configures nothing of it).
+    let toml = home.path().join("buildkitd.toml");
+    std::fs::write(&toml, format!("[registry.\"{}\"]\n  http = true\n  insecure = true\n", bed.registry)).unwrap();
+    let toml = toml.display().to_string();
+    let created = buildx(&[
+        "create",
+        "--name",
+        &name,
+        "--driver",
+        "docker-container",
+        "--driver-opt",
+        "image=moby/buildkit:buildx-stable-1,network=host",
+        "--config",
+        &toml,
+    ]);
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let image = bed.unique_image("existing-builder");
+    let dir = workspace(&format!("FROM {}\nRUN echo built > /built\n", bed.base_image));
+    let mut inputs = common::registry_inputs(&bed, &image);
+    inputs.extend([("builder", name.as_str()), ("version", "1.0.0"), ("platforms", "linux/amd64"), ("provenance", "false")]);
+    let home_dir = home.path().display().to_string();
+    let run = run_action(dir.path(), &inputs, &[("HOME", &home_dir)]);
+    let kept = buildx(&["inspect", &name]);
+    let _ = buildx(&["rm", "--force", &name]);
+    assert!(run.success, "{}", run.stdout);
+    assert!(run.stdout.contains(&format!("builder: `{name}`, as `builder` asks")), "{}", run.stdout);
+    assert!(kept.status.success(), "the run removed the user's builder: {}", text(&kept.stderr));
+    let manifest = bed.manifest(&image, run.output("digest"));
+    assert_eq!(run.output("imageid"), manifest["config"]["digest"].as_str().unwrap(), "{manifest}");
+
+    let both = run_cli(dir.path(), &["build", "--images", &image, "--builder", &name, "--driver", "docker", "--dry-run"], &[]);
+    assert!(text(&both.stdout).contains("error: driver: does not apply with `builder:"), "{}", text(&both.stdout));
+}
