@@ -135,11 +135,11 @@ pub const INPUTS: &[InputDef] = &[
     input(Group::Build, "attests", "", LINES, "Other attestations, one per line (`type=…`)."),
     input(Group::Build, "cgroup-parent", "", TEXT, "Parent cgroup for RUN steps (buildx `--cgroup-parent`)."),
     input(
-        Group::Build,
+        Group::Checks,
         "call",
         "build",
         Kind::Choice(&["build", "check"]),
-        "`build`: build (and push); `check`: run BuildKit's build checks on the Dockerfile and report them as annotations, without building or pushing (needs buildx 0.15 or later).",
+        "`build`: build (and push); `check`: only run BuildKit's build checks on the Dockerfile and print what they find (a failed check fails the step), building and pushing nothing (needs buildx 0.15 or later).",
     ),
     input(
         Group::Builder,
