@@ -371,3 +371,32 @@ fn an_existing_builder_is_used_and_kept() {
     let both = run_cli(dir.path(), &["build", "--images", &image, "--builder", &name, "--driver", "docker", "--dry-run"], &[]);
     assert!(text(&both.stdout).contains("error: driver: does not apply with `builder:"), "{}", text(&both.stdout));
 }
+
+/// `--cgroup-parent` reaches the RUN steps; `--push=false` builds an image
+/// named on ghcr.io with no credentials for it and no connection to it.
+#[test]
+fn cgroup_parent_reaches_run_steps_and_push_false_needs_no_registry() {
+    let bed = TestBed::get();
+    let dir = workspace(&format!("FROM {}\nRUN cat /proc/self/cgroup\n", bed.base_image));
+    let auth = format!("- registry: {}\n  username: {}\n  password: {}\n", bed.registry, bed.user, bed.password);
+    let args = [
+        "build",
+        "--images",
+        "ghcr.io/acme/app",
+        "--push=false",
+        "--platforms",
+        "linux/amd64",
+        "--no-cache",
+        "--cgroup-parent",
+        "/multiarch-action-test",
+        "--registry-auth",
+        &auth,
+        "--insecure-registries",
+        &bed.registry,
+    ];
+    let output = run_cli(dir.path(), &args, &[]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
+    assert!(stdout.lines().any(|l| l.contains(" 0::/multiarch-action-test/")), "the RUN step ran elsewhere: {stdout}");
+    assert!(stdout.contains("built, not pushed (push: false)"), "{stdout}");
+}
