@@ -50,6 +50,14 @@ fn flag(input: &'static InputDef) -> Arg {
     }
 }
 
+/// The inputs in the help's order: by group, and in the table's order
+/// within a group.
+fn inputs_by_group() -> Vec<&'static InputDef> {
+    let mut inputs: Vec<&'static InputDef> = INPUTS.iter().collect();
+    inputs.sort_by_key(|input| input.group);
+    inputs
+}
+
 /// The command-line interface, one flag per input of the table.
 pub fn command() -> Command {
     let build = Command::new("build")
@@ -58,7 +66,7 @@ pub fn command() -> Command {
         // program's version is `multiarch-action --version`.
         .disable_version_flag(true)
         .after_help("Every input of the action is a flag of the same name. List inputs take commas or newlines; switches take no value (`--dry-run`) or one (`--push=false`).")
-        .args(INPUTS.iter().map(flag));
+        .args(inputs_by_group().into_iter().map(flag));
     let post = Command::new("post")
         .about("Remove what an interrupted run left: its builder, its containers (what the action's post step does)")
         .arg(Arg::new("run").long("run").value_name("NAME").num_args(1).help("The run's name (`multiarch-action-…`, as its log says)"));
@@ -215,6 +223,16 @@ mod tests {
         assert!(heading("Image and tags") < text.find("--images").unwrap());
         assert!(heading("Registry") < text.find("--password").unwrap());
         assert!(heading("Builder and QEMU") < text.find("--qemu-image").unwrap());
+        let order = [
+            "Image and tags",
+            "Build",
+            "Registry",
+            "Builder and QEMU",
+            "Checks",
+            "Files and release notes",
+            "Native runners (digest and merge)",
+        ];
+        assert!(order.windows(2).all(|pair| heading(pair[0]) < heading(pair[1])), "{text}");
         for input in INPUTS {
             assert!(text.contains(&format!("--{}", input.name)), "{} is not in the help", input.name);
         }

@@ -32,8 +32,8 @@ pub enum Kind {
     Yaml,
 }
 
-/// The part of the help an input is listed under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The part of the help an input is listed under, in the help's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Group {
     Image,
     Build,
