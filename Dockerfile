@@ -16,12 +16,14 @@ COPY . .
 RUN target="$(uname -m)-unknown-linux-musl" \
  && rustup target add "$target" \
  && cargo build --release --locked --target "$target" \
- && mkdir -p /out/tmp && chmod 1777 /out/tmp \
- && cp "target/$target/release/multiarch-action" /out/multiarch-action \
+ && mkdir -p /out/tmp /out/bin && chmod 1777 /out/tmp \
+ && cp "target/$target/release/multiarch-action" /out/bin/multiarch-action \
+ && ln -s multiarch-action /out/bin/multiarch-action-post \
  && cp /etc/ssl/certs/ca-certificates.crt /out/ca-certificates.crt
 
-# A directory with `multiarch-action`, `ca-certificates.crt` and an empty
-# `tmp` (mode 1777), as scripts/release makes it.
+# A directory with `bin/multiarch-action` (and `bin/multiarch-action-post`,
+# a link to it: the post step's entrypoint), `ca-certificates.crt` and an
+# empty `tmp` (mode 1777), as scripts/release makes it.
 FROM scratch AS prebuilt
 COPY --from=prebuilt-binary / /out/
 
@@ -31,6 +33,6 @@ FROM scratch
 COPY --from=binary /out/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=binary /out/tmp /tmp
 COPY --from=buildx /buildx /usr/bin/buildx
-COPY --from=binary /out/multiarch-action /usr/bin/multiarch-action
+COPY --from=binary /out/bin/ /usr/bin/
 ENV PATH=/usr/bin
 ENTRYPOINT ["/usr/bin/multiarch-action"]

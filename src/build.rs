@@ -1,11 +1,13 @@
 //! The build phase: `buildx build` with every requested platform made
 //! runnable (emulation is checked while the build starts), run again on a
 //! transient registry failure, and its blobs uploaded while buildx finishes.
+//! A failure is annotated on its Dockerfile line, and so is each of
+//! BuildKit's warnings.
 
 use anyhow::Result;
 
 use crate::buildx::Buildx;
-use crate::buildx::progress::Progress;
+use crate::buildx::progress::{Progress, SourcePlace};
 use crate::concurrent::{HeldLines, alongside};
 use crate::emulation::{self, Emulation};
 use crate::log::{Group, Log};
@@ -14,6 +16,7 @@ use crate::plan::{Builder, Plan};
 use crate::platform::{self, Platform};
 use crate::publish::EarlyUpload;
 use crate::retry;
+use crate::runner::{Annotation, Level};
 
 /// What a finished build leaves: how emulation was set up, and the build's
 /// progress (steps and timings).
@@ -79,7 +82,9 @@ pub(crate) async fn run(
         (emulation, built, _build_group)
     };
     let built = match built {
-        Err(error) if !emulation.unconfirmed.is_empty() => {
+        // Only a step that could not run its platform's programs sends the
+        // run to the QEMU installer; any other failure is the build's own.
+        Err(error) if !emulation.unconfirmed.is_empty() && progress.saw_emulation_failure() => {
             log.info(&format!("the build failed; asking the QEMU installer whether {} can run", platform::join(&emulation.unconfirmed)));
             match emulation::install_missing(plan, &outside.daemon, emulation.unconfirmed.clone(), &outside.tools.run_name, log).await {
                 Ok(installed) if !installed.is_empty() => {
@@ -96,8 +101,40 @@ pub(crate) async fn run(
         }
         other => other,
     };
+    annotate(plan, &progress, built.is_err(), log);
     built?;
     Ok(Built { emulation, progress })
+}
+
+/// BuildKit's warnings, and the failure when the build failed, as
+/// annotations on the Dockerfile lines they concern.
+fn annotate(plan: &Plan, progress: &Progress, failed: bool, log: &Log) {
+    let on_line = |level: Level, message: &str, place: &Option<SourcePlace>| {
+        let mut annotation = Annotation::new(level, message);
+        if let Some(SourcePlace { file, line }) = place {
+            annotation.file = Some(workspace_path(plan, file));
+            annotation.line = Some(*line);
+        }
+        annotation
+    };
+    for warning in progress.warnings() {
+        log.annotation(on_line(Level::Warning, &warning.message, &warning.place));
+    }
+    let failure = progress.failure();
+    if failed && failure.place.is_some() {
+        let mut annotation = on_line(Level::Error, &failure.message, &failure.place);
+        annotation.title = Some("build failed".into());
+        log.annotation(annotation);
+    }
+}
+
+/// BuildKit names the Dockerfile by its file name; annotations name it
+/// relative to the workspace, as the plan does.
+fn workspace_path(plan: &Plan, file: &str) -> String {
+    match plan.dockerfile.file_name() {
+        Some(name) if name.to_string_lossy() == file => plan.dockerfile.display().to_string(),
+        _ => file.to_string(),
+    }
 }
 
 /// Runs the build while the blobs it exported are uploaded (buildx takes a

@@ -24,6 +24,7 @@ mod outside;
 pub mod pipeline;
 pub mod plan;
 pub mod platform;
+pub mod post;
 pub mod preflight;
 mod publish;
 pub(crate) mod reference;

@@ -81,10 +81,15 @@ impl Log {
         if self.in_workflow {
             self.line(&annotation.to_command());
         } else {
-            let level = match annotation.level {
-                Level::Error => "error",
-                Level::Warning => "warning",
-                Level::Notice => "notice",
+            let (level, colour) = match annotation.level {
+                Level::Error => ("error", "31"),
+                Level::Warning => ("warning", "33"),
+                Level::Notice => ("notice", "36"),
+            };
+            let level = if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                format!("\x1b[1;{colour}m{level}\x1b[0m")
+            } else {
+                level.to_string()
             };
             let place = match (&annotation.file, annotation.line) {
                 (Some(f), Some(l)) => format!("{f}:{l}: "),
@@ -119,5 +124,69 @@ impl Log {
                 self.line(&line);
             }
         }
+    }
+}
+
+/// Events from `tracing` (warnings of the libraries and of our own code)
+/// written as the log writes its own lines: in a workflow `::warning::` and
+/// `::error::` commands, with no timestamp and no colour, after any open
+/// stop-commands region is closed; in a terminal, `warning: …`.
+pub struct RunnerLayer {
+    pub log: Log,
+}
+
+/// An event's message and its other fields (`key=value`), as one line.
+#[derive(Default)]
+struct EventText {
+    message: String,
+    fields: Vec<String>,
+}
+
+impl tracing::field::Visit for EventText {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.message = format!("{value:?}");
+        } else {
+            self.fields.push(format!("{}={value:?}", field.name()));
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.message = value.to_string();
+        } else {
+            self.fields.push(format!("{}={value}", field.name()));
+        }
+    }
+}
+
+impl EventText {
+    fn line(self) -> String {
+        std::iter::once(self.message).chain(self.fields).filter(|part| !part.is_empty()).collect::<Vec<_>>().join(" ")
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for RunnerLayer {
+    fn on_event(&self, event: &tracing::Event<'_>, _context: tracing_subscriber::layer::Context<'_, S>) {
+        let mut text = EventText::default();
+        event.record(&mut text);
+        let line = text.line();
+        match *event.metadata().level() {
+            tracing::Level::ERROR => self.log.error(&line),
+            tracing::Level::WARN => self.log.warning(&line),
+            _ => self.log.info(&line),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_fields_read_as_one_line() {
+        let text = EventText { message: "could not list".into(), fields: vec!["error=\"gone\"".into()] };
+        assert_eq!(text.line(), "could not list error=\"gone\"");
+        assert_eq!(EventText { message: String::new(), fields: vec!["a=1".into()] }.line(), "a=1");
     }
 }

@@ -6,34 +6,54 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 
+use multiarch_action::cli::{self, Invocation};
 use multiarch_action::inputs::RawInputs;
-use multiarch_action::log::Log;
+use multiarch_action::log::{Log, RunnerLayer};
 use multiarch_action::pipeline::{self, Tools};
 use multiarch_action::plan::Plan;
 use multiarch_action::runner::{GithubContext, OutputFile, SummaryFile};
-use multiarch_action::{buildx, cli, summary};
+use multiarch_action::{buildx, post, summary};
 
 fn main() -> ExitCode {
     let env: HashMap<String, String> = std::env::vars().collect();
     let args: Vec<String> = std::env::args().collect();
-    let in_workflow = args.len() <= 1;
+    let in_workflow = env.get("GITHUB_ACTIONS").is_some_and(|v| v == "true");
     let log = Log { in_workflow };
-
-    let raw = if in_workflow {
-        RawInputs::from_env(&env)
-    } else {
-        match cli::raw_inputs_from_args(&args) {
-            Ok(raw) => raw,
-            Err(error) => return fail(&log, &error),
-        }
-    };
+    {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        let layer = tracing_subscriber::Layer::with_filter(RunnerLayer { log }, tracing_subscriber::filter::LevelFilter::WARN);
+        tracing_subscriber::registry().with(layer).init();
+    }
     if let Some(token) = env.get("ACTIONS_RUNTIME_TOKEN") {
         log.mask(token);
     }
 
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::WARN).with_target(false).init();
+    let raw = match cli::parse(&args, in_workflow) {
+        Invocation::Workflow => RawInputs::from_env(&env),
+        Invocation::Build(raw) => raw,
+        Invocation::Post { run } => return post_step(run.or_else(|| env.get(post::STATE_ENV).cloned()), &log),
+        Invocation::Print { text, code: 0 } => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Invocation::Print { text, code } => {
+            eprint!("{text}");
+            return ExitCode::from(code as u8);
+        }
+        Invocation::Usage(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
 
-    match run(&raw, &env, log) {
+    let run_name = post::new_run_name();
+    // Saved first, so that the post step can clean up after a run killed
+    // at any later point.
+    if let Err(error) = post::save_run_name(&env, &run_name) {
+        log.warning(&format!("{error:#}"));
+    }
+    match run(&raw, &env, &run_name, log) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // The summary says what failed, including which tags were and
@@ -50,7 +70,26 @@ fn fail(log: &Log, error: &anyhow::Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn run(raw: &RawInputs, env: &HashMap<String, String>, log: Log) -> Result<()> {
+/// The post step: removes what the named run left; never fails the job
+/// for what it cannot remove (it warns).
+fn post_step(run: Option<String>, log: &Log) -> ExitCode {
+    let Some(run) = run.filter(|r| !r.is_empty()) else {
+        log.info("post: the main step saved no run name, so it created nothing to clean up");
+        return ExitCode::SUCCESS;
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(log, &anyhow::Error::new(error).context("could not start the async runtime")),
+    };
+    match runtime.block_on(post::clean_up_after(&run, log)) {
+        Ok(removed) if removed.is_empty() => log.info(&format!("post: {run} left nothing behind")),
+        Ok(removed) => log.info(&format!("post: removed what {run} left: {}", removed.join(", "))),
+        Err(error) => return fail(log, &error),
+    }
+    ExitCode::SUCCESS
+}
+
+fn run(raw: &RawInputs, env: &HashMap<String, String>, run_name: &str, log: Log) -> Result<()> {
     // What this machine runs natively is asked before any thread starts.
     multiarch_action::platform::Machine::here();
     let runtime =
@@ -73,7 +112,7 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, log: Log) -> Result<()> {
     let workdir = std::env::current_dir().context("could not read the working directory")?;
     plan.check_files(&workdir)?;
     log.info(&format!(
-        "multiarch-action {}: {} for {}",
+        "multiarch-action {}: {} for {} (run {run_name})",
         env!("CARGO_PKG_VERSION"),
         plan.images.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", "),
         multiarch_action::platform::join(&plan.platforms)
@@ -87,8 +126,12 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, log: Log) -> Result<()> {
     }
     let tools = Tools {
         buildx: buildx::locate(env.get("PATH").map(String::as_str))?,
-        run_name: format!("multiarch-action-{}", std::process::id()),
+        run_name: run_name.to_string(),
+        user_buildx_config: user_buildx_config(env),
     };
+    if plan.call_check {
+        return runtime.block_on(pipeline::check_only(&plan, &tools, &log));
+    }
 
     let report = runtime.block_on(pipeline::run(&plan, &tools, &log, shutdown_signal()))?;
 
@@ -100,6 +143,14 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, log: Log) -> Result<()> {
         None => log.info(&format!("built, not pushed ({})", plan.push_reason)),
     }
     Ok(())
+}
+
+/// Where the user's buildx keeps its builders, as buildx itself looks.
+fn user_buildx_config(env: &HashMap<String, String>) -> Option<std::path::PathBuf> {
+    let var = |name: &str| env.get(name).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+    var("BUILDX_CONFIG")
+        .or_else(|| var("DOCKER_CONFIG").map(|d| d.join("buildx")))
+        .or_else(|| var("HOME").map(|h| h.join(".docker/buildx")))
 }
 
 /// Resolves on SIGTERM (how the runner cancels a job) or SIGINT.

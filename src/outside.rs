@@ -14,6 +14,9 @@ pub struct Tools {
     pub buildx: PathBuf,
     /// A unique name for what this run creates (builder, labels).
     pub run_name: String,
+    /// The user's buildx configuration (`BUILDX_CONFIG`, else
+    /// `~/.docker/buildx`), where a builder named by `builder` is found.
+    pub user_buildx_config: Option<PathBuf>,
 }
 
 /// The label on every container a run starts, valued with the run's name.

@@ -29,12 +29,15 @@ pub use crate::outside::{RUN_LABEL, Tools};
 /// (SIGTERM, SIGINT) the work is dropped, which stops buildx and closes any
 /// open log group; cleanup runs either way.
 pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::future::Future<Output = &'static str>) -> Result<Report> {
-    let config = DockerConfig::create(&plan.credentials)?;
+    let config = DockerConfig::create(&tools.run_name, &plan.credentials)?;
     let outside = Outside {
         tools,
         daemon: Daemon::connect()?,
         registry: Registry::new(&plan.insecure_registries, &plan.credentials, &plan.images),
-        buildx: Buildx::new(tools.buildx.clone(), &config, plan.options.env()),
+        buildx: match (&plan.existing_builder, &tools.user_buildx_config) {
+            (Some(_), Some(dir)) => Buildx::new(tools.buildx.clone(), &config, plan.options.env()).with_builders_from(dir.clone()),
+            _ => Buildx::new(tools.buildx.clone(), &config, plan.options.env()),
+        },
         created_builder: tokio::sync::Mutex::new(None),
     };
     let work = async {
@@ -76,7 +79,8 @@ async fn build_and_push(plan: &Plan, outside: &Outside<'_>, config: &DockerConfi
     let setup_group = log.open_group("Preflight, registries, builder and QEMU");
     let ((), held_back, ChosenBuilder { builder, why }) = tokio::try_join!(
         preflight::phase::run(plan, &outside.registry, &emulated, log),
-        publish::check_registries(plan, &outside.registry, log),
+        // A build that pushes nothing needs no registry of its images.
+        async { if plan.push { publish::check_registries(plan, &outside.registry, log).await } else { Ok(Vec::new()) } },
         builder::start(plan, outside, log)
     )?;
 
@@ -160,16 +164,73 @@ async fn clean_up(outside: Outside<'_>, config: DockerConfig, log: &Log) {
     }
 }
 
+/// The first buildx that has `build --call`.
+const BUILDX_WITH_CALL: semver::Version = semver::Version::new(0, 15, 0);
+
+/// `call: check`: BuildKit's build checks on the Dockerfile, without
+/// building or pushing; a check that fails fails the run.
+pub async fn check_only(plan: &Plan, tools: &Tools, log: &Log) -> Result<()> {
+    let config = DockerConfig::create(&tools.run_name, &plan.credentials)?;
+    let mut buildx = Buildx::new(tools.buildx.clone(), &config, plan.options.env());
+    if let (Some(_), Some(dir)) = (&plan.existing_builder, &tools.user_buildx_config) {
+        buildx = buildx.with_builders_from(dir.clone());
+    }
+    let version = buildx.version().await?;
+    if version < BUILDX_WITH_CALL {
+        anyhow::bail!(
+            "call: `check` needs buildx {BUILDX_WITH_CALL} or later (`buildx build --call=check`), and {} is buildx {version}; update buildx or use `call: build`",
+            tools.buildx.display()
+        );
+    }
+    let builder = match &plan.existing_builder {
+        Some(name) => crate::plan::Builder::Existing { name: name.clone() },
+        None => crate::plan::Builder::Daemon,
+    };
+    let checked = log.group("Build checks", buildx.build(&plan.buildx_check_args(&builder), |line| log.raw(line))).await;
+    config.remove()?;
+    checked.map_err(|error| anyhow::anyhow!("call: check: BuildKit's build checks did not pass ({error:#}); the log above names each"))
+}
+
 /// The plan as `--dry-run` prints it, with floating tags checked against the
-/// registry's existing tags where it can be read (reading changes nothing).
+/// registry's existing tags where it can be read (reading changes nothing);
+/// a registry that does not accept a connection at once is not asked.
 pub async fn dry_run(plan: &Plan, log: &Log) -> String {
-    let registry = Registry::new(&plan.insecure_registries, &plan.credentials, &plan.images);
-    let lookup = tokio::time::timeout(std::time::Duration::from_secs(15), publish::held_back_tags(plan, &registry, log)).await;
-    let mut text = match lookup {
-        Ok(Ok(held)) => plan.describe(&held),
-        Ok(Err(error)) => format!("{}(floating tags not checked: {error:#})\n", plan.describe(&[])),
-        Err(_) => format!("{}(floating tags not checked: the registry did not answer)\n", plan.describe(&[])),
+    let mut unreachable = Vec::new();
+    for image in &plan.images {
+        if let Err(reason) = accepts_connections(&image.registry, &plan.insecure_registries).await {
+            unreachable.push(format!("{} cannot be reached ({reason})", image.registry));
+        }
+    }
+    let mut text = if !unreachable.is_empty() {
+        format!("{}(floating tags not checked: {})\n", plan.describe(&[]), unreachable.join("; "))
+    } else {
+        dry_run_with_lookup(plan, log).await
     };
     text.insert_str(0, "dry run: nothing is built or pushed\n");
     text
+}
+
+/// Whether the registry's host accepts a TCP connection within 3 seconds.
+async fn accepts_connections(registry: &str, insecure: &[String]) -> std::result::Result<(), String> {
+    let host = if registry == "docker.io" { "registry-1.docker.io" } else { registry };
+    let address = match host.rsplit_once(':') {
+        Some((_, port)) if port.chars().all(|c| c.is_ascii_digit()) => host.to_string(),
+        _ if insecure.iter().any(|r| r == registry) => format!("{host}:80"),
+        _ => format!("{host}:443"),
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(3), tokio::net::TcpStream::connect(&address)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err("no answer within 3 s".into()),
+    }
+}
+
+async fn dry_run_with_lookup(plan: &Plan, log: &Log) -> String {
+    let registry = Registry::new(&plan.insecure_registries, &plan.credentials, &plan.images);
+    let lookup = tokio::time::timeout(std::time::Duration::from_secs(15), publish::held_back_tags(plan, &registry, log)).await;
+    match lookup {
+        Ok(Ok(held)) => plan.describe(&held),
+        Ok(Err(error)) => format!("{}(floating tags not checked: {error:#})\n", plan.describe(&[])),
+        Err(_) => format!("{}(floating tags not checked: the registry did not answer)\n", plan.describe(&[])),
+    }
 }

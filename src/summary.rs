@@ -41,6 +41,14 @@ pub fn platforms_json(images: &[PlatformImage]) -> String {
     serde_json::to_string(&map).unwrap_or_default()
 }
 
+/// `imageid` as buildx's `--iidfile` (and so docker/build-push-action)
+/// gives it: the image config's digest when the build made one image, else
+/// the digest of the index (or of the image) it pushed.
+pub fn image_id(metadata: &serde_json::Value, pushed: Option<&str>) -> String {
+    let field = |name: &str| metadata.get(name).and_then(|v| v.as_str()).filter(|d| d.starts_with("sha256:"));
+    field("containerimage.config.digest").or(pushed).or_else(|| field("containerimage.digest")).unwrap_or_default().to_string()
+}
+
 /// The step outputs, name and value.
 pub fn outputs(plan: &Plan, report: &Report) -> Vec<(String, String)> {
     let digest = report.digest.clone().unwrap_or_default();
@@ -51,8 +59,10 @@ pub fn outputs(plan: &Plan, report: &Report) -> Vec<(String, String)> {
     let annotations: Vec<String> = crate::meta::annotation_args(&plan.meta.annotations);
     let tag_names: Vec<&str> = if report.pushed_references.is_empty() { Vec::new() } else { plan.tag_names(&report.held_back) };
     let separators = &plan.meta.separators;
+    let imageid = image_id(&report.metadata, report.digest.as_deref());
     let json = serde_json::json!({
         "digest": digest,
+        "imageid": imageid,
         "image": image,
         "tags": report.pushed_references,
         "tag-names": tag_names,
@@ -64,6 +74,7 @@ pub fn outputs(plan: &Plan, report: &Report) -> Vec<(String, String)> {
     });
     vec![
         ("digest".into(), digest),
+        ("imageid".into(), imageid),
         ("image".into(), image),
         ("tags".into(), report.pushed_references.join(&separators.tags)),
         ("tag-names".into(), tag_names.join(&separators.tags)),
@@ -190,6 +201,21 @@ mod tests {
             size: 1,
             layers: vec![],
             layer_steps: vec![],
+        }
+    }
+
+    #[test]
+    fn the_image_id_is_the_config_digest_for_one_image_else_the_pushed_digest() {
+        let one = serde_json::json!({"containerimage.config.digest": "sha256:c", "containerimage.digest": "sha256:m"});
+        let several = serde_json::json!({"containerimage.digest": "sha256:i"});
+        let cases = [
+            (&one, Some("sha256:m"), "sha256:c"),
+            (&several, Some("sha256:pushed"), "sha256:pushed"),
+            (&several, None, "sha256:i"),
+            (&serde_json::json!({}), None, ""),
+        ];
+        for (metadata, pushed, expected) in cases {
+            assert_eq!(image_id(metadata, pushed), expected, "{metadata} {pushed:?}");
         }
     }
 

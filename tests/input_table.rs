@@ -31,6 +31,9 @@ fn expected_action_yml() -> String {
         "runs:\n  using: docker\n  image: {}\n",
         runs_image(&std::fs::read_to_string(format!("{ROOT}/action.yml")).unwrap_or_default())
     ));
+    // The post step runs the same image with this entrypoint (and no way to
+    // tell it apart but its name): it removes what a killed step left.
+    yml.push_str(&format!("  post-entrypoint: /usr/bin/{}\n", multiarch_action::cli::POST_PROGRAM));
     yml
 }
 
@@ -99,6 +102,7 @@ fn action_yml_matches_the_input_table() {
     assert_eq!(parsed["inputs"].as_mapping().unwrap().len(), INPUTS.len());
     assert_eq!(parsed["outputs"].as_mapping().unwrap().len(), OUTPUTS.len());
     assert_eq!(parsed["runs"]["using"].as_str(), Some("docker"));
+    assert_eq!(parsed["runs"]["post-entrypoint"].as_str(), Some("/usr/bin/multiarch-action-post"));
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! from Debian's Docker), so a build is tried first and the installer asked
 //! when it fails: a missing emulator is installed (and only it) and the build
 //! run again; a stale list is caught the same way; a build that fails for
-//! its own reasons is reported as it is; an installer that cannot be pulled
+//! its own reasons is reported as it is, on its Dockerfile line, without
+//! asking the installer; an installer that cannot be pulled
 //! leaves the build's error and pushes nothing. A native-only build never
 //! touches the installer.
 
@@ -63,9 +64,10 @@ fn emulators_are_installed_when_the_build_needs_them() {
     let run = run_action(dir.path(), &inputs_for("linux/arm/v7", "registry.invalid/no/binfmt:1", "type=raw,value=never"), &[]);
     assert!(!run.success, "{}", run.stdout);
     assert!(run.stdout.contains("does not list linux/arm/v7"), "{}", run.stdout);
-    let errors = run.error_lines();
+    let (on_lines, errors) = errors_on_lines_and_others(&run);
     assert_eq!(errors.len(), 1, "{}", run.stdout);
     assert!(errors[0].contains("the build failed"), "{}", errors[0]);
+    assert!(on_lines.len() == 1 && on_lines[0].starts_with("::error file=Dockerfile,line=3,title=build failed::"), "{on_lines:?}");
     assert!(
         run.stdout.contains("could not ask the QEMU installer") && run.stdout.contains("registry.invalid/no/binfmt:1"),
         "{}",
@@ -103,11 +105,17 @@ fn emulators_are_installed_when_the_build_needs_them() {
     let failing = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN false\n");
     let run = run_action(failing.path(), &inputs_for("linux/arm/v7", installer, "type=raw,value=failing"), &[]);
     assert!(!run.success, "{}", run.stdout);
-    assert!(run.stdout.contains("QEMU: emulators for every requested platform are already registered"), "{}", run.stdout);
+    assert!(!run.stdout.contains("asking the QEMU installer"), "not an emulation failure: {}", run.stdout);
     assert!(!run.stdout.contains("starting the build again"), "{}", run.stdout);
-    let errors = run.error_lines();
+    let (on_lines, errors) = errors_on_lines_and_others(&run);
     assert_eq!(errors.len(), 1, "{}", run.stdout);
     assert!(errors[0].contains("the build failed") && errors[0].contains("false"), "{}", errors[0]);
+    assert!(on_lines.len() == 1 && on_lines[0].starts_with("::error file=Dockerfile,line=3,title=build failed::"), "{on_lines:?}");
+}
+
+/// The run's `::error` lines: those on a Dockerfile line, and the others.
+fn errors_on_lines_and_others(run: &common::Run) -> (Vec<&str>, Vec<&str>) {
+    run.error_lines().into_iter().partition(|line| line.starts_with("::error file="))
 }
 
 #[test]

@@ -28,7 +28,7 @@ fn workflow_inputs(mode: &str) -> BTreeMap<String, String> {
         .flat_map(|job| job["steps"].as_sequence().cloned().unwrap_or_default())
         .find(|step| step["env"]["INPUT_MODE"].as_str() == Some(mode))
         .unwrap_or_else(|| panic!("no step of release.yml runs mode {mode}"));
-    assert_eq!(step["run"].as_str(), Some("\"$RUNNER_TEMP/prebuilt/multiarch-action\""), "the step runs the binary built just now");
+    assert_eq!(step["run"].as_str(), Some("\"$RUNNER_TEMP/prebuilt/bin/multiarch-action\""), "the step runs the binary built just now");
     step["env"]
         .as_mapping()
         .unwrap()
@@ -85,10 +85,10 @@ fn the_release_steps_build_the_action_image_from_source_and_pin_it() {
     let prebuilt = runner_temp.path().join("prebuilt");
     let built = release(checkout.path(), &["binary", prebuilt.to_str().unwrap()]);
     assert!(built.status.success(), "scripts/release binary: {}", String::from_utf8_lossy(&built.stderr));
-    for file in ["multiarch-action", "ca-certificates.crt", "tmp"] {
+    for file in ["bin/multiarch-action", "bin/multiarch-action-post", "ca-certificates.crt", "tmp"] {
         assert!(prebuilt.join(file).exists(), "{file} is in the prebuilt context");
     }
-    let binary: PathBuf = prebuilt.join("multiarch-action");
+    let binary: PathBuf = prebuilt.join("bin/multiarch-action");
 
     // Stand-in for docker/buildx-bin, which cannot be pulled here.
     let buildx_dir = tempfile::tempdir().unwrap();
@@ -126,6 +126,12 @@ fn the_release_steps_build_the_action_image_from_source_and_pin_it() {
     assert_eq!(bed.manifest_digest(&image, "9.8.7").as_deref(), Some(digest));
     // The smoke test of the workflow ran the image's own binary.
     assert!(merge_run.stdout.contains(&format!("multiarch-action {}", env!("CARGO_PKG_VERSION"))), "{}", merge_run.stdout);
+
+    // The post step's entrypoint is in the image too; with no run saved it
+    // has nothing to clean.
+    let post =
+        bed.docker(&["run", "--rm", "--pull", "always", "--entrypoint", "/usr/bin/multiarch-action-post", &format!("{image}@{digest}")]);
+    assert!(post.status.success(), "{}{}", String::from_utf8_lossy(&post.stdout), String::from_utf8_lossy(&post.stderr));
 
     // Pinned: the release's action.yml runs exactly this version's image.
     let version = env!("CARGO_PKG_VERSION");

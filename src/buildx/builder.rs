@@ -71,6 +71,11 @@ pub(crate) fn choose(plan: &Plan, facts: &DaemonFacts, run_name: &str) -> Result
 /// Chooses the builder and, for a `docker-container` one, creates it.
 pub(crate) async fn start(plan: &Plan, outside: &Outside<'_>, log: &Log) -> Result<ChosenBuilder> {
     let Outside { daemon, buildx, .. } = outside;
+    if let Some(name) = &plan.existing_builder {
+        let chosen = ChosenBuilder { builder: Builder::Existing { name: name.clone() }, why: format!("`{name}`, as `builder` asks") };
+        log.info(&format!("builder: {}", chosen.why));
+        return Ok(chosen);
+    }
     let facts = daemon.facts().await?;
     let chosen = choose(plan, &facts, &outside.tools.run_name)?;
     let ChosenBuilder { builder, why } = &chosen;

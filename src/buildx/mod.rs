@@ -41,9 +41,9 @@ pub struct DockerConfig {
 }
 
 impl DockerConfig {
-    pub fn create(credentials: &[Credential]) -> Result<DockerConfig> {
+    pub fn create(run: &str, credentials: &[Credential]) -> Result<DockerConfig> {
         let dir =
-            tempfile::Builder::new().prefix("multiarch-action-").tempdir().context("could not create a private Docker config directory")?;
+            tempfile::Builder::new().prefix(&format!("{run}-")).tempdir().context("could not create a private Docker config directory")?;
         let config = docker_config_json(credentials);
         std::fs::write(dir.path().join("config.json"), config).context("could not write the private Docker config")?;
         Ok(DockerConfig { dir })
@@ -131,18 +131,26 @@ impl BuilderInfo {
 pub struct Buildx {
     binary: PathBuf,
     config_dir: PathBuf,
+    /// Where buildx keeps its builders: the run's private directory, or the
+    /// user's when the run uses a builder the user made.
+    builders_dir: PathBuf,
     /// Variables given to every buildx run (build secrets' values).
     env: Vec<(String, crate::names::Secret)>,
 }
 
 impl Buildx {
     pub fn new(binary: PathBuf, config: &DockerConfig, env: Vec<(String, crate::names::Secret)>) -> Buildx {
-        Buildx { binary, config_dir: config.path().to_path_buf(), env }
+        Buildx { binary, config_dir: config.path().to_path_buf(), builders_dir: config.path().join("buildx"), env }
+    }
+
+    /// The same, finding builders in the user's buildx configuration.
+    pub fn with_builders_from(self, dir: PathBuf) -> Buildx {
+        Buildx { builders_dir: dir, ..self }
     }
 
     fn command(&self, args: &[String]) -> Command {
         let mut command = Command::new(&self.binary);
-        command.args(args).env("DOCKER_CONFIG", &self.config_dir).env("BUILDX_CONFIG", self.config_dir.join("buildx")).kill_on_drop(true);
+        command.args(args).env("DOCKER_CONFIG", &self.config_dir).env("BUILDX_CONFIG", &self.builders_dir).kill_on_drop(true);
         for (name, value) in &self.env {
             command.env(name, value.expose());
         }
@@ -157,6 +165,12 @@ impl Buildx {
             bail!("`buildx {}` failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr).trim());
         }
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// The version of buildx (`buildx version`), e.g. 0.13.1.
+    pub async fn version(&self) -> Result<semver::Version> {
+        let text = self.run(&["version".into()]).await?;
+        parse_version(&text).with_context(|| format!("could not read the version of buildx from `{}`", text.trim()))
     }
 
     /// Starts the builder if needed and reports its driver and platforms.
@@ -242,10 +256,31 @@ impl Buildx {
     }
 }
 
+/// The version in `buildx version` output (`github.com/docker/buildx
+/// v0.19.3 48d6a39`, or a distribution's `0.13.1+ds1`).
+pub fn parse_version(text: &str) -> Option<semver::Version> {
+    let word = text.split_whitespace().nth(1)?.trim_start_matches('v');
+    let core: String = word.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    semver::Version::parse(&core).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::names::Secret;
+
+    #[test]
+    fn versions_read_as_buildx_prints_them() {
+        let cases = [
+            ("github.com/docker/buildx 0.13.1+ds1 0.13.1+ds1-3\n", Some("0.13.1")),
+            ("github.com/docker/buildx v0.19.3 48d6a39\n", Some("0.19.3")),
+            ("github.com/docker/buildx v0.15.0-rc1 abc", Some("0.15.0")),
+            ("nonsense", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_version(text).map(|v| v.to_string()), expected.map(str::to_string), "{text}");
+        }
+    }
 
     #[test]
     fn inspect_output_gives_driver_and_platforms() {

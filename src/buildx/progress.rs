@@ -1,7 +1,10 @@
 //! buildx's `--progress rawjson` stream: rendered back into the readable
 //! `#N step … DONE 1.2s` log as it arrives, and summed up afterwards into
 //! where the time went: each platform's wall time, how much of it ran under
-//! emulation, and the slowest steps.
+//! emulation, and the slowest steps. It also keeps what the log's
+//! annotations need: where in the Dockerfile a failed build failed,
+//! BuildKit's warnings with their places, and whether a step failed because
+//! a platform could not run (an emulator missing).
 
 use std::collections::HashMap;
 
@@ -55,6 +58,82 @@ struct VertexLog {
 struct VertexWarning {
     #[serde(default)]
     short: String,
+    #[serde(default)]
+    detail: Vec<String>,
+    #[serde(default)]
+    url: String,
+    #[serde(rename = "sourceInfo")]
+    source_info: Option<SourceInfo>,
+    #[serde(default)]
+    range: Vec<SourceRange>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SourceInfo {
+    #[serde(default)]
+    filename: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct SourceRange {
+    start: Option<SourcePosition>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SourcePosition {
+    #[serde(default)]
+    line: u32,
+}
+
+/// A place in a build file, as BuildKit names it (`Dockerfile`, line 3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourcePlace {
+    pub file: String,
+    pub line: u32,
+}
+
+/// A warning BuildKit gave about the build, and where, when it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildWarning {
+    pub message: String,
+    pub place: Option<SourcePlace>,
+}
+
+/// Why a build failed, as its log tells: the failed step and its error,
+/// and the place in the Dockerfile buildx printed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildFailure {
+    pub message: String,
+    pub place: Option<SourcePlace>,
+}
+
+/// Whether a line of a build's log says a program could not run because
+/// its platform cannot be (an emulator missing or misregistered): `exec
+/// format error`, a `qemu-…` interpreter not found, or the loader of an
+/// executable that exists reported missing (`exec /bin/sh: no such file or
+/// directory`).
+pub fn is_emulation_failure(line: &str) -> bool {
+    let line = line.to_ascii_lowercase();
+    if line.contains("exec format error") {
+        return true;
+    }
+    let qemu_missing =
+        line.split_whitespace().any(|word| word.trim_start_matches(['/', '\'', '"']).contains("qemu-") && word.ends_with(':'))
+            && line.contains("not found");
+    let loader_missing = line.split("exec ").skip(1).any(|rest| {
+        rest.split_once(": ").is_some_and(|(program, reason)| {
+            program.starts_with('/') && !program.contains(' ') && reason.starts_with("no such file or directory")
+        })
+    });
+    qemu_missing || loader_missing
+}
+
+/// `Dockerfile:3`, the line buildx prints above the excerpt of a failed step.
+fn place_line(line: &str) -> Option<SourcePlace> {
+    let (file, number) = line.trim().rsplit_once(':')?;
+    let line = number.parse().ok().filter(|n| *n > 0)?;
+    (!file.is_empty() && !file.contains(char::is_whitespace) && !file.starts_with('#'))
+        .then(|| SourcePlace { file: file.to_string(), line })
 }
 
 /// A step as it ended.
@@ -81,6 +160,9 @@ pub struct Progress {
     exported_list: Option<String>,
     exported_manifests: Vec<String>,
     export_done: bool,
+    failure: BuildFailure,
+    warnings: Vec<BuildWarning>,
+    emulation_failure: bool,
 }
 
 /// The platform a step runs for, from its `[linux/arm64 2/3]` prefix.
@@ -94,6 +176,7 @@ impl Progress {
     /// completes.
     pub fn feed(&mut self, line: &str) -> Vec<String> {
         if self.buffer.is_empty() && !line.starts_with('{') {
+            self.read_plain_line(line);
             return vec![line.to_string()];
         }
         self.buffer.push_str(line);
@@ -105,6 +188,18 @@ impl Progress {
         match serde_json::from_str::<SolveStatus>(&text) {
             Ok(status) => self.render(status),
             Err(_) => text.lines().map(str::to_string).collect(),
+        }
+    }
+
+    /// A line buildx printed itself: the place of a failure, its message.
+    fn read_plain_line(&mut self, line: &str) {
+        self.emulation_failure |= is_emulation_failure(line);
+        if let Some(place) = place_line(line) {
+            self.failure.place.get_or_insert(place);
+        } else if let Some(message) = line.strip_prefix("ERROR: ")
+            && self.failure.message.is_empty()
+        {
+            self.failure.message = message.to_string();
         }
     }
 
@@ -128,6 +223,10 @@ impl Progress {
                 let seconds = (completed - started).num_milliseconds().max(0) as f64 / 1000.0;
                 if !vertex.error.is_empty() {
                     out.push(format!("#{n} ERROR: {}", vertex.error));
+                    self.emulation_failure |= is_emulation_failure(&vertex.error);
+                    if !vertex.error.starts_with("context canceled") {
+                        self.failure.message = format!("{}: {}", vertex.name, vertex.error);
+                    }
                 } else if vertex.cached {
                     out.push(format!("#{n} CACHED"));
                 } else {
@@ -163,12 +262,32 @@ impl Progress {
             let n = self.number(&log.vertex);
             let data = base64::engine::general_purpose::STANDARD.decode(&log.data).unwrap_or_default();
             for text in String::from_utf8_lossy(&data).lines() {
+                self.emulation_failure |= is_emulation_failure(text);
                 out.push(format!("#{n} {text}"));
             }
         }
         for warning in status.warnings {
-            let data = base64::engine::general_purpose::STANDARD.decode(&warning.short).unwrap_or_default();
-            out.push(format!("WARNING: {}", String::from_utf8_lossy(&data)));
+            let decode = |text: &str| {
+                let data = base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_default();
+                String::from_utf8_lossy(&data).trim().to_string()
+            };
+            let short = decode(&warning.short);
+            out.push(format!("WARNING: {short}"));
+            let mut message = std::iter::once(short)
+                .chain(warning.detail.iter().map(|d| decode(d)))
+                .filter(|p| !p.is_empty())
+                .collect::<Vec<_>>()
+                .join(". ");
+            if !warning.url.is_empty() {
+                message.push_str(&format!(" ({})", warning.url));
+            }
+            let file = warning.source_info.map(|s| s.filename).filter(|f| !f.is_empty());
+            let line = warning.range.first().and_then(|r| r.start.as_ref()).map(|p| p.line).filter(|l| *l > 0);
+            let place = file.map(|file| SourcePlace { file, line: line.unwrap_or(1) });
+            let warning = BuildWarning { message, place };
+            if !self.warnings.contains(&warning) {
+                self.warnings.push(warning);
+            }
         }
         out
     }
@@ -185,6 +304,21 @@ impl Progress {
             (None, [only]) => Some(only),
             _ => None,
         }
+    }
+
+    /// Why the build failed, as far as its log says.
+    pub fn failure(&self) -> &BuildFailure {
+        &self.failure
+    }
+
+    /// BuildKit's warnings about the build, each once.
+    pub fn warnings(&self) -> &[BuildWarning] {
+        &self.warnings
+    }
+
+    /// Whether a step failed because its platform could not run.
+    pub fn saw_emulation_failure(&self) -> bool {
+        self.emulation_failure
     }
 
     /// Every finished step, in the order they finished.
@@ -361,6 +495,73 @@ ERROR: failed to solve: something
                 r#"{{"vertexes":[{{"digest":"sha256:e","name":"exporting to oci image format","started":"2026-01-01T00:00:01Z"{completed}}}]}}"#
             ),
         ]
+    }
+
+    #[test]
+    fn a_failure_keeps_its_step_and_dockerfile_line() {
+        // As buildx 0.13 prints a failed RUN: the step's error in rawjson,
+        // then the place and excerpt, then the final error.
+        let lines = [
+            r#"{"vertexes":[{"digest":"sha256:f","name":"[3/3] RUN false","started":"2026-01-01T00:00:01Z","completed":"2026-01-01T00:00:02Z","error":"process \"/bin/sh -c false\" did not complete successfully: exit code: 1"}]}"#,
+            "Dockerfile:3",
+            "--------------------",
+            "   2 |     RUN echo hi",
+            "   3 | >>> RUN false",
+            "--------------------",
+            r#"ERROR: failed to solve: process "/bin/sh -c false" did not complete successfully: exit code: 1"#,
+        ];
+        let mut progress = Progress::default();
+        for line in lines {
+            progress.feed(line);
+        }
+        let failure = progress.failure();
+        assert_eq!(failure.place, Some(SourcePlace { file: "Dockerfile".into(), line: 3 }));
+        assert_eq!(failure.message, r#"[3/3] RUN false: process "/bin/sh -c false" did not complete successfully: exit code: 1"#);
+        assert!(!progress.saw_emulation_failure());
+    }
+
+    #[test]
+    fn warnings_keep_their_place() {
+        // BuildKit 0.13's warning for an empty continuation line, trimmed.
+        let line = r#"{"warnings":[{"vertex":"sha256:a","level":1,"short":"RW1wdHkgY29udGludWF0aW9uIGxpbmUgZm91bmQgaW46IFJVTiBlY2hvIGEgICAmJiBlY2hvIGI=","detail":["RW1wdHkgY29udGludWF0aW9uIGxpbmVzIHdpbGwgYmVjb21lIGVycm9ycyBpbiBhIGZ1dHVyZSByZWxlYXNl"],"url":"https://github.com/moby/moby/pull/33719","sourceInfo":{"filename":"Dockerfile.warn","language":"Dockerfile"},"range":[{"start":{"line":4},"end":{"line":4}}]}]}"#;
+        let mut progress = Progress::default();
+        assert_eq!(progress.feed(line), vec!["WARNING: Empty continuation line found in: RUN echo a   && echo b"]);
+        progress.feed(line);
+        assert_eq!(
+            progress.warnings(),
+            [BuildWarning {
+                message: "Empty continuation line found in: RUN echo a   && echo b. Empty continuation lines will become errors in a future release (https://github.com/moby/moby/pull/33719)".into(),
+                place: Some(SourcePlace { file: "Dockerfile.warn".into(), line: 4 }),
+            }]
+        );
+        let bare = progress_of(r#"{"warnings":[{"short":"aGk="}]}"#);
+        assert_eq!(bare.warnings()[0].place, None);
+    }
+
+    fn progress_of(line: &str) -> Progress {
+        let mut progress = Progress::default();
+        progress.feed(line);
+        progress
+    }
+
+    #[test]
+    fn emulation_failures_are_told_from_other_failures() {
+        let cases = [
+            ("exec /bin/sh: exec format error", true),
+            ("#5 0.101 exec /usr/bin/uname: exec format error", true),
+            ("/usr/bin/qemu-aarch64-static: not found", true),
+            ("qemu-arm: not found", true),
+            ("exec /bin/sh: no such file or directory", true),
+            ("process \"/bin/sh -c false\" did not complete successfully: exit code: 1", false),
+            ("cp: cannot stat 'x': No such file or directory", false),
+            ("sh: make: not found", false),
+            ("failed to solve: failed to read dockerfile: open Dockerfile: no such file or directory", false),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(is_emulation_failure(line), expected, "{line}");
+        }
+        let log = r#"{"logs":[{"vertex":"sha256:a","stream":2,"data":"ZXhlYyAvYmluL3NoOiBleGVjIGZvcm1hdCBlcnJvcgo="}]}"#;
+        assert!(progress_of(log).saw_emulation_failure());
     }
 
     /// Exporter statuses (id, completed), export step completed, the root.

@@ -175,6 +175,43 @@ impl Daemon {
         }
     }
 
+    /// Removes what a run that was stopped before its own cleanup left in the
+    /// daemon: containers labelled `label=value`, the containers of its
+    /// `docker-container` builder (`buildx_buildkit_<value><n>`) and their
+    /// state volumes. Returns the names of what it removed.
+    pub async fn remove_left_over(&self, label: &str, value: &str) -> Result<Vec<String>> {
+        let builder_prefix = format!("buildx_buildkit_{value}");
+        let mut removed = Vec::new();
+        let filters_by = |key: &str, wanted: String| -> HashMap<String, Vec<String>> { [(key.to_string(), vec![wanted])].into() };
+        for filters in [filters_by("label", format!("{label}={value}")), filters_by("name", builder_prefix.clone())] {
+            let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+            let containers = self.docker.list_containers(Some(options)).await.context("could not list the daemon's containers")?;
+            for container in containers {
+                let name = container.names.unwrap_or_default().first().map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default();
+                // The name filter matches anywhere in the name.
+                if filters.contains_key("name") && !name.starts_with(&builder_prefix) {
+                    continue;
+                }
+                let Some(id) = container.id else { continue };
+                let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+                self.docker.remove_container(&id, Some(options)).await.with_context(|| format!("could not remove the container {name}"))?;
+                removed.push(name);
+            }
+        }
+        let options =
+            bollard::query_parameters::ListVolumesOptionsBuilder::default().filters(&filters_by("name", builder_prefix.clone())).build();
+        let volumes = self.docker.list_volumes(Some(options)).await.context("could not list the daemon's volumes")?;
+        for volume in volumes.volumes.unwrap_or_default().into_iter().filter(|v| v.name.starts_with(&builder_prefix)) {
+            let options = bollard::query_parameters::RemoveVolumeOptionsBuilder::default().force(true).build();
+            self.docker
+                .remove_volume(&volume.name, Some(options))
+                .await
+                .with_context(|| format!("could not remove the volume {}", volume.name))?;
+            removed.push(format!("volume {}", volume.name));
+        }
+        Ok(removed)
+    }
+
     /// Removes a container, forced, ignoring one that is already gone.
     pub async fn remove_container(&self, id: &str) {
         let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();

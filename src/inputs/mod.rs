@@ -32,6 +32,33 @@ pub enum Kind {
     Yaml,
 }
 
+/// The part of the help an input is listed under, in the help's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Group {
+    Image,
+    Build,
+    Registry,
+    Builder,
+    Checks,
+    Files,
+    NativeRunners,
+}
+
+impl Group {
+    /// The heading `--help` gives the group.
+    pub fn title(self) -> &'static str {
+        match self {
+            Group::Image => "Image and tags",
+            Group::Build => "Build",
+            Group::Registry => "Registry",
+            Group::Builder => "Builder and QEMU",
+            Group::Checks => "Checks",
+            Group::Files => "Files and release notes",
+            Group::NativeRunners => "Native runners (digest and merge)",
+        }
+    }
+}
+
 /// One input: what `action.yml` declares and the CLI accepts as `--NAME`.
 #[derive(Debug, Clone, Copy)]
 pub struct InputDef {
@@ -41,6 +68,7 @@ pub struct InputDef {
     pub required: bool,
     /// Masked before any output; never printed, never on a command line.
     pub secret: bool,
+    pub group: Group,
     pub doc: &'static str,
 }
 

@@ -47,6 +47,15 @@ impl Plan {
         args
     }
 
+    /// `call: check`: BuildKit's build checks on the plan's Dockerfile,
+    /// without building.
+    pub fn buildx_check_args(&self, builder: &Builder) -> Vec<String> {
+        let mut args = self.common_build_args(builder, &self.platforms);
+        args.push("--call=check".into());
+        args.push(self.context.display().to_string());
+        args
+    }
+
     /// A further build of the same plan (answered from the build cache)
     /// that writes `output` (`type=docker,dest=…`, `type=oci,dest=…`, or
     /// `type=docker` to load into the daemon) for `platforms`.

@@ -39,6 +39,8 @@ pub struct BuildOptions {
     pub no_cache_filters: Vec<String>,
     pub pull: bool,
     pub shm_size: Option<String>,
+    /// buildx `--cgroup-parent`.
+    pub cgroup_parent: Option<String>,
     pub ulimits: Vec<String>,
     pub add_hosts: Vec<String>,
     pub allow: Vec<String>,
@@ -105,6 +107,7 @@ impl BuildOptions {
             no_cache_filters: raw.list("no-cache-filters"),
             pull: raw.bool("pull")?,
             shm_size: raw.text("shm-size").map(str::to_string),
+            cgroup_parent: raw.text("cgroup-parent").map(str::to_string),
             ulimits: raw.list("ulimit"),
             add_hosts: raw.list("add-hosts"),
             allow: raw.list("allow"),
@@ -185,6 +188,9 @@ impl BuildOptions {
         }
         if let Some(size) = &self.shm_size {
             args.extend(["--shm-size".to_string(), size.clone()]);
+        }
+        if let Some(parent) = &self.cgroup_parent {
+            args.extend(["--cgroup-parent".to_string(), parent.clone()]);
         }
         if let Some(provenance) = &self.provenance {
             args.push(format!("--provenance={provenance}"));

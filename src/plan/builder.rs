@@ -25,6 +25,7 @@ pub enum QemuMode {
 pub(super) struct BuilderInputs {
     pub driver: DriverRequest,
     pub builder_config: BuilderConfig,
+    pub existing_builder: Option<String>,
     pub buildkit_image: String,
     pub qemu: QemuMode,
     pub qemu_image: String,
@@ -44,6 +45,15 @@ pub(super) fn resolve(raw: &RawInputs) -> Result<BuilderInputs> {
         bail!(
             "{input}: does not apply to driver: docker (the daemon's own BuildKit has no buildkitd of ours to configure); use driver: docker-container or auto"
         );
+    }
+    let existing_builder = raw.text("builder").map(str::to_string);
+    if let Some(name) = &existing_builder {
+        if let Some(input) = builder_config.given().first().copied().or(raw.given("driver").then_some("driver")) {
+            bail!("{input}: does not apply with `builder: {name}`, which uses that builder as it is; remove `{input}` or `builder`");
+        }
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            bail!("builder: `{name}` is not a buildx builder name; use a name `docker buildx ls` lists");
+        }
     }
     let qemu = match raw.bool_or("qemu")? {
         BoolOr::Yes => QemuMode::Always,
@@ -68,6 +78,7 @@ pub(super) fn resolve(raw: &RawInputs) -> Result<BuilderInputs> {
     Ok(BuilderInputs {
         driver,
         builder_config,
+        existing_builder,
         buildkit_image: raw.get("buildkit-image").to_string(),
         qemu,
         qemu_image: raw.get("qemu-image").to_string(),

@@ -24,8 +24,14 @@ struct RegistryAuthEntry {
 }
 
 /// Every credential given; when pushing, each image's registry that always
-/// needs a login must have one.
-pub(super) fn resolve(raw: &RawInputs, images: &[ImageName], push: bool) -> Result<Vec<Credential>> {
+/// needs a login must have one (a dry run, which pushes nothing, warns).
+pub(super) fn resolve(
+    raw: &RawInputs,
+    images: &[ImageName],
+    push: bool,
+    dry_run: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Credential>> {
     let mut all = single_credential(raw, images)?;
     if let Some(text) = raw.text("registry-auth") {
         let entries: Vec<RegistryAuthEntry> = serde_yaml_ng::from_str(text).map_err(|e| {
@@ -46,6 +52,13 @@ pub(super) fn resolve(raw: &RawInputs, images: &[ImageName], push: bool) -> Resu
     if push {
         for image in images {
             if needs_login(&image.registry) && !all.iter().any(|c| c.registry == image.registry) {
+                if dry_run {
+                    warnings.push(format!(
+                        "password: no credentials for {}; this dry run needs none, but a run that pushes does (`username` and `password`, or `push: false`)",
+                        image.registry
+                    ));
+                    continue;
+                }
                 bail!(
                     "password: pushing to {} needs credentials; set `username` and `password` (with `registry: {}`), or `push: false`",
                     image.registry,

@@ -68,6 +68,10 @@ pub struct Plan {
     pub mode: Mode,
     pub release_notes: Option<ReleaseNotes>,
     pub dry_run: bool,
+    /// `call: check`: run BuildKit's build checks only.
+    pub call_check: bool,
+    /// `builder`: an existing buildx builder to use, by name.
+    pub existing_builder: Option<String>,
     pub warnings: Vec<String>,
 }
 
@@ -78,13 +82,16 @@ pub enum Builder {
     Daemon,
     /// A `docker-container` builder we create under this name.
     Container { name: String },
+    /// A builder the user made, named by `builder`: used as it is, never
+    /// configured or removed.
+    Existing { name: String },
 }
 
 impl Builder {
     pub fn name(&self) -> &str {
         match self {
             Builder::Daemon => "default",
-            Builder::Container { name } => name,
+            Builder::Container { name } | Builder::Existing { name } => name,
         }
     }
 }
@@ -126,7 +133,8 @@ impl Plan {
         let images = images::resolve_images(raw, &reference_tags, &mut warnings)?;
         let (mode, platforms) = mode::resolve_mode(raw, github)?;
         let PushDecision { push, reason: push_reason } = mode::resolve_push(raw, github, &mode)?;
-        let credentials = credentials::resolve(raw, &images, push)?;
+        let dry_run = raw.bool("dry-run")?;
+        let credentials = credentials::resolve(raw, &images, push, dry_run, &mut warnings)?;
 
         let BuildInputs { context, dockerfile, target, build_args } = resolve_build(raw)?;
         let options = build_options::BuildOptions::parse(raw)?;
@@ -136,7 +144,7 @@ impl Plan {
         for name in options.build_args_that_look_secret(&build_args) {
             warnings.push(format!("build-args: `{name}` looks like a secret, and build arguments stay in the image history; pass it in `secrets` and mount it with RUN --mount=type=secret,id={name}"));
         }
-        let builder::BuilderInputs { driver, builder_config, buildkit_image, qemu, qemu_image, insecure_registries } =
+        let builder::BuilderInputs { driver, builder_config, existing_builder, buildkit_image, qemu, qemu_image, insecure_registries } =
             builder::resolve(raw)?;
 
         let floating = match raw.choice("floating-tags")? {
@@ -184,7 +192,9 @@ impl Plan {
             load: raw.bool("load")?,
             mode,
             release_notes,
-            dry_run: raw.bool("dry-run")?,
+            dry_run,
+            call_check: raw.choice("call")? == "check",
+            existing_builder,
             warnings,
         })
     }

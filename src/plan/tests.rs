@@ -112,3 +112,41 @@ fn a_tags_line_that_is_a_full_reference_is_exactly_that_tag_of_that_image() {
     let plan = plan(&[("tags", "type=raw,value=a/b\n{{branch}}/x")]).unwrap();
     assert!(plan.reference_tags.is_empty());
 }
+
+#[test]
+fn a_dry_run_needs_no_credentials_and_says_so() {
+    let inputs = [("images", "ghcr.io/acme/app"), ("version", "1.0.0")];
+    let error = plan(&inputs).unwrap_err().to_string();
+    assert!(error.starts_with("password: pushing to ghcr.io needs credentials"), "{error}");
+    let dry = plan(&[inputs[0], inputs[1], ("dry-run", "true")]).unwrap();
+    assert!(dry.push && dry.credentials.is_empty());
+    assert!(
+        dry.warnings.iter().any(|w| w.starts_with("password: no credentials for ghcr.io; this dry run needs none")),
+        "{:?}",
+        dry.warnings
+    );
+    assert!(plan(&[inputs[0], inputs[1], ("push", "false")]).unwrap().warnings.is_empty());
+}
+
+#[test]
+fn an_existing_builder_excludes_the_inputs_that_configure_one() {
+    let with = |extra: (&str, &str)| plan(&[("images", "r.example.com/a"), ("version", "1.0.0"), ("builder", "mine"), extra]);
+    assert_eq!(with(("push", "true")).unwrap().existing_builder.as_deref(), Some("mine"));
+    for (input, value) in [("driver", "docker-container"), ("driver-opts", "network=host"), ("buildkitd-flags", "--debug")] {
+        let error = with((input, value)).unwrap_err().to_string();
+        assert!(error.starts_with(&format!("{input}: does not apply with `builder: mine`")), "{error}");
+    }
+    let error = plan(&[("images", "r.example.com/a"), ("builder", "my builder")]).unwrap_err().to_string();
+    assert!(error.starts_with("builder: `my builder` is not a buildx builder name"), "{error}");
+}
+
+#[test]
+fn call_and_cgroup_parent_reach_buildx() {
+    let p = plan(&[("images", "r.example.com/a"), ("version", "1.0.0"), ("cgroup-parent", "/actions"), ("call", "check")]).unwrap();
+    assert!(p.call_check);
+    let args = p.buildx_check_args(&Builder::Daemon);
+    assert!(args.windows(2).any(|w| w == ["--cgroup-parent", "/actions"]), "{args:?}");
+    assert_eq!(args[args.len() - 2..], ["--call=check", "."]);
+    let error = plan(&[("images", "r.example.com/a"), ("call", "outline")]).unwrap_err().to_string();
+    assert_eq!(error, "call: `outline` is not accepted; use one of build, check");
+}

@@ -130,10 +130,7 @@ fn flavor_parsing() {
 fn image_lines() {
     let names = |text: &str| parse_images(text).unwrap().into_iter().map(|i| (i.name, i.enable)).collect::<Vec<_>>();
     assert_eq!(names("a/app,ghcr.io/b/app"), vec![("a/app".into(), true), ("ghcr.io/b/app".into(), true)]);
-    assert_eq!(
-        names("a/app\n# off for now\nghcr.io/b/app,enable=false"),
-        vec![("a/app".into(), true), ("ghcr.io/b/app".into(), false)]
-    );
+    assert_eq!(names("a/app\n# off for now\nghcr.io/b/app,enable=false"), vec![("a/app".into(), true), ("ghcr.io/b/app".into(), false)]);
     assert_eq!(names("name=ghcr.io/b/app,enable=true"), vec![("ghcr.io/b/app".into(), true)]);
     assert!(parse_images("name=a/app,enable=maybe").unwrap_err().to_string().contains("enable='maybe'"));
     assert!(parse_images("name=a/app,colour=red").unwrap_err().to_string().contains("unknown key 'colour'"));
