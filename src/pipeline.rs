@@ -106,9 +106,10 @@ async fn held_back_tags(plan: &Plan, registry: &Registry, log: &Log) -> Result<V
 
 /// Before any build: every external base image offers every platform it is
 /// needed for, and the Dockerfile's lints, as annotations on its lines.
-async fn preflight(plan: &Plan, registry: &Registry, log: &Log) -> Result<()> {
+/// Returns the FROM lines that got a cross-compiling rewrite.
+async fn preflight(plan: &Plan, registry: &Registry, log: &Log) -> Result<Vec<u32>> {
     if plan.preflight == CheckLevel::Off {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let file = plan.dockerfile.display().to_string();
     let text = std::fs::read_to_string(&plan.dockerfile).with_context(|| format!("file: could not read {file}"))?;
@@ -125,13 +126,15 @@ async fn preflight(plan: &Plan, registry: &Registry, log: &Log) -> Result<()> {
         Ok(parsed) => parsed,
         Err(error) if plan.preflight == CheckLevel::Warn => {
             log.warning(&format!("{error:#}; preflight skipped"));
-            return Ok(());
+            return Ok(Vec::new());
         }
         Err(error) => return Err(error),
     };
     let host = Platform::host();
     let emulated: Vec<Platform> = plan.platforms.iter().filter(|p| !p.runs_on(&host)).cloned().collect();
-    for finding in crate::preflight::lint(&dockerfile, &stages, &emulated, &plan.platforms) {
+    let findings = crate::preflight::lint(&dockerfile, &stages, &emulated, &plan.platforms);
+    let rewrites: Vec<u32> = findings.iter().filter(|f| f.is_rewrite()).map(|f| f.line).collect();
+    for finding in findings {
         log.annotation(Annotation {
             level: Level::Warning,
             message: finding.message,
@@ -158,7 +161,7 @@ async fn preflight(plan: &Plan, registry: &Registry, log: &Log) -> Result<()> {
     let gaps = crate::preflight::missing(&checked, &plan.platforms);
     if gaps.is_empty() {
         log.info(&format!("preflight: {} base image(s) offer every platform they are needed for", checked.len()));
-        return Ok(());
+        return Ok(rewrites);
     }
     log.info(&crate::preflight::render_table(&checked, &plan.platforms));
     let message = format!("preflight: {}", crate::preflight::advice(&checked, &plan.platforms).replace('\n', " "));
@@ -166,7 +169,7 @@ async fn preflight(plan: &Plan, registry: &Registry, log: &Log) -> Result<()> {
         bail!("{} (or set `preflight: warn`)", message.trim_end());
     }
     log.warning(&message);
-    Ok(())
+    Ok(rewrites)
 }
 
 /// Checks every registry we will talk to, then reads the existing tags.
@@ -429,7 +432,7 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
             check_registries(plan, &registry, log),
             start_builder(plan, tools, &daemon, &buildx, &created_builder, log)
         );
-        let ((), held_back, (builder, builder_note)) = match setup {
+        let (rewrites, held_back, (builder, builder_note)) = match setup {
             Ok(done) => done,
             Err(error) => {
                 log.end_group();
@@ -453,6 +456,16 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
             Err(_) => BuildMetadata { digest: None, raw: serde_json::json!({}) },
         };
         let (timings, slowest) = progress::timings(&progress.steps(), &emulation.emulated, 5);
+        for finding in crate::preflight::measured_under_qemu(&rewrites, &timings) {
+            let file = Some(plan.dockerfile.display().to_string());
+            log.annotation(Annotation {
+                level: Level::Notice,
+                message: finding.message,
+                title: Some(finding.title),
+                file,
+                line: Some(finding.line),
+            });
+        }
         log.info(&format!("buildx solve: {:.2}s", progress::solve_seconds(&progress.steps())));
 
         let mut report = Report {
