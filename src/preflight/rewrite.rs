@@ -232,7 +232,9 @@ mod tests {
     fn advice_by_toolchain() {
         let all = Platform::parse_list("linux/amd64,linux/arm64,linux/arm/v7").unwrap();
         let emulated = &all[1..];
-        let cases: [(Toolchain, &str, &str, Option<&str>, &[&str]); 4] = [
+        /// (toolchain, RUN text, FROM image, stage name, parts of the advice)
+        type Case = (Toolchain, &'static str, &'static str, Option<&'static str>, &'static [&'static str]);
+        let cases: [Case; 4] = [
             (
                 Toolchain::Go,
                 "go build -o /out/hello .",
