@@ -18,6 +18,7 @@ use crate::plan::{HeldBack, Mode, Plan};
 use crate::platform::Platform;
 use crate::registry::Registry;
 use crate::registry::layout::{Layout, PushOrder};
+use crate::runner::{Annotation, Level};
 use crate::summary::Report;
 use crate::verify::{self, Verified};
 use crate::{export, merge, preflight, publish};
@@ -77,7 +78,7 @@ struct Pushed {
 async fn build_and_push(plan: &Plan, outside: &Outside<'_>, config: &DockerConfig, log: &Log) -> Result<Pushed> {
     let emulated = emulation::emulated_platforms(&plan.platforms);
     let setup_group = log.open_group("Preflight, registries, builder and QEMU");
-    let ((), held_back, ChosenBuilder { builder, why }) = tokio::try_join!(
+    let (rewrites, held_back, ChosenBuilder { builder, why }) = tokio::try_join!(
         preflight::phase::run(plan, &outside.registry, &emulated, log),
         // A build that pushes nothing needs no registry of its images.
         async { if plan.push { publish::check_registries(plan, &outside.registry, log).await } else { Ok(Vec::new()) } },
@@ -99,6 +100,16 @@ async fn build_and_push(plan: &Plan, outside: &Outside<'_>, config: &DockerConfi
         Err(_) => BuildMetadata { digest: None, raw: serde_json::json!({}) },
     };
     let (timings, slowest) = progress::timings(&progress.steps(), &emulation.emulated, 5);
+    // The rewrite the lint suggested, now with the time this build spent under QEMU.
+    for finding in preflight::measured_under_qemu(&rewrites, &timings) {
+        log.annotation(Annotation {
+            level: Level::Notice,
+            message: finding.message,
+            title: Some(finding.title),
+            file: Some(plan.dockerfile.display().to_string()),
+            line: Some(finding.line),
+        });
+    }
     log.info(&format!("buildx solve: {:.2}s", progress::solve_seconds(&progress.steps())));
     let mut report = Report {
         metadata: metadata.raw.clone(),

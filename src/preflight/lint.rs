@@ -1,10 +1,13 @@
 //! Lints for multi-platform builds: downloads that name one architecture in
 //! a stage built for several, and compilers that would run under QEMU
 //! emulation where a cross-compiling `--platform=$BUILDPLATFORM` stage would
-//! run natively.
+//! run natively (for Go, Rust and C with the rewrite spelled out on the
+//! stage's FROM line).
 
 use super::dockerfile::{Dockerfile, Instruction};
 use super::resolve::{ResolvedStage, StagePlatform};
+use super::rewrite::{self, Toolchain};
+use crate::buildx::progress::PlatformTime;
 use crate::platform::{self, Platform};
 
 /// One lint result.
@@ -17,6 +20,15 @@ pub struct Finding {
 
 pub(crate) const ARCH_TITLE: &str = "Hard-coded architecture in a multi-platform stage";
 pub(crate) const EMULATION_TITLE: &str = "Build step runs under QEMU emulation";
+pub(crate) const REWRITE_TITLE: &str = "Cross-compile this stage instead of compiling under QEMU";
+pub(crate) const MEASURED_TITLE: &str = "Time this build spent under QEMU";
+
+impl Finding {
+    /// True for the cross-compiling rewrite of a stage (on its FROM line).
+    pub fn is_rewrite(&self) -> bool {
+        self.title == REWRITE_TITLE
+    }
+}
 
 /// Checks the stages `resolve` returned. `platforms` are the requested
 /// platforms; `emulated` those of them this machine runs only under QEMU.
@@ -30,6 +42,9 @@ pub(crate) const EMULATION_TITLE: &str = "Build step runs under QEMU emulation";
 ///   in a stage fixed to an emulated platform, a RUN that compiles or
 ///   installs dependencies (`go build`, `make`, `cargo build`, `npm ci`…) is
 ///   reported. `--platform=$BUILDPLATFORM` stages run natively and are not.
+///   Where the compiler is Go's, Rust's or a C compiler and the stage is
+///   built per target platform, the finding is instead the stage's
+///   cross-compiling rewrite, on its FROM line, once per stage.
 ///
 /// At most one finding of each kind per instruction; sorted by line.
 pub fn lint(df: &Dockerfile, stages: &[ResolvedStage], emulated: &[Platform], platforms: &[Platform]) -> Vec<Finding> {
@@ -49,16 +64,28 @@ pub fn lint(df: &Dockerfile, stages: &[ResolvedStage], emulated: &[Platform], pl
             }
             StagePlatform::Build => Vec::new(),
         };
+        let mut rewritten = false;
         for instruction in &stage.instructions {
             let keyword = instruction.keyword.as_str();
             if resolved.runs_on == StagePlatform::Target && matches!(keyword, "RUN" | "ADD") {
                 findings.extend(arch_finding(instruction, platforms));
             }
-            if keyword == "RUN"
-                && !emulated_here.is_empty()
-                && let Some(tool) = build_tool(instruction)
-            {
-                findings.push(emulation_finding(instruction.line, &tool, &emulated_here));
+            if keyword != "RUN" || emulated_here.is_empty() {
+                continue;
+            }
+            let Some(tool) = build_tool(instruction) else { continue };
+            match Toolchain::of(&tool) {
+                Some(toolchain) if resolved.runs_on == StagePlatform::Target => {
+                    if !rewritten {
+                        rewritten = true;
+                        findings.push(Finding {
+                            line: stage.from_line,
+                            title: REWRITE_TITLE.to_string(),
+                            message: rewrite::advice(stage, instruction, &tool, toolchain, &emulated_here, platforms),
+                        });
+                    }
+                }
+                _ => findings.push(emulation_finding(instruction.line, &tool, &emulated_here)),
             }
         }
     }
@@ -135,12 +162,41 @@ fn emulation_finding(line: u32, tool: &str, emulated: &[Platform]) -> Finding {
         line,
         title: EMULATION_TITLE.to_string(),
         message: format!(
-            "`{tool}` will run under QEMU emulation for {}. A `FROM --platform=$BUILDPLATFORM` \
-             stage that cross-compiles (using `$TARGETOS`/`$TARGETARCH`) and hands its output to \
-             this stage with `COPY --from` is typically an order of magnitude faster.",
+            "`{tool}` will run under QEMU emulation for {}, several times slower than natively. A \
+             `FROM --platform=$BUILDPLATFORM` stage that cross-compiles (using `$TARGETOS`/`$TARGETARCH`) \
+             and hands its output to this stage with `COPY --from` runs natively instead.",
             platform::join(emulated),
         ),
     }
+}
+
+/// After the build: what share of each emulated platform's time went to
+/// steps run under QEMU, from the build's own timings (the summary's "where
+/// the time went"), one finding on each FROM line `rewrites` names; none
+/// when no step ran under QEMU (a cached build, say).
+pub fn measured_under_qemu(rewrites: &[u32], timings: &[PlatformTime]) -> Vec<Finding> {
+    let parts: Vec<String> = timings
+        .iter()
+        .filter(|t| t.emulated_seconds > 0.0 && t.wall_seconds > 0.0)
+        .map(|t| {
+            format!(
+                "{} {:.1}s of {:.1}s ({:.0}%)",
+                t.platform,
+                t.emulated_seconds,
+                t.wall_seconds,
+                100.0 * t.emulated_seconds / t.wall_seconds
+            )
+        })
+        .collect();
+    if parts.is_empty() {
+        return Vec::new();
+    }
+    let message = format!(
+        "This build ran steps under QEMU emulation for {}; the cross-compiling form of this stage, suggested before the \
+         build, runs them natively.",
+        parts.join(", ")
+    );
+    rewrites.iter().map(|&line| Finding { line, title: MEASURED_TITLE.to_string(), message: message.clone() }).collect()
 }
 
 /// Splits shell text into simple commands (words with quotes removed),
@@ -290,7 +346,7 @@ mod tests {
         lint(&df, &stages, &platforms(emulated), &platforms(requested))
             .into_iter()
             .map(|f| {
-                let title = if f.title == ARCH_TITLE { ARCH_TITLE } else { EMULATION_TITLE };
+                let title = [ARCH_TITLE, REWRITE_TITLE].into_iter().find(|t| *t == f.title).unwrap_or(EMULATION_TITLE);
                 (f.line, title)
             })
             .collect()
@@ -319,10 +375,11 @@ ENTRYPOINT [\"/usr/local/bin/app\"]
     fn findings_by_case() {
         const A: &str = ARCH_TITLE;
         const E: &str = EMULATION_TITLE;
+        const R: &str = REWRITE_TITLE;
         let two = "linux/amd64,linux/arm64";
         /// (name, Dockerfile, emulated, requested, expected findings)
         type Case = (&'static str, &'static str, &'static str, &'static str, &'static [(u32, &'static str)]);
-        let cases: [Case; 20] = [
+        let cases: [Case; 24] = [
             (
                 "arch word in a download URL",
                 "FROM alpine\nRUN apk add curl\nRUN curl -fsSL https://github.com/o/t/releases/download/v1/t-linux-amd64.tar.gz | tar xz\n",
@@ -376,13 +433,41 @@ ENTRYPOINT [\"/usr/local/bin/app\"]
                 &[(2, A), (2, E)],
             ),
             (
-                "compiler in a target stage under emulation",
+                "Go compiler in a target stage under emulation: the rewrite on FROM",
                 "FROM golang:1.22\nWORKDIR /src\nCOPY Makefile .\nRUN go build -o /app .\nRUN remake && cat Makefile\n",
                 "linux/arm64",
                 two,
-                &[(4, E)],
+                &[(1, R)],
             ),
-            ("compiler in a target stage, nothing emulated", "FROM golang:1.22\nRUN go build -o /app .\n", "", two, &[]),
+            (
+                "the guide's two-stage Go build",
+                "ARG GOLANG_IMAGE=golang:1.24\nFROM ${GOLANG_IMAGE} AS builder\nWORKDIR /src\nCOPY . .\nRUN go build -o /out/hello .\nFROM scratch\nCOPY --from=builder /out/hello /hello\n",
+                "linux/arm64,linux/arm/v7",
+                "linux/amd64,linux/arm64,linux/arm/v7",
+                &[(2, R)],
+            ),
+            (
+                "one rewrite per stage, other tools on their lines",
+                "FROM rust:1 AS build\nRUN cargo build --release\nRUN cargo install cargo-auditable\nRUN make docs\nFROM debian\nCOPY --from=build /x /x\nRUN gcc -o /x x.c\n",
+                "linux/arm64",
+                two,
+                &[(1, R), (4, E), (5, R)],
+            ),
+            (
+                "a fixed emulated stage keeps the step's finding",
+                "FROM --platform=linux/arm64 golang AS arm\nRUN go build .\nFROM alpine\nCOPY --from=arm /x /x\n",
+                "linux/arm64",
+                two,
+                &[(2, E)],
+            ),
+            ("the Go rewrite needs an emulated platform", "FROM golang\nRUN go build .\n", "", two, &[]),
+            (
+                "the cross-compiling example",
+                "ARG GOLANG_IMAGE=golang:1.24\nFROM --platform=$BUILDPLATFORM ${GOLANG_IMAGE} AS builder\nARG TARGETOS TARGETARCH TARGETVARIANT\nRUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH GOARM=${TARGETVARIANT#v} go build -o /out/hello .\nFROM scratch\nCOPY --from=builder /out/hello /hello\n",
+                "linux/arm64,linux/arm/v7",
+                "linux/amd64,linux/arm64,linux/arm/v7",
+                &[],
+            ),
             (
                 "compiler in a build-platform stage",
                 "FROM --platform=$BUILDPLATFORM rust:1 AS build\nRUN cargo build --release\nFROM debian\nCOPY --from=build /t /t\n",
@@ -435,7 +520,7 @@ ENTRYPOINT [\"/usr/local/bin/app\"]
 
     #[test]
     fn messages_say_what_to_do() {
-        let text = "FROM alpine\nRUN curl -fsSL https://x/t-linux-amd64.tar.gz | tar xz\nRUN go build ./...\n";
+        let text = "FROM alpine\nRUN curl -fsSL https://x/t-linux-amd64.tar.gz | tar xz\nRUN make all\n";
         let df = parse_dockerfile(text).unwrap();
         let stages = resolve(&df, &HashMap::new(), None).unwrap();
         let findings = lint(&df, &stages, &platforms("linux/arm64,linux/arm/v7"), &platforms("linux/amd64,linux/arm64,linux/arm/v7"));
@@ -453,11 +538,29 @@ ENTRYPOINT [\"/usr/local/bin/app\"]
         }
         let emulation = &findings[1].message;
         assert_eq!(findings[1].line, 3);
-        for part in
-            ["`go build`", "QEMU emulation for linux/arm64,linux/arm/v7", "FROM --platform=$BUILDPLATFORM", "order of magnitude faster"]
-        {
+        for part in ["`make`", "QEMU emulation for linux/arm64,linux/arm/v7", "FROM --platform=$BUILDPLATFORM", "runs natively instead"] {
             assert!(emulation.contains(part), "{part} in {emulation}");
         }
+    }
+
+    #[test]
+    fn the_measured_share_goes_on_each_rewritten_from_line() {
+        let time = |platform: &str, wall: f64, emulated: f64| PlatformTime {
+            platform: Platform::parse(platform).unwrap(),
+            wall_seconds: wall,
+            emulated_seconds: emulated,
+        };
+        let timings = [time("linux/amd64", 30.0, 0.0), time("linux/arm64", 200.0, 180.0), time("linux/arm/v7", 250.0, 240.0)];
+        let findings = measured_under_qemu(&[2, 9], &timings);
+        assert_eq!(findings.iter().map(|f| f.line).collect::<Vec<_>>(), [2, 9]);
+        assert_eq!(
+            findings[0].message,
+            "This build ran steps under QEMU emulation for linux/arm64 180.0s of 200.0s (90%), linux/arm/v7 240.0s of 250.0s \
+             (96%); the cross-compiling form of this stage, suggested before the build, runs them natively."
+        );
+        assert_eq!(findings[0].title, MEASURED_TITLE);
+        assert!(measured_under_qemu(&[2], &[time("linux/arm64", 3.0, 0.0)]).is_empty(), "a cached build ran nothing emulated");
+        assert!(measured_under_qemu(&[], &timings).is_empty(), "no rewrite, no note");
     }
 
     fn words(text: &str) -> Vec<Vec<String>> {

@@ -9,7 +9,9 @@
 //! * [`parse_dockerfile`] turns Dockerfile text into stages and instructions.
 //! * [`resolve`] substitutes ARGs into FROM lines and keeps the stages the
 //!   build target needs, each with its base and the platform it runs on.
-//! * [`lint`] reports hard-coded architectures and compilers run under QEMU.
+//! * [`lint`] reports hard-coded architectures and compilers run under QEMU,
+//!   with the cross-compiling rewrite for Go, Rust and C; after the build,
+//!   [`measured_under_qemu`] says how much of it ran emulated.
 //! * [`bases_to_check`], [`missing`], [`render_table`] and [`advice`] say
 //!   which base images lack which platforms.
 
@@ -17,11 +19,12 @@ mod dockerfile;
 mod lint;
 pub(crate) mod phase;
 mod resolve;
+mod rewrite;
 mod table;
 mod words;
 
 pub use dockerfile::{Dockerfile, Instruction, Stage, parse_dockerfile};
-pub use lint::{Finding, lint};
+pub use lint::{Finding, lint, measured_under_qemu};
 pub use resolve::{BaseRef, ResolvedStage, StagePlatform, resolve};
 pub use table::{BaseAvailability, advice, bases_to_check, missing, needs_for, offers, render_table};
 

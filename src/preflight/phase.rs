@@ -15,9 +15,10 @@ use crate::runner::{Annotation, Level};
 
 /// Before any build: every external base image offers every platform it is
 /// needed for, and the Dockerfile's lints, as annotations on its lines.
-pub(crate) async fn run(plan: &Plan, registry: &Registry, emulated: &[Platform], log: &Log) -> Result<()> {
+/// Returns the FROM lines that got a cross-compiling rewrite.
+pub(crate) async fn run(plan: &Plan, registry: &Registry, emulated: &[Platform], log: &Log) -> Result<Vec<u32>> {
     if plan.preflight == CheckLevel::Off {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let file = plan.dockerfile.display().to_string();
     let text = std::fs::read_to_string(&plan.dockerfile).with_context(|| format!("file: could not read {file}"))?;
@@ -34,7 +35,7 @@ pub(crate) async fn run(plan: &Plan, registry: &Registry, emulated: &[Platform],
         Ok(parsed) => parsed,
         Err(error) if plan.preflight == CheckLevel::Warn => {
             log.warning(&format!("{error:#}; preflight skipped"));
-            return Ok(());
+            return Ok(Vec::new());
         }
         Err(error) => return Err(error),
     };
@@ -46,7 +47,9 @@ pub(crate) async fn run(plan: &Plan, registry: &Registry, emulated: &[Platform],
             ));
         }
     }
-    for finding in super::lint(&dockerfile, &stages, emulated, &plan.platforms) {
+    let findings = super::lint(&dockerfile, &stages, emulated, &plan.platforms);
+    let rewrites: Vec<u32> = findings.iter().filter(|f| f.is_rewrite()).map(|f| f.line).collect();
+    for finding in findings {
         log.annotation(Annotation {
             level: Level::Warning,
             message: finding.message,
@@ -76,7 +79,7 @@ pub(crate) async fn run(plan: &Plan, registry: &Registry, emulated: &[Platform],
     let gaps = super::missing(&checked, &plan.platforms);
     if gaps.is_empty() {
         log.info(&format!("preflight: {} base image(s) offer every platform they are needed for", checked.len()));
-        return Ok(());
+        return Ok(rewrites);
     }
     log.info(&super::render_table(&checked, &plan.platforms));
     let message = format!("preflight: {}", super::advice(&checked, &plan.platforms).replace('\n', " "));
@@ -84,5 +87,5 @@ pub(crate) async fn run(plan: &Plan, registry: &Registry, emulated: &[Platform],
         bail!("{} (or set `preflight: warn`)", message.trim_end());
     }
     log.warning(&message);
-    Ok(())
+    Ok(rewrites)
 }

@@ -23,6 +23,8 @@ pub struct TestBed {
     pub password: String,
     pub base_image: String,
     pub base_image_amd64_only: String,
+    /// A Go toolchain image (`golang`) for amd64, arm64 and arm/v7.
+    pub go_image: String,
     pub qemu_installer: String,
     pub registry2: String,
     pub user2: String,
@@ -51,6 +53,7 @@ impl TestBed {
             password: get("REGISTRY_PASSWORD"),
             base_image: get("BASE_IMAGE"),
             base_image_amd64_only: get("BASE_IMAGE_AMD64_ONLY"),
+            go_image: get("GO_IMAGE"),
             qemu_installer: get("QEMU_INSTALLER_IMAGE"),
             registry2: get("REGISTRY2"),
             user2: get("REGISTRY2_USER"),
