@@ -431,6 +431,7 @@ async fn a_run_without_the_default_branch_in_its_payload_asks_the_api() {
         let mut command = tokio::process::Command::new(common::BINARY);
         command.current_dir(dir.path()).env_clear().env("PATH", "/usr/bin:/bin");
         for (name, value) in [
+            ("GITHUB_ACTIONS", "true"),
             ("GITHUB_EVENT_NAME", "push"),
             ("GITHUB_REF", "refs/heads/master"),
             ("GITHUB_SHA", "860c1904a1ce19322e91ac35af1ab07466440c37"),
