@@ -167,8 +167,23 @@ pub struct Progress {
 
 /// The platform a step runs for, from its `[linux/arm64 2/3]` prefix.
 pub fn step_platform(name: &str) -> Option<Platform> {
-    let inner = name.strip_prefix('[')?.split(']').next()?;
-    Platform::parse(inner.split_whitespace().next()?).ok()
+    let token = platform_token(name)?;
+    match token.split_once("->") {
+        // `[linux/amd64->arm64 builder 3/4]`: built on amd64 for arm64.
+        Some((build, target)) => Platform::parse(&format!("{}/{target}", Platform::parse(build).ok()?.os)).ok(),
+        None => Platform::parse(token).ok(),
+    }
+}
+
+/// Whether a step runs on the build platform for another target (a
+/// cross-compiling stage, `[linux/amd64->arm64 …]`): never under QEMU.
+pub fn is_cross_step(name: &str) -> bool {
+    platform_token(name).is_some_and(|token| token.contains("->"))
+}
+
+/// The first word inside a step name's brackets (`linux/arm64` of `[linux/arm64 2/2] RUN make`).
+fn platform_token(name: &str) -> Option<&str> {
+    name.strip_prefix('[')?.split(']').next()?.split_whitespace().next()
 }
 
 impl Progress {
@@ -357,7 +372,8 @@ pub fn timings(steps: &[Step], emulated: &[Platform], slowest: usize) -> (Vec<Pl
         span.0 = span.0.min(started);
         span.1 = span.1.max(completed);
         let is_run = step.name.split(']').nth(1).is_some_and(|rest| rest.trim_start().starts_with("RUN "));
-        let emulated_time = if is_run && !step.cached && emulated.contains(platform) { step.seconds } else { 0.0 };
+        let emulated_time =
+            if is_run && !step.cached && emulated.contains(platform) && !is_cross_step(&step.name) { step.seconds } else { 0.0 };
         match per_platform.iter_mut().find(|p| &p.platform == platform) {
             Some(entry) => entry.emulated_seconds += emulated_time,
             None => per_platform.push(PlatformTime { platform: platform.clone(), wall_seconds: 0.0, emulated_seconds: emulated_time }),
@@ -591,5 +607,33 @@ ERROR: failed to solve: something
             }
             assert_eq!(progress.exported_root(), root, "{statuses:?}, export step done: {vertex_done}");
         }
+    }
+
+    #[test]
+    fn cross_steps_count_for_their_target_and_never_as_emulated() {
+        let p = |text: &str| Platform::parse(text).unwrap();
+        for (name, platform, cross) in [
+            ("[linux/arm64 2/2] RUN make", Some("linux/arm64"), false),
+            ("[linux/amd64->arm64 builder 3/4] RUN go build", Some("linux/arm64"), true),
+            ("[linux/amd64->arm/v7 builder 3/4] RUN go build", Some("linux/arm/v7"), true),
+            ("[builder 1/3] FROM golang", None, false),
+            ("[internal] load metadata", None, false),
+        ] {
+            assert_eq!(step_platform(name), platform.map(p), "{name}");
+            assert_eq!(is_cross_step(name), cross, "{name}");
+        }
+        let at = |s: u32| chrono::DateTime::from_timestamp(1_700_000_000 + i64::from(s), 0).unwrap();
+        let step = |name: &str, from: u32, to: u32| Step {
+            name: name.into(),
+            platform: step_platform(name),
+            started: Some(at(from)),
+            completed: Some(at(to)),
+            seconds: f64::from(to - from),
+            cached: false,
+        };
+        let steps = [step("[linux/amd64->arm64 builder 2/3] RUN go build", 0, 30), step("[linux/arm64 3/3] RUN true", 30, 40)];
+        let (times, _) = timings(&steps, &[p("linux/arm64")], 5);
+        assert_eq!(times.len(), 1);
+        assert_eq!((times[0].wall_seconds, times[0].emulated_seconds), (40.0, 10.0), "the cross step is arm64's time, not QEMU's");
     }
 }
