@@ -16,6 +16,9 @@ use multiarch_action::{buildx, cli, summary};
 fn main() -> ExitCode {
     let env: HashMap<String, String> = std::env::vars().collect();
     let args: Vec<String> = std::env::args().collect();
+    if let Some(code) = multiarch_action::bundle::offline::run_if_asked(&args) {
+        return code;
+    }
     let in_workflow = args.len() <= 1;
     let log = Log { in_workflow };
 
