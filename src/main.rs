@@ -98,9 +98,10 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, log: Log) -> Result<()> {
     let outputs = summary::outputs(&plan, &report);
     OutputFile { path: github.output_path.clone() }.write(&outputs)?;
     SummaryFile { path: github.summary_path.clone() }.append(&summary::render(&plan, &report))?;
-    match &report.digest {
-        Some(digest) => log.info(&format!("pushed {}", plan.images[0].with_digest(digest))),
-        None => log.info(&format!("built, not pushed ({})", plan.push_reason)),
+    match (&report.digest, &report.bundle) {
+        (Some(digest), _) => log.info(&format!("pushed {}", plan.images[0].with_digest(digest))),
+        (None, Some(_)) => {}
+        (None, None) => log.info(&format!("built, not pushed ({})", plan.push_reason)),
     }
     Ok(())
 }
