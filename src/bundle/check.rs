@@ -11,8 +11,8 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
-use sha2::Digest as _;
 
+use super::Hashing;
 use crate::archscan;
 use crate::platform::Platform;
 use crate::registry::layout::is_index;
@@ -44,20 +44,6 @@ pub struct Checked {
     pub scanned_layers: usize,
     /// Layers that could not be scanned, and why.
     pub unscanned: Vec<String>,
-}
-
-/// A reader that hashes what passes through it.
-struct Hashing<R> {
-    inner: R,
-    hasher: sha2::Sha256,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let read = self.inner.read(buf)?;
-        self.hasher.update(&buf[..read]);
-        Ok(read)
-    }
 }
 
 /// Checks the bundle at `path`; every failure names it.
@@ -92,7 +78,7 @@ fn check_inner(path: &Path) -> Result<Checked> {
             continue;
         }
         let blob_digest = name.strip_prefix("blobs/sha256/").map(|hex| format!("sha256:{hex}"));
-        let mut hashing = Hashing { inner: &mut entry, hasher: sha2::Sha256::new() };
+        let mut hashing = Hashing::new(&mut entry);
         if let Some(digest) = &blob_digest {
             if !layer_arches.contains_key(digest) {
                 layer_arches = arches_of_layers(index.as_ref(), &documents);
@@ -115,7 +101,7 @@ fn check_inner(path: &Path) -> Result<Checked> {
         } else {
             std::io::copy(&mut hashing, &mut std::io::sink()).with_context(|| format!("{name} is cut short"))?;
         }
-        let hex: String = hashing.hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hashing.hex();
         if let Some(digest) = &blob_digest {
             if format!("sha256:{hex}") != *digest {
                 bail!("{name} does not match its digest: the bundle is damaged; copy it again");
@@ -245,4 +231,95 @@ fn images_of(index: &Value, documents: &BTreeMap<String, Vec<u8>>, present: &BTr
         bail!("index.json names no image");
     }
     Ok(images)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::hex_of;
+
+    /// A tar holding `files` (name, content), with SHA256SUMS last.
+    fn tarball(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut sums = String::new();
+        for (name, content) in files {
+            let mut header = tar::Header::new_ustar();
+            header.set_size(content.len() as u64);
+            builder.append_data(&mut header, name, content.as_slice()).unwrap();
+            sums.push_str(&format!("{}  {name}\n", hex_of(content)));
+        }
+        let mut header = tar::Header::new_ustar();
+        header.set_size(sums.len() as u64);
+        builder.append_data(&mut header, "SHA256SUMS", sums.as_bytes()).unwrap();
+        builder.into_inner().unwrap()
+    }
+
+    fn blob(content: &[u8]) -> (String, (String, Vec<u8>)) {
+        let hex = hex_of(content);
+        (format!("sha256:{hex}"), (format!("blobs/sha256/{hex}"), content.to_vec()))
+    }
+
+    /// An arm64 image whose one layer holds one file starting with `elf`.
+    fn bundle_with_binary(machine: u16) -> Vec<(String, Vec<u8>)> {
+        let mut elf = vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0];
+        elf.extend(machine.to_le_bytes());
+        elf.extend([0u8; 40]);
+        let mut layer = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_ustar();
+        header.set_size(elf.len() as u64);
+        layer.append_data(&mut header, "usr/bin/app", elf.as_slice()).unwrap();
+        let (layer_digest, layer_file) = blob(&layer.into_inner().unwrap());
+        let (config_digest, config_file) = blob(br#"{"architecture":"arm64","os":"linux"}"#);
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":1}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer_digest}","size":1}}]}}"#
+        );
+        let (manifest_digest, manifest_file) = blob(manifest.as_bytes());
+        let index = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{manifest_digest}","size":1,"platform":{{"os":"linux","architecture":"arm64"}},"annotations":{{"io.containerd.image.name":"r.example/app:1"}}}}]}}"#
+        );
+        vec![("index.json".to_string(), index.into_bytes()), config_file, manifest_file, layer_file]
+    }
+
+    fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_sound_bundle_passes_and_names_its_images() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "ok.tar", &tarball(&bundle_with_binary(183)));
+        let checked = check(&path).unwrap();
+        assert_eq!(checked.images.len(), 1);
+        assert_eq!(checked.images[0].name, "r.example/app:1");
+        assert_eq!(checked.images[0].platforms[0].0.to_string(), "linux/arm64");
+        assert_eq!(checked.scanned_layers, 1);
+    }
+
+    #[test]
+    fn a_binary_of_another_architecture_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "amd64-inside.tar", &tarball(&bundle_with_binary(62)));
+        let error = format!("{:#}", check(&path).unwrap_err());
+        assert!(error.contains("amd64-inside.tar is not a sound bundle"), "{error}");
+        assert!(error.contains("usr/bin/app: amd64 binary in arm64 image"), "{error}");
+    }
+
+    #[test]
+    fn damage_and_gaps_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = bundle_with_binary(183);
+        let mut bytes = tarball(&files);
+        let config_at = bytes.windows(12).position(|w| w == b"architecture").unwrap();
+        bytes[config_at] = b'A';
+        let error = format!("{:#}", check(&write(dir.path(), "damaged.tar", &bytes)).unwrap_err());
+        assert!(error.contains("damaged.tar is not a sound bundle") && error.contains("the bundle is damaged"), "{error}");
+        let layer = files.pop().unwrap();
+        let error = format!("{:#}", check(&write(dir.path(), "gap.tar", &tarball(&files))).unwrap_err());
+        assert!(error.ends_with(&format!("it lacks the blob sha256:{}", layer.0.rsplit('/').next().unwrap())), "{error}");
+        let mut bytes = tarball(&bundle_with_binary(183));
+        bytes.truncate(bytes.len() / 2);
+        assert!(check(&write(dir.path(), "short.tar", &bytes)).is_err());
+    }
 }

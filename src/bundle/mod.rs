@@ -42,6 +42,33 @@ pub fn hex_of(bytes: &[u8]) -> String {
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A reader that hashes and counts what passes through it.
+pub(crate) struct Hashing<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+    pub count: u64,
+}
+
+impl<R: std::io::Read> Hashing<R> {
+    pub fn new(inner: R) -> Hashing<R> {
+        Hashing { inner, hasher: sha2::Sha256::new(), count: 0 }
+    }
+
+    /// Lowercase hex of the SHA-256 of everything read.
+    pub fn hex(self) -> String {
+        self.hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.hasher.update(&buf[..read]);
+        self.count += read as u64;
+        Ok(read)
+    }
+}
+
 /// A small blob (a config) read whole, checked against its digest.
 pub(crate) async fn read_small_blob(registry: &Registry, image: &ImageName, blob: &Descriptor) -> Result<Vec<u8>> {
     if blob.size > SMALL_BLOB_LIMIT {

@@ -13,10 +13,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use futures_util::TryStreamExt as _;
 use serde_json::{Value, json};
-use sha2::Digest as _;
 
 use super::audit::Resolved;
-use super::hex_of;
+use super::{Hashing, hex_of};
 use crate::names::ImageName;
 use crate::platform::Platform;
 use crate::registry::Registry;
@@ -182,22 +181,6 @@ fn header(size: u64) -> tar::Header {
     header
 }
 
-/// A reader that hashes and counts what passes through it.
-struct Hashing<R> {
-    inner: R,
-    hasher: sha2::Sha256,
-    count: u64,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let read = self.inner.read(buf)?;
-        self.hasher.update(&buf[..read]);
-        self.count += read as u64;
-        Ok(read)
-    }
-}
-
 impl TarWriter {
     async fn append_bytes(&mut self, path: String, bytes: Vec<u8>) -> Result<()> {
         let mut builder = self.builder.take().context("the bundle is already closed")?;
@@ -220,10 +203,10 @@ impl TarWriter {
         let path = blob_path(&descriptor.digest)?;
         let entry_path = path.clone();
         let (builder, hex, count) = tokio::task::spawn_blocking(move || {
-            let mut hashing = Hashing { inner: reader, hasher: sha2::Sha256::new(), count: 0 };
+            let mut hashing = Hashing::new(reader);
             builder.append_data(&mut header(descriptor.size), &entry_path, (&mut hashing).take(descriptor.size))?;
-            let hex: String = hashing.hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
-            Ok::<_, std::io::Error>((builder, hex, hashing.count))
+            let count = hashing.count;
+            Ok::<_, std::io::Error>((builder, hashing.hex(), count))
         })
         .await?
         .with_context(|| format!("could not copy {} from {} into the bundle", layer.digest, source.name))?;
