@@ -87,6 +87,37 @@ fn a_deployment_is_audited_bundled_for_arm64_pushed_loaded_and_run() {
     assert!(run.summary.contains(&gap), "{}", run.summary);
     assert!(!bundle.exists() && !dir.path().join("out/deploy-arm64.tar.partial").exists(), "nothing is written");
 
+    // From the command line with `audit: warn`, the image with the gap is left out.
+    let partial = dir.path().join("partial.tar");
+    let images = format!("{old_tool}\n{web}:1.0");
+    let (ok, text) = cli(
+        &[
+            "bundle",
+            "--images",
+            &images,
+            "--platforms",
+            "linux/arm64",
+            "--audit",
+            "warn",
+            "--bundle",
+            &partial.display().to_string(),
+            "--registry",
+            &bed.registry,
+            "--username",
+            &bed.user,
+            "--password",
+            &bed.password,
+            "--insecure-registries",
+            &bed.registry,
+        ],
+        None,
+    );
+    assert!(ok, "{text}");
+    assert!(text.contains(&format!("warning: audit: {gap}; left out of the bundle")), "{text}");
+    assert!(text.contains("1 image(s)"), "{text}");
+    let (ok, text) = cli(&["bundle", "verify", &partial.display().to_string()], None);
+    assert!(ok && text.contains(&format!("{web}:1.0 (linux/arm64)")) && !text.contains(&old_tool), "{text}");
+
     // With the suggested tag, the bundle is written.
     let new_tool = format!("{tool}:1.1");
     let run = run_action(dir.path(), &bundle_inputs(&bed, &new_tool, &bundle_text), &env);
