@@ -89,7 +89,11 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, log: Log) -> Result<()> {
         return Ok(());
     }
     let tools = Tools {
-        buildx: buildx::locate(env.get("PATH").map(String::as_str))?,
+        // A bundle reads registries only; it needs no buildx.
+        buildx: match plan.mode {
+            multiarch_action::plan::Mode::Bundle(_) => std::path::PathBuf::new(),
+            _ => buildx::locate(env.get("PATH").map(String::as_str))?,
+        },
         run_name: format!("multiarch-action-{}", std::process::id()),
     };
 
