@@ -67,6 +67,12 @@ pub fn command() -> Command {
         .disable_version_flag(true)
         .after_help("Every input of the action is a flag of the same name. List inputs take commas or newlines; switches take no value (`--dry-run`) or one (`--push=false`).")
         .args(inputs_by_group().into_iter().map(flag));
+    // `bundle --images … --platforms …` is `mode: bundle`; `bundle verify|load|push FILE` the offline side.
+    let bundle = crate::bundle::offline::command()
+        .about("Audit a deployment's images for the platforms and write them into one bundle; or check, load or push a bundle")
+        .subcommand_required(false)
+        .args_conflicts_with_subcommands(true)
+        .args(inputs_by_group().into_iter().filter(|input| input.name != "mode").map(flag));
     let post = Command::new("post")
         .about("Remove what an interrupted run left: its builder, its containers (what the action's post step does)")
         .arg(Arg::new("run").long("run").value_name("NAME").num_args(1).help("The run's name (`multiarch-action-…`, as its log says)"));
@@ -76,6 +82,7 @@ pub fn command() -> Command {
         .subcommand_required(true)
         .arg_required_else_help(true)
         .subcommand(build)
+        .subcommand(bundle)
         .subcommand(post)
 }
 
@@ -124,9 +131,12 @@ pub fn parse(args: &[String], in_workflow: bool) -> Invocation {
         }
     };
     match matches.subcommand() {
-        Some(("build", build)) => {
-            let pairs = INPUTS.iter().filter_map(|input| build.get_one::<String>(input.name).map(|value| (input.name, value.clone())));
-            match RawInputs::from_pairs(pairs) {
+        Some((name @ ("build" | "bundle"), given)) => {
+            let pairs = INPUTS
+                .iter()
+                .filter_map(|input| given.try_get_one::<String>(input.name).ok().flatten().map(|value| (input.name, value.clone())));
+            let mode = (name == "bundle").then(|| ("mode", "bundle".to_string()));
+            match RawInputs::from_pairs(pairs.chain(mode)) {
                 Ok(raw) => Invocation::Build(raw),
                 Err(error) => Invocation::Usage(format!("{error:#}")),
             }

@@ -9,6 +9,7 @@ pub(crate) mod archscan;
 mod build;
 pub(crate) mod builder_config;
 pub mod buildx;
+pub mod bundle;
 pub mod cli;
 mod concurrent;
 pub(crate) mod docker;

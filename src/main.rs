@@ -17,6 +17,10 @@ use multiarch_action::{buildx, post, summary};
 fn main() -> ExitCode {
     let env: HashMap<String, String> = std::env::vars().collect();
     let args: Vec<String> = std::env::args().collect();
+    // `bundle verify|load|push FILE`: the offline side, no workflow around it.
+    if let Some(code) = multiarch_action::bundle::offline::run_if_asked(&args) {
+        return code;
+    }
     let in_workflow = env.get("GITHUB_ACTIONS").is_some_and(|v| v == "true");
     let log = Log { in_workflow };
     {
@@ -125,7 +129,11 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, run_name: &str, log: Log)
         return Ok(());
     }
     let tools = Tools {
-        buildx: buildx::locate(env.get("PATH").map(String::as_str))?,
+        // A bundle reads registries only; it needs no buildx.
+        buildx: match plan.mode {
+            multiarch_action::plan::Mode::Bundle(_) => std::path::PathBuf::new(),
+            _ => buildx::locate(env.get("PATH").map(String::as_str))?,
+        },
         run_name: run_name.to_string(),
         user_buildx_config: user_buildx_config(env),
     };
@@ -138,9 +146,10 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, run_name: &str, log: Log)
     let outputs = summary::outputs(&plan, &report);
     OutputFile { path: github.output_path.clone() }.write(&outputs)?;
     SummaryFile { path: github.summary_path.clone() }.append(&summary::render(&plan, &report))?;
-    match &report.digest {
-        Some(digest) => log.info(&format!("pushed {}", plan.images[0].with_digest(digest))),
-        None => log.info(&format!("built, not pushed ({})", plan.push_reason)),
+    match (&report.digest, &report.bundle) {
+        (Some(digest), _) => log.info(&format!("pushed {}", plan.images[0].with_digest(digest))),
+        (None, Some(_)) => {}
+        (None, None) => log.info(&format!("built, not pushed ({})", plan.push_reason)),
     }
     Ok(())
 }

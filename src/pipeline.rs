@@ -52,6 +52,7 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
                 write_digest(plan, dir, pushed, log)
             }
             Mode::Merge { digests, dir, required } => merge::merge(plan, &outside, digests, dir, required, log).await,
+            Mode::Bundle(request) => crate::bundle::run(plan, &outside.registry, request, log).await,
         }
     };
     let outcome = tokio::select! {

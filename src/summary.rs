@@ -22,6 +22,8 @@ pub struct Report {
     pub verify_notes: Vec<String>,
     pub exported: Vec<std::path::PathBuf>,
     pub attestations: Vec<crate::registry::Attestation>,
+    /// `mode: bundle`: the file written and its summary.
+    pub bundle: Option<crate::bundle::BundleReport>,
 }
 
 fn human_size(bytes: u64) -> String {
@@ -72,6 +74,9 @@ pub fn outputs(plan: &Plan, report: &Report) -> Vec<(String, String)> {
         "annotations": annotations,
         "held_back": report.held_back.iter().map(|h| serde_json::json!({"tag": h.tag, "reason": h.reason})).collect::<Vec<_>>(),
     });
+    if let Some(bundle) = &report.bundle {
+        return vec![("bundle".into(), bundle.file.display().to_string())];
+    }
     vec![
         ("digest".into(), digest),
         ("imageid".into(), imageid),
@@ -97,6 +102,9 @@ pub fn render_failure(message: &str) -> String {
 
 /// The job summary's markdown.
 pub fn render(plan: &Plan, report: &Report) -> String {
+    if let Some(bundle) = &report.bundle {
+        return bundle.summary.clone();
+    }
     let mut md = String::new();
     match &report.digest {
         Some(digest) => {

@@ -42,6 +42,7 @@ pub enum Group {
     Checks,
     Files,
     NativeRunners,
+    Bundle,
 }
 
 impl Group {
@@ -55,6 +56,7 @@ impl Group {
             Group::Checks => "Checks",
             Group::Files => "Files and release notes",
             Group::NativeRunners => "Native runners (digest and merge)",
+            Group::Bundle => "Deployment bundle",
         }
     }
 }
@@ -376,7 +378,10 @@ mod tests {
         assert_eq!(parse_bool("push", "maybe").unwrap_err().to_string(), "push: `maybe` is not accepted; use true or false");
         let raw = RawInputs::from_pairs([("driver", "Docker".to_string()), ("mode", "kubernetes".into())]).unwrap();
         assert_eq!(raw.choice("driver").unwrap(), "docker");
-        assert_eq!(raw.choice("mode").unwrap_err().to_string(), "mode: `kubernetes` is not accepted; use one of build, digest, merge");
+        assert_eq!(
+            raw.choice("mode").unwrap_err().to_string(),
+            "mode: `kubernetes` is not accepted; use one of build, digest, merge, bundle"
+        );
     }
 
     #[test]

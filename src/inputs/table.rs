@@ -30,7 +30,7 @@ pub const INPUTS: &[InputDef] = &[
         "images",
         "",
         LIST_COMMAS,
-        "Image names to push, one per line or comma-separated (`ghcr.io/acme/app`). Names are lowercased; give no tag here.",
+        "Image names to push, one per line or comma-separated (`ghcr.io/acme/app`). Names are lowercased; give no tag here. For `mode: bundle`: the image references to bundle, one per line (`ghcr.io/acme/db:1.4`).",
     )),
     input(
         Group::Image,
@@ -206,8 +206,29 @@ pub const INPUTS: &[InputDef] = &[
         Group::NativeRunners,
         "mode",
         "build",
-        Kind::Choice(&["build", "digest", "merge"]),
-        "`build`: build every platform and push. `digest`: build this runner's platform (or the one in `platforms`) and push it by digest, untagged, writing the digest to `digests-dir` for a later `merge`. `merge`: combine the digests of `digest` runs into one tagged multi-platform image.",
+        Kind::Choice(&["build", "digest", "merge", "bundle"]),
+        "`build`: build every platform and push. `digest`: build this runner's platform (or the one in `platforms`) and push it by digest, untagged, writing the digest to `digests-dir` for a later `merge`. `merge`: combine the digests of `digest` runs into one tagged multi-platform image. `bundle`: check that every image of a deployment (`images` as references, and `compose-file`) offers `platforms`, and write them all into one OCI layout tarball (`bundle`) for machines without a registry.",
+    ),
+    input(
+        Group::Bundle,
+        "compose-file",
+        "",
+        TEXT,
+        "For `mode: bundle`: a Compose file whose services' `image:` (with `${VAR:-default}` from the environment) and `platform:` are bundled, after the references in `images`.",
+    ),
+    input(
+        Group::Bundle,
+        "audit",
+        "true",
+        Kind::BoolOr("warn"),
+        "For `mode: bundle`: an image that lacks a platform of `platforms` fails the run before anything is written (`true`), is left out with a warning (`warn`), or is not checked (`false`).",
+    ),
+    input(
+        Group::Bundle,
+        "bundle",
+        "",
+        TEXT,
+        "For `mode: bundle`: the tarball to write. Empty: `bundle.tar` under `RUNNER_TEMP` (or the working directory outside a workflow).",
     ),
     input(
         Group::NativeRunners,
@@ -300,5 +321,6 @@ pub const OUTPUTS: &[OutputDef] = &[
     OutputDef { name: "version", doc: "The main version computed from the ref, the event or `version`." },
     OutputDef { name: "labels", doc: "Labels applied to the image, `key=value` per line (or `sep-labels` apart)." },
     OutputDef { name: "annotations", doc: "Annotations applied, `level:key=value` per line." },
+    OutputDef { name: "bundle", doc: "For `mode: bundle`: the path of the bundle written." },
     OutputDef { name: "json", doc: "Everything above as one JSON object." },
 ];

@@ -130,8 +130,11 @@ impl Plan {
     pub fn new(raw: &RawInputs, github: &GithubContext) -> Result<Plan> {
         let mut warnings = Vec::new();
         let (reference_tags, _) = images::split_reference_tags(raw.get("tags"))?;
-        let images = images::resolve_images(raw, &reference_tags, &mut warnings)?;
         let (mode, platforms) = mode::resolve_mode(raw, github)?;
+        let images = match &mode {
+            Mode::Bundle(request) => request.repositories()?,
+            _ => images::resolve_images(raw, &reference_tags, &mut warnings)?,
+        };
         let PushDecision { push, reason: push_reason } = mode::resolve_push(raw, github, &mode)?;
         let dry_run = raw.bool("dry-run")?;
         let credentials = credentials::resolve(raw, &images, push, dry_run, &mut warnings)?;
@@ -201,6 +204,9 @@ impl Plan {
 
     /// Checks the files the plan names, before any other work.
     pub fn check_files(&self, workdir: &Path) -> Result<()> {
+        if let Mode::Bundle(_) = self.mode {
+            return Ok(());
+        }
         let context = workdir.join(&self.context);
         if !context.is_dir() {
             bail!("context: `{}` is not a directory; give the build context relative to the workspace", self.context.display());

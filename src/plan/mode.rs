@@ -25,6 +25,8 @@ pub enum Mode {
         dir: PathBuf,
         required: Vec<Platform>,
     },
+    /// Audit a deployment's images and write them into one tarball.
+    Bundle(crate::bundle::BundleRequest),
 }
 
 /// Whether the run pushes, and the reason the log gives.
@@ -86,6 +88,7 @@ pub(super) fn resolve_mode(raw: &RawInputs, github: &GithubContext) -> Result<(M
             let required = if given { platforms.clone() } else { Vec::new() };
             (Mode::Merge { digests, dir: digests_dir, required }, platforms)
         }
+        "bundle" => (Mode::Bundle(crate::bundle::BundleRequest::resolve(raw, github)?), platforms),
         _ => (Mode::Build, platforms),
     })
 }
@@ -95,6 +98,9 @@ pub(super) fn resolve_mode(raw: &RawInputs, github: &GithubContext) -> Result<(M
 pub(super) fn resolve_push(raw: &RawInputs, github: &GithubContext, mode: &Mode) -> Result<PushDecision> {
     let decided = |push: bool, reason: String| PushDecision { push, reason };
     let push = raw.bool_or("push")?;
+    if let Mode::Bundle(_) = mode {
+        return Ok(decided(false, "mode: bundle writes a file and pushes nothing".into()));
+    }
     if *mode != Mode::Build && push == BoolOr::No {
         bail!("push: mode: {} pushes by definition; remove `push: {}`", raw.get("mode"), raw.get("push"));
     }

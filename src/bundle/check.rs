@@ -1,0 +1,325 @@
+//! Reads a bundle back in one pass and checks it: every entry against
+//! `SHA256SUMS`, every blob against its own digest, every image's manifests
+//! and layers present, and the architecture of every binary in every layer
+//! (the same scan as after a push). What `bundle verify` prints, and what
+//! `bundle load` and `bundle push` do first: a damaged bundle is refused,
+//! naming the file and the entry.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use anyhow::{Context as _, Result, bail};
+use serde_json::Value;
+
+use super::Hashing;
+use crate::archscan;
+use crate::platform::Platform;
+use crate::registry::layout::is_index;
+
+/// Entries at most this large are kept in memory (indexes, manifests, configs).
+const DOCUMENT_LIMIT: u64 = 4 << 20;
+
+/// One image of a checked bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleImage {
+    /// As `index.json` names it.
+    pub name: String,
+    pub root_digest: String,
+    pub root_media_type: String,
+    /// Every platform, with its manifest's digest and media type.
+    pub platforms: Vec<(Platform, String, String)>,
+    /// Config and layer digests, in order.
+    pub blobs: Vec<String>,
+}
+
+/// A bundle that passed every check.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub images: Vec<BundleImage>,
+    /// Indexes, manifests and configs by digest.
+    pub documents: BTreeMap<String, Vec<u8>>,
+    pub entries: usize,
+    pub bytes: u64,
+    pub scanned_layers: usize,
+    /// Layers that could not be scanned, and why.
+    pub unscanned: Vec<String>,
+}
+
+/// Checks the bundle at `path`; every failure names it.
+pub fn check(path: &Path) -> Result<Checked> {
+    check_inner(path).with_context(|| format!("{} is not a sound bundle", path.display()))
+}
+
+fn check_inner(path: &Path) -> Result<Checked> {
+    let file = std::fs::File::open(path).with_context(|| format!("could not open {}", path.display()))?;
+    let mut archive = tar::Archive::new(BufReader::with_capacity(1 << 20, file));
+    let mut documents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut index: Option<Value> = None;
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let mut sums: Option<String> = None;
+    let mut layer_arches: HashMap<String, Vec<String>> = HashMap::new();
+    let mut scanned_layers = 0;
+    let mut unscanned = Vec::new();
+    let mut foreign = Vec::new();
+    let mut bytes = 0;
+    for entry in archive.entries().context("it is not a tar file")? {
+        let mut entry = entry.context("it is not a tar file, or it is cut short")?;
+        let name = String::from_utf8_lossy(&entry.path_bytes()).trim_start_matches("./").to_string();
+        if entry.header().entry_type().is_dir() {
+            continue;
+        }
+        let size = entry.size();
+        bytes += size;
+        if name == "SHA256SUMS" {
+            let mut text = String::new();
+            entry.read_to_string(&mut text).context("SHA256SUMS is not text")?;
+            sums = Some(text);
+            continue;
+        }
+        let blob_digest = name.strip_prefix("blobs/sha256/").map(|hex| format!("sha256:{hex}"));
+        let mut hashing = Hashing::new(&mut entry);
+        if let Some(digest) = &blob_digest {
+            if !layer_arches.contains_key(digest) {
+                layer_arches = arches_of_layers(index.as_ref(), &documents);
+            }
+            if let Some(arches) = layer_arches.get(digest).cloned() {
+                match archscan::scan_layer(&mut hashing) {
+                    Ok(files) => {
+                        scanned_layers += 1;
+                        for arch in arches {
+                            foreign.extend(archscan::mismatches(&files, &arch).into_iter().map(|m| format!("{name}: {m}")));
+                        }
+                    }
+                    Err(error) => unscanned.push(format!("{name}: {error}")),
+                }
+            }
+        }
+        let mut kept = Vec::new();
+        if size <= DOCUMENT_LIMIT {
+            hashing.read_to_end(&mut kept).with_context(|| format!("{name} is cut short"))?;
+        } else {
+            std::io::copy(&mut hashing, &mut std::io::sink()).with_context(|| format!("{name} is cut short"))?;
+        }
+        let hex = hashing.hex();
+        if let Some(digest) = &blob_digest {
+            if format!("sha256:{hex}") != *digest {
+                bail!("{name} does not match its digest: the bundle is damaged; copy it again");
+            }
+            if size <= DOCUMENT_LIMIT && looks_like_json(&kept) {
+                documents.insert(digest.clone(), kept);
+            }
+        } else if name == "index.json" {
+            index = Some(serde_json::from_slice(&kept).context("index.json is not JSON")?);
+        }
+        seen.insert(name, hex);
+    }
+    let sums = sums.context("it has no SHA256SUMS")?;
+    let mut listed = BTreeSet::new();
+    for line in sums.lines().filter(|l| !l.trim().is_empty()) {
+        let (hex, name) = line.split_once("  ").with_context(|| format!("SHA256SUMS has a line that is not `digest  name`: {line}"))?;
+        match seen.get(name) {
+            None => bail!("{name} is listed in SHA256SUMS but missing"),
+            Some(found) if found != hex => bail!("{name} does not match its checksum in SHA256SUMS: the bundle is damaged; copy it again"),
+            Some(_) => {}
+        }
+        listed.insert(name.to_string());
+    }
+    if let Some(extra) = seen.keys().find(|name| !listed.contains(*name)) {
+        bail!("{extra} is not listed in SHA256SUMS");
+    }
+    if !foreign.is_empty() {
+        bail!("binaries of another architecture: {}", foreign.join("; "));
+    }
+    let index = index.context("it has no index.json; it is not an OCI image layout")?;
+    let images = images_of(&index, &documents, &seen)?;
+    let layers = arches_of_layers(Some(&index), &documents).len();
+    if scanned_layers + unscanned.len() < layers {
+        unscanned.push(format!("{} layer(s) came before their manifests and were not scanned", layers - scanned_layers - unscanned.len()));
+    }
+    Ok(Checked { images, documents, entries: seen.len() + 1, bytes, scanned_layers, unscanned })
+}
+
+fn looks_like_json(bytes: &[u8]) -> bool {
+    bytes.first() == Some(&b'{')
+}
+
+/// Each layer's architectures, from the index and manifests read so far.
+fn arches_of_layers(index: Option<&Value>, documents: &BTreeMap<String, Vec<u8>>) -> HashMap<String, Vec<String>> {
+    let mut arches: HashMap<String, Vec<String>> = HashMap::new();
+    let Some(index) = index else { return arches };
+    let Ok(images) = images_of(index, documents, &BTreeMap::new()) else { return arches };
+    for image in images {
+        for (platform, manifest, _) in &image.platforms {
+            let Some(json) = documents.get(manifest).and_then(|b| serde_json::from_slice::<Value>(b).ok()) else { continue };
+            for layer in json.get("layers").and_then(Value::as_array).into_iter().flatten() {
+                if let Some(digest) = layer.get("digest").and_then(Value::as_str) {
+                    let list = arches.entry(digest.to_string()).or_default();
+                    if !list.contains(&platform.arch) {
+                        list.push(platform.arch.clone());
+                    }
+                }
+            }
+        }
+    }
+    arches
+}
+
+/// The images `index.json` names, each with its platforms and blobs. With
+/// `present` not empty, every blob must be among its entries.
+fn images_of(index: &Value, documents: &BTreeMap<String, Vec<u8>>, present: &BTreeMap<String, String>) -> Result<Vec<BundleImage>> {
+    let document = |digest: &str| -> Result<Value> {
+        let bytes = documents.get(digest).with_context(|| format!("it lacks the manifest {digest}"))?;
+        serde_json::from_slice(bytes).with_context(|| format!("{digest} is not a JSON manifest"))
+    };
+    let require = |digest: &str| -> Result<()> {
+        if !present.is_empty() && !present.contains_key(&super::write::blob_path(digest)?) {
+            bail!("it lacks the blob {digest}");
+        }
+        Ok(())
+    };
+    let mut images = Vec::new();
+    for entry in index.get("manifests").and_then(Value::as_array).into_iter().flatten() {
+        let text = |key: &str| entry.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+        let name = entry
+            .pointer("/annotations/io.containerd.image.name")
+            .or_else(|| entry.pointer("/annotations/org.opencontainers.image.ref.name"))
+            .and_then(Value::as_str)
+            .context("index.json has an image without a name")?
+            .to_string();
+        let (root_digest, root_media_type) = (text("digest"), text("mediaType"));
+        let root = document(&root_digest)?;
+        let manifests: Vec<(Option<Platform>, String, String)> = if is_index(&root_media_type) {
+            root.get("manifests")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|e| !super::audit::is_attestation_entry(e))
+                .map(|e| {
+                    let platform = e.get("platform").and_then(Platform::from_oci_json);
+                    let field = |key: &str| e.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+                    (platform, field("digest"), field("mediaType"))
+                })
+                .collect()
+        } else {
+            vec![(entry.get("platform").and_then(Platform::from_oci_json), root_digest.clone(), root_media_type.clone())]
+        };
+        let mut platforms = Vec::new();
+        let mut blobs = Vec::new();
+        for (platform, digest, media_type) in manifests {
+            let manifest = document(&digest)?;
+            let config = manifest.pointer("/config/digest").and_then(Value::as_str).context("a manifest has no config")?.to_string();
+            let platform = match platform {
+                Some(platform) => platform,
+                None => document(&config)
+                    .ok()
+                    .and_then(|c| Platform::from_oci_json(&c))
+                    .with_context(|| format!("{digest} names no platform"))?,
+            };
+            require(&config)?;
+            blobs.push(config);
+            for layer in manifest.get("layers").and_then(Value::as_array).into_iter().flatten() {
+                let layer = layer.get("digest").and_then(Value::as_str).context("a layer has no digest")?.to_string();
+                require(&layer)?;
+                blobs.push(layer);
+            }
+            platforms.push((platform, digest, media_type));
+        }
+        images.push(BundleImage { name, root_digest, root_media_type, platforms, blobs });
+    }
+    if images.is_empty() {
+        bail!("index.json names no image");
+    }
+    Ok(images)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::hex_of;
+
+    /// A tar holding `files` (name, content), with SHA256SUMS last.
+    fn tarball(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut sums = String::new();
+        for (name, content) in files {
+            let mut header = tar::Header::new_ustar();
+            header.set_size(content.len() as u64);
+            builder.append_data(&mut header, name, content.as_slice()).unwrap();
+            sums.push_str(&format!("{}  {name}\n", hex_of(content)));
+        }
+        let mut header = tar::Header::new_ustar();
+        header.set_size(sums.len() as u64);
+        builder.append_data(&mut header, "SHA256SUMS", sums.as_bytes()).unwrap();
+        builder.into_inner().unwrap()
+    }
+
+    fn blob(content: &[u8]) -> (String, (String, Vec<u8>)) {
+        let hex = hex_of(content);
+        (format!("sha256:{hex}"), (format!("blobs/sha256/{hex}"), content.to_vec()))
+    }
+
+    /// An arm64 image whose one layer holds one file starting with `elf`.
+    fn bundle_with_binary(machine: u16) -> Vec<(String, Vec<u8>)> {
+        let mut elf = vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0];
+        elf.extend(machine.to_le_bytes());
+        elf.extend([0u8; 40]);
+        let mut layer = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_ustar();
+        header.set_size(elf.len() as u64);
+        layer.append_data(&mut header, "usr/bin/app", elf.as_slice()).unwrap();
+        let (layer_digest, layer_file) = blob(&layer.into_inner().unwrap());
+        let (config_digest, config_file) = blob(br#"{"architecture":"arm64","os":"linux"}"#);
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":1}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer_digest}","size":1}}]}}"#
+        );
+        let (manifest_digest, manifest_file) = blob(manifest.as_bytes());
+        let index = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{manifest_digest}","size":1,"platform":{{"os":"linux","architecture":"arm64"}},"annotations":{{"io.containerd.image.name":"r.example/app:1"}}}}]}}"#
+        );
+        vec![("index.json".to_string(), index.into_bytes()), config_file, manifest_file, layer_file]
+    }
+
+    fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_sound_bundle_passes_and_names_its_images() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "ok.tar", &tarball(&bundle_with_binary(183)));
+        let checked = check(&path).unwrap();
+        assert_eq!(checked.images.len(), 1);
+        assert_eq!(checked.images[0].name, "r.example/app:1");
+        assert_eq!(checked.images[0].platforms[0].0.to_string(), "linux/arm64");
+        assert_eq!(checked.scanned_layers, 1);
+    }
+
+    #[test]
+    fn a_binary_of_another_architecture_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "amd64-inside.tar", &tarball(&bundle_with_binary(62)));
+        let error = format!("{:#}", check(&path).unwrap_err());
+        assert!(error.contains("amd64-inside.tar is not a sound bundle"), "{error}");
+        assert!(error.contains("usr/bin/app: amd64 binary in arm64 image"), "{error}");
+    }
+
+    #[test]
+    fn damage_and_gaps_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = bundle_with_binary(183);
+        let mut bytes = tarball(&files);
+        let config_at = bytes.windows(12).position(|w| w == b"architecture").unwrap();
+        bytes[config_at] = b'A';
+        let error = format!("{:#}", check(&write(dir.path(), "damaged.tar", &bytes)).unwrap_err());
+        assert!(error.contains("damaged.tar is not a sound bundle") && error.contains("the bundle is damaged"), "{error}");
+        let layer = files.pop().unwrap();
+        let error = format!("{:#}", check(&write(dir.path(), "gap.tar", &tarball(&files))).unwrap_err());
+        assert!(error.ends_with(&format!("it lacks the blob sha256:{}", layer.0.rsplit('/').next().unwrap())), "{error}");
+        let mut bytes = tarball(&bundle_with_binary(183));
+        bytes.truncate(bytes.len() / 2);
+        assert!(check(&write(dir.path(), "short.tar", &bytes)).is_err());
+    }
+}

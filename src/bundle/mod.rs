@@ -1,0 +1,139 @@
+//! `mode: bundle`: a whole deployment carried offline. The images of
+//! `images` and of a Compose file are audited against the target platforms
+//! (a ✓/✗ table, with a nearby tag suggested for a gap), then written into
+//! one OCI image layout tarball, every blob once. The offline side (`bundle
+//! verify`, `load`, `push`) reads it back with the same binary.
+
+pub mod audit;
+pub mod check;
+pub mod compose;
+pub mod offline;
+mod push;
+pub mod request;
+pub mod write;
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, bail};
+use futures_util::TryStreamExt as _;
+use sha2::Digest as _;
+
+pub use self::request::{AuditLevel, BundleRequest, WantedImage};
+use crate::log::Log;
+use crate::names::ImageName;
+use crate::plan::Plan;
+use crate::registry::Registry;
+use crate::registry::layout::Descriptor;
+use crate::summary::Report;
+
+/// What a bundle run produced, for the `bundle` output and the summary.
+#[derive(Debug, Clone, Default)]
+pub struct BundleReport {
+    pub file: PathBuf,
+    /// The audit table and what was bundled, as markdown.
+    pub summary: String,
+}
+
+/// Configs and manifests are read into memory; none is larger than this.
+const SMALL_BLOB_LIMIT: u64 = 16 << 20;
+
+/// Lowercase hex of the SHA-256 of `bytes`.
+pub fn hex_of(bytes: &[u8]) -> String {
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A reader that hashes and counts what passes through it.
+pub(crate) struct Hashing<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+    pub count: u64,
+}
+
+impl<R: std::io::Read> Hashing<R> {
+    pub fn new(inner: R) -> Hashing<R> {
+        Hashing { inner, hasher: sha2::Sha256::new(), count: 0 }
+    }
+
+    /// Lowercase hex of the SHA-256 of everything read.
+    pub fn hex(self) -> String {
+        self.hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.hasher.update(&buf[..read]);
+        self.count += read as u64;
+        Ok(read)
+    }
+}
+
+/// A small blob (a config) read whole, checked against its digest.
+pub(crate) async fn read_small_blob(registry: &Registry, image: &ImageName, blob: &Descriptor) -> Result<Vec<u8>> {
+    if blob.size > SMALL_BLOB_LIMIT {
+        bail!("{}: the config {} is {} bytes; configs are expected to be small", image.name, blob.digest, blob.size);
+    }
+    let stream = registry.layer_stream(image, &blob.digest).await?;
+    let chunks: Vec<bytes::Bytes> =
+        stream.stream.try_collect().await.with_context(|| format!("could not read {} of {}", blob.digest, image.name))?;
+    let bytes = chunks.concat();
+    if format!("sha256:{}", hex_of(&bytes)) != blob.digest {
+        bail!("{} sent content for {} that does not match its digest", image.registry, blob.digest);
+    }
+    Ok(bytes)
+}
+
+/// The audit, then the bundle: the run of `mode: bundle`.
+pub(crate) async fn run(plan: &Plan, registry: &Registry, request: &BundleRequest, log: &Log) -> Result<Report> {
+    let resolved = {
+        let _group = log.open_group("Audit");
+        let resolved = audit::audit(registry, &request.images, &plan.platforms).await?;
+        for line in audit::log_table(&resolved).lines() {
+            log.info(line);
+        }
+        resolved
+    };
+    let gaps = audit::gap_lines(&resolved);
+    let mut summary = format!("### 📦 Bundle for {}\n\n", crate::platform::join(&plan.platforms));
+    summary.push_str(&audit::markdown_table(&resolved));
+    let kept: Vec<&audit::Resolved> = match request.audit {
+        AuditLevel::Fail if !gaps.is_empty() => bail!(
+            "audit: {}; change the tag (or the platforms), or set `audit: warn` to leave such images out; nothing was written",
+            gaps.join("; ")
+        ),
+        AuditLevel::Fail => resolved.iter().collect(),
+        AuditLevel::Warn => {
+            for gap in &gaps {
+                log.warning(&format!("audit: {gap}; left out of the bundle"));
+            }
+            resolved.iter().filter(|r| r.missing().is_empty()).collect()
+        }
+        AuditLevel::Off => resolved.iter().filter(|r| !r.kept_offers().is_empty()).collect(),
+    };
+    if kept.is_empty() {
+        bail!("audit: no image offers the platforms asked for ({}); nothing was written", crate::platform::join(&plan.platforms));
+    }
+    let written = log
+        .group("Bundle", async {
+            let contents = write::gather(registry, &kept).await?;
+            write::write(registry, &contents, &request.file).await
+        })
+        .await?;
+    let line = format!(
+        "wrote {}: {} image(s), {} blobs, {} bytes ({} bytes of shared layers stored once)",
+        request.file.display(),
+        written.images,
+        written.blobs,
+        written.bytes,
+        written.shared_bytes
+    );
+    log.info(&line);
+    summary.push_str(&format!("\n{}\n", line.replacen(&request.file.display().to_string(), &format!("`{}`", request.file.display()), 1)));
+    let left_out: Vec<&str> =
+        resolved.iter().filter(|r| !kept.iter().any(|k| std::ptr::eq(*k, *r))).map(|r| r.wanted.reference.as_str()).collect();
+    if !left_out.is_empty() {
+        summary.push_str(&format!("\nLeft out: {}\n", left_out.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")));
+    }
+    Ok(Report { bundle: Some(BundleReport { file: request.file.clone(), summary }), ..Report::default() })
+}

@@ -1,0 +1,334 @@
+//! Writes a bundle: one OCI image layout tarball holding every image for the
+//! requested platforms only. Small documents first (`oci-layout`,
+//! `index.json`, `README.md`, then every index, manifest and config), then
+//! every layer streamed from its registry straight into its tar entry, each
+//! blob once, and `SHA256SUMS` over everything before it last. A layer is
+//! checked against its digest as it streams; the file appears under its name
+//! only when complete.
+
+use std::collections::BTreeMap;
+use std::io::{BufWriter, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use futures_util::TryStreamExt as _;
+use serde_json::{Value, json};
+
+use super::audit::Resolved;
+use super::{Hashing, hex_of};
+use crate::names::ImageName;
+use crate::platform::Platform;
+use crate::registry::Registry;
+use crate::registry::copy::OCI_INDEX;
+use crate::registry::layout::Descriptor;
+
+/// What a bundle holds, gathered from the registries before the file is
+/// written: everything but the layers' contents.
+pub struct Contents {
+    pub images: Vec<BundledImage>,
+    /// Indexes, manifests and configs by digest.
+    pub documents: BTreeMap<String, Vec<u8>>,
+    /// Every layer once, in first-use order, with a repository it is in.
+    pub layers: Vec<(Descriptor, ImageName)>,
+}
+
+/// One image of a bundle.
+pub struct BundledImage {
+    /// The reference as Docker names it (`docker.io/library/redis:7.2`).
+    pub name: String,
+    pub root: Descriptor,
+    /// For a single-platform image named by its manifest, that platform.
+    pub root_platform: Option<Platform>,
+    pub platforms: Vec<(Platform, String)>,
+    /// Compressed size of its layers, before deduplication.
+    pub layer_bytes: u64,
+}
+
+/// How much a bundle holds, and how much sharing saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub images: usize,
+    pub blobs: usize,
+    pub bytes: u64,
+    /// Bytes of layers stored once that images share.
+    pub shared_bytes: u64,
+}
+
+/// Reads every manifest and config of the images' kept platforms.
+pub async fn gather(registry: &Registry, images: &[&Resolved]) -> Result<Contents> {
+    let mut contents = Contents { images: Vec::new(), documents: BTreeMap::new(), layers: Vec::new() };
+    for image in images {
+        let kept = image.kept_offers();
+        let mut platforms = Vec::new();
+        let mut layer_bytes = 0;
+        for offer in &kept {
+            let manifest = registry.raw_manifest(&image.name, &offer.manifest.digest).await?;
+            let config: Descriptor = manifest
+                .json
+                .get("config")
+                .and_then(|c| serde_json::from_value(c.clone()).ok())
+                .with_context(|| format!("{}@{} has no config", image.name.name, manifest.digest))?;
+            let config_bytes = super::read_small_blob(registry, &image.name, &config).await?;
+            contents.documents.insert(config.digest.clone(), config_bytes);
+            let layers: Vec<Descriptor> =
+                manifest.json.get("layers").and_then(|l| serde_json::from_value(l.clone()).ok()).unwrap_or_default();
+            for layer in layers {
+                layer_bytes += layer.size;
+                if !contents.layers.iter().any(|(l, _)| l.digest == layer.digest) {
+                    contents.layers.push((layer, image.name.clone()));
+                }
+            }
+            contents.documents.insert(manifest.digest.clone(), manifest.bytes.to_vec());
+            platforms.push((offer.platform.clone(), manifest.digest.clone()));
+        }
+        let (root, root_platform) = if crate::registry::layout::is_index(&image.root.media_type) {
+            let all: Vec<&Value> = image.root.json.get("manifests").and_then(Value::as_array).into_iter().flatten().collect();
+            if all.len() == kept.len() {
+                // Every entry is kept: the index as stored, digest and all.
+                contents.documents.insert(image.root.digest.clone(), image.root.bytes.to_vec());
+                (image.root.descriptor(), None)
+            } else {
+                let (bytes, descriptor) = platform_index(&kept.iter().map(|o| o.entry.clone()).collect::<Vec<_>>());
+                contents.documents.insert(descriptor.digest.clone(), bytes);
+                (descriptor, None)
+            }
+        } else {
+            (image.root.descriptor(), kept.first().map(|o| o.platform.clone()))
+        };
+        let name = docker_name(&image.wanted.reference)?;
+        contents.images.push(BundledImage { name, root, root_platform, platforms, layer_bytes });
+    }
+    Ok(contents)
+}
+
+/// An OCI index naming these entries.
+fn platform_index(entries: &[Value]) -> (Vec<u8>, Descriptor) {
+    let bytes = serde_json::to_vec(&json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries })).unwrap_or_default();
+    let descriptor = Descriptor { media_type: OCI_INDEX.into(), digest: format!("sha256:{}", hex_of(&bytes)), size: bytes.len() as u64 };
+    (bytes, descriptor)
+}
+
+/// A reference spelled out as Docker and containerd name images.
+pub fn docker_name(reference: &str) -> Result<String> {
+    let parsed = crate::reference::parse(reference)?;
+    let mut name = format!("{}/{}", parsed.registry(), parsed.repository());
+    if let Some(tag) = parsed.tag() {
+        name.push_str(&format!(":{tag}"));
+    }
+    if let Some(digest) = parsed.digest() {
+        name.push_str(&format!("@{digest}"));
+    } else if parsed.tag().is_none() {
+        name.push_str(":latest");
+    }
+    Ok(name)
+}
+
+/// The layout's `index.json`: one entry per image, named by its reference
+/// as containerd and `docker load` read it.
+pub fn index_json(images: &[BundledImage]) -> Vec<u8> {
+    let manifests: Vec<Value> = images
+        .iter()
+        .map(|image| {
+            let mut entry = json!({
+                "mediaType": image.root.media_type,
+                "digest": image.root.digest,
+                "size": image.root.size,
+                "annotations": {
+                    "io.containerd.image.name": image.name,
+                    "org.opencontainers.image.ref.name": image.name,
+                },
+            });
+            if let Some(platform) = &image.root_platform {
+                entry["platform"] = super::audit::platform_json(platform);
+            }
+            entry
+        })
+        .collect();
+    serde_json::to_vec_pretty(&json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests })).unwrap_or_default()
+}
+
+/// The bundle's README: what it holds and how to use it.
+pub fn readme(images: &[BundledImage], file_name: &str) -> String {
+    let mut text = format!("# {file_name}: {} container image(s)\n\n", images.len());
+    text.push_str("An OCI image layout (tar), written by multiarch-action. Every blob is stored once.\n\n## Images\n\n");
+    for image in images {
+        let platforms: Vec<String> = image.platforms.iter().map(|(p, _)| p.to_string()).collect();
+        text.push_str(&format!("- `{}` ({}), `{}`\n", image.name, platforms.join(", "), image.root.digest));
+    }
+    text.push_str(&format!(
+        "\n## Use\n\n\
+         Check every checksum and the architecture of every binary:\n\n    multiarch-action bundle verify {file_name}\n\n\
+         Load into the local Docker daemon (Docker with the containerd image store reads OCI layouts; `docker load -i {file_name}` does the same without the check):\n\n    multiarch-action bundle load {file_name}\n\n\
+         Push every image, every platform, with its digests, into a registry:\n\n    multiarch-action bundle push {file_name} --registry registry.local:5000 [--insecure] [--username U --password-stdin]\n\n\
+         Unpacked, `sha256sum -c SHA256SUMS` checks every file.\n"
+    ));
+    text
+}
+
+/// A tar file being written, and the checksum of every entry so far.
+struct TarWriter {
+    builder: Option<tar::Builder<BufWriter<std::fs::File>>>,
+    sums: Vec<(String, String)>,
+    bytes: u64,
+}
+
+fn header(size: u64) -> tar::Header {
+    let mut header = tar::Header::new_ustar();
+    header.set_size(size);
+    header.set_mode(0o644);
+    header.set_mtime(0);
+    header.set_entry_type(tar::EntryType::Regular);
+    header
+}
+
+impl TarWriter {
+    async fn append_bytes(&mut self, path: String, bytes: Vec<u8>) -> Result<()> {
+        let mut builder = self.builder.take().context("the bundle is already closed")?;
+        self.sums.push((hex_of(&bytes), path.clone()));
+        self.bytes += bytes.len() as u64;
+        let builder = tokio::task::spawn_blocking(move || {
+            builder.append_data(&mut header(bytes.len() as u64), &path, bytes.as_slice()).map(|()| builder)
+        })
+        .await??;
+        self.builder = Some(builder);
+        Ok(())
+    }
+
+    /// Streams a layer from `source` into its entry, checking its digest.
+    async fn append_layer(&mut self, registry: &Registry, source: &ImageName, layer: &Descriptor) -> Result<()> {
+        let mut builder = self.builder.take().context("the bundle is already closed")?;
+        let descriptor = layer.clone();
+        let stream = registry.layer_stream(source, &descriptor.digest).await?;
+        let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream.stream.map_err(std::io::Error::other)));
+        let path = blob_path(&descriptor.digest)?;
+        let entry_path = path.clone();
+        let (builder, hex, count) = tokio::task::spawn_blocking(move || {
+            let mut hashing = Hashing::new(reader);
+            builder.append_data(&mut header(descriptor.size), &entry_path, (&mut hashing).take(descriptor.size))?;
+            let count = hashing.count;
+            Ok::<_, std::io::Error>((builder, hashing.hex(), count))
+        })
+        .await?
+        .with_context(|| format!("could not copy {} from {} into the bundle", layer.digest, source.name))?;
+        if count != layer.size || format!("sha256:{hex}") != layer.digest {
+            bail!(
+                "{} sent {} for {} ({count} bytes, sha256:{hex}), not the layer its manifest names ({} bytes); the bundle was not written",
+                source.registry,
+                source.name,
+                layer.digest,
+                layer.size
+            );
+        }
+        self.sums.push((hex, path));
+        self.bytes += count;
+        self.builder = Some(builder);
+        Ok(())
+    }
+
+    async fn finish(mut self) -> Result<u64> {
+        let sums: String = self.sums.iter().map(|(hex, path)| format!("{hex}  {path}\n")).collect();
+        let mut builder = self.builder.take().context("the bundle is already closed")?;
+        let bytes = self.bytes + sums.len() as u64;
+        tokio::task::spawn_blocking(move || {
+            builder.append_data(&mut header(sums.len() as u64), "SHA256SUMS", sums.as_bytes())?;
+            let file = builder.into_inner()?.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()
+        })
+        .await??;
+        Ok(bytes)
+    }
+}
+
+/// `blobs/sha256/<hex>` for a digest.
+pub fn blob_path(digest: &str) -> Result<String> {
+    match digest.split_once(':') {
+        Some((algorithm, hex)) if crate::names::is_digest(digest) => Ok(format!("blobs/{algorithm}/{hex}")),
+        _ => bail!("`{digest}` is not a sha256 digest"),
+    }
+}
+
+/// Writes the bundle to `file`, through `file.partial` so that a failed
+/// write leaves no file that looks complete.
+pub async fn write(registry: &Registry, contents: &Contents, file: &Path) -> Result<Written> {
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("bundle: could not create {}", dir.display()))?;
+    }
+    let partial = PathBuf::from(format!("{}.partial", file.display()));
+    let result = write_to(registry, contents, file, &partial).await;
+    match result {
+        Ok(written) => {
+            std::fs::rename(&partial, file).with_context(|| format!("bundle: could not write {}", file.display()))?;
+            Ok(written)
+        }
+        Err(error) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(error)
+        }
+    }
+}
+
+async fn write_to(registry: &Registry, contents: &Contents, file: &Path, partial: &Path) -> Result<Written> {
+    let out = std::fs::File::create(partial).with_context(|| format!("bundle: could not create {}", partial.display()))?;
+    let mut tar = TarWriter { builder: Some(tar::Builder::new(BufWriter::with_capacity(1 << 20, out))), sums: Vec::new(), bytes: 0 };
+    let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "bundle.tar".into());
+    tar.append_bytes("oci-layout".into(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()).await?;
+    tar.append_bytes("index.json".into(), index_json(&contents.images)).await?;
+    tar.append_bytes("README.md".into(), readme(&contents.images, &file_name).into_bytes()).await?;
+    for (digest, bytes) in &contents.documents {
+        tar.append_bytes(blob_path(digest)?, bytes.clone()).await?;
+    }
+    for (layer, source) in &contents.layers {
+        tar.append_layer(registry, source, layer).await?;
+    }
+    let bytes = tar.finish().await?;
+    let unique: u64 = contents.layers.iter().map(|(l, _)| l.size).sum();
+    let all: u64 = contents.images.iter().map(|i| i.layer_bytes).sum();
+    Ok(Written {
+        images: contents.images.len(),
+        blobs: contents.documents.len() + contents.layers.len(),
+        bytes,
+        shared_bytes: all.saturating_sub(unique),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_are_named_as_docker_names_them() {
+        assert_eq!(docker_name("redis:7.2").unwrap(), "docker.io/library/redis:7.2");
+        assert_eq!(docker_name("172.17.0.1:5000/a/b").unwrap(), "172.17.0.1:5000/a/b:latest");
+        let digest = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(docker_name(&format!("ghcr.io/x/y@{digest}")).unwrap(), format!("ghcr.io/x/y@{digest}"));
+    }
+
+    #[test]
+    fn the_index_names_every_image_for_containerd_and_docker() {
+        let image = BundledImage {
+            name: "docker.io/library/redis:7.2".into(),
+            root: Descriptor { media_type: OCI_INDEX.into(), digest: "sha256:ab".into(), size: 10 },
+            root_platform: None,
+            platforms: vec![(Platform::parse("linux/arm64").unwrap(), "sha256:cd".into())],
+            layer_bytes: 5,
+        };
+        let index: Value = serde_json::from_slice(&index_json(std::slice::from_ref(&image))).unwrap();
+        assert_eq!(index["manifests"][0]["annotations"]["io.containerd.image.name"], "docker.io/library/redis:7.2");
+        assert_eq!(index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"], "docker.io/library/redis:7.2");
+        assert_eq!(index["manifests"][0]["digest"], "sha256:ab");
+        let readme = readme(&[image], "deploy.tar");
+        assert!(readme.contains("- `docker.io/library/redis:7.2` (linux/arm64), `sha256:ab`"), "{readme}");
+        assert!(readme.contains("multiarch-action bundle load deploy.tar"), "{readme}");
+    }
+
+    #[test]
+    fn a_kept_subset_becomes_its_own_index() {
+        let entry = json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:cd", "size": 3, "platform": {"os": "linux", "architecture": "arm64"}});
+        let (bytes, descriptor) = platform_index(std::slice::from_ref(&entry));
+        let index: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(index["manifests"], json!([entry]));
+        assert_eq!(descriptor.digest, format!("sha256:{}", hex_of(&bytes)));
+        assert_eq!(blob_path(&format!("sha256:{}", "0".repeat(64))).unwrap(), format!("blobs/sha256/{}", "0".repeat(64)));
+        assert!(blob_path("sha256:zz").is_err());
+    }
+}

@@ -1,0 +1,213 @@
+//! `mode: bundle` against the real test bed: images built and pushed with
+//! the action (some sharing the base, one tag lacking arm64 while another
+//! tag has it), the audit table with the gap and the suggestion, a bundle for
+//! linux/arm64 pushed into the second registry and loaded into the daemon,
+//! each image run for arm64, and a damaged bundle refused.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{BINARY, TestBed, registry_inputs, run_action, workspace};
+
+/// Builds `image:tag` for `platforms` from the test bed's busybox base, with
+/// a file of its own at `/name.txt`; no RUN step, so nothing is emulated.
+fn build(bed: &TestBed, image: &str, tag: &str, platforms: &str, file: &str) {
+    let dir = workspace(&format!("ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nCOPY {file} /{file}\n"));
+    std::fs::write(dir.path().join(file), format!("{file} {tag}\n")).unwrap();
+    let build_arg = format!("BASE_IMAGE={}", bed.base_image);
+    let tags = format!("type=raw,value={tag}");
+    let mut inputs = registry_inputs(bed, image);
+    inputs.extend([("platforms", platforms), ("build-args", build_arg.as_str()), ("tags", tags.as_str()), ("verify", "false")]);
+    let run = run_action(dir.path(), &inputs, &[]);
+    assert!(run.success, "building {image}:{tag} failed:\n{}\n{}", run.stdout, run.stderr);
+}
+
+fn cli(args: &[&str], stdin: Option<&str>) -> (bool, String) {
+    let mut child = Command::new(BINARY)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    if let Some(text) = stdin {
+        use std::io::Write as _;
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+/// Flips one byte in the middle of `file`: inside the largest layer.
+fn damage(file: &Path) {
+    let mut bytes = std::fs::read(file).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(file, bytes).unwrap();
+}
+
+/// The inputs of a bundle run: the Compose file, then `images`.
+fn bundle_inputs<'a>(bed: &'a TestBed, images: &'a str, bundle: &'a str) -> Vec<(&'static str, &'a str)> {
+    let mut inputs = registry_inputs(bed, images);
+    inputs.extend([("mode", "bundle"), ("compose-file", "compose.yaml"), ("platforms", "linux/arm64"), ("bundle", bundle)]);
+    inputs
+}
+
+#[test]
+fn a_deployment_is_audited_bundled_for_arm64_pushed_loaded_and_run() {
+    let bed = TestBed::get();
+    let (web, worker, tool) = (bed.unique_image("bundle-web"), bed.unique_image("bundle-worker"), bed.unique_image("bundle-tool"));
+    build(&bed, &web, "1.0", "linux/amd64,linux/arm64", "web.txt");
+    build(&bed, &worker, "2.3", "linux/amd64,linux/arm64", "worker.txt");
+    build(&bed, &tool, "1.0", "linux/amd64", "tool.txt");
+    build(&bed, &tool, "1.1", "linux/amd64,linux/arm64", "tool.txt");
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "services:\n  web:\n    image: ${WEB_IMAGE}:${WEB_TAG:-1.0}\n  worker:\n    image: ${WORKER_IMAGE}:2.3\n    platform: linux/arm64\n",
+    )
+    .unwrap();
+    let env = [("WEB_IMAGE", web.as_str()), ("WORKER_IMAGE", worker.as_str())];
+    let bundle = dir.path().join("out/deploy-arm64.tar");
+    let bundle_text = bundle.display().to_string();
+
+    // The gap fails the run before anything is written, with the suggestion.
+    let old_tool = format!("{tool}:1.0");
+    let run = run_action(dir.path(), &bundle_inputs(&bed, &old_tool, &bundle_text), &env);
+    assert!(!run.success, "a gap must fail with audit: true:\n{}", run.stdout);
+    let table_row = run.stdout.lines().find(|l| l.contains(&old_tool)).unwrap_or_default().to_string();
+    assert!(table_row.ends_with('✗'), "the table marks the gap: {}", run.stdout);
+    assert!(run.stdout.lines().any(|l| l.starts_with("web ") && l.contains(&format!("{web}:1.0")) && l.ends_with('✓')), "{}", run.stdout);
+    let gap = format!("{old_tool} lacks linux/arm64; {tool}:1.1 has it");
+    assert!(run.error_lines().iter().any(|l| l.contains(&gap) && l.contains("audit: ")), "{:?}", run.error_lines());
+    assert!(run.summary.contains(&gap), "{}", run.summary);
+    assert!(!bundle.exists() && !dir.path().join("out/deploy-arm64.tar.partial").exists(), "nothing is written");
+
+    // From the command line with `audit: warn`, the image with the gap is left out.
+    let partial = dir.path().join("partial.tar");
+    let images = format!("{old_tool}\n{web}:1.0");
+    let (ok, text) = cli(
+        &[
+            "bundle",
+            "--images",
+            &images,
+            "--platforms",
+            "linux/arm64",
+            "--audit",
+            "warn",
+            "--bundle",
+            &partial.display().to_string(),
+            "--registry",
+            &bed.registry,
+            "--username",
+            &bed.user,
+            "--password",
+            &bed.password,
+            "--insecure-registries",
+            &bed.registry,
+        ],
+        None,
+    );
+    assert!(ok, "{text}");
+    assert!(text.contains(&format!("warning: audit: {gap}; left out of the bundle")), "{text}");
+    assert!(text.contains("1 image(s)"), "{text}");
+    let (ok, text) = cli(&["bundle", "verify", &partial.display().to_string()], None);
+    assert!(ok && text.contains(&format!("{web}:1.0 (linux/arm64)")) && !text.contains(&old_tool), "{text}");
+
+    // With the suggested tag, the bundle is written.
+    let new_tool = format!("{tool}:1.1");
+    let run = run_action(dir.path(), &bundle_inputs(&bed, &new_tool, &bundle_text), &env);
+    assert!(run.success, "the bundle failed:\n{}\n{}", run.stdout, run.stderr);
+    run.assert_no_secret(&[&bed.password], dir.path());
+    assert_eq!(run.output("bundle"), bundle_text);
+    assert!(run.summary.contains("| `linux/arm64` |") && run.summary.contains(&format!("| web | `{web}:1.0` |")), "{}", run.summary);
+    let wrote = run.stdout.lines().find(|l| l.starts_with("wrote ")).unwrap_or_default();
+    let shared: u64 = wrote.split(" (").nth(1).and_then(|s| s.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(shared > 0, "the shared base layer is stored once: {wrote}");
+
+    // Its index names each image by its reference, for arm64 only.
+    let listing = Command::new("tar").arg("tf").arg(&bundle).output().unwrap();
+    let names: Vec<String> = String::from_utf8_lossy(&listing.stdout).lines().map(str::to_string).collect();
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), names.len(), "every blob once: {names:?}");
+    assert_eq!(names.first().map(String::as_str), Some("oci-layout"));
+    assert_eq!(names.last().map(String::as_str), Some("SHA256SUMS"));
+    assert!(names.contains(&"README.md".to_string()));
+    let index = Command::new("tar").arg("xOf").arg(&bundle).arg("index.json").output().unwrap();
+    let index: serde_json::Value = serde_json::from_slice(&index.stdout).unwrap();
+    let references = [new_tool.clone(), format!("{web}:1.0"), format!("{worker}:2.3")];
+    let mut roots = Vec::new();
+    for (entry, reference) in index["manifests"].as_array().unwrap().iter().zip(&references) {
+        assert_eq!(entry["annotations"]["io.containerd.image.name"], reference.as_str());
+        assert_eq!(entry["annotations"]["org.opencontainers.image.ref.name"], reference.as_str());
+        let digest = entry["digest"].as_str().unwrap().to_string();
+        let blob = Command::new("tar").arg("xOf").arg(&bundle).arg(format!("blobs/sha256/{}", &digest[7..])).output().unwrap();
+        let image_index: serde_json::Value = serde_json::from_slice(&blob.stdout).unwrap();
+        let platforms: Vec<&str> =
+            image_index["manifests"].as_array().unwrap().iter().map(|m| m["platform"]["architecture"].as_str().unwrap()).collect();
+        assert_eq!(platforms, ["arm64"], "{reference}");
+        // The platform manifest keeps the digest it has in the registry.
+        let original = bed.manifest(reference.rsplit_once(':').unwrap().0, reference.rsplit_once(':').unwrap().1);
+        let original_arm64 = original["manifests"].as_array().unwrap().iter().find(|m| m["platform"]["architecture"] == "arm64").unwrap();
+        assert_eq!(image_index["manifests"][0]["digest"], original_arm64["digest"], "{reference}");
+        roots.push((reference.clone(), digest));
+    }
+    assert_eq!(roots.len(), 3);
+
+    let (ok, text) = cli(&["bundle", "verify", &bundle_text], None);
+    assert!(ok && text.contains("every checksum matches") && text.contains("no binary of another architecture"), "{text}");
+
+    // Pushed into the second registry: every image, digests kept.
+    let (ok, text) = cli(
+        &["bundle", "push", &bundle_text, "--registry", &bed.registry2, "--insecure", "--username", &bed.user2, "--password-stdin"],
+        Some(&bed.password2),
+    );
+    assert!(ok, "{text}");
+    assert!(!text.contains(&bed.password2));
+    for (reference, digest) in &roots {
+        let (repository, tag) = reference.split_once('/').unwrap().1.rsplit_once(':').unwrap();
+        let moved = format!("{}/{repository}", bed.registry2);
+        assert_eq!(bed.manifest_digest(&moved, tag).as_deref(), Some(digest.as_str()), "{moved}:{tag}");
+    }
+
+    // Loaded into the daemon, and each image runs for arm64.
+    let (ok, text) = cli(&["bundle", "load", &bundle_text], None);
+    assert!(ok, "{text}");
+    for (reference, file) in [(&references[0], "tool.txt"), (&references[1], "web.txt"), (&references[2], "worker.txt")] {
+        let run = bed.docker(&[
+            "run",
+            "--rm",
+            "--pull",
+            "never",
+            "--platform",
+            "linux/arm64",
+            reference,
+            "sh",
+            "-c",
+            &format!("cat /{file}; uname -m"),
+        ]);
+        let out = String::from_utf8_lossy(&run.stdout);
+        assert!(run.status.success(), "{reference}: {}", String::from_utf8_lossy(&run.stderr));
+        assert!(out.contains(file) && out.trim_end().ends_with("aarch64"), "{reference}: {out}");
+    }
+    for reference in &references {
+        bed.docker(&["rmi", reference]);
+    }
+
+    // A damaged bundle is refused by verify and by load, naming the file.
+    let damaged = dir.path().join("damaged.tar");
+    std::fs::copy(&bundle, &damaged).unwrap();
+    damage(&damaged);
+    let damaged_text = damaged.display().to_string();
+    for command in ["verify", "load"] {
+        let (ok, text) = cli(&["bundle", command, &damaged_text], None);
+        assert!(!ok, "bundle {command} accepted a damaged bundle: {text}");
+        assert!(text.contains(&format!("{damaged_text} is not a sound bundle")) && text.contains("the bundle is damaged"), "{text}");
+    }
+}
