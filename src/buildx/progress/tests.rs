@@ -4,44 +4,44 @@ use super::*;
 
 const STREAM: &str = r#"{
   "vertexes": [
-{
-  "digest": "sha256:a",
-  "name": "[linux/arm64 2/2] RUN make",
-  "started": "2026-01-01T00:00:01Z"
-}
+    {
+      "digest": "sha256:a",
+      "name": "[linux/arm64 2/2] RUN make",
+      "started": "2026-01-01T00:00:01Z"
+    }
   ]
 }
 {
   "logs": [
-{
-  "vertex": "sha256:a",
-  "stream": 1,
-  "data": "Y29tcGlsaW5nCmRvbmU=",
-  "timestamp": "2026-01-01T00:00:02Z"
-}
+    {
+      "vertex": "sha256:a",
+      "stream": 1,
+      "data": "Y29tcGlsaW5nCmRvbmU=",
+      "timestamp": "2026-01-01T00:00:02Z"
+    }
   ]
 }
 {
   "vertexes": [
-{
-  "digest": "sha256:a",
-  "name": "[linux/arm64 2/2] RUN make",
-  "started": "2026-01-01T00:00:01Z",
-  "completed": "2026-01-01T00:00:11.5Z"
-},
-{
-  "digest": "sha256:b",
-  "name": "[linux/amd64 2/2] RUN make",
-  "started": "2026-01-01T00:00:01Z",
-  "completed": "2026-01-01T00:00:02Z"
-},
-{
-  "digest": "sha256:c",
-  "name": "[linux/amd64 1/2] FROM base",
-  "started": "2026-01-01T00:00:00Z",
-  "completed": "2026-01-01T00:00:00Z",
-  "cached": true
-}
+    {
+      "digest": "sha256:a",
+      "name": "[linux/arm64 2/2] RUN make",
+      "started": "2026-01-01T00:00:01Z",
+      "completed": "2026-01-01T00:00:11.5Z"
+    },
+    {
+      "digest": "sha256:b",
+      "name": "[linux/amd64 2/2] RUN make",
+      "started": "2026-01-01T00:00:01Z",
+      "completed": "2026-01-01T00:00:02Z"
+    },
+    {
+      "digest": "sha256:c",
+      "name": "[linux/amd64 1/2] FROM base",
+      "started": "2026-01-01T00:00:00Z",
+      "completed": "2026-01-01T00:00:00Z",
+      "cached": true
+    }
   ]
 }
 ERROR: failed to solve: something
@@ -151,12 +151,12 @@ fn warnings_keep_their_place() {
     assert_eq!(progress.feed(line), vec!["WARNING: Empty continuation line found in: RUN echo a   && echo b"]);
     progress.feed(line);
     assert_eq!(
-        progress.warnings(),
-        [BuildWarning {
-            message: "Empty continuation line found in: RUN echo a   && echo b. Empty continuation lines will become errors in a future release (https://github.com/moby/moby/pull/33719)".into(),
-            place: Some(SourcePlace { file: "Dockerfile.warn".into(), line: 4 }),
-        }]
-    );
+            progress.warnings(),
+            [BuildWarning {
+                message: "Empty continuation line found in: RUN echo a   && echo b. Empty continuation lines will become errors in a future release (https://github.com/moby/moby/pull/33719)".into(),
+                place: Some(SourcePlace { file: "Dockerfile.warn".into(), line: 4 }),
+            }]
+        );
     let bare = progress_of(r#"{"warnings":[{"short":"aGk="}]}"#);
     assert_eq!(bare.warnings()[0].place, None);
 }
