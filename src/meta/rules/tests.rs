@@ -15,9 +15,9 @@ fn splits_fields_outside_braces_and_quotes() {
 #[test]
 fn parses_each_type_with_defaults() {
     let rules = parse_tag_rules(
-        "# the release tags\ntype=semver,pattern={{version}}\n\n  type=ref,event=pr  \ntype=sha,format=long\nplain-tag\ntype=schedule\ntype=edge,branch=dev\ntype=match,pattern=v(\\d+),group=1\ntype=raw,value=x,priority=-5,enable=false\ntype=pep440,pattern={{major}},match=v(.*)",
-    )
-    .unwrap();
+            "# the release tags\ntype=semver,pattern={{version}}\n\n  type=ref,event=pr  \ntype=sha,format=long\nplain-tag\ntype=schedule\ntype=edge,branch=dev\ntype=match,pattern=v(\\d+),group=1\ntype=raw,value=x,priority=-5,enable=false\ntype=pep440,pattern={{major}},match=v(.*)",
+        )
+        .unwrap();
     assert_eq!(rules.len(), 9);
     assert_eq!(rules.iter().map(|r| r.priority).collect::<Vec<_>>(), vec![900, 600, 100, 200, 1000, 700, 800, -5, 900]);
     assert_eq!(rules[1].prefix, Some(Template::literal("pr-")));
