@@ -64,8 +64,13 @@ fn pushes_two_platforms_and_every_output_matches_the_registry() {
     assert!(run.stdout.contains("::group::Build "), "phases are grouped");
     assert!(run.summary.contains("Where the time went") && run.summary.contains("| `linux/arm64` |"), "{}", run.summary);
     assert!(run.stdout.contains("architecture scan of "), "{}", run.stdout);
-    // The blobs went up while buildx finished, from what its exporter reported.
-    assert!(run.stdout.contains(&format!("{image}: uploaded ")) && run.stdout.contains(" while buildx finished; "), "{}", run.stdout);
+    // BuildKit pushed the build itself, under the staging tag only; the
+    // daemon keeps no name of it.
+    assert!(run.stdout.contains(&format!("BuildKit pushed {digest} to {image} untagged")), "{}", run.stdout);
+    assert_eq!(bed.manifest_digest(&image, "multiarch-action-unverified").as_deref(), Some(digest));
+    let staged =
+        std::process::Command::new("docker").args(["image", "inspect", &format!("{image}:multiarch-action-unverified")]).output().unwrap();
+    assert!(!staged.status.success(), "the staging name is removed from the daemon");
     assert!(run.summary.contains("2 attestation manifest(s)") && run.summary.contains("unknown/unknown"), "{}", run.summary);
 
     // The arm64 image really was built for arm64: its RUN step ran there.

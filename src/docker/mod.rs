@@ -9,7 +9,7 @@ use bollard::auth::DockerCredentials;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
 };
 use futures_util::StreamExt as _;
 
@@ -187,6 +187,18 @@ impl Daemon {
                     .live_containers
                     .fetch_update(std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst, |n| Some(n.saturating_sub(1)));
             }
+        }
+    }
+
+    /// Removes an image name from the daemon's image store (the content
+    /// stays while other names or the build cache use it); one that is not
+    /// there is no error.
+    pub async fn remove_image_name(&self, reference: &str) {
+        let options = RemoveImageOptionsBuilder::default().noprune(false).build();
+        if let Err(error) = self.docker.remove_image(reference, Some(options), None).await
+            && !error.to_string().contains("No such image")
+        {
+            tracing::warn!("could not remove the image name {reference} from the daemon: {error}");
         }
     }
 }

@@ -112,6 +112,13 @@ pub const INPUTS: &[InputDef] = &[
     input("sbom", "", TEXT, "SBOM attestation: `true`, `false`, or generator options."),
     input("attests", "", LINES, "Other attestations, one per line (`type=…`)."),
     input(
+        "compression",
+        "",
+        Kind::Choice(&["", "gzip", "zstd", "estargz"]),
+        "Compression of the pushed layers: `gzip`, `zstd` or `estargz`; empty keeps BuildKit's default (gzip). Layers the build reuses keep theirs.",
+    ),
+    input("compression-level", "", TEXT, "Compression level: 0–9 for gzip and estargz, 0–22 for zstd; empty: the compressor's default."),
+    input(
         "driver",
         "auto",
         Kind::Choice(&["auto", "docker", "docker-container"]),

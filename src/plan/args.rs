@@ -7,6 +7,12 @@ use super::{Builder, HeldBack, Plan};
 use crate::meta;
 use crate::platform::{self, Platform};
 
+/// The one tag the daemon's BuildKit pushes a build under before it is
+/// verified: the same for every run (a run goes by the digest it pushed,
+/// so concurrent runs do not disturb each other), removed after tagging
+/// where the registry deletes tags, else left pointing at the last build.
+pub const STAGING_TAG: &str = "multiarch-action-unverified";
+
 impl Plan {
     /// What every buildx build of this plan shares: builder, platforms,
     /// Dockerfile, target, build arguments and labels.
@@ -28,23 +34,38 @@ impl Plan {
     }
 
     /// The arguments of the main `buildx build`; no secret is ever among
-    /// them. When pushing, buildx writes an OCI layout to `layout`, which is
-    /// then pushed by digest and tagged once verified.
-    pub fn buildx_build_args(&self, builder: &Builder, metadata_file: &Path, layout: Option<&Path>) -> Vec<String> {
+    /// them. When pushing, BuildKit pushes the image to the first image's
+    /// repository itself ([`Plan::push_output`]); it is verified there and
+    /// only then tagged and copied.
+    pub fn buildx_build_args(&self, builder: &Builder, metadata_file: &Path, push: bool) -> Vec<String> {
         let mut args = self.common_build_args(builder, &self.platforms);
-        if let Some(dir) = layout {
+        if push {
             // BuildKit refuses index annotations for a single-platform export.
             let annotations = meta::annotation_args(&self.meta.annotations);
             let single = self.platforms.len() == 1;
             for annotation in annotations.into_iter().filter(|a| !(single && a.starts_with("index:"))) {
                 args.extend(["--annotation".into(), annotation]);
             }
-            args.extend(["--output".into(), format!("type=oci,dest={},tar=false", dir.display())]);
+            args.extend(["--output".into(), self.push_output(builder)]);
         }
         args.extend(["--metadata-file".into(), metadata_file.display().to_string()]);
         args.extend(["--progress".into(), "rawjson".into()]);
         args.push(self.context.display().to_string());
         args
+    }
+
+    /// The image output that pushes the build to the first image's
+    /// repository with no tag a user sees: by digest where the builder can
+    /// (`docker-container`), else under [`STAGING_TAG`] (the daemon's
+    /// BuildKit pushes only by name); with the chosen compression.
+    pub fn push_output(&self, builder: &Builder) -> String {
+        let image = &self.images[0];
+        let name = match builder {
+            Builder::Daemon => format!("name={}", image.with_tag(STAGING_TAG)),
+            Builder::Container { .. } => format!("name={},push-by-digest=true", image.name),
+        };
+        let insecure = if self.insecure_registries.contains(&image.registry) { ",registry.insecure=true" } else { "" };
+        format!("type=image,{name},push=true{insecure}{}", self.options.output_compression())
     }
 
     /// A further build of the same plan (answered from the build cache)
@@ -80,8 +101,7 @@ impl Plan {
         for credential in &self.credentials {
             text.push_str(&format!("login: {} as {} (password elided)\n", credential.registry, credential.username));
         }
-        let layout = self.push.then(|| Path::new("<layout>"));
-        let args = self.buildx_build_args(&Builder::Daemon, Path::new("<metadata.json>"), layout);
+        let args = self.buildx_build_args(&Builder::Daemon, Path::new("<metadata.json>"), self.push);
         text.push_str(&format!("buildx {}\n", args.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")));
         text
     }

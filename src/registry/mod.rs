@@ -3,7 +3,7 @@
 //! image read back (every tag's digest, every platform's manifest).
 
 pub mod copy;
-pub mod layout;
+pub mod descriptor;
 pub mod push;
 
 use std::collections::HashMap;
@@ -192,6 +192,21 @@ impl Registry {
     /// Whether `check_access` already authorized pushes to `image`.
     fn push_authorized(&self, image: &ImageName) -> bool {
         self.push_authorized.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&image.name)
+    }
+
+    /// Authorizes pushes to `image`, unless `check_access` already did.
+    pub async fn authorize_push(&self, image: &ImageName) -> Result<()> {
+        if self.push_authorized(image) {
+            return Ok(());
+        }
+        let repository = Self::reference(image, None)?;
+        let auth = self.auth(&image.registry);
+        retry(&format!("authorizing a push to {}", image.name), REGISTRY_POLICY, registry_transience, || {
+            self.client.auth(&repository, &auth, RegistryOperation::Push)
+        })
+        .await
+        .with_context(|| format!("the registry {} refused a push to {}", image.registry, image.name))?;
+        Ok(())
     }
 
     /// Every tag of the repository; none when it does not exist yet.
