@@ -73,3 +73,31 @@ fn the_plans_secrets_are_its_parsed_values() {
     .unwrap();
     assert_eq!(plan.secrets(), vec!["line-a", "line-a\nline-b", "line-b", "pw-1", "pw-2"]);
 }
+
+#[test]
+fn the_push_output_is_untagged_and_carries_the_compression() {
+    let container = Builder::Container { name: "multiarch".into() };
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a Builder, &'a str);
+    let cases: &[Case] = &[
+        (&[], &Builder::Daemon, "type=image,name=registry.example.com:5000/acme/app:multiarch-action-unverified,push=true"),
+        (&[], &container, "type=image,name=registry.example.com:5000/acme/app,push-by-digest=true,push=true"),
+        (
+            &[("compression", "zstd"), ("compression-level", "3"), ("insecure-registries", "registry.example.com:5000")],
+            &Builder::Daemon,
+            "type=image,name=registry.example.com:5000/acme/app:multiarch-action-unverified,push=true,registry.insecure=true,compression=zstd,oci-mediatypes=true,compression-level=3",
+        ),
+        (
+            &[("compression", "estargz")],
+            &container,
+            "type=image,name=registry.example.com:5000/acme/app,push-by-digest=true,push=true,compression=estargz,oci-mediatypes=true",
+        ),
+    ];
+    for (inputs, builder, expected) in cases {
+        let plan = plan(inputs).unwrap();
+        assert_eq!(plan.push_output(builder), *expected, "{inputs:?}");
+        let args = plan.buildx_build_args(builder, std::path::Path::new("/m.json"), true);
+        let at = args.iter().position(|a| a == "--output").expect("an output when pushing");
+        assert_eq!(args[at + 1], *expected);
+        assert!(!plan.buildx_build_args(builder, std::path::Path::new("/m.json"), false).contains(&"--output".to_string()));
+    }
+}
