@@ -13,7 +13,7 @@ use crate::plan::Plan;
 use crate::platform::Platform;
 use crate::publish;
 use crate::registry::Registry;
-use crate::registry::descriptor::Descriptor;
+use crate::registry::layout::Descriptor;
 use crate::summary::Report;
 use crate::verify::{self, Verified};
 

@@ -14,9 +14,10 @@ use crate::buildx::{Buildx, DockerConfig};
 use crate::docker::Daemon;
 use crate::emulation;
 use crate::log::Log;
-use crate::plan::{HeldBack, Mode, Plan, STAGING_TAG};
+use crate::plan::{Builder, HeldBack, Mode, Plan, PushRoute, STAGING_TAG};
 use crate::platform::Platform;
 use crate::registry::Registry;
+use crate::registry::layout::Layout;
 use crate::summary::Report;
 use crate::verify::{self, Verified};
 use crate::{export, merge, preflight, publish};
@@ -82,7 +83,9 @@ async fn build_and_push(plan: &Plan, outside: &Outside<'_>, config: &DockerConfi
     )?;
 
     let metadata_file = config.path().join("metadata.json");
-    let args = plan.buildx_build_args(&builder, &metadata_file, plan.push);
+    let layout_dir = config.path().join("layout");
+    let route = push_route(plan, outside, &builder, &layout_dir).await?;
+    let args = plan.buildx_build_args(&builder, &metadata_file, route);
     let Built { emulation, progress } = build::run(plan, outside, &builder, &emulated, &args, setup_group, log).await?;
     let metadata = match std::fs::read_to_string(&metadata_file) {
         Ok(text) => BuildMetadata::parse(&text)?,
@@ -102,13 +105,34 @@ async fn build_and_push(plan: &Plan, outside: &Outside<'_>, config: &DockerConfi
         report.exported = log.group("Export", export::export(plan, &outside.buildx, &builder, &held_back, log)).await?;
     }
     report.held_back = held_back;
-    if !plan.push {
-        return Ok(Pushed { report, digest: None });
-    }
-    let digest = metadata.digest.ok_or_else(|| {
-        anyhow::anyhow!("buildx pushed the build but its metadata names no digest (containerimage.digest); no tag was pushed")
-    })?;
-    log.info(&format!("BuildKit pushed {digest} to {} untagged", plan.images[0].name));
+    let first = &plan.images[0];
+    let digest = match route {
+        None => return Ok(Pushed { report, digest: None }),
+        Some(PushRoute::BuildKit) => {
+            let digest = metadata.digest.ok_or_else(|| {
+                anyhow::anyhow!("buildx pushed the build but its metadata names no digest (containerimage.digest); no tag was pushed")
+            })?;
+            log.info(&format!("BuildKit pushed {digest} to {} untagged", first.name));
+            digest
+        }
+        Some(PushRoute::Layout(dir)) => {
+            let layout = Layout::open(dir)?;
+            let order = layout.push_order()?;
+            let group = log.open_group(&format!("Push {} by digest", order.root.digest));
+            let stats = outside.registry.push_layout(&layout, &order, first).await?;
+            drop(group);
+            log.info(&format!(
+                "{}: pushed {} from the OCI layout (the daemon does not reach {} over plain HTTP): uploaded {} blob(s), {:.1} MB; {} already there",
+                first.name,
+                order.root.digest,
+                first.registry,
+                stats.uploaded,
+                stats.bytes as f64 / 1e6,
+                stats.skipped
+            ));
+            order.root.digest
+        }
+    };
     let Verified { platform_images, attestations, notes } = publish::verify_and_copy(plan, &outside.registry, &digest, log).await?;
     report.digest = Some(digest.clone());
     report.attestations = attestations;
@@ -121,6 +145,25 @@ async fn build_and_push(plan: &Plan, outside: &Outside<'_>, config: &DockerConfi
     report.smoke = verify::smoke_test(plan, outside, &platform_images, log).await?;
     report.platform_images = platform_images;
     Ok(Pushed { report, digest: Some(digest) })
+}
+
+/// How the build will reach the first image's repository, when the plan
+/// pushes: BuildKit's own push wherever it can (no layer is rewritten on
+/// the way), else an OCI layout in `layout_dir` that is pushed by digest.
+async fn push_route<'a>(
+    plan: &Plan,
+    outside: &Outside<'_>,
+    builder: &Builder,
+    layout_dir: &'a std::path::Path,
+) -> Result<Option<PushRoute<'a>>> {
+    if !plan.push {
+        return Ok(None);
+    }
+    let daemon_plain_http = match builder {
+        Builder::Daemon => outside.daemon.facts().await?.plain_http_registries,
+        Builder::Container { .. } => Vec::new(),
+    };
+    Ok(Some(if plan.buildkit_pushes(builder, &daemon_plain_http) { PushRoute::BuildKit } else { PushRoute::Layout(layout_dir) }))
 }
 
 /// `mode: build`: every tag of every image, pointed at the verified index

@@ -9,7 +9,7 @@ use crate::meta;
 use crate::names::ImageName;
 use crate::plan::{FloatingPolicy, HeldBack, Plan};
 use crate::registry::Registry;
-use crate::registry::descriptor::Descriptor;
+use crate::registry::layout::Descriptor;
 use crate::verify::{self, Verified};
 
 /// Checks every registry we will talk to, then reads the existing tags.

@@ -20,6 +20,9 @@ pub struct DaemonFacts {
     /// The containerd image store, which lets the daemon's own BuildKit build
     /// and push multi-platform images.
     pub containerd_store: bool,
+    /// Registries the daemon reaches over plain HTTP (its
+    /// `insecure-registries` given by name; loopback is always among them).
+    pub plain_http_registries: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -54,7 +57,15 @@ impl Daemon {
         let containerd_store = info.driver_status.unwrap_or_default().iter().any(|pair| {
             pair.first().is_some_and(|k| k == "driver-type") && pair.get(1).is_some_and(|v| v.contains("containerd.snapshotter"))
         });
-        Ok(DaemonFacts { version: info.server_version.unwrap_or_default(), containerd_store })
+        let plain_http_registries = info
+            .registry_config
+            .and_then(|config| config.index_configs)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, index)| index.secure == Some(false))
+            .map(|(name, _)| name)
+            .collect();
+        Ok(DaemonFacts { version: info.server_version.unwrap_or_default(), containerd_store, plain_http_registries })
     }
 
     /// Pulls `image` unless the daemon already has it.

@@ -13,7 +13,34 @@ use crate::platform::{self, Platform};
 /// where the registry deletes tags, else left pointing at the last build.
 pub const STAGING_TAG: &str = "multiarch-action-unverified";
 
+/// How the build reaches the first image's repository when the plan pushes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushRoute<'a> {
+    /// BuildKit pushes it ([`Plan::push_output`]).
+    BuildKit,
+    /// BuildKit writes an OCI layout into this directory, which is then
+    /// pushed by digest: the one way to a plain-HTTP registry the daemon
+    /// was not told of, which the daemon's BuildKit cannot push to.
+    Layout(&'a Path),
+}
+
 impl Plan {
+    /// Whether BuildKit itself can push to the first image's registry:
+    /// always with a `docker-container` builder (its configuration marks
+    /// plain-HTTP registries); with the daemon's BuildKit unless the
+    /// registry is plain HTTP and not among the daemon's (`daemon_plain_http`).
+    pub fn buildkit_pushes(&self, builder: &Builder, daemon_plain_http: &[String]) -> bool {
+        let registry = &self.images[0].registry;
+        match builder {
+            Builder::Container { .. } => true,
+            Builder::Daemon => {
+                !self.insecure_registries.contains(registry)
+                    || daemon_plain_http.contains(registry)
+                    || crate::registry::implicitly_insecure(registry)
+            }
+        }
+    }
+
     /// What every buildx build of this plan shares: builder, platforms,
     /// Dockerfile, target, build arguments and labels.
     fn common_build_args(&self, builder: &Builder, platforms: &[Platform]) -> Vec<String> {
@@ -34,19 +61,23 @@ impl Plan {
     }
 
     /// The arguments of the main `buildx build`; no secret is ever among
-    /// them. When pushing, BuildKit pushes the image to the first image's
-    /// repository itself ([`Plan::push_output`]); it is verified there and
-    /// only then tagged and copied.
-    pub fn buildx_build_args(&self, builder: &Builder, metadata_file: &Path, push: bool) -> Vec<String> {
+    /// them. When pushing (`push`), the build reaches the first image's
+    /// repository untagged, by BuildKit's own push or as an OCI layout; it
+    /// is verified there and only then tagged and copied.
+    pub fn buildx_build_args(&self, builder: &Builder, metadata_file: &Path, push: Option<PushRoute>) -> Vec<String> {
         let mut args = self.common_build_args(builder, &self.platforms);
-        if push {
+        if let Some(route) = push {
             // BuildKit refuses index annotations for a single-platform export.
             let annotations = meta::annotation_args(&self.meta.annotations);
             let single = self.platforms.len() == 1;
             for annotation in annotations.into_iter().filter(|a| !(single && a.starts_with("index:"))) {
                 args.extend(["--annotation".into(), annotation]);
             }
-            args.extend(["--output".into(), self.push_output(builder)]);
+            let output = match route {
+                PushRoute::BuildKit => self.push_output(builder),
+                PushRoute::Layout(dir) => format!("type=oci,dest={},tar=false{}", dir.display(), self.options.output_compression()),
+            };
+            args.extend(["--output".into(), output]);
         }
         args.extend(["--metadata-file".into(), metadata_file.display().to_string()]);
         args.extend(["--progress".into(), "rawjson".into()]);
@@ -101,7 +132,7 @@ impl Plan {
         for credential in &self.credentials {
             text.push_str(&format!("login: {} as {} (password elided)\n", credential.registry, credential.username));
         }
-        let args = self.buildx_build_args(&Builder::Daemon, Path::new("<metadata.json>"), self.push);
+        let args = self.buildx_build_args(&Builder::Daemon, Path::new("<metadata.json>"), self.push.then_some(PushRoute::BuildKit));
         text.push_str(&format!("buildx {}\n", args.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")));
         text
     }

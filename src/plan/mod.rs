@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
-pub use self::args::STAGING_TAG;
+pub use self::args::{PushRoute, STAGING_TAG};
 pub use self::builder::{DriverRequest, QemuMode};
 pub use self::mode::{CheckLevel, ExportFormat, Mode, PushDecision, ReleaseNotes};
 use crate::inputs::RawInputs;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sha2::Digest as _;
 
 use super::Registry;
-use super::descriptor::{Descriptor, is_index};
+use super::layout::{Descriptor, is_index};
 use crate::names::ImageName;
 use crate::platform::Platform;
 use crate::retry::{REGISTRY_POLICY, registry_transience, retry};

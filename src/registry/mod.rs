@@ -3,7 +3,7 @@
 //! image read back (every tag's digest, every platform's manifest).
 
 pub mod copy;
-pub mod descriptor;
+pub mod layout;
 pub mod push;
 
 use std::collections::HashMap;
@@ -93,7 +93,7 @@ pub fn read_config(config: &str, layer_count: usize) -> (Option<Platform>, Vec<S
 }
 
 /// Registries Docker itself reaches over plain HTTP without being told.
-fn implicitly_insecure(registry: &str) -> bool {
+pub(crate) fn implicitly_insecure(registry: &str) -> bool {
     let host = registry.rsplit_once(':').map_or(registry, |(h, _)| h);
     host == "localhost" || host.starts_with("127.")
 }

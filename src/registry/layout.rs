@@ -1,0 +1,175 @@
+//! Content descriptors, and an OCI image layout on disk (what `buildx build
+//! --output type=oci,tar=false` writes, for registries the daemon's BuildKit
+//! cannot push to): its root descriptor, and every manifest and blob it
+//! holds in the order a registry accepts them (blobs, then manifests with
+//! children before parents).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use serde::Deserialize;
+
+/// A content descriptor: what a manifest or index says of one child.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Descriptor {
+    pub media_type: String,
+    pub digest: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ManifestShape {
+    #[serde(default)]
+    media_type: Option<String>,
+    #[serde(default)]
+    manifests: Vec<Descriptor>,
+    config: Option<Descriptor>,
+    #[serde(default)]
+    layers: Vec<Descriptor>,
+}
+
+/// Everything to upload, in upload order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushOrder {
+    pub blobs: Vec<Descriptor>,
+    /// Manifests and indexes, children before parents; the root last.
+    pub manifests: Vec<Descriptor>,
+    pub root: Descriptor,
+}
+
+pub struct Layout {
+    dir: PathBuf,
+}
+
+pub fn is_index(media_type: &str) -> bool {
+    media_type.ends_with("image.index.v1+json") || media_type.ends_with("manifest.list.v2+json")
+}
+
+impl Layout {
+    pub fn open(dir: &Path) -> Result<Layout> {
+        if !dir.join("index.json").is_file() {
+            bail!("{} is not an OCI image layout (no index.json)", dir.display());
+        }
+        Ok(Layout { dir: dir.to_path_buf() })
+    }
+
+    pub fn blob_path(&self, digest: &str) -> Result<PathBuf> {
+        let (algorithm, hex) = digest.split_once(':').with_context(|| format!("`{digest}` is not a digest"))?;
+        if !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            bail!("`{digest}` is not a digest");
+        }
+        Ok(self.dir.join("blobs").join(algorithm).join(hex))
+    }
+
+    pub fn read_blob(&self, digest: &str) -> Result<Vec<u8>> {
+        let path = self.blob_path(digest)?;
+        std::fs::read(&path).with_context(|| format!("the image layout lacks {digest}"))
+    }
+
+    /// The image the layout was written for: the first entry of index.json.
+    pub fn root(&self) -> Result<Descriptor> {
+        let text = std::fs::read_to_string(self.dir.join("index.json")).context("could not read the layout's index.json")?;
+        let index: ManifestShape = serde_json::from_str(&text).context("the layout's index.json is not an OCI index")?;
+        index.manifests.into_iter().next().context("the layout's index.json names no image")
+    }
+
+    /// Walks from the root: every blob once, manifests children first.
+    pub fn push_order(&self) -> Result<PushOrder> {
+        let root = self.root()?;
+        let mut order = PushOrder { blobs: Vec::new(), manifests: Vec::new(), root: root.clone() };
+        self.visit(&root, &mut order, 0)?;
+        Ok(order)
+    }
+
+    fn visit(&self, descriptor: &Descriptor, order: &mut PushOrder, depth: usize) -> Result<()> {
+        if depth > 8 {
+            bail!("the image layout nests indexes too deeply");
+        }
+        if order.manifests.iter().any(|m| m.digest == descriptor.digest) {
+            return Ok(());
+        }
+        let shape: ManifestShape = serde_json::from_slice(&self.read_blob(&descriptor.digest)?)
+            .with_context(|| format!("{} in the image layout is not a manifest", descriptor.digest))?;
+        let media_type = shape.media_type.clone().unwrap_or_else(|| descriptor.media_type.clone());
+        if is_index(&media_type) {
+            for child in &shape.manifests {
+                self.visit(child, order, depth + 1)?;
+            }
+        } else {
+            for blob in shape.config.iter().chain(&shape.layers) {
+                if !order.blobs.iter().any(|b| b.digest == blob.digest) {
+                    order.blobs.push(blob.clone());
+                }
+            }
+        }
+        order.manifests.push(descriptor.clone());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::Digest as _;
+
+    fn put(dir: &Path, content: &str) -> String {
+        let hex: String = sha2::Sha256::digest(content.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+        std::fs::write(dir.join("blobs/sha256").join(&hex), content).unwrap();
+        format!("sha256:{hex}")
+    }
+
+    fn descriptor(media_type: &str, digest: &str, size: usize) -> String {
+        format!(r#"{{"mediaType":"{media_type}","digest":"{digest}","size":{size}}}"#)
+    }
+
+    #[test]
+    fn an_index_is_walked_children_first_with_blobs_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let layer = put(dir.path(), "shared layer");
+        let mut manifests = Vec::new();
+        for arch in ["amd64", "arm64"] {
+            let config = put(dir.path(), &format!("{{\"architecture\":\"{arch}\"}}"));
+            let manifest = format!(
+                r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[{}]}}"#,
+                descriptor("application/vnd.oci.image.config.v1+json", &config, 10),
+                descriptor("application/vnd.oci.image.layer.v1.tar+gzip", &layer, 12)
+            );
+            let digest = put(dir.path(), &manifest);
+            manifests.push(descriptor("application/vnd.oci.image.manifest.v1+json", &digest, manifest.len()));
+        }
+        let index =
+            format!(r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{}]}}"#, manifests.join(","));
+        let index_digest = put(dir.path(), &index);
+        std::fs::write(
+            dir.path().join("index.json"),
+            format!(
+                r#"{{"schemaVersion":2,"manifests":[{}]}}"#,
+                descriptor("application/vnd.oci.image.index.v1+json", &index_digest, index.len())
+            ),
+        )
+        .unwrap();
+
+        let order = Layout::open(dir.path()).unwrap().push_order().unwrap();
+        assert_eq!(order.root.digest, index_digest);
+        assert_eq!(order.blobs.len(), 3, "two configs and one shared layer");
+        assert_eq!(order.blobs.iter().filter(|b| b.digest == layer).count(), 1);
+        assert_eq!(order.manifests.len(), 3);
+        assert_eq!(order.manifests.last().unwrap().digest, index_digest, "the root comes last");
+    }
+
+    #[test]
+    fn a_missing_blob_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("index.json"),
+            format!(r#"{{"manifests":[{}]}}"#, descriptor("application/vnd.oci.image.manifest.v1+json", "sha256:00", 2)),
+        )
+        .unwrap();
+        let error = Layout::open(dir.path()).unwrap().push_order().unwrap_err().to_string();
+        assert!(error.contains("lacks sha256:00"), "{error}");
+        assert!(Layout::open(Path::new("/nonexistent")).is_err());
+    }
+}
