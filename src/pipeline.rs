@@ -59,6 +59,7 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
     }
     let staged = plan.push.then(|| plan.images[0].with_tag(STAGING_TAG));
     clean_up(outside, config, staged.as_deref(), log).await;
+    log.info(&format!("peak memory of the action: {:.0} MB (buildx aside)", peak_resident_bytes() as f64 / 1e6));
     outcome
 }
 
@@ -204,6 +205,18 @@ async fn clean_up(outside: Outside<'_>, config: DockerConfig, staged: Option<&st
     if let Err(error) = config.remove() {
         log.warning(&format!("{error:#}"));
     }
+}
+
+/// The most memory this process has held resident so far.
+fn peak_resident_bytes() -> u64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; on failure it stays zeroed.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    // Linux reports kilobytes.
+    usage.ru_maxrss.max(0) as u64 * 1024
 }
 
 /// The plan as `--dry-run` prints it, with floating tags checked against the

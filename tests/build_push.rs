@@ -186,11 +186,7 @@ fn a_multi_layer_image_reaches_a_second_repository_and_a_second_registry_by_dige
     }
     let build_arg = format!("BASE_IMAGE={}", bed.base_image);
     let images = format!("{first}\n{mounted}\n{streamed}");
-    let auth = format!(
-        "- registry: {}\n  username: {}\n  password: {}\n- registry: {}\n  username: {}\n  password: {}\n",
-        bed.registry, bed.user, bed.password, bed.registry2, bed.user2, bed.password2
-    );
-    let insecure = format!("{},{}", bed.registry, bed.registry2);
+    let (auth, insecure) = common::both_registries(&bed);
     let inputs = [
         ("images", images.as_str()),
         ("registry-auth", auth.as_str()),
