@@ -1,8 +1,7 @@
 //! The build phase: `buildx build` with every requested platform made
 //! runnable (emulation is checked while the build starts), run again on a
-//! transient registry failure, and its blobs uploaded while buildx finishes.
-//! A failure is annotated on its Dockerfile line, and so is each of
-//! BuildKit's warnings.
+//! transient registry failure. A failure is annotated on its Dockerfile
+//! line, and so is each of BuildKit's warnings.
 
 use anyhow::Result;
 
@@ -14,7 +13,6 @@ use crate::log::{Group, Log};
 use crate::outside::Outside;
 use crate::plan::{Builder, Plan};
 use crate::platform::{self, Platform};
-use crate::publish::EarlyUpload;
 use crate::retry;
 use crate::runner::{Annotation, Level};
 
@@ -38,7 +36,6 @@ pub(crate) async fn run(
     builder: &Builder,
     emulated: &[Platform],
     args: &[String],
-    exported: tokio::sync::watch::Sender<Option<String>>,
     setup_group: Group<'_>,
     log: &Log,
 ) -> Result<Built> {
@@ -48,7 +45,7 @@ pub(crate) async fn run(
     let mut progress = Progress::default();
     let emulation = emulation::prepare(plan, outside, builder, emulated, log);
     let (emulation, built, _build_group) = if emulation::build_may_start_early(plan, builder) {
-        let early_build = Box::pin(build_with_retries(buildx, args, &mut progress, &lines, &exported, log));
+        let early_build = Box::pin(build_with_retries(buildx, args, &mut progress, &lines, log));
         let (emulation, build) = alongside(emulation, early_build).await;
         drop(setup_group);
         let emulation = emulation?;
@@ -69,7 +66,7 @@ pub(crate) async fn run(
                 platform::join(&emulation.installed)
             ));
             progress = Progress::default();
-            let built = build_with_retries(buildx, args, &mut progress, &lines, &exported, log).await;
+            let built = build_with_retries(buildx, args, &mut progress, &lines, log).await;
             (emulation, built, _build_group)
         }
     } else {
@@ -78,7 +75,7 @@ pub(crate) async fn run(
         let emulation = emulation?;
         let _build_group = log.open_group(&build_group);
         lines.release();
-        let built = build_with_retries(buildx, args, &mut progress, &lines, &exported, log).await;
+        let built = build_with_retries(buildx, args, &mut progress, &lines, log).await;
         (emulation, built, _build_group)
     };
     let built = match built {
@@ -90,7 +87,7 @@ pub(crate) async fn run(
                 Ok(installed) if !installed.is_empty() => {
                     log.info(&format!("starting the build again now that {} can run", platform::join(&installed)));
                     progress = Progress::default();
-                    build_with_retries(buildx, args, &mut progress, &lines, &exported, log).await
+                    build_with_retries(buildx, args, &mut progress, &lines, log).await
                 }
                 Ok(_) => Err(error),
                 Err(asking) => {
@@ -137,35 +134,9 @@ fn workspace_path(plan: &Plan, file: &str) -> String {
     }
 }
 
-/// Runs the build while the blobs it exported are uploaded (buildx takes a
-/// while to finish after its export step). The build owns the sender of
-/// the exported root, so when it ends an upload that never began ends too;
-/// one under way is finished. A failed upload counts as none (the push after
-/// the build does it again).
-pub(crate) async fn while_uploading<T, B, U>(building: B, uploading: U) -> (Result<T>, Option<EarlyUpload>)
-where
-    B: std::future::Future<Output = Result<T>>,
-    U: std::future::Future<Output = Result<EarlyUpload>>,
-{
-    let (built, upload) = alongside(building, Box::pin(uploading)).await;
-    let uploaded = match upload {
-        Ok(done) => done.ok(),
-        Err(under_way) if built.is_ok() => under_way.await.ok(),
-        Err(_) => None,
-    };
-    (built, uploaded)
-}
-
 /// Runs the build, again when it failed on a transient registry answer
 /// (the build cache makes a repeat cheap).
-async fn build_with_retries(
-    buildx: &Buildx,
-    args: &[String],
-    progress: &mut Progress,
-    lines: &HeldLines<'_>,
-    exported: &tokio::sync::watch::Sender<Option<String>>,
-    log: &Log,
-) -> Result<()> {
+async fn build_with_retries(buildx: &Buildx, args: &[String], progress: &mut Progress, lines: &HeldLines<'_>, log: &Log) -> Result<()> {
     const ATTEMPTS: u32 = 3;
     let mut attempt = 1;
     loop {
@@ -173,11 +144,6 @@ async fn build_with_retries(
             .build(args, |line| {
                 for rendered in progress.feed(line) {
                     lines.emit(&rendered);
-                }
-                if let Some(root) = progress.exported_root()
-                    && exported.borrow().as_deref() != Some(root)
-                {
-                    exported.send_replace(Some(root.to_string()));
                 }
             })
             .await;

@@ -72,7 +72,8 @@ pub(crate) async fn merge(
     let Verified { platform_images, attestations, notes } =
         log.group("Verify the merged image", verify::verify(plan, registry, &root.digest, &platforms, log)).await?;
     let smoke = verify::smoke_test(plan, outside, &platform_images, log).await?;
-    let pushed_references = log.group("Tag", publish::tag_everywhere(plan, registry, &root, &body, &held_back, log)).await?;
+    let pushed_references =
+        log.group("Tag", publish::tag_everywhere(plan, registry, &root, &bytes::Bytes::from(body), &held_back, log)).await?;
     Ok(Report {
         digest: Some(root.digest.clone()),
         metadata: serde_json::json!({ "containerimage.digest": root.digest, "merged": digests }),
@@ -124,7 +125,7 @@ async fn push_merged_index(plan: &Plan, registry: &Registry, digests: &[String],
                 }
             }
         }
-        registry.put_manifest(image, &root.digest, &root, body.clone()).await?;
+        registry.put_manifest(image, &root.digest, &root, body.clone().into()).await?;
         log.info(&format!(
             "{}@{}: index of {}",
             image.name,

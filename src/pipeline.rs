@@ -1,6 +1,6 @@
 //! The flow of a run, per mode, as the README's diagram draws it: checks,
-//! builder and QEMU concurrently; the build; the push by digest and its
-//! verification; then tags (or a digest file), release notes and cleanup,
+//! builder and QEMU concurrently; the build, which BuildKit pushes untagged
+//! (by digest, or under the staging tag); its verification and copies; then tags (or a digest file), release notes and cleanup,
 //! which runs whatever happens, also on SIGTERM. Each phase lives in the
 //! room of the outside party it talks to.
 
@@ -14,10 +14,10 @@ use crate::buildx::{Buildx, DockerConfig};
 use crate::docker::Daemon;
 use crate::emulation;
 use crate::log::Log;
-use crate::plan::{HeldBack, Mode, Plan};
+use crate::plan::{Builder, HeldBack, Mode, Plan, PushRoute, STAGING_TAG};
 use crate::platform::Platform;
 use crate::registry::Registry;
-use crate::registry::layout::{Layout, PushOrder};
+use crate::registry::layout::Layout;
 use crate::runner::{Annotation, Level};
 use crate::summary::Report;
 use crate::verify::{self, Verified};
@@ -62,20 +62,23 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
     if let (Ok(report), Some(notes)) = (&outcome, &plan.release_notes) {
         crate::github::add_image_to_release(plan, notes, report, log).await;
     }
-    clean_up(outside, config, log).await;
+    let staged = plan.push.then(|| plan.images[0].with_tag(STAGING_TAG));
+    clean_up(outside, config, staged.as_deref(), log).await;
+    log.info(&format!("peak memory of the action: {:.0} MB (buildx aside)", peak_resident_bytes() as f64 / 1e6));
     outcome
 }
 
-/// A build that went as far as the plan asks: built, and pushed by digest
+/// A build that went as far as the plan asks: built, and pushed untagged
 /// and verified when it pushes. No tag is set yet.
 struct Pushed {
     report: Report,
-    /// The pushed layout and its root, when the plan pushes.
-    layout: Option<(Layout, PushOrder)>,
+    /// The pushed, verified index (or manifest), when the plan pushes.
+    digest: Option<String>,
 }
 
-/// Checks, builder and QEMU; the build; export; then the push by digest,
-/// its verification and the smoke test.
+/// Checks, builder and QEMU; the build (BuildKit pushes it to the first
+/// image's repository, untagged); export; then its verification, the copies
+/// to the other images and the smoke test.
 async fn build_and_push(plan: &Plan, outside: &Outside<'_>, config: &DockerConfig, log: &Log) -> Result<Pushed> {
     let emulated = emulation::emulated_platforms(&plan.platforms);
     let setup_group = log.open_group("Preflight, registries, builder and QEMU");
@@ -87,15 +90,10 @@ async fn build_and_push(plan: &Plan, outside: &Outside<'_>, config: &DockerConfi
     )?;
 
     let metadata_file = config.path().join("metadata.json");
-    let layout_dir = plan.push.then(|| config.path().join("layout"));
-    let args = plan.buildx_build_args(&builder, &metadata_file, layout_dir.as_deref());
-    let (exported_tx, exported_rx) = tokio::sync::watch::channel(None);
-    let building = build::run(plan, outside, &builder, &emulated, &args, exported_tx, setup_group, log);
-    let (built, uploaded) = match layout_dir.as_deref() {
-        Some(dir) => build::while_uploading(building, publish::upload_exported_blobs(plan, &outside.registry, dir, exported_rx)).await,
-        None => (building.await, None),
-    };
-    let Built { emulation, progress } = built?;
+    let layout_dir = config.path().join("layout");
+    let route = push_route(plan, outside, &builder, &layout_dir).await?;
+    let args = plan.buildx_build_args(&builder, &metadata_file, route);
+    let Built { emulation, progress } = build::run(plan, outside, &builder, &emulated, &args, setup_group, log).await?;
     let metadata = match std::fs::read_to_string(&metadata_file) {
         Ok(text) => BuildMetadata::parse(&text)?,
         Err(_) => BuildMetadata { digest: None, raw: serde_json::json!({}) },
@@ -124,13 +122,36 @@ async fn build_and_push(plan: &Plan, outside: &Outside<'_>, config: &DockerConfi
         report.exported = log.group("Export", export::export(plan, &outside.buildx, &builder, &held_back, log)).await?;
     }
     report.held_back = held_back;
-    let Some(layout_dir) = layout_dir else { return Ok(Pushed { report, layout: None }) };
-
-    let layout = Layout::open(&layout_dir)?;
-    let order = layout.push_order()?;
-    let Verified { platform_images, attestations, notes } =
-        publish::push_and_verify(plan, &outside.registry, &layout, &order, uploaded, log).await?;
-    report.digest = Some(order.root.digest.clone());
+    let first = &plan.images[0];
+    let digest = match route {
+        None => return Ok(Pushed { report, digest: None }),
+        Some(PushRoute::BuildKit) => {
+            let digest = metadata.digest.ok_or_else(|| {
+                anyhow::anyhow!("buildx pushed the build but its metadata names no digest (containerimage.digest); no tag was pushed")
+            })?;
+            log.info(&format!("BuildKit pushed {digest} to {} untagged", first.name));
+            digest
+        }
+        Some(PushRoute::Layout(dir)) => {
+            let layout = Layout::open(dir)?;
+            let order = layout.push_order()?;
+            let group = log.open_group(&format!("Push {} by digest", order.root.digest));
+            let stats = outside.registry.push_layout(&layout, &order, first).await?;
+            drop(group);
+            log.info(&format!(
+                "{}: pushed {} from the OCI layout (the daemon does not reach {} over plain HTTP): uploaded {} blob(s), {:.1} MB; {} already there",
+                first.name,
+                order.root.digest,
+                first.registry,
+                stats.uploaded,
+                stats.bytes as f64 / 1e6,
+                stats.skipped
+            ));
+            order.root.digest
+        }
+    };
+    let Verified { platform_images, attestations, notes } = publish::verify_and_copy(plan, &outside.registry, &digest, log).await?;
+    report.digest = Some(digest.clone());
     report.attestations = attestations;
     report.verify_notes = notes;
     if plan.smoke_test.is_some() && !emulation.deferred.is_empty() {
@@ -140,16 +161,38 @@ async fn build_and_push(plan: &Plan, outside: &Outside<'_>, config: &DockerConfi
     }
     report.smoke = verify::smoke_test(plan, outside, &platform_images, log).await?;
     report.platform_images = platform_images;
-    Ok(Pushed { report, layout: Some((layout, order)) })
+    Ok(Pushed { report, digest: Some(digest) })
 }
 
-/// `mode: build`: every tag of every image, pointed at the verified index.
+/// How the build will reach the first image's repository, when the plan
+/// pushes: BuildKit's own push wherever it can (no layer is rewritten on
+/// the way), else an OCI layout in `layout_dir` that is pushed by digest.
+async fn push_route<'a>(
+    plan: &Plan,
+    outside: &Outside<'_>,
+    builder: &Builder,
+    layout_dir: &'a std::path::Path,
+) -> Result<Option<PushRoute<'a>>> {
+    if !plan.push {
+        return Ok(None);
+    }
+    let daemon_plain_http = match builder {
+        Builder::Daemon => outside.daemon.facts().await?.plain_http_registries,
+        Builder::Container { .. } | Builder::Existing { .. } => Vec::new(),
+    };
+    Ok(Some(if plan.buildkit_pushes(builder, &daemon_plain_http) { PushRoute::BuildKit } else { PushRoute::Layout(layout_dir) }))
+}
+
+/// `mode: build`: every tag of every image, pointed at the verified index
+/// as the registry holds it.
 async fn tag(plan: &Plan, outside: &Outside<'_>, pushed: Pushed, log: &Log) -> Result<Report> {
-    let Pushed { mut report, layout } = pushed;
-    let Some((layout, order)) = layout else { return Ok(report) };
-    let body = layout.read_blob(&order.root.digest)?;
+    let Pushed { mut report, digest } = pushed;
+    let Some(digest) = digest else { return Ok(report) };
+    let root = outside.registry.raw_manifest(&plan.images[0], &digest).await?;
     let held: &[HeldBack] = &report.held_back;
-    report.pushed_references = log.group("Tag", publish::tag_everywhere(plan, &outside.registry, &order.root, &body, held, log)).await?;
+    let descriptor = root.descriptor();
+    let tagging = publish::tag_everywhere(plan, &outside.registry, &descriptor, &root.bytes, held, log);
+    report.pushed_references = log.group("Tag", tagging).await?;
     Ok(report)
 }
 
@@ -162,10 +205,14 @@ fn write_digest(plan: &Plan, dir: &std::path::Path, pushed: Pushed, log: &Log) -
     Ok(report)
 }
 
-/// Removes what the run made: its containers, its builder and its private
-/// Docker config; a failure here is a warning.
-async fn clean_up(outside: Outside<'_>, config: DockerConfig, log: &Log) {
+/// Removes what the run made: its containers, the staging name the
+/// daemon's BuildKit left in the daemon's image store (`staged`), its
+/// builder and its private Docker config; a failure here is a warning.
+async fn clean_up(outside: Outside<'_>, config: DockerConfig, staged: Option<&str>, log: &Log) {
     outside.daemon.remove_labelled(RUN_LABEL, &outside.tools.run_name).await;
+    if let Some(name) = staged {
+        outside.daemon.remove_image_name(name).await;
+    }
     if let Some(name) = outside.created_builder.lock().await.take()
         && let Err(error) = outside.buildx.remove_builder(&name).await
     {
@@ -201,6 +248,18 @@ pub async fn check_only(plan: &Plan, tools: &Tools, log: &Log) -> Result<()> {
     let checked = log.group("Build checks", buildx.build(&plan.buildx_check_args(&builder), |line| log.raw(line))).await;
     config.remove()?;
     checked.map_err(|error| anyhow::anyhow!("call: check: BuildKit's build checks did not pass ({error:#}); the log above names each"))
+}
+
+/// The most memory this process has held resident so far.
+fn peak_resident_bytes() -> u64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; on failure it stays zeroed.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    // Linux reports kilobytes.
+    usage.ru_maxrss.max(0) as u64 * 1024
 }
 
 /// The plan as `--dry-run` prints it, with floating tags checked against the

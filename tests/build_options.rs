@@ -103,11 +103,7 @@ fn one_build_is_pushed_to_two_registries_with_registry_auth() {
     let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN uname -m > /arch\n");
     let build_arg = format!("BASE_IMAGE={}", bed.base_image);
     let images = format!("{first}\n{second}");
-    let auth = format!(
-        "- registry: {}\n  username: {}\n  password: {}\n- registry: {}\n  username: {}\n  password: {}\n",
-        bed.registry, bed.user, bed.password, bed.registry2, bed.user2, bed.password2
-    );
-    let insecure = format!("{},{}", bed.registry, bed.registry2);
+    let (auth, insecure) = common::both_registries(&bed);
     let inputs = [
         ("images", images.as_str()),
         ("registry-auth", auth.as_str()),

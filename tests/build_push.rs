@@ -64,8 +64,13 @@ fn pushes_two_platforms_and_every_output_matches_the_registry() {
     assert!(run.stdout.contains("::group::Build "), "phases are grouped");
     assert!(run.summary.contains("Where the time went") && run.summary.contains("| `linux/arm64` |"), "{}", run.summary);
     assert!(run.stdout.contains("architecture scan of "), "{}", run.stdout);
-    // The blobs went up while buildx finished, from what its exporter reported.
-    assert!(run.stdout.contains(&format!("{image}: uploaded ")) && run.stdout.contains(" while buildx finished; "), "{}", run.stdout);
+    // BuildKit pushed the build itself, under the staging tag only; the
+    // daemon keeps no name of it.
+    assert!(run.stdout.contains(&format!("BuildKit pushed {digest} to {image} untagged")), "{}", run.stdout);
+    assert_eq!(bed.manifest_digest(&image, "multiarch-action-unverified").as_deref(), Some(digest));
+    let staged =
+        std::process::Command::new("docker").args(["image", "inspect", &format!("{image}:multiarch-action-unverified")]).output().unwrap();
+    assert!(!staged.status.success(), "the staging name is removed from the daemon");
     assert!(run.summary.contains("2 attestation manifest(s)") && run.summary.contains("unknown/unknown"), "{}", run.summary);
 
     // The arm64 image really was built for arm64: its RUN step ran there.
@@ -165,4 +170,66 @@ fn a_from_line_preflight_cannot_read_is_skipped_with_a_warning_not_failed() {
     let warning = run.stdout.lines().find(|l| l.starts_with("::warning::preflight: `FROM ${BASE_IMAGE%25:*}:multi`"));
     assert!(warning.is_some_and(|w| w.contains("line 2") && w.contains("not checked")), "{}", run.stdout);
     assert!(run.output("digest").starts_with("sha256:"));
+}
+
+#[test]
+fn a_multi_layer_image_reaches_a_second_repository_and_a_second_registry_by_digest() {
+    let bed = TestBed::get();
+    let first = bed.unique_image("layers");
+    let mounted = format!("{first}-mounted");
+    let streamed = first.replacen(&bed.registry, &bed.registry2, 1);
+    // Three layers of incompressible data, so each blob is as large as its file.
+    let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY one /one\nCOPY two /two\nCOPY three /three\n");
+    for (name, megabytes) in [("one", 3), ("two", 5), ("three", 2)] {
+        let mut random = std::io::Read::take(std::fs::File::open("/dev/urandom").unwrap(), megabytes << 20);
+        std::io::copy(&mut random, &mut std::fs::File::create(dir.path().join(name)).unwrap()).unwrap();
+    }
+    let build_arg = format!("BASE_IMAGE={}", bed.base_image);
+    let images = format!("{first}\n{mounted}\n{streamed}");
+    let (auth, insecure) = common::both_registries(&bed);
+    let inputs = [
+        ("images", images.as_str()),
+        ("registry-auth", auth.as_str()),
+        ("insecure-registries", insecure.as_str()),
+        ("platforms", "linux/amd64"),
+        ("build-args", build_arg.as_str()),
+        ("tags", "layers"),
+    ];
+    let run = run_action(dir.path(), &inputs, &[]);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    let digest = run.output("digest");
+    for image in [&first, &mounted, &streamed] {
+        assert_eq!(bed.manifest_digest(image, "layers").as_deref(), Some(digest), "{image}");
+    }
+    for image in [&mounted, &streamed] {
+        assert!(run.stdout.contains(&format!("{image}: {digest} copied from {first} by digest")), "{}", run.stdout);
+    }
+    // Every layer of the platform image is in the second registry, whole.
+    let index = bed.manifest(&streamed, digest);
+    let platform_digest = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["platform"]["architecture"] == "amd64")
+        .map(|m| m["digest"].as_str().unwrap().to_string())
+        .unwrap_or_else(|| digest.to_string());
+    let layers = bed.manifest(&streamed, &platform_digest)["layers"].as_array().unwrap().clone();
+    assert!(layers.len() >= 4, "the base layer and three of ours: {layers:?}");
+    let repository = streamed.strip_prefix(&format!("{}/", bed.registry2)).unwrap();
+    for layer in &layers {
+        let url = format!("http://{}/v2/{repository}/blobs/{}", bed.registry2, layer["digest"].as_str().unwrap());
+        let got = common::curl(&[
+            "-sL",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{size_download}",
+            "-u",
+            &format!("{}:{}", bed.user2, bed.password2),
+            &url,
+        ]);
+        assert_eq!(got, format!("200 {}", layer["size"]), "{url}");
+    }
+    let big = layers.iter().filter(|l| l["size"].as_u64().unwrap() > 2 << 20).count();
+    assert_eq!(big, 3, "our three layers are stored as large as their random files: {layers:?}");
 }

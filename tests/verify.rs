@@ -73,6 +73,39 @@ fn an_x86_64_binary_in_the_arm64_image_fails_verification_naming_the_file() {
 }
 
 #[test]
+fn zstd_layers_built_by_buildkit_are_scanned_for_foreign_binaries() {
+    let bed = TestBed::get();
+    let image = bed.unique_image("zstd-layers");
+    let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY tool-linux-amd64 /usr/local/bin/tool\n");
+    // A binary of its own (bytes after the ELF contents), so its layer is
+    // new and compressed as asked; reused layers keep their compression.
+    let mut tool = std::fs::read("/bin/busybox").unwrap();
+    tool.extend_from_slice(image.as_bytes());
+    std::fs::write(dir.path().join("tool-linux-amd64"), tool).unwrap();
+    let build_arg = format!("BASE_IMAGE={}", bed.base_image);
+    let mut inputs = registry_inputs(&bed, &image);
+    inputs.extend([
+        ("platforms", "linux/amd64,linux/arm64"),
+        ("build-args", build_arg.as_str()),
+        ("tags", "zstd"),
+        ("preflight", "false"),
+        ("verify", "warn"),
+        ("compression", "zstd"),
+        ("compression-level", "9"),
+    ]);
+    let run = run_action(dir.path(), &inputs, &[]);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("::warning::verify: linux/arm64: /usr/local/bin/tool is an amd64 binary"), "{}", run.stdout);
+    assert!(!run.stdout.contains("linux/amd64: /usr/local/bin/tool is"), "{}", run.stdout);
+    // The layer the scan read really is zstd, as BuildKit wrote it.
+    let index = bed.manifest(&image, run.output("digest"));
+    let arm64 = index["manifests"].as_array().unwrap().iter().find(|m| m["platform"]["architecture"] == "arm64").unwrap();
+    let manifest = bed.manifest(&image, arm64["digest"].as_str().unwrap());
+    let last = manifest["layers"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd", "{manifest}");
+}
+
+#[test]
 fn exported_tarballs_load_into_the_daemon_and_run() {
     let bed = TestBed::get();
     let image = bed.unique_image("export");

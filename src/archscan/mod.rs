@@ -3,7 +3,8 @@
 //! A multi-platform build fails at run time with `exec format error` when an
 //! image for one platform carries a binary for another, for example an amd64
 //! binary copied into the arm64 image by `ADD app-linux-amd64.tar.gz`. This
-//! module reads one image layer (a tar stream, gzip-compressed or not), finds
+//! module reads one image layer (a tar stream, gzip- or zstd-compressed or
+//! not), finds
 //! every regular file that starts with an ELF header, and reports the machine
 //! and class each one was built for. [`mismatches`] then compares them with
 //! the platform the image is for.
@@ -75,22 +76,23 @@ impl fmt::Display for Mismatch {
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
     /// The layer stream could not be read or is not a valid tar archive
-    /// (after gzip decompression, if it was compressed).
+    /// (after decompression, if it was compressed).
     #[error("failed to read layer: {0}")]
     Read(io::Error),
     /// The contents of one entry could not be read.
     #[error("failed to read layer entry {path}: {source}")]
     Entry { path: String, source: io::Error },
-    /// The layer uses a compression other than gzip.
-    #[error("layer is {0}-compressed; only gzip-compressed or uncompressed tar is supported")]
+    /// The layer uses a compression other than gzip or zstd.
+    #[error("layer is {0}-compressed; only gzip-, zstd-compressed or uncompressed tar is supported")]
     UnsupportedCompression(&'static str),
 }
 
 /// Scans one image layer and returns every ELF file in it, in archive order.
 ///
-/// `reader` yields the layer as stored: a tar archive, gzip-compressed or not
-/// (gzip is recognised by its magic bytes `1f 8b`; multi-member gzip streams
-/// are accepted). Only regular files are examined; directories, symlinks,
+/// `reader` yields the layer as stored: a tar archive, gzip- or
+/// zstd-compressed or not (recognised by their magic bytes `1f 8b` and
+/// `28 b5 2f fd`; multi-member gzip streams and multi-frame zstd streams,
+/// as estargz and zstd:chunked write them, are accepted). Only regular files are examined; directories, symlinks,
 /// hard links, devices and whiteout files (names starting with `.wh.`) are
 /// skipped. A file counts as ELF when it starts with `\x7fELF`, has a valid
 /// class and byte order, and is at least [`ELF_PREFIX_LEN`] bytes long.
@@ -105,7 +107,13 @@ pub fn scan_layer<R: Read>(mut reader: R) -> Result<Vec<ElfFile>, ScanError> {
         return Err(ScanError::UnsupportedCompression(kind));
     }
     let stream = Cursor::new(magic.to_vec()).chain(reader);
-    if magic.starts_with(&[0x1f, 0x8b]) { scan_tar(MultiGzDecoder::new(stream)) } else { scan_tar(stream) }
+    if magic.starts_with(&GZIP_MAGIC) {
+        scan_tar(MultiGzDecoder::new(stream))
+    } else if magic.starts_with(&ZSTD_MAGIC) {
+        scan_tar(zstd::stream::read::Decoder::new(stream).map_err(ScanError::Read)?)
+    } else {
+        scan_tar(stream)
+    }
 }
 
 /// The ELF machine and class that binaries for a platform architecture have,
@@ -151,14 +159,11 @@ pub fn mismatches(files: &[ElfFile], platform_arch: &str) -> Vec<Mismatch> {
         .collect()
 }
 
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
 fn unsupported_compression(magic: &[u8]) -> Option<&'static str> {
-    if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Some("zstd")
-    } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
-        Some("xz")
-    } else {
-        None
-    }
+    if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) { Some("xz") } else { None }
 }
 
 fn scan_tar<R: Read>(stream: R) -> Result<Vec<ElfFile>, ScanError> {

@@ -108,7 +108,7 @@ mod tests {
     }
 
     fn facts(containerd_store: bool) -> DaemonFacts {
-        DaemonFacts { version: "26.1.5".into(), containerd_store }
+        DaemonFacts { version: "26.1.5".into(), containerd_store, plain_http_registries: Vec::new() }
     }
 
     #[test]

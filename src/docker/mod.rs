@@ -9,7 +9,7 @@ use bollard::auth::DockerCredentials;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
 };
 use futures_util::StreamExt as _;
 
@@ -20,6 +20,9 @@ pub struct DaemonFacts {
     /// The containerd image store, which lets the daemon's own BuildKit build
     /// and push multi-platform images.
     pub containerd_store: bool,
+    /// Registries the daemon reaches over plain HTTP (its
+    /// `insecure-registries` given by name; loopback is always among them).
+    pub plain_http_registries: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -54,7 +57,15 @@ impl Daemon {
         let containerd_store = info.driver_status.unwrap_or_default().iter().any(|pair| {
             pair.first().is_some_and(|k| k == "driver-type") && pair.get(1).is_some_and(|v| v.contains("containerd.snapshotter"))
         });
-        Ok(DaemonFacts { version: info.server_version.unwrap_or_default(), containerd_store })
+        let plain_http_registries = info
+            .registry_config
+            .and_then(|config| config.index_configs)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, index)| index.secure == Some(false))
+            .map(|(name, _)| name)
+            .collect();
+        Ok(DaemonFacts { version: info.server_version.unwrap_or_default(), containerd_store, plain_http_registries })
     }
 
     /// Pulls `image` unless the daemon already has it.
@@ -224,6 +235,18 @@ impl Daemon {
                     .live_containers
                     .fetch_update(std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst, |n| Some(n.saturating_sub(1)));
             }
+        }
+    }
+
+    /// Removes an image name from the daemon's image store (the content
+    /// stays while other names or the build cache use it); one that is not
+    /// there is no error.
+    pub async fn remove_image_name(&self, reference: &str) {
+        let options = RemoveImageOptionsBuilder::default().noprune(false).build();
+        if let Err(error) = self.docker.remove_image(reference, Some(options), None).await
+            && !error.to_string().contains("No such image")
+        {
+            tracing::warn!("could not remove the image name {reference} from the daemon: {error}");
         }
     }
 }

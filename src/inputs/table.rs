@@ -113,6 +113,20 @@ pub const INPUTS: &[InputDef] = &[
     input(Group::Build, "build-contexts", "", LINES, "Additional build contexts, `name=path` or `name=docker-image://…`, one per line."),
     input(
         Group::Build,
+        "compression",
+        "",
+        Kind::Choice(&["", "gzip", "zstd", "estargz"]),
+        "Compression of the pushed layers: `gzip`, `zstd` or `estargz`; empty keeps BuildKit's default (gzip). Layers the build reuses keep theirs.",
+    ),
+    input(
+        Group::Build,
+        "compression-level",
+        "",
+        TEXT,
+        "Compression level: 0–9 for gzip and estargz, 0–22 for zstd; empty: the compressor's default.",
+    ),
+    input(
+        Group::Build,
         "network",
         "",
         Kind::Choice(&["", "default", "none", "host"]),

@@ -7,7 +7,42 @@ use super::{Builder, HeldBack, Plan};
 use crate::meta;
 use crate::platform::{self, Platform};
 
+/// The one tag the daemon's BuildKit pushes a build under before it is
+/// verified: the same for every run (a run goes by the digest it pushed,
+/// so concurrent runs do not disturb each other), removed after tagging
+/// where the registry deletes tags, else left pointing at the last build.
+pub const STAGING_TAG: &str = "multiarch-action-unverified";
+
+/// How the build reaches the first image's repository when the plan pushes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushRoute<'a> {
+    /// BuildKit pushes it ([`Plan::push_output`]).
+    BuildKit,
+    /// BuildKit writes an OCI layout into this directory, which is then
+    /// pushed by digest: the one way to a plain-HTTP registry the daemon
+    /// was not told of, which the daemon's BuildKit cannot push to.
+    Layout(&'a Path),
+}
+
 impl Plan {
+    /// Whether BuildKit itself can push to the first image's registry:
+    /// always with a `docker-container` builder (its configuration marks
+    /// plain-HTTP registries); with the daemon's BuildKit unless the
+    /// registry is plain HTTP and not among the daemon's (`daemon_plain_http`).
+    pub fn buildkit_pushes(&self, builder: &Builder, daemon_plain_http: &[String]) -> bool {
+        let registry = &self.images[0].registry;
+        match builder {
+            Builder::Container { .. } => true,
+            // A builder named by `builder` is set up by its owner, plain
+            // HTTP included; by name, as the daemon's BuildKit would.
+            Builder::Daemon | Builder::Existing { .. } => {
+                !self.insecure_registries.contains(registry)
+                    || daemon_plain_http.contains(registry)
+                    || crate::registry::implicitly_insecure(registry)
+            }
+        }
+    }
+
     /// What every buildx build of this plan shares: builder, platforms,
     /// Dockerfile, target, build arguments and labels.
     fn common_build_args(&self, builder: &Builder, platforms: &[Platform]) -> Vec<String> {
@@ -28,18 +63,23 @@ impl Plan {
     }
 
     /// The arguments of the main `buildx build`; no secret is ever among
-    /// them. When pushing, buildx writes an OCI layout to `layout`, which is
-    /// then pushed by digest and tagged once verified.
-    pub fn buildx_build_args(&self, builder: &Builder, metadata_file: &Path, layout: Option<&Path>) -> Vec<String> {
+    /// them. When pushing (`push`), the build reaches the first image's
+    /// repository untagged, by BuildKit's own push or as an OCI layout; it
+    /// is verified there and only then tagged and copied.
+    pub fn buildx_build_args(&self, builder: &Builder, metadata_file: &Path, push: Option<PushRoute>) -> Vec<String> {
         let mut args = self.common_build_args(builder, &self.platforms);
-        if let Some(dir) = layout {
+        if let Some(route) = push {
             // BuildKit refuses index annotations for a single-platform export.
             let annotations = meta::annotation_args(&self.meta.annotations);
             let single = self.platforms.len() == 1;
             for annotation in annotations.into_iter().filter(|a| !(single && a.starts_with("index:"))) {
                 args.extend(["--annotation".into(), annotation]);
             }
-            args.extend(["--output".into(), format!("type=oci,dest={},tar=false", dir.display())]);
+            let output = match route {
+                PushRoute::BuildKit => self.push_output(builder),
+                PushRoute::Layout(dir) => format!("type=oci,dest={},tar=false{}", dir.display(), self.options.output_compression()),
+            };
+            args.extend(["--output".into(), output]);
         }
         args.extend(["--metadata-file".into(), metadata_file.display().to_string()]);
         args.extend(["--progress".into(), "rawjson".into()]);
@@ -54,6 +94,21 @@ impl Plan {
         args.push("--call=check".into());
         args.push(self.context.display().to_string());
         args
+    }
+
+    /// The image output that pushes the build to the first image's
+    /// repository with no tag a user sees: by digest where the builder can
+    /// (`docker-container`), else under [`STAGING_TAG`] (the daemon's
+    /// BuildKit pushes only by name); with the chosen compression.
+    pub fn push_output(&self, builder: &Builder) -> String {
+        let image = &self.images[0];
+        let name = match builder {
+            // A builder named by `builder` may be either driver: by name.
+            Builder::Daemon | Builder::Existing { .. } => format!("name={}", image.with_tag(STAGING_TAG)),
+            Builder::Container { .. } => format!("name={},push-by-digest=true", image.name),
+        };
+        let insecure = if self.insecure_registries.contains(&image.registry) { ",registry.insecure=true" } else { "" };
+        format!("type=image,{name},push=true{insecure}{}", self.options.output_compression())
     }
 
     /// A further build of the same plan (answered from the build cache)
@@ -89,8 +144,7 @@ impl Plan {
         for credential in &self.credentials {
             text.push_str(&format!("login: {} as {} (password elided)\n", credential.registry, credential.username));
         }
-        let layout = self.push.then(|| Path::new("<layout>"));
-        let args = self.buildx_build_args(&Builder::Daemon, Path::new("<metadata.json>"), layout);
+        let args = self.buildx_build_args(&Builder::Daemon, Path::new("<metadata.json>"), self.push.then_some(PushRoute::BuildKit));
         text.push_str(&format!("buildx {}\n", args.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")));
         text
     }

@@ -48,6 +48,8 @@ pub struct BuildOptions {
     pub provenance: Option<String>,
     pub sbom: Option<String>,
     pub attests: Vec<String>,
+    pub compression: Option<String>,
+    pub compression_level: Option<u32>,
 }
 
 /// The environment variable buildx reads the n-th secret value from.
@@ -68,7 +70,39 @@ pub fn spec_type(spec: &str) -> &str {
     spec.split(',').find_map(|part| part.trim().strip_prefix("type=")).unwrap_or("registry")
 }
 
+/// The level `compression-level` gives, checked against the range of the
+/// chosen compressor (`compression`, empty meaning gzip).
+fn parse_compression_level(compression: &str, level: Option<&str>) -> Result<Option<u32>> {
+    let Some(level) = level else { return Ok(None) };
+    let (name, highest) = match compression {
+        "zstd" => ("zstd", 22),
+        "estargz" => ("estargz", 9),
+        _ => ("gzip", 9),
+    };
+    match level.parse::<u32>() {
+        Ok(n) if n <= highest => Ok(Some(n)),
+        _ => bail!("compression-level: `{level}` is not a level for {name}; give a whole number from 0 to {highest}"),
+    }
+}
+
 impl BuildOptions {
+    /// What the image output adds for `compression` and
+    /// `compression-level` (`,compression=zstd,…`); empty when neither is set.
+    /// zstd and estargz need OCI media types.
+    pub fn output_compression(&self) -> String {
+        let mut text = String::new();
+        if let Some(compression) = &self.compression {
+            text.push_str(&format!(",compression={compression}"));
+            if compression != "gzip" {
+                text.push_str(",oci-mediatypes=true");
+            }
+        }
+        if let Some(level) = self.compression_level {
+            text.push_str(&format!(",compression-level={level}"));
+        }
+        text
+    }
+
     pub fn parse(raw: &RawInputs) -> Result<BuildOptions> {
         let mut secrets = Vec::new();
         // `secrets`: ID=value, where a value may span lines when quoted.
@@ -115,6 +149,8 @@ impl BuildOptions {
             provenance: raw.text("provenance").map(str::to_string),
             sbom: raw.text("sbom").map(str::to_string),
             attests: raw.list("attests"),
+            compression: Some(raw.choice("compression")?.to_string()).filter(|v| !v.is_empty()),
+            compression_level: parse_compression_level(raw.choice("compression")?, raw.text("compression-level"))?,
         };
         options.validate()?;
         Ok(options)
@@ -314,6 +350,37 @@ mod tests {
         assert!(!options.args().iter().any(|a| a.contains("abc")), "secret values never on the command line");
         assert_eq!(options.env(), vec![("MULTIARCH_ACTION_SECRET_0".to_string(), Secret::new("abc"))]);
         assert!(options.exports_cache());
+    }
+
+    #[test]
+    fn compression_inputs_become_image_output_options() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[], ""),
+            (&[("compression", "gzip")], ",compression=gzip"),
+            (&[("compression", "gzip"), ("compression-level", "9")], ",compression=gzip,compression-level=9"),
+            (&[("compression", "zstd"), ("compression-level", "19")], ",compression=zstd,oci-mediatypes=true,compression-level=19"),
+            (&[("compression", "ZSTD")], ",compression=zstd,oci-mediatypes=true"),
+            (&[("compression", "estargz")], ",compression=estargz,oci-mediatypes=true"),
+            (&[("compression-level", "0")], ",compression-level=0"),
+        ];
+        for (pairs, expected) in cases {
+            assert_eq!(BuildOptions::parse(&raw(pairs)).unwrap().output_compression(), *expected, "{pairs:?}");
+        }
+        let mistakes = [
+            (&[("compression", "brotli")][..], "compression: `brotli` is not accepted; use one of gzip, zstd, estargz"),
+            (&[("compression-level", "10")][..], "compression-level: `10` is not a level for gzip; give a whole number from 0 to 9"),
+            (
+                &[("compression", "zstd"), ("compression-level", "23")][..],
+                "compression-level: `23` is not a level for zstd; give a whole number from 0 to 22",
+            ),
+            (
+                &[("compression", "estargz"), ("compression-level", "fast")][..],
+                "compression-level: `fast` is not a level for estargz; give a whole number from 0 to 9",
+            ),
+        ];
+        for (pairs, expected) in mistakes {
+            assert_eq!(BuildOptions::parse(&raw(pairs)).unwrap_err().to_string(), expected, "{pairs:?}");
+        }
     }
 
     #[test]

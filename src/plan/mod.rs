@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
+pub use self::args::{PushRoute, STAGING_TAG};
 pub use self::builder::{DriverRequest, QemuMode};
 pub use self::images::{ReferenceTag, compute_meta};
 pub use self::mode::{CheckLevel, ExportFormat, Mode, PushDecision, ReleaseNotes};

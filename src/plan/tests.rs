@@ -150,3 +150,53 @@ fn call_and_cgroup_parent_reach_buildx() {
     let error = plan(&[("images", "r.example.com/a"), ("call", "outline")]).unwrap_err().to_string();
     assert_eq!(error, "call: `outline` is not accepted; use one of build, check");
 }
+
+#[test]
+fn the_push_output_is_untagged_and_carries_the_compression() {
+    let container = Builder::Container { name: "multiarch".into() };
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a Builder, &'a str);
+    let cases: &[Case] = &[
+        (&[], &Builder::Daemon, "type=image,name=registry.example.com:5000/acme/app:multiarch-action-unverified,push=true"),
+        (&[], &container, "type=image,name=registry.example.com:5000/acme/app,push-by-digest=true,push=true"),
+        (
+            &[("compression", "zstd"), ("compression-level", "3"), ("insecure-registries", "registry.example.com:5000")],
+            &Builder::Daemon,
+            "type=image,name=registry.example.com:5000/acme/app:multiarch-action-unverified,push=true,registry.insecure=true,compression=zstd,oci-mediatypes=true,compression-level=3",
+        ),
+        (
+            &[("compression", "estargz")],
+            &container,
+            "type=image,name=registry.example.com:5000/acme/app,push-by-digest=true,push=true,compression=estargz,oci-mediatypes=true",
+        ),
+    ];
+    for (inputs, builder, expected) in cases {
+        let plan = plan(inputs).unwrap();
+        assert_eq!(plan.push_output(builder), *expected, "{inputs:?}");
+        let args = plan.buildx_build_args(builder, std::path::Path::new("/m.json"), Some(PushRoute::BuildKit));
+        let at = args.iter().position(|a| a == "--output").expect("an output when pushing");
+        assert_eq!(args[at + 1], *expected);
+        assert!(!plan.buildx_build_args(builder, std::path::Path::new("/m.json"), None).contains(&"--output".to_string()));
+    }
+    let layout = Some(PushRoute::Layout(std::path::Path::new("/l")));
+    let args = plan(&[("compression", "zstd")]).unwrap().buildx_build_args(&Builder::Daemon, std::path::Path::new("/m.json"), layout);
+    assert!(args.contains(&"type=oci,dest=/l,tar=false,compression=zstd,oci-mediatypes=true".to_string()), "{args:?}");
+}
+
+#[test]
+fn buildkit_pushes_unless_the_daemon_cannot_reach_a_plain_http_registry() {
+    let container = Builder::Container { name: "multiarch".into() };
+    let plain = [("insecure-registries", "registry.example.com:5000")];
+    let daemon_knows = ["registry.example.com:5000".to_string()];
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a Builder, &'a [String], bool);
+    let cases: &[Case] = &[
+        (&[], &Builder::Daemon, &[], true),
+        (&plain, &Builder::Daemon, &[], false),
+        (&plain, &Builder::Daemon, &daemon_knows, true),
+        (&plain, &container, &[], true),
+        (&[("images", "localhost:5000/app"), ("insecure-registries", "localhost:5000")], &Builder::Daemon, &[], true),
+    ];
+    for (inputs, builder, daemon, expected) in cases {
+        let plan = plan(inputs).unwrap();
+        assert_eq!(plan.buildkit_pushes(builder, daemon), *expected, "{inputs:?} {builder:?} {daemon:?}");
+    }
+}

@@ -157,7 +157,7 @@ impl Registry {
             .buffer_unordered(4)
             .try_collect::<Vec<()>>()
             .await?;
-        self.put_manifest(target, digest, &manifest.descriptor(), manifest.bytes.to_vec()).await
+        self.put_manifest(target, digest, &manifest.descriptor(), manifest.bytes.clone()).await
     }
 
     async fn copy_blob(&self, source: &ImageName, target: &ImageName, blob: &Descriptor) -> Result<()> {
@@ -172,18 +172,16 @@ impl Registry {
         {
             return Ok(());
         }
-        let data = retry(&format!("reading {}", blob.digest), REGISTRY_POLICY, registry_transience, || async {
-            let mut data = Vec::with_capacity(blob.size as usize);
-            self.client.pull_blob(&source_ref, blob.digest.as_str(), &mut data).await.map(|()| data)
+        // Streamed: what is read from the source goes up as it comes, so
+        // memory does not grow with the blob. A failed try starts over.
+        retry(&format!("copying {} to {}", blob.digest, target.name), REGISTRY_POLICY, registry_transience, || async {
+            let source_stream = self.client.pull_blob_stream(&source_ref, blob.digest.as_str()).await?;
+            let body =
+                source_stream.stream.map_err(|error| oci_client::errors::OciDistributionError::GenericError(Some(error.to_string())));
+            self.client.push_blob_stream(&target_ref, body, &blob.digest, Some(blob.size)).await
         })
         .await
-        .with_context(|| format!("could not read {} from {}", blob.digest, source.name))?;
-        let data = bytes::Bytes::from(data);
-        retry(&format!("uploading {} to {}", blob.digest, target.name), REGISTRY_POLICY, registry_transience, || {
-            self.client.push_blob(&target_ref, data.clone(), &blob.digest)
-        })
-        .await
-        .with_context(|| format!("could not copy {} to {}", blob.digest, target.name))?;
+        .with_context(|| format!("could not copy {} ({} bytes) from {} to {}", blob.digest, blob.size, source.name, target.name))?;
         Ok(())
     }
 

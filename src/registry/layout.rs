@@ -1,16 +1,13 @@
-//! An OCI image layout on disk (what `buildx build --output type=oci,
-//! tar=false` writes): its root descriptor, and every manifest and blob it
+//! Content descriptors, and an OCI image layout on disk (what `buildx build
+//! --output type=oci,tar=false` writes, for registries the daemon's BuildKit
+//! cannot push to): its root descriptor, and every manifest and blob it
 //! holds in the order a registry accepts them (blobs, then manifests with
 //! children before parents).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
-use oci_client::manifest::{OciImageManifest, OciManifest};
 use serde::Deserialize;
-
-use super::{PlatformImage, entry_platform, is_attestation};
-use crate::platform::Platform;
 
 /// A content descriptor: what a manifest or index says of one child.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -76,49 +73,6 @@ impl Layout {
         let text = std::fs::read_to_string(self.dir.join("index.json")).context("could not read the layout's index.json")?;
         let index: ManifestShape = serde_json::from_str(&text).context("the layout's index.json is not an OCI index")?;
         index.manifests.into_iter().next().context("the layout's index.json names no image")
-    }
-
-    /// Every platform's image the layout holds (attestations aside), read
-    /// from its own files: what a registry will serve once it is pushed.
-    pub fn platform_images(&self) -> Result<Vec<PlatformImage>> {
-        let root = self.root()?;
-        let root_bytes = self.read_blob(&root.digest)?;
-        let manifest: OciManifest =
-            serde_json::from_slice(&root_bytes).with_context(|| format!("{} in the image layout is not a manifest", root.digest))?;
-        let entries: Vec<(String, Option<Platform>)> = match manifest {
-            OciManifest::Image(_) => vec![(root.digest.clone(), None)],
-            OciManifest::ImageIndex(index) => {
-                index.manifests.iter().filter(|e| !is_attestation(e)).map(|e| (e.digest.clone(), entry_platform(e))).collect()
-            }
-        };
-        entries
-            .into_iter()
-            .map(|(digest, platform)| {
-                let manifest: OciImageManifest = serde_json::from_slice(&self.read_blob(&digest)?)
-                    .with_context(|| format!("{digest} in the image layout is not an image manifest"))?;
-                let config = String::from_utf8_lossy(&self.read_blob(&manifest.config.digest)?).into_owned();
-                PlatformImage::read(&digest, platform, &manifest, &config).with_context(|| format!("{digest} declares no platform"))
-            })
-            .collect()
-    }
-
-    /// A layout still being written: its blobs may be read before its
-    /// index.json exists.
-    pub fn being_written(dir: &Path) -> Layout {
-        Layout { dir: dir.to_path_buf() }
-    }
-
-    /// The push order of the image whose manifest or index is the blob
-    /// `digest` (what the exporter reported, before index.json is written).
-    pub fn push_order_of(&self, digest: &str) -> Result<PushOrder> {
-        let bytes = self.read_blob(digest)?;
-        let shape: ManifestShape =
-            serde_json::from_slice(&bytes).with_context(|| format!("{digest} in the image layout is not a manifest"))?;
-        let media_type = shape.media_type.with_context(|| format!("{digest} in the image layout names no media type"))?;
-        let root = Descriptor { media_type, digest: digest.to_string(), size: bytes.len() as u64 };
-        let mut order = PushOrder { blobs: Vec::new(), manifests: Vec::new(), root: root.clone() };
-        self.visit(&root, &mut order, 0)?;
-        Ok(order)
     }
 
     /// Walks from the root: every blob once, manifests children first.
@@ -199,52 +153,11 @@ mod tests {
         .unwrap();
 
         let order = Layout::open(dir.path()).unwrap().push_order().unwrap();
-        assert_eq!(Layout::being_written(dir.path()).push_order_of(&index_digest).unwrap(), order, "the same order from the root blob");
         assert_eq!(order.root.digest, index_digest);
         assert_eq!(order.blobs.len(), 3, "two configs and one shared layer");
         assert_eq!(order.blobs.iter().filter(|b| b.digest == layer).count(), 1);
         assert_eq!(order.manifests.len(), 3);
         assert_eq!(order.manifests.last().unwrap().digest, index_digest, "the root comes last");
-    }
-
-    #[test]
-    fn platform_images_are_read_from_the_layout_without_attestations() {
-        let dir = tempfile::tempdir().unwrap();
-        let layer = put(dir.path(), "layer");
-        let image_manifest = |config: &str| {
-            format!(
-                r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[{}]}}"#,
-                descriptor("application/vnd.oci.image.config.v1+json", config, 10),
-                descriptor("application/vnd.oci.image.layer.v1.tar+gzip", &layer, 5)
-            )
-        };
-        let config = put(dir.path(), r#"{"architecture":"arm","variant":"v7","os":"linux","history":[{"created_by":"ADD rootfs /"}]}"#);
-        let manifest = image_manifest(&config);
-        let manifest_digest = put(dir.path(), &manifest);
-        let attestation = image_manifest(&put(dir.path(), "{}"));
-        let attestation_digest = put(dir.path(), &attestation);
-        let index = format!(
-            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[
-                {{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{manifest_digest}","size":{},"platform":{{"os":"linux","architecture":"arm","variant":"v7"}}}},
-                {{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{attestation_digest}","size":{},"platform":{{"os":"unknown","architecture":"unknown"}},
-                  "annotations":{{"vnd.docker.reference.type":"attestation-manifest","vnd.docker.reference.digest":"{manifest_digest}"}}}}]}}"#,
-            manifest.len(),
-            attestation.len()
-        );
-        let index_digest = put(dir.path(), &index);
-        std::fs::write(
-            dir.path().join("index.json"),
-            format!(r#"{{"manifests":[{}]}}"#, descriptor("application/vnd.oci.image.index.v1+json", &index_digest, index.len())),
-        )
-        .unwrap();
-
-        let images = Layout::open(dir.path()).unwrap().platform_images().unwrap();
-        assert_eq!(images.len(), 1, "the attestation is left out: {images:?}");
-        assert_eq!(images[0].platform.to_string(), "linux/arm/v7");
-        assert_eq!(images[0].digest, manifest_digest);
-        assert_eq!(images[0].layers, vec![layer]);
-        assert_eq!(images[0].layer_steps, vec!["ADD rootfs /".to_string()]);
-        assert_eq!(images[0].size, 15);
     }
 
     #[test]

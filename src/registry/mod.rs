@@ -93,7 +93,7 @@ pub fn read_config(config: &str, layer_count: usize) -> (Option<Platform>, Vec<S
 }
 
 /// Registries Docker itself reaches over plain HTTP without being told.
-fn implicitly_insecure(registry: &str) -> bool {
+pub(crate) fn implicitly_insecure(registry: &str) -> bool {
     let host = registry.rsplit_once(':').map_or(registry, |(h, _)| h);
     host == "localhost" || host.starts_with("127.")
 }
@@ -192,6 +192,21 @@ impl Registry {
     /// Whether `check_access` already authorized pushes to `image`.
     fn push_authorized(&self, image: &ImageName) -> bool {
         self.push_authorized.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&image.name)
+    }
+
+    /// Authorizes pushes to `image`, unless `check_access` already did.
+    pub async fn authorize_push(&self, image: &ImageName) -> Result<()> {
+        if self.push_authorized(image) {
+            return Ok(());
+        }
+        let repository = Self::reference(image, None)?;
+        let auth = self.auth(&image.registry);
+        retry(&format!("authorizing a push to {}", image.name), REGISTRY_POLICY, registry_transience, || {
+            self.client.auth(&repository, &auth, RegistryOperation::Push)
+        })
+        .await
+        .with_context(|| format!("the registry {} refused a push to {}", image.registry, image.name))?;
+        Ok(())
     }
 
     /// Every tag of the repository; none when it does not exist yet.

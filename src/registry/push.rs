@@ -1,12 +1,12 @@
-//! Pushing an OCI image layout by digest with oci-client: layers the
-//! registry already has are skipped, the rest uploaded eight at a time,
-//! manifests after the blobs they name, every call retried when the failure
-//! is transient. Tags are set separately, once the image is verified.
+//! Storing a manifest in a repository under a digest or a tag, and pushing
+//! an OCI image layout by digest (for registries the daemon's BuildKit
+//! cannot push to): layers the registry already has are skipped, the rest
+//! streamed from their files eight at a time, manifests after the blobs
+//! they name, every call retried when the failure is transient.
 
 use anyhow::{Context as _, Result};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use http::HeaderValue;
-use oci_client::RegistryOperation;
 
 use super::Registry;
 use super::layout::{Descriptor, Layout, PushOrder, is_index};
@@ -35,18 +35,10 @@ fn worth_asking_first(blob: &Descriptor) -> bool {
 }
 
 impl Registry {
-    /// Uploads every blob of `order` to `image`'s repository; the manifests
-    /// that name them follow with [`Registry::push_manifests`].
-    pub async fn push_blobs(&self, layout: &Layout, order: &PushOrder, image: &ImageName) -> Result<PushStats> {
-        if !self.push_authorized(image) {
-            let repository = Self::reference(image, None)?;
-            let auth = self.auth(&image.registry);
-            retry(&format!("authorizing a push to {}", image.name), REGISTRY_POLICY, registry_transience, || {
-                self.client.auth(&repository, &auth, RegistryOperation::Push)
-            })
-            .await
-            .with_context(|| format!("the registry {} refused a push to {}", image.registry, image.name))?;
-        }
+    /// Pushes the layout to `image`'s repository by digest: every blob of
+    /// `order`, then its manifests. No tag is touched.
+    pub async fn push_layout(&self, layout: &Layout, order: &PushOrder, image: &ImageName) -> Result<PushStats> {
+        self.authorize_push(image).await?;
         let results: Vec<(bool, u64)> = futures_util::stream::iter(order.blobs.iter())
             .map(|blob| self.push_blob_once(layout, image, blob))
             .buffer_unordered(CONCURRENT_UPLOADS)
@@ -61,27 +53,21 @@ impl Registry {
                 stats.skipped += 1;
             }
         }
+        // Platform and attestation manifests concurrently, then the indexes
+        // that name them, in walk order.
+        let (images, indexes): (Vec<&Descriptor>, Vec<&Descriptor>) = order.manifests.iter().partition(|m| !is_index(&m.media_type));
+        let puts = images.iter().map(|manifest| async move {
+            self.put_manifest(image, &manifest.digest, manifest, layout.read_blob(&manifest.digest)?.into()).await
+        });
+        futures_util::future::try_join_all(puts).await?;
+        for index in indexes {
+            self.put_manifest(image, &index.digest, index, layout.read_blob(&index.digest)?.into()).await?;
+        }
         Ok(stats)
     }
 
-    /// Stores every manifest of `order` in `image`'s repository by digest
-    /// (its blobs are there): no tag is touched.
-    pub async fn push_manifests(&self, layout: &Layout, order: &PushOrder, image: &ImageName) -> Result<()> {
-        // Platform and attestation manifests concurrently, then the indexes
-        // that name them.
-        let (images, indexes): (Vec<&Descriptor>, Vec<&Descriptor>) = order.manifests.iter().partition(|m| !is_index(&m.media_type));
-        let puts = images
-            .iter()
-            .map(|manifest| async move { self.put_manifest(image, &manifest.digest, manifest, layout.read_blob(&manifest.digest)?).await });
-        futures_util::future::try_join_all(puts).await?;
-        // Indexes in walk order: an index after the manifests it names.
-        for index in indexes {
-            self.put_manifest(image, &index.digest, index, layout.read_blob(&index.digest)?).await?;
-        }
-        Ok(())
-    }
-
-    /// Uploads one blob unless the repository has it; true when uploaded.
+    /// Uploads one blob unless the repository has it, streamed from its
+    /// file (memory does not grow with its size); true when uploaded.
     async fn push_blob_once(&self, layout: &Layout, image: &ImageName, blob: &Descriptor) -> Result<(bool, u64)> {
         let reference = Self::reference(image, None)?;
         let exists = worth_asking_first(blob)
@@ -93,9 +79,14 @@ impl Registry {
         if exists {
             return Ok((false, blob.size));
         }
-        let data = bytes::Bytes::from(layout.read_blob(&blob.digest)?);
-        retry(&format!("uploading {} to {}", blob.digest, image.name), REGISTRY_POLICY, registry_transience, || {
-            self.client.push_blob(&reference, data.clone(), &blob.digest)
+        let path = layout.blob_path(&blob.digest)?;
+        retry(&format!("uploading {} to {}", blob.digest, image.name), REGISTRY_POLICY, registry_transience, || async {
+            let file = tokio::fs::File::open(&path)
+                .await
+                .map_err(|error| oci_client::errors::OciDistributionError::GenericError(Some(format!("{}: {error}", path.display()))))?;
+            let body = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20)
+                .map_err(|error| oci_client::errors::OciDistributionError::GenericError(Some(error.to_string())));
+            self.client.push_blob_stream(&reference, body, &blob.digest, Some(blob.size)).await
         })
         .await
         .with_context(|| format!("could not upload {} ({} bytes) to {}", blob.digest, blob.size, image.name))?;
@@ -103,11 +94,10 @@ impl Registry {
     }
 
     /// Stores a manifest under `reference` (a digest or a tag).
-    pub async fn put_manifest(&self, image: &ImageName, reference_text: &str, manifest: &Descriptor, body: Vec<u8>) -> Result<()> {
+    pub async fn put_manifest(&self, image: &ImageName, reference_text: &str, manifest: &Descriptor, body: bytes::Bytes) -> Result<()> {
         let reference = Self::reference(image, Some(reference_text))?;
         let content_type =
             HeaderValue::from_str(&manifest.media_type).with_context(|| format!("`{}` is not a media type", manifest.media_type))?;
-        let body = bytes::Bytes::from(body);
         retry(&format!("storing {reference}"), REGISTRY_POLICY, registry_transience, || {
             self.client.push_manifest_raw(&reference, body.clone(), content_type.clone())
         })
@@ -116,7 +106,6 @@ impl Registry {
         Ok(())
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -371,3 +371,12 @@ pub fn registry_inputs<'a>(bed: &'a TestBed, image: &'a str) -> Vec<(&'static st
         ("insecure-registries", bed.registry.as_str()),
     ]
 }
+
+/// `registry-auth` for both test registries, and both as `insecure-registries`.
+pub fn both_registries(bed: &TestBed) -> (String, String) {
+    let auth = format!(
+        "- registry: {}\n  username: {}\n  password: {}\n- registry: {}\n  username: {}\n  password: {}\n",
+        bed.registry, bed.user, bed.password, bed.registry2, bed.user2, bed.password2
+    );
+    (auth, format!("{},{}", bed.registry, bed.registry2))
+}
