@@ -29,8 +29,15 @@ impl Plan {
     /// always with a `docker-container` builder (its configuration marks
     /// plain-HTTP registries); with the daemon's BuildKit unless the
     /// registry is plain HTTP and not among the daemon's (`daemon_plain_http`).
+    ///
+    /// `mode: digest` pushes untagged by promise: only a `docker-container`
+    /// builder pushes by digest; the others (by name, under the staging
+    /// tag) leave it to the layout path.
     pub fn buildkit_pushes(&self, builder: &Builder, daemon_plain_http: &[String]) -> bool {
         let registry = &self.images[0].registry;
+        if matches!(self.mode, super::Mode::Digest { .. }) {
+            return matches!(builder, Builder::Container { .. });
+        }
         match builder {
             Builder::Container { .. } => true,
             // A builder named by `builder` is set up by its owner, plain

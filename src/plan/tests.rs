@@ -194,6 +194,9 @@ fn buildkit_pushes_unless_the_daemon_cannot_reach_a_plain_http_registry() {
         (&plain, &Builder::Daemon, &daemon_knows, true),
         (&plain, &container, &[], true),
         (&[("images", "localhost:5000/app"), ("insecure-registries", "localhost:5000")], &Builder::Daemon, &[], true),
+        // `mode: digest` leaves no tag: by digest, or through the layout.
+        (&[("mode", "digest")], &Builder::Daemon, &[], false),
+        (&[("mode", "digest")], &container, &[], true),
     ];
     for (inputs, builder, daemon, expected) in cases {
         let plan = plan(inputs).unwrap();
