@@ -5,7 +5,7 @@
 //! table), [`plan`] (inputs → a plain Plan). The flow: [`pipeline`], over
 //! phase rooms that each own one outside party.
 
-pub(crate) mod archscan;
+pub mod archscan;
 mod build;
 pub(crate) mod builder_config;
 pub mod buildx;

@@ -136,6 +136,7 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, run_name: &str, log: Log)
         },
         run_name: run_name.to_string(),
         user_buildx_config: user_buildx_config(env),
+        layer_scans: multiarch_action::archscan::cache::ScanCache::of_user(env),
     };
     if plan.call_check {
         return runtime.block_on(pipeline::check_only(&plan, &tools, &log));

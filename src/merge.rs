@@ -69,8 +69,9 @@ pub(crate) async fn merge(
     let merged =
         log.group(&format!("Merge {} digest(s)", digests.len()), push_merged_index(plan, registry, &digests, required, log)).await?;
     let MergedIndex { root, body, platforms } = merged;
-    let Verified { platform_images, attestations, notes } =
-        log.group("Verify the merged image", verify::verify(plan, registry, &root.digest, &platforms, log)).await?;
+    let Verified { platform_images, attestations, notes } = log
+        .group("Verify the merged image", verify::verify(plan, registry, &root.digest, &platforms, outside.tools.layer_scans.as_ref(), log))
+        .await?;
     let smoke = verify::smoke_test(plan, outside, &platform_images, log).await?;
     let pushed_references =
         log.group("Tag", publish::tag_everywhere(plan, registry, &root, &bytes::Bytes::from(body), &held_back, log)).await?;

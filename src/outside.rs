@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use crate::archscan::cache::ScanCache;
 use crate::buildx::Buildx;
 use crate::docker::Daemon;
 use crate::registry::Registry;
@@ -17,6 +18,8 @@ pub struct Tools {
     /// The user's buildx configuration (`BUILDX_CONFIG`, else
     /// `~/.docker/buildx`), where a builder named by `builder` is found.
     pub user_buildx_config: Option<PathBuf>,
+    /// What earlier runs' architecture scans found, by layer digest.
+    pub layer_scans: Option<ScanCache>,
 }
 
 /// The label on every container a run starts, valued with the run's name.
@@ -30,4 +33,7 @@ pub(crate) struct Outside<'a> {
     pub registry: Registry,
     pub buildx: Buildx,
     pub created_builder: tokio::sync::Mutex<Option<String>>,
+    /// Clean-up started during the run (the staging name's removal), which
+    /// the run's own clean-up waits for.
+    pub background: tokio::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }

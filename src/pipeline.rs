@@ -30,7 +30,7 @@ pub use crate::outside::{RUN_LABEL, Tools};
 /// (SIGTERM, SIGINT) the work is dropped, which stops buildx and closes any
 /// open log group; cleanup runs either way.
 pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::future::Future<Output = &'static str>) -> Result<Report> {
-    let config = DockerConfig::create(&tools.run_name, &plan.credentials)?;
+    let config = DockerConfig::create(&tools.run_name, &plan.credentials, tools.user_buildx_config.as_deref())?;
     let outside = Outside {
         tools,
         daemon: Daemon::connect()?,
@@ -40,6 +40,7 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
             _ => Buildx::new(tools.buildx.clone(), &config, plan.options.env()),
         },
         created_builder: tokio::sync::Mutex::new(None),
+        background: tokio::sync::Mutex::new(Vec::new()),
     };
     let work = async {
         match &plan.mode {
@@ -150,7 +151,15 @@ async fn build_and_push(plan: &Plan, outside: &Outside<'_>, config: &DockerConfi
             order.root.digest
         }
     };
-    let Verified { platform_images, attestations, notes } = publish::verify_and_copy(plan, &outside.registry, &digest, log).await?;
+    if matches!(route, Some(PushRoute::BuildKit)) && matches!(builder, Builder::Daemon | Builder::Existing { .. }) {
+        // The staging name the daemon's BuildKit stored is removed while the
+        // registry's copy is verified and tagged (the daemon takes seconds to
+        // delete an image when it holds many); clean-up waits for it.
+        let (daemon, staged) = (outside.daemon.clone(), first.with_tag(STAGING_TAG));
+        outside.background.lock().await.push(tokio::spawn(async move { daemon.remove_image_name(&staged).await }));
+    }
+    let Verified { platform_images, attestations, notes } =
+        publish::verify_and_copy(plan, &outside.registry, &digest, outside.tools.layer_scans.as_ref(), log).await?;
     report.digest = Some(digest.clone());
     report.attestations = attestations;
     report.verify_notes = notes;
@@ -209,6 +218,9 @@ fn write_digest(plan: &Plan, dir: &std::path::Path, pushed: Pushed, log: &Log) -
 /// daemon's BuildKit left in the daemon's image store (`staged`), its
 /// builder and its private Docker config; a failure here is a warning.
 async fn clean_up(outside: Outside<'_>, config: DockerConfig, staged: Option<&str>, log: &Log) {
+    for started in outside.background.lock().await.drain(..) {
+        let _ = started.await;
+    }
     outside.daemon.remove_labelled(RUN_LABEL, &outside.tools.run_name).await;
     if let Some(name) = staged {
         outside.daemon.remove_image_name(name).await;
@@ -229,7 +241,7 @@ const BUILDX_WITH_CALL: semver::Version = semver::Version::new(0, 15, 0);
 /// `call: check`: BuildKit's build checks on the Dockerfile, without
 /// building or pushing; a check that fails fails the run.
 pub async fn check_only(plan: &Plan, tools: &Tools, log: &Log) -> Result<()> {
-    let config = DockerConfig::create(&tools.run_name, &plan.credentials)?;
+    let config = DockerConfig::create(&tools.run_name, &plan.credentials, tools.user_buildx_config.as_deref())?;
     let mut buildx = Buildx::new(tools.buildx.clone(), &config, plan.options.env());
     if let (Some(_), Some(dir)) = (&plan.existing_builder, &tools.user_buildx_config) {
         buildx = buildx.with_builders_from(dir.clone());

@@ -4,6 +4,7 @@
 
 use anyhow::{Result, bail};
 
+use crate::archscan::cache::ScanCache;
 use crate::log::Log;
 use crate::meta;
 use crate::names::ImageName;
@@ -59,7 +60,13 @@ pub(crate) async fn held_back_tags(plan: &Plan, registry: &Registry, log: &Log) 
 /// configs, and the architecture scan of every layer streamed from the
 /// registry) while copying it by digest to every other image (blobs mounted
 /// within a registry, streamed across registries). No tag is touched.
-pub(crate) async fn verify_and_copy(plan: &Plan, registry: &Registry, digest: &str, log: &Log) -> Result<Verified> {
+pub(crate) async fn verify_and_copy(
+    plan: &Plan,
+    registry: &Registry,
+    digest: &str,
+    cache: Option<&ScanCache>,
+    log: &Log,
+) -> Result<Verified> {
     let _group = log.open_group(&format!("Verify {digest}"));
     let source = &plan.images[0];
     let copies = plan.images[1..].iter().map(|image| async move {
@@ -69,7 +76,7 @@ pub(crate) async fn verify_and_copy(plan: &Plan, registry: &Registry, digest: &s
         anyhow::Ok((image.name.clone(), started.elapsed().as_secs_f64()))
     });
     let (verified, copied) =
-        tokio::join!(verify::verify(plan, registry, digest, &plan.platforms, log), futures_util::future::try_join_all(copies));
+        tokio::join!(verify::verify(plan, registry, digest, &plan.platforms, cache, log), futures_util::future::try_join_all(copies));
     let verified = verified?;
     for (name, seconds) in copied? {
         log.info(&format!("{name}: {digest} copied from {} by digest ({seconds:.2}s)", source.name));

@@ -7,10 +7,11 @@
 use std::collections::HashMap;
 
 use anyhow::{Context as _, Result, bail};
-use futures_util::TryStreamExt as _;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::archscan;
+use crate::archscan::cache::ScanCache;
 use crate::docker::{ContainerRun, Daemon};
 use crate::log::Log;
 use crate::names::{Credential, ImageName};
@@ -58,37 +59,66 @@ impl std::fmt::Display for ForeignBinary {
     }
 }
 
+/// How many layers of one image are read at once.
+const LAYERS_AT_ONCE: usize = 3;
+
 /// Scans every layer of one platform's image for ELF files of another
-/// architecture. Layers stream from the registry into the scanner.
-async fn scan_platform(registry: &Registry, image: &ImageName, platform_image: &PlatformImage) -> Result<Vec<ForeignBinary>> {
+/// architecture. Layers stream from the registry into the scanner, a few at
+/// once; a layer this machine has scanned before (`cache`) is not read again.
+async fn scan_platform(
+    registry: &Registry,
+    image: &ImageName,
+    platform_image: &PlatformImage,
+    cache: Option<&ScanCache>,
+) -> Result<(Vec<ForeignBinary>, usize)> {
     let arch = platform_image.platform.arch.clone();
     if archscan::expected_arch(&arch).is_none() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), 0));
     }
-    let mut found = Vec::new();
-    for (index, layer) in platform_image.layers.iter().enumerate() {
-        let stream = registry.layer_stream(image, layer).await?;
-        let reader = SyncIoBridge::new(StreamReader::new(stream.stream.map_err(std::io::Error::other)));
-        let arch_for_scan = arch.clone();
-        let files =
-            tokio::task::spawn_blocking(move || archscan::scan_layer(reader).map(|files| archscan::mismatches(&files, &arch_for_scan)))
+    let scans = platform_image.layers.iter().enumerate().map(|(index, layer)| {
+        let arch = arch.clone();
+        async move {
+            if let Some(files) = cache.and_then(|c| c.get(layer)) {
+                return anyhow::Ok((index, archscan::mismatches(&files, &arch), true));
+            }
+            let stream = registry.layer_stream(image, layer).await?;
+            let reader = SyncIoBridge::new(StreamReader::new(stream.stream.map_err(std::io::Error::other)));
+            let files = tokio::task::spawn_blocking(move || archscan::scan_layer(reader))
                 .await
                 .context("the layer scan stopped")?
                 .with_context(|| format!("could not read layer {layer} of {}", platform_image.platform))?;
-        let step = platform_image.layer_steps.get(index).cloned().unwrap_or_default();
-        found.extend(files.into_iter().map(|mismatch| ForeignBinary {
-            platform: platform_image.platform.to_string(),
-            mismatch,
-            step: step.clone(),
-        }));
-    }
-    Ok(found)
+            if let Some(cache) = cache {
+                cache.put(layer, &files);
+            }
+            anyhow::Ok((index, archscan::mismatches(&files, &arch), false))
+        }
+    });
+    let mut scanned: Vec<_> = futures_util::stream::iter(scans).buffer_unordered(LAYERS_AT_ONCE).try_collect().await?;
+    scanned.sort_by_key(|(index, _, _)| *index);
+    let known = scanned.iter().filter(|(_, _, known)| *known).count();
+    let found = scanned
+        .into_iter()
+        .flat_map(|(index, mismatches, _)| {
+            let step = platform_image.layer_steps.get(index).cloned().unwrap_or_default();
+            let platform = platform_image.platform.to_string();
+            mismatches.into_iter().map(move |mismatch| ForeignBinary { platform: platform.clone(), mismatch, step: step.clone() })
+        })
+        .collect();
+    Ok((found, known))
 }
 
-/// Scans every platform concurrently.
-pub async fn scan_architectures(registry: &Registry, image: &ImageName, images: &[PlatformImage]) -> Result<Vec<ForeignBinary>> {
-    let scans = images.iter().map(|platform_image| scan_platform(registry, image, platform_image));
-    Ok(futures_util::future::try_join_all(scans).await?.into_iter().flatten().collect())
+/// Scans every platform concurrently; returns the foreign binaries and how
+/// many layers were known from earlier scans.
+pub async fn scan_architectures(
+    registry: &Registry,
+    image: &ImageName,
+    images: &[PlatformImage],
+    cache: Option<&ScanCache>,
+) -> Result<(Vec<ForeignBinary>, usize)> {
+    let scans = images.iter().map(|platform_image| scan_platform(registry, image, platform_image, cache));
+    let results = futures_util::future::try_join_all(scans).await?;
+    let known = results.iter().map(|(_, known)| known).sum();
+    Ok((results.into_iter().flat_map(|(found, _)| found).collect(), known))
 }
 
 /// One platform's smoke-test result.
@@ -122,9 +152,16 @@ async fn smoke_tests(
 
 /// The index holds every requested platform, each config declares its
 /// platform, and no layer carries a binary of another architecture.
-pub(crate) async fn verify(plan: &Plan, registry: &Registry, digest: &str, required: &[Platform], log: &Log) -> Result<Verified> {
+pub(crate) async fn verify(
+    plan: &Plan,
+    registry: &Registry,
+    digest: &str,
+    required: &[Platform],
+    cache: Option<&ScanCache>,
+    log: &Log,
+) -> Result<Verified> {
     let (platform_images, attestations) = read_pushed(registry, &plan.images[0], digest, required, &[], log).await?;
-    let scanned = scan_layers(plan, registry, &platform_images).await?;
+    let scanned = scan_layers(plan, registry, &platform_images, cache).await?;
     let notes = judge(plan, &platform_images, scanned, log)?;
     Ok(Verified { platform_images, attestations, notes })
 }
@@ -156,18 +193,25 @@ pub(crate) async fn read_pushed(
 pub(crate) struct LayerScan {
     foreign: Vec<ForeignBinary>,
     layers: usize,
+    /// Layers answered from earlier scans on this machine.
+    known: usize,
     seconds: f64,
 }
 
 /// Streams every layer of `images` from the registry through the
 /// architecture scan (nothing when `verify: false`).
-pub(crate) async fn scan_layers(plan: &Plan, registry: &Registry, images: &[PlatformImage]) -> Result<Option<LayerScan>> {
+pub(crate) async fn scan_layers(
+    plan: &Plan,
+    registry: &Registry,
+    images: &[PlatformImage],
+    cache: Option<&ScanCache>,
+) -> Result<Option<LayerScan>> {
     if plan.verify == CheckLevel::Off {
         return Ok(None);
     }
     let started = std::time::Instant::now();
-    let foreign = scan_architectures(registry, &plan.images[0], images).await?;
-    Ok(Some(LayerScan { foreign, layers: images.iter().map(|i| i.layers.len()).sum(), seconds: started.elapsed().as_secs_f64() }))
+    let (foreign, known) = scan_architectures(registry, &plan.images[0], images, cache).await?;
+    Ok(Some(LayerScan { foreign, layers: images.iter().map(|i| i.layers.len()).sum(), known, seconds: started.elapsed().as_secs_f64() }))
 }
 
 /// Weighs configs and scan: fails (`verify: true`) or warns (`warn`);
@@ -175,7 +219,16 @@ pub(crate) async fn scan_layers(plan: &Plan, registry: &Registry, images: &[Plat
 pub(crate) fn judge(plan: &Plan, platform_images: &[PlatformImage], scanned: Option<LayerScan>, log: &Log) -> Result<Vec<String>> {
     let Some(scan) = scanned else { return Ok(Vec::new()) };
     let mut problems = config_mismatches(platform_images);
-    log.info(&format!("architecture scan of {} layers: {} foreign binaries ({:.2}s)", scan.layers, scan.foreign.len(), scan.seconds));
+    let known = match scan.known {
+        0 => String::new(),
+        n => format!(", {n} of them known from an earlier scan on this machine"),
+    };
+    log.info(&format!(
+        "architecture scan of {} layers{known}: {} foreign binaries ({:.2}s)",
+        scan.layers,
+        scan.foreign.len(),
+        scan.seconds
+    ));
     problems.extend(scan.foreign.iter().take(20).map(ToString::to_string));
     if scan.foreign.len() > 20 {
         problems.push(format!("… and {} more binaries of another architecture", scan.foreign.len() - 20));

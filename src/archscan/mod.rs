@@ -12,6 +12,8 @@
 //! Only the first [`ELF_PREFIX_LEN`] bytes of each file are read; the rest of
 //! its contents is skipped as the tar stream is read, never held in memory.
 
+pub mod cache;
+
 use std::fmt;
 use std::io::{self, Cursor, Read};
 
@@ -234,6 +236,10 @@ fn parse_elf_header(prefix: &[u8]) -> Option<(u16, ElfClass, bool)> {
     };
     Some((machine, class, big_endian))
 }
+
+/// Every name [`arch_name`] gives.
+pub const ARCH_NAMES: &[&str] =
+    &["amd64", "386", "arm64", "arm", "ppc64le", "s390x", "riscv64", "mips64le", "mips64", "loong64", "unknown"];
 
 fn arch_name(machine: u16, class: ElfClass, big_endian: bool) -> &'static str {
     use ElfClass::{Elf32, Elf64};

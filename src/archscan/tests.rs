@@ -423,3 +423,15 @@ fn large_file_is_streamed_past() {
     assert_eq!(total.get(), SIZE, "the whole entry was read through");
     assert!(largest.get() <= 64 * 1024, "contents were read in chunks of up to {} bytes", largest.get());
 }
+
+#[test]
+fn every_architecture_name_is_listed() {
+    for machine in 0..=300u16 {
+        for class in [ElfClass::Elf32, ElfClass::Elf64] {
+            for big_endian in [false, true] {
+                let name = arch_name(machine, class, big_endian);
+                assert!(ARCH_NAMES.contains(&name), "{name}");
+            }
+        }
+    }
+}

@@ -41,11 +41,17 @@ pub struct DockerConfig {
 }
 
 impl DockerConfig {
-    pub fn create(run: &str, credentials: &[Credential]) -> Result<DockerConfig> {
+    /// The directory, with the credentials and the machine's buildx node
+    /// name (see [`node_name`]) taken from `user_buildx`, the user's buildx
+    /// configuration.
+    pub fn create(run: &str, credentials: &[Credential], user_buildx: Option<&Path>) -> Result<DockerConfig> {
         let dir =
             tempfile::Builder::new().prefix(&format!("{run}-")).tempdir().context("could not create a private Docker config directory")?;
         let config = docker_config_json(credentials);
         std::fs::write(dir.path().join("config.json"), config).context("could not write the private Docker config")?;
+        let builders = dir.path().join("buildx");
+        std::fs::create_dir(&builders).context("could not create the private buildx directory")?;
+        std::fs::write(builders.join(NODE_NAME_FILE), node_name(user_buildx)).context("could not write the private buildx node name")?;
         Ok(DockerConfig { dir })
     }
 
@@ -56,6 +62,37 @@ impl DockerConfig {
     /// Removes the directory now, reporting failure.
     pub fn remove(self) -> Result<()> {
         self.dir.close().context("could not remove the private Docker config directory")
+    }
+}
+
+/// Where buildx keeps the name of the machine it runs on.
+const NODE_NAME_FILE: &str = ".buildNodeID";
+
+/// The name buildx gives this machine, read from the user's buildx
+/// configuration, or made there (as buildx would on its first run) when it
+/// has none. BuildKit keeps what it has of a build context (its files and
+/// their checksums) under that name and the context's path, so a run that
+/// reuses it sends only what changed; a new name each run would send the
+/// whole context every time (some 5 s for a 512 MB file). When the user's
+/// directory cannot be read or written, a name for this run alone.
+pub fn node_name(user_buildx: Option<&Path>) -> String {
+    let fresh = || format!("{:016x}", rand::random::<u64>());
+    let Some(dir) = user_buildx else { return fresh() };
+    let file = dir.join(NODE_NAME_FILE);
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        let name = text.trim();
+        let valid = !name.is_empty() && name.len() <= 128 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        return if valid { name.to_string() } else { fresh() };
+    }
+    let name = fresh();
+    let made = std::fs::create_dir_all(dir).and_then(|()| {
+        use std::io::Write as _;
+        std::fs::OpenOptions::new().write(true).create_new(true).open(&file)?.write_all(name.as_bytes())
+    });
+    match made {
+        Ok(()) => name,
+        // Another run made it first: its name is the one to share.
+        Err(_) => std::fs::read_to_string(&file).map(|t| t.trim().to_string()).ok().filter(|n| !n.is_empty()).unwrap_or(name),
     }
 }
 
@@ -268,6 +305,26 @@ pub fn parse_version(text: &str) -> Option<semver::Version> {
 mod tests {
     use super::*;
     use crate::names::Secret;
+
+    #[test]
+    fn the_node_name_is_the_users_and_made_once_when_missing() {
+        let home = tempfile::tempdir().unwrap();
+        let user = home.path().join(".docker/buildx");
+        let made = node_name(Some(&user));
+        assert_eq!(made.len(), 16, "{made}");
+        assert_eq!(std::fs::read_to_string(user.join(NODE_NAME_FILE)).unwrap(), made);
+        assert_eq!(node_name(Some(&user)), made, "a second run shares the name");
+        std::fs::write(user.join(NODE_NAME_FILE), "ab1718e7a097ef21\n").unwrap();
+        assert_eq!(node_name(Some(&user)), "ab1718e7a097ef21");
+        std::fs::write(user.join(NODE_NAME_FILE), "not a name/..").unwrap();
+        let odd = node_name(Some(&user));
+        assert_ne!(odd, "not a name/..");
+        assert_eq!(std::fs::read_to_string(user.join(NODE_NAME_FILE)).unwrap(), "not a name/..", "the user's file is left alone");
+        assert_ne!(node_name(None), node_name(None));
+        std::fs::write(user.join(NODE_NAME_FILE), "ab1718e7a097ef21").unwrap();
+        let config = DockerConfig::create("run", &[], Some(&user)).unwrap();
+        assert_eq!(std::fs::read_to_string(config.path().join("buildx").join(NODE_NAME_FILE)).unwrap(), "ab1718e7a097ef21");
+    }
 
     #[test]
     fn versions_read_as_buildx_prints_them() {

@@ -31,6 +31,10 @@ struct SolveStatus {
 struct VertexStatus {
     #[serde(default)]
     id: String,
+    #[serde(default)]
+    vertex: String,
+    #[serde(default)]
+    current: u64,
     completed: Option<DateTime<Utc>>,
 }
 
@@ -163,6 +167,19 @@ pub struct Progress {
     failure: BuildFailure,
     warnings: Vec<BuildWarning>,
     emulation_failure: bool,
+    /// Context transfers already shown (`transferring context: 27 B done`):
+    /// how much of the build context buildx sent to BuildKit.
+    transfers_shown: std::collections::HashSet<String>,
+}
+
+/// A byte count as people read it: `27 B`, `4.1 MB`, `537.0 MB`.
+fn human_bytes(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} kB", bytes as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", bytes as f64 / 1e6),
+        _ => format!("{:.2} GB", bytes as f64 / 1e9),
+    }
 }
 
 /// The platform a step runs for, from its `[linux/arm64 2/3]` prefix.
@@ -265,7 +282,10 @@ impl Progress {
             }
         }
         for exported in status.statuses.iter().filter(|s| s.completed.is_some()) {
-            if let Some(digest) = exported.id.strip_prefix("exporting manifest list ") {
+            if exported.id.starts_with("transferring ") && self.transfers_shown.insert(format!("{} {}", exported.vertex, exported.id)) {
+                let n = self.number(&exported.vertex);
+                out.push(format!("#{n} {} {} done", exported.id, human_bytes(exported.current)));
+            } else if let Some(digest) = exported.id.strip_prefix("exporting manifest list ") {
                 self.exported_list = Some(digest.to_string());
             } else if let Some(digest) = exported.id.strip_prefix("exporting manifest ")
                 && !self.exported_manifests.iter().any(|d| d == digest)

@@ -156,12 +156,12 @@ fn the_push_output_is_untagged_and_carries_the_compression() {
     let container = Builder::Container { name: "multiarch".into() };
     type Case<'a> = (&'a [(&'a str, &'a str)], &'a Builder, &'a str);
     let cases: &[Case] = &[
-        (&[], &Builder::Daemon, "type=image,name=registry.example.com:5000/acme/app:multiarch-action-unverified,push=true"),
+        (&[], &Builder::Daemon, "type=image,name=registry.example.com:5000/acme/app:multiarch-action-unverified,unpack=false,push=true"),
         (&[], &container, "type=image,name=registry.example.com:5000/acme/app,push-by-digest=true,push=true"),
         (
             &[("compression", "zstd"), ("compression-level", "3"), ("insecure-registries", "registry.example.com:5000")],
             &Builder::Daemon,
-            "type=image,name=registry.example.com:5000/acme/app:multiarch-action-unverified,push=true,registry.insecure=true,compression=zstd,oci-mediatypes=true,compression-level=3",
+            "type=image,name=registry.example.com:5000/acme/app:multiarch-action-unverified,unpack=false,push=true,registry.insecure=true,compression=zstd,oci-mediatypes=true,compression-level=3",
         ),
         (
             &[("compression", "estargz")],

@@ -243,3 +243,20 @@ fn cross_steps_count_for_their_target_and_never_as_emulated() {
     assert_eq!(times.len(), 1);
     assert_eq!((times[0].wall_seconds, times[0].emulated_seconds), (40.0, 10.0), "the cross step is arm64's time, not QEMU's");
 }
+
+#[test]
+fn context_transfers_are_shown_once_with_their_size() {
+    let mut progress = Progress::default();
+    let status = |current: u64, completed: bool| {
+        let completed = if completed { r#","completed":"2026-01-01T00:00:02Z""# } else { "" };
+        format!(r#"{{"statuses":[{{"id":"transferring context:","vertex":"sha256:d","current":{current}{completed}}}]}}"#)
+    };
+    let mut out = Vec::new();
+    for line in [status(1_000, false), status(536_970_000, true), status(536_970_000, true)] {
+        out.extend(progress.feed(&line));
+    }
+    assert_eq!(out, ["#1 transferring context: 537.0 MB done"]);
+    for (bytes, shown) in [(27, "27 B"), (4_100, "4.1 kB"), (4_100_000, "4.1 MB"), (2_500_000_000, "2.50 GB")] {
+        assert_eq!(human_bytes(bytes), shown);
+    }
+}
