@@ -129,9 +129,9 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, run_name: &str, log: Log)
         return Ok(());
     }
     let tools = Tools {
-        // A bundle reads registries only; it needs no buildx.
-        buildx: match plan.mode {
-            multiarch_action::plan::Mode::Bundle(_) => std::path::PathBuf::new(),
+        // A bundle that builds nothing reads registries only; it needs no buildx.
+        buildx: match &plan.mode {
+            multiarch_action::plan::Mode::Bundle(request) if request.builds.is_empty() => std::path::PathBuf::new(),
             _ => buildx::locate(env.get("PATH").map(String::as_str))?,
         },
         run_name: run_name.to_string(),
