@@ -11,11 +11,11 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use crate::build::{self, Built};
 use crate::buildx::builder::{self, ChosenBuilder};
-use crate::bundle::WantedImage;
-use crate::bundle::request::ServiceBuild;
 use crate::buildx::metadata::BuildMetadata;
 use crate::buildx::progress;
 use crate::buildx::{Buildx, DockerConfig};
+use crate::bundle::WantedImage;
+use crate::bundle::request::ServiceBuild;
 use crate::docker::Daemon;
 use crate::emulation;
 use crate::log::Log;
@@ -146,7 +146,12 @@ async fn build_service(
     let pushed = build_and_push(plan, outside, slot, log).await.with_context(|| format!("service `{name}`"))?;
     tag(plan, outside, pushed, log).await.with_context(|| format!("service `{name}`"))?;
     log.info(&format!("service `{name}`: built for {} and pushed as {}", crate::platform::join(&plan.platforms), service.reference));
-    Ok(WantedImage { service: Some(name.to_string()), reference: service.reference.clone(), platform: service.platform.clone(), built: true })
+    Ok(WantedImage {
+        service: Some(name.to_string()),
+        reference: service.reference.clone(),
+        platform: service.platform.clone(),
+        built: true,
+    })
 }
 
 /// Checks, builder and QEMU; the build (BuildKit pushes it to the first
@@ -160,8 +165,15 @@ async fn build_and_push(plan: &Plan, outside: &Outside<'_>, slot: BuildSlot<'_>,
     };
     let (rewrites, held_back, ChosenBuilder { builder, why }) = tokio::try_join!(
         preflight::phase::run(plan, &outside.registry, &emulated, log),
-        // A build that pushes nothing needs no registry of its images.
-        async { if plan.push { publish::check_registries(plan, &outside.registry, log).await } else { Ok(Vec::new()) } },
+        // A build that pushes nothing needs no registry of its images; a
+        // bundle's service had its registry checked before any build.
+        async {
+            match (plan.push, slot.service) {
+                (false, _) => Ok(Vec::new()),
+                (true, None) => publish::check_registries(plan, &outside.registry, log).await,
+                (true, Some(_)) => publish::held_back_tags(plan, &outside.registry, log).await,
+            }
+        },
         async {
             match slot.builder {
                 Some(shared) => Ok(shared.clone()),

@@ -222,8 +222,7 @@ pub fn log_table(resolved: &[Resolved]) -> String {
             .collect::<Vec<_>>(),
     ];
     for r in resolved {
-        let mut row =
-            vec![service_cell(&r.wanted, "-"), r.wanted.reference.clone(), short_digest(&r.root.digest)];
+        let mut row = vec![service_cell(&r.wanted, "-"), r.wanted.reference.clone(), short_digest(&r.root.digest)];
         row.extend(columns.iter().map(|p| cell(r, p).to_string()));
         rows.push(row);
     }
@@ -250,12 +249,7 @@ pub fn markdown_table(resolved: &[Resolved]) -> String {
     }
     md.push_str(&format!("\n|---|---|---|{}\n", "---|".repeat(columns.len())));
     for r in resolved {
-        md.push_str(&format!(
-            "| {} | `{}` | `{}` |",
-            service_cell(&r.wanted, ""),
-            r.wanted.reference,
-            short_digest(&r.root.digest)
-        ));
+        md.push_str(&format!("| {} | `{}` | `{}` |", service_cell(&r.wanted, ""), r.wanted.reference, short_digest(&r.root.digest)));
         for platform in &columns {
             md.push_str(&format!(" {} |", cell(r, platform)));
         }

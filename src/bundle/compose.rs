@@ -39,7 +39,7 @@ pub struct ComposeBuild {
 #[serde(untagged)]
 enum BuildShape {
     Context(String),
-    Map(BuildMap),
+    Map(Box<BuildMap>),
 }
 
 /// Other keys (`labels`, `cache_from`, `network`, …) are read past; those
@@ -152,7 +152,7 @@ fn parse_build(service: &str, dir: &Path, build: serde_yaml_ng::Value, env: &Has
     let value = |what: &str, text: &str| interpolate(text, env).with_context(|| format!("compose-file: service `{service}`: build {what}"));
     let map = match shape {
         BuildShape::Context(context) => BuildMap { context: Some(context), ..BuildMap::default() },
-        BuildShape::Map(map) => map,
+        BuildShape::Map(map) => *map,
     };
     if let Some(key) = map.unsupported() {
         bail!(
@@ -161,7 +161,9 @@ fn parse_build(service: &str, dir: &Path, build: serde_yaml_ng::Value, env: &Has
     }
     let context = value("context", map.context.as_deref().unwrap_or("."))?;
     if context.contains("://") || context.starts_with("git@") {
-        bail!("compose-file: service `{service}`: build context `{context}` is not a directory; a bundle builds local contexts, give a path");
+        bail!(
+            "compose-file: service `{service}`: build context `{context}` is not a directory; a bundle builds local contexts, give a path"
+        );
     }
     let context = tidy(&dir.join(&context));
     let dockerfile = match map.dockerfile {
@@ -328,12 +330,7 @@ mod tests {
             services,
             vec![
                 ComposeService { name: "cache".into(), image: Some("redis:7.2".into()), platform: None, build: None },
-                ComposeService {
-                    name: "db".into(),
-                    image: Some("postgres:16".into()),
-                    platform: Some("linux/arm64".into()),
-                    build: None
-                },
+                ComposeService { name: "db".into(), image: Some("postgres:16".into()), platform: Some("linux/arm64".into()), build: None },
             ]
         );
     }
@@ -387,7 +384,11 @@ mod tests {
             ("c.yaml", "build: [a, b]", Err("compose-file: service `app`: `build:` is not a context nor a map")),
             ("c.yaml", "build:\n      args:\n        - =x\n", Err("compose-file: service `app`: build arg `=x` names no argument")),
             ("c.yaml", "build: https://github.com/acme/app.git", Err("compose-file: service `app`: build context `https://")),
-            ("c.yaml", "build:\n      dockerfile_inline: FROM x\n", Err("compose-file: service `app`: build `dockerfile_inline` is not carried")),
+            (
+                "c.yaml",
+                "build:\n      dockerfile_inline: FROM x\n",
+                Err("compose-file: service `app`: build `dockerfile_inline` is not carried"),
+            ),
             ("c.yaml", "build:\n      secrets: [token]\n", Err("compose-file: service `app`: build `secrets` is not carried")),
             ("c.yaml", "build: ./${NOPE:?set NOPE}", Err("compose-file: service `app`: build context: NOPE is not set: set NOPE")),
         ];

@@ -105,10 +105,7 @@ impl BundleRequest {
         let mut builds: Vec<ServiceBuild> = Vec::new();
         for service in services {
             let input = format!("compose-file: service `{}`", service.name);
-            let platform = service
-                .platform
-                .map(|p| Platform::parse(&p).map_err(|e| anyhow::anyhow!("{input}: {e}")))
-                .transpose()?;
+            let platform = service.platform.map(|p| Platform::parse(&p).map_err(|e| anyhow::anyhow!("{input}: {e}"))).transpose()?;
             let Some(build) = service.build else {
                 let reference = checked_reference(&input, service.image.as_deref().unwrap_or_default())?;
                 images.push(WantedImage { service: Some(service.name), reference, platform, built: false });
@@ -123,7 +120,10 @@ impl BundleRequest {
                 bail!("{input}: `{reference}` names a digest; a built service is pushed under a tag, write e.g. `image: name:1.0`");
             }
             if let Some(other) = builds.iter().find(|b| b.reference == reference) {
-                bail!("{input}: `{reference}` is where service `{}` is pushed too; give each built service its own `image:`", other.service);
+                bail!(
+                    "{input}: `{reference}` is where service `{}` is pushed too; give each built service its own `image:`",
+                    other.service
+                );
             }
             builds.push(ServiceBuild { service: service.name, build, reference, platform });
         }
@@ -269,7 +269,9 @@ mod tests {
     #[test]
     fn built_services_are_pushed_to_their_image_or_under_images() {
         let compose = "services:\n  api:\n    build: ./api\n  web:\n    image: r.example/acme/web:2\n    build:\n      context: web\n      target: prod\n    platform: linux/arm64\n  db:\n    image: postgres:16\n";
-        let cases: &[(&str, Result<(&[&str], &[&str]), &str>)] = &[
+        // `images`, then the listed references and the built ones, or the error.
+        type Case<'a> = (&'a str, Result<(&'a [&'a str], &'a [&'a str]), &'a str>);
+        let cases: &[Case] = &[
             ("r.example/acme", Ok((&["postgres:16"], &["r.example/acme/api:latest", "r.example/acme/web:2"]))),
             ("redis:7\nr.example/acme\n", Ok((&["redis:7", "postgres:16"], &["r.example/acme/api:latest", "r.example/acme/web:2"]))),
             ("redis:7", Err("compose-file: service `api` has `build:` and no `image:`, so it has nowhere to be pushed")),
@@ -310,7 +312,10 @@ mod tests {
                 "services:\n  a:\n    image: r.example/x:1\n    build: .\n  b:\n    image: r.example/x:1\n    build: .\n".to_string(),
                 "compose-file: service `b`: `r.example/x:1` is where service `a` is pushed too",
             ),
-            ("services:\n  a:\n    image: Bad:1\n    build: .\n".to_string(), "compose-file: service `a`: `Bad:1` is not an image reference"),
+            (
+                "services:\n  a:\n    image: Bad:1\n    build: .\n".to_string(),
+                "compose-file: service `a`: `Bad:1` is not an image reference",
+            ),
         ];
         for (compose, message) in cases {
             let (_dir, request) = with_compose(&compose, &[]);
@@ -325,10 +330,16 @@ mod tests {
         let (dir, request) = with_compose(compose, &[]);
         let request = request.unwrap();
         let error = request.check_files(dir.path()).unwrap_err().to_string();
-        assert!(error.starts_with("compose-file: service `api`: the build context `") && error.contains("deploy/api` is not a directory"), "{error}");
+        assert!(
+            error.starts_with("compose-file: service `api`: the build context `") && error.contains("deploy/api` is not a directory"),
+            "{error}"
+        );
         std::fs::create_dir_all(dir.path().join("deploy/api")).unwrap();
         let error = request.check_files(dir.path()).unwrap_err().to_string();
-        assert!(error.starts_with("compose-file: service `api`: there is no Dockerfile at `") && error.contains("deploy/api/Dockerfile`"), "{error}");
+        assert!(
+            error.starts_with("compose-file: service `api`: there is no Dockerfile at `") && error.contains("deploy/api/Dockerfile`"),
+            "{error}"
+        );
         std::fs::write(dir.path().join("deploy/api/Dockerfile"), "FROM scratch\n").unwrap();
         request.check_files(dir.path()).unwrap();
     }

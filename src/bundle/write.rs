@@ -326,7 +326,10 @@ mod tests {
         assert!(readme.contains("multiarch-action bundle load deploy.tar"), "{readme}");
         let built = BundledImage { name: "r.example/acme/api:latest".into(), built_from: Some("api".into()), ..image };
         let text = super::readme(&[built], "deploy.tar");
-        assert!(text.contains("- `r.example/acme/api:latest` (linux/arm64), `sha256:ab`, built from the Compose service `api`\n"), "{text}");
+        assert!(
+            text.contains("- `r.example/acme/api:latest` (linux/arm64), `sha256:ab`, built from the Compose service `api`\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -241,7 +241,8 @@ fn a_bundles_built_service_gets_a_plan_of_its_own() {
 
 #[test]
 fn a_bundle_that_builds_must_push() {
-    let cases: &[(&[(&str, &str)], &str, Option<&str>)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, Option<&'a str>);
+    let cases: &[Case] = &[
         (&[], "push", None),
         (&[("push", "true")], "pull_request", None),
         (&[("push", "false")], "push", Some("push: `push: false` does not push the services built for the bundle (`api`)")),
