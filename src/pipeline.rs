@@ -123,14 +123,31 @@ async fn build_services(
             .with_context(|| format!("service `{}` cannot be pushed to {}; nothing was built", service.service, plan.images[0].name))?;
     }
     let chosen = builder::start(first, outside, log).await?;
-    futures_util::stream::iter(services.iter().copied())
-        .map(|(service, plan)| build_service(service, plan, &chosen, outside, config, log))
+    // Each service writes through a log of its own, held until the one
+    // before it is done: the log reads one service after another.
+    let logs: Vec<Log> = services.iter().map(|_| log.holding()).collect();
+    logs[0].release();
+    futures_util::stream::iter(services.iter().copied().enumerate())
+        .map(|(at, (service, plan))| build_service(service, plan, &chosen, outside, config, &logs[at], logs.get(at + 1)))
         .buffered(SERVICE_BUILDS_AT_ONCE)
         .try_collect()
         .await
 }
 
-/// One service of a bundle built, verified and tagged with its own plan.
+/// Releases the next service's log when dropped: when this service is
+/// done, failed or cancelled.
+struct ReleaseWhenDone<'a>(Option<&'a Log>);
+
+impl Drop for ReleaseWhenDone<'_> {
+    fn drop(&mut self) {
+        if let Some(log) = self.0 {
+            log.release();
+        }
+    }
+}
+
+/// One service of a bundle built, verified and tagged with its own plan;
+/// the next service's log is released when this one is done.
 async fn build_service(
     service: &ServiceBuild,
     plan: &Plan,
@@ -138,7 +155,9 @@ async fn build_service(
     outside: &Outside<'_>,
     config: &DockerConfig,
     log: &Log,
+    next_log: Option<&Log>,
 ) -> Result<WantedImage> {
+    let _release_next = ReleaseWhenDone(next_log);
     let name = service.service.as_str();
     let scratch = config.path().join(format!("service-{name}"));
     std::fs::create_dir_all(&scratch).with_context(|| format!("could not create {}", scratch.display()))?;

@@ -275,6 +275,9 @@ fn compose_services_with_build_are_built_for_arm64_into_the_bundle() {
     }
     assert!(run.stdout.lines().any(|l| l.starts_with("web ") && l.contains(&format!("{web}:1.0")) && l.ends_with('✓')), "{}", run.stdout);
     assert!(run.stdout.contains("3 image(s)"), "{}", run.stdout);
+    // Built side by side, logged one after the other: each service's groups together.
+    let at = |text: &str| run.stdout.find(text).unwrap_or_else(|| panic!("{text} is not in the log:\n{}", run.stdout));
+    assert!(at("service `api`: built for") < at("::group::Service `worker`"), "the services' logs interleave:\n{}", run.stdout);
 
     // The README names the built services; the index names them by reference.
     let readme = Command::new("tar").arg("xOf").arg(&bundle).arg("README.md").output().unwrap();
