@@ -114,7 +114,7 @@ impl BundleRequest {
             let reference = match (&service.image, &push_under) {
                 (Some(image), _) => checked_reference(&input, image)?,
                 (None, Some(under)) => checked_reference(&input, &format!("{under}/{}:latest", service.name.to_lowercase()))?,
-                (None, None) => unreachable!("a service built without `image:` has `images` to be pushed under"),
+                (None, None) => bail!("{input} has `build:` and no `image:`; give it `image:`, where it is pushed"),
             };
             if crate::reference::parse(&reference)?.digest().is_some() {
                 bail!("{input}: `{reference}` names a digest; a built service is pushed under a tag, write e.g. `image: name:1.0`");
