@@ -2,9 +2,11 @@
 //! as annotations, phases as collapsible groups, and other programs' output
 //! (the build log, a smoke test, anything read from an image) between
 //! `::stop-commands::` lines, so that none of it is obeyed as a command.
+//! Of several jobs at once (a bundle's services), each can write through a
+//! log of its own that holds its lines until the one before it is done.
 
 use std::io::Write as _;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::runner::command::{Annotation, GROUP_END, Level, fresh_token, group_start, resume_commands, stop_commands};
 
@@ -26,14 +28,67 @@ impl Drop for Group<'_> {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Log {
     pub in_workflow: bool,
+    /// Lines held back until [`Log::release`], for a log made by
+    /// [`Log::holding`]; `None` inside once released.
+    held: Option<Arc<Mutex<Option<Vec<HeldLine>>>>>,
+}
+
+/// A line held back, and how it is to be written.
+#[derive(Debug)]
+enum HeldLine {
+    Own(String),
+    Other(String),
 }
 
 impl Log {
+    pub fn new(in_workflow: bool) -> Log {
+        Log { in_workflow, held: None }
+    }
+
+    /// A log for one of several jobs running at once: what it writes is held
+    /// until [`Log::release`], so that each job's lines (and log groups)
+    /// stay together.
+    pub fn holding(&self) -> Log {
+        Log { in_workflow: self.in_workflow, held: Some(Arc::new(Mutex::new(Some(Vec::new())))) }
+    }
+
+    /// Writes what was held, in order, and passes later lines straight
+    /// through; nothing for a log that holds nothing.
+    pub fn release(&self) {
+        let Some(held) = &self.held else { return };
+        // Written under the lock, so that no later line overtakes them.
+        let mut held = held.lock().unwrap_or_else(PoisonError::into_inner);
+        for line in held.take().unwrap_or_default() {
+            match line {
+                HeldLine::Own(text) => self.write_line(&text),
+                HeldLine::Other(text) => self.write_raw(&text),
+            }
+        }
+    }
+
+    /// Keeps `line` back when this log holds; false when it is to be written.
+    fn hold(&self, line: impl FnOnce() -> HeldLine) -> bool {
+        let Some(held) = &self.held else { return false };
+        match held.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+            Some(lines) => {
+                lines.push(line());
+                true
+            }
+            None => false,
+        }
+    }
+
     /// A line of our own: commands in it are obeyed.
     fn line(&self, text: &str) {
+        if !self.hold(|| HeldLine::Own(text.to_string())) {
+            self.write_line(text);
+        }
+    }
+
+    fn write_line(&self, text: &str) {
         let mut region = UNTRUSTED_REGION.lock().unwrap_or_else(PoisonError::into_inner);
         let mut out = std::io::stdout().lock();
         if let Some(token) = region.take() {
@@ -51,6 +106,12 @@ impl Log {
     /// workflow, inside a stop-commands region, so no `::command::` in it is
     /// obeyed.
     pub fn raw(&self, line: &str) {
+        if !self.hold(|| HeldLine::Other(line.to_string())) {
+            self.write_raw(line);
+        }
+    }
+
+    fn write_raw(&self, line: &str) {
         let mut region = UNTRUSTED_REGION.lock().unwrap_or_else(PoisonError::into_inner);
         let mut out = std::io::stdout().lock();
         if self.in_workflow && region.is_none() {
@@ -182,6 +243,38 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for RunnerLayer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The lines a holding log keeps, as `own:`/`other:` text; None once released.
+    fn held(log: &Log) -> Option<Vec<String>> {
+        let held = log.held.as_ref().expect("a holding log").lock().unwrap();
+        held.as_ref().map(|lines| {
+            lines
+                .iter()
+                .map(|line| match line {
+                    HeldLine::Own(text) => format!("own:{text}"),
+                    HeldLine::Other(text) => format!("other:{text}"),
+                })
+                .collect()
+        })
+    }
+
+    #[test]
+    fn a_holding_log_keeps_its_lines_in_order_until_released() {
+        let log = Log::new(true).holding();
+        {
+            let _group = log.open_group("Build");
+            log.info("built");
+            log.raw("#1 DONE");
+        }
+        assert_eq!(held(&log).unwrap(), ["own:::group::Build", "own:built", "other:#1 DONE", "own:::endgroup::"]);
+        let copy = log.clone();
+        copy.info("from a clone");
+        assert_eq!(held(&log).unwrap().len(), 5, "clones share what is held");
+        log.release();
+        assert_eq!(held(&log), None);
+        assert!(!log.hold(|| HeldLine::Own("after".into())), "after release lines pass through");
+        assert!(!Log::new(false).hold(|| HeldLine::Own("x".into())), "a plain log holds nothing");
+    }
 
     #[test]
     fn event_fields_read_as_one_line() {

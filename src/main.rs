@@ -22,11 +22,11 @@ fn main() -> ExitCode {
         return code;
     }
     let in_workflow = env.get("GITHUB_ACTIONS").is_some_and(|v| v == "true");
-    let log = Log { in_workflow };
+    let log = Log::new(in_workflow);
     {
         use tracing_subscriber::layer::SubscriberExt as _;
         use tracing_subscriber::util::SubscriberInitExt as _;
-        let layer = tracing_subscriber::Layer::with_filter(RunnerLayer { log }, tracing_subscriber::filter::LevelFilter::WARN);
+        let layer = tracing_subscriber::Layer::with_filter(RunnerLayer { log: log.clone() }, tracing_subscriber::filter::LevelFilter::WARN);
         tracing_subscriber::registry().with(layer).init();
     }
     if let Some(token) = env.get("ACTIONS_RUNTIME_TOKEN") {
@@ -57,7 +57,7 @@ fn main() -> ExitCode {
     if let Err(error) = post::save_run_name(&env, &run_name) {
         log.warning(&format!("{error:#}"));
     }
-    match run(&raw, &env, &run_name, log) {
+    match run(&raw, &env, &run_name, log.clone()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // The summary says what failed, including which tags were and
@@ -129,9 +129,9 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, run_name: &str, log: Log)
         return Ok(());
     }
     let tools = Tools {
-        // A bundle reads registries only; it needs no buildx.
-        buildx: match plan.mode {
-            multiarch_action::plan::Mode::Bundle(_) => std::path::PathBuf::new(),
+        // A bundle that builds nothing reads registries only; it needs no buildx.
+        buildx: match &plan.mode {
+            multiarch_action::plan::Mode::Bundle(request) if request.builds.is_empty() => std::path::PathBuf::new(),
             _ => buildx::locate(env.get("PATH").map(String::as_str))?,
         },
         run_name: run_name.to_string(),

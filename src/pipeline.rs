@@ -4,13 +4,18 @@
 //! which runs whatever happens, also on SIGTERM. Each phase lives in the
 //! room of the outside party it talks to.
 
-use anyhow::Result;
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use crate::build::{self, Built};
 use crate::buildx::builder::{self, ChosenBuilder};
 use crate::buildx::metadata::BuildMetadata;
 use crate::buildx::progress;
 use crate::buildx::{Buildx, DockerConfig};
+use crate::bundle::WantedImage;
+use crate::bundle::request::ServiceBuild;
 use crate::docker::Daemon;
 use crate::emulation;
 use crate::log::Log;
@@ -42,18 +47,30 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
         created_builder: tokio::sync::Mutex::new(None),
         background: tokio::sync::Mutex::new(Vec::new()),
     };
+    // A bundle's services with `build:`, each with a plan of its own.
+    let service_plans: Vec<Plan> = match &plan.mode {
+        Mode::Bundle(request) => request.builds.iter().map(|service| plan.for_service(service)).collect::<Result<_>>()?,
+        _ => Vec::new(),
+    };
+    let mut staged: Vec<String> = plan.push.then(|| plan.images[0].with_tag(STAGING_TAG)).into_iter().collect();
+    staged.extend(service_plans.iter().map(|p| p.images[0].with_tag(STAGING_TAG)));
     let work = async {
+        let alone = BuildSlot { scratch: config.path(), builder: None, service: None };
         match &plan.mode {
             Mode::Build => {
-                let pushed = build_and_push(plan, &outside, &config, log).await?;
+                let pushed = build_and_push(plan, &outside, alone, log).await?;
                 tag(plan, &outside, pushed, log).await
             }
             Mode::Digest { dir } => {
-                let pushed = build_and_push(plan, &outside, &config, log).await?;
+                let pushed = build_and_push(plan, &outside, alone, log).await?;
                 write_digest(plan, dir, pushed, log)
             }
             Mode::Merge { digests, dir, required } => merge::merge(plan, &outside, digests, dir, required, log).await,
-            Mode::Bundle(request) => crate::bundle::run(plan, &outside.registry, request, log).await,
+            Mode::Bundle(request) => {
+                let services: Vec<(&ServiceBuild, &Plan)> = request.builds.iter().zip(&service_plans).collect();
+                let builds = build_services(&services, &outside, &config, log);
+                crate::bundle::run(plan, &outside.registry, request, log, builds).await
+            }
         }
     };
     let outcome = tokio::select! {
@@ -63,8 +80,7 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
     if let (Ok(report), Some(notes)) = (&outcome, &plan.release_notes) {
         crate::github::add_image_to_release(plan, notes, report, log).await;
     }
-    let staged = plan.push.then(|| plan.images[0].with_tag(STAGING_TAG));
-    clean_up(outside, config, staged.as_deref(), log).await;
+    clean_up(outside, config, &staged, log).await;
     log.info(&format!("peak memory of the action: {:.0} MB (buildx aside)", peak_resident_bytes() as f64 / 1e6));
     outcome
 }
@@ -77,21 +93,117 @@ struct Pushed {
     digest: Option<String>,
 }
 
+/// Where one build keeps its files (buildx metadata, an OCI layout), and
+/// what it shares with the other builds of the run.
+#[derive(Clone, Copy)]
+struct BuildSlot<'a> {
+    scratch: &'a Path,
+    /// The builder already started for every build of the run.
+    builder: Option<&'a ChosenBuilder>,
+    /// The bundle's Compose service this build is for.
+    service: Option<&'a str>,
+}
+
+/// How many of a bundle's services are built at once.
+const SERVICE_BUILDS_AT_ONCE: usize = 2;
+
+/// A bundle's services with `build:`: every registry checked and the builder
+/// started once, then each built for its platforms with the whole pipeline
+/// (preflight, verify, architecture scan) and tagged, two at a time; the
+/// images to bundle, as if listed.
+async fn build_services(
+    services: &[(&ServiceBuild, &Plan)],
+    outside: &Outside<'_>,
+    config: &DockerConfig,
+    log: &Log,
+) -> Result<Vec<WantedImage>> {
+    let Some((_, first)) = services.first() else { return Ok(Vec::new()) };
+    for (service, plan) in services {
+        publish::check_registries(plan, &outside.registry, log)
+            .await
+            .with_context(|| format!("service `{}` cannot be pushed to {}; nothing was built", service.service, plan.images[0].name))?;
+    }
+    let chosen = builder::start(first, outside, log).await?;
+    // Each service writes through a log of its own, held until the one
+    // before it is done: the log reads one service after another.
+    let logs: Vec<Log> = services.iter().map(|_| log.holding()).collect();
+    logs[0].release();
+    futures_util::stream::iter(services.iter().copied().enumerate())
+        .map(|(at, (service, plan))| build_service(service, plan, &chosen, outside, config, &logs[at], logs.get(at + 1)))
+        .buffered(SERVICE_BUILDS_AT_ONCE)
+        .try_collect()
+        .await
+}
+
+/// Releases the next service's log when dropped: when this service is
+/// done, failed or cancelled.
+struct ReleaseWhenDone<'a>(Option<&'a Log>);
+
+impl Drop for ReleaseWhenDone<'_> {
+    fn drop(&mut self) {
+        if let Some(log) = self.0 {
+            log.release();
+        }
+    }
+}
+
+/// One service of a bundle built, verified and tagged with its own plan;
+/// the next service's log is released when this one is done.
+async fn build_service(
+    service: &ServiceBuild,
+    plan: &Plan,
+    chosen: &ChosenBuilder,
+    outside: &Outside<'_>,
+    config: &DockerConfig,
+    log: &Log,
+    next_log: Option<&Log>,
+) -> Result<WantedImage> {
+    let _release_next = ReleaseWhenDone(next_log);
+    let name = service.service.as_str();
+    let scratch = config.path().join(format!("service-{name}"));
+    std::fs::create_dir_all(&scratch).with_context(|| format!("could not create {}", scratch.display()))?;
+    let slot = BuildSlot { scratch: &scratch, builder: Some(chosen), service: Some(name) };
+    let pushed = build_and_push(plan, outside, slot, log).await.with_context(|| format!("service `{name}`"))?;
+    tag(plan, outside, pushed, log).await.with_context(|| format!("service `{name}`"))?;
+    log.info(&format!("service `{name}`: built for {} and pushed as {}", crate::platform::join(&plan.platforms), service.reference));
+    Ok(WantedImage {
+        service: Some(name.to_string()),
+        reference: service.reference.clone(),
+        platform: service.platform.clone(),
+        built: true,
+    })
+}
+
 /// Checks, builder and QEMU; the build (BuildKit pushes it to the first
 /// image's repository, untagged); export; then its verification, the copies
 /// to the other images and the smoke test.
-async fn build_and_push(plan: &Plan, outside: &Outside<'_>, config: &DockerConfig, log: &Log) -> Result<Pushed> {
+async fn build_and_push(plan: &Plan, outside: &Outside<'_>, slot: BuildSlot<'_>, log: &Log) -> Result<Pushed> {
     let emulated = emulation::emulated_platforms(&plan.platforms);
-    let setup_group = log.open_group("Preflight, registries, builder and QEMU");
+    let setup_group = match slot.service {
+        None => log.open_group("Preflight, registries, builder and QEMU"),
+        Some(service) => log.open_group(&format!("Service `{service}`: preflight, registry and QEMU")),
+    };
     let (rewrites, held_back, ChosenBuilder { builder, why }) = tokio::try_join!(
         preflight::phase::run(plan, &outside.registry, &emulated, log),
-        // A build that pushes nothing needs no registry of its images.
-        async { if plan.push { publish::check_registries(plan, &outside.registry, log).await } else { Ok(Vec::new()) } },
-        builder::start(plan, outside, log)
+        // A build that pushes nothing needs no registry of its images; a
+        // bundle's service had its registry checked before any build.
+        async {
+            match (plan.push, slot.service) {
+                (false, _) => Ok(Vec::new()),
+                (true, None) => publish::check_registries(plan, &outside.registry, log).await,
+                (true, Some(_)) => publish::held_back_tags(plan, &outside.registry, log).await,
+            }
+        },
+        async {
+            match slot.builder {
+                Some(shared) => Ok(shared.clone()),
+                None => builder::start(plan, outside, log).await,
+            }
+        }
     )?;
 
-    let metadata_file = config.path().join("metadata.json");
-    let layout_dir = config.path().join("layout");
+    let metadata_file = slot.scratch.join("metadata.json");
+    let layout_dir = slot.scratch.join("layout");
     let route = push_route(plan, outside, &builder, &layout_dir).await?;
     let args = plan.buildx_build_args(&builder, &metadata_file, route);
     let Built { emulation, progress } = build::run(plan, outside, &builder, &emulated, &args, setup_group, log).await?;
@@ -215,14 +327,15 @@ fn write_digest(plan: &Plan, dir: &std::path::Path, pushed: Pushed, log: &Log) -
 }
 
 /// Removes what the run made: its containers, the staging name the
-/// daemon's BuildKit left in the daemon's image store (`staged`), its
-/// builder and its private Docker config; a failure here is a warning.
-async fn clean_up(outside: Outside<'_>, config: DockerConfig, staged: Option<&str>, log: &Log) {
+/// daemon's BuildKit left in the daemon's image store (`staged`, one per
+/// build), its builder and its private Docker config; a failure here is a
+/// warning.
+async fn clean_up(outside: Outside<'_>, config: DockerConfig, staged: &[String], log: &Log) {
     for started in outside.background.lock().await.drain(..) {
         let _ = started.await;
     }
     outside.daemon.remove_labelled(RUN_LABEL, &outside.tools.run_name).await;
-    if let Some(name) = staged {
+    for name in staged {
         outside.daemon.remove_image_name(name).await;
     }
     if let Some(name) = outside.created_builder.lock().await.take()

@@ -2,7 +2,9 @@
 //! the action (some sharing the base, one tag lacking arm64 while another
 //! tag has it), the audit table with the gap and the suggestion, a bundle for
 //! linux/arm64 pushed into the second registry and loaded into the daemon,
-//! each image run for arm64, and a damaged bundle refused.
+//! each image run for arm64, and a damaged bundle refused; Compose services
+//! with `build:` built for arm64 into a bundle, and a bad `build:` refused
+//! before anything is built.
 
 mod common;
 
@@ -209,5 +211,143 @@ fn a_deployment_is_audited_bundled_for_arm64_pushed_loaded_and_run() {
         let (ok, text) = cli(&["bundle", command, &damaged_text], None);
         assert!(!ok, "bundle {command} accepted a damaged bundle: {text}");
         assert!(text.contains(&format!("{damaged_text} is not a sound bundle")) && text.contains("the bundle is damaged"), "{text}");
+    }
+}
+
+/// Writes `dir/<context>/<dockerfile>`: the test bed's busybox base, a
+/// build step that records the architecture it ran on (under QEMU for
+/// arm64), and a file naming the service.
+fn service_context(dir: &Path, context: &str, dockerfile: &str, service: &str, stages: &str) {
+    let context = dir.join(context);
+    std::fs::create_dir_all(&context).unwrap();
+    std::fs::write(context.join(format!("{service}.txt")), format!("{service}\n")).unwrap();
+    std::fs::write(context.join(dockerfile), stages.replace("SERVICE", service)).unwrap();
+}
+
+#[test]
+fn compose_services_with_build_are_built_for_arm64_into_the_bundle() {
+    let bed = TestBed::get();
+    let web = bed.unique_image("bundle-built-web");
+    build(&bed, &web, "1.0", "linux/amd64,linux/arm64", "web.txt");
+    let push_under = bed.unique_image("bundle-built");
+    let worker = format!("{push_under}-worker");
+
+    let dir = tempfile::tempdir().unwrap();
+    let plain = "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY SERVICE.txt /SERVICE.txt\nRUN uname -m > /arch\n";
+    service_context(&dir.path().join("deploy"), "api", "Dockerfile", "api", plain);
+    // Two stages: `target: final` is built, the `unused` stage is not.
+    let staged = "ARG BASE_IMAGE\nFROM ${BASE_IMAGE} AS final\nARG GREETING\nCOPY SERVICE.txt /SERVICE.txt\nRUN uname -m > /arch && echo \"$GREETING\" > /greeting\nFROM final AS unused\nRUN false\n";
+    service_context(&dir.path().join("deploy"), "src/worker", "Containerfile", "worker", staged);
+    std::fs::write(
+        dir.path().join("deploy/compose.yaml"),
+        "services:\n  api:\n    build:\n      context: ./api\n      args:\n        BASE_IMAGE: ${BASE_IMAGE}\n  worker:\n    image: ${WORKER_IMAGE}:2.0\n    build:\n      context: src/worker\n      dockerfile: Containerfile\n      target: final\n      args:\n        - BASE_IMAGE=${BASE_IMAGE}\n        - GREETING=hello from ${WORKER_IMAGE}\n  web:\n    image: ${WEB_IMAGE}:1.0\n",
+    )
+    .unwrap();
+    let env = [("WEB_IMAGE", web.as_str()), ("WORKER_IMAGE", worker.as_str()), ("BASE_IMAGE", bed.base_image.as_str())];
+    let bundle = dir.path().join("deploy-arm64.tar");
+    let bundle_text = bundle.display().to_string();
+    let mut inputs = bundle_inputs(&bed, &push_under, &bundle_text);
+    inputs.retain(|(name, _)| *name != "compose-file");
+    inputs.push(("compose-file", "deploy/compose.yaml"));
+
+    let run = run_action(dir.path(), &inputs, &env);
+    assert!(run.success, "the bundle with built services failed:\n{}\n{}", run.stdout, run.stderr);
+    run.assert_no_secret(&[&bed.password], dir.path());
+    let api = format!("{push_under}/api:latest");
+    let worker = format!("{worker}:2.0");
+    for (service, reference) in [("api", &api), ("worker", &worker)] {
+        assert!(run.stdout.contains(&format!("service `{service}`: built for linux/arm64 and pushed as {reference}")), "{}", run.stdout);
+        let row = run.stdout.lines().find(|l| l.starts_with(&format!("{service} (built) "))).unwrap_or_default();
+        assert!(row.contains(reference.as_str()) && row.ends_with('✓'), "the audit table marks {service} as built: {}", run.stdout);
+        assert!(run.summary.contains(&format!("| {service} (built) | `{reference}` |")), "{}", run.summary);
+        assert!(run.summary.contains(&format!("`{service}` (`{reference}`)")), "{}", run.summary);
+        // Pushed for arm64 only, and verified: the architecture scan ran.
+        let (repository, tag) = reference.rsplit_once(':').unwrap();
+        let index = bed.manifest(repository, tag);
+        let platforms: Vec<&str> = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["platform"]["architecture"].as_str())
+            .filter(|a| *a != "unknown")
+            .collect();
+        assert_eq!(platforms, ["arm64"], "{reference}: {index}");
+    }
+    assert!(run.stdout.lines().any(|l| l.starts_with("web ") && l.contains(&format!("{web}:1.0")) && l.ends_with('✓')), "{}", run.stdout);
+    assert!(run.stdout.contains("3 image(s)"), "{}", run.stdout);
+    // Built side by side, logged one after the other: each service's groups together.
+    let at = |text: &str| run.stdout.find(text).unwrap_or_else(|| panic!("{text} is not in the log:\n{}", run.stdout));
+    assert!(at("service `api`: built for") < at("::group::Service `worker`"), "the services' logs interleave:\n{}", run.stdout);
+
+    // The README names the built services; the index names them by reference.
+    let readme = Command::new("tar").arg("xOf").arg(&bundle).arg("README.md").output().unwrap();
+    let readme = String::from_utf8_lossy(&readme.stdout);
+    assert!(readme.contains(&format!("`{api}` (linux/arm64)")) && readme.contains("built from the Compose service `api`"), "{readme}");
+    assert!(readme.contains("built from the Compose service `worker`"), "{readme}");
+    let (ok, text) = cli(&["bundle", "verify", &bundle_text], None);
+    assert!(ok && text.contains("no binary of another architecture"), "{text}");
+
+    // Loaded into the daemon, the built images run for arm64 and say so.
+    let (ok, text) = cli(&["bundle", "load", &bundle_text], None);
+    assert!(ok, "{text}");
+    for (reference, file) in [(&api, "api.txt"), (&worker, "worker.txt")] {
+        let run = bed.docker(&[
+            "run",
+            "--rm",
+            "--pull",
+            "never",
+            "--platform",
+            "linux/arm64",
+            reference,
+            "sh",
+            "-c",
+            &format!("cat /{file} /arch"),
+        ]);
+        let out = String::from_utf8_lossy(&run.stdout);
+        assert!(run.status.success(), "{reference}: {}", String::from_utf8_lossy(&run.stderr));
+        assert_eq!(out.lines().collect::<Vec<_>>(), [file.trim_end_matches(".txt"), "aarch64"], "{reference}");
+    }
+    let greeting = bed.docker(&["run", "--rm", "--pull", "never", "--platform", "linux/arm64", &worker, "cat", "/greeting"]);
+    assert_eq!(String::from_utf8_lossy(&greeting.stdout).trim(), format!("hello from {}", worker.rsplit_once(':').unwrap().0));
+    for reference in [&api, &worker, &format!("{web}:1.0")] {
+        bed.docker(&["rmi", reference]);
+    }
+}
+
+#[test]
+fn a_bad_build_fails_before_anything_is_built_naming_the_service() {
+    let bed = TestBed::get();
+    let push_under = bed.unique_image("bundle-bad-build");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("deploy/api")).unwrap();
+    std::fs::write(dir.path().join("deploy/api/Dockerfile"), format!("FROM {}\n", bed.base_image)).unwrap();
+    let bundle = dir.path().join("bundle.tar").display().to_string();
+    let cases = [
+        (
+            "services:\n  api:\n    build: ./api\n  worker:\n    build: ./worker\n",
+            "",
+            "compose-file: service `worker`: the build context `deploy/worker` is not a directory",
+        ),
+        (
+            "services:\n  api:\n    build:\n      context: api\n      dockerfile: Dockerfile.prod\n",
+            "",
+            "compose-file: service `api`: there is no Dockerfile at `deploy/api/Dockerfile.prod`",
+        ),
+        ("services:\n  api:\n    build: ./api\n", "false", "push: `push: false` does not push the services built for the bundle (`api`)"),
+    ];
+    for (compose, push, message) in cases {
+        std::fs::write(dir.path().join("deploy/compose.yaml"), compose).unwrap();
+        let mut inputs = bundle_inputs(&bed, &push_under, &bundle);
+        inputs.retain(|(name, _)| *name != "compose-file");
+        inputs.push(("compose-file", "deploy/compose.yaml"));
+        if !push.is_empty() {
+            inputs.push(("push", push));
+        }
+        let run = run_action(dir.path(), &inputs, &[]);
+        assert!(!run.success, "{compose}: {}", run.stdout);
+        let errors = run.error_lines();
+        assert!(errors.len() == 1 && errors[0].contains(message), "{compose}: {errors:?}\n{}", run.stdout);
+        assert!(!run.stdout.contains("::group::"), "nothing ran: {}", run.stdout);
+        assert_eq!(bed.manifest_digest(&format!("{push_under}/api"), "latest"), None, "nothing was pushed");
     }
 }

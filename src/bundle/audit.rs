@@ -202,6 +202,16 @@ fn short_digest(digest: &str) -> String {
     digest.strip_prefix("sha256:").map_or(digest, |hex| &hex[..hex.len().min(12)]).to_string()
 }
 
+/// The service column: its name, `(built)` after one this run built; `none`
+/// for a line of `images`.
+fn service_cell(wanted: &WantedImage, none: &str) -> String {
+    match (&wanted.service, wanted.built) {
+        (Some(service), true) => format!("{service} (built)"),
+        (Some(service), false) => service.clone(),
+        (None, _) => none.to_string(),
+    }
+}
+
 /// The table as the log shows it, columns aligned, suggestions below.
 pub fn log_table(resolved: &[Resolved]) -> String {
     let columns = columns(resolved);
@@ -212,8 +222,7 @@ pub fn log_table(resolved: &[Resolved]) -> String {
             .collect::<Vec<_>>(),
     ];
     for r in resolved {
-        let mut row =
-            vec![r.wanted.service.clone().unwrap_or_else(|| "-".into()), r.wanted.reference.clone(), short_digest(&r.root.digest)];
+        let mut row = vec![service_cell(&r.wanted, "-"), r.wanted.reference.clone(), short_digest(&r.root.digest)];
         row.extend(columns.iter().map(|p| cell(r, p).to_string()));
         rows.push(row);
     }
@@ -240,12 +249,7 @@ pub fn markdown_table(resolved: &[Resolved]) -> String {
     }
     md.push_str(&format!("\n|---|---|---|{}\n", "---|".repeat(columns.len())));
     for r in resolved {
-        md.push_str(&format!(
-            "| {} | `{}` | `{}` |",
-            r.wanted.service.as_deref().unwrap_or(""),
-            r.wanted.reference,
-            short_digest(&r.root.digest)
-        ));
+        md.push_str(&format!("| {} | `{}` | `{}` |", service_cell(&r.wanted, ""), r.wanted.reference, short_digest(&r.root.digest)));
         for platform in &columns {
             md.push_str(&format!(" {} |", cell(r, platform)));
         }
@@ -306,8 +310,10 @@ mod tests {
     fn resolved(service: Option<&str>, reference: &str, offered: &[&str], needed: &[&str], suggestion: Option<&str>) -> Resolved {
         let platform = |p: &str| Platform::parse(p).unwrap();
         let digest = format!("sha256:{}", "ab".repeat(32));
+        let built = service.is_some_and(|s| s.ends_with('+'));
+        let service = service.map(|s| s.trim_end_matches('+').to_string());
         Resolved {
-            wanted: WantedImage { service: service.map(str::to_string), reference: reference.into(), platform: None },
+            wanted: WantedImage { service, reference: reference.into(), platform: None, built },
             name: repository_of(reference).unwrap(),
             root: RawManifest { bytes: Default::default(), digest: digest.clone(), media_type: "x".into(), json: Value::Null },
             offers: offered
@@ -329,17 +335,20 @@ mod tests {
             resolved(Some("db"), "r.example/db:1.0", &["linux/amd64", "linux/arm64"], &["linux/arm64"], None),
             resolved(None, "r.example/cache:1.0", &["linux/amd64"], &["linux/arm64"], Some("1.1")),
             resolved(Some("tool"), "r.example/tool:2", &["linux/amd64"], &["linux/amd64"], None),
+            resolved(Some("api+"), "r.example/api:latest", &["linux/arm64"], &["linux/arm64"], None),
         ];
         let text = log_table(&rows);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "service  image                digest        linux/arm64  linux/amd64");
-        assert_eq!(lines[1], "db       r.example/db:1.0     abababababab  ✓            –");
-        assert_eq!(lines[2], "-        r.example/cache:1.0  abababababab  ✗            –");
-        assert_eq!(lines[3], "tool     r.example/tool:2     abababababab  –            ✓");
-        assert_eq!(lines[4], "r.example/cache:1.0 lacks linux/arm64; r.example/cache:1.1 has it");
+        assert_eq!(lines[0], "service      image                 digest        linux/arm64  linux/amd64");
+        assert_eq!(lines[1], "db           r.example/db:1.0      abababababab  ✓            –");
+        assert_eq!(lines[2], "-            r.example/cache:1.0   abababababab  ✗            –");
+        assert_eq!(lines[3], "tool         r.example/tool:2      abababababab  –            ✓");
+        assert_eq!(lines[4], "api (built)  r.example/api:latest  abababababab  ✓            –");
+        assert_eq!(lines[5], "r.example/cache:1.0 lacks linux/arm64; r.example/cache:1.1 has it");
         let md = markdown_table(&rows);
         assert!(md.starts_with("| service | image | digest | `linux/arm64` | `linux/amd64` |\n|---|---|---|---|---|\n"), "{md}");
         assert!(md.contains("|  | `r.example/cache:1.0` | `abababababab` | ✗ | – |"), "{md}");
+        assert!(md.contains("| api (built) | `r.example/api:latest` | `abababababab` | ✓ | – |"), "{md}");
         assert!(md.contains("- r.example/cache:1.0 lacks linux/arm64; r.example/cache:1.1 has it"), "{md}");
         let no_suggestion = resolved(None, "r.example/x:1", &[], &["linux/arm64", "linux/amd64"], None);
         assert_eq!(gap_lines(&[no_suggestion]), ["r.example/x:1 lacks linux/arm64, linux/amd64; no other tag of it has them"]);

@@ -1,7 +1,8 @@
 //! `mode: bundle`: a whole deployment carried offline. The images of
 //! `images` and of a Compose file are audited against the target platforms
-//! (a ✓/✗ table, with a nearby tag suggested for a gap), then written into
-//! one OCI image layout tarball, every blob once. The offline side (`bundle
+//! (a ✓/✗ table, with a nearby tag suggested for a gap), the services with
+//! `build:` built and pushed, then all written into one OCI image layout
+//! tarball, every blob once. The offline side (`bundle
 //! verify`, `load`, `push`) reads it back with the same binary.
 
 pub mod audit;
@@ -84,16 +85,27 @@ pub(crate) async fn read_small_blob(registry: &Registry, image: &ImageName, blob
     Ok(bytes)
 }
 
-/// The audit, then the bundle: the run of `mode: bundle`.
-pub(crate) async fn run(plan: &Plan, registry: &Registry, request: &BundleRequest, log: &Log) -> Result<Report> {
-    let resolved = {
-        let _group = log.open_group("Audit");
-        let resolved = audit::audit(registry, &request.images, &plan.platforms).await?;
-        for line in audit::log_table(&resolved).lines() {
-            log.info(line);
-        }
-        resolved
-    };
+/// The audit, the builds (`build`: the services with `build:`, built and
+/// pushed, run only once the listed images pass), then the bundle: the run
+/// of `mode: bundle`.
+pub(crate) async fn run(
+    plan: &Plan,
+    registry: &Registry,
+    request: &BundleRequest,
+    log: &Log,
+    build: impl std::future::Future<Output = Result<Vec<WantedImage>>>,
+) -> Result<Report> {
+    let listed = log.group("Audit", audit_and_show(registry, &request.images, plan, log)).await?;
+    let listed_gaps = audit::gap_lines(&listed);
+    if request.audit == AuditLevel::Fail && !listed_gaps.is_empty() {
+        bail!(
+            "audit: {}; change the tag (or the platforms), or set `audit: warn` to leave such images out; nothing was built or written",
+            listed_gaps.join("; ")
+        );
+    }
+    let built = if request.builds.is_empty() { Vec::new() } else { build.await? };
+    let built = log.group("Audit of the built services", audit_and_show(registry, &built, plan, log)).await?;
+    let resolved: Vec<audit::Resolved> = listed.into_iter().chain(built).collect();
     let gaps = audit::gap_lines(&resolved);
     let mut summary = format!("### 📦 Bundle for {}\n\n", crate::platform::join(&plan.platforms));
     summary.push_str(&audit::markdown_table(&resolved));
@@ -113,6 +125,14 @@ pub(crate) async fn run(plan: &Plan, registry: &Registry, request: &BundleReques
     };
     if kept.is_empty() {
         bail!("audit: no image offers the platforms asked for ({}); nothing was written", crate::platform::join(&plan.platforms));
+    }
+    let built: Vec<String> = resolved
+        .iter()
+        .filter(|r| r.wanted.built)
+        .map(|r| format!("`{}` (`{}`)", r.wanted.service.as_deref().unwrap_or_default(), r.wanted.reference))
+        .collect();
+    if !built.is_empty() {
+        summary.push_str(&format!("\nBuilt for the bundle from `build:`: {}\n", built.join(", ")));
     }
     let written = log
         .group("Bundle", async {
@@ -136,4 +156,17 @@ pub(crate) async fn run(plan: &Plan, registry: &Registry, request: &BundleReques
         summary.push_str(&format!("\nLeft out: {}\n", left_out.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")));
     }
     Ok(Report { bundle: Some(BundleReport { file: request.file.clone(), summary }), ..Report::default() })
+}
+
+/// Resolves `wanted` in its registries and logs the table (nothing for no
+/// image).
+async fn audit_and_show(registry: &Registry, wanted: &[WantedImage], plan: &Plan, log: &Log) -> Result<Vec<audit::Resolved>> {
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let resolved = audit::audit(registry, wanted, &plan.platforms).await?;
+    for line in audit::log_table(&resolved).lines() {
+        log.info(line);
+    }
+    Ok(resolved)
 }

@@ -1,15 +1,16 @@
 //! What `mode: bundle` is asked to do, resolved from the inputs with the
 //! Plan: the images (the references in `images`, then the services of
-//! `compose-file`), how a missing platform is treated, and the file to write.
-//! The Compose file is read and interpolated here, so that its mistakes fail
-//! before any registry is asked.
+//! `compose-file`), the services built first and where they are pushed, how
+//! a missing platform is treated, and the file to write. The Compose file is
+//! read and interpolated here, so that its mistakes fail before any registry
+//! is asked.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 
-use super::compose;
+use super::compose::{self, ComposeBuild};
 use crate::inputs::{BoolOr, RawInputs};
 use crate::names::ImageName;
 use crate::platform::Platform;
@@ -23,6 +24,21 @@ pub struct WantedImage {
     /// The reference as written (interpolated), e.g. `redis:7.2`.
     pub reference: String,
     /// The service's own `platform:`, which it needs instead of `platforms`.
+    pub platform: Option<Platform>,
+    /// Built by this run from the service's `build:`.
+    pub built: bool,
+}
+
+/// A Compose service with `build:`: built for the platforms, pushed, then
+/// bundled like the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceBuild {
+    pub service: String,
+    pub build: ComposeBuild,
+    /// Where it is pushed, with its tag: the service's `image:`, else
+    /// `<images>/<service>:latest`.
+    pub reference: String,
+    /// The service's own `platform:`, built instead of `platforms`.
     pub platform: Option<Platform>,
 }
 
@@ -39,33 +55,79 @@ pub enum AuditLevel {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BundleRequest {
+    /// The images read from registries as they are.
     pub images: Vec<WantedImage>,
+    /// The services built first, in name order.
+    pub builds: Vec<ServiceBuild>,
     pub audit: AuditLevel,
     pub file: PathBuf,
 }
 
 impl BundleRequest {
-    /// Reads `images`, `compose-file`, `audit` and `bundle`.
+    /// Reads `images`, `compose-file`, `audit` and `bundle`. When a service
+    /// with `build:` has no `image:`, a line of `images` without a tag or
+    /// digest names the repository it is pushed under.
     pub fn resolve(raw: &RawInputs, github: &GithubContext) -> Result<BundleRequest> {
+        let services = match raw.text("compose-file") {
+            None => Vec::new(),
+            Some(file) => {
+                let text = std::fs::read_to_string(file).with_context(|| {
+                    format!("compose-file: could not read `{file}`; give the Compose file's path relative to the workspace")
+                })?;
+                let env: HashMap<String, String> = std::env::vars().collect();
+                compose::services(file, &text, &env)?
+            }
+        };
+        let unnamed_builds: Vec<&str> =
+            services.iter().filter(|s| s.build.is_some() && s.image.is_none()).map(|s| s.name.as_str()).collect();
         let mut images = Vec::new();
+        let mut push_under: Vec<String> = Vec::new();
         for line in crate::inputs::split_list(raw.get("images"), false) {
-            images.push(WantedImage { service: None, reference: checked_reference("images", &line)?, platform: None });
-        }
-        if let Some(file) = raw.text("compose-file") {
-            let text = std::fs::read_to_string(file).with_context(|| {
-                format!("compose-file: could not read `{file}`; give the Compose file's path relative to the workspace")
-            })?;
-            let env: HashMap<String, String> = std::env::vars().collect();
-            for service in compose::services(file, &text, &env)? {
-                let reference = checked_reference(&format!("compose-file: service `{}`", service.name), &service.image)?;
-                let platform = service
-                    .platform
-                    .map(|p| Platform::parse(&p).map_err(|e| anyhow::anyhow!("compose-file: service `{}`: {e}", service.name)))
-                    .transpose()?;
-                images.push(WantedImage { service: Some(service.name), reference, platform });
+            let reference = checked_reference("images", &line)?;
+            if !unnamed_builds.is_empty() && names_no_tag(&reference) {
+                push_under.push(reference);
+            } else {
+                images.push(WantedImage { service: None, reference, platform: None, built: false });
             }
         }
-        if images.is_empty() {
+        let push_under = match push_under.as_slice() {
+            [] if !unnamed_builds.is_empty() => bail!(
+                "compose-file: service `{}` has `build:` and no `image:`, so it has nowhere to be pushed and bundled from; give it `image:` (e.g. registry.example.com/acme/{}:1.0), or give `images` a repository without a tag to push it under (e.g. registry.example.com/acme)",
+                unnamed_builds[0],
+                unnamed_builds[0]
+            ),
+            [] => None,
+            [one] => Some(one.trim_end_matches('/').to_string()),
+            [first, second, ..] => bail!(
+                "images: `{first}` and `{second}` both have no tag; one line without a tag names where the services built without `image:` are pushed, give the others a tag"
+            ),
+        };
+        let mut builds: Vec<ServiceBuild> = Vec::new();
+        for service in services {
+            let input = format!("compose-file: service `{}`", service.name);
+            let platform = service.platform.map(|p| Platform::parse(&p).map_err(|e| anyhow::anyhow!("{input}: {e}"))).transpose()?;
+            let Some(build) = service.build else {
+                let reference = checked_reference(&input, service.image.as_deref().unwrap_or_default())?;
+                images.push(WantedImage { service: Some(service.name), reference, platform, built: false });
+                continue;
+            };
+            let reference = match (&service.image, &push_under) {
+                (Some(image), _) => checked_reference(&input, image)?,
+                (None, Some(under)) => checked_reference(&input, &format!("{under}/{}:latest", service.name.to_lowercase()))?,
+                (None, None) => bail!("{input} has `build:` and no `image:`; give it `image:`, where it is pushed"),
+            };
+            if crate::reference::parse(&reference)?.digest().is_some() {
+                bail!("{input}: `{reference}` names a digest; a built service is pushed under a tag, write e.g. `image: name:1.0`");
+            }
+            if let Some(other) = builds.iter().find(|b| b.reference == reference) {
+                bail!(
+                    "{input}: `{reference}` is where service `{}` is pushed too; give each built service its own `image:`",
+                    other.service
+                );
+            }
+            builds.push(ServiceBuild { service: service.name, build, reference, platform });
+        }
+        if images.is_empty() && builds.is_empty() {
             bail!("images: mode: bundle needs images; list references in `images` (one per line) or give a `compose-file`");
         }
         let audit = match raw.bool_or("audit")? {
@@ -77,15 +139,36 @@ impl BundleRequest {
             Some(file) => PathBuf::from(file),
             None => github.runner_temp.clone().unwrap_or_default().join("bundle.tar"),
         };
-        Ok(BundleRequest { images, audit, file })
+        Ok(BundleRequest { images, builds, audit, file })
+    }
+
+    /// Checks each built service's context and Dockerfile under `workdir`,
+    /// before any work.
+    pub fn check_files(&self, workdir: &Path) -> Result<()> {
+        for ServiceBuild { service, build, .. } in &self.builds {
+            if !workdir.join(&build.context).is_dir() {
+                bail!(
+                    "compose-file: service `{service}`: the build context `{}` is not a directory; fix `build:` (paths are relative to the Compose file)",
+                    build.context.display()
+                );
+            }
+            if !workdir.join(&build.dockerfile).is_file() {
+                bail!(
+                    "compose-file: service `{service}`: there is no Dockerfile at `{}`; add one to the context or set `build: dockerfile:`",
+                    build.dockerfile.display()
+                );
+            }
+        }
+        Ok(())
     }
 
     /// The repositories of the images, once each: what credentials and
     /// plain-HTTP registries are matched against.
     pub fn repositories(&self) -> Result<Vec<ImageName>> {
         let mut names: Vec<ImageName> = Vec::new();
-        for image in &self.images {
-            let name = repository_of(&image.reference)?;
+        let built = self.builds.iter().map(|b| &b.reference);
+        for reference in self.images.iter().map(|i| &i.reference).chain(built) {
+            let name = repository_of(reference)?;
             if !names.contains(&name) {
                 names.push(name);
             }
@@ -99,6 +182,12 @@ fn checked_reference(input: &str, text: &str) -> Result<String> {
     crate::reference::parse(text)
         .map_err(|_| anyhow::anyhow!("{input}: `{text}` is not an image reference; write e.g. redis:7.2 or ghcr.io/acme/app:1.4"))?;
     Ok(text.to_string())
+}
+
+/// Whether a reference, as written, names neither a tag nor a digest.
+fn names_no_tag(reference: &str) -> bool {
+    let last = reference.rsplit('/').next().unwrap_or(reference);
+    !last.contains(':') && !reference.contains('@')
 }
 
 /// The repository a reference names, with its registry.
@@ -161,5 +250,97 @@ mod tests {
         assert_eq!(tag_or_digest("redis").unwrap(), "latest");
         assert_eq!(tag_or_digest("172.17.0.1:5000/a/b:1.0").unwrap(), "1.0");
         assert_eq!(repository_of("172.17.0.1:5000/a/b:1.0").unwrap().name, "172.17.0.1:5000/a/b");
+    }
+
+    /// A request read from a Compose file `compose` written in a fresh
+    /// directory, with the other inputs; also the directory.
+    fn with_compose(compose: &str, pairs: &[(&str, &str)]) -> (tempfile::TempDir, Result<BundleRequest>) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("deploy/compose.yaml");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, compose).unwrap();
+        let file = file.display().to_string();
+        let mut all = vec![("mode", "bundle"), ("compose-file", file.as_str())];
+        all.extend_from_slice(pairs);
+        let request = BundleRequest::resolve(&raw(&all), &GithubContext::default());
+        (dir, request)
+    }
+
+    #[test]
+    fn built_services_are_pushed_to_their_image_or_under_images() {
+        let compose = "services:\n  api:\n    build: ./api\n  web:\n    image: r.example/acme/web:2\n    build:\n      context: web\n      target: prod\n    platform: linux/arm64\n  db:\n    image: postgres:16\n";
+        // `images`, then the listed references and the built ones, or the error.
+        type Case<'a> = (&'a str, Result<(&'a [&'a str], &'a [&'a str]), &'a str>);
+        let cases: &[Case] = &[
+            ("r.example/acme", Ok((&["postgres:16"], &["r.example/acme/api:latest", "r.example/acme/web:2"]))),
+            ("redis:7\nr.example/acme\n", Ok((&["redis:7", "postgres:16"], &["r.example/acme/api:latest", "r.example/acme/web:2"]))),
+            ("redis:7", Err("compose-file: service `api` has `build:` and no `image:`, so it has nowhere to be pushed")),
+            ("", Err("compose-file: service `api` has `build:` and no `image:`")),
+            ("r.example/a\nr.example/b", Err("images: `r.example/a` and `r.example/b` both have no tag")),
+        ];
+        for (images, expected) in cases {
+            let (_dir, request) = with_compose(compose, &[("images", images)]);
+            match (request, expected) {
+                (Ok(request), Ok((listed, built))) => {
+                    let references: Vec<&str> = request.images.iter().map(|i| i.reference.as_str()).collect();
+                    assert_eq!(references, *listed, "{images}");
+                    let pushed: Vec<&str> = request.builds.iter().map(|b| b.reference.as_str()).collect();
+                    assert_eq!(pushed, *built, "{images}");
+                    assert!(request.images.iter().all(|i| !i.built));
+                }
+                (Err(error), Err(start)) => assert!(error.to_string().starts_with(start), "{images}: {error}"),
+                (got, _) => panic!("{images}: {got:?}"),
+            }
+        }
+        let (dir, request) = with_compose(compose, &[("images", "r.example/acme")]);
+        let request = request.unwrap();
+        let web = &request.builds[1];
+        assert_eq!(web.service, "web");
+        assert_eq!(web.build.context, dir.path().join("deploy/web"));
+        assert_eq!(web.build.dockerfile, dir.path().join("deploy/web/Dockerfile"));
+        assert_eq!(web.build.target.as_deref(), Some("prod"));
+        assert_eq!(web.platform, Some(Platform::parse("linux/arm64").unwrap()));
+        let names: Vec<String> = request.repositories().unwrap().into_iter().map(|n| n.name).collect();
+        assert_eq!(names, ["docker.io/library/postgres", "r.example/acme/api", "r.example/acme/web"]);
+    }
+
+    #[test]
+    fn built_services_mistakes_are_named() {
+        let cases = [
+            ("services:\n  api:\n    image: r.example/api@sha256:".to_string() + &"a".repeat(64) + "\n    build: .\n", "names a digest"),
+            (
+                "services:\n  a:\n    image: r.example/x:1\n    build: .\n  b:\n    image: r.example/x:1\n    build: .\n".to_string(),
+                "compose-file: service `b`: `r.example/x:1` is where service `a` is pushed too",
+            ),
+            (
+                "services:\n  a:\n    image: Bad:1\n    build: .\n".to_string(),
+                "compose-file: service `a`: `Bad:1` is not an image reference",
+            ),
+        ];
+        for (compose, message) in cases {
+            let (_dir, request) = with_compose(&compose, &[]);
+            let error = request.unwrap_err().to_string();
+            assert!(error.contains(message), "{compose}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_missing_context_or_dockerfile_is_named_with_its_service() {
+        let compose = "services:\n  api:\n    image: r.example/api:1\n    build: ./api\n";
+        let (dir, request) = with_compose(compose, &[]);
+        let request = request.unwrap();
+        let error = request.check_files(dir.path()).unwrap_err().to_string();
+        assert!(
+            error.starts_with("compose-file: service `api`: the build context `") && error.contains("deploy/api` is not a directory"),
+            "{error}"
+        );
+        std::fs::create_dir_all(dir.path().join("deploy/api")).unwrap();
+        let error = request.check_files(dir.path()).unwrap_err().to_string();
+        assert!(
+            error.starts_with("compose-file: service `api`: there is no Dockerfile at `") && error.contains("deploy/api/Dockerfile`"),
+            "{error}"
+        );
+        std::fs::write(dir.path().join("deploy/api/Dockerfile"), "FROM scratch\n").unwrap();
+        request.check_files(dir.path()).unwrap();
     }
 }

@@ -42,6 +42,8 @@ pub struct BundledImage {
     pub platforms: Vec<(Platform, String)>,
     /// Compressed size of its layers, before deduplication.
     pub layer_bytes: u64,
+    /// The Compose service it was built from, when this run built it.
+    pub built_from: Option<String>,
 }
 
 /// How much a bundle holds, and how much sharing saved.
@@ -96,7 +98,8 @@ pub async fn gather(registry: &Registry, images: &[&Resolved]) -> Result<Content
             (image.root.descriptor(), kept.first().map(|o| o.platform.clone()))
         };
         let name = docker_name(&image.wanted.reference)?;
-        contents.images.push(BundledImage { name, root, root_platform, platforms, layer_bytes });
+        let built_from = image.wanted.built.then(|| image.wanted.service.clone()).flatten();
+        contents.images.push(BundledImage { name, root, root_platform, platforms, layer_bytes, built_from });
     }
     Ok(contents)
 }
@@ -153,7 +156,8 @@ pub fn readme(images: &[BundledImage], file_name: &str) -> String {
     text.push_str("An OCI image layout (tar), written by multiarch-action. Every blob is stored once.\n\n## Images\n\n");
     for image in images {
         let platforms: Vec<String> = image.platforms.iter().map(|(p, _)| p.to_string()).collect();
-        text.push_str(&format!("- `{}` ({}), `{}`\n", image.name, platforms.join(", "), image.root.digest));
+        let built = image.built_from.as_ref().map(|service| format!(", built from the Compose service `{service}`")).unwrap_or_default();
+        text.push_str(&format!("- `{}` ({}), `{}`{built}\n", image.name, platforms.join(", "), image.root.digest));
     }
     text.push_str(&format!(
         "\n## Use\n\n\
@@ -311,14 +315,21 @@ mod tests {
             root_platform: None,
             platforms: vec![(Platform::parse("linux/arm64").unwrap(), "sha256:cd".into())],
             layer_bytes: 5,
+            built_from: None,
         };
         let index: Value = serde_json::from_slice(&index_json(std::slice::from_ref(&image))).unwrap();
         assert_eq!(index["manifests"][0]["annotations"]["io.containerd.image.name"], "docker.io/library/redis:7.2");
         assert_eq!(index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"], "docker.io/library/redis:7.2");
         assert_eq!(index["manifests"][0]["digest"], "sha256:ab");
-        let readme = readme(&[image], "deploy.tar");
+        let readme = readme(std::slice::from_ref(&image), "deploy.tar");
         assert!(readme.contains("- `docker.io/library/redis:7.2` (linux/arm64), `sha256:ab`"), "{readme}");
         assert!(readme.contains("multiarch-action bundle load deploy.tar"), "{readme}");
+        let built = BundledImage { name: "r.example/acme/api:latest".into(), built_from: Some("api".into()), ..image };
+        let text = super::readme(&[built], "deploy.tar");
+        assert!(
+            text.contains("- `r.example/acme/api:latest` (linux/arm64), `sha256:ab`, built from the Compose service `api`\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub const INPUTS: &[InputDef] = &[
         "images",
         "",
         LIST_COMMAS,
-        "Image names to push, one per line or comma-separated (`ghcr.io/acme/app`). Names are lowercased; give no tag here. For `mode: bundle`: the image references to bundle, one per line (`ghcr.io/acme/db:1.4`).",
+        "Image names to push, one per line or comma-separated (`ghcr.io/acme/app`). Names are lowercased; give no tag here. For `mode: bundle`: the image references to bundle, one per line (`ghcr.io/acme/db:1.4`); a line without a tag (`ghcr.io/acme`) is where Compose services built without `image:` are pushed.",
     )),
     input(
         Group::Image,
@@ -228,7 +228,7 @@ pub const INPUTS: &[InputDef] = &[
         "compose-file",
         "",
         TEXT,
-        "For `mode: bundle`: a Compose file whose services' `image:` (with `${VAR:-default}` from the environment) and `platform:` are bundled, after the references in `images`.",
+        "For `mode: bundle`: a Compose file whose services' `image:` (with `${VAR:-default}` from the environment) and `platform:` are bundled, after the references in `images`; services with `build:` (`context`, `dockerfile`, `args`, `target`) are built for `platforms`, pushed, then bundled.",
     ),
     input(
         Group::Bundle,

@@ -205,8 +205,8 @@ impl Plan {
 
     /// Checks the files the plan names, before any other work.
     pub fn check_files(&self, workdir: &Path) -> Result<()> {
-        if let Mode::Bundle(_) = self.mode {
-            return Ok(());
+        if let Mode::Bundle(request) = &self.mode {
+            return request.check_files(workdir);
         }
         let context = workdir.join(&self.context);
         if !context.is_dir() {
@@ -217,6 +217,36 @@ impl Plan {
             bail!("file: there is no Dockerfile at `{}`; set `file` to its path or add one to the context", self.dockerfile.display());
         }
         Ok(())
+    }
+
+    /// The plan that builds one Compose service of a bundle: this plan's
+    /// checks, builder, credentials and build options, with the service's
+    /// context, Dockerfile, target and arguments (after `build-args`, which
+    /// they override), its platform, and one image and tag, pushed.
+    pub fn for_service(&self, service: &crate::bundle::request::ServiceBuild) -> Result<Plan> {
+        let image = crate::bundle::request::repository_of(&service.reference)?;
+        let tag = crate::bundle::request::tag_or_digest(&service.reference)?;
+        let mut build_args: Vec<(String, String)> =
+            self.build_args.iter().filter(|(name, _)| !service.build.args.iter().any(|(n, _)| n == name)).cloned().collect();
+        build_args.extend(service.build.args.iter().cloned());
+        let mut plan = self.clone();
+        plan.images = vec![image.clone()];
+        plan.meta.tags.clear();
+        plan.reference_tags = vec![ReferenceTag { image, tag }];
+        plan.platforms = service.platform.clone().map_or_else(|| self.platforms.clone(), |p| vec![p]);
+        plan.context = service.build.context.clone();
+        plan.dockerfile = service.build.dockerfile.clone();
+        plan.target = service.build.target.clone().or_else(|| self.target.clone());
+        plan.build_args = build_args;
+        plan.push = true;
+        plan.push_reason = format!("mode: bundle pushes service `{}` to bundle it from its registry", service.service);
+        plan.mode = Mode::Build;
+        plan.smoke_test = None;
+        plan.export = None;
+        plan.load = false;
+        plan.release_notes = None;
+        plan.warnings.clear();
+        Ok(plan)
     }
 
     /// Every secret the plan holds, parsed: passwords of every credential,

@@ -98,8 +98,25 @@ pub(super) fn resolve_mode(raw: &RawInputs, github: &GithubContext) -> Result<(M
 pub(super) fn resolve_push(raw: &RawInputs, github: &GithubContext, mode: &Mode) -> Result<PushDecision> {
     let decided = |push: bool, reason: String| PushDecision { push, reason };
     let push = raw.bool_or("push")?;
-    if let Mode::Bundle(_) = mode {
-        return Ok(decided(false, "mode: bundle writes a file and pushes nothing".into()));
+    if let Mode::Bundle(request) = mode {
+        // The bundle's own plan pushes nothing; the services it builds are
+        // pushed by their own plans, unless this says no.
+        let built: Vec<String> = request.builds.iter().map(|b| format!("`{}`", b.service)).collect();
+        let refused = match push {
+            _ if built.is_empty() => None,
+            BoolOr::No => Some(format!("`push: {}`", raw.get("push"))),
+            BoolOr::Word if matches!(github.event_name.as_str(), "pull_request" | "pull_request_target") => {
+                Some(format!("`push: auto` on {} events", github.event_name))
+            }
+            _ => None,
+        };
+        if let Some(refused) = refused {
+            bail!(
+                "push: {refused} does not push the services built for the bundle ({}), and a bundle reads every image from its registry; set `push: true`, or build and push them first and list their images",
+                built.join(", ")
+            );
+        }
+        return Ok(decided(false, "mode: bundle writes a file; it pushes only the services it builds".into()));
     }
     if *mode != Mode::Build && push == BoolOr::No {
         bail!("push: mode: {} pushes by definition; remove `push: {}`", raw.get("mode"), raw.get("push"));

@@ -203,3 +203,56 @@ fn buildkit_pushes_unless_the_daemon_cannot_reach_a_plain_http_registry() {
         assert_eq!(plan.buildkit_pushes(builder, daemon), *expected, "{inputs:?} {builder:?} {daemon:?}");
     }
 }
+
+/// A bundle Plan read from a Compose file with one built service, on `event`.
+fn bundle_plan(pairs: &[(&str, &str)], event: &str) -> Result<Plan> {
+    let dir = tempfile::tempdir().unwrap();
+    let compose = dir.path().join("compose.yaml");
+    std::fs::write(
+        &compose,
+        "services:\n  api:\n    image: registry.example.com:5000/acme/api:1.4\n    build:\n      context: api\n      target: runtime\n      args: [VERSION=1.4, BASE=alpine]\n  db:\n    image: postgres:16\n",
+    )
+    .unwrap();
+    let compose = compose.display().to_string();
+    let mut all = vec![("mode", "bundle"), ("compose-file", compose.as_str()), ("platforms", "linux/arm64")];
+    all.extend_from_slice(pairs);
+    let raw = RawInputs::from_pairs(all.into_iter().map(|(k, v)| (k, v.to_string())))?;
+    Plan::new(&raw, &GithubContext { event_name: event.into(), ..GithubContext::default() })
+}
+
+#[test]
+fn a_bundles_built_service_gets_a_plan_of_its_own() {
+    let plan = bundle_plan(&[("build-args", "BASE=debian\nOTHER=1"), ("verify", "warn")], "push").unwrap();
+    assert!(!plan.push, "the bundle's own plan pushes nothing");
+    let Mode::Bundle(request) = &plan.mode else { panic!("{:?}", plan.mode) };
+    let service = plan.for_service(&request.builds[0]).unwrap();
+    assert_eq!(service.mode, Mode::Build);
+    assert!(service.push);
+    assert_eq!(service.images.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["registry.example.com:5000/acme/api"]);
+    assert_eq!(service.references(&[]), ["registry.example.com:5000/acme/api:1.4"]);
+    assert_eq!(service.platforms, plan.platforms);
+    assert!(service.context.ends_with("api") && service.dockerfile.ends_with("api/Dockerfile"), "{:?}", service.dockerfile);
+    assert_eq!(service.target.as_deref(), Some("runtime"));
+    let args: Vec<(&str, &str)> = service.build_args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(args, [("OTHER", "1"), ("VERSION", "1.4"), ("BASE", "alpine")], "the service's arguments override `build-args`");
+    assert_eq!(service.verify, CheckLevel::Warn);
+    assert!(service.smoke_test.is_none() && service.export.is_none() && !service.load);
+}
+
+#[test]
+fn a_bundle_that_builds_must_push() {
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, Option<&'a str>);
+    let cases: &[Case] = &[
+        (&[], "push", None),
+        (&[("push", "true")], "pull_request", None),
+        (&[("push", "false")], "push", Some("push: `push: false` does not push the services built for the bundle (`api`)")),
+        (&[], "pull_request", Some("push: `push: auto` on pull_request events does not push the services built for the bundle (`api`)")),
+    ];
+    for (inputs, event, expected) in cases {
+        match (bundle_plan(inputs, event), expected) {
+            (Ok(_), None) => {}
+            (Err(error), Some(start)) => assert!(error.to_string().starts_with(start), "{inputs:?}: {error}"),
+            (got, _) => panic!("{inputs:?} on {event}: {got:?}"),
+        }
+    }
+}
