@@ -233,3 +233,58 @@ fn a_multi_layer_image_reaches_a_second_repository_and_a_second_registry_by_dige
     let big = layers.iter().filter(|l| l["size"].as_u64().unwrap() > 2 << 20).count();
     assert_eq!(big, 3, "our three layers are stored as large as their random files: {layers:?}");
 }
+
+/// The number of bytes of the build context buildx sent to BuildKit, from
+/// the log's `transferring context: 31.5 MB done` line.
+fn context_bytes_sent(stdout: &str) -> f64 {
+    let line = stdout
+        .lines()
+        .filter(|l| l.contains("transferring context: ") && !l.contains("transferring context: 2 B"))
+        .last()
+        .unwrap_or_else(|| panic!("no context transfer in the log:\n{stdout}"));
+    let shown = line.split("transferring context: ").nth(1).unwrap().trim_end_matches(" done");
+    let (number, unit) = shown.split_once(' ').unwrap();
+    let scale = match unit {
+        "B" => 1.0,
+        "kB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        other => panic!("unit {other} in {line}"),
+    };
+    number.parse::<f64>().unwrap() * scale
+}
+
+#[test]
+fn a_re_release_sends_only_what_changed_in_the_context() {
+    let bed = TestBed::get();
+    let image = bed.unique_image("context-reuse");
+    let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY payload /payload\n");
+    // 30 MB the build cache has never seen, made here.
+    let mut state = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    let payload: Vec<u8> = (0..30_000_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 32) as u8
+        })
+        .collect();
+    std::fs::write(dir.path().join("payload"), payload).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let home_env = [("HOME", home.path().to_str().unwrap())];
+    let build_arg = format!("BASE_IMAGE={}", bed.base_image);
+    let run_with_tag = |tag: &'static str| {
+        let mut inputs = registry_inputs(&bed, &image);
+        inputs.extend([("build-args", build_arg.as_str()), ("tags", tag), ("platforms", "linux/amd64")]);
+        let run = run_action(dir.path(), &inputs, &home_env);
+        assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+        run
+    };
+    let first = run_with_tag("first");
+    assert!(context_bytes_sent(&first.stdout) > 29e6, "the first run sends the payload:\n{}", first.stdout);
+    let again = run_with_tag("again");
+    assert!(context_bytes_sent(&again.stdout) < 1e6, "an unchanged context is not sent again:\n{}", again.stdout);
+    assert!(home.path().join(".docker/buildx/.buildNodeID").is_file(), "buildx's node name is kept where buildx keeps it");
+    assert!(again.stdout.contains("architecture scan of 2 layers, 2 of them known from an earlier scan"), "{}", again.stdout);
+    assert!(bed.manifest_digest(&image, "again").is_some(), "the re-release is tagged");
+}

@@ -244,3 +244,39 @@ fn output_of_the_build_and_the_image_is_never_obeyed_as_a_command() {
     assert!(shown.matches("::add-mask::main").count() >= 2, "{shown}");
     assert!(run.outputs.get("digest").is_some_and(|d| d.starts_with("sha256:") && !d.contains("evil")));
 }
+
+#[test]
+fn a_layer_scanned_on_an_earlier_run_is_not_read_again_and_still_fails_verification() {
+    let bed = TestBed::get();
+    let image = bed.unique_image("scan-cache");
+    let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY tool-linux-amd64 /usr/local/bin/tool\n");
+    std::fs::copy("/bin/busybox", dir.path().join("tool-linux-amd64")).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let cache_env = [("XDG_CACHE_HOME", cache.path().to_str().unwrap())];
+    let build_arg = format!("BASE_IMAGE={}", bed.base_image);
+    let run_with = |verify: &'static str| {
+        let mut inputs = registry_inputs(&bed, &image);
+        inputs.extend([
+            ("platforms", "linux/amd64,linux/arm64"),
+            ("build-args", build_arg.as_str()),
+            ("tags", "cached"),
+            ("preflight", "false"),
+            ("verify", verify),
+        ]);
+        run_action(dir.path(), &inputs, &cache_env)
+    };
+    let first = run_with("warn");
+    assert!(first.success, "{}", first.stdout);
+    assert!(first.stdout.contains("::warning::verify: linux/arm64: /usr/local/bin/tool is an amd64 binary"), "{}", first.stdout);
+    assert!(!first.stdout.contains("known from an earlier scan"), "{}", first.stdout);
+    let kept = std::fs::read_dir(cache.path().join("multiarch-action/layer-scans-v1")).unwrap().count();
+    assert!(kept >= 2, "the scanned layers are kept ({kept})");
+
+    let again = run_with("true");
+    assert!(!again.success, "{}", again.stdout);
+    assert!(again.stdout.contains("architecture scan of 4 layers, 4 of them known from an earlier scan"), "{}", again.stdout);
+    let errors = again.error_lines();
+    assert_eq!(errors.len(), 1, "{}", again.stdout);
+    assert!(errors[0].contains("linux/arm64: /usr/local/bin/tool is an amd64 binary"), "{}", errors[0]);
+    assert!(errors[0].contains("COPY tool-linux-amd64 /usr/local/bin/tool"), "names the step: {}", errors[0]);
+}
