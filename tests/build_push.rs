@@ -240,7 +240,7 @@ fn context_bytes_sent(stdout: &str) -> f64 {
     let line = stdout
         .lines()
         .filter(|l| l.contains("transferring context: ") && !l.contains("transferring context: 2 B"))
-        .last()
+        .next_back()
         .unwrap_or_else(|| panic!("no context transfer in the log:\n{stdout}"));
     let shown = line.split("transferring context: ").nth(1).unwrap().trim_end_matches(" done");
     let (number, unit) = shown.split_once(' ').unwrap();
