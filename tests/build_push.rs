@@ -239,8 +239,7 @@ fn a_multi_layer_image_reaches_a_second_repository_and_a_second_registry_by_dige
 fn context_bytes_sent(stdout: &str) -> f64 {
     let line = stdout
         .lines()
-        .filter(|l| l.contains("transferring context: ") && !l.contains("transferring context: 2 B"))
-        .next_back()
+        .rfind(|l| l.contains("transferring context: ") && !l.contains("transferring context: 2 B"))
         .unwrap_or_else(|| panic!("no context transfer in the log:\n{stdout}"));
     let shown = line.split("transferring context: ").nth(1).unwrap().trim_end_matches(" done");
     let (number, unit) = shown.split_once(' ').unwrap();
