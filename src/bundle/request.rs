@@ -42,10 +42,12 @@ pub struct BundleRequest {
     pub images: Vec<WantedImage>,
     pub audit: AuditLevel,
     pub file: PathBuf,
+    /// `bundle-split`: the largest part, in bytes; None for one file.
+    pub split: Option<u64>,
 }
 
 impl BundleRequest {
-    /// Reads `images`, `compose-file`, `audit` and `bundle`.
+    /// Reads `images`, `compose-file`, `audit`, `bundle` and `bundle-split`.
     pub fn resolve(raw: &RawInputs, github: &GithubContext) -> Result<BundleRequest> {
         let mut images = Vec::new();
         for line in crate::inputs::split_list(raw.get("images"), false) {
@@ -77,7 +79,8 @@ impl BundleRequest {
             Some(file) => PathBuf::from(file),
             None => github.runner_temp.clone().unwrap_or_default().join("bundle.tar"),
         };
-        Ok(BundleRequest { images, audit, file })
+        let split = raw.text("bundle-split").map(super::parts::parse_size).transpose()?;
+        Ok(BundleRequest { images, audit, file, split })
     }
 
     /// The repositories of the images, once each: what credentials and
@@ -139,6 +142,7 @@ mod tests {
         assert_eq!(request.images[2].platform, Some(Platform::parse("linux/amd64").unwrap()));
         assert_eq!(request.audit, AuditLevel::Warn);
         assert_eq!(request.file, PathBuf::from("bundle.tar"));
+        assert_eq!(request.split, None);
         let names: Vec<String> = request.repositories().unwrap().into_iter().map(|n| n.name).collect();
         assert_eq!(names, ["docker.io/library/redis", "ghcr.io/acme/db", "docker.io/library/nginx"]);
     }
@@ -154,6 +158,10 @@ mod tests {
         assert!(error.starts_with("compose-file: could not read `/nonexistent/compose.yaml`"), "{error}");
         let error = BundleRequest::resolve(&raw(&[("images", "redis:7"), ("audit", "maybe")]), &github).unwrap_err().to_string();
         assert_eq!(error, "audit: `maybe` is not accepted; use warn, true or false");
+        let error = BundleRequest::resolve(&raw(&[("images", "redis:7"), ("bundle-split", "2 GB")]), &github).unwrap_err().to_string();
+        assert!(error.starts_with("bundle-split: `2 GB` is not a size;"), "{error}");
+        let request = BundleRequest::resolve(&raw(&[("images", "redis:7"), ("bundle-split", "700m")]), &github).unwrap();
+        assert_eq!(request.split, Some(700 << 20));
     }
 
     #[test]
