@@ -16,7 +16,9 @@ use crate::names::{Credential, Secret, registry_host};
 /// The `bundle verify|load|push` commands.
 pub fn command() -> Command {
     let file = || {
-        Arg::new("FILE").required(true).help("The bundle (a tarball written by `mode: bundle`), or the first part (or base name) of one in parts")
+        Arg::new("FILE")
+            .required(true)
+            .help("The bundle (a tarball written by `mode: bundle`), or the first part (or base name) of one in parts")
     };
     Command::new("bundle")
         .about("Check, load or push a bundle written by `mode: bundle`")

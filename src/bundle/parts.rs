@@ -20,7 +20,11 @@ pub const MAX_PARTS: usize = 999;
 /// `g`, binary (`1k` = 1024 bytes).
 pub fn parse_size(text: &str) -> Result<u64> {
     let text = text.trim();
-    let invalid = || anyhow::anyhow!("bundle-split: `{text}` is not a size; write a whole number with k, m or g (binary: 1k = 1024 bytes), e.g. 2g or 700m");
+    let invalid = || {
+        anyhow::anyhow!(
+            "bundle-split: `{text}` is not a size; write a whole number with k, m or g (binary: 1k = 1024 bytes), e.g. 2g or 700m"
+        )
+    };
     let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
     let shift = match unit.to_ascii_lowercase().as_str() {
         "k" => 10,
@@ -235,9 +239,8 @@ pub fn locate(given: &Path) -> Result<BundleFiles> {
         None => bail!("{} does not exist; give the bundle's file (or the first part of a split bundle)", given.display()),
     };
     let sums = sums_path(&base);
-    let text = std::fs::read_to_string(&sums).map_err(|_| {
-        anyhow::anyhow!("{} is missing; it lists the parts of {}: copy it along with them", sums.display(), base.display())
-    })?;
+    let text = std::fs::read_to_string(&sums)
+        .map_err(|_| anyhow::anyhow!("{} is missing; it lists the parts of {}: copy it along with them", sums.display(), base.display()))?;
     let listed = listed_parts(&base, &sums, &text)?;
     let count = listed.len();
     let mut files = Vec::new();
@@ -421,7 +424,10 @@ mod tests {
         let listed = listed_parts(base, sums, &format!("{a}  b.tar.part-001\n{a}  b.tar.part-002\n")).unwrap();
         assert_eq!(listed, vec![(PathBuf::from("d/b.tar.part-001"), a.clone()), (PathBuf::from("d/b.tar.part-002"), a.clone())]);
         let error = listed_parts(base, sums, &format!("{a}  b.tar.part-002\n")).unwrap_err().to_string();
-        assert_eq!(error, "d/b.tar.SHA256SUMS lists `b.tar.part-002` where `b.tar.part-001` belongs; it is not the list of this bundle's parts");
+        assert_eq!(
+            error,
+            "d/b.tar.SHA256SUMS lists `b.tar.part-002` where `b.tar.part-001` belongs; it is not the list of this bundle's parts"
+        );
         let error = listed_parts(base, sums, "zz  b.tar.part-001\n").unwrap_err().to_string();
         assert!(error.starts_with("d/b.tar.SHA256SUMS has a line that is not"), "{error}");
         assert!(listed_parts(base, sums, "\n").is_err());
@@ -438,7 +444,8 @@ mod tests {
             sums: None,
         };
         let p = |i: usize| PathBuf::from(format!("p{i}"));
-        let cases: &[(u64, u64, Vec<(PathBuf, u64, u64)>)] = &[
+        type Segment = (PathBuf, u64, u64);
+        let cases: &[(u64, u64, Vec<Segment>)] = &[
             (0, 25, vec![(p(0), 0, 10), (p(1), 0, 10), (p(2), 0, 5)]),
             (3, 4, vec![(p(0), 3, 4)]),
             (8, 5, vec![(p(0), 8, 2), (p(1), 0, 3)]),
@@ -499,7 +506,10 @@ mod tests {
         std::fs::write(&part2, &bytes).unwrap();
         let mut reader = locate(&dir.path().join("b.tar")).unwrap().reader();
         let error = reader.read_to_end(&mut Vec::new()).unwrap_err().to_string();
-        assert_eq!(error, format!("{} does not match its checksum in b.tar.SHA256SUMS: the part is damaged; copy it again", part2.display()));
+        assert_eq!(
+            error,
+            format!("{} does not match its checksum in b.tar.SHA256SUMS: the part is damaged; copy it again", part2.display())
+        );
         // A read that fails inside a part learns whether that part is damaged.
         let mut reader = locate(&dir.path().join("b.tar")).unwrap().reader();
         reader.read_exact(&mut [0; 40]).unwrap();
@@ -507,7 +517,10 @@ mod tests {
 
         std::fs::remove_file(dir.path().join("b.tar.part-003")).unwrap();
         let error = locate(&dir.path().join("b.tar.part-001")).unwrap_err().to_string();
-        assert!(error.contains("b.tar.part-003 is missing;") && error.ends_with("lists 4 part(s): copy every one of them next to it"), "{error}");
+        assert!(
+            error.contains("b.tar.part-003 is missing;") && error.ends_with("lists 4 part(s): copy every one of them next to it"),
+            "{error}"
+        );
         std::fs::remove_file(dir.path().join("b.tar.SHA256SUMS")).unwrap();
         let error = locate(&dir.path().join("b.tar")).unwrap_err().to_string();
         assert!(error.contains("b.tar.SHA256SUMS is missing; it lists the parts of"), "{error}");

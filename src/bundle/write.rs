@@ -251,8 +251,6 @@ impl TarWriter {
         .await??;
         Ok((bytes, files))
     }
-
-
 }
 
 /// `blobs/sha256/<hex>` for a digest.
