@@ -70,8 +70,9 @@ fn hex(hasher: sha2::Sha256) -> String {
 pub struct PartWriter {
     base: PathBuf,
     limit: Option<u64>,
-    current: Option<(BufWriter<std::fs::File>, sha2::Sha256, u64)>,
-    /// Every file closed so far, with its checksum.
+    /// The file being written, the hash of it (for a part), and its size so far.
+    current: Option<(BufWriter<std::fs::File>, Option<sha2::Sha256>, u64)>,
+    /// Every file closed so far, with its checksum (for a part).
     done: Vec<(PathBuf, String)>,
     finished: bool,
 }
@@ -93,7 +94,7 @@ impl PartWriter {
             let file = writer.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()?;
             let path = self.path_of(self.done.len());
-            self.done.push((path, hex(hasher)));
+            self.done.push((path, hasher.map(hex).unwrap_or_default()));
         }
         Ok(())
     }
@@ -153,13 +154,15 @@ impl Write for PartWriter {
             }
             let path = partial(&self.path_of(self.done.len()));
             let file = std::fs::File::create(&path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-            self.current = Some((BufWriter::with_capacity(1 << 20, file), sha2::Sha256::new(), 0));
+            self.current = Some((BufWriter::with_capacity(1 << 20, file), self.limit.map(|_| sha2::Sha256::new()), 0));
         }
         let limit = self.limit.unwrap_or(u64::MAX);
         let (writer, hasher, written) = self.current.as_mut().expect("a part is open");
         let room = (limit - *written).min(buf.len() as u64) as usize;
         let count = writer.write(&buf[..room])?;
-        hasher.update(&buf[..count]);
+        if let Some(hasher) = hasher {
+            hasher.update(&buf[..count]);
+        }
         *written += count as u64;
         if *written == limit {
             self.close_current()?;
@@ -303,7 +306,8 @@ pub struct PartsReader {
     files: Vec<PartFile>,
     sums: Option<PathBuf>,
     next: usize,
-    current: Option<(usize, BufReader<std::fs::File>, sha2::Sha256)>,
+    /// The file being read, and (for a part) the hash of what was read of it.
+    current: Option<(usize, BufReader<std::fs::File>, Option<sha2::Sha256>)>,
     /// The message for a part that did not match its checksum.
     damaged: Option<String>,
 }
@@ -318,7 +322,7 @@ impl PartsReader {
     /// is (the part being read is hashed to its end to tell).
     pub fn damaged_part(&mut self) -> Option<String> {
         if self.damaged.is_none()
-            && let Some((index, mut reader, mut hasher)) = self.current.take()
+            && let Some((index, mut reader, Some(mut hasher))) = self.current.take()
         {
             let mut buffer = vec![0; 1 << 16];
             loop {
@@ -343,17 +347,22 @@ impl Read for PartsReader {
                 let Some(file) = self.files.get(self.next) else { return Ok(0) };
                 let opened = std::fs::File::open(&file.path)
                     .map_err(|e| io::Error::new(e.kind(), format!("could not open {}: {e}", file.path.display())))?;
-                self.current = Some((self.next, BufReader::with_capacity(1 << 20, opened), sha2::Sha256::new()));
+                let hasher = file.sha256.is_some().then(sha2::Sha256::new);
+                self.current = Some((self.next, BufReader::with_capacity(1 << 20, opened), hasher));
                 self.next += 1;
             }
             let (_, reader, hasher) = self.current.as_mut().expect("a file is open");
             let count = reader.read(buf)?;
             if count > 0 || buf.is_empty() {
-                hasher.update(&buf[..count]);
+                if let Some(hasher) = hasher {
+                    hasher.update(&buf[..count]);
+                }
                 return Ok(count);
             }
             let (index, _, hasher) = self.current.take().expect("a file is open");
-            if self.files[index].sha256.as_deref().is_some_and(|expected| expected != hex(hasher)) {
+            if let (Some(expected), Some(hasher)) = (self.files[index].sha256.as_deref(), hasher)
+                && expected != hex(hasher)
+            {
                 self.damaged = Some(self.mismatch(index));
                 return Err(io::Error::other(self.mismatch(index)));
             }
