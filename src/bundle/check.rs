@@ -3,7 +3,8 @@
 //! and layers present, and the architecture of every binary in every layer
 //! (the same scan as after a push). What `bundle verify` prints, and what
 //! `bundle load` and `bundle push` do first: a damaged bundle is refused,
-//! naming the file and the entry.
+//! naming the file and the entry (or, for a bundle in parts, the part). It
+//! also notes where each blob is in the stream, for `bundle push`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
