@@ -55,17 +55,15 @@ pub struct Checked {
 /// Checks the bundle at `path` (a tarball, or the first part or base name
 /// of one in parts); every failure names it, or the part at fault.
 pub fn check(path: &Path) -> Result<Checked> {
-    let checked = locate(path).and_then(|files| {
-        let mut reader = files.reader();
-        match check_stream(&mut reader) {
-            Ok(checked) => Ok(Checked { files, ..checked }),
-            Err(error) => Err(match reader.damaged_part() {
-                Some(damaged) => anyhow::anyhow!(damaged),
-                None => error,
-            }),
-        }
+    // A missing file or part is named as such; what is read is checked.
+    let files = locate(path)?;
+    let mut reader = files.reader();
+    let checked = check_stream(&mut reader).map_err(|error| match reader.damaged_part() {
+        Some(damaged) => anyhow::anyhow!(damaged),
+        None => error,
     });
-    checked.with_context(|| format!("{} is not a sound bundle", path.display()))
+    let checked = checked.with_context(|| format!("{} is not a sound bundle", path.display()))?;
+    Ok(Checked { files, ..checked })
 }
 
 fn check_stream(reader: &mut impl Read) -> Result<Checked> {
