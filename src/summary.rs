@@ -75,7 +75,8 @@ pub fn outputs(plan: &Plan, report: &Report) -> Vec<(String, String)> {
         "held_back": report.held_back.iter().map(|h| serde_json::json!({"tag": h.tag, "reason": h.reason})).collect::<Vec<_>>(),
     });
     if let Some(bundle) = &report.bundle {
-        return vec![("bundle".into(), bundle.file.display().to_string())];
+        let files: Vec<String> = bundle.files.iter().map(|f| f.display().to_string()).collect();
+        return vec![("bundle".into(), bundle.file.display().to_string()), ("bundle-files".into(), files.join("\n"))];
     }
     vec![
         ("digest".into(), digest),

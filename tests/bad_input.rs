@@ -38,6 +38,11 @@ fn each_mistake_is_named_before_any_work() {
         (&[image, ("password", "hunter-1")], "::error::username: "),
         (&[image, ("registry", "https://ghcr.io/acme"), ("username", "me"), ("password", "hunter-2")], "::error::registry: "),
         (&[image, ("tags", "type=semver")], "::error::tags: "),
+        (
+            &[("mode", "bundle"), ("images", "127.0.0.1:5999/acme/app:1"), ("bundle-split", "2gb")],
+            "::error::bundle-split: `2gb` is not a size;",
+        ),
+        (&[("mode", "bundle"), ("images", "127.0.0.1:5999/acme/app:1"), ("bundle-split", "0m")], "::error::bundle-split: `0m` is no size;"),
         (&[image, ("tags", "type=nonsense,value=1")], "::error::tags: "),
         (&[image, ("flavor", "latest=sometimes")], "::error::flavor: "),
         (&[image, ("floating-tags", "never")], "::error::floating-tags: "),

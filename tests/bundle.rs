@@ -351,3 +351,119 @@ fn a_bad_build_fails_before_anything_is_built_naming_the_service() {
         assert_eq!(bed.manifest_digest(&format!("{push_under}/api"), "latest"), None, "nothing was pushed");
     }
 }
+
+/// Flips one byte of `file`, at `at`.
+fn flip(file: &Path, at: usize) {
+    let mut bytes = std::fs::read(file).unwrap();
+    bytes[at] ^= 0xff;
+    std::fs::write(file, bytes).unwrap();
+}
+
+#[test]
+fn a_bundle_in_parts_is_verified_pushed_and_loaded_and_a_missing_or_damaged_part_named() {
+    let bed = TestBed::get();
+    let image = bed.unique_image("bundle-split");
+    build(&bed, &image, "1.0", "linux/amd64,linux/arm64", "split.txt");
+    let reference = format!("{image}:1.0");
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("out/split.tar");
+    let base_text = base.display().to_string();
+
+    // A size that is not one fails at once, in one line, before any registry is asked.
+    let mut inputs = registry_inputs(&bed, &reference);
+    inputs.extend([("mode", "bundle"), ("platforms", "linux/arm64"), ("bundle", base_text.as_str()), ("bundle-split", "2gb")]);
+    let run = run_action(dir.path(), &inputs, &[]);
+    assert!(!run.success, "{}", run.stdout);
+    let errors = run.error_lines();
+    assert!(errors.iter().any(|l| l.contains("bundle-split: `2gb` is not a size; write a whole number with k, m or g")), "{errors:?}");
+    assert!(!run.stdout.contains("Audit"), "nothing else is done first: {}", run.stdout);
+    assert!(!dir.path().join("out").exists());
+
+    // Parts of at most 256 KiB, streamed; their checksums beside them.
+    let limit = 256 << 10;
+    inputs.pop();
+    inputs.push(("bundle-split", "256k"));
+    let run = run_action(dir.path(), &inputs, &[]);
+    assert!(run.success, "the split bundle failed:\n{}\n{}", run.stdout, run.stderr);
+    let first = format!("{base_text}.part-001");
+    assert_eq!(run.output("bundle"), first);
+    let files: Vec<&str> = run.output("bundle-files").lines().collect();
+    let sums = format!("{base_text}.SHA256SUMS");
+    assert_eq!(files.last(), Some(&sums.as_str()), "{files:?}");
+    let parts = &files[..files.len() - 1];
+    assert!(parts.len() >= 3, "a busybox layer spans several 256k parts: {files:?}");
+    for (i, part) in parts.iter().enumerate() {
+        assert_eq!(*part, format!("{base_text}.part-{:03}", i + 1));
+        let size = std::fs::metadata(part).unwrap().len();
+        assert!(size <= limit && size > 0, "{part}: {size} bytes");
+        if i + 1 < parts.len() {
+            assert_eq!(size, limit, "{part}: every part but the last is full");
+        }
+    }
+    assert!(!base.exists(), "no whole copy is written");
+    assert!(std::fs::read_dir(dir.path().join("out")).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".partial")));
+    let wrote = run.stdout.lines().find(|l| l.starts_with("wrote ")).unwrap_or_default();
+    assert!(wrote.contains(&format!(" in {} parts:", parts.len())), "{wrote}");
+    // `sha256sum -c` checks the parts; joined, they are the tarball.
+    let check = Command::new("sha256sum").arg("-c").arg(&sums).current_dir(dir.path().join("out")).output().unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    let listing = Command::new("sh").arg("-c").arg(format!("cat {base_text}.part-* | tar tf -")).output().unwrap();
+    let names = String::from_utf8_lossy(&listing.stdout);
+    assert!(listing.status.success() && names.lines().last() == Some("SHA256SUMS"), "{names}");
+    let readme = Command::new("sh").arg("-c").arg(format!("cat {base_text}.part-* | tar xOf - README.md")).output().unwrap();
+    assert!(String::from_utf8_lossy(&readme.stdout).contains("bundle load split.tar.part-001"));
+
+    // Verified from the first part or the base name.
+    for given in [&first, &base_text] {
+        let (ok, text) = cli(&["bundle", "verify", given], None);
+        assert!(ok, "{text}");
+        assert!(text.contains(&format!(" in {} parts: ", parts.len())) && text.contains(&format!("{reference} (linux/arm64)")), "{text}");
+    }
+
+    // Pushed into the second registry, the arm64 manifest keeps its digest.
+    let (ok, text) = cli(
+        &["bundle", "push", &first, "--registry", &bed.registry2, "--insecure", "--username", &bed.user2, "--password-stdin"],
+        Some(&bed.password2),
+    );
+    assert!(ok, "{text}");
+    let repository = image.split_once('/').unwrap().1;
+    let moved = bed.manifest(&format!("{}/{repository}", bed.registry2), "1.0");
+    let original = bed.manifest(&image, "1.0");
+    let arm64 = |index: &serde_json::Value| {
+        index["manifests"].as_array().unwrap().iter().find(|m| m["platform"]["architecture"] == "arm64").unwrap()["digest"].clone()
+    };
+    assert_eq!(arm64(&moved), arm64(&original));
+
+    // Loaded into the daemon from the parts, and it runs for arm64.
+    let (ok, text) = cli(&["bundle", "load", &first], None);
+    assert!(ok, "{text}");
+    let run =
+        bed.docker(&["run", "--rm", "--pull", "never", "--platform", "linux/arm64", &reference, "sh", "-c", "cat /split.txt; uname -m"]);
+    let out = String::from_utf8_lossy(&run.stdout);
+    bed.docker(&["rmi", &reference]);
+    assert!(run.status.success() && out.contains("split.txt 1.0") && out.trim_end().ends_with("aarch64"), "{out}");
+
+    // A damaged part is refused by verify, load and push, naming the part.
+    let part2 = &parts[1];
+    flip(Path::new(part2), 1000);
+    for command in ["verify", "load", "push"] {
+        let mut args = vec!["bundle", command, first.as_str()];
+        if command == "push" {
+            args.extend(["--registry", &bed.registry2, "--insecure"]);
+        }
+        let (ok, text) = cli(&args, None);
+        assert!(!ok, "bundle {command} accepted a damaged part: {text}");
+        let named = format!("{part2} does not match its checksum in split.tar.SHA256SUMS: the part is damaged; copy it again");
+        assert!(text.contains(&format!("{first} is not a sound bundle")) && text.contains(&named), "{command}: {text}");
+        assert_eq!(text.trim_end().lines().count(), 1, "one line: {text}");
+    }
+    flip(Path::new(part2), 1000);
+    // A missing part is named before anything is read.
+    let part3 = &parts[2];
+    std::fs::rename(part3, format!("{part3}.away")).unwrap();
+    let (ok, text) = cli(&["bundle", "verify", &base_text], None);
+    assert!(!ok && text.contains(&format!("{part3} is missing; {sums} lists {} part(s)", parts.len())), "{text}");
+    std::fs::rename(format!("{part3}.away"), part3).unwrap();
+    let (ok, text) = cli(&["bundle", "verify", &first], None);
+    assert!(ok, "restored, the parts verify again: {text}");
+}

@@ -3,16 +3,18 @@
 //! and layers present, and the architecture of every binary in every layer
 //! (the same scan as after a push). What `bundle verify` prints, and what
 //! `bundle load` and `bundle push` do first: a damaged bundle is refused,
-//! naming the file and the entry.
+//! naming the file and the entry (or, for a bundle in parts, the part). It
+//! also notes where each blob is in the stream, for `bundle push`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
 
 use super::Hashing;
+use super::parts::{BundleFiles, locate};
 use crate::archscan;
 use crate::platform::Platform;
 use crate::registry::layout::is_index;
@@ -44,16 +46,28 @@ pub struct Checked {
     pub scanned_layers: usize,
     /// Layers that could not be scanned, and why.
     pub unscanned: Vec<String>,
+    /// Where each blob's content is: offset in the tar stream, and size.
+    pub spans: BTreeMap<String, (u64, u64)>,
+    /// The file, or the parts, it was read from.
+    pub files: BundleFiles,
 }
 
-/// Checks the bundle at `path`; every failure names it.
+/// Checks the bundle at `path` (a tarball, or the first part or base name
+/// of one in parts); every failure names it, or the part at fault.
 pub fn check(path: &Path) -> Result<Checked> {
-    check_inner(path).with_context(|| format!("{} is not a sound bundle", path.display()))
+    // A missing file or part is named as such; what is read is checked.
+    let files = locate(path)?;
+    let mut reader = files.reader();
+    let checked = check_stream(&mut reader).map_err(|error| match reader.damaged_part() {
+        Some(damaged) => anyhow::anyhow!(damaged),
+        None => error,
+    });
+    let checked = checked.with_context(|| format!("{} is not a sound bundle", path.display()))?;
+    Ok(Checked { files, ..checked })
 }
 
-fn check_inner(path: &Path) -> Result<Checked> {
-    let file = std::fs::File::open(path).with_context(|| format!("could not open {}", path.display()))?;
-    let mut archive = tar::Archive::new(BufReader::with_capacity(1 << 20, file));
+fn check_stream(reader: &mut impl Read) -> Result<Checked> {
+    let mut archive = tar::Archive::new(reader);
     let mut documents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut index: Option<Value> = None;
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
@@ -63,6 +77,7 @@ fn check_inner(path: &Path) -> Result<Checked> {
     let mut unscanned = Vec::new();
     let mut foreign = Vec::new();
     let mut bytes = 0;
+    let mut spans = BTreeMap::new();
     for entry in archive.entries().context("it is not a tar file")? {
         let mut entry = entry.context("it is not a tar file, or it is cut short")?;
         let name = String::from_utf8_lossy(&entry.path_bytes()).trim_start_matches("./").to_string();
@@ -70,6 +85,7 @@ fn check_inner(path: &Path) -> Result<Checked> {
             continue;
         }
         let size = entry.size();
+        let offset = entry.raw_file_position();
         bytes += size;
         if name == "SHA256SUMS" {
             let mut text = String::new();
@@ -109,6 +125,7 @@ fn check_inner(path: &Path) -> Result<Checked> {
             if size <= DOCUMENT_LIMIT && looks_like_json(&kept) {
                 documents.insert(digest.clone(), kept);
             }
+            spans.insert(digest.clone(), (offset, size));
         } else if name == "index.json" {
             index = Some(serde_json::from_slice(&kept).context("index.json is not JSON")?);
         }
@@ -137,7 +154,8 @@ fn check_inner(path: &Path) -> Result<Checked> {
     if scanned_layers + unscanned.len() < layers {
         unscanned.push(format!("{} layer(s) came before their manifests and were not scanned", layers - scanned_layers - unscanned.len()));
     }
-    Ok(Checked { images, documents, entries: seen.len() + 1, bytes, scanned_layers, unscanned })
+    let files = BundleFiles { files: Vec::new(), sums: None };
+    Ok(Checked { images, documents, entries: seen.len() + 1, bytes, scanned_layers, unscanned, spans, files })
 }
 
 fn looks_like_json(bytes: &[u8]) -> bool {

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod check;
 pub mod compose;
 pub mod offline;
+pub mod parts;
 mod push;
 pub mod request;
 pub mod write;
@@ -31,6 +32,8 @@ use crate::summary::Report;
 #[derive(Debug, Clone, Default)]
 pub struct BundleReport {
     pub file: PathBuf,
+    /// Every file written: the bundle, or its parts then their checksums.
+    pub files: Vec<PathBuf>,
     /// The audit table and what was bundled, as markdown.
     pub summary: String,
 }
@@ -137,11 +140,12 @@ pub(crate) async fn run(
     let written = log
         .group("Bundle", async {
             let contents = write::gather(registry, &kept).await?;
-            write::write(registry, &contents, &request.file).await
+            write::write(registry, &contents, &request.file, request.split).await
         })
         .await?;
+    let parts = if written.files.len() > 1 { format!(" in {} parts", written.files.len() - 1) } else { String::new() };
     let line = format!(
-        "wrote {}: {} image(s), {} blobs, {} bytes ({} bytes of shared layers stored once)",
+        "wrote {}{parts}: {} image(s), {} blobs, {} bytes ({} bytes of shared layers stored once)",
         request.file.display(),
         written.images,
         written.blobs,
@@ -155,7 +159,8 @@ pub(crate) async fn run(
     if !left_out.is_empty() {
         summary.push_str(&format!("\nLeft out: {}\n", left_out.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")));
     }
-    Ok(Report { bundle: Some(BundleReport { file: request.file.clone(), summary }), ..Report::default() })
+    let file = written.files.first().cloned().unwrap_or_else(|| request.file.clone());
+    Ok(Report { bundle: Some(BundleReport { file, files: written.files, summary }), ..Report::default() })
 }
 
 /// Resolves `wanted` in its registries and logs the table (nothing for no

@@ -15,7 +15,11 @@ use crate::names::{Credential, Secret, registry_host};
 
 /// The `bundle verify|load|push` commands.
 pub fn command() -> Command {
-    let file = || Arg::new("FILE").required(true).help("The bundle (a tarball written by `mode: bundle`)");
+    let file = || {
+        Arg::new("FILE")
+            .required(true)
+            .help("The bundle (a tarball written by `mode: bundle`), or the first part (or base name) of one in parts")
+    };
     Command::new("bundle")
         .about("Check, load or push a bundle written by `mode: bundle`")
         .subcommand_required(true)
@@ -100,7 +104,11 @@ fn push_args(matches: &clap::ArgMatches) -> Result<(String, bool, Option<Credent
 
 /// What a check found, as lines for the terminal.
 pub fn describe(file: &Path, checked: &Checked) -> String {
-    let mut text = format!("{}: {} entries, {} bytes; every checksum matches\n", file.display(), checked.entries, checked.bytes);
+    let parts = match checked.files.files.len() {
+        1 => String::new(),
+        count => format!(" in {count} parts"),
+    };
+    let mut text = format!("{}{parts}: {} entries, {} bytes; every checksum matches\n", file.display(), checked.entries, checked.bytes);
     for image in &checked.images {
         let platforms: Vec<String> = image.platforms.iter().map(|(p, _, _)| p.to_string()).collect();
         text.push_str(&format!("  {} ({}) {}\n", image.name, platforms.join(", "), image.root_digest));
@@ -128,8 +136,8 @@ async fn load(file: &Path) -> Result<()> {
     print!("{}", describe(file, &checked));
     let docker = bollard::Docker::connect_with_defaults()
         .map_err(|e| anyhow!("could not reach the Docker daemon ({e}); start it, or set DOCKER_HOST"))?;
-    let reader = tokio::fs::File::open(file).await.with_context(|| format!("could not open {}", file.display()))?;
-    let body = tokio_util::io::ReaderStream::with_capacity(reader, 1 << 20);
+    // The file, or every part in order, as one stream.
+    let body = checked.files.byte_stream(0, checked.files.total_size());
     let options = bollard::query_parameters::ImportImageOptionsBuilder::default().quiet(true).build();
     let mut progress = std::pin::pin!(docker.import_image_stream(options, body, None));
     while let Some(message) = progress.next().await {

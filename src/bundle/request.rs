@@ -61,12 +61,14 @@ pub struct BundleRequest {
     pub builds: Vec<ServiceBuild>,
     pub audit: AuditLevel,
     pub file: PathBuf,
+    /// `bundle-split`: the largest part, in bytes; None for one file.
+    pub split: Option<u64>,
 }
 
 impl BundleRequest {
-    /// Reads `images`, `compose-file`, `audit` and `bundle`. When a service
-    /// with `build:` has no `image:`, a line of `images` without a tag or
-    /// digest names the repository it is pushed under.
+    /// Reads `images`, `compose-file`, `audit`, `bundle` and `bundle-split`.
+    /// When a service with `build:` has no `image:`, a line of `images`
+    /// without a tag or digest names the repository it is pushed under.
     pub fn resolve(raw: &RawInputs, github: &GithubContext) -> Result<BundleRequest> {
         let services = match raw.text("compose-file") {
             None => Vec::new(),
@@ -139,7 +141,8 @@ impl BundleRequest {
             Some(file) => PathBuf::from(file),
             None => github.runner_temp.clone().unwrap_or_default().join("bundle.tar"),
         };
-        Ok(BundleRequest { images, builds, audit, file })
+        let split = raw.text("bundle-split").map(super::parts::parse_size).transpose()?;
+        Ok(BundleRequest { images, builds, audit, file, split })
     }
 
     /// Checks each built service's context and Dockerfile under `workdir`,
@@ -228,6 +231,7 @@ mod tests {
         assert_eq!(request.images[2].platform, Some(Platform::parse("linux/amd64").unwrap()));
         assert_eq!(request.audit, AuditLevel::Warn);
         assert_eq!(request.file, PathBuf::from("bundle.tar"));
+        assert_eq!(request.split, None);
         let names: Vec<String> = request.repositories().unwrap().into_iter().map(|n| n.name).collect();
         assert_eq!(names, ["docker.io/library/redis", "ghcr.io/acme/db", "docker.io/library/nginx"]);
     }
@@ -243,6 +247,10 @@ mod tests {
         assert!(error.starts_with("compose-file: could not read `/nonexistent/compose.yaml`"), "{error}");
         let error = BundleRequest::resolve(&raw(&[("images", "redis:7"), ("audit", "maybe")]), &github).unwrap_err().to_string();
         assert_eq!(error, "audit: `maybe` is not accepted; use warn, true or false");
+        let error = BundleRequest::resolve(&raw(&[("images", "redis:7"), ("bundle-split", "2 GB")]), &github).unwrap_err().to_string();
+        assert!(error.starts_with("bundle-split: `2 GB` is not a size;"), "{error}");
+        let request = BundleRequest::resolve(&raw(&[("images", "redis:7"), ("bundle-split", "700m")]), &github).unwrap();
+        assert_eq!(request.split, Some(700 << 20));
     }
 
     #[test]

@@ -4,10 +4,11 @@
 //! every layer streamed from its registry straight into its tar entry, each
 //! blob once, and `SHA256SUMS` over everything before it last. A layer is
 //! checked against its digest as it streams; the file appears under its name
-//! only when complete.
+//! only when complete. With `bundle-split`, the same stream is cut into parts
+//! (see `parts`).
 
 use std::collections::BTreeMap;
-use std::io::{BufWriter, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
@@ -15,6 +16,7 @@ use futures_util::TryStreamExt as _;
 use serde_json::{Value, json};
 
 use super::audit::Resolved;
+use super::parts::{MAX_PARTS, PartWriter};
 use super::{Hashing, hex_of};
 use crate::names::ImageName;
 use crate::platform::Platform;
@@ -47,8 +49,10 @@ pub struct BundledImage {
 }
 
 /// How much a bundle holds, and how much sharing saved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
+    /// The files written: the tarball, or the parts then their checksums.
+    pub files: Vec<PathBuf>,
     pub images: usize,
     pub blobs: usize,
     pub bytes: u64,
@@ -150,8 +154,9 @@ pub fn index_json(images: &[BundledImage]) -> Vec<u8> {
     serde_json::to_vec_pretty(&json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests })).unwrap_or_default()
 }
 
-/// The bundle's README: what it holds and how to use it.
-pub fn readme(images: &[BundledImage], file_name: &str) -> String {
+/// The bundle's README: what it holds and how to use it; for a bundle in
+/// parts, how to use them.
+pub fn readme(images: &[BundledImage], file_name: &str, split: bool) -> String {
     let mut text = format!("# {file_name}: {} container image(s)\n\n", images.len());
     text.push_str("An OCI image layout (tar), written by multiarch-action. Every blob is stored once.\n\n## Images\n\n");
     for image in images {
@@ -159,11 +164,21 @@ pub fn readme(images: &[BundledImage], file_name: &str) -> String {
         let built = image.built_from.as_ref().map(|service| format!(", built from the Compose service `{service}`")).unwrap_or_default();
         text.push_str(&format!("- `{}` ({}), `{}`{built}\n", image.name, platforms.join(", "), image.root.digest));
     }
+    let (given, docker_load) = if split {
+        (format!("{file_name}.part-001"), format!("`cat {file_name}.part-* | docker load`"))
+    } else {
+        (file_name.to_string(), format!("`docker load -i {file_name}`"))
+    };
+    text.push_str("\n## Use\n\n");
+    if split {
+        text.push_str(&format!(
+            "The bundle is in parts, `{file_name}.part-001`, `{file_name}.part-002`, …, listed with their checksums in `{file_name}.SHA256SUMS`; keep them together in one directory. `sha256sum -c {file_name}.SHA256SUMS` checks the parts; the commands below read them in order as one tarball.\n\n"
+        ));
+    }
     text.push_str(&format!(
-        "\n## Use\n\n\
-         Check every checksum and the architecture of every binary:\n\n    multiarch-action bundle verify {file_name}\n\n\
-         Load into the local Docker daemon (Docker with the containerd image store reads OCI layouts; `docker load -i {file_name}` does the same without the check):\n\n    multiarch-action bundle load {file_name}\n\n\
-         Push every image, every platform, with its digests, into a registry:\n\n    multiarch-action bundle push {file_name} --registry registry.local:5000 [--insecure] [--username U --password-stdin]\n\n\
+        "Check every checksum and the architecture of every binary:\n\n    multiarch-action bundle verify {given}\n\n\
+         Load into the local Docker daemon (Docker with the containerd image store reads OCI layouts; {docker_load} does the same without the check):\n\n    multiarch-action bundle load {given}\n\n\
+         Push every image, every platform, with its digests, into a registry:\n\n    multiarch-action bundle push {given} --registry registry.local:5000 [--insecure] [--username U --password-stdin]\n\n\
          Unpacked, `sha256sum -c SHA256SUMS` checks every file.\n"
     ));
     text
@@ -171,7 +186,7 @@ pub fn readme(images: &[BundledImage], file_name: &str) -> String {
 
 /// A tar file being written, and the checksum of every entry so far.
 struct TarWriter {
-    builder: Option<tar::Builder<BufWriter<std::fs::File>>>,
+    builder: Option<tar::Builder<PartWriter>>,
     sums: Vec<(String, String)>,
     bytes: u64,
 }
@@ -229,17 +244,16 @@ impl TarWriter {
         Ok(())
     }
 
-    async fn finish(mut self) -> Result<u64> {
+    async fn finish(mut self) -> Result<(u64, Vec<PathBuf>)> {
         let sums: String = self.sums.iter().map(|(hex, path)| format!("{hex}  {path}\n")).collect();
         let mut builder = self.builder.take().context("the bundle is already closed")?;
         let bytes = self.bytes + sums.len() as u64;
-        tokio::task::spawn_blocking(move || {
+        let files = tokio::task::spawn_blocking(move || {
             builder.append_data(&mut header(sums.len() as u64), "SHA256SUMS", sums.as_bytes())?;
-            let file = builder.into_inner()?.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()
+            builder.into_inner()?.finish()
         })
         .await??;
-        Ok(bytes)
+        Ok((bytes, files))
     }
 }
 
@@ -251,48 +265,61 @@ pub fn blob_path(digest: &str) -> Result<String> {
     }
 }
 
-/// Writes the bundle to `file`, through `file.partial` so that a failed
-/// write leaves no file that looks complete.
-pub async fn write(registry: &Registry, contents: &Contents, file: &Path) -> Result<Written> {
+/// The size of the tarball holding `contents`, from the sizes of its
+/// entries (512-byte headers, contents padded to 512 bytes, the end).
+pub fn expected_size(contents: &Contents, readme_and_index: u64) -> u64 {
+    let entry = |size: u64| 512 + size.div_ceil(512) * 512;
+    let documents: u64 = contents.documents.values().map(|d| entry(d.len() as u64)).sum();
+    let layers: u64 = contents.layers.iter().map(|(l, _)| entry(l.size)).sum();
+    let sums = entry(((contents.documents.len() + contents.layers.len() + 3) * 160) as u64);
+    let tail = 1024;
+    entry(30) + entry(readme_and_index) + documents + layers + sums + tail
+}
+
+/// Writes the bundle to `file` (or, with `split`, to parts of at most that
+/// many bytes), each file through `….partial` so that a failed write leaves
+/// no file that looks complete.
+pub async fn write(registry: &Registry, contents: &Contents, file: &Path, split: Option<u64>) -> Result<Written> {
     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("bundle: could not create {}", dir.display()))?;
     }
-    let partial = PathBuf::from(format!("{}.partial", file.display()));
-    let result = write_to(registry, contents, file, &partial).await;
-    match result {
-        Ok(written) => {
-            std::fs::rename(&partial, file).with_context(|| format!("bundle: could not write {}", file.display()))?;
-            Ok(written)
-        }
-        Err(error) => {
-            let _ = std::fs::remove_file(&partial);
-            Err(error)
+    let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "bundle.tar".into());
+    let index = index_json(&contents.images);
+    let readme = readme(&contents.images, &file_name, split.is_some());
+    if let Some(limit) = split {
+        let parts = expected_size(contents, (index.len() + readme.len()) as u64).div_ceil(limit);
+        if parts > MAX_PARTS as u64 {
+            bail!(
+                "bundle-split: the bundle would be {parts} parts of {limit} bytes; at most {MAX_PARTS}: give a larger size; nothing was written"
+            );
         }
     }
+    let mut tar = TarWriter { builder: Some(tar::Builder::new(PartWriter::new(file, split))), sums: Vec::new(), bytes: 0 };
+    // On failure the writer, dropped, removes what it wrote.
+    write_entries(&mut tar, registry, contents, index, readme).await?;
+    let (bytes, files) = tar.finish().await?;
+    let unique: u64 = contents.layers.iter().map(|(l, _)| l.size).sum();
+    let all: u64 = contents.images.iter().map(|i| i.layer_bytes).sum();
+    Ok(Written {
+        files,
+        images: contents.images.len(),
+        blobs: contents.documents.len() + contents.layers.len(),
+        bytes,
+        shared_bytes: all.saturating_sub(unique),
+    })
 }
 
-async fn write_to(registry: &Registry, contents: &Contents, file: &Path, partial: &Path) -> Result<Written> {
-    let out = std::fs::File::create(partial).with_context(|| format!("bundle: could not create {}", partial.display()))?;
-    let mut tar = TarWriter { builder: Some(tar::Builder::new(BufWriter::with_capacity(1 << 20, out))), sums: Vec::new(), bytes: 0 };
-    let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "bundle.tar".into());
+async fn write_entries(tar: &mut TarWriter, registry: &Registry, contents: &Contents, index: Vec<u8>, readme: String) -> Result<()> {
     tar.append_bytes("oci-layout".into(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()).await?;
-    tar.append_bytes("index.json".into(), index_json(&contents.images)).await?;
-    tar.append_bytes("README.md".into(), readme(&contents.images, &file_name).into_bytes()).await?;
+    tar.append_bytes("index.json".into(), index).await?;
+    tar.append_bytes("README.md".into(), readme.into_bytes()).await?;
     for (digest, bytes) in &contents.documents {
         tar.append_bytes(blob_path(digest)?, bytes.clone()).await?;
     }
     for (layer, source) in &contents.layers {
         tar.append_layer(registry, source, layer).await?;
     }
-    let bytes = tar.finish().await?;
-    let unique: u64 = contents.layers.iter().map(|(l, _)| l.size).sum();
-    let all: u64 = contents.images.iter().map(|i| i.layer_bytes).sum();
-    Ok(Written {
-        images: contents.images.len(),
-        blobs: contents.documents.len() + contents.layers.len(),
-        bytes,
-        shared_bytes: all.saturating_sub(unique),
-    })
+    Ok(())
 }
 
 #[cfg(test)]
@@ -321,11 +348,14 @@ mod tests {
         assert_eq!(index["manifests"][0]["annotations"]["io.containerd.image.name"], "docker.io/library/redis:7.2");
         assert_eq!(index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"], "docker.io/library/redis:7.2");
         assert_eq!(index["manifests"][0]["digest"], "sha256:ab");
-        let readme = readme(std::slice::from_ref(&image), "deploy.tar");
+        let readme = readme(std::slice::from_ref(&image), "deploy.tar", false);
         assert!(readme.contains("- `docker.io/library/redis:7.2` (linux/arm64), `sha256:ab`"), "{readme}");
-        assert!(readme.contains("multiarch-action bundle load deploy.tar"), "{readme}");
+        assert!(readme.contains("multiarch-action bundle load deploy.tar\n"), "{readme}");
+        let split = super::readme(std::slice::from_ref(&image), "deploy.tar", true);
+        assert!(split.contains("multiarch-action bundle load deploy.tar.part-001\n"), "{split}");
+        assert!(split.contains("`sha256sum -c deploy.tar.SHA256SUMS` checks the parts"), "{split}");
         let built = BundledImage { name: "r.example/acme/api:latest".into(), built_from: Some("api".into()), ..image };
-        let text = super::readme(&[built], "deploy.tar");
+        let text = super::readme(&[built], "deploy.tar", false);
         assert!(
             text.contains("- `r.example/acme/api:latest` (linux/arm64), `sha256:ab`, built from the Compose service `api`\n"),
             "{text}"

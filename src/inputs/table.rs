@@ -245,6 +245,13 @@ pub const INPUTS: &[InputDef] = &[
         "For `mode: bundle`: the tarball to write. Empty: `bundle.tar` under `RUNNER_TEMP` (or the working directory outside a workflow).",
     ),
     input(
+        Group::Bundle,
+        "bundle-split",
+        "",
+        TEXT,
+        "For `mode: bundle`: write the tarball as parts of at most this size, for removable media: `2g`, `700m`, `512k` (binary units: 1k = 1024 bytes). The parts are `NAME.part-001`, `NAME.part-002`, …, with `NAME.SHA256SUMS` listing their checksums; `bundle verify|load|push` take the first part (or `NAME`) and read them in order. Empty: one file.",
+    ),
+    input(
         Group::NativeRunners,
         "digests",
         "",
@@ -335,6 +342,10 @@ pub const OUTPUTS: &[OutputDef] = &[
     OutputDef { name: "version", doc: "The main version computed from the ref, the event or `version`." },
     OutputDef { name: "labels", doc: "Labels applied to the image, `key=value` per line (or `sep-labels` apart)." },
     OutputDef { name: "annotations", doc: "Annotations applied, `level:key=value` per line." },
-    OutputDef { name: "bundle", doc: "For `mode: bundle`: the path of the bundle written." },
+    OutputDef { name: "bundle", doc: "For `mode: bundle`: the path of the bundle written (with `bundle-split`, its first part)." },
+    OutputDef {
+        name: "bundle-files",
+        doc: "For `mode: bundle`: every file to carry, one per line: the bundle, or its parts in order then `NAME.SHA256SUMS`.",
+    },
     OutputDef { name: "json", doc: "Everything above as one JSON object." },
 ];

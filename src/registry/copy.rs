@@ -161,28 +161,52 @@ impl Registry {
     }
 
     async fn copy_blob(&self, source: &ImageName, target: &ImageName, blob: &Descriptor) -> Result<()> {
-        let target_ref = Self::reference(target, None)?;
         let source_ref = Self::reference(source, None)?;
-        if self.client.blob_exists(&target_ref, &blob.digest).await.unwrap_or(false) {
-            return Ok(());
-        }
-        if source.registry == target.registry
-            && self.client.mount_blob(&target_ref, &source_ref, &blob.digest).await.is_ok()
-            && self.client.blob_exists(&target_ref, &blob.digest).await.unwrap_or(false)
-        {
-            return Ok(());
-        }
-        // Streamed: what is read from the source goes up as it comes, so
-        // memory does not grow with the blob. A failed try starts over.
-        retry(&format!("copying {} to {}", blob.digest, target.name), REGISTRY_POLICY, registry_transience, || async {
+        let mount_from = (source.registry == target.registry).then_some(source);
+        self.put_blob(target, blob, mount_from, || async {
             let source_stream = self.client.pull_blob_stream(&source_ref, blob.digest.as_str()).await?;
-            let body =
-                source_stream.stream.map_err(|error| oci_client::errors::OciDistributionError::GenericError(Some(error.to_string())));
-            self.client.push_blob_stream(&target_ref, body, &blob.digest, Some(blob.size)).await
+            Ok(source_stream.stream.map_err(|error| oci_client::errors::OciDistributionError::GenericError(Some(error.to_string()))))
         })
         .await
         .with_context(|| format!("could not copy {} ({} bytes) from {} to {}", blob.digest, blob.size, source.name, target.name))?;
         Ok(())
+    }
+
+    /// Puts `blob` into `target` unless it is there already: mounted from
+    /// `mount_from` (a repository of the same registry) when that works,
+    /// else uploaded from the stream `open` makes. Streamed: what is read
+    /// goes up as it comes, so memory does not grow with the blob; a failed
+    /// try calls `open` again and starts over. True when uploaded.
+    pub async fn put_blob<Open, Opening, Body>(
+        &self,
+        target: &ImageName,
+        blob: &Descriptor,
+        mount_from: Option<&ImageName>,
+        open: Open,
+    ) -> Result<bool>
+    where
+        Open: Fn() -> Opening,
+        Opening: std::future::Future<Output = Result<Body, oci_client::errors::OciDistributionError>>,
+        Body: futures_util::Stream<Item = Result<bytes::Bytes, oci_client::errors::OciDistributionError>> + Send + 'static,
+    {
+        let target_ref = Self::reference(target, None)?;
+        if self.client.blob_exists(&target_ref, &blob.digest).await.unwrap_or(false) {
+            return Ok(false);
+        }
+        if let Some(source) = mount_from {
+            let source_ref = Self::reference(source, None)?;
+            if self.client.mount_blob(&target_ref, &source_ref, &blob.digest).await.is_ok()
+                && self.client.blob_exists(&target_ref, &blob.digest).await.unwrap_or(false)
+            {
+                return Ok(false);
+            }
+        }
+        retry(&format!("uploading {} to {}", blob.digest, target.name), REGISTRY_POLICY, registry_transience, || async {
+            let body = open().await?;
+            self.client.push_blob_stream(&target_ref, body, &blob.digest, Some(blob.size)).await
+        })
+        .await?;
+        Ok(true)
     }
 
     /// Whether `image` already holds the manifest `digest`.
