@@ -59,66 +59,71 @@ impl std::fmt::Display for ForeignBinary {
     }
 }
 
-/// How many layers of one image are read at once.
-const LAYERS_AT_ONCE: usize = 3;
+/// How many layers are read at once.
+const LAYERS_AT_ONCE: usize = 4;
 
-/// Scans every layer of one platform's image for ELF files of another
-/// architecture. Layers stream from the registry into the scanner, a few at
-/// once; a layer this machine has scanned before (`cache`) is not read again.
-async fn scan_platform(
-    registry: &Registry,
-    image: &ImageName,
-    platform_image: &PlatformImage,
-    cache: Option<&ScanCache>,
-) -> Result<(Vec<ForeignBinary>, usize)> {
-    let arch = platform_image.platform.arch.clone();
-    if archscan::expected_arch(&arch).is_none() {
-        return Ok((Vec::new(), 0));
-    }
-    let scans = platform_image.layers.iter().enumerate().map(|(index, layer)| {
-        let arch = arch.clone();
-        async move {
-            if let Some(files) = cache.and_then(|c| c.get(layer)) {
-                return anyhow::Ok((index, archscan::mismatches(&files, &arch), true));
-            }
-            let stream = registry.layer_stream(image, layer).await?;
-            let reader = SyncIoBridge::new(StreamReader::new(stream.stream.map_err(std::io::Error::other)));
-            let files = tokio::task::spawn_blocking(move || archscan::scan_layer(reader))
-                .await
-                .context("the layer scan stopped")?
-                .with_context(|| format!("could not read layer {layer} of {}", platform_image.platform))?;
-            if let Some(cache) = cache {
-                cache.put(layer, &files);
-            }
-            anyhow::Ok((index, archscan::mismatches(&files, &arch), false))
-        }
-    });
-    let mut scanned: Vec<_> = futures_util::stream::iter(scans).buffer_unordered(LAYERS_AT_ONCE).try_collect().await?;
-    scanned.sort_by_key(|(index, _, _)| *index);
-    let known = scanned.iter().filter(|(_, _, known)| *known).count();
-    let found = scanned
-        .into_iter()
-        .flat_map(|(index, mismatches, _)| {
-            let step = platform_image.layer_steps.get(index).cloned().unwrap_or_default();
-            let platform = platform_image.platform.to_string();
-            mismatches.into_iter().map(move |mismatch| ForeignBinary { platform: platform.clone(), mismatch, step: step.clone() })
-        })
-        .collect();
-    Ok((found, known))
+/// What a layer holds: the ELF files in it, and whether an earlier scan on
+/// this machine answered (`cache`) instead of the registry.
+struct ScannedLayer {
+    files: Vec<archscan::ElfFile>,
+    known: bool,
 }
 
-/// Scans every platform concurrently; returns the foreign binaries and how
-/// many layers were known from earlier scans.
+/// Reads one layer from the registry through the scanner, unless this
+/// machine has scanned it before.
+async fn scan_one_layer(registry: &Registry, image: &ImageName, layer: &str, cache: Option<&ScanCache>) -> Result<ScannedLayer> {
+    if let Some(files) = cache.and_then(|c| c.get(layer)) {
+        return Ok(ScannedLayer { files, known: true });
+    }
+    let stream = registry.layer_stream(image, layer).await?;
+    let reader = SyncIoBridge::new(StreamReader::new(stream.stream.map_err(std::io::Error::other)));
+    let files = tokio::task::spawn_blocking(move || archscan::scan_layer(reader))
+        .await
+        .context("the layer scan stopped")?
+        .with_context(|| format!("could not read layer {layer} of {}", image.name))?;
+    if let Some(cache) = cache {
+        cache.put(layer, &files);
+    }
+    Ok(ScannedLayer { files, known: false })
+}
+
+/// Scans every layer of every platform's image for ELF files of another
+/// architecture. Each different layer is read once (platforms often share
+/// one: a `COPY` of the same files), a few at once, streamed from the
+/// registry; a layer this machine has scanned before is not read again.
+/// Returns the foreign binaries, and how many of the platforms' layers
+/// earlier scans answered.
 pub async fn scan_architectures(
     registry: &Registry,
     image: &ImageName,
     images: &[PlatformImage],
     cache: Option<&ScanCache>,
 ) -> Result<(Vec<ForeignBinary>, usize)> {
-    let scans = images.iter().map(|platform_image| scan_platform(registry, image, platform_image, cache));
-    let results = futures_util::future::try_join_all(scans).await?;
-    let known = results.iter().map(|(_, known)| known).sum();
-    Ok((results.into_iter().flat_map(|(found, _)| found).collect(), known))
+    let scanned_images: Vec<&PlatformImage> = images.iter().filter(|i| archscan::expected_arch(&i.platform.arch).is_some()).collect();
+    let mut different: Vec<&str> = Vec::new();
+    for layer in scanned_images.iter().flat_map(|i| &i.layers) {
+        if !different.contains(&layer.as_str()) {
+            different.push(layer);
+        }
+    }
+    let scans = different.iter().map(|layer| async move { anyhow::Ok((*layer, scan_one_layer(registry, image, layer, cache).await?)) });
+    let layers: HashMap<&str, ScannedLayer> =
+        futures_util::stream::iter(scans).buffer_unordered(LAYERS_AT_ONCE).try_collect::<Vec<_>>().await?.into_iter().collect();
+    let mut found = Vec::new();
+    let mut known = 0;
+    for platform_image in scanned_images {
+        for (index, layer) in platform_image.layers.iter().enumerate() {
+            let scanned = &layers[layer.as_str()];
+            known += usize::from(scanned.known);
+            let step = platform_image.layer_steps.get(index).cloned().unwrap_or_default();
+            found.extend(archscan::mismatches(&scanned.files, &platform_image.platform.arch).into_iter().map(|mismatch| ForeignBinary {
+                platform: platform_image.platform.to_string(),
+                mismatch,
+                step: step.clone(),
+            }));
+        }
+    }
+    Ok((found, known))
 }
 
 /// One platform's smoke-test result.
