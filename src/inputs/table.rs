@@ -291,7 +291,7 @@ pub const INPUTS: &[InputDef] = &[
         "verify",
         "true",
         Kind::BoolOr("warn"),
-        "After pushing, check every tag resolves to the digest, every platform is in the index with a matching config, and no binary of another architecture is in a platform's layers: `true`, `warn`, `false`.",
+        "After pushing, check every tag resolves to the digest, every platform is in the index with a matching config, and no binary of another architecture is in a platform's layers: `true`, `warn`, `false`. A layer scanned before on the same machine (kept by digest under `~/.cache/multiarch-action`) is not read again.",
     ),
     input(
         Group::Checks,
