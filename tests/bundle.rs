@@ -66,13 +66,22 @@ fn a_deployment_is_audited_bundled_for_arm64_pushed_loaded_and_run() {
     build(&bed, &worker, "2.3", "linux/amd64,linux/arm64", "worker.txt");
     build(&bed, &tool, "1.0", "linux/amd64", "tool.txt");
     build(&bed, &tool, "1.1", "linux/amd64,linux/arm64", "tool.txt");
+    // The rest of a deployment: eight images in all, every one on the same base.
+    let others: Vec<(&str, String, &str)> = [("broker", "3.13"), ("cache", "7.2"), ("db", "16"), ("proxy", "1.27"), ("registry", "2.8")]
+        .into_iter()
+        .map(|(service, tag)| (service, bed.unique_image(&format!("bundle-{service}")), tag))
+        .collect();
+    let mut compose = String::from("services:\n");
+    for (service, image, tag) in &others {
+        build(&bed, image, tag, "linux/amd64,linux/arm64", &format!("{service}.txt"));
+        compose.push_str(&format!("  {service}:\n    image: {image}:{tag}\n"));
+    }
+    compose.push_str(
+        "  web:\n    image: ${WEB_IMAGE}:${WEB_TAG:-1.0}\n  worker:\n    image: ${WORKER_IMAGE}:2.3\n    platform: linux/arm64\n",
+    );
 
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("compose.yaml"),
-        "services:\n  web:\n    image: ${WEB_IMAGE}:${WEB_TAG:-1.0}\n  worker:\n    image: ${WORKER_IMAGE}:2.3\n    platform: linux/arm64\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("compose.yaml"), compose).unwrap();
     let env = [("WEB_IMAGE", web.as_str()), ("WORKER_IMAGE", worker.as_str())];
     let bundle = dir.path().join("out/deploy-arm64.tar");
     let bundle_text = bundle.display().to_string();
@@ -143,9 +152,13 @@ fn a_deployment_is_audited_bundled_for_arm64_pushed_loaded_and_run() {
     assert!(names.contains(&"README.md".to_string()));
     let index = Command::new("tar").arg("xOf").arg(&bundle).arg("index.json").output().unwrap();
     let index: serde_json::Value = serde_json::from_slice(&index.stdout).unwrap();
-    let references = [new_tool.clone(), format!("{web}:1.0"), format!("{worker}:2.3")];
+    // The images named by `images` first, then the Compose services by name.
+    let mut references = vec![(new_tool.clone(), "tool.txt".to_string())];
+    references.extend(others.iter().map(|(service, image, tag)| (format!("{image}:{tag}"), format!("{service}.txt"))));
+    references.extend([(format!("{web}:1.0"), "web.txt".to_string()), (format!("{worker}:2.3"), "worker.txt".to_string())]);
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 8, "{index}");
     let mut roots = Vec::new();
-    for (entry, reference) in index["manifests"].as_array().unwrap().iter().zip(&references) {
+    for (entry, (reference, _)) in index["manifests"].as_array().unwrap().iter().zip(&references) {
         assert_eq!(entry["annotations"]["io.containerd.image.name"], reference.as_str());
         assert_eq!(entry["annotations"]["org.opencontainers.image.ref.name"], reference.as_str());
         let digest = entry["digest"].as_str().unwrap().to_string();
@@ -160,7 +173,7 @@ fn a_deployment_is_audited_bundled_for_arm64_pushed_loaded_and_run() {
         assert_eq!(image_index["manifests"][0]["digest"], original_arm64["digest"], "{reference}");
         roots.push((reference.clone(), digest));
     }
-    assert_eq!(roots.len(), 3);
+    assert_eq!(roots.len(), 8);
 
     let (ok, text) = cli(&["bundle", "verify", &bundle_text], None);
     assert!(ok && text.contains("every checksum matches") && text.contains("no binary of another architecture"), "{text}");
@@ -181,7 +194,7 @@ fn a_deployment_is_audited_bundled_for_arm64_pushed_loaded_and_run() {
     // Loaded into the daemon, and each image runs for arm64.
     let (ok, text) = cli(&["bundle", "load", &bundle_text], None);
     assert!(ok, "{text}");
-    for (reference, file) in [(&references[0], "tool.txt"), (&references[1], "web.txt"), (&references[2], "worker.txt")] {
+    for (reference, file) in &references {
         let run = bed.docker(&[
             "run",
             "--rm",
@@ -198,7 +211,7 @@ fn a_deployment_is_audited_bundled_for_arm64_pushed_loaded_and_run() {
         assert!(run.status.success(), "{reference}: {}", String::from_utf8_lossy(&run.stderr));
         assert!(out.contains(file) && out.trim_end().ends_with("aarch64"), "{reference}: {out}");
     }
-    for reference in &references {
+    for (reference, _) in &references {
         bed.docker(&["rmi", reference]);
     }
 
