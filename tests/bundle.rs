@@ -195,21 +195,8 @@ fn a_deployment_is_audited_bundled_for_arm64_pushed_loaded_and_run() {
     let (ok, text) = cli(&["bundle", "load", &bundle_text], None);
     assert!(ok, "{text}");
     for (reference, file) in &references {
-        let run = bed.docker(&[
-            "run",
-            "--rm",
-            "--pull",
-            "never",
-            "--platform",
-            "linux/arm64",
-            reference,
-            "sh",
-            "-c",
-            &format!("cat /{file}; uname -m"),
-        ]);
-        let out = String::from_utf8_lossy(&run.stdout);
-        assert!(run.status.success(), "{reference}: {}", String::from_utf8_lossy(&run.stderr));
-        assert!(out.contains(file) && out.trim_end().ends_with("aarch64"), "{reference}: {out}");
+        let out = bed.run_loaded_image(reference, "linux/arm64", &["sh", "-c", &format!("cat /{file}; uname -m")]);
+        assert!(out.contains(file.as_str()) && out.ends_with("aarch64"), "{reference}: {out}");
     }
     for (reference, _) in &references {
         bed.docker(&["rmi", reference]);
@@ -304,20 +291,7 @@ fn compose_services_with_build_are_built_for_arm64_into_the_bundle() {
     let (ok, text) = cli(&["bundle", "load", &bundle_text], None);
     assert!(ok, "{text}");
     for (reference, file) in [(&api, "api.txt"), (&worker, "worker.txt")] {
-        let run = bed.docker(&[
-            "run",
-            "--rm",
-            "--pull",
-            "never",
-            "--platform",
-            "linux/arm64",
-            reference,
-            "sh",
-            "-c",
-            &format!("cat /{file} /arch"),
-        ]);
-        let out = String::from_utf8_lossy(&run.stdout);
-        assert!(run.status.success(), "{reference}: {}", String::from_utf8_lossy(&run.stderr));
+        let out = bed.run_loaded_image(reference, "linux/arm64", &["sh", "-c", &format!("cat /{file} /arch")]);
         assert_eq!(out.lines().collect::<Vec<_>>(), [file.trim_end_matches(".txt"), "aarch64"], "{reference}");
     }
     let greeting = bed.docker(&["run", "--rm", "--pull", "never", "--platform", "linux/arm64", &worker, "cat", "/greeting"]);

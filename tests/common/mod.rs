@@ -156,7 +156,16 @@ impl TestBed {
 
     /// Runs `cmd` in `image` for `platform` and returns its stdout.
     pub fn run_image(&self, image: &str, platform: &str, cmd: &[&str]) -> String {
-        let mut args = vec!["run", "--rm", "--pull", "always", "--platform", platform, image];
+        self.run_image_pulling("always", image, platform, cmd)
+    }
+
+    /// [`TestBed::run_image`] with an image already in the daemon (loaded), never pulled.
+    pub fn run_loaded_image(&self, image: &str, platform: &str, cmd: &[&str]) -> String {
+        self.run_image_pulling("never", image, platform, cmd)
+    }
+
+    fn run_image_pulling(&self, pull: &str, image: &str, platform: &str, cmd: &[&str]) -> String {
+        let mut args = vec!["run", "--rm", "--pull", pull, "--platform", platform, image];
         args.extend_from_slice(cmd);
         let output = self.docker(&args);
         assert!(output.status.success(), "docker run {image} for {platform} failed: {}", String::from_utf8_lossy(&output.stderr));
