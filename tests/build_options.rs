@@ -5,8 +5,18 @@ mod common;
 
 use common::{TestBed, registry_inputs, run_action, workspace};
 
+/// The registry-cache test empties the daemon's build cache mid-test, which
+/// would pull the cache from under a build running beside it: it runs alone,
+/// the other tests of this file side by side.
+static BUILD_CACHE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn beside_others() -> std::sync::RwLockReadGuard<'static, ()> {
+    BUILD_CACHE.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[test]
 fn a_build_secret_is_readable_in_the_build_and_absent_from_the_image() {
+    let _beside = beside_others();
     let bed = TestBed::get();
     let image = bed.unique_image("secret");
     let secret = "s3cr3t-build-value-91b2";
@@ -38,6 +48,7 @@ fn a_build_secret_is_readable_in_the_build_and_absent_from_the_image() {
 
 #[test]
 fn a_registry_cache_exported_by_one_build_is_used_by_the_next() {
+    let _alone = BUILD_CACHE.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     let bed = TestBed::get();
     let image = bed.unique_image("cache");
     let cache = format!("{image}-cache:build");
@@ -71,6 +82,7 @@ fn a_registry_cache_exported_by_one_build_is_used_by_the_next() {
 
 #[test]
 fn build_contexts_add_a_second_local_directory() {
+    let _beside = beside_others();
     let bed = TestBed::get();
     let image = bed.unique_image("contexts");
     let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY --from=extra note.txt /note.txt\n");
@@ -97,6 +109,7 @@ fn build_contexts_add_a_second_local_directory() {
 
 #[test]
 fn one_build_is_pushed_to_two_registries_with_registry_auth() {
+    let _beside = beside_others();
     let bed = TestBed::get();
     let first = bed.unique_image("two-registries");
     let second = first.replacen(&bed.registry, &bed.registry2, 1);
@@ -139,6 +152,7 @@ fn one_build_is_pushed_to_two_registries_with_registry_auth() {
 
 #[test]
 fn an_unreachable_appended_node_fails_before_the_build_naming_it() {
+    let _beside = beside_others();
     let bed = TestBed::get();
     let image = bed.unique_image("append");
     let dir = workspace("FROM scratch\n");
