@@ -1039,7 +1039,8 @@ mod tests {
         assert_eq!(listed.json()["name"], "testbed/busybox");
         assert!(listed.json()["tags"].as_array().unwrap().iter().any(|t| t == "multi"));
         assert_eq!(curl_with(&bearer_args(&token), &[&format!("{base}/v2/")]).await.status, 200);
-        let catalog = curl_with(&bearer_args(&token), &[&format!("{base}/v2/_catalog")]).await;
+        // Every repository in one page: the registry pages its catalog by 100 (and takes up to 1000).
+        let catalog = curl_with(&bearer_args(&token), &[&format!("{base}/v2/_catalog?n=1000")]).await;
         assert_eq!(catalog.status, 200);
         assert!(catalog.json()["repositories"].as_array().unwrap().iter().any(|r| r == "testbed/busybox"));
 
