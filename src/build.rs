@@ -40,7 +40,8 @@ pub(crate) async fn run(
     log: &Log,
 ) -> Result<Built> {
     let buildx = &outside.buildx;
-    let build_group = format!("Build {} for {}", plan.images[0].name, platform::join(&plan.platforms));
+    let build_group =
+        format!("Build {} for {}", plan.images[0].name, platform::join(&plan.platforms));
     let lines = HeldLines::holding(log);
     let mut progress = Progress::default();
     let emulation = emulation::prepare(plan, outside, builder, emulated, log);
@@ -82,10 +83,24 @@ pub(crate) async fn run(
         // Only a step that could not run its platform's programs sends the
         // run to the QEMU installer; any other failure is the build's own.
         Err(error) if !emulation.unconfirmed.is_empty() && progress.saw_emulation_failure() => {
-            log.info(&format!("the build failed; asking the QEMU installer whether {} can run", platform::join(&emulation.unconfirmed)));
-            match emulation::install_missing(plan, &outside.daemon, emulation.unconfirmed.clone(), &outside.tools.run_name, log).await {
+            log.info(&format!(
+                "the build failed; asking the QEMU installer whether {} can run",
+                platform::join(&emulation.unconfirmed)
+            ));
+            match emulation::install_missing(
+                plan,
+                &outside.daemon,
+                emulation.unconfirmed.clone(),
+                &outside.tools.run_name,
+                log,
+            )
+            .await
+            {
                 Ok(installed) if !installed.is_empty() => {
-                    log.info(&format!("starting the build again now that {} can run", platform::join(&installed)));
+                    log.info(&format!(
+                        "starting the build again now that {} can run",
+                        platform::join(&installed)
+                    ));
                     progress = Progress::default();
                     build_with_retries(buildx, args, &mut progress, &lines, log).await
                 }
@@ -136,7 +151,13 @@ fn workspace_path(plan: &Plan, file: &str) -> String {
 
 /// Runs the build, again when it failed on a transient registry answer
 /// (the build cache makes a repeat cheap).
-async fn build_with_retries(buildx: &Buildx, args: &[String], progress: &mut Progress, lines: &HeldLines<'_>, log: &Log) -> Result<()> {
+async fn build_with_retries(
+    buildx: &Buildx,
+    args: &[String],
+    progress: &mut Progress,
+    lines: &HeldLines<'_>,
+    log: &Log,
+) -> Result<()> {
     const ATTEMPTS: u32 = 3;
     let mut attempt = 1;
     loop {
@@ -148,7 +169,11 @@ async fn build_with_retries(buildx: &Buildx, args: &[String], progress: &mut Pro
             })
             .await;
         match result {
-            Err(error) if attempt < ATTEMPTS && retry::build_failure_transience(&format!("{error:#}")) == retry::Transience::Transient => {
+            Err(error)
+                if attempt < ATTEMPTS
+                    && retry::build_failure_transience(&format!("{error:#}"))
+                        == retry::Transience::Transient =>
+            {
                 attempt += 1;
                 log.warning(&format!("the build met a transient registry failure ({error:#}); trying again (try {attempt} of {ATTEMPTS})"));
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;

@@ -24,7 +24,9 @@ pub struct AppendNode {
     pub driver_opts: Vec<String>,
 }
 
-fn list_or_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+fn list_or_string<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum OneOrMany {
@@ -32,7 +34,12 @@ fn list_or_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<V
         Many(Vec<String>),
     }
     Ok(match OneOrMany::deserialize(deserializer)? {
-        OneOrMany::One(text) => text.split([',', '\n']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        OneOrMany::One(text) => text
+            .split([',', '\n'])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
         OneOrMany::Many(list) => list,
     })
 }
@@ -48,15 +55,22 @@ pub struct BuilderConfig {
 
 impl BuilderConfig {
     pub fn parse(raw: &RawInputs) -> Result<BuilderConfig> {
-        let config_file = Some(raw.get("buildkitd-config")).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let config_file =
+            Some(raw.get("buildkitd-config")).filter(|v| !v.is_empty()).map(PathBuf::from);
         if let Some(file) = &config_file
             && !file.is_file()
         {
-            bail!("buildkitd-config: `{}` is not a file; give the path of a buildkitd.toml", file.display());
+            bail!(
+                "buildkitd-config: `{}` is not a file; give the path of a buildkitd.toml",
+                file.display()
+            );
         }
-        let config_inline = Some(raw.get("buildkitd-config-inline").to_string()).filter(|v| !v.is_empty());
+        let config_inline =
+            Some(raw.get("buildkitd-config-inline").to_string()).filter(|v| !v.is_empty());
         if config_file.is_some() && config_inline.is_some() {
-            bail!("buildkitd-config-inline: give either `buildkitd-config` or `buildkitd-config-inline`, not both");
+            bail!(
+                "buildkitd-config-inline: give either `buildkitd-config` or `buildkitd-config-inline`, not both"
+            );
         }
         let append = match raw.get("append") {
             "" => Vec::new(),
@@ -67,11 +81,19 @@ impl BuilderConfig {
             })?,
         };
         for node in &append {
-            if !["ssh://", "tcp://", "unix://", "docker-container://"].iter().any(|s| node.endpoint.starts_with(s)) {
-                bail!("append: node `{}` has endpoint `{}`; use ssh://, tcp:// or unix://", node.name, node.endpoint);
+            if !["ssh://", "tcp://", "unix://", "docker-container://"]
+                .iter()
+                .any(|s| node.endpoint.starts_with(s))
+            {
+                bail!(
+                    "append: node `{}` has endpoint `{}`; use ssh://, tcp:// or unix://",
+                    node.name,
+                    node.endpoint
+                );
             }
             for platform in &node.platforms {
-                Platform::parse(platform).map_err(|e| anyhow::anyhow!("append: node `{}`: {e}", node.name))?;
+                Platform::parse(platform)
+                    .map_err(|e| anyhow::anyhow!("append: node `{}`: {e}", node.name))?;
             }
         }
         Ok(BuilderConfig {
@@ -113,15 +135,16 @@ impl BuilderConfig {
     /// `insecure-registries` the user's text does not already configure.
     pub fn buildkitd_toml(&self, insecure_registries: &[String]) -> Result<Option<String>> {
         let mut text = match (&self.config_file, &self.config_inline) {
-            (Some(file), _) => {
-                std::fs::read_to_string(file).with_context(|| format!("buildkitd-config: could not read {}", file.display()))?
-            }
+            (Some(file), _) => std::fs::read_to_string(file)
+                .with_context(|| format!("buildkitd-config: could not read {}", file.display()))?,
             (_, Some(inline)) => inline.clone(),
             _ => String::new(),
         };
         for registry in insecure_registries {
             if !text.contains(&format!("[registry.\"{registry}\"]")) {
-                text.push_str(&format!("\n[registry.\"{registry}\"]\n  http = true\n  insecure = true\n"));
+                text.push_str(&format!(
+                    "\n[registry.\"{registry}\"]\n  http = true\n  insecure = true\n"
+                ));
             }
         }
         Ok(Some(text).filter(|t| !t.trim().is_empty()))
@@ -148,7 +171,9 @@ pub fn endpoint_address(endpoint: &str) -> Option<String> {
 pub async fn check_nodes_reachable(nodes: &[AppendNode]) -> Result<()> {
     for node in nodes {
         let Some(address) = endpoint_address(&node.endpoint) else { continue };
-        let connect = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(&address)).await;
+        let connect =
+            tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(&address))
+                .await;
         match connect {
             Ok(Ok(_)) => {}
             Ok(Err(error)) => bail!(
@@ -157,7 +182,11 @@ pub async fn check_nodes_reachable(nodes: &[AppendNode]) -> Result<()> {
                 node.endpoint
             ),
             Err(_) => {
-                bail!("append: node `{}` at {} did not answer within 5s; check the endpoint or remove the node", node.name, node.endpoint)
+                bail!(
+                    "append: node `{}` at {} did not answer within 5s; check the endpoint or remove the node",
+                    node.name,
+                    node.endpoint
+                )
             }
         }
     }
@@ -196,8 +225,14 @@ mod tests {
         let cases = [
             (("append", "name: x"), "append: not a YAML list"),
             (("append", "- name: x\n  endpoint: http://h"), "append: node `x` has endpoint"),
-            (("append", "- name: x\n  endpoint: tcp://h:1\n  platforms: linux/arm65"), "append: node `x`: platforms:"),
-            (("append", "- name: x\n  endpoint: tcp://h\n  colour: red"), "append: not a YAML list"),
+            (
+                ("append", "- name: x\n  endpoint: tcp://h:1\n  platforms: linux/arm65"),
+                "append: node `x`: platforms:",
+            ),
+            (
+                ("append", "- name: x\n  endpoint: tcp://h\n  colour: red"),
+                "append: not a YAML list",
+            ),
             (("buildkitd-config", "/nonexistent.toml"), "buildkitd-config: "),
         ];
         for ((input, value), expected) in cases {
@@ -208,7 +243,10 @@ mod tests {
 
     #[test]
     fn buildkitd_toml_adds_plain_http_registries() {
-        let config = BuilderConfig { config_inline: Some("[registry.\"a:5000\"]\n  http = true\n".into()), ..Default::default() };
+        let config = BuilderConfig {
+            config_inline: Some("[registry.\"a:5000\"]\n  http = true\n".into()),
+            ..Default::default()
+        };
         let text = config.buildkitd_toml(&["a:5000".into(), "b:5000".into()]).unwrap().unwrap();
         assert_eq!(text.matches("[registry.\"a:5000\"]").count(), 1);
         assert!(text.contains("[registry.\"b:5000\"]\n  http = true\n  insecure = true\n"));
@@ -225,8 +263,16 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_node_is_named() {
-        let nodes = [AppendNode { name: "arm".into(), endpoint: "tcp://127.0.0.1:1".into(), platforms: vec![], driver_opts: vec![] }];
+        let nodes = [AppendNode {
+            name: "arm".into(),
+            endpoint: "tcp://127.0.0.1:1".into(),
+            platforms: vec![],
+            driver_opts: vec![],
+        }];
         let error = check_nodes_reachable(&nodes).await.unwrap_err().to_string();
-        assert!(error.starts_with("append: node `arm` at tcp://127.0.0.1:1 cannot be reached"), "{error}");
+        assert!(
+            error.starts_with("append: node `arm` at tcp://127.0.0.1:1 cannot be reached"),
+            "{error}"
+        );
     }
 }

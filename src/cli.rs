@@ -42,7 +42,11 @@ fn flag(input: &'static InputDef) -> Arg {
     if !input.default.is_empty() {
         help.push_str(&format!(" [default: {}]", input.default));
     }
-    let arg = Arg::new(input.name).long(input.name).action(ArgAction::Set).help(help).help_heading(input.group.title());
+    let arg = Arg::new(input.name)
+        .long(input.name)
+        .action(ArgAction::Set)
+        .help(help)
+        .help_heading(input.group.title());
     if is_switch(input) {
         arg.value_name("BOOL").num_args(0..=1).default_missing_value("true")
     } else {
@@ -93,12 +97,18 @@ pub fn command() -> Command {
 fn join_hyphen_values(args: &[String]) -> Vec<String> {
     let is_our_flag = |arg: &str| {
         let name = arg.strip_prefix("--").map(|rest| rest.split('=').next().unwrap_or(rest));
-        matches!(arg, "-h" | "-V") || name.is_some_and(|name| ["help", "version"].contains(&name) || crate::inputs::find(name).is_some())
+        matches!(arg, "-h" | "-V")
+            || name.is_some_and(|name| {
+                ["help", "version"].contains(&name) || crate::inputs::find(name).is_some()
+            })
     };
     let mut joined = Vec::with_capacity(args.len());
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
-        let takes_value = arg.strip_prefix("--").and_then(crate::inputs::find).is_some_and(|input| !is_switch(input));
+        let takes_value = arg
+            .strip_prefix("--")
+            .and_then(crate::inputs::find)
+            .is_some_and(|input| !is_switch(input));
         match rest.as_slice().first() {
             Some(value) if takes_value && value.starts_with('-') && !is_our_flag(value) => {
                 joined.push(format!("{arg}={value}"));
@@ -113,7 +123,9 @@ fn join_hyphen_values(args: &[String]) -> Vec<String> {
 /// Reads the command line (the first argument is the program's name) and,
 /// for no arguments, whether this is a workflow step.
 pub fn parse(args: &[String], in_workflow: bool) -> Invocation {
-    let program = args.first().map(|a| std::path::Path::new(a).file_name().unwrap_or_default().to_string_lossy().into_owned());
+    let program = args.first().map(|a| {
+        std::path::Path::new(a).file_name().unwrap_or_default().to_string_lossy().into_owned()
+    });
     if program.as_deref() == Some(POST_PROGRAM) {
         return Invocation::Post { run: None };
     }
@@ -125,16 +137,22 @@ pub fn parse(args: &[String], in_workflow: bool) -> Invocation {
         Err(error) => {
             let text = error.render().to_string();
             return match error.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => Invocation::Print { text, code: 0 },
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    Invocation::Print { text, code: 0 }
+                }
                 _ => Invocation::Print { text, code: 2 },
             };
         }
     };
     match matches.subcommand() {
         Some((name @ ("build" | "bundle"), given)) => {
-            let pairs = INPUTS
-                .iter()
-                .filter_map(|input| given.try_get_one::<String>(input.name).ok().flatten().map(|value| (input.name, value.clone())));
+            let pairs = INPUTS.iter().filter_map(|input| {
+                given
+                    .try_get_one::<String>(input.name)
+                    .ok()
+                    .flatten()
+                    .map(|value| (input.name, value.clone()))
+            });
             let mode = (name == "bundle").then(|| ("mode", "bundle".to_string()));
             match RawInputs::from_pairs(pairs.chain(mode)) {
                 Ok(raw) => Invocation::Build(raw),
@@ -142,7 +160,9 @@ pub fn parse(args: &[String], in_workflow: bool) -> Invocation {
             }
         }
         Some(("post", post)) => Invocation::Post { run: post.get_one::<String>("run").cloned() },
-        _ => Invocation::Usage("usage: multiarch-action build --images NAME [--platforms …]; see --help".into()),
+        _ => Invocation::Usage(
+            "usage: multiarch-action build --images NAME [--platforms …]; see --help".into(),
+        ),
     }
 }
 
@@ -174,9 +194,18 @@ mod tests {
             (&["--dry-run", "--images", "x"], &[("dry-run", "true"), ("images", "x")]),
             (&["--no-cache", "--dry-run"], &[("no-cache", "true"), ("dry-run", "true")]),
             (&["--push=false", "--images=x"], &[("push", "false"), ("images", "x")]),
-            (&["--push", "false", "--qemu", "--verify=warn"], &[("push", "false"), ("qemu", "true"), ("verify", "warn")]),
-            (&["--buildkitd-flags", "--debug", "--dry-run"], &[("buildkitd-flags", "--debug"), ("dry-run", "true")]),
-            (&["--buildkitd-flags", "--debug --trace", "--images", "-x"], &[("buildkitd-flags", "--debug --trace"), ("images", "-x")]),
+            (
+                &["--push", "false", "--qemu", "--verify=warn"],
+                &[("push", "false"), ("qemu", "true"), ("verify", "warn")],
+            ),
+            (
+                &["--buildkitd-flags", "--debug", "--dry-run"],
+                &[("buildkitd-flags", "--debug"), ("dry-run", "true")],
+            ),
+            (
+                &["--buildkitd-flags", "--debug --trace", "--images", "-x"],
+                &[("buildkitd-flags", "--debug --trace"), ("images", "-x")],
+            ),
             (&["--smoke-test=-v"], &[("smoke-test", "-v")]),
         ];
         for (flags, expected) in cases {
@@ -193,7 +222,9 @@ mod tests {
             let mut all = vec!["multiarch-action", "build"];
             all.extend_from_slice(flags);
             match parse(&args(&all), false) {
-                Invocation::Print { text, code: 2 } => assert!(text.contains("--images"), "{flags:?}: {text}"),
+                Invocation::Print { text, code: 2 } => {
+                    assert!(text.contains("--images"), "{flags:?}: {text}")
+                }
                 Invocation::Print { code: 0, .. } if flags.contains(&"--help") => {}
                 other => panic!("{flags:?}: {other:?}"),
             }
@@ -216,10 +247,15 @@ mod tests {
     fn bare_is_the_workflow_only_in_a_workflow() {
         assert!(matches!(parse(&args(&["multiarch-action"]), true), Invocation::Workflow));
         match parse(&args(&["multiarch-action"]), false) {
-            Invocation::Print { text, code: 2 } => assert!(text.contains("build") && text.contains("Usage"), "{text}"),
+            Invocation::Print { text, code: 2 } => {
+                assert!(text.contains("build") && text.contains("Usage"), "{text}")
+            }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(parse(&args(&["/usr/bin/multiarch-action-post"]), true), Invocation::Post { run: None }));
+        assert!(matches!(
+            parse(&args(&["/usr/bin/multiarch-action-post"]), true),
+            Invocation::Post { run: None }
+        ));
         match parse(&args(&["m", "post", "--run", "multiarch-action-x"]), false) {
             Invocation::Post { run: Some(run) } => assert_eq!(run, "multiarch-action-x"),
             other => panic!("{other:?}"),
@@ -228,8 +264,13 @@ mod tests {
 
     #[test]
     fn help_lists_inputs_by_group_and_version_answers() {
-        let Invocation::Print { text, code: 0 } = parse(&args(&["m", "build", "--help"]), false) else { panic!("no help") };
-        let heading = |title: &str| text.find(&format!("{title}:")).unwrap_or_else(|| panic!("no heading {title}: {text}"));
+        let Invocation::Print { text, code: 0 } = parse(&args(&["m", "build", "--help"]), false)
+        else {
+            panic!("no help")
+        };
+        let heading = |title: &str| {
+            text.find(&format!("{title}:")).unwrap_or_else(|| panic!("no heading {title}: {text}"))
+        };
         assert!(heading("Image and tags") < text.find("--images").unwrap());
         assert!(heading("Registry") < text.find("--password").unwrap());
         assert!(heading("Builder and QEMU") < text.find("--qemu-image").unwrap());
@@ -244,10 +285,16 @@ mod tests {
         ];
         assert!(order.windows(2).all(|pair| heading(pair[0]) < heading(pair[1])), "{text}");
         for input in INPUTS {
-            assert!(text.contains(&format!("--{}", input.name)), "{} is not in the help", input.name);
+            assert!(
+                text.contains(&format!("--{}", input.name)),
+                "{} is not in the help",
+                input.name
+            );
         }
         for version in [&["m", "--version"][..], &["m", "-V"]] {
-            let Invocation::Print { text, code: 0 } = parse(&args(version), false) else { panic!("{version:?}") };
+            let Invocation::Print { text, code: 0 } = parse(&args(version), false) else {
+                panic!("{version:?}")
+            };
             assert_eq!(text.trim(), format!("multiarch-action {}", env!("CARGO_PKG_VERSION")));
         }
         // Under `build`, `--version` is the input.

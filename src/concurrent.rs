@@ -10,7 +10,10 @@ use crate::log::Log;
 
 /// Drives `main` to its end while `side` runs alongside; returns main's
 /// output and side's: finished, or still under way.
-pub(crate) async fn alongside<M, S>(main: M, mut side: Pin<Box<S>>) -> (M::Output, Result<S::Output, Pin<Box<S>>>)
+pub(crate) async fn alongside<M, S>(
+    main: M,
+    mut side: Pin<Box<S>>,
+) -> (M::Output, Result<S::Output, Pin<Box<S>>>)
 where
     M: Future,
     S: Future,
@@ -75,7 +78,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_side_that_finished_first_is_returned_done() {
-        let (out, side) = alongside(tokio::time::sleep(std::time::Duration::from_millis(20)), Box::pin(async { 7 })).await;
+        let (out, side) = alongside(
+            tokio::time::sleep(std::time::Duration::from_millis(20)),
+            Box::pin(async { 7 }),
+        )
+        .await;
         assert_eq!((out, side.ok()), ((), Some(7)));
     }
 }

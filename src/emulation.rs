@@ -29,8 +29,10 @@ impl BinfmtStatus {
     /// other lines around it.
     pub fn parse(output: &str) -> Result<BinfmtStatus> {
         let start = output.find('{').context("the QEMU installer printed no JSON status")?;
-        let end = start + output[start..].rfind('}').context("the QEMU installer printed no JSON status")?;
-        serde_json::from_str(&output[start..=end]).context("the QEMU installer's status is not the expected JSON")
+        let end = start
+            + output[start..].rfind('}').context("the QEMU installer printed no JSON status")?;
+        serde_json::from_str(&output[start..=end])
+            .context("the QEMU installer's status is not the expected JSON")
     }
 
     pub fn can_run(&self, platform: &Platform) -> bool {
@@ -69,17 +71,26 @@ pub fn plan_emulation(
     requested: &[Platform],
     machine: &Machine,
 ) -> EmulationPlan {
-    let missing: Vec<Platform> =
-        platforms_missing(requested, builder_platforms).into_iter().filter(|p| !machine.runs_natively(p)).collect();
-    let emulated: Vec<Platform> = requested.iter().filter(|p| !machine.runs_natively(p)).cloned().collect();
+    let missing: Vec<Platform> = platforms_missing(requested, builder_platforms)
+        .into_iter()
+        .filter(|p| !machine.runs_natively(p))
+        .collect();
+    let emulated: Vec<Platform> =
+        requested.iter().filter(|p| !machine.runs_natively(p)).cloned().collect();
     match mode {
         QemuMode::Never => EmulationPlan { unsupported: missing, ..EmulationPlan::default() },
         QemuMode::Always => EmulationPlan { ask_now: emulated, ..EmulationPlan::default() },
-        QemuMode::Auto if !daemon_builder => EmulationPlan { ask_now: missing, ..EmulationPlan::default() },
+        QemuMode::Auto if !daemon_builder => {
+            EmulationPlan { ask_now: missing, ..EmulationPlan::default() }
+        }
         QemuMode::Auto => {
             let lists_emulated = builder_platforms.iter().any(|p| !machine.runs_natively(p));
             if lists_emulated {
-                EmulationPlan { deferred: missing, unconfirmed: emulated, ..EmulationPlan::default() }
+                EmulationPlan {
+                    deferred: missing,
+                    unconfirmed: emulated,
+                    ..EmulationPlan::default()
+                }
             } else {
                 let unconfirmed = emulated.into_iter().filter(|p| !missing.contains(p)).collect();
                 EmulationPlan { ask_now: missing, unconfirmed, ..EmulationPlan::default() }
@@ -101,7 +112,11 @@ pub fn install_argument(platforms: &[Platform]) -> String {
 }
 
 /// Runs the installer with no arguments and reads its status.
-pub async fn status(daemon: &Daemon, image: &str, labels: &HashMap<String, String>) -> Result<BinfmtStatus> {
+pub async fn status(
+    daemon: &Daemon,
+    image: &str,
+    labels: &HashMap<String, String>,
+) -> Result<BinfmtStatus> {
     let run = daemon.run_privileged(image, &[], labels).await?;
     if run.exit_code != 0 {
         bail!("the QEMU installer {image} exited with {}: {}", run.exit_code, run.output.trim());
@@ -110,11 +125,21 @@ pub async fn status(daemon: &Daemon, image: &str, labels: &HashMap<String, Strin
 }
 
 /// Registers emulators for `platforms` and returns the status afterwards.
-pub async fn install(daemon: &Daemon, image: &str, platforms: &[Platform], labels: &HashMap<String, String>) -> Result<BinfmtStatus> {
+pub async fn install(
+    daemon: &Daemon,
+    image: &str,
+    platforms: &[Platform],
+    labels: &HashMap<String, String>,
+) -> Result<BinfmtStatus> {
     let args = vec!["--install".to_string(), install_argument(platforms)];
     let run = daemon.run_privileged(image, &args, labels).await?;
     if run.exit_code != 0 {
-        bail!("the QEMU installer {image} failed to install {} (exit {}): {}", args[1], run.exit_code, run.output.trim());
+        bail!(
+            "the QEMU installer {image} failed to install {} (exit {}): {}",
+            args[1],
+            run.exit_code,
+            run.output.trim()
+        );
     }
     status(daemon, image, labels).await
 }
@@ -143,7 +168,13 @@ pub(crate) fn emulated_platforms(platforms: &[Platform]) -> Vec<Platform> {
 /// Starts the builder if needed and makes sure every requested platform
 /// can run: asks the builder what it runs and, for the rest, the QEMU
 /// installer, installing only what is missing.
-pub(crate) async fn prepare(plan: &Plan, outside: &Outside<'_>, builder: &Builder, emulated: &[Platform], log: &Log) -> Result<Emulation> {
+pub(crate) async fn prepare(
+    plan: &Plan,
+    outside: &Outside<'_>,
+    builder: &Builder,
+    emulated: &[Platform],
+    log: &Log,
+) -> Result<Emulation> {
     let emulated = emulated.to_vec();
     if emulated.is_empty() && *builder == Builder::Daemon {
         // The daemon's BuildKit runs the machine's own platform; the build
@@ -151,9 +182,24 @@ pub(crate) async fn prepare(plan: &Plan, outside: &Outside<'_>, builder: &Builde
         log.info("QEMU: the builder already runs every requested platform (the machine's own); nothing to install");
         return Ok(Emulation { emulated, ..Emulation::default() });
     }
-    let info = outside.buildx.inspect(builder.name()).await.with_context(|| format!("could not start the builder `{}`", builder.name()))?;
-    log.info(&format!("builder `{}` ({}) runs {}", builder.name(), info.driver, platform::join(&info.platforms)));
-    let decided = plan_emulation(plan.qemu, *builder == Builder::Daemon, &info.platforms, &plan.platforms, Machine::here());
+    let info = outside
+        .buildx
+        .inspect(builder.name())
+        .await
+        .with_context(|| format!("could not start the builder `{}`", builder.name()))?;
+    log.info(&format!(
+        "builder `{}` ({}) runs {}",
+        builder.name(),
+        info.driver,
+        platform::join(&info.platforms)
+    ));
+    let decided = plan_emulation(
+        plan.qemu,
+        *builder == Builder::Daemon,
+        &info.platforms,
+        &plan.platforms,
+        Machine::here(),
+    );
     if !decided.unsupported.is_empty() {
         log.warning(&format!(
             "qemu: false, and the builder lists no support for {}; the build may fail with `exec format error`",
@@ -170,7 +216,10 @@ pub(crate) async fn prepare(plan: &Plan, outside: &Outside<'_>, builder: &Builde
     }
     let installed = match decided.ask_now.is_empty() {
         true => Vec::new(),
-        false => install_missing(plan, &outside.daemon, decided.ask_now, &outside.tools.run_name, log).await?,
+        false => {
+            install_missing(plan, &outside.daemon, decided.ask_now, &outside.tools.run_name, log)
+                .await?
+        }
     };
     if !emulated.is_empty() {
         log.info(&format!(
@@ -178,7 +227,12 @@ pub(crate) async fn prepare(plan: &Plan, outside: &Outside<'_>, builder: &Builde
             platform::join(&emulated)
         ));
     }
-    Ok(Emulation { emulated, installed, unconfirmed: decided.unconfirmed, deferred: decided.deferred })
+    Ok(Emulation {
+        emulated,
+        installed,
+        unconfirmed: decided.unconfirmed,
+        deferred: decided.deferred,
+    })
 }
 
 /// Asks the QEMU installer which of `wanted` the kernel can run, and
@@ -201,14 +255,25 @@ pub(crate) async fn install_missing(
         _ => wanted.into_iter().filter(|p| !status.can_run(p)).collect(),
     };
     if to_install.is_empty() {
-        log.info(&format!("QEMU: emulators for every requested platform are already registered ({})", status.emulators.join(", ")));
+        log.info(&format!(
+            "QEMU: emulators for every requested platform are already registered ({})",
+            status.emulators.join(", ")
+        ));
         return Ok(Vec::new());
     }
-    log.info(&format!("QEMU: installing emulators for {} (--install {})", platform::join(&to_install), install_argument(&to_install)));
+    log.info(&format!(
+        "QEMU: installing emulators for {} (--install {})",
+        platform::join(&to_install),
+        install_argument(&to_install)
+    ));
     let after = install(daemon, &plan.qemu_image, &to_install, &labels).await?;
-    let still: Vec<String> = to_install.iter().filter(|p| !after.can_run(p)).map(Platform::to_string).collect();
+    let still: Vec<String> =
+        to_install.iter().filter(|p| !after.can_run(p)).map(Platform::to_string).collect();
     if !still.is_empty() {
-        bail!("qemu: installing emulators did not make {} runnable; check that the runner allows privileged containers", still.join(", "));
+        bail!(
+            "qemu: installing emulators did not make {} runnable; check that the runner allows privileged containers",
+            still.join(", ")
+        );
     }
     log.info(&format!("QEMU: registered; emulators now {}", after.emulators.join(", ")));
     Ok(to_install)
@@ -238,7 +303,10 @@ mod tests {
         assert!(status.can_run(&Platform::parse("linux/arm64").unwrap()));
         assert!(!status.can_run(&Platform::parse("linux/arm/v7").unwrap()));
         assert!(BinfmtStatus::parse("no json").is_err());
-        assert!(BinfmtStatus::parse("} before {").is_err(), "a brace out of order is an error, not a panic");
+        assert!(
+            BinfmtStatus::parse("} before {").is_err(),
+            "a brace out of order is an error, not a panic"
+        );
     }
 
     #[test]
@@ -259,13 +327,32 @@ mod tests {
     fn emulation_is_planned_from_the_builder_list() {
         let p = |text: &str| Platform::parse(text).unwrap();
         let amd64 = Machine { platform: p("linux/amd64"), compat: Some(p("linux/386")) };
-        let arm64_with_aarch32 = Machine { platform: p("linux/arm64"), compat: Some(p("linux/arm/v7")) };
+        let arm64_with_aarch32 =
+            Machine { platform: p("linux/arm64"), compat: Some(p("linux/arm/v7")) };
         let arm64_without = Machine { platform: p("linux/arm64"), compat: None };
         // machine, mode, daemon builder, builder lists, requested -> ask now, deferred, unconfirmed, unsupported
         let cases = [
             (QemuMode::Auto, true, "linux/amd64,linux/386", "linux/amd64", "", "", "", ""),
-            (QemuMode::Auto, true, "linux/amd64,linux/386", "linux/amd64,linux/arm64", "linux/arm64", "", "", ""),
-            (QemuMode::Auto, true, "linux/amd64,linux/arm64", "linux/amd64,linux/arm64", "", "", "linux/arm64", ""),
+            (
+                QemuMode::Auto,
+                true,
+                "linux/amd64,linux/386",
+                "linux/amd64,linux/arm64",
+                "linux/arm64",
+                "",
+                "",
+                "",
+            ),
+            (
+                QemuMode::Auto,
+                true,
+                "linux/amd64,linux/arm64",
+                "linux/amd64,linux/arm64",
+                "",
+                "",
+                "linux/arm64",
+                "",
+            ),
             (
                 QemuMode::Auto,
                 true,
@@ -276,7 +363,16 @@ mod tests {
                 "linux/arm64,linux/arm/v7",
                 "",
             ),
-            (QemuMode::Auto, false, "linux/amd64,linux/arm64", "linux/arm64,linux/arm/v7", "linux/arm/v7", "", "", ""),
+            (
+                QemuMode::Auto,
+                false,
+                "linux/amd64,linux/arm64",
+                "linux/arm64,linux/arm/v7",
+                "linux/arm/v7",
+                "",
+                "",
+                "",
+            ),
             (QemuMode::Auto, false, "linux/amd64", "linux/amd64", "", "", "", ""),
             (
                 QemuMode::Always,
@@ -288,23 +384,97 @@ mod tests {
                 "",
                 "",
             ),
-            (QemuMode::Never, true, "linux/amd64", "linux/amd64,linux/arm64", "", "", "", "linux/arm64"),
+            (
+                QemuMode::Never,
+                true,
+                "linux/amd64",
+                "linux/amd64,linux/arm64",
+                "",
+                "",
+                "",
+                "linux/arm64",
+            ),
             // 386 runs natively on amd64: never emulated, never installed.
             (QemuMode::Always, true, "linux/amd64", "linux/amd64,linux/386", "", "", "", ""),
-            (QemuMode::Auto, false, "linux/amd64", "linux/386,linux/arm64", "linux/arm64", "", "", ""),
+            (
+                QemuMode::Auto,
+                false,
+                "linux/amd64",
+                "linux/386,linux/arm64",
+                "linux/arm64",
+                "",
+                "",
+                "",
+            ),
             (QemuMode::Never, true, "linux/amd64", "linux/386", "", "", "", ""),
         ];
         let on_arm64 = [
             // arm/v7 on an arm64 machine without AArch32 needs QEMU.
-            (&arm64_without, QemuMode::Auto, false, "linux/arm64", "linux/arm64,linux/arm/v7", "linux/arm/v7", "", "", ""),
-            (&arm64_without, QemuMode::Always, true, "linux/arm64", "linux/arm64,linux/arm/v7", "linux/arm/v7", "", "", ""),
-            (&arm64_with_aarch32, QemuMode::Auto, false, "linux/arm64", "linux/arm64,linux/arm/v7", "", "", "", ""),
-            (&arm64_with_aarch32, QemuMode::Always, true, "linux/arm64", "linux/arm64,linux/arm/v7,linux/amd64", "linux/amd64", "", "", ""),
+            (
+                &arm64_without,
+                QemuMode::Auto,
+                false,
+                "linux/arm64",
+                "linux/arm64,linux/arm/v7",
+                "linux/arm/v7",
+                "",
+                "",
+                "",
+            ),
+            (
+                &arm64_without,
+                QemuMode::Always,
+                true,
+                "linux/arm64",
+                "linux/arm64,linux/arm/v7",
+                "linux/arm/v7",
+                "",
+                "",
+                "",
+            ),
+            (
+                &arm64_with_aarch32,
+                QemuMode::Auto,
+                false,
+                "linux/arm64",
+                "linux/arm64,linux/arm/v7",
+                "",
+                "",
+                "",
+                "",
+            ),
+            (
+                &arm64_with_aarch32,
+                QemuMode::Always,
+                true,
+                "linux/arm64",
+                "linux/arm64,linux/arm/v7,linux/amd64",
+                "linux/amd64",
+                "",
+                "",
+                "",
+            ),
         ];
-        let all = cases.into_iter().map(|c| (&amd64, c.0, c.1, c.2, c.3, c.4, c.5, c.6, c.7)).chain(on_arm64);
-        for (machine, mode, daemon, listed, requested, ask_now, deferred, unconfirmed, unsupported) in all {
-            let plan = plan_emulation(mode, daemon, &platforms(listed), &platforms(requested), machine);
-            let got = [&plan.ask_now, &plan.deferred, &plan.unconfirmed, &plan.unsupported].map(|p| crate::platform::join(p));
+        let all = cases
+            .into_iter()
+            .map(|c| (&amd64, c.0, c.1, c.2, c.3, c.4, c.5, c.6, c.7))
+            .chain(on_arm64);
+        for (
+            machine,
+            mode,
+            daemon,
+            listed,
+            requested,
+            ask_now,
+            deferred,
+            unconfirmed,
+            unsupported,
+        ) in all
+        {
+            let plan =
+                plan_emulation(mode, daemon, &platforms(listed), &platforms(requested), machine);
+            let got = [&plan.ask_now, &plan.deferred, &plan.unconfirmed, &plan.unsupported]
+                .map(|p| crate::platform::join(p));
             assert_eq!(
                 got,
                 [ask_now, deferred, unconfirmed, unsupported],

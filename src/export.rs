@@ -13,16 +13,36 @@ use crate::platform::Platform;
 
 /// Saves the image as files (`export`) and loads the native platform into
 /// the daemon (`load`); both are answered from the build cache.
-pub(crate) async fn export(plan: &Plan, buildx: &Buildx, builder: &Builder, held: &[HeldBack], log: &Log) -> Result<Vec<PathBuf>> {
+pub(crate) async fn export(
+    plan: &Plan,
+    buildx: &Buildx,
+    builder: &Builder,
+    held: &[HeldBack],
+    log: &Log,
+) -> Result<Vec<PathBuf>> {
     let tag = plan.references(held).into_iter().next();
     if plan.load {
         let host = Platform::host();
-        buildx.build(&plan.buildx_output_args(builder, std::slice::from_ref(&host), "type=docker", tag.as_deref()), |l| log.raw(l)).await?;
-        log.info(&format!("loaded {} for {host} into the daemon", tag.as_deref().unwrap_or(&plan.images[0].name)));
+        buildx
+            .build(
+                &plan.buildx_output_args(
+                    builder,
+                    std::slice::from_ref(&host),
+                    "type=docker",
+                    tag.as_deref(),
+                ),
+                |l| log.raw(l),
+            )
+            .await?;
+        log.info(&format!(
+            "loaded {} for {host} into the daemon",
+            tag.as_deref().unwrap_or(&plan.images[0].name)
+        ));
     }
     let Some(format) = plan.export else { return Ok(Vec::new()) };
     let dir = &plan.export_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("export-dir: could not create {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("export-dir: could not create {}", dir.display()))?;
     let stem = plan.images[0].repository.replace('/', "-");
     let kind = match format {
         ExportFormat::Docker => "docker",
@@ -32,16 +52,31 @@ pub(crate) async fn export(plan: &Plan, buildx: &Buildx, builder: &Builder, held
     for platform in &plan.platforms {
         let file = dir.join(format!("{stem}-{}.tar", platform.slug()));
         let output = format!("type={kind},dest={}", file.display());
-        buildx.build(&plan.buildx_output_args(builder, std::slice::from_ref(platform), &output, tag.as_deref()), |l| log.raw(l)).await?;
+        buildx
+            .build(
+                &plan.buildx_output_args(
+                    builder,
+                    std::slice::from_ref(platform),
+                    &output,
+                    tag.as_deref(),
+                ),
+                |l| log.raw(l),
+            )
+            .await?;
         files.push(file);
     }
     let all = dir.join(format!("{stem}.oci.tar"));
     let output = format!("type=oci,dest={}", all.display());
-    buildx.build(&plan.buildx_output_args(builder, &plan.platforms, &output, tag.as_deref()), |l| log.raw(l)).await?;
+    buildx
+        .build(&plan.buildx_output_args(builder, &plan.platforms, &output, tag.as_deref()), |l| {
+            log.raw(l)
+        })
+        .await?;
     files.push(all);
     let sums = checksums(&files)?;
     let sums_file = dir.join("SHA256SUMS");
-    std::fs::write(&sums_file, sums).with_context(|| format!("could not write {}", sums_file.display()))?;
+    std::fs::write(&sums_file, sums)
+        .with_context(|| format!("could not write {}", sums_file.display()))?;
     for file in &files {
         log.info(&format!("exported {}", file.display()));
     }
@@ -55,10 +90,12 @@ fn checksums(files: &[PathBuf]) -> Result<String> {
     let mut text = String::new();
     for file in files {
         let mut hasher = sha2::Sha256::new();
-        let mut reader = std::fs::File::open(file).with_context(|| format!("could not open {}", file.display()))?;
+        let mut reader = std::fs::File::open(file)
+            .with_context(|| format!("could not open {}", file.display()))?;
         let mut chunk = vec![0u8; 1 << 20];
         loop {
-            let read = std::io::Read::read(&mut reader, &mut chunk).with_context(|| format!("could not read {}", file.display()))?;
+            let read = std::io::Read::read(&mut reader, &mut chunk)
+                .with_context(|| format!("could not read {}", file.display()))?;
             if read == 0 {
                 break;
             }
@@ -80,6 +117,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("app-linux-amd64.tar");
         std::fs::write(&file, b"abc").unwrap();
-        assert_eq!(checksums(&[file]).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  app-linux-amd64.tar\n");
+        assert_eq!(
+            checksums(&[file]).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  app-linux-amd64.tar\n"
+        );
     }
 }

@@ -46,7 +46,12 @@ pub enum Outcome {
 /// Render the section as Markdown, wrapped in [`SECTION_START`] / [`SECTION_END`].
 /// Lines are joined with `\n`; the result has no trailing newline.
 pub fn render_section(section: &ImageSection) -> String {
-    let mut lines: Vec<String> = vec![SECTION_START.to_string(), "## Container image".to_string(), String::new(), code(&section.reference)];
+    let mut lines: Vec<String> = vec![
+        SECTION_START.to_string(),
+        "## Container image".to_string(),
+        String::new(),
+        code(&section.reference),
+    ];
     if !section.tags.is_empty() {
         lines.push(String::new());
         lines.push("Tags:".to_string());
@@ -57,7 +62,12 @@ pub fn render_section(section: &ImageSection) -> String {
         lines.push(String::new());
         lines.push("| platform | digest |".to_string());
         lines.push("| --- | --- |".to_string());
-        lines.extend(section.platforms.iter().map(|(platform, digest)| format!("| {} | {} |", cell(platform), cell(digest))));
+        lines.extend(
+            section
+                .platforms
+                .iter()
+                .map(|(platform, digest)| format!("| {} | {} |", cell(platform), cell(digest))),
+        );
     }
     lines.push(String::new());
     lines.push("```sh".to_string());
@@ -130,10 +140,13 @@ pub async fn publish_release_notes(
         }
     };
 
-    let body = replace_section(release.body.as_deref().unwrap_or_default(), &render_section(section));
+    let body =
+        replace_section(release.body.as_deref().unwrap_or_default(), &render_section(section));
     // Only `body` is sent, so nothing else about the release can change.
     let route = format!("/repos/{owner}/{repo}/releases/{release_id}");
-    let update = client.patch::<octocrab::models::repos::Release, _, _>(route, Some(&UpdateBody { body: &body })).await;
+    let update = client
+        .patch::<octocrab::models::repos::Release, _, _>(route, Some(&UpdateBody { body: &body }))
+        .await;
     match update {
         Ok(_) => Ok(Outcome::Updated { release_id }),
         Err(e) => denied_or_error(e, token, "edit", release_id, repository),
@@ -162,7 +175,11 @@ fn client(api_url: &str, token: &str, what: &str) -> anyhow::Result<octocrab::Oc
 
 /// The default branch of `repository` (`owner/name`), asked of the REST API
 /// at `api_url` with `token`. Errors never contain `token`.
-pub async fn default_branch(api_url: &str, token: &str, repository: &str) -> anyhow::Result<String> {
+pub async fn default_branch(
+    api_url: &str,
+    token: &str,
+    repository: &str,
+) -> anyhow::Result<String> {
     const WHAT: &str = "default branch";
     let (owner, repo) = split_repository(repository, WHAT)?;
     let token = token.trim();
@@ -173,12 +190,20 @@ pub async fn default_branch(api_url: &str, token: &str, repository: &str) -> any
         .await
         .map_err(|e| scrubbed(&e, token))
         .with_context(|| format!("{WHAT}: could not read repository {repository}"))?;
-    found.default_branch.filter(|b| !b.is_empty()).with_context(|| format!("{WHAT}: the API names no default branch for {repository}"))
+    found
+        .default_branch
+        .filter(|b| !b.is_empty())
+        .with_context(|| format!("{WHAT}: the API names no default branch for {repository}"))
 }
 
 /// The committer date of commit `sha` of `repository`, asked of the REST API
 /// at `api_url` with `token`. Errors never contain `token`.
-pub async fn commit_date(api_url: &str, token: &str, repository: &str, sha: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+pub async fn commit_date(
+    api_url: &str,
+    token: &str,
+    repository: &str,
+    sha: &str,
+) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
     const WHAT: &str = "commit date";
     let (owner, repo) = split_repository(repository, WHAT)?;
     if sha.is_empty() || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -192,8 +217,11 @@ pub async fn commit_date(api_url: &str, token: &str, repository: &str, sha: &str
         .map_err(|e| scrubbed(&e, token))
         .with_context(|| format!("{WHAT}: could not read commit {sha} of {repository}"))?;
     let date = commit.pointer("/commit/committer/date").and_then(serde_json::Value::as_str);
-    let date = date.with_context(|| format!("{WHAT}: the API gives no committer date for commit {sha} of {repository}"))?;
-    let parsed = chrono::DateTime::parse_from_rfc3339(date).with_context(|| format!("{WHAT}: {date:?} from the API is not a date"))?;
+    let date = date.with_context(|| {
+        format!("{WHAT}: the API gives no committer date for commit {sha} of {repository}")
+    })?;
+    let parsed = chrono::DateTime::parse_from_rfc3339(date)
+        .with_context(|| format!("{WHAT}: {date:?} from the API is not a date"))?;
     Ok(parsed.with_timezone(&chrono::Utc))
 }
 
@@ -204,7 +232,13 @@ struct UpdateBody<'a> {
 }
 
 /// Map an API failure to [`Outcome::NoPermission`] (403/404) or to an error with context.
-fn denied_or_error(error: octocrab::Error, token: &str, verb: &str, release_id: u64, repository: &str) -> anyhow::Result<Outcome> {
+fn denied_or_error(
+    error: octocrab::Error,
+    token: &str,
+    verb: &str,
+    release_id: u64,
+    repository: &str,
+) -> anyhow::Result<Outcome> {
     if let octocrab::Error::GitHub { source, .. } = &error {
         let status = source.status_code.as_u16();
         if status == 403 || status == 404 {
@@ -215,7 +249,9 @@ fn denied_or_error(error: octocrab::Error, token: &str, verb: &str, release_id: 
             )));
         }
     }
-    Err(scrubbed(&error, token)).with_context(|| format!("release notes: could not {verb} release {release_id} of {repository}"))
+    Err(scrubbed(&error, token)).with_context(|| {
+        format!("release notes: could not {verb} release {release_id} of {repository}")
+    })
 }
 
 /// Describe an octocrab error on one line, with the token masked.
@@ -243,7 +279,10 @@ fn scrubbed(error: &octocrab::Error, token: &str) -> anyhow::Error {
 
 fn split_repository<'a>(repository: &'a str, what: &str) -> anyhow::Result<(&'a str, &'a str)> {
     let valid = |part: &str| {
-        !part.is_empty() && part != "." && part != ".." && part.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        !part.is_empty()
+            && part != "."
+            && part != ".."
+            && part.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     };
     match repository.split_once('/') {
         Some((owner, repo)) if valid(owner) && valid(repo) => Ok((owner, repo)),
@@ -296,7 +335,11 @@ fn one_line(text: &str, max_chars: usize) -> String {
 /// Fills in what the event payload may lack and the API knows, with
 /// `github-token`: the default branch, and the commit's date when a rule
 /// asks for it. A failed lookup is a warning.
-pub async fn complete_context(github: &mut crate::runner::GithubContext, raw: &crate::inputs::RawInputs, log: &Log) {
+pub async fn complete_context(
+    github: &mut crate::runner::GithubContext,
+    raw: &crate::inputs::RawInputs,
+    log: &Log,
+) {
     let token = raw.text("github-token");
     if github.default_branch.is_none()
         && let Some(token) = token
@@ -304,10 +347,14 @@ pub async fn complete_context(github: &mut crate::runner::GithubContext, raw: &c
     {
         match default_branch(&github.api_url, token, &github.repository).await {
             Ok(branch) => github.default_branch = Some(branch),
-            Err(e) => log.warning(&format!("{e:#}; rules that need the default branch treat this run as not on it")),
+            Err(e) => log.warning(&format!(
+                "{e:#}; rules that need the default branch treat this run as not on it"
+            )),
         }
     }
-    let wants_commit_date = ["tags", "flavor", "labels", "annotations"].iter().any(|input| raw.get(input).contains("commit_date"));
+    let wants_commit_date = ["tags", "flavor", "labels", "annotations"]
+        .iter()
+        .any(|input| raw.get(input).contains("commit_date"));
     if !wants_commit_date || github.commit_date.is_some() {
         return;
     }
@@ -323,18 +370,39 @@ pub async fn complete_context(github: &mut crate::runner::GithubContext, raw: &c
 
 /// Adds the image section to the release's notes; any failure is a warning,
 /// since the image is already pushed.
-pub(crate) async fn add_image_to_release(plan: &Plan, notes: &ReleaseNotes, report: &Report, log: &Log) {
+pub(crate) async fn add_image_to_release(
+    plan: &Plan,
+    notes: &ReleaseNotes,
+    report: &Report,
+    log: &Log,
+) {
     let Some(digest) = &report.digest else { return };
     let section = ImageSection {
         reference: plan.images[0].with_digest(digest),
         tags: report.pushed_references.clone(),
-        platforms: report.platform_images.iter().map(|i| (i.platform.to_string(), i.digest.clone())).collect(),
+        platforms: report
+            .platform_images
+            .iter()
+            .map(|i| (i.platform.to_string(), i.digest.clone()))
+            .collect(),
     };
-    match publish_release_notes(&notes.api_url, notes.token.expose(), &notes.repository, notes.release_id, &section).await {
-        Ok(Outcome::Updated { release_id }) => log.info(&format!("release notes: added the image to release {release_id}")),
+    match publish_release_notes(
+        &notes.api_url,
+        notes.token.expose(),
+        &notes.repository,
+        notes.release_id,
+        &section,
+    )
+    .await
+    {
+        Ok(Outcome::Updated { release_id }) => {
+            log.info(&format!("release notes: added the image to release {release_id}"))
+        }
         Ok(Outcome::NoPermission(warning)) => log.warning(&warning),
         Ok(Outcome::NotARelease) => {}
-        Err(error) => log.warning(&format!("{error:#}; the image is pushed, only the release notes were not updated")),
+        Err(error) => log.warning(&format!(
+            "{error:#}; the image is pushed, only the release notes were not updated"
+        )),
     }
 }
 
@@ -380,7 +448,8 @@ docker pull ghcr.io/acme/app@sha256:11111111111111111111111111111111111111111111
 
     #[test]
     fn render_section_without_tags_or_platforms() {
-        let section = ImageSection { reference: "registry.example/x@sha256:00".into(), ..Default::default() };
+        let section =
+            ImageSection { reference: "registry.example/x@sha256:00".into(), ..Default::default() };
         let md = render_section(&section);
         assert!(!md.contains("Tags:"));
         assert!(!md.contains("| platform | digest |"));
@@ -391,7 +460,11 @@ docker pull ghcr.io/acme/app@sha256:11111111111111111111111111111111111111111111
 
     #[test]
     fn render_section_escapes_table_cells() {
-        let section = ImageSection { reference: "r@sha256:00".into(), tags: vec![], platforms: vec![("linux/a|b".into(), "d`x".into())] };
+        let section = ImageSection {
+            reference: "r@sha256:00".into(),
+            tags: vec![],
+            platforms: vec![("linux/a|b".into(), "d`x".into())],
+        };
         let md = render_section(&section);
         assert!(md.contains("| `linux/a\\|b` | `` d`x `` |"), "{md}");
     }
@@ -404,22 +477,38 @@ docker pull ghcr.io/acme/app@sha256:11111111111111111111111111111111111111111111
         let cases: Vec<(&str, String, String)> = vec![
             ("empty body", String::new(), format!("{s}\n")),
             ("blank body", " \n\n".into(), format!("{s}\n")),
-            ("body without section", "Changes:\n- a fix\n".into(), format!("Changes:\n- a fix\n\n{s}\n")),
+            (
+                "body without section",
+                "Changes:\n- a fix\n".into(),
+                format!("Changes:\n- a fix\n\n{s}\n"),
+            ),
             ("body without trailing newline", "Changes".into(), format!("Changes\n\n{s}\n")),
-            ("section at the end (re-run)", format!("Changes\n\n{old}\n"), format!("Changes\n\n{s}\n")),
+            (
+                "section at the end (re-run)",
+                format!("Changes\n\n{old}\n"),
+                format!("Changes\n\n{s}\n"),
+            ),
             (
                 "section in the middle keeps text before and after",
                 format!("Before\n\n{old}\n\nAfter\n  indented\n"),
                 format!("Before\n\n{s}\n\nAfter\n  indented\n"),
             ),
             ("body is only a section", old.into(), s.into()),
-            ("CRLF body without section", "Changes:\r\n- a fix\r\n".into(), format!("Changes:\r\n- a fix\r\n\r\n{s_crlf}\r\n")),
+            (
+                "CRLF body without section",
+                "Changes:\r\n- a fix\r\n".into(),
+                format!("Changes:\r\n- a fix\r\n\r\n{s_crlf}\r\n"),
+            ),
             (
                 "CRLF body with section",
                 format!("Before\r\n\r\n{}\r\nAfter", old.replace('\n', "\r\n")),
                 format!("Before\r\n\r\n{s_crlf}\r\nAfter"),
             ),
-            ("duplicated sections collapse into one", format!("Before\n\n{old}\n\n{old}\n\nAfter\n"), format!("Before\n\n{s}\n\nAfter\n")),
+            (
+                "duplicated sections collapse into one",
+                format!("Before\n\n{old}\n\n{old}\n\nAfter\n"),
+                format!("Before\n\n{s}\n\nAfter\n"),
+            ),
             (
                 "start marker without end marker is left alone",
                 format!("Before\n{SECTION_START}\nstray"),
@@ -438,7 +527,10 @@ docker pull ghcr.io/acme/app@sha256:11111111111111111111111111111111111111111111
     #[test]
     fn replace_section_normalizes_section_line_endings() {
         let s = "<!-- multiarch-action:image -->\r\nX\r\n<!-- /multiarch-action:image -->\r\n";
-        assert_eq!(replace_section("a\n", s), "a\n\n<!-- multiarch-action:image -->\nX\n<!-- /multiarch-action:image -->\n");
+        assert_eq!(
+            replace_section("a\n", s),
+            "a\n\n<!-- multiarch-action:image -->\nX\n<!-- /multiarch-action:image -->\n"
+        );
     }
 
     #[test]
@@ -458,7 +550,9 @@ docker pull ghcr.io/acme/app@sha256:11111111111111111111111111111111111111111111
 
     #[tokio::test]
     async fn zero_release_id_is_not_a_release() {
-        let outcome = publish_release_notes("http://127.0.0.1:9", "t", "acme/app", 0, &sample()).await.unwrap();
+        let outcome = publish_release_notes("http://127.0.0.1:9", "t", "acme/app", 0, &sample())
+            .await
+            .unwrap();
         assert_eq!(outcome, Outcome::NotARelease);
     }
 }

@@ -8,7 +8,9 @@
 use std::io::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::runner::command::{Annotation, GROUP_END, Level, fresh_token, group_start, resume_commands, stop_commands};
+use crate::runner::command::{
+    Annotation, GROUP_END, Level, fresh_token, group_start, resume_commands, stop_commands,
+};
 
 /// The token of the stop-commands region open now, if untrusted output is
 /// being written; any line of our own closes it first.
@@ -223,12 +225,20 @@ impl tracing::field::Visit for EventText {
 
 impl EventText {
     fn line(self) -> String {
-        std::iter::once(self.message).chain(self.fields).filter(|part| !part.is_empty()).collect::<Vec<_>>().join(" ")
+        std::iter::once(self.message)
+            .chain(self.fields)
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for RunnerLayer {
-    fn on_event(&self, event: &tracing::Event<'_>, _context: tracing_subscriber::layer::Context<'_, S>) {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _context: tracing_subscriber::layer::Context<'_, S>,
+    ) {
         let mut text = EventText::default();
         event.record(&mut text);
         let line = text.line();
@@ -266,7 +276,10 @@ mod tests {
             log.info("built");
             log.raw("#1 DONE");
         }
-        assert_eq!(held(&log).unwrap(), ["own:::group::Build", "own:built", "other:#1 DONE", "own:::endgroup::"]);
+        assert_eq!(
+            held(&log).unwrap(),
+            ["own:::group::Build", "own:built", "other:#1 DONE", "own:::endgroup::"]
+        );
         let copy = log.clone();
         copy.info("from a clone");
         assert_eq!(held(&log).unwrap().len(), 5, "clones share what is held");
@@ -278,7 +291,8 @@ mod tests {
 
     #[test]
     fn event_fields_read_as_one_line() {
-        let text = EventText { message: "could not list".into(), fields: vec!["error=\"gone\"".into()] };
+        let text =
+            EventText { message: "could not list".into(), fields: vec!["error=\"gone\"".into()] };
         assert_eq!(text.line(), "could not list error=\"gone\"");
         assert_eq!(EventText { message: String::new(), fields: vec!["a=1".into()] }.line(), "a=1");
     }

@@ -26,7 +26,10 @@ fn main() -> ExitCode {
     {
         use tracing_subscriber::layer::SubscriberExt as _;
         use tracing_subscriber::util::SubscriberInitExt as _;
-        let layer = tracing_subscriber::Layer::with_filter(RunnerLayer { log: log.clone() }, tracing_subscriber::filter::LevelFilter::WARN);
+        let layer = tracing_subscriber::Layer::with_filter(
+            RunnerLayer { log: log.clone() },
+            tracing_subscriber::filter::LevelFilter::WARN,
+        );
         tracing_subscriber::registry().with(layer).init();
     }
     if let Some(token) = env.get("ACTIONS_RUNTIME_TOKEN") {
@@ -36,7 +39,9 @@ fn main() -> ExitCode {
     let raw = match cli::parse(&args, in_workflow) {
         Invocation::Workflow => RawInputs::from_env(&env),
         Invocation::Build(raw) => raw,
-        Invocation::Post { run } => return post_step(run.or_else(|| env.get(post::STATE_ENV).cloned()), &log),
+        Invocation::Post { run } => {
+            return post_step(run.or_else(|| env.get(post::STATE_ENV).cloned()), &log);
+        }
         Invocation::Print { text, code: 0 } => {
             print!("{text}");
             return ExitCode::SUCCESS;
@@ -62,7 +67,12 @@ fn main() -> ExitCode {
         Err(error) => {
             // The summary says what failed, including which tags were and
             // were not pushed; no success outputs are written.
-            let summary = SummaryFile { path: env.get("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()).map(std::path::PathBuf::from) };
+            let summary = SummaryFile {
+                path: env
+                    .get("GITHUB_STEP_SUMMARY")
+                    .filter(|p| !p.is_empty())
+                    .map(std::path::PathBuf::from),
+            };
             let _ = summary.append(&summary::render_failure(&format!("{error:#}")));
             fail(&log, &error)
         }
@@ -83,7 +93,12 @@ fn post_step(run: Option<String>, log: &Log) -> ExitCode {
     };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
-        Err(error) => return fail(log, &anyhow::Error::new(error).context("could not start the async runtime")),
+        Err(error) => {
+            return fail(
+                log,
+                &anyhow::Error::new(error).context("could not start the async runtime"),
+            );
+        }
     };
     match runtime.block_on(post::clean_up_after(&run, log)) {
         Ok(removed) if removed.is_empty() => log.info(&format!("post: {run} left nothing behind")),
@@ -96,8 +111,11 @@ fn post_step(run: Option<String>, log: &Log) -> ExitCode {
 fn run(raw: &RawInputs, env: &HashMap<String, String>, run_name: &str, log: Log) -> Result<()> {
     // What this machine runs natively is asked before any thread starts.
     multiarch_action::platform::Machine::here();
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("could not start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
     let mut github = GithubContext::from_env(env)?;
     if let Some(token) = raw.text("github-token") {
         log.mask(token);
@@ -131,7 +149,9 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, run_name: &str, log: Log)
     let tools = Tools {
         // A bundle that builds nothing reads registries only; it needs no buildx.
         buildx: match &plan.mode {
-            multiarch_action::plan::Mode::Bundle(request) if request.builds.is_empty() => std::path::PathBuf::new(),
+            multiarch_action::plan::Mode::Bundle(request) if request.builds.is_empty() => {
+                std::path::PathBuf::new()
+            }
             _ => buildx::locate(env.get("PATH").map(String::as_str))?,
         },
         run_name: run_name.to_string(),

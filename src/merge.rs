@@ -18,10 +18,16 @@ use crate::summary::Report;
 use crate::verify::{self, Verified};
 
 /// Writes the digest of a `mode: digest` run to `dir/<platform>`.
-pub(crate) fn write_digest_file(dir: &std::path::Path, platform: &Platform, digest: &str) -> Result<PathBuf> {
-    std::fs::create_dir_all(dir).with_context(|| format!("digests-dir: could not create {}", dir.display()))?;
+pub(crate) fn write_digest_file(
+    dir: &std::path::Path,
+    platform: &Platform,
+    digest: &str,
+) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("digests-dir: could not create {}", dir.display()))?;
     let file = dir.join(platform.slug());
-    std::fs::write(&file, format!("{digest}\n")).with_context(|| format!("digests-dir: could not write {}", file.display()))?;
+    std::fs::write(&file, format!("{digest}\n"))
+        .with_context(|| format!("digests-dir: could not write {}", file.display()))?;
     Ok(file)
 }
 
@@ -34,21 +40,29 @@ pub(crate) fn read_digests(given: &[String], dir: &std::path::Path) -> Result<Ve
     let entries = std::fs::read_dir(dir).with_context(|| {
         format!("digests-dir: {} cannot be read; download the digest artifacts there, or list them in `digests`", dir.display())
     })?;
-    let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()).collect();
+    let mut files: Vec<PathBuf> =
+        entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()).collect();
     files.sort();
     let mut digests = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file).with_context(|| format!("digests-dir: could not read {}", file.display()))?;
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("digests-dir: could not read {}", file.display()))?;
         let digest = text.trim().to_string();
         if !is_digest(&digest) {
-            bail!("digests-dir: {} does not hold a digest (sha256:<64 hex digits>)", file.display());
+            bail!(
+                "digests-dir: {} does not hold a digest (sha256:<64 hex digits>)",
+                file.display()
+            );
         }
         if !digests.contains(&digest) {
             digests.push(digest);
         }
     }
     if digests.is_empty() {
-        bail!("digests: none given and {} holds no digest files; run `mode: digest` first and download its artifacts there", dir.display());
+        bail!(
+            "digests: none given and {} holds no digest files; run `mode: digest` first and download its artifacts there",
+            dir.display()
+        );
     }
     Ok(digests)
 }
@@ -66,15 +80,40 @@ pub(crate) async fn merge(
     let registry = &outside.registry;
     let digests = read_digests(given, dir)?;
     let held_back = log.group("Registries", publish::check_registries(plan, registry, log)).await?;
-    let merged =
-        log.group(&format!("Merge {} digest(s)", digests.len()), push_merged_index(plan, registry, &digests, required, log)).await?;
+    let merged = log
+        .group(
+            &format!("Merge {} digest(s)", digests.len()),
+            push_merged_index(plan, registry, &digests, required, log),
+        )
+        .await?;
     let MergedIndex { root, body, platforms } = merged;
     let Verified { platform_images, attestations, notes } = log
-        .group("Verify the merged image", verify::verify(plan, registry, &root.digest, &platforms, outside.tools.layer_scans.as_ref(), log))
+        .group(
+            "Verify the merged image",
+            verify::verify(
+                plan,
+                registry,
+                &root.digest,
+                &platforms,
+                outside.tools.layer_scans.as_ref(),
+                log,
+            ),
+        )
         .await?;
     let smoke = verify::smoke_test(plan, outside, &platform_images, log).await?;
-    let pushed_references =
-        log.group("Tag", publish::tag_everywhere(plan, registry, &root, &bytes::Bytes::from(body), &held_back, log)).await?;
+    let pushed_references = log
+        .group(
+            "Tag",
+            publish::tag_everywhere(
+                plan,
+                registry,
+                &root,
+                &bytes::Bytes::from(body),
+                &held_back,
+                log,
+            ),
+        )
+        .await?;
     Ok(Report {
         digest: Some(root.digest.clone()),
         metadata: serde_json::json!({ "containerimage.digest": root.digest, "merged": digests }),
@@ -99,7 +138,13 @@ struct MergedIndex {
 /// Reads every digest's entries, checks they cover the required platforms
 /// once each, and stores the index (by digest) in every image's repository,
 /// copying the platform manifests into repositories that lack them.
-async fn push_merged_index(plan: &Plan, registry: &Registry, digests: &[String], required: &[Platform], log: &Log) -> Result<MergedIndex> {
+async fn push_merged_index(
+    plan: &Plan,
+    registry: &Registry,
+    digests: &[String],
+    required: &[Platform],
+    log: &Log,
+) -> Result<MergedIndex> {
     let source = &plan.images[0];
     let mut entries = Vec::new();
     for digest in digests {
@@ -131,7 +176,12 @@ async fn push_merged_index(plan: &Plan, registry: &Registry, digests: &[String],
             "{}@{}: index of {}",
             image.name,
             root.digest,
-            entries.iter().filter_map(|e| e.platform.as_ref()).map(Platform::to_string).collect::<Vec<_>>().join(", ")
+            entries
+                .iter()
+                .filter_map(|e| e.platform.as_ref())
+                .map(Platform::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     let platforms = entries.iter().filter_map(|e| e.platform.clone()).collect();
@@ -148,10 +198,21 @@ mod tests {
         let a = format!("sha256:{}", "a".repeat(64));
         std::fs::write(dir.path().join("linux-amd64"), format!("{a}\n")).unwrap();
         assert_eq!(read_digests(&[], dir.path()).unwrap(), vec![a.clone()]);
-        assert_eq!(read_digests(&["x".into()], dir.path()).unwrap(), vec!["x".to_string()], "the input wins");
+        assert_eq!(
+            read_digests(&["x".into()], dir.path()).unwrap(),
+            vec!["x".to_string()],
+            "the input wins"
+        );
         std::fs::write(dir.path().join("linux-arm64"), "not a digest").unwrap();
-        assert!(read_digests(&[], dir.path()).unwrap_err().to_string().starts_with("digests-dir: "));
+        assert!(
+            read_digests(&[], dir.path()).unwrap_err().to_string().starts_with("digests-dir: ")
+        );
         let empty = tempfile::tempdir().unwrap();
-        assert!(read_digests(&[], empty.path()).unwrap_err().to_string().starts_with("digests: none given"));
+        assert!(
+            read_digests(&[], empty.path())
+                .unwrap_err()
+                .to_string()
+                .starts_with("digests: none given")
+        );
     }
 }

@@ -45,7 +45,9 @@ pub fn canonical_registry(host: &str) -> String {
 /// component without `.` or `:` (and not `localhost`) is a Docker Hub path.
 pub fn registry_of_reference(reference: &str) -> String {
     match reference.split_once('/') {
-        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => canonical_registry(first),
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            canonical_registry(first)
+        }
         _ => DOCKER_HUB.to_string(),
     }
 }
@@ -53,9 +55,15 @@ pub fn registry_of_reference(reference: &str) -> String {
 /// A registry host as credentials are keyed, from what a user wrote for
 /// `input` (a scheme and a trailing slash are allowed).
 pub fn registry_host(input: &str, given: &str) -> Result<String> {
-    let host = given.trim().trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/');
+    let host = given
+        .trim()
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
     if host.is_empty() || host.contains('/') || host.contains(char::is_whitespace) {
-        bail!("{input}: `{given}` is not a registry host; use e.g. ghcr.io or registry.example.com:5000");
+        bail!(
+            "{input}: `{given}` is not a registry host; use e.g. ghcr.io or registry.example.com:5000"
+        );
     }
     Ok(canonical_registry(host))
 }
@@ -75,12 +83,20 @@ impl ImageName {
         let name = crate::meta::normalize_image_name(text).map_err(|e| anyhow::anyhow!("{e}"))?;
         let reference = crate::reference::parse(&name)
             .map_err(|_| anyhow::anyhow!("images: `{text}` is not an image name; use registry/owner/name, e.g. ghcr.io/acme/app"))?;
-        Ok(ImageName { registry: canonical_registry(reference.registry()), repository: reference.repository().to_string(), name })
+        Ok(ImageName {
+            registry: canonical_registry(reference.registry()),
+            repository: reference.repository().to_string(),
+            name,
+        })
     }
 
     /// A repository on `registry` used only to check pull access there.
     pub(crate) fn probe_on(registry: &str) -> ImageName {
-        ImageName { name: format!("{registry}/library/ping"), registry: registry.to_string(), repository: "library/ping".into() }
+        ImageName {
+            name: format!("{registry}/library/ping"),
+            registry: registry.to_string(),
+            repository: "library/ping".into(),
+        }
     }
 
     pub fn with_tag(&self, tag: &str) -> String {
@@ -103,12 +119,20 @@ pub struct Credential {
 impl Credential {
     /// The key Docker's config and the daemon use for this registry.
     pub(crate) fn server_address(&self) -> String {
-        if self.registry == DOCKER_HUB { "https://index.docker.io/v1/".to_string() } else { self.registry.clone() }
+        if self.registry == DOCKER_HUB {
+            "https://index.docker.io/v1/".to_string()
+        } else {
+            self.registry.clone()
+        }
     }
 
     /// The `auth` value of a Docker config entry: base64 of `user:password`.
     pub(crate) fn docker_config_auth(&self) -> String {
-        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.username, self.password.expose()))
+        base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            self.username,
+            self.password.expose()
+        ))
     }
 
     /// The credentials bollard sends with a pull.
@@ -123,14 +147,18 @@ impl Credential {
 }
 
 /// The credential for the registry `reference` is on, if one was given.
-pub(crate) fn credential_for<'a>(credentials: &'a [Credential], reference: &str) -> Option<&'a Credential> {
+pub(crate) fn credential_for<'a>(
+    credentials: &'a [Credential],
+    reference: &str,
+) -> Option<&'a Credential> {
     let registry = registry_of_reference(reference);
     credentials.iter().find(|c| c.registry == registry)
 }
 
 /// `sha256:` and 64 lowercase or uppercase hex digits.
 pub fn is_digest(text: &str) -> bool {
-    text.strip_prefix("sha256:").is_some_and(|hex| hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+    text.strip_prefix("sha256:")
+        .is_some_and(|hex| hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]
@@ -165,19 +193,35 @@ mod tests {
     fn registry_hosts_are_read_as_users_write_them() {
         assert_eq!(registry_host("registry", "https://ghcr.io/").unwrap(), "ghcr.io");
         assert_eq!(registry_host("registry", "index.docker.io").unwrap(), "docker.io");
-        assert!(registry_host("registry", "ghcr.io/acme").unwrap_err().to_string().starts_with("registry: `ghcr.io/acme`"));
+        assert!(
+            registry_host("registry", "ghcr.io/acme")
+                .unwrap_err()
+                .to_string()
+                .starts_with("registry: `ghcr.io/acme`")
+        );
     }
 
     #[test]
     fn a_credential_has_one_form_for_docker_and_one_for_bollard() {
-        let hub = Credential { registry: "docker.io".into(), username: "u".into(), password: Secret::new("p") };
+        let hub = Credential {
+            registry: "docker.io".into(),
+            username: "u".into(),
+            password: Secret::new("p"),
+        };
         assert_eq!(hub.server_address(), "https://index.docker.io/v1/");
         assert_eq!(hub.docker_config_auth(), "dTpw");
         let bollard = hub.to_bollard();
-        assert_eq!((bollard.username.as_deref(), bollard.password.as_deref()), (Some("u"), Some("p")));
+        assert_eq!(
+            (bollard.username.as_deref(), bollard.password.as_deref()),
+            (Some("u"), Some("p"))
+        );
         let ghcr = Credential { registry: "ghcr.io".into(), ..hub };
         assert_eq!(ghcr.to_bollard().serveraddress.as_deref(), Some("ghcr.io"));
-        assert_eq!(credential_for(std::slice::from_ref(&ghcr), "ghcr.io/acme/base:1").map(|c| c.username.as_str()), Some("u"));
+        assert_eq!(
+            credential_for(std::slice::from_ref(&ghcr), "ghcr.io/acme/base:1")
+                .map(|c| c.username.as_str()),
+            Some("u")
+        );
         assert!(credential_for(&[ghcr], "acme/base:1").is_none());
     }
 

@@ -34,14 +34,24 @@ pub use crate::outside::{RUN_LABEL, Tools};
 /// Runs the whole flow for a validated plan. When `shutdown` resolves first
 /// (SIGTERM, SIGINT) the work is dropped, which stops buildx and closes any
 /// open log group; cleanup runs either way.
-pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::future::Future<Output = &'static str>) -> Result<Report> {
-    let config = DockerConfig::create(&tools.run_name, &plan.credentials, tools.user_buildx_config.as_deref())?;
+pub async fn run(
+    plan: &Plan,
+    tools: &Tools,
+    log: &Log,
+    shutdown: impl std::future::Future<Output = &'static str>,
+) -> Result<Report> {
+    let config = DockerConfig::create(
+        &tools.run_name,
+        &plan.credentials,
+        tools.user_buildx_config.as_deref(),
+    )?;
     let outside = Outside {
         tools,
         daemon: Daemon::connect()?,
         registry: Registry::new(&plan.insecure_registries, &plan.credentials, &plan.images),
         buildx: match (&plan.existing_builder, &tools.user_buildx_config) {
-            (Some(_), Some(dir)) => Buildx::new(tools.buildx.clone(), &config, plan.options.env()).with_builders_from(dir.clone()),
+            (Some(_), Some(dir)) => Buildx::new(tools.buildx.clone(), &config, plan.options.env())
+                .with_builders_from(dir.clone()),
             _ => Buildx::new(tools.buildx.clone(), &config, plan.options.env()),
         },
         created_builder: tokio::sync::Mutex::new(None),
@@ -49,10 +59,13 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
     };
     // A bundle's services with `build:`, each with a plan of its own.
     let service_plans: Vec<Plan> = match &plan.mode {
-        Mode::Bundle(request) => request.builds.iter().map(|service| plan.for_service(service)).collect::<Result<_>>()?,
+        Mode::Bundle(request) => {
+            request.builds.iter().map(|service| plan.for_service(service)).collect::<Result<_>>()?
+        }
         _ => Vec::new(),
     };
-    let mut staged: Vec<String> = plan.push.then(|| plan.images[0].with_tag(STAGING_TAG)).into_iter().collect();
+    let mut staged: Vec<String> =
+        plan.push.then(|| plan.images[0].with_tag(STAGING_TAG)).into_iter().collect();
     staged.extend(service_plans.iter().map(|p| p.images[0].with_tag(STAGING_TAG)));
     let work = async {
         let alone = BuildSlot { scratch: config.path(), builder: None, service: None };
@@ -65,9 +78,12 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
                 let pushed = build_and_push(plan, &outside, alone, log).await?;
                 write_digest(plan, dir, pushed, log)
             }
-            Mode::Merge { digests, dir, required } => merge::merge(plan, &outside, digests, dir, required, log).await,
+            Mode::Merge { digests, dir, required } => {
+                merge::merge(plan, &outside, digests, dir, required, log).await
+            }
             Mode::Bundle(request) => {
-                let services: Vec<(&ServiceBuild, &Plan)> = request.builds.iter().zip(&service_plans).collect();
+                let services: Vec<(&ServiceBuild, &Plan)> =
+                    request.builds.iter().zip(&service_plans).collect();
                 let builds = build_services(&services, &outside, &config, log);
                 crate::bundle::run(plan, &outside.registry, request, log, builds).await
             }
@@ -81,7 +97,10 @@ pub async fn run(plan: &Plan, tools: &Tools, log: &Log, shutdown: impl std::futu
         crate::github::add_image_to_release(plan, notes, report, log).await;
     }
     clean_up(outside, config, &staged, log).await;
-    log.info(&format!("peak memory of the action: {:.0} MB (buildx aside)", peak_resident_bytes() as f64 / 1e6));
+    log.info(&format!(
+        "peak memory of the action: {:.0} MB (buildx aside)",
+        peak_resident_bytes() as f64 / 1e6
+    ));
     outcome
 }
 
@@ -119,9 +138,12 @@ async fn build_services(
 ) -> Result<Vec<WantedImage>> {
     let Some((_, first)) = services.first() else { return Ok(Vec::new()) };
     for (service, plan) in services {
-        publish::check_registries(plan, &outside.registry, log)
-            .await
-            .with_context(|| format!("service `{}` cannot be pushed to {}; nothing was built", service.service, plan.images[0].name))?;
+        publish::check_registries(plan, &outside.registry, log).await.with_context(|| {
+            format!(
+                "service `{}` cannot be pushed to {}; nothing was built",
+                service.service, plan.images[0].name
+            )
+        })?;
     }
     let chosen = builder::start(first, outside, log).await?;
     // Each service writes through a log of its own, held until the one
@@ -129,7 +151,9 @@ async fn build_services(
     let logs: Vec<Log> = services.iter().map(|_| log.holding()).collect();
     logs[0].release();
     futures_util::stream::iter(services.iter().copied().enumerate())
-        .map(|(at, (service, plan))| build_service(service, plan, &chosen, outside, config, &logs[at], logs.get(at + 1)))
+        .map(|(at, (service, plan))| {
+            build_service(service, plan, &chosen, outside, config, &logs[at], logs.get(at + 1))
+        })
         .buffered(SERVICE_BUILDS_AT_ONCE)
         .try_collect()
         .await
@@ -161,11 +185,18 @@ async fn build_service(
     let _release_next = ReleaseWhenDone(next_log);
     let name = service.service.as_str();
     let scratch = config.path().join(format!("service-{name}"));
-    std::fs::create_dir_all(&scratch).with_context(|| format!("could not create {}", scratch.display()))?;
+    std::fs::create_dir_all(&scratch)
+        .with_context(|| format!("could not create {}", scratch.display()))?;
     let slot = BuildSlot { scratch: &scratch, builder: Some(chosen), service: Some(name) };
-    let pushed = build_and_push(plan, outside, slot, log).await.with_context(|| format!("service `{name}`"))?;
+    let pushed = build_and_push(plan, outside, slot, log)
+        .await
+        .with_context(|| format!("service `{name}`"))?;
     tag(plan, outside, pushed, log).await.with_context(|| format!("service `{name}`"))?;
-    log.info(&format!("service `{name}`: built for {} and pushed as {}", crate::platform::join(&plan.platforms), service.reference));
+    log.info(&format!(
+        "service `{name}`: built for {} and pushed as {}",
+        crate::platform::join(&plan.platforms),
+        service.reference
+    ));
     Ok(WantedImage {
         service: Some(name.to_string()),
         reference: service.reference.clone(),
@@ -177,11 +208,18 @@ async fn build_service(
 /// Checks, builder and QEMU; the build (BuildKit pushes it to the first
 /// image's repository, untagged); export; then its verification, the copies
 /// to the other images and the smoke test.
-async fn build_and_push(plan: &Plan, outside: &Outside<'_>, slot: BuildSlot<'_>, log: &Log) -> Result<Pushed> {
+async fn build_and_push(
+    plan: &Plan,
+    outside: &Outside<'_>,
+    slot: BuildSlot<'_>,
+    log: &Log,
+) -> Result<Pushed> {
     let emulated = emulation::emulated_platforms(&plan.platforms);
     let setup_group = match slot.service {
         None => log.open_group("Preflight, registries, builder and QEMU"),
-        Some(service) => log.open_group(&format!("Service `{service}`: preflight, registry and QEMU")),
+        Some(service) => {
+            log.open_group(&format!("Service `{service}`: preflight, registry and QEMU"))
+        }
     };
     let (rewrites, held_back, ChosenBuilder { builder, why }) = tokio::try_join!(
         preflight::phase::run(plan, &outside.registry, &emulated, log),
@@ -206,7 +244,8 @@ async fn build_and_push(plan: &Plan, outside: &Outside<'_>, slot: BuildSlot<'_>,
     let layout_dir = slot.scratch.join("layout");
     let route = push_route(plan, outside, &builder, &layout_dir).await?;
     let args = plan.buildx_build_args(&builder, &metadata_file, route);
-    let Built { emulation, progress } = build::run(plan, outside, &builder, &emulated, &args, setup_group, log).await?;
+    let Built { emulation, progress } =
+        build::run(plan, outside, &builder, &emulated, &args, setup_group, log).await?;
     let metadata = match std::fs::read_to_string(&metadata_file) {
         Ok(text) => BuildMetadata::parse(&text)?,
         Err(_) => BuildMetadata { digest: None, raw: serde_json::json!({}) },
@@ -232,7 +271,9 @@ async fn build_and_push(plan: &Plan, outside: &Outside<'_>, slot: BuildSlot<'_>,
         ..Default::default()
     };
     if plan.export.is_some() || plan.load {
-        report.exported = log.group("Export", export::export(plan, &outside.buildx, &builder, &held_back, log)).await?;
+        report.exported = log
+            .group("Export", export::export(plan, &outside.buildx, &builder, &held_back, log))
+            .await?;
     }
     report.held_back = held_back;
     let first = &plan.images[0];
@@ -263,22 +304,41 @@ async fn build_and_push(plan: &Plan, outside: &Outside<'_>, slot: BuildSlot<'_>,
             order.root.digest
         }
     };
-    if matches!(route, Some(PushRoute::BuildKit)) && matches!(builder, Builder::Daemon | Builder::Existing { .. }) {
+    if matches!(route, Some(PushRoute::BuildKit))
+        && matches!(builder, Builder::Daemon | Builder::Existing { .. })
+    {
         // The staging name the daemon's BuildKit stored is removed while the
         // registry's copy is verified and tagged (the daemon takes seconds to
         // delete an image when it holds many); clean-up waits for it.
         let (daemon, staged) = (outside.daemon.clone(), first.with_tag(STAGING_TAG));
-        outside.background.lock().await.push(tokio::spawn(async move { daemon.remove_image_name(&staged).await }));
+        outside
+            .background
+            .lock()
+            .await
+            .push(tokio::spawn(async move { daemon.remove_image_name(&staged).await }));
     }
-    let Verified { platform_images, attestations, notes } =
-        publish::verify_and_copy(plan, &outside.registry, &digest, outside.tools.layer_scans.as_ref(), log).await?;
+    let Verified { platform_images, attestations, notes } = publish::verify_and_copy(
+        plan,
+        &outside.registry,
+        &digest,
+        outside.tools.layer_scans.as_ref(),
+        log,
+    )
+    .await?;
     report.digest = Some(digest.clone());
     report.attestations = attestations;
     report.verify_notes = notes;
     if plan.smoke_test.is_some() && !emulation.deferred.is_empty() {
         // The build may not have run anything on the platforms the
         // builder does not list (all cached); the smoke test does.
-        emulation::install_missing(plan, &outside.daemon, emulation.deferred.clone(), &outside.tools.run_name, log).await?;
+        emulation::install_missing(
+            plan,
+            &outside.daemon,
+            emulation.deferred.clone(),
+            &outside.tools.run_name,
+            log,
+        )
+        .await?;
     }
     report.smoke = verify::smoke_test(plan, outside, &platform_images, log).await?;
     report.platform_images = platform_images;
@@ -301,7 +361,11 @@ async fn push_route<'a>(
         Builder::Daemon => outside.daemon.facts().await?.plain_http_registries,
         Builder::Container { .. } | Builder::Existing { .. } => Vec::new(),
     };
-    Ok(Some(if plan.buildkit_pushes(builder, &daemon_plain_http) { PushRoute::BuildKit } else { PushRoute::Layout(layout_dir) }))
+    Ok(Some(if plan.buildkit_pushes(builder, &daemon_plain_http) {
+        PushRoute::BuildKit
+    } else {
+        PushRoute::Layout(layout_dir)
+    }))
 }
 
 /// `mode: build`: every tag of every image, pointed at the verified index
@@ -312,7 +376,8 @@ async fn tag(plan: &Plan, outside: &Outside<'_>, pushed: Pushed, log: &Log) -> R
     let root = outside.registry.raw_manifest(&plan.images[0], &digest).await?;
     let held: &[HeldBack] = &report.held_back;
     let descriptor = root.descriptor();
-    let tagging = publish::tag_everywhere(plan, &outside.registry, &descriptor, &root.bytes, held, log);
+    let tagging =
+        publish::tag_everywhere(plan, &outside.registry, &descriptor, &root.bytes, held, log);
     report.pushed_references = log.group("Tag", tagging).await?;
     Ok(report)
 }
@@ -322,7 +387,11 @@ fn write_digest(plan: &Plan, dir: &std::path::Path, pushed: Pushed, log: &Log) -
     let Pushed { report, .. } = pushed;
     let Some(digest) = &report.digest else { return Ok(report) };
     let file = merge::write_digest_file(dir, &plan.platforms[0], digest)?;
-    log.info(&format!("{} pushed untagged as {digest}; wrote {}", plan.platforms[0], file.display()));
+    log.info(&format!(
+        "{} pushed untagged as {digest}; wrote {}",
+        plan.platforms[0],
+        file.display()
+    ));
     Ok(report)
 }
 
@@ -354,7 +423,11 @@ const BUILDX_WITH_CALL: semver::Version = semver::Version::new(0, 15, 0);
 /// `call: check`: BuildKit's build checks on the Dockerfile, without
 /// building or pushing; a check that fails fails the run.
 pub async fn check_only(plan: &Plan, tools: &Tools, log: &Log) -> Result<()> {
-    let config = DockerConfig::create(&tools.run_name, &plan.credentials, tools.user_buildx_config.as_deref())?;
+    let config = DockerConfig::create(
+        &tools.run_name,
+        &plan.credentials,
+        tools.user_buildx_config.as_deref(),
+    )?;
     let mut buildx = Buildx::new(tools.buildx.clone(), &config, plan.options.env());
     if let (Some(_), Some(dir)) = (&plan.existing_builder, &tools.user_buildx_config) {
         buildx = buildx.with_builders_from(dir.clone());
@@ -370,7 +443,12 @@ pub async fn check_only(plan: &Plan, tools: &Tools, log: &Log) -> Result<()> {
         Some(name) => crate::plan::Builder::Existing { name: name.clone() },
         None => crate::plan::Builder::Daemon,
     };
-    let checked = log.group("Build checks", buildx.build(&plan.buildx_check_args(&builder), |line| log.raw(line))).await;
+    let checked = log
+        .group(
+            "Build checks",
+            buildx.build(&plan.buildx_check_args(&builder), |line| log.raw(line)),
+        )
+        .await;
     config.remove()?;
     checked.map_err(|error| anyhow::anyhow!("call: check: BuildKit's build checks did not pass ({error:#}); the log above names each"))
 }
@@ -407,14 +485,22 @@ pub async fn dry_run(plan: &Plan, log: &Log) -> String {
 }
 
 /// Whether the registry's host accepts a TCP connection within 3 seconds.
-async fn accepts_connections(registry: &str, insecure: &[String]) -> std::result::Result<(), String> {
+async fn accepts_connections(
+    registry: &str,
+    insecure: &[String],
+) -> std::result::Result<(), String> {
     let host = if registry == "docker.io" { "registry-1.docker.io" } else { registry };
     let address = match host.rsplit_once(':') {
         Some((_, port)) if port.chars().all(|c| c.is_ascii_digit()) => host.to_string(),
         _ if insecure.iter().any(|r| r == registry) => format!("{host}:80"),
         _ => format!("{host}:443"),
     };
-    match tokio::time::timeout(std::time::Duration::from_secs(3), tokio::net::TcpStream::connect(&address)).await {
+    match tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        tokio::net::TcpStream::connect(&address),
+    )
+    .await
+    {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(error)) => Err(error.to_string()),
         Err(_) => Err("no answer within 3 s".into()),
@@ -423,10 +509,17 @@ async fn accepts_connections(registry: &str, insecure: &[String]) -> std::result
 
 async fn dry_run_with_lookup(plan: &Plan, log: &Log) -> String {
     let registry = Registry::new(&plan.insecure_registries, &plan.credentials, &plan.images);
-    let lookup = tokio::time::timeout(std::time::Duration::from_secs(15), publish::held_back_tags(plan, &registry, log)).await;
+    let lookup = tokio::time::timeout(
+        std::time::Duration::from_secs(15),
+        publish::held_back_tags(plan, &registry, log),
+    )
+    .await;
     match lookup {
         Ok(Ok(held)) => plan.describe(&held),
         Ok(Err(error)) => format!("{}(floating tags not checked: {error:#})\n", plan.describe(&[])),
-        Err(_) => format!("{}(floating tags not checked: the registry did not answer)\n", plan.describe(&[])),
+        Err(_) => format!(
+            "{}(floating tags not checked: the registry did not answer)\n",
+            plan.describe(&[])
+        ),
     }
 }

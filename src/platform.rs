@@ -38,15 +38,69 @@ const ARCHES: &[Arch] = &[
         default_variant: None,
         emulator: "qemu-x86_64",
     },
-    Arch { name: "arm64", aliases: &["aarch64"], variants: &["v8", "v9"], default_variant: None, emulator: "qemu-aarch64" },
-    Arch { name: "arm", aliases: &["armhf"], variants: &["v5", "v6", "v7"], default_variant: Some("v7"), emulator: "qemu-arm" },
-    Arch { name: "386", aliases: &["i386", "x86"], variants: &[], default_variant: None, emulator: "qemu-i386" },
-    Arch { name: "ppc64le", aliases: &[], variants: &[], default_variant: None, emulator: "qemu-ppc64le" },
-    Arch { name: "s390x", aliases: &[], variants: &[], default_variant: None, emulator: "qemu-s390x" },
-    Arch { name: "riscv64", aliases: &[], variants: &[], default_variant: None, emulator: "qemu-riscv64" },
-    Arch { name: "mips64le", aliases: &[], variants: &[], default_variant: None, emulator: "qemu-mips64el" },
-    Arch { name: "mips64", aliases: &[], variants: &[], default_variant: None, emulator: "qemu-mips64" },
-    Arch { name: "loong64", aliases: &[], variants: &[], default_variant: None, emulator: "qemu-loongarch64" },
+    Arch {
+        name: "arm64",
+        aliases: &["aarch64"],
+        variants: &["v8", "v9"],
+        default_variant: None,
+        emulator: "qemu-aarch64",
+    },
+    Arch {
+        name: "arm",
+        aliases: &["armhf"],
+        variants: &["v5", "v6", "v7"],
+        default_variant: Some("v7"),
+        emulator: "qemu-arm",
+    },
+    Arch {
+        name: "386",
+        aliases: &["i386", "x86"],
+        variants: &[],
+        default_variant: None,
+        emulator: "qemu-i386",
+    },
+    Arch {
+        name: "ppc64le",
+        aliases: &[],
+        variants: &[],
+        default_variant: None,
+        emulator: "qemu-ppc64le",
+    },
+    Arch {
+        name: "s390x",
+        aliases: &[],
+        variants: &[],
+        default_variant: None,
+        emulator: "qemu-s390x",
+    },
+    Arch {
+        name: "riscv64",
+        aliases: &[],
+        variants: &[],
+        default_variant: None,
+        emulator: "qemu-riscv64",
+    },
+    Arch {
+        name: "mips64le",
+        aliases: &[],
+        variants: &[],
+        default_variant: None,
+        emulator: "qemu-mips64el",
+    },
+    Arch {
+        name: "mips64",
+        aliases: &[],
+        variants: &[],
+        default_variant: None,
+        emulator: "qemu-mips64",
+    },
+    Arch {
+        name: "loong64",
+        aliases: &[],
+        variants: &[],
+        default_variant: None,
+        emulator: "qemu-loongarch64",
+    },
 ];
 
 fn arch_facts(name: &str) -> Option<&'static Arch> {
@@ -128,7 +182,11 @@ impl Platform {
             "arm" => "arm",
             other => other,
         };
-        Platform::parse(&format!("linux/{arch}")).unwrap_or(Platform { os: "linux".into(), arch: arch.into(), variant: None })
+        Platform::parse(&format!("linux/{arch}")).unwrap_or(Platform {
+            os: "linux".into(),
+            arch: arch.into(),
+            variant: None,
+        })
     }
 
     /// A name usable in file names: `linux-arm-v7`.
@@ -165,7 +223,8 @@ impl Machine {
     /// Whether `platform` runs here without an emulator. Any variant of the
     /// compat architecture counts (arm/v6 and arm/v7 on an AArch32 CPU).
     pub fn runs_natively(&self, platform: &Platform) -> bool {
-        platform.runs_on(&self.platform) || self.compat.as_ref().is_some_and(|compat| platform.runs_on(compat))
+        platform.runs_on(&self.platform)
+            || self.compat.as_ref().is_some_and(|compat| platform.runs_on(compat))
     }
 }
 
@@ -232,7 +291,15 @@ mod tests {
 
     #[test]
     fn bad_platforms_are_named() {
-        for input in ["linux/arm65", "arm64", "windows/amd64", "linux/arm64/v7", "linux/amd64/v9", "", "linux/arm/v7/x"] {
+        for input in [
+            "linux/arm65",
+            "arm64",
+            "windows/amd64",
+            "linux/arm64/v7",
+            "linux/amd64/v9",
+            "",
+            "linux/arm/v7/x",
+        ] {
             let error = Platform::parse(input).unwrap_err();
             assert_eq!(error.0, input.trim());
             assert!(error.to_string().starts_with("platforms: "), "{error}");
@@ -249,14 +316,23 @@ mod tests {
     fn oci_json_platforms() {
         let json = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
         assert_eq!(
-            Platform::from_oci_json(&json(r#"{"os":"linux","architecture":"arm","variant":"v7"}"#)).unwrap().to_string(),
+            Platform::from_oci_json(&json(r#"{"os":"linux","architecture":"arm","variant":"v7"}"#))
+                .unwrap()
+                .to_string(),
             "linux/arm/v7"
         );
         assert_eq!(
-            Platform::from_oci_json(&json(r#"{"os":"linux","architecture":"arm64","variant":"v8"}"#)).unwrap().to_string(),
+            Platform::from_oci_json(&json(
+                r#"{"os":"linux","architecture":"arm64","variant":"v8"}"#
+            ))
+            .unwrap()
+            .to_string(),
             "linux/arm64"
         );
-        assert_eq!(Platform::from_oci_json(&json(r#"{"os":"unknown","architecture":"unknown"}"#)), None);
+        assert_eq!(
+            Platform::from_oci_json(&json(r#"{"os":"unknown","architecture":"unknown"}"#)),
+            None
+        );
         assert_eq!(Platform::from_oci_json(&json(r#"{"architecture":"amd64"}"#)), None);
     }
 
@@ -274,7 +350,8 @@ mod tests {
     fn the_machine_runs_its_own_and_its_compat_platform_natively() {
         let p = |text: &str| Platform::parse(text).unwrap();
         let amd64 = Machine { platform: p("linux/amd64"), compat: Some(p("linux/386")) };
-        let arm64_with_aarch32 = Machine { platform: p("linux/arm64"), compat: Some(p("linux/arm/v7")) };
+        let arm64_with_aarch32 =
+            Machine { platform: p("linux/arm64"), compat: Some(p("linux/arm/v7")) };
         let arm64_without = Machine { platform: p("linux/arm64"), compat: None };
         let cases = [
             (&amd64, "linux/amd64", true),

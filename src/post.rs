@@ -36,13 +36,17 @@ pub fn save_run_name(env: &std::collections::HashMap<String, String>, run: &str)
 
 /// Whether `run` is a name this action gives (nothing else is removed).
 pub fn is_run_name(run: &str) -> bool {
-    run.strip_prefix(RUN_PREFIX).is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    run.strip_prefix(RUN_PREFIX).is_some_and(|rest| {
+        !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    })
 }
 
 /// Removes what the run of this name left; returns what it removed.
 pub async fn clean_up_after(run: &str, log: &Log) -> Result<Vec<String>> {
     if !is_run_name(run) {
-        bail!("post: `{run}` is not a run name of this action (they start with `{RUN_PREFIX}`); give the name the run's log shows");
+        bail!(
+            "post: `{run}` is not a run name of this action (they start with `{RUN_PREFIX}`); give the name the run's log shows"
+        );
     }
     let mut removed = Daemon::connect()?.remove_left_over(RUN_LABEL, run).await?;
     let temp = std::env::temp_dir();
@@ -51,7 +55,10 @@ pub async fn clean_up_after(run: &str, log: &Log) -> Result<Vec<String>> {
         if name.starts_with(&format!("{run}-")) && entry.path().is_dir() {
             match std::fs::remove_dir_all(entry.path()) {
                 Ok(()) => removed.push(entry.path().display().to_string()),
-                Err(error) => log.warning(&format!("post: could not remove {}: {error}", entry.path().display())),
+                Err(error) => log.warning(&format!(
+                    "post: could not remove {}: {error}",
+                    entry.path().display()
+                )),
             }
         }
     }
@@ -67,9 +74,12 @@ mod tests {
         let (a, b) = (new_run_name(), new_run_name());
         assert_ne!(a, b);
         assert!(is_run_name(&a), "{a}");
-        for (name, ok) in
-            [("multiarch-action-1a2b", true), ("multiarch-action-", false), ("other-1", false), ("multiarch-action-x/..", false)]
-        {
+        for (name, ok) in [
+            ("multiarch-action-1a2b", true),
+            ("multiarch-action-", false),
+            ("other-1", false),
+            ("multiarch-action-x/..", false),
+        ] {
             assert_eq!(is_run_name(name), ok, "{name}");
         }
     }
@@ -83,7 +93,10 @@ mod tests {
         let text = std::fs::read_to_string(&file).unwrap();
         let mut lines = text.lines();
         let (name, delimiter) = lines.next().unwrap().split_once("<<").unwrap();
-        assert_eq!((name, lines.next(), lines.next()), ("run", Some("multiarch-action-abc"), Some(delimiter)));
+        assert_eq!(
+            (name, lines.next(), lines.next()),
+            ("run", Some("multiarch-action-abc"), Some(delimiter))
+        );
         save_run_name(&Default::default(), "multiarch-action-abc").unwrap();
     }
 }

@@ -14,11 +14,19 @@ use crate::registry::layout::Descriptor;
 use crate::verify::{self, Verified};
 
 /// Checks every registry we will talk to, then reads the existing tags.
-pub(crate) async fn check_registries(plan: &Plan, registry: &Registry, log: &Log) -> Result<Vec<HeldBack>> {
+pub(crate) async fn check_registries(
+    plan: &Plan,
+    registry: &Registry,
+    log: &Log,
+) -> Result<Vec<HeldBack>> {
     let image_registries: Vec<&String> = plan.images.iter().map(|i| &i.registry).collect();
     // Credentials for registries with no image of ours are for pulls.
-    let pull_only: Vec<ImageName> =
-        plan.credentials.iter().filter(|c| !image_registries.contains(&&c.registry)).map(|c| ImageName::probe_on(&c.registry)).collect();
+    let pull_only: Vec<ImageName> = plan
+        .credentials
+        .iter()
+        .filter(|c| !image_registries.contains(&&c.registry))
+        .map(|c| ImageName::probe_on(&c.registry))
+        .collect();
     let mut checks = Vec::new();
     let mut seen = Vec::new();
     for image in &plan.images {
@@ -38,8 +46,15 @@ pub(crate) async fn check_registries(plan: &Plan, registry: &Registry, log: &Log
 }
 
 /// Floating tags to hold back across all images, each with its reason.
-pub(crate) async fn held_back_tags(plan: &Plan, registry: &Registry, log: &Log) -> Result<Vec<HeldBack>> {
-    if plan.floating == FloatingPolicy::Always || !plan.push || !plan.meta.tags.iter().any(|t| t.floating.is_some()) {
+pub(crate) async fn held_back_tags(
+    plan: &Plan,
+    registry: &Registry,
+    log: &Log,
+) -> Result<Vec<HeldBack>> {
+    if plan.floating == FloatingPolicy::Always
+        || !plan.push
+        || !plan.meta.tags.iter().any(|t| t.floating.is_some())
+    {
         return Ok(Vec::new());
     }
     let mut held: Vec<HeldBack> = Vec::new();
@@ -75,11 +90,16 @@ pub(crate) async fn verify_and_copy(
         registry.copy_manifest(source, image, digest).await?;
         anyhow::Ok((image.name.clone(), started.elapsed().as_secs_f64()))
     });
-    let (verified, copied) =
-        tokio::join!(verify::verify(plan, registry, digest, &plan.platforms, cache, log), futures_util::future::try_join_all(copies));
+    let (verified, copied) = tokio::join!(
+        verify::verify(plan, registry, digest, &plan.platforms, cache, log),
+        futures_util::future::try_join_all(copies)
+    );
     let verified = verified?;
     for (name, seconds) in copied? {
-        log.info(&format!("{name}: {digest} copied from {} by digest ({seconds:.2}s)", source.name));
+        log.info(&format!(
+            "{name}: {digest} copied from {} by digest ({seconds:.2}s)",
+            source.name
+        ));
     }
     Ok(verified)
 }
@@ -122,7 +142,8 @@ pub(crate) async fn tag_everywhere(
             }
         }
         if let Some((reference, error)) = failure {
-            let missing: Vec<&str> = wanted.iter().filter(|r| !pushed.contains(r)).map(String::as_str).collect();
+            let missing: Vec<&str> =
+                wanted.iter().filter(|r| !pushed.contains(r)).map(String::as_str).collect();
             bail!(
                 "tagging failed at {reference}: {error:#}. Pushed: {}. Not pushed: {}",
                 if pushed.is_empty() { "none".to_string() } else { pushed.join(", ") },

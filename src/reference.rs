@@ -18,7 +18,8 @@ const DIGEST: &str = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a
 const NAME_TOTAL_LENGTH_MAX: usize = 255;
 
 static GRAMMAR: LazyLock<regex::Regex> = LazyLock::new(|| {
-    let domain = format!(r"(?:{DOMAIN_COMPONENT}(?:\.{DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?");
+    let domain =
+        format!(r"(?:{DOMAIN_COMPONENT}(?:\.{DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?");
     let name = format!(r"(?:{domain}/)?{PATH_COMPONENT}(?:/{PATH_COMPONENT})*");
     let pattern = format!(r"^({name})(?::({TAG}))?(?:@({DIGEST}))?$");
     match regex::RegexBuilder::new(&pattern).unicode(false).build() {
@@ -41,7 +42,8 @@ pub enum ReferenceError {
 /// Parses `text` by Docker's reference grammar; a reference with neither
 /// tag nor digest gets `latest`.
 pub fn parse(text: &str) -> Result<Reference, ReferenceError> {
-    let captures = GRAMMAR.captures(text).ok_or_else(|| ReferenceError::Format(text.to_string()))?;
+    let captures =
+        GRAMMAR.captures(text).ok_or_else(|| ReferenceError::Format(text.to_string()))?;
     let (registry, repository) = split_domain(&captures[1]);
     if repository.len() > NAME_TOTAL_LENGTH_MAX {
         return Err(ReferenceError::TooLong(text.to_string()));
@@ -60,9 +62,13 @@ pub fn parse(text: &str) -> Result<Reference, ReferenceError> {
         }
     }
     Ok(match (tag, digest) {
-        (Some(tag), Some(digest)) => Reference::with_tag_and_digest(registry, repository, tag, digest),
+        (Some(tag), Some(digest)) => {
+            Reference::with_tag_and_digest(registry, repository, tag, digest)
+        }
         (None, Some(digest)) => Reference::with_digest(registry, repository, digest),
-        (tag, None) => Reference::with_tag(registry, repository, tag.unwrap_or_else(|| "latest".into())),
+        (tag, None) => {
+            Reference::with_tag(registry, repository, tag.unwrap_or_else(|| "latest".into()))
+        }
     })
 }
 
@@ -72,13 +78,21 @@ pub fn parse(text: &str) -> Result<Reference, ReferenceError> {
 /// names live under `library/`.
 fn split_domain(name: &str) -> (String, String) {
     let (registry, repository) = match name.split_once('/') {
-        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" || first.chars().any(|c| c.is_ascii_uppercase()) => {
+        Some((first, rest))
+            if first.contains(['.', ':'])
+                || first == "localhost"
+                || first.chars().any(|c| c.is_ascii_uppercase()) =>
+        {
             (first.to_string(), rest.to_string())
         }
         _ => ("docker.io".to_string(), name.to_string()),
     };
     let registry = if registry == "index.docker.io" { "docker.io".to_string() } else { registry };
-    let repository = if registry == "docker.io" && !repository.contains('/') { format!("library/{repository}") } else { repository };
+    let repository = if registry == "docker.io" && !repository.contains('/') {
+        format!("library/{repository}")
+    } else {
+        repository
+    };
     (registry, repository)
 }
 
@@ -98,12 +112,42 @@ mod tests {
             ("index.docker.io/acme/app".into(), "docker.io", "acme/app", Some("latest"), None),
             ("ghcr.io/acme/app:v1".into(), "ghcr.io", "acme/app", Some("v1"), None),
             ("localhost/app".into(), "localhost", "app", Some("latest"), None),
-            ("localhost:5000/a/b/c:t_1.x-y".into(), "localhost:5000", "a/b/c", Some("t_1.x-y"), None),
-            ("172.17.0.1:5000/testbed/busybox:multi".into(), "172.17.0.1:5000", "testbed/busybox", Some("multi"), None),
+            (
+                "localhost:5000/a/b/c:t_1.x-y".into(),
+                "localhost:5000",
+                "a/b/c",
+                Some("t_1.x-y"),
+                None,
+            ),
+            (
+                "172.17.0.1:5000/testbed/busybox:multi".into(),
+                "172.17.0.1:5000",
+                "testbed/busybox",
+                Some("multi"),
+                None,
+            ),
             ("[::1]:5000/app".into(), "[::1]:5000", "app", Some("latest"), None),
-            (format!("ghcr.io/acme/app@{digest}"), "ghcr.io", "acme/app", None, Some(digest.clone())),
-            (format!("acme/app:1@{digest}"), "docker.io", "acme/app", Some("1"), Some(digest.clone())),
-            ("moby/buildkit:buildx-stable-1".into(), "docker.io", "moby/buildkit", Some("buildx-stable-1"), None),
+            (
+                format!("ghcr.io/acme/app@{digest}"),
+                "ghcr.io",
+                "acme/app",
+                None,
+                Some(digest.clone()),
+            ),
+            (
+                format!("acme/app:1@{digest}"),
+                "docker.io",
+                "acme/app",
+                Some("1"),
+                Some(digest.clone()),
+            ),
+            (
+                "moby/buildkit:buildx-stable-1".into(),
+                "docker.io",
+                "moby/buildkit",
+                Some("buildx-stable-1"),
+                None,
+            ),
             ("a__b/c--d/e.f".into(), "docker.io", "a__b/c--d/e.f", Some("latest"), None),
         ];
         for (text, registry, repository, tag, digest) in &cases {
@@ -146,7 +190,13 @@ mod tests {
     #[test]
     fn agrees_with_oci_client_where_both_accept() {
         // oci-client's parser is the slow reference this one stands in for.
-        for text in ["app", "acme/app:1", "ghcr.io/acme/app:v1.2.3", "localhost:5000/x/y", "quay.io/a/b/c:latest"] {
+        for text in [
+            "app",
+            "acme/app:1",
+            "ghcr.io/acme/app:v1.2.3",
+            "localhost:5000/x/y",
+            "quay.io/a/b/c:latest",
+        ] {
             let ours = parse(text).unwrap();
             let theirs: Reference = text.parse().unwrap();
             assert_eq!(ours.whole(), theirs.whole(), "{text}");

@@ -21,7 +21,8 @@ pub struct RetryPolicy {
     pub cap: Duration,
 }
 
-pub const REGISTRY_POLICY: RetryPolicy = RetryPolicy { attempts: 5, base: Duration::from_millis(250), cap: Duration::from_secs(8) };
+pub const REGISTRY_POLICY: RetryPolicy =
+    RetryPolicy { attempts: 5, base: Duration::from_millis(250), cap: Duration::from_secs(8) };
 
 impl RetryPolicy {
     /// The longest wait before try `attempt` (2 is the first retry).
@@ -41,9 +42,17 @@ impl RetryPolicy {
 pub fn registry_transience(error: &oci_client::errors::OciDistributionError) -> Transience {
     use oci_client::errors::OciDistributionError as E;
     match error {
-        E::RequestError(e) if e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() => Transience::Transient,
-        E::ServerError { code, .. } if *code >= 500 || *code == 429 || *code == 408 => Transience::Transient,
-        E::RegistryError { envelope, .. } if envelope.errors.iter().any(|e| transient_code(&e.code)) => Transience::Transient,
+        E::RequestError(e) if e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() => {
+            Transience::Transient
+        }
+        E::ServerError { code, .. } if *code >= 500 || *code == 429 || *code == 408 => {
+            Transience::Transient
+        }
+        E::RegistryError { envelope, .. }
+            if envelope.errors.iter().any(|e| transient_code(&e.code)) =>
+        {
+            Transience::Transient
+        }
         E::IoError(_) => Transience::Transient,
         _ => Transience::Permanent,
     }
@@ -55,7 +64,10 @@ fn transient_code(code: &oci_client::errors::OciErrorCode) -> bool {
     use oci_client::errors::OciErrorCode as C;
     match code {
         C::Toomanyrequests => true,
-        C::Other(other) => other.eq_ignore_ascii_case("UNAVAILABLE") || other.eq_ignore_ascii_case("TOOMANYREQUESTS"),
+        C::Other(other) => {
+            other.eq_ignore_ascii_case("UNAVAILABLE")
+                || other.eq_ignore_ascii_case("TOOMANYREQUESTS")
+        }
         _ => false,
     }
 }
@@ -64,8 +76,14 @@ fn transient_code(code: &oci_client::errors::OciErrorCode) -> bool {
 pub fn daemon_transience(error: &bollard::errors::Error) -> Transience {
     use bollard::errors::Error as E;
     match error {
-        E::DockerResponseServerError { status_code, .. } if *status_code >= 500 || *status_code == 429 => Transience::Transient,
-        E::RequestTimeoutError | E::HyperResponseError { .. } | E::IOError { .. } => Transience::Transient,
+        E::DockerResponseServerError { status_code, .. }
+            if *status_code >= 500 || *status_code == 429 =>
+        {
+            Transience::Transient
+        }
+        E::RequestTimeoutError | E::HyperResponseError { .. } | E::IOError { .. } => {
+            Transience::Transient
+        }
         _ => Transience::Permanent,
     }
 }
@@ -84,11 +102,20 @@ pub fn build_failure_transience(message: &str) -> Transience {
         "TLS handshake timeout",
         "unexpected EOF",
     ];
-    if SIGNS.iter().any(|sign| message.contains(sign)) { Transience::Transient } else { Transience::Permanent }
+    if SIGNS.iter().any(|sign| message.contains(sign)) {
+        Transience::Transient
+    } else {
+        Transience::Permanent
+    }
 }
 
 /// Runs `op` until it succeeds, fails permanently, or runs out of tries.
-pub async fn retry<T, E, F, Fut>(what: &str, policy: RetryPolicy, classify: impl Fn(&E) -> Transience, mut op: F) -> Result<T, E>
+pub async fn retry<T, E, F, Fut>(
+    what: &str,
+    policy: RetryPolicy,
+    classify: impl Fn(&E) -> Transience,
+    mut op: F,
+) -> Result<T, E>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -98,10 +125,16 @@ where
     loop {
         match op().await {
             Ok(value) => return Ok(value),
-            Err(error) if attempt < policy.attempts && classify(&error) == Transience::Transient => {
+            Err(error)
+                if attempt < policy.attempts && classify(&error) == Transience::Transient =>
+            {
                 attempt += 1;
                 let wait = policy.jittered_delay(attempt, rand::random_range(0.5..=1.0));
-                tracing::warn!("{what} failed ({error}); retrying in {:.1}s (try {attempt} of {})", wait.as_secs_f64(), policy.attempts);
+                tracing::warn!(
+                    "{what} failed ({error}); retrying in {:.1}s (try {attempt} of {})",
+                    wait.as_secs_f64(),
+                    policy.attempts
+                );
                 tokio::time::sleep(wait).await;
             }
             Err(error) => return Err(error),
@@ -116,19 +149,28 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_is_capped() {
-        let policy = RetryPolicy { attempts: 8, base: Duration::from_millis(250), cap: Duration::from_secs(2) };
+        let policy = RetryPolicy {
+            attempts: 8,
+            base: Duration::from_millis(250),
+            cap: Duration::from_secs(2),
+        };
         let delays: Vec<u128> = (2..=7).map(|a| policy.delay(a).as_millis()).collect();
         assert_eq!(delays, [250, 500, 1000, 2000, 2000, 2000]);
     }
 
     #[test]
     fn jitter_spreads_waits_between_half_and_the_whole_delay() {
-        let policy = RetryPolicy { attempts: 8, base: Duration::from_millis(400), cap: Duration::from_secs(8) };
+        let policy = RetryPolicy {
+            attempts: 8,
+            base: Duration::from_millis(400),
+            cap: Duration::from_secs(8),
+        };
         assert_eq!(policy.jittered_delay(2, 0.5), Duration::from_millis(200));
         assert_eq!(policy.jittered_delay(3, 1.0), Duration::from_millis(800));
         assert_eq!(policy.jittered_delay(2, 0.0), Duration::from_millis(200), "never below half");
-        let waits: std::collections::BTreeSet<u128> =
-            (0..50).map(|_| policy.jittered_delay(2, rand::random_range(0.5..=1.0)).as_micros()).collect();
+        let waits: std::collections::BTreeSet<u128> = (0..50)
+            .map(|_| policy.jittered_delay(2, rand::random_range(0.5..=1.0)).as_micros())
+            .collect();
         assert!(waits.len() > 10, "concurrent retries do not wait alike: {waits:?}");
     }
 
@@ -150,9 +192,18 @@ mod tests {
     #[test]
     fn build_failures_are_classified_by_message() {
         let cases = [
-            ("failed to push r/a:1: unexpected status from PUT request: 503 Service Unavailable", Transience::Transient),
-            ("failed to do request: Head \"http://r/v2/\": read tcp: connection reset by peer", Transience::Transient),
-            ("failed to solve: process \"/bin/sh -c make\" did not complete successfully: exit code: 2", Transience::Permanent),
+            (
+                "failed to push r/a:1: unexpected status from PUT request: 503 Service Unavailable",
+                Transience::Transient,
+            ),
+            (
+                "failed to do request: Head \"http://r/v2/\": read tcp: connection reset by peer",
+                Transience::Transient,
+            ),
+            (
+                "failed to solve: process \"/bin/sh -c make\" did not complete successfully: exit code: 2",
+                Transience::Permanent,
+            ),
             ("failed to authorize: 401 Unauthorized", Transience::Permanent),
         ];
         for (message, expected) in cases {
@@ -162,7 +213,11 @@ mod tests {
 
     #[tokio::test]
     async fn transient_failures_are_retried_and_permanent_ones_are_not() {
-        let policy = RetryPolicy { attempts: 4, base: Duration::from_millis(10), cap: Duration::from_millis(40) };
+        let policy = RetryPolicy {
+            attempts: 4,
+            base: Duration::from_millis(10),
+            cap: Duration::from_millis(40),
+        };
         let calls = AtomicU32::new(0);
         let result: Result<u32, String> = retry(
             "op",

@@ -39,7 +39,8 @@ fn human_size(bytes: u64) -> String {
 
 /// `platform → manifest digest` as the `platforms` output's JSON.
 pub fn platforms_json(images: &[PlatformImage]) -> String {
-    let map: BTreeMap<String, String> = images.iter().map(|i| (i.platform.to_string(), i.digest.clone())).collect();
+    let map: BTreeMap<String, String> =
+        images.iter().map(|i| (i.platform.to_string(), i.digest.clone())).collect();
     serde_json::to_string(&map).unwrap_or_default()
 }
 
@@ -47,8 +48,14 @@ pub fn platforms_json(images: &[PlatformImage]) -> String {
 /// gives it: the image config's digest when the build made one image, else
 /// the digest of the index (or of the image) it pushed.
 pub fn image_id(metadata: &serde_json::Value, pushed: Option<&str>) -> String {
-    let field = |name: &str| metadata.get(name).and_then(|v| v.as_str()).filter(|d| d.starts_with("sha256:"));
-    field("containerimage.config.digest").or(pushed).or_else(|| field("containerimage.digest")).unwrap_or_default().to_string()
+    let field = |name: &str| {
+        metadata.get(name).and_then(|v| v.as_str()).filter(|d| d.starts_with("sha256:"))
+    };
+    field("containerimage.config.digest")
+        .or(pushed)
+        .or_else(|| field("containerimage.digest"))
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// The step outputs, name and value.
@@ -59,7 +66,11 @@ pub fn outputs(plan: &Plan, report: &Report) -> Vec<(String, String)> {
         None => String::new(),
     };
     let annotations: Vec<String> = crate::meta::annotation_args(&plan.meta.annotations);
-    let tag_names: Vec<&str> = if report.pushed_references.is_empty() { Vec::new() } else { plan.tag_names(&report.held_back) };
+    let tag_names: Vec<&str> = if report.pushed_references.is_empty() {
+        Vec::new()
+    } else {
+        plan.tag_names(&report.held_back)
+    };
     let separators = &plan.meta.separators;
     let imageid = image_id(&report.metadata, report.digest.as_deref());
     let json = serde_json::json!({
@@ -76,7 +87,10 @@ pub fn outputs(plan: &Plan, report: &Report) -> Vec<(String, String)> {
     });
     if let Some(bundle) = &report.bundle {
         let files: Vec<String> = bundle.files.iter().map(|f| f.display().to_string()).collect();
-        return vec![("bundle".into(), bundle.file.display().to_string()), ("bundle-files".into(), files.join("\n"))];
+        return vec![
+            ("bundle".into(), bundle.file.display().to_string()),
+            ("bundle-files".into(), files.join("\n")),
+        ];
     }
     vec![
         ("digest".into(), digest),
@@ -87,7 +101,15 @@ pub fn outputs(plan: &Plan, report: &Report) -> Vec<(String, String)> {
         ("platforms".into(), platforms_json(&report.platform_images)),
         ("metadata".into(), report.metadata.to_string()),
         ("version".into(), plan.meta.version.clone()),
-        ("labels".into(), plan.meta.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(&separators.labels)),
+        (
+            "labels".into(),
+            plan.meta
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(&separators.labels),
+        ),
         ("annotations".into(), annotations.join("\n")),
         ("json".into(), json.to_string()),
     ]
@@ -97,7 +119,9 @@ pub fn outputs(plan: &Plan, report: &Report) -> Vec<(String, String)> {
 pub fn render_failure(message: &str) -> String {
     format!(
         "### ❌ multiarch-action failed\n\n{}\n",
-        message.replace(". Pushed: ", ".\n\n**Pushed:** ").replace(". Not pushed: ", "\n\n**Not pushed:** ")
+        message
+            .replace(". Pushed: ", ".\n\n**Pushed:** ")
+            .replace(". Not pushed: ", "\n\n**Not pushed:** ")
     )
 }
 
@@ -113,8 +137,17 @@ pub fn render(plan: &Plan, report: &Report) -> String {
             md.push_str(&format!("### 🐳 Pushed `{reference}`\n\n"));
             md.push_str("| platform | manifest digest | size |\n|---|---|---|\n");
             for image in &report.platform_images {
-                let emulated = if report.emulated.contains(&image.platform.to_string()) { " (QEMU)" } else { "" };
-                md.push_str(&format!("| `{}`{emulated} | `{}` | {} |\n", image.platform, image.digest, human_size(image.size)));
+                let emulated = if report.emulated.contains(&image.platform.to_string()) {
+                    " (QEMU)"
+                } else {
+                    ""
+                };
+                md.push_str(&format!(
+                    "| `{}`{emulated} | `{}` | {} |\n",
+                    image.platform,
+                    image.digest,
+                    human_size(image.size)
+                ));
             }
             if !report.attestations.is_empty() {
                 md.push_str(&format!(
@@ -124,22 +157,26 @@ pub fn render(plan: &Plan, report: &Report) -> String {
                 ));
             }
             md.push_str("\n**Tags**\n");
-            let mut registries: Vec<&str> = plan.images.iter().map(|i| i.registry.as_str()).collect();
+            let mut registries: Vec<&str> =
+                plan.images.iter().map(|i| i.registry.as_str()).collect();
             registries.dedup();
             for registry in registries {
                 md.push_str(&format!("\n{registry}:\n\n"));
-                for reference in report
-                    .pushed_references
-                    .iter()
-                    .filter(|r| plan.images.iter().any(|i| i.registry == registry && r.starts_with(&format!("{}:", i.name))))
-                {
+                for reference in report.pushed_references.iter().filter(|r| {
+                    plan.images
+                        .iter()
+                        .any(|i| i.registry == registry && r.starts_with(&format!("{}:", i.name)))
+                }) {
                     md.push_str(&format!("- `{reference}`\n"));
                 }
             }
             md.push_str(&format!("\n```\ndocker pull {reference}\n```\n"));
         }
         None => {
-            md.push_str(&format!("### 🐳 Built {} (not pushed: {})\n\n", plan.images[0].name, plan.push_reason));
+            md.push_str(&format!(
+                "### 🐳 Built {} (not pushed: {})\n\n",
+                plan.images[0].name, plan.push_reason
+            ));
             md.push_str(&format!("Platforms: {}\n", crate::platform::join(&plan.platforms)));
         }
     }
@@ -150,10 +187,19 @@ pub fn render(plan: &Plan, report: &Report) -> String {
         }
     }
     if !report.timings.is_empty() {
-        md.push_str("\n**Where the time went**\n\n| platform | wall time | under QEMU |\n|---|---|---|\n");
+        md.push_str(
+            "\n**Where the time went**\n\n| platform | wall time | under QEMU |\n|---|---|---|\n",
+        );
         for time in &report.timings {
-            let share = if time.wall_seconds > 0.0 { 100.0 * time.emulated_seconds / time.wall_seconds } else { 0.0 };
-            md.push_str(&format!("| `{}` | {:.1}s | {:.1}s ({share:.0}%) |\n", time.platform, time.wall_seconds, time.emulated_seconds));
+            let share = if time.wall_seconds > 0.0 {
+                100.0 * time.emulated_seconds / time.wall_seconds
+            } else {
+                0.0
+            };
+            md.push_str(&format!(
+                "| `{}` | {:.1}s | {:.1}s ({share:.0}%) |\n",
+                time.platform, time.wall_seconds, time.emulated_seconds
+            ));
         }
         if report.timings.iter().any(|t| t.emulated_seconds > 0.0) {
             md.push_str("\nSteps under QEMU run emulated, typically several times slower than native; a `FROM --platform=$BUILDPLATFORM` stage that cross-compiles, or a native runner per platform, avoids it.\n");
@@ -168,8 +214,19 @@ pub fn render(plan: &Plan, report: &Report) -> String {
     if !report.smoke.is_empty() {
         md.push_str("\n**Smoke test**\n\n| platform | exit code | output |\n|---|---|---|\n");
         for result in &report.smoke {
-            let output: String = result.run.output.trim().lines().take(3).collect::<Vec<_>>().join(" ⏎ ").replace('|', "\\|");
-            md.push_str(&format!("| `{}` | {} | `{}` |\n", result.platform, result.run.exit_code, output));
+            let output: String = result
+                .run
+                .output
+                .trim()
+                .lines()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ⏎ ")
+                .replace('|', "\\|");
+            md.push_str(&format!(
+                "| `{}` | {} | `{}` |\n",
+                result.platform, result.run.exit_code, output
+            ));
         }
     }
     if !report.verify_notes.is_empty() {
@@ -231,30 +288,53 @@ mod tests {
     #[test]
     fn platforms_json_maps_platform_to_digest() {
         let images = vec![image("linux/arm64", "sha256:b"), image("linux/amd64", "sha256:a")];
-        assert_eq!(platforms_json(&images), r#"{"linux/amd64":"sha256:a","linux/arm64":"sha256:b"}"#);
+        assert_eq!(
+            platforms_json(&images),
+            r#"{"linux/amd64":"sha256:a","linux/arm64":"sha256:b"}"#
+        );
     }
 
     #[test]
     fn list_outputs_follow_the_separators() {
         let raw = crate::inputs::RawInputs::from_pairs(
-            [("images", "registry.example.com:5000/acme/app"), ("version", "1.2.3"), ("sep-tags", " "), ("sep-labels", ",")]
-                .into_iter()
-                .map(|(k, v)| (k, v.to_string())),
+            [
+                ("images", "registry.example.com:5000/acme/app"),
+                ("version", "1.2.3"),
+                ("sep-tags", " "),
+                ("sep-labels", ","),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k, v.to_string())),
         )
         .unwrap();
         let plan = Plan::new(&raw, &crate::runner::GithubContext::default()).unwrap();
-        let held = vec![crate::plan::HeldBack { tag: "latest".into(), reason: "2.0.0 is newer".into() }];
-        let report = Report { pushed_references: plan.references(&held), held_back: held, ..Report::default() };
+        let held =
+            vec![crate::plan::HeldBack { tag: "latest".into(), reason: "2.0.0 is newer".into() }];
+        let report = Report {
+            pushed_references: plan.references(&held),
+            held_back: held,
+            ..Report::default()
+        };
         let out: BTreeMap<String, String> = outputs(&plan, &report).into_iter().collect();
         let image = "registry.example.com:5000/acme/app";
         assert_eq!(out["tags"], format!("{image}:1.2.3 {image}:1.2 {image}:1"));
         assert_eq!(out["tag-names"], "1.2.3 1.2 1");
-        assert!(out["labels"].contains(",org.opencontainers.image.title=,org.opencontainers.image.version=1.2.3"), "{}", out["labels"]);
+        assert!(
+            out["labels"].contains(
+                ",org.opencontainers.image.title=,org.opencontainers.image.version=1.2.3"
+            ),
+            "{}",
+            out["labels"]
+        );
         let json: serde_json::Value = serde_json::from_str(&out["json"]).unwrap();
         assert_eq!(json["tag-names"], serde_json::json!(["1.2.3", "1.2", "1"]));
 
         let plan = Plan::new(
-            &crate::inputs::RawInputs::from_pairs([("images", image.to_string()), ("version", "1.2.3".to_string())]).unwrap(),
+            &crate::inputs::RawInputs::from_pairs([
+                ("images", image.to_string()),
+                ("version", "1.2.3".to_string()),
+            ])
+            .unwrap(),
             &Default::default(),
         )
         .unwrap();

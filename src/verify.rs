@@ -34,9 +34,18 @@ pub fn config_mismatches(images: &[PlatformImage]) -> Vec<String> {
     images
         .iter()
         .filter_map(|image| match &image.config_platform {
-            Some(declared) if declared.runs_on(&image.platform) && declared.variant == image.platform.variant => None,
-            Some(declared) => Some(format!("{}: the image's config declares {declared}", image.platform)),
-            None => Some(format!("{}: the image's config declares no os/architecture", image.platform)),
+            Some(declared)
+                if declared.runs_on(&image.platform)
+                    && declared.variant == image.platform.variant =>
+            {
+                None
+            }
+            Some(declared) => {
+                Some(format!("{}: the image's config declares {declared}", image.platform))
+            }
+            None => {
+                Some(format!("{}: the image's config declares no os/architecture", image.platform))
+            }
         })
         .collect()
 }
@@ -51,7 +60,11 @@ pub struct ForeignBinary {
 
 impl std::fmt::Display for ForeignBinary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: /{} is an {} binary", self.platform, self.mismatch.path, self.mismatch.found)?;
+        write!(
+            f,
+            "{}: /{} is an {} binary",
+            self.platform, self.mismatch.path, self.mismatch.found
+        )?;
         if !self.step.is_empty() {
             write!(f, " (added by `{}`)", self.step)?;
         }
@@ -71,7 +84,12 @@ struct ScannedLayer {
 
 /// Reads one layer from the registry through the scanner, unless this
 /// machine has scanned it before.
-async fn scan_one_layer(registry: &Registry, image: &ImageName, layer: &str, cache: Option<&ScanCache>) -> Result<ScannedLayer> {
+async fn scan_one_layer(
+    registry: &Registry,
+    image: &ImageName,
+    layer: &str,
+    cache: Option<&ScanCache>,
+) -> Result<ScannedLayer> {
     if let Some(files) = cache.and_then(|c| c.get(layer)) {
         return Ok(ScannedLayer { files, known: true });
     }
@@ -99,16 +117,23 @@ pub async fn scan_architectures(
     images: &[PlatformImage],
     cache: Option<&ScanCache>,
 ) -> Result<(Vec<ForeignBinary>, usize)> {
-    let scanned_images: Vec<&PlatformImage> = images.iter().filter(|i| archscan::expected_arch(&i.platform.arch).is_some()).collect();
+    let scanned_images: Vec<&PlatformImage> =
+        images.iter().filter(|i| archscan::expected_arch(&i.platform.arch).is_some()).collect();
     let mut different: Vec<&str> = Vec::new();
     for layer in scanned_images.iter().flat_map(|i| &i.layers) {
         if !different.contains(&layer.as_str()) {
             different.push(layer);
         }
     }
-    let scans = different.iter().map(|layer| async move { anyhow::Ok((*layer, scan_one_layer(registry, image, layer, cache).await?)) });
-    let layers: HashMap<&str, ScannedLayer> =
-        futures_util::stream::iter(scans).buffer_unordered(LAYERS_AT_ONCE).try_collect::<Vec<_>>().await?.into_iter().collect();
+    let scans = different.iter().map(|layer| async move {
+        anyhow::Ok((*layer, scan_one_layer(registry, image, layer, cache).await?))
+    });
+    let layers: HashMap<&str, ScannedLayer> = futures_util::stream::iter(scans)
+        .buffer_unordered(LAYERS_AT_ONCE)
+        .try_collect::<Vec<_>>()
+        .await?
+        .into_iter()
+        .collect();
     let mut found = Vec::new();
     let mut known = 0;
     for platform_image in scanned_images {
@@ -116,11 +141,15 @@ pub async fn scan_architectures(
             let scanned = &layers[layer.as_str()];
             known += usize::from(scanned.known);
             let step = platform_image.layer_steps.get(index).cloned().unwrap_or_default();
-            found.extend(archscan::mismatches(&scanned.files, &platform_image.platform.arch).into_iter().map(|mismatch| ForeignBinary {
-                platform: platform_image.platform.to_string(),
-                mismatch,
-                step: step.clone(),
-            }));
+            found.extend(
+                archscan::mismatches(&scanned.files, &platform_image.platform.arch)
+                    .into_iter()
+                    .map(|mismatch| ForeignBinary {
+                        platform: platform_image.platform.to_string(),
+                        mismatch,
+                        step: step.clone(),
+                    }),
+            );
         }
     }
     Ok((found, known))
@@ -143,7 +172,8 @@ async fn smoke_tests(
     credentials: &[Credential],
     labels: &HashMap<String, String>,
 ) -> Result<Vec<SmokeResult>> {
-    let docker_credentials = credentials.iter().find(|c| c.registry == image.registry).map(Credential::to_bollard);
+    let docker_credentials =
+        credentials.iter().find(|c| c.registry == image.registry).map(Credential::to_bollard);
     let mut results = Vec::new();
     for platform_image in images {
         let reference = image.with_digest(&platform_image.digest);
@@ -165,7 +195,8 @@ pub(crate) async fn verify(
     cache: Option<&ScanCache>,
     log: &Log,
 ) -> Result<Verified> {
-    let (platform_images, attestations) = read_pushed(registry, &plan.images[0], digest, required, &[], log).await?;
+    let (platform_images, attestations) =
+        read_pushed(registry, &plan.images[0], digest, required, &[], log).await?;
     let scanned = scan_layers(plan, registry, &platform_images, cache).await?;
     let notes = judge(plan, &platform_images, scanned, log)?;
     Ok(Verified { platform_images, attestations, notes })
@@ -183,8 +214,11 @@ pub(crate) async fn read_pushed(
     log: &Log,
 ) -> Result<(Vec<PlatformImage>, Vec<Attestation>)> {
     let (platform_images, attestations) = registry.platform_images(image, digest, known).await?;
-    let missing: Vec<String> =
-        required.iter().filter(|p| !platform_images.iter().any(|i| &i.platform == *p)).map(Platform::to_string).collect();
+    let missing: Vec<String> = required
+        .iter()
+        .filter(|p| !platform_images.iter().any(|i| &i.platform == *p))
+        .map(Platform::to_string)
+        .collect();
     if !missing.is_empty() {
         bail!("verify: the pushed index {digest} lacks {}; no tag was pushed", missing.join(", "));
     }
@@ -216,12 +250,22 @@ pub(crate) async fn scan_layers(
     }
     let started = std::time::Instant::now();
     let (foreign, known) = scan_architectures(registry, &plan.images[0], images, cache).await?;
-    Ok(Some(LayerScan { foreign, layers: images.iter().map(|i| i.layers.len()).sum(), known, seconds: started.elapsed().as_secs_f64() }))
+    Ok(Some(LayerScan {
+        foreign,
+        layers: images.iter().map(|i| i.layers.len()).sum(),
+        known,
+        seconds: started.elapsed().as_secs_f64(),
+    }))
 }
 
 /// Weighs configs and scan: fails (`verify: true`) or warns (`warn`);
 /// returns the problems that were let through.
-pub(crate) fn judge(plan: &Plan, platform_images: &[PlatformImage], scanned: Option<LayerScan>, log: &Log) -> Result<Vec<String>> {
+pub(crate) fn judge(
+    plan: &Plan,
+    platform_images: &[PlatformImage],
+    scanned: Option<LayerScan>,
+    log: &Log,
+) -> Result<Vec<String>> {
     let Some(scan) = scanned else { return Ok(Vec::new()) };
     let mut problems = config_mismatches(platform_images);
     let known = match scan.known {
@@ -236,7 +280,10 @@ pub(crate) fn judge(plan: &Plan, platform_images: &[PlatformImage], scanned: Opt
     ));
     problems.extend(scan.foreign.iter().take(20).map(ToString::to_string));
     if scan.foreign.len() > 20 {
-        problems.push(format!("… and {} more binaries of another architecture", scan.foreign.len() - 20));
+        problems.push(format!(
+            "… and {} more binaries of another architecture",
+            scan.foreign.len() - 20
+        ));
     }
     if problems.is_empty() {
         return Ok(Vec::new());
@@ -256,11 +303,25 @@ pub(crate) fn judge(plan: &Plan, platform_images: &[PlatformImage], scanned: Opt
 /// Runs the smoke test, when there is one, in every platform's image of
 /// the first image; any non-zero exit fails the run before tagging.
 /// Returns each platform's result.
-pub(crate) async fn smoke_test(plan: &Plan, outside: &Outside<'_>, images: &[PlatformImage], log: &Log) -> Result<Vec<SmokeResult>> {
+pub(crate) async fn smoke_test(
+    plan: &Plan,
+    outside: &Outside<'_>,
+    images: &[PlatformImage],
+    log: &Log,
+) -> Result<Vec<SmokeResult>> {
     let Some(command) = &plan.smoke_test else { return Ok(Vec::new()) };
-    let labels: HashMap<String, String> = [(RUN_LABEL.to_string(), outside.tools.run_name.clone())].into();
+    let labels: HashMap<String, String> =
+        [(RUN_LABEL.to_string(), outside.tools.run_name.clone())].into();
     let run_and_show = async {
-        let results = smoke_tests(&outside.daemon, &plan.images[0], images, command, &plan.credentials, &labels).await?;
+        let results = smoke_tests(
+            &outside.daemon,
+            &plan.images[0],
+            images,
+            command,
+            &plan.credentials,
+            &labels,
+        )
+        .await?;
         for result in &results {
             log.info(&format!("{}: exit {}", result.platform, result.run.exit_code));
             // The image's output is untrusted: never obeyed as a command.
@@ -269,10 +330,17 @@ pub(crate) async fn smoke_test(plan: &Plan, outside: &Outside<'_>, images: &[Pla
         anyhow::Ok(results)
     };
     let results = log.group(&format!("Smoke test: {}", command.join(" ")), run_and_show).await?;
-    let failed: Vec<String> =
-        results.iter().filter(|r| r.run.exit_code != 0).map(|r| format!("{} (exit {})", r.platform, r.run.exit_code)).collect();
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| r.run.exit_code != 0)
+        .map(|r| format!("{} (exit {})", r.platform, r.run.exit_code))
+        .collect();
     if !failed.is_empty() {
-        bail!("smoke-test: `{}` failed on {}; see its output above; no tag was pushed", command.join(" "), failed.join(", "));
+        bail!(
+            "smoke-test: `{}` failed on {}; see its output above; no tag was pushed",
+            command.join(" "),
+            failed.join(", ")
+        );
     }
     Ok(results)
 }
@@ -315,9 +383,16 @@ mod tests {
     fn foreign_binaries_name_the_file_and_step() {
         let binary = ForeignBinary {
             platform: "linux/arm64".into(),
-            mismatch: archscan::Mismatch { path: "usr/bin/app".into(), found: "amd64", expected: "arm64".into() },
+            mismatch: archscan::Mismatch {
+                path: "usr/bin/app".into(),
+                found: "amd64",
+                expected: "arm64".into(),
+            },
             step: "ADD app-amd64.tar.gz / # buildkit".into(),
         };
-        assert_eq!(binary.to_string(), "linux/arm64: /usr/bin/app is an amd64 binary (added by `ADD app-amd64.tar.gz / # buildkit`)");
+        assert_eq!(
+            binary.to_string(),
+            "linux/arm64: /usr/bin/app is an amd64 binary (added by `ADD app-amd64.tar.gz / # buildkit`)"
+        );
     }
 }

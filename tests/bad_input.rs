@@ -9,7 +9,11 @@ use common::{BINARY, workspace};
 fn run(inputs: &[(&str, &str)]) -> (bool, String) {
     let dir = workspace("FROM scratch\n");
     let mut command = std::process::Command::new(BINARY);
-    command.current_dir(dir.path()).env_clear().env("GITHUB_ACTIONS", "true").env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    command
+        .current_dir(dir.path())
+        .env_clear()
+        .env("GITHUB_ACTIONS", "true")
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
     command.env("GITHUB_EVENT_NAME", "workflow_dispatch").env("GITHUB_REF", "refs/heads/main");
     for (name, value) in inputs {
         command.env(format!("INPUT_{}", name.to_uppercase()), value);
@@ -22,27 +26,50 @@ fn run(inputs: &[(&str, &str)]) -> (bool, String) {
 fn each_mistake_is_named_before_any_work() {
     let image = ("images", "127.0.0.1:5999/acme/app");
     let cases: &[(&[(&str, &str)], &str)] = &[
-        (&[image, ("platforms", "linux/arm65")], "::error::platforms: `linux/arm65` is not a platform"),
+        (
+            &[image, ("platforms", "linux/arm65")],
+            "::error::platforms: `linux/arm65` is not a platform",
+        ),
         (&[image, ("platforms", "")], "::error::"),
         (&[("images", "ghcr.io/Acme/App:1.0")], "::error::images: "),
         (&[("images", "")], "::error::images: "),
-        (&[("images", "ghcr.io/acme/app"), ("version", "1.0.0")], "::error::password: pushing to ghcr.io needs credentials"),
-        (&[image, ("file", "missing/Dockerfile"), ("version", "1.0.0")], "::error::file: there is no Dockerfile at `missing/Dockerfile`"),
+        (
+            &[("images", "ghcr.io/acme/app"), ("version", "1.0.0")],
+            "::error::password: pushing to ghcr.io needs credentials",
+        ),
+        (
+            &[image, ("file", "missing/Dockerfile"), ("version", "1.0.0")],
+            "::error::file: there is no Dockerfile at `missing/Dockerfile`",
+        ),
         (&[image, ("context", "nowhere"), ("version", "1.0.0")], "::error::context: "),
-        (&[image, ("driver", "kubernetes")], "::error::driver: `kubernetes` is not accepted; use one of auto, docker, docker-container"),
+        (
+            &[image, ("driver", "kubernetes")],
+            "::error::driver: `kubernetes` is not accepted; use one of auto, docker, docker-container",
+        ),
         (&[image, ("push", "sometimes")], "::error::push: `sometimes` is not accepted"),
         (&[image, ("qemu", "maybe")], "::error::qemu: `maybe` is not accepted"),
         (&[image, ("dry-run", "perhaps")], "::error::dry-run: "),
         (&[image, ("build-args", "NOVALUE")], "::error::build-args: `NOVALUE` has no `=`"),
         (&[image, ("username", "me")], "::error::password: "),
         (&[image, ("password", "hunter-1")], "::error::username: "),
-        (&[image, ("registry", "https://ghcr.io/acme"), ("username", "me"), ("password", "hunter-2")], "::error::registry: "),
+        (
+            &[
+                image,
+                ("registry", "https://ghcr.io/acme"),
+                ("username", "me"),
+                ("password", "hunter-2"),
+            ],
+            "::error::registry: ",
+        ),
         (&[image, ("tags", "type=semver")], "::error::tags: "),
         (
             &[("mode", "bundle"), ("images", "127.0.0.1:5999/acme/app:1"), ("bundle-split", "2gb")],
             "::error::bundle-split: `2gb` is not a size;",
         ),
-        (&[("mode", "bundle"), ("images", "127.0.0.1:5999/acme/app:1"), ("bundle-split", "0m")], "::error::bundle-split: `0m` is no size;"),
+        (
+            &[("mode", "bundle"), ("images", "127.0.0.1:5999/acme/app:1"), ("bundle-split", "0m")],
+            "::error::bundle-split: `0m` is no size;",
+        ),
         (&[image, ("tags", "type=nonsense,value=1")], "::error::tags: "),
         (&[image, ("flavor", "latest=sometimes")], "::error::flavor: "),
         (&[image, ("floating-tags", "never")], "::error::floating-tags: "),
@@ -54,24 +81,45 @@ fn each_mistake_is_named_before_any_work() {
             &[image, ("driver", "docker"), ("buildkitd-config-inline", "debug = true")],
             "::error::buildkitd-config-inline: does not apply to driver: docker",
         ),
-        (&[image, ("outputs", "type=local,dest=out"), ("push", "true")], "::error::outputs: cannot be combined with pushing"),
-        (&[image, ("registry-auth", "registry: ghcr.io")], "::error::registry-auth: not a YAML list"),
+        (
+            &[image, ("outputs", "type=local,dest=out"), ("push", "true")],
+            "::error::outputs: cannot be combined with pushing",
+        ),
+        (
+            &[image, ("registry-auth", "registry: ghcr.io")],
+            "::error::registry-auth: not a YAML list",
+        ),
         (
             &[image, ("registry-auth", "- registry: ghcr.io\n  username: me\n  password: \"\"")],
             "::error::registry-auth: the entry for ghcr.io needs both",
         ),
         (&[image, ("secrets", "no-equals-sign")], "::error::secrets: "),
-        (&[image, ("secret-files", "token=/nonexistent/token")], "::error::secret-files: `/nonexistent/token`"),
+        (
+            &[image, ("secret-files", "token=/nonexistent/token")],
+            "::error::secret-files: `/nonexistent/token`",
+        ),
         (&[image, ("cache-to", "type=floppy")], "::error::cache-from/cache-to: "),
-        (&[image, ("append", "- name: x\n  endpoint: ftp://h")], "::error::append: node `x` has endpoint"),
+        (
+            &[image, ("append", "- name: x\n  endpoint: ftp://h")],
+            "::error::append: node `x` has endpoint",
+        ),
         (&[image, ("smoke-test", "echo 'unclosed")], "::error::smoke-test: "),
         (&[image, ("export", "zip")], "::error::export: "),
         (&[image, ("preflight", "sometimes")], "::error::preflight: "),
         (&[image, ("verify", "often")], "::error::verify: "),
         (&[image, ("network", "bridge2")], "::error::network: "),
         (&[image, ("allow", "root")], "::error::allow: "),
-        (&[("images", "ghcr.io/acme/app@sha256:0000000000000000000000000000000000000000000000000000000000000000")], "::error::images: "),
-        (&[image, ("platforms", "linux/amd64,windows/amd64")], "::error::platforms: `windows/amd64`"),
+        (
+            &[(
+                "images",
+                "ghcr.io/acme/app@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            )],
+            "::error::images: ",
+        ),
+        (
+            &[image, ("platforms", "linux/amd64,windows/amd64")],
+            "::error::platforms: `windows/amd64`",
+        ),
     ];
     assert!(cases.len() >= 30, "at least 30 malformed inputs are covered");
     for (inputs, expected) in cases {
@@ -79,7 +127,11 @@ fn each_mistake_is_named_before_any_work() {
         assert!(!success, "{inputs:?} succeeded");
         let errors: Vec<&str> = stdout.lines().filter(|l| l.starts_with("::error")).collect();
         assert_eq!(errors.len(), 1, "{inputs:?}: {stdout}");
-        assert!(errors[0].starts_with(expected), "{inputs:?}: expected `{expected}…`, got `{}`", errors[0]);
+        assert!(
+            errors[0].starts_with(expected),
+            "{inputs:?}: expected `{expected}…`, got `{}`",
+            errors[0]
+        );
         let shown: Vec<&str> = stdout.lines().filter(|l| !l.starts_with("::add-mask::")).collect();
         assert!(!shown.join("\n").contains("hunter-"), "a secret leaked: {stdout}");
     }

@@ -15,7 +15,11 @@ use common::{BINARY, TestBed, obeyed_commands, run_action, workspace};
 /// (so no `GITHUB_ACTIONS` unless given).
 fn run_cli(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(BINARY);
-    command.current_dir(dir).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).args(args);
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args(args);
     for (name, value) in env {
         command.env(name, value);
     }
@@ -32,7 +36,10 @@ fn bare_outside_a_workflow_prints_help_and_exits_2() {
     let output = run_cli(dir.path(), &[], &[]);
     assert_eq!(output.status.code(), Some(2));
     let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
-    assert!(stderr.contains("Usage: multiarch-action <COMMAND>") && stderr.contains("build"), "{stderr}");
+    assert!(
+        stderr.contains("Usage: multiarch-action <COMMAND>") && stderr.contains("build"),
+        "{stderr}"
+    );
     assert!(!stdout.contains("::error") && !stderr.contains("::error"), "{stdout}{stderr}");
 }
 
@@ -41,12 +48,17 @@ fn version_help_and_suggestions() {
     let dir = workspace("FROM scratch\n");
     let version = run_cli(dir.path(), &["--version"], &[]);
     assert!(version.status.success());
-    assert_eq!(text(&version.stdout).trim(), format!("multiarch-action {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        text(&version.stdout).trim(),
+        format!("multiarch-action {}", env!("CARGO_PKG_VERSION"))
+    );
 
     let help = run_cli(dir.path(), &["build", "--help"], &[]);
     assert!(help.status.success());
     let help = text(&help.stdout);
-    let at = |needle: &str| help.find(needle).unwrap_or_else(|| panic!("`{needle}` is not in the help: {help}"));
+    let at = |needle: &str| {
+        help.find(needle).unwrap_or_else(|| panic!("`{needle}` is not in the help: {help}"))
+    };
     for (heading, flag) in [
         ("Image and tags:", "--images"),
         ("Build:", "--cgroup-parent"),
@@ -60,7 +72,11 @@ fn version_help_and_suggestions() {
 
     let typo = run_cli(dir.path(), &["build", "--dryrun"], &[]);
     assert_eq!(typo.status.code(), Some(2));
-    assert!(text(&typo.stderr).contains("a similar argument exists: '--dry-run'"), "{}", text(&typo.stderr));
+    assert!(
+        text(&typo.stderr).contains("a similar argument exists: '--dry-run'"),
+        "{}",
+        text(&typo.stderr)
+    );
 }
 
 /// The README's dry run, on a machine that cannot reach ghcr.io and has no
@@ -68,15 +84,26 @@ fn version_help_and_suggestions() {
 #[test]
 fn the_readme_dry_run_works_offline_without_credentials() {
     let dir = workspace("FROM scratch\n");
-    let output = run_cli(dir.path(), &["build", "--images", "ghcr.io/acme/app", "--version", "1.4.0", "--dry-run"], &[]);
+    let output = run_cli(
+        dir.path(),
+        &["build", "--images", "ghcr.io/acme/app", "--version", "1.4.0", "--dry-run"],
+        &[],
+    );
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
-    for line in ["dry run: nothing is built or pushed", "  ghcr.io/acme/app:1.4.0", "  ghcr.io/acme/app:latest", "push: true (push: auto)"]
-    {
+    for line in [
+        "dry run: nothing is built or pushed",
+        "  ghcr.io/acme/app:1.4.0",
+        "  ghcr.io/acme/app:latest",
+        "push: true (push: auto)",
+    ] {
         assert!(stdout.lines().any(|l| l == line), "no line `{line}` in {stdout}");
     }
     assert!(stdout.contains("(floating tags not checked: ghcr.io cannot be reached"), "{stdout}");
-    assert!(stdout.contains("warning: password: no credentials for ghcr.io; this dry run needs none"), "{stdout}");
+    assert!(
+        stdout.contains("warning: password: no credentials for ghcr.io; this dry run needs none"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -87,10 +114,30 @@ fn switches_take_no_value_or_one_and_never_swallow_the_next_flag() {
     let cases: &[Case] = &[
         (&["--dry-run", "--images", image, "--version", "1.0.0"], &["push: true (push: auto)"]),
         (&["--no-cache", "--dry-run", "--images", image, "--version", "1.0.0"], &["--no-cache"]),
-        (&["--images", image, "--push=false", "--dry-run", "--version", "1.0.0"], &["push: false (push: false)"]),
-        (&["--images", image, "--push", "false", "--dry-run", "--version", "1.0.0"], &["push: false (push: false)"]),
-        (&["--images", image, "--dry-run=true", "--cgroup-parent", "/actions", "--version", "1.0.0"], &["--cgroup-parent /actions"]),
-        (&["--images", image, "--dry-run", "--build-args", "-X=1", "--version", "1.0.0"], &["--build-arg -X=1"]),
+        (
+            &["--images", image, "--push=false", "--dry-run", "--version", "1.0.0"],
+            &["push: false (push: false)"],
+        ),
+        (
+            &["--images", image, "--push", "false", "--dry-run", "--version", "1.0.0"],
+            &["push: false (push: false)"],
+        ),
+        (
+            &[
+                "--images",
+                image,
+                "--dry-run=true",
+                "--cgroup-parent",
+                "/actions",
+                "--version",
+                "1.0.0",
+            ],
+            &["--cgroup-parent /actions"],
+        ),
+        (
+            &["--images", image, "--dry-run", "--build-args", "-X=1", "--version", "1.0.0"],
+            &["--build-arg -X=1"],
+        ),
     ];
     for (args, expected) in cases {
         let mut all = vec!["build"];
@@ -104,7 +151,11 @@ fn switches_take_no_value_or_one_and_never_swallow_the_next_flag() {
     }
     let missing = run_cli(dir.path(), &["build", "--images", "--dry-run"], &[]);
     assert_eq!(missing.status.code(), Some(2));
-    assert!(text(&missing.stderr).contains("a value is required for '--images <VALUE>'"), "{}", text(&missing.stderr));
+    assert!(
+        text(&missing.stderr).contains("a value is required for '--images <VALUE>'"),
+        "{}",
+        text(&missing.stderr)
+    );
 }
 
 /// The registry client's retry warnings (tracing events) are annotations
@@ -125,10 +176,15 @@ fn warnings_follow_the_runner_contract() {
     let output = run_cli(dir.path(), &[], &env);
     let stdout = text(&output.stdout);
     assert!(!output.status.success());
-    let warnings: Vec<&str> =
-        obeyed_commands(&stdout).into_iter().filter(|l| l.starts_with("::warning::reaching 127.0.0.1:9 failed")).collect();
+    let warnings: Vec<&str> = obeyed_commands(&stdout)
+        .into_iter()
+        .filter(|l| l.starts_with("::warning::reaching 127.0.0.1:9 failed"))
+        .collect();
     assert!(!warnings.is_empty(), "no retry warning as an annotation: {stdout}");
-    assert!(!stdout.contains('\x1b') && !text(&output.stderr).contains('\x1b'), "colour in a workflow log: {stdout}");
+    assert!(
+        !stdout.contains('\x1b') && !text(&output.stderr).contains('\x1b'),
+        "colour in a workflow log: {stdout}"
+    );
     assert!(!text(&output.stderr).contains("WARN"), "{}", text(&output.stderr));
 
     let local = run_cli(
@@ -148,7 +204,10 @@ fn warnings_follow_the_runner_contract() {
         &[],
     );
     let stdout = text(&local.stdout);
-    assert!(stdout.lines().any(|l| l.starts_with("warning: reaching 127.0.0.1:9 failed")), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("warning: reaching 127.0.0.1:9 failed")),
+        "{stdout}"
+    );
     assert!(!stdout.contains("::warning"), "{stdout}");
 }
 
@@ -161,7 +220,10 @@ fn a_failed_build_is_annotated_on_its_dockerfile_line() {
     let bed = TestBed::get();
     let dockerfile = format!("FROM {}\nRUN echo a \\\n\n  && echo b\nRUN false\n", bed.base_image);
     let dir = workspace(&dockerfile);
-    let auth = format!("- registry: {}\n  username: {}\n  password: {}\n", bed.registry, bed.user, bed.password);
+    let auth = format!(
+        "- registry: {}\n  username: {}\n  password: {}\n",
+        bed.registry, bed.user, bed.password
+    );
     let run = run_action(
         dir.path(),
         &[
@@ -182,7 +244,9 @@ fn a_failed_build_is_annotated_on_its_dockerfile_line() {
         .unwrap_or_else(|| panic!("no error on line 5: {}", run.stdout));
     assert!(error.contains("RUN false") && error.contains("exit code: 1"), "{error}");
     assert!(
-        obeyed.iter().any(|l| l.starts_with("::warning file=Dockerfile,line=4::Empty continuation line")),
+        obeyed
+            .iter()
+            .any(|l| l.starts_with("::warning file=Dockerfile,line=4::Empty continuation line")),
         "no warning on line 4: {}",
         run.stdout
     );
@@ -209,8 +273,15 @@ fn the_post_step_removes_what_a_killed_run_left() {
     std::fs::create_dir(&temp).unwrap();
     let image = bed.unique_image("killed");
     let mut command = Command::new(BINARY);
-    command.current_dir(dir.path()).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
-    command.env("GITHUB_ACTIONS", "true").env("GITHUB_STATE", &state).env("TMPDIR", &temp).env("RUNNER_TEMP", &temp);
+    command
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STATE", &state)
+        .env("TMPDIR", &temp)
+        .env("RUNNER_TEMP", &temp);
     for (name, value) in [
         ("IMAGES", image.as_str()),
         ("REGISTRY", bed.registry.as_str()),
@@ -233,7 +304,12 @@ fn the_post_step_removes_what_a_killed_run_left() {
     let run = loop {
         let saved = std::fs::read_to_string(&state).unwrap_or_default();
         let run = saved.lines().nth(1).unwrap_or_default().to_string();
-        if !run.is_empty() && docker(&["ps", "-q", "--filter", &format!("name=buildx_buildkit_{run}")]).trim().len() > 1 {
+        if !run.is_empty()
+            && docker(&["ps", "-q", "--filter", &format!("name=buildx_buildkit_{run}")])
+                .trim()
+                .len()
+                > 1
+        {
             break run;
         }
         assert!(Instant::now() < deadline, "the run never started its builder (state: {saved:?})");
@@ -241,7 +317,10 @@ fn the_post_step_removes_what_a_killed_run_left() {
     };
     // What a smoke test or the QEMU installer would have left running.
     let label = format!("org.multiarch-action.run={run}");
-    let labelled = Command::new("docker").args(["run", "-d", "--label", &label, &bed.base_image, "sleep", "300"]).output().unwrap();
+    let labelled = Command::new("docker")
+        .args(["run", "-d", "--label", &label, &bed.base_image, "sleep", "300"])
+        .output()
+        .unwrap();
     assert!(labelled.status.success(), "{}", text(&labelled.stderr));
     std::thread::sleep(Duration::from_secs(2));
     unsafe { libc::kill(-pid, libc::SIGKILL) };
@@ -255,12 +334,19 @@ fn the_post_step_removes_what_a_killed_run_left() {
             docker(&["ps", "-aq", "--filter", &builder_filter]),
             docker(&["ps", "-aq", "--filter", &label_filter]),
             docker(&["volume", "ls", "-q", "--filter", &builder_filter]),
-            std::fs::read_dir(&temp).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with(&run)).count(),
+            std::fs::read_dir(&temp)
+                .unwrap()
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(&run))
+                .count(),
         )
     };
     let (builders, containers, volumes, configs) = left();
     assert!(
-        !builders.trim().is_empty() && !containers.trim().is_empty() && !volumes.trim().is_empty() && configs == 1,
+        !builders.trim().is_empty()
+            && !containers.trim().is_empty()
+            && !volumes.trim().is_empty()
+            && configs == 1,
         "the killed run left nothing to clean: {:?}",
         left()
     );
@@ -286,24 +372,52 @@ fn the_post_step_removes_what_a_killed_run_left() {
     assert!(bed.manifest_digest(&image, "1.0.0").is_none(), "the post step built or pushed");
 
     // Again: nothing left, nothing to do; and with no state, nothing at all.
-    let again = Command::new(&post).env_clear().env("GITHUB_ACTIONS", "true").env("STATE_run", &run).output().unwrap();
-    assert!(again.status.success() && text(&again.stdout).contains("left nothing behind"), "{}", text(&again.stdout));
+    let again = Command::new(&post)
+        .env_clear()
+        .env("GITHUB_ACTIONS", "true")
+        .env("STATE_run", &run)
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success() && text(&again.stdout).contains("left nothing behind"),
+        "{}",
+        text(&again.stdout)
+    );
     let none = Command::new(&post).env_clear().env("GITHUB_ACTIONS", "true").output().unwrap();
-    assert!(none.status.success() && text(&none.stdout).contains("saved no run name"), "{}", text(&none.stdout));
+    assert!(
+        none.status.success() && text(&none.stdout).contains("saved no run name"),
+        "{}",
+        text(&none.stdout)
+    );
 }
 
 /// `call: check` asks buildx for `--call=check`, which buildx has from
 /// 0.15 on: with an older buildx the run stops at once, naming the version.
 #[test]
 fn call_check_names_the_buildx_it_needs() {
-    let buildx = ["/usr/libexec/docker/cli-plugins/docker-buildx", "/usr/lib/docker/cli-plugins/docker-buildx"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("buildx is installed by scripts/testenv");
+    let buildx = [
+        "/usr/libexec/docker/cli-plugins/docker-buildx",
+        "/usr/lib/docker/cli-plugins/docker-buildx",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists())
+    .expect("buildx is installed by scripts/testenv");
     let version = text(&Command::new(buildx).arg("version").output().unwrap().stdout);
     let parsed = version.split_whitespace().nth(1).unwrap().trim_start_matches('v').to_string();
     let dir = workspace("FROM scratch\nCOPY x /\n");
-    let output = run_cli(dir.path(), &["build", "--images", "registry.example.com/acme/app", "--version", "1.0.0", "--call", "check"], &[]);
+    let output = run_cli(
+        dir.path(),
+        &[
+            "build",
+            "--images",
+            "registry.example.com/acme/app",
+            "--version",
+            "1.0.0",
+            "--call",
+            "check",
+        ],
+        &[],
+    );
     let stdout = text(&output.stdout);
     let minor: u32 = parsed.split('.').nth(1).unwrap().parse().unwrap();
     if parsed.starts_with("0.") && minor < 15 {
@@ -340,7 +454,11 @@ fn an_existing_builder_is_used_and_kept() {
     // The user's own builder, configured by the user to reach the test
     // registry over plain HTTP (the run configures nothing of it).
     let toml = home.path().join("buildkitd.toml");
-    std::fs::write(&toml, format!("[registry.\"{}\"]\n  http = true\n  insecure = true\n", bed.registry)).unwrap();
+    std::fs::write(
+        &toml,
+        format!("[registry.\"{}\"]\n  http = true\n  insecure = true\n", bed.registry),
+    )
+    .unwrap();
     let toml = toml.display().to_string();
     let created = buildx(&[
         "create",
@@ -357,19 +475,36 @@ fn an_existing_builder_is_used_and_kept() {
     let image = bed.unique_image("existing-builder");
     let dir = workspace(&format!("FROM {}\nRUN echo built > /built\n", bed.base_image));
     let mut inputs = common::registry_inputs(&bed, &image);
-    inputs.extend([("builder", name.as_str()), ("version", "1.0.0"), ("platforms", "linux/amd64"), ("provenance", "false")]);
+    inputs.extend([
+        ("builder", name.as_str()),
+        ("version", "1.0.0"),
+        ("platforms", "linux/amd64"),
+        ("provenance", "false"),
+    ]);
     let home_dir = home.path().display().to_string();
     let run = run_action(dir.path(), &inputs, &[("HOME", &home_dir)]);
     let kept = buildx(&["inspect", &name]);
     let _ = buildx(&["rm", "--force", &name]);
     assert!(run.success, "{}", run.stdout);
-    assert!(run.stdout.contains(&format!("builder: `{name}`, as `builder` asks")), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("builder: `{name}`, as `builder` asks")),
+        "{}",
+        run.stdout
+    );
     assert!(kept.status.success(), "the run removed the user's builder: {}", text(&kept.stderr));
     let manifest = bed.manifest(&image, run.output("digest"));
     assert_eq!(run.output("imageid"), manifest["config"]["digest"].as_str().unwrap(), "{manifest}");
 
-    let both = run_cli(dir.path(), &["build", "--images", &image, "--builder", &name, "--driver", "docker", "--dry-run"], &[]);
-    assert!(text(&both.stdout).contains("error: driver: does not apply with `builder:"), "{}", text(&both.stdout));
+    let both = run_cli(
+        dir.path(),
+        &["build", "--images", &image, "--builder", &name, "--driver", "docker", "--dry-run"],
+        &[],
+    );
+    assert!(
+        text(&both.stdout).contains("error: driver: does not apply with `builder:"),
+        "{}",
+        text(&both.stdout)
+    );
 }
 
 /// `--cgroup-parent` reaches the RUN steps; `--push=false` builds an image
@@ -378,7 +513,10 @@ fn an_existing_builder_is_used_and_kept() {
 fn cgroup_parent_reaches_run_steps_and_push_false_needs_no_registry() {
     let bed = TestBed::get();
     let dir = workspace(&format!("FROM {}\nRUN cat /proc/self/cgroup\n", bed.base_image));
-    let auth = format!("- registry: {}\n  username: {}\n  password: {}\n", bed.registry, bed.user, bed.password);
+    let auth = format!(
+        "- registry: {}\n  username: {}\n  password: {}\n",
+        bed.registry, bed.user, bed.password
+    );
     let args = [
         "build",
         "--images",
@@ -397,6 +535,9 @@ fn cgroup_parent_reaches_run_steps_and_push_false_needs_no_registry() {
     let output = run_cli(dir.path(), &args, &[]);
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
-    assert!(stdout.lines().any(|l| l.contains(" 0::/multiarch-action-test/")), "the RUN step ran elsewhere: {stdout}");
+    assert!(
+        stdout.lines().any(|l| l.contains(" 0::/multiarch-action-test/")),
+        "the RUN step ran elsewhere: {stdout}"
+    );
     assert!(stdout.contains("built, not pushed (push: false)"), "{stdout}");
 }

@@ -17,7 +17,10 @@ const IMAGE: &str = "multiarch-action:test";
 fn the_image_runs_as_the_runner_runs_it() {
     let bed = TestBed::get();
     let inspect = Command::new("docker").args(["image", "inspect", IMAGE]).output().unwrap();
-    assert!(inspect.status.success(), "the image {IMAGE} is missing: build it with `scripts/build-test-image` (`scripts/test` does)");
+    assert!(
+        inspect.status.success(),
+        "the image {IMAGE} is missing: build it with `scripts/build-test-image` (`scripts/test` does)"
+    );
 
     let root = tempfile::tempdir().unwrap();
     let dirs = ["workspace", "home", "workflow", "file_commands", "runner_temp"];
@@ -25,7 +28,11 @@ fn the_image_runs_as_the_runner_runs_it() {
         std::fs::create_dir(root.path().join(dir)).unwrap();
     }
     let workspace = root.path().join("workspace");
-    std::fs::write(workspace.join("Dockerfile"), "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN uname -m > /arch\n").unwrap();
+    std::fs::write(
+        workspace.join("Dockerfile"),
+        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN uname -m > /arch\n",
+    )
+    .unwrap();
     let event = serde_json::json!({
         "action": "published",
         "release": { "tag_name": "v3.1.0", "prerelease": false, "draft": false },
@@ -85,7 +92,8 @@ fn the_image_runs_as_the_runner_runs_it() {
     command.arg(IMAGE);
     let start = Instant::now();
     let output = command.output().unwrap();
-    let raw_outputs = std::fs::read_to_string(root.path().join("file_commands/set_output_1")).unwrap();
+    let raw_outputs =
+        std::fs::read_to_string(root.path().join("file_commands/set_output_1")).unwrap();
     let run = Run {
         success: output.status.success(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -100,7 +108,8 @@ fn the_image_runs_as_the_runner_runs_it() {
     run.assert_no_secret(&[&bed.password], root.path());
 
     let digest = run.output("digest");
-    let tags: Vec<String> = ["3.1.0", "3.1", "3", "latest"].iter().map(|t| format!("{image}:{t}")).collect();
+    let tags: Vec<String> =
+        ["3.1.0", "3.1", "3", "latest"].iter().map(|t| format!("{image}:{t}")).collect();
     assert_eq!(run.output("tags").lines().collect::<Vec<_>>(), tags);
     for tag in ["3.1.0", "3.1", "3", "latest"] {
         assert_eq!(bed.manifest_digest(&image, tag).as_deref(), Some(digest), "{tag}");

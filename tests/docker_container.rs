@@ -8,18 +8,25 @@ mod common;
 
 use common::{Run, TestBed, registry_inputs, run_action, workspace};
 
-const DOCKERFILE: &str = "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN uname -m > /arch\nCMD [\"cat\", \"/arch\"]\n";
+const DOCKERFILE: &str =
+    "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN uname -m > /arch\nCMD [\"cat\", \"/arch\"]\n";
 
 /// The builder the run created, from its log line ``builder `NAME` (DRIVER) runs …``.
 fn builder_line(run: &Run) -> (String, String, Vec<String>) {
     let line = run
         .stdout
         .lines()
-        .find_map(|l| l.split_once("builder `").map(|(_, rest)| rest).filter(|rest| rest.contains(") runs ")))
+        .find_map(|l| {
+            l.split_once("builder `").map(|(_, rest)| rest).filter(|rest| rest.contains(") runs "))
+        })
         .unwrap_or_else(|| panic!("no line naming the builder and its platforms:\n{}", run.stdout));
     let (name, rest) = line.split_once("` (").unwrap();
     let (driver, platforms) = rest.split_once(") runs ").unwrap();
-    (name.to_string(), driver.to_string(), platforms.split(',').map(|p| p.trim().to_string()).collect())
+    (
+        name.to_string(),
+        driver.to_string(),
+        platforms.split(',').map(|p| p.trim().to_string()).collect(),
+    )
 }
 
 /// The real platforms of the pushed index, sorted.
@@ -30,7 +37,13 @@ fn index_platforms(bed: &TestBed, image: &str, digest: &str) -> Vec<String> {
         .unwrap_or_else(|| panic!("{image}@{digest} is not an index: {index}"))
         .iter()
         .filter(|m| m["platform"]["os"] != "unknown")
-        .map(|m| format!("{}/{}", m["platform"]["os"].as_str().unwrap(), m["platform"]["architecture"].as_str().unwrap()))
+        .map(|m| {
+            format!(
+                "{}/{}",
+                m["platform"]["os"].as_str().unwrap(),
+                m["platform"]["architecture"].as_str().unwrap()
+            )
+        })
         .collect();
     platforms.sort();
     platforms
@@ -39,12 +52,22 @@ fn index_platforms(bed: &TestBed, image: &str, digest: &str) -> Vec<String> {
 /// Fails when the builder's container or state volume is still there.
 fn assert_no_builder_left(docker: impl Fn(&[&str]) -> std::process::Output, builder: &str) {
     let prefix = format!("buildx_buildkit_{builder}");
-    let containers = docker(&["ps", "--all", "--filter", &format!("name={prefix}"), "--format", "{{.Names}}"]);
+    let containers =
+        docker(&["ps", "--all", "--filter", &format!("name={prefix}"), "--format", "{{.Names}}"]);
     assert!(containers.status.success(), "{}", String::from_utf8_lossy(&containers.stderr));
-    assert_eq!(String::from_utf8_lossy(&containers.stdout).trim(), "", "the builder's container is left");
-    let volumes = docker(&["volume", "ls", "--filter", &format!("name={prefix}"), "--format", "{{.Name}}"]);
+    assert_eq!(
+        String::from_utf8_lossy(&containers.stdout).trim(),
+        "",
+        "the builder's container is left"
+    );
+    let volumes =
+        docker(&["volume", "ls", "--filter", &format!("name={prefix}"), "--format", "{{.Name}}"]);
     assert!(volumes.status.success(), "{}", String::from_utf8_lossy(&volumes.stderr));
-    assert_eq!(String::from_utf8_lossy(&volumes.stdout).trim(), "", "the builder's state volume is left");
+    assert_eq!(
+        String::from_utf8_lossy(&volumes.stdout).trim(),
+        "",
+        "the builder's state volume is left"
+    );
 }
 
 #[test]
@@ -64,12 +87,20 @@ fn a_docker_container_builder_builds_two_platforms_under_qemu_pushes_and_is_remo
     let run = run_action(dir.path(), &inputs, &[]);
     assert!(run.success, "the action failed:\n{}\n{}", run.stdout, run.stderr);
     run.assert_no_secret(&[&bed.password], dir.path());
-    assert!(run.stdout.contains("builder: driver: docker-container was requested"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("builder: driver: docker-container was requested"),
+        "{}",
+        run.stdout
+    );
 
     // The builder reports arm64, which this amd64 machine runs under QEMU.
     let (builder, driver, platforms) = builder_line(&run);
     assert_eq!(driver, "docker-container");
-    assert!(platforms.iter().any(|p| p == "linux/amd64") && platforms.iter().any(|p| p == "linux/arm64"), "{platforms:?}");
+    assert!(
+        platforms.iter().any(|p| p == "linux/amd64")
+            && platforms.iter().any(|p| p == "linux/arm64"),
+        "{platforms:?}"
+    );
 
     let digest = run.output("digest");
     assert_eq!(bed.manifest_digest(&image, "container").as_deref(), Some(digest));
@@ -118,9 +149,15 @@ fn an_inline_buildkitd_config_reaches_the_builder() {
     let mirrored = bed.unique_image("mirrored").replacen("/tests/", "/library/", 1);
     let hub_name = mirrored.rsplit('/').next().unwrap().to_string();
     let build_arg = format!("BASE_IMAGE={}", bed.base_image);
-    let base_dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo from-the-mirror > /origin\n");
+    let base_dir =
+        workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo from-the-mirror > /origin\n");
     let mut inputs = registry_inputs(&bed, &mirrored);
-    inputs.extend([("platforms", "linux/amd64"), ("build-args", build_arg.as_str()), ("driver", "docker"), ("tags", "mirror")]);
+    inputs.extend([
+        ("platforms", "linux/amd64"),
+        ("build-args", build_arg.as_str()),
+        ("driver", "docker"),
+        ("tags", "mirror"),
+    ]);
     let base = run_action(base_dir.path(), &inputs, &[]);
     assert!(base.success, "pushing the mirrored base failed:\n{}", base.stdout);
 
@@ -167,7 +204,13 @@ fn auto_on_a_classic_store_daemon_creates_a_container_builder_and_pushes() {
     let run = run_action(dir.path(), &inputs, &[("DOCKER_HOST", bed.classic_docker_host.as_str())]);
     assert!(run.success, "the action failed:\n{}\n{}", run.stdout, run.stderr);
     run.assert_no_secret(&[&bed.password], dir.path());
-    assert!(run.stdout.contains("has no containerd image store, so its own BuildKit cannot build several platforms"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "has no containerd image store, so its own BuildKit cannot build several platforms"
+        ),
+        "{}",
+        run.stdout
+    );
     let (builder, driver, platforms) = builder_line(&run);
     assert_eq!(driver, "docker-container");
     assert!(platforms.iter().any(|p| p == "linux/arm64"), "{platforms:?}");
@@ -176,7 +219,17 @@ fn auto_on_a_classic_store_daemon_creates_a_container_builder_and_pushes() {
     assert_eq!(bed.manifest_digest(&image, "classic").as_deref(), Some(digest));
     assert_eq!(index_platforms(&bed, &image, digest), ["linux/amd64", "linux/arm64"]);
     let reference = format!("{image}@{digest}");
-    let arm = bed.classic_docker(&["run", "--rm", "--pull", "always", "--platform", "linux/arm64", &reference, "cat", "/arch"]);
+    let arm = bed.classic_docker(&[
+        "run",
+        "--rm",
+        "--pull",
+        "always",
+        "--platform",
+        "linux/arm64",
+        &reference,
+        "cat",
+        "/arch",
+    ]);
     assert!(arm.status.success(), "{}", String::from_utf8_lossy(&arm.stderr));
     assert_eq!(String::from_utf8_lossy(&arm.stdout).trim(), "aarch64");
 

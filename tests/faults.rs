@@ -12,15 +12,26 @@ use std::time::{Duration, Instant};
 use common::{BINARY, TestBed, run_action, workspace};
 use faults::{FaultPlan, FaultProxy, TokenAuthRegistry, on_host_of};
 
-const DOCKERFILE: &str = "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nARG NONCE\nRUN echo $NONCE > /nonce && uname -m > /arch\n";
+const DOCKERFILE: &str =
+    "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nARG NONCE\nRUN echo $NONCE > /nonce && uname -m > /arch\n";
 
 fn nonce() -> String {
-    format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())
+    format!(
+        "{}",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    )
 }
 
 /// Inputs pushing to `image` on a front at `front`, with the test bed's
 /// credentials for base images on the real registry.
-fn front_inputs(bed: &TestBed, image: &str, front: &str, user: &str, password: &str, build_args: &str) -> Vec<(&'static str, String)> {
+fn front_inputs(
+    bed: &TestBed,
+    image: &str,
+    front: &str,
+    user: &str,
+    password: &str,
+    build_args: &str,
+) -> Vec<(&'static str, String)> {
     let auth = format!(
         "- registry: {front}\n  username: {user}\n  password: {password}\n- registry: {}\n  username: {}\n  password: {}\n",
         bed.registry, bed.user, bed.password
@@ -53,7 +64,11 @@ async fn a_registry_down_before_the_build_fails_within_seconds_naming_it() {
     let dir = workspace(DOCKERFILE);
     let build_args = format!("BASE_IMAGE={}", bed.base_image);
     let started = Instant::now();
-    let run = run_async(dir.path().to_path_buf(), front_inputs(&bed, &image, &front, &bed.user, &bed.password, &build_args)).await;
+    let run = run_async(
+        dir.path().to_path_buf(),
+        front_inputs(&bed, &image, &front, &bed.user, &bed.password, &build_args),
+    )
+    .await;
     assert!(!run.success);
     assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
     let errors = run.error_lines();
@@ -66,13 +81,16 @@ async fn a_registry_down_before_the_build_fails_within_seconds_naming_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_registry_going_down_during_the_push_fails_clearly_with_no_tag_and_no_outputs() {
     let bed = TestBed::get();
-    let proxy = FaultProxy::start("0.0.0.0:0", &bed.registry, FaultPlan::PassThrough).await.unwrap();
+    let proxy =
+        FaultProxy::start("0.0.0.0:0", &bed.registry, FaultPlan::PassThrough).await.unwrap();
     let front = on_host_of(&bed.registry, proxy.addr.port());
     let image = format!("{front}/tests/down-mid-push-{}", nonce());
     let dir = workspace(DOCKERFILE);
     let build_args = format!("BASE_IMAGE={}\nNONCE={}", bed.base_image, nonce());
-    let handle =
-        tokio::spawn(run_async(dir.path().to_path_buf(), front_inputs(&bed, &image, &front, &bed.user, &bed.password, &build_args)));
+    let handle = tokio::spawn(run_async(
+        dir.path().to_path_buf(),
+        front_inputs(&bed, &image, &front, &bed.user, &bed.password, &build_args),
+    ));
     // The registry goes away as soon as the first blob is sent to it.
     let deadline = Instant::now() + Duration::from_secs(120);
     while !proxy.requests().iter().any(|r| r.path.contains("/blobs/")) {
@@ -87,7 +105,9 @@ async fn a_registry_going_down_during_the_push_fails_clearly_with_no_tag_and_no_
     assert_eq!(errors.len(), 1, "{}", run.stdout);
     assert!(errors[0].contains(&image), "{}", errors[0]);
     assert!(
-        common::obeyed_commands(&run.stdout).iter().any(|l| l.starts_with("::warning::") && l.contains("retrying")),
+        common::obeyed_commands(&run.stdout)
+            .iter()
+            .any(|l| l.starts_with("::warning::") && l.contains("retrying")),
         "retries are logged as warnings: {}",
         run.stdout
     );
@@ -112,11 +132,17 @@ async fn a_registry_answering_503_for_a_while_still_gets_the_image() {
     let image = format!("{front}/tests/flaky-{}", nonce());
     let dir = workspace(DOCKERFILE);
     let build_args = format!("BASE_IMAGE={}\nNONCE={}", bed.base_image, nonce());
-    let run = run_async(dir.path().to_path_buf(), front_inputs(&bed, &image, &front, &bed.user, &bed.password, &build_args)).await;
+    let run = run_async(
+        dir.path().to_path_buf(),
+        front_inputs(&bed, &image, &front, &bed.user, &bed.password, &build_args),
+    )
+    .await;
     assert!(run.success, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(proxy.requests().iter().filter(|r| r.injected).count(), 4, "the faults were met");
     assert!(
-        common::obeyed_commands(&run.stdout).iter().any(|l| l.starts_with("::warning::") && l.contains("retrying")),
+        common::obeyed_commands(&run.stdout)
+            .iter()
+            .any(|l| l.starts_with("::warning::") && l.contains("retrying")),
         "retries are logged as warnings: {}",
         run.stdout
     );
@@ -140,7 +166,11 @@ async fn a_bearer_token_registry_is_logged_in_to_and_pushed_to() {
     let image = format!("{address}/tests/bearer-{}", nonce());
     let dir = workspace(DOCKERFILE);
     let build_args = format!("BASE_IMAGE={}\nNONCE={}", bed.base_image, nonce());
-    let run = run_async(dir.path().to_path_buf(), front_inputs(&bed, &image, &address, "bearer-user", "bearer-pass-55", &build_args)).await;
+    let run = run_async(
+        dir.path().to_path_buf(),
+        front_inputs(&bed, &image, &address, "bearer-user", "bearer-pass-55", &build_args),
+    )
+    .await;
     assert!(run.success, "{}\n{}", run.stdout, run.stderr);
     assert!(!front.token_requests().is_empty(), "tokens were requested");
     run.assert_no_secret(&["bearer-pass-55", &bed.password], dir.path());
@@ -148,10 +178,18 @@ async fn a_bearer_token_registry_is_logged_in_to_and_pushed_to() {
     assert_eq!(bed.manifest_digest(&repository, "faulty").as_deref(), Some(run.output("digest")));
 
     let started = Instant::now();
-    let run = run_async(dir.path().to_path_buf(), front_inputs(&bed, &image, &address, "bearer-user", "wrong", &build_args)).await;
+    let run = run_async(
+        dir.path().to_path_buf(),
+        front_inputs(&bed, &image, &address, "bearer-user", "wrong", &build_args),
+    )
+    .await;
     assert!(!run.success);
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
-    assert!(run.error_lines()[0].contains(&address) && run.error_lines()[0].contains("refused"), "{}", run.stdout);
+    assert!(
+        run.error_lines()[0].contains(&address) && run.error_lines()[0].contains("refused"),
+        "{}",
+        run.stdout
+    );
     front.stop().await;
 }
 
@@ -161,8 +199,15 @@ fn a_missing_daemon_socket_is_named() {
     let image = bed.unique_image("no-daemon");
     let dir = workspace(DOCKERFILE);
     let mut command = std::process::Command::new(BINARY);
-    command.current_dir(dir.path()).env("GITHUB_ACTIONS", "true").env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
-    command.env("INPUT_IMAGES", &image).env("INPUT_TAGS", "x").env("INPUT_REGISTRY", &bed.registry).env("INPUT_USERNAME", &bed.user);
+    command
+        .current_dir(dir.path())
+        .env("GITHUB_ACTIONS", "true")
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    command
+        .env("INPUT_IMAGES", &image)
+        .env("INPUT_TAGS", "x")
+        .env("INPUT_REGISTRY", &bed.registry)
+        .env("INPUT_USERNAME", &bed.user);
     command
         .env("INPUT_PASSWORD", &bed.password)
         .env("INPUT_INSECURE-REGISTRIES", &bed.registry)
@@ -172,19 +217,31 @@ fn a_missing_daemon_socket_is_named() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let errors: Vec<&str> = stdout.lines().filter(|l| l.starts_with("::error")).collect();
     assert_eq!(errors.len(), 1, "{stdout}");
-    assert!(errors[0].contains("Docker daemon") && errors[0].contains("/var/run/docker.sock"), "{}", errors[0]);
+    assert!(
+        errors[0].contains("Docker daemon") && errors[0].contains("/var/run/docker.sock"),
+        "{}",
+        errors[0]
+    );
 }
 
 #[test]
 fn a_cancelled_job_leaves_no_container_and_no_credentials() {
     let bed = TestBed::get();
     let image = bed.unique_image("cancel");
-    let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nARG NONCE\nRUN echo $NONCE && sleep 60\n");
+    let dir =
+        workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nARG NONCE\nRUN echo $NONCE && sleep 60\n");
     let tmp = tempfile::tempdir().unwrap();
     let mut command = std::process::Command::new(BINARY);
     command.current_dir(dir.path()).env("GITHUB_ACTIONS", "true").env("TMPDIR", tmp.path());
-    command.env("INPUT_IMAGES", &image).env("INPUT_TAGS", "x").env("INPUT_REGISTRY", &bed.registry).env("INPUT_USERNAME", &bed.user);
-    command.env("INPUT_PASSWORD", &bed.password).env("INPUT_INSECURE-REGISTRIES", &bed.registry).env("INPUT_PLATFORMS", "linux/amd64");
+    command
+        .env("INPUT_IMAGES", &image)
+        .env("INPUT_TAGS", "x")
+        .env("INPUT_REGISTRY", &bed.registry)
+        .env("INPUT_USERNAME", &bed.user);
+    command
+        .env("INPUT_PASSWORD", &bed.password)
+        .env("INPUT_INSECURE-REGISTRIES", &bed.registry)
+        .env("INPUT_PLATFORMS", "linux/amd64");
     command.env("INPUT_BUILD-ARGS", format!("BASE_IMAGE={}\nNONCE={}", bed.base_image, nonce()));
     command.stdout(std::process::Stdio::piped());
     let mut child = command.spawn().unwrap();
@@ -201,7 +258,8 @@ fn a_cancelled_job_leaves_no_container_and_no_credentials() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         assert!(Instant::now() < deadline, "the build never reached its RUN step");
-        let running = std::process::Command::new("pgrep").args(["-f", "sleep 60"]).output().unwrap();
+        let running =
+            std::process::Command::new("pgrep").args(["-f", "sleep 60"]).output().unwrap();
         if running.status.success() {
             break;
         }
@@ -218,12 +276,19 @@ fn a_cancelled_job_leaves_no_container_and_no_credentials() {
     let cancelled = Instant::now();
     std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let status = child.wait().unwrap();
-    assert!(cancelled.elapsed() < Duration::from_secs(10), "took {:?} to stop", cancelled.elapsed());
+    assert!(
+        cancelled.elapsed() < Duration::from_secs(10),
+        "took {:?} to stop",
+        cancelled.elapsed()
+    );
     assert!(!status.success());
     let lines = reader.join().unwrap();
     assert!(lines.iter().any(|l| l.starts_with("::error::cancelled by SIGTERM")), "{lines:?}");
     assert_eq!(private_dirs(), 0, "the credentials are gone");
-    let leftover = std::process::Command::new("docker").args(["ps", "-aq", "--filter", "label=org.multiarch-action.run"]).output().unwrap();
+    let leftover = std::process::Command::new("docker")
+        .args(["ps", "-aq", "--filter", "label=org.multiarch-action.run"])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&leftover.stdout).trim(), "");
     assert_eq!(bed.manifest_digest(&image, "x"), None);
 }

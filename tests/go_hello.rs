@@ -14,14 +14,19 @@ use common::{ROOT, Run, TestBed, registry_inputs, run_action, shown_text};
 
 const PLATFORMS: &str = "linux/amd64,linux/arm64,linux/arm/v7";
 /// Each platform and what its image prints.
-const GREETINGS: [(&str, &str); 3] = [("linux/amd64", "Hello, amd64!"), ("linux/arm64", "Hello, arm64!"), ("linux/arm/v7", "Hello, arm!")];
+const GREETINGS: [(&str, &str); 3] = [
+    ("linux/amd64", "Hello, amd64!"),
+    ("linux/arm64", "Hello, arm64!"),
+    ("linux/arm/v7", "Hello, arm!"),
+];
 
 /// The example's files, copied so that the build writes nothing into the
 /// repository.
 fn example_workspace() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for file in ["hello.go", "go.mod", "Dockerfile", "Dockerfile.naive"] {
-        std::fs::copy(Path::new(ROOT).join("examples/go-hello").join(file), dir.path().join(file)).unwrap();
+        std::fs::copy(Path::new(ROOT).join("examples/go-hello").join(file), dir.path().join(file))
+            .unwrap();
     }
     dir
 }
@@ -51,11 +56,19 @@ fn build(bed: &TestBed, image: &str, dockerfile: &str, tag: &str) -> Run {
 /// Every platform is in the index, and each image, run by itself, greets in
 /// its own architecture (through the action's smoke test and again here).
 fn assert_each_platform_greets_in_its_architecture(bed: &TestBed, image: &str, run: &Run) {
-    let platforms: BTreeMap<String, String> = serde_json::from_str(run.output("platforms")).unwrap();
-    assert_eq!(platforms.keys().map(String::as_str).collect::<Vec<_>>(), ["linux/amd64", "linux/arm/v7", "linux/arm64"]);
+    let platforms: BTreeMap<String, String> =
+        serde_json::from_str(run.output("platforms")).unwrap();
+    assert_eq!(
+        platforms.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["linux/amd64", "linux/arm/v7", "linux/arm64"]
+    );
     let reference = format!("{image}@{}", run.output("digest"));
     for (platform, greeting) in GREETINGS {
-        assert!(shown_text(&run.stdout).contains(&format!("{platform}: exit 0\n{greeting}")), "smoke test of {platform}:\n{}", run.stdout);
+        assert!(
+            shown_text(&run.stdout).contains(&format!("{platform}: exit 0\n{greeting}")),
+            "smoke test of {platform}:\n{}",
+            run.stdout
+        );
         assert_eq!(bed.run_image(&reference, platform, &["/hello"]), greeting, "{platform}");
     }
 }
@@ -73,7 +86,11 @@ fn the_go_example_builds_both_ways_and_only_the_naive_one_gets_the_rewrite() {
 
     let cross = build(&bed, &image, "Dockerfile", "cross");
     assert_each_platform_greets_in_its_architecture(&bed, &image, &cross);
-    assert_eq!(annotations(&cross, "warning", "Dockerfile"), Vec::<&str>::new(), "the cross-compiling Dockerfile passes the lint");
+    assert_eq!(
+        annotations(&cross, "warning", "Dockerfile"),
+        Vec::<&str>::new(),
+        "the cross-compiling Dockerfile passes the lint"
+    );
     assert_eq!(annotations(&cross, "notice", "Dockerfile"), Vec::<&str>::new());
     assert!(!cross.stdout.contains("QEMU emulation for"), "{}", cross.stdout);
 
@@ -83,7 +100,11 @@ fn the_go_example_builds_both_ways_and_only_the_naive_one_gets_the_rewrite() {
     assert_eq!(warnings.len(), 1, "one finding, the rewrite: {warnings:?}");
     // On the FROM line (line 5), the rewrite itself, line by line.
     let rewrite = warnings[0];
-    assert!(rewrite.starts_with("::warning file=Dockerfile.naive,line=5,title=Cross-compile this stage"), "{rewrite}");
+    assert!(
+        rewrite
+            .starts_with("::warning file=Dockerfile.naive,line=5,title=Cross-compile this stage"),
+        "{rewrite}"
+    );
     for part in [
         "`go build` (line 8) runs under QEMU emulation for linux/arm64,linux/arm/v7",
         "%0A    FROM --platform=$BUILDPLATFORM ${GOLANG_IMAGE} AS builder%0A",
@@ -94,7 +115,8 @@ fn the_go_example_builds_both_ways_and_only_the_naive_one_gets_the_rewrite() {
         assert!(rewrite.contains(part), "{part:?} in {rewrite}");
     }
     // The rewrite is the cross-compiling example's own builder stage.
-    let example = std::fs::read_to_string(Path::new(ROOT).join("examples/go-hello/Dockerfile")).unwrap();
+    let example =
+        std::fs::read_to_string(Path::new(ROOT).join("examples/go-hello/Dockerfile")).unwrap();
     for line in [
         "FROM --platform=$BUILDPLATFORM ${GOLANG_IMAGE} AS builder",
         "ARG TARGETOS TARGETARCH TARGETVARIANT",
@@ -108,7 +130,12 @@ fn the_go_example_builds_both_ways_and_only_the_naive_one_gets_the_rewrite() {
     let notices = annotations(&naive, "notice", "Dockerfile.naive");
     assert_eq!(notices.len(), 1, "{notices:?}");
     let measured = notices[0];
-    assert!(measured.starts_with("::notice file=Dockerfile.naive,line=5,title=Time this build spent under QEMU::"), "{measured}");
+    assert!(
+        measured.starts_with(
+            "::notice file=Dockerfile.naive,line=5,title=Time this build spent under QEMU::"
+        ),
+        "{measured}"
+    );
     for platform in ["linux/arm64", "linux/arm/v7"] {
         let row = naive
             .summary
@@ -121,7 +148,8 @@ fn the_go_example_builds_both_ways_and_only_the_naive_one_gets_the_rewrite() {
         // `%` is `%25` in a workflow command.
         let stated = format!("{platform} {} of {wall} {}", under[0], under[1].replace('%', "%25"));
         assert!(measured.contains(&stated), "{stated:?} in {measured}");
-        let share: f64 = under[1].trim_matches(|c| c == '(' || c == ')' || c == '%').parse().unwrap();
+        let share: f64 =
+            under[1].trim_matches(|c| c == '(' || c == ')' || c == '%').parse().unwrap();
         assert!(share >= 50.0, "compiling Go under QEMU is most of {platform}'s build: {row}");
     }
     assert!(!measured.contains("linux/amd64"), "amd64 ran natively: {measured}");

@@ -66,7 +66,11 @@ const RELEASE_PRERELEASE: &str = "no `latest` for a GitHub release marked pre-re
 const KEPT: &[(&str, &str, &[&str])] = &[
     ("tag/tag07", PRERELEASE, &["org/app:2.0.8-beta.67", "ghcr.io/user/app:2.0.8-beta.67"]),
     ("tag/tag08", PRERELEASE, &["org/app:2.0", "ghcr.io/user/app:2.0"]),
-    ("tag/tag09", PRERELEASE, &["org/app:2.0.8", "org/app:67", "ghcr.io/user/app:2.0.8", "ghcr.io/user/app:67"]),
+    (
+        "tag/tag09",
+        PRERELEASE,
+        &["org/app:2.0.8", "org/app:67", "ghcr.io/user/app:2.0.8", "ghcr.io/user/app:67"],
+    ),
     ("latest/latest06", PRERELEASE, &["org/app:2.0.8", "ghcr.io/user/app:2.0.8"]),
     ("latest/latest10", PRERELEASE, &["2.0.8"]),
     ("release/release01", RELEASE_PRERELEASE, &["user/app:v1.1.1"]),
@@ -75,7 +79,8 @@ const KEPT: &[(&str, &str, &[&str])] = &[
 
 /// metadata-action's rules for an empty `tags` input, given explicitly here
 /// (an empty `tags` is this action's own, release-first, default).
-const METADATA_ACTION_DEFAULT_TAGS: &str = "type=schedule\ntype=ref,event=branch\ntype=ref,event=tag\ntype=ref,event=pr";
+const METADATA_ACTION_DEFAULT_TAGS: &str =
+    "type=schedule\ntype=ref,event=branch\ntype=ref,event=tag\ntype=ref,event=pr";
 
 fn load<T: serde::de::DeserializeOwned>(path: &str) -> T {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -108,7 +113,11 @@ fn run(case: &Case, dir: &std::path::Path) -> Result<Outcome, String> {
     github.default_branch.get_or_insert_with(|| "master".to_string());
     github.commit_date = chrono::DateTime::from_timestamp(CLOCK, 0);
 
-    let tags = if case.tags.is_empty() { METADATA_ACTION_DEFAULT_TAGS.to_string() } else { case.tags.join("\n") };
+    let tags = if case.tags.is_empty() {
+        METADATA_ACTION_DEFAULT_TAGS.to_string()
+    } else {
+        case.tags.join("\n")
+    };
     let raw = RawInputs::from_pairs([
         ("tags", tags),
         ("flavor", case.flavor.join("\n")),
@@ -125,7 +134,11 @@ fn run(case: &Case, dir: &std::path::Path) -> Result<Outcome, String> {
         .map_err(|e| format!("{e:#}"))?;
     let meta = compute_meta(&raw, &github, &images).map_err(|e| format!("{e:#}"))?;
     let names: Vec<String> = meta.tag_names().into_iter().map(str::to_string).collect();
-    let refs = if images.is_empty() { names.clone() } else { meta.references(&images.iter().map(|i| i.name.clone()).collect::<Vec<_>>()) };
+    let refs = if images.is_empty() {
+        names.clone()
+    } else {
+        meta.references(&images.iter().map(|i| i.name.clone()).collect::<Vec<_>>())
+    };
     let joined = refs.join(&meta.separators.tags);
     Ok(Outcome { version: meta.version, refs, names, joined, labels: meta.labels })
 }
@@ -148,9 +161,13 @@ fn every_case_of_metadata_action_agrees_or_is_a_kept_rule() {
             }
         };
         if let Some(want) = &case.expected_revision
-            && labels.get("org.opencontainers.image.revision").map(String::as_str).unwrap_or("") != want
+            && labels.get("org.opencontainers.image.revision").map(String::as_str).unwrap_or("")
+                != want
         {
-            failures.push(format!("{id}: revision {:?}, metadata-action gives {want:?}", labels.get("org.opencontainers.image.revision")));
+            failures.push(format!(
+                "{id}: revision {:?}, metadata-action gives {want:?}",
+                labels.get("org.opencontainers.image.revision")
+            ));
         }
         // The generated labels come from the payload here and from the API
         // there; the ones the `labels` input sets must agree.
@@ -158,7 +175,11 @@ fn every_case_of_metadata_action_agrees_or_is_a_kept_rule() {
             for key in case.labels.iter().filter_map(|l| l.split_once('=')).map(|(k, _)| k.trim()) {
                 labels_checked += 1;
                 if labels.get(key) != theirs.get(key) {
-                    failures.push(format!("{id}: label {key} is {:?}, metadata-action gives {:?}", labels.get(key), theirs.get(key)));
+                    failures.push(format!(
+                        "{id}: label {key} is {:?}, metadata-action gives {:?}",
+                        labels.get(key),
+                        theirs.get(key)
+                    ));
                 }
             }
         }
@@ -172,14 +193,21 @@ fn every_case_of_metadata_action_agrees_or_is_a_kept_rule() {
             (None, Some(_)) => continue,
             (None, None) => panic!("{id}: the case expects no tags"),
         };
-        let latest = refs.iter().any(|r| r == "latest" || r.ends_with(":latest") || r.contains(":latest-") || r.contains("-latest"));
+        let latest = refs.iter().any(|r| {
+            r == "latest"
+                || r.ends_with(":latest")
+                || r.contains(":latest-")
+                || r.contains("-latest")
+        });
         if let Some((_, reason, ours)) = KEPT.iter().find(|(k, _, _)| *k == id) {
             kept_seen.push(id.clone());
             if refs != *ours {
                 failures.push(format!("{id} (kept: {reason}): gives {refs:?}, expected {ours:?}"));
             }
             if refs == theirs {
-                failures.push(format!("{id}: listed as kept but agrees with metadata-action; remove it from KEPT"));
+                failures.push(format!(
+                    "{id}: listed as kept but agrees with metadata-action; remove it from KEPT"
+                ));
             }
             continue;
         }
@@ -191,7 +219,8 @@ fn every_case_of_metadata_action_agrees_or_is_a_kept_rule() {
         {
             failures.push(format!("{id}: version {version:?}, metadata-action gives {want:?}"));
         }
-        if case.expected_version.is_none() && case.expected_latest.is_some() && !version.is_empty() {
+        if case.expected_version.is_none() && case.expected_latest.is_some() && !version.is_empty()
+        {
             failures.push(format!("{id}: version {version:?}, metadata-action gives none"));
         }
         if let Some(want) = case.expected_latest
@@ -207,7 +236,13 @@ fn every_case_of_metadata_action_agrees_or_is_a_kept_rule() {
     }
     assert_eq!(kept_seen.len(), KEPT.len(), "every kept case is in the tables: {kept_seen:?}");
     assert_eq!(labels_checked, 14, "labels set by the cases' `labels` inputs");
-    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[derive(Debug, Deserialize)]
@@ -314,8 +349,12 @@ fn the_parsers_accept_what_metadata_action_accepts() {
                 let format = if *format == meta::ShaFormat::Long { "long" } else { "short" };
                 assert_eq!(Some(format), row.format.as_deref(), "{}", row.line);
             }
-            meta::RuleKind::Match { group, .. } => assert_eq!(Some(group.to_string()), row.group, "{}", row.line),
-            meta::RuleKind::Edge { branch } => assert_eq!(Some(branch.clone().unwrap_or_default()), row.branch, "{}", row.line),
+            meta::RuleKind::Match { group, .. } => {
+                assert_eq!(Some(group.to_string()), row.group, "{}", row.line)
+            }
+            meta::RuleKind::Edge { branch } => {
+                assert_eq!(Some(branch.clone().unwrap_or_default()), row.branch, "{}", row.line)
+            }
             _ => {}
         }
     }
@@ -323,8 +362,14 @@ fn the_parsers_accept_what_metadata_action_accepts() {
     let rules = meta::parse_tag_rules(&tables.tag_order.lines.join("\n")).unwrap();
     let mut by_priority: Vec<&meta::TagRule> = rules.iter().collect();
     by_priority.sort_by_key(|r| std::cmp::Reverse(r.priority));
-    assert_eq!(by_priority.iter().map(|r| kind_name(&r.kind)).collect::<Vec<_>>(), tables.tag_order.types_by_priority);
-    assert_eq!(by_priority.iter().map(|r| r.priority).collect::<Vec<_>>(), tables.tag_order.priorities);
+    assert_eq!(
+        by_priority.iter().map(|r| kind_name(&r.kind)).collect::<Vec<_>>(),
+        tables.tag_order.types_by_priority
+    );
+    assert_eq!(
+        by_priority.iter().map(|r| r.priority).collect::<Vec<_>>(),
+        tables.tag_order.priorities
+    );
 
     for row in &tables.flavor {
         let text_in = row.lines.join("\n");
@@ -341,7 +386,11 @@ fn the_parsers_accept_what_metadata_action_accepts() {
         assert_eq!(Some(latest), row.latest.as_deref(), "{text_in:?}");
         assert_eq!(Some(text(&flavor.prefix)), row.prefix, "{text_in:?}");
         assert_eq!(Some(text(&flavor.suffix)), row.suffix, "{text_in:?}");
-        assert_eq!((Some(flavor.prefix_on_latest), Some(flavor.suffix_on_latest)), (row.prefix_latest, row.suffix_latest), "{text_in:?}");
+        assert_eq!(
+            (Some(flavor.prefix_on_latest), Some(flavor.suffix_on_latest)),
+            (row.prefix_latest, row.suffix_latest),
+            "{text_in:?}"
+        );
     }
 
     for row in &tables.images {
@@ -354,10 +403,15 @@ fn the_parsers_accept_what_metadata_action_accepts() {
             continue;
         }
         match meta::parse_images(&text_in) {
-            Err(e) => assert!(row.invalid, "{text_in:?}: rejected ({e}), metadata-action accepts it"),
+            Err(e) => {
+                assert!(row.invalid, "{text_in:?}: rejected ({e}), metadata-action accepts it")
+            }
             Ok(images) => {
                 assert!(!row.invalid, "{text_in:?}: accepted, metadata-action rejects it");
-                let images: Vec<ImageRow> = images.into_iter().map(|i| ImageRow { name: i.name, enable: i.enable }).collect();
+                let images: Vec<ImageRow> = images
+                    .into_iter()
+                    .map(|i| ImageRow { name: i.name, enable: i.enable })
+                    .collect();
                 assert_eq!(Some(images), row.images, "{text_in:?}");
             }
         }

@@ -6,10 +6,14 @@ mod common;
 
 use common::{TestBed, registry_inputs, run_action, workspace};
 
-const DOCKERFILE: &str = "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nARG NONCE\nRUN echo $NONCE > /nonce && uname -m > /arch\n";
+const DOCKERFILE: &str =
+    "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nARG NONCE\nRUN echo $NONCE > /nonce && uname -m > /arch\n";
 
 fn nonce() -> String {
-    format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())
+    format!(
+        "{}",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    )
 }
 
 #[test]
@@ -35,7 +39,12 @@ fn digest_runs_then_a_merge_publish_one_image_to_two_repositories() {
         assert!(run.success, "{platform}: {}\n{}", run.stdout, run.stderr);
         assert_eq!(run.output("tags"), "", "mode: digest pushes no tag");
         let file = digests_dir.path().join(platform.replace('/', "-"));
-        assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), run.output("digest"), "{}", file.display());
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap().trim(),
+            run.output("digest"),
+            "{}",
+            file.display()
+        );
         per_platform.push(run.output("digest").to_string());
     }
     let repository = image.strip_prefix(&format!("{}/", bed.registry)).unwrap();
@@ -50,18 +59,30 @@ fn digest_runs_then_a_merge_publish_one_image_to_two_repositories() {
     let images = format!("{image}\n{mirror}");
     let mut inputs = registry_inputs(&bed, &image);
     inputs.retain(|(k, _)| *k != "images");
-    inputs.extend([("images", images.as_str()), ("mode", "merge"), ("digests-dir", digests_path.as_str()), ("version", "2.1.0")]);
+    inputs.extend([
+        ("images", images.as_str()),
+        ("mode", "merge"),
+        ("digests-dir", digests_path.as_str()),
+        ("version", "2.1.0"),
+    ]);
     let merge_dir = workspace("FROM scratch\n");
     let run = run_action(merge_dir.path(), &inputs, &[]);
     assert!(run.success, "{}\n{}", run.stdout, run.stderr);
     let digest = run.output("digest");
     for repository in [&image, &mirror] {
         for tag in ["2.1.0", "2.1", "2", "latest"] {
-            assert_eq!(bed.manifest_digest(repository, tag).as_deref(), Some(digest), "{repository}:{tag}");
+            assert_eq!(
+                bed.manifest_digest(repository, tag).as_deref(),
+                Some(digest),
+                "{repository}:{tag}"
+            );
         }
     }
     let platforms: serde_json::Value = serde_json::from_str(run.output("platforms")).unwrap();
-    assert_eq!(platforms.as_object().unwrap().keys().collect::<Vec<_>>(), ["linux/amd64", "linux/arm64"]);
+    assert_eq!(
+        platforms.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["linux/amd64", "linux/arm64"]
+    );
     for (platform, arch) in [("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")] {
         assert_eq!(bed.run_image(&format!("{mirror}@{digest}"), platform, &["cat", "/arch"]), arch);
     }
@@ -80,6 +101,10 @@ fn digest_runs_then_a_merge_publish_one_image_to_two_repositories() {
     inputs.extend([("mode", "merge"), ("digests", missing.as_str()), ("tags", "never")]);
     let run = run_action(merge_dir.path(), &inputs, &[]);
     assert!(!run.success);
-    assert!(run.error_lines()[0].contains(&format!("digests: {fake} is not in {image}")), "{}", run.stdout);
+    assert!(
+        run.error_lines()[0].contains(&format!("digests: {fake} is not in {image}")),
+        "{}",
+        run.stdout
+    );
     assert_eq!(bed.manifest_digest(&image, "never"), None);
 }

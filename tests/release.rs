@@ -28,12 +28,21 @@ fn workflow_inputs(mode: &str) -> BTreeMap<String, String> {
         .flat_map(|job| job["steps"].as_sequence().cloned().unwrap_or_default())
         .find(|step| step["env"]["INPUT_MODE"].as_str() == Some(mode))
         .unwrap_or_else(|| panic!("no step of release.yml runs mode {mode}"));
-    assert_eq!(step["run"].as_str(), Some("\"$RUNNER_TEMP/prebuilt/bin/multiarch-action\""), "the step runs the binary built just now");
+    assert_eq!(
+        step["run"].as_str(),
+        Some("\"$RUNNER_TEMP/prebuilt/bin/multiarch-action\""),
+        "the step runs the binary built just now"
+    );
     step["env"]
         .as_mapping()
         .unwrap()
         .iter()
-        .map(|(k, v)| (k.as_str().unwrap().strip_prefix("INPUT_").unwrap().to_lowercase(), v.as_str().unwrap().to_string()))
+        .map(|(k, v)| {
+            (
+                k.as_str().unwrap().strip_prefix("INPUT_").unwrap().to_lowercase(),
+                v.as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -65,12 +74,20 @@ fn clean_checkout(into: &Path) {
 
 fn release(checkout: &Path, args: &[&str]) -> std::process::Output {
     // The compiled dependencies of this checkout's own build are reused.
-    Command::new(checkout.join("scripts/release")).args(args).env("CARGO_TARGET_DIR", format!("{ROOT}/target")).output().unwrap()
+    Command::new(checkout.join("scripts/release"))
+        .args(args)
+        .env("CARGO_TARGET_DIR", format!("{ROOT}/target"))
+        .output()
+        .unwrap()
 }
 
 fn buildx_version(checkout: &Path) -> String {
     let dockerfile = std::fs::read_to_string(checkout.join("Dockerfile")).unwrap();
-    dockerfile.lines().find_map(|l| l.strip_prefix("ARG BUILDX_VERSION=")).expect("the Dockerfile pins buildx").to_string()
+    dockerfile
+        .lines()
+        .find_map(|l| l.strip_prefix("ARG BUILDX_VERSION="))
+        .expect("the Dockerfile pins buildx")
+        .to_string()
 }
 
 #[test]
@@ -84,27 +101,47 @@ fn the_release_steps_build_the_action_image_from_source_and_pin_it() {
     // The binary, from source, as the Dockerfile's prebuilt-binary context.
     let prebuilt = runner_temp.path().join("prebuilt");
     let built = release(checkout.path(), &["binary", prebuilt.to_str().unwrap()]);
-    assert!(built.status.success(), "scripts/release binary: {}", String::from_utf8_lossy(&built.stderr));
-    for file in ["bin/multiarch-action", "bin/multiarch-action-post", "ca-certificates.crt", "tmp"] {
+    assert!(
+        built.status.success(),
+        "scripts/release binary: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    for file in ["bin/multiarch-action", "bin/multiarch-action-post", "ca-certificates.crt", "tmp"]
+    {
         assert!(prebuilt.join(file).exists(), "{file} is in the prebuilt context");
     }
     let binary: PathBuf = prebuilt.join("bin/multiarch-action");
 
     // Stand-in for docker/buildx-bin, which cannot be pulled here.
     let buildx_dir = tempfile::tempdir().unwrap();
-    std::fs::copy("/usr/libexec/docker/cli-plugins/docker-buildx", buildx_dir.path().join("buildx")).unwrap();
-    let buildx_context = format!("docker/buildx-bin:{}={}", buildx_version(checkout.path()), buildx_dir.path().display());
+    std::fs::copy(
+        "/usr/libexec/docker/cli-plugins/docker-buildx",
+        buildx_dir.path().join("buildx"),
+    )
+    .unwrap();
+    let buildx_context = format!(
+        "docker/buildx-bin:{}={}",
+        buildx_version(checkout.path()),
+        buildx_dir.path().display()
+    );
 
-    let github = [("GITHUB_EVENT_NAME", "release"), ("GITHUB_REF", "refs/tags/v9.8.7"), ("GITHUB_REF_NAME", "v9.8.7")];
+    let github = [
+        ("GITHUB_EVENT_NAME", "release"),
+        ("GITHUB_REF", "refs/tags/v9.8.7"),
+        ("GITHUB_REF_NAME", "v9.8.7"),
+    ];
     let run_step = |mode: &str, overrides: &[(&str, String)]| {
-        let mut inputs: BTreeMap<String, String> =
-            workflow_inputs(mode).into_iter().map(|(k, v)| (k, substitute(&v, runner_temp.path(), &bed, &image))).collect();
+        let mut inputs: BTreeMap<String, String> = workflow_inputs(mode)
+            .into_iter()
+            .map(|(k, v)| (k, substitute(&v, runner_temp.path(), &bed, &image)))
+            .collect();
         inputs.insert("registry".into(), bed.registry.clone());
         inputs.insert("insecure-registries".into(), bed.registry.clone());
         for (name, value) in overrides {
             inputs.insert(name.to_string(), value.clone());
         }
-        let pairs: Vec<(&str, &str)> = inputs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let pairs: Vec<(&str, &str)> =
+            inputs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         common::run_binary(&binary, checkout.path(), &pairs, &github)
     };
 
@@ -114,24 +151,44 @@ fn the_release_steps_build_the_action_image_from_source_and_pin_it() {
             "build-contexts",
             format!(
                 "{}\n{buildx_context}",
-                workflow_inputs("digest")["build-contexts"].replace("${{ runner.temp }}", &runner_temp.path().display().to_string())
+                workflow_inputs("digest")["build-contexts"]
+                    .replace("${{ runner.temp }}", &runner_temp.path().display().to_string())
             ),
         )],
     );
     assert!(digest_run.success, "{}\n{}", digest_run.stdout, digest_run.stderr);
-    let merge_run = run_step("merge", &[("platforms", "linux/amd64".into()), ("release-notes", "false".into())]);
+    let merge_run = run_step(
+        "merge",
+        &[("platforms", "linux/amd64".into()), ("release-notes", "false".into())],
+    );
     assert!(merge_run.success, "{}\n{}", merge_run.stdout, merge_run.stderr);
     assert_eq!(merge_run.output("version"), "9.8.7");
     let digest = merge_run.output("digest");
     assert_eq!(bed.manifest_digest(&image, "9.8.7").as_deref(), Some(digest));
     // The smoke test of the workflow ran the image's own binary.
-    assert!(merge_run.stdout.contains(&format!("multiarch-action {}", env!("CARGO_PKG_VERSION"))), "{}", merge_run.stdout);
+    assert!(
+        merge_run.stdout.contains(&format!("multiarch-action {}", env!("CARGO_PKG_VERSION"))),
+        "{}",
+        merge_run.stdout
+    );
 
     // The post step's entrypoint is in the image too; with no run saved it
     // has nothing to clean.
-    let post =
-        bed.docker(&["run", "--rm", "--pull", "always", "--entrypoint", "/usr/bin/multiarch-action-post", &format!("{image}@{digest}")]);
-    assert!(post.status.success(), "{}{}", String::from_utf8_lossy(&post.stdout), String::from_utf8_lossy(&post.stderr));
+    let post = bed.docker(&[
+        "run",
+        "--rm",
+        "--pull",
+        "always",
+        "--entrypoint",
+        "/usr/bin/multiarch-action-post",
+        &format!("{image}@{digest}"),
+    ]);
+    assert!(
+        post.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&post.stdout),
+        String::from_utf8_lossy(&post.stderr)
+    );
 
     // Pinned: the release's action.yml runs exactly this version's image.
     let version = env!("CARGO_PKG_VERSION");
@@ -139,13 +196,23 @@ fn the_release_steps_build_the_action_image_from_source_and_pin_it() {
     assert!(pinned.status.success(), "{}", String::from_utf8_lossy(&pinned.stderr));
     let action = std::fs::read_to_string(checkout.path().join("action.yml")).unwrap();
     let runs: serde_yaml_ng::Value = serde_yaml_ng::from_str(&action).unwrap();
-    assert_eq!(runs["runs"]["image"].as_str(), Some(format!("docker://ghcr.io/acme/multiarch-action:{version}").as_str()));
+    assert_eq!(
+        runs["runs"]["image"].as_str(),
+        Some(format!("docker://ghcr.io/acme/multiarch-action:{version}").as_str())
+    );
     assert!(runs["outputs"]["image"].is_mapping(), "the `image` output is left alone");
     for (wrong, says) in [("9.9.9", "bump the version in Cargo.toml"), ("", "no version to pin")] {
         let refused = release(checkout.path(), &["pin", "acme/multiarch-action", wrong]);
-        assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains(says), "{wrong:?}");
+        assert!(
+            !refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains(says),
+            "{wrong:?}"
+        );
     }
     for (version, major) in [("1.2.3", "v1\n"), ("10.0.0", "v10\n"), ("1.2.3-rc.1", ""), ("", "")] {
-        assert_eq!(String::from_utf8_lossy(&release(checkout.path(), &["major", version]).stdout), major, "{version:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&release(checkout.path(), &["major", version]).stdout),
+            major,
+            "{version:?}"
+        );
     }
 }

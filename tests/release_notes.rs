@@ -5,7 +5,8 @@
 use std::sync::{Arc, Mutex};
 
 use multiarch_action::github::{
-    ImageSection, Outcome, SECTION_END, SECTION_START, commit_date, default_branch, publish_release_notes, render_section,
+    ImageSection, Outcome, SECTION_END, SECTION_START, commit_date, default_branch,
+    publish_release_notes, render_section,
 };
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -119,7 +120,10 @@ fn reason(status: u16) -> &'static str {
 
 /// Behaves like the release endpoints: GET answers the stored release, PATCH stores
 /// the sent `body` and answers the updated release. `patch` overrides PATCH answers.
-fn release_api(fixture: &str, patch: Option<(u16, String)>) -> impl Fn(&Request) -> (u16, String) + use<> {
+fn release_api(
+    fixture: &str,
+    patch: Option<(u16, String)>,
+) -> impl Fn(&Request) -> (u16, String) + use<> {
     let release: Value = serde_json::from_str(fixture).unwrap();
     let path = format!("/repos/acme/app/releases/{}", release["id"]);
     let state = Mutex::new(release);
@@ -178,12 +182,20 @@ fn outside_section(body: &str) -> (&str, &str) {
 #[tokio::test]
 async fn appends_section_to_release_without_one() {
     let server = Server::start(release_api(RELEASE_NO_SECTION, None)).await;
-    let outcome = publish_release_notes(&server.base, TOKEN, "acme/app", 158437372, &section()).await.unwrap();
+    let outcome = publish_release_notes(&server.base, TOKEN, "acme/app", 158437372, &section())
+        .await
+        .unwrap();
     assert_eq!(outcome, Outcome::Updated { release_id: 158437372 });
 
     let requests = server.requests();
     let calls: Vec<_> = requests.iter().map(|r| (r.method.as_str(), r.path.as_str())).collect();
-    assert_eq!(calls, [("GET", "/repos/acme/app/releases/158437372"), ("PATCH", "/repos/acme/app/releases/158437372"),]);
+    assert_eq!(
+        calls,
+        [
+            ("GET", "/repos/acme/app/releases/158437372"),
+            ("PATCH", "/repos/acme/app/releases/158437372"),
+        ]
+    );
     for request in &requests {
         assert_eq!(request.authorization.as_deref(), Some(format!("Bearer {TOKEN}").as_str()));
     }
@@ -201,7 +213,9 @@ async fn appends_section_to_release_without_one() {
 #[tokio::test]
 async fn rerun_replaces_the_old_section() {
     let server = Server::start(release_api(RELEASE_WITH_SECTION, None)).await;
-    let outcome = publish_release_notes(&server.base, TOKEN, "acme/app", 161902718, &section()).await.unwrap();
+    let outcome = publish_release_notes(&server.base, TOKEN, "acme/app", 161902718, &section())
+        .await
+        .unwrap();
     assert_eq!(outcome, Outcome::Updated { release_id: 161902718 });
 
     let requests = server.requests();
@@ -221,7 +235,9 @@ async fn rerun_replaces_the_old_section() {
 async fn running_twice_sends_the_same_body() {
     let server = Server::start(release_api(RELEASE_NO_SECTION, None)).await;
     for _ in 0..2 {
-        let outcome = publish_release_notes(&server.base, TOKEN, "acme/app", 158437372, &section()).await.unwrap();
+        let outcome = publish_release_notes(&server.base, TOKEN, "acme/app", 158437372, &section())
+            .await
+            .unwrap();
         assert_eq!(outcome, Outcome::Updated { release_id: 158437372 });
     }
     let requests = server.requests();
@@ -232,8 +248,11 @@ async fn running_twice_sends_the_same_body() {
 
 #[tokio::test]
 async fn forbidden_update_is_a_warning() {
-    let server = Server::start(release_api(RELEASE_NO_SECTION, Some((403, UPDATE_403.into())))).await;
-    let outcome = publish_release_notes(&server.base, TOKEN, "acme/app", 158437372, &section()).await.unwrap();
+    let server =
+        Server::start(release_api(RELEASE_NO_SECTION, Some((403, UPDATE_403.into())))).await;
+    let outcome = publish_release_notes(&server.base, TOKEN, "acme/app", 158437372, &section())
+        .await
+        .unwrap();
     let Outcome::NoPermission(warning) = outcome else {
         panic!("expected NoPermission, got {outcome:?}");
     };
@@ -252,11 +271,15 @@ async fn forbidden_update_is_a_warning() {
 async fn hidden_release_is_a_warning() {
     // A fine-grained token without access to the repository sees 404.
     let server = Server::start(release_api(RELEASE_NO_SECTION, None)).await;
-    let outcome = publish_release_notes(&server.base, TOKEN, "acme/app", 99, &section()).await.unwrap();
+    let outcome =
+        publish_release_notes(&server.base, TOKEN, "acme/app", 99, &section()).await.unwrap();
     let Outcome::NoPermission(warning) = outcome else {
         panic!("expected NoPermission, got {outcome:?}");
     };
-    assert!(warning.contains("may not read release 99 of acme/app (HTTP 404: Not Found)"), "{warning}");
+    assert!(
+        warning.contains("may not read release 99 of acme/app (HTTP 404: Not Found)"),
+        "{warning}"
+    );
     assert!(warning.contains("permissions: contents: write"));
     assert!(!warning.contains(TOKEN) && !warning.contains('\n'));
     let methods: Vec<_> = server.requests().iter().map(|r| r.method.clone()).collect();
@@ -267,7 +290,9 @@ async fn hidden_release_is_a_warning() {
 async fn warning_never_echoes_the_token() {
     let echo = format!(r#"{{"message":"token {TOKEN} lacks\nscope"}}"#);
     let server = Server::start(release_api(RELEASE_NO_SECTION, Some((403, echo)))).await;
-    let outcome = publish_release_notes(&server.base, TOKEN, "acme/app", 158437372, &section()).await.unwrap();
+    let outcome = publish_release_notes(&server.base, TOKEN, "acme/app", 158437372, &section())
+        .await
+        .unwrap();
     let Outcome::NoPermission(warning) = outcome else {
         panic!("expected NoPermission, got {outcome:?}");
     };
@@ -278,10 +303,18 @@ async fn warning_never_echoes_the_token() {
 #[tokio::test]
 async fn server_error_is_an_error_without_the_token() {
     let server = Server::start(|request: &Request| {
-        (500, format!(r#"{{"message":"upstream said {}"}}"#, request.authorization.clone().unwrap_or_default()))
+        (
+            500,
+            format!(
+                r#"{{"message":"upstream said {}"}}"#,
+                request.authorization.clone().unwrap_or_default()
+            ),
+        )
     })
     .await;
-    let error = publish_release_notes(&server.base, TOKEN, "acme/app", 158437372, &section()).await.unwrap_err();
+    let error = publish_release_notes(&server.base, TOKEN, "acme/app", 158437372, &section())
+        .await
+        .unwrap_err();
     let text = format!("{error:#} {error:?}");
     assert!(text.contains("could not read release 158437372 of acme/app"), "{text}");
     assert!(text.contains("HTTP 500"), "{text}");
@@ -295,7 +328,8 @@ async fn unreachable_api_is_an_error_without_the_token() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
-    let error = publish_release_notes(&base, TOKEN, "acme/app", 158437372, &section()).await.unwrap_err();
+    let error =
+        publish_release_notes(&base, TOKEN, "acme/app", 158437372, &section()).await.unwrap_err();
     let text = format!("{error:#} {error:?}");
     assert!(text.contains("could not read release 158437372 of acme/app"), "{text}");
     assert!(!text.contains(TOKEN), "{text}");
@@ -305,7 +339,8 @@ async fn unreachable_api_is_an_error_without_the_token() {
 async fn enterprise_api_url_keeps_its_path() {
     let server = Server::start(release_api(RELEASE_NO_SECTION, None)).await;
     let api_url = format!("{}/api/v3/", server.base);
-    let outcome = publish_release_notes(&api_url, TOKEN, "acme/app", 158437372, &section()).await.unwrap();
+    let outcome =
+        publish_release_notes(&api_url, TOKEN, "acme/app", 158437372, &section()).await.unwrap();
     assert_eq!(outcome, Outcome::Updated { release_id: 158437372 });
     let paths: Vec<_> = server.requests().iter().map(|r| r.path.clone()).collect();
     assert_eq!(paths, ["/api/v3/repos/acme/app/releases/158437372"; 2]);
@@ -314,8 +349,12 @@ async fn enterprise_api_url_keeps_its_path() {
 #[tokio::test]
 async fn bad_inputs_are_errors_without_requests() {
     let server = Server::start(release_api(RELEASE_NO_SECTION, None)).await;
-    for (token, repository) in [(TOKEN, "acme"), (TOKEN, "acme/app/x"), ("", "acme/app"), ("a\nb", "acme/app")] {
-        let error = publish_release_notes(&server.base, token, repository, 158437372, &section()).await.unwrap_err();
+    for (token, repository) in
+        [(TOKEN, "acme"), (TOKEN, "acme/app/x"), ("", "acme/app"), ("a\nb", "acme/app")]
+    {
+        let error = publish_release_notes(&server.base, token, repository, 158437372, &section())
+            .await
+            .unwrap_err();
         assert!(!format!("{error:#}").contains(TOKEN));
     }
     assert!(server.requests().is_empty());
@@ -327,7 +366,9 @@ async fn release_without_body_gets_only_the_section() {
     let mut release: Value = serde_json::from_str(RELEASE_NO_SECTION).unwrap();
     release["body"] = Value::Null;
     let server = Server::start(release_api(&release.to_string(), None)).await;
-    let outcome = publish_release_notes(&server.base, TOKEN, "acme/app", 158437372, &section()).await.unwrap();
+    let outcome = publish_release_notes(&server.base, TOKEN, "acme/app", 158437372, &section())
+        .await
+        .unwrap();
     assert_eq!(outcome, Outcome::Updated { release_id: 158437372 });
     let requests = server.requests();
     assert_eq!(patched_body(&requests[1]), format!("{}\n", render_section(&section())));
@@ -351,7 +392,8 @@ async fn the_action_adds_the_pushed_image_to_the_release() {
         let event_path = dir.path().join("event.json");
         std::fs::write(&event_path, event.to_string()).unwrap();
         let build_args = format!("BASE_IMAGE={}", bed.base_image);
-        let (bed2, image2, base, event_file) = (bed.clone(), image.clone(), server.base.clone(), event_path.display().to_string());
+        let (bed2, image2, base, event_file) =
+            (bed.clone(), image.clone(), server.base.clone(), event_path.display().to_string());
         let workdir = dir.path().to_path_buf();
         let run = tokio::task::spawn_blocking(move || {
             let mut inputs = common::registry_inputs(&bed2, &image2);
@@ -381,9 +423,17 @@ async fn the_action_adds_the_pushed_image_to_the_release() {
         assert!(body.contains(&format!("{image}@{}", run.output("digest"))), "{body}");
         assert!(body.contains(&format!("{image}:1.2.0")), "{body}");
         if forbidden {
-            assert!(run.stdout.contains("::warning::release notes: the token may not edit release"), "{}", run.stdout);
+            assert!(
+                run.stdout.contains("::warning::release notes: the token may not edit release"),
+                "{}",
+                run.stdout
+            );
         } else {
-            assert!(run.stdout.contains("release notes: added the image to release"), "{}", run.stdout);
+            assert!(
+                run.stdout.contains("release notes: added the image to release"),
+                "{}",
+                run.stdout
+            );
         }
     }
 }
@@ -396,7 +446,9 @@ fn repository_api(request: &Request) -> (u16, String) {
     }
     match (request.method.as_str(), request.path.as_str()) {
         ("GET", "/repos/octocat/Hello-World") => (200, GET_REPOSITORY.into()),
-        ("GET", path) if path == format!("/repos/octocat/Hello-World/commits/{COMMIT}") => (200, GET_COMMIT.into()),
+        ("GET", path) if path == format!("/repos/octocat/Hello-World/commits/{COMMIT}") => {
+            (200, GET_COMMIT.into())
+        }
         _ => (404, GET_404.into()),
     }
 }
@@ -405,18 +457,26 @@ fn repository_api(request: &Request) -> (u16, String) {
 async fn default_branch_comes_from_the_repository() {
     let server = Server::start(repository_api).await;
     assert_eq!(default_branch(&server.base, TOKEN, "octocat/Hello-World").await.unwrap(), "master");
-    let calls: Vec<_> = server.requests().iter().map(|r| (r.method.clone(), r.path.clone())).collect();
+    let calls: Vec<_> =
+        server.requests().iter().map(|r| (r.method.clone(), r.path.clone())).collect();
     assert_eq!(calls, [("GET".to_string(), "/repos/octocat/Hello-World".to_string())]);
 
     let missing = default_branch(&server.base, TOKEN, "octocat/Nowhere").await.unwrap_err();
     let text = format!("{missing:#}");
-    assert!(text.starts_with("default branch: could not read repository octocat/Nowhere"), "{text}");
+    assert!(
+        text.starts_with("default branch: could not read repository octocat/Nowhere"),
+        "{text}"
+    );
     assert!(text.contains("404"), "{text}");
 
     let wrong = "ghs_wrongwrongwrongwrongwrongwrongwrong";
-    let denied = format!("{:#}", default_branch(&server.base, wrong, "octocat/Hello-World").await.unwrap_err());
+    let denied = format!(
+        "{:#}",
+        default_branch(&server.base, wrong, "octocat/Hello-World").await.unwrap_err()
+    );
     assert!(denied.contains("401") && !denied.contains(wrong), "{denied}");
-    let none = format!("{:#}", default_branch(&server.base, "", "octocat/Hello-World").await.unwrap_err());
+    let none =
+        format!("{:#}", default_branch(&server.base, "", "octocat/Hello-World").await.unwrap_err());
     assert_eq!(none, "default branch: no github-token given");
 }
 
@@ -454,14 +514,19 @@ async fn a_run_without_the_default_branch_in_its_payload_asks_the_api() {
     let output = run(TOKEN).await.unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
-    let tags: Vec<&str> = stdout.lines().filter_map(|l| l.trim().strip_prefix("127.0.0.1:5999/acme/app:")).collect();
+    let tags: Vec<&str> =
+        stdout.lines().filter_map(|l| l.trim().strip_prefix("127.0.0.1:5999/acme/app:")).collect();
     assert_eq!(tags, ["edge", "master", "on-default", "c-20241113"], "{stdout}");
 
     let output = run("ghs_wrongwrongwrongwrongwrongwrongwrong").await.unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("::warning::default branch: could not read repository octocat/Hello-World"), "{stdout}");
+    assert!(
+        stdout.contains("::warning::default branch: could not read repository octocat/Hello-World"),
+        "{stdout}"
+    );
     assert!(stdout.contains("::warning::commit date: could not read commit"), "{stdout}");
-    let tags: Vec<&str> = stdout.lines().filter_map(|l| l.trim().strip_prefix("127.0.0.1:5999/acme/app:")).collect();
+    let tags: Vec<&str> =
+        stdout.lines().filter_map(|l| l.trim().strip_prefix("127.0.0.1:5999/acme/app:")).collect();
     assert_eq!(tags, ["master", "c-20240102"], "{stdout}");
 }
 
@@ -471,8 +536,19 @@ async fn commit_date_comes_from_the_commit() {
     let date = commit_date(&server.base, TOKEN, "octocat/Hello-World", COMMIT).await.unwrap();
     assert_eq!(date.to_rfc3339(), "2024-11-13T13:42:28+00:00");
     let other = "5f3331d7f7044c18ca9f12c77d961c4d7cf3276a";
-    let missing = format!("{:#}", commit_date(&server.base, TOKEN, "octocat/Hello-World", other).await.unwrap_err());
-    assert!(missing.starts_with(&format!("commit date: could not read commit {other} of octocat/Hello-World")), "{missing}");
-    let bad = format!("{:#}", commit_date(&server.base, TOKEN, "octocat/Hello-World", "main; rm").await.unwrap_err());
+    let missing = format!(
+        "{:#}",
+        commit_date(&server.base, TOKEN, "octocat/Hello-World", other).await.unwrap_err()
+    );
+    assert!(
+        missing.starts_with(&format!(
+            "commit date: could not read commit {other} of octocat/Hello-World"
+        )),
+        "{missing}"
+    );
+    let bad = format!(
+        "{:#}",
+        commit_date(&server.base, TOKEN, "octocat/Hello-World", "main; rm").await.unwrap_err()
+    );
     assert_eq!(bad, "commit date: \"main; rm\" is not a commit id");
 }

@@ -89,7 +89,10 @@ impl ScanCache {
             Ok(())
         });
         if let Err(error) = written {
-            tracing::debug!("could not keep the scan of {digest} in {}: {error}", self.dir.display());
+            tracing::debug!(
+                "could not keep the scan of {digest} in {}: {error}",
+                self.dir.display()
+            );
         }
     }
 }
@@ -105,20 +108,34 @@ mod tests {
         let digest = format!("sha256:{}", "ab".repeat(32));
         assert_eq!(cache.get(&digest), None);
         let files = vec![
-            ElfFile { path: "usr/bin/app".into(), machine: 183, class: ElfClass::Elf64, arch: "arm64" },
+            ElfFile {
+                path: "usr/bin/app".into(),
+                machine: 183,
+                class: ElfClass::Elf64,
+                arch: "arm64",
+            },
             ElfFile { path: "lib/x".into(), machine: 3, class: ElfClass::Elf32, arch: "386" },
         ];
         cache.put(&digest, &files);
         assert_eq!(cache.get(&digest), Some(files));
         cache.put(&digest, &[]);
-        assert_eq!(cache.get(&digest), Some(Vec::new()), "a layer with no binaries is a result too");
+        assert_eq!(
+            cache.get(&digest),
+            Some(Vec::new()),
+            "a layer with no binaries is a result too"
+        );
     }
 
     #[test]
     fn only_sha256_digests_name_files() {
         let dir = tempfile::tempdir().unwrap();
         let cache = ScanCache::at(&dir.path().join("scans"));
-        for digest in ["sha256:../../etc/passwd", "sha512:abcd", "sha256:ABCD", &format!("sha256:{}/", "a".repeat(63))] {
+        for digest in [
+            "sha256:../../etc/passwd",
+            "sha512:abcd",
+            "sha256:ABCD",
+            &format!("sha256:{}/", "a".repeat(63)),
+        ] {
             cache.put(digest, &[]);
             assert_eq!(cache.get(digest), None, "{digest}");
         }
@@ -130,16 +147,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = ScanCache::at(dir.path());
         let digest = format!("sha256:{}", "0".repeat(64));
-        std::fs::write(dir.path().join(format!("sha256-{}.json", "0".repeat(64))), "[{\"path\":1").unwrap();
-        assert_eq!(cache.get(&digest), None);
-        std::fs::write(dir.path().join(format!("sha256-{}.json", "0".repeat(64))), r#"[{"path":"a","machine":1,"bits":64,"arch":"vax"}]"#)
+        std::fs::write(dir.path().join(format!("sha256-{}.json", "0".repeat(64))), "[{\"path\":1")
             .unwrap();
+        assert_eq!(cache.get(&digest), None);
+        std::fs::write(
+            dir.path().join(format!("sha256-{}.json", "0".repeat(64))),
+            r#"[{"path":"a","machine":1,"bits":64,"arch":"vax"}]"#,
+        )
+        .unwrap();
         assert_eq!(cache.get(&digest), None, "an architecture the scanner does not name");
     }
 
     #[test]
     fn the_place_follows_xdg_then_home() {
-        let env = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<HashMap<_, _>>();
+        let env = |pairs: &[(&str, &str)]| {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<HashMap<_, _>>()
+        };
         assert_eq!(
             ScanCache::of_user(&env(&[("HOME", "/github/home")])),
             Some(ScanCache::at(Path::new("/github/home/.cache/multiarch-action/layer-scans-v1")))

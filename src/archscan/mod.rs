@@ -85,7 +85,9 @@ pub enum ScanError {
     #[error("failed to read layer entry {path}: {source}")]
     Entry { path: String, source: io::Error },
     /// The layer uses a compression other than gzip or zstd.
-    #[error("layer is {0}-compressed; only gzip-, zstd-compressed or uncompressed tar is supported")]
+    #[error(
+        "layer is {0}-compressed; only gzip-, zstd-compressed or uncompressed tar is supported"
+    )]
     UnsupportedCompression(&'static str),
 }
 
@@ -157,7 +159,11 @@ pub fn mismatches(files: &[ElfFile], platform_arch: &str) -> Vec<Mismatch> {
     files
         .iter()
         .filter(|f| f.arch != platform_arch)
-        .map(|f| Mismatch { path: f.path.clone(), found: f.arch, expected: platform_arch.to_string() })
+        .map(|f| Mismatch {
+            path: f.path.clone(),
+            found: f.arch,
+            expected: platform_arch.to_string(),
+        })
         .collect()
 }
 
@@ -173,7 +179,10 @@ fn scan_tar<R: Read>(stream: R) -> Result<Vec<ElfFile>, ScanError> {
     let mut found = Vec::new();
     for entry in archive.entries().map_err(ScanError::Read)? {
         let mut entry = entry.map_err(ScanError::Read)?;
-        if !matches!(entry.header().entry_type(), EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse) {
+        if !matches!(
+            entry.header().entry_type(),
+            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse
+        ) {
             continue;
         }
         let path = display_path(&entry.path_bytes());
@@ -181,10 +190,16 @@ fn scan_tar<R: Read>(stream: R) -> Result<Vec<ElfFile>, ScanError> {
             continue;
         }
         let mut prefix = [0u8; ELF_PREFIX_LEN];
-        let n = read_prefix(&mut entry, &mut prefix).map_err(|source| ScanError::Entry { path: path.clone(), source })?;
+        let n = read_prefix(&mut entry, &mut prefix)
+            .map_err(|source| ScanError::Entry { path: path.clone(), source })?;
         // The rest of the entry is skipped by the iterator when it advances.
         if let Some((machine, class, big_endian)) = parse_elf_header(&prefix[..n]) {
-            found.push(ElfFile { path, machine, class, arch: arch_name(machine, class, big_endian) });
+            found.push(ElfFile {
+                path,
+                machine,
+                class,
+                arch: arch_name(machine, class, big_endian),
+            });
         }
     }
     Ok(found)
@@ -238,8 +253,10 @@ fn parse_elf_header(prefix: &[u8]) -> Option<(u16, ElfClass, bool)> {
 }
 
 /// Every name [`arch_name`] gives.
-pub const ARCH_NAMES: &[&str] =
-    &["amd64", "386", "arm64", "arm", "ppc64le", "s390x", "riscv64", "mips64le", "mips64", "loong64", "unknown"];
+pub const ARCH_NAMES: &[&str] = &[
+    "amd64", "386", "arm64", "arm", "ppc64le", "s390x", "riscv64", "mips64le", "mips64", "loong64",
+    "unknown",
+];
 
 fn arch_name(machine: u16, class: ElfClass, big_endian: bool) -> &'static str {
     use ElfClass::{Elf32, Elf64};

@@ -19,7 +19,11 @@ fn elf(class: u8, data: u8, machine: u16) -> Vec<u8> {
     h[4] = class;
     h[5] = data;
     h[6] = 1;
-    let (ty, m) = if data == BE { (2u16.to_be_bytes(), machine.to_be_bytes()) } else { (2u16.to_le_bytes(), machine.to_le_bytes()) };
+    let (ty, m) = if data == BE {
+        (2u16.to_be_bytes(), machine.to_be_bytes())
+    } else {
+        (2u16.to_le_bytes(), machine.to_le_bytes())
+    };
     h[16..18].copy_from_slice(&ty);
     h[18..20].copy_from_slice(&m);
     h
@@ -131,7 +135,8 @@ fn scans_multi_member_gzip() {
     let tar = tarball(&[Item::File("a", &x86_64()), Item::File("b/c", &aarch64())]);
     let mut gz = gzip(&tar[..1024]);
     gz.extend(gzip(&tar[1024..]));
-    let arches: Vec<_> = scan_layer(&gz[..]).unwrap().into_iter().map(|f| (f.path, f.arch)).collect();
+    let arches: Vec<_> =
+        scan_layer(&gz[..]).unwrap().into_iter().map(|f| (f.path, f.arch)).collect();
     assert_eq!(arches, vec![("a".to_string(), "amd64"), ("b/c".to_string(), "arm64")]);
 }
 
@@ -162,7 +167,11 @@ fn amd64_binary_flagged_in_arm64_image() {
         found,
         vec![
             Mismatch { path: "usr/bin/app".into(), found: "amd64", expected: "arm64".into() },
-            Mismatch { path: "usr/lib/arm/libfoo.so".into(), found: "arm", expected: "arm64".into() },
+            Mismatch {
+                path: "usr/lib/arm/libfoo.so".into(),
+                found: "arm",
+                expected: "arm64".into()
+            },
             Mismatch { path: "opt/s390x/bin/run".into(), found: "s390x", expected: "arm64".into() },
         ]
     );
@@ -173,7 +182,8 @@ fn amd64_binary_flagged_in_arm64_image() {
 fn mismatches_for_amd64_image() {
     let (tar, _) = mixed_layer();
     let files = scan_layer(&tar[..]).unwrap();
-    let flagged: Vec<_> = mismatches(&files, "amd64").into_iter().map(|m| (m.path, m.found, m.expected)).collect();
+    let flagged: Vec<_> =
+        mismatches(&files, "amd64").into_iter().map(|m| (m.path, m.found, m.expected)).collect();
     assert_eq!(
         flagged,
         vec![
@@ -197,8 +207,15 @@ fn unknown_machine_is_reported_and_flagged() {
     // EM_SPARCV9 (43), and x32 (x86-64 machine in a 32-bit file).
     let tar = tarball(&[Item::File("sparc", &elf(2, BE, 43)), Item::File("x32", &elf(1, LE, 62))]);
     let files = scan_layer(&tar[..]).unwrap();
-    assert_eq!(files, vec![elf_file("sparc", 43, ElfClass::Elf64, "unknown"), elf_file("x32", 62, ElfClass::Elf32, "unknown"),]);
-    let flagged: Vec<_> = mismatches(&files, "amd64").into_iter().map(|m| (m.path, m.found)).collect();
+    assert_eq!(
+        files,
+        vec![
+            elf_file("sparc", 43, ElfClass::Elf64, "unknown"),
+            elf_file("x32", 62, ElfClass::Elf32, "unknown"),
+        ]
+    );
+    let flagged: Vec<_> =
+        mismatches(&files, "amd64").into_iter().map(|m| (m.path, m.found)).collect();
     assert_eq!(flagged, vec![("sparc".into(), "unknown"), ("x32".into(), "unknown")]);
 }
 
@@ -222,7 +239,8 @@ fn big_endian_machine_is_decoded_in_file_byte_order() {
         Item::File("ppc64-be", &elf(2, BE, 21)),
         Item::File("arm-be", &elf(1, BE, 40)),
     ]);
-    let got: Vec<_> = scan_layer(&tar[..]).unwrap().into_iter().map(|f| (f.path, f.machine, f.arch)).collect();
+    let got: Vec<_> =
+        scan_layer(&tar[..]).unwrap().into_iter().map(|f| (f.path, f.machine, f.arch)).collect();
     assert_eq!(
         got,
         vec![
@@ -233,7 +251,10 @@ fn big_endian_machine_is_decoded_in_file_byte_order() {
             ("arm-be".into(), 40, "unknown"),
         ]
     );
-    let flagged: Vec<_> = mismatches(&scan_layer(&tar[..]).unwrap(), "mips64le").into_iter().map(|m| m.path).collect();
+    let flagged: Vec<_> = mismatches(&scan_layer(&tar[..]).unwrap(), "mips64le")
+        .into_iter()
+        .map(|m| m.path)
+        .collect();
     assert_eq!(flagged, vec!["s390x", "mips64", "ppc64-be", "arm-be"]);
 }
 
@@ -411,17 +432,28 @@ fn large_file_is_streamed_past() {
 
     let total = Rc::new(Cell::new(0));
     let largest = Rc::new(Cell::new(0));
-    let big_contents =
-        Meter { inner: Cursor::new(x86_64()).chain(io::repeat(0).take(SIZE - 24)), total: Rc::clone(&total), largest: Rc::clone(&largest) };
-    let stream = Cursor::new(header.as_bytes().to_vec()).chain(big_contents).chain(Cursor::new(after));
+    let big_contents = Meter {
+        inner: Cursor::new(x86_64()).chain(io::repeat(0).take(SIZE - 24)),
+        total: Rc::clone(&total),
+        largest: Rc::clone(&largest),
+    };
+    let stream =
+        Cursor::new(header.as_bytes().to_vec()).chain(big_contents).chain(Cursor::new(after));
 
     let files = scan_layer(stream).unwrap();
     assert_eq!(
         files,
-        vec![elf_file("opt/big.bin", 62, ElfClass::Elf64, "amd64"), elf_file("usr/bin/after", 183, ElfClass::Elf64, "arm64"),]
+        vec![
+            elf_file("opt/big.bin", 62, ElfClass::Elf64, "amd64"),
+            elf_file("usr/bin/after", 183, ElfClass::Elf64, "arm64"),
+        ]
     );
     assert_eq!(total.get(), SIZE, "the whole entry was read through");
-    assert!(largest.get() <= 64 * 1024, "contents were read in chunks of up to {} bytes", largest.get());
+    assert!(
+        largest.get() <= 64 * 1024,
+        "contents were read in chunks of up to {} bytes",
+        largest.get()
+    );
 }
 
 #[test]

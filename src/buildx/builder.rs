@@ -31,25 +31,33 @@ pub(crate) fn choose(plan: &Plan, facts: &DaemonFacts, run_name: &str) -> Result
         if let Some(input) = plan.builder_config.given().first() {
             return Ok(ChosenBuilder {
                 builder: container(),
-                why: format!("a docker-container builder: `{input}` configures a builder of our own"),
+                why: format!(
+                    "a docker-container builder: `{input}` configures a builder of our own"
+                ),
             });
         }
         if cache_needs_container {
             return Ok(ChosenBuilder {
                 builder: container(),
-                why: format!("a docker-container builder: Docker {} without the containerd image store cannot export cache", facts.version),
+                why: format!(
+                    "a docker-container builder: Docker {} without the containerd image store cannot export cache",
+                    facts.version
+                ),
             });
         }
     }
     let (builder, why) = match plan.driver {
-        DriverRequest::DockerContainer => (container(), "driver: docker-container was requested".into()),
+        DriverRequest::DockerContainer => {
+            (container(), "driver: docker-container was requested".into())
+        }
         DriverRequest::Docker if platforms > 1 && !facts.containerd_store => bail!(
             "driver: `docker` cannot build {platforms} platforms on a daemon without the containerd image store; use driver: auto or docker-container"
         ),
         DriverRequest::Docker => (Builder::Daemon, "driver: docker was requested".into()),
-        DriverRequest::Auto if platforms == 1 => {
-            (Builder::Daemon, "the daemon's own BuildKit: one platform needs no multi-platform store".into())
-        }
+        DriverRequest::Auto if platforms == 1 => (
+            Builder::Daemon,
+            "the daemon's own BuildKit: one platform needs no multi-platform store".into(),
+        ),
         DriverRequest::Auto if facts.containerd_store => (
             Builder::Daemon,
             format!(
@@ -72,7 +80,10 @@ pub(crate) fn choose(plan: &Plan, facts: &DaemonFacts, run_name: &str) -> Result
 pub(crate) async fn start(plan: &Plan, outside: &Outside<'_>, log: &Log) -> Result<ChosenBuilder> {
     let Outside { daemon, buildx, .. } = outside;
     if let Some(name) = &plan.existing_builder {
-        let chosen = ChosenBuilder { builder: Builder::Existing { name: name.clone() }, why: format!("`{name}`, as `builder` asks") };
+        let chosen = ChosenBuilder {
+            builder: Builder::Existing { name: name.clone() },
+            why: format!("`{name}`, as `builder` asks"),
+        };
         log.info(&format!("builder: {}", chosen.why));
         return Ok(chosen);
     }
@@ -82,13 +93,20 @@ pub(crate) async fn start(plan: &Plan, outside: &Outside<'_>, log: &Log) -> Resu
     log.info(&format!("builder: {why}"));
     if let Builder::Container { name } = &builder {
         crate::builder_config::check_nodes_reachable(&plan.builder_config.append).await?;
-        let image = plan.builder_config.image_override().unwrap_or(&plan.buildkit_image).to_string();
+        let image =
+            plan.builder_config.image_override().unwrap_or(&plan.buildkit_image).to_string();
         // A pull-only Docker Hub login avoids anonymous pull limits.
         let credentials = credential_for(&plan.credentials, &image).map(Credential::to_bollard);
-        if daemon.ensure_image(&image, credentials).await.with_context(|| format!("buildkit-image: could not pull {image}"))? {
+        if daemon
+            .ensure_image(&image, credentials)
+            .await
+            .with_context(|| format!("buildkit-image: could not pull {image}"))?
+        {
             log.info(&format!("builder: pulled {image}"));
         }
-        buildx.create_container_builder(name, &image, &plan.builder_config, &plan.insecure_registries).await?;
+        buildx
+            .create_container_builder(name, &image, &plan.builder_config, &plan.insecure_registries)
+            .await?;
         *outside.created_builder.lock().await = Some(name.clone());
     }
     Ok(chosen)
@@ -108,7 +126,11 @@ mod tests {
     }
 
     fn facts(containerd_store: bool) -> DaemonFacts {
-        DaemonFacts { version: "26.1.5".into(), containerd_store, plain_http_registries: Vec::new() }
+        DaemonFacts {
+            version: "26.1.5".into(),
+            containerd_store,
+            plain_http_registries: Vec::new(),
+        }
     }
 
     #[test]
@@ -136,7 +158,9 @@ mod tests {
                     assert_eq!(builder.name(), *name, "{inputs:?} containerd={containerd}");
                     assert!(!why.is_empty());
                 }
-                (Err(error), Err(start)) => assert!(error.to_string().starts_with(start), "{inputs:?}: {error}"),
+                (Err(error), Err(start)) => {
+                    assert!(error.to_string().starts_with(start), "{inputs:?}: {error}")
+                }
                 (other, _) => panic!("{inputs:?} containerd={containerd}: {other:?}"),
             }
         }

@@ -12,8 +12,13 @@ pub struct BuildMetadata {
 
 impl BuildMetadata {
     pub fn parse(text: &str) -> Result<BuildMetadata> {
-        let raw: serde_json::Value = serde_json::from_str(text).context("buildx's metadata file is not JSON")?;
-        let digest = raw.get("containerimage.digest").and_then(|d| d.as_str()).filter(|d| d.starts_with("sha256:")).map(str::to_string);
+        let raw: serde_json::Value =
+            serde_json::from_str(text).context("buildx's metadata file is not JSON")?;
+        let digest = raw
+            .get("containerimage.digest")
+            .and_then(|d| d.as_str())
+            .filter(|d| d.starts_with("sha256:"))
+            .map(str::to_string);
         Ok(BuildMetadata { digest, raw })
     }
 }

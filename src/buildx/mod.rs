@@ -26,7 +26,8 @@ const PLUGIN_PATHS: &[&str] = &[
 
 /// Finds the buildx binary: `buildx` on `PATH`, then the Docker CLI plugin.
 pub fn locate(path_var: Option<&str>) -> Result<PathBuf> {
-    let on_path = path_var.into_iter().flat_map(|p| p.split(':')).map(|dir| Path::new(dir).join("buildx"));
+    let on_path =
+        path_var.into_iter().flat_map(|p| p.split(':')).map(|dir| Path::new(dir).join("buildx"));
     let plugins = PLUGIN_PATHS.iter().map(PathBuf::from);
     on_path
         .chain(plugins)
@@ -44,14 +45,22 @@ impl DockerConfig {
     /// The directory, with the credentials and the machine's buildx node
     /// name (see [`node_name`]) taken from `user_buildx`, the user's buildx
     /// configuration.
-    pub fn create(run: &str, credentials: &[Credential], user_buildx: Option<&Path>) -> Result<DockerConfig> {
-        let dir =
-            tempfile::Builder::new().prefix(&format!("{run}-")).tempdir().context("could not create a private Docker config directory")?;
+    pub fn create(
+        run: &str,
+        credentials: &[Credential],
+        user_buildx: Option<&Path>,
+    ) -> Result<DockerConfig> {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{run}-"))
+            .tempdir()
+            .context("could not create a private Docker config directory")?;
         let config = docker_config_json(credentials);
-        std::fs::write(dir.path().join("config.json"), config).context("could not write the private Docker config")?;
+        std::fs::write(dir.path().join("config.json"), config)
+            .context("could not write the private Docker config")?;
         let builders = dir.path().join("buildx");
         std::fs::create_dir(&builders).context("could not create the private buildx directory")?;
-        std::fs::write(builders.join(NODE_NAME_FILE), node_name(user_buildx)).context("could not write the private buildx node name")?;
+        std::fs::write(builders.join(NODE_NAME_FILE), node_name(user_buildx))
+            .context("could not write the private buildx node name")?;
         Ok(DockerConfig { dir })
     }
 
@@ -81,31 +90,54 @@ pub fn node_name(user_buildx: Option<&Path>) -> String {
     let file = dir.join(NODE_NAME_FILE);
     if let Ok(text) = std::fs::read_to_string(&file) {
         let name = text.trim();
-        let valid = !name.is_empty() && name.len() <= 128 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let valid = !name.is_empty()
+            && name.len() <= 128
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         return if valid { name.to_string() } else { fresh() };
     }
     let name = fresh();
     let made = std::fs::create_dir_all(dir).and_then(|()| {
         use std::io::Write as _;
-        std::fs::OpenOptions::new().write(true).create_new(true).open(&file)?.write_all(name.as_bytes())
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&file)?
+            .write_all(name.as_bytes())
     });
     match made {
         Ok(()) => name,
         // Another run made it first: its name is the one to share.
-        Err(_) => std::fs::read_to_string(&file).map(|t| t.trim().to_string()).ok().filter(|n| !n.is_empty()).unwrap_or(name),
+        Err(_) => std::fs::read_to_string(&file)
+            .map(|t| t.trim().to_string())
+            .ok()
+            .filter(|n| !n.is_empty())
+            .unwrap_or(name),
     }
 }
 
 /// `config.json` with an `auths` entry per credential.
 pub fn docker_config_json(credentials: &[Credential]) -> String {
-    let auths: serde_json::Map<String, serde_json::Value> =
-        credentials.iter().map(|c| (c.server_address(), serde_json::json!({ "auth": c.docker_config_auth() }))).collect();
+    let auths: serde_json::Map<String, serde_json::Value> = credentials
+        .iter()
+        .map(|c| (c.server_address(), serde_json::json!({ "auth": c.docker_config_auth() })))
+        .collect();
     serde_json::json!({ "auths": auths }).to_string()
 }
 
 /// `buildx create` for the first node.
-pub fn create_args(name: &str, image: &str, config: &BuilderConfig, toml: Option<&Path>) -> Vec<String> {
-    let mut args: Vec<String> = vec!["create".into(), "--name".into(), name.into(), "--driver".into(), "docker-container".into()];
+pub fn create_args(
+    name: &str,
+    image: &str,
+    config: &BuilderConfig,
+    toml: Option<&Path>,
+) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "create".into(),
+        "--name".into(),
+        name.into(),
+        "--driver".into(),
+        "docker-container".into(),
+    ];
     args.extend(["--driver-opt".into(), format!("image={image}")]);
     for option in config.driver_opts.iter().filter(|o| !o.starts_with("image=")) {
         args.extend(["--driver-opt".into(), option.clone()]);
@@ -121,7 +153,14 @@ pub fn create_args(name: &str, image: &str, config: &BuilderConfig, toml: Option
 
 /// `buildx create --append` for one extra node.
 pub fn append_args(name: &str, node: &AppendNode, toml: Option<&Path>) -> Vec<String> {
-    let mut args: Vec<String> = vec!["create".into(), "--append".into(), "--name".into(), name.into(), "--node".into(), node.name.clone()];
+    let mut args: Vec<String> = vec![
+        "create".into(),
+        "--append".into(),
+        "--name".into(),
+        name.into(),
+        "--node".into(),
+        node.name.clone(),
+    ];
     if !node.platforms.is_empty() {
         args.extend(["--platform".into(), node.platforms.join(",")]);
     }
@@ -176,8 +215,17 @@ pub struct Buildx {
 }
 
 impl Buildx {
-    pub fn new(binary: PathBuf, config: &DockerConfig, env: Vec<(String, crate::names::Secret)>) -> Buildx {
-        Buildx { binary, config_dir: config.path().to_path_buf(), builders_dir: config.path().join("buildx"), env }
+    pub fn new(
+        binary: PathBuf,
+        config: &DockerConfig,
+        env: Vec<(String, crate::names::Secret)>,
+    ) -> Buildx {
+        Buildx {
+            binary,
+            config_dir: config.path().to_path_buf(),
+            builders_dir: config.path().join("buildx"),
+            env,
+        }
     }
 
     /// The same, finding builders in the user's buildx configuration.
@@ -187,7 +235,11 @@ impl Buildx {
 
     fn command(&self, args: &[String]) -> Command {
         let mut command = Command::new(&self.binary);
-        command.args(args).env("DOCKER_CONFIG", &self.config_dir).env("BUILDX_CONFIG", &self.builders_dir).kill_on_drop(true);
+        command
+            .args(args)
+            .env("DOCKER_CONFIG", &self.config_dir)
+            .env("BUILDX_CONFIG", &self.builders_dir)
+            .kill_on_drop(true);
         for (name, value) in &self.env {
             command.env(name, value.expose());
         }
@@ -196,10 +248,18 @@ impl Buildx {
 
     /// Runs a short buildx command and returns its stdout.
     async fn run(&self, args: &[String]) -> Result<String> {
-        let output =
-            self.command(args).stdin(Stdio::null()).output().await.with_context(|| format!("could not run {}", self.binary.display()))?;
+        let output = self
+            .command(args)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .with_context(|| format!("could not run {}", self.binary.display()))?;
         if !output.status.success() {
-            bail!("`buildx {}` failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr).trim());
+            bail!(
+                "`buildx {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
         }
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
@@ -207,7 +267,8 @@ impl Buildx {
     /// The version of buildx (`buildx version`), e.g. 0.13.1.
     pub async fn version(&self) -> Result<semver::Version> {
         let text = self.run(&["version".into()]).await?;
-        parse_version(&text).with_context(|| format!("could not read the version of buildx from `{}`", text.trim()))
+        parse_version(&text)
+            .with_context(|| format!("could not read the version of buildx from `{}`", text.trim()))
     }
 
     /// Starts the builder if needed and reports its driver and platforms.
@@ -234,13 +295,13 @@ impl Buildx {
             None => None,
         };
         let image = config.image_override().unwrap_or(image);
-        self.run(&create_args(name, image, config, toml.as_deref()))
-            .await
-            .with_context(|| format!("could not create the docker-container builder from {image}"))?;
+        self.run(&create_args(name, image, config, toml.as_deref())).await.with_context(|| {
+            format!("could not create the docker-container builder from {image}")
+        })?;
         for node in &config.append {
-            self.run(&append_args(name, node, toml.as_deref()))
-                .await
-                .with_context(|| format!("append: could not add node `{}` at {}", node.name, node.endpoint))?;
+            self.run(&append_args(name, node, toml.as_deref())).await.with_context(|| {
+                format!("append: could not add node `{}` at {}", node.name, node.endpoint)
+            })?;
         }
         Ok(())
     }
@@ -286,8 +347,16 @@ impl Buildx {
         }
         let status = child.wait().await.context("could not wait for buildx")?;
         if !status.success() {
-            let reason = last_lines.iter().rev().find(|l| l.contains("ERROR") || l.contains("error")).cloned().unwrap_or_default();
-            bail!("the build failed ({status}){}", if reason.is_empty() { String::new() } else { format!(": {reason}") });
+            let reason = last_lines
+                .iter()
+                .rev()
+                .find(|l| l.contains("ERROR") || l.contains("error"))
+                .cloned()
+                .unwrap_or_default();
+            bail!(
+                "the build failed ({status}){}",
+                if reason.is_empty() { String::new() } else { format!(": {reason}") }
+            );
         }
         Ok(())
     }
@@ -319,11 +388,18 @@ mod tests {
         std::fs::write(user.join(NODE_NAME_FILE), "not a name/..").unwrap();
         let odd = node_name(Some(&user));
         assert_ne!(odd, "not a name/..");
-        assert_eq!(std::fs::read_to_string(user.join(NODE_NAME_FILE)).unwrap(), "not a name/..", "the user's file is left alone");
+        assert_eq!(
+            std::fs::read_to_string(user.join(NODE_NAME_FILE)).unwrap(),
+            "not a name/..",
+            "the user's file is left alone"
+        );
         assert_ne!(node_name(None), node_name(None));
         std::fs::write(user.join(NODE_NAME_FILE), "ab1718e7a097ef21").unwrap();
         let config = DockerConfig::create("run", &[], Some(&user)).unwrap();
-        assert_eq!(std::fs::read_to_string(config.path().join("buildx").join(NODE_NAME_FILE)).unwrap(), "ab1718e7a097ef21");
+        assert_eq!(
+            std::fs::read_to_string(config.path().join("buildx").join(NODE_NAME_FILE)).unwrap(),
+            "ab1718e7a097ef21"
+        );
     }
 
     #[test]
@@ -335,7 +411,11 @@ mod tests {
             ("nonsense", None),
         ];
         for (text, expected) in cases {
-            assert_eq!(parse_version(text).map(|v| v.to_string()), expected.map(str::to_string), "{text}");
+            assert_eq!(
+                parse_version(text).map(|v| v.to_string()),
+                expected.map(str::to_string),
+                "{text}"
+            );
         }
     }
 
@@ -344,16 +424,28 @@ mod tests {
         let text = "Name:          default\nDriver:        docker\n\nNodes:\nName:             default\nStatus:           running\nPlatforms:        linux/amd64, linux/amd64/v2, linux/arm64*, linux/386\n";
         let info = BuilderInfo::parse(text);
         assert_eq!(info.driver, "docker");
-        assert_eq!(crate::platform::join(&info.platforms), "linux/amd64,linux/amd64/v2,linux/arm64,linux/386");
+        assert_eq!(
+            crate::platform::join(&info.platforms),
+            "linux/amd64,linux/amd64/v2,linux/arm64,linux/386"
+        );
     }
 
     #[test]
     fn docker_config_keys_credentials_by_registry() {
         let credentials = [
-            Credential { registry: "ghcr.io".into(), username: "u".into(), password: Secret::new("p") },
-            Credential { registry: "docker.io".into(), username: "d".into(), password: Secret::new("q") },
+            Credential {
+                registry: "ghcr.io".into(),
+                username: "u".into(),
+                password: Secret::new("p"),
+            },
+            Credential {
+                registry: "docker.io".into(),
+                username: "d".into(),
+                password: Secret::new("q"),
+            },
         ];
-        let json: serde_json::Value = serde_json::from_str(&docker_config_json(&credentials)).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&docker_config_json(&credentials)).unwrap();
         assert_eq!(json["auths"]["ghcr.io"]["auth"], "dTpw");
         assert_eq!(json["auths"]["https://index.docker.io/v1/"]["auth"], "ZDpx");
     }
@@ -384,11 +476,25 @@ mod tests {
                 "/tmp/x.toml"
             ]
         );
-        let node =
-            AppendNode { name: "arm".into(), endpoint: "ssh://me@arm".into(), platforms: vec!["linux/arm64".into()], driver_opts: vec![] };
+        let node = AppendNode {
+            name: "arm".into(),
+            endpoint: "ssh://me@arm".into(),
+            platforms: vec!["linux/arm64".into()],
+            driver_opts: vec![],
+        };
         assert_eq!(
             append_args("b1", &node, None),
-            ["create", "--append", "--name", "b1", "--node", "arm", "--platform", "linux/arm64", "ssh://me@arm"]
+            [
+                "create",
+                "--append",
+                "--name",
+                "b1",
+                "--node",
+                "arm",
+                "--platform",
+                "linux/arm64",
+                "ssh://me@arm"
+            ]
         );
     }
 
@@ -396,6 +502,9 @@ mod tests {
     fn locate_prefers_path() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("buildx"), "").unwrap();
-        assert_eq!(locate(Some(&dir.path().display().to_string())).unwrap(), dir.path().join("buildx"));
+        assert_eq!(
+            locate(Some(&dir.path().display().to_string())).unwrap(),
+            dir.path().join("buildx")
+        );
     }
 }

@@ -121,12 +121,14 @@ pub fn is_emulation_failure(line: &str) -> bool {
     if line.contains("exec format error") {
         return true;
     }
-    let qemu_missing =
-        line.split_whitespace().any(|word| word.trim_start_matches(['/', '\'', '"']).contains("qemu-") && word.ends_with(':'))
-            && line.contains("not found");
+    let qemu_missing = line.split_whitespace().any(|word| {
+        word.trim_start_matches(['/', '\'', '"']).contains("qemu-") && word.ends_with(':')
+    }) && line.contains("not found");
     let loader_missing = line.split("exec ").skip(1).any(|rest| {
         rest.split_once(": ").is_some_and(|(program, reason)| {
-            program.starts_with('/') && !program.contains(' ') && reason.starts_with("no such file or directory")
+            program.starts_with('/')
+                && !program.contains(' ')
+                && reason.starts_with("no such file or directory")
         })
     });
     qemu_missing || loader_missing
@@ -187,7 +189,9 @@ pub fn step_platform(name: &str) -> Option<Platform> {
     let token = platform_token(name)?;
     match token.split_once("->") {
         // `[linux/amd64->arm64 builder 3/4]`: built on amd64 for arm64.
-        Some((build, target)) => Platform::parse(&format!("{}/{target}", Platform::parse(build).ok()?.os)).ok(),
+        Some((build, target)) => {
+            Platform::parse(&format!("{}/{target}", Platform::parse(build).ok()?.os)).ok()
+        }
         None => Platform::parse(token).ok(),
     }
 }
@@ -264,7 +268,9 @@ impl Progress {
                 } else {
                     out.push(format!("#{n} DONE {seconds:.1}s"));
                 }
-                if vertex.name.starts_with("exporting to oci image format") && vertex.error.is_empty() {
+                if vertex.name.starts_with("exporting to oci image format")
+                    && vertex.error.is_empty()
+                {
                     self.export_done = true;
                 }
                 self.order.push(vertex.digest.clone());
@@ -282,7 +288,9 @@ impl Progress {
             }
         }
         for exported in status.statuses.iter().filter(|s| s.completed.is_some()) {
-            if exported.id.starts_with("transferring ") && self.transfers_shown.insert(format!("{} {}", exported.vertex, exported.id)) {
+            if exported.id.starts_with("transferring ")
+                && self.transfers_shown.insert(format!("{} {}", exported.vertex, exported.id))
+            {
                 let n = self.number(&exported.vertex);
                 out.push(format!("#{n} {} {} done", exported.id, human_bytes(exported.current)));
             } else if let Some(digest) = exported.id.strip_prefix("exporting manifest list ") {
@@ -295,7 +303,8 @@ impl Progress {
         }
         for log in status.logs {
             let n = self.number(&log.vertex);
-            let data = base64::engine::general_purpose::STANDARD.decode(&log.data).unwrap_or_default();
+            let data =
+                base64::engine::general_purpose::STANDARD.decode(&log.data).unwrap_or_default();
             for text in String::from_utf8_lossy(&data).lines() {
                 self.emulation_failure |= is_emulation_failure(text);
                 out.push(format!("#{n} {text}"));
@@ -303,7 +312,8 @@ impl Progress {
         }
         for warning in status.warnings {
             let decode = |text: &str| {
-                let data = base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_default();
+                let data =
+                    base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_default();
                 String::from_utf8_lossy(&data).trim().to_string()
             };
             let short = decode(&warning.short);
@@ -317,7 +327,12 @@ impl Progress {
                 message.push_str(&format!(" ({})", warning.url));
             }
             let file = warning.source_info.map(|s| s.filename).filter(|f| !f.is_empty());
-            let line = warning.range.first().and_then(|r| r.start.as_ref()).map(|p| p.line).filter(|l| *l > 0);
+            let line = warning
+                .range
+                .first()
+                .and_then(|r| r.start.as_ref())
+                .map(|p| p.line)
+                .filter(|l| *l > 0);
             let place = file.map(|file| SourcePlace { file, line: line.unwrap_or(1) });
             let warning = BuildWarning { message, place };
             if !self.warnings.contains(&warning) {
@@ -383,20 +398,40 @@ pub struct PlatformTime {
 }
 
 /// Where the time went, per platform, and the slowest steps.
-pub fn timings(steps: &[Step], emulated: &[Platform], slowest: usize) -> (Vec<PlatformTime>, Vec<Step>) {
+pub fn timings(
+    steps: &[Step],
+    emulated: &[Platform],
+    slowest: usize,
+) -> (Vec<PlatformTime>, Vec<Step>) {
     let mut per_platform: Vec<PlatformTime> = Vec::new();
     let mut spans: HashMap<Platform, (DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
     for step in steps {
-        let (Some(platform), Some(started), Some(completed)) = (&step.platform, step.started, step.completed) else { continue };
+        let (Some(platform), Some(started), Some(completed)) =
+            (&step.platform, step.started, step.completed)
+        else {
+            continue;
+        };
         let span = spans.entry(platform.clone()).or_insert((started, completed));
         span.0 = span.0.min(started);
         span.1 = span.1.max(completed);
-        let is_run = step.name.split(']').nth(1).is_some_and(|rest| rest.trim_start().starts_with("RUN "));
-        let emulated_time =
-            if is_run && !step.cached && emulated.contains(platform) && !is_cross_step(&step.name) { step.seconds } else { 0.0 };
+        let is_run =
+            step.name.split(']').nth(1).is_some_and(|rest| rest.trim_start().starts_with("RUN "));
+        let emulated_time = if is_run
+            && !step.cached
+            && emulated.contains(platform)
+            && !is_cross_step(&step.name)
+        {
+            step.seconds
+        } else {
+            0.0
+        };
         match per_platform.iter_mut().find(|p| &p.platform == platform) {
             Some(entry) => entry.emulated_seconds += emulated_time,
-            None => per_platform.push(PlatformTime { platform: platform.clone(), wall_seconds: 0.0, emulated_seconds: emulated_time }),
+            None => per_platform.push(PlatformTime {
+                platform: platform.clone(),
+                wall_seconds: 0.0,
+                emulated_seconds: emulated_time,
+            }),
         }
     }
     for entry in &mut per_platform {

@@ -54,7 +54,11 @@ impl Resolved {
 }
 
 /// Resolves every image and looks for suggestions where one has a gap.
-pub async fn audit(registry: &Registry, wanted: &[WantedImage], platforms: &[Platform]) -> Result<Vec<Resolved>> {
+pub async fn audit(
+    registry: &Registry,
+    wanted: &[WantedImage],
+    platforms: &[Platform],
+) -> Result<Vec<Resolved>> {
     let reads = wanted.iter().map(|wanted| async move {
         let name = repository_of(&wanted.reference)?;
         let (root, offers) = offers(registry, &name, &tag_or_digest(&wanted.reference)?)
@@ -64,10 +68,13 @@ pub async fn audit(registry: &Registry, wanted: &[WantedImage], platforms: &[Pla
             Some(platform) => vec![platform.clone()],
             None => platforms.to_vec(),
         };
-        let mut resolved = Resolved { wanted: wanted.clone(), name, root, offers, needed, suggestion: None };
+        let mut resolved =
+            Resolved { wanted: wanted.clone(), name, root, offers, needed, suggestion: None };
         let missing: Vec<Platform> = resolved.missing().into_iter().cloned().collect();
         if !missing.is_empty() {
-            resolved.suggestion = suggest(registry, &resolved.name, &tag_or_digest(&wanted.reference)?, &missing).await;
+            resolved.suggestion =
+                suggest(registry, &resolved.name, &tag_or_digest(&wanted.reference)?, &missing)
+                    .await;
         }
         Ok::<_, anyhow::Error>(resolved)
     });
@@ -75,7 +82,11 @@ pub async fn audit(registry: &Registry, wanted: &[WantedImage], platforms: &[Pla
 }
 
 /// The manifest a tag or digest names, and the platforms it offers.
-pub async fn offers(registry: &Registry, name: &ImageName, tag: &str) -> Result<(RawManifest, Vec<Offer>)> {
+pub async fn offers(
+    registry: &Registry,
+    name: &ImageName,
+    tag: &str,
+) -> Result<(RawManifest, Vec<Offer>)> {
     let root = registry.raw_manifest(name, tag).await?;
     if is_index(&root.media_type) {
         let offers = root
@@ -99,7 +110,8 @@ pub async fn offers(registry: &Registry, name: &ImageName, tag: &str) -> Result<
         .and_then(|c| serde_json::from_value(c.clone()).ok())
         .with_context(|| format!("{}:{tag} has no config", name.name))?;
     let config = super::read_small_blob(registry, name, &config).await?;
-    let config: Value = serde_json::from_slice(&config).with_context(|| format!("the config of {}:{tag} is not JSON", name.name))?;
+    let config: Value = serde_json::from_slice(&config)
+        .with_context(|| format!("the config of {}:{tag} is not JSON", name.name))?;
     let Some(platform) = Platform::from_oci_json(&config) else { return Ok((root, Vec::new())) };
     let manifest = root.descriptor();
     let entry = serde_json::json!({
@@ -118,12 +130,18 @@ pub fn platform_json(platform: &Platform) -> Value {
 
 /// BuildKit's attestation manifests (`unknown/unknown`).
 pub fn is_attestation_entry(entry: &Value) -> bool {
-    entry.pointer("/annotations/vnd.docker.reference.type").and_then(Value::as_str) == Some("attestation-manifest")
+    entry.pointer("/annotations/vnd.docker.reference.type").and_then(Value::as_str)
+        == Some("attestation-manifest")
         || entry.pointer("/platform/os").and_then(Value::as_str) == Some("unknown")
 }
 
 /// The first nearby tag of `name` that offers every platform of `missing`.
-async fn suggest(registry: &Registry, name: &ImageName, tag: &str, missing: &[Platform]) -> Option<String> {
+async fn suggest(
+    registry: &Registry,
+    name: &ImageName,
+    tag: &str,
+    missing: &[Platform],
+) -> Option<String> {
     let tags = registry.existing_tags(name).await.ok()?;
     for candidate in candidate_order(tag, &tags).into_iter().take(SUGGESTION_LOOKUPS) {
         let Ok((_, offers)) = offers(registry, name, &candidate).await else { continue };
@@ -146,7 +164,8 @@ fn version_of(tag: &str) -> Option<semver::Version> {
     if parts.is_empty() || parts.len() > 3 {
         return None;
     }
-    let mut version = semver::Version::new(parts[0], *parts.get(1).unwrap_or(&0), *parts.get(2).unwrap_or(&0));
+    let mut version =
+        semver::Version::new(parts[0], *parts.get(1).unwrap_or(&0), *parts.get(2).unwrap_or(&0));
     if let Some(pre) = pre {
         version.pre = semver::Prerelease::new(pre).ok()?;
     }
@@ -160,18 +179,33 @@ fn version_of(tag: &str) -> Option<semver::Version> {
 /// first; tags that are not versions (`multi`, `alpine`) after them all.
 pub fn candidate_order(tag: &str, tags: &[String]) -> Vec<String> {
     let current = version_of(tag);
-    let mut candidates: Vec<(semver::Version, &String)> =
-        tags.iter().filter(|t| t.as_str() != tag).filter_map(|t| version_of(t).map(|v| (v, t))).collect();
+    let mut candidates: Vec<(semver::Version, &String)> = tags
+        .iter()
+        .filter(|t| t.as_str() != tag)
+        .filter_map(|t| version_of(t).map(|v| (v, t)))
+        .collect();
     let distance = |v: &semver::Version, c: &semver::Version| {
-        let key = |v: &semver::Version| (v.major as i128) << 80 | (v.minor as i128) << 40 | v.patch as i128;
+        let key = |v: &semver::Version| {
+            (v.major as i128) << 80 | (v.minor as i128) << 40 | v.patch as i128
+        };
         (key(v) - key(c)).abs()
     };
     match current {
-        Some(current) => candidates
-            .sort_by_key(|(v, t)| (v.major != current.major, !v.pre.is_empty(), distance(v, &current), Reverse(v.clone()), (*t).clone())),
-        None => candidates.sort_by_key(|(v, t)| (!v.pre.is_empty(), Reverse(v.clone()), (*t).clone())),
+        Some(current) => candidates.sort_by_key(|(v, t)| {
+            (
+                v.major != current.major,
+                !v.pre.is_empty(),
+                distance(v, &current),
+                Reverse(v.clone()),
+                (*t).clone(),
+            )
+        }),
+        None => {
+            candidates.sort_by_key(|(v, t)| (!v.pre.is_empty(), Reverse(v.clone()), (*t).clone()))
+        }
     }
-    let mut words: Vec<&String> = tags.iter().filter(|t| t.as_str() != tag && version_of(t).is_none()).collect();
+    let mut words: Vec<&String> =
+        tags.iter().filter(|t| t.as_str() != tag && version_of(t).is_none()).collect();
     words.sort();
     candidates.into_iter().map(|(_, t)| t).chain(words).cloned().collect()
 }
@@ -222,14 +256,24 @@ pub fn log_table(resolved: &[Resolved]) -> String {
             .collect::<Vec<_>>(),
     ];
     for r in resolved {
-        let mut row = vec![service_cell(&r.wanted, "-"), r.wanted.reference.clone(), short_digest(&r.root.digest)];
+        let mut row = vec![
+            service_cell(&r.wanted, "-"),
+            r.wanted.reference.clone(),
+            short_digest(&r.root.digest),
+        ];
         row.extend(columns.iter().map(|p| cell(r, p).to_string()));
         rows.push(row);
     }
-    let widths: Vec<usize> = (0..rows[0].len()).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
     let mut text = String::new();
     for row in &rows {
-        let line: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count()))).collect();
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
+            .collect();
         text.push_str(line.join("  ").trim_end());
         text.push('\n');
     }
@@ -249,7 +293,12 @@ pub fn markdown_table(resolved: &[Resolved]) -> String {
     }
     md.push_str(&format!("\n|---|---|---|{}\n", "---|".repeat(columns.len())));
     for r in resolved {
-        md.push_str(&format!("| {} | `{}` | `{}` |", service_cell(&r.wanted, ""), r.wanted.reference, short_digest(&r.root.digest)));
+        md.push_str(&format!(
+            "| {} | `{}` | `{}` |",
+            service_cell(&r.wanted, ""),
+            r.wanted.reference,
+            short_digest(&r.root.digest)
+        ));
         for platform in &columns {
             md.push_str(&format!(" {} |", cell(r, platform)));
         }
@@ -273,8 +322,15 @@ pub fn gap_lines(resolved: &[Resolved]) -> Vec<String> {
         .map(|r| {
             let missing: Vec<String> = r.missing().iter().map(|p| p.to_string()).collect();
             let suggestion = match &r.suggestion {
-                Some(tag) => format!("; {}:{tag} has {}", r.name.name, if missing.len() == 1 { "it" } else { "them" }),
-                None => "; no other tag of it has".to_string() + if missing.len() == 1 { " it" } else { " them" },
+                Some(tag) => format!(
+                    "; {}:{tag} has {}",
+                    r.name.name,
+                    if missing.len() == 1 { "it" } else { "them" }
+                ),
+                None => {
+                    "; no other tag of it has".to_string()
+                        + if missing.len() == 1 { " it" } else { " them" }
+                }
             };
             format!("{} lacks {}{suggestion}", r.wanted.reference, missing.join(", "))
         })
@@ -291,23 +347,44 @@ mod tests {
 
     #[test]
     fn nearby_tags_come_first_same_major_before_others() {
-        let all = tags(&["latest", "6.0", "7.0", "7.2", "7.2.5", "7.4-rc1", "8.0", "7.1", "alpine", "v7.3"]);
-        assert_eq!(candidate_order("7.2.4", &all), ["7.2.5", "7.2", "v7.3", "7.1", "7.0", "7.4-rc1", "8.0", "6.0", "alpine", "latest"]);
-        assert_eq!(candidate_order("1.0", &tags(&["1.0", "1.1", "2.0", "0.9"])), ["1.1", "0.9", "2.0"]);
-        assert_eq!(candidate_order("latest", &tags(&["1.0", "2.0-beta", "1.5", "edge"])), ["1.5", "1.0", "2.0-beta", "edge"]);
+        let all = tags(&[
+            "latest", "6.0", "7.0", "7.2", "7.2.5", "7.4-rc1", "8.0", "7.1", "alpine", "v7.3",
+        ]);
+        assert_eq!(
+            candidate_order("7.2.4", &all),
+            ["7.2.5", "7.2", "v7.3", "7.1", "7.0", "7.4-rc1", "8.0", "6.0", "alpine", "latest"]
+        );
+        assert_eq!(
+            candidate_order("1.0", &tags(&["1.0", "1.1", "2.0", "0.9"])),
+            ["1.1", "0.9", "2.0"]
+        );
+        assert_eq!(
+            candidate_order("latest", &tags(&["1.0", "2.0-beta", "1.5", "edge"])),
+            ["1.5", "1.0", "2.0-beta", "edge"]
+        );
         assert_eq!(candidate_order("1.0", &tags(&["1.0", "edge"])), ["edge"]);
     }
 
     #[test]
     fn tags_read_as_versions() {
-        for (tag, version) in
-            [("1", Some("1.0.0")), ("v1.2", Some("1.2.0")), ("1.2.3-rc.1", Some("1.2.3-rc.1")), ("alpine", None), ("1.2.3.4", None)]
-        {
+        for (tag, version) in [
+            ("1", Some("1.0.0")),
+            ("v1.2", Some("1.2.0")),
+            ("1.2.3-rc.1", Some("1.2.3-rc.1")),
+            ("alpine", None),
+            ("1.2.3.4", None),
+        ] {
             assert_eq!(version_of(tag).map(|v| v.to_string()).as_deref(), version, "{tag}");
         }
     }
 
-    fn resolved(service: Option<&str>, reference: &str, offered: &[&str], needed: &[&str], suggestion: Option<&str>) -> Resolved {
+    fn resolved(
+        service: Option<&str>,
+        reference: &str,
+        offered: &[&str],
+        needed: &[&str],
+        suggestion: Option<&str>,
+    ) -> Resolved {
         let platform = |p: &str| Platform::parse(p).unwrap();
         let digest = format!("sha256:{}", "ab".repeat(32));
         let built = service.is_some_and(|s| s.ends_with('+'));
@@ -315,12 +392,21 @@ mod tests {
         Resolved {
             wanted: WantedImage { service, reference: reference.into(), platform: None, built },
             name: repository_of(reference).unwrap(),
-            root: RawManifest { bytes: Default::default(), digest: digest.clone(), media_type: "x".into(), json: Value::Null },
+            root: RawManifest {
+                bytes: Default::default(),
+                digest: digest.clone(),
+                media_type: "x".into(),
+                json: Value::Null,
+            },
             offers: offered
                 .iter()
                 .map(|p| Offer {
                     platform: platform(p),
-                    manifest: Descriptor { media_type: "m".into(), digest: digest.clone(), size: 1 },
+                    manifest: Descriptor {
+                        media_type: "m".into(),
+                        digest: digest.clone(),
+                        size: 1,
+                    },
                     entry: Value::Null,
                 })
                 .collect(),
@@ -332,14 +418,29 @@ mod tests {
     #[test]
     fn the_table_marks_gaps_and_names_the_suggestion() {
         let rows = [
-            resolved(Some("db"), "r.example/db:1.0", &["linux/amd64", "linux/arm64"], &["linux/arm64"], None),
+            resolved(
+                Some("db"),
+                "r.example/db:1.0",
+                &["linux/amd64", "linux/arm64"],
+                &["linux/arm64"],
+                None,
+            ),
             resolved(None, "r.example/cache:1.0", &["linux/amd64"], &["linux/arm64"], Some("1.1")),
             resolved(Some("tool"), "r.example/tool:2", &["linux/amd64"], &["linux/amd64"], None),
-            resolved(Some("api+"), "r.example/api:latest", &["linux/arm64"], &["linux/arm64"], None),
+            resolved(
+                Some("api+"),
+                "r.example/api:latest",
+                &["linux/arm64"],
+                &["linux/arm64"],
+                None,
+            ),
         ];
         let text = log_table(&rows);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "service      image                 digest        linux/arm64  linux/amd64");
+        assert_eq!(
+            lines[0],
+            "service      image                 digest        linux/arm64  linux/amd64"
+        );
         assert_eq!(lines[1], "db           r.example/db:1.0      abababababab  ✓            –");
         assert_eq!(lines[2], "-            r.example/cache:1.0   abababababab  ✗            –");
         assert_eq!(lines[3], "tool         r.example/tool:2      abababababab  –            ✓");
@@ -348,9 +449,19 @@ mod tests {
         let md = markdown_table(&rows);
         assert!(md.starts_with("| service | image | digest | `linux/arm64` | `linux/amd64` |\n|---|---|---|---|---|\n"), "{md}");
         assert!(md.contains("|  | `r.example/cache:1.0` | `abababababab` | ✗ | – |"), "{md}");
-        assert!(md.contains("| api (built) | `r.example/api:latest` | `abababababab` | ✓ | – |"), "{md}");
-        assert!(md.contains("- r.example/cache:1.0 lacks linux/arm64; r.example/cache:1.1 has it"), "{md}");
-        let no_suggestion = resolved(None, "r.example/x:1", &[], &["linux/arm64", "linux/amd64"], None);
-        assert_eq!(gap_lines(&[no_suggestion]), ["r.example/x:1 lacks linux/arm64, linux/amd64; no other tag of it has them"]);
+        assert!(
+            md.contains("| api (built) | `r.example/api:latest` | `abababababab` | ✓ | – |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("- r.example/cache:1.0 lacks linux/arm64; r.example/cache:1.1 has it"),
+            "{md}"
+        );
+        let no_suggestion =
+            resolved(None, "r.example/x:1", &[], &["linux/arm64", "linux/amd64"], None);
+        assert_eq!(
+            gap_lines(&[no_suggestion]),
+            ["r.example/x:1 lacks linux/arm64, linux/amd64; no other tag of it has them"]
+        );
     }
 }

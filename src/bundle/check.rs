@@ -80,7 +80,8 @@ fn check_stream(reader: &mut impl Read) -> Result<Checked> {
     let mut spans = BTreeMap::new();
     for entry in archive.entries().context("it is not a tar file")? {
         let mut entry = entry.context("it is not a tar file, or it is cut short")?;
-        let name = String::from_utf8_lossy(&entry.path_bytes()).trim_start_matches("./").to_string();
+        let name =
+            String::from_utf8_lossy(&entry.path_bytes()).trim_start_matches("./").to_string();
         if entry.header().entry_type().is_dir() {
             continue;
         }
@@ -104,7 +105,11 @@ fn check_stream(reader: &mut impl Read) -> Result<Checked> {
                     Ok(files) => {
                         scanned_layers += 1;
                         for arch in arches {
-                            foreign.extend(archscan::mismatches(&files, &arch).into_iter().map(|m| format!("{name}: {m}")));
+                            foreign.extend(
+                                archscan::mismatches(&files, &arch)
+                                    .into_iter()
+                                    .map(|m| format!("{name}: {m}")),
+                            );
                         }
                     }
                     Err(error) => unscanned.push(format!("{name}: {error}")),
@@ -115,7 +120,8 @@ fn check_stream(reader: &mut impl Read) -> Result<Checked> {
         if size <= DOCUMENT_LIMIT {
             hashing.read_to_end(&mut kept).with_context(|| format!("{name} is cut short"))?;
         } else {
-            std::io::copy(&mut hashing, &mut std::io::sink()).with_context(|| format!("{name} is cut short"))?;
+            std::io::copy(&mut hashing, &mut std::io::sink())
+                .with_context(|| format!("{name} is cut short"))?;
         }
         let hex = hashing.hex();
         if let Some(digest) = &blob_digest {
@@ -134,10 +140,14 @@ fn check_stream(reader: &mut impl Read) -> Result<Checked> {
     let sums = sums.context("it has no SHA256SUMS")?;
     let mut listed = BTreeSet::new();
     for line in sums.lines().filter(|l| !l.trim().is_empty()) {
-        let (hex, name) = line.split_once("  ").with_context(|| format!("SHA256SUMS has a line that is not `digest  name`: {line}"))?;
+        let (hex, name) = line
+            .split_once("  ")
+            .with_context(|| format!("SHA256SUMS has a line that is not `digest  name`: {line}"))?;
         match seen.get(name) {
             None => bail!("{name} is listed in SHA256SUMS but missing"),
-            Some(found) if found != hex => bail!("{name} does not match its checksum in SHA256SUMS: the bundle is damaged; copy it again"),
+            Some(found) if found != hex => bail!(
+                "{name} does not match its checksum in SHA256SUMS: the bundle is damaged; copy it again"
+            ),
             Some(_) => {}
         }
         listed.insert(name.to_string());
@@ -152,10 +162,22 @@ fn check_stream(reader: &mut impl Read) -> Result<Checked> {
     let images = images_of(&index, &documents, &seen)?;
     let layers = arches_of_layers(Some(&index), &documents).len();
     if scanned_layers + unscanned.len() < layers {
-        unscanned.push(format!("{} layer(s) came before their manifests and were not scanned", layers - scanned_layers - unscanned.len()));
+        unscanned.push(format!(
+            "{} layer(s) came before their manifests and were not scanned",
+            layers - scanned_layers - unscanned.len()
+        ));
     }
     let files = BundleFiles { files: Vec::new(), sums: None };
-    Ok(Checked { images, documents, entries: seen.len() + 1, bytes, scanned_layers, unscanned, spans, files })
+    Ok(Checked {
+        images,
+        documents,
+        entries: seen.len() + 1,
+        bytes,
+        scanned_layers,
+        unscanned,
+        spans,
+        files,
+    })
 }
 
 fn looks_like_json(bytes: &[u8]) -> bool {
@@ -163,13 +185,20 @@ fn looks_like_json(bytes: &[u8]) -> bool {
 }
 
 /// Each layer's architectures, from the index and manifests read so far.
-fn arches_of_layers(index: Option<&Value>, documents: &BTreeMap<String, Vec<u8>>) -> HashMap<String, Vec<String>> {
+fn arches_of_layers(
+    index: Option<&Value>,
+    documents: &BTreeMap<String, Vec<u8>>,
+) -> HashMap<String, Vec<String>> {
     let mut arches: HashMap<String, Vec<String>> = HashMap::new();
     let Some(index) = index else { return arches };
     let Ok(images) = images_of(index, documents, &BTreeMap::new()) else { return arches };
     for image in images {
         for (platform, manifest, _) in &image.platforms {
-            let Some(json) = documents.get(manifest).and_then(|b| serde_json::from_slice::<Value>(b).ok()) else { continue };
+            let Some(json) =
+                documents.get(manifest).and_then(|b| serde_json::from_slice::<Value>(b).ok())
+            else {
+                continue;
+            };
             for layer in json.get("layers").and_then(Value::as_array).into_iter().flatten() {
                 if let Some(digest) = layer.get("digest").and_then(Value::as_str) {
                     let list = arches.entry(digest.to_string()).or_default();
@@ -185,9 +214,14 @@ fn arches_of_layers(index: Option<&Value>, documents: &BTreeMap<String, Vec<u8>>
 
 /// The images `index.json` names, each with its platforms and blobs. With
 /// `present` not empty, every blob must be among its entries.
-fn images_of(index: &Value, documents: &BTreeMap<String, Vec<u8>>, present: &BTreeMap<String, String>) -> Result<Vec<BundleImage>> {
+fn images_of(
+    index: &Value,
+    documents: &BTreeMap<String, Vec<u8>>,
+    present: &BTreeMap<String, String>,
+) -> Result<Vec<BundleImage>> {
     let document = |digest: &str| -> Result<Value> {
-        let bytes = documents.get(digest).with_context(|| format!("it lacks the manifest {digest}"))?;
+        let bytes =
+            documents.get(digest).with_context(|| format!("it lacks the manifest {digest}"))?;
         serde_json::from_slice(bytes).with_context(|| format!("{digest} is not a JSON manifest"))
     };
     let require = |digest: &str| -> Result<()> {
@@ -215,18 +249,27 @@ fn images_of(index: &Value, documents: &BTreeMap<String, Vec<u8>>, present: &BTr
                 .filter(|e| !super::audit::is_attestation_entry(e))
                 .map(|e| {
                     let platform = e.get("platform").and_then(Platform::from_oci_json);
-                    let field = |key: &str| e.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+                    let field =
+                        |key: &str| e.get(key).and_then(Value::as_str).unwrap_or("").to_string();
                     (platform, field("digest"), field("mediaType"))
                 })
                 .collect()
         } else {
-            vec![(entry.get("platform").and_then(Platform::from_oci_json), root_digest.clone(), root_media_type.clone())]
+            vec![(
+                entry.get("platform").and_then(Platform::from_oci_json),
+                root_digest.clone(),
+                root_media_type.clone(),
+            )]
         };
         let mut platforms = Vec::new();
         let mut blobs = Vec::new();
         for (platform, digest, media_type) in manifests {
             let manifest = document(&digest)?;
-            let config = manifest.pointer("/config/digest").and_then(Value::as_str).context("a manifest has no config")?.to_string();
+            let config = manifest
+                .pointer("/config/digest")
+                .and_then(Value::as_str)
+                .context("a manifest has no config")?
+                .to_string();
             let platform = match platform {
                 Some(platform) => platform,
                 None => document(&config)
@@ -237,7 +280,11 @@ fn images_of(index: &Value, documents: &BTreeMap<String, Vec<u8>>, present: &BTr
             require(&config)?;
             blobs.push(config);
             for layer in manifest.get("layers").and_then(Value::as_array).into_iter().flatten() {
-                let layer = layer.get("digest").and_then(Value::as_str).context("a layer has no digest")?.to_string();
+                let layer = layer
+                    .get("digest")
+                    .and_then(Value::as_str)
+                    .context("a layer has no digest")?
+                    .to_string();
                 require(&layer)?;
                 blobs.push(layer);
             }
@@ -332,10 +379,21 @@ mod tests {
         let config_at = bytes.windows(12).position(|w| w == b"architecture").unwrap();
         bytes[config_at] = b'A';
         let error = format!("{:#}", check(&write(dir.path(), "damaged.tar", &bytes)).unwrap_err());
-        assert!(error.contains("damaged.tar is not a sound bundle") && error.contains("the bundle is damaged"), "{error}");
+        assert!(
+            error.contains("damaged.tar is not a sound bundle")
+                && error.contains("the bundle is damaged"),
+            "{error}"
+        );
         let layer = files.pop().unwrap();
-        let error = format!("{:#}", check(&write(dir.path(), "gap.tar", &tarball(&files))).unwrap_err());
-        assert!(error.ends_with(&format!("it lacks the blob sha256:{}", layer.0.rsplit('/').next().unwrap())), "{error}");
+        let error =
+            format!("{:#}", check(&write(dir.path(), "gap.tar", &tarball(&files))).unwrap_err());
+        assert!(
+            error.ends_with(&format!(
+                "it lacks the blob sha256:{}",
+                layer.0.rsplit('/').next().unwrap()
+            )),
+            "{error}"
+        );
         let mut bytes = tarball(&bundle_with_binary(183));
         bytes.truncate(bytes.len() / 2);
         assert!(check(&write(dir.path(), "short.tar", &bytes)).is_err());

@@ -113,7 +113,11 @@ struct ServiceShape {
 
 /// The services of the Compose document `text` (read from `file`), in name
 /// order. A service needs `image:`, `build:` or both.
-pub fn services(file: &str, text: &str, env: &HashMap<String, String>) -> Result<Vec<ComposeService>> {
+pub fn services(
+    file: &str,
+    text: &str,
+    env: &HashMap<String, String>,
+) -> Result<Vec<ComposeService>> {
     let shape: ComposeShape = serde_yaml_ng::from_str(text).map_err(|e| {
         let place = e.location().map(|l| format!(" at line {}", l.line())).unwrap_or_default();
         anyhow::anyhow!("compose-file: {file} is not a Compose file{place} ({e}); give a file with a `services:` map")
@@ -126,11 +130,17 @@ pub fn services(file: &str, text: &str, env: &HashMap<String, String>) -> Result
     for (name, service) in shape.services {
         let image = service
             .image
-            .map(|image| interpolate(&image, env).with_context(|| format!("compose-file: service `{name}`: image")))
+            .map(|image| {
+                interpolate(&image, env)
+                    .with_context(|| format!("compose-file: service `{name}`: image"))
+            })
             .transpose()?;
         let platform = service
             .platform
-            .map(|p| interpolate(&p, env).with_context(|| format!("compose-file: service `{name}`: platform")))
+            .map(|p| {
+                interpolate(&p, env)
+                    .with_context(|| format!("compose-file: service `{name}`: platform"))
+            })
             .transpose()?;
         let build = service.build.map(|build| parse_build(&name, dir, build, env)).transpose()?;
         if image.is_none() && build.is_none() {
@@ -143,13 +153,21 @@ pub fn services(file: &str, text: &str, env: &HashMap<String, String>) -> Result
 
 /// A service's `build:` in either form, interpolated, with its paths joined
 /// to `dir` (the Compose file's directory).
-fn parse_build(service: &str, dir: &Path, build: serde_yaml_ng::Value, env: &HashMap<String, String>) -> Result<ComposeBuild> {
+fn parse_build(
+    service: &str,
+    dir: &Path,
+    build: serde_yaml_ng::Value,
+    env: &HashMap<String, String>,
+) -> Result<ComposeBuild> {
     let shape: BuildShape = serde_yaml_ng::from_value(build).map_err(|e| {
         anyhow::anyhow!(
             "compose-file: service `{service}`: `build:` is not a context nor a map of `context`, `dockerfile`, `args`, `target` ({e}); write e.g. `build: ./app`"
         )
     })?;
-    let value = |what: &str, text: &str| interpolate(text, env).with_context(|| format!("compose-file: service `{service}`: build {what}"));
+    let value = |what: &str, text: &str| {
+        interpolate(text, env)
+            .with_context(|| format!("compose-file: service `{service}`: build {what}"))
+    };
     let map = match shape {
         BuildShape::Context(context) => BuildMap { context: Some(context), ..BuildMap::default() },
         BuildShape::Map(map) => *map,
@@ -188,10 +206,13 @@ fn parse_build(service: &str, dir: &Path, build: serde_yaml_ng::Value, env: &Has
         Some(ArgsShape::List(lines)) => {
             for line in lines {
                 match line.split_once('=') {
-                    Some((arg, given)) if !arg.trim().is_empty() => {
-                        args.push((arg.trim().to_string(), value(&format!("arg {}", arg.trim()), given)?))
-                    }
-                    Some(_) => bail!("compose-file: service `{service}`: build arg `{line}` names no argument; write NAME=value"),
+                    Some((arg, given)) if !arg.trim().is_empty() => args.push((
+                        arg.trim().to_string(),
+                        value(&format!("arg {}", arg.trim()), given)?,
+                    )),
+                    Some(_) => bail!(
+                        "compose-file: service `{service}`: build arg `{line}` names no argument; write NAME=value"
+                    ),
                     None => {
                         if let Some(given) = env.get(line.trim()) {
                             args.push((line.trim().to_string(), given.clone()));
@@ -223,11 +244,15 @@ pub fn interpolate(value: &str, env: &HashMap<String, String>) -> Result<String>
             out.push('$');
             rest = tail;
         } else if let Some(body) = after.strip_prefix('{') {
-            let end = body.find('}').with_context(|| format!("`{value}` has a `${{` without its `}}`"))?;
+            let end = body
+                .find('}')
+                .with_context(|| format!("`{value}` has a `${{` without its `}}`"))?;
             out.push_str(&expand(&body[..end], env)?);
             rest = &body[end + 1..];
         } else {
-            let len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+            let len = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
             if len == 0 {
                 out.push('$');
             } else {
@@ -243,7 +268,8 @@ pub fn interpolate(value: &str, env: &HashMap<String, String>) -> Result<String>
 /// One `${…}` body: `NAME`, `NAME:-default`, `NAME-default`, `NAME:?err`,
 /// `NAME?err`, `NAME:+alt`, `NAME+alt`.
 fn expand(body: &str, env: &HashMap<String, String>) -> Result<String> {
-    let name_len = body.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(body.len());
+    let name_len =
+        body.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(body.len());
     let (name, operator) = body.split_at(name_len);
     if name.is_empty() {
         bail!("`${{{body}}}` names no variable");
@@ -283,7 +309,9 @@ fn expand(body: &str, env: &HashMap<String, String>) -> Result<String> {
                 String::new()
             }
         }
-        _ => bail!("`${{{body}}}` is not a variable Compose knows; write ${{NAME}} or ${{NAME:-default}}"),
+        _ => bail!(
+            "`${{{body}}}` is not a variable Compose knows; write ${{NAME}} or ${{NAME:-default}}"
+        ),
     })
 }
 
@@ -292,7 +320,10 @@ mod tests {
     use super::*;
 
     fn env() -> HashMap<String, String> {
-        [("TAG", "7.2"), ("EMPTY", ""), ("REGISTRY", "registry.example.com")].into_iter().map(|(k, v)| (k.into(), v.into())).collect()
+        [("TAG", "7.2"), ("EMPTY", ""), ("REGISTRY", "registry.example.com")]
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect()
     }
 
     #[test]
@@ -329,25 +360,49 @@ mod tests {
         assert_eq!(
             services,
             vec![
-                ComposeService { name: "cache".into(), image: Some("redis:7.2".into()), platform: None, build: None },
-                ComposeService { name: "db".into(), image: Some("postgres:16".into()), platform: Some("linux/arm64".into()), build: None },
+                ComposeService {
+                    name: "cache".into(),
+                    image: Some("redis:7.2".into()),
+                    platform: None,
+                    build: None
+                },
+                ComposeService {
+                    name: "db".into(),
+                    image: Some("postgres:16".into()),
+                    platform: Some("linux/arm64".into()),
+                    build: None
+                },
             ]
         );
     }
 
     #[test]
     fn mistakes_are_named() {
-        let error = services("c.yaml", "services:\n  app:\n    platform: linux/arm64\n", &env()).unwrap_err().to_string();
+        let error = services("c.yaml", "services:\n  app:\n    platform: linux/arm64\n", &env())
+            .unwrap_err()
+            .to_string();
         assert_eq!(error, "compose-file: service `app` has no `image:`; give it the image it runs");
         let error = services("c.yaml", "version: '3'\n", &env()).unwrap_err().to_string();
-        assert_eq!(error, "compose-file: c.yaml has no services; give the deployment's Compose file");
+        assert_eq!(
+            error,
+            "compose-file: c.yaml has no services; give the deployment's Compose file"
+        );
         let error = services("c.yaml", "services: [1, 2\n", &env()).unwrap_err().to_string();
         assert!(error.starts_with("compose-file: c.yaml is not a Compose file"), "{error}");
-        let error = format!("{:#}", services("c.yaml", "services:\n  a:\n    image: x:${NO:?set NO}\n", &env()).unwrap_err());
+        let error = format!(
+            "{:#}",
+            services("c.yaml", "services:\n  a:\n    image: x:${NO:?set NO}\n", &env())
+                .unwrap_err()
+        );
         assert_eq!(error, "compose-file: service `a`: image: NO is not set: set NO");
     }
 
-    fn build(context: &str, dockerfile: &str, args: &[(&str, &str)], target: Option<&str>) -> ComposeBuild {
+    fn build(
+        context: &str,
+        dockerfile: &str,
+        args: &[(&str, &str)],
+        target: Option<&str>,
+    ) -> ComposeBuild {
         ComposeBuild {
             context: context.into(),
             dockerfile: dockerfile.into(),
@@ -359,38 +414,84 @@ mod tests {
     #[test]
     fn build_is_read_in_both_forms_relative_to_the_compose_file() {
         let cases: &[(&str, &str, Result<ComposeBuild, &str>)] = &[
-            ("deploy/compose.yaml", "build: ./app", Ok(build("deploy/app", "deploy/app/Dockerfile", &[], None))),
+            (
+                "deploy/compose.yaml",
+                "build: ./app",
+                Ok(build("deploy/app", "deploy/app/Dockerfile", &[], None)),
+            ),
             ("compose.yaml", "build: .", Ok(build(".", "Dockerfile", &[], None))),
-            ("deploy/compose.yaml", "build: ../src", Ok(build("deploy/../src", "deploy/../src/Dockerfile", &[], None))),
+            (
+                "deploy/compose.yaml",
+                "build: ../src",
+                Ok(build("deploy/../src", "deploy/../src/Dockerfile", &[], None)),
+            ),
             ("/abs/compose.yaml", "build: /ctx", Ok(build("/ctx", "/ctx/Dockerfile", &[], None))),
-            ("c.yaml", "build: ./app-${TAG}", Ok(build("app-7.2", "app-7.2/Dockerfile", &[], None))),
+            (
+                "c.yaml",
+                "build: ./app-${TAG}",
+                Ok(build("app-7.2", "app-7.2/Dockerfile", &[], None)),
+            ),
             (
                 "deploy/compose.yaml",
                 "build:\n      context: api\n      dockerfile: docker/Dockerfile.${TAG}\n      target: runtime\n      args:\n        VERSION: ${TAG}\n        N: 3\n        FLAG: true\n        FROM_ENV:\n        UNSET:\n",
                 Ok(build(
                     "deploy/api",
                     "deploy/api/docker/Dockerfile.7.2",
-                    &[("FLAG", "true"), ("FROM_ENV", "from the environment"), ("N", "3"), ("VERSION", "7.2")],
+                    &[
+                        ("FLAG", "true"),
+                        ("FROM_ENV", "from the environment"),
+                        ("N", "3"),
+                        ("VERSION", "7.2"),
+                    ],
                     Some("runtime"),
                 )),
             ),
             (
                 "c.yaml",
                 "build:\n      context: .\n      args:\n        - B=2\n        - A=${TAG:-1}=x\n        - FROM_ENV\n        - UNSET\n      labels: [a=b]\n      network: host\n",
-                Ok(build(".", "Dockerfile", &[("B", "2"), ("A", "7.2=x"), ("FROM_ENV", "from the environment")], None)),
+                Ok(build(
+                    ".",
+                    "Dockerfile",
+                    &[("B", "2"), ("A", "7.2=x"), ("FROM_ENV", "from the environment")],
+                    None,
+                )),
             ),
-            ("c.yaml", "build:\n      dockerfile: Containerfile\n", Ok(build(".", "Containerfile", &[], None))),
+            (
+                "c.yaml",
+                "build:\n      dockerfile: Containerfile\n",
+                Ok(build(".", "Containerfile", &[], None)),
+            ),
             ("c.yaml", "build:\n      target: ''\n", Ok(build(".", "Dockerfile", &[], None))),
-            ("c.yaml", "build: [a, b]", Err("compose-file: service `app`: `build:` is not a context nor a map")),
-            ("c.yaml", "build:\n      args:\n        - =x\n", Err("compose-file: service `app`: build arg `=x` names no argument")),
-            ("c.yaml", "build: https://github.com/acme/app.git", Err("compose-file: service `app`: build context `https://")),
+            (
+                "c.yaml",
+                "build: [a, b]",
+                Err("compose-file: service `app`: `build:` is not a context nor a map"),
+            ),
+            (
+                "c.yaml",
+                "build:\n      args:\n        - =x\n",
+                Err("compose-file: service `app`: build arg `=x` names no argument"),
+            ),
+            (
+                "c.yaml",
+                "build: https://github.com/acme/app.git",
+                Err("compose-file: service `app`: build context `https://"),
+            ),
             (
                 "c.yaml",
                 "build:\n      dockerfile_inline: FROM x\n",
                 Err("compose-file: service `app`: build `dockerfile_inline` is not carried"),
             ),
-            ("c.yaml", "build:\n      secrets: [token]\n", Err("compose-file: service `app`: build `secrets` is not carried")),
-            ("c.yaml", "build: ./${NOPE:?set NOPE}", Err("compose-file: service `app`: build context: NOPE is not set: set NOPE")),
+            (
+                "c.yaml",
+                "build:\n      secrets: [token]\n",
+                Err("compose-file: service `app`: build `secrets` is not carried"),
+            ),
+            (
+                "c.yaml",
+                "build: ./${NOPE:?set NOPE}",
+                Err("compose-file: service `app`: build context: NOPE is not set: set NOPE"),
+            ),
         ];
         let mut env = env();
         env.insert("FROM_ENV".into(), "from the environment".into());
@@ -401,7 +502,9 @@ mod tests {
                     assert_eq!(got[0].build.as_ref(), Some(want), "{yaml}");
                     assert_eq!(got[0].image, None, "{yaml}");
                 }
-                (Err(error), Err(start)) => assert!(format!("{error:#}").starts_with(start), "{yaml}: {error:#}"),
+                (Err(error), Err(start)) => {
+                    assert!(format!("{error:#}").starts_with(start), "{yaml}: {error:#}")
+                }
                 (got, _) => panic!("{yaml}: {got:?}"),
             }
         }

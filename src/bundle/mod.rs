@@ -74,13 +74,25 @@ impl<R: std::io::Read> std::io::Read for Hashing<R> {
 }
 
 /// A small blob (a config) read whole, checked against its digest.
-pub(crate) async fn read_small_blob(registry: &Registry, image: &ImageName, blob: &Descriptor) -> Result<Vec<u8>> {
+pub(crate) async fn read_small_blob(
+    registry: &Registry,
+    image: &ImageName,
+    blob: &Descriptor,
+) -> Result<Vec<u8>> {
     if blob.size > SMALL_BLOB_LIMIT {
-        bail!("{}: the config {} is {} bytes; configs are expected to be small", image.name, blob.digest, blob.size);
+        bail!(
+            "{}: the config {} is {} bytes; configs are expected to be small",
+            image.name,
+            blob.digest,
+            blob.size
+        );
     }
     let stream = registry.layer_stream(image, &blob.digest).await?;
-    let chunks: Vec<bytes::Bytes> =
-        stream.stream.try_collect().await.with_context(|| format!("could not read {} of {}", blob.digest, image.name))?;
+    let chunks: Vec<bytes::Bytes> = stream
+        .stream
+        .try_collect()
+        .await
+        .with_context(|| format!("could not read {} of {}", blob.digest, image.name))?;
     let bytes = chunks.concat();
     if format!("sha256:{}", hex_of(&bytes)) != blob.digest {
         bail!("{} sent content for {} that does not match its digest", image.registry, blob.digest);
@@ -107,7 +119,9 @@ pub(crate) async fn run(
         );
     }
     let built = if request.builds.is_empty() { Vec::new() } else { build.await? };
-    let built = log.group("Audit of the built services", audit_and_show(registry, &built, plan, log)).await?;
+    let built = log
+        .group("Audit of the built services", audit_and_show(registry, &built, plan, log))
+        .await?;
     let resolved: Vec<audit::Resolved> = listed.into_iter().chain(built).collect();
     let gaps = audit::gap_lines(&resolved);
     let mut summary = format!("### 📦 Bundle for {}\n\n", crate::platform::join(&plan.platforms));
@@ -127,12 +141,21 @@ pub(crate) async fn run(
         AuditLevel::Off => resolved.iter().filter(|r| !r.kept_offers().is_empty()).collect(),
     };
     if kept.is_empty() {
-        bail!("audit: no image offers the platforms asked for ({}); nothing was written", crate::platform::join(&plan.platforms));
+        bail!(
+            "audit: no image offers the platforms asked for ({}); nothing was written",
+            crate::platform::join(&plan.platforms)
+        );
     }
     let built: Vec<String> = resolved
         .iter()
         .filter(|r| r.wanted.built)
-        .map(|r| format!("`{}` (`{}`)", r.wanted.service.as_deref().unwrap_or_default(), r.wanted.reference))
+        .map(|r| {
+            format!(
+                "`{}` (`{}`)",
+                r.wanted.service.as_deref().unwrap_or_default(),
+                r.wanted.reference
+            )
+        })
         .collect();
     if !built.is_empty() {
         summary.push_str(&format!("\nBuilt for the bundle from `build:`: {}\n", built.join(", ")));
@@ -143,7 +166,11 @@ pub(crate) async fn run(
             write::write(registry, &contents, &request.file, request.split).await
         })
         .await?;
-    let parts = if written.files.len() > 1 { format!(" in {} parts", written.files.len() - 1) } else { String::new() };
+    let parts = if written.files.len() > 1 {
+        format!(" in {} parts", written.files.len() - 1)
+    } else {
+        String::new()
+    };
     let line = format!(
         "wrote {}{parts}: {} image(s), {} blobs, {} bytes ({} bytes of shared layers stored once)",
         request.file.display(),
@@ -153,19 +180,40 @@ pub(crate) async fn run(
         written.shared_bytes
     );
     log.info(&line);
-    summary.push_str(&format!("\n{}\n", line.replacen(&request.file.display().to_string(), &format!("`{}`", request.file.display()), 1)));
-    let left_out: Vec<&str> =
-        resolved.iter().filter(|r| !kept.iter().any(|k| std::ptr::eq(*k, *r))).map(|r| r.wanted.reference.as_str()).collect();
+    summary.push_str(&format!(
+        "\n{}\n",
+        line.replacen(
+            &request.file.display().to_string(),
+            &format!("`{}`", request.file.display()),
+            1
+        )
+    ));
+    let left_out: Vec<&str> = resolved
+        .iter()
+        .filter(|r| !kept.iter().any(|k| std::ptr::eq(*k, *r)))
+        .map(|r| r.wanted.reference.as_str())
+        .collect();
     if !left_out.is_empty() {
-        summary.push_str(&format!("\nLeft out: {}\n", left_out.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")));
+        summary.push_str(&format!(
+            "\nLeft out: {}\n",
+            left_out.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")
+        ));
     }
     let file = written.files.first().cloned().unwrap_or_else(|| request.file.clone());
-    Ok(Report { bundle: Some(BundleReport { file, files: written.files, summary }), ..Report::default() })
+    Ok(Report {
+        bundle: Some(BundleReport { file, files: written.files, summary }),
+        ..Report::default()
+    })
 }
 
 /// Resolves `wanted` in its registries and logs the table (nothing for no
 /// image).
-async fn audit_and_show(registry: &Registry, wanted: &[WantedImage], plan: &Plan, log: &Log) -> Result<Vec<audit::Resolved>> {
+async fn audit_and_show(
+    registry: &Registry,
+    wanted: &[WantedImage],
+    plan: &Plan,
+    log: &Log,
+) -> Result<Vec<audit::Resolved>> {
     if wanted.is_empty() {
         return Ok(Vec::new());
     }

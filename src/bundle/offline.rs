@@ -44,7 +44,8 @@ pub fn command() -> Command {
 /// Runs `bundle verify|load|push` when the arguments ask for one of them;
 /// None otherwise (`bundle --images …` is the mode, through the inputs).
 pub fn run_if_asked(args: &[String]) -> Option<ExitCode> {
-    let asked = args.get(1).is_some_and(|a| a == "bundle") && args.get(2).is_some_and(|a| matches!(a.as_str(), "verify" | "load" | "push"));
+    let asked = args.get(1).is_some_and(|a| a == "bundle")
+        && args.get(2).is_some_and(|a| matches!(a.as_str(), "verify" | "load" | "push"));
     if !asked {
         return None;
     }
@@ -55,15 +56,23 @@ pub fn run_if_asked(args: &[String]) -> Option<ExitCode> {
             return Some(ExitCode::from(2));
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => return Some(fail(&anyhow!("could not start the async runtime: {error}"))),
-    };
+    let runtime =
+        match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                return Some(fail(&anyhow!("could not start the async runtime: {error}")));
+            }
+        };
     let outcome = match matches.subcommand() {
         Some(("verify", m)) => verify(&file_arg(m)),
         Some(("load", m)) => runtime.block_on(load(&file_arg(m))),
         Some(("push", m)) => push_args(m).and_then(|(registry, insecure, credential)| {
-            runtime.block_on(super::push::push(&file_arg(m), &registry, insecure, credential.as_ref()))
+            runtime.block_on(super::push::push(
+                &file_arg(m),
+                &registry,
+                insecure,
+                credential.as_ref(),
+            ))
         }),
         _ => Err(anyhow!("usage: multiarch-action bundle verify|load|push FILE")),
     };
@@ -85,16 +94,27 @@ fn file_arg(matches: &clap::ArgMatches) -> PathBuf {
 fn push_args(matches: &clap::ArgMatches) -> Result<(String, bool, Option<Credential>)> {
     let given = matches.get_one::<String>("registry").map(String::as_str).unwrap_or_default();
     let registry = registry_host("--registry", given)?;
-    let credential = match (matches.get_one::<String>("username"), matches.get_flag("password-stdin")) {
+    let credential = match (
+        matches.get_one::<String>("username"),
+        matches.get_flag("password-stdin"),
+    ) {
         (None, false) => None,
         (Some(username), true) => {
             let mut password = String::new();
-            std::io::stdin().read_line(&mut password).context("could not read the password from standard input")?;
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("could not read the password from standard input")?;
             let password = password.trim_end_matches(['\n', '\r']).to_string();
             if password.is_empty() {
-                bail!("--password-stdin: standard input held no password; pipe it in, e.g. `printf %s \"$PASSWORD\" | …`");
+                bail!(
+                    "--password-stdin: standard input held no password; pipe it in, e.g. `printf %s \"$PASSWORD\" | …`"
+                );
             }
-            Some(Credential { registry: registry.clone(), username: username.clone(), password: Secret::new(password) })
+            Some(Credential {
+                registry: registry.clone(),
+                username: username.clone(),
+                password: Secret::new(password),
+            })
         }
         (Some(_), false) => bail!("--username needs --password-stdin, with the password piped in"),
         (None, true) => bail!("--password-stdin needs --username"),
@@ -108,12 +128,26 @@ pub fn describe(file: &Path, checked: &Checked) -> String {
         1 => String::new(),
         count => format!(" in {count} parts"),
     };
-    let mut text = format!("{}{parts}: {} entries, {} bytes; every checksum matches\n", file.display(), checked.entries, checked.bytes);
+    let mut text = format!(
+        "{}{parts}: {} entries, {} bytes; every checksum matches\n",
+        file.display(),
+        checked.entries,
+        checked.bytes
+    );
     for image in &checked.images {
-        let platforms: Vec<String> = image.platforms.iter().map(|(p, _, _)| p.to_string()).collect();
-        text.push_str(&format!("  {} ({}) {}\n", image.name, platforms.join(", "), image.root_digest));
+        let platforms: Vec<String> =
+            image.platforms.iter().map(|(p, _, _)| p.to_string()).collect();
+        text.push_str(&format!(
+            "  {} ({}) {}\n",
+            image.name,
+            platforms.join(", "),
+            image.root_digest
+        ));
     }
-    text.push_str(&format!("{} layer(s) scanned: no binary of another architecture\n", checked.scanned_layers));
+    text.push_str(&format!(
+        "{} layer(s) scanned: no binary of another architecture\n",
+        checked.scanned_layers
+    ));
     for note in &checked.unscanned {
         text.push_str(&format!("not scanned: {note}\n"));
     }
@@ -134,14 +168,17 @@ async fn load(file: &Path) -> Result<()> {
     })
     .await??;
     print!("{}", describe(file, &checked));
-    let docker = bollard::Docker::connect_with_defaults()
-        .map_err(|e| anyhow!("could not reach the Docker daemon ({e}); start it, or set DOCKER_HOST"))?;
+    let docker = bollard::Docker::connect_with_defaults().map_err(|e| {
+        anyhow!("could not reach the Docker daemon ({e}); start it, or set DOCKER_HOST")
+    })?;
     // The file, or every part in order, as one stream.
     let body = checked.files.byte_stream(0, checked.files.total_size());
-    let options = bollard::query_parameters::ImportImageOptionsBuilder::default().quiet(true).build();
+    let options =
+        bollard::query_parameters::ImportImageOptionsBuilder::default().quiet(true).build();
     let mut progress = std::pin::pin!(docker.import_image_stream(options, body, None));
     while let Some(message) = progress.next().await {
-        let message = message.map_err(|e| anyhow!("the Docker daemon refused {}: {e}", file.display()))?;
+        let message =
+            message.map_err(|e| anyhow!("the Docker daemon refused {}: {e}", file.display()))?;
         if let Some(detail) = message.error_detail.and_then(|d| d.message) {
             bail!("the Docker daemon could not load {}: {detail}", file.display());
         }

@@ -25,7 +25,8 @@ pub fn parse_size(text: &str) -> Result<u64> {
             "bundle-split: `{text}` is not a size; write a whole number with k, m or g (binary: 1k = 1024 bytes), e.g. 2g or 700m"
         )
     };
-    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let (digits, unit) =
+        text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
     let shift = match unit.to_ascii_lowercase().as_str() {
         "k" => 10,
         "m" => 20,
@@ -34,12 +35,13 @@ pub fn parse_size(text: &str) -> Result<u64> {
     };
     let number: u64 = digits.parse().map_err(|_| invalid())?;
     if number == 0 {
-        bail!("bundle-split: `{text}` is no size; give the largest part the media holds, e.g. 2g or 700m");
+        bail!(
+            "bundle-split: `{text}` is no size; give the largest part the media holds, e.g. 2g or 700m"
+        );
     }
-    number
-        .checked_mul(1 << shift)
-        .filter(|bytes| *bytes <= 1 << 50)
-        .with_context(|| format!("bundle-split: `{text}` is larger than any medium; give e.g. 2g or 700m"))
+    number.checked_mul(1 << shift).filter(|bytes| *bytes <= 1 << 50).with_context(|| {
+        format!("bundle-split: `{text}` is larger than any medium; give e.g. 2g or 700m")
+    })
 }
 
 /// `NAME.part-001` for part 1 of the bundle `base`.
@@ -79,7 +81,13 @@ pub struct PartWriter {
 
 impl PartWriter {
     pub fn new(base: &Path, limit: Option<u64>) -> PartWriter {
-        PartWriter { base: base.to_path_buf(), limit, current: None, done: Vec::new(), finished: false }
+        PartWriter {
+            base: base.to_path_buf(),
+            limit,
+            current: None,
+            done: Vec::new(),
+            finished: false,
+        }
     }
 
     fn path_of(&self, index: usize) -> PathBuf {
@@ -102,27 +110,38 @@ impl PartWriter {
     /// Closes the last file, renames every file to its name and, for parts,
     /// writes `NAME.SHA256SUMS`; returns the files in order.
     pub fn finish(mut self) -> Result<Vec<PathBuf>> {
-        self.close_current().with_context(|| format!("bundle: could not write {}", self.path_of(self.done.len()).display()))?;
+        self.close_current().with_context(|| {
+            format!("bundle: could not write {}", self.path_of(self.done.len()).display())
+        })?;
         if self.done.is_empty() {
             // Nothing written at all: still one (empty) file, as asked.
             let path = self.path_of(0);
-            std::fs::File::create(partial(&path)).with_context(|| format!("bundle: could not write {}", path.display()))?;
+            std::fs::File::create(partial(&path))
+                .with_context(|| format!("bundle: could not write {}", path.display()))?;
             self.done.push((path, hex(sha2::Sha256::new())));
         }
         let mut files: Vec<PathBuf> = Vec::new();
         for (path, _) in &self.done {
-            std::fs::rename(partial(path), path).with_context(|| format!("bundle: could not write {}", path.display()))?;
+            std::fs::rename(partial(path), path)
+                .with_context(|| format!("bundle: could not write {}", path.display()))?;
             files.push(path.clone());
         }
         if self.limit.is_some() {
-            let sums: String = self.done.iter().map(|(path, hex)| format!("{hex}  {}\n", file_name(path))).collect();
+            let sums: String = self
+                .done
+                .iter()
+                .map(|(path, hex)| format!("{hex}  {}\n", file_name(path)))
+                .collect();
             let path = sums_path(&self.base);
             std::fs::write(partial(&path), sums)
                 .and_then(|()| std::fs::rename(partial(&path), &path))
                 .with_context(|| format!("bundle: could not write {}", path.display()))?;
             files.push(path);
             // Parts of an earlier, larger bundle of the same name would only confuse.
-            for stale in (self.done.len() + 1..=MAX_PARTS).map(|n| part_path(&self.base, n)).take_while(|p| p.exists()) {
+            for stale in (self.done.len() + 1..=MAX_PARTS)
+                .map(|n| part_path(&self.base, n))
+                .take_while(|p| p.exists())
+            {
                 let _ = std::fs::remove_file(stale);
             }
         }
@@ -150,11 +169,18 @@ impl Write for PartWriter {
         }
         if self.current.is_none() {
             if self.done.len() >= MAX_PARTS {
-                return Err(io::Error::other(format!("the bundle needs more than {MAX_PARTS} parts; give bundle-split a larger size")));
+                return Err(io::Error::other(format!(
+                    "the bundle needs more than {MAX_PARTS} parts; give bundle-split a larger size"
+                )));
             }
             let path = partial(&self.path_of(self.done.len()));
-            let file = std::fs::File::create(&path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-            self.current = Some((BufWriter::with_capacity(1 << 20, file), self.limit.map(|_| sha2::Sha256::new()), 0));
+            let file = std::fs::File::create(&path)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+            self.current = Some((
+                BufWriter::with_capacity(1 << 20, file),
+                self.limit.map(|_| sha2::Sha256::new()),
+                0,
+            ));
         }
         let limit = self.limit.unwrap_or(u64::MAX);
         let (writer, hasher, written) = self.current.as_mut().expect("a part is open");
@@ -213,10 +239,16 @@ pub fn listed_parts(base: &Path, sums: &Path, text: &str) -> Result<Vec<(PathBuf
         let (hex, name) = line
             .split_once("  ")
             .filter(|(hex, _)| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-            .with_context(|| format!("{} has a line that is not `checksum  part`: {line}", sums.display()))?;
+            .with_context(|| {
+                format!("{} has a line that is not `checksum  part`: {line}", sums.display())
+            })?;
         let expected = part_path(base, parts.len() + 1);
         if name != file_name(&expected) {
-            bail!("{} lists `{name}` where `{}` belongs; it is not the list of this bundle's parts", sums.display(), file_name(&expected));
+            bail!(
+                "{} lists `{name}` where `{}` belongs; it is not the list of this bundle's parts",
+                sums.display(),
+                file_name(&expected)
+            );
         }
         parts.push((expected, hex.to_ascii_lowercase()));
     }
@@ -232,18 +264,36 @@ pub fn locate(given: &Path) -> Result<BundleFiles> {
     let base = match split_part_name(given) {
         Some((base, 1)) => base,
         Some((base, _)) => {
-            bail!("{} is not the first part; give {} (or {})", given.display(), part_path(&base, 1).display(), base.display())
+            bail!(
+                "{} is not the first part; give {} (or {})",
+                given.display(),
+                part_path(&base, 1).display(),
+                base.display()
+            )
         }
         None if given.is_file() => {
-            let size = std::fs::metadata(given).with_context(|| format!("could not read {}", given.display()))?.len();
-            return Ok(BundleFiles { files: vec![PartFile { path: given.to_path_buf(), size, sha256: None }], sums: None });
+            let size = std::fs::metadata(given)
+                .with_context(|| format!("could not read {}", given.display()))?
+                .len();
+            return Ok(BundleFiles {
+                files: vec![PartFile { path: given.to_path_buf(), size, sha256: None }],
+                sums: None,
+            });
         }
         None if part_path(given, 1).exists() || sums_path(given).exists() => given.to_path_buf(),
-        None => bail!("{} does not exist; give the bundle's file (or the first part of a split bundle)", given.display()),
+        None => bail!(
+            "{} does not exist; give the bundle's file (or the first part of a split bundle)",
+            given.display()
+        ),
     };
     let sums = sums_path(&base);
-    let text = std::fs::read_to_string(&sums)
-        .map_err(|_| anyhow::anyhow!("{} is missing; it lists the parts of {}: copy it along with them", sums.display(), base.display()))?;
+    let text = std::fs::read_to_string(&sums).map_err(|_| {
+        anyhow::anyhow!(
+            "{} is missing; it lists the parts of {}: copy it along with them",
+            sums.display(),
+            base.display()
+        )
+    })?;
     let listed = listed_parts(&base, &sums, &text)?;
     let count = listed.len();
     let mut files = Vec::new();
@@ -283,13 +333,21 @@ impl BundleFiles {
     }
 
     /// `length` bytes at `offset` of the whole stream, read as they are sent.
-    pub fn byte_stream(&self, offset: u64, length: u64) -> impl futures_util::Stream<Item = io::Result<bytes::Bytes>> + Send + 'static {
+    pub fn byte_stream(
+        &self,
+        offset: u64,
+        length: u64,
+    ) -> impl futures_util::Stream<Item = io::Result<bytes::Bytes>> + Send + 'static {
         futures_util::stream::iter(self.segments(offset, length))
             .then(|(path, start, length)| async move {
-                let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+                let named =
+                    |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
                 let mut file = tokio::fs::File::open(&path).await.map_err(named)?;
                 file.seek(io::SeekFrom::Start(start)).await.map_err(named)?;
-                Ok::<_, io::Error>(tokio_util::io::ReaderStream::with_capacity(file.take(length), 1 << 20))
+                Ok::<_, io::Error>(tokio_util::io::ReaderStream::with_capacity(
+                    file.take(length),
+                    1 << 20,
+                ))
             })
             .try_flatten()
     }
@@ -297,7 +355,13 @@ impl BundleFiles {
     /// The whole bundle as one reader; each part is checked against its
     /// checksum when its end is read.
     pub fn reader(&self) -> PartsReader {
-        PartsReader { files: self.files.clone(), sums: self.sums.clone(), next: 0, current: None, damaged: None }
+        PartsReader {
+            files: self.files.clone(),
+            sums: self.sums.clone(),
+            next: 0,
+            current: None,
+            damaged: None,
+        }
     }
 }
 
@@ -315,7 +379,10 @@ pub struct PartsReader {
 impl PartsReader {
     fn mismatch(&self, index: usize) -> String {
         let sums = self.sums.as_ref().map(|s| file_name(s)).unwrap_or_default();
-        format!("{} does not match its checksum in {sums}: the part is damaged; copy it again", self.files[index].path.display())
+        format!(
+            "{} does not match its checksum in {sums}: the part is damaged; copy it again",
+            self.files[index].path.display()
+        )
     }
 
     /// After a failed read of the bundle: the part that is damaged, if one
@@ -345,8 +412,9 @@ impl Read for PartsReader {
         loop {
             if self.current.is_none() {
                 let Some(file) = self.files.get(self.next) else { return Ok(0) };
-                let opened = std::fs::File::open(&file.path)
-                    .map_err(|e| io::Error::new(e.kind(), format!("could not open {}: {e}", file.path.display())))?;
+                let opened = std::fs::File::open(&file.path).map_err(|e| {
+                    io::Error::new(e.kind(), format!("could not open {}: {e}", file.path.display()))
+                })?;
                 let hasher = file.sha256.is_some().then(sha2::Sha256::new);
                 self.current = Some((self.next, BufReader::with_capacity(1 << 20, opened), hasher));
                 self.next += 1;
@@ -430,9 +498,18 @@ mod tests {
     fn the_checksum_list_must_name_the_parts_in_order() {
         let (base, sums) = (Path::new("d/b.tar"), Path::new("d/b.tar.SHA256SUMS"));
         let a = "a".repeat(64);
-        let listed = listed_parts(base, sums, &format!("{a}  b.tar.part-001\n{a}  b.tar.part-002\n")).unwrap();
-        assert_eq!(listed, vec![(PathBuf::from("d/b.tar.part-001"), a.clone()), (PathBuf::from("d/b.tar.part-002"), a.clone())]);
-        let error = listed_parts(base, sums, &format!("{a}  b.tar.part-002\n")).unwrap_err().to_string();
+        let listed =
+            listed_parts(base, sums, &format!("{a}  b.tar.part-001\n{a}  b.tar.part-002\n"))
+                .unwrap();
+        assert_eq!(
+            listed,
+            vec![
+                (PathBuf::from("d/b.tar.part-001"), a.clone()),
+                (PathBuf::from("d/b.tar.part-002"), a.clone())
+            ]
+        );
+        let error =
+            listed_parts(base, sums, &format!("{a}  b.tar.part-002\n")).unwrap_err().to_string();
         assert_eq!(
             error,
             "d/b.tar.SHA256SUMS lists `b.tar.part-002` where `b.tar.part-001` belongs; it is not the list of this bundle's parts"
@@ -448,7 +525,11 @@ mod tests {
             files: [10u64, 10, 5]
                 .iter()
                 .enumerate()
-                .map(|(i, size)| PartFile { path: PathBuf::from(format!("p{i}")), size: *size, sha256: None })
+                .map(|(i, size)| PartFile {
+                    path: PathBuf::from(format!("p{i}")),
+                    size: *size,
+                    sha256: None,
+                })
                 .collect(),
             sums: None,
         };
@@ -484,10 +565,26 @@ mod tests {
         let content: Vec<u8> = (0..100u8).collect();
         let files = write_parts(dir.path(), &content, 30);
         let names: Vec<String> = files.iter().map(|f| file_name(f)).collect();
-        assert_eq!(names, ["b.tar.part-001", "b.tar.part-002", "b.tar.part-003", "b.tar.part-004", "b.tar.SHA256SUMS"]);
-        let sizes: Vec<u64> = files[..4].iter().map(|f| std::fs::metadata(f).unwrap().len()).collect();
+        assert_eq!(
+            names,
+            [
+                "b.tar.part-001",
+                "b.tar.part-002",
+                "b.tar.part-003",
+                "b.tar.part-004",
+                "b.tar.SHA256SUMS"
+            ]
+        );
+        let sizes: Vec<u64> =
+            files[..4].iter().map(|f| std::fs::metadata(f).unwrap().len()).collect();
         assert_eq!(sizes, [30, 30, 30, 10]);
-        assert!(std::fs::read_dir(dir.path()).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".partial")));
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().all(|e| !e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".partial"))
+        );
         for given in ["b.tar", "b.tar.part-001"] {
             let located = locate(&dir.path().join(given)).unwrap();
             assert_eq!(located.files.len(), 4);
@@ -501,7 +598,10 @@ mod tests {
         // An exact multiple makes no empty part; a smaller rewrite removes stale parts.
         let files = write_parts(dir.path(), &content[..60], 30);
         assert_eq!(files.len(), 3);
-        assert!(!dir.path().join("b.tar.part-003").exists() && !dir.path().join("b.tar.part-004").exists());
+        assert!(
+            !dir.path().join("b.tar.part-003").exists()
+                && !dir.path().join("b.tar.part-004").exists()
+        );
     }
 
     #[test]
@@ -517,7 +617,10 @@ mod tests {
         let error = reader.read_to_end(&mut Vec::new()).unwrap_err().to_string();
         assert_eq!(
             error,
-            format!("{} does not match its checksum in b.tar.SHA256SUMS: the part is damaged; copy it again", part2.display())
+            format!(
+                "{} does not match its checksum in b.tar.SHA256SUMS: the part is damaged; copy it again",
+                part2.display()
+            )
         );
         // A read that fails inside a part learns whether that part is damaged.
         let mut reader = locate(&dir.path().join("b.tar")).unwrap().reader();
@@ -527,7 +630,8 @@ mod tests {
         std::fs::remove_file(dir.path().join("b.tar.part-003")).unwrap();
         let error = locate(&dir.path().join("b.tar.part-001")).unwrap_err().to_string();
         assert!(
-            error.contains("b.tar.part-003 is missing;") && error.ends_with("lists 4 part(s): copy every one of them next to it"),
+            error.contains("b.tar.part-003 is missing;")
+                && error.ends_with("lists 4 part(s): copy every one of them next to it"),
             "{error}"
         );
         std::fs::remove_file(dir.path().join("b.tar.SHA256SUMS")).unwrap();

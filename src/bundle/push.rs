@@ -36,20 +36,34 @@ fn target<'a>(registry: &str, image: &'a BundleImage) -> Result<Target<'a>> {
 }
 
 /// Pushes the bundle at `file` into `registry`.
-pub async fn push(file: &Path, registry: &str, insecure: bool, credential: Option<&Credential>) -> Result<()> {
+pub async fn push(
+    file: &Path,
+    registry: &str,
+    insecure: bool,
+    credential: Option<&Credential>,
+) -> Result<()> {
     let checked = tokio::task::spawn_blocking({
         let file = file.to_path_buf();
         move || check(&file)
     })
     .await??;
     print!("{}", super::offline::describe(file, &checked));
-    let targets: Vec<Target> = checked.images.iter().map(|image| target(registry, image)).collect::<Result<_>>()?;
+    let targets: Vec<Target> =
+        checked.images.iter().map(|image| target(registry, image)).collect::<Result<_>>()?;
     let repositories: Vec<ImageName> = targets.iter().map(|t| t.repository.clone()).collect();
     let insecure_registries = if insecure { vec![registry.to_string()] } else { Vec::new() };
-    let client = Registry::new(&insecure_registries, &credential.cloned().into_iter().collect::<Vec<_>>(), &repositories);
+    let client = Registry::new(
+        &insecure_registries,
+        &credential.cloned().into_iter().collect::<Vec<_>>(),
+        &repositories,
+    );
     for target in &targets {
         client.authorize_push(&target.repository).await.map_err(|e| {
-            let hint = if credential.is_some() { "check --username and the password" } else { "give --username and --password-stdin" };
+            let hint = if credential.is_some() {
+                "check --username and the password"
+            } else {
+                "give --username and --password-stdin"
+            };
             anyhow::anyhow!("{e:#}; {hint}, and --insecure for a plain-HTTP registry")
         })?;
     }
@@ -72,46 +86,83 @@ pub async fn push(file: &Path, registry: &str, insecure: bool, credential: Optio
     for target in &targets {
         for (_, digest, media_type) in &target.image.platforms {
             if *digest != target.image.root_digest {
-                put_manifest(&client, &target.repository, digest, &checked.documents, digest, media_type).await?;
+                put_manifest(
+                    &client,
+                    &target.repository,
+                    digest,
+                    &checked.documents,
+                    digest,
+                    media_type,
+                )
+                .await?;
             }
         }
         let root = &target.image.root_digest;
-        put_manifest(&client, &target.repository, &target.named, &checked.documents, root, &target.image.root_media_type).await?;
+        put_manifest(
+            &client,
+            &target.repository,
+            &target.named,
+            &checked.documents,
+            root,
+            &target.image.root_media_type,
+        )
+        .await?;
         let reference = if target.named.starts_with("sha256:") {
             target.repository.with_digest(&target.named)
         } else {
             target.repository.with_tag(&target.named)
         };
-        let stored = client.resolve(&target.repository, &target.named).await.with_context(|| format!("could not read back {reference}"))?;
+        let stored = client
+            .resolve(&target.repository, &target.named)
+            .await
+            .with_context(|| format!("could not read back {reference}"))?;
         if stored != *root {
-            bail!("{reference} reads back as {stored}, not {root}; the registry changed the manifest");
+            bail!(
+                "{reference} reads back as {stored}, not {root}; the registry changed the manifest"
+            );
         }
-        let platforms: Vec<String> = target.image.platforms.iter().map(|(p, _, _)| p.to_string()).collect();
+        let platforms: Vec<String> =
+            target.image.platforms.iter().map(|(p, _, _)| p.to_string()).collect();
         println!("pushed {reference}@{stored} ({})", platforms.join(", "));
     }
-    println!("{} image(s) pushed to {registry}; {uploaded} blob upload(s), the rest mounted or already there", targets.len());
+    println!(
+        "{} image(s) pushed to {registry}; {uploaded} blob upload(s), the rest mounted or already there",
+        targets.len()
+    );
     Ok(())
 }
 
 /// One blob into every repository that needs it: uploaded (streamed from
 /// the bundle) to the first that lacks it, mounted into the others; the
 /// number of uploads.
-async fn push_blob(client: &Registry, checked: &Checked, targets: &[Target<'_>], digest: &str, users: &[usize]) -> Result<usize> {
-    let &(offset, size) = checked.spans.get(digest).with_context(|| format!("the bundle lacks the blob {digest}"))?;
-    let blob = Descriptor { media_type: "application/octet-stream".into(), digest: digest.to_string(), size };
+async fn push_blob(
+    client: &Registry,
+    checked: &Checked,
+    targets: &[Target<'_>],
+    digest: &str,
+    users: &[usize],
+) -> Result<usize> {
+    let &(offset, size) =
+        checked.spans.get(digest).with_context(|| format!("the bundle lacks the blob {digest}"))?;
+    let blob = Descriptor {
+        media_type: "application/octet-stream".into(),
+        digest: digest.to_string(),
+        size,
+    };
     let mut uploads = 0;
     let mut first: Option<&ImageName> = None;
     for &i in users {
         let repository = &targets[i].repository;
         let uploaded = client
             .put_blob(repository, &blob, first, || async {
-                Ok(checked
-                    .files
-                    .byte_stream(offset, size)
-                    .map_err(|error| oci_client::errors::OciDistributionError::GenericError(Some(error.to_string()))))
+                Ok(checked.files.byte_stream(offset, size).map_err(|error| {
+                    oci_client::errors::OciDistributionError::GenericError(Some(error.to_string()))
+                }))
             })
             .await
-            .with_context(|| format!("could not upload {digest} ({size} bytes) to {}", repository.name))?;
+            .with_context(|| {
+                format!("could not upload {digest} ({size} bytes) to {}", repository.name)
+            })?;
         uploads += usize::from(uploaded);
         first.get_or_insert(repository);
     }
@@ -126,7 +177,16 @@ async fn put_manifest(
     digest: &str,
     media_type: &str,
 ) -> Result<()> {
-    let body = bytes::Bytes::from(documents.get(digest).with_context(|| format!("the bundle lacks the manifest {digest}"))?.clone());
-    let descriptor = Descriptor { media_type: media_type.to_string(), digest: digest.to_string(), size: body.len() as u64 };
+    let body = bytes::Bytes::from(
+        documents
+            .get(digest)
+            .with_context(|| format!("the bundle lacks the manifest {digest}"))?
+            .clone(),
+    );
+    let descriptor = Descriptor {
+        media_type: media_type.to_string(),
+        digest: digest.to_string(),
+        size: body.len() as u64,
+    };
     client.put_manifest(repository, reference, &descriptor, body).await
 }

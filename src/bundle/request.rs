@@ -80,8 +80,11 @@ impl BundleRequest {
                 compose::services(file, &text, &env)?
             }
         };
-        let unnamed_builds: Vec<&str> =
-            services.iter().filter(|s| s.build.is_some() && s.image.is_none()).map(|s| s.name.as_str()).collect();
+        let unnamed_builds: Vec<&str> = services
+            .iter()
+            .filter(|s| s.build.is_some() && s.image.is_none())
+            .map(|s| s.name.as_str())
+            .collect();
         let mut images = Vec::new();
         let mut push_under: Vec<String> = Vec::new();
         for line in crate::inputs::split_list(raw.get("images"), false) {
@@ -107,19 +110,35 @@ impl BundleRequest {
         let mut builds: Vec<ServiceBuild> = Vec::new();
         for service in services {
             let input = format!("compose-file: service `{}`", service.name);
-            let platform = service.platform.map(|p| Platform::parse(&p).map_err(|e| anyhow::anyhow!("{input}: {e}"))).transpose()?;
+            let platform = service
+                .platform
+                .map(|p| Platform::parse(&p).map_err(|e| anyhow::anyhow!("{input}: {e}")))
+                .transpose()?;
             let Some(build) = service.build else {
-                let reference = checked_reference(&input, service.image.as_deref().unwrap_or_default())?;
-                images.push(WantedImage { service: Some(service.name), reference, platform, built: false });
+                let reference =
+                    checked_reference(&input, service.image.as_deref().unwrap_or_default())?;
+                images.push(WantedImage {
+                    service: Some(service.name),
+                    reference,
+                    platform,
+                    built: false,
+                });
                 continue;
             };
             let reference = match (&service.image, &push_under) {
                 (Some(image), _) => checked_reference(&input, image)?,
-                (None, Some(under)) => checked_reference(&input, &format!("{under}/{}:latest", service.name.to_lowercase()))?,
-                (None, None) => bail!("{input} has `build:` and no `image:`; give it `image:`, where it is pushed"),
+                (None, Some(under)) => checked_reference(
+                    &input,
+                    &format!("{under}/{}:latest", service.name.to_lowercase()),
+                )?,
+                (None, None) => bail!(
+                    "{input} has `build:` and no `image:`; give it `image:`, where it is pushed"
+                ),
             };
             if crate::reference::parse(&reference)?.digest().is_some() {
-                bail!("{input}: `{reference}` names a digest; a built service is pushed under a tag, write e.g. `image: name:1.0`");
+                bail!(
+                    "{input}: `{reference}` names a digest; a built service is pushed under a tag, write e.g. `image: name:1.0`"
+                );
             }
             if let Some(other) = builds.iter().find(|b| b.reference == reference) {
                 bail!(
@@ -130,7 +149,9 @@ impl BundleRequest {
             builds.push(ServiceBuild { service: service.name, build, reference, platform });
         }
         if images.is_empty() && builds.is_empty() {
-            bail!("images: mode: bundle needs images; list references in `images` (one per line) or give a `compose-file`");
+            bail!(
+                "images: mode: bundle needs images; list references in `images` (one per line) or give a `compose-file`"
+            );
         }
         let audit = match raw.bool_or("audit")? {
             BoolOr::Yes => AuditLevel::Fail,
@@ -221,7 +242,12 @@ mod tests {
             .unwrap();
         let compose = compose.display().to_string();
         let request = BundleRequest::resolve(
-            &raw(&[("mode", "bundle"), ("images", "redis:7.2\nghcr.io/acme/db:1"), ("compose-file", &compose), ("audit", "warn")]),
+            &raw(&[
+                ("mode", "bundle"),
+                ("images", "redis:7.2\nghcr.io/acme/db:1"),
+                ("compose-file", &compose),
+                ("audit", "warn"),
+            ]),
             &GithubContext::default(),
         )
         .unwrap();
@@ -232,24 +258,49 @@ mod tests {
         assert_eq!(request.audit, AuditLevel::Warn);
         assert_eq!(request.file, PathBuf::from("bundle.tar"));
         assert_eq!(request.split, None);
-        let names: Vec<String> = request.repositories().unwrap().into_iter().map(|n| n.name).collect();
-        assert_eq!(names, ["docker.io/library/redis", "ghcr.io/acme/db", "docker.io/library/nginx"]);
+        let names: Vec<String> =
+            request.repositories().unwrap().into_iter().map(|n| n.name).collect();
+        assert_eq!(
+            names,
+            ["docker.io/library/redis", "ghcr.io/acme/db", "docker.io/library/nginx"]
+        );
     }
 
     #[test]
     fn mistakes_are_named_before_any_work() {
         let github = GithubContext::default();
-        let error = BundleRequest::resolve(&raw(&[("mode", "bundle")]), &github).unwrap_err().to_string();
+        let error =
+            BundleRequest::resolve(&raw(&[("mode", "bundle")]), &github).unwrap_err().to_string();
         assert!(error.starts_with("images: mode: bundle needs images"), "{error}");
-        let error = BundleRequest::resolve(&raw(&[("images", "Redis:7")]), &github).unwrap_err().to_string();
+        let error = BundleRequest::resolve(&raw(&[("images", "Redis:7")]), &github)
+            .unwrap_err()
+            .to_string();
         assert!(error.starts_with("images: `Redis:7` is not an image reference"), "{error}");
-        let error = BundleRequest::resolve(&raw(&[("compose-file", "/nonexistent/compose.yaml")]), &github).unwrap_err().to_string();
-        assert!(error.starts_with("compose-file: could not read `/nonexistent/compose.yaml`"), "{error}");
-        let error = BundleRequest::resolve(&raw(&[("images", "redis:7"), ("audit", "maybe")]), &github).unwrap_err().to_string();
+        let error =
+            BundleRequest::resolve(&raw(&[("compose-file", "/nonexistent/compose.yaml")]), &github)
+                .unwrap_err()
+                .to_string();
+        assert!(
+            error.starts_with("compose-file: could not read `/nonexistent/compose.yaml`"),
+            "{error}"
+        );
+        let error =
+            BundleRequest::resolve(&raw(&[("images", "redis:7"), ("audit", "maybe")]), &github)
+                .unwrap_err()
+                .to_string();
         assert_eq!(error, "audit: `maybe` is not accepted; use warn, true or false");
-        let error = BundleRequest::resolve(&raw(&[("images", "redis:7"), ("bundle-split", "2 GB")]), &github).unwrap_err().to_string();
+        let error = BundleRequest::resolve(
+            &raw(&[("images", "redis:7"), ("bundle-split", "2 GB")]),
+            &github,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(error.starts_with("bundle-split: `2 GB` is not a size;"), "{error}");
-        let request = BundleRequest::resolve(&raw(&[("images", "redis:7"), ("bundle-split", "700m")]), &github).unwrap();
+        let request = BundleRequest::resolve(
+            &raw(&[("images", "redis:7"), ("bundle-split", "700m")]),
+            &github,
+        )
+        .unwrap();
         assert_eq!(request.split, Some(700 << 20));
     }
 
@@ -262,7 +313,10 @@ mod tests {
 
     /// A request read from a Compose file `compose` written in a fresh
     /// directory, with the other inputs; also the directory.
-    fn with_compose(compose: &str, pairs: &[(&str, &str)]) -> (tempfile::TempDir, Result<BundleRequest>) {
+    fn with_compose(
+        compose: &str,
+        pairs: &[(&str, &str)],
+    ) -> (tempfile::TempDir, Result<BundleRequest>) {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("deploy/compose.yaml");
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
@@ -280,23 +334,44 @@ mod tests {
         // `images`, then the listed references and the built ones, or the error.
         type Case<'a> = (&'a str, Result<(&'a [&'a str], &'a [&'a str]), &'a str>);
         let cases: &[Case] = &[
-            ("r.example/acme", Ok((&["postgres:16"], &["r.example/acme/api:latest", "r.example/acme/web:2"]))),
-            ("redis:7\nr.example/acme\n", Ok((&["redis:7", "postgres:16"], &["r.example/acme/api:latest", "r.example/acme/web:2"]))),
-            ("redis:7", Err("compose-file: service `api` has `build:` and no `image:`, so it has nowhere to be pushed")),
+            (
+                "r.example/acme",
+                Ok((&["postgres:16"], &["r.example/acme/api:latest", "r.example/acme/web:2"])),
+            ),
+            (
+                "redis:7\nr.example/acme\n",
+                Ok((
+                    &["redis:7", "postgres:16"],
+                    &["r.example/acme/api:latest", "r.example/acme/web:2"],
+                )),
+            ),
+            (
+                "redis:7",
+                Err(
+                    "compose-file: service `api` has `build:` and no `image:`, so it has nowhere to be pushed",
+                ),
+            ),
             ("", Err("compose-file: service `api` has `build:` and no `image:`")),
-            ("r.example/a\nr.example/b", Err("images: `r.example/a` and `r.example/b` both have no tag")),
+            (
+                "r.example/a\nr.example/b",
+                Err("images: `r.example/a` and `r.example/b` both have no tag"),
+            ),
         ];
         for (images, expected) in cases {
             let (_dir, request) = with_compose(compose, &[("images", images)]);
             match (request, expected) {
                 (Ok(request), Ok((listed, built))) => {
-                    let references: Vec<&str> = request.images.iter().map(|i| i.reference.as_str()).collect();
+                    let references: Vec<&str> =
+                        request.images.iter().map(|i| i.reference.as_str()).collect();
                     assert_eq!(references, *listed, "{images}");
-                    let pushed: Vec<&str> = request.builds.iter().map(|b| b.reference.as_str()).collect();
+                    let pushed: Vec<&str> =
+                        request.builds.iter().map(|b| b.reference.as_str()).collect();
                     assert_eq!(pushed, *built, "{images}");
                     assert!(request.images.iter().all(|i| !i.built));
                 }
-                (Err(error), Err(start)) => assert!(error.to_string().starts_with(start), "{images}: {error}"),
+                (Err(error), Err(start)) => {
+                    assert!(error.to_string().starts_with(start), "{images}: {error}")
+                }
                 (got, _) => panic!("{images}: {got:?}"),
             }
         }
@@ -308,8 +383,12 @@ mod tests {
         assert_eq!(web.build.dockerfile, dir.path().join("deploy/web/Dockerfile"));
         assert_eq!(web.build.target.as_deref(), Some("prod"));
         assert_eq!(web.platform, Some(Platform::parse("linux/arm64").unwrap()));
-        let names: Vec<String> = request.repositories().unwrap().into_iter().map(|n| n.name).collect();
-        assert_eq!(names, ["docker.io/library/postgres", "r.example/acme/api", "r.example/acme/web"]);
+        let names: Vec<String> =
+            request.repositories().unwrap().into_iter().map(|n| n.name).collect();
+        assert_eq!(
+            names,
+            ["docker.io/library/postgres", "r.example/acme/api", "r.example/acme/web"]
+        );
     }
 
     #[test]
@@ -339,13 +418,15 @@ mod tests {
         let request = request.unwrap();
         let error = request.check_files(dir.path()).unwrap_err().to_string();
         assert!(
-            error.starts_with("compose-file: service `api`: the build context `") && error.contains("deploy/api` is not a directory"),
+            error.starts_with("compose-file: service `api`: the build context `")
+                && error.contains("deploy/api` is not a directory"),
             "{error}"
         );
         std::fs::create_dir_all(dir.path().join("deploy/api")).unwrap();
         let error = request.check_files(dir.path()).unwrap_err().to_string();
         assert!(
-            error.starts_with("compose-file: service `api`: there is no Dockerfile at `") && error.contains("deploy/api/Dockerfile`"),
+            error.starts_with("compose-file: service `api`: there is no Dockerfile at `")
+                && error.contains("deploy/api/Dockerfile`"),
             "{error}"
         );
         std::fs::write(dir.path().join("deploy/api/Dockerfile"), "FROM scratch\n").unwrap();

@@ -62,7 +62,8 @@ pub struct Written {
 
 /// Reads every manifest and config of the images' kept platforms.
 pub async fn gather(registry: &Registry, images: &[&Resolved]) -> Result<Contents> {
-    let mut contents = Contents { images: Vec::new(), documents: BTreeMap::new(), layers: Vec::new() };
+    let mut contents =
+        Contents { images: Vec::new(), documents: BTreeMap::new(), layers: Vec::new() };
     for image in images {
         let kept = image.kept_offers();
         let mut platforms = Vec::new();
@@ -73,11 +74,16 @@ pub async fn gather(registry: &Registry, images: &[&Resolved]) -> Result<Content
                 .json
                 .get("config")
                 .and_then(|c| serde_json::from_value(c.clone()).ok())
-                .with_context(|| format!("{}@{} has no config", image.name.name, manifest.digest))?;
+                .with_context(|| {
+                    format!("{}@{} has no config", image.name.name, manifest.digest)
+                })?;
             let config_bytes = super::read_small_blob(registry, &image.name, &config).await?;
             contents.documents.insert(config.digest.clone(), config_bytes);
-            let layers: Vec<Descriptor> =
-                manifest.json.get("layers").and_then(|l| serde_json::from_value(l.clone()).ok()).unwrap_or_default();
+            let layers: Vec<Descriptor> = manifest
+                .json
+                .get("layers")
+                .and_then(|l| serde_json::from_value(l.clone()).ok())
+                .unwrap_or_default();
             for layer in layers {
                 layer_bytes += layer.size;
                 if !contents.layers.iter().any(|(l, _)| l.digest == layer.digest) {
@@ -88,13 +94,21 @@ pub async fn gather(registry: &Registry, images: &[&Resolved]) -> Result<Content
             platforms.push((offer.platform.clone(), manifest.digest.clone()));
         }
         let (root, root_platform) = if crate::registry::layout::is_index(&image.root.media_type) {
-            let all: Vec<&Value> = image.root.json.get("manifests").and_then(Value::as_array).into_iter().flatten().collect();
+            let all: Vec<&Value> = image
+                .root
+                .json
+                .get("manifests")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .collect();
             if all.len() == kept.len() {
                 // Every entry is kept: the index as stored, digest and all.
                 contents.documents.insert(image.root.digest.clone(), image.root.bytes.to_vec());
                 (image.root.descriptor(), None)
             } else {
-                let (bytes, descriptor) = platform_index(&kept.iter().map(|o| o.entry.clone()).collect::<Vec<_>>());
+                let (bytes, descriptor) =
+                    platform_index(&kept.iter().map(|o| o.entry.clone()).collect::<Vec<_>>());
                 contents.documents.insert(descriptor.digest.clone(), bytes);
                 (descriptor, None)
             }
@@ -103,15 +117,29 @@ pub async fn gather(registry: &Registry, images: &[&Resolved]) -> Result<Content
         };
         let name = docker_name(&image.wanted.reference)?;
         let built_from = image.wanted.built.then(|| image.wanted.service.clone()).flatten();
-        contents.images.push(BundledImage { name, root, root_platform, platforms, layer_bytes, built_from });
+        contents.images.push(BundledImage {
+            name,
+            root,
+            root_platform,
+            platforms,
+            layer_bytes,
+            built_from,
+        });
     }
     Ok(contents)
 }
 
 /// An OCI index naming these entries.
 fn platform_index(entries: &[Value]) -> (Vec<u8>, Descriptor) {
-    let bytes = serde_json::to_vec(&json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries })).unwrap_or_default();
-    let descriptor = Descriptor { media_type: OCI_INDEX.into(), digest: format!("sha256:{}", hex_of(&bytes)), size: bytes.len() as u64 };
+    let bytes = serde_json::to_vec(
+        &json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries }),
+    )
+    .unwrap_or_default();
+    let descriptor = Descriptor {
+        media_type: OCI_INDEX.into(),
+        digest: format!("sha256:{}", hex_of(&bytes)),
+        size: bytes.len() as u64,
+    };
     (bytes, descriptor)
 }
 
@@ -151,7 +179,10 @@ pub fn index_json(images: &[BundledImage]) -> Vec<u8> {
             entry
         })
         .collect();
-    serde_json::to_vec_pretty(&json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests })).unwrap_or_default()
+    serde_json::to_vec_pretty(
+        &json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests }),
+    )
+    .unwrap_or_default()
 }
 
 /// The bundle's README: what it holds and how to use it; for a bundle in
@@ -161,8 +192,17 @@ pub fn readme(images: &[BundledImage], file_name: &str, split: bool) -> String {
     text.push_str("An OCI image layout (tar), written by multiarch-action. Every blob is stored once.\n\n## Images\n\n");
     for image in images {
         let platforms: Vec<String> = image.platforms.iter().map(|(p, _)| p.to_string()).collect();
-        let built = image.built_from.as_ref().map(|service| format!(", built from the Compose service `{service}`")).unwrap_or_default();
-        text.push_str(&format!("- `{}` ({}), `{}`{built}\n", image.name, platforms.join(", "), image.root.digest));
+        let built = image
+            .built_from
+            .as_ref()
+            .map(|service| format!(", built from the Compose service `{service}`"))
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "- `{}` ({}), `{}`{built}\n",
+            image.name,
+            platforms.join(", "),
+            image.root.digest
+        ));
     }
     let (given, docker_load) = if split {
         (format!("{file_name}.part-001"), format!("`cat {file_name}.part-* | docker load`"))
@@ -206,7 +246,9 @@ impl TarWriter {
         self.sums.push((hex_of(&bytes), path.clone()));
         self.bytes += bytes.len() as u64;
         let builder = tokio::task::spawn_blocking(move || {
-            builder.append_data(&mut header(bytes.len() as u64), &path, bytes.as_slice()).map(|()| builder)
+            builder
+                .append_data(&mut header(bytes.len() as u64), &path, bytes.as_slice())
+                .map(|()| builder)
         })
         .await??;
         self.builder = Some(builder);
@@ -214,21 +256,34 @@ impl TarWriter {
     }
 
     /// Streams a layer from `source` into its entry, checking its digest.
-    async fn append_layer(&mut self, registry: &Registry, source: &ImageName, layer: &Descriptor) -> Result<()> {
+    async fn append_layer(
+        &mut self,
+        registry: &Registry,
+        source: &ImageName,
+        layer: &Descriptor,
+    ) -> Result<()> {
         let mut builder = self.builder.take().context("the bundle is already closed")?;
         let descriptor = layer.clone();
         let stream = registry.layer_stream(source, &descriptor.digest).await?;
-        let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream.stream.map_err(std::io::Error::other)));
+        let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(
+            stream.stream.map_err(std::io::Error::other),
+        ));
         let path = blob_path(&descriptor.digest)?;
         let entry_path = path.clone();
         let (builder, hex, count) = tokio::task::spawn_blocking(move || {
             let mut hashing = Hashing::new(reader);
-            builder.append_data(&mut header(descriptor.size), &entry_path, (&mut hashing).take(descriptor.size))?;
+            builder.append_data(
+                &mut header(descriptor.size),
+                &entry_path,
+                (&mut hashing).take(descriptor.size),
+            )?;
             let count = hashing.count;
             Ok::<_, std::io::Error>((builder, hashing.hex(), count))
         })
         .await?
-        .with_context(|| format!("could not copy {} from {} into the bundle", layer.digest, source.name))?;
+        .with_context(|| {
+            format!("could not copy {} from {} into the bundle", layer.digest, source.name)
+        })?;
         if count != layer.size || format!("sha256:{hex}") != layer.digest {
             bail!(
                 "{} sent {} for {} ({count} bytes, sha256:{hex}), not the layer its manifest names ({} bytes); the bundle was not written",
@@ -260,7 +315,9 @@ impl TarWriter {
 /// `blobs/sha256/<hex>` for a digest.
 pub fn blob_path(digest: &str) -> Result<String> {
     match digest.split_once(':') {
-        Some((algorithm, hex)) if crate::names::is_digest(digest) => Ok(format!("blobs/{algorithm}/{hex}")),
+        Some((algorithm, hex)) if crate::names::is_digest(digest) => {
+            Ok(format!("blobs/{algorithm}/{hex}"))
+        }
         _ => bail!("`{digest}` is not a sha256 digest"),
     }
 }
@@ -279,11 +336,20 @@ pub fn expected_size(contents: &Contents, readme_and_index: u64) -> u64 {
 /// Writes the bundle to `file` (or, with `split`, to parts of at most that
 /// many bytes), each file through `….partial` so that a failed write leaves
 /// no file that looks complete.
-pub async fn write(registry: &Registry, contents: &Contents, file: &Path, split: Option<u64>) -> Result<Written> {
+pub async fn write(
+    registry: &Registry,
+    contents: &Contents,
+    file: &Path,
+    split: Option<u64>,
+) -> Result<Written> {
     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("bundle: could not create {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("bundle: could not create {}", dir.display()))?;
     }
-    let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "bundle.tar".into());
+    let file_name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "bundle.tar".into());
     let index = index_json(&contents.images);
     let readme = readme(&contents.images, &file_name, split.is_some());
     if let Some(limit) = split {
@@ -294,7 +360,11 @@ pub async fn write(registry: &Registry, contents: &Contents, file: &Path, split:
             );
         }
     }
-    let mut tar = TarWriter { builder: Some(tar::Builder::new(PartWriter::new(file, split))), sums: Vec::new(), bytes: 0 };
+    let mut tar = TarWriter {
+        builder: Some(tar::Builder::new(PartWriter::new(file, split))),
+        sums: Vec::new(),
+        bytes: 0,
+    };
     // On failure the writer, dropped, removes what it wrote.
     write_entries(&mut tar, registry, contents, index, readme).await?;
     let (bytes, files) = tar.finish().await?;
@@ -309,7 +379,13 @@ pub async fn write(registry: &Registry, contents: &Contents, file: &Path, split:
     })
 }
 
-async fn write_entries(tar: &mut TarWriter, registry: &Registry, contents: &Contents, index: Vec<u8>, readme: String) -> Result<()> {
+async fn write_entries(
+    tar: &mut TarWriter,
+    registry: &Registry,
+    contents: &Contents,
+    index: Vec<u8>,
+    readme: String,
+) -> Result<()> {
     tar.append_bytes("oci-layout".into(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()).await?;
     tar.append_bytes("index.json".into(), index).await?;
     tar.append_bytes("README.md".into(), readme.into_bytes()).await?;
@@ -331,7 +407,10 @@ mod tests {
         assert_eq!(docker_name("redis:7.2").unwrap(), "docker.io/library/redis:7.2");
         assert_eq!(docker_name("172.17.0.1:5000/a/b").unwrap(), "172.17.0.1:5000/a/b:latest");
         let digest = format!("sha256:{}", "a".repeat(64));
-        assert_eq!(docker_name(&format!("ghcr.io/x/y@{digest}")).unwrap(), format!("ghcr.io/x/y@{digest}"));
+        assert_eq!(
+            docker_name(&format!("ghcr.io/x/y@{digest}")).unwrap(),
+            format!("ghcr.io/x/y@{digest}")
+        );
     }
 
     #[test]
@@ -344,17 +423,31 @@ mod tests {
             layer_bytes: 5,
             built_from: None,
         };
-        let index: Value = serde_json::from_slice(&index_json(std::slice::from_ref(&image))).unwrap();
-        assert_eq!(index["manifests"][0]["annotations"]["io.containerd.image.name"], "docker.io/library/redis:7.2");
-        assert_eq!(index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"], "docker.io/library/redis:7.2");
+        let index: Value =
+            serde_json::from_slice(&index_json(std::slice::from_ref(&image))).unwrap();
+        assert_eq!(
+            index["manifests"][0]["annotations"]["io.containerd.image.name"],
+            "docker.io/library/redis:7.2"
+        );
+        assert_eq!(
+            index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
+            "docker.io/library/redis:7.2"
+        );
         assert_eq!(index["manifests"][0]["digest"], "sha256:ab");
         let readme = readme(std::slice::from_ref(&image), "deploy.tar", false);
-        assert!(readme.contains("- `docker.io/library/redis:7.2` (linux/arm64), `sha256:ab`"), "{readme}");
+        assert!(
+            readme.contains("- `docker.io/library/redis:7.2` (linux/arm64), `sha256:ab`"),
+            "{readme}"
+        );
         assert!(readme.contains("multiarch-action bundle load deploy.tar\n"), "{readme}");
         let split = super::readme(std::slice::from_ref(&image), "deploy.tar", true);
         assert!(split.contains("multiarch-action bundle load deploy.tar.part-001\n"), "{split}");
         assert!(split.contains("`sha256sum -c deploy.tar.SHA256SUMS` checks the parts"), "{split}");
-        let built = BundledImage { name: "r.example/acme/api:latest".into(), built_from: Some("api".into()), ..image };
+        let built = BundledImage {
+            name: "r.example/acme/api:latest".into(),
+            built_from: Some("api".into()),
+            ..image
+        };
         let text = super::readme(&[built], "deploy.tar", false);
         assert!(
             text.contains("- `r.example/acme/api:latest` (linux/arm64), `sha256:ab`, built from the Compose service `api`\n"),
@@ -369,7 +462,10 @@ mod tests {
         let index: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(index["manifests"], json!([entry]));
         assert_eq!(descriptor.digest, format!("sha256:{}", hex_of(&bytes)));
-        assert_eq!(blob_path(&format!("sha256:{}", "0".repeat(64))).unwrap(), format!("blobs/sha256/{}", "0".repeat(64)));
+        assert_eq!(
+            blob_path(&format!("sha256:{}", "0".repeat(64))).unwrap(),
+            format!("blobs/sha256/{}", "0".repeat(64))
+        );
         assert!(blob_path("sha256:zz").is_err());
     }
 }

@@ -8,8 +8,8 @@ use bollard::Docker;
 use bollard::auth::DockerCredentials;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
 };
 use futures_util::StreamExt as _;
 
@@ -55,7 +55,8 @@ impl Daemon {
             .await
             .map_err(|e| anyhow!("could not reach the Docker daemon ({e}); mount /var/run/docker.sock or set DOCKER_HOST"))?;
         let containerd_store = info.driver_status.unwrap_or_default().iter().any(|pair| {
-            pair.first().is_some_and(|k| k == "driver-type") && pair.get(1).is_some_and(|v| v.contains("containerd.snapshotter"))
+            pair.first().is_some_and(|k| k == "driver-type")
+                && pair.get(1).is_some_and(|v| v.contains("containerd.snapshotter"))
         });
         let plain_http_registries = info
             .registry_config
@@ -65,11 +66,19 @@ impl Daemon {
             .filter(|(_, index)| index.secure == Some(false))
             .map(|(name, _)| name)
             .collect();
-        Ok(DaemonFacts { version: info.server_version.unwrap_or_default(), containerd_store, plain_http_registries })
+        Ok(DaemonFacts {
+            version: info.server_version.unwrap_or_default(),
+            containerd_store,
+            plain_http_registries,
+        })
     }
 
     /// Pulls `image` unless the daemon already has it.
-    pub async fn ensure_image(&self, image: &str, credentials: Option<DockerCredentials>) -> Result<bool> {
+    pub async fn ensure_image(
+        &self,
+        image: &str,
+        credentials: Option<DockerCredentials>,
+    ) -> Result<bool> {
         if self.docker.inspect_image(image).await.is_ok() {
             return Ok(false);
         }
@@ -80,23 +89,41 @@ impl Daemon {
 
     /// Pulls `reference` for `platform` (always: the reference is a digest,
     /// so this is cheap when present) with the given credentials.
-    pub async fn pull_platform(&self, reference: &str, platform: &str, credentials: Option<DockerCredentials>) -> Result<()> {
-        let options = CreateImageOptionsBuilder::default().from_image(reference).platform(platform).build();
-        self.pull(options, credentials).await.with_context(|| format!("could not pull {reference} for {platform}"))
+    pub async fn pull_platform(
+        &self,
+        reference: &str,
+        platform: &str,
+        credentials: Option<DockerCredentials>,
+    ) -> Result<()> {
+        let options =
+            CreateImageOptionsBuilder::default().from_image(reference).platform(platform).build();
+        self.pull(options, credentials)
+            .await
+            .with_context(|| format!("could not pull {reference} for {platform}"))
     }
 
     /// One pull to its end, again on a transient daemon or registry answer.
-    async fn pull(&self, options: bollard::query_parameters::CreateImageOptions, credentials: Option<DockerCredentials>) -> Result<()> {
+    async fn pull(
+        &self,
+        options: bollard::query_parameters::CreateImageOptions,
+        credentials: Option<DockerCredentials>,
+    ) -> Result<()> {
         let what = format!("pulling {}", options.from_image.as_deref().unwrap_or("an image"));
-        crate::retry::retry(&what, crate::retry::REGISTRY_POLICY, crate::retry::daemon_transience, || {
-            let mut pull = self.docker.create_image(Some(options.clone()), None, credentials.clone());
-            async move {
-                while let Some(progress) = pull.next().await {
-                    progress?;
+        crate::retry::retry(
+            &what,
+            crate::retry::REGISTRY_POLICY,
+            crate::retry::daemon_transience,
+            || {
+                let mut pull =
+                    self.docker.create_image(Some(options.clone()), None, credentials.clone());
+                async move {
+                    while let Some(progress) = pull.next().await {
+                        progress?;
+                    }
+                    Ok(())
                 }
-                Ok(())
-            }
-        })
+            },
+        )
         .await?;
         Ok(())
     }
@@ -118,11 +145,10 @@ impl Daemon {
         };
         let options = CreateContainerOptionsBuilder::default().platform(platform).build();
         self.live_containers.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let created = self
-            .docker
-            .create_container(Some(options), body)
-            .await
-            .with_context(|| format!("could not create a container from {image} for {platform}"))?;
+        let created =
+            self.docker.create_container(Some(options), body).await.with_context(|| {
+                format!("could not create a container from {image} for {platform}")
+            })?;
         let result = self.start_and_collect(&created.id).await;
         self.remove_container(&created.id).await;
         result
@@ -131,12 +157,21 @@ impl Daemon {
     /// Runs `image` with `args` privileged and without a network (it needs
     /// none, and a container without one starts faster), waits for it,
     /// returns its output and exit code, and removes it whatever happens.
-    pub async fn run_privileged(&self, image: &str, args: &[String], labels: &HashMap<String, String>) -> Result<ContainerRun> {
+    pub async fn run_privileged(
+        &self,
+        image: &str,
+        args: &[String],
+        labels: &HashMap<String, String>,
+    ) -> Result<ContainerRun> {
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
             cmd: Some(args.to_vec()),
             labels: Some(labels.clone()),
-            host_config: Some(HostConfig { privileged: Some(true), network_mode: Some("none".into()), ..Default::default() }),
+            host_config: Some(HostConfig {
+                privileged: Some(true),
+                network_mode: Some("none".into()),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         self.live_containers.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -174,7 +209,8 @@ impl Daemon {
         if self.live_containers.load(std::sync::atomic::Ordering::SeqCst) == 0 {
             return;
         }
-        let filters: HashMap<String, Vec<String>> = [("label".to_string(), vec![format!("{label}={value}")])].into();
+        let filters: HashMap<String, Vec<String>> =
+            [("label".to_string(), vec![format!("{label}={value}")])].into();
         let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
         match self.docker.list_containers(Some(options)).await {
             Ok(containers) => {
@@ -193,27 +229,57 @@ impl Daemon {
     pub async fn remove_left_over(&self, label: &str, value: &str) -> Result<Vec<String>> {
         let builder_prefix = format!("buildx_buildkit_{value}");
         let mut removed = Vec::new();
-        let filters_by = |key: &str, wanted: String| -> HashMap<String, Vec<String>> { [(key.to_string(), vec![wanted])].into() };
-        for filters in [filters_by("label", format!("{label}={value}")), filters_by("name", builder_prefix.clone())] {
-            let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
-            let containers = self.docker.list_containers(Some(options)).await.context("could not list the daemon's containers")?;
+        let filters_by = |key: &str, wanted: String| -> HashMap<String, Vec<String>> {
+            [(key.to_string(), vec![wanted])].into()
+        };
+        for filters in [
+            filters_by("label", format!("{label}={value}")),
+            filters_by("name", builder_prefix.clone()),
+        ] {
+            let options =
+                ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+            let containers = self
+                .docker
+                .list_containers(Some(options))
+                .await
+                .context("could not list the daemon's containers")?;
             for container in containers {
-                let name = container.names.unwrap_or_default().first().map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default();
+                let name = container
+                    .names
+                    .unwrap_or_default()
+                    .first()
+                    .map(|n| n.trim_start_matches('/').to_string())
+                    .unwrap_or_default();
                 // The name filter matches anywhere in the name.
                 if filters.contains_key("name") && !name.starts_with(&builder_prefix) {
                     continue;
                 }
                 let Some(id) = container.id else { continue };
                 let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
-                self.docker.remove_container(&id, Some(options)).await.with_context(|| format!("could not remove the container {name}"))?;
+                self.docker
+                    .remove_container(&id, Some(options))
+                    .await
+                    .with_context(|| format!("could not remove the container {name}"))?;
                 removed.push(name);
             }
         }
-        let options =
-            bollard::query_parameters::ListVolumesOptionsBuilder::default().filters(&filters_by("name", builder_prefix.clone())).build();
-        let volumes = self.docker.list_volumes(Some(options)).await.context("could not list the daemon's volumes")?;
-        for volume in volumes.volumes.unwrap_or_default().into_iter().filter(|v| v.name.starts_with(&builder_prefix)) {
-            let options = bollard::query_parameters::RemoveVolumeOptionsBuilder::default().force(true).build();
+        let options = bollard::query_parameters::ListVolumesOptionsBuilder::default()
+            .filters(&filters_by("name", builder_prefix.clone()))
+            .build();
+        let volumes = self
+            .docker
+            .list_volumes(Some(options))
+            .await
+            .context("could not list the daemon's volumes")?;
+        for volume in volumes
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|v| v.name.starts_with(&builder_prefix))
+        {
+            let options = bollard::query_parameters::RemoveVolumeOptionsBuilder::default()
+                .force(true)
+                .build();
             self.docker
                 .remove_volume(&volume.name, Some(options))
                 .await
@@ -231,9 +297,11 @@ impl Daemon {
                 tracing::warn!("could not remove container {id}: {error}");
             }
             _ => {
-                let _ = self
-                    .live_containers
-                    .fetch_update(std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst, |n| Some(n.saturating_sub(1)));
+                let _ = self.live_containers.fetch_update(
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                    |n| Some(n.saturating_sub(1)),
+                );
             }
         }
     }

@@ -130,7 +130,11 @@ impl RawInputs {
     pub fn from_env(env: &HashMap<String, String>) -> RawInputs {
         let mut raw = RawInputs::defaults();
         for def in INPUTS {
-            if let Some(value) = env.get(&env_name(def.name)).map(|v| given_value(def.name, v)).filter(|v| !v.is_empty()) {
+            if let Some(value) = env
+                .get(&env_name(def.name))
+                .map(|v| given_value(def.name, v))
+                .filter(|v| !v.is_empty())
+            {
                 raw.set(def, value);
             }
         }
@@ -149,7 +153,10 @@ impl RawInputs {
     }
 
     fn defaults() -> RawInputs {
-        RawInputs { values: INPUTS.iter().map(|d| (d.name, d.default.to_string())).collect(), given: Default::default() }
+        RawInputs {
+            values: INPUTS.iter().map(|d| (d.name, d.default.to_string())).collect(),
+            given: Default::default(),
+        }
     }
 
     fn set(&mut self, def: &'static InputDef, value: &str) {
@@ -188,7 +195,9 @@ impl RawInputs {
 
     /// A switch that also takes its own word.
     pub fn bool_or(&self, name: &str) -> Result<BoolOr> {
-        let Kind::BoolOr(word) = def(name).kind else { panic!("`{name}` is not a bool-or-word input") };
+        let Kind::BoolOr(word) = def(name).kind else {
+            panic!("`{name}` is not a bool-or-word input")
+        };
         let value = self.get(name);
         if value.eq_ignore_ascii_case(word) {
             return Ok(BoolOr::Word);
@@ -202,7 +211,9 @@ impl RawInputs {
 
     /// One of the words the table lists for the input.
     pub fn choice(&self, name: &str) -> Result<&'static str> {
-        let Kind::Choice(choices) = def(name).kind else { panic!("`{name}` is not a choice input") };
+        let Kind::Choice(choices) = def(name).kind else {
+            panic!("`{name}` is not a choice input")
+        };
         let value = self.get(name);
         match choices.iter().find(|c| c.eq_ignore_ascii_case(value)) {
             Some(choice) => Ok(choice),
@@ -222,8 +233,17 @@ impl RawInputs {
             let value = self.get(def.name);
             for line in std::iter::once(value).chain(value.lines()) {
                 // A line's value part too: `ID=value`, `password: value`.
-                let part = line.split_once('=').or_else(|| line.split_once(": ")).map(|(_, v)| v.trim().trim_matches('"'));
-                secrets.extend([line.trim()].into_iter().chain(part).filter(|v| !v.is_empty()).map(str::to_string));
+                let part = line
+                    .split_once('=')
+                    .or_else(|| line.split_once(": "))
+                    .map(|(_, v)| v.trim().trim_matches('"'));
+                secrets.extend(
+                    [line.trim()]
+                        .into_iter()
+                        .chain(part)
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_string),
+                );
             }
         }
         secrets.sort();
@@ -272,7 +292,12 @@ pub fn inputs_markdown() -> String {
         } else {
             format!("`{}`", def.default)
         };
-        text.push_str(&format!("| `{}` | {} | {} |\n", def.name, default, def.doc.replace('|', "\\|")));
+        text.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            def.name,
+            default,
+            def.doc.replace('|', "\\|")
+        ));
     }
     text
 }
@@ -298,11 +323,14 @@ mod tests {
 
     #[test]
     fn env_inputs_take_defaults_when_empty() {
-        let env: HashMap<String, String> =
-            [("INPUT_IMAGES", " ghcr.io/acme/app "), ("INPUT_BUILD-ARGS", "A=1\nB=2"), ("INPUT_PLATFORMS", "")]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
+        let env: HashMap<String, String> = [
+            ("INPUT_IMAGES", " ghcr.io/acme/app "),
+            ("INPUT_BUILD-ARGS", "A=1\nB=2"),
+            ("INPUT_PLATFORMS", ""),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
         let raw = RawInputs::from_env(&env);
         assert_eq!(raw.get("images"), "ghcr.io/acme/app");
         assert_eq!(raw.get("build-args"), "A=1\nB=2");
@@ -312,22 +340,28 @@ mod tests {
 
     #[test]
     fn secrets_never_show_in_debug() {
-        let raw = RawInputs::from_pairs([("password", "hunter2".to_string()), ("registry-auth", "- password: p2\n".into())]).unwrap();
+        let raw = RawInputs::from_pairs([
+            ("password", "hunter2".to_string()),
+            ("registry-auth", "- password: p2\n".into()),
+        ])
+        .unwrap();
         assert_eq!(raw.unparsed_secrets(), vec!["- password: p2", "hunter2", "p2"]);
         assert!(!format!("{raw:?}").contains("hunter2"));
     }
 
     #[test]
     fn given_is_recorded_when_read_not_by_comparing_with_the_default() {
-        let env: HashMap<String, String> = [("INPUT_PLATFORMS", "linux/amd64,linux/arm64"), ("INPUT_MODE", " ")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let env: HashMap<String, String> =
+            [("INPUT_PLATFORMS", "linux/amd64,linux/arm64"), ("INPUT_MODE", " ")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
         let raw = RawInputs::from_env(&env);
         assert!(raw.given("platforms"), "written out, though equal to the default");
         assert!(!raw.given("mode"), "empty is not given");
         assert!(!raw.given("push"));
-        let flags = RawInputs::from_pairs([("platforms", "linux/amd64,linux/arm64".to_string())]).unwrap();
+        let flags =
+            RawInputs::from_pairs([("platforms", "linux/amd64,linux/arm64".to_string())]).unwrap();
         assert!(flags.given("platforms") && !flags.given("images"));
     }
 
@@ -353,7 +387,11 @@ mod tests {
             }
         }
         for value in ["yes", "TRUE", "on", "1"] {
-            let raw = RawInputs::from_pairs([("load", value.to_string()), ("dry-run", value.to_string())]).unwrap();
+            let raw = RawInputs::from_pairs([
+                ("load", value.to_string()),
+                ("dry-run", value.to_string()),
+            ])
+            .unwrap();
             assert!(raw.bool("load").unwrap() && raw.bool("dry-run").unwrap(), "{value}");
         }
     }
@@ -374,9 +412,21 @@ mod tests {
 
     #[test]
     fn unknown_inputs_and_bad_values_are_named() {
-        assert!(RawInputs::from_pairs([("nope", String::new())]).unwrap_err().to_string().contains("`nope`"));
-        assert_eq!(parse_bool("push", "maybe").unwrap_err().to_string(), "push: `maybe` is not accepted; use true or false");
-        let raw = RawInputs::from_pairs([("driver", "Docker".to_string()), ("mode", "kubernetes".into())]).unwrap();
+        assert!(
+            RawInputs::from_pairs([("nope", String::new())])
+                .unwrap_err()
+                .to_string()
+                .contains("`nope`")
+        );
+        assert_eq!(
+            parse_bool("push", "maybe").unwrap_err().to_string(),
+            "push: `maybe` is not accepted; use true or false"
+        );
+        let raw = RawInputs::from_pairs([
+            ("driver", "Docker".to_string()),
+            ("mode", "kubernetes".into()),
+        ])
+        .unwrap();
         assert_eq!(raw.choice("driver").unwrap(), "docker");
         assert_eq!(
             raw.choice("mode").unwrap_err().to_string(),

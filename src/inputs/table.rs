@@ -11,7 +11,13 @@ const TEXT: Kind = Kind::Text;
 const LINES: Kind = Kind::List { commas: false };
 const LIST_COMMAS: Kind = Kind::List { commas: true };
 
-const fn input(group: Group, name: &'static str, default: &'static str, kind: Kind, doc: &'static str) -> InputDef {
+const fn input(
+    group: Group,
+    name: &'static str,
+    default: &'static str,
+    kind: Kind,
+    doc: &'static str,
+) -> InputDef {
     InputDef { name, default, kind, required: false, secret: false, group, doc }
 }
 
@@ -39,9 +45,27 @@ pub const INPUTS: &[InputDef] = &[
         LINES,
         "Tag rules, one per line, in docker/metadata-action syntax (`type=semver,pattern={{version}}`, `type=ref,event=branch`, `type=sha`, `type=raw,value=x`; a bare line is a raw tag). Empty: `{{version}}`, `{{major}}.{{minor}}`, `{{major}}` on releases, the branch name, `pr-N`, and `nightly` on schedule.",
     ),
-    input(Group::Image, "flavor", "", LINES, "Tag flavor lines: `latest=auto|true|false`, `prefix=`, `suffix=` (with `,onlatest=true`)."),
-    input(Group::Image, "sep-tags", "", TEXT, "Separator of the `tags` and `tag-names` outputs. Empty: a newline."),
-    input(Group::Image, "sep-labels", "", TEXT, "Separator of the `labels` output. Empty: a newline."),
+    input(
+        Group::Image,
+        "flavor",
+        "",
+        LINES,
+        "Tag flavor lines: `latest=auto|true|false`, `prefix=`, `suffix=` (with `,onlatest=true`).",
+    ),
+    input(
+        Group::Image,
+        "sep-tags",
+        "",
+        TEXT,
+        "Separator of the `tags` and `tag-names` outputs. Empty: a newline.",
+    ),
+    input(
+        Group::Image,
+        "sep-labels",
+        "",
+        TEXT,
+        "Separator of the `labels` output. Empty: a newline.",
+    ),
     input(
         Group::Image,
         "version",
@@ -64,10 +88,22 @@ pub const INPUTS: &[InputDef] = &[
         "Target platforms, comma- or newline-separated (`linux/amd64`, `linux/arm64`, `linux/arm/v7`, …).",
     ),
     input(Group::Build, "context", ".", TEXT, "Build context directory."),
-    input(Group::Build, "file", "", TEXT, "Path to the Dockerfile. Empty: `Dockerfile` in the context."),
+    input(
+        Group::Build,
+        "file",
+        "",
+        TEXT,
+        "Path to the Dockerfile. Empty: `Dockerfile` in the context.",
+    ),
     input(Group::Build, "target", "", TEXT, "Dockerfile stage to build."),
     input(Group::Build, "build-args", "", LINES, "Build arguments, `NAME=value`, one per line."),
-    input(Group::Build, "labels", "", LINES, "Image labels, `key=value`, one per line; they override the generated OCI labels."),
+    input(
+        Group::Build,
+        "labels",
+        "",
+        LINES,
+        "Image labels, `key=value`, one per line; they override the generated OCI labels.",
+    ),
     input(
         Group::Build,
         "annotations",
@@ -75,8 +111,20 @@ pub const INPUTS: &[InputDef] = &[
         LINES,
         "Annotations, `key=value` or `manifest:key=value` / `index:key=value`, one per line; they override the generated ones.",
     ),
-    input(Group::Registry, "push", "auto", Kind::BoolOr("auto"), "`auto`: push except on pull_request events; `true`; `false`."),
-    input(Group::Registry, "registry", "", TEXT, "Registry to log in to. Empty: the registry of the first image when `username` is given."),
+    input(
+        Group::Registry,
+        "push",
+        "auto",
+        Kind::BoolOr("auto"),
+        "`auto`: push except on pull_request events; `true`; `false`.",
+    ),
+    input(
+        Group::Registry,
+        "registry",
+        "",
+        TEXT,
+        "Registry to log in to. Empty: the registry of the first image when `username` is given.",
+    ),
     input(Group::Registry, "username", "", TEXT, "Username for `registry`."),
     secret(input(
         Group::Registry,
@@ -92,7 +140,13 @@ pub const INPUTS: &[InputDef] = &[
         Kind::Yaml,
         "More registries to log in to: a YAML list of `registry`, `username`, `password`. A `docker.io` entry with no image there is used for pulls (base images, BuildKit), avoiding anonymous limits. Passwords are masked.",
     )),
-    input(Group::Build, "cache-from", "", LINES, "Cache sources, one per line (`type=registry,ref=…`, `type=gha`, `type=local,src=…`)."),
+    input(
+        Group::Build,
+        "cache-from",
+        "",
+        LINES,
+        "Cache sources, one per line (`type=registry,ref=…`, `type=gha`, `type=local,src=…`).",
+    ),
     input(
         Group::Build,
         "cache-to",
@@ -108,9 +162,27 @@ pub const INPUTS: &[InputDef] = &[
         "Build secrets, `ID=value` per line (quote a value to span lines); mounted with `RUN --mount=type=secret,id=ID`. Masked; passed to buildx through its environment, never on a command line or in the image history.",
     )),
     input(Group::Build, "secret-files", "", LINES, "Build secrets from files, `ID=path` per line."),
-    input(Group::Build, "secret-envs", "", LINES, "Build secrets from environment variables, `ID=VARIABLE` per line."),
-    input(Group::Build, "ssh", "", LINES, "SSH agent sockets or keys for `RUN --mount=type=ssh`, one per line (`default`, `id=path`)."),
-    input(Group::Build, "build-contexts", "", LINES, "Additional build contexts, `name=path` or `name=docker-image://…`, one per line."),
+    input(
+        Group::Build,
+        "secret-envs",
+        "",
+        LINES,
+        "Build secrets from environment variables, `ID=VARIABLE` per line.",
+    ),
+    input(
+        Group::Build,
+        "ssh",
+        "",
+        LINES,
+        "SSH agent sockets or keys for `RUN --mount=type=ssh`, one per line (`default`, `id=path`).",
+    ),
+    input(
+        Group::Build,
+        "build-contexts",
+        "",
+        LINES,
+        "Additional build contexts, `name=path` or `name=docker-image://…`, one per line.",
+    ),
     input(
         Group::Build,
         "compression",
@@ -133,13 +205,43 @@ pub const INPUTS: &[InputDef] = &[
         "Network mode for RUN steps: `default`, `none`, `host`.",
     ),
     input(Group::Build, "no-cache", "false", Kind::Bool, "`true`: build without the build cache."),
-    input(Group::Build, "no-cache-filters", "", LIST_COMMAS, "Stages to build without cache, comma- or newline-separated."),
+    input(
+        Group::Build,
+        "no-cache-filters",
+        "",
+        LIST_COMMAS,
+        "Stages to build without cache, comma- or newline-separated.",
+    ),
     input(Group::Build, "pull", "false", Kind::Bool, "`true`: always pull newer base images."),
     input(Group::Build, "shm-size", "", TEXT, "Size of /dev/shm for RUN steps (e.g. `2g`)."),
-    input(Group::Build, "ulimit", "", LINES, "Ulimits for RUN steps, one per line (`nofile=1024:1024`)."),
-    input(Group::Build, "add-hosts", "", LIST_COMMAS, "Extra hosts for RUN steps, `host:ip`, comma- or newline-separated."),
-    input(Group::Build, "allow", "", LIST_COMMAS, "Extra privileges: `network.host`, `security.insecure`, comma- or newline-separated."),
-    input(Group::Build, "outputs", "", LINES, "Extra buildx outputs, one per line (`type=local,dest=out`); only with `push: false`."),
+    input(
+        Group::Build,
+        "ulimit",
+        "",
+        LINES,
+        "Ulimits for RUN steps, one per line (`nofile=1024:1024`).",
+    ),
+    input(
+        Group::Build,
+        "add-hosts",
+        "",
+        LIST_COMMAS,
+        "Extra hosts for RUN steps, `host:ip`, comma- or newline-separated.",
+    ),
+    input(
+        Group::Build,
+        "allow",
+        "",
+        LIST_COMMAS,
+        "Extra privileges: `network.host`, `security.insecure`, comma- or newline-separated.",
+    ),
+    input(
+        Group::Build,
+        "outputs",
+        "",
+        LINES,
+        "Extra buildx outputs, one per line (`type=local,dest=out`); only with `push: false`.",
+    ),
     input(
         Group::Build,
         "provenance",
@@ -147,9 +249,21 @@ pub const INPUTS: &[InputDef] = &[
         TEXT,
         "Provenance attestation: empty keeps BuildKit's default; `false` turns it off; `mode=max` …",
     ),
-    input(Group::Build, "sbom", "", TEXT, "SBOM attestation: `true`, `false`, or generator options."),
+    input(
+        Group::Build,
+        "sbom",
+        "",
+        TEXT,
+        "SBOM attestation: `true`, `false`, or generator options.",
+    ),
     input(Group::Build, "attests", "", LINES, "Other attestations, one per line (`type=…`)."),
-    input(Group::Build, "cgroup-parent", "", TEXT, "Parent cgroup for RUN steps (buildx `--cgroup-parent`)."),
+    input(
+        Group::Build,
+        "cgroup-parent",
+        "",
+        TEXT,
+        "Parent cgroup for RUN steps (buildx `--cgroup-parent`).",
+    ),
     input(
         Group::Checks,
         "call",
@@ -171,8 +285,20 @@ pub const INPUTS: &[InputDef] = &[
         TEXT,
         "An existing buildx builder to build with, by name (`docker buildx ls`), instead of choosing or creating one; it is neither configured nor removed. Excludes `driver` and the other builder inputs.",
     ),
-    input(Group::Builder, "buildkit-image", DEFAULT_BUILDKIT_IMAGE, TEXT, "BuildKit image for a `docker-container` builder."),
-    input(Group::Builder, "buildkitd-config", "", TEXT, "A buildkitd.toml file for a `docker-container` builder."),
+    input(
+        Group::Builder,
+        "buildkit-image",
+        DEFAULT_BUILDKIT_IMAGE,
+        TEXT,
+        "BuildKit image for a `docker-container` builder.",
+    ),
+    input(
+        Group::Builder,
+        "buildkitd-config",
+        "",
+        TEXT,
+        "A buildkitd.toml file for a `docker-container` builder.",
+    ),
     input(
         Group::Builder,
         "buildkitd-config-inline",
@@ -187,7 +313,13 @@ pub const INPUTS: &[InputDef] = &[
         LINES,
         "Driver options for a `docker-container` builder, one per line (`image=…`, `network=host`, `env.NAME=value`).",
     ),
-    input(Group::Builder, "buildkitd-flags", "", TEXT, "Flags for buildkitd in a `docker-container` builder."),
+    input(
+        Group::Builder,
+        "buildkitd-flags",
+        "",
+        TEXT,
+        "Flags for buildkitd in a `docker-container` builder.",
+    ),
     input(
         Group::Builder,
         "append",
@@ -314,8 +446,20 @@ pub const INPUTS: &[InputDef] = &[
         TEXT,
         "Where `export` writes. Empty: `multiarch-export` under `RUNNER_TEMP` (or the working directory outside a workflow).",
     ),
-    input(Group::Files, "load", "false", Kind::Bool, "`true`: also load the image for the runner's own platform into the Docker daemon."),
-    input(Group::Checks, "dry-run", "false", Kind::Bool, "`true`: print the plan (tags, platforms, buildx arguments) and touch nothing."),
+    input(
+        Group::Files,
+        "load",
+        "false",
+        Kind::Bool,
+        "`true`: also load the image for the runner's own platform into the Docker daemon.",
+    ),
+    input(
+        Group::Checks,
+        "dry-run",
+        "false",
+        Kind::Bool,
+        "`true`: print the plan (tags, platforms, buildx arguments) and touch nothing.",
+    ),
 ];
 
 /// One output, as `action.yml` declares it.
@@ -326,23 +470,44 @@ pub struct OutputDef {
 }
 
 pub const OUTPUTS: &[OutputDef] = &[
-    OutputDef { name: "digest", doc: "Digest of the pushed image index (pullable as `image@digest`)." },
+    OutputDef {
+        name: "digest",
+        doc: "Digest of the pushed image index (pullable as `image@digest`).",
+    },
     OutputDef {
         name: "imageid",
         doc: "Image ID, as docker/build-push-action sets it: the digest of the image's config for one platform, of the pushed index (or manifest) for several.",
     },
-    OutputDef { name: "image", doc: "`<first image>@<digest>`: a pullable reference to exactly this build." },
-    OutputDef { name: "tags", doc: "Full references that were pushed, one per line (or `sep-tags` apart)." },
-    OutputDef { name: "tag-names", doc: "The tags that were pushed, without the image name, one per line (or `sep-tags` apart)." },
+    OutputDef {
+        name: "image",
+        doc: "`<first image>@<digest>`: a pullable reference to exactly this build.",
+    },
+    OutputDef {
+        name: "tags",
+        doc: "Full references that were pushed, one per line (or `sep-tags` apart).",
+    },
+    OutputDef {
+        name: "tag-names",
+        doc: "The tags that were pushed, without the image name, one per line (or `sep-tags` apart).",
+    },
     OutputDef {
         name: "platforms",
         doc: "JSON object: platform → its manifest digest, read back from the registry (attestations left out).",
     },
     OutputDef { name: "metadata", doc: "buildx's build metadata (JSON)." },
-    OutputDef { name: "version", doc: "The main version computed from the ref, the event or `version`." },
-    OutputDef { name: "labels", doc: "Labels applied to the image, `key=value` per line (or `sep-labels` apart)." },
+    OutputDef {
+        name: "version",
+        doc: "The main version computed from the ref, the event or `version`.",
+    },
+    OutputDef {
+        name: "labels",
+        doc: "Labels applied to the image, `key=value` per line (or `sep-labels` apart).",
+    },
     OutputDef { name: "annotations", doc: "Annotations applied, `level:key=value` per line." },
-    OutputDef { name: "bundle", doc: "For `mode: bundle`: the path of the bundle written (with `bundle-split`, its first part)." },
+    OutputDef {
+        name: "bundle",
+        doc: "For `mode: bundle`: the path of the bundle written (with `bundle-split`, its first part).",
+    },
     OutputDef {
         name: "bundle-files",
         doc: "For `mode: bundle`: every file to carry, one per line: the bundle, or its parts in order then `NAME.SHA256SUMS`.",

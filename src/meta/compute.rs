@@ -5,7 +5,9 @@
 use serde_json::Value;
 
 use super::labels::{build_annotations, build_labels};
-use super::rules::{Enable, Flavor, Latest, RefEvent, RuleKind, Scheme, ShaFormat, TagRule, accepted_keys};
+use super::rules::{
+    Enable, Flavor, Latest, RefEvent, RuleKind, Scheme, ShaFormat, TagRule, accepted_keys,
+};
 use super::sanitize::{normalize_image_name, sanitize_tag};
 use super::template::{Dates, GLOBAL_VARS, Template};
 use super::version::{ParsedVersion, parse_pep440, parse_version};
@@ -58,10 +60,14 @@ fn check_version_input(raw: &str) -> Result<Option<String>, MetaError> {
         return Ok(None);
     }
     let name = value.strip_prefix("refs/tags/").unwrap_or(value);
-    if let Some(bad) = name.chars().find(|c| c.is_whitespace() || c.is_control() || matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\')) {
+    if let Some(bad) = name.chars().find(|c| {
+        c.is_whitespace() || c.is_control() || matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\')
+    }) {
         return Err(MetaError::Version {
             value: raw.to_string(),
-            reason: format!("character {bad:?} cannot be in a tag name; accepted: a tag name such as v1.2.3, or empty to use the git ref"),
+            reason: format!(
+                "character {bad:?} cannot be in a tag name; accepted: a tag name such as v1.2.3, or empty to use the git ref"
+            ),
         });
     }
     if name.is_empty() {
@@ -75,8 +81,12 @@ fn check_version_input(raw: &str) -> Result<Option<String>, MetaError> {
 
 fn resolve(ctx: &Context) -> Result<RefInfo, MetaError> {
     let ev = &ctx.event;
-    let payload_prerelease =
-        ctx.event_name == "release" && ev.get("release").and_then(|r| r.get("prerelease")).and_then(Value::as_bool).unwrap_or(false);
+    let payload_prerelease = ctx.event_name == "release"
+        && ev
+            .get("release")
+            .and_then(|r| r.get("prerelease"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
 
     let mut git_ref = ctx.git_ref.trim().to_string();
     if git_ref.is_empty()
@@ -95,7 +105,8 @@ fn resolve(ctx: &Context) -> Result<RefInfo, MetaError> {
 
     let pr_event = is_pull_request(&ctx.event_name);
     let tag = git_ref.strip_prefix("refs/tags/").map(str::to_string);
-    let branch = if pr_event { None } else { git_ref.strip_prefix("refs/heads/").map(str::to_string) };
+    let branch =
+        if pr_event { None } else { git_ref.strip_prefix("refs/heads/").map(str::to_string) };
     let pr = git_ref
         .strip_prefix("refs/pull/")
         .and_then(|rest| rest.split('/').next())
@@ -105,7 +116,10 @@ fn resolve(ctx: &Context) -> Result<RefInfo, MetaError> {
             if !pr_event {
                 return None;
             }
-            ev.get("number").or_else(|| ev.get("pull_request").and_then(|p| p.get("number"))).and_then(Value::as_u64).map(|n| n.to_string())
+            ev.get("number")
+                .or_else(|| ev.get("pull_request").and_then(|p| p.get("number")))
+                .and_then(Value::as_u64)
+                .map(|n| n.to_string())
         });
     // `{{base_ref}}`: the branch a tag was pushed from, or a pull request's base.
     let base_ref = if tag.is_some() {
@@ -117,9 +131,24 @@ fn resolve(ctx: &Context) -> Result<RefInfo, MetaError> {
     };
     let base_ref = base_ref.strip_prefix("refs/heads/").unwrap_or(base_ref).to_string();
     let branch = branch.filter(|b| !b.is_empty());
-    let default_branch = ctx.default_branch.clone().or_else(|| branch.clone().filter(|_| runs_on_default_branch(&ctx.event_name)));
-    let is_default_branch = branch.as_ref().is_some_and(|b| default_branch.as_ref() == Some(b) || runs_on_default_branch(&ctx.event_name));
-    Ok(RefInfo { git_ref, tag, tag_origin, branch, pr, default_branch, is_default_branch, payload_prerelease, base_ref })
+    let default_branch = ctx
+        .default_branch
+        .clone()
+        .or_else(|| branch.clone().filter(|_| runs_on_default_branch(&ctx.event_name)));
+    let is_default_branch = branch.as_ref().is_some_and(|b| {
+        default_branch.as_ref() == Some(b) || runs_on_default_branch(&ctx.event_name)
+    });
+    Ok(RefInfo {
+        git_ref,
+        tag,
+        tag_origin,
+        branch,
+        pr,
+        default_branch,
+        is_default_branch,
+        payload_prerelease,
+        base_ref,
+    })
 }
 
 /// A tag before sorting.
@@ -226,7 +255,9 @@ pub fn compute(
         if !enabled {
             continue;
         }
-        let skip = |warnings: &mut Vec<String>, why: String| warnings.push(format!("tags rule '{}' skipped: {why}", rule.source));
+        let skip = |warnings: &mut Vec<String>, why: String| {
+            warnings.push(format!("tags rule '{}' skipped: {why}", rule.source))
+        };
         let plain = |value: String| Some(Produced { value, floating: None, auto_latest: false });
         let produced: Option<Produced> = match &rule.kind {
             RuleKind::Version { scheme, pattern, value, matcher } => {
@@ -274,7 +305,8 @@ pub fn compute(
                 if v.prerelease {
                     // A prerelease gets its full version only, whatever the
                     // pattern says (or `{{raw}}` when that is the pattern).
-                    let value = if pattern.is_only("raw") { source.clone() } else { v.version.clone() };
+                    let value =
+                        if pattern.is_only("raw") { source.clone() } else { v.version.clone() };
                     Some(Produced { value, floating: None, auto_latest: false })
                 } else {
                     let floating = pattern_floating(pattern, &v);
@@ -298,7 +330,11 @@ pub fn compute(
             }
             RuleKind::Ref { event } => match event {
                 RefEvent::Branch => info.branch.clone().and_then(plain),
-                RefEvent::Tag => info.tag.clone().map(|value| Produced { value, floating: None, auto_latest: true }),
+                RefEvent::Tag => info.tag.clone().map(|value| Produced {
+                    value,
+                    floating: None,
+                    auto_latest: true,
+                }),
                 RefEvent::Pr => info.pr.clone().and_then(plain),
             },
             RuleKind::Sha { format } => match format {
@@ -307,13 +343,17 @@ pub fn compute(
                 ShaFormat::Long => plain(ctx.sha.clone()),
             },
             RuleKind::Raw { value } => plain(render(value)),
-            RuleKind::Schedule { pattern } => (ctx.event_name == "schedule").then(|| render(pattern)).and_then(plain),
+            RuleKind::Schedule { pattern } => {
+                (ctx.event_name == "schedule").then(|| render(pattern)).and_then(plain)
+            }
             RuleKind::Edge { branch } => {
                 let Some(current) = &info.branch else {
                     continue;
                 };
                 match branch.as_ref().or(info.default_branch.as_ref()) {
-                    Some(edge_branch) => (current == edge_branch).then(|| "edge".to_string()).and_then(plain),
+                    Some(edge_branch) => {
+                        (current == edge_branch).then(|| "edge".to_string()).and_then(plain)
+                    }
                     None => {
                         skip(
                             &mut warnings,
@@ -330,14 +370,27 @@ pub fn compute(
                 };
                 match pattern.captures(&source) {
                     Some(groups) => match groups.get(*group) {
-                        Some(found) => Some(Produced { value: found.clone().unwrap_or_default(), floating: None, auto_latest: true }),
+                        Some(found) => Some(Produced {
+                            value: found.clone().unwrap_or_default(),
+                            floating: None,
+                            auto_latest: true,
+                        }),
                         None => {
-                            skip(&mut warnings, format!("group {group} does not exist in pattern '{}'", pattern.as_str()));
+                            skip(
+                                &mut warnings,
+                                format!(
+                                    "group {group} does not exist in pattern '{}'",
+                                    pattern.as_str()
+                                ),
+                            );
                             None
                         }
                     },
                     None => {
-                        skip(&mut warnings, format!("pattern '{}' does not match '{source}'", pattern.as_str()));
+                        skip(
+                            &mut warnings,
+                            format!("pattern '{}' does not match '{source}'", pattern.as_str()),
+                        );
                         None
                     }
                 }
@@ -349,7 +402,11 @@ pub fn compute(
         if first_asks_latest.is_none() {
             first_asks_latest = Some(produced.auto_latest);
         }
-        candidates.push(Candidate { value: produced.value, floating: produced.floating, rule: index });
+        candidates.push(Candidate {
+            value: produced.value,
+            floating: produced.floating,
+            rule: index,
+        });
     }
 
     // Apply affixes and sanitise.
@@ -362,14 +419,20 @@ pub fn compute(
         let name = match sanitize_tag(&raw) {
             Ok(name) => name,
             Err(MetaError::EmptyTag { .. }) => {
-                warnings.push(format!("tags rule '{}' skipped: '{raw}' has no characters usable in a tag", rule.source));
+                warnings.push(format!(
+                    "tags rule '{}' skipped: '{raw}' has no characters usable in a tag",
+                    rule.source
+                ));
                 continue;
             }
             Err(e) => return Err(e),
         };
         let (prefix, suffix) = (clean_affix(&prefix), clean_affix(&suffix));
-        let affixes_kept = name.starts_with(&prefix) && name.ends_with(&suffix) && name.len() >= prefix.len() + suffix.len();
-        let (prefix, suffix) = if affixes_kept { (prefix, suffix) } else { (String::new(), String::new()) };
+        let affixes_kept = name.starts_with(&prefix)
+            && name.ends_with(&suffix)
+            && name.len() >= prefix.len() + suffix.len();
+        let (prefix, suffix) =
+            if affixes_kept { (prefix, suffix) } else { (String::new(), String::new()) };
         if !ordered.iter().any(|t| t.name == name) {
             ordered.push(Tag { name, floating: c.floating, prefix, suffix });
         }
@@ -378,7 +441,8 @@ pub fn compute(
     if build_version.is_none() {
         build_version = info.tag.as_deref().and_then(parse_version);
     }
-    let prerelease = info.payload_prerelease || build_version.as_ref().is_some_and(|v| v.prerelease);
+    let prerelease =
+        info.payload_prerelease || build_version.as_ref().is_some_and(|v| v.prerelease);
     let want_latest = !ordered.is_empty()
         && !prerelease
         && match flavor.latest {
@@ -387,8 +451,16 @@ pub fn compute(
             Latest::False => false,
         };
     if want_latest {
-        let prefix = if flavor.prefix_on_latest { clean_affix(&render(&flavor.prefix)) } else { String::new() };
-        let suffix = if flavor.suffix_on_latest { clean_affix(&render(&flavor.suffix)) } else { String::new() };
+        let prefix = if flavor.prefix_on_latest {
+            clean_affix(&render(&flavor.prefix))
+        } else {
+            String::new()
+        };
+        let suffix = if flavor.suffix_on_latest {
+            clean_affix(&render(&flavor.suffix))
+        } else {
+            String::new()
+        };
         let name = sanitize_tag(&format!("{prefix}latest{suffix}"))?;
         if !ordered.iter().any(|t| t.name == name) {
             ordered.push(Tag { name, floating: Some(Floating::Latest), prefix, suffix });
@@ -397,15 +469,32 @@ pub fn compute(
 
     // Label and annotation values may hold the same expressions as tags;
     // text that is not a valid template is kept as written.
-    let expand = |value: &str| Template::parse(value, GLOBAL_VARS, true).map(|t| render(&t)).unwrap_or_else(|_| value.to_string());
-    let user_labels: Vec<(String, String)> = user_labels.iter().map(|(key, value)| (key.clone(), expand(value))).collect();
-    let user_annotations: Vec<AnnotationInput> =
-        user_annotations.iter().map(|a| AnnotationInput { value: expand(&a.value), ..a.clone() }).collect();
+    let expand = |value: &str| {
+        Template::parse(value, GLOBAL_VARS, true)
+            .map(|t| render(&t))
+            .unwrap_or_else(|_| value.to_string())
+    };
+    let user_labels: Vec<(String, String)> =
+        user_labels.iter().map(|(key, value)| (key.clone(), expand(value))).collect();
+    let user_annotations: Vec<AnnotationInput> = user_annotations
+        .iter()
+        .map(|a| AnnotationInput { value: expand(&a.value), ..a.clone() })
+        .collect();
     let version = ordered.first().map(|t| t.name.clone()).unwrap_or_default();
     let labels = build_labels(ctx, &version, &user_labels);
     let annotations = build_annotations(&labels, &ctx.annotation_levels, &user_annotations);
     let semver = build_version.and_then(|v| v.semver);
-    Ok(Meta { version, tags: ordered, labels, annotations, warnings, images, semver, prerelease, separators: Default::default() })
+    Ok(Meta {
+        version,
+        tags: ordered,
+        labels,
+        annotations,
+        warnings,
+        images,
+        semver,
+        prerelease,
+        separators: Default::default(),
+    })
 }
 
 #[cfg(test)]

@@ -17,7 +17,9 @@ pub enum MetaError {
     #[error("tags: '{tag}' is {len} characters long; at most 128 characters are accepted in a tag")]
     TagTooLong { tag: String, len: usize },
     /// A tag name has nothing left once sanitised.
-    #[error("tags: '{raw}' has no usable characters; a tag needs at least one of a-z A-Z 0-9 _ (then also . and -)")]
+    #[error(
+        "tags: '{raw}' has no usable characters; a tag needs at least one of a-z A-Z 0-9 _ (then also . and -)"
+    )]
     EmptyTag { raw: String },
     /// The `version` input cannot be used as a git tag name.
     #[error("version: '{value}': {reason}")]

@@ -22,11 +22,15 @@ pub struct GuardOutcome {
 
 /// Splits `existing` into stable versions, trying each affix pair in
 /// `affixes` (the empty pair included). Prereleases are left out.
-fn published_versions(existing: &[String], affixes: &[(String, String)]) -> Vec<(semver::Version, String)> {
+fn published_versions(
+    existing: &[String],
+    affixes: &[(String, String)],
+) -> Vec<(semver::Version, String)> {
     let mut out = Vec::new();
     for tag in existing {
         for (prefix, suffix) in affixes {
-            let core = tag.strip_prefix(prefix.as_str()).and_then(|t| t.strip_suffix(suffix.as_str()));
+            let core =
+                tag.strip_prefix(prefix.as_str()).and_then(|t| t.strip_suffix(suffix.as_str()));
             if let Some(v) = core.and_then(parse_semver)
                 && v.pre.is_empty()
             {
@@ -71,10 +75,16 @@ pub fn guard_floating(meta: &Meta, existing_tags: &[String]) -> GuardOutcome {
             .max_by(|a, b| a.0.cmp(&b.0));
         match newest {
             Some((newer, name)) if newer > this => {
-                let published_as = if *name == newer.to_string() { String::new() } else { format!(" (as tag {name})") };
+                let published_as = if *name == newer.to_string() {
+                    String::new()
+                } else {
+                    format!(" (as tag {name})")
+                };
                 outcome.held_back.push(HeldBack {
                     tag: tag.name.clone(),
-                    reason: format!("{newer} is already published{published_as} and is newer than {this}"),
+                    reason: format!(
+                        "{newer} is already published{published_as} and is newer than {this}"
+                    ),
                 });
             }
             _ => outcome.kept.push(tag.clone()),

@@ -48,13 +48,18 @@ pub struct AnnotationInput {
 const OCI: &str = "org.opencontainers.image";
 
 /// The generated labels, with `user` lines overriding them by key.
-pub(crate) fn build_labels(ctx: &Context, version: &str, user: &[(String, String)]) -> BTreeMap<String, String> {
+pub(crate) fn build_labels(
+    ctx: &Context,
+    version: &str,
+    user: &[(String, String)],
+) -> BTreeMap<String, String> {
     let repo = ctx.event.get("repository").unwrap_or(&Value::Null);
     let text = |key: &str| repo.get(key).and_then(Value::as_str).map(str::to_string);
     let fallback_url = format!("{}/{}", ctx.server_url.trim_end_matches('/'), ctx.repository);
     // Outside a workflow there may be no repository at all: no URL then.
     let url = text("html_url").or((!ctx.repository.is_empty()).then_some(fallback_url));
-    let title = text("name").unwrap_or_else(|| ctx.repository.rsplit('/').next().unwrap_or_default().to_string());
+    let title = text("name")
+        .unwrap_or_else(|| ctx.repository.rsplit('/').next().unwrap_or_default().to_string());
     let mut labels = BTreeMap::new();
     let mut put = |key: &str, value: String| {
         labels.insert(format!("{OCI}.{key}"), value);
@@ -70,8 +75,11 @@ pub(crate) fn build_labels(ctx: &Context, version: &str, user: &[(String, String
     if !ctx.sha.is_empty() {
         put("revision", ctx.sha.clone());
     }
-    if let Some(spdx) =
-        repo.get("license").and_then(|l| l.get("spdx_id")).and_then(Value::as_str).filter(|s| !s.is_empty() && *s != "NOASSERTION")
+    if let Some(spdx) = repo
+        .get("license")
+        .and_then(|l| l.get("spdx_id"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty() && *s != "NOASSERTION")
     {
         put("licenses", spdx.to_string());
     }
@@ -127,15 +135,21 @@ pub fn parse_labels(text: &str) -> (Vec<(String, String)>, Vec<String>) {
 /// Parses the `annotations` input: `key=value` (both levels),
 /// `manifest:key=value`, `index:key=value` or `manifest,index:key=value`.
 pub fn parse_annotations(text: &str) -> Result<Vec<AnnotationInput>, MetaError> {
-    const ACCEPTED: &str = "accepted: key=value, manifest:key=value, index:key=value or manifest,index:key=value";
+    const ACCEPTED: &str =
+        "accepted: key=value, manifest:key=value, index:key=value or manifest,index:key=value";
     let mut out = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let err = |reason: String| MetaError::Annotation { line: index + 1, text: line.to_string(), reason };
-        let (left, value) = line.split_once('=').ok_or_else(|| err(format!("no '='; {ACCEPTED}")))?;
+        let err = |reason: String| MetaError::Annotation {
+            line: index + 1,
+            text: line.to_string(),
+            reason,
+        };
+        let (left, value) =
+            line.split_once('=').ok_or_else(|| err(format!("no '='; {ACCEPTED}")))?;
         let (levels, key) = match left.split_once(':') {
             None => (vec![AnnotationLevel::Manifest, AnnotationLevel::Index], left),
             Some((levels, key)) => {
@@ -145,7 +159,9 @@ pub fn parse_annotations(text: &str) -> Result<Vec<AnnotationInput>, MetaError> 
                         "manifest" => AnnotationLevel::Manifest,
                         "index" => AnnotationLevel::Index,
                         other => {
-                            return Err(err(format!("level '{other}' is not supported; levels: manifest, index; {ACCEPTED}")));
+                            return Err(err(format!(
+                                "level '{other}' is not supported; levels: manifest, index; {ACCEPTED}"
+                            )));
                         }
                     };
                     if !parsed.contains(&level) {
@@ -235,7 +251,10 @@ mod tests {
 
     #[test]
     fn annotation_levels() {
-        let parsed = parse_annotations("a=1\nmanifest:b=2\nindex:c=3\nmanifest,index:d=4\nindex:e=http://x:1/y=z").unwrap();
+        let parsed = parse_annotations(
+            "a=1\nmanifest:b=2\nindex:c=3\nmanifest,index:d=4\nindex:e=http://x:1/y=z",
+        )
+        .unwrap();
         let both = vec![AnnotationLevel::Manifest, AnnotationLevel::Index];
         assert_eq!(parsed[0].levels, both);
         assert_eq!(parsed[1].levels, vec![AnnotationLevel::Manifest]);
@@ -256,7 +275,11 @@ mod tests {
         labels.insert(format!("{OCI}.version"), "1.2.3".to_string());
         labels.insert("com.example.not-oci".to_string(), "x".to_string());
         let user = parse_annotations("index:org.opencontainers.image.version=9\nextra=1").unwrap();
-        let args = annotation_args(&build_annotations(&labels, &[AnnotationLevel::Manifest, AnnotationLevel::Index], &user));
+        let args = annotation_args(&build_annotations(
+            &labels,
+            &[AnnotationLevel::Manifest, AnnotationLevel::Index],
+            &user,
+        ));
         assert_eq!(
             args,
             vec![

@@ -22,10 +22,12 @@ use std::collections::BTreeMap;
 pub use compute::compute;
 pub use error::MetaError;
 pub use guard::{GuardOutcome, HeldBack, guard_floating};
-pub use labels::{Annotation, AnnotationInput, AnnotationLevel, annotation_args, parse_annotations, parse_labels};
+pub use labels::{
+    Annotation, AnnotationInput, AnnotationLevel, annotation_args, parse_annotations, parse_labels,
+};
 pub use rules::{
-    Enable, Flavor, ImageInput, Latest, RefEvent, RuleKind, Scheme, ShaFormat, TagRule, default_tag_rules, parse_flavor, parse_images,
-    parse_tag_rules,
+    Enable, Flavor, ImageInput, Latest, RefEvent, RuleKind, Scheme, ShaFormat, TagRule,
+    default_tag_rules, parse_flavor, parse_images, parse_tag_rules,
 };
 pub use sanitize::{MAX_TAG_LEN, normalize_image_name, sanitize_tag};
 pub use template::{Dates, Template};

@@ -23,11 +23,16 @@ impl Eq for Regex {}
 impl Regex {
     pub fn new(pattern: &str) -> Result<Regex, String> {
         let (body, flags) = match pattern.strip_prefix('/').and_then(|rest| rest.rsplit_once('/')) {
-            Some((body, flags)) if !body.is_empty() && flags.chars().all(|f| "gimsuy".contains(f)) => (body, flags),
+            Some((body, flags))
+                if !body.is_empty() && flags.chars().all(|f| "gimsuy".contains(f)) =>
+            {
+                (body, flags)
+            }
             _ => (pattern, ""),
         };
         let inline: String = flags.chars().filter(|f| "ims".contains(*f)).collect();
-        let compiled = if inline.is_empty() { body.to_string() } else { format!("(?{inline}){body}") };
+        let compiled =
+            if inline.is_empty() { body.to_string() } else { format!("(?{inline}){body}") };
         regex::Regex::new(&compiled)
             .map(|inner| Regex { inner, source: pattern.to_string(), global: flags.contains('g') })
             .map_err(|e| e.to_string().lines().last().unwrap_or("invalid").trim().to_string())
@@ -45,10 +50,13 @@ impl Regex {
     /// The whole match and every group of the first match, if any.
     pub fn captures(&self, text: &str) -> Option<Vec<Option<String>>> {
         if self.global {
-            let all: Vec<Option<String>> = self.inner.find_iter(text).map(|m| Some(m.as_str().to_string())).collect();
+            let all: Vec<Option<String>> =
+                self.inner.find_iter(text).map(|m| Some(m.as_str().to_string())).collect();
             return (!all.is_empty()).then_some(all);
         }
-        self.inner.captures(text).map(|caps| caps.iter().map(|m| m.map(|m| m.as_str().to_string())).collect())
+        self.inner
+            .captures(text)
+            .map(|caps| caps.iter().map(|m| m.map(|m| m.as_str().to_string())).collect())
     }
 }
 
@@ -76,7 +84,11 @@ mod tests {
             (r"/^v(\d.\d.\d)$/ig", "p1/v1.0.0", 0, None),
         ];
         for (pattern, text, g, want) in rows {
-            assert_eq!(group(pattern, text, *g).as_deref(), *want, "pattern {pattern:?} on {text:?}, group {g}");
+            assert_eq!(
+                group(pattern, text, *g).as_deref(),
+                *want,
+                "pattern {pattern:?} on {text:?}, group {g}"
+            );
         }
     }
 

@@ -162,7 +162,10 @@ fn split_fields(line: &str) -> Vec<String> {
 /// The lines of a list input that carry something: trimmed, without blank
 /// lines and `#` comments, with their line numbers.
 fn content_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    text.lines().enumerate().map(|(index, line)| (index + 1, line.trim())).filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
+    text.lines()
+        .enumerate()
+        .map(|(index, line)| (index + 1, line.trim()))
+        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
 }
 
 const TYPES: &str = "semver, pep440, ref, sha, raw, schedule, edge, match";
@@ -172,7 +175,13 @@ const TYPES: &str = "semver, pep440, ref, sha, raw, schedule, edge, match";
 /// value (`type=raw,my-tag`).
 pub fn parse_tag_rules(text: &str) -> Result<Vec<TagRule>, MetaError> {
     content_lines(text)
-        .map(|(line_no, line)| parse_rule(line).map_err(|reason| MetaError::TagRule { line: line_no, text: line.to_string(), reason }))
+        .map(|(line_no, line)| {
+            parse_rule(line).map_err(|reason| MetaError::TagRule {
+                line: line_no,
+                text: line.to_string(),
+                reason,
+            })
+        })
         .collect()
 }
 
@@ -182,7 +191,9 @@ fn rule_pairs(line: &str) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = Vec::new();
     for field in split_fields(line) {
         let (key, value) = match field.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => (k.trim().to_ascii_lowercase(), v.trim().to_string()),
+            Some((k, v)) if !k.trim().is_empty() => {
+                (k.trim().to_ascii_lowercase(), v.trim().to_string())
+            }
             _ => ("value".to_string(), field.trim().to_string()),
         };
         pairs.retain(|(seen, _)| *seen != key);
@@ -197,7 +208,8 @@ fn parse_rule(line: &str) -> Result<TagRule, String> {
         let at = pairs.iter().position(|(k, _)| k == key)?;
         Some(pairs.remove(at).1)
     };
-    let kind_name = take(&mut pairs, "type").unwrap_or_else(|| "raw".to_string()).to_ascii_lowercase();
+    let kind_name =
+        take(&mut pairs, "type").unwrap_or_else(|| "raw".to_string()).to_ascii_lowercase();
     let global = |text: &str| Template::parse(text, GLOBAL_VARS, true);
 
     let prefix = take(&mut pairs, "prefix").map(|p| global(&p)).transpose()?;
@@ -206,7 +218,9 @@ fn parse_rule(line: &str) -> Result<TagRule, String> {
         None | Some("true") => Enable::Always,
         Some("false") => Enable::Never,
         Some("{{is_default_branch}}") | Some("{{ is_default_branch }}") => Enable::OnDefaultBranch,
-        Some("{{is_not_default_branch}}") | Some("{{ is_not_default_branch }}") => Enable::OffDefaultBranch,
+        Some("{{is_not_default_branch}}") | Some("{{ is_not_default_branch }}") => {
+            Enable::OffDefaultBranch
+        }
         Some(other) => {
             return Err(format!(
                 "enable='{other}' is not accepted; accepted: true, false, {{{{is_default_branch}}}}, {{{{is_not_default_branch}}}}"
@@ -214,23 +228,44 @@ fn parse_rule(line: &str) -> Result<TagRule, String> {
         }
     };
     let priority = take(&mut pairs, "priority")
-        .map(|p| p.parse::<i64>().map_err(|_| format!("priority='{p}' is not accepted; accepted: a whole number")))
+        .map(|p| {
+            p.parse::<i64>()
+                .map_err(|_| format!("priority='{p}' is not accepted; accepted: a whole number"))
+        })
         .transpose()?;
 
-    let required = |pairs: &mut Vec<(String, String)>, key: &str, what: &str| match take(pairs, key) {
+    let required = |pairs: &mut Vec<(String, String)>, key: &str, what: &str| match take(pairs, key)
+    {
         Some(v) if !v.is_empty() => Ok(v),
         _ => Err(format!("type={kind_name} needs {key}= ({what})")),
     };
-    let optional_value = |pairs: &mut Vec<(String, String)>| take(pairs, "value").filter(|v| !v.is_empty()).map(|v| global(&v)).transpose();
-    let regex = |pattern: &str| Regex::new(pattern).map_err(|e| format!("pattern '{pattern}' is not a usable regular expression: {e}"));
+    let optional_value = |pairs: &mut Vec<(String, String)>| {
+        take(pairs, "value").filter(|v| !v.is_empty()).map(|v| global(&v)).transpose()
+    };
+    let regex = |pattern: &str| {
+        Regex::new(pattern)
+            .map_err(|e| format!("pattern '{pattern}' is not a usable regular expression: {e}"))
+    };
 
     let (kind, default_priority, default_prefix) = match kind_name.as_str() {
         "semver" | "pep440" => {
             let scheme = if kind_name == "semver" { Scheme::Semver } else { Scheme::Pep440 };
             let pattern = required(&mut pairs, "pattern", "such as {{version}}")?;
             let value = optional_value(&mut pairs)?;
-            let matcher = take(&mut pairs, "match").filter(|m| !m.is_empty()).map(|m| regex(&m)).transpose()?;
-            (RuleKind::Version { scheme, pattern: Template::parse(&pattern, VERSION_VARS, false)?, value, matcher }, 900, None)
+            let matcher = take(&mut pairs, "match")
+                .filter(|m| !m.is_empty())
+                .map(|m| regex(&m))
+                .transpose()?;
+            (
+                RuleKind::Version {
+                    scheme,
+                    pattern: Template::parse(&pattern, VERSION_VARS, false)?,
+                    value,
+                    matcher,
+                },
+                900,
+                None,
+            )
         }
         "ref" => {
             let event = required(&mut pairs, "event", "branch, tag or pr")?;
@@ -239,7 +274,9 @@ fn parse_rule(line: &str) -> Result<TagRule, String> {
                 "tag" => RefEvent::Tag,
                 "pr" => RefEvent::Pr,
                 other => {
-                    return Err(format!("event='{other}' is not accepted; accepted: branch, tag, pr"));
+                    return Err(format!(
+                        "event='{other}' is not accepted; accepted: branch, tag, pr"
+                    ));
                 }
             };
             let prefix = (event == RefEvent::Pr).then(|| "pr-".to_string());
@@ -256,11 +293,14 @@ fn parse_rule(line: &str) -> Result<TagRule, String> {
             (RuleKind::Sha { format }, 100, Some("sha-".to_string()))
         }
         "raw" => {
-            let value = take(&mut pairs, "value").ok_or_else(|| "type=raw needs value= (the tag to add)".to_string())?;
+            let value = take(&mut pairs, "value")
+                .ok_or_else(|| "type=raw needs value= (the tag to add)".to_string())?;
             (RuleKind::Raw { value: global(&value)? }, 200, None)
         }
         "schedule" => {
-            let pattern = take(&mut pairs, "pattern").filter(|p| !p.is_empty()).unwrap_or_else(|| "nightly".to_string());
+            let pattern = take(&mut pairs, "pattern")
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| "nightly".to_string());
             (RuleKind::Schedule { pattern: global(&pattern)? }, 1000, None)
         }
         "edge" => {
@@ -271,7 +311,9 @@ fn parse_rule(line: &str) -> Result<TagRule, String> {
             let pattern = regex(&required(&mut pairs, "pattern", "a regular expression")?)?;
             let group = match take(&mut pairs, "group") {
                 None => 0,
-                Some(g) => g.parse::<usize>().map_err(|_| format!("group='{g}' is not accepted; accepted: a group number such as 1"))?,
+                Some(g) => g.parse::<usize>().map_err(|_| {
+                    format!("group='{g}' is not accepted; accepted: a group number such as 1")
+                })?,
             };
             let value = optional_value(&mut pairs)?;
             (RuleKind::Match { pattern, group, value }, 800, None)
@@ -333,7 +375,11 @@ type=schedule,pattern=nightly";
 pub fn parse_flavor(text: &str) -> Result<Flavor, MetaError> {
     let mut flavor = Flavor::default();
     for (line_no, line) in content_lines(text) {
-        parse_flavor_line(line, &mut flavor).map_err(|reason| MetaError::Flavor { line: line_no, text: line.to_string(), reason })?;
+        parse_flavor_line(line, &mut flavor).map_err(|reason| MetaError::Flavor {
+            line: line_no,
+            text: line.to_string(),
+            reason,
+        })?;
     }
     Ok(flavor)
 }
@@ -352,7 +398,11 @@ fn parse_flavor_line(line: &str, flavor: &mut Flavor) -> Result<(), String> {
                     "auto" => Latest::Auto,
                     "true" => Latest::True,
                     "false" => Latest::False,
-                    _ => return Err(format!("latest='{value}' is not accepted; accepted: auto, true, false")),
+                    _ => {
+                        return Err(format!(
+                            "latest='{value}' is not accepted; accepted: auto, true, false"
+                        ));
+                    }
                 }
             }
             "prefix" => {
@@ -367,12 +417,20 @@ fn parse_flavor_line(line: &str, flavor: &mut Flavor) -> Result<(), String> {
                 let on = match value.as_str() {
                     "true" => true,
                     "false" => false,
-                    _ => return Err(format!("onlatest='{value}' is not accepted; accepted: true, false")),
+                    _ => {
+                        return Err(format!(
+                            "onlatest='{value}' is not accepted; accepted: true, false"
+                        ));
+                    }
                 };
                 match last_affix {
                     Some("prefix") => flavor.prefix_on_latest = on,
                     Some(_) => flavor.suffix_on_latest = on,
-                    None => return Err(format!("onlatest= goes after prefix= or suffix= on its line; accepted: {ACCEPTED}")),
+                    None => {
+                        return Err(format!(
+                            "onlatest= goes after prefix= or suffix= on its line; accepted: {ACCEPTED}"
+                        ));
+                    }
                 }
             }
             _ => return Err(format!("unknown key '{key}'; accepted: {ACCEPTED}")),
@@ -389,7 +447,10 @@ pub fn parse_images(text: &str) -> Result<Vec<ImageInput>, MetaError> {
     if let [(_, line)] = lines.as_slice()
         && !line.contains('=')
     {
-        return Ok(split_fields(line).into_iter().map(|name| ImageInput { name, enable: true }).collect());
+        return Ok(split_fields(line)
+            .into_iter()
+            .map(|name| ImageInput { name, enable: true })
+            .collect());
     }
     let mut images = Vec::new();
     for (_, line) in lines {
@@ -402,16 +463,29 @@ pub fn parse_images(text: &str) -> Result<Vec<ImageInput>, MetaError> {
                     image.enable = match value {
                         "true" => true,
                         "false" => false,
-                        _ => return Err(err(line, format!("enable='{value}' is not accepted; accepted: true, false"))),
+                        _ => {
+                            return Err(err(
+                                line,
+                                format!("enable='{value}' is not accepted; accepted: true, false"),
+                            ));
+                        }
                     }
                 }
                 Some((key, _)) => {
-                    return Err(err(line, format!("unknown key '{key}'; accepted: a name, or name=...,enable=true|false")));
+                    return Err(err(
+                        line,
+                        format!(
+                            "unknown key '{key}'; accepted: a name, or name=...,enable=true|false"
+                        ),
+                    ));
                 }
             }
         }
         if image.name.is_empty() {
-            return Err(err(line, "no image name; accepted: a name, or name=...,enable=true|false".to_string()));
+            return Err(err(
+                line,
+                "no image name; accepted: a name, or name=...,enable=true|false".to_string(),
+            ));
         }
         images.push(image);
     }

@@ -42,13 +42,16 @@ pub fn sanitize_tag(raw: &str) -> Result<String, MetaError> {
 /// Fails when the name is empty, carries a tag (`:tag` after the last `/`) or a
 /// digest (`@sha256:...`), or holds characters that no image name can hold.
 pub fn normalize_image_name(raw: &str) -> Result<String, MetaError> {
-    let err = |reason: &str| MetaError::Image { image: raw.to_string(), reason: reason.to_string() };
+    let err =
+        |reason: &str| MetaError::Image { image: raw.to_string(), reason: reason.to_string() };
     let name = raw.trim().to_ascii_lowercase();
     if name.is_empty() {
         return Err(err("the name is empty; accepted: an image name such as ghcr.io/owner/app"));
     }
     if name.contains('@') {
-        return Err(err("a digest is not accepted in an image name; give the name only, such as ghcr.io/owner/app"));
+        return Err(err(
+            "a digest is not accepted in an image name; give the name only, such as ghcr.io/owner/app",
+        ));
     }
     let last = name.rsplit('/').next().unwrap_or(&name);
     if last.contains(':') {
@@ -59,7 +62,10 @@ pub fn normalize_image_name(raw: &str) -> Result<String, MetaError> {
     if name.starts_with('/') || name.ends_with('/') || name.contains("//") {
         return Err(err("empty path component; accepted: an image name such as ghcr.io/owner/app"));
     }
-    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ':'))) {
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ':')))
+    {
         return Err(err(&format!(
             "character '{bad}' is not accepted; image names hold a-z 0-9 . _ - / (and :port after the registry host)"
         )));
@@ -105,8 +111,17 @@ mod tests {
     #[test]
     fn image_names() {
         assert_eq!(normalize_image_name("ghcr.io/Acme/App").unwrap(), "ghcr.io/acme/app");
-        assert_eq!(normalize_image_name(" localhost:5000/Team/app ").unwrap(), "localhost:5000/team/app");
-        for bad in ["ghcr.io/acme/app:1.0", "ghcr.io/acme/app@sha256:abcd", "", "ghcr.io//app", "ghcr.io/acme/a pp"] {
+        assert_eq!(
+            normalize_image_name(" localhost:5000/Team/app ").unwrap(),
+            "localhost:5000/team/app"
+        );
+        for bad in [
+            "ghcr.io/acme/app:1.0",
+            "ghcr.io/acme/app@sha256:abcd",
+            "",
+            "ghcr.io//app",
+            "ghcr.io/acme/a pp",
+        ] {
             let err = normalize_image_name(bad).unwrap_err();
             assert!(err.to_string().starts_with("images: "), "{err}");
         }

@@ -48,7 +48,8 @@ pub struct Dates {
 /// Names usable in a `type=semver` or `type=pep440` pattern.
 pub const VERSION_VARS: &[&str] = &["version", "major", "minor", "patch", "raw"];
 /// Names usable in values, prefixes, suffixes and labels.
-pub const GLOBAL_VARS: &[&str] = &["branch", "tag", "sha", "base_ref", "is_default_branch", "is_not_default_branch"];
+pub const GLOBAL_VARS: &[&str] =
+    &["branch", "tag", "sha", "base_ref", "is_default_branch", "is_not_default_branch"];
 
 impl Template {
     /// Parses `text`, accepting the variable names in `vars` and, when
@@ -61,7 +62,9 @@ impl Template {
                 pieces.push(Piece::Lit(rest[..start].to_string()));
             }
             let after = &rest[start + 2..];
-            let end = after.find("}}").ok_or_else(|| format!("'{{{{' without a closing '}}}}' in '{text}'"))?;
+            let end = after
+                .find("}}")
+                .ok_or_else(|| format!("'{{{{' without a closing '}}}}' in '{text}'"))?;
             let inner = after[..end].trim();
             pieces.push(Piece::Expr(parse_expr(inner, vars, allow_date)?));
             rest = &after[end + 2..];
@@ -114,12 +117,16 @@ fn date_args(text: &str) -> Result<Vec<(Option<String>, String)>, String> {
     let mut rest = text.trim();
     while !rest.is_empty() {
         let (key, after_key) = match rest.find(['=', ' ', '\'', '"']) {
-            Some(at) if rest[at..].starts_with('=') => (Some(rest[..at].to_string()), &rest[at + 1..]),
+            Some(at) if rest[at..].starts_with('=') => {
+                (Some(rest[..at].to_string()), &rest[at + 1..])
+            }
             _ => (None, rest),
         };
         let (value, after) = match after_key.chars().next() {
             Some(q @ ('\'' | '"')) => {
-                let end = after_key[1..].find(q).ok_or_else(|| format!("a quote is not closed in '{text}'"))?;
+                let end = after_key[1..]
+                    .find(q)
+                    .ok_or_else(|| format!("a quote is not closed in '{text}'"))?;
                 (after_key[1..1 + end].to_string(), &after_key[end + 2..])
             }
             _ => {
@@ -272,7 +279,8 @@ mod tests {
         assert!(e.contains("{{version}}"), "{e}");
         assert!(Template::parse("{{version", VERSION_VARS, false).is_err());
         assert!(Template::parse("{{date 'YYYY'}}", VERSION_VARS, false).is_err());
-        let e = Template::parse("{{date 'YYYY' tz='Mars/Olympus'}}", GLOBAL_VARS, true).unwrap_err();
+        let e =
+            Template::parse("{{date 'YYYY' tz='Mars/Olympus'}}", GLOBAL_VARS, true).unwrap_err();
         assert!(e.contains("is not a time zone"), "{e}");
         assert!(Template::parse("{{date 'YYYY' colour='red'}}", GLOBAL_VARS, true).is_err());
     }
@@ -294,7 +302,8 @@ mod tests {
             ("{{date tz='Asia/Tokyo'}}", "2024-01-02T12:04:05+09:00"),
         ];
         for (text, want) in rows {
-            let t = Template::parse(text, GLOBAL_VARS, true).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let t =
+                Template::parse(text, GLOBAL_VARS, true).unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!(t.render(&|_| String::new(), &dates()), *want, "template {text}");
         }
     }

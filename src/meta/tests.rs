@@ -35,7 +35,10 @@ fn ctx(event_name: &str, git_ref: &str, event: Value) -> Context {
         server_url: "https://github.com".into(),
         version_override: None,
         created: created(),
-        default_branch: event.pointer("/repository/default_branch").and_then(Value::as_str).map(str::to_string),
+        default_branch: event
+            .pointer("/repository/default_branch")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         commit_date: None,
         short_sha_length: 7,
         annotation_levels: vec![AnnotationLevel::Manifest, AnnotationLevel::Index],
@@ -58,7 +61,11 @@ fn push_tag(tag: &str) -> Context {
 }
 
 fn push_branch(branch: &str) -> Context {
-    ctx("push", &format!("refs/heads/{branch}"), json!({"ref": format!("refs/heads/{branch}"), "after": SHA, "repository": repo_payload()}))
+    ctx(
+        "push",
+        &format!("refs/heads/{branch}"),
+        json!({"ref": format!("refs/heads/{branch}"), "after": SHA, "repository": repo_payload()}),
+    )
 }
 
 fn release(tag: &str, prerelease: bool, git_ref: &str) -> Context {
@@ -80,7 +87,11 @@ fn release(tag: &str, prerelease: bool, git_ref: &str) -> Context {
 }
 
 fn dispatch(version: Option<&str>) -> Context {
-    let mut c = ctx("workflow_dispatch", "refs/heads/main", json!({"ref": "refs/heads/main", "inputs": {}, "repository": repo_payload()}));
+    let mut c = ctx(
+        "workflow_dispatch",
+        "refs/heads/main",
+        json!({"ref": "refs/heads/main", "inputs": {}, "repository": repo_payload()}),
+    );
     c.version_override = version.map(str::to_string);
     c
 }
@@ -103,7 +114,11 @@ fn pull_request() -> Context {
 }
 
 fn schedule() -> Context {
-    ctx("schedule", "refs/heads/main", json!({"schedule": "0 3 * * *", "repository": repo_payload()}))
+    ctx(
+        "schedule",
+        "refs/heads/main",
+        json!({"schedule": "0 3 * * *", "repository": repo_payload()}),
+    )
 }
 
 /// A scheduled run whose payload does not name the default branch.
@@ -118,7 +133,8 @@ fn images() -> Vec<String> {
 }
 
 fn run(c: &Context, rules: &str, flavor: &str) -> Meta {
-    let rules = if rules.is_empty() { default_tag_rules() } else { parse_tag_rules(rules).unwrap() };
+    let rules =
+        if rules.is_empty() { default_tag_rules() } else { parse_tag_rules(rules).unwrap() };
     compute(c, &images(), &rules, &parse_flavor(flavor).unwrap(), &[], &[]).unwrap()
 }
 
@@ -130,11 +146,31 @@ fn events_with_default_rules() {
         ("push prerelease tag", push_tag("v1.2.3-rc.1"), vec!["1.2.3-rc.1"]),
         ("push branch main", push_branch("main"), vec!["main"]),
         ("push branch with slash", push_branch("feature/x"), vec!["feature-x"]),
-        ("release published", release("v1.2.3", false, "refs/tags/v1.2.3"), vec!["1.2.3", "1.2", "1", "latest"]),
-        ("release flagged prerelease with stable-looking tag", release("v2.0.0", true, "refs/tags/v2.0.0"), vec!["2.0.0"]),
-        ("release with prerelease tag", release("v3.0.0-beta.2", true, "refs/tags/v3.0.0-beta.2"), vec!["3.0.0-beta.2"]),
-        ("release without GITHUB_REF uses tag_name", release("v1.5.0", false, ""), vec!["1.5.0", "1.5", "1", "latest"]),
-        ("workflow_dispatch with version", dispatch(Some("v1.4.0")), vec!["1.4.0", "1.4", "1", "latest"]),
+        (
+            "release published",
+            release("v1.2.3", false, "refs/tags/v1.2.3"),
+            vec!["1.2.3", "1.2", "1", "latest"],
+        ),
+        (
+            "release flagged prerelease with stable-looking tag",
+            release("v2.0.0", true, "refs/tags/v2.0.0"),
+            vec!["2.0.0"],
+        ),
+        (
+            "release with prerelease tag",
+            release("v3.0.0-beta.2", true, "refs/tags/v3.0.0-beta.2"),
+            vec!["3.0.0-beta.2"],
+        ),
+        (
+            "release without GITHUB_REF uses tag_name",
+            release("v1.5.0", false, ""),
+            vec!["1.5.0", "1.5", "1", "latest"],
+        ),
+        (
+            "workflow_dispatch with version",
+            dispatch(Some("v1.4.0")),
+            vec!["1.4.0", "1.4", "1", "latest"],
+        ),
         ("workflow_dispatch without version", dispatch(None), vec!["main"]),
         ("workflow_dispatch with empty version", dispatch(Some("  ")), vec!["main"]),
         ("pull_request", pull_request(), vec!["pr-12"]),
@@ -157,7 +193,12 @@ fn prerelease_facts() {
     assert!(!meta.prerelease);
     assert_eq!(
         meta.tags.iter().map(|t| t.floating).collect::<Vec<_>>(),
-        vec![None, Some(Floating::MajorMinor(1, 2)), Some(Floating::Major(1)), Some(Floating::Latest)]
+        vec![
+            None,
+            Some(Floating::MajorMinor(1, 2)),
+            Some(Floating::Major(1)),
+            Some(Floating::Latest)
+        ]
     );
 }
 
@@ -180,7 +221,11 @@ type=semver,pattern=stable";
 
 #[test]
 fn version_and_raw_placeholders() {
-    let meta = run(&push_tag("v1.2.3"), "type=semver,pattern={{raw}}\ntype=semver,pattern={{version}}", "latest=false");
+    let meta = run(
+        &push_tag("v1.2.3"),
+        "type=semver,pattern={{raw}}\ntype=semver,pattern={{version}}",
+        "latest=false",
+    );
     assert_eq!(meta.tag_names(), vec!["v1.2.3", "1.2.3"]);
 }
 
@@ -221,7 +266,9 @@ fn match_rule() {
     assert!(meta.tags.is_empty());
     assert_eq!(
         meta.warnings,
-        vec![r"tags rule 'type=match,pattern=v(\d+\.\d+),group=1' skipped: pattern 'v(\d+\.\d+)' does not match 'release-x'"]
+        vec![
+            r"tags rule 'type=match,pattern=v(\d+\.\d+),group=1' skipped: pattern 'v(\d+\.\d+)' does not match 'release-x'"
+        ]
     );
 }
 
@@ -243,8 +290,20 @@ fn metadata_action_rules_table() {
             "",
             vec!["first", "my", "dev-x"],
         ),
-        ("ref,event=tag asks for latest", push_tag("release1"), "type=ref,event=tag", "", vec!["release1", "latest"]),
-        ("match asks for latest", push_tag("v1.2.3"), r"type=match,pattern=v(\d+),group=1", "", vec!["1", "latest"]),
+        (
+            "ref,event=tag asks for latest",
+            push_tag("release1"),
+            "type=ref,event=tag",
+            "",
+            vec!["release1", "latest"],
+        ),
+        (
+            "match asks for latest",
+            push_tag("v1.2.3"),
+            r"type=match,pattern=v(\d+),group=1",
+            "",
+            vec!["1", "latest"],
+        ),
         (
             "the first tag decides latest",
             push_tag("v1.2.3"),
@@ -259,8 +318,20 @@ fn metadata_action_rules_table() {
             "",
             vec!["2.0.8-beta.67"],
         ),
-        ("prerelease keeps {{raw}}", push_tag("v2.0.8-beta.67"), "type=semver,pattern={{raw}}", "", vec!["v2.0.8-beta.67"]),
-        ("latest=true without a tag gives none", push_tag("foo"), "type=semver,pattern={{version}}", "latest=true", vec![]),
+        (
+            "prerelease keeps {{raw}}",
+            push_tag("v2.0.8-beta.67"),
+            "type=semver,pattern={{raw}}",
+            "",
+            vec!["v2.0.8-beta.67"],
+        ),
+        (
+            "latest=true without a tag gives none",
+            push_tag("foo"),
+            "type=semver,pattern={{version}}",
+            "latest=true",
+            vec![],
+        ),
         (
             "match= on semver",
             push_branch("main"),
@@ -275,7 +346,13 @@ fn metadata_action_rules_table() {
             "",
             vec!["1.2", "1", "latest"],
         ),
-        ("pep440 dev release", push_tag("1.0dev4"), "type=pep440,pattern={{major}}.{{minor}}", "", vec!["1.0.dev4"]),
+        (
+            "pep440 dev release",
+            push_tag("1.0dev4"),
+            "type=pep440,pattern={{major}}.{{minor}}",
+            "",
+            vec!["1.0.dev4"],
+        ),
         (
             "schedule runs on the default branch",
             schedule_unknown_default(),
@@ -283,8 +360,20 @@ fn metadata_action_rules_table() {
             "",
             vec!["edge", "d"],
         ),
-        ("is_not_default_branch", push_branch("dev"), "type=raw,value=nd,enable={{is_not_default_branch}}", "", vec!["nd"]),
-        ("dates in a zone", schedule(), "type=schedule,pattern={{date 'YYYYMMDD-HHmm' tz='Asia/Tokyo'}}", "", vec!["20240102-1204"]),
+        (
+            "is_not_default_branch",
+            push_branch("dev"),
+            "type=raw,value=nd,enable={{is_not_default_branch}}",
+            "",
+            vec!["nd"],
+        ),
+        (
+            "dates in a zone",
+            schedule(),
+            "type=schedule,pattern={{date 'YYYYMMDD-HHmm' tz='Asia/Tokyo'}}",
+            "",
+            vec!["20240102-1204"],
+        ),
         (
             "commit date defaults to the build time",
             push_branch("main"),
@@ -299,12 +388,19 @@ fn metadata_action_rules_table() {
     let mut c = push_branch("main");
     c.commit_date = Some(chrono::Utc.with_ymd_and_hms(2023, 6, 7, 8, 9, 10).unwrap());
     c.short_sha_length = 12;
-    assert_eq!(run(&c, "type=raw,value={{commit_date 'YYYYMMDD'}}\ntype=sha", "").tag_names(), vec!["20230607", "sha-860c1904a1ce"]);
+    assert_eq!(
+        run(&c, "type=raw,value={{commit_date 'YYYYMMDD'}}\ntype=sha", "").tag_names(),
+        vec!["20230607", "sha-860c1904a1ce"]
+    );
 }
 
 #[test]
 fn skipped_rules_and_ignored_keys_warn() {
-    let meta = run(&push_tag("v1.2.3"), "type=match,pattern=v(\\d),group=3\ntype=ref,event=tag,colour=red", "");
+    let meta = run(
+        &push_tag("v1.2.3"),
+        "type=match,pattern=v(\\d),group=3\ntype=ref,event=tag,colour=red",
+        "",
+    );
     assert_eq!(meta.tag_names(), vec!["v1.2.3", "latest"]);
     assert_eq!(
         meta.warnings,
@@ -326,9 +422,22 @@ fn annotation_levels_follow_the_context() {
 
 #[test]
 fn label_values_take_expressions() {
-    let labels = vec![("org.opencontainers.image.ref.name".to_string(), "{{branch}}-{{date 'YYYY'}}".to_string())];
-    let annotations = parse_annotations("index:com.acme.built={{date 'YYYY'}}\ncom.acme.raw={{not a template").unwrap();
-    let meta = compute(&push_branch("main"), &images(), &default_tag_rules(), &Flavor::default(), &labels, &annotations).unwrap();
+    let labels = vec![(
+        "org.opencontainers.image.ref.name".to_string(),
+        "{{branch}}-{{date 'YYYY'}}".to_string(),
+    )];
+    let annotations =
+        parse_annotations("index:com.acme.built={{date 'YYYY'}}\ncom.acme.raw={{not a template")
+            .unwrap();
+    let meta = compute(
+        &push_branch("main"),
+        &images(),
+        &default_tag_rules(),
+        &Flavor::default(),
+        &labels,
+        &annotations,
+    )
+    .unwrap();
     assert_eq!(meta.labels["org.opencontainers.image.ref.name"], "main-2024");
     let args = annotation_args(&meta.annotations);
     assert!(args.contains(&"index:com.acme.built=2024".to_string()), "{args:?}");
@@ -364,7 +473,10 @@ fn flavor_latest_and_affixes() {
     let meta = run(&push_tag("v1.2.3"), "", "latest=false");
     assert_eq!(meta.tag_names(), vec!["1.2.3", "1.2", "1"]);
     let meta = run(&push_tag("v1.2.3"), "", "prefix=app-\nsuffix=-alpine,onlatest=true");
-    assert_eq!(meta.tag_names(), vec!["app-1.2.3-alpine", "app-1.2-alpine", "app-1-alpine", "latest-alpine"]);
+    assert_eq!(
+        meta.tag_names(),
+        vec!["app-1.2.3-alpine", "app-1.2-alpine", "app-1-alpine", "latest-alpine"]
+    );
     assert_eq!(meta.version, "app-1.2.3-alpine");
     assert_eq!(meta.tags[0].prefix, "app-");
     assert_eq!(meta.tags[0].suffix, "-alpine");
@@ -394,7 +506,8 @@ fn pull_request_target_does_not_tag_the_base_branch() {
 fn too_long_tag_is_an_error() {
     let long = "x".repeat(130);
     let rules = parse_tag_rules(&format!("type=raw,value={long}")).unwrap();
-    let err = compute(&push_branch("main"), &images(), &rules, &Flavor::default(), &[], &[]).unwrap_err();
+    let err =
+        compute(&push_branch("main"), &images(), &rules, &Flavor::default(), &[], &[]).unwrap_err();
     assert!(matches!(err, MetaError::TagTooLong { len: 130, .. }), "{err}");
 }
 
@@ -413,14 +526,29 @@ fn images_are_checked_and_referenced() {
             "docker.io/acme/app:1",
         ]
     );
-    let err =
-        compute(&push_tag("v1.2.3"), &["ghcr.io/acme/app:v1".to_string()], &default_tag_rules(), &Flavor::default(), &[], &[]).unwrap_err();
+    let err = compute(
+        &push_tag("v1.2.3"),
+        &["ghcr.io/acme/app:v1".to_string()],
+        &default_tag_rules(),
+        &Flavor::default(),
+        &[],
+        &[],
+    )
+    .unwrap_err();
     assert!(err.to_string().starts_with("images: 'ghcr.io/acme/app:v1'"), "{err}");
 }
 
 #[test]
 fn bad_version_input_is_an_error() {
-    let err = compute(&dispatch(Some("v1 2")), &images(), &default_tag_rules(), &Flavor::default(), &[], &[]).unwrap_err();
+    let err = compute(
+        &dispatch(Some("v1 2")),
+        &images(),
+        &default_tag_rules(),
+        &Flavor::default(),
+        &[],
+        &[],
+    )
+    .unwrap_err();
     assert!(err.to_string().starts_with("version: 'v1 2'"), "{err}");
 }
 
@@ -450,9 +578,22 @@ fn fixed_created_time_is_used_as_given() {
 
 #[test]
 fn user_labels_and_annotations_override() {
-    let (labels, _) = parse_labels("org.opencontainers.image.title=Acme App\norg.opencontainers.image.vendor=Acme");
-    let annotations = parse_annotations("index:org.opencontainers.image.description=Multi-arch app\nmanifest:com.acme.tier=gold").unwrap();
-    let meta = compute(&push_tag("v1.2.3"), &images(), &default_tag_rules(), &Flavor::default(), &labels, &annotations).unwrap();
+    let (labels, _) = parse_labels(
+        "org.opencontainers.image.title=Acme App\norg.opencontainers.image.vendor=Acme",
+    );
+    let annotations = parse_annotations(
+        "index:org.opencontainers.image.description=Multi-arch app\nmanifest:com.acme.tier=gold",
+    )
+    .unwrap();
+    let meta = compute(
+        &push_tag("v1.2.3"),
+        &images(),
+        &default_tag_rules(),
+        &Flavor::default(),
+        &labels,
+        &annotations,
+    )
+    .unwrap();
     assert_eq!(meta.labels["org.opencontainers.image.title"], "Acme App");
     assert_eq!(meta.labels["org.opencontainers.image.vendor"], "Acme");
     assert_eq!(meta.labels["org.opencontainers.image.revision"], SHA);
@@ -460,7 +601,9 @@ fn user_labels_and_annotations_override() {
     let args = annotation_args(&meta.annotations);
     assert!(args.contains(&"manifest:org.opencontainers.image.version=1.2.3".to_string()));
     assert!(args.contains(&"index:org.opencontainers.image.version=1.2.3".to_string()));
-    assert!(args.contains(&"index:org.opencontainers.image.description=Multi-arch app".to_string()));
+    assert!(
+        args.contains(&"index:org.opencontainers.image.description=Multi-arch app".to_string())
+    );
     assert!(args.contains(&"manifest:org.opencontainers.image.description=The app".to_string()));
     assert!(args.contains(&"manifest:com.acme.tier=gold".to_string()));
     assert!(!args.contains(&"index:com.acme.tier=gold".to_string()));
@@ -537,7 +680,10 @@ fn guard_table() {
             flavor: "prefix=app-\nsuffix=-alpine",
             existing: &["app-2.0.0-alpine", "app-1.9.0-alpine"],
             kept: &["app-1.9.1-alpine", "app-1.9-alpine", "app-1-alpine"],
-            held: &[("latest", "2.0.0 is already published (as tag app-2.0.0-alpine) and is newer than 1.9.1")],
+            held: &[(
+                "latest",
+                "2.0.0 is already published (as tag app-2.0.0-alpine) and is newer than 1.9.1",
+            )],
         },
         Row {
             name: "first release into an empty repository",
@@ -553,7 +699,8 @@ fn guard_table() {
         let outcome = guard_floating(&meta, &existing(row.existing));
         let kept: Vec<&str> = outcome.kept.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(kept, row.kept, "row: {}", row.name);
-        let held: Vec<(&str, &str)> = outcome.held_back.iter().map(|h| (h.tag.as_str(), h.reason.as_str())).collect();
+        let held: Vec<(&str, &str)> =
+            outcome.held_back.iter().map(|h| (h.tag.as_str(), h.reason.as_str())).collect();
         assert_eq!(held, row.held, "row: {}", row.name);
     }
 }

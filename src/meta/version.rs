@@ -48,9 +48,16 @@ pub(crate) fn parse_pep440(name: &str) -> Option<ParsedVersion> {
     let v = pep440_rs::Version::from_str(name.trim()).ok()?;
     let part = |i: usize| v.release().get(i).copied().unwrap_or(0);
     let prerelease = v.is_pre() || v.is_dev() || v.is_post();
-    let semver =
-        (!prerelease && v.epoch() == 0 && v.release().len() <= 3 && !v.is_local()).then(|| semver::Version::new(part(0), part(1), part(2)));
-    Some(ParsedVersion { version: v.to_string(), major: part(0), minor: part(1), patch: part(2), prerelease, semver })
+    let semver = (!prerelease && v.epoch() == 0 && v.release().len() <= 3 && !v.is_local())
+        .then(|| semver::Version::new(part(0), part(1), part(2)));
+    Some(ParsedVersion {
+        version: v.to_string(),
+        major: part(0),
+        minor: part(1),
+        patch: part(2),
+        prerelease,
+        semver,
+    })
 }
 
 #[cfg(test)]
@@ -93,7 +100,14 @@ mod tests {
         for (name, version, major, minor, patch, pre, semver) in rows {
             let v = parse_pep440(name).unwrap_or_else(|| panic!("{name} is PEP 440"));
             assert_eq!(
-                (v.version.as_str(), v.major, v.minor, v.patch, v.prerelease, v.semver.map(|s| s.to_string())),
+                (
+                    v.version.as_str(),
+                    v.major,
+                    v.minor,
+                    v.patch,
+                    v.prerelease,
+                    v.semver.map(|s| s.to_string())
+                ),
                 (*version, *major, *minor, *patch, *pre, semver.map(str::to_string)),
                 "{name}"
             );

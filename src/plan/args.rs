@@ -73,18 +73,29 @@ impl Plan {
     /// them. When pushing (`push`), the build reaches the first image's
     /// repository untagged, by BuildKit's own push or as an OCI layout; it
     /// is verified there and only then tagged and copied.
-    pub fn buildx_build_args(&self, builder: &Builder, metadata_file: &Path, push: Option<PushRoute>) -> Vec<String> {
+    pub fn buildx_build_args(
+        &self,
+        builder: &Builder,
+        metadata_file: &Path,
+        push: Option<PushRoute>,
+    ) -> Vec<String> {
         let mut args = self.common_build_args(builder, &self.platforms);
         if let Some(route) = push {
             // BuildKit refuses index annotations for a single-platform export.
             let annotations = meta::annotation_args(&self.meta.annotations);
             let single = self.platforms.len() == 1;
-            for annotation in annotations.into_iter().filter(|a| !(single && a.starts_with("index:"))) {
+            for annotation in
+                annotations.into_iter().filter(|a| !(single && a.starts_with("index:")))
+            {
                 args.extend(["--annotation".into(), annotation]);
             }
             let output = match route {
                 PushRoute::BuildKit => self.push_output(builder),
-                PushRoute::Layout(dir) => format!("type=oci,dest={},tar=false{}", dir.display(), self.options.output_compression()),
+                PushRoute::Layout(dir) => format!(
+                    "type=oci,dest={},tar=false{}",
+                    dir.display(),
+                    self.options.output_compression()
+                ),
             };
             args.extend(["--output".into(), output]);
         }
@@ -113,17 +124,29 @@ impl Plan {
         let image = &self.images[0];
         let name = match builder {
             // A builder named by `builder` may be either driver: by name.
-            Builder::Daemon | Builder::Existing { .. } => format!("name={},unpack=false", image.with_tag(STAGING_TAG)),
+            Builder::Daemon | Builder::Existing { .. } => {
+                format!("name={},unpack=false", image.with_tag(STAGING_TAG))
+            }
             Builder::Container { .. } => format!("name={},push-by-digest=true", image.name),
         };
-        let insecure = if self.insecure_registries.contains(&image.registry) { ",registry.insecure=true" } else { "" };
+        let insecure = if self.insecure_registries.contains(&image.registry) {
+            ",registry.insecure=true"
+        } else {
+            ""
+        };
         format!("type=image,{name},push=true{insecure}{}", self.options.output_compression())
     }
 
     /// A further build of the same plan (answered from the build cache)
     /// that writes `output` (`type=docker,dest=…`, `type=oci,dest=…`, or
     /// `type=docker` to load into the daemon) for `platforms`.
-    pub fn buildx_output_args(&self, builder: &Builder, platforms: &[Platform], output: &str, tag: Option<&str>) -> Vec<String> {
+    pub fn buildx_output_args(
+        &self,
+        builder: &Builder,
+        platforms: &[Platform],
+        output: &str,
+        tag: Option<&str>,
+    ) -> Vec<String> {
         let mut args = self.common_build_args(builder, platforms);
         if let Some(tag) = tag {
             args.extend(["--tag".into(), tag.to_string()]);
@@ -151,17 +174,28 @@ impl Plan {
             text.push_str(&format!("  {key}={value}\n"));
         }
         for credential in &self.credentials {
-            text.push_str(&format!("login: {} as {} (password elided)\n", credential.registry, credential.username));
+            text.push_str(&format!(
+                "login: {} as {} (password elided)\n",
+                credential.registry, credential.username
+            ));
         }
-        let args = self.buildx_build_args(&Builder::Daemon, Path::new("<metadata.json>"), self.push.then_some(PushRoute::BuildKit));
-        text.push_str(&format!("buildx {}\n", args.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")));
+        let args = self.buildx_build_args(
+            &Builder::Daemon,
+            Path::new("<metadata.json>"),
+            self.push.then_some(PushRoute::BuildKit),
+        );
+        text.push_str(&format!(
+            "buildx {}\n",
+            args.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
+        ));
         text
     }
 }
 
 /// Quotes an argument for display when it holds shell-special characters.
 fn shell_quote(arg: &str) -> String {
-    if !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c)) {
+    if !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c))
+    {
         arg.to_string()
     } else {
         format!("'{}'", arg.replace('\'', r"'\''"))

@@ -60,7 +60,9 @@ fn secret_env(index: usize) -> String {
 /// A secret id as BuildKit accepts it.
 fn check_id(input: &str, id: &str, line: &str) -> Result<()> {
     if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-        bail!("{input}: `{line}` needs an id of letters, digits, `-`, `_` or `.` before `=`; write ID=…");
+        bail!(
+            "{input}: `{line}` needs an id of letters, digits, `-`, `_` or `.` before `=`; write ID=…"
+        );
     }
     Ok(())
 }
@@ -81,7 +83,9 @@ fn parse_compression_level(compression: &str, level: Option<&str>) -> Result<Opt
     };
     match level.parse::<u32>() {
         Ok(n) if n <= highest => Ok(Some(n)),
-        _ => bail!("compression-level: `{level}` is not a level for {name}; give a whole number from 0 to {highest}"),
+        _ => bail!(
+            "compression-level: `{level}` is not a level for {name}; give a whole number from 0 to {highest}"
+        ),
     }
 }
 
@@ -106,30 +110,50 @@ impl BuildOptions {
     pub fn parse(raw: &RawInputs) -> Result<BuildOptions> {
         let mut secrets = Vec::new();
         // `secrets`: ID=value, where a value may span lines when quoted.
-        for (index, (id, value)) in parse_secret_values(raw.get("secrets"))?.into_iter().enumerate() {
-            secrets.push(BuildSecret { id, source: SecretSource::Value { env: secret_env(index), value: Secret::new(value) } });
+        for (index, (id, value)) in parse_secret_values(raw.get("secrets"))?.into_iter().enumerate()
+        {
+            secrets.push(BuildSecret {
+                id,
+                source: SecretSource::Value { env: secret_env(index), value: Secret::new(value) },
+            });
         }
         for line in raw.list("secret-files") {
-            let Some((id, path)) = line.split_once('=') else { bail!("secret-files: `{line}` has no `=`; write ID=path/to/file") };
+            let Some((id, path)) = line.split_once('=') else {
+                bail!("secret-files: `{line}` has no `=`; write ID=path/to/file")
+            };
             check_id("secret-files", id.trim(), &line)?;
             let path = PathBuf::from(path.trim().trim_matches('"'));
             if !path.is_file() {
-                bail!("secret-files: `{}` (for id {}) is not a file; give a path that exists on the runner", path.display(), id.trim());
+                bail!(
+                    "secret-files: `{}` (for id {}) is not a file; give a path that exists on the runner",
+                    path.display(),
+                    id.trim()
+                );
             }
-            secrets.push(BuildSecret { id: id.trim().to_string(), source: SecretSource::File(path) });
+            secrets
+                .push(BuildSecret { id: id.trim().to_string(), source: SecretSource::File(path) });
         }
         for line in raw.list("secret-envs") {
-            let Some((id, var)) = line.split_once('=') else { bail!("secret-envs: `{line}` has no `=`; write ID=ENV_VARIABLE") };
+            let Some((id, var)) = line.split_once('=') else {
+                bail!("secret-envs: `{line}` has no `=`; write ID=ENV_VARIABLE")
+            };
             check_id("secret-envs", id.trim(), &line)?;
-            secrets.push(BuildSecret { id: id.trim().to_string(), source: SecretSource::Env(var.trim().to_string()) });
+            secrets.push(BuildSecret {
+                id: id.trim().to_string(),
+                source: SecretSource::Env(var.trim().to_string()),
+            });
         }
-        let cache_to: Vec<String> =
-            raw.list("cache-to")
-                .into_iter()
-                .map(|spec| {
-                    if spec.contains("ignore-error=") || spec_type(&spec) == "inline" { spec } else { format!("{spec},ignore-error=true") }
-                })
-                .collect();
+        let cache_to: Vec<String> = raw
+            .list("cache-to")
+            .into_iter()
+            .map(|spec| {
+                if spec.contains("ignore-error=") || spec_type(&spec) == "inline" {
+                    spec
+                } else {
+                    format!("{spec},ignore-error=true")
+                }
+            })
+            .collect();
         let options = BuildOptions {
             cache_from: raw.list("cache-from"),
             cache_to,
@@ -150,7 +174,10 @@ impl BuildOptions {
             sbom: raw.text("sbom").map(str::to_string),
             attests: raw.list("attests"),
             compression: Some(raw.choice("compression")?.to_string()).filter(|v| !v.is_empty()),
-            compression_level: parse_compression_level(raw.choice("compression")?, raw.text("compression-level"))?,
+            compression_level: parse_compression_level(
+                raw.choice("compression")?,
+                raw.text("compression-level"),
+            )?,
         };
         options.validate()?;
         Ok(options)
@@ -159,7 +186,9 @@ impl BuildOptions {
     fn validate(&self) -> Result<()> {
         for context in &self.build_contexts {
             if !context.contains('=') {
-                bail!("build-contexts: `{context}` has no `=`; write NAME=path or NAME=docker-image://image");
+                bail!(
+                    "build-contexts: `{context}` has no `=`; write NAME=path or NAME=docker-image://image"
+                );
             }
         }
         for host in &self.add_hosts {
@@ -169,13 +198,17 @@ impl BuildOptions {
         }
         for entitlement in &self.allow {
             if !["network.host", "security.insecure"].contains(&entitlement.as_str()) {
-                bail!("allow: `{entitlement}` is not accepted; use network.host or security.insecure");
+                bail!(
+                    "allow: `{entitlement}` is not accepted; use network.host or security.insecure"
+                );
             }
         }
         for spec in self.cache_from.iter().chain(&self.cache_to) {
             let kind = spec_type(spec);
             if !["registry", "local", "inline", "gha", "s3", "azblob"].contains(&kind) {
-                bail!("cache-from/cache-to: `{spec}` has an unknown type `{kind}`; use registry, local, inline, gha, s3 or azblob");
+                bail!(
+                    "cache-from/cache-to: `{spec}` has an unknown type `{kind}`; use registry, local, inline, gha, s3 or azblob"
+                );
             }
         }
         Ok(())
@@ -255,7 +288,9 @@ impl BuildOptions {
             .map(|(name, _)| name)
             .filter(|name| {
                 let upper = name.to_ascii_uppercase();
-                ["TOKEN", "PASSWORD", "PASSWD", "SECRET", "KEY", "CREDENTIAL"].iter().any(|word| upper.contains(word))
+                ["TOKEN", "PASSWORD", "PASSWD", "SECRET", "KEY", "CREDENTIAL"]
+                    .iter()
+                    .any(|word| upper.contains(word))
             })
             .cloned()
             .collect()
@@ -278,7 +313,9 @@ pub fn parse_secret_values(text: &str) -> Result<Vec<(String, String)>> {
             continue;
         }
         let mut entry = line.to_string();
-        let opens_quote = |s: &str| s.starts_with('"') || s.split_once('=').is_some_and(|(_, v)| v.starts_with('"'));
+        let opens_quote = |s: &str| {
+            s.starts_with('"') || s.split_once('=').is_some_and(|(_, v)| v.starts_with('"'))
+        };
         if opens_quote(&entry) && !(entry.len() > 1 && entry.ends_with('"')) {
             for next in lines.by_ref() {
                 entry.push('\n');
@@ -288,7 +325,11 @@ pub fn parse_secret_values(text: &str) -> Result<Vec<(String, String)>> {
                 }
             }
         }
-        let unquoted = entry.strip_prefix('"').and_then(|e| e.strip_suffix('"')).map(str::to_string).unwrap_or(entry.clone());
+        let unquoted = entry
+            .strip_prefix('"')
+            .and_then(|e| e.strip_suffix('"'))
+            .map(str::to_string)
+            .unwrap_or(entry.clone());
         let Some((id, value)) = unquoted.split_once('=') else {
             bail!("secrets: an entry has no `=`; write ID=value, one per line");
         };
@@ -347,8 +388,14 @@ mod tests {
                 "--provenance=false",
             ]
         );
-        assert!(!options.args().iter().any(|a| a.contains("abc")), "secret values never on the command line");
-        assert_eq!(options.env(), vec![("MULTIARCH_ACTION_SECRET_0".to_string(), Secret::new("abc"))]);
+        assert!(
+            !options.args().iter().any(|a| a.contains("abc")),
+            "secret values never on the command line"
+        );
+        assert_eq!(
+            options.env(),
+            vec![("MULTIARCH_ACTION_SECRET_0".to_string(), Secret::new("abc"))]
+        );
         assert!(options.exports_cache());
     }
 
@@ -357,18 +404,34 @@ mod tests {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[], ""),
             (&[("compression", "gzip")], ",compression=gzip"),
-            (&[("compression", "gzip"), ("compression-level", "9")], ",compression=gzip,compression-level=9"),
-            (&[("compression", "zstd"), ("compression-level", "19")], ",compression=zstd,oci-mediatypes=true,compression-level=19"),
+            (
+                &[("compression", "gzip"), ("compression-level", "9")],
+                ",compression=gzip,compression-level=9",
+            ),
+            (
+                &[("compression", "zstd"), ("compression-level", "19")],
+                ",compression=zstd,oci-mediatypes=true,compression-level=19",
+            ),
             (&[("compression", "ZSTD")], ",compression=zstd,oci-mediatypes=true"),
             (&[("compression", "estargz")], ",compression=estargz,oci-mediatypes=true"),
             (&[("compression-level", "0")], ",compression-level=0"),
         ];
         for (pairs, expected) in cases {
-            assert_eq!(BuildOptions::parse(&raw(pairs)).unwrap().output_compression(), *expected, "{pairs:?}");
+            assert_eq!(
+                BuildOptions::parse(&raw(pairs)).unwrap().output_compression(),
+                *expected,
+                "{pairs:?}"
+            );
         }
         let mistakes = [
-            (&[("compression", "brotli")][..], "compression: `brotli` is not accepted; use one of gzip, zstd, estargz"),
-            (&[("compression-level", "10")][..], "compression-level: `10` is not a level for gzip; give a whole number from 0 to 9"),
+            (
+                &[("compression", "brotli")][..],
+                "compression: `brotli` is not accepted; use one of gzip, zstd, estargz",
+            ),
+            (
+                &[("compression-level", "10")][..],
+                "compression-level: `10` is not a level for gzip; give a whole number from 0 to 9",
+            ),
             (
                 &[("compression", "zstd"), ("compression-level", "23")][..],
                 "compression-level: `23` is not a level for zstd; give a whole number from 0 to 22",
@@ -379,7 +442,11 @@ mod tests {
             ),
         ];
         for (pairs, expected) in mistakes {
-            assert_eq!(BuildOptions::parse(&raw(pairs)).unwrap_err().to_string(), expected, "{pairs:?}");
+            assert_eq!(
+                BuildOptions::parse(&raw(pairs)).unwrap_err().to_string(),
+                expected,
+                "{pairs:?}"
+            );
         }
     }
 
@@ -393,7 +460,8 @@ mod tests {
         ];
         for (text, expected) in cases {
             let got = parse_secret_values(text).unwrap();
-            let expected: Vec<(String, String)> = expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+            let expected: Vec<(String, String)> =
+                expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
             assert_eq!(got, expected, "{text:?}");
         }
         assert!(parse_secret_values("novalue").unwrap_err().to_string().starts_with("secrets: "));

@@ -48,11 +48,18 @@ pub(super) fn resolve(raw: &RawInputs) -> Result<BuilderInputs> {
     }
     let existing_builder = raw.text("builder").map(str::to_string);
     if let Some(name) = &existing_builder {
-        if let Some(input) = builder_config.given().first().copied().or(raw.given("driver").then_some("driver")) {
-            bail!("{input}: does not apply with `builder: {name}`, which uses that builder as it is; remove `{input}` or `builder`");
+        if let Some(input) =
+            builder_config.given().first().copied().or(raw.given("driver").then_some("driver"))
+        {
+            bail!(
+                "{input}: does not apply with `builder: {name}`, which uses that builder as it is; remove `{input}` or `builder`"
+            );
         }
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-            bail!("builder: `{name}` is not a buildx builder name; use a name `docker buildx ls` lists");
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            bail!(
+                "builder: `{name}` is not a buildx builder name; use a name `docker buildx ls` lists"
+            );
         }
     }
     let qemu = match raw.bool_or("qemu")? {
@@ -72,7 +79,9 @@ pub(super) fn resolve(raw: &RawInputs) -> Result<BuilderInputs> {
     let insecure_registries = raw.list("insecure-registries");
     for registry in &insecure_registries {
         if registry.contains('/') || registry.contains("://") {
-            bail!("insecure-registries: `{registry}` is not a registry host; use host or host:port");
+            bail!(
+                "insecure-registries: `{registry}` is not a registry host; use host or host:port"
+            );
         }
     }
     Ok(BuilderInputs {

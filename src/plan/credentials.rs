@@ -7,11 +7,14 @@ use crate::inputs::RawInputs;
 use crate::names::{Credential, ImageName, Secret, registry_host};
 
 /// Registries that always need credentials to push.
-const REGISTRIES_NEEDING_LOGIN: &[&str] = &["docker.io", "ghcr.io", "quay.io", "gcr.io", "registry.gitlab.com"];
-const REGISTRY_SUFFIXES_NEEDING_LOGIN: &[&str] = &[".azurecr.io", ".amazonaws.com", ".pkg.dev", ".gcr.io"];
+const REGISTRIES_NEEDING_LOGIN: &[&str] =
+    &["docker.io", "ghcr.io", "quay.io", "gcr.io", "registry.gitlab.com"];
+const REGISTRY_SUFFIXES_NEEDING_LOGIN: &[&str] =
+    &[".azurecr.io", ".amazonaws.com", ".pkg.dev", ".gcr.io"];
 
 fn needs_login(registry: &str) -> bool {
-    REGISTRIES_NEEDING_LOGIN.contains(&registry) || REGISTRY_SUFFIXES_NEEDING_LOGIN.iter().any(|s| registry.ends_with(s))
+    REGISTRIES_NEEDING_LOGIN.contains(&registry)
+        || REGISTRY_SUFFIXES_NEEDING_LOGIN.iter().any(|s| registry.ends_with(s))
 }
 
 /// One entry of `registry-auth`.
@@ -39,14 +42,21 @@ pub(super) fn resolve(
             anyhow::anyhow!("registry-auth: not a YAML list of `registry`, `username`, `password`{place}; write `- registry: ghcr.io` with `username:` and `password:` under it")
         })?;
         for entry in entries {
-            let registry = registry_host("registry-auth", entry.registry.as_deref().unwrap_or("docker.io"))?;
+            let registry =
+                registry_host("registry-auth", entry.registry.as_deref().unwrap_or("docker.io"))?;
             if entry.username.is_empty() || entry.password.is_empty() {
-                bail!("registry-auth: the entry for {registry} needs both `username` and `password`");
+                bail!(
+                    "registry-auth: the entry for {registry} needs both `username` and `password`"
+                );
             }
             if all.iter().any(|c: &Credential| c.registry == registry) {
                 bail!("registry-auth: {registry} is given twice; give one credential per registry");
             }
-            all.push(Credential { registry, username: entry.username, password: Secret::new(entry.password) });
+            all.push(Credential {
+                registry,
+                username: entry.username,
+                password: Secret::new(entry.password),
+            });
         }
     }
     if push {
@@ -74,13 +84,21 @@ fn single_credential(raw: &RawInputs, images: &[ImageName]) -> Result<Vec<Creden
     let (username, password) = (raw.get("username"), raw.get("password"));
     match (username.is_empty(), password.is_empty()) {
         (true, true) => return Ok(Vec::new()),
-        (false, true) => bail!("password: `username` is set but `password` is empty; pass the token, e.g. ${{{{ secrets.GITHUB_TOKEN }}}}"),
-        (true, false) => bail!("username: `password` is set but `username` is empty; set the account name, e.g. ${{{{ github.actor }}}}"),
+        (false, true) => bail!(
+            "password: `username` is set but `password` is empty; pass the token, e.g. ${{{{ secrets.GITHUB_TOKEN }}}}"
+        ),
+        (true, false) => bail!(
+            "username: `password` is set but `username` is empty; set the account name, e.g. ${{{{ github.actor }}}}"
+        ),
         _ => {}
     }
     let registry = match raw.text("registry") {
         None => images[0].registry.clone(),
         Some(given) => registry_host("registry", given)?,
     };
-    Ok(vec![Credential { registry, username: username.to_string(), password: Secret::new(password) }])
+    Ok(vec![Credential {
+        registry,
+        username: username.to_string(),
+        password: Secret::new(password),
+    }])
 }

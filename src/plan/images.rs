@@ -24,12 +24,22 @@ pub(super) fn split_reference_tags(text: &str) -> Result<(Vec<ReferenceTag>, Str
     let mut rules = Vec::new();
     for line in text.lines() {
         let trimmed = line.trim();
-        let looks_like_reference = trimmed.contains('/') && !trimmed.contains('=') && !trimmed.contains("{{") && !trimmed.starts_with('#');
+        let looks_like_reference = trimmed.contains('/')
+            && !trimmed.contains('=')
+            && !trimmed.contains("{{")
+            && !trimmed.starts_with('#');
         match crate::reference::parse(trimmed) {
             Ok(reference) if looks_like_reference && reference.digest().is_none() => {
-                let name = trimmed.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')).map_or(trimmed, |(name, _)| name);
-                let image = ImageName::parse(name).map_err(|e| anyhow::anyhow!("tags: `{trimmed}`: {e:#}"))?;
-                references.push(ReferenceTag { image, tag: reference.tag().unwrap_or("latest").to_string() });
+                let name = trimmed
+                    .rsplit_once(':')
+                    .filter(|(_, tag)| !tag.contains('/'))
+                    .map_or(trimmed, |(name, _)| name);
+                let image = ImageName::parse(name)
+                    .map_err(|e| anyhow::anyhow!("tags: `{trimmed}`: {e:#}"))?;
+                references.push(ReferenceTag {
+                    image,
+                    tag: reference.tag().unwrap_or("latest").to_string(),
+                });
             }
             _ => rules.push(line),
         }
@@ -39,7 +49,11 @@ pub(super) fn split_reference_tags(text: &str) -> Result<(Vec<ReferenceTag>, Str
 
 /// The images named, lowercased (with a warning for each that was not).
 /// With none named, the images of the `tags` lines that are full references.
-pub(super) fn resolve_images(raw: &RawInputs, reference_tags: &[ReferenceTag], warnings: &mut Vec<String>) -> Result<Vec<ImageName>> {
+pub(super) fn resolve_images(
+    raw: &RawInputs,
+    reference_tags: &[ReferenceTag],
+    warnings: &mut Vec<String>,
+) -> Result<Vec<ImageName>> {
     // Lines as metadata-action reads them: `name=…,enable=…` or a bare name.
     let given: Vec<String> = meta::parse_images(raw.get("images"))
         .map_err(|e| anyhow::anyhow!("{e}"))?
@@ -72,7 +86,10 @@ pub(super) fn resolve_images(raw: &RawInputs, reference_tags: &[ReferenceTag], w
     }
     for (given, image) in given.iter().zip(&images) {
         if given != &image.name {
-            warnings.push(format!("images: `{given}` is used as `{}` (image names are lowercase)", image.name));
+            warnings.push(format!(
+                "images: `{given}` is used as `{}` (image names are lowercase)",
+                image.name
+            ));
         }
     }
     Ok(images)
@@ -86,7 +103,11 @@ pub(super) fn same_repository(a: &ImageName, b: &ImageName) -> bool {
 /// Tags, labels and annotations from the rules, the ref and the event. The
 /// default rules apply only when `tags` is empty: lines that are full
 /// references are tags, not rules.
-pub fn compute_meta(raw: &RawInputs, github: &GithubContext, images: &[ImageName]) -> Result<meta::Meta> {
+pub fn compute_meta(
+    raw: &RawInputs,
+    github: &GithubContext,
+    images: &[ImageName],
+) -> Result<meta::Meta> {
     let (references, rules_text) = split_reference_tags(raw.get("tags"))?;
     let rules = match rules_text.trim() {
         "" if references.is_empty() => meta::default_tag_rules(),
@@ -94,16 +115,21 @@ pub fn compute_meta(raw: &RawInputs, github: &GithubContext, images: &[ImageName
     };
     let flavor = meta::parse_flavor(raw.get("flavor")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let created = match github.source_date_epoch {
-        Some(seconds) => chrono::DateTime::from_timestamp(seconds, 0).context("SOURCE_DATE_EPOCH is out of range")?,
+        Some(seconds) => chrono::DateTime::from_timestamp(seconds, 0)
+            .context("SOURCE_DATE_EPOCH is out of range")?,
         None => chrono::Utc::now(),
     };
     let context = github.meta_context(raw.text("version").map(str::to_string), created);
     let (labels, label_warnings) = meta::parse_labels(raw.get("labels"));
-    let annotations = meta::parse_annotations(raw.get("annotations")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let annotations =
+        meta::parse_annotations(raw.get("annotations")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let names: Vec<String> = images.iter().map(|i| i.name.clone()).collect();
-    let mut meta = meta::compute(&context, &names, &rules, &flavor, &labels, &annotations).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut meta = meta::compute(&context, &names, &rules, &flavor, &labels, &annotations)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     meta.warnings.extend(label_warnings);
-    let separator = |input: &str| raw.text(input).map(str::to_string).unwrap_or_else(|| "\n".to_string());
-    meta.separators = meta::Separators { tags: separator("sep-tags"), labels: separator("sep-labels") };
+    let separator =
+        |input: &str| raw.text(input).map(str::to_string).unwrap_or_else(|| "\n".to_string());
+    meta.separators =
+        meta::Separators { tags: separator("sep-tags"), labels: separator("sep-labels") };
     Ok(meta)
 }

@@ -116,7 +116,9 @@ fn resolve_build(raw: &RawInputs) -> Result<BuildInputs> {
     let context = PathBuf::from(raw.get("context"));
     // Paths as the user writes them, without `./`, since annotations
     // name the Dockerfile relative to the workspace.
-    let without_dots = |path: &Path| path.components().filter(|c| *c != std::path::Component::CurDir).collect::<PathBuf>();
+    let without_dots = |path: &Path| {
+        path.components().filter(|c| *c != std::path::Component::CurDir).collect::<PathBuf>()
+    };
     let dockerfile = match raw.text("file") {
         None => without_dots(&context.join("Dockerfile")),
         Some(file) => without_dots(Path::new(file)),
@@ -143,13 +145,22 @@ impl Plan {
         let BuildInputs { context, dockerfile, target, build_args } = resolve_build(raw)?;
         let options = build_options::BuildOptions::parse(raw)?;
         if push && !options.outputs.is_empty() {
-            bail!("outputs: cannot be combined with pushing; set `push: false`, or add `type=registry` to `outputs` yourself");
+            bail!(
+                "outputs: cannot be combined with pushing; set `push: false`, or add `type=registry` to `outputs` yourself"
+            );
         }
         for name in options.build_args_that_look_secret(&build_args) {
             warnings.push(format!("build-args: `{name}` looks like a secret, and build arguments stay in the image history; pass it in `secrets` and mount it with RUN --mount=type=secret,id={name}"));
         }
-        let builder::BuilderInputs { driver, builder_config, existing_builder, buildkit_image, qemu, qemu_image, insecure_registries } =
-            builder::resolve(raw)?;
+        let builder::BuilderInputs {
+            driver,
+            builder_config,
+            existing_builder,
+            buildkit_image,
+            qemu,
+            qemu_image,
+            insecure_registries,
+        } = builder::resolve(raw)?;
 
         let floating = match raw.choice("floating-tags")? {
             "always" => FloatingPolicy::Always,
@@ -160,7 +171,11 @@ impl Plan {
 
         let meta = images::compute_meta(raw, github, &images)?;
         warnings.extend(meta.warnings.iter().cloned());
-        if push && meta.tags.is_empty() && reference_tags.is_empty() && !matches!(mode, Mode::Digest { .. }) {
+        if push
+            && meta.tags.is_empty()
+            && reference_tags.is_empty()
+            && !matches!(mode, Mode::Digest { .. })
+        {
             bail!(
                 "tags: no tag applies to {} on `{}`; add a rule that does (e.g. `type=raw,value=edge` or `type=sha`), or set `version`",
                 if github.event_name.is_empty() { "this run" } else { &github.event_name },
@@ -210,11 +225,17 @@ impl Plan {
         }
         let context = workdir.join(&self.context);
         if !context.is_dir() {
-            bail!("context: `{}` is not a directory; give the build context relative to the workspace", self.context.display());
+            bail!(
+                "context: `{}` is not a directory; give the build context relative to the workspace",
+                self.context.display()
+            );
         }
         let dockerfile = workdir.join(&self.dockerfile);
         if !dockerfile.is_file() {
-            bail!("file: there is no Dockerfile at `{}`; set `file` to its path or add one to the context", self.dockerfile.display());
+            bail!(
+                "file: there is no Dockerfile at `{}`; set `file` to its path or add one to the context",
+                self.dockerfile.display()
+            );
         }
         Ok(())
     }
@@ -226,20 +247,28 @@ impl Plan {
     pub fn for_service(&self, service: &crate::bundle::request::ServiceBuild) -> Result<Plan> {
         let image = crate::bundle::request::repository_of(&service.reference)?;
         let tag = crate::bundle::request::tag_or_digest(&service.reference)?;
-        let mut build_args: Vec<(String, String)> =
-            self.build_args.iter().filter(|(name, _)| !service.build.args.iter().any(|(n, _)| n == name)).cloned().collect();
+        let mut build_args: Vec<(String, String)> = self
+            .build_args
+            .iter()
+            .filter(|(name, _)| !service.build.args.iter().any(|(n, _)| n == name))
+            .cloned()
+            .collect();
         build_args.extend(service.build.args.iter().cloned());
         let mut plan = self.clone();
         plan.images = vec![image.clone()];
         plan.meta.tags.clear();
         plan.reference_tags = vec![ReferenceTag { image, tag }];
-        plan.platforms = service.platform.clone().map_or_else(|| self.platforms.clone(), |p| vec![p]);
+        plan.platforms =
+            service.platform.clone().map_or_else(|| self.platforms.clone(), |p| vec![p]);
         plan.context = service.build.context.clone();
         plan.dockerfile = service.build.dockerfile.clone();
         plan.target = service.build.target.clone().or_else(|| self.target.clone());
         plan.build_args = build_args;
         plan.push = true;
-        plan.push_reason = format!("mode: bundle pushes service `{}` to bundle it from its registry", service.service);
+        plan.push_reason = format!(
+            "mode: bundle pushes service `{}` to bundle it from its registry",
+            service.service
+        );
         plan.mode = Mode::Build;
         plan.smoke_test = None;
         plan.export = None;
@@ -253,10 +282,12 @@ impl Plan {
     /// the API token and build secret values (each also by line). Masked
     /// before anything else is printed.
     pub fn secrets(&self) -> Vec<String> {
-        let mut secrets: Vec<String> = self.credentials.iter().map(|c| c.password.expose().to_string()).collect();
+        let mut secrets: Vec<String> =
+            self.credentials.iter().map(|c| c.password.expose().to_string()).collect();
         secrets.extend(self.release_notes.iter().map(|n| n.token.expose().to_string()));
         for value in self.options.secret_values() {
-            secrets.extend(value.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string));
+            secrets
+                .extend(value.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string));
             secrets.push(value);
         }
         secrets.retain(|s| !s.trim().is_empty());
@@ -267,9 +298,22 @@ impl Plan {
 
     /// The tag names that will be pushed to `image`, given the floating tags
     /// held back: the computed tags, and its own full-reference tags.
-    pub fn tag_names_for<'a>(&'a self, image: &'a ImageName, held_back: &'a [HeldBack]) -> impl Iterator<Item = &'a str> + 'a {
-        let computed = self.meta.tags.iter().map(|t| t.name.as_str()).filter(move |t| !held_back.iter().any(|h| h.tag == *t));
-        let own = self.reference_tags.iter().filter(move |r| images::same_repository(&r.image, image)).map(|r| r.tag.as_str());
+    pub fn tag_names_for<'a>(
+        &'a self,
+        image: &'a ImageName,
+        held_back: &'a [HeldBack],
+    ) -> impl Iterator<Item = &'a str> + 'a {
+        let computed = self
+            .meta
+            .tags
+            .iter()
+            .map(|t| t.name.as_str())
+            .filter(move |t| !held_back.iter().any(|h| h.tag == *t));
+        let own = self
+            .reference_tags
+            .iter()
+            .filter(move |r| images::same_repository(&r.image, image))
+            .map(|r| r.tag.as_str());
         let mut seen = std::collections::BTreeSet::new();
         computed.chain(own).filter(move |t| seen.insert(*t))
     }
@@ -289,7 +333,12 @@ impl Plan {
 
     /// Full references (`image:tag`) for every image and its tags.
     pub fn references(&self, held_back: &[HeldBack]) -> Vec<String> {
-        self.images.iter().flat_map(|image| self.tag_names_for(image, held_back).map(move |tag| image.with_tag(tag))).collect()
+        self.images
+            .iter()
+            .flat_map(|image| {
+                self.tag_names_for(image, held_back).map(move |tag| image.with_tag(tag))
+            })
+            .collect()
     }
 }
 
@@ -298,7 +347,9 @@ fn parse_pairs(input: &str, lines: &[String]) -> Result<Vec<(String, String)>> {
     lines
         .iter()
         .map(|line| match line.split_once('=') {
-            Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.to_string())),
+            Some((name, value)) if !name.trim().is_empty() => {
+                Ok((name.trim().to_string(), value.to_string()))
+            }
             _ => bail!("{input}: `{line}` has no `=`; write NAME=value, one per line"),
         })
         .collect()

@@ -63,7 +63,10 @@ pub struct ReleaseNotes {
 /// The platforms to build and the mode. `mode: digest` builds one platform:
 /// the one given, else the machine's own; `mode: merge` requires the
 /// platforms only when they were given.
-pub(super) fn resolve_mode(raw: &RawInputs, github: &GithubContext) -> Result<(Mode, Vec<Platform>)> {
+pub(super) fn resolve_mode(
+    raw: &RawInputs,
+    github: &GithubContext,
+) -> Result<(Mode, Vec<Platform>)> {
     let platforms = Platform::parse_list(raw.get("platforms"))?;
     if platforms.is_empty() {
         bail!("platforms: no platform given; use e.g. linux/amd64,linux/arm64");
@@ -83,7 +86,9 @@ pub(super) fn resolve_mode(raw: &RawInputs, github: &GithubContext) -> Result<(M
         "merge" => {
             let digests = raw.list("digests");
             if let Some(digest) = digests.iter().find(|d| !is_digest(d)) {
-                bail!("digests: `{digest}` is not a digest; give sha256:<64 hex digits>, one per line");
+                bail!(
+                    "digests: `{digest}` is not a digest; give sha256:<64 hex digits>, one per line"
+                );
             }
             let required = if given { platforms.clone() } else { Vec::new() };
             (Mode::Merge { digests, dir: digests_dir, required }, platforms)
@@ -95,17 +100,24 @@ pub(super) fn resolve_mode(raw: &RawInputs, github: &GithubContext) -> Result<(M
 
 /// `push: auto` pushes except on pull-request events; the digest and merge
 /// modes cannot be told not to push.
-pub(super) fn resolve_push(raw: &RawInputs, github: &GithubContext, mode: &Mode) -> Result<PushDecision> {
+pub(super) fn resolve_push(
+    raw: &RawInputs,
+    github: &GithubContext,
+    mode: &Mode,
+) -> Result<PushDecision> {
     let decided = |push: bool, reason: String| PushDecision { push, reason };
     let push = raw.bool_or("push")?;
     if let Mode::Bundle(request) = mode {
         // The bundle's own plan pushes nothing; the services it builds are
         // pushed by their own plans, unless this says no.
-        let built: Vec<String> = request.builds.iter().map(|b| format!("`{}`", b.service)).collect();
+        let built: Vec<String> =
+            request.builds.iter().map(|b| format!("`{}`", b.service)).collect();
         let refused = match push {
             _ if built.is_empty() => None,
             BoolOr::No => Some(format!("`push: {}`", raw.get("push"))),
-            BoolOr::Word if matches!(github.event_name.as_str(), "pull_request" | "pull_request_target") => {
+            BoolOr::Word
+                if matches!(github.event_name.as_str(), "pull_request" | "pull_request_target") =>
+            {
                 Some(format!("`push: auto` on {} events", github.event_name))
             }
             _ => None,
@@ -116,15 +128,24 @@ pub(super) fn resolve_push(raw: &RawInputs, github: &GithubContext, mode: &Mode)
                 built.join(", ")
             );
         }
-        return Ok(decided(false, "mode: bundle writes a file; it pushes only the services it builds".into()));
+        return Ok(decided(
+            false,
+            "mode: bundle writes a file; it pushes only the services it builds".into(),
+        ));
     }
     if *mode != Mode::Build && push == BoolOr::No {
-        bail!("push: mode: {} pushes by definition; remove `push: {}`", raw.get("mode"), raw.get("push"));
+        bail!(
+            "push: mode: {} pushes by definition; remove `push: {}`",
+            raw.get("mode"),
+            raw.get("push")
+        );
     }
     Ok(match push {
         BoolOr::Yes => decided(true, "push: true".into()),
         BoolOr::No => decided(false, "push: false".into()),
-        BoolOr::Word if matches!(github.event_name.as_str(), "pull_request" | "pull_request_target") => {
+        BoolOr::Word
+            if matches!(github.event_name.as_str(), "pull_request" | "pull_request_target") =>
+        {
             decided(false, format!("push: auto does not push on {} events", github.event_name))
         }
         BoolOr::Word => decided(true, "push: auto".into()),
@@ -149,7 +170,10 @@ pub(super) fn smoke_test(raw: &RawInputs) -> Result<Option<Vec<String>>> {
 }
 
 /// The export format and where files go.
-pub(super) fn export(raw: &RawInputs, github: &GithubContext) -> Result<(Option<ExportFormat>, PathBuf)> {
+pub(super) fn export(
+    raw: &RawInputs,
+    github: &GithubContext,
+) -> Result<(Option<ExportFormat>, PathBuf)> {
     let format = match raw.choice("export")? {
         "docker" => Some(ExportFormat::Docker),
         "oci" => Some(ExportFormat::Oci),
@@ -163,7 +187,11 @@ pub(super) fn export(raw: &RawInputs, github: &GithubContext) -> Result<(Option<
 }
 
 /// Release notes, when asked for on a release event (a warning otherwise).
-pub(super) fn release_notes(raw: &RawInputs, github: &GithubContext, warnings: &mut Vec<String>) -> Result<Option<ReleaseNotes>> {
+pub(super) fn release_notes(
+    raw: &RawInputs,
+    github: &GithubContext,
+    warnings: &mut Vec<String>,
+) -> Result<Option<ReleaseNotes>> {
     if !raw.bool("release-notes")? {
         return Ok(None);
     }
@@ -172,7 +200,8 @@ pub(super) fn release_notes(raw: &RawInputs, github: &GithubContext, warnings: &
             "github-token: `release-notes: true` needs a token; pass `github-token: ${{{{ secrets.GITHUB_TOKEN }}}}` and give the job `contents: write`"
         );
     };
-    let release_id = github.event.get("release").and_then(|r| r.get("id")).and_then(|id| id.as_u64());
+    let release_id =
+        github.event.get("release").and_then(|r| r.get("id")).and_then(|id| id.as_u64());
     match release_id {
         Some(release_id) if github.event_name == "release" => Ok(Some(ReleaseNotes {
             api_url: github.api_url.clone(),
@@ -181,7 +210,10 @@ pub(super) fn release_notes(raw: &RawInputs, github: &GithubContext, warnings: &
             release_id,
         })),
         _ => {
-            warnings.push(format!("release-notes: this is a `{}` event, not a release; no release notes are written", github.event_name));
+            warnings.push(format!(
+                "release-notes: this is a `{}` event, not a release; no release notes are written",
+                github.event_name
+            ));
             Ok(None)
         }
     }

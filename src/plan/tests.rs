@@ -16,7 +16,10 @@ fn digest_mode_builds_the_platform_given_or_the_machines_own() {
     let two = "platforms: mode: digest builds one platform, and 2 were given";
     let cases: &[Case] = &[
         (&[("mode", "digest")], Ok(vec![host.clone()])),
-        (&[("mode", "digest"), ("platforms", "linux/arm64")], Ok(vec![Platform::parse("linux/arm64").unwrap()])),
+        (
+            &[("mode", "digest"), ("platforms", "linux/arm64")],
+            Ok(vec![Platform::parse("linux/arm64").unwrap()]),
+        ),
         // Writing out the default is giving two platforms, in either order.
         (&[("mode", "digest"), ("platforms", "linux/amd64,linux/arm64")], Err(two)),
         (&[("mode", "digest"), ("platforms", "linux/arm64,linux/amd64")], Err(two)),
@@ -24,7 +27,9 @@ fn digest_mode_builds_the_platform_given_or_the_machines_own() {
     for (inputs, expected) in cases {
         match (plan(inputs), expected) {
             (Ok(plan), Ok(platforms)) => assert_eq!(&plan.platforms, platforms, "{inputs:?}"),
-            (Err(error), Err(start)) => assert!(error.to_string().starts_with(start), "{inputs:?}: {error}"),
+            (Err(error), Err(start)) => {
+                assert!(error.to_string().starts_with(start), "{inputs:?}: {error}")
+            }
             (got, _) => panic!("{inputs:?}: {got:?}"),
         }
     }
@@ -46,7 +51,9 @@ fn push_speaks_the_one_switch_grammar_in_every_mode() {
     for (inputs, expected) in cases {
         match (plan(inputs), expected) {
             (Ok(plan), Ok(push)) => assert_eq!(plan.push, *push, "{inputs:?}"),
-            (Err(error), Err(start)) => assert!(error.to_string().starts_with(start), "{inputs:?}: {error}"),
+            (Err(error), Err(start)) => {
+                assert!(error.to_string().starts_with(start), "{inputs:?}: {error}")
+            }
             (got, _) => panic!("{inputs:?}: {got:?}"),
         }
     }
@@ -54,9 +61,13 @@ fn push_speaks_the_one_switch_grammar_in_every_mode() {
 
 #[test]
 fn merge_requires_the_platforms_only_when_given() {
-    let Mode::Merge { required, .. } = plan(&[("mode", "merge")]).unwrap().mode else { panic!("not a merge") };
+    let Mode::Merge { required, .. } = plan(&[("mode", "merge")]).unwrap().mode else {
+        panic!("not a merge")
+    };
     assert!(required.is_empty());
-    let Mode::Merge { required, .. } = plan(&[("mode", "merge"), ("platforms", "linux/amd64,linux/arm64")]).unwrap().mode else {
+    let Mode::Merge { required, .. } =
+        plan(&[("mode", "merge"), ("platforms", "linux/amd64,linux/arm64")]).unwrap().mode
+    else {
         panic!("not a merge")
     };
     assert_eq!(crate::platform::join(&required), "linux/amd64,linux/arm64");
@@ -85,13 +96,20 @@ fn a_tags_line_that_is_a_full_reference_is_exactly_that_tag_of_that_image() {
     type Case<'a> = (&'a [(&'a str, &'a str)], Result<&'a [&'a str], &'a str>);
     let cases: &[Case] = &[
         // build-push-action's form, pasted: no `images`, no default rules.
-        (&[("tags", "ghcr.io/acme/app:1.2.3\nghcr.io/acme/app:latest")], Ok(&["ghcr.io/acme/app:1.2.3", "ghcr.io/acme/app:latest"])),
+        (
+            &[("tags", "ghcr.io/acme/app:1.2.3\nghcr.io/acme/app:latest")],
+            Ok(&["ghcr.io/acme/app:1.2.3", "ghcr.io/acme/app:latest"]),
+        ),
         (&[("tags", "ghcr.io/acme/app")], Ok(&["ghcr.io/acme/app:latest"])),
         (&[("tags", "localhost:5000/app:2")], Ok(&["localhost:5000/app:2"])),
         // With `images`, a full reference tags its own image only; rules tag all.
         (
             &[("images", two), ("tags", "ghcr.io/acme/app:only-here\ntype=raw,value=everywhere")],
-            Ok(&["ghcr.io/acme/app:everywhere", "ghcr.io/acme/app:only-here", "registry.example.com:5000/acme/app:everywhere"]),
+            Ok(&[
+                "ghcr.io/acme/app:everywhere",
+                "ghcr.io/acme/app:only-here",
+                "registry.example.com:5000/acme/app:everywhere",
+            ]),
         ),
         (&[("images", "acme/app"), ("tags", "docker.io/acme/app:1")], Ok(&["acme/app:1"])),
         (
@@ -103,8 +121,12 @@ fn a_tags_line_that_is_a_full_reference_is_exactly_that_tag_of_that_image() {
         let mut all = vec![("push", "false")];
         all.extend_from_slice(inputs);
         match (plan_without_defaults(&all), expected) {
-            (Ok(plan), Ok(references)) => assert_eq!(plan.references(&[]), *references, "{inputs:?}"),
-            (Err(error), Err(start)) => assert!(error.to_string().starts_with(start), "{inputs:?}: {error}"),
+            (Ok(plan), Ok(references)) => {
+                assert_eq!(plan.references(&[]), *references, "{inputs:?}")
+            }
+            (Err(error), Err(start)) => {
+                assert!(error.to_string().starts_with(start), "{inputs:?}: {error}")
+            }
             (got, _) => panic!("{inputs:?}: {got:?}"),
         }
     }
@@ -130,24 +152,41 @@ fn a_dry_run_needs_no_credentials_and_says_so() {
 
 #[test]
 fn an_existing_builder_excludes_the_inputs_that_configure_one() {
-    let with = |extra: (&str, &str)| plan(&[("images", "r.example.com/a"), ("version", "1.0.0"), ("builder", "mine"), extra]);
+    let with = |extra: (&str, &str)| {
+        plan(&[("images", "r.example.com/a"), ("version", "1.0.0"), ("builder", "mine"), extra])
+    };
     assert_eq!(with(("push", "true")).unwrap().existing_builder.as_deref(), Some("mine"));
-    for (input, value) in [("driver", "docker-container"), ("driver-opts", "network=host"), ("buildkitd-flags", "--debug")] {
+    for (input, value) in [
+        ("driver", "docker-container"),
+        ("driver-opts", "network=host"),
+        ("buildkitd-flags", "--debug"),
+    ] {
         let error = with((input, value)).unwrap_err().to_string();
-        assert!(error.starts_with(&format!("{input}: does not apply with `builder: mine`")), "{error}");
+        assert!(
+            error.starts_with(&format!("{input}: does not apply with `builder: mine`")),
+            "{error}"
+        );
     }
-    let error = plan(&[("images", "r.example.com/a"), ("builder", "my builder")]).unwrap_err().to_string();
+    let error =
+        plan(&[("images", "r.example.com/a"), ("builder", "my builder")]).unwrap_err().to_string();
     assert!(error.starts_with("builder: `my builder` is not a buildx builder name"), "{error}");
 }
 
 #[test]
 fn call_and_cgroup_parent_reach_buildx() {
-    let p = plan(&[("images", "r.example.com/a"), ("version", "1.0.0"), ("cgroup-parent", "/actions"), ("call", "check")]).unwrap();
+    let p = plan(&[
+        ("images", "r.example.com/a"),
+        ("version", "1.0.0"),
+        ("cgroup-parent", "/actions"),
+        ("call", "check"),
+    ])
+    .unwrap();
     assert!(p.call_check);
     let args = p.buildx_check_args(&Builder::Daemon);
     assert!(args.windows(2).any(|w| w == ["--cgroup-parent", "/actions"]), "{args:?}");
     assert_eq!(args[args.len() - 2..], ["--call=check", "."]);
-    let error = plan(&[("images", "r.example.com/a"), ("call", "outline")]).unwrap_err().to_string();
+    let error =
+        plan(&[("images", "r.example.com/a"), ("call", "outline")]).unwrap_err().to_string();
     assert_eq!(error, "call: `outline` is not accepted; use one of build, check");
 }
 
@@ -156,10 +195,22 @@ fn the_push_output_is_untagged_and_carries_the_compression() {
     let container = Builder::Container { name: "multiarch".into() };
     type Case<'a> = (&'a [(&'a str, &'a str)], &'a Builder, &'a str);
     let cases: &[Case] = &[
-        (&[], &Builder::Daemon, "type=image,name=registry.example.com:5000/acme/app:multiarch-action-unverified,unpack=false,push=true"),
-        (&[], &container, "type=image,name=registry.example.com:5000/acme/app,push-by-digest=true,push=true"),
         (
-            &[("compression", "zstd"), ("compression-level", "3"), ("insecure-registries", "registry.example.com:5000")],
+            &[],
+            &Builder::Daemon,
+            "type=image,name=registry.example.com:5000/acme/app:multiarch-action-unverified,unpack=false,push=true",
+        ),
+        (
+            &[],
+            &container,
+            "type=image,name=registry.example.com:5000/acme/app,push-by-digest=true,push=true",
+        ),
+        (
+            &[
+                ("compression", "zstd"),
+                ("compression-level", "3"),
+                ("insecure-registries", "registry.example.com:5000"),
+            ],
             &Builder::Daemon,
             "type=image,name=registry.example.com:5000/acme/app:multiarch-action-unverified,unpack=false,push=true,registry.insecure=true,compression=zstd,oci-mediatypes=true,compression-level=3",
         ),
@@ -172,14 +223,31 @@ fn the_push_output_is_untagged_and_carries_the_compression() {
     for (inputs, builder, expected) in cases {
         let plan = plan(inputs).unwrap();
         assert_eq!(plan.push_output(builder), *expected, "{inputs:?}");
-        let args = plan.buildx_build_args(builder, std::path::Path::new("/m.json"), Some(PushRoute::BuildKit));
+        let args = plan.buildx_build_args(
+            builder,
+            std::path::Path::new("/m.json"),
+            Some(PushRoute::BuildKit),
+        );
         let at = args.iter().position(|a| a == "--output").expect("an output when pushing");
         assert_eq!(args[at + 1], *expected);
-        assert!(!plan.buildx_build_args(builder, std::path::Path::new("/m.json"), None).contains(&"--output".to_string()));
+        assert!(
+            !plan
+                .buildx_build_args(builder, std::path::Path::new("/m.json"), None)
+                .contains(&"--output".to_string())
+        );
     }
     let layout = Some(PushRoute::Layout(std::path::Path::new("/l")));
-    let args = plan(&[("compression", "zstd")]).unwrap().buildx_build_args(&Builder::Daemon, std::path::Path::new("/m.json"), layout);
-    assert!(args.contains(&"type=oci,dest=/l,tar=false,compression=zstd,oci-mediatypes=true".to_string()), "{args:?}");
+    let args = plan(&[("compression", "zstd")]).unwrap().buildx_build_args(
+        &Builder::Daemon,
+        std::path::Path::new("/m.json"),
+        layout,
+    );
+    assert!(
+        args.contains(
+            &"type=oci,dest=/l,tar=false,compression=zstd,oci-mediatypes=true".to_string()
+        ),
+        "{args:?}"
+    );
 }
 
 #[test]
@@ -193,14 +261,23 @@ fn buildkit_pushes_unless_the_daemon_cannot_reach_a_plain_http_registry() {
         (&plain, &Builder::Daemon, &[], false),
         (&plain, &Builder::Daemon, &daemon_knows, true),
         (&plain, &container, &[], true),
-        (&[("images", "localhost:5000/app"), ("insecure-registries", "localhost:5000")], &Builder::Daemon, &[], true),
+        (
+            &[("images", "localhost:5000/app"), ("insecure-registries", "localhost:5000")],
+            &Builder::Daemon,
+            &[],
+            true,
+        ),
         // `mode: digest` leaves no tag: by digest, or through the layout.
         (&[("mode", "digest")], &Builder::Daemon, &[], false),
         (&[("mode", "digest")], &container, &[], true),
     ];
     for (inputs, builder, daemon, expected) in cases {
         let plan = plan(inputs).unwrap();
-        assert_eq!(plan.buildkit_pushes(builder, daemon), *expected, "{inputs:?} {builder:?} {daemon:?}");
+        assert_eq!(
+            plan.buildkit_pushes(builder, daemon),
+            *expected,
+            "{inputs:?} {builder:?} {daemon:?}"
+        );
     }
 }
 
@@ -214,7 +291,8 @@ fn bundle_plan(pairs: &[(&str, &str)], event: &str) -> Result<Plan> {
     )
     .unwrap();
     let compose = compose.display().to_string();
-    let mut all = vec![("mode", "bundle"), ("compose-file", compose.as_str()), ("platforms", "linux/arm64")];
+    let mut all =
+        vec![("mode", "bundle"), ("compose-file", compose.as_str()), ("platforms", "linux/arm64")];
     all.extend_from_slice(pairs);
     let raw = RawInputs::from_pairs(all.into_iter().map(|(k, v)| (k, v.to_string())))?;
     Plan::new(&raw, &GithubContext { event_name: event.into(), ..GithubContext::default() })
@@ -222,19 +300,32 @@ fn bundle_plan(pairs: &[(&str, &str)], event: &str) -> Result<Plan> {
 
 #[test]
 fn a_bundles_built_service_gets_a_plan_of_its_own() {
-    let plan = bundle_plan(&[("build-args", "BASE=debian\nOTHER=1"), ("verify", "warn")], "push").unwrap();
+    let plan =
+        bundle_plan(&[("build-args", "BASE=debian\nOTHER=1"), ("verify", "warn")], "push").unwrap();
     assert!(!plan.push, "the bundle's own plan pushes nothing");
     let Mode::Bundle(request) = &plan.mode else { panic!("{:?}", plan.mode) };
     let service = plan.for_service(&request.builds[0]).unwrap();
     assert_eq!(service.mode, Mode::Build);
     assert!(service.push);
-    assert_eq!(service.images.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["registry.example.com:5000/acme/api"]);
+    assert_eq!(
+        service.images.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(),
+        ["registry.example.com:5000/acme/api"]
+    );
     assert_eq!(service.references(&[]), ["registry.example.com:5000/acme/api:1.4"]);
     assert_eq!(service.platforms, plan.platforms);
-    assert!(service.context.ends_with("api") && service.dockerfile.ends_with("api/Dockerfile"), "{:?}", service.dockerfile);
+    assert!(
+        service.context.ends_with("api") && service.dockerfile.ends_with("api/Dockerfile"),
+        "{:?}",
+        service.dockerfile
+    );
     assert_eq!(service.target.as_deref(), Some("runtime"));
-    let args: Vec<(&str, &str)> = service.build_args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    assert_eq!(args, [("OTHER", "1"), ("VERSION", "1.4"), ("BASE", "alpine")], "the service's arguments override `build-args`");
+    let args: Vec<(&str, &str)> =
+        service.build_args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(
+        args,
+        [("OTHER", "1"), ("VERSION", "1.4"), ("BASE", "alpine")],
+        "the service's arguments override `build-args`"
+    );
     assert_eq!(service.verify, CheckLevel::Warn);
     assert!(service.smoke_test.is_none() && service.export.is_none() && !service.load);
 }
@@ -245,13 +336,25 @@ fn a_bundle_that_builds_must_push() {
     let cases: &[Case] = &[
         (&[], "push", None),
         (&[("push", "true")], "pull_request", None),
-        (&[("push", "false")], "push", Some("push: `push: false` does not push the services built for the bundle (`api`)")),
-        (&[], "pull_request", Some("push: `push: auto` on pull_request events does not push the services built for the bundle (`api`)")),
+        (
+            &[("push", "false")],
+            "push",
+            Some("push: `push: false` does not push the services built for the bundle (`api`)"),
+        ),
+        (
+            &[],
+            "pull_request",
+            Some(
+                "push: `push: auto` on pull_request events does not push the services built for the bundle (`api`)",
+            ),
+        ),
     ];
     for (inputs, event, expected) in cases {
         match (bundle_plan(inputs, event), expected) {
             (Ok(_), None) => {}
-            (Err(error), Some(start)) => assert!(error.to_string().starts_with(start), "{inputs:?}: {error}"),
+            (Err(error), Some(start)) => {
+                assert!(error.to_string().starts_with(start), "{inputs:?}: {error}")
+            }
             (got, _) => panic!("{inputs:?} on {event}: {got:?}"),
         }
     }

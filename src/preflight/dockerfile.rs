@@ -88,7 +88,8 @@ impl Instruction {
             .filter_map(|(_, value)| {
                 value.split(',').find_map(|field| {
                     let (key, value) = field.split_once('=')?;
-                    (key.trim().eq_ignore_ascii_case("from") && !value.is_empty()).then(|| value.trim().to_string())
+                    (key.trim().eq_ignore_ascii_case("from") && !value.is_empty())
+                        .then(|| value.trim().to_string())
                 })
             })
             .collect()
@@ -177,7 +178,8 @@ pub fn parse_dockerfile(text: &str) -> Result<Dockerfile, DockerfileError> {
                 while i < lines.len() {
                     let body_line = lines[i];
                     i += 1;
-                    let compared = if strip_tabs { body_line.trim_start_matches('\t') } else { body_line };
+                    let compared =
+                        if strip_tabs { body_line.trim_start_matches('\t') } else { body_line };
                     if compared == delimiter {
                         closed = Some(body_line);
                         break;
@@ -209,7 +211,10 @@ fn build(instructions: Vec<Instruction>, escape: char) -> Result<Dockerfile, Doc
             if let Some(name) = &stage.name
                 && stages.iter().any(|s| s.name.as_ref() == Some(name))
             {
-                return Err(DockerfileError::DuplicateStage { line: instruction.line, name: name.clone() });
+                return Err(DockerfileError::DuplicateStage {
+                    line: instruction.line,
+                    name: name.clone(),
+                });
             }
             stages.push(stage);
         } else if let Some(stage) = stages.last_mut() {
@@ -217,7 +222,10 @@ fn build(instructions: Vec<Instruction>, escape: char) -> Result<Dockerfile, Doc
         } else if instruction.keyword == "ARG" {
             global_args.extend(parse_arg(&instruction, escape)?);
         } else if KNOWN.contains(&instruction.keyword.as_str()) {
-            return Err(DockerfileError::BeforeFrom { line: instruction.line, keyword: instruction.keyword });
+            return Err(DockerfileError::BeforeFrom {
+                line: instruction.line,
+                keyword: instruction.keyword,
+            });
         }
     }
     if stages.is_empty() {
@@ -270,7 +278,10 @@ fn heredoc_markers(text: &str, escape: char) -> Vec<(String, bool)> {
             i += 1;
             continue;
         }
-        let opens = c == '<' && chars.get(i + 1) == Some(&'<') && chars.get(i + 2) != Some(&'<') && (i == 0 || chars[i - 1] != '<');
+        let opens = c == '<'
+            && chars.get(i + 1) == Some(&'<')
+            && chars.get(i + 2) != Some(&'<')
+            && (i == 0 || chars[i - 1] != '<');
         if !opens {
             i += 1;
             continue;
@@ -305,7 +316,11 @@ fn heredoc_markers(text: &str, escape: char) -> Vec<(String, bool)> {
     markers
 }
 
-fn parse_from(instruction: &Instruction, index: usize, escape: char) -> Result<Stage, DockerfileError> {
+fn parse_from(
+    instruction: &Instruction,
+    index: usize,
+    escape: char,
+) -> Result<Stage, DockerfileError> {
     let line = instruction.line;
     let bad = || DockerfileError::BadFrom { line, text: instruction.text.clone() };
     let words = split_words(&instruction.text, escape);
@@ -330,13 +345,18 @@ fn parse_from(instruction: &Instruction, index: usize, escape: char) -> Result<S
     let base = words.next().ok_or(DockerfileError::FromWithoutImage { line })?;
     let name = match (words.next(), words.next(), words.next()) {
         (None, _, _) => None,
-        (Some(keyword), Some(name), None) if keyword.eq_ignore_ascii_case("as") => Some(name.to_ascii_lowercase()),
+        (Some(keyword), Some(name), None) if keyword.eq_ignore_ascii_case("as") => {
+            Some(name.to_ascii_lowercase())
+        }
         _ => return Err(bad()),
     };
     Ok(Stage { index, name, from_line: line, base, platform_flag, instructions: Vec::new() })
 }
 
-fn parse_arg(instruction: &Instruction, escape: char) -> Result<Vec<(String, Option<String>)>, DockerfileError> {
+fn parse_arg(
+    instruction: &Instruction,
+    escape: char,
+) -> Result<Vec<(String, Option<String>)>, DockerfileError> {
     let words = split_words(&instruction.text, escape);
     if words.is_empty() {
         return Err(DockerfileError::ArgWithoutName { line: instruction.line });

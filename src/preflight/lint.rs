@@ -47,7 +47,12 @@ impl Finding {
 ///   cross-compiling rewrite, on its FROM line, once per stage.
 ///
 /// At most one finding of each kind per instruction; sorted by line.
-pub fn lint(df: &Dockerfile, stages: &[ResolvedStage], emulated: &[Platform], platforms: &[Platform]) -> Vec<Finding> {
+pub fn lint(
+    df: &Dockerfile,
+    stages: &[ResolvedStage],
+    emulated: &[Platform],
+    platforms: &[Platform],
+) -> Vec<Finding> {
     let mut findings = Vec::new();
     for resolved in stages {
         let Some(stage) = df.stages.get(resolved.index) else {
@@ -81,7 +86,14 @@ pub fn lint(df: &Dockerfile, stages: &[ResolvedStage], emulated: &[Platform], pl
                         findings.push(Finding {
                             line: stage.from_line,
                             title: REWRITE_TITLE.to_string(),
-                            message: rewrite::advice(stage, instruction, &tool, toolchain, &emulated_here, platforms),
+                            message: rewrite::advice(
+                                stage,
+                                instruction,
+                                &tool,
+                                toolchain,
+                                &emulated_here,
+                                platforms,
+                            ),
                         });
                     }
                 }
@@ -110,7 +122,9 @@ fn is_token_separator(c: char) -> bool {
 }
 
 fn uses_target_platform(token: &str) -> bool {
-    ["TARGETARCH", "TARGETPLATFORM"].iter().any(|n| token.contains(&format!("${n}")) || token.contains(&format!("${{{n}")))
+    ["TARGETARCH", "TARGETPLATFORM"]
+        .iter()
+        .any(|n| token.contains(&format!("${n}")) || token.contains(&format!("${{{n}")))
 }
 
 /// True when `word` occurs in `text` with no letter or digit either side.
@@ -118,7 +132,8 @@ fn contains_word(text: &str, word: &str) -> bool {
     text.match_indices(word).any(|(at, _)| {
         let before = text[..at].chars().next_back();
         let after = text[at + word.len()..].chars().next();
-        !before.is_some_and(|c| c.is_ascii_alphanumeric()) && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+        !before.is_some_and(|c| c.is_ascii_alphanumeric())
+            && !after.is_some_and(|c| c.is_ascii_alphanumeric())
     })
 }
 
@@ -196,7 +211,10 @@ pub fn measured_under_qemu(rewrites: &[u32], timings: &[PlatformTime]) -> Vec<Fi
          build, runs them natively.",
         parts.join(", ")
     );
-    rewrites.iter().map(|&line| Finding { line, title: MEASURED_TITLE.to_string(), message: message.clone() }).collect()
+    rewrites
+        .iter()
+        .map(|&line| Finding { line, title: MEASURED_TITLE.to_string(), message: message.clone() })
+        .collect()
 }
 
 /// Splits shell text into simple commands (words with quotes removed),
@@ -272,10 +290,12 @@ fn is_assignment(word: &str) -> bool {
     }
 }
 
-const SHELL_KEYWORDS: &[&str] = &["if", "then", "else", "elif", "do", "while", "until", "!", "{", "}"];
+const SHELL_KEYWORDS: &[&str] =
+    &["if", "then", "else", "elif", "do", "while", "until", "!", "{", "}"];
 const WRAPPERS: &[&str] = &["sudo", "env", "time", "exec", "nice", "nohup", "command"];
 const TOOLS: &[&str] = &[
-    "gcc", "g++", "cc", "c++", "clang", "clang++", "rustc", "make", "gmake", "cmake", "ninja", "mvn", "mvnw", "gradle", "gradlew", "yarn",
+    "gcc", "g++", "cc", "c++", "clang", "clang++", "rustc", "make", "gmake", "cmake", "ninja",
+    "mvn", "mvnw", "gradle", "gradlew", "yarn",
 ];
 const SHELLS: &[&str] = &["sh", "bash", "ash", "dash"];
 
@@ -314,11 +334,15 @@ fn tool_in(words: &[String], depth: usize) -> Option<String> {
         "npm" => with_sub(&["ci", "install", "i"]),
         "pip" | "pip3" => with_sub(&["install"]),
         "dotnet" => with_sub(&["build", "publish"]),
-        "cargo" => {
-            rest.iter().find(|w| !w.starts_with('+')).filter(|w| matches!(**w, "build" | "install" | "b")).map(|w| format!("cargo {w}"))
-        }
+        "cargo" => rest
+            .iter()
+            .find(|w| !w.starts_with('+'))
+            .filter(|w| matches!(**w, "build" | "install" | "b"))
+            .map(|w| format!("cargo {w}")),
         "python" | "python3" => match rest.as_slice() {
-            ["-m", pip, "install", ..] if pip.starts_with("pip") => Some(format!("{name} -m {pip} install")),
+            ["-m", pip, "install", ..] if pip.starts_with("pip") => {
+                Some(format!("{name} -m {pip} install"))
+            }
             _ => None,
         },
         _ if SHELLS.contains(&name) && depth < 4 => {

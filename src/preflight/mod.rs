@@ -26,7 +26,9 @@ mod words;
 pub use dockerfile::{Dockerfile, Instruction, Stage, parse_dockerfile};
 pub use lint::{Finding, lint, measured_under_qemu};
 pub use resolve::{BaseRef, ResolvedStage, StagePlatform, resolve};
-pub use table::{BaseAvailability, advice, bases_to_check, missing, needs_for, offers, render_table};
+pub use table::{
+    BaseAvailability, advice, bases_to_check, missing, needs_for, offers, render_table,
+};
 
 use thiserror::Error;
 
@@ -38,7 +40,9 @@ pub enum DockerfileError {
     NoFrom,
     #[error("Dockerfile line {line}: FROM needs an image (FROM [--platform=…] image [AS name])")]
     FromWithoutImage { line: u32 },
-    #[error("Dockerfile line {line}: `FROM {text}` is not of the form FROM [--platform=…] image [AS name]")]
+    #[error(
+        "Dockerfile line {line}: `FROM {text}` is not of the form FROM [--platform=…] image [AS name]"
+    )]
     BadFrom { line: u32, text: String },
     #[error("Dockerfile line {line}: {keyword} comes before the first FROM, where only ARG may")]
     BeforeFrom { line: u32, keyword: String },
@@ -77,6 +81,9 @@ fn unset_note(unset: &[String]) -> String {
     if unset.is_empty() {
         String::new()
     } else {
-        format!(" because ARG {} is unset; give the ARG a default or pass it in build-args", unset.join(", "))
+        format!(
+            " because ARG {} is unset; give the ARG a default or pass it in build-args",
+            unset.join(", ")
+        )
     }
 }

@@ -16,19 +16,26 @@ use crate::runner::{Annotation, Level};
 /// Before any build: every external base image offers every platform it is
 /// needed for, and the Dockerfile's lints, as annotations on its lines.
 /// Returns the FROM lines that got a cross-compiling rewrite.
-pub(crate) async fn run(plan: &Plan, registry: &Registry, emulated: &[Platform], log: &Log) -> Result<Vec<u32>> {
+pub(crate) async fn run(
+    plan: &Plan,
+    registry: &Registry,
+    emulated: &[Platform],
+    log: &Log,
+) -> Result<Vec<u32>> {
     if plan.preflight == CheckLevel::Off {
         return Ok(Vec::new());
     }
     let file = plan.dockerfile.display().to_string();
-    let text = std::fs::read_to_string(&plan.dockerfile).with_context(|| format!("file: could not read {file}"))?;
+    let text = std::fs::read_to_string(&plan.dockerfile)
+        .with_context(|| format!("file: could not read {file}"))?;
     let described = |e: super::DockerfileError| {
         let place = if file == "Dockerfile" { String::new() } else { format!(" (in {file})") };
         anyhow::anyhow!("file: {e}{place}")
     };
     let parsed = super::parse_dockerfile(&text).map_err(described).and_then(|dockerfile| {
         let build_args: HashMap<String, String> = plan.build_args.iter().cloned().collect();
-        let stages = super::resolve(&dockerfile, &build_args, plan.target.as_deref()).map_err(described)?;
+        let stages =
+            super::resolve(&dockerfile, &build_args, plan.target.as_deref()).map_err(described)?;
         Ok((dockerfile, stages))
     });
     let (dockerfile, stages) = match parsed {
@@ -61,7 +68,12 @@ pub(crate) async fn run(plan: &Plan, registry: &Registry, emulated: &[Platform],
 
     let mut bases = super::bases_to_check(&stages, &plan.platforms, &Platform::host());
     // A name `build-contexts` provides is not pulled: nothing to ask.
-    let provided: Vec<&str> = plan.options.build_contexts.iter().filter_map(|c| c.split_once('=').map(|(name, _)| name.trim())).collect();
+    let provided: Vec<&str> = plan
+        .options
+        .build_contexts
+        .iter()
+        .filter_map(|c| c.split_once('=').map(|(name, _)| name.trim()))
+        .collect();
     bases.retain(|base| !provided.contains(&base.image.as_str()));
     let lookups = bases.iter().map(|base| registry.platforms_of(&base.image));
     let offered = futures_util::future::join_all(lookups).await;
@@ -72,17 +84,23 @@ pub(crate) async fn run(plan: &Plan, registry: &Registry, emulated: &[Platform],
                 base.offers = offers;
                 checked.push(base);
             }
-            Err(error) => log
-                .warning(&format!("preflight: could not read the platforms of {} (Dockerfile line {}): {error:#}", base.image, base.line)),
+            Err(error) => log.warning(&format!(
+                "preflight: could not read the platforms of {} (Dockerfile line {}): {error:#}",
+                base.image, base.line
+            )),
         }
     }
     let gaps = super::missing(&checked, &plan.platforms);
     if gaps.is_empty() {
-        log.info(&format!("preflight: {} base image(s) offer every platform they are needed for", checked.len()));
+        log.info(&format!(
+            "preflight: {} base image(s) offer every platform they are needed for",
+            checked.len()
+        ));
         return Ok(rewrites);
     }
     log.info(&super::render_table(&checked, &plan.platforms));
-    let message = format!("preflight: {}", super::advice(&checked, &plan.platforms).replace('\n', " "));
+    let message =
+        format!("preflight: {}", super::advice(&checked, &plan.platforms).replace('\n', " "));
     if plan.preflight == CheckLevel::Fail {
         bail!("{} (or set `preflight: warn`)", message.trim_end());
     }

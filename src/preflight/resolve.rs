@@ -51,8 +51,16 @@ pub struct ResolvedStage {
 
 /// BuildKit's automatic platform ARGs: their values differ per platform, so
 /// references to them are left as written.
-const PLATFORM_ARGS: &[&str] =
-    &["TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT", "BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT"];
+const PLATFORM_ARGS: &[&str] = &[
+    "TARGETPLATFORM",
+    "TARGETOS",
+    "TARGETARCH",
+    "TARGETVARIANT",
+    "BUILDPLATFORM",
+    "BUILDOS",
+    "BUILDARCH",
+    "BUILDVARIANT",
+];
 
 /// The global ARG values: build-args override defaults; build-args for
 /// ARGs the Dockerfile does not declare before FROM are not used.
@@ -72,7 +80,12 @@ fn global_env(df: &Dockerfile, build_args: &HashMap<String, String>) -> HashMap<
     env
 }
 
-fn substitute(text: &str, escape: char, env: &HashMap<String, String>, unset: &mut Vec<String>) -> Result<String, ExpandError> {
+fn substitute(
+    text: &str,
+    escape: char,
+    env: &HashMap<String, String>,
+    unset: &mut Vec<String>,
+) -> Result<String, ExpandError> {
     expand(text, escape, &mut |name| {
         if PLATFORM_ARGS.contains(&name) {
             Lookup::Keep
@@ -89,8 +102,12 @@ fn substitute(text: &str, escape: char, env: &HashMap<String, String>, unset: &m
 
 fn expand_error(line: u32, text: &str, error: ExpandError) -> DockerfileError {
     match error {
-        ExpandError::Syntax | ExpandError::Unsupported => DockerfileError::BadSubstitution { line, text: text.to_string() },
-        ExpandError::Required { name, message } => DockerfileError::RequiredArg { line, name, message },
+        ExpandError::Syntax | ExpandError::Unsupported => {
+            DockerfileError::BadSubstitution { line, text: text.to_string() }
+        }
+        ExpandError::Required { name, message } => {
+            DockerfileError::RequiredArg { line, name, message }
+        }
     }
 }
 
@@ -120,18 +137,27 @@ fn looks_like_reference(image: &str) -> bool {
 }
 
 /// How a `--platform` value (as written) places the stage.
-fn classify_platform(raw: &str, line: u32, escape: char, env: &HashMap<String, String>) -> Result<StagePlatform, DockerfileError> {
+fn classify_platform(
+    raw: &str,
+    line: u32,
+    escape: char,
+    env: &HashMap<String, String>,
+) -> Result<StagePlatform, DockerfileError> {
     let mut unset = Vec::new();
     let value = substitute(raw, escape, env, &mut unset).map_err(|e| expand_error(line, raw, e))?;
     let value = value.trim();
-    let refers = |names: &[&str]| names.iter().any(|n| value.contains(&format!("${n}")) || value.contains(&format!("${{{n}")));
+    let refers = |names: &[&str]| {
+        names.iter().any(|n| value.contains(&format!("${n}")) || value.contains(&format!("${{{n}")))
+    };
     if refers(&["BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT"]) {
         return Ok(StagePlatform::Build);
     }
     if refers(&["TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT"]) {
         return Ok(StagePlatform::Target);
     }
-    Platform::parse(value).map(StagePlatform::Fixed).map_err(|_| DockerfileError::BadPlatform { line, value: raw.to_string() })
+    Platform::parse(value)
+        .map(StagePlatform::Fixed)
+        .map_err(|_| DockerfileError::BadPlatform { line, value: raw.to_string() })
 }
 
 /// What one stage refers to, before knowing whether it is needed. Errors
@@ -143,7 +169,12 @@ struct Draft {
     extra_images: Vec<(u32, String)>,
 }
 
-fn draft(df: &Dockerfile, stage: &Stage, env: &HashMap<String, String>, earlier: &[Draft]) -> Draft {
+fn draft(
+    df: &Dockerfile,
+    stage: &Stage,
+    env: &HashMap<String, String>,
+    earlier: &[Draft],
+) -> Draft {
     let line = stage.from_line;
     let base = resolve_base(df, stage, env);
     let runs_on = match (&stage.platform_flag, &base) {
@@ -173,7 +204,11 @@ fn draft(df: &Dockerfile, stage: &Stage, env: &HashMap<String, String>, earlier:
     Draft { base, runs_on, stage_deps, extra_images }
 }
 
-fn resolve_base(df: &Dockerfile, stage: &Stage, env: &HashMap<String, String>) -> Result<BaseRef, DockerfileError> {
+fn resolve_base(
+    df: &Dockerfile,
+    stage: &Stage,
+    env: &HashMap<String, String>,
+) -> Result<BaseRef, DockerfileError> {
     let line = stage.from_line;
     let mut unset = Vec::new();
     let image = match substitute(&stage.base, df.escape, env, &mut unset) {
@@ -201,7 +236,11 @@ fn resolve_base(df: &Dockerfile, stage: &Stage, env: &HashMap<String, String>) -
 /// `FROM <stage>`, `COPY --from=<stage|index>` and
 /// `RUN --mount=…,from=<stage>`, in Dockerfile order. Other stages are left
 /// out, and so are their errors.
-pub fn resolve(df: &Dockerfile, build_args: &HashMap<String, String>, target: Option<&str>) -> Result<Vec<ResolvedStage>, DockerfileError> {
+pub fn resolve(
+    df: &Dockerfile,
+    build_args: &HashMap<String, String>,
+    target: Option<&str>,
+) -> Result<Vec<ResolvedStage>, DockerfileError> {
     let env = global_env(df, build_args);
     let mut drafts: Vec<Draft> = Vec::with_capacity(df.stages.len());
     for stage in &df.stages {
@@ -218,7 +257,10 @@ pub fn resolve(df: &Dockerfile, build_args: &HashMap<String, String>, target: Op
                 .iter()
                 .find(|s| s.name.as_deref() == Some(lower.as_str()))
                 .map(|s| s.index)
-                .ok_or_else(|| DockerfileError::UnknownTarget { target: target.to_string(), known: known_names(df) })?
+                .ok_or_else(|| DockerfileError::UnknownTarget {
+                    target: target.to_string(),
+                    known: known_names(df),
+                })?
         }
     };
 
@@ -282,15 +324,27 @@ mod tests {
     fn global_args_substitute_into_from() {
         let cases: [(&str, Pairs, BaseRef); 12] = [
             ("ARG BASE=alpine\nARG TAG=3.19\nFROM ${BASE}:$TAG\n", &[], external("alpine:3.19")),
-            ("ARG BASE=alpine\nARG TAG=3.19\nFROM ${BASE}:$TAG\n", &[("TAG", "3.20"), ("OTHER", "x")], external("alpine:3.20")),
+            (
+                "ARG BASE=alpine\nARG TAG=3.19\nFROM ${BASE}:$TAG\n",
+                &[("TAG", "3.20"), ("OTHER", "x")],
+                external("alpine:3.20"),
+            ),
             ("ARG A=1 BASE\nFROM $BASE\n", &[("BASE", "debian:12")], external("debian:12")),
             ("ARG X\nFROM ${X:-debian}:12\n", &[], external("debian:12")),
             ("ARG X=\nFROM ${X:-debian}:12\n", &[], external("debian:12")),
             ("ARG X\nFROM ${X:-debian}:12\n", &[("X", "ubuntu")], external("ubuntu:12")),
             ("ARG V\nFROM python:3.12${V:+-slim}\n", &[], external("python:3.12")),
             ("ARG V\nFROM python:3.12${V:+-slim}\n", &[("V", "1")], external("python:3.12-slim")),
-            ("ARG REG=docker.io\nARG IMG=\"$REG/library/alpine\"\nFROM $IMG\n", &[], external("docker.io/library/alpine")),
-            ("ARG REG=docker.io\nARG IMG=$REG/library/alpine\nFROM $IMG\n", &[("REG", "ghcr.io")], external("ghcr.io/library/alpine")),
+            (
+                "ARG REG=docker.io\nARG IMG=\"$REG/library/alpine\"\nFROM $IMG\n",
+                &[],
+                external("docker.io/library/alpine"),
+            ),
+            (
+                "ARG REG=docker.io\nARG IMG=$REG/library/alpine\nFROM $IMG\n",
+                &[("REG", "ghcr.io")],
+                external("ghcr.io/library/alpine"),
+            ),
             ("FROM foo:${TARGETARCH}\n", &[], external("foo:${TARGETARCH}")),
             ("FROM alpine AS ARG\nARG X=ignored\nFROM ${X:-Arg}\n", &[], BaseRef::Stage(0)),
         ];
@@ -372,7 +426,9 @@ COPY --from=busybox:1.36 /bin/busybox /bin/
 FROM final AS debug
 ";
         let df = parse_dockerfile(text).unwrap();
-        let indices = |target| -> Vec<usize> { resolve(&df, &HashMap::new(), target).unwrap().iter().map(|s| s.index).collect() };
+        let indices = |target| -> Vec<usize> {
+            resolve(&df, &HashMap::new(), target).unwrap().iter().map(|s| s.index).collect()
+        };
         assert_eq!(indices(None), [0, 2, 3, 4]);
         assert_eq!(indices(Some("final")), [0, 2, 3]);
         assert_eq!(indices(Some("BUILD")), [0]);
@@ -386,7 +442,13 @@ FROM final AS debug
         assert!(stages[0].extra_images.is_empty());
 
         let error = resolve(&df, &HashMap::new(), Some("nope")).unwrap_err();
-        assert_eq!(error, DockerfileError::UnknownTarget { target: "nope".into(), known: "build, unused, tools, final, debug".into() });
+        assert_eq!(
+            error,
+            DockerfileError::UnknownTarget {
+                target: "nope".into(),
+                known: "build, unused, tools, final, debug".into()
+            }
+        );
     }
 
     #[test]
@@ -395,25 +457,46 @@ FROM final AS debug
             (
                 "ARG BASE\nFROM alpine AS ok\nFROM $BASE\n",
                 &[],
-                DockerfileError::EmptyImage { line: 3, text: "$BASE".into(), unset: vec!["BASE".into()] },
+                DockerfileError::EmptyImage {
+                    line: 3,
+                    text: "$BASE".into(),
+                    unset: vec!["BASE".into()],
+                },
             ),
             (
                 "FROM $UNDECLARED\n",
                 &[("UNDECLARED", "alpine")],
-                DockerfileError::EmptyImage { line: 1, text: "$UNDECLARED".into(), unset: vec!["UNDECLARED".into()] },
+                DockerfileError::EmptyImage {
+                    line: 1,
+                    text: "$UNDECLARED".into(),
+                    unset: vec!["UNDECLARED".into()],
+                },
             ),
             (
                 "ARG TAG\nFROM alpine:$TAG\n",
                 &[],
-                DockerfileError::BadImage { line: 2, text: "alpine:$TAG".into(), image: "alpine:".into(), unset: vec!["TAG".into()] },
+                DockerfileError::BadImage {
+                    line: 2,
+                    text: "alpine:$TAG".into(),
+                    image: "alpine:".into(),
+                    unset: vec!["TAG".into()],
+                },
             ),
             (
                 "ARG X\nFROM ${X:?set X to the base image}\n",
                 &[],
-                DockerfileError::RequiredArg { line: 2, name: "X".into(), message: "set X to the base image".into() },
+                DockerfileError::RequiredArg {
+                    line: 2,
+                    name: "X".into(),
+                    message: "set X to the base image".into(),
+                },
             ),
             ("FROM ${X\n", &[], DockerfileError::BadSubstitution { line: 1, text: "${X".into() }),
-            ("FROM --platform=windows/amd64 alpine\n", &[], DockerfileError::BadPlatform { line: 1, value: "windows/amd64".into() }),
+            (
+                "FROM --platform=windows/amd64 alpine\n",
+                &[],
+                DockerfileError::BadPlatform { line: 1, value: "windows/amd64".into() },
+            ),
         ];
         for (text, build_args, expected) in cases {
             let df = parse_dockerfile(text).unwrap();
@@ -431,7 +514,9 @@ FROM final AS debug
 
     #[test]
     fn a_substitution_this_parser_does_not_read_leaves_that_base_unchecked() {
-        let df = parse_dockerfile("ARG BASE_IMAGE=busybox:1\nFROM ${BASE_IMAGE%:*}:multi\nRUN true\n").unwrap();
+        let df =
+            parse_dockerfile("ARG BASE_IMAGE=busybox:1\nFROM ${BASE_IMAGE%:*}:multi\nRUN true\n")
+                .unwrap();
         let stages = resolve(&df, &HashMap::new(), None).unwrap();
         assert_eq!(stages[0].base, BaseRef::Unreadable("${BASE_IMAGE%:*}:multi".into()));
     }

@@ -60,7 +60,10 @@ fn native_from(stage: &Stage) -> (String, String) {
 /// built.
 fn go_env(platforms: &[Platform]) -> (&'static str, &'static str) {
     if platforms.iter().any(|p| p.arch == "arm") {
-        ("ARG TARGETOS TARGETARCH TARGETVARIANT", "CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH GOARM=${TARGETVARIANT#v}")
+        (
+            "ARG TARGETOS TARGETARCH TARGETVARIANT",
+            "CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH GOARM=${TARGETVARIANT#v}",
+        )
     } else {
         ("ARG TARGETOS TARGETARCH", "CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH")
     }
@@ -106,7 +109,8 @@ pub(crate) fn advice(
         run.line,
         crate::platform::join(emulated),
     );
-    let copy = format!("Then copy the result into the per-platform stage with `COPY --from={name}`.");
+    let copy =
+        format!("Then copy the result into the per-platform stage with `COPY --from={name}`.");
     match toolchain {
         Toolchain::Go => {
             let (args, env) = go_env(platforms);
@@ -117,8 +121,12 @@ pub(crate) fn advice(
             )
         }
         Toolchain::Rust => {
-            let mapped: Vec<String> =
-                platforms.iter().filter_map(|p| triples(p).map(|(gnu, rust)| format!("{p} → `{rust}` (linker `{gnu}-gcc`)"))).collect();
+            let mapped: Vec<String> = platforms
+                .iter()
+                .filter_map(|p| {
+                    triples(p).map(|(gnu, rust)| format!("{p} → `{rust}` (linker `{gnu}-gcc`)"))
+                })
+                .collect();
             let example = emulated.iter().find_map(triples).map(|(gnu, rust)| {
                 let variable = format!("CARGO_TARGET_{}_LINKER", rust.to_ascii_uppercase().replace('-', "_"));
                 format!(
@@ -189,17 +197,27 @@ mod tests {
     fn go_settings_go_in_front_of_the_go_command() {
         let env = "CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH";
         let cases = [
-            ("go build -o /out/hello .", Some("RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -o /out/hello .")),
+            (
+                "go build -o /out/hello .",
+                Some(
+                    "RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -o /out/hello .",
+                ),
+            ),
             (
                 "--mount=type=cache,target=/root/.cache go mod download && go build ./cmd/app",
                 Some(
                     "RUN --mount=type=cache,target=/root/.cache go mod download && CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build ./cmd/app",
                 ),
             ),
-            ("GOOS=linux GOARCH=amd64 go install ./...", Some("RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go install ./...")),
+            (
+                "GOOS=linux GOARCH=amd64 go install ./...",
+                Some("RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go install ./..."),
+            ),
             (
                 "go build -ldflags=-X=main.GOOS=x .",
-                Some("RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -ldflags=-X=main.GOOS=x ."),
+                Some(
+                    "RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -ldflags=-X=main.GOOS=x .",
+                ),
             ),
             ("<<EOF\ngo build .\nEOF", None),
         ];
@@ -220,12 +238,23 @@ mod tests {
             ("linux/386", "i686-linux-gnu", "i686-unknown-linux-gnu"),
         ];
         for (platform, gnu, rust) in cases {
-            assert_eq!(triples(&Platform::parse(platform).unwrap()), Some((gnu, rust)), "{platform}");
+            assert_eq!(
+                triples(&Platform::parse(platform).unwrap()),
+                Some((gnu, rust)),
+                "{platform}"
+            );
         }
     }
 
     fn stage(base: &str, name: Option<&str>) -> Stage {
-        Stage { index: 0, name: name.map(str::to_string), from_line: 2, base: base.into(), platform_flag: None, instructions: vec![] }
+        Stage {
+            index: 0,
+            name: name.map(str::to_string),
+            from_line: 2,
+            base: base.into(),
+            platform_flag: None,
+            instructions: vec![],
+        }
     }
 
     #[test]
@@ -233,7 +262,8 @@ mod tests {
         let all = Platform::parse_list("linux/amd64,linux/arm64,linux/arm/v7").unwrap();
         let emulated = &all[1..];
         /// (toolchain, RUN text, FROM image, stage name, parts of the advice)
-        type Case = (Toolchain, &'static str, &'static str, Option<&'static str>, &'static [&'static str]);
+        type Case =
+            (Toolchain, &'static str, &'static str, Option<&'static str>, &'static [&'static str]);
         let cases: [Case; 4] = [
             (
                 Toolchain::Go,
@@ -272,17 +302,37 @@ mod tests {
                     "linux/arm64 → `aarch64-linux-gnu-gcc` (Debian: `gcc-aarch64-linux-gnu`)",
                 ],
             ),
-            (Toolchain::C, "clang -o /hello hello.c", "debian:12", None, &["linux/arm/v7 → `clang --target=arm-linux-gnueabihf`"]),
+            (
+                Toolchain::C,
+                "clang -o /hello hello.c",
+                "debian:12",
+                None,
+                &["linux/arm/v7 → `clang --target=arm-linux-gnueabihf`"],
+            ),
         ];
         for (toolchain, text, base, name, parts) in cases {
-            let tool = text.split_whitespace().take(if toolchain == Toolchain::C { 1 } else { 2 }).collect::<Vec<_>>().join(" ");
+            let tool = text
+                .split_whitespace()
+                .take(if toolchain == Toolchain::C { 1 } else { 2 })
+                .collect::<Vec<_>>()
+                .join(" ");
             let message = advice(&stage(base, name), &run(text), &tool, toolchain, emulated, &all);
             for part in parts {
                 assert!(message.contains(part), "{part:?} in {message}");
             }
         }
         let amd_arm64 = Platform::parse_list("linux/amd64,linux/arm64").unwrap();
-        let go = advice(&stage("golang", None), &run("go build ."), "go build", Toolchain::Go, &amd_arm64[1..], &amd_arm64);
-        assert!(go.contains("\n    ARG TARGETOS TARGETARCH\n") && !go.contains("GOARM"), "no arm, no GOARM: {go}");
+        let go = advice(
+            &stage("golang", None),
+            &run("go build ."),
+            "go build",
+            Toolchain::Go,
+            &amd_arm64[1..],
+            &amd_arm64,
+        );
+        assert!(
+            go.contains("\n    ARG TARGETOS TARGETARCH\n") && !go.contains("GOARM"),
+            "no arm, no GOARM: {go}"
+        );
     }
 }

@@ -30,7 +30,11 @@ pub fn needs_for(stage: &ResolvedStage, requested: &[Platform], build: &Platform
 /// The external images the stages pull (bases, then `COPY --from` and
 /// `RUN --mount` images), each with what it must offer; `offers` is left
 /// empty for the caller to fill in from the registry.
-pub fn bases_to_check(stages: &[ResolvedStage], requested: &[Platform], build: &Platform) -> Vec<BaseAvailability> {
+pub fn bases_to_check(
+    stages: &[ResolvedStage],
+    requested: &[Platform],
+    build: &Platform,
+) -> Vec<BaseAvailability> {
     let mut bases = Vec::new();
     for stage in stages {
         let needs = needs_for(stage, requested, build);
@@ -48,11 +52,12 @@ pub fn bases_to_check(stages: &[ResolvedStage], requested: &[Platform], build: &
 /// The variant number (`v7` → 7), with the architecture's baseline when
 /// there is none.
 fn variant_level(platform: &Platform) -> u32 {
-    platform.variant.as_deref().and_then(|v| v.strip_prefix('v')).and_then(|n| n.parse().ok()).unwrap_or(if platform.arch == "arm" {
-        7
-    } else {
-        1
-    })
+    platform
+        .variant
+        .as_deref()
+        .and_then(|v| v.strip_prefix('v'))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(if platform.arch == "arm" { 7 } else { 1 })
 }
 
 /// True when an image offering `offered` can be pulled for `needed`: the
@@ -60,7 +65,11 @@ fn variant_level(platform: &Platform) -> u32 {
 /// the offered variant may be older than the needed one (an arm/v6 image
 /// serves arm/v7), as containerd's platform matching allows.
 pub fn offers(offered: &[Platform], needed: &Platform) -> bool {
-    offered.iter().any(|o| o.runs_on(needed) && (!matches!(o.arch.as_str(), "arm" | "amd64") || variant_level(o) <= variant_level(needed)))
+    offered.iter().any(|o| {
+        o.runs_on(needed)
+            && (!matches!(o.arch.as_str(), "arm" | "amd64")
+                || variant_level(o) <= variant_level(needed))
+    })
 }
 
 /// The table's columns: the requested platforms, then any other platform a
@@ -130,7 +139,8 @@ pub fn advice(bases: &[BaseAvailability], platforms: &[Platform]) -> String {
     let mut requested_gaps: Vec<Platform> = Vec::new();
     let mut build_gaps: Vec<Platform> = Vec::new();
     for (i, base) in bases.iter().enumerate() {
-        let lacking: Vec<Platform> = gaps.iter().filter(|(b, _)| *b == i).map(|(_, p)| p.clone()).collect();
+        let lacking: Vec<Platform> =
+            gaps.iter().filter(|(b, _)| *b == i).map(|(_, p)| p.clone()).collect();
         if lacking.is_empty() {
             continue;
         }
@@ -146,7 +156,8 @@ pub fn advice(bases: &[BaseAvailability], platforms: &[Platform]) -> String {
             platform::join(&lacking),
         ));
         for platform in lacking {
-            let list = if platforms.contains(&platform) { &mut requested_gaps } else { &mut build_gaps };
+            let list =
+                if platforms.contains(&platform) { &mut requested_gaps } else { &mut build_gaps };
             if !list.contains(&platform) {
                 list.push(platform);
             }
@@ -183,15 +194,22 @@ mod tests {
     }
 
     fn base(image: &str, line: u32, needs: &str, offers: &str) -> BaseAvailability {
-        BaseAvailability { image: image.to_string(), line, needs: platforms(needs), offers: platforms(offers) }
+        BaseAvailability {
+            image: image.to_string(),
+            line,
+            needs: platforms(needs),
+            offers: platforms(offers),
+        }
     }
 
     const THREE: &str = "linux/amd64,linux/arm64,linux/arm/v7";
 
     #[test]
     fn table_marks_offered_missing_and_unneeded() {
-        let bases =
-            [base("golang:1.22", 1, THREE, "linux/amd64,linux/arm64,linux/386"), base("alpine:3.19", 7, "linux/amd64", "linux/amd64")];
+        let bases = [
+            base("golang:1.22", 1, THREE, "linux/amd64,linux/arm64,linux/386"),
+            base("alpine:3.19", 7, "linux/amd64", "linux/amd64"),
+        ];
         let expected = "\
 | Base image | linux/amd64 | linux/arm64 | linux/arm/v7 |
 | --- | --- | --- | --- |
@@ -230,14 +248,21 @@ mod tests {
             ("linux/386", "linux/amd64", false),
         ];
         for (offered, needed, expected) in cases {
-            assert_eq!(offers(&platforms(offered), &platforms(needed)[0]), expected, "{offered} offers {needed}");
+            assert_eq!(
+                offers(&platforms(offered), &platforms(needed)[0]),
+                expected,
+                "{offered} offers {needed}"
+            );
         }
     }
 
     #[test]
     fn advice_names_the_options() {
         let requested = platforms(THREE);
-        let bases = [base("golang:1.22", 1, THREE, "linux/amd64,linux/arm64"), base("alpine:3.19", 7, "linux/amd64", "linux/amd64")];
+        let bases = [
+            base("golang:1.22", 1, THREE, "linux/amd64,linux/arm64"),
+            base("alpine:3.19", 7, "linux/amd64", "linux/amd64"),
+        ];
         let text = advice(&bases, &requested);
         for part in [
             "`golang:1.22` (Dockerfile line 1) is needed for linux/arm/v7 but offers only linux/amd64,linux/arm64.",
@@ -265,10 +290,12 @@ COPY --from=ghcr.io/o/tool:1 /tool /tool
         let stages = resolve(&df, &HashMap::new(), None).unwrap();
         let requested = platforms("linux/amd64,linux/arm64");
         let build = platforms("linux/amd64")[0].clone();
-        let needs: Vec<Vec<Platform>> = stages.iter().map(|s| needs_for(s, &requested, &build)).collect();
+        let needs: Vec<Vec<Platform>> =
+            stages.iter().map(|s| needs_for(s, &requested, &build)).collect();
         assert_eq!(needs, [platforms("linux/amd64"), platforms("linux/arm/v7"), requested.clone()]);
         let bases = bases_to_check(&stages, &requested, &build);
-        let summary: Vec<(&str, u32, String)> = bases.iter().map(|b| (b.image.as_str(), b.line, platform::join(&b.needs))).collect();
+        let summary: Vec<(&str, u32, String)> =
+            bases.iter().map(|b| (b.image.as_str(), b.line, platform::join(&b.needs))).collect();
         assert_eq!(
             summary,
             [

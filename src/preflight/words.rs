@@ -80,7 +80,11 @@ pub(crate) enum ExpandError {
 const MAX_DEPTH: usize = 32;
 
 /// Substitutes variables and removes quotes and escapes.
-pub(crate) fn expand(word: &str, escape: char, lookup: &mut dyn FnMut(&str) -> Lookup) -> Result<String, ExpandError> {
+pub(crate) fn expand(
+    word: &str,
+    escape: char,
+    lookup: &mut dyn FnMut(&str) -> Lookup,
+) -> Result<String, ExpandError> {
     let chars: Vec<char> = word.chars().collect();
     let mut out = String::new();
     expand_into(&chars, escape, lookup, 0, &mut out)?;
@@ -318,7 +322,10 @@ mod tests {
         assert_eq!(run("${}", &[]), Err(ExpandError::Syntax));
         assert_eq!(run("${A#x}", &[("A", "1")]), Err(ExpandError::Unsupported));
         assert_eq!(run("${A%:*}", &[("A", "1")]), Err(ExpandError::Unsupported));
-        assert_eq!(run("${A:?set A}", &[]), Err(ExpandError::Required { name: "A".into(), message: "set A".into() }));
+        assert_eq!(
+            run("${A:?set A}", &[]),
+            Err(ExpandError::Required { name: "A".into(), message: "set A".into() })
+        );
         assert_eq!(run("${A:?set A}", &[("A", "1")]).as_deref(), Ok("1"));
     }
 

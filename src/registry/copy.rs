@@ -34,7 +34,11 @@ pub struct RawManifest {
 
 impl RawManifest {
     pub fn descriptor(&self) -> Descriptor {
-        Descriptor { media_type: self.media_type.clone(), digest: self.digest.clone(), size: self.bytes.len() as u64 }
+        Descriptor {
+            media_type: self.media_type.clone(),
+            digest: self.digest.clone(),
+            size: self.bytes.len() as u64,
+        }
     }
 
     /// Child manifests (of an index) and blobs (of an image manifest).
@@ -49,8 +53,12 @@ impl RawManifest {
         if is_index(&self.media_type) {
             (list("manifests"), Vec::new())
         } else {
-            let mut blobs: Vec<Descriptor> =
-                self.json.get("config").and_then(|c| serde_json::from_value(c.clone()).ok()).into_iter().collect();
+            let mut blobs: Vec<Descriptor> = self
+                .json
+                .get("config")
+                .and_then(|c| serde_json::from_value(c.clone()).ok())
+                .into_iter()
+                .collect();
             blobs.extend(list("layers"));
             (Vec::new(), blobs)
         }
@@ -67,19 +75,29 @@ pub struct MergeEntry {
 }
 
 /// The index that lists `entries`, with index-level annotations.
-pub fn merged_index(entries: &[MergeEntry], annotations: &[(String, String)]) -> (Vec<u8>, Descriptor) {
+pub fn merged_index(
+    entries: &[MergeEntry],
+    annotations: &[(String, String)],
+) -> (Vec<u8>, Descriptor) {
     let mut index = json!({
         "schemaVersion": 2,
         "mediaType": OCI_INDEX,
         "manifests": entries.iter().map(|e| e.entry.clone()).collect::<Vec<_>>(),
     });
     if !annotations.is_empty() {
-        index["annotations"] =
-            annotations.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<serde_json::Map<_, _>>().into();
+        index["annotations"] = annotations
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
     }
     let bytes = serde_json::to_vec(&index).unwrap_or_default();
     let hex: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-    let descriptor = Descriptor { media_type: OCI_INDEX.into(), digest: format!("sha256:{hex}"), size: bytes.len() as u64 };
+    let descriptor = Descriptor {
+        media_type: OCI_INDEX.into(),
+        digest: format!("sha256:{hex}"),
+        size: bytes.len() as u64,
+    };
     (bytes, descriptor)
 }
 
@@ -90,7 +108,11 @@ pub fn duplicate_platforms(entries: &[MergeEntry]) -> Option<(Platform, String, 
             if let (Some(pa), Some(pb)) = (&a.platform, &b.platform)
                 && pa == pb
             {
-                return Some((pa.clone(), a.descriptor.digest.clone(), b.descriptor.digest.clone()));
+                return Some((
+                    pa.clone(),
+                    a.descriptor.digest.clone(),
+                    b.descriptor.digest.clone(),
+                ));
             }
         }
     }
@@ -99,20 +121,31 @@ pub fn duplicate_platforms(entries: &[MergeEntry]) -> Option<(Platform, String, 
 
 impl Registry {
     /// A manifest of `image` by digest or tag, as stored.
-    pub async fn raw_manifest(&self, image: &ImageName, reference_text: &str) -> Result<RawManifest> {
+    pub async fn raw_manifest(
+        &self,
+        image: &ImageName,
+        reference_text: &str,
+    ) -> Result<RawManifest> {
         let reference = Self::reference(image, Some(reference_text))?;
         let auth = self.auth(&image.registry);
-        let (bytes, digest) = retry(&format!("reading {reference}"), REGISTRY_POLICY, registry_transience, || {
-            self.client.pull_manifest_raw(&reference, &auth, ACCEPTED)
-        })
-        .await
-        .with_context(|| format!("{reference} does not exist or cannot be read"))?;
-        let json: Value = serde_json::from_slice(&bytes).with_context(|| format!("{reference} is not a JSON manifest"))?;
-        let media_type = json
-            .get("mediaType")
-            .and_then(|m| m.as_str())
-            .map(str::to_string)
-            .unwrap_or_else(|| if json.get("manifests").is_some() { OCI_INDEX.to_string() } else { OCI_MANIFEST.to_string() });
+        let (bytes, digest) =
+            retry(&format!("reading {reference}"), REGISTRY_POLICY, registry_transience, || {
+                self.client.pull_manifest_raw(&reference, &auth, ACCEPTED)
+            })
+            .await
+            .with_context(|| format!("{reference} does not exist or cannot be read"))?;
+        let json: Value = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{reference} is not a JSON manifest"))?;
+        let media_type =
+            json.get("mediaType").and_then(|m| m.as_str()).map(str::to_string).unwrap_or_else(
+                || {
+                    if json.get("manifests").is_some() {
+                        OCI_INDEX.to_string()
+                    } else {
+                        OCI_MANIFEST.to_string()
+                    }
+                },
+            );
         Ok(RawManifest { bytes, digest, media_type, json })
     }
 
@@ -122,31 +155,45 @@ impl Registry {
     pub async fn merge_entries(&self, image: &ImageName, digest: &str) -> Result<Vec<MergeEntry>> {
         let manifest = self.raw_manifest(image, digest).await?;
         if is_index(&manifest.media_type) {
-            let entries = manifest.json.get("manifests").and_then(|m| m.as_array()).cloned().unwrap_or_default();
+            let entries = manifest
+                .json
+                .get("manifests")
+                .and_then(|m| m.as_array())
+                .cloned()
+                .unwrap_or_default();
             return entries
                 .into_iter()
                 .map(|entry| {
-                    let descriptor: Descriptor = serde_json::from_value(entry.clone()).context("an index entry is not a descriptor")?;
+                    let descriptor: Descriptor = serde_json::from_value(entry.clone())
+                        .context("an index entry is not a descriptor")?;
                     let platform = entry.get("platform").and_then(Platform::from_oci_json);
                     Ok(MergeEntry { descriptor, platform, entry })
                 })
                 .collect();
         }
         let (images, _) = self.platform_images(image, digest, &[]).await?;
-        let platform = images.into_iter().next().map(|i| i.platform).context("the manifest declares no platform")?;
+        let platform = images
+            .into_iter()
+            .next()
+            .map(|i| i.platform)
+            .context("the manifest declares no platform")?;
         let descriptor = manifest.descriptor();
         let mut platform_json = json!({ "os": platform.os, "architecture": platform.arch });
         if let Some(variant) = &platform.variant {
             platform_json["variant"] = json!(variant);
         }
-        let entry =
-            json!({ "mediaType": descriptor.media_type, "digest": descriptor.digest, "size": descriptor.size, "platform": platform_json });
+        let entry = json!({ "mediaType": descriptor.media_type, "digest": descriptor.digest, "size": descriptor.size, "platform": platform_json });
         Ok(vec![MergeEntry { descriptor, platform: Some(platform), entry }])
     }
 
     /// Copies the manifest `digest` and everything it names from `source` to
     /// `target`: blobs are mounted within one registry, copied across.
-    pub async fn copy_manifest(&self, source: &ImageName, target: &ImageName, digest: &str) -> Result<()> {
+    pub async fn copy_manifest(
+        &self,
+        source: &ImageName,
+        target: &ImageName,
+        digest: &str,
+    ) -> Result<()> {
         let manifest = self.raw_manifest(source, digest).await?;
         let (children, blobs) = manifest.children();
         for child in &children {
@@ -160,15 +207,28 @@ impl Registry {
         self.put_manifest(target, digest, &manifest.descriptor(), manifest.bytes.clone()).await
     }
 
-    async fn copy_blob(&self, source: &ImageName, target: &ImageName, blob: &Descriptor) -> Result<()> {
+    async fn copy_blob(
+        &self,
+        source: &ImageName,
+        target: &ImageName,
+        blob: &Descriptor,
+    ) -> Result<()> {
         let source_ref = Self::reference(source, None)?;
         let mount_from = (source.registry == target.registry).then_some(source);
         self.put_blob(target, blob, mount_from, || async {
-            let source_stream = self.client.pull_blob_stream(&source_ref, blob.digest.as_str()).await?;
-            Ok(source_stream.stream.map_err(|error| oci_client::errors::OciDistributionError::GenericError(Some(error.to_string()))))
+            let source_stream =
+                self.client.pull_blob_stream(&source_ref, blob.digest.as_str()).await?;
+            Ok(source_stream.stream.map_err(|error| {
+                oci_client::errors::OciDistributionError::GenericError(Some(error.to_string()))
+            }))
         })
         .await
-        .with_context(|| format!("could not copy {} ({} bytes) from {} to {}", blob.digest, blob.size, source.name, target.name))?;
+        .with_context(|| {
+            format!(
+                "could not copy {} ({} bytes) from {} to {}",
+                blob.digest, blob.size, source.name, target.name
+            )
+        })?;
         Ok(())
     }
 
@@ -186,8 +246,12 @@ impl Registry {
     ) -> Result<bool>
     where
         Open: Fn() -> Opening,
-        Opening: std::future::Future<Output = Result<Body, oci_client::errors::OciDistributionError>>,
-        Body: futures_util::Stream<Item = Result<bytes::Bytes, oci_client::errors::OciDistributionError>> + Send + 'static,
+        Opening:
+            std::future::Future<Output = Result<Body, oci_client::errors::OciDistributionError>>,
+        Body: futures_util::Stream<
+                Item = Result<bytes::Bytes, oci_client::errors::OciDistributionError>,
+            > + Send
+            + 'static,
     {
         let target_ref = Self::reference(target, None)?;
         if self.client.blob_exists(&target_ref, &blob.digest).await.unwrap_or(false) {
@@ -201,10 +265,15 @@ impl Registry {
                 return Ok(false);
             }
         }
-        retry(&format!("uploading {} to {}", blob.digest, target.name), REGISTRY_POLICY, registry_transience, || async {
-            let body = open().await?;
-            self.client.push_blob_stream(&target_ref, body, &blob.digest, Some(blob.size)).await
-        })
+        retry(
+            &format!("uploading {} to {}", blob.digest, target.name),
+            REGISTRY_POLICY,
+            registry_transience,
+            || async {
+                let body = open().await?;
+                self.client.push_blob_stream(&target_ref, body, &blob.digest, Some(blob.size)).await
+            },
+        )
         .await?;
         Ok(true)
     }
@@ -220,10 +289,16 @@ pub fn check_merge(entries: &[MergeEntry], required: &[Platform]) -> Result<()> 
     if let Some((platform, a, b)) = duplicate_platforms(entries) {
         bail!("digests: {a} and {b} are both {platform}; give one digest per platform");
     }
-    let missing: Vec<String> =
-        required.iter().filter(|p| !entries.iter().any(|e| e.platform.as_ref() == Some(*p))).map(Platform::to_string).collect();
+    let missing: Vec<String> = required
+        .iter()
+        .filter(|p| !entries.iter().any(|e| e.platform.as_ref() == Some(*p)))
+        .map(Platform::to_string)
+        .collect();
     if !missing.is_empty() {
-        bail!("digests: no digest is for {}, which `platforms` asks for; add its digest or remove it from `platforms`", missing.join(", "));
+        bail!(
+            "digests: no digest is for {}, which `platforms` asks for; add its digest or remove it from `platforms`",
+            missing.join(", ")
+        );
     }
     Ok(())
 }
@@ -234,7 +309,11 @@ mod tests {
 
     fn entry(platform: Option<&str>, digest: &str) -> MergeEntry {
         MergeEntry {
-            descriptor: Descriptor { media_type: OCI_MANIFEST.into(), digest: digest.into(), size: 10 },
+            descriptor: Descriptor {
+                media_type: OCI_MANIFEST.into(),
+                digest: digest.into(),
+                size: 10,
+            },
             platform: platform.map(|p| Platform::parse(p).unwrap()),
             entry: json!({"mediaType": OCI_MANIFEST, "digest": digest, "size": 10}),
         }
@@ -247,8 +326,13 @@ mod tests {
         let attestation = entry(None, "sha256:c");
         let required = Platform::parse_list("linux/amd64,linux/arm64").unwrap();
         assert!(check_merge(&[amd.clone(), arm.clone(), attestation.clone()], &required).is_ok());
-        let error = check_merge(&[amd.clone(), entry(Some("linux/amd64"), "sha256:d")], &[]).unwrap_err().to_string();
-        assert_eq!(error, "digests: sha256:a and sha256:d are both linux/amd64; give one digest per platform");
+        let error = check_merge(&[amd.clone(), entry(Some("linux/amd64"), "sha256:d")], &[])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "digests: sha256:a and sha256:d are both linux/amd64; give one digest per platform"
+        );
         let error = check_merge(&[amd], &required).unwrap_err().to_string();
         assert!(error.starts_with("digests: no digest is for linux/arm64"), "{error}");
     }
@@ -256,7 +340,8 @@ mod tests {
     #[test]
     fn the_merged_index_is_content_addressed() {
         let entries = [entry(Some("linux/amd64"), "sha256:a")];
-        let (bytes, descriptor) = merged_index(&entries, &[("org.opencontainers.image.version".into(), "1.0.0".into())]);
+        let (bytes, descriptor) =
+            merged_index(&entries, &[("org.opencontainers.image.version".into(), "1.0.0".into())]);
         let json: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(json["mediaType"], OCI_INDEX);
         assert_eq!(json["manifests"][0]["digest"], "sha256:a");

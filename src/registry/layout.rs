@@ -56,7 +56,8 @@ impl Layout {
     }
 
     pub fn blob_path(&self, digest: &str) -> Result<PathBuf> {
-        let (algorithm, hex) = digest.split_once(':').with_context(|| format!("`{digest}` is not a digest"))?;
+        let (algorithm, hex) =
+            digest.split_once(':').with_context(|| format!("`{digest}` is not a digest"))?;
         if !hex.chars().all(|c| c.is_ascii_hexdigit()) {
             bail!("`{digest}` is not a digest");
         }
@@ -70,8 +71,10 @@ impl Layout {
 
     /// The image the layout was written for: the first entry of index.json.
     pub fn root(&self) -> Result<Descriptor> {
-        let text = std::fs::read_to_string(self.dir.join("index.json")).context("could not read the layout's index.json")?;
-        let index: ManifestShape = serde_json::from_str(&text).context("the layout's index.json is not an OCI index")?;
+        let text = std::fs::read_to_string(self.dir.join("index.json"))
+            .context("could not read the layout's index.json")?;
+        let index: ManifestShape =
+            serde_json::from_str(&text).context("the layout's index.json is not an OCI index")?;
         index.manifests.into_iter().next().context("the layout's index.json names no image")
     }
 
@@ -91,7 +94,9 @@ impl Layout {
             return Ok(());
         }
         let shape: ManifestShape = serde_json::from_slice(&self.read_blob(&descriptor.digest)?)
-            .with_context(|| format!("{} in the image layout is not a manifest", descriptor.digest))?;
+            .with_context(|| {
+                format!("{} in the image layout is not a manifest", descriptor.digest)
+            })?;
         let media_type = shape.media_type.clone().unwrap_or_else(|| descriptor.media_type.clone());
         if is_index(&media_type) {
             for child in &shape.manifests {
@@ -115,7 +120,8 @@ mod tests {
     use sha2::Digest as _;
 
     fn put(dir: &Path, content: &str) -> String {
-        let hex: String = sha2::Sha256::digest(content.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String =
+            sha2::Sha256::digest(content.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
         std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
         std::fs::write(dir.join("blobs/sha256").join(&hex), content).unwrap();
         format!("sha256:{hex}")
@@ -138,10 +144,16 @@ mod tests {
                 descriptor("application/vnd.oci.image.layer.v1.tar+gzip", &layer, 12)
             );
             let digest = put(dir.path(), &manifest);
-            manifests.push(descriptor("application/vnd.oci.image.manifest.v1+json", &digest, manifest.len()));
+            manifests.push(descriptor(
+                "application/vnd.oci.image.manifest.v1+json",
+                &digest,
+                manifest.len(),
+            ));
         }
-        let index =
-            format!(r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{}]}}"#, manifests.join(","));
+        let index = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{}]}}"#,
+            manifests.join(",")
+        );
         let index_digest = put(dir.path(), &index);
         std::fs::write(
             dir.path().join("index.json"),
@@ -165,7 +177,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("index.json"),
-            format!(r#"{{"manifests":[{}]}}"#, descriptor("application/vnd.oci.image.manifest.v1+json", "sha256:00", 2)),
+            format!(
+                r#"{{"manifests":[{}]}}"#,
+                descriptor("application/vnd.oci.image.manifest.v1+json", "sha256:00", 2)
+            ),
         )
         .unwrap();
         let error = Layout::open(dir.path()).unwrap().push_order().unwrap_err().to_string();

@@ -50,8 +50,14 @@ impl PlatformImage {
     /// One platform's image from its manifest and config; `platform` as its
     /// index entry claims, else what the config declares; None when neither
     /// names one.
-    pub fn read(digest: &str, platform: Option<Platform>, manifest: &OciImageManifest, config: &str) -> Option<PlatformImage> {
-        let size = manifest.config.size.max(0) as u64 + manifest.layers.iter().map(|l| l.size.max(0) as u64).sum::<u64>();
+    pub fn read(
+        digest: &str,
+        platform: Option<Platform>,
+        manifest: &OciImageManifest,
+        config: &str,
+    ) -> Option<PlatformImage> {
+        let size = manifest.config.size.max(0) as u64
+            + manifest.layers.iter().map(|l| l.size.max(0) as u64).sum::<u64>();
         let (config_platform, layer_steps) = read_config(config, manifest.layers.len());
         Some(PlatformImage {
             platform: platform.or_else(|| config_platform.clone())?,
@@ -75,7 +81,9 @@ pub struct Attestation {
 
 /// The platform a config blob declares, and the step behind each layer.
 pub fn read_config(config: &str, layer_count: usize) -> (Option<Platform>, Vec<String>) {
-    let Ok(json) = serde_json::from_str::<serde_json::Value>(config) else { return (None, Vec::new()) };
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(config) else {
+        return (None, Vec::new());
+    };
     let platform = Platform::from_oci_json(&json);
     let steps: Vec<String> = json
         .get("history")
@@ -99,9 +107,14 @@ pub(crate) fn implicitly_insecure(registry: &str) -> bool {
 }
 
 impl Registry {
-    pub fn new(insecure_registries: &[String], credentials: &[Credential], images: &[ImageName]) -> Registry {
+    pub fn new(
+        insecure_registries: &[String],
+        credentials: &[Credential],
+        images: &[ImageName],
+    ) -> Registry {
         let mut plain_http: Vec<String> = insecure_registries.to_vec();
-        plain_http.extend(images.iter().map(|i| i.registry.clone()).filter(|r| implicitly_insecure(r)));
+        plain_http
+            .extend(images.iter().map(|i| i.registry.clone()).filter(|r| implicitly_insecure(r)));
         let config = ClientConfig {
             protocol: ClientProtocol::HttpsExcept(plain_http),
             read_timeout: Some(REQUEST_TIMEOUT),
@@ -113,7 +126,12 @@ impl Registry {
         };
         Registry {
             client: Client::new(config),
-            credentials: credentials.iter().map(|c| (c.registry.clone(), (c.username.clone(), c.password.expose().to_string()))).collect(),
+            credentials: credentials
+                .iter()
+                .map(|c| {
+                    (c.registry.clone(), (c.username.clone(), c.password.expose().to_string()))
+                })
+                .collect(),
             push_authorized: Default::default(),
         }
     }
@@ -146,15 +164,24 @@ impl Registry {
         let operation = if for_push { RegistryOperation::Push } else { RegistryOperation::Pull };
         let refused = |detail: String| {
             if self.credentials.contains_key(&image.registry) {
-                anyhow!("password: the registry {} refused {who} ({detail}); check `username` and `password`", image.registry)
+                anyhow!(
+                    "password: the registry {} refused {who} ({detail}); check `username` and `password`",
+                    image.registry
+                )
             } else {
-                anyhow!("username: the registry {} needs credentials ({detail}); set `username` and `password`", image.registry)
+                anyhow!(
+                    "username: the registry {} needs credentials ({detail}); set `username` and `password`",
+                    image.registry
+                )
             }
         };
         let attempt = async {
-            match retry(&format!("reaching {}", image.registry), REGISTRY_POLICY, registry_transience, || {
-                self.client.auth(&reference, &auth, operation)
-            })
+            match retry(
+                &format!("reaching {}", image.registry),
+                REGISTRY_POLICY,
+                registry_transience,
+                || self.client.auth(&reference, &auth, operation),
+            )
             .await
             {
                 Ok(_) => {}
@@ -163,17 +190,27 @@ impl Registry {
                 }
                 Err(error) => return Err(unreachable(&image.registry, error)),
             }
-            match retry(&format!("listing tags of {}", image.name), REGISTRY_POLICY, registry_transience, || {
-                self.client.list_tags(&reference, &auth, Some(1), None)
-            })
+            match retry(
+                &format!("listing tags of {}", image.name),
+                REGISTRY_POLICY,
+                registry_transience,
+                || self.client.list_tags(&reference, &auth, Some(1), None),
+            )
             .await
             {
                 Ok(_) => Ok(()),
                 Err(error) if is_not_found(&error) => Ok(()),
-                Err(OciDistributionError::UnauthorizedError { .. }) => Err(refused("HTTP 401".into())),
-                Err(OciDistributionError::ServerError { code: 403, .. }) => Err(refused("HTTP 403".into())),
+                Err(OciDistributionError::UnauthorizedError { .. }) => {
+                    Err(refused("HTTP 401".into()))
+                }
+                Err(OciDistributionError::ServerError { code: 403, .. }) => {
+                    Err(refused("HTTP 403".into()))
+                }
                 Err(OciDistributionError::RegistryError { envelope, .. })
-                    if envelope.errors.iter().any(|e| format!("{:?}", e.code).contains("Denied")) =>
+                    if envelope
+                        .errors
+                        .iter()
+                        .any(|e| format!("{:?}", e.code).contains("Denied")) =>
                 {
                     Err(refused("access denied".into()))
                 }
@@ -181,17 +218,27 @@ impl Registry {
             }
         };
         tokio::time::timeout(REQUEST_TIMEOUT, attempt).await.map_err(|_| {
-            anyhow!("the registry {} did not answer within {}s; check that it is reachable", image.registry, REQUEST_TIMEOUT.as_secs())
+            anyhow!(
+                "the registry {} did not answer within {}s; check that it is reachable",
+                image.registry,
+                REQUEST_TIMEOUT.as_secs()
+            )
         })??;
         if for_push {
-            self.push_authorized.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(image.name.clone());
+            self.push_authorized
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(image.name.clone());
         }
         Ok(())
     }
 
     /// Whether `check_access` already authorized pushes to `image`.
     fn push_authorized(&self, image: &ImageName) -> bool {
-        self.push_authorized.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&image.name)
+        self.push_authorized
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&image.name)
     }
 
     /// Authorizes pushes to `image`, unless `check_access` already did.
@@ -201,11 +248,16 @@ impl Registry {
         }
         let repository = Self::reference(image, None)?;
         let auth = self.auth(&image.registry);
-        retry(&format!("authorizing a push to {}", image.name), REGISTRY_POLICY, registry_transience, || {
-            self.client.auth(&repository, &auth, RegistryOperation::Push)
-        })
+        retry(
+            &format!("authorizing a push to {}", image.name),
+            REGISTRY_POLICY,
+            registry_transience,
+            || self.client.auth(&repository, &auth, RegistryOperation::Push),
+        )
         .await
-        .with_context(|| format!("the registry {} refused a push to {}", image.registry, image.name))?;
+        .with_context(|| {
+            format!("the registry {} refused a push to {}", image.registry, image.name)
+        })?;
         Ok(())
     }
 
@@ -216,15 +268,19 @@ impl Registry {
         let mut tags = Vec::new();
         let mut last: Option<String> = None;
         loop {
-            let page = match retry(&format!("listing tags of {}", image.name), REGISTRY_POLICY, registry_transience, || {
-                self.client.list_tags(&reference, &auth, Some(1000), last.as_deref())
-            })
+            let page = match retry(
+                &format!("listing tags of {}", image.name),
+                REGISTRY_POLICY,
+                registry_transience,
+                || self.client.list_tags(&reference, &auth, Some(1000), last.as_deref()),
+            )
             .await
             {
                 Ok(page) => page,
                 Err(error) if is_not_found(&error) => return Ok(tags),
                 Err(error) => {
-                    return Err(error).with_context(|| format!("could not list the tags of {}", image.name));
+                    return Err(error)
+                        .with_context(|| format!("could not list the tags of {}", image.name));
                 }
             };
             let done = page.tags.len() < 1000;
@@ -259,9 +315,11 @@ impl Registry {
         let auth = self.auth(&image.registry);
         let reference = Self::reference(image, Some(digest))?;
         let (manifest, _) =
-            retry(&format!("reading {reference}"), REGISTRY_POLICY, registry_transience, || self.client.pull_manifest(&reference, &auth))
-                .await
-                .with_context(|| format!("could not read {reference}"))?;
+            retry(&format!("reading {reference}"), REGISTRY_POLICY, registry_transience, || {
+                self.client.pull_manifest(&reference, &auth)
+            })
+            .await
+            .with_context(|| format!("could not read {reference}"))?;
         let entries: Vec<ImageIndexEntry> = match manifest {
             OciManifest::ImageIndex(index) => index.manifests,
             OciManifest::Image(_) => {
@@ -279,13 +337,19 @@ impl Registry {
             .filter(|e| is_attestation(e))
             .map(|e| Attestation {
                 digest: e.digest.clone(),
-                describes: e.annotations.as_ref().and_then(|a| a.get("vnd.docker.reference.digest").cloned()),
+                describes: e
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get("vnd.docker.reference.digest").cloned()),
             })
             .collect();
         // Every platform's manifest and config not known yet, read concurrently.
         let reads = entries.iter().filter(|e| !is_attestation(e)).filter_map(|entry| {
             let platform = entry_platform(entry)?;
-            let known = known.iter().find(|k| k.digest == entry.digest).map(|k| PlatformImage { platform: platform.clone(), ..k.clone() });
+            let known = known
+                .iter()
+                .find(|k| k.digest == entry.digest)
+                .map(|k| PlatformImage { platform: platform.clone(), ..k.clone() });
             Some(async move {
                 match known {
                     Some(known) => Ok(known),
@@ -299,15 +363,22 @@ impl Registry {
 
     /// One platform's image manifest and config; `platform` as its index
     /// entry claims, or from the config when there is no index.
-    async fn platform_image(&self, image: &ImageName, digest: &str, platform: Option<Platform>) -> Result<PlatformImage> {
+    async fn platform_image(
+        &self,
+        image: &ImageName,
+        digest: &str,
+        platform: Option<Platform>,
+    ) -> Result<PlatformImage> {
         let auth = self.auth(&image.registry);
         let reference = Self::reference(image, Some(digest))?;
-        let (manifest, _, config) = retry(&format!("reading {reference}"), REGISTRY_POLICY, registry_transience, || {
-            self.client.pull_manifest_and_config(&reference, &auth)
-        })
-        .await
-        .with_context(|| format!("could not read {reference}"))?;
-        PlatformImage::read(digest, platform, &manifest, &config).with_context(|| format!("{reference} declares no platform"))
+        let (manifest, _, config) =
+            retry(&format!("reading {reference}"), REGISTRY_POLICY, registry_transience, || {
+                self.client.pull_manifest_and_config(&reference, &auth)
+            })
+            .await
+            .with_context(|| format!("could not read {reference}"))?;
+        PlatformImage::read(digest, platform, &manifest, &config)
+            .with_context(|| format!("{reference} declares no platform"))
     }
 
     /// The platforms an image offers: its index's entries, or for a
@@ -327,34 +398,43 @@ impl Registry {
             other => anyhow!("could not read {reference_text}: {other}"),
         })?;
         match manifest {
-            OciManifest::ImageIndex(index) => {
-                Ok(index.manifests.iter().filter(|e| !is_attestation(e)).filter_map(entry_platform).collect())
-            }
+            OciManifest::ImageIndex(index) => Ok(index
+                .manifests
+                .iter()
+                .filter(|e| !is_attestation(e))
+                .filter_map(entry_platform)
+                .collect()),
             OciManifest::Image(_) => {
-                let (_, _, config) = self
-                    .client
-                    .pull_manifest_and_config(&reference, &auth)
-                    .await
-                    .with_context(|| format!("could not read the config of {reference_text}"))?;
+                let (_, _, config) =
+                    self.client.pull_manifest_and_config(&reference, &auth).await.with_context(
+                        || format!("could not read the config of {reference_text}"),
+                    )?;
                 Ok(read_config(&config, 0).0.into_iter().collect())
             }
         }
     }
 
     /// A layer of `image` as a stream of bytes.
-    pub async fn layer_stream(&self, image: &ImageName, digest: &str) -> Result<oci_client::client::SizedStream> {
+    pub async fn layer_stream(
+        &self,
+        image: &ImageName,
+        digest: &str,
+    ) -> Result<oci_client::client::SizedStream> {
         let reference = Self::reference(image, None)?;
-        retry(&format!("reading layer {digest}"), REGISTRY_POLICY, registry_transience, || self.client.pull_blob_stream(&reference, digest))
-            .await
-            .with_context(|| format!("could not read layer {digest} of {}", image.name))
+        retry(&format!("reading layer {digest}"), REGISTRY_POLICY, registry_transience, || {
+            self.client.pull_blob_stream(&reference, digest)
+        })
+        .await
+        .with_context(|| format!("could not read layer {digest} of {}", image.name))
     }
 }
 
 /// BuildKit's provenance and SBOM manifests: `unknown/unknown` with a
 /// reference-type annotation.
 pub fn is_attestation(entry: &ImageIndexEntry) -> bool {
-    entry.annotations.as_ref().is_some_and(|a| a.get("vnd.docker.reference.type").is_some_and(|t| t == "attestation-manifest"))
-        || entry_platform(entry).is_none()
+    entry.annotations.as_ref().is_some_and(|a| {
+        a.get("vnd.docker.reference.type").is_some_and(|t| t == "attestation-manifest")
+    }) || entry_platform(entry).is_none()
 }
 
 pub fn entry_platform(entry: &ImageIndexEntry) -> Option<Platform> {
@@ -363,9 +443,10 @@ pub fn entry_platform(entry: &ImageIndexEntry) -> Option<Platform> {
 
 fn is_not_found(error: &OciDistributionError) -> bool {
     match error {
-        OciDistributionError::RegistryError { envelope, .. } => {
-            envelope.errors.iter().any(|e| matches!(format!("{:?}", e.code).as_str(), "NameUnknown" | "ManifestUnknown"))
-        }
+        OciDistributionError::RegistryError { envelope, .. } => envelope
+            .errors
+            .iter()
+            .any(|e| matches!(format!("{:?}", e.code).as_str(), "NameUnknown" | "ManifestUnknown")),
         OciDistributionError::ServerError { code: 404, .. } => true,
         OciDistributionError::ImageManifestNotFoundError(_) => true,
         _ => false,
@@ -374,7 +455,9 @@ fn is_not_found(error: &OciDistributionError) -> bool {
 
 fn unreachable(registry: &str, error: OciDistributionError) -> anyhow::Error {
     let detail = match &error {
-        OciDistributionError::RequestError(e) if e.is_connect() => "connection refused or host unknown".to_string(),
+        OciDistributionError::RequestError(e) if e.is_connect() => {
+            "connection refused or host unknown".to_string()
+        }
         OciDistributionError::RequestError(e) if e.is_timeout() => "timed out".to_string(),
         other => other.to_string(),
     };

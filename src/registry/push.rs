@@ -30,14 +30,20 @@ const CONCURRENT_UPLOADS: usize = 8;
 /// saves the question.
 fn worth_asking_first(blob: &Descriptor) -> bool {
     const SMALL: u64 = 1 << 20;
-    let filesystem_layer = blob.media_type.contains(".layer.") || blob.media_type.contains("rootfs.diff");
+    let filesystem_layer =
+        blob.media_type.contains(".layer.") || blob.media_type.contains("rootfs.diff");
     filesystem_layer || blob.size > SMALL
 }
 
 impl Registry {
     /// Pushes the layout to `image`'s repository by digest: every blob of
     /// `order`, then its manifests. No tag is touched.
-    pub async fn push_layout(&self, layout: &Layout, order: &PushOrder, image: &ImageName) -> Result<PushStats> {
+    pub async fn push_layout(
+        &self,
+        layout: &Layout,
+        order: &PushOrder,
+        image: &ImageName,
+    ) -> Result<PushStats> {
         self.authorize_push(image).await?;
         let results: Vec<(bool, u64)> = futures_util::stream::iter(order.blobs.iter())
             .map(|blob| self.push_blob_once(layout, image, blob))
@@ -55,49 +61,85 @@ impl Registry {
         }
         // Platform and attestation manifests concurrently, then the indexes
         // that name them, in walk order.
-        let (images, indexes): (Vec<&Descriptor>, Vec<&Descriptor>) = order.manifests.iter().partition(|m| !is_index(&m.media_type));
+        let (images, indexes): (Vec<&Descriptor>, Vec<&Descriptor>) =
+            order.manifests.iter().partition(|m| !is_index(&m.media_type));
         let puts = images.iter().map(|manifest| async move {
-            self.put_manifest(image, &manifest.digest, manifest, layout.read_blob(&manifest.digest)?.into()).await
+            self.put_manifest(
+                image,
+                &manifest.digest,
+                manifest,
+                layout.read_blob(&manifest.digest)?.into(),
+            )
+            .await
         });
         futures_util::future::try_join_all(puts).await?;
         for index in indexes {
-            self.put_manifest(image, &index.digest, index, layout.read_blob(&index.digest)?.into()).await?;
+            self.put_manifest(image, &index.digest, index, layout.read_blob(&index.digest)?.into())
+                .await?;
         }
         Ok(stats)
     }
 
     /// Uploads one blob unless the repository has it, streamed from its
     /// file (memory does not grow with its size); true when uploaded.
-    async fn push_blob_once(&self, layout: &Layout, image: &ImageName, blob: &Descriptor) -> Result<(bool, u64)> {
+    async fn push_blob_once(
+        &self,
+        layout: &Layout,
+        image: &ImageName,
+        blob: &Descriptor,
+    ) -> Result<(bool, u64)> {
         let reference = Self::reference(image, None)?;
         let exists = worth_asking_first(blob)
-            && retry(&format!("checking {} in {}", blob.digest, image.name), REGISTRY_POLICY, registry_transience, || {
-                self.client.blob_exists(&reference, &blob.digest)
-            })
+            && retry(
+                &format!("checking {} in {}", blob.digest, image.name),
+                REGISTRY_POLICY,
+                registry_transience,
+                || self.client.blob_exists(&reference, &blob.digest),
+            )
             .await
             .unwrap_or(false);
         if exists {
             return Ok((false, blob.size));
         }
         let path = layout.blob_path(&blob.digest)?;
-        retry(&format!("uploading {} to {}", blob.digest, image.name), REGISTRY_POLICY, registry_transience, || async {
-            let file = tokio::fs::File::open(&path)
-                .await
-                .map_err(|error| oci_client::errors::OciDistributionError::GenericError(Some(format!("{}: {error}", path.display()))))?;
-            let body = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20)
-                .map_err(|error| oci_client::errors::OciDistributionError::GenericError(Some(error.to_string())));
-            self.client.push_blob_stream(&reference, body, &blob.digest, Some(blob.size)).await
-        })
+        retry(
+            &format!("uploading {} to {}", blob.digest, image.name),
+            REGISTRY_POLICY,
+            registry_transience,
+            || async {
+                let file = tokio::fs::File::open(&path).await.map_err(|error| {
+                    oci_client::errors::OciDistributionError::GenericError(Some(format!(
+                        "{}: {error}",
+                        path.display()
+                    )))
+                })?;
+                let body =
+                    tokio_util::io::ReaderStream::with_capacity(file, 1 << 20).map_err(|error| {
+                        oci_client::errors::OciDistributionError::GenericError(Some(
+                            error.to_string(),
+                        ))
+                    });
+                self.client.push_blob_stream(&reference, body, &blob.digest, Some(blob.size)).await
+            },
+        )
         .await
-        .with_context(|| format!("could not upload {} ({} bytes) to {}", blob.digest, blob.size, image.name))?;
+        .with_context(|| {
+            format!("could not upload {} ({} bytes) to {}", blob.digest, blob.size, image.name)
+        })?;
         Ok((true, blob.size))
     }
 
     /// Stores a manifest under `reference` (a digest or a tag).
-    pub async fn put_manifest(&self, image: &ImageName, reference_text: &str, manifest: &Descriptor, body: bytes::Bytes) -> Result<()> {
+    pub async fn put_manifest(
+        &self,
+        image: &ImageName,
+        reference_text: &str,
+        manifest: &Descriptor,
+        body: bytes::Bytes,
+    ) -> Result<()> {
         let reference = Self::reference(image, Some(reference_text))?;
-        let content_type =
-            HeaderValue::from_str(&manifest.media_type).with_context(|| format!("`{}` is not a media type", manifest.media_type))?;
+        let content_type = HeaderValue::from_str(&manifest.media_type)
+            .with_context(|| format!("`{}` is not a media type", manifest.media_type))?;
         retry(&format!("storing {reference}"), REGISTRY_POLICY, registry_transience, || {
             self.client.push_manifest_raw(&reference, body.clone(), content_type.clone())
         })
@@ -122,7 +164,8 @@ mod tests {
             ("application/vnd.in-toto+json", 5 << 20, true),
         ];
         for (media_type, size, ask) in cases {
-            let blob = Descriptor { media_type: media_type.into(), digest: "sha256:00".into(), size };
+            let blob =
+                Descriptor { media_type: media_type.into(), digest: "sha256:00".into(), size };
             assert_eq!(worth_asking_first(&blob), ask, "{media_type} of {size} bytes");
         }
     }

@@ -133,7 +133,10 @@ mod tests {
     #[test]
     fn masks_cover_the_value_and_each_line() {
         assert_eq!(mask_commands("s3cr%t"), vec!["::add-mask::s3cr%25t"]);
-        assert_eq!(mask_commands("a\nb"), vec!["::add-mask::a%0Ab", "::add-mask::a", "::add-mask::b"]);
+        assert_eq!(
+            mask_commands("a\nb"),
+            vec!["::add-mask::a%0Ab", "::add-mask::a", "::add-mask::b"]
+        );
         assert!(mask_commands("  ").is_empty());
     }
 

@@ -99,7 +99,9 @@ fn git_commit_date(workspace: &Path, sha: &str) -> Option<DateTime<Utc>> {
         .output()
         .ok()
         .filter(|o| o.status.success())?;
-    DateTime::parse_from_rfc3339(String::from_utf8_lossy(&output.stdout).trim()).ok().map(|d| d.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(String::from_utf8_lossy(&output.stdout).trim())
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
 }
 
 fn short_sha_length(value: Option<&String>) -> Result<usize> {
@@ -107,7 +109,9 @@ fn short_sha_length(value: Option<&String>) -> Result<usize> {
         None => Ok(DEFAULT_SHORT_SHA_LENGTH),
         Some(v) => match v.parse::<usize>() {
             Ok(n) if n > 0 => Ok(n),
-            _ => bail!("DOCKER_METADATA_SHORT_SHA_LENGTH={v} is not a length; unset it or give a number of characters such as 12"),
+            _ => bail!(
+                "DOCKER_METADATA_SHORT_SHA_LENGTH={v} is not a length; unset it or give a number of characters such as 12"
+            ),
         },
     }
 }
@@ -121,7 +125,9 @@ fn annotation_levels(value: Option<&String>) -> Result<Vec<AnnotationLevel>> {
         let level = match level {
             "manifest" => AnnotationLevel::Manifest,
             "index" => AnnotationLevel::Index,
-            other => bail!("DOCKER_METADATA_ANNOTATIONS_LEVELS: level `{other}` is not supported; use manifest, index or manifest,index"),
+            other => bail!(
+                "DOCKER_METADATA_ANNOTATIONS_LEVELS: level `{other}` is not supported; use manifest, index or manifest,index"
+            ),
         };
         if !levels.contains(&level) {
             levels.push(level);
@@ -137,9 +143,11 @@ impl GithubContext {
         let path = |name: &str| env.get(name).filter(|v| !v.is_empty()).map(PathBuf::from);
         let event = match path("GITHUB_EVENT_PATH") {
             Some(file) if file.exists() => {
-                let text =
-                    std::fs::read_to_string(&file).with_context(|| format!("could not read the event payload {}", file.display()))?;
-                serde_json::from_str(&text).with_context(|| format!("the event payload {} is not JSON", file.display()))?
+                let text = std::fs::read_to_string(&file).with_context(|| {
+                    format!("could not read the event payload {}", file.display())
+                })?;
+                serde_json::from_str(&text)
+                    .with_context(|| format!("the event payload {} is not JSON", file.display()))?
             }
             _ => serde_json::Value::Null,
         };
@@ -156,14 +164,17 @@ impl GithubContext {
         let mut sha = get("GITHUB_SHA");
         // DOCKER_METADATA_PR_HEAD_SHA: name a pull request's head commit,
         // not the merge commit GitHub builds.
-        if env.get("DOCKER_METADATA_PR_HEAD_SHA").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        if env
+            .get("DOCKER_METADATA_PR_HEAD_SHA")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
             && event_name.starts_with("pull_request")
             && let Some(head) = str_at(&event, "/pull_request/head/sha")
         {
             sha = head.to_string();
         }
         let workspace = path("GITHUB_WORKSPACE");
-        let commit_date = payload_commit_date(&event, &sha).or_else(|| workspace.as_deref().and_then(|w| git_commit_date(w, &sha)));
+        let commit_date = payload_commit_date(&event, &sha)
+            .or_else(|| workspace.as_deref().and_then(|w| git_commit_date(w, &sha)));
         Ok(GithubContext {
             default_branch: str_at(&event, "/repository/default_branch").map(str::to_string),
             commit_date,
@@ -173,8 +184,14 @@ impl GithubContext {
             git_ref: get("GITHUB_REF"),
             sha,
             repository: get("GITHUB_REPOSITORY"),
-            server_url: env.get("GITHUB_SERVER_URL").cloned().unwrap_or_else(|| "https://github.com".into()),
-            api_url: env.get("GITHUB_API_URL").cloned().unwrap_or_else(|| "https://api.github.com".into()),
+            server_url: env
+                .get("GITHUB_SERVER_URL")
+                .cloned()
+                .unwrap_or_else(|| "https://github.com".into()),
+            api_url: env
+                .get("GITHUB_API_URL")
+                .cloned()
+                .unwrap_or_else(|| "https://api.github.com".into()),
             run_id: get("GITHUB_RUN_ID"),
             event,
             output_path: path("GITHUB_OUTPUT"),
@@ -188,7 +205,11 @@ impl GithubContext {
 
     /// What the metadata computation needs to know about this run.
     /// `version_override` is the `version` input; `created` the build time.
-    pub fn meta_context(&self, version_override: Option<String>, created: DateTime<Utc>) -> meta::Context {
+    pub fn meta_context(
+        &self,
+        version_override: Option<String>,
+        created: DateTime<Utc>,
+    ) -> meta::Context {
         meta::Context {
             event_name: self.event_name.clone(),
             git_ref: self.git_ref.clone(),
@@ -217,7 +238,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("event.json");
         std::fs::write(&path, payload.to_string()).unwrap();
-        let mut env: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut env: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         env.insert("GITHUB_EVENT_PATH".into(), path.display().to_string());
         GithubContext::from_env(&env)
     }
@@ -234,7 +256,11 @@ mod tests {
         let github = context(&on, pull_request()).unwrap();
         assert_eq!(github.sha, HEAD_SHA);
         assert_eq!(github.default_branch.as_deref(), Some("master"));
-        let push = [("GITHUB_EVENT_NAME", "push"), ("GITHUB_SHA", MERGE_SHA), ("DOCKER_METADATA_PR_HEAD_SHA", "true")];
+        let push = [
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_SHA", MERGE_SHA),
+            ("DOCKER_METADATA_PR_HEAD_SHA", "true"),
+        ];
         assert_eq!(context(&push, pull_request()).unwrap().sha, MERGE_SHA);
     }
 
@@ -242,14 +268,41 @@ mod tests {
     fn short_sha_length_and_annotation_levels() {
         let github = context(&[], Value::Null).unwrap();
         assert_eq!(github.short_sha_length, 7);
-        assert_eq!(github.annotation_levels, vec![AnnotationLevel::Manifest, AnnotationLevel::Index]);
-        let github =
-            context(&[("DOCKER_METADATA_SHORT_SHA_LENGTH", "12"), ("DOCKER_METADATA_ANNOTATIONS_LEVELS", "index")], Value::Null).unwrap();
-        assert_eq!((github.short_sha_length, github.annotation_levels), (12, vec![AnnotationLevel::Index]));
-        let e = context(&[("DOCKER_METADATA_SHORT_SHA_LENGTH", "long")], Value::Null).unwrap_err().to_string();
-        assert_eq!(e, "DOCKER_METADATA_SHORT_SHA_LENGTH=long is not a length; unset it or give a number of characters such as 12");
-        let e = context(&[("DOCKER_METADATA_ANNOTATIONS_LEVELS", "manifest,index-descriptor")], Value::Null).unwrap_err().to_string();
-        assert!(e.starts_with("DOCKER_METADATA_ANNOTATIONS_LEVELS: level `index-descriptor` is not supported"), "{e}");
+        assert_eq!(
+            github.annotation_levels,
+            vec![AnnotationLevel::Manifest, AnnotationLevel::Index]
+        );
+        let github = context(
+            &[
+                ("DOCKER_METADATA_SHORT_SHA_LENGTH", "12"),
+                ("DOCKER_METADATA_ANNOTATIONS_LEVELS", "index"),
+            ],
+            Value::Null,
+        )
+        .unwrap();
+        assert_eq!(
+            (github.short_sha_length, github.annotation_levels),
+            (12, vec![AnnotationLevel::Index])
+        );
+        let e = context(&[("DOCKER_METADATA_SHORT_SHA_LENGTH", "long")], Value::Null)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "DOCKER_METADATA_SHORT_SHA_LENGTH=long is not a length; unset it or give a number of characters such as 12"
+        );
+        let e = context(
+            &[("DOCKER_METADATA_ANNOTATIONS_LEVELS", "manifest,index-descriptor")],
+            Value::Null,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with(
+                "DOCKER_METADATA_ANNOTATIONS_LEVELS: level `index-descriptor` is not supported"
+            ),
+            "{e}"
+        );
     }
 
     #[test]
@@ -258,7 +311,12 @@ mod tests {
             "commits": [{"id": "aaa", "timestamp": "2022-04-19T11:27:24+02:00"}],
             "head_commit": {"id": "bbb", "timestamp": "2022-04-20T10:00:00Z"}
         });
-        let date = |sha: &str| context(&[("GITHUB_SHA", sha)], payload.clone()).unwrap().commit_date.map(|d| d.to_rfc3339());
+        let date = |sha: &str| {
+            context(&[("GITHUB_SHA", sha)], payload.clone())
+                .unwrap()
+                .commit_date
+                .map(|d| d.to_rfc3339())
+        };
         assert_eq!(date("aaa").as_deref(), Some("2022-04-19T09:27:24+00:00"));
         assert_eq!(date("bbb").as_deref(), Some("2022-04-20T10:00:00+00:00"));
         assert_eq!(date("ccc"), None);
@@ -277,14 +335,23 @@ mod tests {
                 .env("GIT_COMMITTER_EMAIL", "t@example.com")
                 .output()
                 .unwrap();
-            assert!(status.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&status.stderr));
+            assert!(
+                status.status.success(),
+                "git {args:?}: {}",
+                String::from_utf8_lossy(&status.stderr)
+            );
             String::from_utf8_lossy(&status.stdout).trim().to_string()
         };
         git(&["init", "-q"]);
         git(&["commit", "-q", "--allow-empty", "-m", "one"]);
         let sha = git(&["rev-parse", "HEAD"]);
         let workspace = repo.path().display().to_string();
-        let github = context(&[("GITHUB_SHA", &sha), ("GITHUB_WORKSPACE", &workspace)], Value::Null).unwrap();
-        assert_eq!(github.commit_date.map(|d| d.to_rfc3339()).as_deref(), Some("2021-03-04T04:06:07+00:00"));
+        let github =
+            context(&[("GITHUB_SHA", &sha), ("GITHUB_WORKSPACE", &workspace)], Value::Null)
+                .unwrap();
+        assert_eq!(
+            github.commit_date.map(|d| d.to_rfc3339()).as_deref(),
+            Some("2021-03-04T04:06:07+00:00")
+        );
     }
 }

@@ -41,7 +41,8 @@ impl OutputFile {
         for (name, value) in outputs {
             text.push_str(&format_output(name, value, random_delimiter));
         }
-        append(path, &text).with_context(|| format!("could not write the step outputs to {}", path.display()))
+        append(path, &text)
+            .with_context(|| format!("could not write the step outputs to {}", path.display()))
     }
 }
 
@@ -59,7 +60,8 @@ impl SummaryFile {
         let existing = std::fs::metadata(path).map(|m| m.len() as usize).unwrap_or(0);
         let room = SUMMARY_LIMIT.saturating_sub(existing);
         let text = truncate_summary(markdown, room);
-        append(path, &text).with_context(|| format!("could not write the job summary to {}", path.display()))
+        append(path, &text)
+            .with_context(|| format!("could not write the job summary to {}", path.display()))
     }
 }
 
@@ -95,7 +97,10 @@ mod tests {
         let text = format_output("tags", "a\nABC-in-value\nb", || candidates.next().unwrap());
         assert_eq!(text, "tags<<XYZ\na\nABC-in-value\nb\nXYZ\n");
         let mut candidates = vec!["a".to_string(), "Q".to_string()].into_iter();
-        assert_eq!(format_output("digest", "sha256:a", || candidates.next().unwrap()), "digest<<Q\nsha256:a\nQ\n");
+        assert_eq!(
+            format_output("digest", "sha256:a", || candidates.next().unwrap()),
+            "digest<<Q\nsha256:a\nQ\n"
+        );
     }
 
     #[test]

@@ -65,7 +65,13 @@ pub enum FaultPlan {
     /// query) contains `path_contains` with `status` and, if given, a
     /// `Retry-After` header; forward everything else. The count starts from
     /// zero whenever the plan is set.
-    FailFirst { count: usize, status: u16, retry_after: Option<u32>, methods: Vec<String>, path_contains: String },
+    FailFirst {
+        count: usize,
+        status: u16,
+        retry_after: Option<u32>,
+        methods: Vec<String>,
+        path_contains: String,
+    },
     /// Close every connection immediately, including kept-alive ones at their
     /// next request (registry down mid-push).
     Refuse,
@@ -94,8 +100,16 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Binds `listen` (e.g. `"0.0.0.0:0"`) and forwards to `upstream`
     /// (`host:port`) according to `plan`.
-    pub async fn start(listen: &str, upstream: &str, plan: FaultPlan) -> anyhow::Result<FaultProxy> {
-        let state = Arc::new(FaultState { plan: Mutex::new((plan, 0)), log: Mutex::new(Vec::new()), refused: AtomicUsize::new(0) });
+    pub async fn start(
+        listen: &str,
+        upstream: &str,
+        plan: FaultPlan,
+    ) -> anyhow::Result<FaultProxy> {
+        let state = Arc::new(FaultState {
+            plan: Mutex::new((plan, 0)),
+            log: Mutex::new(Vec::new()),
+            refused: AtomicUsize::new(0),
+        });
         let server = Server::start(listen, upstream, state.clone()).await?;
         Ok(FaultProxy { addr: server.addr, state, server })
     }
@@ -150,7 +164,8 @@ impl Handler for FaultState {
                 Action::Drop
             }
             FaultPlan::FailFirst { count, status, retry_after, methods, path_contains } => {
-                let method_ok = methods.is_empty() || methods.iter().any(|m| m.eq_ignore_ascii_case(method));
+                let method_ok =
+                    methods.is_empty() || methods.iter().any(|m| m.eq_ignore_ascii_case(method));
                 if *failed < *count && method_ok && target.contains(path_contains.as_str()) {
                     *failed += 1;
                     let mut resp = json_response(
@@ -210,8 +225,11 @@ impl TokenAuthRegistry {
         upstream_basic: (String, String),
         accepted: (String, String),
     ) -> anyhow::Result<TokenAuthRegistry> {
-        let mut upstream_auth = HeaderValue::try_from(format!("Basic {}", b64(&format!("{}:{}", upstream_basic.0, upstream_basic.1))))
-            .context("the upstream credentials do not fit in an HTTP header")?;
+        let mut upstream_auth = HeaderValue::try_from(format!(
+            "Basic {}",
+            b64(&format!("{}:{}", upstream_basic.0, upstream_basic.1))
+        ))
+        .context("the upstream credentials do not fit in an HTTP header")?;
         upstream_auth.set_sensitive(true);
         let state = Arc::new(TokenState {
             upstream_auth,
@@ -264,14 +282,19 @@ impl TokenState {
         }
         let token = random_token();
         self.tokens.lock().unwrap().insert(token.clone(), scopes);
-        json_response(200, serde_json::json!({"token": token, "access_token": token, "expires_in": 300}))
+        json_response(
+            200,
+            serde_json::json!({"token": token, "access_token": token, "expires_in": 300}),
+        )
     }
 
     fn token_get(&self, headers: &HeaderMap, query: &str) -> Response<Body> {
         let scopes: Vec<String> = parse_form(query)
             .into_iter()
             .filter(|(k, _)| k == "scope")
-            .flat_map(|(_, v)| v.split(' ').filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>())
+            .flat_map(|(_, v)| {
+                v.split(' ').filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>()
+            })
             .collect();
         match header_text(headers, header::AUTHORIZATION).and_then(parse_basic) {
             Some((user, password)) => self.issue(&user, &password, scopes),
@@ -285,7 +308,12 @@ impl TokenState {
     fn token_post(&self, body: &[u8]) -> Response<Body> {
         let form = parse_form(&String::from_utf8_lossy(body));
         let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let scopes: Vec<String> = field("scope").unwrap_or_default().split(' ').filter(|s| !s.is_empty()).map(String::from).collect();
+        let scopes: Vec<String> = field("scope")
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
         if field("grant_type").as_deref() != Some("password") {
             self.token_requests.lock().unwrap().push(scopes.join(" "));
             return json_response(
@@ -293,10 +321,19 @@ impl TokenState {
                 serde_json::json!({"error":"unsupported_grant_type","error_description":"only grant_type=password is supported"}),
             );
         }
-        self.issue(&field("username").unwrap_or_default(), &field("password").unwrap_or_default(), scopes)
+        self.issue(
+            &field("username").unwrap_or_default(),
+            &field("password").unwrap_or_default(),
+            scopes,
+        )
     }
 
-    fn challenge(&self, headers: &HeaderMap, need: Option<&Need>, insufficient: bool) -> Response<Body> {
+    fn challenge(
+        &self,
+        headers: &HeaderMap,
+        need: Option<&Need>,
+        insufficient: bool,
+    ) -> Response<Body> {
         let host = header_text(headers, header::HOST).unwrap_or("localhost");
         let mut value = format!("Bearer realm=\"http://{host}/token\",service=\"testbed\"");
         if let Some(need) = need {
@@ -310,10 +347,19 @@ impl TokenState {
         } else {
             ("UNAUTHORIZED", "authentication required")
         };
-        let mut resp = json_response(401, serde_json::json!({"errors":[{"code":code,"message":message,"detail":null}]}));
+        let mut resp = json_response(
+            401,
+            serde_json::json!({"errors":[{"code":code,"message":message,"detail":null}]}),
+        );
         // Made of text from a header value and literals, so a valid value.
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::try_from(value).expect("a challenge is header text"));
-        resp.headers_mut().insert(HeaderName::from_static("docker-distribution-api-version"), HeaderValue::from_static("registry/2.0"));
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::try_from(value).expect("a challenge is header text"),
+        );
+        resp.headers_mut().insert(
+            HeaderName::from_static("docker-distribution-api-version"),
+            HeaderValue::from_static("registry/2.0"),
+        );
         resp
     }
 }
@@ -326,13 +372,20 @@ impl Handler for TokenState {
             return match method {
                 "GET" | "HEAD" => Action::Respond(self.token_get(&req.headers, query)),
                 "POST" => Action::RespondAfterBody,
-                _ => Action::Respond(json_response(405, serde_json::json!({"error":"method not allowed"}))),
+                _ => Action::Respond(json_response(
+                    405,
+                    serde_json::json!({"error":"method not allowed"}),
+                )),
             };
         }
         if path != "/v2" && !path.starts_with("/v2/") {
-            return Action::Respond(json_response(404, serde_json::json!({"errors":[{"code":"NOT_FOUND","message":"not found"}]})));
+            return Action::Respond(json_response(
+                404,
+                serde_json::json!({"errors":[{"code":"NOT_FOUND","message":"not found"}]}),
+            ));
         }
-        let need = repo_of_path(path).map(|repo| Need { repo, push: !matches!(method, "GET" | "HEAD") });
+        let need =
+            repo_of_path(path).map(|repo| Need { repo, push: !matches!(method, "GET" | "HEAD") });
         let token = header_text(&req.headers, header::AUTHORIZATION)
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(|t| t.trim().to_string());
@@ -377,7 +430,10 @@ fn repo_of_path(path: &str) -> Option<String> {
     let rest = path.strip_prefix("/v2/")?;
     let segs: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
     let n = segs.len();
-    let name_len = if n >= 3 && ((segs[n - 2] == "tags" && segs[n - 1] == "list") || (segs[n - 2] == "blobs" && segs[n - 1] == "uploads")) {
+    let name_len = if n >= 3
+        && ((segs[n - 2] == "tags" && segs[n - 1] == "list")
+            || (segs[n - 2] == "blobs" && segs[n - 1] == "uploads"))
+    {
         n - 2
     } else if n >= 4 && segs[n - 3] == "blobs" && segs[n - 2] == "uploads" {
         n - 3
@@ -390,7 +446,10 @@ fn repo_of_path(path: &str) -> Option<String> {
 }
 
 fn unauthorized_json() -> Response<Body> {
-    json_response(401, serde_json::json!({"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}))
+    json_response(
+        401,
+        serde_json::json!({"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}),
+    )
 }
 
 fn b64(s: &str) -> String {
@@ -428,7 +487,10 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' => match (bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            b'%' => match (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            ) {
                 (Some(hi), Some(lo)) => {
                     out.push(hi << 4 | lo);
                     i += 2;
@@ -450,7 +512,12 @@ fn random_token() -> String {
         let mut h = RandomState::new().build_hasher();
         h.write_u64(n);
         h.write_u64(salt);
-        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos(),
+        );
         out.push_str(&format!("{:016x}", h.finish()));
     }
     out
@@ -465,7 +532,9 @@ type Body = BoxBody<Bytes, hyper::Error>;
 
 /// An answer produced by a front itself.
 fn json_response(status: u16, value: serde_json::Value) -> Response<Body> {
-    let mut resp = Response::new(Full::new(Bytes::from(value.to_string())).map_err(|never| match never {}).boxed());
+    let mut resp = Response::new(
+        Full::new(Bytes::from(value.to_string())).map_err(|never| match never {}).boxed(),
+    );
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
@@ -514,8 +583,13 @@ struct Server {
 }
 
 impl Server {
-    async fn start(listen: &str, upstream: &str, handler: Arc<dyn Handler>) -> anyhow::Result<Server> {
-        let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    async fn start(
+        listen: &str,
+        upstream: &str,
+        handler: Arc<dyn Handler>,
+    ) -> anyhow::Result<Server> {
+        let listener =
+            TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
         let upstream: Arc<str> = upstream.into();
         let task = tokio::spawn(async move {
@@ -533,11 +607,16 @@ impl Server {
                 }
                 let _ = stream.set_nodelay(true);
                 let (upstream, handler) = (upstream.clone(), handler.clone());
-                let service = hyper::service::service_fn(move |req| serve(req, upstream.clone(), handler.clone()));
+                let service = hyper::service::service_fn(move |req| {
+                    serve(req, upstream.clone(), handler.clone())
+                });
                 // A TLS ClientHello (Docker and containerd probe https first
                 // for insecure registries) is a malformed request: hyper
                 // answers it with a plain-HTTP 400, and they fall back to http.
-                conns.spawn(hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+                conns.spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service),
+                );
             }
         });
         Ok(Server { addr, task: Some(task) })
@@ -561,7 +640,11 @@ impl Drop for Server {
 
 /// Answers one request as `handler` decides and records it; an error closes
 /// the connection without an answer.
-async fn serve(req: Request<Incoming>, upstream: Arc<str>, handler: Arc<dyn Handler>) -> io::Result<Response<Body>> {
+async fn serve(
+    req: Request<Incoming>,
+    upstream: Arc<str>,
+    handler: Arc<dyn Handler>,
+) -> io::Result<Response<Body>> {
     let (mut parts, mut body) = req.into_parts();
     let (method, path) = (parts.method.to_string(), target_of(&parts).to_string());
     let (resp, injected) = match handler.decide(&mut parts) {
@@ -570,7 +653,10 @@ async fn serve(req: Request<Incoming>, upstream: Arc<str>, handler: Arc<dyn Hand
             // A client waiting for `100 Continue` is answered without it and
             // without its body (hyper then closes the connection); any other
             // body is read first, so the connection stays usable.
-            let expects_continue = parts.headers.get(header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+            let expects_continue = parts
+                .headers
+                .get(header::EXPECT)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
             if !expects_continue {
                 while let Some(Ok(_)) = body.frame().await {}
             }
@@ -579,13 +665,18 @@ async fn serve(req: Request<Incoming>, upstream: Arc<str>, handler: Arc<dyn Hand
         Action::RespondAfterBody => {
             let resp = match Limited::new(body, MAX_SMALL_BODY).collect().await {
                 Ok(collected) => handler.respond_after_body(&collected.to_bytes()),
-                Err(e) => json_response(400, serde_json::json!({"error": format!("reading the request body: {e}")})),
+                Err(e) => json_response(
+                    400,
+                    serde_json::json!({"error": format!("reading the request body: {e}")}),
+                ),
             };
             (resp, true)
         }
         Action::Forward => match forward(&upstream, parts, body).await {
             Ok(resp) => (resp, false),
-            Err(e) => (json_response(502, serde_json::json!({"error": format!("upstream: {e:#}")})), true),
+            Err(e) => {
+                (json_response(502, serde_json::json!({"error": format!("upstream: {e:#}")})), true)
+            }
         },
     };
     handler.record(RecordedRequest { method, path, status: resp.status().as_u16(), injected });
@@ -594,15 +685,22 @@ async fn serve(req: Request<Incoming>, upstream: Arc<str>, handler: Arc<dyn Hand
 
 /// Sends one request to `upstream` over a fresh connection; the answer's body
 /// streams from upstream as the client reads it.
-async fn forward(upstream: &str, mut parts: request::Parts, body: Incoming) -> anyhow::Result<Response<Body>> {
+async fn forward(
+    upstream: &str,
+    mut parts: request::Parts,
+    body: Incoming,
+) -> anyhow::Result<Response<Body>> {
     strip_hop_by_hop(&mut parts.headers);
     // hyper sends the client its `100 Continue` as the body is first read.
     parts.headers.remove(header::EXPECT);
-    let stream = TcpStream::connect(upstream).await.with_context(|| format!("connecting to {upstream}"))?;
+    let stream =
+        TcpStream::connect(upstream).await.with_context(|| format!("connecting to {upstream}"))?;
     let _ = stream.set_nodelay(true);
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(connection);
-    let (mut head, body) = sender.send_request(Request::from_parts(parts, body)).await?.into_parts();
+    let (mut head, body) =
+        sender.send_request(Request::from_parts(parts, body)).await?.into_parts();
     strip_hop_by_hop(&mut head.headers);
     Ok(Response::from_parts(head, body.boxed()))
 }
@@ -648,8 +746,14 @@ mod tests {
 
     fn unique(prefix: &str) -> String {
         static N: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        format!("{prefix}-{}-{}-{}", std::process::id(), nanos % 1_000_000_000, N.fetch_add(1, Ordering::SeqCst))
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        format!(
+            "{prefix}-{}-{}-{}",
+            std::process::id(),
+            nanos % 1_000_000_000,
+            N.fetch_add(1, Ordering::SeqCst)
+        )
     }
 
     #[derive(Debug)]
@@ -670,7 +774,8 @@ mod tests {
             self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
         }
         fn json(&self) -> serde_json::Value {
-            serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+            serde_json::from_str(&self.body)
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
         }
     }
 
@@ -690,8 +795,15 @@ mod tests {
         // The last header block is the final response (after any 100 Continue).
         let block = dump.trim_end().rsplit("\r\n\r\n").next().unwrap_or("").to_string();
         let mut lines = block.lines();
-        let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let headers = lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string())).collect();
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
         Curl {
             exit: out.status.code().unwrap_or(-1),
             status,
@@ -732,7 +844,8 @@ mod tests {
         data.truncate(size);
         std::fs::write(&path, &data).unwrap();
         let out = Command::new("sha256sum").arg(&path).output().await.expect("sha256sum");
-        let hex = String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string();
+        let hex =
+            String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string();
         (path, format!("sha256:{hex}"))
     }
 
@@ -743,29 +856,53 @@ mod tests {
 
     /// HEADs a blob on the registry directly (not through any front).
     async fn head_direct(repo: &str, digest: &str) -> Curl {
-        curl_with(&basic_args(), &["-I", &format!("http://{}/v2/{repo}/blobs/{digest}", BED.registry)]).await
+        curl_with(
+            &basic_args(),
+            &["-I", &format!("http://{}/v2/{repo}/blobs/{digest}", BED.registry)],
+        )
+        .await
     }
 
     /// Starts a monolithic upload at `base`, checks the Location points back
     /// at `base`, and returns it.
     async fn start_upload(base: &str, auth: &[String], repo: &str) -> String {
-        let post = curl_with(auth, &["-X", "POST", &format!("{base}/v2/{repo}/blobs/uploads/")]).await;
+        let post =
+            curl_with(auth, &["-X", "POST", &format!("{base}/v2/{repo}/blobs/uploads/")]).await;
         assert_eq!(post.status, 202, "{post:?}");
         let location = post.header("location").expect("Location").to_string();
         assert!(location.starts_with(&format!("{base}/v2/{repo}/blobs/uploads/")), "{location}");
         location
     }
 
-    async fn put_blob(auth: &[String], location: &str, file: &std::path::Path, digest: &str) -> Curl {
+    async fn put_blob(
+        auth: &[String],
+        location: &str,
+        file: &std::path::Path,
+        digest: &str,
+    ) -> Curl {
         let data = format!("@{}", file.display());
         curl_with(
             auth,
-            &["-X", "PUT", "-H", "Content-Type: application/octet-stream", "--data-binary", &data, &with_digest(location, digest)],
+            &[
+                "-X",
+                "PUT",
+                "-H",
+                "Content-Type: application/octet-stream",
+                "--data-binary",
+                &data,
+                &with_digest(location, digest),
+            ],
         )
         .await
     }
 
-    fn fail_first(count: usize, status: u16, retry_after: Option<u32>, methods: &[&str], path: &str) -> FaultPlan {
+    fn fail_first(
+        count: usize,
+        status: u16,
+        retry_after: Option<u32>,
+        methods: &[&str],
+        path: &str,
+    ) -> FaultPlan {
         FaultPlan::FailFirst {
             count,
             status,
@@ -777,9 +914,12 @@ mod tests {
 
     /// One HTTP/1.1 connection to `addr` that requests go over one after
     /// another, and the task driving it, which ends when the connection closes.
-    async fn connect(addr: SocketAddr) -> (SendRequest<Empty<Bytes>>, JoinHandle<hyper::Result<()>>) {
+    async fn connect(
+        addr: SocketAddr,
+    ) -> (SendRequest<Empty<Bytes>>, JoinHandle<hyper::Result<()>>) {
         let stream = TcpStream::connect(addr).await.unwrap();
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
         (sender, tokio::spawn(connection))
     }
 
@@ -796,7 +936,13 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn fail_first_answers_then_passes_through() {
-        let proxy = FaultProxy::start("127.0.0.1:0", &BED.registry, fail_first(2, 503, Some(7), &[], "/v2/")).await.unwrap();
+        let proxy = FaultProxy::start(
+            "127.0.0.1:0",
+            &BED.registry,
+            fail_first(2, 503, Some(7), &[], "/v2/"),
+        )
+        .await
+        .unwrap();
         let url = format!("http://{}/v2/", proxy.addr);
         let auth = basic_args();
 
@@ -811,24 +957,41 @@ mod tests {
         assert_eq!(curl(&[&url]).await.status, 401, "upstream's own auth still applies");
 
         let reqs = proxy.requests();
-        let seen: Vec<(&str, &str, u16, bool)> = reqs.iter().map(|r| (r.method.as_str(), r.path.as_str(), r.status, r.injected)).collect();
+        let seen: Vec<(&str, &str, u16, bool)> = reqs
+            .iter()
+            .map(|r| (r.method.as_str(), r.path.as_str(), r.status, r.injected))
+            .collect();
         assert_eq!(
             seen,
-            vec![("GET", "/v2/", 503, true), ("GET", "/v2/", 503, true), ("GET", "/v2/", 200, false), ("GET", "/v2/", 401, false)]
+            vec![
+                ("GET", "/v2/", 503, true),
+                ("GET", "/v2/", 503, true),
+                ("GET", "/v2/", 200, false),
+                ("GET", "/v2/", 401, false)
+            ]
         );
         proxy.stop().await;
     }
 
     #[tokio::test(flavor = "multi_thread")]
     async fn fail_first_matches_method_and_path_and_resets_on_set_plan() {
-        let proxy = FaultProxy::start("127.0.0.1:0", &BED.registry, fail_first(1, 500, None, &["head"], "/v2/testbed/")).await.unwrap();
+        let proxy = FaultProxy::start(
+            "127.0.0.1:0",
+            &BED.registry,
+            fail_first(1, 500, None, &["head"], "/v2/testbed/"),
+        )
+        .await
+        .unwrap();
         let auth = basic_args();
         let tags = format!("http://{}/v2/testbed/busybox/tags/list", proxy.addr);
         let manifest = format!("http://{}/v2/testbed/busybox/manifests/multi", proxy.addr);
         let accept = "Accept: application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.index.v1+json";
         // Wrong method, then wrong path: both pass through.
         assert_eq!(curl_with(&auth, &[&tags]).await.status, 200);
-        assert_eq!(curl_with(&auth, &["-I", &format!("http://{}/v2/", proxy.addr)]).await.status, 200);
+        assert_eq!(
+            curl_with(&auth, &["-I", &format!("http://{}/v2/", proxy.addr)]).await.status,
+            200
+        );
         let head = curl_with(&auth, &["-I", "-H", accept, &manifest]).await;
         assert_eq!((head.status, head.header("retry-after")), (500, None));
         let head = curl_with(&auth, &["-I", "-H", accept, &manifest]).await;
@@ -839,14 +1002,16 @@ mod tests {
         let again = curl_with(&auth, &[&tags]).await;
         assert_eq!((again.status, again.header("retry-after")), (429, Some("1")));
         assert_eq!(curl_with(&auth, &[&tags]).await.status, 200);
-        let injected: Vec<u16> = proxy.requests().iter().filter(|r| r.injected).map(|r| r.status).collect();
+        let injected: Vec<u16> =
+            proxy.requests().iter().filter(|r| r.injected).map(|r| r.status).collect();
         assert_eq!(injected, vec![500, 429]);
         proxy.stop().await;
     }
 
     #[tokio::test(flavor = "multi_thread")]
     async fn refuse_drops_connections_until_plan_changes() {
-        let proxy = FaultProxy::start("127.0.0.1:0", &BED.registry, FaultPlan::Refuse).await.unwrap();
+        let proxy =
+            FaultProxy::start("127.0.0.1:0", &BED.registry, FaultPlan::Refuse).await.unwrap();
         let url = format!("http://{}/v2/", proxy.addr);
         let refused = curl_with(&basic_args(), &[&url]).await;
         assert_ne!(refused.exit, 0, "{refused:?}");
@@ -862,11 +1027,13 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn keep_alive_refuse_mid_connection_and_stop() {
-        let proxy = FaultProxy::start("127.0.0.1:0", &BED.registry, FaultPlan::PassThrough).await.unwrap();
+        let proxy =
+            FaultProxy::start("127.0.0.1:0", &BED.registry, FaultPlan::PassThrough).await.unwrap();
         let (u, p) = creds();
         let auth = format!("Basic {}", b64(&format!("{u}:{p}")));
         let req = || {
-            let req = Request::get("/v2/testbed/busybox/tags/list").header(header::HOST, proxy.addr.to_string());
+            let req = Request::get("/v2/testbed/busybox/tags/list")
+                .header(header::HOST, proxy.addr.to_string());
             req.header(header::AUTHORIZATION, &auth).body(Empty::new()).unwrap()
         };
 
@@ -891,7 +1058,9 @@ mod tests {
         let addr = proxy.addr;
         proxy.stop().await;
         // The client keeps its end open: only the front can end the connection.
-        let closed = tokio::time::timeout(Duration::from_secs(5), connection).await.expect("connection dropped");
+        let closed = tokio::time::timeout(Duration::from_secs(5), connection)
+            .await
+            .expect("connection dropped");
         assert!(closed.is_ok(), "{closed:?}");
         drop(conn);
         assert!(TcpStream::connect(addr).await.is_err());
@@ -899,7 +1068,13 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn blob_push_through_proxy_with_injected_put_failure() {
-        let proxy = FaultProxy::start("0.0.0.0:0", &BED.registry, fail_first(1, 503, Some(1), &["PUT"], "/blobs/uploads/")).await.unwrap();
+        let proxy = FaultProxy::start(
+            "0.0.0.0:0",
+            &BED.registry,
+            fail_first(1, 503, Some(1), &["PUT"], "/blobs/uploads/"),
+        )
+        .await
+        .unwrap();
         let base = format!("http://127.0.0.1:{}", proxy.addr.port());
         let repo = unique("tests/faults-proxy");
         let auth = basic_args();
@@ -920,15 +1095,24 @@ mod tests {
         assert_eq!(head.status, 200, "{head:?}");
         assert_eq!(head.header("content-length"), Some((3 << 20).to_string().as_str()));
 
-        let seen: Vec<(String, u16, bool)> = proxy.requests().into_iter().map(|r| (r.method, r.status, r.injected)).collect();
-        assert_eq!(seen, vec![("POST".into(), 202, false), ("PUT".into(), 503, true), ("PUT".into(), 201, false)]);
+        let seen: Vec<(String, u16, bool)> =
+            proxy.requests().into_iter().map(|r| (r.method, r.status, r.injected)).collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("POST".into(), 202, false),
+                ("PUT".into(), 503, true),
+                ("PUT".into(), 201, false)
+            ]
+        );
         proxy.stop().await;
         let _ = std::fs::remove_file(file);
     }
 
     #[tokio::test(flavor = "multi_thread")]
     async fn chunked_upload_and_blob_download_stream_through_proxy() {
-        let proxy = FaultProxy::start("0.0.0.0:0", &BED.registry, FaultPlan::PassThrough).await.unwrap();
+        let proxy =
+            FaultProxy::start("0.0.0.0:0", &BED.registry, FaultPlan::PassThrough).await.unwrap();
         // Reached the way a container would reach it.
         let base = format!("http://{}", on_host_of(&BED.registry, proxy.addr.port()));
         let repo = unique("tests/faults-chunked");
@@ -971,7 +1155,9 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn unreachable_upstream_gives_502() {
         let dead = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
-        let proxy = FaultProxy::start("127.0.0.1:0", &dead.to_string(), FaultPlan::PassThrough).await.unwrap();
+        let proxy = FaultProxy::start("127.0.0.1:0", &dead.to_string(), FaultPlan::PassThrough)
+            .await
+            .unwrap();
         let got = curl(&[&format!("http://{}/v2/", proxy.addr)]).await;
         assert_eq!(got.status, 502, "{got:?}");
         assert_eq!(proxy.requests()[0].status, 502);
@@ -981,7 +1167,9 @@ mod tests {
     // ---- TokenAuthRegistry ---------------------------------------------
 
     async fn token_front(listen: &str) -> TokenAuthRegistry {
-        TokenAuthRegistry::start(listen, &BED.registry, creds(), ("alice".into(), "s3cret".into())).await.unwrap()
+        TokenAuthRegistry::start(listen, &BED.registry, creds(), ("alice".into(), "s3cret".into()))
+            .await
+            .unwrap()
     }
 
     async fn get_token(front: &str, user_pass: &str, scope: &str) -> Curl {
@@ -1013,7 +1201,10 @@ mod tests {
 
         let ping = curl(&[&format!("{base}/v2/")]).await;
         assert_eq!(ping.status, 401);
-        assert_eq!(ping.header("www-authenticate"), Some(format!("Bearer realm=\"{base}/token\",service=\"testbed\"").as_str()));
+        assert_eq!(
+            ping.header("www-authenticate"),
+            Some(format!("Bearer realm=\"{base}/token\",service=\"testbed\"").as_str())
+        );
         assert_eq!(ping.json()["errors"][0]["code"], "UNAUTHORIZED");
 
         let tags = format!("{base}/v2/testbed/busybox/tags/list");
@@ -1040,20 +1231,38 @@ mod tests {
         assert!(listed.json()["tags"].as_array().unwrap().iter().any(|t| t == "multi"));
         assert_eq!(curl_with(&bearer_args(&token), &[&format!("{base}/v2/")]).await.status, 200);
         // Every repository in one page: the registry pages its catalog by 100 (and takes up to 1000).
-        let catalog = curl_with(&bearer_args(&token), &[&format!("{base}/v2/_catalog?n=1000")]).await;
+        let catalog =
+            curl_with(&bearer_args(&token), &[&format!("{base}/v2/_catalog?n=1000")]).await;
         assert_eq!(catalog.status, 200);
-        assert!(catalog.json()["repositories"].as_array().unwrap().iter().any(|r| r == "testbed/busybox"));
+        assert!(
+            catalog.json()["repositories"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == "testbed/busybox")
+        );
 
         // Unknown token, a token for another repository, a pull token used to push.
         assert_eq!(curl_with(&bearer_args("bogus"), &[&tags]).await.status, 401);
-        let other = token_of(&get_token(&base, "alice:s3cret", "repository:examples/hello:pull,push").await);
+        let other = token_of(
+            &get_token(&base, "alice:s3cret", "repository:examples/hello:pull,push").await,
+        );
         let denied = curl_with(&bearer_args(&other), &[&tags]).await;
         assert_eq!(denied.status, 401);
-        assert!(denied.header("www-authenticate").unwrap().ends_with(",error=\"insufficient_scope\""));
-        let push = curl_with(&bearer_args(&token), &["-X", "POST", &format!("{base}/v2/testbed/busybox/blobs/uploads/")]).await;
+        assert!(
+            denied.header("www-authenticate").unwrap().ends_with(",error=\"insufficient_scope\"")
+        );
+        let push = curl_with(
+            &bearer_args(&token),
+            &["-X", "POST", &format!("{base}/v2/testbed/busybox/blobs/uploads/")],
+        )
+        .await;
         assert_eq!(push.status, 401);
 
-        assert_eq!(reg.token_requests(), vec![scope, scope, scope, "repository:examples/hello:pull,push"]);
+        assert_eq!(
+            reg.token_requests(),
+            vec![scope, scope, scope, "repository:examples/hello:pull,push"]
+        );
         reg.stop().await;
     }
 
@@ -1062,7 +1271,11 @@ mod tests {
         let reg = token_front("0.0.0.0:0").await;
         let base = format!("http://{}", on_host_of(&BED.registry, reg.addr.port()));
         let ping = curl(&[&format!("{base}/v2/")]).await;
-        assert!(ping.header("www-authenticate").unwrap().starts_with(&format!("Bearer realm=\"{base}/token\"")));
+        assert!(
+            ping.header("www-authenticate")
+                .unwrap()
+                .starts_with(&format!("Bearer realm=\"{base}/token\""))
+        );
 
         // The OAuth2 password grant containerd/BuildKit use.
         let form = |pass: &str| {
@@ -1072,14 +1285,28 @@ mod tests {
         };
         let ok = curl(&["-X", "POST", "-d", &form("s3cret"), &format!("{base}/token")]).await;
         let token = token_of(&ok);
-        assert_eq!(curl(&["-X", "POST", "-d", &form("nope"), &format!("{base}/token")]).await.status, 401);
-        let refresh = curl(&["-X", "POST", "-d", "grant_type=refresh_token&refresh_token=x", &format!("{base}/token")]).await;
+        assert_eq!(
+            curl(&["-X", "POST", "-d", &form("nope"), &format!("{base}/token")]).await.status,
+            401
+        );
+        let refresh = curl(&[
+            "-X",
+            "POST",
+            "-d",
+            "grant_type=refresh_token&refresh_token=x",
+            &format!("{base}/token"),
+        ])
+        .await;
         assert_eq!(refresh.status, 400);
         // Both scopes are granted: the existing repository answers, the one
         // that does not exist yet is unknown, not unauthorised.
-        let got = curl_with(&bearer_args(&token), &[&format!("{base}/v2/testbed/busybox/tags/list")]).await;
+        let got =
+            curl_with(&bearer_args(&token), &[&format!("{base}/v2/testbed/busybox/tags/list")])
+                .await;
         assert_eq!(got.status, 200, "{got:?}");
-        let got = curl_with(&bearer_args(&token), &[&format!("{base}/v2/examples/hello/tags/list")]).await;
+        let got =
+            curl_with(&bearer_args(&token), &[&format!("{base}/v2/examples/hello/tags/list")])
+                .await;
         assert!(got.status == 200 || got.status == 404, "{got:?}");
         let both = "repository:testbed/busybox:pull repository:examples/hello:pull";
         assert_eq!(reg.token_requests(), vec![both, both, ""]);
@@ -1091,7 +1318,9 @@ mod tests {
         let reg = token_front("0.0.0.0:0").await;
         let base = format!("http://127.0.0.1:{}", reg.addr.port());
         let repo = unique("tests/faults-token");
-        let token = token_of(&get_token(&base, "alice:s3cret", &format!("repository:{repo}:pull,push")).await);
+        let token = token_of(
+            &get_token(&base, "alice:s3cret", &format!("repository:{repo}:pull,push")).await,
+        );
         let auth = bearer_args(&token);
         let (file, digest) = blob_file(2 << 20).await;
 
@@ -1109,7 +1338,11 @@ mod tests {
     // ---- Docker daemon as the client --------------------------------------
 
     /// Runs docker with a private config dir; returns (success, combined output).
-    async fn docker(config: &std::path::Path, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+    async fn docker(
+        config: &std::path::Path,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> (bool, String) {
         let mut cmd = Command::new("docker");
         cmd.env("DOCKER_CONFIG", config).args(args).stdin(std::process::Stdio::piped());
         cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
@@ -1119,8 +1352,15 @@ mod tests {
             input.write_all(text.as_bytes()).await.unwrap();
         }
         drop(input);
-        let out = tokio::time::timeout(Duration::from_secs(180), child.wait_with_output()).await.expect("docker timed out").unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let out = tokio::time::timeout(Duration::from_secs(180), child.wait_with_output())
+            .await
+            .expect("docker timed out")
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         (out.status.success(), text)
     }
 
@@ -1131,26 +1371,43 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn docker_daemon_pulls_and_pushes_through_both_fronts() {
         assert!(
-            Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output().await.is_ok_and(|o| o.status.success()),
+            Command::new("docker")
+                .args(["info", "--format", "{{.ServerVersion}}"])
+                .output()
+                .await
+                .is_ok_and(|o| o.status.success()),
             "no Docker daemon: start the test bed with `scripts/testenv up`"
         );
         let config = std::env::temp_dir().join(unique("faults-docker-config"));
         std::fs::create_dir_all(&config).unwrap();
         let reg = token_front("127.0.0.1:0").await;
-        let proxy = FaultProxy::start("127.0.0.1:0", &reg.addr.to_string(), fail_first(1, 503, Some(1), &["PUT"], "/blobs/uploads/"))
-            .await
-            .unwrap();
+        let proxy = FaultProxy::start(
+            "127.0.0.1:0",
+            &reg.addr.to_string(),
+            fail_first(1, 503, Some(1), &["PUT"], "/blobs/uploads/"),
+        )
+        .await
+        .unwrap();
         let token_host = format!("127.0.0.1:{}", reg.addr.port());
         let proxy_host = format!("127.0.0.1:{}", proxy.addr.port());
         for host in [&token_host, &proxy_host] {
-            let (ok, out) = docker(&config, &["login", "-u", "alice", "--password-stdin", host], Some("s3cret")).await;
+            let (ok, out) = docker(
+                &config,
+                &["login", "-u", "alice", "--password-stdin", host],
+                Some("s3cret"),
+            )
+            .await;
             assert!(ok, "login {host}: {out}");
         }
 
         let pulled = format!("{token_host}/testbed/busybox:amd64");
         let (ok, out) = docker(&config, &["pull", &pulled], None).await;
         assert!(ok, "pull: {out}");
-        assert!(reg.token_requests().iter().any(|s| s.contains("repository:testbed/busybox:pull")), "{:?}", reg.token_requests());
+        assert!(
+            reg.token_requests().iter().any(|s| s.contains("repository:testbed/busybox:pull")),
+            "{:?}",
+            reg.token_requests()
+        );
 
         let repo = unique("tests/faults-docker");
         let pushed = format!("{proxy_host}/{repo}:t");
@@ -1160,9 +1417,18 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("unique"), unique("content")).unwrap();
         let tar = config.join("rootfs.tar");
-        let made = Command::new("tar").arg("-cf").arg(&tar).arg("-C").arg(&dir).arg(".").status().await.unwrap();
+        let made = Command::new("tar")
+            .arg("-cf")
+            .arg(&tar)
+            .arg("-C")
+            .arg(&dir)
+            .arg(".")
+            .status()
+            .await
+            .unwrap();
         assert!(made.success());
-        let (ok, out) = docker(&config, &["import", &tar.display().to_string(), &pushed], None).await;
+        let (ok, out) =
+            docker(&config, &["import", &tar.display().to_string(), &pushed], None).await;
         assert!(ok, "import: {out}");
         // The injected 503 on the layer upload reaches the client (Docker
         // with the containerd store does not retry it); a second push works.
@@ -1173,8 +1439,15 @@ mod tests {
         assert!(ok, "push: {out}");
 
         let reqs = proxy.requests();
-        assert!(reqs.iter().any(|r| r.injected && r.status == 503 && r.method == "PUT"), "{reqs:?}");
-        assert!(reqs.iter().any(|r| r.method == "PUT" && r.path.contains("/manifests/t") && r.status == 201), "{reqs:?}");
+        assert!(
+            reqs.iter().any(|r| r.injected && r.status == 503 && r.method == "PUT"),
+            "{reqs:?}"
+        );
+        assert!(
+            reqs.iter()
+                .any(|r| r.method == "PUT" && r.path.contains("/manifests/t") && r.status == 201),
+            "{reqs:?}"
+        );
         let (u, p) = creds();
         let manifest = curl(&[
             "-u",
@@ -1197,7 +1470,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn buildx_pushes_multi_platform_image_through_both_fronts() {
         assert!(
-            Command::new("docker").args(["buildx", "version"]).output().await.is_ok_and(|o| o.status.success()),
+            Command::new("docker")
+                .args(["buildx", "version"])
+                .output()
+                .await
+                .is_ok_and(|o| o.status.success()),
             "no docker buildx: start the test bed with `scripts/testenv up`"
         );
         let config = std::env::temp_dir().join(unique("faults-buildx"));
@@ -1206,16 +1483,30 @@ mod tests {
         std::fs::write(context.join("unique"), unique("content")).unwrap();
         std::fs::write(context.join("Dockerfile"), "FROM scratch\nCOPY unique /unique\n").unwrap();
         let reg = token_front("127.0.0.1:0").await;
-        let proxy = FaultProxy::start("127.0.0.1:0", &reg.addr.to_string(), FaultPlan::PassThrough).await.unwrap();
+        let proxy = FaultProxy::start("127.0.0.1:0", &reg.addr.to_string(), FaultPlan::PassThrough)
+            .await
+            .unwrap();
         let host = format!("127.0.0.1:{}", proxy.addr.port());
-        let (ok, out) = docker(&config, &["login", "-u", "alice", "--password-stdin", &host], Some("s3cret")).await;
+        let (ok, out) =
+            docker(&config, &["login", "-u", "alice", "--password-stdin", &host], Some("s3cret"))
+                .await;
         assert!(ok, "login: {out}");
 
         let repo = unique("tests/faults-buildx");
         let image = format!("{host}/{repo}:multi");
         let context_arg = context.display().to_string();
-        let args =
-            ["buildx", "build", "--builder", "default", "--platform", "linux/amd64,linux/arm64", "--push", "-t", &image, &context_arg];
+        let args = [
+            "buildx",
+            "build",
+            "--builder",
+            "default",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--push",
+            "-t",
+            &image,
+            &context_arg,
+        ];
         let (mut ok, mut out) = docker(&config, &args, None).await;
         if !ok && out.contains("500 Internal Server Error") {
             // The daemon pushes one tag from several goroutines at once, and
@@ -1227,7 +1518,10 @@ mod tests {
         assert!(ok, "buildx: {out}");
 
         let scopes = reg.token_requests();
-        assert!(scopes.iter().any(|s| s.contains(&format!("repository:{repo}:pull,push"))), "{scopes:?}");
+        assert!(
+            scopes.iter().any(|s| s.contains(&format!("repository:{repo}:pull,push"))),
+            "{scopes:?}"
+        );
         let (u, p) = creds();
         let index = curl(&[
             "-u",
@@ -1244,11 +1538,20 @@ mod tests {
             .iter()
             .map(|m| m["platform"]["architecture"].as_str().unwrap_or("").to_string())
             .collect();
-        assert!(platforms.contains(&"amd64".to_string()) && platforms.contains(&"arm64".to_string()), "{platforms:?}");
+        assert!(
+            platforms.contains(&"amd64".to_string()) && platforms.contains(&"arm64".to_string()),
+            "{platforms:?}"
+        );
         // The fronts pass every answer through as it is; a 5xx may only be the
         // registry's own race on the tag above.
-        let failed: Vec<RecordedRequest> = proxy.requests().into_iter().filter(|r| r.status >= 500).collect();
-        assert!(failed.iter().all(|r| !r.injected && r.method == "HEAD" && r.path.contains("/manifests/")), "{failed:?}");
+        let failed: Vec<RecordedRequest> =
+            proxy.requests().into_iter().filter(|r| r.status >= 500).collect();
+        assert!(
+            failed
+                .iter()
+                .all(|r| !r.injected && r.method == "HEAD" && r.path.contains("/manifests/")),
+            "{failed:?}"
+        );
 
         proxy.stop().await;
         reg.stop().await;

@@ -44,9 +44,14 @@ impl TestBed {
     /// Reads `target/testenv.env` and checks that the parts answer.
     pub fn get() -> TestBed {
         let start = "the test bed is not running: start it with `scripts/testenv up` (as root)";
-        let text = std::fs::read_to_string(format!("{ROOT}/target/testenv.env")).unwrap_or_else(|_| panic!("{start}"));
+        let text = std::fs::read_to_string(format!("{ROOT}/target/testenv.env"))
+            .unwrap_or_else(|_| panic!("{start}"));
         let vars: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
-        let get = |k: &str| vars.get(k).unwrap_or_else(|| panic!("{start} (target/testenv.env lacks {k})")).to_string();
+        let get = |k: &str| {
+            vars.get(k)
+                .unwrap_or_else(|| panic!("{start} (target/testenv.env lacks {k})"))
+                .to_string()
+        };
         let bed = TestBed {
             registry: get("REGISTRY"),
             user: get("REGISTRY_USER"),
@@ -63,9 +68,24 @@ impl TestBed {
             classic_registry: get("CLASSIC_REGISTRY"),
         };
         require_docker0();
-        let status = curl(&["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://{}/v2/", bed.registry)]);
-        assert_eq!(status.trim(), "401", "{start} (the registry at {} does not answer)", bed.registry);
-        let docker = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output().expect("docker CLI");
+        let status = curl(&[
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("http://{}/v2/", bed.registry),
+        ]);
+        assert_eq!(
+            status.trim(),
+            "401",
+            "{start} (the registry at {} does not answer)",
+            bed.registry
+        );
+        let docker = Command::new("docker")
+            .args(["info", "--format", "{{.ServerVersion}}"])
+            .output()
+            .expect("docker CLI");
         assert!(docker.status.success(), "{start} (the Docker daemon does not answer)");
         bed
     }
@@ -74,7 +94,8 @@ impl TestBed {
     pub fn unique_image(&self, name: &str) -> String {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+        let stamp =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
         format!("{}/tests/{name}-{stamp}-{}-{n}", self.registry, std::process::id())
     }
 
@@ -105,7 +126,11 @@ impl TestBed {
         if !headers.starts_with("HTTP/1.1 200") {
             return None;
         }
-        headers.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("docker-content-digest:").map(|d| d.trim().to_string()))
+        headers.lines().find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("docker-content-digest:")
+                .map(|d| d.trim().to_string())
+        })
     }
 
     /// The registry's manifest JSON for `repository:reference`.
@@ -125,7 +150,8 @@ impl TestBed {
             "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
             &format!("http://{registry}/v2/{repository}/{path}"),
         ]);
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{image} {path} is not JSON ({e}): {body}"))
+        serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{image} {path} is not JSON ({e}): {body}"))
     }
 
     /// The docker CLI with a config holding the registry's credentials.
@@ -140,10 +166,14 @@ impl TestBed {
 
     fn docker_at(&self, host: Option<&str>, args: &[&str]) -> std::process::Output {
         let config = tempfile::tempdir().unwrap();
-        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.user, self.password));
+        let auth = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", self.user, self.password));
         std::fs::write(
             config.path().join("config.json"),
-            format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}},"{}":{{"auth":"{auth}"}}}}}}"#, self.registry, self.classic_registry),
+            format!(
+                r#"{{"auths":{{"{}":{{"auth":"{auth}"}},"{}":{{"auth":"{auth}"}}}}}}"#,
+                self.registry, self.classic_registry
+            ),
         )
         .unwrap();
         let mut command = Command::new("docker");
@@ -168,7 +198,11 @@ impl TestBed {
         let mut args = vec!["run", "--rm", "--pull", pull, "--platform", platform, image];
         args.extend_from_slice(cmd);
         let output = self.docker(&args);
-        assert!(output.status.success(), "docker run {image} for {platform} failed: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "docker run {image} for {platform} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         String::from_utf8_lossy(&output.stdout).trim().to_string()
     }
 }
@@ -176,8 +210,10 @@ impl TestBed {
 /// Every test talks to 172.17.0.1; unless it is docker0's address on this
 /// machine, that traffic would leave it by the default route.
 pub fn require_docker0() {
-    let output =
-        Command::new("ip").args(["-4", "addr", "show", "docker0"]).output().expect("ip (iproute2) is installed by scripts/testenv");
+    let output = Command::new("ip")
+        .args(["-4", "addr", "show", "docker0"])
+        .output()
+        .expect("ip (iproute2) is installed by scripts/testenv");
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(
         text.contains("inet 172.17.0.1/"),
@@ -187,7 +223,8 @@ pub fn require_docker0() {
 }
 
 pub fn curl(args: &[&str]) -> String {
-    let output = Command::new("curl").args(args).output().expect("curl is installed by scripts/testenv");
+    let output =
+        Command::new("curl").args(args).output().expect("curl is installed by scripts/testenv");
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -256,7 +293,10 @@ impl Run {
     }
 
     pub fn output(&self, name: &str) -> &str {
-        self.outputs.get(name).map(String::as_str).unwrap_or_else(|| panic!("no output `{name}` in {:?}", self.raw_outputs))
+        self.outputs
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("no output `{name}` in {:?}", self.raw_outputs))
     }
 
     /// Asserts that no secret appears anywhere the run wrote, in plain,
@@ -264,7 +304,8 @@ impl Run {
     pub fn assert_no_secret(&self, secrets: &[&str], workspace: &Path) {
         // `::add-mask::` lines are how the runner learns what to hide; the
         // runner consumes them and never shows them.
-        let stdout: Vec<&str> = self.stdout.lines().filter(|l| !l.starts_with("::add-mask::")).collect();
+        let stdout: Vec<&str> =
+            self.stdout.lines().filter(|l| !l.starts_with("::add-mask::")).collect();
         let mut places = vec![
             ("stdout", stdout.join("\n")),
             ("stderr", self.stderr.clone()),
@@ -279,7 +320,11 @@ impl Run {
             ));
         }
         for secret in secrets {
-            let forms = [secret.to_string(), base64::engine::general_purpose::STANDARD.encode(secret), url_encode(secret)];
+            let forms = [
+                secret.to_string(),
+                base64::engine::general_purpose::STANDARD.encode(secret),
+                url_encode(secret),
+            ];
             for (place, text) in &places {
                 for form in &forms {
                     assert!(!text.contains(form.as_str()), "a secret leaked into {place}");
@@ -291,7 +336,13 @@ impl Run {
 
 fn url_encode(text: &str) -> String {
     text.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -336,7 +387,12 @@ pub fn run_action(workdir: &Path, inputs: &[(&str, &str)], github: &[(&str, &str
 }
 
 /// [`run_action`] with another build of the binary.
-pub fn run_binary(binary: &Path, workdir: &Path, inputs: &[(&str, &str)], github: &[(&str, &str)]) -> Run {
+pub fn run_binary(
+    binary: &Path,
+    workdir: &Path,
+    inputs: &[(&str, &str)],
+    github: &[(&str, &str)],
+) -> Run {
     let files = tempfile::tempdir().unwrap();
     let output_path = files.path().join("output");
     let summary_path = files.path().join("summary");

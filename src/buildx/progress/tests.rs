@@ -98,7 +98,10 @@ fn solve_time_spans_all_steps() {
 
 #[test]
 fn platforms_come_from_step_names() {
-    assert_eq!(step_platform("[linux/arm/v7 build 3/4] RUN x").unwrap().to_string(), "linux/arm/v7");
+    assert_eq!(
+        step_platform("[linux/arm/v7 build 3/4] RUN x").unwrap().to_string(),
+        "linux/arm/v7"
+    );
     assert_eq!(step_platform("[internal] load build definition"), None);
     assert_eq!(step_platform("exporting to image"), None);
 }
@@ -139,7 +142,10 @@ fn a_failure_keeps_its_step_and_dockerfile_line() {
     }
     let failure = progress.failure();
     assert_eq!(failure.place, Some(SourcePlace { file: "Dockerfile".into(), line: 3 }));
-    assert_eq!(failure.message, r#"[3/3] RUN false: process "/bin/sh -c false" did not complete successfully: exit code: 1"#);
+    assert_eq!(
+        failure.message,
+        r#"[3/3] RUN false: process "/bin/sh -c false" did not complete successfully: exit code: 1"#
+    );
     assert!(!progress.saw_emulation_failure());
 }
 
@@ -148,7 +154,10 @@ fn warnings_keep_their_place() {
     // BuildKit 0.13's warning for an empty continuation line, trimmed.
     let line = r#"{"warnings":[{"vertex":"sha256:a","level":1,"short":"RW1wdHkgY29udGludWF0aW9uIGxpbmUgZm91bmQgaW46IFJVTiBlY2hvIGEgICAmJiBlY2hvIGI=","detail":["RW1wdHkgY29udGludWF0aW9uIGxpbmVzIHdpbGwgYmVjb21lIGVycm9ycyBpbiBhIGZ1dHVyZSByZWxlYXNl"],"url":"https://github.com/moby/moby/pull/33719","sourceInfo":{"filename":"Dockerfile.warn","language":"Dockerfile"},"range":[{"start":{"line":4},"end":{"line":4}}]}]}"#;
     let mut progress = Progress::default();
-    assert_eq!(progress.feed(line), vec!["WARNING: Empty continuation line found in: RUN echo a   && echo b"]);
+    assert_eq!(
+        progress.feed(line),
+        vec!["WARNING: Empty continuation line found in: RUN echo a   && echo b"]
+    );
     progress.feed(line);
     assert_eq!(
             progress.warnings(),
@@ -178,7 +187,10 @@ fn emulation_failures_are_told_from_other_failures() {
         ("process \"/bin/sh -c false\" did not complete successfully: exit code: 1", false),
         ("cp: cannot stat 'x': No such file or directory", false),
         ("sh: make: not found", false),
-        ("failed to solve: failed to read dockerfile: open Dockerfile: no such file or directory", false),
+        (
+            "failed to solve: failed to read dockerfile: open Dockerfile: no such file or directory",
+            false,
+        ),
     ];
     for (line, expected) in cases {
         assert_eq!(is_emulation_failure(line), expected, "{line}");
@@ -204,8 +216,16 @@ fn the_exported_root_is_known_once_the_export_step_ends() {
         ),
         (&[("exporting manifest list sha256:l", true)], false, None),
         (&[("exporting manifest list sha256:l", false)], true, None),
-        (&[("exporting manifest sha256:m1", true), ("exporting config sha256:c", true)], true, Some("sha256:m1")),
-        (&[("exporting manifest sha256:m1", true), ("exporting manifest sha256:m2", true)], true, None),
+        (
+            &[("exporting manifest sha256:m1", true), ("exporting config sha256:c", true)],
+            true,
+            Some("sha256:m1"),
+        ),
+        (
+            &[("exporting manifest sha256:m1", true), ("exporting manifest sha256:m2", true)],
+            true,
+            None,
+        ),
     ];
     for (statuses, vertex_done, root) in cases {
         let mut progress = Progress::default();
@@ -238,10 +258,17 @@ fn cross_steps_count_for_their_target_and_never_as_emulated() {
         seconds: f64::from(to - from),
         cached: false,
     };
-    let steps = [step("[linux/amd64->arm64 builder 2/3] RUN go build", 0, 30), step("[linux/arm64 3/3] RUN true", 30, 40)];
+    let steps = [
+        step("[linux/amd64->arm64 builder 2/3] RUN go build", 0, 30),
+        step("[linux/arm64 3/3] RUN true", 30, 40),
+    ];
     let (times, _) = timings(&steps, &[p("linux/arm64")], 5);
     assert_eq!(times.len(), 1);
-    assert_eq!((times[0].wall_seconds, times[0].emulated_seconds), (40.0, 10.0), "the cross step is arm64's time, not QEMU's");
+    assert_eq!(
+        (times[0].wall_seconds, times[0].emulated_seconds),
+        (40.0, 10.0),
+        "the cross step is arm64's time, not QEMU's"
+    );
 }
 
 #[test]
@@ -249,14 +276,18 @@ fn context_transfers_are_shown_once_with_their_size() {
     let mut progress = Progress::default();
     let status = |current: u64, completed: bool| {
         let completed = if completed { r#","completed":"2026-01-01T00:00:02Z""# } else { "" };
-        format!(r#"{{"statuses":[{{"id":"transferring context:","vertex":"sha256:d","current":{current}{completed}}}]}}"#)
+        format!(
+            r#"{{"statuses":[{{"id":"transferring context:","vertex":"sha256:d","current":{current}{completed}}}]}}"#
+        )
     };
     let mut out = Vec::new();
     for line in [status(1_000, false), status(536_970_000, true), status(536_970_000, true)] {
         out.extend(progress.feed(&line));
     }
     assert_eq!(out, ["#1 transferring context: 537.0 MB done"]);
-    for (bytes, shown) in [(27, "27 B"), (4_100, "4.1 kB"), (4_100_000, "4.1 MB"), (2_500_000_000, "2.50 GB")] {
+    for (bytes, shown) in
+        [(27, "27 B"), (4_100, "4.1 kB"), (4_100_000, "4.1 MB"), (2_500_000_000, "2.50 GB")]
+    {
         assert_eq!(human_bytes(bytes), shown);
     }
 }

@@ -8,8 +8,14 @@ fn err_of(text: &str) -> String {
 
 #[test]
 fn splits_fields_outside_braces_and_quotes() {
-    assert_eq!(split_fields(r#"type=match,pattern=\d{1,3},group=0"#), vec!["type=match", r"pattern=\d{1,3}", "group=0"]);
-    assert_eq!(split_fields(r#"type=match,"pattern=a,b",group=0"#), vec!["type=match", "pattern=a,b", "group=0"]);
+    assert_eq!(
+        split_fields(r#"type=match,pattern=\d{1,3},group=0"#),
+        vec!["type=match", r"pattern=\d{1,3}", "group=0"]
+    );
+    assert_eq!(
+        split_fields(r#"type=match,"pattern=a,b",group=0"#),
+        vec!["type=match", "pattern=a,b", "group=0"]
+    );
 }
 
 #[test]
@@ -19,7 +25,10 @@ fn parses_each_type_with_defaults() {
         )
         .unwrap();
     assert_eq!(rules.len(), 9);
-    assert_eq!(rules.iter().map(|r| r.priority).collect::<Vec<_>>(), vec![900, 600, 100, 200, 1000, 700, 800, -5, 900]);
+    assert_eq!(
+        rules.iter().map(|r| r.priority).collect::<Vec<_>>(),
+        vec![900, 600, 100, 200, 1000, 700, 800, -5, 900]
+    );
     assert_eq!(rules[1].prefix, Some(Template::literal("pr-")));
     assert_eq!(rules[2].prefix, Some(Template::literal("sha-")));
     assert_eq!(rules[2].kind, RuleKind::Sha { format: ShaFormat::Long });
@@ -28,7 +37,9 @@ fn parses_each_type_with_defaults() {
     assert_eq!(rules[5].kind, RuleKind::Edge { branch: Some("dev".into()) });
     assert!(matches!(rules[6].kind, RuleKind::Match { group: 1, .. }));
     assert_eq!(rules[7].enable, Enable::Never);
-    assert!(matches!(&rules[8].kind, RuleKind::Version { scheme: Scheme::Pep440, matcher: Some(m), .. } if m.as_str() == "v(.*)"));
+    assert!(
+        matches!(&rules[8].kind, RuleKind::Version { scheme: Scheme::Pep440, matcher: Some(m), .. } if m.as_str() == "v(.*)")
+    );
     assert_eq!(rules[0].source, "type=semver,pattern={{version}}");
 }
 
@@ -81,7 +92,10 @@ fn parse_errors_name_line_and_what_is_accepted() {
     assert!(err_of("type=sha,format=medium").contains("accepted: short, long"));
     assert!(err_of("type=semver,pattern={{build}}").contains("unknown expression '{{build}}'"));
     assert!(err_of("type=match,pattern=(a").contains("not a usable regular expression"));
-    assert!(err_of("type=semver,pattern={{version}},match=(a").contains("not a usable regular expression"));
+    assert!(
+        err_of("type=semver,pattern={{version}},match=(a")
+            .contains("not a usable regular expression")
+    );
     assert!(err_of("type=raw,value=a,priority=high").contains("accepted: a whole number"));
     assert!(err_of("type=match,pattern=a,group=x").contains("accepted: a group number"));
     for e in [err_of("type=bogus"), err_of("type=raw")] {
@@ -108,7 +122,8 @@ fn default_rules_are_release_first() {
 
 #[test]
 fn flavor_parsing() {
-    let f = parse_flavor("# flavor\nlatest=false\nprefix=app-,onlatest=true\nsuffix=-alpine\n").unwrap();
+    let f = parse_flavor("# flavor\nlatest=false\nprefix=app-,onlatest=true\nsuffix=-alpine\n")
+        .unwrap();
     assert_eq!(f.latest, Latest::False);
     assert_eq!(f.prefix, Template::literal("app-"));
     assert!(f.prefix_on_latest);
@@ -119,7 +134,10 @@ fn flavor_parsing() {
     assert_eq!((f.latest, f.prefix_on_latest, f.suffix_on_latest), (Latest::True, false, true));
 
     let e = parse_flavor("latest=maybe").unwrap_err().to_string();
-    assert_eq!(e, "flavor: line 1 'latest=maybe': latest='maybe' is not accepted; accepted: auto, true, false");
+    assert_eq!(
+        e,
+        "flavor: line 1 'latest=maybe': latest='maybe' is not accepted; accepted: auto, true, false"
+    );
     assert!(parse_flavor("colour=red").unwrap_err().to_string().contains("unknown key 'colour'"));
     assert!(parse_flavor("latest=true,onlatest=true").is_err());
     assert!(parse_flavor("prefix=a-,onlatest=sometimes").is_err());
@@ -128,11 +146,26 @@ fn flavor_parsing() {
 
 #[test]
 fn image_lines() {
-    let names = |text: &str| parse_images(text).unwrap().into_iter().map(|i| (i.name, i.enable)).collect::<Vec<_>>();
-    assert_eq!(names("a/app,ghcr.io/b/app"), vec![("a/app".into(), true), ("ghcr.io/b/app".into(), true)]);
-    assert_eq!(names("a/app\n# off for now\nghcr.io/b/app,enable=false"), vec![("a/app".into(), true), ("ghcr.io/b/app".into(), false)]);
+    let names = |text: &str| {
+        parse_images(text).unwrap().into_iter().map(|i| (i.name, i.enable)).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names("a/app,ghcr.io/b/app"),
+        vec![("a/app".into(), true), ("ghcr.io/b/app".into(), true)]
+    );
+    assert_eq!(
+        names("a/app\n# off for now\nghcr.io/b/app,enable=false"),
+        vec![("a/app".into(), true), ("ghcr.io/b/app".into(), false)]
+    );
     assert_eq!(names("name=ghcr.io/b/app,enable=true"), vec![("ghcr.io/b/app".into(), true)]);
-    assert!(parse_images("name=a/app,enable=maybe").unwrap_err().to_string().contains("enable='maybe'"));
-    assert!(parse_images("name=a/app,colour=red").unwrap_err().to_string().contains("unknown key 'colour'"));
+    assert!(
+        parse_images("name=a/app,enable=maybe").unwrap_err().to_string().contains("enable='maybe'")
+    );
+    assert!(
+        parse_images("name=a/app,colour=red")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown key 'colour'")
+    );
     assert!(parse_images("enable=false").unwrap_err().to_string().contains("no image name"));
 }

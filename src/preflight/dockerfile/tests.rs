@@ -28,13 +28,21 @@ fn instructions_lines_and_text() {
             "FROM alpine\r\nRUN a \\  \r\n  b\r\nCMD x\r\n",
             &["L1 FROM alpine", "L2 RUN a   b", "L4 CMD x"],
         ),
-        ("a line holding only the escape character is no instruction", "FROM alpine\nCMD x\n\\\n", &["L1 FROM alpine", "L2 CMD x"]),
+        (
+            "a line holding only the escape character is no instruction",
+            "FROM alpine\nCMD x\n\\\n",
+            &["L1 FROM alpine", "L2 CMD x"],
+        ),
         (
             "escape directive",
             "# syntax=docker/dockerfile:1\n# escape=`\nFROM servercore\nRUN dir C:\\ `\n    && echo hi\nCOPY a\\b c\\\n",
             &["L3 FROM servercore", "L4 RUN dir C:\\     && echo hi", "L6 COPY a\\b c\\"],
         ),
-        ("a directive after a comment is a comment", "# hello\n# escape=`\nFROM x\nRUN a `\nb\n", &["L3 FROM x", "L4 RUN a `", "L5 B"]),
+        (
+            "a directive after a comment is a comment",
+            "# hello\n# escape=`\nFROM x\nRUN a `\nb\n",
+            &["L3 FROM x", "L4 RUN a `", "L5 B"],
+        ),
         (
             "heredoc bodies are skipped, even when they look like instructions",
             "FROM debian\nRUN <<EOF\napt-get update\nFROM evil\nEOF\nRUN <<-\"END\" bash\n\techo hi\n\tEND\nCOPY <<A <<B /dst/\na\nA\nb\nB\nCMD [\"x\"]\n",
@@ -54,7 +62,13 @@ fn instructions_lines_and_text() {
         (
             "keywords in any case; unknown instructions kept",
             "from golang AS Build\nRuN go build\nFROOM x\nfrom alpine\ncopy --from=build /a /b\n",
-            &["L1 FROM golang", "L2 RUN go build", "L3 FROOM x", "L4 FROM alpine", "L5 COPY --from=build /a /b"],
+            &[
+                "L1 FROM golang",
+                "L2 RUN go build",
+                "L3 FROOM x",
+                "L4 FROM alpine",
+                "L5 COPY --from=build /a /b",
+            ],
         ),
     ];
     for (name, text, expected) in cases {
@@ -73,11 +87,20 @@ fn from_lines_and_global_args() {
     .unwrap();
     assert_eq!(
         df.global_args,
-        [("A".to_string(), Some("1".to_string())), ("B".to_string(), None), ("C".to_string(), Some("\"x y\"".to_string())),]
+        [
+            ("A".to_string(), Some("1".to_string())),
+            ("B".to_string(), None),
+            ("C".to_string(), Some("\"x y\"".to_string())),
+        ]
     );
     type Summary<'a> = (usize, Option<&'a str>, u32, &'a str, Option<&'a str>);
-    let got: Vec<Summary> =
-        df.stages.iter().map(|s| (s.index, s.name.as_deref(), s.from_line, s.base.as_str(), s.platform_flag.as_deref())).collect();
+    let got: Vec<Summary> = df
+        .stages
+        .iter()
+        .map(|s| {
+            (s.index, s.name.as_deref(), s.from_line, s.base.as_str(), s.platform_flag.as_deref())
+        })
+        .collect();
     assert_eq!(
         got,
         [
@@ -116,10 +139,19 @@ fn errors_name_the_line() {
         ("FROM a\n\nFROM --platform=linux/amd64\n", DockerfileError::FromWithoutImage { line: 3 }),
         ("FROM a b\n", DockerfileError::BadFrom { line: 1, text: "a b".into() }),
         ("FROM a AS\n", DockerfileError::BadFrom { line: 1, text: "a AS".into() }),
-        ("FROM --platform= a\n", DockerfileError::BadFrom { line: 1, text: "--platform= a".into() }),
+        (
+            "FROM --platform= a\n",
+            DockerfileError::BadFrom { line: 1, text: "--platform= a".into() },
+        ),
         ("ARG A\nRUN x\nFROM a\n", DockerfileError::BeforeFrom { line: 2, keyword: "RUN".into() }),
-        ("FROM a AS x\nFROM b AS X\n", DockerfileError::DuplicateStage { line: 2, name: "x".into() }),
-        ("FROM a\nRUN <<EOF\nx\nEOFX\n", DockerfileError::UnterminatedHeredoc { line: 2, delimiter: "EOF".into() }),
+        (
+            "FROM a AS x\nFROM b AS X\n",
+            DockerfileError::DuplicateStage { line: 2, name: "x".into() },
+        ),
+        (
+            "FROM a\nRUN <<EOF\nx\nEOFX\n",
+            DockerfileError::UnterminatedHeredoc { line: 2, delimiter: "EOF".into() },
+        ),
         ("# escape=x\nFROM a\n", DockerfileError::BadEscape { line: 1, value: "x".into() }),
         ("ARG =1\nFROM a\n", DockerfileError::ArgWithoutName { line: 1 }),
     ];

@@ -15,7 +15,10 @@ fn check(text: &str, emulated: &str, requested: &str) -> Vec<(u32, &'static str)
     lint(&df, &stages, &platforms(emulated), &platforms(requested))
         .into_iter()
         .map(|f| {
-            let title = [ARCH_TITLE, REWRITE_TITLE].into_iter().find(|t| *t == f.title).unwrap_or(EMULATION_TITLE);
+            let title = [ARCH_TITLE, REWRITE_TITLE]
+                .into_iter()
+                .find(|t| *t == f.title)
+                .unwrap_or(EMULATION_TITLE);
             (f.line, title)
         })
         .collect()
@@ -47,7 +50,8 @@ fn findings_by_case() {
     const R: &str = REWRITE_TITLE;
     let two = "linux/amd64,linux/arm64";
     /// (name, Dockerfile, emulated, requested, expected findings)
-    type Case = (&'static str, &'static str, &'static str, &'static str, &'static [(u32, &'static str)]);
+    type Case =
+        (&'static str, &'static str, &'static str, &'static str, &'static [(u32, &'static str)]);
     let cases: [Case; 24] = [
         (
             "arch word in a download URL",
@@ -56,8 +60,20 @@ fn findings_by_case() {
             two,
             &[(3, A)],
         ),
-        ("ADD of a URL, aarch64 spelling", "FROM alpine\nADD https://example.com/tool-aarch64.tgz /opt/\n", "", two, &[(2, A)]),
-        ("file path naming x86_64", "FROM debian\nRUN ln -s /usr/lib/x86_64-linux-gnu/libz.so /usr/lib/libz.so\n", "", two, &[(2, A)]),
+        (
+            "ADD of a URL, aarch64 spelling",
+            "FROM alpine\nADD https://example.com/tool-aarch64.tgz /opt/\n",
+            "",
+            two,
+            &[(2, A)],
+        ),
+        (
+            "file path naming x86_64",
+            "FROM debian\nRUN ln -s /usr/lib/x86_64-linux-gnu/libz.so /usr/lib/libz.so\n",
+            "",
+            two,
+            &[(2, A)],
+        ),
         (
             "$TARGETARCH in the token",
             "FROM alpine\nARG TARGETARCH\nRUN curl -fsSL https://example.com/t-linux-${TARGETARCH}.tar.gz | tar xz\nRUN curl -o t https://example.com/amd64/$TARGETARCH/t\n",
@@ -65,7 +81,13 @@ fn findings_by_case() {
             two,
             &[],
         ),
-        ("$TARGETPLATFORM in the token", "FROM alpine\nRUN curl -O \"https://example.com/${TARGETPLATFORM}/amd64.tgz\"\n", "", two, &[]),
+        (
+            "$TARGETPLATFORM in the token",
+            "FROM alpine\nRUN curl -O \"https://example.com/${TARGETPLATFORM}/amd64.tgz\"\n",
+            "",
+            two,
+            &[],
+        ),
         (
             "package names and non-file words are not downloads",
             "FROM debian\nRUN dpkg --add-architecture arm64 && apt-get install -y gcc-aarch64-linux-gnu\n",
@@ -73,8 +95,20 @@ fn findings_by_case() {
             two,
             &[],
         ),
-        ("one platform of the same architecture", "FROM alpine\nRUN wget https://example.com/t_amd64.deb\n", "", "linux/amd64", &[]),
-        ("one platform of another architecture", "FROM alpine\nRUN wget https://example.com/t_amd64.deb\n", "", "linux/arm64", &[(2, A)]),
+        (
+            "one platform of the same architecture",
+            "FROM alpine\nRUN wget https://example.com/t_amd64.deb\n",
+            "",
+            "linux/amd64",
+            &[],
+        ),
+        (
+            "one platform of another architecture",
+            "FROM alpine\nRUN wget https://example.com/t_amd64.deb\n",
+            "",
+            "linux/arm64",
+            &[(2, A)],
+        ),
         (
             "a fixed-platform stage may name its architecture",
             "FROM --platform=linux/amd64 alpine AS dl\nRUN wget https://example.com/t_amd64.deb\nFROM alpine\nCOPY --from=dl /t /t\n",
@@ -117,7 +151,13 @@ fn findings_by_case() {
             two,
             &[(2, E)],
         ),
-        ("the Go rewrite needs an emulated platform", "FROM golang\nRUN go build .\n", "", two, &[]),
+        (
+            "the Go rewrite needs an emulated platform",
+            "FROM golang\nRUN go build .\n",
+            "",
+            two,
+            &[],
+        ),
         (
             "the cross-compiling example",
             "ARG GOLANG_IMAGE=golang:1.24\nFROM --platform=$BUILDPLATFORM ${GOLANG_IMAGE} AS builder\nARG TARGETOS TARGETARCH TARGETVARIANT\nRUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH GOARM=${TARGETVARIANT#v} go build -o /out/hello .\nFROM scratch\nCOPY --from=builder /out/hello /hello\n",
@@ -146,7 +186,13 @@ fn findings_by_case() {
             "linux/amd64,linux/arm/v7",
             &[(3, E), (4, E), (5, E), (6, E)],
         ),
-        ("heredoc body is checked", "FROM debian\nRUN <<EOF\nset -e\nmake -j4\nEOF\n", "linux/arm64", two, &[(2, E)]),
+        (
+            "heredoc body is checked",
+            "FROM debian\nRUN <<EOF\nset -e\nmake -j4\nEOF\n",
+            "linux/arm64",
+            two,
+            &[(2, E)],
+        ),
         (
             "fixed emulated platform",
             "FROM --platform=linux/arm64 debian AS arm\nRUN make\nFROM alpine\nCOPY --from=arm /x /x\n",
@@ -177,10 +223,16 @@ fn findings_by_case() {
 
 #[test]
 fn messages_say_what_to_do() {
-    let text = "FROM alpine\nRUN curl -fsSL https://x/t-linux-amd64.tar.gz | tar xz\nRUN make all\n";
+    let text =
+        "FROM alpine\nRUN curl -fsSL https://x/t-linux-amd64.tar.gz | tar xz\nRUN make all\n";
     let df = parse_dockerfile(text).unwrap();
     let stages = resolve(&df, &HashMap::new(), None).unwrap();
-    let findings = lint(&df, &stages, &platforms("linux/arm64,linux/arm/v7"), &platforms("linux/amd64,linux/arm64,linux/arm/v7"));
+    let findings = lint(
+        &df,
+        &stages,
+        &platforms("linux/arm64,linux/arm/v7"),
+        &platforms("linux/amd64,linux/arm64,linux/arm/v7"),
+    );
     assert_eq!(findings.len(), 2);
     let arch = &findings[0].message;
     for part in [
@@ -195,7 +247,12 @@ fn messages_say_what_to_do() {
     }
     let emulation = &findings[1].message;
     assert_eq!(findings[1].line, 3);
-    for part in ["`make`", "QEMU emulation for linux/arm64,linux/arm/v7", "FROM --platform=$BUILDPLATFORM", "runs natively instead"] {
+    for part in [
+        "`make`",
+        "QEMU emulation for linux/arm64,linux/arm/v7",
+        "FROM --platform=$BUILDPLATFORM",
+        "runs natively instead",
+    ] {
         assert!(emulation.contains(part), "{part} in {emulation}");
     }
 }
@@ -207,7 +264,11 @@ fn the_measured_share_goes_on_each_rewritten_from_line() {
         wall_seconds: wall,
         emulated_seconds: emulated,
     };
-    let timings = [time("linux/amd64", 30.0, 0.0), time("linux/arm64", 200.0, 180.0), time("linux/arm/v7", 250.0, 240.0)];
+    let timings = [
+        time("linux/amd64", 30.0, 0.0),
+        time("linux/arm64", 200.0, 180.0),
+        time("linux/arm/v7", 250.0, 240.0),
+    ];
     let findings = measured_under_qemu(&[2, 9], &timings);
     assert_eq!(findings.iter().map(|f| f.line).collect::<Vec<_>>(), [2, 9]);
     assert_eq!(
@@ -216,7 +277,10 @@ fn the_measured_share_goes_on_each_rewritten_from_line() {
          (96%); the cross-compiling form of this stage, suggested before the build, runs them natively."
     );
     assert_eq!(findings[0].title, MEASURED_TITLE);
-    assert!(measured_under_qemu(&[2], &[time("linux/arm64", 3.0, 0.0)]).is_empty(), "a cached build ran nothing emulated");
+    assert!(
+        measured_under_qemu(&[2], &[time("linux/arm64", 3.0, 0.0)]).is_empty(),
+        "a cached build ran nothing emulated"
+    );
     assert!(measured_under_qemu(&[], &timings).is_empty(), "no rewrite, no note");
 }
 
