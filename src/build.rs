@@ -11,7 +11,7 @@ use crate::concurrent::{HeldLines, alongside};
 use crate::emulation::{self, Emulation};
 use crate::log::{Group, Log};
 use crate::outside::Outside;
-use crate::plan::{Builder, Plan};
+use crate::plan::{Build, Builder, RunSettings};
 use crate::platform::{self, Platform};
 use crate::retry;
 use crate::runner::{Annotation, Level};
@@ -31,7 +31,8 @@ pub(crate) struct Built {
 /// ready, and runs the build in a group of its own.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn run(
-    plan: &Plan,
+    run: &RunSettings,
+    build: &Build,
     outside: &Outside<'_>,
     builder: &Builder,
     emulated: &[Platform],
@@ -41,11 +42,13 @@ pub(crate) async fn run(
 ) -> Result<Built> {
     let buildx = &outside.buildx;
     let build_group =
-        format!("Build {} for {}", plan.images[0].name, platform::join(&plan.platforms));
+        format!("Build {} for {}", build.image().name, platform::join(build.platforms()));
     let lines = HeldLines::holding(log);
     let mut progress = Progress::default();
-    let emulation = emulation::prepare(plan, outside, builder, emulated, log);
-    let (emulation, built, _build_group) = if emulation::build_may_start_early(plan, builder) {
+    let emulation =
+        emulation::prepare(run.qemu(), build.platforms(), outside, builder, emulated, log);
+    let (emulation, built, _build_group) = if emulation::build_may_start_early(run.qemu(), builder)
+    {
         let early_build = Box::pin(build_with_retries(buildx, args, &mut progress, &lines, log));
         let (emulation, build) = alongside(emulation, early_build).await;
         drop(setup_group);
@@ -88,7 +91,7 @@ pub(crate) async fn run(
                 platform::join(&emulation.unconfirmed)
             ));
             match emulation::install_missing(
-                plan,
+                run.qemu(),
                 &outside.daemon,
                 emulation.unconfirmed.clone(),
                 &outside.tools.run_name,
@@ -113,18 +116,18 @@ pub(crate) async fn run(
         }
         other => other,
     };
-    annotate(plan, &progress, built.is_err(), log);
+    annotate(build, &progress, built.is_err(), log);
     built?;
     Ok(Built { emulation, progress })
 }
 
 /// BuildKit's warnings, and the failure when the build failed, as
 /// annotations on the Dockerfile lines they concern.
-fn annotate(plan: &Plan, progress: &Progress, failed: bool, log: &Log) {
+fn annotate(build: &Build, progress: &Progress, failed: bool, log: &Log) {
     let on_line = |level: Level, message: &str, place: &Option<SourcePlace>| {
         let mut annotation = Annotation::new(level, message);
         if let Some(SourcePlace { file, line }) = place {
-            annotation.file = Some(workspace_path(plan, file));
+            annotation.file = Some(workspace_path(build, file));
             annotation.line = Some(*line);
         }
         annotation
@@ -142,9 +145,9 @@ fn annotate(plan: &Plan, progress: &Progress, failed: bool, log: &Log) {
 
 /// BuildKit names the Dockerfile by its file name; annotations name it
 /// relative to the workspace, as the plan does.
-fn workspace_path(plan: &Plan, file: &str) -> String {
-    match plan.dockerfile.file_name() {
-        Some(name) if name.to_string_lossy() == file => plan.dockerfile.display().to_string(),
+fn workspace_path(build: &Build, file: &str) -> String {
+    match build.dockerfile().file_name() {
+        Some(name) if name.to_string_lossy() == file => build.dockerfile().display().to_string(),
         _ => file.to_string(),
     }
 }

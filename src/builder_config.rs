@@ -9,8 +9,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use serde::Deserialize;
 
-use crate::inputs::{RawInputs, split_list};
-use crate::platform::Platform;
+use crate::outside::accepts_connections;
 
 /// One extra node of the builder.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -54,57 +53,6 @@ pub struct BuilderConfig {
 }
 
 impl BuilderConfig {
-    pub fn parse(raw: &RawInputs) -> Result<BuilderConfig> {
-        let config_file =
-            Some(raw.get("buildkitd-config")).filter(|v| !v.is_empty()).map(PathBuf::from);
-        if let Some(file) = &config_file
-            && !file.is_file()
-        {
-            bail!(
-                "buildkitd-config: `{}` is not a file; give the path of a buildkitd.toml",
-                file.display()
-            );
-        }
-        let config_inline =
-            Some(raw.get("buildkitd-config-inline").to_string()).filter(|v| !v.is_empty());
-        if config_file.is_some() && config_inline.is_some() {
-            bail!(
-                "buildkitd-config-inline: give either `buildkitd-config` or `buildkitd-config-inline`, not both"
-            );
-        }
-        let append = match raw.get("append") {
-            "" => Vec::new(),
-            text => serde_yaml_ng::from_str::<Vec<AppendNode>>(text).map_err(|e| {
-                anyhow::anyhow!(
-                    "append: not a YAML list of nodes ({e}); write `- name: arm64\\n  endpoint: ssh://user@host\\n  platforms: linux/arm64`"
-                )
-            })?,
-        };
-        for node in &append {
-            if !["ssh://", "tcp://", "unix://", "docker-container://"]
-                .iter()
-                .any(|s| node.endpoint.starts_with(s))
-            {
-                bail!(
-                    "append: node `{}` has endpoint `{}`; use ssh://, tcp:// or unix://",
-                    node.name,
-                    node.endpoint
-                );
-            }
-            for platform in &node.platforms {
-                Platform::parse(platform)
-                    .map_err(|e| anyhow::anyhow!("append: node `{}`: {e}", node.name))?;
-            }
-        }
-        Ok(BuilderConfig {
-            config_file,
-            config_inline,
-            driver_opts: split_list(raw.get("driver-opts"), false),
-            flags: Some(raw.get("buildkitd-flags").to_string()).filter(|v| !v.is_empty()),
-            append,
-        })
-    }
-
     /// The inputs given that only a `docker-container` builder honours.
     pub fn given(&self) -> Vec<&'static str> {
         let mut given = Vec::new();
@@ -171,23 +119,12 @@ pub fn endpoint_address(endpoint: &str) -> Option<String> {
 pub async fn check_nodes_reachable(nodes: &[AppendNode]) -> Result<()> {
     for node in nodes {
         let Some(address) = endpoint_address(&node.endpoint) else { continue };
-        let connect =
-            tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(&address))
-                .await;
-        match connect {
-            Ok(Ok(_)) => {}
-            Ok(Err(error)) => bail!(
-                "append: node `{}` at {} cannot be reached ({error}); check the endpoint or remove the node",
+        if let Err(reason) = accepts_connections(&address, Duration::from_secs(5)).await {
+            bail!(
+                "append: node `{}` at {} cannot be reached ({reason}); check the endpoint or remove the node",
                 node.name,
                 node.endpoint
-            ),
-            Err(_) => {
-                bail!(
-                    "append: node `{}` at {} did not answer within 5s; check the endpoint or remove the node",
-                    node.name,
-                    node.endpoint
-                )
-            }
+            );
         }
     }
     Ok(())
@@ -196,50 +133,6 @@ pub async fn check_nodes_reachable(nodes: &[AppendNode]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn raw(pairs: &[(&str, &str)]) -> RawInputs {
-        RawInputs::from_pairs(pairs.iter().map(|(k, v)| (*k, v.to_string()))).unwrap()
-    }
-
-    #[test]
-    fn append_is_a_yaml_list_of_nodes() {
-        let config = BuilderConfig::parse(&raw(&[(
-            "append",
-            "- name: arm\n  endpoint: ssh://me@arm-host\n  platforms: linux/arm64,linux/arm/v7\n  driver-opts:\n    - network=host\n",
-        )]))
-        .unwrap();
-        assert_eq!(
-            config.append,
-            vec![AppendNode {
-                name: "arm".into(),
-                endpoint: "ssh://me@arm-host".into(),
-                platforms: vec!["linux/arm64".into(), "linux/arm/v7".into()],
-                driver_opts: vec!["network=host".into()],
-            }]
-        );
-        assert_eq!(config.given(), vec!["append"]);
-    }
-
-    #[test]
-    fn bad_builder_inputs_are_named() {
-        let cases = [
-            (("append", "name: x"), "append: not a YAML list"),
-            (("append", "- name: x\n  endpoint: http://h"), "append: node `x` has endpoint"),
-            (
-                ("append", "- name: x\n  endpoint: tcp://h:1\n  platforms: linux/arm65"),
-                "append: node `x`: platforms:",
-            ),
-            (
-                ("append", "- name: x\n  endpoint: tcp://h\n  colour: red"),
-                "append: not a YAML list",
-            ),
-            (("buildkitd-config", "/nonexistent.toml"), "buildkitd-config: "),
-        ];
-        for ((input, value), expected) in cases {
-            let error = BuilderConfig::parse(&raw(&[(input, value)])).unwrap_err().to_string();
-            assert!(error.starts_with(expected), "{input}: {error}");
-        }
-    }
 
     #[test]
     fn buildkitd_toml_adds_plain_http_registries() {

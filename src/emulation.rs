@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::docker::Daemon;
 use crate::log::Log;
 use crate::outside::{Outside, RUN_LABEL};
-use crate::plan::{Builder, Plan, QemuMode};
+use crate::plan::{Builder, QemuMode, QemuSettings};
 use crate::platform::{self, Machine, Platform};
 
 /// What the installer reports.
@@ -64,7 +64,7 @@ pub struct EmulationPlan {
 /// those are left for the build to try. Either way, every emulated platform
 /// the installer was not asked about stays unconfirmed. A builder of our own
 /// looked just now, and its list is taken as it is.
-pub fn plan_emulation(
+pub(crate) fn plan_emulation(
     mode: QemuMode,
     daemon_builder: bool,
     builder_platforms: &[Platform],
@@ -169,7 +169,8 @@ pub(crate) fn emulated_platforms(platforms: &[Platform]) -> Vec<Platform> {
 /// can run: asks the builder what it runs and, for the rest, the QEMU
 /// installer, installing only what is missing.
 pub(crate) async fn prepare(
-    plan: &Plan,
+    qemu: &QemuSettings,
+    platforms: &[Platform],
     outside: &Outside<'_>,
     builder: &Builder,
     emulated: &[Platform],
@@ -194,10 +195,10 @@ pub(crate) async fn prepare(
         platform::join(&info.platforms)
     ));
     let decided = plan_emulation(
-        plan.qemu,
+        qemu.mode,
         *builder == Builder::Daemon,
         &info.platforms,
-        &plan.platforms,
+        platforms,
         Machine::here(),
     );
     if !decided.unsupported.is_empty() {
@@ -211,13 +212,13 @@ pub(crate) async fn prepare(
             "QEMU: the builder runs emulated platforms but does not list {}; Docker's own BuildKit does not list every emulator the kernel has, so the build tries it and the QEMU installer is asked only if the build fails",
             platform::join(&decided.deferred)
         ));
-    } else if decided.ask_now.is_empty() && plan.qemu == QemuMode::Auto {
+    } else if decided.ask_now.is_empty() && qemu.mode == QemuMode::Auto {
         log.info("QEMU: the builder already runs every requested platform; nothing to install");
     }
     let installed = match decided.ask_now.is_empty() {
         true => Vec::new(),
         false => {
-            install_missing(plan, &outside.daemon, decided.ask_now, &outside.tools.run_name, log)
+            install_missing(qemu, &outside.daemon, decided.ask_now, &outside.tools.run_name, log)
                 .await?
         }
     };
@@ -239,18 +240,18 @@ pub(crate) async fn prepare(
 /// registers emulators for the rest (all of `wanted` with `qemu: true`);
 /// returns the platforms it installed emulators for.
 pub(crate) async fn install_missing(
-    plan: &Plan,
+    qemu: &QemuSettings,
     daemon: &Daemon,
     wanted: Vec<Platform>,
     run_name: &str,
     log: &Log,
 ) -> Result<Vec<Platform>> {
     let labels: HashMap<String, String> = [(RUN_LABEL.to_string(), run_name.to_string())].into();
-    if daemon.ensure_image(&plan.qemu_image, None).await? {
-        log.info(&format!("QEMU: pulled {}", plan.qemu_image));
+    if daemon.ensure_image(&qemu.image, None).await? {
+        log.info(&format!("QEMU: pulled {}", qemu.image));
     }
-    let status = status(daemon, &plan.qemu_image, &labels).await?;
-    let to_install: Vec<Platform> = match plan.qemu {
+    let status = status(daemon, &qemu.image, &labels).await?;
+    let to_install: Vec<Platform> = match qemu.mode {
         QemuMode::Always => wanted,
         _ => wanted.into_iter().filter(|p| !status.can_run(p)).collect(),
     };
@@ -266,7 +267,7 @@ pub(crate) async fn install_missing(
         platform::join(&to_install),
         install_argument(&to_install)
     ));
-    let after = install(daemon, &plan.qemu_image, &to_install, &labels).await?;
+    let after = install(daemon, &qemu.image, &to_install, &labels).await?;
     let still: Vec<String> =
         to_install.iter().filter(|p| !after.can_run(p)).map(Platform::to_string).collect();
     if !still.is_empty() {
@@ -283,8 +284,8 @@ pub(crate) async fn install_missing(
 /// Only the daemon's BuildKit is ready at once, and only when emulators are
 /// installed on demand: should one turn out missing, the early build is
 /// stopped and started again once it is installed.
-pub(crate) fn build_may_start_early(plan: &Plan, builder: &Builder) -> bool {
-    *builder == Builder::Daemon && plan.qemu != QemuMode::Always
+pub(crate) fn build_may_start_early(qemu: &QemuSettings, builder: &Builder) -> bool {
+    *builder == Builder::Daemon && qemu.mode != QemuMode::Always
 }
 
 #[cfg(test)]

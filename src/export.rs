@@ -8,24 +8,26 @@ use anyhow::{Context as _, Result};
 
 use crate::buildx::Buildx;
 use crate::log::Log;
-use crate::plan::{Builder, ExportFormat, HeldBack, Plan};
+use crate::plan::{Build, Builder, Export, ExportFormat, HeldBack, RunSettings};
 use crate::platform::Platform;
 
 /// Saves the image as files (`export`) and loads the native platform into
 /// the daemon (`load`); both are answered from the build cache.
 pub(crate) async fn export(
-    plan: &Plan,
+    run: &RunSettings,
+    build: &Build,
     buildx: &Buildx,
     builder: &Builder,
     held: &[HeldBack],
     log: &Log,
 ) -> Result<Vec<PathBuf>> {
-    let tag = plan.references(held).into_iter().next();
-    if plan.load {
+    let tag = build.references(held).into_iter().next();
+    if run.load() {
         let host = Platform::host();
         buildx
             .build(
-                &plan.buildx_output_args(
+                &build.buildx_output_args(
+                    run,
                     builder,
                     std::slice::from_ref(&host),
                     "type=docker",
@@ -36,25 +38,25 @@ pub(crate) async fn export(
             .await?;
         log.info(&format!(
             "loaded {} for {host} into the daemon",
-            tag.as_deref().unwrap_or(&plan.images[0].name)
+            tag.as_deref().unwrap_or(&build.image().name)
         ));
     }
-    let Some(format) = plan.export else { return Ok(Vec::new()) };
-    let dir = &plan.export_dir;
+    let Some(Export { format, dir }) = run.export() else { return Ok(Vec::new()) };
     std::fs::create_dir_all(dir)
         .with_context(|| format!("export-dir: could not create {}", dir.display()))?;
-    let stem = plan.images[0].repository.replace('/', "-");
+    let stem = build.image().repository.replace('/', "-");
     let kind = match format {
         ExportFormat::Docker => "docker",
         ExportFormat::Oci => "oci",
     };
     let mut files = Vec::new();
-    for platform in &plan.platforms {
+    for platform in build.platforms() {
         let file = dir.join(format!("{stem}-{}.tar", platform.slug()));
         let output = format!("type={kind},dest={}", file.display());
         buildx
             .build(
-                &plan.buildx_output_args(
+                &build.buildx_output_args(
+                    run,
                     builder,
                     std::slice::from_ref(platform),
                     &output,
@@ -68,9 +70,10 @@ pub(crate) async fn export(
     let all = dir.join(format!("{stem}.oci.tar"));
     let output = format!("type=oci,dest={}", all.display());
     buildx
-        .build(&plan.buildx_output_args(builder, &plan.platforms, &output, tag.as_deref()), |l| {
-            log.raw(l)
-        })
+        .build(
+            &build.buildx_output_args(run, builder, build.platforms(), &output, tag.as_deref()),
+            |l| log.raw(l),
+        )
         .await?;
     files.push(all);
     let sums = checksums(&files)?;

@@ -13,8 +13,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use crate::log::Log;
-use crate::plan::{Plan, ReleaseNotes};
-use crate::summary::Report;
+use crate::plan::{Build, ContextLookups, ReleaseNotes};
+use crate::report::Report;
 
 /// Opening marker of the section in a release body.
 pub const SECTION_START: &str = "<!-- multiarch-action:image -->";
@@ -337,10 +337,10 @@ fn one_line(text: &str, max_chars: usize) -> String {
 /// asks for it. A failed lookup is a warning.
 pub async fn complete_context(
     github: &mut crate::runner::GithubContext,
-    raw: &crate::inputs::RawInputs,
+    lookups: &ContextLookups,
     log: &Log,
 ) {
-    let token = raw.text("github-token");
+    let token = lookups.token.as_ref().map(crate::names::Secret::expose);
     if github.default_branch.is_none()
         && let Some(token) = token
         && !github.repository.is_empty()
@@ -352,10 +352,7 @@ pub async fn complete_context(
             )),
         }
     }
-    let wants_commit_date = ["tags", "flavor", "labels", "annotations"]
-        .iter()
-        .any(|input| raw.get(input).contains("commit_date"));
-    if !wants_commit_date || github.commit_date.is_some() {
+    if !lookups.commit_date || github.commit_date.is_some() {
         return;
     }
     match token {
@@ -371,14 +368,14 @@ pub async fn complete_context(
 /// Adds the image section to the release's notes; any failure is a warning,
 /// since the image is already pushed.
 pub(crate) async fn add_image_to_release(
-    plan: &Plan,
+    build: &Build,
     notes: &ReleaseNotes,
     report: &Report,
     log: &Log,
 ) {
     let Some(digest) = &report.digest else { return };
     let section = ImageSection {
-        reference: plan.images[0].with_digest(digest),
+        reference: build.image().with_digest(digest),
         tags: report.pushed_references.clone(),
         platforms: report
             .platform_images

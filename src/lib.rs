@@ -30,6 +30,7 @@ pub mod preflight;
 mod publish;
 pub(crate) mod reference;
 pub(crate) mod registry;
+pub mod report;
 pub(crate) mod retry;
 pub mod runner;
 pub mod summary;

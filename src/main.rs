@@ -9,8 +9,8 @@ use anyhow::{Context as _, Result};
 use multiarch_action::cli::{self, Invocation};
 use multiarch_action::inputs::RawInputs;
 use multiarch_action::log::{Log, RunnerLayer};
-use multiarch_action::pipeline::{self, Tools};
-use multiarch_action::plan::Plan;
+use multiarch_action::pipeline::{self, Finished, Tools};
+use multiarch_action::plan::{ContextLookups, Plan};
 use multiarch_action::runner::{GithubContext, OutputFile, SummaryFile};
 use multiarch_action::{buildx, post, summary};
 
@@ -73,7 +73,7 @@ fn main() -> ExitCode {
                     .filter(|p| !p.is_empty())
                     .map(std::path::PathBuf::from),
             };
-            let _ = summary.append(&summary::render_failure(&format!("{error:#}")));
+            let _ = summary.append(&summary::render_failure(&error));
             fail(&log, &error)
         }
     }
@@ -117,10 +117,11 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, run_name: &str, log: Log)
         .build()
         .context("could not start the async runtime")?;
     let mut github = GithubContext::from_env(env)?;
-    if let Some(token) = raw.text("github-token") {
-        log.mask(token);
+    let lookups = ContextLookups::of(raw);
+    if let Some(token) = &lookups.token {
+        log.mask(token.expose());
     }
-    runtime.block_on(multiarch_action::github::complete_context(&mut github, raw, &log));
+    runtime.block_on(multiarch_action::github::complete_context(&mut github, &lookups, &log));
     // Secrets are masked before anything else is printed: the parsed ones,
     // or, when the inputs do not parse, every secret input as given.
     let plan = match Plan::new(raw, &github) {
@@ -134,45 +135,47 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, run_name: &str, log: Log)
     let workdir = std::env::current_dir().context("could not read the working directory")?;
     plan.check_files(&workdir)?;
     log.info(&format!(
-        "multiarch-action {}: {} for {} (run {run_name})",
+        "multiarch-action {}: {} (run {run_name})",
         env!("CARGO_PKG_VERSION"),
-        plan.images.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", "),
-        multiarch_action::platform::join(&plan.platforms)
+        plan.headline()
     ));
-    for warning in &plan.warnings {
+    for warning in plan.warnings() {
         log.warning(warning);
     }
-    if plan.dry_run {
-        log.info(&runtime.block_on(pipeline::dry_run(&plan, &log)));
-        return Ok(());
-    }
     let tools = Tools {
-        // A bundle that builds nothing reads registries only; it needs no buildx.
-        buildx: match &plan.mode {
-            multiarch_action::plan::Mode::Bundle(request) if request.builds.is_empty() => {
-                std::path::PathBuf::new()
-            }
-            _ => buildx::locate(env.get("PATH").map(String::as_str))?,
+        buildx: match plan.needs_buildx() {
+            true => Some(buildx::locate(env.get("PATH").map(String::as_str))?),
+            false => None,
         },
         run_name: run_name.to_string(),
         user_buildx_config: user_buildx_config(env),
         layer_scans: multiarch_action::archscan::cache::ScanCache::of_user(env),
     };
-    if plan.call_check {
-        return runtime.block_on(pipeline::check_only(&plan, &tools, &log));
-    }
-
-    let report = runtime.block_on(pipeline::run(&plan, &tools, &log, shutdown_signal()))?;
-
+    let finished = runtime.block_on(pipeline::execute(&plan, &tools, &log, shutdown_signal()))?;
+    let Finished::Report(report) = finished else { return Ok(()) };
+    log.info(&format!(
+        "peak memory of the action: {:.0} MB (buildx aside)",
+        peak_resident_bytes() as f64 / 1e6
+    ));
     let outputs = summary::outputs(&plan, &report);
     OutputFile { path: github.output_path.clone() }.write(&outputs)?;
     SummaryFile { path: github.summary_path.clone() }.append(&summary::render(&plan, &report))?;
-    match (&report.digest, &report.bundle) {
-        (Some(digest), _) => log.info(&format!("pushed {}", plan.images[0].with_digest(digest))),
-        (None, Some(_)) => {}
-        (None, None) => log.info(&format!("built, not pushed ({})", plan.push_reason)),
+    if let Some(line) = summary::closing_line(&plan, &report) {
+        log.info(&line);
     }
     Ok(())
+}
+
+/// The most memory this process has held resident so far.
+fn peak_resident_bytes() -> u64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; on failure it stays zeroed.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    // Linux reports kilobytes.
+    usage.ru_maxrss.max(0) as u64 * 1024
 }
 
 /// Where the user's buildx keeps its builders, as buildx itself looks.

@@ -9,12 +9,12 @@ use anyhow::{Context as _, Result, bail};
 use crate::log::Log;
 use crate::names::is_digest;
 use crate::outside::Outside;
-use crate::plan::Plan;
+use crate::plan::{Build, RunSettings};
 use crate::platform::Platform;
 use crate::publish;
 use crate::registry::Registry;
 use crate::registry::layout::Descriptor;
-use crate::summary::Report;
+use crate::report::Report;
 use crate::verify::{self, Verified};
 
 /// Writes the digest of a `mode: digest` run to `dir/<platform>`.
@@ -70,7 +70,8 @@ pub(crate) fn read_digests(given: &[String], dir: &std::path::Path) -> Result<Ve
 /// `mode: merge`: one index from per-platform digests, pushed to every
 /// image, verified, then tagged.
 pub(crate) async fn merge(
-    plan: &Plan,
+    run: &RunSettings,
+    build: &Build,
     outside: &Outside<'_>,
     given: &[String],
     dir: &Path,
@@ -79,11 +80,12 @@ pub(crate) async fn merge(
 ) -> Result<Report> {
     let registry = &outside.registry;
     let digests = read_digests(given, dir)?;
-    let held_back = log.group("Registries", publish::check_registries(plan, registry, log)).await?;
+    let held_back =
+        log.group("Registries", publish::check_registries(run, build, registry, log)).await?;
     let merged = log
         .group(
             &format!("Merge {} digest(s)", digests.len()),
-            push_merged_index(plan, registry, &digests, required, log),
+            push_merged_index(build, registry, &digests, required, log),
         )
         .await?;
     let MergedIndex { root, body, platforms } = merged;
@@ -91,7 +93,8 @@ pub(crate) async fn merge(
         .group(
             "Verify the merged image",
             verify::verify(
-                plan,
+                run.checks().verify,
+                build.image(),
                 registry,
                 &root.digest,
                 &platforms,
@@ -100,12 +103,12 @@ pub(crate) async fn merge(
             ),
         )
         .await?;
-    let smoke = verify::smoke_test(plan, outside, &platform_images, log).await?;
+    let smoke = verify::smoke_test(run, build.image(), outside, &platform_images, log).await?;
     let pushed_references = log
         .group(
             "Tag",
             publish::tag_everywhere(
-                plan,
+                build,
                 registry,
                 &root,
                 &bytes::Bytes::from(body),
@@ -139,13 +142,13 @@ struct MergedIndex {
 /// once each, and stores the index (by digest) in every image's repository,
 /// copying the platform manifests into repositories that lack them.
 async fn push_merged_index(
-    plan: &Plan,
+    build: &Build,
     registry: &Registry,
     digests: &[String],
     required: &[Platform],
     log: &Log,
 ) -> Result<MergedIndex> {
-    let source = &plan.images[0];
+    let source = build.image();
     let mut entries = Vec::new();
     for digest in digests {
         let found = registry
@@ -155,15 +158,15 @@ async fn push_merged_index(
         entries.extend(found);
     }
     crate::registry::copy::check_merge(&entries, required)?;
-    let annotations: Vec<(String, String)> = plan
-        .meta
+    let annotations: Vec<(String, String)> = build
+        .meta()
         .annotations
         .iter()
         .filter(|a| a.level == crate::meta::AnnotationLevel::Index)
         .map(|a| (a.key.clone(), a.value.clone()))
         .collect();
     let (body, root) = crate::registry::copy::merged_index(&entries, &annotations);
-    for image in &plan.images {
+    for image in build.images() {
         if image != source {
             for entry in &entries {
                 if !registry.has_manifest(image, &entry.descriptor.digest).await {

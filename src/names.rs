@@ -146,13 +146,56 @@ impl Credential {
     }
 }
 
-/// The credential for the registry `reference` is on, if one was given.
-pub(crate) fn credential_for<'a>(
-    credentials: &'a [Credential],
-    reference: &str,
-) -> Option<&'a Credential> {
-    let registry = registry_of_reference(reference);
-    credentials.iter().find(|c| c.registry == registry)
+/// Every login given, one per registry (keyed as [`canonical_registry`]
+/// names it); passwords stay [`Secret`]s.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Credentials(std::collections::BTreeMap<String, Credential>);
+
+impl Credentials {
+    /// Adds a login; a registry given twice is refused, naming `input`.
+    pub(crate) fn add(&mut self, input: &str, credential: Credential) -> Result<()> {
+        if self.0.contains_key(&credential.registry) {
+            bail!(
+                "{input}: {} is given twice; give one credential per registry",
+                credential.registry
+            );
+        }
+        self.0.insert(credential.registry.clone(), credential);
+        Ok(())
+    }
+
+    /// The login for `registry`, if one was given.
+    pub(crate) fn for_registry(&self, registry: &str) -> Option<&Credential> {
+        self.0.get(registry)
+    }
+
+    /// The login for the registry `reference` is on, if one was given.
+    pub(crate) fn for_reference(&self, reference: &str) -> Option<&Credential> {
+        self.for_registry(&registry_of_reference(reference))
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Credential> {
+        self.0.values()
+    }
+}
+
+/// Logins one per registry; a later one for a registry replaces an earlier.
+impl FromIterator<Credential> for Credentials {
+    fn from_iter<I: IntoIterator<Item = Credential>>(logins: I) -> Credentials {
+        Credentials(logins.into_iter().map(|c| (c.registry.clone(), c)).collect())
+    }
+}
+
+/// The repository a reference names, with its registry.
+pub(crate) fn repository_of(reference: &str) -> Result<ImageName> {
+    let parsed = crate::reference::parse(reference)?;
+    ImageName::parse(&format!("{}/{}", parsed.registry(), parsed.repository()))
+}
+
+/// The tag or digest a reference names (`latest` when it names neither).
+pub(crate) fn tag_or_digest(reference: &str) -> Result<String> {
+    let parsed = crate::reference::parse(reference)?;
+    Ok(parsed.digest().or(parsed.tag()).unwrap_or("latest").to_string())
 }
 
 /// `sha256:` and 64 lowercase or uppercase hex digits.
@@ -217,12 +260,18 @@ mod tests {
         );
         let ghcr = Credential { registry: "ghcr.io".into(), ..hub };
         assert_eq!(ghcr.to_bollard().serveraddress.as_deref(), Some("ghcr.io"));
+        let mut logins = Credentials::default();
+        logins.add("registry", ghcr.clone()).unwrap();
         assert_eq!(
-            credential_for(std::slice::from_ref(&ghcr), "ghcr.io/acme/base:1")
-                .map(|c| c.username.as_str()),
+            logins.for_reference("ghcr.io/acme/base:1").map(|c| c.username.as_str()),
             Some("u")
         );
-        assert!(credential_for(&[ghcr], "acme/base:1").is_none());
+        assert!(logins.for_reference("acme/base:1").is_none());
+        let twice = logins.add("registry-auth", ghcr).unwrap_err().to_string();
+        assert_eq!(
+            twice,
+            "registry-auth: ghcr.io is given twice; give one credential per registry"
+        );
     }
 
     #[test]

@@ -12,7 +12,8 @@ use crate::registry::Registry;
 /// Where the machinery lives; found once at start.
 #[derive(Debug, Clone)]
 pub struct Tools {
-    pub buildx: PathBuf,
+    /// The buildx binary; None when the plan builds nothing.
+    pub buildx: Option<PathBuf>,
     /// A unique name for what this run creates (builder, labels).
     pub run_name: String,
     /// The user's buildx configuration (`BUILDX_CONFIG`, else
@@ -36,4 +37,17 @@ pub(crate) struct Outside<'a> {
     /// Clean-up started during the run (the staging name's removal), which
     /// the run's own clean-up waits for.
     pub background: tokio::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// Whether `address` (`host:port`) accepts a TCP connection within `within`;
+/// else why not, as a phrase.
+pub(crate) async fn accepts_connections(
+    address: &str,
+    within: std::time::Duration,
+) -> Result<(), String> {
+    match tokio::time::timeout(within, tokio::net::TcpStream::connect(address)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err(format!("no answer within {} s", within.as_secs())),
+    }
 }

@@ -3,28 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::plan::Plan;
+use crate::plan::{Build, HeldBack, Plan};
 use crate::registry::PlatformImage;
-
-/// What a run produced, for outputs and the summary.
-#[derive(Debug, Clone, Default)]
-pub struct Report {
-    pub digest: Option<String>,
-    pub pushed_references: Vec<String>,
-    pub platform_images: Vec<PlatformImage>,
-    pub held_back: Vec<crate::plan::HeldBack>,
-    pub metadata: serde_json::Value,
-    pub builder_note: String,
-    pub emulated: Vec<String>,
-    pub timings: Vec<crate::buildx::progress::PlatformTime>,
-    pub slowest: Vec<crate::buildx::progress::Step>,
-    pub smoke: Vec<crate::verify::SmokeResult>,
-    pub verify_notes: Vec<String>,
-    pub exported: Vec<std::path::PathBuf>,
-    pub attestations: Vec<crate::registry::Attestation>,
-    /// `mode: bundle`: the file written and its summary.
-    pub bundle: Option<crate::bundle::BundleReport>,
-}
+use crate::report::{Report, TaggingFailed};
 
 fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
@@ -60,18 +41,31 @@ pub fn image_id(metadata: &serde_json::Value, pushed: Option<&str>) -> String {
 
 /// The step outputs, name and value.
 pub fn outputs(plan: &Plan, report: &Report) -> Vec<(String, String)> {
+    if let Some(bundle) = &report.bundle {
+        let files: Vec<String> = bundle.files.iter().map(|f| f.display().to_string()).collect();
+        return vec![
+            ("bundle".into(), bundle.file.display().to_string()),
+            ("bundle-files".into(), files.join("\n")),
+        ];
+    }
+    build_outputs(plan.build(), report)
+}
+
+/// The outputs of a run that made one image.
+fn build_outputs(build: &Build, report: &Report) -> Vec<(String, String)> {
+    let meta = build.meta();
     let digest = report.digest.clone().unwrap_or_default();
     let image = match &report.digest {
-        Some(d) => plan.images[0].with_digest(d),
+        Some(d) => build.image().with_digest(d),
         None => String::new(),
     };
-    let annotations: Vec<String> = crate::meta::annotation_args(&plan.meta.annotations);
+    let annotations: Vec<String> = crate::meta::annotation_args(&meta.annotations);
     let tag_names: Vec<&str> = if report.pushed_references.is_empty() {
         Vec::new()
     } else {
-        plan.tag_names(&report.held_back)
+        build.tag_names(&report.held_back)
     };
-    let separators = &plan.meta.separators;
+    let separators = &meta.separators;
     let imageid = image_id(&report.metadata, report.digest.as_deref());
     let json = serde_json::json!({
         "digest": digest,
@@ -80,18 +74,11 @@ pub fn outputs(plan: &Plan, report: &Report) -> Vec<(String, String)> {
         "tags": report.pushed_references,
         "tag-names": tag_names,
         "platforms": report.platform_images.iter().map(|i| (i.platform.to_string(), i.digest.clone())).collect::<BTreeMap<_, _>>(),
-        "version": plan.meta.version,
-        "labels": plan.meta.labels,
+        "version": meta.version,
+        "labels": meta.labels,
         "annotations": annotations,
         "held_back": report.held_back.iter().map(|h| serde_json::json!({"tag": h.tag, "reason": h.reason})).collect::<Vec<_>>(),
     });
-    if let Some(bundle) = &report.bundle {
-        let files: Vec<String> = bundle.files.iter().map(|f| f.display().to_string()).collect();
-        return vec![
-            ("bundle".into(), bundle.file.display().to_string()),
-            ("bundle-files".into(), files.join("\n")),
-        ];
-    }
     vec![
         ("digest".into(), digest),
         ("imageid".into(), imageid),
@@ -100,11 +87,10 @@ pub fn outputs(plan: &Plan, report: &Report) -> Vec<(String, String)> {
         ("tag-names".into(), tag_names.join(&separators.tags)),
         ("platforms".into(), platforms_json(&report.platform_images)),
         ("metadata".into(), report.metadata.to_string()),
-        ("version".into(), plan.meta.version.clone()),
+        ("version".into(), meta.version.clone()),
         (
             "labels".into(),
-            plan.meta
-                .labels
+            meta.labels
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()
@@ -115,14 +101,34 @@ pub fn outputs(plan: &Plan, report: &Report) -> Vec<(String, String)> {
     ]
 }
 
-/// The job summary of a failed run.
-pub fn render_failure(message: &str) -> String {
+/// The job summary of a failed run: the error, and when tagging stopped
+/// part-way, the tags that were pushed and those that were not.
+pub fn render_failure(error: &anyhow::Error) -> String {
+    let message = format!("{error:#}");
+    let Some(failed) = error.downcast_ref::<TaggingFailed>() else {
+        return format!("### ❌ multiarch-action failed\n\n{message}\n");
+    };
+    let TaggingFailed { pushed, not_pushed, .. } = failed;
+    let list = |references: &[String]| match references {
+        [] => "none".to_string(),
+        _ => references.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", "),
+    };
     format!(
-        "### ❌ multiarch-action failed\n\n{}\n",
-        message
-            .replace(". Pushed: ", ".\n\n**Pushed:** ")
-            .replace(". Not pushed: ", "\n\n**Not pushed:** ")
+        "### ❌ multiarch-action failed\n\n{}\n\n**Pushed:** {}\n\n**Not pushed:** {}\n",
+        message.replacen(&failed.lists(), ".", 1),
+        list(pushed),
+        list(not_pushed)
     )
+}
+
+/// The log's last line: what was pushed, or why nothing was (none for a
+/// bundle, whose summary says what it wrote).
+pub fn closing_line(plan: &Plan, report: &Report) -> Option<String> {
+    let build = plan.builds().first().filter(|_| report.bundle.is_none())?;
+    Some(match &report.digest {
+        Some(digest) => format!("pushed {}", build.image().with_digest(digest)),
+        None => format!("built, not pushed ({})", build.push_reason()),
+    })
 }
 
 /// The job summary's markdown.
@@ -130,18 +136,16 @@ pub fn render(plan: &Plan, report: &Report) -> String {
     if let Some(bundle) = &report.bundle {
         return bundle.summary.clone();
     }
+    let build = plan.build();
     let mut md = String::new();
     match &report.digest {
         Some(digest) => {
-            let reference = plan.images[0].with_digest(digest);
+            let reference = build.image().with_digest(digest);
             md.push_str(&format!("### 🐳 Pushed `{reference}`\n\n"));
             md.push_str("| platform | manifest digest | size |\n|---|---|---|\n");
             for image in &report.platform_images {
-                let emulated = if report.emulated.contains(&image.platform.to_string()) {
-                    " (QEMU)"
-                } else {
-                    ""
-                };
+                let emulated =
+                    if report.emulated.contains(&image.platform) { " (QEMU)" } else { "" };
                 md.push_str(&format!(
                     "| `{}`{emulated} | `{}` | {} |\n",
                     image.platform,
@@ -153,17 +157,18 @@ pub fn render(plan: &Plan, report: &Report) -> String {
                 md.push_str(&format!(
                     "\nThe index also holds {} attestation manifest(s) (provenance{}), one per platform image; some registry UIs list them as `unknown/unknown`. They are not platforms; `provenance: false` leaves them out.\n",
                     report.attestations.len(),
-                    if report.attestations.len() > plan.platforms.len() { ", SBOM" } else { "" }
+                    if report.attestations.len() > build.platforms().len() { ", SBOM" } else { "" }
                 ));
             }
             md.push_str("\n**Tags**\n");
             let mut registries: Vec<&str> =
-                plan.images.iter().map(|i| i.registry.as_str()).collect();
+                build.images().iter().map(|i| i.registry.as_str()).collect();
             registries.dedup();
             for registry in registries {
                 md.push_str(&format!("\n{registry}:\n\n"));
                 for reference in report.pushed_references.iter().filter(|r| {
-                    plan.images
+                    build
+                        .images()
                         .iter()
                         .any(|i| i.registry == registry && r.starts_with(&format!("{}:", i.name)))
                 }) {
@@ -175,14 +180,15 @@ pub fn render(plan: &Plan, report: &Report) -> String {
         None => {
             md.push_str(&format!(
                 "### 🐳 Built {} (not pushed: {})\n\n",
-                plan.images[0].name, plan.push_reason
+                build.image().name,
+                build.push_reason()
             ));
-            md.push_str(&format!("Platforms: {}\n", crate::platform::join(&plan.platforms)));
+            md.push_str(&format!("Platforms: {}\n", crate::platform::join(build.platforms())));
         }
     }
     if !report.held_back.is_empty() {
         md.push_str("\n**Floating tags held back**\n\n");
-        for crate::plan::HeldBack { tag, reason } in &report.held_back {
+        for HeldBack { tag, reason } in &report.held_back {
             md.push_str(&format!("- `{tag}`: {reason}\n"));
         }
     }
@@ -311,7 +317,7 @@ mod tests {
         let held =
             vec![crate::plan::HeldBack { tag: "latest".into(), reason: "2.0.0 is newer".into() }];
         let report = Report {
-            pushed_references: plan.references(&held),
+            pushed_references: plan.build().references(&held),
             held_back: held,
             ..Report::default()
         };
@@ -338,7 +344,8 @@ mod tests {
             &Default::default(),
         )
         .unwrap();
-        let report = Report { pushed_references: plan.references(&[]), ..Report::default() };
+        let report =
+            Report { pushed_references: plan.build().references(&[]), ..Report::default() };
         let out: BTreeMap<String, String> = outputs(&plan, &report).into_iter().collect();
         assert_eq!(out["tag-names"], "1.2.3\n1.2\n1\nlatest");
     }

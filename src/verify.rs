@@ -12,13 +12,14 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::archscan;
 use crate::archscan::cache::ScanCache;
-use crate::docker::{ContainerRun, Daemon};
+use crate::docker::Daemon;
 use crate::log::Log;
-use crate::names::{Credential, ImageName};
+use crate::names::{Credential, Credentials, ImageName};
 use crate::outside::{Outside, RUN_LABEL};
-use crate::plan::{CheckLevel, Plan};
+use crate::plan::{CheckLevel, RunSettings};
 use crate::platform::Platform;
 use crate::registry::{Attestation, PlatformImage, Registry};
+use crate::report::SmokeResult;
 
 /// What verification read back and let through: each platform's image, the
 /// attestations beside them, and the problems `verify: warn` let pass.
@@ -52,8 +53,8 @@ pub fn config_mismatches(images: &[PlatformImage]) -> Vec<String> {
 
 /// A binary of the wrong architecture, and the build step that added it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ForeignBinary {
-    pub platform: String,
+pub(crate) struct ForeignBinary {
+    pub(crate) platform: Platform,
     pub mismatch: archscan::Mismatch,
     pub step: String,
 }
@@ -145,7 +146,7 @@ pub async fn scan_architectures(
                 archscan::mismatches(&scanned.files, &platform_image.platform.arch)
                     .into_iter()
                     .map(|mismatch| ForeignBinary {
-                        platform: platform_image.platform.to_string(),
+                        platform: platform_image.platform.clone(),
                         mismatch,
                         step: step.clone(),
                     }),
@@ -155,13 +156,6 @@ pub async fn scan_architectures(
     Ok((found, known))
 }
 
-/// One platform's smoke-test result.
-#[derive(Debug, Clone)]
-pub struct SmokeResult {
-    pub platform: String,
-    pub run: ContainerRun,
-}
-
 /// Runs the smoke test in every platform's image, one after another (each
 /// may run under QEMU).
 async fn smoke_tests(
@@ -169,18 +163,17 @@ async fn smoke_tests(
     image: &ImageName,
     images: &[PlatformImage],
     command: &[String],
-    credentials: &[Credential],
+    credentials: &Credentials,
     labels: &HashMap<String, String>,
 ) -> Result<Vec<SmokeResult>> {
-    let docker_credentials =
-        credentials.iter().find(|c| c.registry == image.registry).map(Credential::to_bollard);
+    let docker_credentials = credentials.for_registry(&image.registry).map(Credential::to_bollard);
     let mut results = Vec::new();
     for platform_image in images {
         let reference = image.with_digest(&platform_image.digest);
         let platform = platform_image.platform.to_string();
         daemon.pull_platform(&reference, &platform, docker_credentials.clone()).await?;
         let run = daemon.run_for_platform(&reference, &platform, command, labels).await?;
-        results.push(SmokeResult { platform, run });
+        results.push(SmokeResult { platform: platform_image.platform.clone(), run });
     }
     Ok(results)
 }
@@ -188,7 +181,8 @@ async fn smoke_tests(
 /// The index holds every requested platform, each config declares its
 /// platform, and no layer carries a binary of another architecture.
 pub(crate) async fn verify(
-    plan: &Plan,
+    level: CheckLevel,
+    image: &ImageName,
     registry: &Registry,
     digest: &str,
     required: &[Platform],
@@ -196,9 +190,9 @@ pub(crate) async fn verify(
     log: &Log,
 ) -> Result<Verified> {
     let (platform_images, attestations) =
-        read_pushed(registry, &plan.images[0], digest, required, &[], log).await?;
-    let scanned = scan_layers(plan, registry, &platform_images, cache).await?;
-    let notes = judge(plan, &platform_images, scanned, log)?;
+        read_pushed(registry, image, digest, required, &[], log).await?;
+    let scanned = scan_layers(level, image, registry, &platform_images, cache).await?;
+    let notes = judge(level, &platform_images, scanned, log)?;
     Ok(Verified { platform_images, attestations, notes })
 }
 
@@ -240,16 +234,17 @@ pub(crate) struct LayerScan {
 /// Streams every layer of `images` from the registry through the
 /// architecture scan (nothing when `verify: false`).
 pub(crate) async fn scan_layers(
-    plan: &Plan,
+    level: CheckLevel,
+    image: &ImageName,
     registry: &Registry,
     images: &[PlatformImage],
     cache: Option<&ScanCache>,
 ) -> Result<Option<LayerScan>> {
-    if plan.verify == CheckLevel::Off {
+    if level == CheckLevel::Off {
         return Ok(None);
     }
     let started = std::time::Instant::now();
-    let (foreign, known) = scan_architectures(registry, &plan.images[0], images, cache).await?;
+    let (foreign, known) = scan_architectures(registry, image, images, cache).await?;
     Ok(Some(LayerScan {
         foreign,
         layers: images.iter().map(|i| i.layers.len()).sum(),
@@ -261,7 +256,7 @@ pub(crate) async fn scan_layers(
 /// Weighs configs and scan: fails (`verify: true`) or warns (`warn`);
 /// returns the problems that were let through.
 pub(crate) fn judge(
-    plan: &Plan,
+    level: CheckLevel,
     platform_images: &[PlatformImage],
     scanned: Option<LayerScan>,
     log: &Log,
@@ -288,7 +283,7 @@ pub(crate) fn judge(
     if problems.is_empty() {
         return Ok(Vec::new());
     }
-    if plan.verify == CheckLevel::Fail {
+    if level == CheckLevel::Fail {
         bail!(
             "verify: {}; a binary of another architecture fails with `exec format error` at run time; no tag was pushed (set `verify: warn` to publish anyway)",
             problems.join("; ")
@@ -304,24 +299,19 @@ pub(crate) fn judge(
 /// the first image; any non-zero exit fails the run before tagging.
 /// Returns each platform's result.
 pub(crate) async fn smoke_test(
-    plan: &Plan,
+    run: &RunSettings,
+    image: &ImageName,
     outside: &Outside<'_>,
     images: &[PlatformImage],
     log: &Log,
 ) -> Result<Vec<SmokeResult>> {
-    let Some(command) = &plan.smoke_test else { return Ok(Vec::new()) };
+    let Some(command) = &run.checks().smoke_test else { return Ok(Vec::new()) };
     let labels: HashMap<String, String> =
         [(RUN_LABEL.to_string(), outside.tools.run_name.clone())].into();
     let run_and_show = async {
-        let results = smoke_tests(
-            &outside.daemon,
-            &plan.images[0],
-            images,
-            command,
-            &plan.credentials,
-            &labels,
-        )
-        .await?;
+        let results =
+            smoke_tests(&outside.daemon, image, images, command, run.credentials(), &labels)
+                .await?;
         for result in &results {
             log.info(&format!("{}: exit {}", result.platform, result.run.exit_code));
             // The image's output is untrusted: never obeyed as a command.
@@ -382,7 +372,7 @@ mod tests {
     #[test]
     fn foreign_binaries_name_the_file_and_step() {
         let binary = ForeignBinary {
-            platform: "linux/arm64".into(),
+            platform: Platform::parse("linux/arm64").unwrap(),
             mismatch: archscan::Mismatch {
                 path: "usr/bin/app".into(),
                 found: "amd64",

@@ -6,9 +6,9 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::docker::DaemonFacts;
 use crate::log::Log;
-use crate::names::{Credential, credential_for};
+use crate::names::Credential;
 use crate::outside::Outside;
-use crate::plan::{Builder, DriverRequest, Plan};
+use crate::plan::{Builder, Driver, RunSettings};
 
 /// The builder chosen, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,18 +17,24 @@ pub(crate) struct ChosenBuilder {
     pub why: String,
 }
 
-/// Chooses the builder from the daemon's facts, and says why.
-pub(crate) fn choose(plan: &Plan, facts: &DaemonFacts, run_name: &str) -> Result<ChosenBuilder> {
+/// Chooses the builder for builds of at most `platforms` platforms from the
+/// daemon's facts, and says why.
+pub(crate) fn choose(
+    run: &RunSettings,
+    platforms: usize,
+    facts: &DaemonFacts,
+    run_name: &str,
+) -> Result<ChosenBuilder> {
     let container = || Builder::Container { name: run_name.to_string() };
-    let platforms = plan.platforms.len();
-    let cache_needs_container = plan.options.exports_cache() && !facts.containerd_store;
-    if cache_needs_container && plan.driver == DriverRequest::Docker {
+    let settings = run.builder();
+    let cache_needs_container = run.options().exports_cache() && !facts.containerd_store;
+    if cache_needs_container && settings.driver == Driver::Docker {
         bail!(
             "cache-to: the daemon's own BuildKit cannot export cache without the containerd image store; use driver: docker-container (or auto)"
         );
     }
-    if plan.driver == DriverRequest::Auto {
-        if let Some(input) = plan.builder_config.given().first() {
+    if settings.driver == Driver::Auto {
+        if let Some(input) = settings.config.given().first() {
             return Ok(ChosenBuilder {
                 builder: container(),
                 why: format!(
@@ -46,26 +52,24 @@ pub(crate) fn choose(plan: &Plan, facts: &DaemonFacts, run_name: &str) -> Result
             });
         }
     }
-    let (builder, why) = match plan.driver {
-        DriverRequest::DockerContainer => {
-            (container(), "driver: docker-container was requested".into())
-        }
-        DriverRequest::Docker if platforms > 1 && !facts.containerd_store => bail!(
+    let (builder, why) = match settings.driver {
+        Driver::DockerContainer => (container(), "driver: docker-container was requested".into()),
+        Driver::Docker if platforms > 1 && !facts.containerd_store => bail!(
             "driver: `docker` cannot build {platforms} platforms on a daemon without the containerd image store; use driver: auto or docker-container"
         ),
-        DriverRequest::Docker => (Builder::Daemon, "driver: docker was requested".into()),
-        DriverRequest::Auto if platforms == 1 => (
+        Driver::Docker => (Builder::Daemon, "driver: docker was requested".into()),
+        Driver::Auto if platforms == 1 => (
             Builder::Daemon,
             "the daemon's own BuildKit: one platform needs no multi-platform store".into(),
         ),
-        DriverRequest::Auto if facts.containerd_store => (
+        Driver::Auto if facts.containerd_store => (
             Builder::Daemon,
             format!(
                 "the daemon's own BuildKit: Docker {} uses the containerd image store, which holds multi-platform images",
                 facts.version
             ),
         ),
-        DriverRequest::Auto => (
+        Driver::Auto => (
             container(),
             format!(
                 "a docker-container builder: Docker {} has no containerd image store, so its own BuildKit cannot build several platforms",
@@ -76,10 +80,17 @@ pub(crate) fn choose(plan: &Plan, facts: &DaemonFacts, run_name: &str) -> Result
     Ok(ChosenBuilder { builder, why })
 }
 
-/// Chooses the builder and, for a `docker-container` one, creates it.
-pub(crate) async fn start(plan: &Plan, outside: &Outside<'_>, log: &Log) -> Result<ChosenBuilder> {
+/// Chooses the builder for builds of at most `platforms` platforms and,
+/// for a `docker-container` one, creates it.
+pub(crate) async fn start(
+    run: &RunSettings,
+    platforms: usize,
+    outside: &Outside<'_>,
+    log: &Log,
+) -> Result<ChosenBuilder> {
     let Outside { daemon, buildx, .. } = outside;
-    if let Some(name) = &plan.existing_builder {
+    let settings = run.builder();
+    if let Some(name) = &settings.existing {
         let chosen = ChosenBuilder {
             builder: Builder::Existing { name: name.clone() },
             why: format!("`{name}`, as `builder` asks"),
@@ -88,15 +99,15 @@ pub(crate) async fn start(plan: &Plan, outside: &Outside<'_>, log: &Log) -> Resu
         return Ok(chosen);
     }
     let facts = daemon.facts().await?;
-    let chosen = choose(plan, &facts, &outside.tools.run_name)?;
+    let chosen = choose(run, platforms, &facts, &outside.tools.run_name)?;
     let ChosenBuilder { builder, why } = &chosen;
     log.info(&format!("builder: {why}"));
     if let Builder::Container { name } = &builder {
-        crate::builder_config::check_nodes_reachable(&plan.builder_config.append).await?;
+        crate::builder_config::check_nodes_reachable(&settings.config.append).await?;
         let image =
-            plan.builder_config.image_override().unwrap_or(&plan.buildkit_image).to_string();
+            settings.config.image_override().unwrap_or(&settings.buildkit_image).to_string();
         // A pull-only Docker Hub login avoids anonymous pull limits.
-        let credentials = credential_for(&plan.credentials, &image).map(Credential::to_bollard);
+        let credentials = run.credentials().for_reference(&image).map(Credential::to_bollard);
         if daemon
             .ensure_image(&image, credentials)
             .await
@@ -105,7 +116,7 @@ pub(crate) async fn start(plan: &Plan, outside: &Outside<'_>, log: &Log) -> Resu
             log.info(&format!("builder: pulled {image}"));
         }
         buildx
-            .create_container_builder(name, &image, &plan.builder_config, &plan.insecure_registries)
+            .create_container_builder(name, &image, &settings.config, &settings.insecure_registries)
             .await?;
         *outside.created_builder.lock().await = Some(name.clone());
     }
@@ -116,6 +127,7 @@ pub(crate) async fn start(plan: &Plan, outside: &Outside<'_>, log: &Log) -> Resu
 mod tests {
     use super::*;
     use crate::inputs::RawInputs;
+    use crate::plan::Plan;
     use crate::runner::GithubContext;
 
     fn plan(pairs: &[(&str, &str)]) -> Plan {
@@ -152,7 +164,9 @@ mod tests {
             (&[("driver", "docker")], false, Err("driver: `docker` cannot build 2 platforms")),
         ];
         for (inputs, containerd, expected) in cases {
-            let result = choose(&plan(inputs), &facts(*containerd), "run-1");
+            let plan = plan(inputs);
+            let platforms = plan.build().platforms().len();
+            let result = choose(plan.run(), platforms, &facts(*containerd), "run-1");
             match (result, expected) {
                 (Ok(ChosenBuilder { builder, why }), Ok(name)) => {
                     assert_eq!(builder.name(), *name, "{inputs:?} containerd={containerd}");

@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::Command;
 
 use crate::builder_config::{AppendNode, BuilderConfig};
-use crate::names::Credential;
+use crate::names::Credentials;
 use crate::platform::Platform;
 
 /// Where buildx is looked for, after `PATH`.
@@ -47,7 +47,7 @@ impl DockerConfig {
     /// configuration.
     pub fn create(
         run: &str,
-        credentials: &[Credential],
+        credentials: &Credentials,
         user_buildx: Option<&Path>,
     ) -> Result<DockerConfig> {
         let dir = tempfile::Builder::new()
@@ -116,7 +116,7 @@ pub fn node_name(user_buildx: Option<&Path>) -> String {
 }
 
 /// `config.json` with an `auths` entry per credential.
-pub fn docker_config_json(credentials: &[Credential]) -> String {
+pub fn docker_config_json(credentials: &Credentials) -> String {
     let auths: serde_json::Map<String, serde_json::Value> = credentials
         .iter()
         .map(|c| (c.server_address(), serde_json::json!({ "auth": c.docker_config_auth() })))
@@ -373,7 +373,7 @@ pub fn parse_version(text: &str) -> Option<semver::Version> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::names::Secret;
+    use crate::names::{Credential, Secret};
 
     #[test]
     fn the_node_name_is_the_users_and_made_once_when_missing() {
@@ -395,7 +395,7 @@ mod tests {
         );
         assert_ne!(node_name(None), node_name(None));
         std::fs::write(user.join(NODE_NAME_FILE), "ab1718e7a097ef21").unwrap();
-        let config = DockerConfig::create("run", &[], Some(&user)).unwrap();
+        let config = DockerConfig::create("run", &Credentials::default(), Some(&user)).unwrap();
         assert_eq!(
             std::fs::read_to_string(config.path().join("buildx").join(NODE_NAME_FILE)).unwrap(),
             "ab1718e7a097ef21"
@@ -432,7 +432,7 @@ mod tests {
 
     #[test]
     fn docker_config_keys_credentials_by_registry() {
-        let credentials = [
+        let credentials: Credentials = [
             Credential {
                 registry: "ghcr.io".into(),
                 username: "u".into(),
@@ -443,7 +443,9 @@ mod tests {
                 username: "d".into(),
                 password: Secret::new("q"),
             },
-        ];
+        ]
+        .into_iter()
+        .collect();
         let json: serde_json::Value =
             serde_json::from_str(&docker_config_json(&credentials)).unwrap();
         assert_eq!(json["auths"]["ghcr.io"]["auth"], "dTpw");

@@ -9,8 +9,9 @@ use std::cmp::Reverse;
 use anyhow::{Context as _, Result};
 use serde_json::Value;
 
-use super::request::{WantedImage, repository_of, tag_or_digest};
 use crate::names::ImageName;
+use crate::names::{repository_of, tag_or_digest};
+use crate::plan::WantedImage;
 use crate::platform::Platform;
 use crate::registry::Registry;
 use crate::registry::copy::RawManifest;
@@ -32,7 +33,7 @@ pub struct Offer {
 /// An image as its registry holds it.
 #[derive(Debug, Clone)]
 pub struct Resolved {
-    pub wanted: WantedImage,
+    pub(crate) wanted: WantedImage,
     pub name: ImageName,
     pub root: RawManifest,
     pub offers: Vec<Offer>,
@@ -54,7 +55,7 @@ impl Resolved {
 }
 
 /// Resolves every image and looks for suggestions where one has a gap.
-pub async fn audit(
+pub(crate) async fn audit(
     registry: &Registry,
     wanted: &[WantedImage],
     platforms: &[Platform],

@@ -5,38 +5,24 @@
 //! tarball, every blob once. The offline side (`bundle
 //! verify`, `load`, `push`) reads it back with the same binary.
 
-pub mod audit;
+pub(crate) mod audit;
 pub mod check;
-pub mod compose;
 pub mod offline;
 pub mod parts;
 mod push;
-pub mod request;
 pub mod write;
-
-use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
 use futures_util::TryStreamExt as _;
 use sha2::Digest as _;
 
-pub use self::request::{AuditLevel, BundleRequest, WantedImage};
 use crate::log::Log;
 use crate::names::ImageName;
-use crate::plan::Plan;
+use crate::plan::{AuditLevel, BundleRequest, WantedImage};
+use crate::platform::Platform;
 use crate::registry::Registry;
 use crate::registry::layout::Descriptor;
-use crate::summary::Report;
-
-/// What a bundle run produced, for the `bundle` output and the summary.
-#[derive(Debug, Clone, Default)]
-pub struct BundleReport {
-    pub file: PathBuf,
-    /// Every file written: the bundle, or its parts then their checksums.
-    pub files: Vec<PathBuf>,
-    /// The audit table and what was bundled, as markdown.
-    pub summary: String,
-}
+use crate::report::{BundleReport, Report};
 
 /// Configs and manifests are read into memory; none is larger than this.
 const SMALL_BLOB_LIMIT: u64 = 16 << 20;
@@ -104,13 +90,14 @@ pub(crate) async fn read_small_blob(
 /// pushed, run only once the listed images pass), then the bundle: the run
 /// of `mode: bundle`.
 pub(crate) async fn run(
-    plan: &Plan,
+    platforms: &[Platform],
     registry: &Registry,
     request: &BundleRequest,
     log: &Log,
     build: impl std::future::Future<Output = Result<Vec<WantedImage>>>,
 ) -> Result<Report> {
-    let listed = log.group("Audit", audit_and_show(registry, &request.images, plan, log)).await?;
+    let listed =
+        log.group("Audit", audit_and_show(registry, &request.images, platforms, log)).await?;
     let listed_gaps = audit::gap_lines(&listed);
     if request.audit == AuditLevel::Fail && !listed_gaps.is_empty() {
         bail!(
@@ -120,11 +107,11 @@ pub(crate) async fn run(
     }
     let built = if request.builds.is_empty() { Vec::new() } else { build.await? };
     let built = log
-        .group("Audit of the built services", audit_and_show(registry, &built, plan, log))
+        .group("Audit of the built services", audit_and_show(registry, &built, platforms, log))
         .await?;
     let resolved: Vec<audit::Resolved> = listed.into_iter().chain(built).collect();
     let gaps = audit::gap_lines(&resolved);
-    let mut summary = format!("### 📦 Bundle for {}\n\n", crate::platform::join(&plan.platforms));
+    let mut summary = format!("### 📦 Bundle for {}\n\n", crate::platform::join(platforms));
     summary.push_str(&audit::markdown_table(&resolved));
     let kept: Vec<&audit::Resolved> = match request.audit {
         AuditLevel::Fail if !gaps.is_empty() => bail!(
@@ -143,7 +130,7 @@ pub(crate) async fn run(
     if kept.is_empty() {
         bail!(
             "audit: no image offers the platforms asked for ({}); nothing was written",
-            crate::platform::join(&plan.platforms)
+            crate::platform::join(platforms)
         );
     }
     let built: Vec<String> = resolved
@@ -211,13 +198,13 @@ pub(crate) async fn run(
 async fn audit_and_show(
     registry: &Registry,
     wanted: &[WantedImage],
-    plan: &Plan,
+    platforms: &[Platform],
     log: &Log,
 ) -> Result<Vec<audit::Resolved>> {
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    let resolved = audit::audit(registry, wanted, &plan.platforms).await?;
+    let resolved = audit::audit(registry, wanted, platforms).await?;
     for line in audit::log_table(&resolved).lines() {
         log.info(line);
     }

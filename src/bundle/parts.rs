@@ -16,34 +16,6 @@ use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 /// Part numbers have three digits, so the parts sort in order.
 pub const MAX_PARTS: usize = 999;
 
-/// The bytes a `bundle-split` size names: a whole number with `k`, `m` or
-/// `g`, binary (`1k` = 1024 bytes).
-pub fn parse_size(text: &str) -> Result<u64> {
-    let text = text.trim();
-    let invalid = || {
-        anyhow::anyhow!(
-            "bundle-split: `{text}` is not a size; write a whole number with k, m or g (binary: 1k = 1024 bytes), e.g. 2g or 700m"
-        )
-    };
-    let (digits, unit) =
-        text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let shift = match unit.to_ascii_lowercase().as_str() {
-        "k" => 10,
-        "m" => 20,
-        "g" => 30,
-        _ => return Err(invalid()),
-    };
-    let number: u64 = digits.parse().map_err(|_| invalid())?;
-    if number == 0 {
-        bail!(
-            "bundle-split: `{text}` is no size; give the largest part the media holds, e.g. 2g or 700m"
-        );
-    }
-    number.checked_mul(1 << shift).filter(|bytes| *bytes <= 1 << 50).with_context(|| {
-        format!("bundle-split: `{text}` is larger than any medium; give e.g. 2g or 700m")
-    })
-}
-
 /// `NAME.part-001` for part 1 of the bundle `base`.
 pub fn part_path(base: &Path, number: usize) -> PathBuf {
     PathBuf::from(format!("{}.part-{number:03}", base.display()))
@@ -441,37 +413,6 @@ impl Read for PartsReader {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_are_binary_and_mistakes_named() {
-        let cases: &[(&str, Result<u64, &str>)] = &[
-            ("2g", Ok(2 << 30)),
-            ("2G", Ok(2 << 30)),
-            ("700m", Ok(700 << 20)),
-            ("700M", Ok(700 << 20)),
-            ("512k", Ok(512 << 10)),
-            (" 4g ", Ok(4 << 30)),
-            ("1024m", Ok(1 << 30)),
-            ("2", Err("bundle-split: `2` is not a size; write a whole number with k, m or g")),
-            ("2gb", Err("bundle-split: `2gb` is not a size")),
-            ("1.5g", Err("bundle-split: `1.5g` is not a size")),
-            ("g", Err("bundle-split: `g` is not a size")),
-            ("-1g", Err("bundle-split: `-1g` is not a size")),
-            ("two", Err("bundle-split: `two` is not a size")),
-            ("0m", Err("bundle-split: `0m` is no size")),
-            ("99999999999999g", Err("bundle-split: `99999999999999g` is larger than any medium")),
-        ];
-        for (text, expected) in cases {
-            match (parse_size(text), expected) {
-                (Ok(bytes), Ok(want)) => assert_eq!(bytes, *want, "{text}"),
-                (Err(error), Err(start)) => {
-                    let error = error.to_string();
-                    assert!(error.starts_with(start) && !error.contains('\n'), "{text}: {error}");
-                }
-                (got, want) => panic!("{text}: got {got:?}, want {want:?}"),
-            }
-        }
-    }
 
     #[test]
     fn parts_are_named_in_order() {

@@ -13,7 +13,7 @@ use anyhow::{Context as _, Result, bail};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use super::check::{BundleImage, Checked, check};
-use crate::names::{Credential, ImageName};
+use crate::names::{Credential, Credentials, ImageName};
 use crate::registry::Registry;
 use crate::registry::layout::Descriptor;
 
@@ -54,7 +54,7 @@ pub async fn push(
     let insecure_registries = if insecure { vec![registry.to_string()] } else { Vec::new() };
     let client = Registry::new(
         &insecure_registries,
-        &credential.cloned().into_iter().collect::<Vec<_>>(),
+        &credential.cloned().into_iter().collect::<Credentials>(),
         &repositories,
     );
     for target in &targets {

@@ -9,6 +9,9 @@ use std::collections::HashMap;
 
 use anyhow::{Result, bail};
 
+use self::choices::Choice;
+
+pub mod choices;
 mod table;
 pub use table::{INPUTS, OUTPUTS, OutputDef};
 
@@ -209,17 +212,16 @@ impl RawInputs {
         }
     }
 
-    /// One of the words the table lists for the input.
-    pub fn choice(&self, name: &str) -> Result<&'static str> {
-        let Kind::Choice(choices) = def(name).kind else {
-            panic!("`{name}` is not a choice input")
-        };
+    /// One of the words the table lists for the input, as its enum.
+    pub fn choice<T: Choice>(&self, name: &str) -> Result<T> {
+        let Kind::Choice(words) = def(name).kind else { panic!("`{name}` is not a choice input") };
+        assert_eq!(words, T::WORDS, "`{name}` lists other words than its enum");
         let value = self.get(name);
-        match choices.iter().find(|c| c.eq_ignore_ascii_case(value)) {
-            Some(choice) => Ok(choice),
+        match words.iter().position(|c| c.eq_ignore_ascii_case(value)) {
+            Some(at) => Ok(T::ALL[at]),
             None => bail!(
                 "{name}: `{value}` is not accepted; use one of {}",
-                choices.iter().filter(|c| !c.is_empty()).cloned().collect::<Vec<_>>().join(", ")
+                words.iter().filter(|c| !c.is_empty()).cloned().collect::<Vec<_>>().join(", ")
             ),
         }
     }
@@ -403,7 +405,7 @@ mod tests {
             match def.kind {
                 Kind::Bool => drop(raw.bool(def.name).unwrap()),
                 Kind::BoolOr(_) => drop(raw.bool_or(def.name).unwrap()),
-                Kind::Choice(_) => drop(raw.choice(def.name).unwrap()),
+                Kind::Choice(words) => assert!(words.contains(&raw.get(def.name)), "{}", def.name),
                 Kind::List { .. } => drop(raw.list(def.name)),
                 Kind::Text | Kind::Yaml => drop(raw.get(def.name)),
             }
@@ -427,9 +429,9 @@ mod tests {
             ("mode", "kubernetes".into()),
         ])
         .unwrap();
-        assert_eq!(raw.choice("driver").unwrap(), "docker");
+        assert_eq!(raw.choice::<choices::Driver>("driver").unwrap(), choices::Driver::Docker);
         assert_eq!(
-            raw.choice("mode").unwrap_err().to_string(),
+            raw.choice::<choices::ModeWord>("mode").unwrap_err().to_string(),
             "mode: `kubernetes` is not accepted; use one of build, digest, merge, bundle"
         );
     }

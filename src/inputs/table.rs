@@ -2,6 +2,10 @@
 //! kind and documentation, in the order `action.yml` and the README list
 //! them.
 
+use super::choices::{
+    CallWord, Choice as _, CompressionWord, Driver, ExportWord, FloatingPolicy, ModeWord,
+    NetworkWord,
+};
 use super::{Group, InputDef, Kind};
 
 pub const DEFAULT_QEMU_IMAGE: &str = "tonistiigi/binfmt:qemu-v9.2.2-52";
@@ -77,7 +81,7 @@ pub const INPUTS: &[InputDef] = &[
         Group::Image,
         "floating-tags",
         "guard",
-        Kind::Choice(&["guard", "always"]),
+        Kind::Choice(FloatingPolicy::WORDS),
         "`guard`: push `latest`, `{{major}}` and `{{major}}.{{minor}}` only when this is the highest release they cover in the registry; `always`: push them regardless.",
     ),
     input(
@@ -187,7 +191,7 @@ pub const INPUTS: &[InputDef] = &[
         Group::Build,
         "compression",
         "",
-        Kind::Choice(&["", "gzip", "zstd", "estargz"]),
+        Kind::Choice(CompressionWord::WORDS),
         "Compression of the pushed layers: `gzip`, `zstd` or `estargz`; empty keeps BuildKit's default (gzip). Layers the build reuses keep theirs.",
     ),
     input(
@@ -201,7 +205,7 @@ pub const INPUTS: &[InputDef] = &[
         Group::Build,
         "network",
         "",
-        Kind::Choice(&["", "default", "none", "host"]),
+        Kind::Choice(NetworkWord::WORDS),
         "Network mode for RUN steps: `default`, `none`, `host`.",
     ),
     input(Group::Build, "no-cache", "false", Kind::Bool, "`true`: build without the build cache."),
@@ -268,14 +272,14 @@ pub const INPUTS: &[InputDef] = &[
         Group::Checks,
         "call",
         "build",
-        Kind::Choice(&["build", "check"]),
+        Kind::Choice(CallWord::WORDS),
         "`build`: build (and push); `check`: only run BuildKit's build checks on the Dockerfile and print what they find (a failed check fails the step), building and pushing nothing (needs buildx 0.15 or later).",
     ),
     input(
         Group::Builder,
         "driver",
         "auto",
-        Kind::Choice(&["auto", "docker", "docker-container"]),
+        Kind::Choice(Driver::WORDS),
         "Builder: `auto` (the daemon's own BuildKit when it can build every platform, else `docker-container`), `docker`, `docker-container`.",
     ),
     input(
@@ -352,7 +356,7 @@ pub const INPUTS: &[InputDef] = &[
         Group::NativeRunners,
         "mode",
         "build",
-        Kind::Choice(&["build", "digest", "merge", "bundle"]),
+        Kind::Choice(ModeWord::WORDS),
         "`build`: build every platform and push. `digest`: build this runner's platform (or the one in `platforms`) and push it by digest, untagged, writing the digest to `digests-dir` for a later `merge`. `merge`: combine the digests of `digest` runs into one tagged multi-platform image. `bundle`: check that every image of a deployment (`images` as references, and `compose-file`) offers `platforms`, and write them all into one OCI layout tarball (`bundle`) for machines without a registry.",
     ),
     input(
@@ -436,7 +440,7 @@ pub const INPUTS: &[InputDef] = &[
         Group::Files,
         "export",
         "",
-        Kind::Choice(&["", "docker", "oci"]),
+        Kind::Choice(ExportWord::WORDS),
         "Also save the image as files: `docker` or `oci`: a tarball per platform loadable with `docker load`, a multi-platform OCI layout tarball, and `SHA256SUMS`.",
     ),
     input(

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 
 use crate::inputs::RawInputs;
+use crate::inputs::choices::{CompressionWord, NetworkWord, word};
 use crate::names::Secret;
 
 /// Where a build secret comes from.
@@ -74,12 +75,15 @@ pub fn spec_type(spec: &str) -> &str {
 
 /// The level `compression-level` gives, checked against the range of the
 /// chosen compressor (`compression`, empty meaning gzip).
-fn parse_compression_level(compression: &str, level: Option<&str>) -> Result<Option<u32>> {
+fn parse_compression_level(
+    compression: CompressionWord,
+    level: Option<&str>,
+) -> Result<Option<u32>> {
     let Some(level) = level else { return Ok(None) };
     let (name, highest) = match compression {
-        "zstd" => ("zstd", 22),
-        "estargz" => ("estargz", 9),
-        _ => ("gzip", 9),
+        CompressionWord::Zstd => ("zstd", 22),
+        CompressionWord::Estargz => ("estargz", 9),
+        CompressionWord::Gzip | CompressionWord::Default => ("gzip", 9),
     };
     match level.parse::<u32>() {
         Ok(n) if n <= highest => Ok(Some(n)),
@@ -154,13 +158,17 @@ impl BuildOptions {
                 }
             })
             .collect();
+        let compression = raw.choice::<CompressionWord>("compression")?;
         let options = BuildOptions {
             cache_from: raw.list("cache-from"),
             cache_to,
             secrets,
             ssh: raw.list("ssh"),
             build_contexts: raw.list("build-contexts"),
-            network: Some(raw.choice("network")?.to_string()).filter(|v| !v.is_empty()),
+            network: match raw.choice::<NetworkWord>("network")? {
+                NetworkWord::Unset => None,
+                network => Some(word(network).to_string()),
+            },
             no_cache: raw.bool("no-cache")?,
             no_cache_filters: raw.list("no-cache-filters"),
             pull: raw.bool("pull")?,
@@ -173,11 +181,11 @@ impl BuildOptions {
             provenance: raw.text("provenance").map(str::to_string),
             sbom: raw.text("sbom").map(str::to_string),
             attests: raw.list("attests"),
-            compression: Some(raw.choice("compression")?.to_string()).filter(|v| !v.is_empty()),
-            compression_level: parse_compression_level(
-                raw.choice("compression")?,
-                raw.text("compression-level"),
-            )?,
+            compression: match compression {
+                CompressionWord::Default => None,
+                chosen => Some(word(chosen).to_string()),
+            },
+            compression_level: parse_compression_level(compression, raw.text("compression-level"))?,
         };
         options.validate()?;
         Ok(options)

@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 
 use crate::inputs::RawInputs;
-use crate::names::{Credential, ImageName, Secret, registry_host};
+use crate::names::{Credential, Credentials, ImageName, Secret, registry_host};
 
 /// Registries that always need credentials to push.
 const REGISTRIES_NEEDING_LOGIN: &[&str] =
@@ -34,8 +34,11 @@ pub(super) fn resolve(
     push: bool,
     dry_run: bool,
     warnings: &mut Vec<String>,
-) -> Result<Vec<Credential>> {
-    let mut all = single_credential(raw, images)?;
+) -> Result<Credentials> {
+    let mut all = Credentials::default();
+    if let Some(credential) = single_credential(raw, images)? {
+        all.add("registry", credential)?;
+    }
     if let Some(text) = raw.text("registry-auth") {
         let entries: Vec<RegistryAuthEntry> = serde_yaml_ng::from_str(text).map_err(|e| {
             let place = e.location().map(|l| format!(" at line {}", l.line())).unwrap_or_default();
@@ -49,19 +52,19 @@ pub(super) fn resolve(
                     "registry-auth: the entry for {registry} needs both `username` and `password`"
                 );
             }
-            if all.iter().any(|c: &Credential| c.registry == registry) {
-                bail!("registry-auth: {registry} is given twice; give one credential per registry");
-            }
-            all.push(Credential {
-                registry,
-                username: entry.username,
-                password: Secret::new(entry.password),
-            });
+            all.add(
+                "registry-auth",
+                Credential {
+                    registry,
+                    username: entry.username,
+                    password: Secret::new(entry.password),
+                },
+            )?;
         }
     }
     if push {
         for image in images {
-            if needs_login(&image.registry) && !all.iter().any(|c| c.registry == image.registry) {
+            if needs_login(&image.registry) && all.for_registry(&image.registry).is_none() {
                 if dry_run {
                     warnings.push(format!(
                         "password: no credentials for {}; this dry run needs none, but a run that pushes does (`username` and `password`, or `push: false`)",
@@ -80,10 +83,11 @@ pub(super) fn resolve(
     Ok(all)
 }
 
-fn single_credential(raw: &RawInputs, images: &[ImageName]) -> Result<Vec<Credential>> {
-    let (username, password) = (raw.get("username"), raw.get("password"));
+fn single_credential(raw: &RawInputs, images: &[ImageName]) -> Result<Option<Credential>> {
+    let (username, password) =
+        (raw.text("username").unwrap_or_default(), raw.text("password").unwrap_or_default());
     match (username.is_empty(), password.is_empty()) {
-        (true, true) => return Ok(Vec::new()),
+        (true, true) => return Ok(None),
         (false, true) => bail!(
             "password: `username` is set but `password` is empty; pass the token, e.g. ${{{{ secrets.GITHUB_TOKEN }}}}"
         ),
@@ -96,9 +100,9 @@ fn single_credential(raw: &RawInputs, images: &[ImageName]) -> Result<Vec<Creden
         None => images[0].registry.clone(),
         Some(given) => registry_host("registry", given)?,
     };
-    Ok(vec![Credential {
+    Ok(Some(Credential {
         registry,
         username: username.to_string(),
         password: Secret::new(password),
-    }])
+    }))
 }

@@ -4,16 +4,100 @@
 use anyhow::{Context as _, Result, bail};
 
 use crate::inputs::RawInputs;
-use crate::meta;
-use crate::names::ImageName;
+use crate::meta::{self, HeldBack, Meta};
+use crate::names::{ImageName, Secret};
 use crate::runner::GithubContext;
+
+/// The images of a build and its tags: the computed ones (rules, ref and
+/// event) for every image, and the `tags` lines that are full references,
+/// each for its own image.
+#[derive(Debug, Clone)]
+pub(crate) struct Tags {
+    images: Vec<ImageName>,
+    meta: Meta,
+    references: Vec<ReferenceTag>,
+}
+
+impl Tags {
+    pub(super) fn images(&self) -> &[ImageName] {
+        &self.images
+    }
+
+    pub(super) fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    /// The tag names of `image`, the floating ones held back left out.
+    pub(super) fn names_for<'a>(
+        &'a self,
+        image: &'a ImageName,
+        held_back: &'a [HeldBack],
+    ) -> impl Iterator<Item = &'a str> + 'a {
+        let computed = self
+            .meta
+            .tags
+            .iter()
+            .map(|t| t.name.as_str())
+            .filter(move |t| !held_back.iter().any(|h| h.tag == *t));
+        let own = self
+            .references
+            .iter()
+            .filter(move |r| same_repository(&r.image, image))
+            .map(|r| r.tag.as_str());
+        let mut seen = std::collections::BTreeSet::new();
+        computed.chain(own).filter(move |t| seen.insert(*t))
+    }
+
+    /// One image with exactly one tag (a bundle's service), with the
+    /// labels and annotations computed for the run.
+    pub(super) fn only(&self, image: ImageName, tag: String) -> Tags {
+        let mut meta = self.meta.clone();
+        meta.tags.clear();
+        Tags { images: vec![image.clone()], meta, references: vec![ReferenceTag { image, tag }] }
+    }
+}
+
+/// What the GitHub context may have to be completed with from the API,
+/// before the Plan is made: the token (`github-token`) and whether a rule
+/// names the commit's date.
+#[derive(Debug, Clone, Default)]
+pub struct ContextLookups {
+    pub token: Option<Secret>,
+    pub commit_date: bool,
+}
+
+impl ContextLookups {
+    pub fn of(raw: &RawInputs) -> ContextLookups {
+        let commit_date = ["tags", "flavor", "labels", "annotations"]
+            .iter()
+            .any(|input| raw.text(input).is_some_and(|text| text.contains("commit_date")));
+        ContextLookups { token: raw.text("github-token").map(Secret::new), commit_date }
+    }
+}
+
+/// The images (those of a bundle when given, else the `images` input) and
+/// their tags; `tags` is read once, split into full references and rules.
+pub(super) fn resolve(
+    raw: &RawInputs,
+    github: &GithubContext,
+    bundle_repositories: Option<Vec<ImageName>>,
+    warnings: &mut Vec<String>,
+) -> Result<Tags> {
+    let (references, rules) = split_reference_tags(raw.text("tags").unwrap_or_default())?;
+    let images = match bundle_repositories {
+        Some(images) => images,
+        None => resolve_images(raw, &references, warnings)?,
+    };
+    let meta = compute(raw, github, &images, &references, &rules)?;
+    Ok(Tags { images, meta, references })
+}
 
 /// A `tags` line that is a full image reference, as docker/build-push-action
 /// takes them (`ghcr.io/acme/app:1.2.3`): exactly that tag of that image.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReferenceTag {
-    pub image: ImageName,
-    pub tag: String,
+pub(crate) struct ReferenceTag {
+    image: ImageName,
+    tag: String,
 }
 
 /// The `tags` lines that are full references, and the rest (the rules).
@@ -49,13 +133,13 @@ pub(super) fn split_reference_tags(text: &str) -> Result<(Vec<ReferenceTag>, Str
 
 /// The images named, lowercased (with a warning for each that was not).
 /// With none named, the images of the `tags` lines that are full references.
-pub(super) fn resolve_images(
+fn resolve_images(
     raw: &RawInputs,
     reference_tags: &[ReferenceTag],
     warnings: &mut Vec<String>,
 ) -> Result<Vec<ImageName>> {
     // Lines as metadata-action reads them: `name=…,enable=…` or a bare name.
-    let given: Vec<String> = meta::parse_images(raw.get("images"))
+    let given: Vec<String> = meta::parse_images(raw.text("images").unwrap_or_default())
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .into_iter()
         .filter(|i| i.enable)
@@ -96,33 +180,41 @@ pub(super) fn resolve_images(
 }
 
 /// Whether two image names are one repository (`acme/app` is `docker.io/acme/app`).
-pub(super) fn same_repository(a: &ImageName, b: &ImageName) -> bool {
+fn same_repository(a: &ImageName, b: &ImageName) -> bool {
     a.registry == b.registry && a.repository == b.repository
 }
 
-/// Tags, labels and annotations from the rules, the ref and the event. The
-/// default rules apply only when `tags` is empty: lines that are full
-/// references are tags, not rules.
-pub fn compute_meta(
+/// Tags, labels and annotations from the rules, the ref and the event, as
+/// docker/metadata-action computes them for `images` (the `tags` lines
+/// that are full references are tags, not rules).
+pub fn compute_meta(raw: &RawInputs, github: &GithubContext, images: &[ImageName]) -> Result<Meta> {
+    let (references, rules) = split_reference_tags(raw.text("tags").unwrap_or_default())?;
+    compute(raw, github, images, &references, &rules)
+}
+
+/// The default rules apply only when `tags` is empty.
+fn compute(
     raw: &RawInputs,
     github: &GithubContext,
     images: &[ImageName],
-) -> Result<meta::Meta> {
-    let (references, rules_text) = split_reference_tags(raw.get("tags"))?;
+    references: &[ReferenceTag],
+    rules_text: &str,
+) -> Result<Meta> {
     let rules = match rules_text.trim() {
         "" if references.is_empty() => meta::default_tag_rules(),
         text => meta::parse_tag_rules(text).map_err(|e| anyhow::anyhow!("{e}"))?,
     };
-    let flavor = meta::parse_flavor(raw.get("flavor")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let flavor = meta::parse_flavor(raw.text("flavor").unwrap_or_default())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let created = match github.source_date_epoch {
         Some(seconds) => chrono::DateTime::from_timestamp(seconds, 0)
             .context("SOURCE_DATE_EPOCH is out of range")?,
         None => chrono::Utc::now(),
     };
     let context = github.meta_context(raw.text("version").map(str::to_string), created);
-    let (labels, label_warnings) = meta::parse_labels(raw.get("labels"));
-    let annotations =
-        meta::parse_annotations(raw.get("annotations")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (labels, label_warnings) = meta::parse_labels(raw.text("labels").unwrap_or_default());
+    let annotations = meta::parse_annotations(raw.text("annotations").unwrap_or_default())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let names: Vec<String> = images.iter().map(|i| i.name.clone()).collect();
     let mut meta = meta::compute(&context, &names, &rules, &flavor, &labels, &annotations)
         .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -1,84 +1,68 @@
-//! The Plan: a plain value computed from the inputs and the GitHub context
-//! alone (images, tags, labels, platforms, credentials, buildx arguments).
-//! Everything that talks to the outside world takes a Plan; nothing reads the
-//! environment after it is made. Building it validates every input, so a
-//! user's mistake fails here, before any daemon or registry work. Each
-//! concern has its resolver: images and tags, credentials, the build, the
-//! builder, and the mode.
+//! The Plan: what the user asked, as plain values. A Plan is the run's
+//! settings (credentials, builder, QEMU, checks, outputs, mode) and its list
+//! of builds (context, Dockerfile, target, arguments, platforms, images and
+//! tags each): one build for an image, one per Compose service for a
+//! deployment. Everything that talks to the outside takes the Plan (or one
+//! of its builds); nothing reads an input or the environment after it is
+//! made.
+//!
+//! How a Plan is made, one resolver per concern:
+//!
+//! 1. `mode`: what the run makes (build, digest, merge, bundle, or only
+//!    checks, or a dry run of any of them), its platforms, whether it pushes.
+//! 2. `images`: the images, and the tags, labels and annotations computed
+//!    for them from the ref, the event and the tag rules (`tags` read once).
+//! 3. `credentials`: every login, keyed by registry.
+//! 4. `build_options`, `builder`: what every build passes to buildx, and how
+//!    the builder and QEMU are set up.
+//! 5. `bundle` (with `compose`): a deployment's images and the services it
+//!    builds, each service a build of its own.
+//! 6. the builds: the one the inputs describe, or the bundle's services.
+//!
+//! Every input is parsed here, by the parser its row of the input table
+//! names, so a user's mistake fails with one line naming the input before
+//! any daemon or registry work.
 
 mod args;
 pub mod build_options;
 mod builder;
+mod bundle;
+mod compose;
 mod credentials;
 mod images;
 mod mode;
+mod settings;
+mod work;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Result, bail};
 
-pub use self::args::{PushRoute, STAGING_TAG};
-pub use self::builder::{DriverRequest, QemuMode};
-pub use self::images::{ReferenceTag, compute_meta};
-pub use self::mode::{CheckLevel, ExportFormat, Mode, PushDecision, ReleaseNotes};
+pub(crate) use self::args::{PushRoute, STAGING_TAG};
+pub(crate) use self::builder::{QemuMode, QemuSettings};
+pub(crate) use self::bundle::{AuditLevel, BundleRequest, WantedImage};
+pub use self::images::{ContextLookups, compute_meta};
+pub(crate) use self::mode::{CheckLevel, ExportFormat, Mode, ReleaseNotes};
+pub(crate) use self::settings::{Checks, Export, RunSettings};
+pub(crate) use self::work::Build;
 use crate::inputs::RawInputs;
-use crate::meta;
-use crate::names::Credential;
+pub(crate) use crate::inputs::choices::{Driver, FloatingPolicy};
+pub(crate) use crate::meta::HeldBack;
 pub use crate::names::ImageName;
-use crate::platform::Platform;
 use crate::runner::GithubContext;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FloatingPolicy {
-    Guard,
-    Always,
-}
-
+/// The run's settings and its builds: non-empty, except in `mode: bundle`,
+/// whose builds are the Compose services it builds (none when it only
+/// bundles images that exist).
 #[derive(Debug, Clone)]
 pub struct Plan {
-    pub images: Vec<ImageName>,
-    /// The computed tags and labels; floating tags may still be held back
-    /// once the registry's existing tags are known.
-    pub meta: meta::Meta,
-    /// Tags for one image each: the `tags` lines that are full references.
-    pub reference_tags: Vec<ReferenceTag>,
-    pub floating: FloatingPolicy,
-    pub platforms: Vec<Platform>,
-    pub context: PathBuf,
-    pub dockerfile: PathBuf,
-    pub target: Option<String>,
-    pub build_args: Vec<(String, String)>,
-    pub push: bool,
-    pub push_reason: String,
-    pub credentials: Vec<Credential>,
-    pub options: build_options::BuildOptions,
-    pub builder_config: crate::builder_config::BuilderConfig,
-    pub driver: DriverRequest,
-    pub buildkit_image: String,
-    pub qemu: QemuMode,
-    pub qemu_image: String,
-    pub insecure_registries: Vec<String>,
-    pub preflight: CheckLevel,
-    pub verify: CheckLevel,
-    /// The smoke-test command, already split into words.
-    pub smoke_test: Option<Vec<String>>,
-    pub export: Option<ExportFormat>,
-    pub export_dir: PathBuf,
-    pub load: bool,
-    pub mode: Mode,
-    pub release_notes: Option<ReleaseNotes>,
-    pub dry_run: bool,
-    /// `call: check`: run BuildKit's build checks only.
-    pub call_check: bool,
-    /// `builder`: an existing buildx builder to use, by name.
-    pub existing_builder: Option<String>,
-    pub warnings: Vec<String>,
+    run: RunSettings,
+    builds: Vec<Build>,
 }
 
-/// What buildx builds with: the daemon's own BuildKit or a container.
+/// What buildx builds with: the daemon's BuildKit or a container.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Builder {
+pub(crate) enum Builder {
     /// The daemon's BuildKit (`default`, driver `docker`).
     Daemon,
     /// A `docker-container` builder we create under this name.
@@ -89,7 +73,7 @@ pub enum Builder {
 }
 
 impl Builder {
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         match self {
             Builder::Daemon => "default",
             Builder::Container { name } | Builder::Existing { name } => name,
@@ -97,185 +81,113 @@ impl Builder {
     }
 }
 
-/// A floating tag not pushed this run, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeldBack {
-    pub tag: String,
-    pub reason: String,
-}
-
-/// What the build inputs say, before the build options.
-struct BuildInputs {
-    context: PathBuf,
-    dockerfile: PathBuf,
-    target: Option<String>,
-    build_args: Vec<(String, String)>,
-}
-
-fn resolve_build(raw: &RawInputs) -> Result<BuildInputs> {
-    let context = PathBuf::from(raw.get("context"));
-    // Paths as the user writes them, without `./`, since annotations
-    // name the Dockerfile relative to the workspace.
-    let without_dots = |path: &Path| {
-        path.components().filter(|c| *c != std::path::Component::CurDir).collect::<PathBuf>()
-    };
-    let dockerfile = match raw.text("file") {
-        None => without_dots(&context.join("Dockerfile")),
-        Some(file) => without_dots(Path::new(file)),
-    };
-    let target = raw.text("target").map(str::to_string);
-    let build_args = parse_pairs("build-args", &raw.list("build-args"))?;
-    Ok(BuildInputs { context, dockerfile, target, build_args })
-}
-
 impl Plan {
     /// Validates every input and computes the plan, one resolver per concern.
     pub fn new(raw: &RawInputs, github: &GithubContext) -> Result<Plan> {
         let mut warnings = Vec::new();
-        let (reference_tags, _) = images::split_reference_tags(raw.get("tags"))?;
-        let (mode, platforms) = mode::resolve_mode(raw, github)?;
-        let images = match &mode {
-            Mode::Bundle(request) => request.repositories()?,
-            _ => images::resolve_images(raw, &reference_tags, &mut warnings)?,
+        let asked = mode::resolve(raw, github)?;
+        let repositories = match asked.mode.work() {
+            Mode::Bundle(request) => Some(request.repositories()?),
+            _ => None,
         };
-        let PushDecision { push, reason: push_reason } = mode::resolve_push(raw, github, &mode)?;
-        let dry_run = raw.bool("dry-run")?;
-        let credentials = credentials::resolve(raw, &images, push, dry_run, &mut warnings)?;
-
-        let BuildInputs { context, dockerfile, target, build_args } = resolve_build(raw)?;
+        let tags = images::resolve(raw, github, repositories, &mut warnings)?;
+        let images = tags.images().to_vec();
+        let credentials = credentials::resolve(
+            raw,
+            &images,
+            asked.push.yes,
+            asked.mode.is_dry_run(),
+            &mut warnings,
+        )?;
         let options = build_options::BuildOptions::parse(raw)?;
-        if push && !options.outputs.is_empty() {
+        if asked.push.yes && !options.outputs.is_empty() {
             bail!(
                 "outputs: cannot be combined with pushing; set `push: false`, or add `type=registry` to `outputs` yourself"
             );
         }
-        for name in options.build_args_that_look_secret(&build_args) {
+        let source = work::resolve_source(raw)?;
+        for name in options.build_args_that_look_secret(&source.build_args) {
             warnings.push(format!("build-args: `{name}` looks like a secret, and build arguments stay in the image history; pass it in `secrets` and mount it with RUN --mount=type=secret,id={name}"));
         }
-        let builder::BuilderInputs {
-            driver,
-            builder_config,
-            existing_builder,
-            buildkit_image,
-            qemu,
-            qemu_image,
-            insecure_registries,
-        } = builder::resolve(raw)?;
-
-        let floating = match raw.choice("floating-tags")? {
-            "always" => FloatingPolicy::Always,
-            _ => FloatingPolicy::Guard,
-        };
-        let (export, export_dir) = mode::export(raw, github)?;
-        let release_notes = mode::release_notes(raw, github, &mut warnings)?;
-
-        let meta = images::compute_meta(raw, github, &images)?;
-        warnings.extend(meta.warnings.iter().cloned());
-        if push
-            && meta.tags.is_empty()
-            && reference_tags.is_empty()
-            && !matches!(mode, Mode::Digest { .. })
-        {
-            bail!(
-                "tags: no tag applies to {} on `{}`; add a rule that does (e.g. `type=raw,value=edge` or `type=sha`), or set `version`",
-                if github.event_name.is_empty() { "this run" } else { &github.event_name },
-                github.git_ref
-            );
-        }
-
-        Ok(Plan {
-            images,
-            meta,
-            reference_tags,
-            floating,
-            platforms,
-            context,
-            dockerfile,
-            target,
-            build_args,
-            push,
-            push_reason,
-            credentials,
-            options,
-            builder_config,
-            driver,
-            buildkit_image,
-            qemu,
-            qemu_image,
-            insecure_registries,
+        let (builder, qemu) = builder::resolve(raw)?;
+        let floating = raw.choice::<FloatingPolicy>("floating-tags")?;
+        let checks = Checks {
             preflight: mode::check_level(raw, "preflight")?,
             verify: mode::check_level(raw, "verify")?,
             smoke_test: mode::smoke_test(raw)?,
+        };
+        let export = mode::export(raw, github)?;
+        let load = raw.bool("load")?;
+        let release_notes = mode::release_notes(raw, github, &mut warnings)?;
+        warnings.extend(tags.meta().warnings.iter().cloned());
+
+        let builds = match asked.mode.work() {
+            Mode::Bundle(request) => {
+                bundle::service_builds(request, &source, &tags, &asked.platforms)?
+            }
+            _ => {
+                let build = Build::new(None, source, asked.platforms.clone(), tags, asked.push);
+                if build.pushes() && build.tag_names(&[]).is_empty() && !asked.mode.is_digest() {
+                    bail!(
+                        "tags: no tag applies to {} on `{}`; add a rule that does (e.g. `type=raw,value=edge` or `type=sha`), or set `version`",
+                        if github.event_name.is_empty() { "this run" } else { &github.event_name },
+                        github.git_ref
+                    );
+                }
+                vec![build]
+            }
+        };
+        let run = RunSettings {
+            mode: asked.mode,
+            platforms: asked.platforms,
+            credentials,
+            builder,
+            qemu,
+            checks,
             export,
-            export_dir,
-            load: raw.bool("load")?,
-            mode,
+            load,
             release_notes,
-            dry_run,
-            call_check: raw.choice("call")? == "check",
-            existing_builder,
+            options,
+            floating,
             warnings,
-        })
+        };
+        Ok(Plan { run: run.for_work(), builds })
     }
 
-    /// Checks the files the plan names, before any other work.
+    /// How the run is driven.
+    pub(crate) fn run(&self) -> &RunSettings {
+        &self.run
+    }
+
+    /// What the run builds, in order.
+    pub(crate) fn builds(&self) -> &[Build] {
+        &self.builds
+    }
+
+    /// The build of a run that makes one image (build, digest, merge and
+    /// check modes).
+    pub(crate) fn build(&self) -> &Build {
+        self.builds.first().expect("a plan of one image has its build")
+    }
+
+    /// What a user sees first: the images and the platforms.
+    pub fn headline(&self) -> String {
+        let images: Vec<String> = self.images().into_iter().map(|i| i.name).collect();
+        format!("{} for {}", images.join(", "), crate::platform::join(&self.run.platforms))
+    }
+
+    /// The warnings resolving the inputs gave.
+    pub fn warnings(&self) -> &[String] {
+        &self.run.warnings
+    }
+
+    /// Checks the files the plan names, before any other work. A merge
+    /// builds nothing, so it needs no Dockerfile.
     pub fn check_files(&self, workdir: &Path) -> Result<()> {
-        if let Mode::Bundle(request) = &self.mode {
-            return request.check_files(workdir);
+        match self.run.mode.work() {
+            Mode::Merge { .. } => Ok(()),
+            _ => self.builds.iter().try_for_each(|build| build.check_files(workdir)),
         }
-        let context = workdir.join(&self.context);
-        if !context.is_dir() {
-            bail!(
-                "context: `{}` is not a directory; give the build context relative to the workspace",
-                self.context.display()
-            );
-        }
-        let dockerfile = workdir.join(&self.dockerfile);
-        if !dockerfile.is_file() {
-            bail!(
-                "file: there is no Dockerfile at `{}`; set `file` to its path or add one to the context",
-                self.dockerfile.display()
-            );
-        }
-        Ok(())
-    }
-
-    /// The plan that builds one Compose service of a bundle: this plan's
-    /// checks, builder, credentials and build options, with the service's
-    /// context, Dockerfile, target and arguments (after `build-args`, which
-    /// they override), its platform, and one image and tag, pushed.
-    pub fn for_service(&self, service: &crate::bundle::request::ServiceBuild) -> Result<Plan> {
-        let image = crate::bundle::request::repository_of(&service.reference)?;
-        let tag = crate::bundle::request::tag_or_digest(&service.reference)?;
-        let mut build_args: Vec<(String, String)> = self
-            .build_args
-            .iter()
-            .filter(|(name, _)| !service.build.args.iter().any(|(n, _)| n == name))
-            .cloned()
-            .collect();
-        build_args.extend(service.build.args.iter().cloned());
-        let mut plan = self.clone();
-        plan.images = vec![image.clone()];
-        plan.meta.tags.clear();
-        plan.reference_tags = vec![ReferenceTag { image, tag }];
-        plan.platforms =
-            service.platform.clone().map_or_else(|| self.platforms.clone(), |p| vec![p]);
-        plan.context = service.build.context.clone();
-        plan.dockerfile = service.build.dockerfile.clone();
-        plan.target = service.build.target.clone().or_else(|| self.target.clone());
-        plan.build_args = build_args;
-        plan.push = true;
-        plan.push_reason = format!(
-            "mode: bundle pushes service `{}` to bundle it from its registry",
-            service.service
-        );
-        plan.mode = Mode::Build;
-        plan.smoke_test = None;
-        plan.export = None;
-        plan.load = false;
-        plan.release_notes = None;
-        plan.warnings.clear();
-        Ok(plan)
     }
 
     /// Every secret the plan holds, parsed: passwords of every credential,
@@ -283,9 +195,9 @@ impl Plan {
     /// before anything else is printed.
     pub fn secrets(&self) -> Vec<String> {
         let mut secrets: Vec<String> =
-            self.credentials.iter().map(|c| c.password.expose().to_string()).collect();
-        secrets.extend(self.release_notes.iter().map(|n| n.token.expose().to_string()));
-        for value in self.options.secret_values() {
+            self.run.credentials.iter().map(|c| c.password.expose().to_string()).collect();
+        secrets.extend(self.run.release_notes.iter().map(|n| n.token.expose().to_string()));
+        for value in self.run.options.secret_values() {
             secrets
                 .extend(value.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string));
             secrets.push(value);
@@ -296,68 +208,31 @@ impl Plan {
         secrets
     }
 
-    /// The tag names that will be pushed to `image`, given the floating tags
-    /// held back: the computed tags, and its own full-reference tags.
-    pub fn tag_names_for<'a>(
-        &'a self,
-        image: &'a ImageName,
-        held_back: &'a [HeldBack],
-    ) -> impl Iterator<Item = &'a str> + 'a {
-        let computed = self
-            .meta
-            .tags
-            .iter()
-            .map(|t| t.name.as_str())
-            .filter(move |t| !held_back.iter().any(|h| h.tag == *t));
-        let own = self
-            .reference_tags
-            .iter()
-            .filter(move |r| images::same_repository(&r.image, image))
-            .map(|r| r.tag.as_str());
-        let mut seen = std::collections::BTreeSet::new();
-        computed.chain(own).filter(move |t| seen.insert(*t))
-    }
-
-    /// Every tag name pushed to any image (the `tag-names` output).
-    pub fn tag_names<'a>(&'a self, held_back: &'a [HeldBack]) -> Vec<&'a str> {
-        let mut names: Vec<&str> = Vec::new();
-        for image in &self.images {
-            for tag in self.tag_names_for(image, held_back) {
-                if !names.contains(&tag) {
-                    names.push(tag);
-                }
+    /// Every image the run pushes to or reads from, once each: what
+    /// credentials and plain-HTTP registries are matched against.
+    pub(crate) fn images(&self) -> Vec<ImageName> {
+        let mut images: Vec<ImageName> = match self.run.mode.work() {
+            Mode::Bundle(request) => request.repositories().unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        for image in self.builds.iter().flat_map(Build::images) {
+            if !images.contains(image) {
+                images.push(image.clone());
             }
         }
-        names
+        images
     }
 
-    /// Full references (`image:tag`) for every image and its tags.
-    pub fn references(&self, held_back: &[HeldBack]) -> Vec<String> {
-        self.images
-            .iter()
-            .flat_map(|image| {
-                self.tag_names_for(image, held_back).map(move |tag| image.with_tag(tag))
-            })
-            .collect()
+    /// Whether the run is a dry run: nothing is built or pushed.
+    pub fn is_dry_run(&self) -> bool {
+        self.run.mode.is_dry_run()
     }
-}
 
-/// `NAME=value` lines; a line without `=` is an error naming the input.
-fn parse_pairs(input: &str, lines: &[String]) -> Result<Vec<(String, String)>> {
-    lines
-        .iter()
-        .map(|line| match line.split_once('=') {
-            Some((name, value)) if !name.trim().is_empty() => {
-                Ok((name.trim().to_string(), value.to_string()))
-            }
-            _ => bail!("{input}: `{line}` has no `=`; write NAME=value, one per line"),
-        })
-        .collect()
-}
-
-/// Labels as `key=value` lines.
-pub fn labels_text(labels: &BTreeMap<String, String>) -> String {
-    labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n")
+    /// Whether the run needs buildx (a bundle that builds nothing reads
+    /// registries only).
+    pub fn needs_buildx(&self) -> bool {
+        !self.builds.is_empty()
+    }
 }
 
 #[cfg(test)]

@@ -1,44 +1,72 @@
 //! Resolves what the run does: its mode (and so its platforms), whether it
-//! pushes and why, the checks around the build, files it writes, and
+//! pushes and why, the checks around the build, the files it writes, and
 //! release notes.
 
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 
+use super::bundle::BundleRequest;
+use super::settings::Export;
+use crate::inputs::choices::{CallWord, ExportWord, ModeWord};
 use crate::inputs::{BoolOr, RawInputs};
 use crate::names::{Secret, is_digest};
 use crate::platform::Platform;
 use crate::runner::GithubContext;
 
-/// What a run does: everything, one platform by digest, or a merge.
+/// What a run does.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
+    /// Build every platform, push, verify and tag.
     Build,
     /// Build one platform and push it untagged, writing its digest here.
-    Digest {
-        dir: PathBuf,
-    },
+    Digest { dir: PathBuf },
     /// Combine these digests (or the files in `dir`) into a tagged index.
-    Merge {
-        digests: Vec<String>,
-        dir: PathBuf,
-        required: Vec<Platform>,
-    },
+    Merge { digests: Vec<String>, dir: PathBuf, required: Vec<Platform> },
     /// Audit a deployment's images and write them into one tarball.
-    Bundle(crate::bundle::BundleRequest),
+    Bundle(BundleRequest),
+    /// `call: check`: BuildKit's build checks only.
+    Check,
+    /// `dry-run`: print what the mode would do, touching nothing.
+    DryRun(Box<Mode>),
 }
 
-/// Whether the run pushes, and the reason the log gives.
+impl Mode {
+    /// The mode a dry run describes; the mode itself otherwise.
+    pub(crate) fn work(&self) -> &Mode {
+        match self {
+            Mode::DryRun(mode) => mode.work(),
+            mode => mode,
+        }
+    }
+
+    pub(crate) fn is_dry_run(&self) -> bool {
+        matches!(self, Mode::DryRun(_))
+    }
+
+    pub(crate) fn is_digest(&self) -> bool {
+        matches!(self.work(), Mode::Digest { .. })
+    }
+}
+
+/// Whether a build pushes, and the reason the log gives.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PushDecision {
-    pub push: bool,
-    pub reason: String,
+pub(crate) struct PushDecision {
+    pub(crate) yes: bool,
+    pub(crate) reason: String,
+}
+
+/// What the mode inputs ask: the mode, its platforms, and whether the run
+/// pushes.
+pub(super) struct Asked {
+    pub(super) mode: Mode,
+    pub(super) platforms: Vec<Platform>,
+    pub(super) push: PushDecision,
 }
 
 /// How a check's failure is treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CheckLevel {
+pub(crate) enum CheckLevel {
     Fail,
     Warn,
     Off,
@@ -46,28 +74,48 @@ pub enum CheckLevel {
 
 /// The format of exported files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportFormat {
+pub(crate) enum ExportFormat {
     Docker,
     Oci,
 }
 
 /// Release notes to write on a `release` event.
 #[derive(Debug, Clone)]
-pub struct ReleaseNotes {
-    pub api_url: String,
-    pub token: Secret,
-    pub repository: String,
-    pub release_id: u64,
+pub(crate) struct ReleaseNotes {
+    pub(crate) api_url: String,
+    pub(crate) token: Secret,
+    pub(crate) repository: String,
+    pub(crate) release_id: u64,
+}
+
+/// `mode`, `platforms`, `push`, `call` and `dry-run`.
+pub(super) fn resolve(raw: &RawInputs, github: &GithubContext) -> Result<Asked> {
+    let (work, platforms) = resolve_mode(raw, github)?;
+    let push = resolve_push(raw, github, &work)?;
+    let mode = match (raw.bool("dry-run")?, raw.choice::<CallWord>("call")?) {
+        (true, _) => Mode::DryRun(Box::new(work)),
+        (false, CallWord::Check) => Mode::Check,
+        (false, CallWord::Build) => work,
+    };
+    Ok(Asked { mode, platforms, push })
 }
 
 /// The platforms to build and the mode. `mode: digest` builds one platform:
 /// the one given, else the machine's own; `mode: merge` requires the
 /// platforms only when they were given.
-pub(super) fn resolve_mode(
-    raw: &RawInputs,
-    github: &GithubContext,
-) -> Result<(Mode, Vec<Platform>)> {
-    let platforms = Platform::parse_list(raw.get("platforms"))?;
+fn resolve_mode(raw: &RawInputs, github: &GithubContext) -> Result<(Mode, Vec<Platform>)> {
+    let platforms = raw
+        .list("platforms")
+        .iter()
+        .map(|p| Platform::parse(p).map_err(anyhow::Error::from))
+        .collect::<Result<Vec<Platform>>>()?;
+    let mut platforms_once: Vec<Platform> = Vec::new();
+    for platform in platforms {
+        if !platforms_once.contains(&platform) {
+            platforms_once.push(platform);
+        }
+    }
+    let platforms = platforms_once;
     if platforms.is_empty() {
         bail!("platforms: no platform given; use e.g. linux/amd64,linux/arm64");
     }
@@ -76,14 +124,14 @@ pub(super) fn resolve_mode(
         None => github.runner_temp.clone().unwrap_or_default().join("digests"),
         Some(dir) => PathBuf::from(dir),
     };
-    Ok(match raw.choice("mode")? {
-        "digest" if !given => (Mode::Digest { dir: digests_dir }, vec![Platform::host()]),
-        "digest" if platforms.len() != 1 => bail!(
+    Ok(match raw.choice::<ModeWord>("mode")? {
+        ModeWord::Digest if !given => (Mode::Digest { dir: digests_dir }, vec![Platform::host()]),
+        ModeWord::Digest if platforms.len() != 1 => bail!(
             "platforms: mode: digest builds one platform, and {} were given; give one, or leave `platforms` out for this runner's",
             platforms.len()
         ),
-        "digest" => (Mode::Digest { dir: digests_dir }, platforms),
-        "merge" => {
+        ModeWord::Digest => (Mode::Digest { dir: digests_dir }, platforms),
+        ModeWord::Merge => {
             let digests = raw.list("digests");
             if let Some(digest) = digests.iter().find(|d| !is_digest(d)) {
                 bail!(
@@ -93,34 +141,31 @@ pub(super) fn resolve_mode(
             let required = if given { platforms.clone() } else { Vec::new() };
             (Mode::Merge { digests, dir: digests_dir, required }, platforms)
         }
-        "bundle" => (Mode::Bundle(crate::bundle::BundleRequest::resolve(raw, github)?), platforms),
-        _ => (Mode::Build, platforms),
+        ModeWord::Bundle => (Mode::Bundle(super::bundle::resolve(raw, github)?), platforms),
+        ModeWord::Build => (Mode::Build, platforms),
     })
 }
 
 /// `push: auto` pushes except on pull-request events; the digest and merge
-/// modes cannot be told not to push.
-pub(super) fn resolve_push(
-    raw: &RawInputs,
-    github: &GithubContext,
-    mode: &Mode,
-) -> Result<PushDecision> {
-    let decided = |push: bool, reason: String| PushDecision { push, reason };
+/// modes cannot be told not to push. A bundle pushes only the services it
+/// builds (each build says so itself), and refuses `push: false` when it
+/// builds any.
+fn resolve_push(raw: &RawInputs, github: &GithubContext, mode: &Mode) -> Result<PushDecision> {
+    let decided = |yes: bool, reason: String| PushDecision { yes, reason };
     let push = raw.bool_or("push")?;
+    let written = || raw.text("push").unwrap_or_default();
+    let on_pull_request =
+        matches!(github.event_name.as_str(), "pull_request" | "pull_request_target");
     if let Mode::Bundle(request) = mode {
-        // The bundle's own plan pushes nothing; the services it builds are
-        // pushed by their own plans, unless this says no.
         let built: Vec<String> =
             request.builds.iter().map(|b| format!("`{}`", b.service)).collect();
         let refused = match push {
             _ if built.is_empty() => None,
-            BoolOr::No => Some(format!("`push: {}`", raw.get("push"))),
-            BoolOr::Word
-                if matches!(github.event_name.as_str(), "pull_request" | "pull_request_target") =>
-            {
+            BoolOr::No => Some(format!("`push: {}`", written())),
+            BoolOr::Word if on_pull_request => {
                 Some(format!("`push: auto` on {} events", github.event_name))
             }
-            _ => None,
+            BoolOr::Word | BoolOr::Yes => None,
         };
         if let Some(refused) = refused {
             bail!(
@@ -133,19 +178,14 @@ pub(super) fn resolve_push(
             "mode: bundle writes a file; it pushes only the services it builds".into(),
         ));
     }
-    if *mode != Mode::Build && push == BoolOr::No {
-        bail!(
-            "push: mode: {} pushes by definition; remove `push: {}`",
-            raw.get("mode"),
-            raw.get("push")
-        );
+    if let (Mode::Digest { .. } | Mode::Merge { .. }, BoolOr::No) = (mode, push) {
+        let word = if matches!(mode, Mode::Digest { .. }) { "digest" } else { "merge" };
+        bail!("push: mode: {word} pushes by definition; remove `push: {}`", written());
     }
     Ok(match push {
         BoolOr::Yes => decided(true, "push: true".into()),
         BoolOr::No => decided(false, "push: false".into()),
-        BoolOr::Word
-            if matches!(github.event_name.as_str(), "pull_request" | "pull_request_target") =>
-        {
+        BoolOr::Word if on_pull_request => {
             decided(false, format!("push: auto does not push on {} events", github.event_name))
         }
         BoolOr::Word => decided(true, "push: auto".into()),
@@ -169,21 +209,18 @@ pub(super) fn smoke_test(raw: &RawInputs) -> Result<Option<Vec<String>>> {
     Ok(Some(words))
 }
 
-/// The export format and where files go.
-pub(super) fn export(
-    raw: &RawInputs,
-    github: &GithubContext,
-) -> Result<(Option<ExportFormat>, PathBuf)> {
-    let format = match raw.choice("export")? {
-        "docker" => Some(ExportFormat::Docker),
-        "oci" => Some(ExportFormat::Oci),
-        _ => None,
+/// The export format and where files go; None when nothing is exported.
+pub(super) fn export(raw: &RawInputs, github: &GithubContext) -> Result<Option<Export>> {
+    let format = match raw.choice::<ExportWord>("export")? {
+        ExportWord::Docker => ExportFormat::Docker,
+        ExportWord::Oci => ExportFormat::Oci,
+        ExportWord::Unset => return Ok(None),
     };
     let dir = match raw.text("export-dir") {
         None => github.runner_temp.clone().unwrap_or_default().join("multiarch-export"),
         Some(dir) => PathBuf::from(dir),
     };
-    Ok((format, dir))
+    Ok(Some(Export { format, dir }))
 }
 
 /// Release notes, when asked for on a release event (a warning otherwise).

@@ -1,6 +1,7 @@
 //! Table tests of the Plan's resolvers where inputs meet each other.
 
 use super::*;
+use crate::platform::Platform;
 
 fn plan(pairs: &[(&str, &str)]) -> Result<Plan> {
     let mut all = vec![("images", "registry.example.com:5000/acme/app"), ("version", "1.0.0")];
@@ -26,7 +27,9 @@ fn digest_mode_builds_the_platform_given_or_the_machines_own() {
     ];
     for (inputs, expected) in cases {
         match (plan(inputs), expected) {
-            (Ok(plan), Ok(platforms)) => assert_eq!(&plan.platforms, platforms, "{inputs:?}"),
+            (Ok(plan), Ok(platforms)) => {
+                assert_eq!(plan.build().platforms(), platforms.as_slice(), "{inputs:?}")
+            }
             (Err(error), Err(start)) => {
                 assert!(error.to_string().starts_with(start), "{inputs:?}: {error}")
             }
@@ -50,7 +53,7 @@ fn push_speaks_the_one_switch_grammar_in_every_mode() {
     ];
     for (inputs, expected) in cases {
         match (plan(inputs), expected) {
-            (Ok(plan), Ok(push)) => assert_eq!(plan.push, *push, "{inputs:?}"),
+            (Ok(plan), Ok(push)) => assert_eq!(plan.build().pushes(), *push, "{inputs:?}"),
             (Err(error), Err(start)) => {
                 assert!(error.to_string().starts_with(start), "{inputs:?}: {error}")
             }
@@ -61,12 +64,11 @@ fn push_speaks_the_one_switch_grammar_in_every_mode() {
 
 #[test]
 fn merge_requires_the_platforms_only_when_given() {
-    let Mode::Merge { required, .. } = plan(&[("mode", "merge")]).unwrap().mode else {
-        panic!("not a merge")
-    };
+    let plan_of = |pairs: &[(&str, &str)]| plan(pairs).unwrap().run.mode;
+    let Mode::Merge { required, .. } = plan_of(&[("mode", "merge")]) else { panic!("not a merge") };
     assert!(required.is_empty());
     let Mode::Merge { required, .. } =
-        plan(&[("mode", "merge"), ("platforms", "linux/amd64,linux/arm64")]).unwrap().mode
+        plan_of(&[("mode", "merge"), ("platforms", "linux/amd64,linux/arm64")])
     else {
         panic!("not a merge")
     };
@@ -122,7 +124,7 @@ fn a_tags_line_that_is_a_full_reference_is_exactly_that_tag_of_that_image() {
         all.extend_from_slice(inputs);
         match (plan_without_defaults(&all), expected) {
             (Ok(plan), Ok(references)) => {
-                assert_eq!(plan.references(&[]), *references, "{inputs:?}")
+                assert_eq!(plan.build().references(&[]), *references, "{inputs:?}")
             }
             (Err(error), Err(start)) => {
                 assert!(error.to_string().starts_with(start), "{inputs:?}: {error}")
@@ -131,8 +133,9 @@ fn a_tags_line_that_is_a_full_reference_is_exactly_that_tag_of_that_image() {
         }
     }
     // Rules that only look like paths stay rules.
-    let plan = plan(&[("tags", "type=raw,value=a/b\n{{branch}}/x")]).unwrap();
-    assert!(plan.reference_tags.is_empty());
+    let plan = plan(&[("tags", "type=raw,value=a/b\n{{branch}}/x"), ("push", "false")]).unwrap();
+    let image = plan.build().image();
+    assert!(plan.build().tag_names_for(image, &[]).all(|t| t != "a/b" && !t.ends_with("/x")));
 }
 
 #[test]
@@ -141,13 +144,14 @@ fn a_dry_run_needs_no_credentials_and_says_so() {
     let error = plan(&inputs).unwrap_err().to_string();
     assert!(error.starts_with("password: pushing to ghcr.io needs credentials"), "{error}");
     let dry = plan(&[inputs[0], inputs[1], ("dry-run", "true")]).unwrap();
-    assert!(dry.push && dry.credentials.is_empty());
+    assert!(dry.is_dry_run() && dry.build().pushes());
+    assert_eq!(dry.run().credentials().iter().count(), 0);
     assert!(
-        dry.warnings.iter().any(|w| w.starts_with("password: no credentials for ghcr.io; this dry run needs none")),
+        dry.warnings().iter().any(|w| w.starts_with("password: no credentials for ghcr.io; this dry run needs none")),
         "{:?}",
-        dry.warnings
+        dry.warnings()
     );
-    assert!(plan(&[inputs[0], inputs[1], ("push", "false")]).unwrap().warnings.is_empty());
+    assert!(plan(&[inputs[0], inputs[1], ("push", "false")]).unwrap().warnings().is_empty());
 }
 
 #[test]
@@ -155,7 +159,7 @@ fn an_existing_builder_excludes_the_inputs_that_configure_one() {
     let with = |extra: (&str, &str)| {
         plan(&[("images", "r.example.com/a"), ("version", "1.0.0"), ("builder", "mine"), extra])
     };
-    assert_eq!(with(("push", "true")).unwrap().existing_builder.as_deref(), Some("mine"));
+    assert_eq!(with(("push", "true")).unwrap().run().builder().existing.as_deref(), Some("mine"));
     for (input, value) in [
         ("driver", "docker-container"),
         ("driver-opts", "network=host"),
@@ -181,8 +185,8 @@ fn call_and_cgroup_parent_reach_buildx() {
         ("call", "check"),
     ])
     .unwrap();
-    assert!(p.call_check);
-    let args = p.buildx_check_args(&Builder::Daemon);
+    assert_eq!(p.run().mode(), &Mode::Check);
+    let args = p.build().buildx_check_args(p.run(), &Builder::Daemon);
     assert!(args.windows(2).any(|w| w == ["--cgroup-parent", "/actions"]), "{args:?}");
     assert_eq!(args[args.len() - 2..], ["--call=check", "."]);
     let error =
@@ -222,8 +226,10 @@ fn the_push_output_is_untagged_and_carries_the_compression() {
     ];
     for (inputs, builder, expected) in cases {
         let plan = plan(inputs).unwrap();
-        assert_eq!(plan.push_output(builder), *expected, "{inputs:?}");
-        let args = plan.buildx_build_args(
+        let (run, build) = (plan.run(), plan.build());
+        assert_eq!(build.push_output(run, builder), *expected, "{inputs:?}");
+        let args = build.buildx_build_args(
+            run,
             builder,
             std::path::Path::new("/m.json"),
             Some(PushRoute::BuildKit),
@@ -231,13 +237,15 @@ fn the_push_output_is_untagged_and_carries_the_compression() {
         let at = args.iter().position(|a| a == "--output").expect("an output when pushing");
         assert_eq!(args[at + 1], *expected);
         assert!(
-            !plan
-                .buildx_build_args(builder, std::path::Path::new("/m.json"), None)
+            !build
+                .buildx_build_args(run, builder, std::path::Path::new("/m.json"), None)
                 .contains(&"--output".to_string())
         );
     }
     let layout = Some(PushRoute::Layout(std::path::Path::new("/l")));
-    let args = plan(&[("compression", "zstd")]).unwrap().buildx_build_args(
+    let zstd = plan(&[("compression", "zstd")]).unwrap();
+    let args = zstd.build().buildx_build_args(
+        zstd.run(),
         &Builder::Daemon,
         std::path::Path::new("/m.json"),
         layout,
@@ -274,7 +282,7 @@ fn buildkit_pushes_unless_the_daemon_cannot_reach_a_plain_http_registry() {
     for (inputs, builder, daemon, expected) in cases {
         let plan = plan(inputs).unwrap();
         assert_eq!(
-            plan.buildkit_pushes(builder, daemon),
+            plan.build().buildkit_pushes(plan.run(), builder, daemon),
             *expected,
             "{inputs:?} {builder:?} {daemon:?}"
         );
@@ -299,35 +307,39 @@ fn bundle_plan(pairs: &[(&str, &str)], event: &str) -> Result<Plan> {
 }
 
 #[test]
-fn a_bundles_built_service_gets_a_plan_of_its_own() {
-    let plan =
-        bundle_plan(&[("build-args", "BASE=debian\nOTHER=1"), ("verify", "warn")], "push").unwrap();
-    assert!(!plan.push, "the bundle's own plan pushes nothing");
-    let Mode::Bundle(request) = &plan.mode else { panic!("{:?}", plan.mode) };
-    let service = plan.for_service(&request.builds[0]).unwrap();
-    assert_eq!(service.mode, Mode::Build);
-    assert!(service.push);
+fn a_bundles_built_service_is_a_build_of_its_own() {
+    let plan = bundle_plan(
+        &[("build-args", "BASE=debian\nOTHER=1"), ("verify", "warn"), ("smoke-test", "api -v")],
+        "push",
+    )
+    .unwrap();
+    let [service] = plan.builds() else { panic!("{:?}", plan.builds()) };
+    assert!(matches!(plan.run().mode(), Mode::Bundle(_)));
+    assert_eq!(service.service(), Some("api"));
+    assert!(service.pushes());
     assert_eq!(
-        service.images.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(),
+        service.images().iter().map(|i| i.name.as_str()).collect::<Vec<_>>(),
         ["registry.example.com:5000/acme/api"]
     );
     assert_eq!(service.references(&[]), ["registry.example.com:5000/acme/api:1.4"]);
-    assert_eq!(service.platforms, plan.platforms);
+    assert_eq!(service.platforms(), plan.run().platforms());
+    let source = service.source();
     assert!(
-        service.context.ends_with("api") && service.dockerfile.ends_with("api/Dockerfile"),
+        source.context.ends_with("api") && source.dockerfile.ends_with("api/Dockerfile"),
         "{:?}",
-        service.dockerfile
+        source.dockerfile
     );
-    assert_eq!(service.target.as_deref(), Some("runtime"));
+    assert_eq!(source.target.as_deref(), Some("runtime"));
     let args: Vec<(&str, &str)> =
-        service.build_args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        source.build_args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     assert_eq!(
         args,
         [("OTHER", "1"), ("VERSION", "1.4"), ("BASE", "alpine")],
         "the service's arguments override `build-args`"
     );
-    assert_eq!(service.verify, CheckLevel::Warn);
-    assert!(service.smoke_test.is_none() && service.export.is_none() && !service.load);
+    let run = plan.run();
+    assert_eq!(run.checks().verify, CheckLevel::Warn);
+    assert!(run.checks().smoke_test.is_none() && run.export().is_none() && !run.load());
 }
 
 #[test]

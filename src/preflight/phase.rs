@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use anyhow::{Context as _, Result, bail};
 
 use crate::log::Log;
-use crate::plan::{CheckLevel, Plan};
+use crate::plan::{Build, CheckLevel, RunSettings};
 use crate::platform::Platform;
 use crate::registry::Registry;
 use crate::runner::{Annotation, Level};
@@ -17,30 +17,32 @@ use crate::runner::{Annotation, Level};
 /// needed for, and the Dockerfile's lints, as annotations on its lines.
 /// Returns the FROM lines that got a cross-compiling rewrite.
 pub(crate) async fn run(
-    plan: &Plan,
+    run: &RunSettings,
+    build: &Build,
     registry: &Registry,
     emulated: &[Platform],
     log: &Log,
 ) -> Result<Vec<u32>> {
-    if plan.preflight == CheckLevel::Off {
+    if run.checks().preflight == CheckLevel::Off {
         return Ok(Vec::new());
     }
-    let file = plan.dockerfile.display().to_string();
-    let text = std::fs::read_to_string(&plan.dockerfile)
+    let file = build.source().dockerfile.display().to_string();
+    let text = std::fs::read_to_string(&build.source().dockerfile)
         .with_context(|| format!("file: could not read {file}"))?;
     let described = |e: super::DockerfileError| {
         let place = if file == "Dockerfile" { String::new() } else { format!(" (in {file})") };
         anyhow::anyhow!("file: {e}{place}")
     };
     let parsed = super::parse_dockerfile(&text).map_err(described).and_then(|dockerfile| {
-        let build_args: HashMap<String, String> = plan.build_args.iter().cloned().collect();
-        let stages =
-            super::resolve(&dockerfile, &build_args, plan.target.as_deref()).map_err(described)?;
+        let build_args: HashMap<String, String> =
+            build.source().build_args.iter().cloned().collect();
+        let stages = super::resolve(&dockerfile, &build_args, build.source().target.as_deref())
+            .map_err(described)?;
         Ok((dockerfile, stages))
     });
     let (dockerfile, stages) = match parsed {
         Ok(parsed) => parsed,
-        Err(error) if plan.preflight == CheckLevel::Warn => {
+        Err(error) if run.checks().preflight == CheckLevel::Warn => {
             log.warning(&format!("{error:#}; preflight skipped"));
             return Ok(Vec::new());
         }
@@ -54,7 +56,7 @@ pub(crate) async fn run(
             ));
         }
     }
-    let findings = super::lint(&dockerfile, &stages, emulated, &plan.platforms);
+    let findings = super::lint(&dockerfile, &stages, emulated, build.platforms());
     let rewrites: Vec<u32> = findings.iter().filter(|f| f.is_rewrite()).map(|f| f.line).collect();
     for finding in findings {
         log.annotation(Annotation {
@@ -66,10 +68,10 @@ pub(crate) async fn run(
         });
     }
 
-    let mut bases = super::bases_to_check(&stages, &plan.platforms, &Platform::host());
+    let mut bases = super::bases_to_check(&stages, build.platforms(), &Platform::host());
     // A name `build-contexts` provides is not pulled: nothing to ask.
-    let provided: Vec<&str> = plan
-        .options
+    let provided: Vec<&str> = run
+        .options()
         .build_contexts
         .iter()
         .filter_map(|c| c.split_once('=').map(|(name, _)| name.trim()))
@@ -90,7 +92,7 @@ pub(crate) async fn run(
             )),
         }
     }
-    let gaps = super::missing(&checked, &plan.platforms);
+    let gaps = super::missing(&checked, build.platforms());
     if gaps.is_empty() {
         log.info(&format!(
             "preflight: {} base image(s) offer every platform they are needed for",
@@ -98,10 +100,10 @@ pub(crate) async fn run(
         ));
         return Ok(rewrites);
     }
-    log.info(&super::render_table(&checked, &plan.platforms));
+    log.info(&super::render_table(&checked, build.platforms()));
     let message =
-        format!("preflight: {}", super::advice(&checked, &plan.platforms).replace('\n', " "));
-    if plan.preflight == CheckLevel::Fail {
+        format!("preflight: {}", super::advice(&checked, build.platforms()).replace('\n', " "));
+    if run.checks().preflight == CheckLevel::Fail {
         bail!("{} (or set `preflight: warn`)", message.trim_end());
     }
     log.warning(&message);

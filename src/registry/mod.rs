@@ -6,7 +6,6 @@ pub mod copy;
 pub mod layout;
 pub mod push;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
@@ -16,7 +15,7 @@ use oci_client::manifest::{ImageIndexEntry, OciImageManifest, OciManifest};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 
-use crate::names::{Credential, ImageName, canonical_registry};
+use crate::names::{Credentials, ImageName, canonical_registry};
 use crate::platform::Platform;
 use crate::retry::{REGISTRY_POLICY, registry_transience, retry};
 
@@ -25,7 +24,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Registry {
     client: Client,
-    credentials: HashMap<String, (String, String)>,
+    /// The logins, by registry; a password is exposed only to the client.
+    credentials: Credentials,
     /// Images whose push access was checked: the client holds their
     /// authorization (and renews it when it expires).
     push_authorized: std::sync::Mutex<std::collections::HashSet<String>>,
@@ -109,7 +109,7 @@ pub(crate) fn implicitly_insecure(registry: &str) -> bool {
 impl Registry {
     pub fn new(
         insecure_registries: &[String],
-        credentials: &[Credential],
+        credentials: &Credentials,
         images: &[ImageName],
     ) -> Registry {
         let mut plain_http: Vec<String> = insecure_registries.to_vec();
@@ -126,19 +126,16 @@ impl Registry {
         };
         Registry {
             client: Client::new(config),
-            credentials: credentials
-                .iter()
-                .map(|c| {
-                    (c.registry.clone(), (c.username.clone(), c.password.expose().to_string()))
-                })
-                .collect(),
+            credentials: credentials.clone(),
             push_authorized: Default::default(),
         }
     }
 
     fn auth(&self, registry: &str) -> RegistryAuth {
-        match self.credentials.get(registry) {
-            Some((user, password)) => RegistryAuth::Basic(user.clone(), password.clone()),
+        match self.credentials.for_registry(registry) {
+            Some(login) => {
+                RegistryAuth::Basic(login.username.clone(), login.password.expose().to_string())
+            }
             None => RegistryAuth::Anonymous,
         }
     }
@@ -157,13 +154,13 @@ impl Registry {
     pub async fn check_access(&self, image: &ImageName, for_push: bool) -> Result<()> {
         let reference = Self::reference(image, None)?;
         let auth = self.auth(&image.registry);
-        let who = match self.credentials.get(&image.registry) {
-            Some((user, _)) => format!("the credentials of `{user}`"),
+        let who = match self.credentials.for_registry(&image.registry) {
+            Some(login) => format!("the credentials of `{}`", login.username),
             None => "anonymous access".to_string(),
         };
         let operation = if for_push { RegistryOperation::Push } else { RegistryOperation::Pull };
         let refused = |detail: String| {
-            if self.credentials.contains_key(&image.registry) {
+            if self.credentials.for_registry(&image.registry).is_some() {
                 anyhow!(
                     "password: the registry {} refused {who} ({detail}); check `username` and `password`",
                     image.registry

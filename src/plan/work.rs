@@ -1,0 +1,193 @@
+//! One build of a plan: where its source is (context, Dockerfile, target,
+//! arguments), the platforms it is built for, the images it is pushed to
+//! with their tags, and whether it pushes. The tags a build sets are
+//! computed here, once, for every phase that names them.
+
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Result, bail};
+
+use super::bundle::WantedImage;
+use super::images::Tags;
+use super::mode::PushDecision;
+use crate::inputs::RawInputs;
+use crate::meta::{HeldBack, Meta};
+use crate::names::ImageName;
+use crate::platform::Platform;
+
+/// What is built: the context, the Dockerfile, the target stage and the
+/// build arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Source {
+    pub(crate) context: PathBuf,
+    /// Relative to the workspace, as annotations name it.
+    pub(crate) dockerfile: PathBuf,
+    pub(crate) target: Option<String>,
+    pub(crate) build_args: Vec<(String, String)>,
+}
+
+/// `context`, `file`, `target` and `build-args`.
+pub(super) fn resolve_source(raw: &RawInputs) -> Result<Source> {
+    let context = PathBuf::from(raw.text("context").unwrap_or("."));
+    let dockerfile = match raw.text("file") {
+        None => without_dots(&context.join("Dockerfile")),
+        Some(file) => without_dots(Path::new(file)),
+    };
+    let target = raw.text("target").map(str::to_string);
+    let build_args = parse_pairs("build-args", &raw.list("build-args"))?;
+    Ok(Source { context, dockerfile, target, build_args })
+}
+
+/// A path as the user writes it, without `./`.
+fn without_dots(path: &Path) -> PathBuf {
+    path.components().filter(|c| *c != Component::CurDir).collect()
+}
+
+/// `NAME=value` lines; a line without `=` is an error naming the input.
+fn parse_pairs(input: &str, lines: &[String]) -> Result<Vec<(String, String)>> {
+    lines
+        .iter()
+        .map(|line| match line.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                Ok((name.trim().to_string(), value.to_string()))
+            }
+            _ => bail!("{input}: `{line}` has no `=`; write NAME=value, one per line"),
+        })
+        .collect()
+}
+
+/// One image (or a Compose service's image) to build, push and tag.
+#[derive(Debug, Clone)]
+pub(crate) struct Build {
+    /// For a bundle's service: the image as the bundle lists it.
+    bundled: Option<WantedImage>,
+    pub(super) source: Source,
+    platforms: Vec<Platform>,
+    tags: Tags,
+    push: PushDecision,
+}
+
+impl Build {
+    pub(super) fn new(
+        bundled: Option<WantedImage>,
+        source: Source,
+        platforms: Vec<Platform>,
+        tags: Tags,
+        push: PushDecision,
+    ) -> Build {
+        Build { bundled, source, platforms, tags, push }
+    }
+
+    /// The Compose service this build is for, in a bundle.
+    pub(crate) fn service(&self) -> Option<&str> {
+        self.bundled.as_ref().and_then(|b| b.service.as_deref())
+    }
+
+    /// The image as the bundle lists it, when this build is a service's.
+    pub(crate) fn bundled(&self) -> Option<&WantedImage> {
+        self.bundled.as_ref()
+    }
+
+    pub(crate) fn source(&self) -> &Source {
+        &self.source
+    }
+
+    pub(crate) fn dockerfile(&self) -> &Path {
+        &self.source.dockerfile
+    }
+
+    pub(crate) fn platforms(&self) -> &[Platform] {
+        &self.platforms
+    }
+
+    /// Every image the build is pushed to; never empty.
+    pub(crate) fn images(&self) -> &[ImageName] {
+        self.tags.images()
+    }
+
+    /// The image BuildKit pushes to, which is verified and copied from.
+    pub(crate) fn image(&self) -> &ImageName {
+        &self.tags.images()[0]
+    }
+
+    /// The images the verified build is copied to.
+    pub(crate) fn other_images(&self) -> &[ImageName] {
+        &self.tags.images()[1..]
+    }
+
+    /// The computed version, labels, annotations and output separators.
+    pub(crate) fn meta(&self) -> &Meta {
+        self.tags.meta()
+    }
+
+    pub(crate) fn pushes(&self) -> bool {
+        self.push.yes
+    }
+
+    /// Why the build pushes or not, as the log says it.
+    pub(crate) fn push_reason(&self) -> &str {
+        &self.push.reason
+    }
+
+    /// Whether any tag could be held back by the floating-tag guard.
+    pub(crate) fn has_floating_tags(&self) -> bool {
+        self.tags.meta().tags.iter().any(|t| t.floating.is_some())
+    }
+
+    /// The tag names pushed to `image`, given the floating tags held back.
+    pub(crate) fn tag_names_for<'a>(
+        &'a self,
+        image: &'a ImageName,
+        held_back: &'a [HeldBack],
+    ) -> impl Iterator<Item = &'a str> + 'a {
+        self.tags.names_for(image, held_back)
+    }
+
+    /// Every tag name pushed to any image (the `tag-names` output).
+    pub(crate) fn tag_names<'a>(&'a self, held_back: &'a [HeldBack]) -> Vec<&'a str> {
+        let mut names: Vec<&str> = Vec::new();
+        for image in self.images() {
+            for tag in self.tag_names_for(image, held_back) {
+                if !names.contains(&tag) {
+                    names.push(tag);
+                }
+            }
+        }
+        names
+    }
+
+    /// Full references (`image:tag`) for every image and its tags.
+    pub(crate) fn references(&self, held_back: &[HeldBack]) -> Vec<String> {
+        self.images()
+            .iter()
+            .flat_map(|image| {
+                self.tag_names_for(image, held_back).map(move |tag| image.with_tag(tag))
+            })
+            .collect()
+    }
+
+    /// Checks the context and the Dockerfile under `workdir`, naming the
+    /// service for a bundle's build.
+    pub(crate) fn check_files(&self, workdir: &Path) -> Result<()> {
+        let Source { context, dockerfile, .. } = &self.source;
+        match (self.service(), workdir.join(context).is_dir(), workdir.join(dockerfile).is_file()) {
+            (None, false, _) => bail!(
+                "context: `{}` is not a directory; give the build context relative to the workspace",
+                context.display()
+            ),
+            (None, _, false) => bail!(
+                "file: there is no Dockerfile at `{}`; set `file` to its path or add one to the context",
+                dockerfile.display()
+            ),
+            (Some(service), false, _) => bail!(
+                "compose-file: service `{service}`: the build context `{}` is not a directory; fix `build:` (paths are relative to the Compose file)",
+                context.display()
+            ),
+            (Some(service), _, false) => bail!(
+                "compose-file: service `{service}`: there is no Dockerfile at `{}`; add one to the context or set `build: dockerfile:`",
+                dockerfile.display()
+            ),
+            (_, true, true) => Ok(()),
+        }
+    }
+}
