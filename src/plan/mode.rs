@@ -24,7 +24,7 @@ pub(crate) enum Mode {
     /// Combine these digests (or the files in `dir`) into a tagged index.
     Merge { digests: Vec<String>, dir: PathBuf, required: Vec<Platform> },
     /// Audit a deployment's images and write them into one tarball.
-    Bundle(BundleRequest),
+    Bundle(Box<BundleRequest>),
     /// `call: check`: BuildKit's build checks only.
     Check,
     /// `dry-run`: print what the mode would do, touching nothing.
@@ -141,7 +141,9 @@ fn resolve_mode(raw: &RawInputs, github: &GithubContext) -> Result<(Mode, Vec<Pl
             let required = if given { platforms.clone() } else { Vec::new() };
             (Mode::Merge { digests, dir: digests_dir, required }, platforms)
         }
-        ModeWord::Bundle => (Mode::Bundle(super::bundle::resolve(raw, github)?), platforms),
+        ModeWord::Bundle => {
+            (Mode::Bundle(Box::new(super::bundle::resolve(raw, github)?)), platforms)
+        }
         ModeWord::Build => (Mode::Build, platforms),
     })
 }
