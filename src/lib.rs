@@ -35,3 +35,33 @@ pub(crate) mod retry;
 pub mod runner;
 pub mod summary;
 pub(crate) mod verify;
+
+#[cfg(test)]
+mod tests {
+    /// The README's "How it works" table names every room of `src/`, and
+    /// only rooms that exist.
+    #[test]
+    fn the_readme_names_every_room() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        let table = &readme[readme.find("| file | what it holds |").expect("the rooms table")..];
+        let table = &table[..table.find("\n\n").unwrap_or(table.len())];
+        let named: Vec<String> = table
+            .lines()
+            .flat_map(|line| line.split('|').nth(1).unwrap_or_default().split(", "))
+            .filter_map(|cell| cell.trim().strip_prefix("`src/"))
+            .map(|cell| cell.trim_end_matches('`').trim_end_matches('/').to_string())
+            .collect();
+        let mut rooms: Vec<String> = std::fs::read_dir(root.join("src"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        rooms.sort();
+        for room in &rooms {
+            assert!(named.contains(room), "src/{room} is not in the README's rooms table");
+        }
+        for name in &named {
+            assert!(rooms.contains(name), "the README names src/{name}, which does not exist");
+        }
+    }
+}

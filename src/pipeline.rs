@@ -44,7 +44,7 @@ pub use crate::outside::{RUN_LABEL, Tools};
 /// What a run ended with: a report to write as outputs and summary, or
 /// nothing (a dry run, the build checks).
 pub enum Finished {
-    Report(Report),
+    Report(Box<Report>),
     Printed,
 }
 
@@ -65,7 +65,7 @@ pub async fn execute(
         Mode::Check => {
             check_only(plan.run(), plan.build(), tools, log).await.map(|()| Finished::Printed)
         }
-        _ => run(plan, tools, log, shutdown).await.map(Finished::Report),
+        _ => run(plan, tools, log, shutdown).await.map(|report| Finished::Report(Box::new(report))),
     }
 }
 

@@ -168,7 +168,7 @@ impl RawInputs {
     }
 
     /// The value of an input of the table, as given or defaulted.
-    pub fn get(&self, name: &str) -> &str {
+    pub(crate) fn get(&self, name: &str) -> &str {
         &self.values[def(name).name]
     }
 

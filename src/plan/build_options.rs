@@ -114,7 +114,8 @@ impl BuildOptions {
     pub fn parse(raw: &RawInputs) -> Result<BuildOptions> {
         let mut secrets = Vec::new();
         // `secrets`: ID=value, where a value may span lines when quoted.
-        for (index, (id, value)) in parse_secret_values(raw.get("secrets"))?.into_iter().enumerate()
+        for (index, (id, value)) in
+            parse_secret_values(raw.text("secrets").unwrap_or_default())?.into_iter().enumerate()
         {
             secrets.push(BuildSecret {
                 id,
