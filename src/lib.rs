@@ -7,7 +7,7 @@
 
 pub mod archscan;
 mod build;
-pub(crate) mod builder_config;
+pub(crate) mod builder;
 pub mod buildx;
 pub mod bundle;
 pub mod cli;

@@ -20,7 +20,7 @@ use anyhow::{Context as _, Result};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use crate::build::{self, Built};
-use crate::buildx::builder::{self, ChosenBuilder};
+use crate::builder::{self, ChosenBuilder};
 use crate::buildx::metadata::BuildMetadata;
 use crate::buildx::progress;
 use crate::buildx::{Buildx, DockerConfig};

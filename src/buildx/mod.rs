@@ -2,7 +2,6 @@
 //! (credentials, builder state), builder lifecycle (`inspect --bootstrap`,
 //! `create`, `rm`), and `build` with its log streamed live.
 
-pub(crate) mod builder;
 pub mod metadata;
 pub mod progress;
 
@@ -13,8 +12,8 @@ use anyhow::{Context as _, Result, bail};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::Command;
 
-use crate::builder_config::{AppendNode, BuilderConfig};
 use crate::names::Credentials;
+use crate::plan::{AppendNode, BuilderConfig};
 use crate::platform::Platform;
 
 /// Where buildx is looked for, after `PATH`.
@@ -125,7 +124,7 @@ pub fn docker_config_json(credentials: &Credentials) -> String {
 }
 
 /// `buildx create` for the first node.
-pub fn create_args(
+pub(crate) fn create_args(
     name: &str,
     image: &str,
     config: &BuilderConfig,
@@ -152,7 +151,7 @@ pub fn create_args(
 }
 
 /// `buildx create --append` for one extra node.
-pub fn append_args(name: &str, node: &AppendNode, toml: Option<&Path>) -> Vec<String> {
+pub(crate) fn append_args(name: &str, node: &AppendNode, toml: Option<&Path>) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "create".into(),
         "--append".into(),
@@ -279,7 +278,7 @@ impl Buildx {
 
     /// Creates a `docker-container` builder from `image`, configured as
     /// `config` says, with its extra nodes appended.
-    pub async fn create_container_builder(
+    pub(crate) async fn create_container_builder(
         &self,
         name: &str,
         image: &str,

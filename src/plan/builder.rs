@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 
 use std::path::PathBuf;
 
-use crate::builder_config::{AppendNode, BuilderConfig};
+use super::builder_config::{AppendNode, BuilderConfig};
 use crate::inputs::choices::Driver;
 use crate::inputs::{BoolOr, RawInputs};
 use crate::platform::Platform;

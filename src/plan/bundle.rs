@@ -10,11 +10,8 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result, bail};
 
 use super::compose::{self, ComposeBuild};
-use super::images::Tags;
-use super::mode::PushDecision;
-use super::work::{Build, Source};
 use crate::inputs::{BoolOr, RawInputs};
-use crate::names::{ImageName, repository_of, tag_or_digest};
+use crate::names::{ImageName, repository_of};
 use crate::platform::Platform;
 use crate::runner::GithubContext;
 
@@ -183,59 +180,6 @@ impl BundleRequest {
     }
 }
 
-/// The builds of a bundle's services, in order: each from its service's
-/// context, Dockerfile, target (else `target`) and arguments (after
-/// `build-args`, which they override), for its own platform or the run's,
-/// pushed to one image under one tag.
-pub(super) fn service_builds(
-    request: &BundleRequest,
-    source: &Source,
-    tags: &Tags,
-    platforms: &[Platform],
-) -> Result<Vec<Build>> {
-    let mut builds = Vec::new();
-    for service in &request.builds {
-        let image = repository_of(&service.reference)?;
-        let tag = tag_or_digest(&service.reference)?;
-        let compose = &service.build;
-        let mut build_args: Vec<(String, String)> = source
-            .build_args
-            .iter()
-            .filter(|(name, _)| !compose.args.iter().any(|(n, _)| n == name))
-            .cloned()
-            .collect();
-        build_args.extend(compose.args.iter().cloned());
-        let service_source = Source {
-            context: compose.context.clone(),
-            dockerfile: compose.dockerfile.clone(),
-            target: compose.target.clone().or_else(|| source.target.clone()),
-            build_args,
-        };
-        let push = PushDecision {
-            yes: true,
-            reason: format!(
-                "mode: bundle pushes service `{}` to bundle it from its registry",
-                service.service
-            ),
-        };
-        let bundled = WantedImage {
-            service: Some(service.service.clone()),
-            reference: service.reference.clone(),
-            platform: service.platform.clone(),
-            built: true,
-        };
-        let platforms = service.platform.clone().map_or_else(|| platforms.to_vec(), |p| vec![p]);
-        builds.push(Build::new(
-            Some(bundled),
-            service_source,
-            platforms,
-            tags.only(image, tag),
-            push,
-        ));
-    }
-    Ok(builds)
-}
-
 /// The bytes a `bundle-split` size names: a whole number with `k`, `m` or
 /// `g`, binary (`1k` = 1024 bytes).
 fn parse_size(text: &str) -> Result<u64> {
@@ -346,8 +290,8 @@ mod tests {
 
     #[test]
     fn references_split_into_repository_and_tag() {
-        assert_eq!(tag_or_digest("redis").unwrap(), "latest");
-        assert_eq!(tag_or_digest("172.17.0.1:5000/a/b:1.0").unwrap(), "1.0");
+        assert_eq!(crate::names::tag_or_digest("redis").unwrap(), "latest");
+        assert_eq!(crate::names::tag_or_digest("172.17.0.1:5000/a/b:1.0").unwrap(), "1.0");
         assert_eq!(repository_of("172.17.0.1:5000/a/b:1.0").unwrap().name, "172.17.0.1:5000/a/b");
     }
 

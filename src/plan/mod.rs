@@ -26,6 +26,7 @@
 mod args;
 pub mod build_options;
 mod builder;
+mod builder_config;
 mod bundle;
 mod compose;
 mod credentials;
@@ -40,10 +41,11 @@ use anyhow::{Result, bail};
 
 pub(crate) use self::args::{PushRoute, STAGING_TAG};
 pub(crate) use self::builder::{QemuMode, QemuSettings};
+pub(crate) use self::builder_config::{AppendNode, BuilderConfig};
 pub(crate) use self::bundle::{AuditLevel, BundleRequest, WantedImage};
 pub use self::images::{ContextLookups, compute_meta};
-pub(crate) use self::mode::{CheckLevel, ExportFormat, Mode, ReleaseNotes};
-pub(crate) use self::settings::{Checks, Export, RunSettings};
+pub(crate) use self::mode::{CheckLevel, Export, ExportFormat, Mode, ReleaseNotes};
+pub(crate) use self::settings::{Checks, RunSettings};
 pub(crate) use self::work::Build;
 use crate::inputs::RawInputs;
 pub(crate) use crate::inputs::choices::{Driver, FloatingPolicy};
@@ -123,7 +125,7 @@ impl Plan {
 
         let builds = match asked.mode.work() {
             Mode::Bundle(request) => {
-                bundle::service_builds(request, &source, &tags, &asked.platforms)?
+                work::service_builds(request, &source, &tags, &asked.platforms)?
             }
             _ => {
                 let build = Build::new(None, source, asked.platforms.clone(), tags, asked.push);

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 
 use super::bundle::BundleRequest;
-use super::settings::Export;
 use crate::inputs::choices::{CallWord, ExportWord, ModeWord};
 use crate::inputs::{BoolOr, RawInputs};
 use crate::names::{Secret, is_digest};
@@ -77,6 +76,13 @@ pub(crate) enum CheckLevel {
 pub(crate) enum ExportFormat {
     Docker,
     Oci,
+}
+
+/// Files written besides pushing, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Export {
+    pub(crate) format: ExportFormat,
+    pub(crate) dir: PathBuf,
 }
 
 /// Release notes to write on a `release` event.

@@ -2,11 +2,9 @@
 //! mode, the logins, the builder and QEMU, the checks, the files written,
 //! the build options), apart from what each build makes.
 
-use std::path::PathBuf;
-
 use super::build_options::BuildOptions;
 use super::builder::{BuilderSettings, QemuSettings};
-use super::mode::{CheckLevel, ExportFormat, Mode, ReleaseNotes};
+use super::mode::{CheckLevel, Export, Mode, ReleaseNotes};
 use crate::inputs::choices::FloatingPolicy;
 use crate::names::Credentials;
 use crate::platform::Platform;
@@ -18,13 +16,6 @@ pub(crate) struct Checks {
     pub(crate) verify: CheckLevel,
     /// The smoke-test command, already split into words.
     pub(crate) smoke_test: Option<Vec<String>>,
-}
-
-/// Files written besides pushing, and where.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Export {
-    pub(crate) format: ExportFormat,
-    pub(crate) dir: PathBuf,
 }
 
 #[derive(Debug, Clone)]

@@ -7,12 +7,12 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Result, bail};
 
-use super::bundle::WantedImage;
+use super::bundle::{BundleRequest, WantedImage};
 use super::images::Tags;
 use super::mode::PushDecision;
 use crate::inputs::RawInputs;
 use crate::meta::{HeldBack, Meta};
-use crate::names::ImageName;
+use crate::names::{ImageName, repository_of, tag_or_digest};
 use crate::platform::Platform;
 
 /// What is built: the context, the Dockerfile, the target stage and the
@@ -190,4 +190,57 @@ impl Build {
             (_, true, true) => Ok(()),
         }
     }
+}
+
+/// The builds of a bundle's services, in order: each from its service's
+/// context, Dockerfile, target (else `target`) and arguments (after
+/// `build-args`, which they override), for its own platform or the run's,
+/// pushed to one image under one tag.
+pub(super) fn service_builds(
+    request: &BundleRequest,
+    source: &Source,
+    tags: &Tags,
+    platforms: &[Platform],
+) -> Result<Vec<Build>> {
+    let mut builds = Vec::new();
+    for service in &request.builds {
+        let image = repository_of(&service.reference)?;
+        let tag = tag_or_digest(&service.reference)?;
+        let compose = &service.build;
+        let mut build_args: Vec<(String, String)> = source
+            .build_args
+            .iter()
+            .filter(|(name, _)| !compose.args.iter().any(|(n, _)| n == name))
+            .cloned()
+            .collect();
+        build_args.extend(compose.args.iter().cloned());
+        let service_source = Source {
+            context: compose.context.clone(),
+            dockerfile: compose.dockerfile.clone(),
+            target: compose.target.clone().or_else(|| source.target.clone()),
+            build_args,
+        };
+        let push = PushDecision {
+            yes: true,
+            reason: format!(
+                "mode: bundle pushes service `{}` to bundle it from its registry",
+                service.service
+            ),
+        };
+        let bundled = WantedImage {
+            service: Some(service.service.clone()),
+            reference: service.reference.clone(),
+            platform: service.platform.clone(),
+            built: true,
+        };
+        let platforms = service.platform.clone().map_or_else(|| platforms.to_vec(), |p| vec![p]);
+        builds.push(Build::new(
+            Some(bundled),
+            service_source,
+            platforms,
+            tags.only(image, tag),
+            push,
+        ));
+    }
+    Ok(builds)
 }

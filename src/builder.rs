@@ -2,12 +2,15 @@
 //! it: the daemon's own BuildKit when it can do the job, else a BuildKit
 //! container of our own; the choice comes with the reason the log gives.
 
+use std::time::Duration;
+
 use anyhow::{Context as _, Result, bail};
 
 use crate::docker::DaemonFacts;
 use crate::log::Log;
 use crate::names::Credential;
-use crate::outside::Outside;
+use crate::outside::{Outside, accepts_connections};
+use crate::plan::AppendNode;
 use crate::plan::{Builder, Driver, RunSettings};
 
 /// The builder chosen, and why.
@@ -103,7 +106,7 @@ pub(crate) async fn start(
     let ChosenBuilder { builder, why } = &chosen;
     log.info(&format!("builder: {why}"));
     if let Builder::Container { name } = &builder {
-        crate::builder_config::check_nodes_reachable(&settings.config.append).await?;
+        check_nodes_reachable(&settings.config.append).await?;
         let image =
             settings.config.image_override().unwrap_or(&settings.buildkit_image).to_string();
         // A pull-only Docker Hub login avoids anonymous pull limits.
@@ -121,6 +124,37 @@ pub(crate) async fn start(
         *outside.created_builder.lock().await = Some(name.clone());
     }
     Ok(chosen)
+}
+
+/// `host:port` an endpoint connects to, when it is a network endpoint.
+pub fn endpoint_address(endpoint: &str) -> Option<String> {
+    let (scheme, rest) = endpoint.split_once("://")?;
+    let host_port = rest.split('/').next()?.rsplit('@').next()?;
+    let default_port = match scheme {
+        "ssh" => 22,
+        "tcp" => 2375,
+        _ => return None,
+    };
+    Some(if host_port.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+        host_port.to_string()
+    } else {
+        format!("{host_port}:{default_port}")
+    })
+}
+
+/// Checks every appended node answers on its network endpoint.
+pub async fn check_nodes_reachable(nodes: &[AppendNode]) -> Result<()> {
+    for node in nodes {
+        let Some(address) = endpoint_address(&node.endpoint) else { continue };
+        if let Err(reason) = accepts_connections(&address, Duration::from_secs(5)).await {
+            bail!(
+                "append: node `{}` at {} cannot be reached ({reason}); check the endpoint or remove the node",
+                node.name,
+                node.endpoint
+            );
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -178,5 +212,28 @@ mod tests {
                 (other, _) => panic!("{inputs:?} containerd={containerd}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn endpoints_resolve_to_addresses() {
+        assert_eq!(endpoint_address("ssh://user@arm-host").as_deref(), Some("arm-host:22"));
+        assert_eq!(endpoint_address("ssh://arm-host:2222").as_deref(), Some("arm-host:2222"));
+        assert_eq!(endpoint_address("tcp://10.0.0.2:2376").as_deref(), Some("10.0.0.2:2376"));
+        assert_eq!(endpoint_address("unix:///var/run/docker.sock"), None);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_node_is_named() {
+        let nodes = [AppendNode {
+            name: "arm".into(),
+            endpoint: "tcp://127.0.0.1:1".into(),
+            platforms: vec![],
+            driver_opts: vec![],
+        }];
+        let error = check_nodes_reachable(&nodes).await.unwrap_err().to_string();
+        assert!(
+            error.starts_with("append: node `arm` at tcp://127.0.0.1:1 cannot be reached"),
+            "{error}"
+        );
     }
 }

@@ -4,17 +4,14 @@
 //! builder spans native machines.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use serde::Deserialize;
-
-use crate::outside::accepts_connections;
 
 /// One extra node of the builder.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AppendNode {
+pub(crate) struct AppendNode {
     pub name: String,
     pub endpoint: String,
     #[serde(default, deserialize_with = "list_or_string")]
@@ -44,7 +41,7 @@ fn list_or_string<'de, D: serde::Deserializer<'de>>(
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BuilderConfig {
+pub(crate) struct BuilderConfig {
     pub config_file: Option<PathBuf>,
     pub config_inline: Option<String>,
     pub driver_opts: Vec<String>,
@@ -99,37 +96,6 @@ impl BuilderConfig {
     }
 }
 
-/// `host:port` an endpoint connects to, when it is a network endpoint.
-pub fn endpoint_address(endpoint: &str) -> Option<String> {
-    let (scheme, rest) = endpoint.split_once("://")?;
-    let host_port = rest.split('/').next()?.rsplit('@').next()?;
-    let default_port = match scheme {
-        "ssh" => 22,
-        "tcp" => 2375,
-        _ => return None,
-    };
-    Some(if host_port.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
-        host_port.to_string()
-    } else {
-        format!("{host_port}:{default_port}")
-    })
-}
-
-/// Checks every appended node answers on its network endpoint.
-pub async fn check_nodes_reachable(nodes: &[AppendNode]) -> Result<()> {
-    for node in nodes {
-        let Some(address) = endpoint_address(&node.endpoint) else { continue };
-        if let Err(reason) = accepts_connections(&address, Duration::from_secs(5)).await {
-            bail!(
-                "append: node `{}` at {} cannot be reached ({reason}); check the endpoint or remove the node",
-                node.name,
-                node.endpoint
-            );
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,28 +110,5 @@ mod tests {
         assert_eq!(text.matches("[registry.\"a:5000\"]").count(), 1);
         assert!(text.contains("[registry.\"b:5000\"]\n  http = true\n  insecure = true\n"));
         assert_eq!(BuilderConfig::default().buildkitd_toml(&[]).unwrap(), None);
-    }
-
-    #[test]
-    fn endpoints_resolve_to_addresses() {
-        assert_eq!(endpoint_address("ssh://user@arm-host").as_deref(), Some("arm-host:22"));
-        assert_eq!(endpoint_address("ssh://arm-host:2222").as_deref(), Some("arm-host:2222"));
-        assert_eq!(endpoint_address("tcp://10.0.0.2:2376").as_deref(), Some("10.0.0.2:2376"));
-        assert_eq!(endpoint_address("unix:///var/run/docker.sock"), None);
-    }
-
-    #[tokio::test]
-    async fn an_unreachable_node_is_named() {
-        let nodes = [AppendNode {
-            name: "arm".into(),
-            endpoint: "tcp://127.0.0.1:1".into(),
-            platforms: vec![],
-            driver_opts: vec![],
-        }];
-        let error = check_nodes_reachable(&nodes).await.unwrap_err().to_string();
-        assert!(
-            error.starts_with("append: node `arm` at tcp://127.0.0.1:1 cannot be reached"),
-            "{error}"
-        );
     }
 }
