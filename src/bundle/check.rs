@@ -123,7 +123,7 @@ fn check_stream(reader: &mut impl Read) -> Result<Checked> {
             std::io::copy(&mut hashing, &mut std::io::sink())
                 .with_context(|| format!("{name} is cut short"))?;
         }
-        let hex = hashing.hex();
+        let hex = hashing.digest().hex().to_string();
         if let Some(digest) = &blob_digest {
             if format!("sha256:{hex}") != *digest {
                 bail!("{name} does not match its digest: the bundle is damaged; copy it again");
@@ -301,7 +301,7 @@ fn images_of(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundle::hex_of;
+    use crate::digest::Digest;
 
     /// A tar holding `files` (name, content), with SHA256SUMS last.
     fn tarball(files: &[(String, Vec<u8>)]) -> Vec<u8> {
@@ -311,7 +311,7 @@ mod tests {
             let mut header = tar::Header::new_ustar();
             header.set_size(content.len() as u64);
             builder.append_data(&mut header, name, content.as_slice()).unwrap();
-            sums.push_str(&format!("{}  {name}\n", hex_of(content)));
+            sums.push_str(&format!("{}  {name}\n", Digest::of(content).hex()));
         }
         let mut header = tar::Header::new_ustar();
         header.set_size(sums.len() as u64);
@@ -320,8 +320,8 @@ mod tests {
     }
 
     fn blob(content: &[u8]) -> (String, (String, Vec<u8>)) {
-        let hex = hex_of(content);
-        (format!("sha256:{hex}"), (format!("blobs/sha256/{hex}"), content.to_vec()))
+        let digest = Digest::of(content);
+        (digest.to_string(), (format!("blobs/sha256/{}", digest.hex()), content.to_vec()))
     }
 
     /// An arm64 image whose one layer holds one file starting with `elf`.

@@ -21,6 +21,7 @@ use futures_util::TryStreamExt as _;
 use sha2::Digest as _;
 
 pub use self::request::{AuditLevel, BundleRequest, WantedImage};
+use crate::digest::Digest;
 use crate::log::Log;
 use crate::names::ImageName;
 use crate::plan::Plan;
@@ -41,11 +42,6 @@ pub struct BundleReport {
 /// Configs and manifests are read into memory; none is larger than this.
 const SMALL_BLOB_LIMIT: u64 = 16 << 20;
 
-/// Lowercase hex of the SHA-256 of `bytes`.
-pub fn hex_of(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A reader that hashes and counts what passes through it.
 pub(crate) struct Hashing<R> {
     inner: R,
@@ -58,9 +54,9 @@ impl<R: std::io::Read> Hashing<R> {
         Hashing { inner, hasher: sha2::Sha256::new(), count: 0 }
     }
 
-    /// Lowercase hex of the SHA-256 of everything read.
-    pub fn hex(self) -> String {
-        self.hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    /// The digest of everything read.
+    pub fn digest(self) -> Digest {
+        Digest::from_hasher(self.hasher)
     }
 }
 
@@ -94,7 +90,7 @@ pub(crate) async fn read_small_blob(
         .await
         .with_context(|| format!("could not read {} of {}", blob.digest, image.name))?;
     let bytes = chunks.concat();
-    if format!("sha256:{}", hex_of(&bytes)) != blob.digest {
+    if Digest::of(&bytes).as_str() != blob.digest {
         bail!("{} sent content for {} that does not match its digest", image.registry, blob.digest);
     }
     Ok(bytes)

@@ -13,6 +13,8 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 use sha2::Digest as _;
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
+use crate::digest::Digest;
+
 /// Part numbers have three digits, so the parts sort in order.
 pub const MAX_PARTS: usize = 999;
 
@@ -63,7 +65,7 @@ fn partial(path: &Path) -> PathBuf {
 }
 
 fn hex(hasher: sha2::Sha256) -> String {
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    Digest::from_hasher(hasher).hex().to_string()
 }
 
 /// Writes a bundle as one file, or as parts of at most `limit` bytes; each

@@ -15,9 +15,10 @@ use anyhow::{Context as _, Result, bail};
 use futures_util::TryStreamExt as _;
 use serde_json::{Value, json};
 
+use super::Hashing;
 use super::audit::Resolved;
 use super::parts::{MAX_PARTS, PartWriter};
-use super::{Hashing, hex_of};
+use crate::digest::Digest;
 use crate::names::ImageName;
 use crate::platform::Platform;
 use crate::registry::Registry;
@@ -137,7 +138,7 @@ fn platform_index(entries: &[Value]) -> (Vec<u8>, Descriptor) {
     .unwrap_or_default();
     let descriptor = Descriptor {
         media_type: OCI_INDEX.into(),
-        digest: format!("sha256:{}", hex_of(&bytes)),
+        digest: Digest::of(&bytes).to_string(),
         size: bytes.len() as u64,
     };
     (bytes, descriptor)
@@ -243,7 +244,7 @@ fn header(size: u64) -> tar::Header {
 impl TarWriter {
     async fn append_bytes(&mut self, path: String, bytes: Vec<u8>) -> Result<()> {
         let mut builder = self.builder.take().context("the bundle is already closed")?;
-        self.sums.push((hex_of(&bytes), path.clone()));
+        self.sums.push((Digest::of(&bytes).hex().to_string(), path.clone()));
         self.bytes += bytes.len() as u64;
         let builder = tokio::task::spawn_blocking(move || {
             builder
@@ -270,7 +271,7 @@ impl TarWriter {
         ));
         let path = blob_path(&descriptor.digest)?;
         let entry_path = path.clone();
-        let (builder, hex, count) = tokio::task::spawn_blocking(move || {
+        let (builder, digest, count) = tokio::task::spawn_blocking(move || {
             let mut hashing = Hashing::new(reader);
             builder.append_data(
                 &mut header(descriptor.size),
@@ -278,22 +279,22 @@ impl TarWriter {
                 (&mut hashing).take(descriptor.size),
             )?;
             let count = hashing.count;
-            Ok::<_, std::io::Error>((builder, hashing.hex(), count))
+            Ok::<_, std::io::Error>((builder, hashing.digest(), count))
         })
         .await?
         .with_context(|| {
             format!("could not copy {} from {} into the bundle", layer.digest, source.name)
         })?;
-        if count != layer.size || format!("sha256:{hex}") != layer.digest {
+        if count != layer.size || digest.as_str() != layer.digest {
             bail!(
-                "{} sent {} for {} ({count} bytes, sha256:{hex}), not the layer its manifest names ({} bytes); the bundle was not written",
+                "{} sent {} for {} ({count} bytes, {digest}), not the layer its manifest names ({} bytes); the bundle was not written",
                 source.registry,
                 source.name,
                 layer.digest,
                 layer.size
             );
         }
-        self.sums.push((hex, path));
+        self.sums.push((digest.hex().to_string(), path));
         self.bytes += count;
         self.builder = Some(builder);
         Ok(())
@@ -461,7 +462,7 @@ mod tests {
         let (bytes, descriptor) = platform_index(std::slice::from_ref(&entry));
         let index: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(index["manifests"], json!([entry]));
-        assert_eq!(descriptor.digest, format!("sha256:{}", hex_of(&bytes)));
+        assert_eq!(descriptor.digest, Digest::of(&bytes).to_string());
         assert_eq!(
             blob_path(&format!("sha256:{}", "0".repeat(64))).unwrap(),
             format!("blobs/sha256/{}", "0".repeat(64))

@@ -6,10 +6,10 @@
 use anyhow::{Context as _, Result, bail};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde_json::{Value, json};
-use sha2::Digest as _;
 
 use super::Registry;
 use super::layout::{Descriptor, is_index};
+use crate::digest::Digest;
 use crate::names::ImageName;
 use crate::platform::Platform;
 use crate::retry::{REGISTRY_POLICY, registry_transience, retry};
@@ -92,10 +92,9 @@ pub fn merged_index(
             .into();
     }
     let bytes = serde_json::to_vec(&index).unwrap_or_default();
-    let hex: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
     let descriptor = Descriptor {
         media_type: OCI_INDEX.into(),
-        digest: format!("sha256:{hex}"),
+        digest: Digest::of(&bytes).to_string(),
         size: bytes.len() as u64,
     };
     (bytes, descriptor)
@@ -346,8 +345,7 @@ mod tests {
         assert_eq!(json["mediaType"], OCI_INDEX);
         assert_eq!(json["manifests"][0]["digest"], "sha256:a");
         assert_eq!(json["annotations"]["org.opencontainers.image.version"], "1.0.0");
-        let hex: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(descriptor.digest, format!("sha256:{hex}"));
+        assert_eq!(descriptor.digest, Digest::of(&bytes).to_string());
         assert_eq!(descriptor.size, bytes.len() as u64);
     }
 }

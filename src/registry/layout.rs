@@ -117,14 +117,13 @@ impl Layout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sha2::Digest as _;
+    use crate::digest::Digest;
 
     fn put(dir: &Path, content: &str) -> String {
-        let hex: String =
-            sha2::Sha256::digest(content.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        let digest = Digest::of(content.as_bytes());
         std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
-        std::fs::write(dir.join("blobs/sha256").join(&hex), content).unwrap();
-        format!("sha256:{hex}")
+        std::fs::write(dir.join("blobs/sha256").join(digest.hex()), content).unwrap();
+        digest.to_string()
     }
 
     fn descriptor(media_type: &str, digest: &str, size: usize) -> String {
