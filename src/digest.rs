@@ -2,7 +2,8 @@
 //! registry, an image layout and a bundle give every manifest and blob.
 //! Parsed once where a digest comes in (buildx's metadata, a registry's
 //! answer, a manifest, a digest file, a checksum list), or computed from
-//! content; everything past that point holds a [`Digest`].
+//! content (at once, or as a reader passes it on: [`Hashing`]); everything
+//! past that point holds a [`Digest`].
 
 use std::fmt::{self, Write as _};
 use std::str::FromStr;
@@ -96,6 +97,33 @@ impl Digest {
 /// A character as an error shows it: a control character escaped (`\n`).
 fn shown(c: char) -> String {
     if c.is_control() { c.escape_default().to_string() } else { c.to_string() }
+}
+
+/// A reader that hashes and counts what passes through it.
+pub(crate) struct Hashing<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+    pub count: u64,
+}
+
+impl<R: std::io::Read> Hashing<R> {
+    pub fn new(inner: R) -> Hashing<R> {
+        Hashing { inner, hasher: sha2::Sha256::new(), count: 0 }
+    }
+
+    /// The digest of everything read.
+    pub fn digest(self) -> Digest {
+        Digest::from_hasher(self.hasher)
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.hasher.update(&buf[..read]);
+        self.count += read as u64;
+        Ok(read)
+    }
 }
 
 impl fmt::Display for Digest {

@@ -109,7 +109,7 @@ pub async fn offers(
         .get("config")
         .and_then(|c| serde_json::from_value(c.clone()).ok())
         .with_context(|| format!("{}:{tag} has no config", name.name))?;
-    let config = super::read_small_blob(registry, name, &config).await?;
+    let config = registry.small_blob(name, &config).await?;
     let config: Value = serde_json::from_slice(&config)
         .with_context(|| format!("the config of {}:{tag} is not JSON", name.name))?;
     let Some(platform) = Platform::from_oci_json(&config) else { return Ok((root, Vec::new())) };

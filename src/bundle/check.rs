@@ -13,9 +13,9 @@ use std::path::Path;
 use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
 
-use super::Hashing;
 use super::parts::{BundleFiles, locate};
 use crate::archscan;
+use crate::digest::Hashing;
 use crate::platform::Platform;
 use crate::registry::layout::is_index;
 

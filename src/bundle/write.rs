@@ -15,10 +15,9 @@ use anyhow::{Context as _, Result, bail};
 use futures_util::TryStreamExt as _;
 use serde_json::{Value, json};
 
-use super::Hashing;
 use super::audit::Resolved;
 use super::parts::{MAX_PARTS, PartWriter};
-use crate::digest::Digest;
+use crate::digest::{Digest, Hashing};
 use crate::names::ImageName;
 use crate::platform::Platform;
 use crate::registry::Registry;
@@ -78,7 +77,7 @@ pub async fn gather(registry: &Registry, images: &[&Resolved]) -> Result<Content
                 .with_context(|| {
                     format!("{}@{} has no config", image.name.name, manifest.digest)
                 })?;
-            let config_bytes = super::read_small_blob(registry, &image.name, &config).await?;
+            let config_bytes = registry.small_blob(&image.name, &config).await?;
             contents.documents.insert(config.digest.clone(), config_bytes);
             let layers: Vec<Descriptor> = manifest
                 .json

@@ -1,7 +1,7 @@
-//! Reading manifests as raw bytes, copying a manifest and everything it
-//! names from one repository to another (mounting blobs within a registry,
-//! copying them across registries), and building the index that merges
-//! per-platform digests.
+//! Reading manifests as raw bytes (and configs, checked against their
+//! digests), copying a manifest and everything it names from one repository
+//! to another (mounting blobs within a registry, copying them across
+//! registries), and building the index that merges per-platform digests.
 
 use anyhow::{Context as _, Result, bail};
 use futures_util::{StreamExt as _, TryStreamExt as _};
@@ -13,6 +13,9 @@ use crate::digest::Digest;
 use crate::names::ImageName;
 use crate::platform::Platform;
 use crate::retry::{REGISTRY_POLICY, registry_transience, retry};
+
+/// Configs and manifests are read into memory; none is larger than this.
+const SMALL_BLOB_LIMIT: u64 = 16 << 20;
 
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -146,6 +149,33 @@ impl Registry {
                 },
             );
         Ok(RawManifest { bytes, digest, media_type, json })
+    }
+
+    /// A small blob (a config) read whole, checked against its digest.
+    pub async fn small_blob(&self, image: &ImageName, blob: &Descriptor) -> Result<Vec<u8>> {
+        if blob.size > SMALL_BLOB_LIMIT {
+            bail!(
+                "{}: the config {} is {} bytes; configs are expected to be small",
+                image.name,
+                blob.digest,
+                blob.size
+            );
+        }
+        let stream = self.layer_stream(image, &blob.digest).await?;
+        let chunks: Vec<bytes::Bytes> = stream
+            .stream
+            .try_collect()
+            .await
+            .with_context(|| format!("could not read {} of {}", blob.digest, image.name))?;
+        let bytes = chunks.concat();
+        if Digest::of(&bytes).as_str() != blob.digest {
+            bail!(
+                "{} sent content for {} that does not match its digest",
+                image.registry,
+                blob.digest
+            );
+        }
+        Ok(bytes)
     }
 
     /// The entries a digest contributes to a merged index: the platform
