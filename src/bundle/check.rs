@@ -66,6 +66,38 @@ pub fn check(path: &Path) -> Result<Checked> {
     Ok(Checked { files, ..checked })
 }
 
+/// What a check found, as lines for the terminal.
+pub fn describe(file: &Path, checked: &Checked) -> String {
+    let parts = match checked.files.files.len() {
+        1 => String::new(),
+        count => format!(" in {count} parts"),
+    };
+    let mut text = format!(
+        "{}{parts}: {} entries, {} bytes; every checksum matches\n",
+        file.display(),
+        checked.entries,
+        checked.bytes
+    );
+    for image in &checked.images {
+        let platforms: Vec<String> =
+            image.platforms.iter().map(|(p, _, _)| p.to_string()).collect();
+        text.push_str(&format!(
+            "  {} ({}) {}\n",
+            image.name,
+            platforms.join(", "),
+            image.root_digest
+        ));
+    }
+    text.push_str(&format!(
+        "{} layer(s) scanned: no binary of another architecture\n",
+        checked.scanned_layers
+    ));
+    for note in &checked.unscanned {
+        text.push_str(&format!("not scanned: {note}\n"));
+    }
+    text
+}
+
 fn check_stream(reader: &mut impl Read) -> Result<Checked> {
     let mut archive = tar::Archive::new(reader);
     let mut documents: BTreeMap<String, Vec<u8>> = BTreeMap::new();

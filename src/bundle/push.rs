@@ -12,7 +12,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result, bail};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 
-use super::check::{BundleImage, Checked, check};
+use super::check::{BundleImage, Checked, check, describe};
 use crate::names::{Credential, ImageName};
 use crate::registry::Registry;
 use crate::registry::layout::Descriptor;
@@ -47,7 +47,7 @@ pub async fn push(
         move || check(&file)
     })
     .await??;
-    print!("{}", super::offline::describe(file, &checked));
+    print!("{}", describe(file, &checked));
     let targets: Vec<Target> =
         checked.images.iter().map(|image| target(registry, image)).collect::<Result<_>>()?;
     let repositories: Vec<ImageName> = targets.iter().map(|t| t.repository.clone()).collect();
