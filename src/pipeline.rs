@@ -301,7 +301,7 @@ async fn build_and_push(
                 stats.bytes as f64 / 1e6,
                 stats.skipped
             ));
-            order.root.digest
+            order.root.digest.to_string()
         }
     };
     if matches!(route, Some(PushRoute::BuildKit))
@@ -386,7 +386,8 @@ async fn tag(plan: &Plan, outside: &Outside<'_>, pushed: Pushed, log: &Log) -> R
 fn write_digest(plan: &Plan, dir: &std::path::Path, pushed: Pushed, log: &Log) -> Result<Report> {
     let Pushed { report, .. } = pushed;
     let Some(digest) = &report.digest else { return Ok(report) };
-    let file = merge::write_digest_file(dir, &plan.platforms[0], digest)?;
+    let file =
+        merge::write_digest_file(dir, &plan.platforms[0], &crate::digest::Digest::parse(digest)?)?;
     log.info(&format!(
         "{} pushed untagged as {digest}; wrote {}",
         plan.platforms[0],

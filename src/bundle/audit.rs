@@ -10,6 +10,7 @@ use anyhow::{Context as _, Result};
 use serde_json::Value;
 
 use super::request::{WantedImage, repository_of, tag_or_digest};
+use crate::digest::Digest;
 use crate::names::ImageName;
 use crate::platform::Platform;
 use crate::registry::Registry;
@@ -232,8 +233,9 @@ fn cell(resolved: &Resolved, platform: &Platform) -> &'static str {
     }
 }
 
-fn short_digest(digest: &str) -> String {
-    digest.strip_prefix("sha256:").map_or(digest, |hex| &hex[..hex.len().min(12)]).to_string()
+/// The first 12 hex digits, as `docker images` shows an image.
+fn short_digest(digest: &Digest) -> String {
+    digest.hex()[..12].to_string()
 }
 
 /// The service column: its name, `(built)` after one this run built; `none`
@@ -386,7 +388,7 @@ mod tests {
         suggestion: Option<&str>,
     ) -> Resolved {
         let platform = |p: &str| Platform::parse(p).unwrap();
-        let digest = format!("sha256:{}", "ab".repeat(32));
+        let digest = Digest::from_hex(&"ab".repeat(32)).unwrap();
         let built = service.is_some_and(|s| s.ends_with('+'));
         let service = service.map(|s| s.trim_end_matches('+').to_string());
         Resolved {

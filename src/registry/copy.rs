@@ -30,7 +30,7 @@ const ACCEPTED: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct RawManifest {
     pub bytes: bytes::Bytes,
-    pub digest: String,
+    pub digest: Digest,
     pub media_type: String,
     pub json: Value,
 }
@@ -97,14 +97,14 @@ pub fn merged_index(
     let bytes = serde_json::to_vec(&index).unwrap_or_default();
     let descriptor = Descriptor {
         media_type: OCI_INDEX.into(),
-        digest: Digest::of(&bytes).to_string(),
+        digest: Digest::of(&bytes),
         size: bytes.len() as u64,
     };
     (bytes, descriptor)
 }
 
 /// Platforms that appear twice among `entries`, with their digests.
-pub fn duplicate_platforms(entries: &[MergeEntry]) -> Option<(Platform, String, String)> {
+pub fn duplicate_platforms(entries: &[MergeEntry]) -> Option<(Platform, Digest, Digest)> {
     for (i, a) in entries.iter().enumerate() {
         for b in &entries[i + 1..] {
             if let (Some(pa), Some(pb)) = (&a.platform, &b.platform)
@@ -136,6 +136,7 @@ impl Registry {
             })
             .await
             .with_context(|| format!("{reference} does not exist or cannot be read"))?;
+        let digest = super::answered_digest(&reference, &digest)?;
         let json: Value = serde_json::from_slice(&bytes)
             .with_context(|| format!("{reference} is not a JSON manifest"))?;
         let media_type =
@@ -168,7 +169,7 @@ impl Registry {
             .await
             .with_context(|| format!("could not read {} of {}", blob.digest, image.name))?;
         let bytes = chunks.concat();
-        if Digest::of(&bytes).as_str() != blob.digest {
+        if Digest::of(&bytes) != blob.digest {
             bail!(
                 "{} sent content for {} that does not match its digest",
                 image.registry,
@@ -181,8 +182,12 @@ impl Registry {
     /// The entries a digest contributes to a merged index: the platform
     /// manifests (and attestations) of an index, or a single manifest with
     /// the platform its config declares.
-    pub async fn merge_entries(&self, image: &ImageName, digest: &str) -> Result<Vec<MergeEntry>> {
-        let manifest = self.raw_manifest(image, digest).await?;
+    pub async fn merge_entries(
+        &self,
+        image: &ImageName,
+        digest: &Digest,
+    ) -> Result<Vec<MergeEntry>> {
+        let manifest = self.raw_manifest(image, digest.as_str()).await?;
         if is_index(&manifest.media_type) {
             let entries = manifest
                 .json
@@ -221,9 +226,9 @@ impl Registry {
         &self,
         source: &ImageName,
         target: &ImageName,
-        digest: &str,
+        digest: &Digest,
     ) -> Result<()> {
-        let manifest = self.raw_manifest(source, digest).await?;
+        let manifest = self.raw_manifest(source, digest.as_str()).await?;
         let (children, blobs) = manifest.children();
         for child in &children {
             Box::pin(self.copy_manifest(source, target, &child.digest)).await?;
@@ -233,7 +238,8 @@ impl Registry {
             .buffer_unordered(4)
             .try_collect::<Vec<()>>()
             .await?;
-        self.put_manifest(target, digest, &manifest.descriptor(), manifest.bytes.clone()).await
+        self.put_manifest(target, digest.as_str(), &manifest.descriptor(), manifest.bytes.clone())
+            .await
     }
 
     async fn copy_blob(
@@ -283,13 +289,14 @@ impl Registry {
             + 'static,
     {
         let target_ref = Self::reference(target, None)?;
-        if self.client.blob_exists(&target_ref, &blob.digest).await.unwrap_or(false) {
+        let digest = blob.digest.as_str();
+        if self.client.blob_exists(&target_ref, digest).await.unwrap_or(false) {
             return Ok(false);
         }
         if let Some(source) = mount_from {
             let source_ref = Self::reference(source, None)?;
-            if self.client.mount_blob(&target_ref, &source_ref, &blob.digest).await.is_ok()
-                && self.client.blob_exists(&target_ref, &blob.digest).await.unwrap_or(false)
+            if self.client.mount_blob(&target_ref, &source_ref, digest).await.is_ok()
+                && self.client.blob_exists(&target_ref, digest).await.unwrap_or(false)
             {
                 return Ok(false);
             }
@@ -300,7 +307,7 @@ impl Registry {
             registry_transience,
             || async {
                 let body = open().await?;
-                self.client.push_blob_stream(&target_ref, body, &blob.digest, Some(blob.size)).await
+                self.client.push_blob_stream(&target_ref, body, digest, Some(blob.size)).await
             },
         )
         .await?;
@@ -308,8 +315,8 @@ impl Registry {
     }
 
     /// Whether `image` already holds the manifest `digest`.
-    pub async fn has_manifest(&self, image: &ImageName, digest: &str) -> bool {
-        self.resolve(image, digest).await.is_ok()
+    pub async fn has_manifest(&self, image: &ImageName, digest: &Digest) -> bool {
+        self.resolve(image, digest.as_str()).await.is_ok()
     }
 }
 
@@ -336,31 +343,30 @@ pub fn check_merge(entries: &[MergeEntry], required: &[Platform]) -> Result<()> 
 mod tests {
     use super::*;
 
-    fn entry(platform: Option<&str>, digest: &str) -> MergeEntry {
+    fn entry(platform: Option<&str>, content: &str) -> MergeEntry {
+        let digest = Digest::of(content.as_bytes());
         MergeEntry {
-            descriptor: Descriptor {
-                media_type: OCI_MANIFEST.into(),
-                digest: digest.into(),
-                size: 10,
-            },
-            platform: platform.map(|p| Platform::parse(p).unwrap()),
             entry: json!({"mediaType": OCI_MANIFEST, "digest": digest, "size": 10}),
+            descriptor: Descriptor { media_type: OCI_MANIFEST.into(), digest, size: 10 },
+            platform: platform.map(|p| Platform::parse(p).unwrap()),
         }
     }
 
     #[test]
     fn merge_checks_name_duplicates_and_gaps() {
-        let amd = entry(Some("linux/amd64"), "sha256:a");
-        let arm = entry(Some("linux/arm64"), "sha256:b");
-        let attestation = entry(None, "sha256:c");
+        let amd = entry(Some("linux/amd64"), "a");
+        let arm = entry(Some("linux/arm64"), "b");
+        let attestation = entry(None, "c");
         let required = Platform::parse_list("linux/amd64,linux/arm64").unwrap();
         assert!(check_merge(&[amd.clone(), arm.clone(), attestation.clone()], &required).is_ok());
-        let error = check_merge(&[amd.clone(), entry(Some("linux/amd64"), "sha256:d")], &[])
-            .unwrap_err()
-            .to_string();
+        let other = entry(Some("linux/amd64"), "d");
+        let error = check_merge(&[amd.clone(), other.clone()], &[]).unwrap_err().to_string();
         assert_eq!(
             error,
-            "digests: sha256:a and sha256:d are both linux/amd64; give one digest per platform"
+            format!(
+                "digests: {} and {} are both linux/amd64; give one digest per platform",
+                amd.descriptor.digest, other.descriptor.digest
+            )
         );
         let error = check_merge(&[amd], &required).unwrap_err().to_string();
         assert!(error.starts_with("digests: no digest is for linux/arm64"), "{error}");
@@ -368,14 +374,14 @@ mod tests {
 
     #[test]
     fn the_merged_index_is_content_addressed() {
-        let entries = [entry(Some("linux/amd64"), "sha256:a")];
+        let entries = [entry(Some("linux/amd64"), "a")];
         let (bytes, descriptor) =
             merged_index(&entries, &[("org.opencontainers.image.version".into(), "1.0.0".into())]);
         let json: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(json["mediaType"], OCI_INDEX);
-        assert_eq!(json["manifests"][0]["digest"], "sha256:a");
+        assert_eq!(json["manifests"][0]["digest"], entries[0].descriptor.digest.as_str());
         assert_eq!(json["annotations"]["org.opencontainers.image.version"], "1.0.0");
-        assert_eq!(descriptor.digest, Digest::of(&bytes).to_string());
+        assert_eq!(descriptor.digest, Digest::of(&bytes));
         assert_eq!(descriptor.size, bytes.len() as u64);
     }
 }
