@@ -284,7 +284,7 @@ async fn build_and_push(
                 anyhow::anyhow!("buildx pushed the build but its metadata names no digest (containerimage.digest); no tag was pushed")
             })?;
             log.info(&format!("BuildKit pushed {digest} to {} untagged", first.name));
-            digest
+            digest.to_string()
         }
         Some(PushRoute::Layout(dir)) => {
             let layout = Layout::open(dir)?;
