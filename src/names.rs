@@ -155,7 +155,8 @@ pub(crate) fn credential_for<'a>(
     credentials.iter().find(|c| c.registry == registry)
 }
 
-/// `sha256:` and 64 lowercase or uppercase hex digits.
+/// `sha256:` and 64 lowercase or uppercase hex digits: the check of the
+/// `digests` input; every digest past the inputs is a [`crate::digest::Digest`].
 pub fn is_digest(text: &str) -> bool {
     text.strip_prefix("sha256:")
         .is_some_and(|hex| hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()))
