@@ -344,7 +344,6 @@ fn digest_in(json: &Value, what: impl Fn() -> String) -> Result<Digest> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::digest::Digest;
 
     /// A tar holding `files` (name, content), with SHA256SUMS last.
     fn tarball(files: &[(String, Vec<u8>)]) -> Vec<u8> {
@@ -440,5 +439,30 @@ mod tests {
         let mut bytes = tarball(&bundle_with_binary(183));
         bytes.truncate(bytes.len() / 2);
         assert!(check(&write(dir.path(), "short.tar", &bytes)).is_err());
+    }
+
+    #[test]
+    fn a_name_or_a_reference_that_is_no_digest_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = bundle_with_binary(183);
+        files.push(("blobs/sha256/zz".to_string(), b"x".to_vec()));
+        let path = write(dir.path(), "odd-name.tar", &tarball(&files));
+        let error = format!("{:#}", check(&path).unwrap_err());
+        assert!(
+            error.contains("blobs/sha256/zz is not named by a sha256 digest: `sha256:zz`"),
+            "{error}"
+        );
+        let mut files = bundle_with_binary(183);
+        let index = String::from_utf8(files[0].1.clone()).unwrap();
+        let manifest = index.split(r#""digest":""#).nth(1).unwrap().split('"').next().unwrap();
+        files[0].1 = index.replace(manifest, "sha256:ab").into_bytes();
+        let path = write(dir.path(), "odd-index.tar", &tarball(&files));
+        let error = format!("{:#}", check(&path).unwrap_err());
+        assert!(
+            error.ends_with(
+                "index.json's entry for r.example/app:1 names no sha256 digest: `sha256:ab` is not a sha256 digest: it has 2 hex digits, not 64"
+            ),
+            "{error}"
+        );
     }
 }
