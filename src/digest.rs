@@ -99,33 +99,6 @@ fn shown(c: char) -> String {
     if c.is_control() { c.escape_default().to_string() } else { c.to_string() }
 }
 
-/// A reader that hashes and counts what passes through it.
-pub(crate) struct Hashing<R> {
-    inner: R,
-    hasher: sha2::Sha256,
-    pub count: u64,
-}
-
-impl<R: std::io::Read> Hashing<R> {
-    pub fn new(inner: R) -> Hashing<R> {
-        Hashing { inner, hasher: sha2::Sha256::new(), count: 0 }
-    }
-
-    /// The digest of everything read.
-    pub fn digest(self) -> Digest {
-        Digest::from_hasher(self.hasher)
-    }
-}
-
-impl<R: std::io::Read> std::io::Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let read = self.inner.read(buf)?;
-        self.hasher.update(&buf[..read]);
-        self.count += read as u64;
-        Ok(read)
-    }
-}
-
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -157,6 +130,33 @@ impl From<Digest> for String {
 impl AsRef<str> for Digest {
     fn as_ref(&self) -> &str {
         &self.0
+    }
+}
+
+/// A reader that hashes and counts what passes through it.
+pub(crate) struct Hashing<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+    pub count: u64,
+}
+
+impl<R: std::io::Read> Hashing<R> {
+    pub fn new(inner: R) -> Hashing<R> {
+        Hashing { inner, hasher: sha2::Sha256::new(), count: 0 }
+    }
+
+    /// The digest of everything read.
+    pub fn digest(self) -> Digest {
+        Digest::from_hasher(self.hasher)
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.hasher.update(&buf[..read]);
+        self.count += read as u64;
+        Ok(read)
     }
 }
 
@@ -248,6 +248,15 @@ mod tests {
         assert_eq!(Digest::from_hasher(hasher), Digest::of(b"abc"));
         assert_eq!(Digest::from_hex(abc).unwrap(), Digest::of(b"abc"));
         assert!(Digest::from_hex(&abc.to_ascii_uppercase()).is_err());
+    }
+
+    #[test]
+    fn a_reader_hashes_and_counts_what_it_passes_on() {
+        let mut hashing = Hashing::new(&b"abc"[..]);
+        let mut read = Vec::new();
+        std::io::Read::read_to_end(&mut hashing, &mut read).unwrap();
+        assert_eq!((read.as_slice(), hashing.count), (&b"abc"[..], 3));
+        assert_eq!(hashing.digest(), Digest::of(b"abc"));
     }
 
     #[test]
