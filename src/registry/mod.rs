@@ -155,8 +155,7 @@ impl Registry {
 
     fn reference(image: &ImageName, suffix: Option<&str>) -> Result<Reference> {
         let text = match suffix {
-            // A tag holds no `:`; a digest always does.
-            Some(s) if s.contains(':') => image.with_digest(s),
+            Some(s) if Digest::parse(s).is_ok() => image.with_digest(s),
             Some(tag) => image.with_tag(tag),
             None => image.name.clone(),
         };
