@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 
 use crate::buildx::Buildx;
+use crate::digest::Digest;
 use crate::log::Log;
 use crate::plan::{Build, Builder, Export, ExportFormat, HeldBack, RunSettings};
 use crate::platform::Platform;
@@ -104,9 +105,9 @@ fn checksums(files: &[PathBuf]) -> Result<String> {
             }
             hasher.update(&chunk[..read]);
         }
-        let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let digest = Digest::from_hasher(hasher);
         let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        text.push_str(&format!("{digest}  {name}\n"));
+        text.push_str(&format!("{}  {name}\n", digest.hex()));
     }
     Ok(text)
 }

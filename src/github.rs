@@ -380,7 +380,7 @@ pub(crate) async fn add_image_to_release(
         platforms: report
             .platform_images
             .iter()
-            .map(|i| (i.platform.to_string(), i.digest.clone()))
+            .map(|i| (i.platform.to_string(), i.digest.to_string()))
             .collect(),
     };
     match publish_release_notes(

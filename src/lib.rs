@@ -12,6 +12,7 @@ pub mod buildx;
 pub mod bundle;
 pub mod cli;
 mod concurrent;
+pub(crate) mod digest;
 pub(crate) mod docker;
 pub mod emulation;
 mod export;

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 
+use crate::digest::Digest;
 use crate::log::Log;
-use crate::names::is_digest;
 use crate::outside::Outside;
 use crate::plan::{Build, RunSettings};
 use crate::platform::Platform;
@@ -21,7 +21,7 @@ use crate::verify::{self, Verified};
 pub(crate) fn write_digest_file(
     dir: &std::path::Path,
     platform: &Platform,
-    digest: &str,
+    digest: &Digest,
 ) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("digests-dir: could not create {}", dir.display()))?;
@@ -33,9 +33,12 @@ pub(crate) fn write_digest_file(
 
 /// The digests a merge combines: the `digests` input, else every file in
 /// `digests-dir`.
-pub(crate) fn read_digests(given: &[String], dir: &std::path::Path) -> Result<Vec<String>> {
+pub(crate) fn read_digests(given: &[String], dir: &std::path::Path) -> Result<Vec<Digest>> {
     if !given.is_empty() {
-        return Ok(given.to_vec());
+        return given
+            .iter()
+            .map(|digest| Digest::parse(digest).map_err(|e| anyhow::anyhow!("digests: {e}")))
+            .collect();
     }
     let entries = std::fs::read_dir(dir).with_context(|| {
         format!("digests-dir: {} cannot be read; download the digest artifacts there, or list them in `digests`", dir.display())
@@ -47,13 +50,12 @@ pub(crate) fn read_digests(given: &[String], dir: &std::path::Path) -> Result<Ve
     for file in files {
         let text = std::fs::read_to_string(&file)
             .with_context(|| format!("digests-dir: could not read {}", file.display()))?;
-        let digest = text.trim().to_string();
-        if !is_digest(&digest) {
+        let Ok(digest) = Digest::parse(text.trim()) else {
             bail!(
                 "digests-dir: {} does not hold a digest (sha256:<64 hex digits>)",
                 file.display()
             );
-        }
+        };
         if !digests.contains(&digest) {
             digests.push(digest);
         }
@@ -96,7 +98,7 @@ pub(crate) async fn merge(
                 run.checks().verify,
                 build.image(),
                 registry,
-                &root.digest,
+                root.digest.as_str(),
                 &platforms,
                 outside.tools.layer_scans.as_ref(),
                 log,
@@ -118,7 +120,7 @@ pub(crate) async fn merge(
         )
         .await?;
     Ok(Report {
-        digest: Some(root.digest.clone()),
+        digest: Some(root.digest.to_string()),
         metadata: serde_json::json!({ "containerimage.digest": root.digest, "merged": digests }),
         held_back,
         attestations,
@@ -144,7 +146,7 @@ struct MergedIndex {
 async fn push_merged_index(
     build: &Build,
     registry: &Registry,
-    digests: &[String],
+    digests: &[Digest],
     required: &[Platform],
     log: &Log,
 ) -> Result<MergedIndex> {
@@ -174,7 +176,7 @@ async fn push_merged_index(
                 }
             }
         }
-        registry.put_manifest(image, &root.digest, &root, body.clone().into()).await?;
+        registry.put_manifest(image, root.digest.as_str(), &root, body.clone().into()).await?;
         log.info(&format!(
             "{}@{}: index of {}",
             image.name,
@@ -198,13 +200,18 @@ mod tests {
     #[test]
     fn merge_reads_digests_from_files() {
         let dir = tempfile::tempdir().unwrap();
-        let a = format!("sha256:{}", "a".repeat(64));
+        let a = Digest::from_hex(&"a".repeat(64)).unwrap();
+        let b = Digest::from_hex(&"b".repeat(64)).unwrap();
         std::fs::write(dir.path().join("linux-amd64"), format!("{a}\n")).unwrap();
         assert_eq!(read_digests(&[], dir.path()).unwrap(), vec![a.clone()]);
         assert_eq!(
-            read_digests(&["x".into()], dir.path()).unwrap(),
-            vec!["x".to_string()],
+            read_digests(&[b.to_string()], dir.path()).unwrap(),
+            vec![b.clone()],
             "the input wins"
+        );
+        assert_eq!(
+            read_digests(&["x".into()], dir.path()).unwrap_err().to_string(),
+            "digests: `x` is not a sha256 digest: it does not start with `sha256:`"
         );
         std::fs::write(dir.path().join("linux-arm64"), "not a digest").unwrap();
         assert!(

@@ -198,7 +198,8 @@ pub(crate) fn tag_or_digest(reference: &str) -> Result<String> {
     Ok(parsed.digest().or(parsed.tag()).unwrap_or("latest").to_string())
 }
 
-/// `sha256:` and 64 lowercase or uppercase hex digits.
+/// `sha256:` and 64 lowercase or uppercase hex digits: the check of the
+/// `digests` input; every digest past the inputs is a [`crate::digest::Digest`].
 pub fn is_digest(text: &str) -> bool {
     text.strip_prefix("sha256:")
         .is_some_and(|hex| hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()))

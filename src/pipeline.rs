@@ -313,7 +313,7 @@ async fn build_and_push(
                 anyhow::anyhow!("buildx pushed the build but its metadata names no digest (containerimage.digest); no tag was pushed")
             })?;
             log.info(&format!("BuildKit pushed {digest} to {} untagged", build.image().name));
-            digest
+            digest.to_string()
         }
         Some(PushRoute::Layout(dir)) => {
             publish::push_layout(&outside.registry, &Layout::open(dir)?, build.image(), log).await?
@@ -471,7 +471,7 @@ fn write_digest(build: &Build, dir: &Path, pushed: Pushed, log: &Log) -> Result<
     let Pushed { report, .. } = pushed;
     let Some(digest) = &report.digest else { return Ok(report) };
     let platform = &build.platforms()[0];
-    let file = merge::write_digest_file(dir, platform, digest)?;
+    let file = merge::write_digest_file(dir, platform, &crate::digest::Digest::parse(digest)?)?;
     log.info(&format!("{platform} pushed untagged as {digest}; wrote {}", file.display()));
     Ok(report)
 }

@@ -88,7 +88,7 @@ pub(crate) async fn verify_and_copy(
     let copies = build.other_images().iter().map(|image| async move {
         let started = std::time::Instant::now();
         registry.authorize_push(image).await?;
-        registry.copy_manifest(source, image, digest).await?;
+        registry.copy_manifest(source, image, &crate::digest::Digest::parse(digest)?).await?;
         anyhow::Ok((image.name.clone(), started.elapsed().as_secs_f64()))
     });
     let (verified, copied) = tokio::join!(

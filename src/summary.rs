@@ -21,7 +21,7 @@ fn human_size(bytes: u64) -> String {
 /// `platform → manifest digest` as the `platforms` output's JSON.
 pub fn platforms_json(images: &[PlatformImage]) -> String {
     let map: BTreeMap<String, String> =
-        images.iter().map(|i| (i.platform.to_string(), i.digest.clone())).collect();
+        images.iter().map(|i| (i.platform.to_string(), i.digest.to_string())).collect();
     serde_json::to_string(&map).unwrap_or_default()
 }
 
@@ -264,12 +264,12 @@ mod tests {
         assert_eq!(human_size(5 * 1024 * 1024 + 100), "5.0 MiB");
     }
 
-    fn image(platform: &str, digest: &str) -> PlatformImage {
+    fn image(platform: &str, hex_digit: &str) -> PlatformImage {
         let platform = crate::platform::Platform::parse(platform).unwrap();
         PlatformImage {
             config_platform: Some(platform.clone()),
             platform,
-            digest: digest.into(),
+            digest: crate::digest::Digest::from_hex(&hex_digit.repeat(64)).unwrap(),
             size: 1,
             layers: vec![],
             layer_steps: vec![],
@@ -293,10 +293,11 @@ mod tests {
 
     #[test]
     fn platforms_json_maps_platform_to_digest() {
-        let images = vec![image("linux/arm64", "sha256:b"), image("linux/amd64", "sha256:a")];
+        let images = vec![image("linux/arm64", "b"), image("linux/amd64", "a")];
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
         assert_eq!(
             platforms_json(&images),
-            r#"{"linux/amd64":"sha256:a","linux/arm64":"sha256:b"}"#
+            format!(r#"{{"linux/amd64":"sha256:{a}","linux/arm64":"sha256:{b}"}}"#)
         );
     }
 

@@ -12,6 +12,7 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::archscan;
 use crate::archscan::cache::ScanCache;
+use crate::digest::Digest;
 use crate::docker::Daemon;
 use crate::log::Log;
 use crate::names::{Credential, Credentials, ImageName};
@@ -88,7 +89,7 @@ struct ScannedLayer {
 async fn scan_one_layer(
     registry: &Registry,
     image: &ImageName,
-    layer: &str,
+    layer: &Digest,
     cache: Option<&ScanCache>,
 ) -> Result<ScannedLayer> {
     if let Some(files) = cache.and_then(|c| c.get(layer)) {
@@ -120,16 +121,16 @@ pub async fn scan_architectures(
 ) -> Result<(Vec<ForeignBinary>, usize)> {
     let scanned_images: Vec<&PlatformImage> =
         images.iter().filter(|i| archscan::expected_arch(&i.platform.arch).is_some()).collect();
-    let mut different: Vec<&str> = Vec::new();
+    let mut different: Vec<&Digest> = Vec::new();
     for layer in scanned_images.iter().flat_map(|i| &i.layers) {
-        if !different.contains(&layer.as_str()) {
+        if !different.contains(&layer) {
             different.push(layer);
         }
     }
     let scans = different.iter().map(|layer| async move {
         anyhow::Ok((*layer, scan_one_layer(registry, image, layer, cache).await?))
     });
-    let layers: HashMap<&str, ScannedLayer> = futures_util::stream::iter(scans)
+    let layers: HashMap<&Digest, ScannedLayer> = futures_util::stream::iter(scans)
         .buffer_unordered(LAYERS_AT_ONCE)
         .try_collect::<Vec<_>>()
         .await?
@@ -139,7 +140,7 @@ pub async fn scan_architectures(
     let mut known = 0;
     for platform_image in scanned_images {
         for (index, layer) in platform_image.layers.iter().enumerate() {
-            let scanned = &layers[layer.as_str()];
+            let scanned = &layers[layer];
             known += usize::from(scanned.known);
             let step = platform_image.layer_steps.get(index).cloned().unwrap_or_default();
             found.extend(
@@ -169,7 +170,7 @@ async fn smoke_tests(
     let docker_credentials = credentials.for_registry(&image.registry).map(Credential::to_bollard);
     let mut results = Vec::new();
     for platform_image in images {
-        let reference = image.with_digest(&platform_image.digest);
+        let reference = image.with_digest(platform_image.digest.as_str());
         let platform = platform_image.platform.to_string();
         daemon.pull_platform(&reference, &platform, docker_credentials.clone()).await?;
         let run = daemon.run_for_platform(&reference, &platform, command, labels).await?;
@@ -207,7 +208,8 @@ pub(crate) async fn read_pushed(
     known: &[PlatformImage],
     log: &Log,
 ) -> Result<(Vec<PlatformImage>, Vec<Attestation>)> {
-    let (platform_images, attestations) = registry.platform_images(image, digest, known).await?;
+    let (platform_images, attestations) =
+        registry.platform_images(image, &Digest::parse(digest)?, known).await?;
     let missing: Vec<String> = required
         .iter()
         .filter(|p| !platform_images.iter().any(|i| &i.platform == *p))
@@ -343,7 +345,7 @@ mod tests {
     fn image(platform: &str, declared: Option<&str>) -> PlatformImage {
         PlatformImage {
             platform: Platform::parse(platform).unwrap(),
-            digest: "sha256:x".into(),
+            digest: Digest::of(b"x"),
             size: 0,
             config_platform: declared.map(|d| Platform::parse(d).unwrap()),
             layers: vec![],

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{ARCH_NAMES, ElfClass, ElfFile};
+use crate::digest::Digest;
 
 /// The directory of one scanner version's results: a new version of the
 /// scan (one that finds more) starts afresh.
@@ -43,17 +44,15 @@ impl ScanCache {
         ScanCache { dir: dir.to_path_buf() }
     }
 
-    /// The file of a layer; `None` for anything but a SHA-256 digest (the
-    /// digest comes from a registry's manifest and names a file here).
-    fn file(&self, digest: &str) -> Option<PathBuf> {
-        let hex = digest.strip_prefix("sha256:")?;
-        (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-            .then(|| self.dir.join(format!("sha256-{hex}.json")))
+    /// The file of a layer, named by its digest's hex digits (a digest
+    /// holds nothing else, so it names a file here and nowhere else).
+    fn file(&self, digest: &Digest) -> PathBuf {
+        self.dir.join(format!("sha256-{}.json", digest.hex()))
     }
 
     /// What an earlier scan found in the layer `digest`.
-    pub fn get(&self, digest: &str) -> Option<Vec<ElfFile>> {
-        let text = std::fs::read_to_string(self.file(digest)?).ok()?;
+    pub fn get(&self, digest: &Digest) -> Option<Vec<ElfFile>> {
+        let text = std::fs::read_to_string(self.file(digest)).ok()?;
         let found: Vec<Found> = serde_json::from_str(&text).ok()?;
         found
             .into_iter()
@@ -71,8 +70,8 @@ impl ScanCache {
 
     /// Keeps what the scan of `digest` found (written whole, then renamed,
     /// so a reader never sees half a file).
-    pub fn put(&self, digest: &str, files: &[ElfFile]) {
-        let Some(file) = self.file(digest) else { return };
+    pub fn put(&self, digest: &Digest, files: &[ElfFile]) {
+        let file = self.file(digest);
         let found: Vec<Found> = files
             .iter()
             .map(|f| Found {
@@ -105,7 +104,7 @@ mod tests {
     fn a_scan_is_kept_by_digest_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let cache = ScanCache::at(dir.path());
-        let digest = format!("sha256:{}", "ab".repeat(32));
+        let digest = Digest::from_hex(&"ab".repeat(32)).unwrap();
         assert_eq!(cache.get(&digest), None);
         let files = vec![
             ElfFile {
@@ -127,26 +126,27 @@ mod tests {
     }
 
     #[test]
-    fn only_sha256_digests_name_files() {
+    fn a_layer_is_one_file_named_by_its_hex_digits() {
         let dir = tempfile::tempdir().unwrap();
         let cache = ScanCache::at(&dir.path().join("scans"));
-        for digest in [
-            "sha256:../../etc/passwd",
-            "sha512:abcd",
-            "sha256:ABCD",
-            &format!("sha256:{}/", "a".repeat(63)),
-        ] {
-            cache.put(digest, &[]);
-            assert_eq!(cache.get(digest), None, "{digest}");
+        let digest = Digest::of(b"layer");
+        cache.put(&digest, &[]);
+        let names: Vec<String> = std::fs::read_dir(dir.path().join("scans"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, [format!("sha256-{}.json", digest.hex())]);
+        // What is not a sha256 digest names no file: it is no Digest.
+        for text in ["sha256:../../etc/passwd", "sha512:abcd", "sha256:ABCD"] {
+            assert!(Digest::parse(text).is_err(), "{text}");
         }
-        assert!(!dir.path().join("scans").exists(), "nothing was written");
     }
 
     #[test]
     fn a_damaged_file_is_a_miss() {
         let dir = tempfile::tempdir().unwrap();
         let cache = ScanCache::at(dir.path());
-        let digest = format!("sha256:{}", "0".repeat(64));
+        let digest = Digest::from_hex(&"0".repeat(64)).unwrap();
         std::fs::write(dir.path().join(format!("sha256-{}.json", "0".repeat(64))), "[{\"path\":1")
             .unwrap();
         assert_eq!(cache.get(&digest), None);

@@ -2,11 +2,13 @@
 
 use anyhow::{Context as _, Result};
 
+use crate::digest::Digest;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct BuildMetadata {
     /// `containerimage.digest`: the index digest; absent when nothing was
-    /// pushed or loaded.
-    pub digest: Option<String>,
+    /// pushed or loaded (or when it is not a sha256 digest).
+    pub digest: Option<Digest>,
     pub raw: serde_json::Value,
 }
 
@@ -17,8 +19,7 @@ impl BuildMetadata {
         let digest = raw
             .get("containerimage.digest")
             .and_then(|d| d.as_str())
-            .filter(|d| d.starts_with("sha256:"))
-            .map(str::to_string);
+            .and_then(|d| Digest::parse(d).ok());
         Ok(BuildMetadata { digest, raw })
     }
 }
@@ -29,11 +30,17 @@ mod tests {
 
     #[test]
     fn digest_is_read_when_present() {
-        let meta =
-            BuildMetadata::parse(r#"{"buildx.build.ref":"default/default/x","containerimage.digest":"sha256:abc","image.name":"r/a:1"}"#)
-                .unwrap();
-        assert_eq!(meta.digest.as_deref(), Some("sha256:abc"));
+        let digest = Digest::of(b"index");
+        let meta = BuildMetadata::parse(&format!(
+            r#"{{"buildx.build.ref":"default/default/x","containerimage.digest":"{digest}","image.name":"r/a:1"}}"#
+        ))
+        .unwrap();
+        assert_eq!(meta.digest, Some(digest));
         assert_eq!(BuildMetadata::parse(r#"{"buildx.build.ref":"x"}"#).unwrap().digest, None);
+        for other in ["", "sha256:abc", "sha512:abc"] {
+            let text = format!(r#"{{"containerimage.digest":"{other}"}}"#);
+            assert_eq!(BuildMetadata::parse(&text).unwrap().digest, None, "{other}");
+        }
         assert!(BuildMetadata::parse("").is_err());
     }
 }

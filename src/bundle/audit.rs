@@ -9,6 +9,7 @@ use std::cmp::Reverse;
 use anyhow::{Context as _, Result};
 use serde_json::Value;
 
+use crate::digest::Digest;
 use crate::names::ImageName;
 use crate::names::{repository_of, tag_or_digest};
 use crate::plan::WantedImage;
@@ -110,7 +111,7 @@ pub async fn offers(
         .get("config")
         .and_then(|c| serde_json::from_value(c.clone()).ok())
         .with_context(|| format!("{}:{tag} has no config", name.name))?;
-    let config = super::read_small_blob(registry, name, &config).await?;
+    let config = registry.small_blob(name, &config).await?;
     let config: Value = serde_json::from_slice(&config)
         .with_context(|| format!("the config of {}:{tag} is not JSON", name.name))?;
     let Some(platform) = Platform::from_oci_json(&config) else { return Ok((root, Vec::new())) };
@@ -233,8 +234,9 @@ fn cell(resolved: &Resolved, platform: &Platform) -> &'static str {
     }
 }
 
-fn short_digest(digest: &str) -> String {
-    digest.strip_prefix("sha256:").map_or(digest, |hex| &hex[..hex.len().min(12)]).to_string()
+/// The first 12 hex digits, as `docker images` shows an image.
+fn short_digest(digest: &Digest) -> String {
+    digest.hex()[..12].to_string()
 }
 
 /// The service column: its name, `(built)` after one this run built; `none`
@@ -387,7 +389,7 @@ mod tests {
         suggestion: Option<&str>,
     ) -> Resolved {
         let platform = |p: &str| Platform::parse(p).unwrap();
-        let digest = format!("sha256:{}", "ab".repeat(32));
+        let digest = Digest::from_hex(&"ab".repeat(32)).unwrap();
         let built = service.is_some_and(|s| s.ends_with('+'));
         let service = service.map(|s| s.trim_end_matches('+').to_string());
         Resolved {

@@ -13,11 +13,11 @@ use std::path::Path;
 use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
 
-use super::Hashing;
 use super::parts::{BundleFiles, locate};
 use crate::archscan;
+use crate::digest::{Digest, Hashing};
 use crate::platform::Platform;
-use crate::registry::layout::is_index;
+use crate::registry::layout::{BLOBS, blob_entry, is_index};
 
 /// Entries at most this large are kept in memory (indexes, manifests, configs).
 const DOCUMENT_LIMIT: u64 = 4 << 20;
@@ -27,12 +27,12 @@ const DOCUMENT_LIMIT: u64 = 4 << 20;
 pub struct BundleImage {
     /// As `index.json` names it.
     pub name: String,
-    pub root_digest: String,
+    pub root_digest: Digest,
     pub root_media_type: String,
     /// Every platform, with its manifest's digest and media type.
-    pub platforms: Vec<(Platform, String, String)>,
+    pub platforms: Vec<(Platform, Digest, String)>,
     /// Config and layer digests, in order.
-    pub blobs: Vec<String>,
+    pub blobs: Vec<Digest>,
 }
 
 /// A bundle that passed every check.
@@ -40,14 +40,14 @@ pub struct BundleImage {
 pub struct Checked {
     pub images: Vec<BundleImage>,
     /// Indexes, manifests and configs by digest.
-    pub documents: BTreeMap<String, Vec<u8>>,
+    pub documents: BTreeMap<Digest, Vec<u8>>,
     pub entries: usize,
     pub bytes: u64,
     pub scanned_layers: usize,
     /// Layers that could not be scanned, and why.
     pub unscanned: Vec<String>,
     /// Where each blob's content is: offset in the tar stream, and size.
-    pub spans: BTreeMap<String, (u64, u64)>,
+    pub spans: BTreeMap<Digest, (u64, u64)>,
     /// The file, or the parts, it was read from.
     pub files: BundleFiles,
 }
@@ -66,13 +66,45 @@ pub fn check(path: &Path) -> Result<Checked> {
     Ok(Checked { files, ..checked })
 }
 
+/// What a check found, as lines for the terminal.
+pub fn describe(file: &Path, checked: &Checked) -> String {
+    let parts = match checked.files.files.len() {
+        1 => String::new(),
+        count => format!(" in {count} parts"),
+    };
+    let mut text = format!(
+        "{}{parts}: {} entries, {} bytes; every checksum matches\n",
+        file.display(),
+        checked.entries,
+        checked.bytes
+    );
+    for image in &checked.images {
+        let platforms: Vec<String> =
+            image.platforms.iter().map(|(p, _, _)| p.to_string()).collect();
+        text.push_str(&format!(
+            "  {} ({}) {}\n",
+            image.name,
+            platforms.join(", "),
+            image.root_digest
+        ));
+    }
+    text.push_str(&format!(
+        "{} layer(s) scanned: no binary of another architecture\n",
+        checked.scanned_layers
+    ));
+    for note in &checked.unscanned {
+        text.push_str(&format!("not scanned: {note}\n"));
+    }
+    text
+}
+
 fn check_stream(reader: &mut impl Read) -> Result<Checked> {
     let mut archive = tar::Archive::new(reader);
-    let mut documents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut documents: BTreeMap<Digest, Vec<u8>> = BTreeMap::new();
     let mut index: Option<Value> = None;
-    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let mut seen: BTreeMap<String, Digest> = BTreeMap::new();
     let mut sums: Option<String> = None;
-    let mut layer_arches: HashMap<String, Vec<String>> = HashMap::new();
+    let mut layer_arches: HashMap<Digest, Vec<String>> = HashMap::new();
     let mut scanned_layers = 0;
     let mut unscanned = Vec::new();
     let mut foreign = Vec::new();
@@ -94,7 +126,11 @@ fn check_stream(reader: &mut impl Read) -> Result<Checked> {
             sums = Some(text);
             continue;
         }
-        let blob_digest = name.strip_prefix("blobs/sha256/").map(|hex| format!("sha256:{hex}"));
+        let blob_digest = name
+            .strip_prefix(BLOBS)
+            .map(Digest::from_hex)
+            .transpose()
+            .with_context(|| format!("{name} is not named by a sha256 digest"))?;
         let mut hashing = Hashing::new(&mut entry);
         if let Some(digest) = &blob_digest {
             if !layer_arches.contains_key(digest) {
@@ -123,9 +159,9 @@ fn check_stream(reader: &mut impl Read) -> Result<Checked> {
             std::io::copy(&mut hashing, &mut std::io::sink())
                 .with_context(|| format!("{name} is cut short"))?;
         }
-        let hex = hashing.hex();
+        let found = hashing.digest();
         if let Some(digest) = &blob_digest {
-            if format!("sha256:{hex}") != *digest {
+            if found != *digest {
                 bail!("{name} does not match its digest: the bundle is damaged; copy it again");
             }
             if size <= DOCUMENT_LIMIT && looks_like_json(&kept) {
@@ -135,17 +171,18 @@ fn check_stream(reader: &mut impl Read) -> Result<Checked> {
         } else if name == "index.json" {
             index = Some(serde_json::from_slice(&kept).context("index.json is not JSON")?);
         }
-        seen.insert(name, hex);
+        seen.insert(name, found);
     }
     let sums = sums.context("it has no SHA256SUMS")?;
     let mut listed = BTreeSet::new();
     for line in sums.lines().filter(|l| !l.trim().is_empty()) {
-        let (hex, name) = line
+        let (listed_digest, name) = line
             .split_once("  ")
+            .and_then(|(hex, name)| Some((Digest::from_hex(hex).ok()?, name)))
             .with_context(|| format!("SHA256SUMS has a line that is not `digest  name`: {line}"))?;
         match seen.get(name) {
             None => bail!("{name} is listed in SHA256SUMS but missing"),
-            Some(found) if found != hex => bail!(
+            Some(found) if *found != listed_digest => bail!(
                 "{name} does not match its checksum in SHA256SUMS: the bundle is damaged; copy it again"
             ),
             Some(_) => {}
@@ -187,9 +224,9 @@ fn looks_like_json(bytes: &[u8]) -> bool {
 /// Each layer's architectures, from the index and manifests read so far.
 fn arches_of_layers(
     index: Option<&Value>,
-    documents: &BTreeMap<String, Vec<u8>>,
-) -> HashMap<String, Vec<String>> {
-    let mut arches: HashMap<String, Vec<String>> = HashMap::new();
+    documents: &BTreeMap<Digest, Vec<u8>>,
+) -> HashMap<Digest, Vec<String>> {
+    let mut arches: HashMap<Digest, Vec<String>> = HashMap::new();
     let Some(index) = index else { return arches };
     let Ok(images) = images_of(index, documents, &BTreeMap::new()) else { return arches };
     for image in images {
@@ -200,8 +237,10 @@ fn arches_of_layers(
                 continue;
             };
             for layer in json.get("layers").and_then(Value::as_array).into_iter().flatten() {
-                if let Some(digest) = layer.get("digest").and_then(Value::as_str) {
-                    let list = arches.entry(digest.to_string()).or_default();
+                if let Some(digest) =
+                    layer.get("digest").and_then(Value::as_str).and_then(|d| Digest::parse(d).ok())
+                {
+                    let list = arches.entry(digest).or_default();
                     if !list.contains(&platform.arch) {
                         list.push(platform.arch.clone());
                     }
@@ -216,16 +255,16 @@ fn arches_of_layers(
 /// `present` not empty, every blob must be among its entries.
 fn images_of(
     index: &Value,
-    documents: &BTreeMap<String, Vec<u8>>,
-    present: &BTreeMap<String, String>,
+    documents: &BTreeMap<Digest, Vec<u8>>,
+    present: &BTreeMap<String, Digest>,
 ) -> Result<Vec<BundleImage>> {
-    let document = |digest: &str| -> Result<Value> {
+    let document = |digest: &Digest| -> Result<Value> {
         let bytes =
             documents.get(digest).with_context(|| format!("it lacks the manifest {digest}"))?;
         serde_json::from_slice(bytes).with_context(|| format!("{digest} is not a JSON manifest"))
     };
-    let require = |digest: &str| -> Result<()> {
-        if !present.is_empty() && !present.contains_key(&super::write::blob_path(digest)?) {
+    let require = |digest: &Digest| -> Result<()> {
+        if !present.is_empty() && !present.contains_key(&blob_entry(digest)) {
             bail!("it lacks the blob {digest}");
         }
         Ok(())
@@ -239,9 +278,10 @@ fn images_of(
             .and_then(Value::as_str)
             .context("index.json has an image without a name")?
             .to_string();
-        let (root_digest, root_media_type) = (text("digest"), text("mediaType"));
+        let root_digest = digest_in(entry, || format!("index.json's entry for {name}"))?;
+        let root_media_type = text("mediaType");
         let root = document(&root_digest)?;
-        let manifests: Vec<(Option<Platform>, String, String)> = if is_index(&root_media_type) {
+        let manifests: Vec<(Option<Platform>, Digest, String)> = if is_index(&root_media_type) {
             root.get("manifests")
                 .and_then(Value::as_array)
                 .into_iter()
@@ -251,9 +291,10 @@ fn images_of(
                     let platform = e.get("platform").and_then(Platform::from_oci_json);
                     let field =
                         |key: &str| e.get(key).and_then(Value::as_str).unwrap_or("").to_string();
-                    (platform, field("digest"), field("mediaType"))
+                    let digest = digest_in(e, || format!("an entry of {root_digest}"))?;
+                    Ok((platform, digest, field("mediaType")))
                 })
-                .collect()
+                .collect::<Result<_>>()?
         } else {
             vec![(
                 entry.get("platform").and_then(Platform::from_oci_json),
@@ -265,11 +306,8 @@ fn images_of(
         let mut blobs = Vec::new();
         for (platform, digest, media_type) in manifests {
             let manifest = document(&digest)?;
-            let config = manifest
-                .pointer("/config/digest")
-                .and_then(Value::as_str)
-                .context("a manifest has no config")?
-                .to_string();
+            let config = manifest.get("config").context("a manifest has no config")?;
+            let config = digest_in(config, || format!("the config of {digest}"))?;
             let platform = match platform {
                 Some(platform) => platform,
                 None => document(&config)
@@ -280,11 +318,7 @@ fn images_of(
             require(&config)?;
             blobs.push(config);
             for layer in manifest.get("layers").and_then(Value::as_array).into_iter().flatten() {
-                let layer = layer
-                    .get("digest")
-                    .and_then(Value::as_str)
-                    .context("a layer has no digest")?
-                    .to_string();
+                let layer = digest_in(layer, || format!("a layer of {digest}"))?;
                 require(&layer)?;
                 blobs.push(layer);
             }
@@ -298,10 +332,18 @@ fn images_of(
     Ok(images)
 }
 
+/// The digest a descriptor (`json`) names; `what` names the descriptor.
+fn digest_in(json: &Value, what: impl Fn() -> String) -> Result<Digest> {
+    let text = json
+        .get("digest")
+        .and_then(Value::as_str)
+        .with_context(|| format!("{} has no digest", what()))?;
+    Digest::parse(text).with_context(|| format!("{} names no sha256 digest", what()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundle::hex_of;
 
     /// A tar holding `files` (name, content), with SHA256SUMS last.
     fn tarball(files: &[(String, Vec<u8>)]) -> Vec<u8> {
@@ -311,7 +353,7 @@ mod tests {
             let mut header = tar::Header::new_ustar();
             header.set_size(content.len() as u64);
             builder.append_data(&mut header, name, content.as_slice()).unwrap();
-            sums.push_str(&format!("{}  {name}\n", hex_of(content)));
+            sums.push_str(&format!("{}  {name}\n", Digest::of(content).hex()));
         }
         let mut header = tar::Header::new_ustar();
         header.set_size(sums.len() as u64);
@@ -319,9 +361,9 @@ mod tests {
         builder.into_inner().unwrap()
     }
 
-    fn blob(content: &[u8]) -> (String, (String, Vec<u8>)) {
-        let hex = hex_of(content);
-        (format!("sha256:{hex}"), (format!("blobs/sha256/{hex}"), content.to_vec()))
+    fn blob(content: &[u8]) -> (Digest, (String, Vec<u8>)) {
+        let digest = Digest::of(content);
+        (digest.clone(), (blob_entry(&digest), content.to_vec()))
     }
 
     /// An arm64 image whose one layer holds one file starting with `elf`.
@@ -397,5 +439,30 @@ mod tests {
         let mut bytes = tarball(&bundle_with_binary(183));
         bytes.truncate(bytes.len() / 2);
         assert!(check(&write(dir.path(), "short.tar", &bytes)).is_err());
+    }
+
+    #[test]
+    fn a_name_or_a_reference_that_is_no_digest_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = bundle_with_binary(183);
+        files.push(("blobs/sha256/zz".to_string(), b"x".to_vec()));
+        let path = write(dir.path(), "odd-name.tar", &tarball(&files));
+        let error = format!("{:#}", check(&path).unwrap_err());
+        assert!(
+            error.contains("blobs/sha256/zz is not named by a sha256 digest: `sha256:zz`"),
+            "{error}"
+        );
+        let mut files = bundle_with_binary(183);
+        let index = String::from_utf8(files[0].1.clone()).unwrap();
+        let manifest = index.split(r#""digest":""#).nth(1).unwrap().split('"').next().unwrap();
+        files[0].1 = index.replace(manifest, "sha256:ab").into_bytes();
+        let path = write(dir.path(), "odd-index.tar", &tarball(&files));
+        let error = format!("{:#}", check(&path).unwrap_err());
+        assert!(
+            error.ends_with(
+                "index.json's entry for r.example/app:1 names no sha256 digest: `sha256:ab` is not a sha256 digest: it has 2 hex digits, not 64"
+            ),
+            "{error}"
+        );
     }
 }

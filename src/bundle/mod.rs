@@ -12,79 +12,13 @@ pub mod parts;
 mod push;
 pub mod write;
 
-use anyhow::{Context as _, Result, bail};
-use futures_util::TryStreamExt as _;
-use sha2::Digest as _;
+use anyhow::{Result, bail};
 
 use crate::log::Log;
-use crate::names::ImageName;
 use crate::plan::{AuditLevel, BundleRequest, WantedImage};
 use crate::platform::Platform;
 use crate::registry::Registry;
-use crate::registry::layout::Descriptor;
 use crate::report::{BundleReport, Report};
-
-/// Configs and manifests are read into memory; none is larger than this.
-const SMALL_BLOB_LIMIT: u64 = 16 << 20;
-
-/// Lowercase hex of the SHA-256 of `bytes`.
-pub fn hex_of(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A reader that hashes and counts what passes through it.
-pub(crate) struct Hashing<R> {
-    inner: R,
-    hasher: sha2::Sha256,
-    pub count: u64,
-}
-
-impl<R: std::io::Read> Hashing<R> {
-    pub fn new(inner: R) -> Hashing<R> {
-        Hashing { inner, hasher: sha2::Sha256::new(), count: 0 }
-    }
-
-    /// Lowercase hex of the SHA-256 of everything read.
-    pub fn hex(self) -> String {
-        self.hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
-    }
-}
-
-impl<R: std::io::Read> std::io::Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let read = self.inner.read(buf)?;
-        self.hasher.update(&buf[..read]);
-        self.count += read as u64;
-        Ok(read)
-    }
-}
-
-/// A small blob (a config) read whole, checked against its digest.
-pub(crate) async fn read_small_blob(
-    registry: &Registry,
-    image: &ImageName,
-    blob: &Descriptor,
-) -> Result<Vec<u8>> {
-    if blob.size > SMALL_BLOB_LIMIT {
-        bail!(
-            "{}: the config {} is {} bytes; configs are expected to be small",
-            image.name,
-            blob.digest,
-            blob.size
-        );
-    }
-    let stream = registry.layer_stream(image, &blob.digest).await?;
-    let chunks: Vec<bytes::Bytes> = stream
-        .stream
-        .try_collect()
-        .await
-        .with_context(|| format!("could not read {} of {}", blob.digest, image.name))?;
-    let bytes = chunks.concat();
-    if format!("sha256:{}", hex_of(&bytes)) != blob.digest {
-        bail!("{} sent content for {} that does not match its digest", image.registry, blob.digest);
-    }
-    Ok(bytes)
-}
 
 /// The audit, the builds (`build`: the services with `build:`, built and
 /// pushed, run only once the listed images pass), then the bundle: the run

@@ -10,7 +10,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use clap::{Arg, ArgAction, Command};
 use futures_util::StreamExt as _;
 
-use super::check::{Checked, check};
+use super::check::{check, describe};
 use crate::names::{Credential, Secret, registry_host};
 
 /// The `bundle verify|load|push` commands.
@@ -120,38 +120,6 @@ fn push_args(matches: &clap::ArgMatches) -> Result<(String, bool, Option<Credent
         (None, true) => bail!("--password-stdin needs --username"),
     };
     Ok((registry, matches.get_flag("insecure"), credential))
-}
-
-/// What a check found, as lines for the terminal.
-pub fn describe(file: &Path, checked: &Checked) -> String {
-    let parts = match checked.files.files.len() {
-        1 => String::new(),
-        count => format!(" in {count} parts"),
-    };
-    let mut text = format!(
-        "{}{parts}: {} entries, {} bytes; every checksum matches\n",
-        file.display(),
-        checked.entries,
-        checked.bytes
-    );
-    for image in &checked.images {
-        let platforms: Vec<String> =
-            image.platforms.iter().map(|(p, _, _)| p.to_string()).collect();
-        text.push_str(&format!(
-            "  {} ({}) {}\n",
-            image.name,
-            platforms.join(", "),
-            image.root_digest
-        ));
-    }
-    text.push_str(&format!(
-        "{} layer(s) scanned: no binary of another architecture\n",
-        checked.scanned_layers
-    ));
-    for note in &checked.unscanned {
-        text.push_str(&format!("not scanned: {note}\n"));
-    }
-    text
 }
 
 fn verify(file: &Path) -> Result<()> {

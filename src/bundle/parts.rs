@@ -13,6 +13,8 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 use sha2::Digest as _;
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
+use crate::digest::Digest;
+
 /// Part numbers have three digits, so the parts sort in order.
 pub const MAX_PARTS: usize = 999;
 
@@ -34,10 +36,6 @@ fn partial(path: &Path) -> PathBuf {
     PathBuf::from(format!("{}.partial", path.display()))
 }
 
-fn hex(hasher: sha2::Sha256) -> String {
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Writes a bundle as one file, or as parts of at most `limit` bytes; each
 /// file is written as `….partial` and renamed by `finish`; dropped before,
 /// it removes them, so a failed write leaves no file that looks complete.
@@ -47,7 +45,7 @@ pub struct PartWriter {
     /// The file being written, the hash of it (for a part), and its size so far.
     current: Option<(BufWriter<std::fs::File>, Option<sha2::Sha256>, u64)>,
     /// Every file closed so far, with its checksum (for a part).
-    done: Vec<(PathBuf, String)>,
+    done: Vec<(PathBuf, Option<Digest>)>,
     finished: bool,
 }
 
@@ -74,7 +72,7 @@ impl PartWriter {
             let file = writer.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()?;
             let path = self.path_of(self.done.len());
-            self.done.push((path, hasher.map(hex).unwrap_or_default()));
+            self.done.push((path, hasher.map(Digest::from_hasher)));
         }
         Ok(())
     }
@@ -90,7 +88,7 @@ impl PartWriter {
             let path = self.path_of(0);
             std::fs::File::create(partial(&path))
                 .with_context(|| format!("bundle: could not write {}", path.display()))?;
-            self.done.push((path, hex(sha2::Sha256::new())));
+            self.done.push((path, Some(Digest::of(b""))));
         }
         let mut files: Vec<PathBuf> = Vec::new();
         for (path, _) in &self.done {
@@ -102,7 +100,10 @@ impl PartWriter {
             let sums: String = self
                 .done
                 .iter()
-                .map(|(path, hex)| format!("{hex}  {}\n", file_name(path)))
+                .map(|(path, digest)| {
+                    let hex = digest.as_ref().map(Digest::hex).unwrap_or_default();
+                    format!("{hex}  {}\n", file_name(path))
+                })
                 .collect();
             let path = sums_path(&self.base);
             std::fs::write(partial(&path), sums)
@@ -182,7 +183,7 @@ pub struct PartFile {
     pub path: PathBuf,
     pub size: u64,
     /// For a part, its checksum in `NAME.SHA256SUMS`.
-    pub sha256: Option<String>,
+    pub sha256: Option<Digest>,
 }
 
 /// The files of a bundle, in order.
@@ -205,12 +206,12 @@ pub fn split_part_name(path: &Path) -> Option<(PathBuf, usize)> {
 
 /// The names `NAME.SHA256SUMS` lists, in order, checked to be the parts
 /// 001, 002, … of `base` (`sums` names the list in errors).
-pub fn listed_parts(base: &Path, sums: &Path, text: &str) -> Result<Vec<(PathBuf, String)>> {
+pub fn listed_parts(base: &Path, sums: &Path, text: &str) -> Result<Vec<(PathBuf, Digest)>> {
     let mut parts = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let (hex, name) = line
+        let (digest, name) = line
             .split_once("  ")
-            .filter(|(hex, _)| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|(hex, name)| Some((Digest::from_hex(&hex.to_ascii_lowercase()).ok()?, name)))
             .with_context(|| {
                 format!("{} has a line that is not `checksum  part`: {line}", sums.display())
             })?;
@@ -222,7 +223,7 @@ pub fn listed_parts(base: &Path, sums: &Path, text: &str) -> Result<Vec<(PathBuf
                 file_name(&expected)
             );
         }
-        parts.push((expected, hex.to_ascii_lowercase()));
+        parts.push((expected, digest));
     }
     if parts.is_empty() {
         bail!("{} lists no part", sums.display());
@@ -371,7 +372,11 @@ impl PartsReader {
                     Err(_) => return None,
                 }
             }
-            if self.files[index].sha256.as_deref().is_some_and(|expected| expected != hex(hasher)) {
+            if self.files[index]
+                .sha256
+                .as_ref()
+                .is_some_and(|expected| *expected != Digest::from_hasher(hasher))
+            {
                 self.damaged = Some(self.mismatch(index));
             }
         }
@@ -400,8 +405,8 @@ impl Read for PartsReader {
                 return Ok(count);
             }
             let (index, _, hasher) = self.current.take().expect("a file is open");
-            if let (Some(expected), Some(hasher)) = (self.files[index].sha256.as_deref(), hasher)
-                && expected != hex(hasher)
+            if let (Some(expected), Some(hasher)) = (self.files[index].sha256.as_ref(), hasher)
+                && *expected != Digest::from_hasher(hasher)
             {
                 self.damaged = Some(self.mismatch(index));
                 return Err(io::Error::other(self.mismatch(index)));
@@ -438,16 +443,18 @@ mod tests {
     #[test]
     fn the_checksum_list_must_name_the_parts_in_order() {
         let (base, sums) = (Path::new("d/b.tar"), Path::new("d/b.tar.SHA256SUMS"));
-        let a = "a".repeat(64);
+        let (a, upper) = ("a".repeat(64), "A".repeat(64));
         let listed =
-            listed_parts(base, sums, &format!("{a}  b.tar.part-001\n{a}  b.tar.part-002\n"))
+            listed_parts(base, sums, &format!("{a}  b.tar.part-001\n{upper}  b.tar.part-002\n"))
                 .unwrap();
+        let digest = Digest::from_hex(&a).unwrap();
         assert_eq!(
             listed,
             vec![
-                (PathBuf::from("d/b.tar.part-001"), a.clone()),
-                (PathBuf::from("d/b.tar.part-002"), a.clone())
-            ]
+                (PathBuf::from("d/b.tar.part-001"), digest.clone()),
+                (PathBuf::from("d/b.tar.part-002"), digest)
+            ],
+            "a checksum is read in either case"
         );
         let error =
             listed_parts(base, sums, &format!("{a}  b.tar.part-002\n")).unwrap_err().to_string();

@@ -12,7 +12,8 @@ use std::path::Path;
 use anyhow::{Context as _, Result, bail};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 
-use super::check::{BundleImage, Checked, check};
+use super::check::{BundleImage, Checked, check, describe};
+use crate::digest::Digest;
 use crate::names::{Credential, Credentials, ImageName};
 use crate::registry::Registry;
 use crate::registry::layout::Descriptor;
@@ -26,13 +27,25 @@ struct Target<'a> {
     repository: ImageName,
     /// The tag, or the digest when the image was named so.
     named: String,
+    /// The repository with that tag or digest.
+    reference: String,
 }
 
 fn target<'a>(registry: &str, image: &'a BundleImage) -> Result<Target<'a>> {
     let original = crate::reference::parse(&image.name)?;
     let repository = ImageName::parse(&format!("{registry}/{}", original.repository()))?;
-    let named = original.tag().or(original.digest()).unwrap_or("latest").to_string();
-    Ok(Target { image, repository, named })
+    let (named, reference) = match (original.tag(), original.digest()) {
+        (None, Some(digest)) => {
+            let digest = Digest::parse(digest)
+                .with_context(|| format!("the bundle names {}", image.name))?;
+            (digest.to_string(), repository.with_digest(digest.as_str()))
+        }
+        (tag, _) => {
+            let tag = tag.unwrap_or("latest");
+            (tag.to_string(), repository.with_tag(tag))
+        }
+    };
+    Ok(Target { image, repository, named, reference })
 }
 
 /// Pushes the bundle at `file` into `registry`.
@@ -47,7 +60,7 @@ pub async fn push(
         move || check(&file)
     })
     .await??;
-    print!("{}", super::offline::describe(file, &checked));
+    print!("{}", describe(file, &checked));
     let targets: Vec<Target> =
         checked.images.iter().map(|image| target(registry, image)).collect::<Result<_>>()?;
     let repositories: Vec<ImageName> = targets.iter().map(|t| t.repository.clone()).collect();
@@ -68,10 +81,10 @@ pub async fn push(
         })?;
     }
     // Which images need each blob (configs and layers; manifests go up as manifests).
-    let mut users: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut users: BTreeMap<&Digest, Vec<usize>> = BTreeMap::new();
     for (i, target) in targets.iter().enumerate() {
         for blob in &target.image.blobs {
-            let list = users.entry(blob.as_str()).or_default();
+            let list = users.entry(blob).or_default();
             if !list.contains(&i) {
                 list.push(i);
             }
@@ -89,7 +102,7 @@ pub async fn push(
                 put_manifest(
                     &client,
                     &target.repository,
-                    digest,
+                    digest.as_str(),
                     &checked.documents,
                     digest,
                     media_type,
@@ -107,11 +120,7 @@ pub async fn push(
             &target.image.root_media_type,
         )
         .await?;
-        let reference = if target.named.starts_with("sha256:") {
-            target.repository.with_digest(&target.named)
-        } else {
-            target.repository.with_tag(&target.named)
-        };
+        let reference = &target.reference;
         let stored = client
             .resolve(&target.repository, &target.named)
             .await
@@ -139,16 +148,13 @@ async fn push_blob(
     client: &Registry,
     checked: &Checked,
     targets: &[Target<'_>],
-    digest: &str,
+    digest: &Digest,
     users: &[usize],
 ) -> Result<usize> {
     let &(offset, size) =
         checked.spans.get(digest).with_context(|| format!("the bundle lacks the blob {digest}"))?;
-    let blob = Descriptor {
-        media_type: "application/octet-stream".into(),
-        digest: digest.to_string(),
-        size,
-    };
+    let blob =
+        Descriptor { media_type: "application/octet-stream".into(), digest: digest.clone(), size };
     let mut uploads = 0;
     let mut first: Option<&ImageName> = None;
     for &i in users {
@@ -173,8 +179,8 @@ async fn put_manifest(
     client: &Registry,
     repository: &ImageName,
     reference: &str,
-    documents: &BTreeMap<String, Vec<u8>>,
-    digest: &str,
+    documents: &BTreeMap<Digest, Vec<u8>>,
+    digest: &Digest,
     media_type: &str,
 ) -> Result<()> {
     let body = bytes::Bytes::from(
@@ -185,7 +191,7 @@ async fn put_manifest(
     );
     let descriptor = Descriptor {
         media_type: media_type.to_string(),
-        digest: digest.to_string(),
+        digest: digest.clone(),
         size: body.len() as u64,
     };
     client.put_manifest(repository, reference, &descriptor, body).await

@@ -17,19 +17,19 @@ use serde_json::{Value, json};
 
 use super::audit::Resolved;
 use super::parts::{MAX_PARTS, PartWriter};
-use super::{Hashing, hex_of};
+use crate::digest::{Digest, Hashing};
 use crate::names::ImageName;
 use crate::platform::Platform;
 use crate::registry::Registry;
 use crate::registry::copy::OCI_INDEX;
-use crate::registry::layout::Descriptor;
+use crate::registry::layout::{Descriptor, blob_entry};
 
 /// What a bundle holds, gathered from the registries before the file is
 /// written: everything but the layers' contents.
 pub struct Contents {
     pub images: Vec<BundledImage>,
     /// Indexes, manifests and configs by digest.
-    pub documents: BTreeMap<String, Vec<u8>>,
+    pub documents: BTreeMap<Digest, Vec<u8>>,
     /// Every layer once, in first-use order, with a repository it is in.
     pub layers: Vec<(Descriptor, ImageName)>,
 }
@@ -41,7 +41,7 @@ pub struct BundledImage {
     pub root: Descriptor,
     /// For a single-platform image named by its manifest, that platform.
     pub root_platform: Option<Platform>,
-    pub platforms: Vec<(Platform, String)>,
+    pub platforms: Vec<(Platform, Digest)>,
     /// Compressed size of its layers, before deduplication.
     pub layer_bytes: u64,
     /// The Compose service it was built from, when this run built it.
@@ -69,7 +69,8 @@ pub async fn gather(registry: &Registry, images: &[&Resolved]) -> Result<Content
         let mut platforms = Vec::new();
         let mut layer_bytes = 0;
         for offer in &kept {
-            let manifest = registry.raw_manifest(&image.name, &offer.manifest.digest).await?;
+            let manifest =
+                registry.raw_manifest(&image.name, offer.manifest.digest.as_str()).await?;
             let config: Descriptor = manifest
                 .json
                 .get("config")
@@ -77,7 +78,7 @@ pub async fn gather(registry: &Registry, images: &[&Resolved]) -> Result<Content
                 .with_context(|| {
                     format!("{}@{} has no config", image.name.name, manifest.digest)
                 })?;
-            let config_bytes = super::read_small_blob(registry, &image.name, &config).await?;
+            let config_bytes = registry.small_blob(&image.name, &config).await?;
             contents.documents.insert(config.digest.clone(), config_bytes);
             let layers: Vec<Descriptor> = manifest
                 .json
@@ -137,7 +138,7 @@ fn platform_index(entries: &[Value]) -> (Vec<u8>, Descriptor) {
     .unwrap_or_default();
     let descriptor = Descriptor {
         media_type: OCI_INDEX.into(),
-        digest: format!("sha256:{}", hex_of(&bytes)),
+        digest: Digest::of(&bytes),
         size: bytes.len() as u64,
     };
     (bytes, descriptor)
@@ -227,7 +228,7 @@ pub fn readme(images: &[BundledImage], file_name: &str, split: bool) -> String {
 /// A tar file being written, and the checksum of every entry so far.
 struct TarWriter {
     builder: Option<tar::Builder<PartWriter>>,
-    sums: Vec<(String, String)>,
+    sums: Vec<(Digest, String)>,
     bytes: u64,
 }
 
@@ -243,7 +244,7 @@ fn header(size: u64) -> tar::Header {
 impl TarWriter {
     async fn append_bytes(&mut self, path: String, bytes: Vec<u8>) -> Result<()> {
         let mut builder = self.builder.take().context("the bundle is already closed")?;
-        self.sums.push((hex_of(&bytes), path.clone()));
+        self.sums.push((Digest::of(&bytes), path.clone()));
         self.bytes += bytes.len() as u64;
         let builder = tokio::task::spawn_blocking(move || {
             builder
@@ -268,9 +269,9 @@ impl TarWriter {
         let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(
             stream.stream.map_err(std::io::Error::other),
         ));
-        let path = blob_path(&descriptor.digest)?;
+        let path = blob_entry(&descriptor.digest);
         let entry_path = path.clone();
-        let (builder, hex, count) = tokio::task::spawn_blocking(move || {
+        let (builder, digest, count) = tokio::task::spawn_blocking(move || {
             let mut hashing = Hashing::new(reader);
             builder.append_data(
                 &mut header(descriptor.size),
@@ -278,29 +279,30 @@ impl TarWriter {
                 (&mut hashing).take(descriptor.size),
             )?;
             let count = hashing.count;
-            Ok::<_, std::io::Error>((builder, hashing.hex(), count))
+            Ok::<_, std::io::Error>((builder, hashing.digest(), count))
         })
         .await?
         .with_context(|| {
             format!("could not copy {} from {} into the bundle", layer.digest, source.name)
         })?;
-        if count != layer.size || format!("sha256:{hex}") != layer.digest {
+        if count != layer.size || digest != layer.digest {
             bail!(
-                "{} sent {} for {} ({count} bytes, sha256:{hex}), not the layer its manifest names ({} bytes); the bundle was not written",
+                "{} sent {} for {} ({count} bytes, {digest}), not the layer its manifest names ({} bytes); the bundle was not written",
                 source.registry,
                 source.name,
                 layer.digest,
                 layer.size
             );
         }
-        self.sums.push((hex, path));
+        self.sums.push((digest, path));
         self.bytes += count;
         self.builder = Some(builder);
         Ok(())
     }
 
     async fn finish(mut self) -> Result<(u64, Vec<PathBuf>)> {
-        let sums: String = self.sums.iter().map(|(hex, path)| format!("{hex}  {path}\n")).collect();
+        let sums: String =
+            self.sums.iter().map(|(digest, path)| format!("{}  {path}\n", digest.hex())).collect();
         let mut builder = self.builder.take().context("the bundle is already closed")?;
         let bytes = self.bytes + sums.len() as u64;
         let files = tokio::task::spawn_blocking(move || {
@@ -309,16 +311,6 @@ impl TarWriter {
         })
         .await??;
         Ok((bytes, files))
-    }
-}
-
-/// `blobs/sha256/<hex>` for a digest.
-pub fn blob_path(digest: &str) -> Result<String> {
-    match digest.split_once(':') {
-        Some((algorithm, hex)) if crate::names::is_digest(digest) => {
-            Ok(format!("blobs/{algorithm}/{hex}"))
-        }
-        _ => bail!("`{digest}` is not a sha256 digest"),
     }
 }
 
@@ -390,7 +382,7 @@ async fn write_entries(
     tar.append_bytes("index.json".into(), index).await?;
     tar.append_bytes("README.md".into(), readme.into_bytes()).await?;
     for (digest, bytes) in &contents.documents {
-        tar.append_bytes(blob_path(digest)?, bytes.clone()).await?;
+        tar.append_bytes(blob_entry(digest), bytes.clone()).await?;
     }
     for (layer, source) in &contents.layers {
         tar.append_layer(registry, source, layer).await?;
@@ -415,11 +407,12 @@ mod tests {
 
     #[test]
     fn the_index_names_every_image_for_containerd_and_docker() {
+        let root = Digest::of(b"root");
         let image = BundledImage {
             name: "docker.io/library/redis:7.2".into(),
-            root: Descriptor { media_type: OCI_INDEX.into(), digest: "sha256:ab".into(), size: 10 },
+            root: Descriptor { media_type: OCI_INDEX.into(), digest: root.clone(), size: 10 },
             root_platform: None,
-            platforms: vec![(Platform::parse("linux/arm64").unwrap(), "sha256:cd".into())],
+            platforms: vec![(Platform::parse("linux/arm64").unwrap(), Digest::of(b"arm64"))],
             layer_bytes: 5,
             built_from: None,
         };
@@ -433,10 +426,10 @@ mod tests {
             index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
             "docker.io/library/redis:7.2"
         );
-        assert_eq!(index["manifests"][0]["digest"], "sha256:ab");
+        assert_eq!(index["manifests"][0]["digest"], root.as_str());
         let readme = readme(std::slice::from_ref(&image), "deploy.tar", false);
         assert!(
-            readme.contains("- `docker.io/library/redis:7.2` (linux/arm64), `sha256:ab`"),
+            readme.contains(&format!("- `docker.io/library/redis:7.2` (linux/arm64), `{root}`")),
             "{readme}"
         );
         assert!(readme.contains("multiarch-action bundle load deploy.tar\n"), "{readme}");
@@ -450,22 +443,21 @@ mod tests {
         };
         let text = super::readme(&[built], "deploy.tar", false);
         assert!(
-            text.contains("- `r.example/acme/api:latest` (linux/arm64), `sha256:ab`, built from the Compose service `api`\n"),
+            text.contains(&format!("- `r.example/acme/api:latest` (linux/arm64), `{root}`, built from the Compose service `api`\n")),
             "{text}"
         );
     }
 
     #[test]
     fn a_kept_subset_becomes_its_own_index() {
-        let entry = json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:cd", "size": 3, "platform": {"os": "linux", "architecture": "arm64"}});
+        let entry = json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": Digest::of(b"arm64"), "size": 3, "platform": {"os": "linux", "architecture": "arm64"}});
         let (bytes, descriptor) = platform_index(std::slice::from_ref(&entry));
         let index: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(index["manifests"], json!([entry]));
-        assert_eq!(descriptor.digest, format!("sha256:{}", hex_of(&bytes)));
+        assert_eq!(descriptor.digest, Digest::of(&bytes));
         assert_eq!(
-            blob_path(&format!("sha256:{}", "0".repeat(64))).unwrap(),
-            format!("blobs/sha256/{}", "0".repeat(64))
+            blob_entry(&descriptor.digest),
+            format!("blobs/sha256/{}", descriptor.digest.hex())
         );
-        assert!(blob_path("sha256:zz").is_err());
     }
 }

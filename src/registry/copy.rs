@@ -1,18 +1,21 @@
-//! Reading manifests as raw bytes, copying a manifest and everything it
-//! names from one repository to another (mounting blobs within a registry,
-//! copying them across registries), and building the index that merges
-//! per-platform digests.
+//! Reading manifests as raw bytes (and configs, checked against their
+//! digests), copying a manifest and everything it names from one repository
+//! to another (mounting blobs within a registry, copying them across
+//! registries), and building the index that merges per-platform digests.
 
 use anyhow::{Context as _, Result, bail};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde_json::{Value, json};
-use sha2::Digest as _;
 
 use super::Registry;
 use super::layout::{Descriptor, is_index};
+use crate::digest::Digest;
 use crate::names::ImageName;
 use crate::platform::Platform;
 use crate::retry::{REGISTRY_POLICY, registry_transience, retry};
+
+/// Configs and manifests are read into memory; none is larger than this.
+const SMALL_BLOB_LIMIT: u64 = 16 << 20;
 
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -27,7 +30,7 @@ const ACCEPTED: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct RawManifest {
     pub bytes: bytes::Bytes,
-    pub digest: String,
+    pub digest: Digest,
     pub media_type: String,
     pub json: Value,
 }
@@ -92,17 +95,16 @@ pub fn merged_index(
             .into();
     }
     let bytes = serde_json::to_vec(&index).unwrap_or_default();
-    let hex: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
     let descriptor = Descriptor {
         media_type: OCI_INDEX.into(),
-        digest: format!("sha256:{hex}"),
+        digest: Digest::of(&bytes),
         size: bytes.len() as u64,
     };
     (bytes, descriptor)
 }
 
 /// Platforms that appear twice among `entries`, with their digests.
-pub fn duplicate_platforms(entries: &[MergeEntry]) -> Option<(Platform, String, String)> {
+pub fn duplicate_platforms(entries: &[MergeEntry]) -> Option<(Platform, Digest, Digest)> {
     for (i, a) in entries.iter().enumerate() {
         for b in &entries[i + 1..] {
             if let (Some(pa), Some(pb)) = (&a.platform, &b.platform)
@@ -134,6 +136,7 @@ impl Registry {
             })
             .await
             .with_context(|| format!("{reference} does not exist or cannot be read"))?;
+        let digest = super::answered_digest(&reference, &digest)?;
         let json: Value = serde_json::from_slice(&bytes)
             .with_context(|| format!("{reference} is not a JSON manifest"))?;
         let media_type =
@@ -149,11 +152,42 @@ impl Registry {
         Ok(RawManifest { bytes, digest, media_type, json })
     }
 
+    /// A small blob (a config) read whole, checked against its digest.
+    pub async fn small_blob(&self, image: &ImageName, blob: &Descriptor) -> Result<Vec<u8>> {
+        if blob.size > SMALL_BLOB_LIMIT {
+            bail!(
+                "{}: the config {} is {} bytes; configs are expected to be small",
+                image.name,
+                blob.digest,
+                blob.size
+            );
+        }
+        let stream = self.layer_stream(image, &blob.digest).await?;
+        let chunks: Vec<bytes::Bytes> = stream
+            .stream
+            .try_collect()
+            .await
+            .with_context(|| format!("could not read {} of {}", blob.digest, image.name))?;
+        let bytes = chunks.concat();
+        if Digest::of(&bytes) != blob.digest {
+            bail!(
+                "{} sent content for {} that does not match its digest",
+                image.registry,
+                blob.digest
+            );
+        }
+        Ok(bytes)
+    }
+
     /// The entries a digest contributes to a merged index: the platform
     /// manifests (and attestations) of an index, or a single manifest with
     /// the platform its config declares.
-    pub async fn merge_entries(&self, image: &ImageName, digest: &str) -> Result<Vec<MergeEntry>> {
-        let manifest = self.raw_manifest(image, digest).await?;
+    pub async fn merge_entries(
+        &self,
+        image: &ImageName,
+        digest: &Digest,
+    ) -> Result<Vec<MergeEntry>> {
+        let manifest = self.raw_manifest(image, digest.as_str()).await?;
         if is_index(&manifest.media_type) {
             let entries = manifest
                 .json
@@ -192,9 +226,9 @@ impl Registry {
         &self,
         source: &ImageName,
         target: &ImageName,
-        digest: &str,
+        digest: &Digest,
     ) -> Result<()> {
-        let manifest = self.raw_manifest(source, digest).await?;
+        let manifest = self.raw_manifest(source, digest.as_str()).await?;
         let (children, blobs) = manifest.children();
         for child in &children {
             Box::pin(self.copy_manifest(source, target, &child.digest)).await?;
@@ -204,7 +238,8 @@ impl Registry {
             .buffer_unordered(4)
             .try_collect::<Vec<()>>()
             .await?;
-        self.put_manifest(target, digest, &manifest.descriptor(), manifest.bytes.clone()).await
+        self.put_manifest(target, digest.as_str(), &manifest.descriptor(), manifest.bytes.clone())
+            .await
     }
 
     async fn copy_blob(
@@ -254,13 +289,14 @@ impl Registry {
             + 'static,
     {
         let target_ref = Self::reference(target, None)?;
-        if self.client.blob_exists(&target_ref, &blob.digest).await.unwrap_or(false) {
+        let digest = blob.digest.as_str();
+        if self.client.blob_exists(&target_ref, digest).await.unwrap_or(false) {
             return Ok(false);
         }
         if let Some(source) = mount_from {
             let source_ref = Self::reference(source, None)?;
-            if self.client.mount_blob(&target_ref, &source_ref, &blob.digest).await.is_ok()
-                && self.client.blob_exists(&target_ref, &blob.digest).await.unwrap_or(false)
+            if self.client.mount_blob(&target_ref, &source_ref, digest).await.is_ok()
+                && self.client.blob_exists(&target_ref, digest).await.unwrap_or(false)
             {
                 return Ok(false);
             }
@@ -271,7 +307,7 @@ impl Registry {
             registry_transience,
             || async {
                 let body = open().await?;
-                self.client.push_blob_stream(&target_ref, body, &blob.digest, Some(blob.size)).await
+                self.client.push_blob_stream(&target_ref, body, digest, Some(blob.size)).await
             },
         )
         .await?;
@@ -279,8 +315,8 @@ impl Registry {
     }
 
     /// Whether `image` already holds the manifest `digest`.
-    pub async fn has_manifest(&self, image: &ImageName, digest: &str) -> bool {
-        self.resolve(image, digest).await.is_ok()
+    pub async fn has_manifest(&self, image: &ImageName, digest: &Digest) -> bool {
+        self.resolve(image, digest.as_str()).await.is_ok()
     }
 }
 
@@ -307,31 +343,30 @@ pub fn check_merge(entries: &[MergeEntry], required: &[Platform]) -> Result<()> 
 mod tests {
     use super::*;
 
-    fn entry(platform: Option<&str>, digest: &str) -> MergeEntry {
+    fn entry(platform: Option<&str>, content: &str) -> MergeEntry {
+        let digest = Digest::of(content.as_bytes());
         MergeEntry {
-            descriptor: Descriptor {
-                media_type: OCI_MANIFEST.into(),
-                digest: digest.into(),
-                size: 10,
-            },
-            platform: platform.map(|p| Platform::parse(p).unwrap()),
             entry: json!({"mediaType": OCI_MANIFEST, "digest": digest, "size": 10}),
+            descriptor: Descriptor { media_type: OCI_MANIFEST.into(), digest, size: 10 },
+            platform: platform.map(|p| Platform::parse(p).unwrap()),
         }
     }
 
     #[test]
     fn merge_checks_name_duplicates_and_gaps() {
-        let amd = entry(Some("linux/amd64"), "sha256:a");
-        let arm = entry(Some("linux/arm64"), "sha256:b");
-        let attestation = entry(None, "sha256:c");
+        let amd = entry(Some("linux/amd64"), "a");
+        let arm = entry(Some("linux/arm64"), "b");
+        let attestation = entry(None, "c");
         let required = Platform::parse_list("linux/amd64,linux/arm64").unwrap();
         assert!(check_merge(&[amd.clone(), arm.clone(), attestation.clone()], &required).is_ok());
-        let error = check_merge(&[amd.clone(), entry(Some("linux/amd64"), "sha256:d")], &[])
-            .unwrap_err()
-            .to_string();
+        let other = entry(Some("linux/amd64"), "d");
+        let error = check_merge(&[amd.clone(), other.clone()], &[]).unwrap_err().to_string();
         assert_eq!(
             error,
-            "digests: sha256:a and sha256:d are both linux/amd64; give one digest per platform"
+            format!(
+                "digests: {} and {} are both linux/amd64; give one digest per platform",
+                amd.descriptor.digest, other.descriptor.digest
+            )
         );
         let error = check_merge(&[amd], &required).unwrap_err().to_string();
         assert!(error.starts_with("digests: no digest is for linux/arm64"), "{error}");
@@ -339,15 +374,14 @@ mod tests {
 
     #[test]
     fn the_merged_index_is_content_addressed() {
-        let entries = [entry(Some("linux/amd64"), "sha256:a")];
+        let entries = [entry(Some("linux/amd64"), "a")];
         let (bytes, descriptor) =
             merged_index(&entries, &[("org.opencontainers.image.version".into(), "1.0.0".into())]);
         let json: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(json["mediaType"], OCI_INDEX);
-        assert_eq!(json["manifests"][0]["digest"], "sha256:a");
+        assert_eq!(json["manifests"][0]["digest"], entries[0].descriptor.digest.as_str());
         assert_eq!(json["annotations"]["org.opencontainers.image.version"], "1.0.0");
-        let hex: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(descriptor.digest, format!("sha256:{hex}"));
+        assert_eq!(descriptor.digest, Digest::of(&bytes));
         assert_eq!(descriptor.size, bytes.len() as u64);
     }
 }

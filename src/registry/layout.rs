@@ -9,12 +9,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use serde::Deserialize;
 
+use crate::digest::Digest;
+
 /// A content descriptor: what a manifest or index says of one child.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor {
     pub media_type: String,
-    pub digest: String,
+    pub digest: Digest,
     pub size: u64,
 }
 
@@ -47,6 +49,14 @@ pub fn is_index(media_type: &str) -> bool {
     media_type.ends_with("image.index.v1+json") || media_type.ends_with("manifest.list.v2+json")
 }
 
+/// Where a layout keeps its blobs, each under its hex digits.
+pub const BLOBS: &str = "blobs/sha256/";
+
+/// The path of a blob inside a layout: `blobs/sha256/<hex>`.
+pub fn blob_entry(digest: &Digest) -> String {
+    format!("{BLOBS}{}", digest.hex())
+}
+
 impl Layout {
     pub fn open(dir: &Path) -> Result<Layout> {
         if !dir.join("index.json").is_file() {
@@ -55,17 +65,12 @@ impl Layout {
         Ok(Layout { dir: dir.to_path_buf() })
     }
 
-    pub fn blob_path(&self, digest: &str) -> Result<PathBuf> {
-        let (algorithm, hex) =
-            digest.split_once(':').with_context(|| format!("`{digest}` is not a digest"))?;
-        if !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-            bail!("`{digest}` is not a digest");
-        }
-        Ok(self.dir.join("blobs").join(algorithm).join(hex))
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.dir.join(blob_entry(digest))
     }
 
-    pub fn read_blob(&self, digest: &str) -> Result<Vec<u8>> {
-        let path = self.blob_path(digest)?;
+    pub fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
+        let path = self.blob_path(digest);
         std::fs::read(&path).with_context(|| format!("the image layout lacks {digest}"))
     }
 
@@ -117,17 +122,16 @@ impl Layout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sha2::Digest as _;
+    use crate::digest::Digest;
 
-    fn put(dir: &Path, content: &str) -> String {
-        let hex: String =
-            sha2::Sha256::digest(content.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    fn put(dir: &Path, content: &str) -> Digest {
+        let digest = Digest::of(content.as_bytes());
         std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
-        std::fs::write(dir.join("blobs/sha256").join(&hex), content).unwrap();
-        format!("sha256:{hex}")
+        std::fs::write(dir.join("blobs/sha256").join(digest.hex()), content).unwrap();
+        digest
     }
 
-    fn descriptor(media_type: &str, digest: &str, size: usize) -> String {
+    fn descriptor(media_type: &str, digest: &Digest, size: usize) -> String {
         format!(r#"{{"mediaType":"{media_type}","digest":"{digest}","size":{size}}}"#)
     }
 
@@ -175,16 +179,29 @@ mod tests {
     #[test]
     fn a_missing_blob_is_named() {
         let dir = tempfile::tempdir().unwrap();
+        let absent = Digest::of(b"absent");
         std::fs::write(
             dir.path().join("index.json"),
             format!(
                 r#"{{"manifests":[{}]}}"#,
-                descriptor("application/vnd.oci.image.manifest.v1+json", "sha256:00", 2)
+                descriptor("application/vnd.oci.image.manifest.v1+json", &absent, 2)
             ),
         )
         .unwrap();
         let error = Layout::open(dir.path()).unwrap().push_order().unwrap_err().to_string();
-        assert!(error.contains("lacks sha256:00"), "{error}");
+        assert!(error.contains(&format!("lacks {absent}")), "{error}");
         assert!(Layout::open(Path::new("/nonexistent")).is_err());
+    }
+
+    #[test]
+    fn a_digest_that_is_not_sha256_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("index.json"),
+            r#"{"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:00","size":2}]}"#,
+        )
+        .unwrap();
+        let error = format!("{:#}", Layout::open(dir.path()).unwrap().root().unwrap_err());
+        assert!(error.contains("`sha256:00` is not a sha256 digest"), "{error}");
     }
 }

@@ -15,6 +15,7 @@ use oci_client::manifest::{ImageIndexEntry, OciImageManifest, OciManifest};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 
+use crate::digest::Digest;
 use crate::names::{Credentials, ImageName, canonical_registry};
 use crate::platform::Platform;
 use crate::retry::{REGISTRY_POLICY, registry_transience, retry};
@@ -35,13 +36,13 @@ pub struct Registry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlatformImage {
     pub platform: Platform,
-    pub digest: String,
+    pub digest: Digest,
     /// Compressed size: config and layers.
     pub size: u64,
     /// The platform its config declares (os, architecture, variant).
     pub config_platform: Option<Platform>,
     /// Layer digests, bottom first.
-    pub layers: Vec<String>,
+    pub layers: Vec<Digest>,
     /// For each layer, the build step that made it (the config's history).
     pub layer_steps: Vec<String>,
 }
@@ -49,24 +50,33 @@ pub struct PlatformImage {
 impl PlatformImage {
     /// One platform's image from its manifest and config; `platform` as its
     /// index entry claims, else what the config declares; None when neither
-    /// names one.
+    /// names one. A layer digest that is not sha256 is an error.
     pub fn read(
-        digest: &str,
+        digest: &Digest,
         platform: Option<Platform>,
         manifest: &OciImageManifest,
         config: &str,
-    ) -> Option<PlatformImage> {
+    ) -> Result<Option<PlatformImage>> {
         let size = manifest.config.size.max(0) as u64
             + manifest.layers.iter().map(|l| l.size.max(0) as u64).sum::<u64>();
+        let layers = manifest
+            .layers
+            .iter()
+            .map(|l| Digest::parse(&l.digest))
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("a layer of {digest}"))?;
         let (config_platform, layer_steps) = read_config(config, manifest.layers.len());
-        Some(PlatformImage {
-            platform: platform.or_else(|| config_platform.clone())?,
-            digest: digest.to_string(),
+        let Some(platform) = platform.or_else(|| config_platform.clone()) else {
+            return Ok(None);
+        };
+        Ok(Some(PlatformImage {
+            platform,
+            digest: digest.clone(),
             size,
             config_platform,
-            layers: manifest.layers.iter().map(|l| l.digest.clone()).collect(),
+            layers,
             layer_steps,
-        })
+        }))
     }
 }
 
@@ -74,9 +84,9 @@ impl PlatformImage {
 /// it as `unknown/unknown`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attestation {
-    pub digest: String,
+    pub digest: Digest,
     /// The platform manifest it describes.
-    pub describes: Option<String>,
+    pub describes: Option<Digest>,
 }
 
 /// The platform a config blob declares, and the step behind each layer.
@@ -142,7 +152,7 @@ impl Registry {
 
     fn reference(image: &ImageName, suffix: Option<&str>) -> Result<Reference> {
         let text = match suffix {
-            Some(s) if s.starts_with("sha256:") => image.with_digest(s),
+            Some(s) if Digest::parse(s).is_ok() => image.with_digest(s),
             Some(tag) => image.with_tag(tag),
             None => image.name.clone(),
         };
@@ -290,14 +300,16 @@ impl Registry {
     }
 
     /// The digest a tag (or digest) of `image` points to.
-    pub async fn resolve(&self, image: &ImageName, tag: &str) -> Result<String> {
+    pub async fn resolve(&self, image: &ImageName, tag: &str) -> Result<Digest> {
         let reference = Self::reference(image, Some(tag))?;
         let auth = self.auth(&image.registry);
-        retry(&format!("resolving {reference}"), REGISTRY_POLICY, registry_transience, || {
-            self.client.fetch_manifest_digest(&reference, &auth)
-        })
-        .await
-        .with_context(|| format!("could not resolve {reference} in the registry"))
+        let found =
+            retry(&format!("resolving {reference}"), REGISTRY_POLICY, registry_transience, || {
+                self.client.fetch_manifest_digest(&reference, &auth)
+            })
+            .await
+            .with_context(|| format!("could not resolve {reference} in the registry"))?;
+        answered_digest(&reference, &found)
     }
 
     /// The platform images of the index at `digest`, attestations left out.
@@ -306,11 +318,11 @@ impl Registry {
     pub async fn platform_images(
         &self,
         image: &ImageName,
-        digest: &str,
+        digest: &Digest,
         known: &[PlatformImage],
     ) -> Result<(Vec<PlatformImage>, Vec<Attestation>)> {
         let auth = self.auth(&image.registry);
-        let reference = Self::reference(image, Some(digest))?;
+        let reference = Self::reference(image, Some(digest.as_str()))?;
         let (manifest, _) =
             retry(&format!("reading {reference}"), REGISTRY_POLICY, registry_transience, || {
                 self.client.pull_manifest(&reference, &auth)
@@ -322,7 +334,7 @@ impl Registry {
             OciManifest::Image(_) => {
                 // A single-platform image without an index: it declares its
                 // platform in its config.
-                let image_info = match known.iter().find(|k| k.digest == digest) {
+                let image_info = match known.iter().find(|k| k.digest == *digest) {
                     Some(known) => known.clone(),
                     None => self.platform_image(image, digest, None).await?,
                 };
@@ -332,28 +344,33 @@ impl Registry {
         let attestations: Vec<Attestation> = entries
             .iter()
             .filter(|e| is_attestation(e))
-            .map(|e| Attestation {
-                digest: e.digest.clone(),
-                describes: e
-                    .annotations
-                    .as_ref()
-                    .and_then(|a| a.get("vnd.docker.reference.digest").cloned()),
+            .map(|e| {
+                Ok(Attestation {
+                    digest: answered_digest(&reference, &e.digest)?,
+                    describes: e
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.get("vnd.docker.reference.digest"))
+                        .and_then(|d| Digest::parse(d).ok()),
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         // Every platform's manifest and config not known yet, read concurrently.
-        let reads = entries.iter().filter(|e| !is_attestation(e)).filter_map(|entry| {
-            let platform = entry_platform(entry)?;
+        let mut reads = Vec::new();
+        for entry in entries.iter().filter(|e| !is_attestation(e)) {
+            let Some(platform) = entry_platform(entry) else { continue };
+            let digest = answered_digest(&reference, &entry.digest)?;
             let known = known
                 .iter()
-                .find(|k| k.digest == entry.digest)
+                .find(|k| k.digest == digest)
                 .map(|k| PlatformImage { platform: platform.clone(), ..k.clone() });
-            Some(async move {
+            reads.push(async move {
                 match known {
                     Some(known) => Ok(known),
-                    None => self.platform_image(image, &entry.digest, Some(platform)).await,
+                    None => self.platform_image(image, &digest, Some(platform)).await,
                 }
-            })
-        });
+            });
+        }
         let images = futures_util::future::try_join_all(reads).await?;
         Ok((images, attestations))
     }
@@ -363,11 +380,11 @@ impl Registry {
     async fn platform_image(
         &self,
         image: &ImageName,
-        digest: &str,
+        digest: &Digest,
         platform: Option<Platform>,
     ) -> Result<PlatformImage> {
         let auth = self.auth(&image.registry);
-        let reference = Self::reference(image, Some(digest))?;
+        let reference = Self::reference(image, Some(digest.as_str()))?;
         let (manifest, _, config) =
             retry(&format!("reading {reference}"), REGISTRY_POLICY, registry_transience, || {
                 self.client.pull_manifest_and_config(&reference, &auth)
@@ -375,6 +392,7 @@ impl Registry {
             .await
             .with_context(|| format!("could not read {reference}"))?;
         PlatformImage::read(digest, platform, &manifest, &config)
+            .with_context(|| format!("could not read {reference}"))?
             .with_context(|| format!("{reference} declares no platform"))
     }
 
@@ -415,11 +433,11 @@ impl Registry {
     pub async fn layer_stream(
         &self,
         image: &ImageName,
-        digest: &str,
+        digest: &Digest,
     ) -> Result<oci_client::client::SizedStream> {
         let reference = Self::reference(image, None)?;
         retry(&format!("reading layer {digest}"), REGISTRY_POLICY, registry_transience, || {
-            self.client.pull_blob_stream(&reference, digest)
+            self.client.pull_blob_stream(&reference, digest.as_str())
         })
         .await
         .with_context(|| format!("could not read layer {digest} of {}", image.name))
@@ -436,6 +454,12 @@ pub fn is_attestation(entry: &ImageIndexEntry) -> bool {
 
 pub fn entry_platform(entry: &ImageIndexEntry) -> Option<Platform> {
     Platform::from_oci_json(&serde_json::to_value(entry.platform.as_ref()?).ok()?)
+}
+
+/// A digest as a registry's answer for `reference` gives it (a header, an
+/// index entry), parsed.
+fn answered_digest(reference: &Reference, text: &str) -> Result<Digest> {
+    Digest::parse(text).with_context(|| format!("the registry's answer for {reference}"))
 }
 
 fn is_not_found(error: &OciDistributionError) -> bool {

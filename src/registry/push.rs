@@ -66,7 +66,7 @@ impl Registry {
         let puts = images.iter().map(|manifest| async move {
             self.put_manifest(
                 image,
-                &manifest.digest,
+                manifest.digest.as_str(),
                 manifest,
                 layout.read_blob(&manifest.digest)?.into(),
             )
@@ -74,8 +74,13 @@ impl Registry {
         });
         futures_util::future::try_join_all(puts).await?;
         for index in indexes {
-            self.put_manifest(image, &index.digest, index, layout.read_blob(&index.digest)?.into())
-                .await?;
+            self.put_manifest(
+                image,
+                index.digest.as_str(),
+                index,
+                layout.read_blob(&index.digest)?.into(),
+            )
+            .await?;
         }
         Ok(stats)
     }
@@ -94,14 +99,14 @@ impl Registry {
                 &format!("checking {} in {}", blob.digest, image.name),
                 REGISTRY_POLICY,
                 registry_transience,
-                || self.client.blob_exists(&reference, &blob.digest),
+                || self.client.blob_exists(&reference, blob.digest.as_str()),
             )
             .await
             .unwrap_or(false);
         if exists {
             return Ok((false, blob.size));
         }
-        let path = layout.blob_path(&blob.digest)?;
+        let path = layout.blob_path(&blob.digest);
         retry(
             &format!("uploading {} to {}", blob.digest, image.name),
             REGISTRY_POLICY,
@@ -119,7 +124,9 @@ impl Registry {
                             error.to_string(),
                         ))
                     });
-                self.client.push_blob_stream(&reference, body, &blob.digest, Some(blob.size)).await
+                self.client
+                    .push_blob_stream(&reference, body, blob.digest.as_str(), Some(blob.size))
+                    .await
             },
         )
         .await
@@ -151,6 +158,7 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest::Digest;
 
     #[test]
     fn layers_and_large_blobs_are_asked_for_first() {
@@ -164,8 +172,7 @@ mod tests {
             ("application/vnd.in-toto+json", 5 << 20, true),
         ];
         for (media_type, size, ask) in cases {
-            let blob =
-                Descriptor { media_type: media_type.into(), digest: "sha256:00".into(), size };
+            let blob = Descriptor { media_type: media_type.into(), digest: Digest::of(b""), size };
             assert_eq!(worth_asking_first(&blob), ask, "{media_type} of {size} bytes");
         }
     }
