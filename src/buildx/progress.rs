@@ -26,7 +26,7 @@ struct SolveStatus {
     statuses: Vec<VertexStatus>,
 }
 
-/// A sub-step of a vertex, e.g. `exporting manifest list sha256:…`.
+/// A sub-step of a vertex, e.g. `transferring context`.
 #[derive(Debug, Deserialize)]
 struct VertexStatus {
     #[serde(default)]
@@ -161,11 +161,6 @@ pub struct Progress {
     announced: HashMap<String, bool>,
     finished: HashMap<String, Step>,
     order: Vec<String>,
-    /// Digests the image exporter reported writing: the manifest list, and
-    /// the image manifests.
-    exported_list: Option<String>,
-    exported_manifests: Vec<String>,
-    export_done: bool,
     failure: BuildFailure,
     warnings: Vec<BuildWarning>,
     emulation_failure: bool,
@@ -276,7 +271,7 @@ impl Progress {
             self.render_vertex(vertex, &mut out);
         }
         for status in status.statuses.iter().filter(|s| s.completed.is_some()) {
-            self.read_finished_status(status, &mut out);
+            self.show_transfer(status, &mut out);
         }
         for log in status.logs {
             let n = self.number(&log.vertex);
@@ -331,9 +326,6 @@ impl Progress {
         } else {
             out.push(format!("#{n} DONE {seconds:.1}s"));
         }
-        if vertex.name.starts_with("exporting to oci image format") && vertex.error.is_empty() {
-            self.export_done = true;
-        }
         self.order.push(vertex.digest.clone());
         self.finished.insert(
             vertex.digest,
@@ -348,34 +340,14 @@ impl Progress {
         );
     }
 
-    /// A finished sub-step: a context transfer is shown once; the
-    /// exporter's manifests are noted.
-    fn read_finished_status(&mut self, status: &VertexStatus, out: &mut Vec<String>) {
+    /// Shows a finished sub-step when it is a context transfer
+    /// (`transferring context: 27 B done`), once.
+    fn show_transfer(&mut self, status: &VertexStatus, out: &mut Vec<String>) {
         if status.id.starts_with("transferring ")
             && self.transfers_shown.insert(format!("{} {}", status.vertex, status.id))
         {
             let n = self.number(&status.vertex);
             out.push(format!("#{n} {} {} done", status.id, human_bytes(status.current)));
-        } else if let Some(digest) = status.id.strip_prefix("exporting manifest list ") {
-            self.exported_list = Some(digest.to_string());
-        } else if let Some(digest) = status.id.strip_prefix("exporting manifest ")
-            && !self.exported_manifests.iter().any(|d| d == digest)
-        {
-            self.exported_manifests.push(digest.to_string());
-        }
-    }
-
-    /// The image an OCI export wrote, once the export step has finished: its
-    /// manifest list, or its one manifest. Its blobs are in the layout by
-    /// then, while buildx itself has yet to finish.
-    pub fn exported_root(&self) -> Option<&str> {
-        if !self.export_done {
-            return None;
-        }
-        match (&self.exported_list, self.exported_manifests.as_slice()) {
-            (Some(list), _) => Some(list),
-            (None, [only]) => Some(only),
-            _ => None,
         }
     }
 
