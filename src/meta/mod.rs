@@ -131,21 +131,3 @@ impl Default for Separators {
         Separators { tags: "\n".to_string(), labels: "\n".to_string() }
     }
 }
-
-impl Meta {
-    /// `image:tag` for every image and tag, image by image.
-    pub fn references(&self, images: &[String]) -> Vec<String> {
-        images
-            .iter()
-            .flat_map(|image| {
-                let image = image.trim().to_ascii_lowercase();
-                self.tags.iter().map(move |tag| format!("{image}:{}", tag.name))
-            })
-            .collect()
-    }
-
-    /// The tag names, in order.
-    pub fn tag_names(&self) -> Vec<&str> {
-        self.tags.iter().map(|t| t.name.as_str()).collect()
-    }
-}
