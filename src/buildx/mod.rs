@@ -3,7 +3,7 @@
 //! `create`, `rm`), and `build` with its log streamed live.
 
 pub(crate) mod builder;
-pub mod metadata;
+pub(crate) mod metadata;
 pub mod progress;
 
 use std::path::{Path, PathBuf};
@@ -37,7 +37,7 @@ pub fn locate(path_var: Option<&str>) -> Result<PathBuf> {
 
 /// A private Docker config directory holding the credentials and builder
 /// state for this run; removed when dropped.
-pub struct DockerConfig {
+pub(crate) struct DockerConfig {
     dir: tempfile::TempDir,
 }
 
@@ -45,7 +45,7 @@ impl DockerConfig {
     /// The directory, with the credentials and the machine's buildx node
     /// name (see [`node_name`]) taken from `user_buildx`, the user's buildx
     /// configuration.
-    pub fn create(
+    pub(crate) fn create(
         run: &str,
         credentials: &[Credential],
         user_buildx: Option<&Path>,
@@ -64,12 +64,12 @@ impl DockerConfig {
         Ok(DockerConfig { dir })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
     /// Removes the directory now, reporting failure.
-    pub fn remove(self) -> Result<()> {
+    pub(crate) fn remove(self) -> Result<()> {
         self.dir.close().context("could not remove the private Docker config directory")
     }
 }
@@ -84,7 +84,7 @@ const NODE_NAME_FILE: &str = ".buildNodeID";
 /// reuses it sends only what changed; a new name each run would send the
 /// whole context every time (some 5 s for a 512 MB file). When the user's
 /// directory cannot be read or written, a name for this run alone.
-pub fn node_name(user_buildx: Option<&Path>) -> String {
+pub(crate) fn node_name(user_buildx: Option<&Path>) -> String {
     let fresh = || format!("{:016x}", rand::random::<u64>());
     let Some(dir) = user_buildx else { return fresh() };
     let file = dir.join(NODE_NAME_FILE);
@@ -116,7 +116,7 @@ pub fn node_name(user_buildx: Option<&Path>) -> String {
 }
 
 /// `config.json` with an `auths` entry per credential.
-pub fn docker_config_json(credentials: &[Credential]) -> String {
+pub(crate) fn docker_config_json(credentials: &[Credential]) -> String {
     let auths: serde_json::Map<String, serde_json::Value> = credentials
         .iter()
         .map(|c| (c.server_address(), serde_json::json!({ "auth": c.docker_config_auth() })))
@@ -125,7 +125,7 @@ pub fn docker_config_json(credentials: &[Credential]) -> String {
 }
 
 /// `buildx create` for the first node.
-pub fn create_args(
+pub(crate) fn create_args(
     name: &str,
     image: &str,
     config: &BuilderConfig,
@@ -152,7 +152,7 @@ pub fn create_args(
 }
 
 /// `buildx create --append` for one extra node.
-pub fn append_args(name: &str, node: &AppendNode, toml: Option<&Path>) -> Vec<String> {
+pub(crate) fn append_args(name: &str, node: &AppendNode, toml: Option<&Path>) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "create".into(),
         "--append".into(),
@@ -204,7 +204,7 @@ impl BuilderInfo {
 }
 
 #[derive(Clone)]
-pub struct Buildx {
+pub(crate) struct Buildx {
     binary: PathBuf,
     config_dir: PathBuf,
     /// Where buildx keeps its builders: the run's private directory, or the
@@ -215,7 +215,7 @@ pub struct Buildx {
 }
 
 impl Buildx {
-    pub fn new(
+    pub(crate) fn new(
         binary: PathBuf,
         config: &DockerConfig,
         env: Vec<(String, crate::names::Secret)>,
@@ -229,7 +229,7 @@ impl Buildx {
     }
 
     /// The same, finding builders in the user's buildx configuration.
-    pub fn with_builders_from(self, dir: PathBuf) -> Buildx {
+    pub(crate) fn with_builders_from(self, dir: PathBuf) -> Buildx {
         Buildx { builders_dir: dir, ..self }
     }
 
@@ -265,21 +265,21 @@ impl Buildx {
     }
 
     /// The version of buildx (`buildx version`), e.g. 0.13.1.
-    pub async fn version(&self) -> Result<semver::Version> {
+    pub(crate) async fn version(&self) -> Result<semver::Version> {
         let text = self.run(&["version".into()]).await?;
         parse_version(&text)
             .with_context(|| format!("could not read the version of buildx from `{}`", text.trim()))
     }
 
     /// Starts the builder if needed and reports its driver and platforms.
-    pub async fn inspect(&self, builder: &str) -> Result<BuilderInfo> {
+    pub(crate) async fn inspect(&self, builder: &str) -> Result<BuilderInfo> {
         let text = self.run(&["inspect".into(), "--bootstrap".into(), builder.into()]).await?;
         Ok(BuilderInfo::parse(&text))
     }
 
     /// Creates a `docker-container` builder from `image`, configured as
     /// `config` says, with its extra nodes appended.
-    pub async fn create_container_builder(
+    pub(crate) async fn create_container_builder(
         &self,
         name: &str,
         image: &str,
@@ -307,12 +307,12 @@ impl Buildx {
     }
 
     /// Removes a builder we created, its container and state volume.
-    pub async fn remove_builder(&self, name: &str) -> Result<()> {
+    pub(crate) async fn remove_builder(&self, name: &str) -> Result<()> {
         self.run(&["rm".into(), "--force".into(), name.into()]).await.map(|_| ())
     }
 
     /// Runs `buildx build`, forwarding its log line by line as it comes.
-    pub async fn build(&self, args: &[String], mut on_line: impl FnMut(&str)) -> Result<()> {
+    pub(crate) async fn build(&self, args: &[String], mut on_line: impl FnMut(&str)) -> Result<()> {
         let mut child = self
             .command(args)
             .stdin(Stdio::null())
@@ -364,7 +364,7 @@ impl Buildx {
 
 /// The version in `buildx version` output (`github.com/docker/buildx
 /// v0.19.3 48d6a39`, or a distribution's `0.13.1+ds1`).
-pub fn parse_version(text: &str) -> Option<semver::Version> {
+pub(crate) fn parse_version(text: &str) -> Option<semver::Version> {
     let word = text.split_whitespace().nth(1)?.trim_start_matches('v');
     let core: String = word.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
     semver::Version::parse(&core).ok()

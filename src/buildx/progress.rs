@@ -116,7 +116,7 @@ pub struct BuildFailure {
 /// format error`, a `qemu-…` interpreter not found, or the loader of an
 /// executable that exists reported missing (`exec /bin/sh: no such file or
 /// directory`).
-pub fn is_emulation_failure(line: &str) -> bool {
+pub(crate) fn is_emulation_failure(line: &str) -> bool {
     let line = line.to_ascii_lowercase();
     if line.contains("exec format error") {
         return true;
@@ -206,7 +206,7 @@ fn build_warning(warning: VertexWarning) -> (String, BuildWarning) {
 }
 
 /// The platform a step runs for, from its `[linux/arm64 2/3]` prefix.
-pub fn step_platform(name: &str) -> Option<Platform> {
+pub(crate) fn step_platform(name: &str) -> Option<Platform> {
     let token = platform_token(name)?;
     match token.split_once("->") {
         // `[linux/amd64->arm64 builder 3/4]`: built on amd64 for arm64.
@@ -219,7 +219,7 @@ pub fn step_platform(name: &str) -> Option<Platform> {
 
 /// Whether a step runs on the build platform for another target (a
 /// cross-compiling stage, `[linux/amd64->arm64 …]`): never under QEMU.
-pub fn is_cross_step(name: &str) -> bool {
+pub(crate) fn is_cross_step(name: &str) -> bool {
     platform_token(name).is_some_and(|token| token.contains("->"))
 }
 
@@ -373,7 +373,7 @@ impl Progress {
 }
 
 /// BuildKit's own time: from the first step's start to the last step's end.
-pub fn solve_seconds(steps: &[Step]) -> f64 {
+pub(crate) fn solve_seconds(steps: &[Step]) -> f64 {
     let start = steps.iter().filter_map(|s| s.started).min();
     let end = steps.iter().filter_map(|s| s.completed).max();
     match (start, end) {
@@ -393,7 +393,7 @@ pub struct PlatformTime {
 }
 
 /// Where the time went, per platform, and the slowest steps.
-pub fn timings(
+pub(crate) fn timings(
     steps: &[Step],
     emulated: &[Platform],
     slowest: usize,

@@ -12,8 +12,6 @@ use anyhow::{Result, bail};
 mod table;
 pub use table::{INPUTS, OUTPUTS, OutputDef};
 
-pub use table::{DEFAULT_BUILDKIT_IMAGE, DEFAULT_QEMU_IMAGE};
-
 /// What an input holds, and so how it is parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -74,7 +72,7 @@ pub struct InputDef {
     pub doc: &'static str,
 }
 
-pub fn find(name: &str) -> Option<&'static InputDef> {
+pub(crate) fn find(name: &str) -> Option<&'static InputDef> {
     INPUTS.iter().find(|i| i.name == name)
 }
 
@@ -111,7 +109,7 @@ impl std::fmt::Debug for RawInputs {
 
 /// The environment variable the runner sets for an input: uppercased,
 /// spaces to `_`, hyphens kept.
-pub fn env_name(input: &str) -> String {
+pub(crate) fn env_name(input: &str) -> String {
     format!("INPUT_{}", input.to_uppercase().replace(' ', "_"))
 }
 
@@ -254,14 +252,14 @@ impl RawInputs {
 
 /// Splits a list input: newline-separated, and comma-separated too when
 /// `commas` (for values that never contain a comma).
-pub fn split_list(text: &str, commas: bool) -> Vec<String> {
+pub(crate) fn split_list(text: &str, commas: bool) -> Vec<String> {
     let separators: &[char] = if commas { &[',', '\n'] } else { &['\n'] };
     text.split(separators).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
 /// The one grammar of every switch: `true`/`false`, `yes`/`no`, `on`/`off`,
 /// `1`/`0`, in any case; empty is `false`.
-pub fn parse_bool(name: &str, value: &str) -> Result<bool> {
+pub(crate) fn parse_bool(name: &str, value: &str) -> Result<bool> {
     match value.to_ascii_lowercase().as_str() {
         "true" | "yes" | "on" | "1" => Ok(true),
         "false" | "no" | "off" | "0" | "" => Ok(false),
@@ -335,7 +333,7 @@ mod tests {
         assert_eq!(raw.get("images"), "ghcr.io/acme/app");
         assert_eq!(raw.get("build-args"), "A=1\nB=2");
         assert_eq!(raw.get("platforms"), "linux/amd64,linux/arm64");
-        assert_eq!(raw.get("qemu-image"), DEFAULT_QEMU_IMAGE);
+        assert_eq!(raw.get("qemu-image"), table::DEFAULT_QEMU_IMAGE);
     }
 
     #[test]

@@ -258,7 +258,7 @@ impl<'a> Globals<'a> {
 /// [`default_tag_rules`](super::default_tag_rules); `user_labels` and
 /// `user_annotations` override the generated ones (label values may hold
 /// the same expressions as tag values).
-pub fn compute(
+pub(crate) fn compute(
     ctx: &Context,
     images: &[String],
     rules: &[TagRule],

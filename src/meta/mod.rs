@@ -19,17 +19,17 @@ mod tests;
 
 use std::collections::BTreeMap;
 
-pub use compute::compute;
+pub(crate) use compute::compute;
 pub use error::MetaError;
-pub use guard::{GuardOutcome, HeldBack, guard_floating};
-pub use labels::{
-    Annotation, AnnotationInput, AnnotationLevel, annotation_args, parse_annotations, parse_labels,
-};
+pub(crate) use guard::guard_floating;
+pub use labels::{Annotation, AnnotationInput, AnnotationLevel, parse_annotations};
+pub(crate) use labels::{annotation_args, parse_labels};
+pub(crate) use rules::default_tag_rules;
 pub use rules::{
     Enable, Flavor, ImageInput, Latest, RefEvent, RuleKind, Scheme, ShaFormat, TagRule,
-    default_tag_rules, parse_flavor, parse_images, parse_tag_rules,
+    parse_flavor, parse_images, parse_tag_rules,
 };
-pub use sanitize::{MAX_TAG_LEN, normalize_image_name, sanitize_tag};
+pub use sanitize::{normalize_image_name, sanitize_tag};
 pub use template::{Dates, Template};
 
 /// What the workflow run tells about itself.

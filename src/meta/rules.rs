@@ -379,7 +379,7 @@ pub(crate) fn accepted_keys(kind: &RuleKind) -> String {
 }
 
 /// The rules used when the `tags` input is empty: release tags first.
-pub fn default_tag_rules() -> Vec<TagRule> {
+pub(crate) fn default_tag_rules() -> Vec<TagRule> {
     const LINES: &str = "type=semver,pattern={{version}}
 type=semver,pattern={{major}}.{{minor}}
 type=semver,pattern={{major}}
