@@ -1,6 +1,8 @@
-//! The buildx binary: where it is, the temporary Docker config it runs with
-//! (credentials, builder state), builder lifecycle (`inspect --bootstrap`,
-//! `create`, `rm`), and `build` with its log streamed live.
+//! The buildx binary: where it is and its version, the temporary Docker
+//! config it runs with (credentials, builder state), the machine's node name
+//! kept across runs (so BuildKit sends only what changed in a context),
+//! builder lifecycle (`inspect --bootstrap`, `create`, `create --append`,
+//! `rm`), and `build` with its log streamed live.
 
 pub(crate) mod builder;
 pub(crate) mod metadata;

@@ -1,5 +1,7 @@
-//! The daemon side, through bollard: what the daemon is and can do, the QEMU
-//! installer container, and removal of every container we start.
+//! The daemon side, through bollard: what the daemon is and can do, images
+//! pulled and run for one platform (the smoke tests), the QEMU installer
+//! container, and removal of every container we start, of image names we
+//! made, and of what a stopped run left.
 
 use std::collections::HashMap;
 

@@ -1,7 +1,7 @@
 //! The one table of every input and output of the action: name, default,
 //! kind (and so its parser), whether it is a secret, and its documentation.
 //! `action.yml`, the README's tables and the command-line flags are all
-//! checked against or generated from this table; nothing else names an
+//! checked against or generated from this table; nothing else declares an
 //! input, and every input is read through the parser its kind names.
 
 use std::collections::BTreeMap;
