@@ -63,7 +63,7 @@ fn inputs_by_group() -> Vec<&'static InputDef> {
 }
 
 /// The command-line interface, one flag per input of the table.
-pub fn command() -> Command {
+pub(crate) fn command() -> Command {
     let build = Command::new("build")
         .about("Build, push and verify a multi-platform image, as the action does in a workflow")
         // `--version` here is the input (the release version); the

@@ -1,6 +1,7 @@
 //! Platforms (`os/arch[/variant]`): parsing, normalisation to the form
-//! BuildKit reports (`arm64` = `arm64/v8`, `arm` = `arm/v7`), and the names
-//! QEMU's installer and the kernel's binfmt_misc use for each architecture.
+//! BuildKit reports (`arm64` = `arm64/v8`, `arm` = `arm/v7`), the name the
+//! QEMU installer takes for each architecture, and which platforms this
+//! machine runs without an emulator.
 
 use std::fmt;
 
@@ -21,13 +22,12 @@ pub struct Platform {
 pub struct PlatformError(pub String);
 
 /// Architecture facts: canonical name, accepted aliases, the variants it may
-/// carry, the default variant, and the binfmt_misc emulator name.
+/// carry, and the default variant.
 struct Arch {
     name: &'static str,
     aliases: &'static [&'static str],
     variants: &'static [&'static str],
     default_variant: Option<&'static str>,
-    emulator: &'static str,
 }
 
 const ARCHES: &[Arch] = &[
@@ -36,71 +36,21 @@ const ARCHES: &[Arch] = &[
         aliases: &["x86_64", "x86-64"],
         variants: &["v1", "v2", "v3", "v4"],
         default_variant: None,
-        emulator: "qemu-x86_64",
     },
-    Arch {
-        name: "arm64",
-        aliases: &["aarch64"],
-        variants: &["v8", "v9"],
-        default_variant: None,
-        emulator: "qemu-aarch64",
-    },
+    Arch { name: "arm64", aliases: &["aarch64"], variants: &["v8", "v9"], default_variant: None },
     Arch {
         name: "arm",
         aliases: &["armhf"],
         variants: &["v5", "v6", "v7"],
         default_variant: Some("v7"),
-        emulator: "qemu-arm",
     },
-    Arch {
-        name: "386",
-        aliases: &["i386", "x86"],
-        variants: &[],
-        default_variant: None,
-        emulator: "qemu-i386",
-    },
-    Arch {
-        name: "ppc64le",
-        aliases: &[],
-        variants: &[],
-        default_variant: None,
-        emulator: "qemu-ppc64le",
-    },
-    Arch {
-        name: "s390x",
-        aliases: &[],
-        variants: &[],
-        default_variant: None,
-        emulator: "qemu-s390x",
-    },
-    Arch {
-        name: "riscv64",
-        aliases: &[],
-        variants: &[],
-        default_variant: None,
-        emulator: "qemu-riscv64",
-    },
-    Arch {
-        name: "mips64le",
-        aliases: &[],
-        variants: &[],
-        default_variant: None,
-        emulator: "qemu-mips64el",
-    },
-    Arch {
-        name: "mips64",
-        aliases: &[],
-        variants: &[],
-        default_variant: None,
-        emulator: "qemu-mips64",
-    },
-    Arch {
-        name: "loong64",
-        aliases: &[],
-        variants: &[],
-        default_variant: None,
-        emulator: "qemu-loongarch64",
-    },
+    Arch { name: "386", aliases: &["i386", "x86"], variants: &[], default_variant: None },
+    Arch { name: "ppc64le", aliases: &[], variants: &[], default_variant: None },
+    Arch { name: "s390x", aliases: &[], variants: &[], default_variant: None },
+    Arch { name: "riscv64", aliases: &[], variants: &[], default_variant: None },
+    Arch { name: "mips64le", aliases: &[], variants: &[], default_variant: None },
+    Arch { name: "mips64", aliases: &[], variants: &[], default_variant: None },
+    Arch { name: "loong64", aliases: &[], variants: &[], default_variant: None },
 ];
 
 fn arch_facts(name: &str) -> Option<&'static Arch> {
@@ -161,11 +111,6 @@ impl Platform {
     /// The name the binfmt installer takes (`--install arm64,arm`).
     pub fn installer_arch(&self) -> &str {
         &self.arch
-    }
-
-    /// The binfmt_misc entry that runs this platform's binaries.
-    pub fn emulator(&self) -> &'static str {
-        arch_facts(&self.arch).map(|a| a.emulator).unwrap_or("qemu-unknown")
     }
 
     /// True when a machine that lists `other` can run this platform: the
@@ -337,10 +282,8 @@ mod tests {
     }
 
     #[test]
-    fn emulators_and_native() {
+    fn variants_run_alike_and_slugs() {
         let arm = Platform::parse("linux/arm/v7").unwrap();
-        assert_eq!(arm.emulator(), "qemu-arm");
-        assert_eq!(Platform::parse("linux/arm64").unwrap().emulator(), "qemu-aarch64");
         assert!(arm.runs_on(&Platform::parse("linux/arm/v6").unwrap()));
         assert!(!arm.runs_on(&Platform::parse("linux/arm64").unwrap()));
         assert_eq!(arm.slug(), "linux-arm-v7");

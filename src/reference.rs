@@ -30,7 +30,7 @@ static GRAMMAR: LazyLock<regex::Regex> = LazyLock::new(|| {
 
 /// Why a text is not an image reference.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ReferenceError {
+pub(crate) enum ReferenceError {
     #[error("`{0}` is not an image reference")]
     Format(String),
     #[error("`{0}`: the repository name is longer than {NAME_TOTAL_LENGTH_MAX} characters")]
@@ -41,7 +41,7 @@ pub enum ReferenceError {
 
 /// Parses `text` by Docker's reference grammar; a reference with neither
 /// tag nor digest gets `latest`.
-pub fn parse(text: &str) -> Result<Reference, ReferenceError> {
+pub(crate) fn parse(text: &str) -> Result<Reference, ReferenceError> {
     let captures =
         GRAMMAR.captures(text).ok_or_else(|| ReferenceError::Format(text.to_string()))?;
     let (registry, repository) = split_domain(&captures[1]);

@@ -8,38 +8,38 @@ use std::time::Duration;
 
 /// Whether a failure may pass if tried again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transience {
+pub(crate) enum Transience {
     Transient,
     Permanent,
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     /// Tries in all, the first included.
     pub attempts: u32,
     pub base: Duration,
     pub cap: Duration,
 }
 
-pub const REGISTRY_POLICY: RetryPolicy =
+pub(crate) const REGISTRY_POLICY: RetryPolicy =
     RetryPolicy { attempts: 5, base: Duration::from_millis(250), cap: Duration::from_secs(8) };
 
 impl RetryPolicy {
     /// The longest wait before try `attempt` (2 is the first retry).
-    pub fn delay(&self, attempt: u32) -> Duration {
+    pub(crate) fn delay(&self, attempt: u32) -> Duration {
         let exponent = attempt.saturating_sub(2).min(16);
         self.base.saturating_mul(1 << exponent).min(self.cap)
     }
 
     /// The wait before try `attempt`, with jitter: `delay` scaled by
     /// `fraction` (from 0.5 to 1.0), so concurrent retries spread out.
-    pub fn jittered_delay(&self, attempt: u32, fraction: f64) -> Duration {
+    pub(crate) fn jittered_delay(&self, attempt: u32, fraction: f64) -> Duration {
         self.delay(attempt).mul_f64(fraction.clamp(0.5, 1.0))
     }
 }
 
 /// Classifies an oci-client error.
-pub fn registry_transience(error: &oci_client::errors::OciDistributionError) -> Transience {
+pub(crate) fn registry_transience(error: &oci_client::errors::OciDistributionError) -> Transience {
     use oci_client::errors::OciDistributionError as E;
     match error {
         E::RequestError(e) if e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() => {
@@ -73,7 +73,7 @@ fn transient_code(code: &oci_client::errors::OciErrorCode) -> bool {
 }
 
 /// Classifies a bollard error.
-pub fn daemon_transience(error: &bollard::errors::Error) -> Transience {
+pub(crate) fn daemon_transience(error: &bollard::errors::Error) -> Transience {
     use bollard::errors::Error as E;
     match error {
         E::DockerResponseServerError { status_code, .. }
@@ -90,7 +90,7 @@ pub fn daemon_transience(error: &bollard::errors::Error) -> Transience {
 
 /// Classifies a buildx failure by its message: a push or pull that met a
 /// transient registry answer.
-pub fn build_failure_transience(message: &str) -> Transience {
+pub(crate) fn build_failure_transience(message: &str) -> Transience {
     const SIGNS: &[&str] = &[
         "503 Service Unavailable",
         "502 Bad Gateway",
@@ -110,7 +110,7 @@ pub fn build_failure_transience(message: &str) -> Transience {
 }
 
 /// Runs `op` until it succeeds, fails permanently, or runs out of tries.
-pub async fn retry<T, E, F, Fut>(
+pub(crate) async fn retry<T, E, F, Fut>(
     what: &str,
     policy: RetryPolicy,
     classify: impl Fn(&E) -> Transience,

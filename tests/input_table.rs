@@ -1,5 +1,5 @@
 //! `action.yml` and the README's input and output tables must say exactly
-//! what the input table in `src/inputs.rs` says. Run with `BLESS=1` to
+//! what the input table in `src/inputs/table.rs` says. Run with `BLESS=1` to
 //! rewrite them from the table.
 
 use multiarch_action::inputs::{INPUTS, OUTPUTS, inputs_markdown, outputs_markdown};
@@ -13,7 +13,7 @@ fn yaml_string(text: &str) -> String {
 /// `action.yml` as the table defines it.
 fn expected_action_yml() -> String {
     let mut yml = String::from(
-        "# The action's interface. Generated from the input table (src/inputs.rs); a test keeps them equal.\n\
+        "# The action's interface. Generated from the input table (src/inputs/table.rs); a test keeps them equal.\n\
          name: multiarch-action\n\
          description: Build, push and verify a multi-platform container image in one step, with QEMU, BuildKit, login and release tags.\n\
          branding:\n  icon: package\n  color: blue\n\

@@ -133,11 +133,11 @@ fn run(case: &Case, dir: &std::path::Path) -> Result<Outcome, String> {
         .collect::<anyhow::Result<_>>()
         .map_err(|e| format!("{e:#}"))?;
     let meta = compute_meta(&raw, &github, &images).map_err(|e| format!("{e:#}"))?;
-    let names: Vec<String> = meta.tag_names().into_iter().map(str::to_string).collect();
+    let names: Vec<String> = meta.tags.iter().map(|t| t.name.clone()).collect();
     let refs = if images.is_empty() {
         names.clone()
     } else {
-        meta.references(&images.iter().map(|i| i.name.clone()).collect::<Vec<_>>())
+        images.iter().flat_map(|image| names.iter().map(|tag| image.with_tag(tag))).collect()
     };
     let joined = refs.join(&meta.separators.tags);
     Ok(Outcome { version: meta.version, refs, names, joined, labels: meta.labels })

@@ -1,8 +1,10 @@
-//! The buildx binary: where it is, the temporary Docker config it runs with
-//! (credentials, builder state), builder lifecycle (`inspect --bootstrap`,
-//! `create`, `rm`), and `build` with its log streamed live.
+//! The buildx binary: where it is and its version, the temporary Docker
+//! config it runs with (credentials, builder state), the machine's node name
+//! kept across runs (so BuildKit sends only what changed in a context),
+//! builder lifecycle (`inspect --bootstrap`, `create`, `create --append`,
+//! `rm`), and `build` with its log streamed live.
 
-pub mod metadata;
+pub(crate) mod metadata;
 pub mod progress;
 
 use std::path::{Path, PathBuf};
@@ -36,7 +38,7 @@ pub fn locate(path_var: Option<&str>) -> Result<PathBuf> {
 
 /// A private Docker config directory holding the credentials and builder
 /// state for this run; removed when dropped.
-pub struct DockerConfig {
+pub(crate) struct DockerConfig {
     dir: tempfile::TempDir,
 }
 
@@ -44,7 +46,7 @@ impl DockerConfig {
     /// The directory, with the credentials and the machine's buildx node
     /// name (see [`node_name`]) taken from `user_buildx`, the user's buildx
     /// configuration.
-    pub fn create(
+    pub(crate) fn create(
         run: &str,
         credentials: &Credentials,
         user_buildx: Option<&Path>,
@@ -63,12 +65,12 @@ impl DockerConfig {
         Ok(DockerConfig { dir })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
     /// Removes the directory now, reporting failure.
-    pub fn remove(self) -> Result<()> {
+    pub(crate) fn remove(self) -> Result<()> {
         self.dir.close().context("could not remove the private Docker config directory")
     }
 }
@@ -83,7 +85,7 @@ const NODE_NAME_FILE: &str = ".buildNodeID";
 /// reuses it sends only what changed; a new name each run would send the
 /// whole context every time (some 5 s for a 512 MB file). When the user's
 /// directory cannot be read or written, a name for this run alone.
-pub fn node_name(user_buildx: Option<&Path>) -> String {
+pub(crate) fn node_name(user_buildx: Option<&Path>) -> String {
     let fresh = || format!("{:016x}", rand::random::<u64>());
     let Some(dir) = user_buildx else { return fresh() };
     let file = dir.join(NODE_NAME_FILE);
@@ -115,7 +117,7 @@ pub fn node_name(user_buildx: Option<&Path>) -> String {
 }
 
 /// `config.json` with an `auths` entry per credential.
-pub fn docker_config_json(credentials: &Credentials) -> String {
+pub(crate) fn docker_config_json(credentials: &Credentials) -> String {
     let auths: serde_json::Map<String, serde_json::Value> = credentials
         .iter()
         .map(|c| (c.server_address(), serde_json::json!({ "auth": c.docker_config_auth() })))
@@ -203,7 +205,7 @@ impl BuilderInfo {
 }
 
 #[derive(Clone)]
-pub struct Buildx {
+pub(crate) struct Buildx {
     binary: PathBuf,
     config_dir: PathBuf,
     /// Where buildx keeps its builders: the run's private directory, or the
@@ -214,7 +216,7 @@ pub struct Buildx {
 }
 
 impl Buildx {
-    pub fn new(
+    pub(crate) fn new(
         binary: PathBuf,
         config: &DockerConfig,
         env: Vec<(String, crate::names::Secret)>,
@@ -228,7 +230,7 @@ impl Buildx {
     }
 
     /// The same, finding builders in the user's buildx configuration.
-    pub fn with_builders_from(self, dir: PathBuf) -> Buildx {
+    pub(crate) fn with_builders_from(self, dir: PathBuf) -> Buildx {
         Buildx { builders_dir: dir, ..self }
     }
 
@@ -264,14 +266,14 @@ impl Buildx {
     }
 
     /// The version of buildx (`buildx version`), e.g. 0.13.1.
-    pub async fn version(&self) -> Result<semver::Version> {
+    pub(crate) async fn version(&self) -> Result<semver::Version> {
         let text = self.run(&["version".into()]).await?;
         parse_version(&text)
             .with_context(|| format!("could not read the version of buildx from `{}`", text.trim()))
     }
 
     /// Starts the builder if needed and reports its driver and platforms.
-    pub async fn inspect(&self, builder: &str) -> Result<BuilderInfo> {
+    pub(crate) async fn inspect(&self, builder: &str) -> Result<BuilderInfo> {
         let text = self.run(&["inspect".into(), "--bootstrap".into(), builder.into()]).await?;
         Ok(BuilderInfo::parse(&text))
     }
@@ -306,12 +308,12 @@ impl Buildx {
     }
 
     /// Removes a builder we created, its container and state volume.
-    pub async fn remove_builder(&self, name: &str) -> Result<()> {
+    pub(crate) async fn remove_builder(&self, name: &str) -> Result<()> {
         self.run(&["rm".into(), "--force".into(), name.into()]).await.map(|_| ())
     }
 
     /// Runs `buildx build`, forwarding its log line by line as it comes.
-    pub async fn build(&self, args: &[String], mut on_line: impl FnMut(&str)) -> Result<()> {
+    pub(crate) async fn build(&self, args: &[String], mut on_line: impl FnMut(&str)) -> Result<()> {
         let mut child = self
             .command(args)
             .stdin(Stdio::null())
@@ -363,7 +365,7 @@ impl Buildx {
 
 /// The version in `buildx version` output (`github.com/docker/buildx
 /// v0.19.3 48d6a39`, or a distribution's `0.13.1+ds1`).
-pub fn parse_version(text: &str) -> Option<semver::Version> {
+pub(crate) fn parse_version(text: &str) -> Option<semver::Version> {
     let word = text.split_whitespace().nth(1)?.trim_start_matches('v');
     let core: String = word.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
     semver::Version::parse(&core).ok()

@@ -26,7 +26,7 @@ struct SolveStatus {
     statuses: Vec<VertexStatus>,
 }
 
-/// A sub-step of a vertex, e.g. `exporting manifest list sha256:…`.
+/// A sub-step of a vertex, e.g. `transferring context`.
 #[derive(Debug, Deserialize)]
 struct VertexStatus {
     #[serde(default)]
@@ -116,7 +116,7 @@ pub struct BuildFailure {
 /// format error`, a `qemu-…` interpreter not found, or the loader of an
 /// executable that exists reported missing (`exec /bin/sh: no such file or
 /// directory`).
-pub fn is_emulation_failure(line: &str) -> bool {
+pub(crate) fn is_emulation_failure(line: &str) -> bool {
     let line = line.to_ascii_lowercase();
     if line.contains("exec format error") {
         return true;
@@ -161,11 +161,6 @@ pub struct Progress {
     announced: HashMap<String, bool>,
     finished: HashMap<String, Step>,
     order: Vec<String>,
-    /// Digests the image exporter reported writing: the manifest list, and
-    /// the image manifests.
-    exported_list: Option<String>,
-    exported_manifests: Vec<String>,
-    export_done: bool,
     failure: BuildFailure,
     warnings: Vec<BuildWarning>,
     emulation_failure: bool,
@@ -184,8 +179,34 @@ fn human_bytes(bytes: u64) -> String {
     }
 }
 
+/// Base64 text from the stream, decoded (empty when it is not base64).
+fn decode_base64(text: &str) -> String {
+    let data = base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_default();
+    String::from_utf8_lossy(&data).into_owned()
+}
+
+/// A warning as BuildKit sent it: its short line, and the warning with its
+/// details, link and place.
+fn build_warning(warning: VertexWarning) -> (String, BuildWarning) {
+    let decode = |text: &str| decode_base64(text).trim().to_string();
+    let short = decode(&warning.short);
+    let mut message = std::iter::once(short.clone())
+        .chain(warning.detail.iter().map(|d| decode(d)))
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(". ");
+    if !warning.url.is_empty() {
+        message.push_str(&format!(" ({})", warning.url));
+    }
+    let file = warning.source_info.map(|s| s.filename).filter(|f| !f.is_empty());
+    let line =
+        warning.range.first().and_then(|r| r.start.as_ref()).map(|p| p.line).filter(|l| *l > 0);
+    let place = file.map(|file| SourcePlace { file, line: line.unwrap_or(1) });
+    (short, BuildWarning { message, place })
+}
+
 /// The platform a step runs for, from its `[linux/arm64 2/3]` prefix.
-pub fn step_platform(name: &str) -> Option<Platform> {
+pub(crate) fn step_platform(name: &str) -> Option<Platform> {
     let token = platform_token(name)?;
     match token.split_once("->") {
         // `[linux/amd64->arm64 builder 3/4]`: built on amd64 for arm64.
@@ -198,7 +219,7 @@ pub fn step_platform(name: &str) -> Option<Platform> {
 
 /// Whether a step runs on the build platform for another target (a
 /// cross-compiling stage, `[linux/amd64->arm64 …]`): never under QEMU.
-pub fn is_cross_step(name: &str) -> bool {
+pub(crate) fn is_cross_step(name: &str) -> bool {
     platform_token(name).is_some_and(|token| token.contains("->"))
 }
 
@@ -247,94 +268,21 @@ impl Progress {
     fn render(&mut self, status: SolveStatus) -> Vec<String> {
         let mut out = Vec::new();
         for vertex in status.vertexes {
-            let n = self.number(&vertex.digest);
-            if vertex.started.is_some() && !self.announced.contains_key(&vertex.digest) {
-                self.announced.insert(vertex.digest.clone(), true);
-                out.push(format!("#{n} {}", vertex.name));
-            }
-            if let (Some(started), Some(completed)) = (vertex.started, vertex.completed) {
-                if self.finished.contains_key(&vertex.digest) {
-                    continue;
-                }
-                let seconds = (completed - started).num_milliseconds().max(0) as f64 / 1000.0;
-                if !vertex.error.is_empty() {
-                    out.push(format!("#{n} ERROR: {}", vertex.error));
-                    self.emulation_failure |= is_emulation_failure(&vertex.error);
-                    if !vertex.error.starts_with("context canceled") {
-                        self.failure.message = format!("{}: {}", vertex.name, vertex.error);
-                    }
-                } else if vertex.cached {
-                    out.push(format!("#{n} CACHED"));
-                } else {
-                    out.push(format!("#{n} DONE {seconds:.1}s"));
-                }
-                if vertex.name.starts_with("exporting to oci image format")
-                    && vertex.error.is_empty()
-                {
-                    self.export_done = true;
-                }
-                self.order.push(vertex.digest.clone());
-                self.finished.insert(
-                    vertex.digest.clone(),
-                    Step {
-                        platform: step_platform(&vertex.name),
-                        name: vertex.name,
-                        seconds,
-                        cached: vertex.cached,
-                        started: Some(started),
-                        completed: Some(completed),
-                    },
-                );
-            }
+            self.render_vertex(vertex, &mut out);
         }
-        for exported in status.statuses.iter().filter(|s| s.completed.is_some()) {
-            if exported.id.starts_with("transferring ")
-                && self.transfers_shown.insert(format!("{} {}", exported.vertex, exported.id))
-            {
-                let n = self.number(&exported.vertex);
-                out.push(format!("#{n} {} {} done", exported.id, human_bytes(exported.current)));
-            } else if let Some(digest) = exported.id.strip_prefix("exporting manifest list ") {
-                self.exported_list = Some(digest.to_string());
-            } else if let Some(digest) = exported.id.strip_prefix("exporting manifest ")
-                && !self.exported_manifests.iter().any(|d| d == digest)
-            {
-                self.exported_manifests.push(digest.to_string());
-            }
+        for status in status.statuses.iter().filter(|s| s.completed.is_some()) {
+            self.show_transfer(status, &mut out);
         }
         for log in status.logs {
             let n = self.number(&log.vertex);
-            let data =
-                base64::engine::general_purpose::STANDARD.decode(&log.data).unwrap_or_default();
-            for text in String::from_utf8_lossy(&data).lines() {
+            for text in decode_base64(&log.data).lines() {
                 self.emulation_failure |= is_emulation_failure(text);
                 out.push(format!("#{n} {text}"));
             }
         }
         for warning in status.warnings {
-            let decode = |text: &str| {
-                let data =
-                    base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_default();
-                String::from_utf8_lossy(&data).trim().to_string()
-            };
-            let short = decode(&warning.short);
+            let (short, warning) = build_warning(warning);
             out.push(format!("WARNING: {short}"));
-            let mut message = std::iter::once(short)
-                .chain(warning.detail.iter().map(|d| decode(d)))
-                .filter(|p| !p.is_empty())
-                .collect::<Vec<_>>()
-                .join(". ");
-            if !warning.url.is_empty() {
-                message.push_str(&format!(" ({})", warning.url));
-            }
-            let file = warning.source_info.map(|s| s.filename).filter(|f| !f.is_empty());
-            let line = warning
-                .range
-                .first()
-                .and_then(|r| r.start.as_ref())
-                .map(|p| p.line)
-                .filter(|l| *l > 0);
-            let place = file.map(|file| SourcePlace { file, line: line.unwrap_or(1) });
-            let warning = BuildWarning { message, place };
             if !self.warnings.contains(&warning) {
                 self.warnings.push(warning);
             }
@@ -342,17 +290,64 @@ impl Progress {
         out
     }
 
-    /// The image an OCI export wrote, once the export step has finished: its
-    /// manifest list, or its one manifest. Its blobs are in the layout by
-    /// then, while buildx itself has yet to finish.
-    pub fn exported_root(&self) -> Option<&str> {
-        if !self.export_done {
-            return None;
+    /// A step's first line once it starts, and its last once it ends.
+    fn render_vertex(&mut self, vertex: Vertex, out: &mut Vec<String>) {
+        let n = self.number(&vertex.digest);
+        if vertex.started.is_some() && !self.announced.contains_key(&vertex.digest) {
+            self.announced.insert(vertex.digest.clone(), true);
+            out.push(format!("#{n} {}", vertex.name));
         }
-        match (&self.exported_list, self.exported_manifests.as_slice()) {
-            (Some(list), _) => Some(list),
-            (None, [only]) => Some(only),
-            _ => None,
+        if let (Some(started), Some(completed)) = (vertex.started, vertex.completed)
+            && !self.finished.contains_key(&vertex.digest)
+        {
+            self.finish_vertex(n, vertex, started, completed, out);
+        }
+    }
+
+    /// `#N DONE 1.2s`, `#N CACHED` or `#N ERROR: …`; the step is kept for
+    /// the timings, and a failure for the build's failure.
+    fn finish_vertex(
+        &mut self,
+        n: usize,
+        vertex: Vertex,
+        started: DateTime<Utc>,
+        completed: DateTime<Utc>,
+        out: &mut Vec<String>,
+    ) {
+        let seconds = (completed - started).num_milliseconds().max(0) as f64 / 1000.0;
+        if !vertex.error.is_empty() {
+            out.push(format!("#{n} ERROR: {}", vertex.error));
+            self.emulation_failure |= is_emulation_failure(&vertex.error);
+            if !vertex.error.starts_with("context canceled") {
+                self.failure.message = format!("{}: {}", vertex.name, vertex.error);
+            }
+        } else if vertex.cached {
+            out.push(format!("#{n} CACHED"));
+        } else {
+            out.push(format!("#{n} DONE {seconds:.1}s"));
+        }
+        self.order.push(vertex.digest.clone());
+        self.finished.insert(
+            vertex.digest,
+            Step {
+                platform: step_platform(&vertex.name),
+                name: vertex.name,
+                seconds,
+                cached: vertex.cached,
+                started: Some(started),
+                completed: Some(completed),
+            },
+        );
+    }
+
+    /// Shows a finished sub-step when it is a context transfer
+    /// (`transferring context: 27 B done`), once.
+    fn show_transfer(&mut self, status: &VertexStatus, out: &mut Vec<String>) {
+        if status.id.starts_with("transferring ")
+            && self.transfers_shown.insert(format!("{} {}", status.vertex, status.id))
+        {
+            let n = self.number(&status.vertex);
+            out.push(format!("#{n} {} {} done", status.id, human_bytes(status.current)));
         }
     }
 
@@ -378,7 +373,7 @@ impl Progress {
 }
 
 /// BuildKit's own time: from the first step's start to the last step's end.
-pub fn solve_seconds(steps: &[Step]) -> f64 {
+pub(crate) fn solve_seconds(steps: &[Step]) -> f64 {
     let start = steps.iter().filter_map(|s| s.started).min();
     let end = steps.iter().filter_map(|s| s.completed).max();
     match (start, end) {
@@ -398,7 +393,7 @@ pub struct PlatformTime {
 }
 
 /// Where the time went, per platform, and the slowest steps.
-pub fn timings(
+pub(crate) fn timings(
     steps: &[Step],
     emulated: &[Platform],
     slowest: usize,

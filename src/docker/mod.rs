@@ -1,5 +1,7 @@
-//! The daemon side, through bollard: what the daemon is and can do, the QEMU
-//! installer container, and removal of every container we start.
+//! The daemon side, through bollard: what the daemon is and can do, images
+//! pulled and run for one platform (the smoke tests), the QEMU installer
+//! container, and removal of every container we start, of image names we
+//! made, and of what a stopped run left.
 
 use std::collections::HashMap;
 
@@ -15,7 +17,7 @@ use futures_util::StreamExt as _;
 
 /// What the builder choice depends on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DaemonFacts {
+pub(crate) struct DaemonFacts {
     pub version: String,
     /// The containerd image store, which lets the daemon's own BuildKit build
     /// and push multi-platform images.
@@ -42,13 +44,13 @@ pub struct ContainerRun {
 
 impl Daemon {
     /// Connects as the docker CLI would (`DOCKER_HOST`, else the socket).
-    pub fn connect() -> Result<Daemon> {
+    pub(crate) fn connect() -> Result<Daemon> {
         let docker = Docker::connect_with_defaults()
             .map_err(|e| anyhow!("could not reach the Docker daemon ({e}); mount /var/run/docker.sock into the job or set DOCKER_HOST"))?;
         Ok(Daemon { docker, live_containers: Default::default() })
     }
 
-    pub async fn facts(&self) -> Result<DaemonFacts> {
+    pub(crate) async fn facts(&self) -> Result<DaemonFacts> {
         let info = self
             .docker
             .info()
@@ -74,7 +76,7 @@ impl Daemon {
     }
 
     /// Pulls `image` unless the daemon already has it.
-    pub async fn ensure_image(
+    pub(crate) async fn ensure_image(
         &self,
         image: &str,
         credentials: Option<DockerCredentials>,
@@ -89,7 +91,7 @@ impl Daemon {
 
     /// Pulls `reference` for `platform` (always: the reference is a digest,
     /// so this is cheap when present) with the given credentials.
-    pub async fn pull_platform(
+    pub(crate) async fn pull_platform(
         &self,
         reference: &str,
         platform: &str,
@@ -130,7 +132,7 @@ impl Daemon {
 
     /// Runs `cmd` in `image` for `platform` (emulated where the kernel has
     /// an emulator), waits, and removes the container whatever happens.
-    pub async fn run_for_platform(
+    pub(crate) async fn run_for_platform(
         &self,
         image: &str,
         platform: &str,
@@ -157,7 +159,7 @@ impl Daemon {
     /// Runs `image` with `args` privileged and without a network (it needs
     /// none, and a container without one starts faster), waits for it,
     /// returns its output and exit code, and removes it whatever happens.
-    pub async fn run_privileged(
+    pub(crate) async fn run_privileged(
         &self,
         image: &str,
         args: &[String],
@@ -205,7 +207,7 @@ impl Daemon {
 
     /// Removes every container carrying `label=value`, running or not
     /// (none to look for when every container this run created is gone).
-    pub async fn remove_labelled(&self, label: &str, value: &str) {
+    pub(crate) async fn remove_labelled(&self, label: &str, value: &str) {
         if self.live_containers.load(std::sync::atomic::Ordering::SeqCst) == 0 {
             return;
         }
@@ -226,7 +228,7 @@ impl Daemon {
     /// daemon: containers labelled `label=value`, the containers of its
     /// `docker-container` builder (`buildx_buildkit_<value><n>`) and their
     /// state volumes. Returns the names of what it removed.
-    pub async fn remove_left_over(&self, label: &str, value: &str) -> Result<Vec<String>> {
+    pub(crate) async fn remove_left_over(&self, label: &str, value: &str) -> Result<Vec<String>> {
         let builder_prefix = format!("buildx_buildkit_{value}");
         let mut removed = Vec::new();
         let filters_by = |key: &str, wanted: String| -> HashMap<String, Vec<String>> {
@@ -290,7 +292,7 @@ impl Daemon {
     }
 
     /// Removes a container, forced, ignoring one that is already gone.
-    pub async fn remove_container(&self, id: &str) {
+    pub(crate) async fn remove_container(&self, id: &str) {
         let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
         match self.docker.remove_container(id, Some(options)).await {
             Err(error) if !error.to_string().contains("No such container") => {
@@ -309,7 +311,7 @@ impl Daemon {
     /// Removes an image name from the daemon's image store (the content
     /// stays while other names or the build cache use it); one that is not
     /// there is no error.
-    pub async fn remove_image_name(&self, reference: &str) {
+    pub(crate) async fn remove_image_name(&self, reference: &str) {
         let options = RemoveImageOptionsBuilder::default().noprune(false).build();
         if let Err(error) = self.docker.remove_image(reference, Some(options), None).await
             && !error.to_string().contains("No such image")

@@ -1,7 +1,7 @@
 //! The one table of every input and output of the action: name, default,
 //! kind (and so its parser), whether it is a secret, and its documentation.
 //! `action.yml`, the README's tables and the command-line flags are all
-//! checked against or generated from this table; nothing else names an
+//! checked against or generated from this table; nothing else declares an
 //! input, and every input is read through the parser its kind names.
 
 use std::collections::BTreeMap;
@@ -14,8 +14,6 @@ use self::choices::Choice;
 pub mod choices;
 mod table;
 pub use table::{INPUTS, OUTPUTS, OutputDef};
-
-pub use table::{DEFAULT_BUILDKIT_IMAGE, DEFAULT_QEMU_IMAGE};
 
 /// What an input holds, and so how it is parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +75,7 @@ pub struct InputDef {
     pub doc: &'static str,
 }
 
-pub fn find(name: &str) -> Option<&'static InputDef> {
+pub(crate) fn find(name: &str) -> Option<&'static InputDef> {
     INPUTS.iter().find(|i| i.name == name)
 }
 
@@ -114,7 +112,7 @@ impl std::fmt::Debug for RawInputs {
 
 /// The environment variable the runner sets for an input: uppercased,
 /// spaces to `_`, hyphens kept.
-pub fn env_name(input: &str) -> String {
+pub(crate) fn env_name(input: &str) -> String {
     format!("INPUT_{}", input.to_uppercase().replace(' ', "_"))
 }
 
@@ -256,14 +254,14 @@ impl RawInputs {
 
 /// Splits a list input: newline-separated, and comma-separated too when
 /// `commas` (for values that never contain a comma).
-pub fn split_list(text: &str, commas: bool) -> Vec<String> {
+pub(crate) fn split_list(text: &str, commas: bool) -> Vec<String> {
     let separators: &[char] = if commas { &[',', '\n'] } else { &['\n'] };
     text.split(separators).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
 /// The one grammar of every switch: `true`/`false`, `yes`/`no`, `on`/`off`,
 /// `1`/`0`, in any case; empty is `false`.
-pub fn parse_bool(name: &str, value: &str) -> Result<bool> {
+pub(crate) fn parse_bool(name: &str, value: &str) -> Result<bool> {
     match value.to_ascii_lowercase().as_str() {
         "true" | "yes" | "on" | "1" => Ok(true),
         "false" | "no" | "off" | "0" | "" => Ok(false),
@@ -337,7 +335,7 @@ mod tests {
         assert_eq!(raw.get("images"), "ghcr.io/acme/app");
         assert_eq!(raw.get("build-args"), "A=1\nB=2");
         assert_eq!(raw.get("platforms"), "linux/amd64,linux/arm64");
-        assert_eq!(raw.get("qemu-image"), DEFAULT_QEMU_IMAGE);
+        assert_eq!(raw.get("qemu-image"), table::DEFAULT_QEMU_IMAGE);
     }
 
     #[test]

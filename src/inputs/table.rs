@@ -8,8 +8,8 @@ use super::choices::{
 };
 use super::{Group, InputDef, Kind};
 
-pub const DEFAULT_QEMU_IMAGE: &str = "tonistiigi/binfmt:qemu-v9.2.2-52";
-pub const DEFAULT_BUILDKIT_IMAGE: &str = "moby/buildkit:buildx-stable-1";
+pub(crate) const DEFAULT_QEMU_IMAGE: &str = "tonistiigi/binfmt:qemu-v9.2.2-52";
+const DEFAULT_BUILDKIT_IMAGE: &str = "moby/buildkit:buildx-stable-1";
 
 const TEXT: Kind = Kind::Text;
 const LINES: Kind = Kind::List { commas: false };

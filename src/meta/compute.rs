@@ -5,13 +5,14 @@
 use serde_json::Value;
 
 use super::labels::{build_annotations, build_labels};
+use super::regex::Regex;
 use super::rules::{
     Enable, Flavor, Latest, RefEvent, RuleKind, Scheme, ShaFormat, TagRule, accepted_keys,
 };
 use super::sanitize::{normalize_image_name, sanitize_tag};
 use super::template::{Dates, GLOBAL_VARS, Template};
 use super::version::{ParsedVersion, parse_pep440, parse_version};
-use super::{AnnotationInput, Context, Floating, Meta, MetaError, Tag};
+use super::{Annotation, AnnotationInput, Context, Floating, Meta, MetaError, Tag};
 
 /// Where the tag name being evaluated came from, for messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,6 +196,61 @@ struct Produced {
     auto_latest: bool,
 }
 
+impl Produced {
+    /// A value that does not ask for `latest`.
+    fn plain(value: String) -> Produced {
+        Produced { value, floating: None, auto_latest: false }
+    }
+
+    /// A value that asks for `latest` under `latest=auto`.
+    fn release(value: String) -> Produced {
+        Produced { value, floating: None, auto_latest: true }
+    }
+}
+
+/// The expressions every value, prefix, suffix and label may hold
+/// (`{{branch}}`, `{{sha}}`, the dates, ...), filled in for this run.
+struct Globals<'a> {
+    info: &'a RefInfo,
+    short_sha: String,
+    dates: Dates,
+}
+
+impl<'a> Globals<'a> {
+    fn new(ctx: &Context, info: &'a RefInfo) -> Globals<'a> {
+        Globals {
+            info,
+            short_sha: ctx.sha.chars().take(ctx.short_sha_length).collect(),
+            dates: Dates { now: ctx.created, commit: ctx.commit_date.unwrap_or(ctx.created) },
+        }
+    }
+
+    fn value(&self, name: &str) -> String {
+        let info = self.info;
+        match name {
+            "branch" => info.branch.clone().unwrap_or_default(),
+            "tag" => info.tag.clone().unwrap_or_default(),
+            "sha" => self.short_sha.clone(),
+            "base_ref" => info.base_ref.clone(),
+            "is_default_branch" => info.is_default_branch.to_string(),
+            "is_not_default_branch" => (!info.is_default_branch).to_string(),
+            _ => String::new(),
+        }
+    }
+
+    fn render(&self, template: &Template) -> String {
+        template.render(&|name| self.value(name), &self.dates)
+    }
+
+    /// A label or annotation value: text that is not a valid template is
+    /// kept as written.
+    fn expand(&self, value: &str) -> String {
+        Template::parse(value, GLOBAL_VARS, true)
+            .map(|t| self.render(&t))
+            .unwrap_or_else(|_| value.to_string())
+    }
+}
+
 /// Computes tags, labels and annotations for one build.
 ///
 /// `images` are validated and normalised; `rules` come from
@@ -202,7 +258,7 @@ struct Produced {
 /// [`default_tag_rules`](super::default_tag_rules); `user_labels` and
 /// `user_annotations` override the generated ones (label values may hold
 /// the same expressions as tag values).
-pub fn compute(
+pub(crate) fn compute(
     ctx: &Context,
     images: &[String],
     rules: &[TagRule],
@@ -212,209 +268,289 @@ pub fn compute(
 ) -> Result<Meta, MetaError> {
     let images = images.iter().map(|i| normalize_image_name(i)).collect::<Result<Vec<_>, _>>()?;
     let info = resolve(ctx)?;
-    let short_sha: String = ctx.sha.chars().take(ctx.short_sha_length).collect();
-    let globals = |name: &str| -> String {
-        match name {
-            "branch" => info.branch.clone().unwrap_or_default(),
-            "tag" => info.tag.clone().unwrap_or_default(),
-            "sha" => short_sha.clone(),
-            "base_ref" => info.base_ref.clone(),
-            "is_default_branch" => info.is_default_branch.to_string(),
-            "is_not_default_branch" => (!info.is_default_branch).to_string(),
-            _ => String::new(),
+    let globals = Globals::new(ctx, &info);
+
+    let mut run = RuleRun::new(ctx, &globals);
+    run.evaluate(rules);
+    let RuleRun { candidates, first_asks_latest, build_version, mut warnings, .. } = run;
+    let mut tags = affixed_tags(candidates, rules, flavor, &globals, &mut warnings)?;
+
+    let build_version = build_version.or_else(|| info.tag.as_deref().and_then(parse_version));
+    let prerelease =
+        info.payload_prerelease || build_version.as_ref().is_some_and(|v| v.prerelease);
+    if wants_latest(flavor.latest, first_asks_latest, &tags, prerelease) {
+        add_latest(&mut tags, flavor, &globals)?;
+    }
+
+    let version = tags.first().map(|t| t.name.clone()).unwrap_or_default();
+    let (labels, annotations) =
+        labels_and_annotations(ctx, &globals, &version, user_labels, user_annotations);
+    Ok(Meta {
+        version,
+        tags,
+        labels,
+        annotations,
+        warnings,
+        images,
+        semver: build_version.and_then(|v| v.semver),
+        prerelease,
+        separators: Default::default(),
+    })
+}
+
+/// The rules at work, highest priority first: what each gave, and what the
+/// user should hear about.
+struct RuleRun<'a> {
+    ctx: &'a Context,
+    globals: &'a Globals<'a>,
+    candidates: Vec<Candidate>,
+    /// Whether the first rule that gave a tag asks for `latest` under
+    /// `latest=auto`.
+    first_asks_latest: Option<bool>,
+    /// The version the first version rule read.
+    build_version: Option<ParsedVersion>,
+    warnings: Vec<String>,
+}
+
+impl<'a> RuleRun<'a> {
+    fn new(ctx: &'a Context, globals: &'a Globals<'a>) -> RuleRun<'a> {
+        RuleRun {
+            ctx,
+            globals,
+            candidates: Vec::new(),
+            first_asks_latest: None,
+            build_version: None,
+            warnings: Vec::new(),
         }
-    };
-    let dates = Dates { now: ctx.created, commit: ctx.commit_date.unwrap_or(ctx.created) };
-    let render = |t: &Template| t.render(&globals, &dates);
+    }
 
-    let mut warnings = Vec::new();
-    let mut candidates: Vec<Candidate> = Vec::new();
-    let mut first_asks_latest: Option<bool> = None;
-    let mut build_version: Option<ParsedVersion> = None;
-
-    // Highest priority first; rules of equal priority keep their order.
-    let mut order: Vec<usize> = (0..rules.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(rules[i].priority));
-
-    for index in order {
-        let rule = &rules[index];
-        if !rule.ignored_keys.is_empty() {
-            warnings.push(format!(
-                "tags rule '{}': {} ignored; type keys used: {}",
-                rule.source,
-                rule.ignored_keys.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", "),
-                accepted_keys(&rule.kind)
-            ));
+    fn evaluate(&mut self, rules: &[TagRule]) {
+        // Highest priority first; rules of equal priority keep their order.
+        let mut order: Vec<usize> = (0..rules.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(rules[i].priority));
+        for index in order {
+            let rule = &rules[index];
+            if !rule.ignored_keys.is_empty() {
+                self.warn_ignored_keys(rule);
+            }
+            if !self.enabled(rule.enable) {
+                continue;
+            }
+            let Some(produced) = self.produce(rule).filter(|p| !p.value.is_empty()) else {
+                continue;
+            };
+            self.first_asks_latest.get_or_insert(produced.auto_latest);
+            self.candidates.push(Candidate {
+                value: produced.value,
+                floating: produced.floating,
+                rule: index,
+            });
         }
-        let enabled = match rule.enable {
+    }
+
+    fn warn_ignored_keys(&mut self, rule: &TagRule) {
+        self.warnings.push(format!(
+            "tags rule '{}': {} ignored; type keys used: {}",
+            rule.source,
+            rule.ignored_keys.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", "),
+            accepted_keys(&rule.kind)
+        ));
+    }
+
+    fn skip(&mut self, rule: &TagRule, why: &str) {
+        self.warnings.push(format!("tags rule '{}' skipped: {why}", rule.source));
+    }
+
+    fn enabled(&self, enable: Enable) -> bool {
+        match enable {
             Enable::Always => true,
             Enable::Never => false,
-            Enable::OnDefaultBranch => info.is_default_branch,
-            Enable::OffDefaultBranch => !info.is_default_branch,
-        };
-        if !enabled {
-            continue;
+            Enable::OnDefaultBranch => self.globals.info.is_default_branch,
+            Enable::OffDefaultBranch => !self.globals.info.is_default_branch,
         }
-        let skip = |warnings: &mut Vec<String>, why: String| {
-            warnings.push(format!("tags rule '{}' skipped: {why}", rule.source))
-        };
-        let plain = |value: String| Some(Produced { value, floating: None, auto_latest: false });
-        let produced: Option<Produced> = match &rule.kind {
+    }
+
+    /// What one enabled rule gives, if anything.
+    fn produce(&mut self, rule: &TagRule) -> Option<Produced> {
+        let (ctx, globals, info) = (self.ctx, self.globals, self.globals.info);
+        match &rule.kind {
             RuleKind::Version { scheme, pattern, value, matcher } => {
-                let (mut source, described) = match (value, &info.tag) {
-                    (Some(v), _) => {
-                        let v = render(v);
-                        let described = format!("value '{v}'");
-                        (v, described)
-                    }
-                    (None, Some(t)) => (
-                        t.clone(),
-                        match info.tag_origin {
-                            TagOrigin::Ref => format!("ref {}", info.git_ref),
-                            TagOrigin::VersionInput => format!("version input '{t}'"),
-                        },
-                    ),
-                    (None, None) => continue,
-                };
-                if let Some(matcher) = matcher {
-                    match matcher.captures(&source).and_then(|groups| groups.get(1).cloned().flatten()) {
-                        Some(found) => source = found,
-                        None => warnings.push(format!(
-                            "tags rule '{}': match '{}' finds no group 1 in '{source}'; the whole value is used",
-                            rule.source,
-                            matcher.as_str()
-                        )),
-                    }
-                }
-                let source = source.replace('/', "-");
-                let parsed = match scheme {
-                    Scheme::Semver => parse_version(&source),
-                    Scheme::Pep440 => parse_pep440(&source),
-                };
-                let Some(v) = parsed else {
-                    let what = match scheme {
-                        Scheme::Semver => "a semver version (https://semver.org)",
-                        Scheme::Pep440 => "a PEP 440 version",
-                    };
-                    skip(&mut warnings, format!("{described} is not {what}"));
-                    continue;
-                };
-                if build_version.is_none() {
-                    build_version = Some(v.clone());
-                }
-                if v.prerelease {
-                    // A prerelease gets its full version only, whatever the
-                    // pattern says (or `{{raw}}` when that is the pattern).
-                    let value =
-                        if pattern.is_only("raw") { source.clone() } else { v.version.clone() };
-                    Some(Produced { value, floating: None, auto_latest: false })
-                } else {
-                    let floating = pattern_floating(pattern, &v);
-                    if info.payload_prerelease && floating.is_some() {
-                        // Floating tags only ever point at stable releases.
-                        continue;
-                    }
-                    let rendered = pattern.render(
-                        &|name| match name {
-                            "version" => v.version.clone(),
-                            "major" => v.major.to_string(),
-                            "minor" => v.minor.to_string(),
-                            "patch" => v.patch.to_string(),
-                            "raw" => source.clone(),
-                            _ => String::new(),
-                        },
-                        &dates,
-                    );
-                    Some(Produced { value: rendered, floating, auto_latest: true })
-                }
+                self.version_tag(rule, *scheme, pattern, value.as_ref(), matcher.as_ref())
             }
             RuleKind::Ref { event } => match event {
-                RefEvent::Branch => info.branch.clone().and_then(plain),
-                RefEvent::Tag => info.tag.clone().map(|value| Produced {
-                    value,
-                    floating: None,
-                    auto_latest: true,
-                }),
-                RefEvent::Pr => info.pr.clone().and_then(plain),
+                RefEvent::Branch => info.branch.clone().map(Produced::plain),
+                RefEvent::Tag => info.tag.clone().map(Produced::release),
+                RefEvent::Pr => info.pr.clone().map(Produced::plain),
             },
             RuleKind::Sha { format } => match format {
                 _ if ctx.sha.is_empty() => None,
-                ShaFormat::Short => plain(short_sha.clone()),
-                ShaFormat::Long => plain(ctx.sha.clone()),
+                ShaFormat::Short => Some(Produced::plain(globals.short_sha.clone())),
+                ShaFormat::Long => Some(Produced::plain(ctx.sha.clone())),
             },
-            RuleKind::Raw { value } => plain(render(value)),
+            RuleKind::Raw { value } => Some(Produced::plain(globals.render(value))),
             RuleKind::Schedule { pattern } => {
-                (ctx.event_name == "schedule").then(|| render(pattern)).and_then(plain)
+                (ctx.event_name == "schedule").then(|| Produced::plain(globals.render(pattern)))
             }
-            RuleKind::Edge { branch } => {
-                let Some(current) = &info.branch else {
-                    continue;
-                };
-                match branch.as_ref().or(info.default_branch.as_ref()) {
-                    Some(edge_branch) => {
-                        (current == edge_branch).then(|| "edge".to_string()).and_then(plain)
-                    }
-                    None => {
-                        skip(
-                            &mut warnings,
-                            "the default branch is not known (not in the event payload, and no github-token to ask); add branch=NAME to the rule"
-                                .to_string(),
-                        );
-                        None
-                    }
-                }
-            }
+            RuleKind::Edge { branch } => self.edge_tag(rule, branch.as_ref()),
             RuleKind::Match { pattern, group, value } => {
-                let Some(source) = value.as_ref().map(render).or_else(|| info.tag.clone()) else {
-                    continue;
-                };
-                match pattern.captures(&source) {
-                    Some(groups) => match groups.get(*group) {
-                        Some(found) => Some(Produced {
-                            value: found.clone().unwrap_or_default(),
-                            floating: None,
-                            auto_latest: true,
-                        }),
-                        None => {
-                            skip(
-                                &mut warnings,
-                                format!(
-                                    "group {group} does not exist in pattern '{}'",
-                                    pattern.as_str()
-                                ),
-                            );
-                            None
-                        }
-                    },
-                    None => {
-                        skip(
-                            &mut warnings,
-                            format!("pattern '{}' does not match '{source}'", pattern.as_str()),
-                        );
-                        None
-                    }
-                }
+                self.match_tag(rule, pattern, *group, value.as_ref())
             }
-        };
-        let Some(produced) = produced.filter(|p| !p.value.is_empty()) else {
-            continue;
-        };
-        if first_asks_latest.is_none() {
-            first_asks_latest = Some(produced.auto_latest);
         }
-        candidates.push(Candidate {
-            value: produced.value,
-            floating: produced.floating,
-            rule: index,
-        });
     }
 
-    // Apply affixes and sanitise.
-    let mut ordered: Vec<Tag> = Vec::new();
+    /// `type=semver` and `type=pep440`: the version of the tag (or of the
+    /// rule's value) through the rule's pattern.
+    fn version_tag(
+        &mut self,
+        rule: &TagRule,
+        scheme: Scheme,
+        pattern: &Template,
+        value: Option<&Template>,
+        matcher: Option<&Regex>,
+    ) -> Option<Produced> {
+        let (source, described) = self.version_source(value)?;
+        let source = match matcher {
+            Some(matcher) => self.first_group(rule, matcher, source),
+            None => source,
+        };
+        let source = source.replace('/', "-");
+        let (parsed, what) = match scheme {
+            Scheme::Semver => (parse_version(&source), "a semver version (https://semver.org)"),
+            Scheme::Pep440 => (parse_pep440(&source), "a PEP 440 version"),
+        };
+        let Some(v) = parsed else {
+            self.skip(rule, &format!("{described} is not {what}"));
+            return None;
+        };
+        self.build_version.get_or_insert_with(|| v.clone());
+        self.render_version(pattern, &v, source)
+    }
+
+    /// The text a version rule reads, and how to name it in messages: the
+    /// rule's value, else the tag.
+    fn version_source(&self, value: Option<&Template>) -> Option<(String, String)> {
+        let info = self.globals.info;
+        match (value, &info.tag) {
+            (Some(v), _) => {
+                let v = self.globals.render(v);
+                let described = format!("value '{v}'");
+                Some((v, described))
+            }
+            (None, Some(t)) => Some((
+                t.clone(),
+                match info.tag_origin {
+                    TagOrigin::Ref => format!("ref {}", info.git_ref),
+                    TagOrigin::VersionInput => format!("version input '{t}'"),
+                },
+            )),
+            (None, None) => None,
+        }
+    }
+
+    /// `match=`: group 1 of the pattern in `source`; the whole of `source`
+    /// (with a warning) when there is none.
+    fn first_group(&mut self, rule: &TagRule, matcher: &Regex, source: String) -> String {
+        match matcher.captures(&source).and_then(|groups| groups.get(1).cloned().flatten()) {
+            Some(found) => found,
+            None => {
+                self.warnings.push(format!(
+                    "tags rule '{}': match '{}' finds no group 1 in '{source}'; the whole value is used",
+                    rule.source,
+                    matcher.as_str()
+                ));
+                source
+            }
+        }
+    }
+
+    fn render_version(
+        &self,
+        pattern: &Template,
+        v: &ParsedVersion,
+        source: String,
+    ) -> Option<Produced> {
+        if v.prerelease {
+            // A prerelease gets its full version only, whatever the
+            // pattern says (or `{{raw}}` when that is the pattern).
+            let value = if pattern.is_only("raw") { source } else { v.version.clone() };
+            return Some(Produced::plain(value));
+        }
+        let floating = pattern_floating(pattern, v);
+        if self.globals.info.payload_prerelease && floating.is_some() {
+            // Floating tags only ever point at stable releases.
+            return None;
+        }
+        let rendered = pattern.render(
+            &|name| match name {
+                "version" => v.version.clone(),
+                "major" => v.major.to_string(),
+                "minor" => v.minor.to_string(),
+                "patch" => v.patch.to_string(),
+                "raw" => source.clone(),
+                _ => String::new(),
+            },
+            &self.globals.dates,
+        );
+        Some(Produced { value: rendered, floating, auto_latest: true })
+    }
+
+    /// `type=edge`: `edge` on the rule's branch, else the default branch.
+    fn edge_tag(&mut self, rule: &TagRule, branch: Option<&String>) -> Option<Produced> {
+        let info = self.globals.info;
+        let current = info.branch.as_ref()?;
+        match branch.or(info.default_branch.as_ref()) {
+            Some(edge_branch) => (current == edge_branch).then(|| Produced::plain("edge".into())),
+            None => {
+                self.skip(
+                    rule,
+                    "the default branch is not known (not in the event payload, and no github-token to ask); add branch=NAME to the rule",
+                );
+                None
+            }
+        }
+    }
+
+    /// `type=match`: a group of the pattern in the rule's value, else in
+    /// the tag.
+    fn match_tag(
+        &mut self,
+        rule: &TagRule,
+        pattern: &Regex,
+        group: usize,
+        value: Option<&Template>,
+    ) -> Option<Produced> {
+        let globals = self.globals;
+        let source = value.map(|v| globals.render(v)).or_else(|| globals.info.tag.clone())?;
+        let Some(groups) = pattern.captures(&source) else {
+            self.skip(rule, &format!("pattern '{}' does not match '{source}'", pattern.as_str()));
+            return None;
+        };
+        match groups.get(group) {
+            Some(found) => Some(Produced::release(found.clone().unwrap_or_default())),
+            None => {
+                self.skip(
+                    rule,
+                    &format!("group {group} does not exist in pattern '{}'", pattern.as_str()),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// The tags with their prefixes and suffixes, sanitised, each once.
+fn affixed_tags(
+    candidates: Vec<Candidate>,
+    rules: &[TagRule],
+    flavor: &Flavor,
+    globals: &Globals,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Tag>, MetaError> {
+    let mut tags: Vec<Tag> = Vec::new();
     for c in candidates {
         let rule = &rules[c.rule];
-        let prefix = render(rule.prefix.as_ref().unwrap_or(&flavor.prefix));
-        let suffix = render(rule.suffix.as_ref().unwrap_or(&flavor.suffix));
+        let prefix = globals.render(rule.prefix.as_ref().unwrap_or(&flavor.prefix));
+        let suffix = globals.render(rule.suffix.as_ref().unwrap_or(&flavor.suffix));
         let raw = format!("{prefix}{}{suffix}", c.value);
         let name = match sanitize_tag(&raw) {
             Ok(name) => name,
@@ -427,74 +563,73 @@ pub fn compute(
             }
             Err(e) => return Err(e),
         };
-        let (prefix, suffix) = (clean_affix(&prefix), clean_affix(&suffix));
-        let affixes_kept = name.starts_with(&prefix)
-            && name.ends_with(&suffix)
-            && name.len() >= prefix.len() + suffix.len();
-        let (prefix, suffix) =
-            if affixes_kept { (prefix, suffix) } else { (String::new(), String::new()) };
-        if !ordered.iter().any(|t| t.name == name) {
-            ordered.push(Tag { name, floating: c.floating, prefix, suffix });
+        let (prefix, suffix) = kept_affixes(&name, &prefix, &suffix);
+        if !tags.iter().any(|t| t.name == name) {
+            tags.push(Tag { name, floating: c.floating, prefix, suffix });
         }
     }
+    Ok(tags)
+}
 
-    if build_version.is_none() {
-        build_version = info.tag.as_deref().and_then(parse_version);
-    }
-    let prerelease =
-        info.payload_prerelease || build_version.as_ref().is_some_and(|v| v.prerelease);
-    let want_latest = !ordered.is_empty()
+/// The prefix and suffix as they stand in the sanitised `name`; both empty
+/// when sanitising changed them.
+fn kept_affixes(name: &str, prefix: &str, suffix: &str) -> (String, String) {
+    let (prefix, suffix) = (clean_affix(prefix), clean_affix(suffix));
+    let kept = name.starts_with(&prefix)
+        && name.ends_with(&suffix)
+        && name.len() >= prefix.len() + suffix.len();
+    if kept { (prefix, suffix) } else { (String::new(), String::new()) }
+}
+
+/// Whether `latest` joins the tags: never for a prerelease or without
+/// tags; under `latest=auto`, when the first tag asked for it.
+fn wants_latest(
+    latest: Latest,
+    first_asks_latest: Option<bool>,
+    tags: &[Tag],
+    prerelease: bool,
+) -> bool {
+    !tags.is_empty()
         && !prerelease
-        && match flavor.latest {
+        && match latest {
             Latest::Auto => first_asks_latest.unwrap_or(false),
             Latest::True => true,
             Latest::False => false,
-        };
-    if want_latest {
-        let prefix = if flavor.prefix_on_latest {
-            clean_affix(&render(&flavor.prefix))
-        } else {
-            String::new()
-        };
-        let suffix = if flavor.suffix_on_latest {
-            clean_affix(&render(&flavor.suffix))
-        } else {
-            String::new()
-        };
-        let name = sanitize_tag(&format!("{prefix}latest{suffix}"))?;
-        if !ordered.iter().any(|t| t.name == name) {
-            ordered.push(Tag { name, floating: Some(Floating::Latest), prefix, suffix });
         }
-    }
+}
 
-    // Label and annotation values may hold the same expressions as tags;
-    // text that is not a valid template is kept as written.
-    let expand = |value: &str| {
-        Template::parse(value, GLOBAL_VARS, true)
-            .map(|t| render(&t))
-            .unwrap_or_else(|_| value.to_string())
+/// Adds `latest`, with the flavor's affixes where it asks for them.
+fn add_latest(tags: &mut Vec<Tag>, flavor: &Flavor, globals: &Globals) -> Result<(), MetaError> {
+    let affix = |on_latest: bool, template: &Template| {
+        if on_latest { clean_affix(&globals.render(template)) } else { String::new() }
     };
+    let prefix = affix(flavor.prefix_on_latest, &flavor.prefix);
+    let suffix = affix(flavor.suffix_on_latest, &flavor.suffix);
+    let name = sanitize_tag(&format!("{prefix}latest{suffix}"))?;
+    if !tags.iter().any(|t| t.name == name) {
+        tags.push(Tag { name, floating: Some(Floating::Latest), prefix, suffix });
+    }
+    Ok(())
+}
+
+/// The generated labels and annotations with the user's over them; the
+/// user's values may hold the same expressions as tags.
+fn labels_and_annotations(
+    ctx: &Context,
+    globals: &Globals,
+    version: &str,
+    user_labels: &[(String, String)],
+    user_annotations: &[AnnotationInput],
+) -> (std::collections::BTreeMap<String, String>, Vec<Annotation>) {
     let user_labels: Vec<(String, String)> =
-        user_labels.iter().map(|(key, value)| (key.clone(), expand(value))).collect();
+        user_labels.iter().map(|(key, value)| (key.clone(), globals.expand(value))).collect();
     let user_annotations: Vec<AnnotationInput> = user_annotations
         .iter()
-        .map(|a| AnnotationInput { value: expand(&a.value), ..a.clone() })
+        .map(|a| AnnotationInput { value: globals.expand(&a.value), ..a.clone() })
         .collect();
-    let version = ordered.first().map(|t| t.name.clone()).unwrap_or_default();
-    let labels = build_labels(ctx, &version, &user_labels);
+    let labels = build_labels(ctx, version, &user_labels);
     let annotations = build_annotations(&labels, &ctx.annotation_levels, &user_annotations);
-    let semver = build_version.and_then(|v| v.semver);
-    Ok(Meta {
-        version,
-        tags: ordered,
-        labels,
-        annotations,
-        warnings,
-        images,
-        semver,
-        prerelease,
-        separators: Default::default(),
-    })
+    (labels, annotations)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use super::{Floating, Meta, Tag};
 
 /// A tag that was not pushed, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeldBack {
+pub(crate) struct HeldBack {
     pub tag: String,
     /// One sentence, such as "2.0.0 is already published and is newer than 1.9.1".
     pub reason: String,
@@ -15,7 +15,7 @@ pub struct HeldBack {
 
 /// The tags to push and those held back.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct GuardOutcome {
+pub(crate) struct GuardOutcome {
     pub kept: Vec<Tag>,
     pub held_back: Vec<HeldBack>,
 }
@@ -45,7 +45,7 @@ fn published_versions(
 /// Decides which of `meta`'s floating tags may be pushed, given the tags
 /// already in the registry. Tags that do not float are always kept, and so
 /// are all tags of a build without a semantic version.
-pub fn guard_floating(meta: &Meta, existing_tags: &[String]) -> GuardOutcome {
+pub(crate) fn guard_floating(meta: &Meta, existing_tags: &[String]) -> GuardOutcome {
     let mut outcome = GuardOutcome::default();
     let Some(this) = meta.semver.as_ref() else {
         outcome.kept = meta.tags.clone();

@@ -113,7 +113,7 @@ pub(crate) fn build_annotations(
 /// Parses the `labels` input: `key=value` lines; blank lines and `#`
 /// comments are ignored. A line without `=`, or with nothing before it, is
 /// skipped with a warning (the second value).
-pub fn parse_labels(text: &str) -> (Vec<(String, String)>, Vec<String>) {
+pub(crate) fn parse_labels(text: &str) -> (Vec<(String, String)>, Vec<String>) {
     let mut out = Vec::new();
     let mut warnings = Vec::new();
     for (index, line) in text.lines().enumerate() {
@@ -182,7 +182,7 @@ pub fn parse_annotations(text: &str) -> Result<Vec<AnnotationInput>, MetaError> 
 
 /// One buildx `--annotation` value per annotation, such as
 /// `index:org.opencontainers.image.version=1.2.3` (not shell-quoted).
-pub fn annotation_args(annotations: &[Annotation]) -> Vec<String> {
+pub(crate) fn annotation_args(annotations: &[Annotation]) -> Vec<String> {
     annotations.iter().map(|a| format!("{}:{}={}", a.level.as_str(), a.key, a.value)).collect()
 }
 

@@ -19,17 +19,17 @@ mod tests;
 
 use std::collections::BTreeMap;
 
-pub use compute::compute;
+pub(crate) use compute::compute;
 pub use error::MetaError;
-pub use guard::{GuardOutcome, HeldBack, guard_floating};
-pub use labels::{
-    Annotation, AnnotationInput, AnnotationLevel, annotation_args, parse_annotations, parse_labels,
-};
+pub(crate) use guard::{HeldBack, guard_floating};
+pub use labels::{Annotation, AnnotationInput, AnnotationLevel, parse_annotations};
+pub(crate) use labels::{annotation_args, parse_labels};
+pub(crate) use rules::default_tag_rules;
 pub use rules::{
     Enable, Flavor, ImageInput, Latest, RefEvent, RuleKind, Scheme, ShaFormat, TagRule,
-    default_tag_rules, parse_flavor, parse_images, parse_tag_rules,
+    parse_flavor, parse_images, parse_tag_rules,
 };
-pub use sanitize::{MAX_TAG_LEN, normalize_image_name, sanitize_tag};
+pub use sanitize::{normalize_image_name, sanitize_tag};
 pub use template::{Dates, Template};
 
 /// What the workflow run tells about itself.
@@ -129,23 +129,5 @@ pub struct Separators {
 impl Default for Separators {
     fn default() -> Self {
         Separators { tags: "\n".to_string(), labels: "\n".to_string() }
-    }
-}
-
-impl Meta {
-    /// `image:tag` for every image and tag, image by image.
-    pub fn references(&self, images: &[String]) -> Vec<String> {
-        images
-            .iter()
-            .flat_map(|image| {
-                let image = image.trim().to_ascii_lowercase();
-                self.tags.iter().map(move |tag| format!("{image}:{}", tag.name))
-            })
-            .collect()
-    }
-
-    /// The tag names, in order.
-    pub fn tag_names(&self) -> Vec<&str> {
-        self.tags.iter().map(|t| t.name.as_str()).collect()
     }
 }

@@ -42,11 +42,6 @@ impl Regex {
         &self.source
     }
 
-    /// Number of capturing groups, not counting the whole match.
-    pub fn group_count(&self) -> usize {
-        self.inner.captures_len() - 1
-    }
-
     /// The whole match and every group of the first match, if any.
     pub fn captures(&self, text: &str) -> Option<Vec<Option<String>>> {
         if self.global {
@@ -97,6 +92,5 @@ mod tests {
         for bad in ["(", "(a", "a)", "*a", "[a", "a{3,1}", "(?=a)", "[z-a]"] {
             assert!(Regex::new(bad).is_err(), "{bad:?} should be rejected");
         }
-        assert_eq!(Regex::new(r"(a)(?:b)(c)").unwrap().group_count(), 2);
     }
 }

@@ -203,18 +203,69 @@ fn rule_pairs(line: &str) -> Vec<(String, String)> {
 }
 
 fn parse_rule(line: &str) -> Result<TagRule, String> {
-    let mut pairs = rule_pairs(line);
-    let take = |pairs: &mut Vec<(String, String)>, key: &str| -> Option<String> {
-        let at = pairs.iter().position(|(k, _)| k == key)?;
-        Some(pairs.remove(at).1)
-    };
-    let kind_name =
-        take(&mut pairs, "type").unwrap_or_else(|| "raw".to_string()).to_ascii_lowercase();
+    let mut fields = RuleFields::new(line);
     let global = |text: &str| Template::parse(text, GLOBAL_VARS, true);
+    let prefix = fields.take("prefix").map(|p| global(&p)).transpose()?;
+    let suffix = fields.take("suffix").map(|s| global(&s)).transpose()?;
+    let enable = parse_enable(fields.take("enable"))?;
+    let priority = fields
+        .take("priority")
+        .map(|p| {
+            p.parse::<i64>()
+                .map_err(|_| format!("priority='{p}' is not accepted; accepted: a whole number"))
+        })
+        .transpose()?;
+    let (kind, default_priority, default_prefix) = parse_kind(&mut fields)?;
+    Ok(TagRule {
+        kind,
+        prefix: prefix.or_else(|| default_prefix.map(Template::literal)),
+        suffix,
+        enable,
+        priority: priority.unwrap_or(default_priority),
+        source: line.to_string(),
+        ignored_keys: fields.pairs.into_iter().map(|(key, _)| key).collect(),
+    })
+}
 
-    let prefix = take(&mut pairs, "prefix").map(|p| global(&p)).transpose()?;
-    let suffix = take(&mut pairs, "suffix").map(|s| global(&s)).transpose()?;
-    let enable = match take(&mut pairs, "enable").as_deref().map(str::trim) {
+/// A rule's fields, taken out one by one as they are read; those left at
+/// the end are the ones its type does not use.
+struct RuleFields {
+    /// The rule's type, lowercased (`raw` when not given).
+    kind: String,
+    pairs: Vec<(String, String)>,
+}
+
+impl RuleFields {
+    fn new(line: &str) -> RuleFields {
+        let mut fields = RuleFields { kind: String::new(), pairs: rule_pairs(line) };
+        fields.kind = fields.take("type").unwrap_or_else(|| "raw".to_string()).to_ascii_lowercase();
+        fields
+    }
+
+    fn take(&mut self, key: &str) -> Option<String> {
+        let at = self.pairs.iter().position(|(k, _)| k == key)?;
+        Some(self.pairs.remove(at).1)
+    }
+
+    /// A field the type needs, not empty; `what` says what it holds.
+    fn required(&mut self, key: &str, what: &str) -> Result<String, String> {
+        match self.take(key) {
+            Some(v) if !v.is_empty() => Ok(v),
+            _ => Err(format!("type={} needs {key}= ({what})", self.kind)),
+        }
+    }
+
+    /// `value=` where it may be left out.
+    fn optional_value(&mut self) -> Result<Option<Template>, String> {
+        self.take("value")
+            .filter(|v| !v.is_empty())
+            .map(|v| Template::parse(&v, GLOBAL_VARS, true))
+            .transpose()
+    }
+}
+
+fn parse_enable(enable: Option<String>) -> Result<Enable, String> {
+    Ok(match enable.as_deref().map(str::trim) {
         None | Some("true") => Enable::Always,
         Some("false") => Enable::Never,
         Some("{{is_default_branch}}") | Some("{{ is_default_branch }}") => Enable::OnDefaultBranch,
@@ -226,116 +277,88 @@ fn parse_rule(line: &str) -> Result<TagRule, String> {
                 "enable='{other}' is not accepted; accepted: true, false, {{{{is_default_branch}}}}, {{{{is_not_default_branch}}}}"
             ));
         }
-    };
-    let priority = take(&mut pairs, "priority")
-        .map(|p| {
-            p.parse::<i64>()
-                .map_err(|_| format!("priority='{p}' is not accepted; accepted: a whole number"))
-        })
-        .transpose()?;
+    })
+}
 
-    let required = |pairs: &mut Vec<(String, String)>, key: &str, what: &str| match take(pairs, key)
-    {
-        Some(v) if !v.is_empty() => Ok(v),
-        _ => Err(format!("type={kind_name} needs {key}= ({what})")),
-    };
-    let optional_value = |pairs: &mut Vec<(String, String)>| {
-        take(pairs, "value").filter(|v| !v.is_empty()).map(|v| global(&v)).transpose()
-    };
-    let regex = |pattern: &str| {
-        Regex::new(pattern)
-            .map_err(|e| format!("pattern '{pattern}' is not a usable regular expression: {e}"))
-    };
-
-    let (kind, default_priority, default_prefix) = match kind_name.as_str() {
-        "semver" | "pep440" => {
-            let scheme = if kind_name == "semver" { Scheme::Semver } else { Scheme::Pep440 };
-            let pattern = required(&mut pairs, "pattern", "such as {{version}}")?;
-            let value = optional_value(&mut pairs)?;
-            let matcher = take(&mut pairs, "match")
-                .filter(|m| !m.is_empty())
-                .map(|m| regex(&m))
-                .transpose()?;
-            (
-                RuleKind::Version {
-                    scheme,
-                    pattern: Template::parse(&pattern, VERSION_VARS, false)?,
-                    value,
-                    matcher,
-                },
-                900,
-                None,
-            )
-        }
+/// What the rule's type makes of its fields, with the priority and the
+/// prefix that type has when the rule gives none.
+fn parse_kind(fields: &mut RuleFields) -> Result<(RuleKind, i64, Option<&'static str>), String> {
+    Ok(match fields.kind.as_str() {
+        "semver" => (version_kind(Scheme::Semver, fields)?, 900, None),
+        "pep440" => (version_kind(Scheme::Pep440, fields)?, 900, None),
         "ref" => {
-            let event = required(&mut pairs, "event", "branch, tag or pr")?;
-            let event = match event.to_ascii_lowercase().as_str() {
-                "branch" => RefEvent::Branch,
-                "tag" => RefEvent::Tag,
-                "pr" => RefEvent::Pr,
-                other => {
-                    return Err(format!(
-                        "event='{other}' is not accepted; accepted: branch, tag, pr"
-                    ));
-                }
-            };
-            let prefix = (event == RefEvent::Pr).then(|| "pr-".to_string());
-            (RuleKind::Ref { event }, 600, prefix)
+            let event = ref_event(fields)?;
+            (RuleKind::Ref { event }, 600, (event == RefEvent::Pr).then_some("pr-"))
         }
-        "sha" => {
-            let format = match take(&mut pairs, "format").as_deref() {
-                None | Some("short") => ShaFormat::Short,
-                Some("long") => ShaFormat::Long,
-                Some(other) => {
-                    return Err(format!("format='{other}' is not accepted; accepted: short, long"));
-                }
-            };
-            (RuleKind::Sha { format }, 100, Some("sha-".to_string()))
-        }
+        "sha" => (RuleKind::Sha { format: sha_format(fields)? }, 100, Some("sha-")),
         "raw" => {
-            let value = take(&mut pairs, "value")
+            let value = fields
+                .take("value")
                 .ok_or_else(|| "type=raw needs value= (the tag to add)".to_string())?;
-            (RuleKind::Raw { value: global(&value)? }, 200, None)
+            (RuleKind::Raw { value: Template::parse(&value, GLOBAL_VARS, true)? }, 200, None)
         }
         "schedule" => {
-            let pattern = take(&mut pairs, "pattern")
+            let pattern = fields
+                .take("pattern")
                 .filter(|p| !p.is_empty())
                 .unwrap_or_else(|| "nightly".to_string());
-            (RuleKind::Schedule { pattern: global(&pattern)? }, 1000, None)
+            let pattern = Template::parse(&pattern, GLOBAL_VARS, true)?;
+            (RuleKind::Schedule { pattern }, 1000, None)
         }
         "edge" => {
-            let branch = take(&mut pairs, "branch").filter(|b| !b.is_empty());
+            let branch = fields.take("branch").filter(|b| !b.is_empty());
             (RuleKind::Edge { branch }, 700, None)
         }
-        "match" => {
-            let pattern = regex(&required(&mut pairs, "pattern", "a regular expression")?)?;
-            let group = match take(&mut pairs, "group") {
-                None => 0,
-                Some(g) => g.parse::<usize>().map_err(|_| {
-                    format!("group='{g}' is not accepted; accepted: a group number such as 1")
-                })?,
-            };
-            let value = optional_value(&mut pairs)?;
-            (RuleKind::Match { pattern, group, value }, 800, None)
-        }
+        "match" => (match_kind(fields)?, 800, None),
         other => {
             return Err(format!("unknown type '{other}'; accepted types: {TYPES}"));
         }
-    };
-    let prefix = match (prefix, default_prefix) {
-        (Some(p), _) => Some(p),
-        (None, Some(d)) => Some(Template::literal(&d)),
-        (None, None) => None,
-    };
-    Ok(TagRule {
-        kind,
-        prefix,
-        suffix,
-        enable,
-        priority: priority.unwrap_or(default_priority),
-        source: line.to_string(),
-        ignored_keys: pairs.into_iter().map(|(key, _)| key).collect(),
     })
+}
+
+fn regex(pattern: &str) -> Result<Regex, String> {
+    Regex::new(pattern)
+        .map_err(|e| format!("pattern '{pattern}' is not a usable regular expression: {e}"))
+}
+
+/// `type=semver|pep440,pattern=...[,value=...][,match=REGEX]`.
+fn version_kind(scheme: Scheme, fields: &mut RuleFields) -> Result<RuleKind, String> {
+    let pattern = fields.required("pattern", "such as {{version}}")?;
+    let value = fields.optional_value()?;
+    let matcher = fields.take("match").filter(|m| !m.is_empty()).map(|m| regex(&m)).transpose()?;
+    let pattern = Template::parse(&pattern, VERSION_VARS, false)?;
+    Ok(RuleKind::Version { scheme, pattern, value, matcher })
+}
+
+fn ref_event(fields: &mut RuleFields) -> Result<RefEvent, String> {
+    let event = fields.required("event", "branch, tag or pr")?;
+    match event.to_ascii_lowercase().as_str() {
+        "branch" => Ok(RefEvent::Branch),
+        "tag" => Ok(RefEvent::Tag),
+        "pr" => Ok(RefEvent::Pr),
+        other => Err(format!("event='{other}' is not accepted; accepted: branch, tag, pr")),
+    }
+}
+
+fn sha_format(fields: &mut RuleFields) -> Result<ShaFormat, String> {
+    match fields.take("format").as_deref() {
+        None | Some("short") => Ok(ShaFormat::Short),
+        Some("long") => Ok(ShaFormat::Long),
+        Some(other) => Err(format!("format='{other}' is not accepted; accepted: short, long")),
+    }
+}
+
+/// `type=match,pattern=REGEX[,group=N][,value=...]`.
+fn match_kind(fields: &mut RuleFields) -> Result<RuleKind, String> {
+    let pattern = regex(&fields.required("pattern", "a regular expression")?)?;
+    let group = match fields.take("group") {
+        None => 0,
+        Some(g) => g.parse::<usize>().map_err(|_| {
+            format!("group='{g}' is not accepted; accepted: a group number such as 1")
+        })?,
+    };
+    let value = fields.optional_value()?;
+    Ok(RuleKind::Match { pattern, group, value })
 }
 
 /// The keys a rule type uses, for the warning about ignored keys.
@@ -356,7 +379,7 @@ pub(crate) fn accepted_keys(kind: &RuleKind) -> String {
 }
 
 /// The rules used when the `tags` input is empty: release tags first.
-pub fn default_tag_rules() -> Vec<TagRule> {
+pub(crate) fn default_tag_rules() -> Vec<TagRule> {
     const LINES: &str = "type=semver,pattern={{version}}
 type=semver,pattern={{major}}.{{minor}}
 type=semver,pattern={{major}}

@@ -5,7 +5,7 @@
 use super::MetaError;
 
 /// Longest tag a registry accepts.
-pub const MAX_TAG_LEN: usize = 128;
+const MAX_TAG_LEN: usize = 128;
 
 fn tag_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-'

@@ -46,9 +46,9 @@ pub struct Dates {
 }
 
 /// Names usable in a `type=semver` or `type=pep440` pattern.
-pub const VERSION_VARS: &[&str] = &["version", "major", "minor", "patch", "raw"];
+pub(crate) const VERSION_VARS: &[&str] = &["version", "major", "minor", "patch", "raw"];
 /// Names usable in values, prefixes, suffixes and labels.
-pub const GLOBAL_VARS: &[&str] =
+pub(crate) const GLOBAL_VARS: &[&str] =
     &["branch", "tag", "sha", "base_ref", "is_default_branch", "is_not_default_branch"];
 
 impl Template {
@@ -195,7 +195,7 @@ fn parse_expr(inner: &str, vars: &[&str], allow_date: bool) -> Result<Expr, Stri
 /// (seconds since the epoch), `x` (milliseconds), `Z` (`+09:00`), `ZZ`
 /// (`+0900`); `[text]` is literal. No format gives `YYYY-MM-DDTHH:mm:ssZ`,
 /// with `Z` for UTC.
-pub fn format_date(fmt: Option<&str>, tz: Option<Tz>, at: &DateTime<Utc>) -> String {
+pub(crate) fn format_date(fmt: Option<&str>, tz: Option<Tz>, at: &DateTime<Utc>) -> String {
     let at = at.with_timezone(&tz.unwrap_or(Tz::UTC));
     let Some(fmt) = fmt else {
         let text = at.format("%Y-%m-%dT%H:%M:%S%:z").to_string();

@@ -132,6 +132,11 @@ fn images() -> Vec<String> {
     vec!["ghcr.io/Acme/App".to_string()]
 }
 
+/// The tag names, in order.
+fn tag_names(meta: &Meta) -> Vec<&str> {
+    meta.tags.iter().map(|t| t.name.as_str()).collect()
+}
+
 fn run(c: &Context, rules: &str, flavor: &str) -> Meta {
     let rules =
         if rules.is_empty() { default_tag_rules() } else { parse_tag_rules(rules).unwrap() };
@@ -178,7 +183,7 @@ fn events_with_default_rules() {
     ];
     for (name, c, want) in rows {
         let meta = run(&c, "", "");
-        assert_eq!(meta.tag_names(), want, "row: {name}");
+        assert_eq!(tag_names(&meta), want, "row: {name}");
         assert_eq!(meta.version, want[0], "row: {name}");
         assert!(meta.warnings.is_empty(), "row {name}: {:?}", meta.warnings);
     }
@@ -211,11 +216,11 @@ type=semver,pattern={{major}}.{{minor}}.{{patch}}
 type=semver,pattern={{raw}}
 type=semver,pattern=stable";
     let meta = run(&push_tag("v1.2.3-rc.1"), rules, "latest=true");
-    assert_eq!(meta.tag_names(), vec!["1.2.3-rc.1", "v1.2.3-rc.1"]);
+    assert_eq!(tag_names(&meta), vec!["1.2.3-rc.1", "v1.2.3-rc.1"]);
     let meta = run(&release("v2.0.0", true, "refs/tags/v2.0.0"), rules, "latest=true");
-    assert_eq!(meta.tag_names(), vec!["2.0.0", "v2.0.0"]);
+    assert_eq!(tag_names(&meta), vec!["2.0.0", "v2.0.0"]);
     let meta = run(&push_tag("v2.0.0"), rules, "");
-    assert_eq!(meta.tag_names(), vec!["2.0.0", "2.0", "v2", "v2.0.0", "stable", "latest"]);
+    assert_eq!(tag_names(&meta), vec!["2.0.0", "2.0", "v2", "v2.0.0", "stable", "latest"]);
     assert_eq!(meta.tags[4].floating, Some(Floating::Latest));
 }
 
@@ -226,7 +231,7 @@ fn version_and_raw_placeholders() {
         "type=semver,pattern={{raw}}\ntype=semver,pattern={{version}}",
         "latest=false",
     );
-    assert_eq!(meta.tag_names(), vec!["v1.2.3", "1.2.3"]);
+    assert_eq!(tag_names(&meta), vec!["v1.2.3", "1.2.3"]);
 }
 
 #[test]
@@ -238,21 +243,21 @@ type=raw,value=stable,priority=950
 type=edge
 type=ref,event=branch,suffix=-dev";
     let meta = run(&push_branch("main"), rules, "");
-    assert_eq!(meta.tag_names(), vec!["stable", "edge", "main-dev", "sha-860c190", SHA]);
+    assert_eq!(tag_names(&meta), vec!["stable", "edge", "main-dev", "sha-860c190", SHA]);
     assert_eq!(meta.version, "stable");
-    assert!(!meta.tag_names().contains(&"latest"));
+    assert!(!tag_names(&meta).contains(&"latest"));
 
     let meta = run(&push_tag("v1.0.0"), rules, "");
-    assert_eq!(meta.tag_names(), vec!["stable", "v1.0.0", "sha-860c190", SHA]);
+    assert_eq!(tag_names(&meta), vec!["stable", "v1.0.0", "sha-860c190", SHA]);
 
     let meta = run(&push_branch("dev"), "type=edge,branch=dev", "");
-    assert_eq!(meta.tag_names(), vec!["edge"]);
+    assert_eq!(tag_names(&meta), vec!["edge"]);
 }
 
 #[test]
 fn schedule_date_pattern() {
     let meta = run(&schedule(), "type=schedule,pattern=nightly-{{date 'YYYYMMDD'}}", "");
-    assert_eq!(meta.tag_names(), vec!["nightly-20240102"]);
+    assert_eq!(tag_names(&meta), vec!["nightly-20240102"]);
     let meta = run(&push_branch("main"), "type=schedule", "");
     assert!(meta.tags.is_empty());
 }
@@ -261,7 +266,7 @@ fn schedule_date_pattern() {
 fn match_rule() {
     let rules = r"type=match,pattern=v(\d+\.\d+),group=1";
     let meta = run(&push_tag("v1.2.3"), rules, "");
-    assert_eq!(meta.tag_names(), vec!["1.2", "latest"]);
+    assert_eq!(tag_names(&meta), vec!["1.2", "latest"]);
     let meta = run(&push_tag("release-x"), rules, "");
     assert!(meta.tags.is_empty());
     assert_eq!(
@@ -383,13 +388,13 @@ fn metadata_action_rules_table() {
         ),
     ];
     for (row, c, tags, flavor, want) in rows {
-        assert_eq!(run(&c, tags, flavor).tag_names(), want, "row: {row}");
+        assert_eq!(tag_names(&run(&c, tags, flavor)), want, "row: {row}");
     }
     let mut c = push_branch("main");
     c.commit_date = Some(chrono::Utc.with_ymd_and_hms(2023, 6, 7, 8, 9, 10).unwrap());
     c.short_sha_length = 12;
     assert_eq!(
-        run(&c, "type=raw,value={{commit_date 'YYYYMMDD'}}\ntype=sha", "").tag_names(),
+        tag_names(&run(&c, "type=raw,value={{commit_date 'YYYYMMDD'}}\ntype=sha", "")),
         vec!["20230607", "sha-860c1904a1ce"]
     );
 }
@@ -401,7 +406,7 @@ fn skipped_rules_and_ignored_keys_warn() {
         "type=match,pattern=v(\\d),group=3\ntype=ref,event=tag,colour=red",
         "",
     );
-    assert_eq!(meta.tag_names(), vec!["v1.2.3", "latest"]);
+    assert_eq!(tag_names(&meta), vec!["v1.2.3", "latest"]);
     assert_eq!(
         meta.warnings,
         vec![
@@ -469,12 +474,12 @@ fn non_semver_tag_warns_and_may_leave_no_tags() {
 #[test]
 fn flavor_latest_and_affixes() {
     let meta = run(&push_branch("main"), "", "latest=true");
-    assert_eq!(meta.tag_names(), vec!["main", "latest"]);
+    assert_eq!(tag_names(&meta), vec!["main", "latest"]);
     let meta = run(&push_tag("v1.2.3"), "", "latest=false");
-    assert_eq!(meta.tag_names(), vec!["1.2.3", "1.2", "1"]);
+    assert_eq!(tag_names(&meta), vec!["1.2.3", "1.2", "1"]);
     let meta = run(&push_tag("v1.2.3"), "", "prefix=app-\nsuffix=-alpine,onlatest=true");
     assert_eq!(
-        meta.tag_names(),
+        tag_names(&meta),
         vec!["app-1.2.3-alpine", "app-1.2-alpine", "app-1-alpine", "latest-alpine"]
     );
     assert_eq!(meta.version, "app-1.2.3-alpine");
@@ -482,15 +487,15 @@ fn flavor_latest_and_affixes() {
     assert_eq!(meta.tags[0].suffix, "-alpine");
     // Rule affixes replace the flavor's.
     let meta = run(&pull_request(), "type=ref,event=pr\ntype=sha,prefix=git-", "prefix=x-");
-    assert_eq!(meta.tag_names(), vec!["pr-12", "git-860c190"]);
+    assert_eq!(tag_names(&meta), vec!["pr-12", "git-860c190"]);
 }
 
 #[test]
 fn enable_on_default_branch() {
     let rules = "type=raw,value=latest,enable={{is_default_branch}}\ntype=ref,event=branch";
-    assert_eq!(run(&push_branch("main"), rules, "").tag_names(), vec!["main", "latest"]);
-    assert_eq!(run(&push_branch("dev"), rules, "").tag_names(), vec!["dev"]);
-    assert_eq!(run(&pull_request(), rules, "").tag_names(), Vec::<&str>::new());
+    assert_eq!(tag_names(&run(&push_branch("main"), rules, "")), vec!["main", "latest"]);
+    assert_eq!(tag_names(&run(&push_branch("dev"), rules, "")), vec!["dev"]);
+    assert_eq!(tag_names(&run(&pull_request(), rules, "")), Vec::<&str>::new());
 }
 
 #[test]
@@ -499,7 +504,7 @@ fn pull_request_target_does_not_tag_the_base_branch() {
     c.event_name = "pull_request_target".into();
     c.git_ref = "refs/heads/main".into();
     let meta = run(&c, "", "");
-    assert_eq!(meta.tag_names(), vec!["pr-12"]);
+    assert_eq!(tag_names(&meta), vec!["pr-12"]);
 }
 
 #[test]
@@ -512,20 +517,10 @@ fn too_long_tag_is_an_error() {
 }
 
 #[test]
-fn images_are_checked_and_referenced() {
+fn images_are_normalised_and_checked() {
     let meta = run(&push_tag("v1.2.3"), "", "latest=false");
     assert_eq!(meta.images, vec!["ghcr.io/acme/app"]);
-    assert_eq!(
-        meta.references(&["ghcr.io/Acme/App".into(), "docker.io/acme/app".into()]),
-        vec![
-            "ghcr.io/acme/app:1.2.3",
-            "ghcr.io/acme/app:1.2",
-            "ghcr.io/acme/app:1",
-            "docker.io/acme/app:1.2.3",
-            "docker.io/acme/app:1.2",
-            "docker.io/acme/app:1",
-        ]
-    );
+    assert_eq!(tag_names(&meta), vec!["1.2.3", "1.2", "1"]);
     let err = compute(
         &push_tag("v1.2.3"),
         &["ghcr.io/acme/app:v1".to_string()],

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 /// A version read from a tag name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParsedVersion {
+pub(crate) struct ParsedVersion {
     /// The normalised full version (`{{version}}`): `1.2.3-rc.1`, `1.1b2`.
     pub version: String,
     pub major: u64,

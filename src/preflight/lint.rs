@@ -189,7 +189,7 @@ fn emulation_finding(line: u32, tool: &str, emulated: &[Platform]) -> Finding {
 /// steps run under QEMU, from the build's own timings (the summary's "where
 /// the time went"), one finding on each FROM line `rewrites` names; none
 /// when no step ran under QEMU (a cached build, say).
-pub fn measured_under_qemu(rewrites: &[u32], timings: &[PlatformTime]) -> Vec<Finding> {
+pub(crate) fn measured_under_qemu(rewrites: &[u32], timings: &[PlatformTime]) -> Vec<Finding> {
     let parts: Vec<String> = timings
         .iter()
         .filter(|t| t.emulated_seconds > 0.0 && t.wall_seconds > 0.0)

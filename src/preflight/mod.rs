@@ -24,11 +24,10 @@ mod table;
 mod words;
 
 pub use dockerfile::{Dockerfile, Instruction, Stage, parse_dockerfile};
-pub use lint::{Finding, lint, measured_under_qemu};
+pub(crate) use lint::measured_under_qemu;
+pub use lint::{Finding, lint};
 pub use resolve::{BaseRef, ResolvedStage, StagePlatform, resolve};
-pub use table::{
-    BaseAvailability, advice, bases_to_check, missing, needs_for, offers, render_table,
-};
+pub(crate) use table::{advice, bases_to_check, missing, render_table};
 
 use thiserror::Error;
 

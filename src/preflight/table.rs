@@ -7,7 +7,7 @@ use crate::platform::{self, Platform};
 /// One base image the build pulls, where, what it must offer and what its
 /// manifest list offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BaseAvailability {
+pub(crate) struct BaseAvailability {
     pub image: String,
     /// The Dockerfile line that names it.
     pub line: u32,
@@ -19,7 +19,7 @@ pub struct BaseAvailability {
 }
 
 /// The platforms a stage's base must offer.
-pub fn needs_for(stage: &ResolvedStage, requested: &[Platform], build: &Platform) -> Vec<Platform> {
+fn needs_for(stage: &ResolvedStage, requested: &[Platform], build: &Platform) -> Vec<Platform> {
     match &stage.runs_on {
         StagePlatform::Target => requested.to_vec(),
         StagePlatform::Build => vec![build.clone()],
@@ -30,7 +30,7 @@ pub fn needs_for(stage: &ResolvedStage, requested: &[Platform], build: &Platform
 /// The external images the stages pull (bases, then `COPY --from` and
 /// `RUN --mount` images), each with what it must offer; `offers` is left
 /// empty for the caller to fill in from the registry.
-pub fn bases_to_check(
+pub(crate) fn bases_to_check(
     stages: &[ResolvedStage],
     requested: &[Platform],
     build: &Platform,
@@ -64,7 +64,7 @@ fn variant_level(platform: &Platform) -> u32 {
 /// same os and architecture ([`Platform::runs_on`]); for `arm` and `amd64`
 /// the offered variant may be older than the needed one (an arm/v6 image
 /// serves arm/v7), as containerd's platform matching allows.
-pub fn offers(offered: &[Platform], needed: &Platform) -> bool {
+fn offers(offered: &[Platform], needed: &Platform) -> bool {
     offered.iter().any(|o| {
         o.runs_on(needed)
             && (!matches!(o.arch.as_str(), "arm" | "amd64")
@@ -86,7 +86,10 @@ fn columns(bases: &[BaseAvailability], platforms: &[Platform]) -> Vec<Platform> 
 
 /// Each (base index, platform) that a base needs and does not offer, base
 /// by base, platforms in table column order.
-pub fn missing(bases: &[BaseAvailability], platforms: &[Platform]) -> Vec<(usize, Platform)> {
+pub(crate) fn missing(
+    bases: &[BaseAvailability],
+    platforms: &[Platform],
+) -> Vec<(usize, Platform)> {
     let columns = columns(bases, platforms);
     let mut gaps = Vec::new();
     for (i, base) in bases.iter().enumerate() {
@@ -102,7 +105,7 @@ pub fn missing(bases: &[BaseAvailability], platforms: &[Platform]) -> Vec<(usize
 /// A markdown table: one row per base, one column per platform; `✓` where
 /// the base offers the platform, `✗` where it needs it and does not, `–`
 /// where it is neither offered nor needed.
-pub fn render_table(bases: &[BaseAvailability], platforms: &[Platform]) -> String {
+pub(crate) fn render_table(bases: &[BaseAvailability], platforms: &[Platform]) -> String {
     let columns = columns(bases, platforms);
     let mut out = String::from("| Base image |");
     for platform in &columns {
@@ -130,7 +133,7 @@ pub fn render_table(bases: &[BaseAvailability], platforms: &[Platform]) -> Strin
 
 /// What to do about the missing platforms, or an empty string when none is
 /// missing.
-pub fn advice(bases: &[BaseAvailability], platforms: &[Platform]) -> String {
+pub(crate) fn advice(bases: &[BaseAvailability], platforms: &[Platform]) -> String {
     let gaps = missing(bases, platforms);
     if gaps.is_empty() {
         return String::new();

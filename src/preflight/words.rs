@@ -162,71 +162,7 @@ fn expand_reference(
     out: &mut String,
 ) -> Result<usize, ExpandError> {
     match chars.get(start + 1) {
-        Some('{') => {
-            let name_start = start + 2;
-            let mut name_end = name_start;
-            while name_end < chars.len() && is_name_char(chars[name_end]) {
-                name_end += 1;
-            }
-            let close = matching_brace(chars, start + 1, escape).ok_or(ExpandError::Syntax)?;
-            if name_end == name_start || name_end > close {
-                return Err(ExpandError::Syntax);
-            }
-            let name: String = chars[name_start..name_end].iter().collect();
-            let rest = &chars[name_end..close];
-            let value = lookup(&name);
-            let (set, value) = match value {
-                Lookup::Keep => {
-                    out.extend(&chars[start..=close]);
-                    return Ok(close + 1);
-                }
-                Lookup::Set(v) => (true, v),
-                Lookup::Unset => (false, String::new()),
-            };
-            let non_empty = set && !value.is_empty();
-            let (op, word): (&str, &[char]) = match rest {
-                [] => ("", rest),
-                [':', op @ ('-' | '+' | '?'), word @ ..] => (
-                    match op {
-                        '-' => ":-",
-                        '+' => ":+",
-                        _ => ":?",
-                    },
-                    word,
-                ),
-                [op @ ('-' | '+' | '?'), word @ ..] => (
-                    match op {
-                        '-' => "-",
-                        '+' => "+",
-                        _ => "?",
-                    },
-                    word,
-                ),
-                _ => return Err(ExpandError::Unsupported),
-            };
-            let use_value = match op {
-                "" => true,
-                ":-" | ":?" => non_empty,
-                "-" | "?" => set,
-                ":+" => !non_empty,
-                _ => !set, // "+"
-            };
-            if use_value {
-                if op != ":+" && op != "+" {
-                    out.push_str(&value);
-                }
-            } else if op.ends_with('?') {
-                let mut message = String::new();
-                expand_into(word, escape, lookup, depth + 1, &mut message)?;
-                if message.is_empty() {
-                    message = "it has no value".to_string();
-                }
-                return Err(ExpandError::Required { name, message });
-            } else {
-                expand_into(word, escape, lookup, depth + 1, out)?;
-            }
-            Ok(close + 1)
-        }
+        Some('{') => expand_braced(chars, start, escape, lookup, depth, out),
         Some(&c) if c.is_ascii_alphabetic() || c == '_' => {
             let mut end = start + 1;
             while end < chars.len() && is_name_char(chars[end]) {
@@ -244,6 +180,111 @@ fn expand_reference(
             out.push('$');
             Ok(start + 1)
         }
+    }
+}
+
+/// Expands `${NAME}` or `${NAME<operator>word}` whose `$` is at `start`;
+/// returns the index after its `}`.
+fn expand_braced(
+    chars: &[char],
+    start: usize,
+    escape: char,
+    lookup: &mut dyn FnMut(&str) -> Lookup,
+    depth: usize,
+    out: &mut String,
+) -> Result<usize, ExpandError> {
+    let name_start = start + 2;
+    let mut name_end = name_start;
+    while name_end < chars.len() && is_name_char(chars[name_end]) {
+        name_end += 1;
+    }
+    let close = matching_brace(chars, start + 1, escape).ok_or(ExpandError::Syntax)?;
+    if name_end == name_start || name_end > close {
+        return Err(ExpandError::Syntax);
+    }
+    let name: String = chars[name_start..name_end].iter().collect();
+    let value = match lookup(&name) {
+        Lookup::Keep => {
+            out.extend(&chars[start..=close]);
+            return Ok(close + 1);
+        }
+        Lookup::Set(v) => Some(v),
+        Lookup::Unset => None,
+    };
+    let (modifier, word) = parse_modifier(&chars[name_end..close])?;
+    match substitution(modifier, value.as_deref()) {
+        Substitution::Value => out.push_str(&value.unwrap_or_default()),
+        Substitution::Nothing => {}
+        Substitution::Word => expand_into(word, escape, lookup, depth + 1, out)?,
+        Substitution::Missing => {
+            let mut message = String::new();
+            expand_into(word, escape, lookup, depth + 1, &mut message)?;
+            if message.is_empty() {
+                message = "it has no value".to_string();
+            }
+            return Err(ExpandError::Required { name, message });
+        }
+    }
+    Ok(close + 1)
+}
+
+/// The operator of `${NAME<operator>word}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operator {
+    /// `-`: the word when the name has no value.
+    Default,
+    /// `+`: the word when the name has a value.
+    Alternative,
+    /// `?`: an error with the word as message when the name has no value.
+    Required,
+}
+
+/// What follows the name in `${…}`: the operator and whether a `:` leads it
+/// (then an empty value counts as no value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Modifier {
+    operator: Operator,
+    colon: bool,
+}
+
+/// The modifier after the name in `${…}` and the word after it; none for a
+/// plain `${NAME}`.
+fn parse_modifier(rest: &[char]) -> Result<(Option<Modifier>, &[char]), ExpandError> {
+    let (colon, operator, word) = match rest {
+        [] => return Ok((None, rest)),
+        [':', operator, word @ ..] => (true, *operator, word),
+        [operator, word @ ..] => (false, *operator, word),
+    };
+    let operator = match operator {
+        '-' => Operator::Default,
+        '+' => Operator::Alternative,
+        '?' => Operator::Required,
+        _ => return Err(ExpandError::Unsupported),
+    };
+    Ok((Some(Modifier { operator, colon }), word))
+}
+
+/// What a `${…}` reference becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Substitution {
+    Value,
+    Nothing,
+    Word,
+    /// `${NAME?message}` without a value: an error.
+    Missing,
+}
+
+fn substitution(modifier: Option<Modifier>, value: Option<&str>) -> Substitution {
+    let Some(Modifier { operator, colon }) = modifier else {
+        return Substitution::Value;
+    };
+    // The `:` forms take an empty value as no value.
+    let given = value.is_some_and(|v| !colon || !v.is_empty());
+    match (operator, given) {
+        (Operator::Default | Operator::Required, true) => Substitution::Value,
+        (Operator::Default, false) | (Operator::Alternative, true) => Substitution::Word,
+        (Operator::Alternative, false) => Substitution::Nothing,
+        (Operator::Required, false) => Substitution::Missing,
     }
 }
 
@@ -301,6 +342,10 @@ mod tests {
             ("${E:+alt}", ""),
             ("${E+alt}", "alt"),
             ("${X:+alt}", ""),
+            ("${X+alt}", ""),
+            ("${X:-}", ""),
+            ("${E?no E}", ""),
+            ("${A?no A}", "alpine"),
             ("${X:-${A}:${T}}", "alpine:3.19"),
             ("$X", ""),
             ("img:${TARGETARCH}", "img:${TARGETARCH}"),
@@ -327,6 +372,16 @@ mod tests {
             Err(ExpandError::Required { name: "A".into(), message: "set A".into() })
         );
         assert_eq!(run("${A:?set A}", &[("A", "1")]).as_deref(), Ok("1"));
+        assert_eq!(
+            run("${A:?}", &[("A", "")]),
+            Err(ExpandError::Required { name: "A".into(), message: "it has no value".into() })
+        );
+        assert_eq!(
+            run("${A?$B}", &[("B", "set A")]),
+            Err(ExpandError::Required { name: "A".into(), message: "set A".into() })
+        );
+        assert_eq!(run("${A:}", &[("A", "1")]), Err(ExpandError::Unsupported));
+        assert_eq!(run("${A:x}", &[("A", "1")]), Err(ExpandError::Unsupported));
     }
 
     #[test]

@@ -59,34 +59,34 @@ impl Annotation {
 
 /// The line after which the runner obeys no workflow command until
 /// [`resume_commands`] with the same token: untrusted output goes between.
-pub fn stop_commands(token: &str) -> String {
+pub(crate) fn stop_commands(token: &str) -> String {
     format!("::stop-commands::{token}")
 }
 
 /// The line that makes the runner obey workflow commands again.
-pub fn resume_commands(token: &str) -> String {
+pub(crate) fn resume_commands(token: &str) -> String {
     format!("::{token}::")
 }
 
 /// A token no untrusted output can know: 128 random bits in hex.
-pub fn fresh_token() -> String {
+pub(crate) fn fresh_token() -> String {
     let bits: u128 = rand::random();
     format!("{bits:032x}")
 }
 
 /// Escapes a command's message: `%`, CR and LF.
-pub fn escape_data(value: &str) -> String {
+pub(crate) fn escape_data(value: &str) -> String {
     value.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
 }
 
 /// Escapes a command's property value: as data, plus `:` and `,`.
-pub fn escape_property(value: &str) -> String {
+pub(crate) fn escape_property(value: &str) -> String {
     escape_data(value).replace(':', "%3A").replace(',', "%2C")
 }
 
 /// `::add-mask::` lines for a secret: the whole value, and each of its lines,
 /// since the runner masks line by line.
-pub fn mask_commands(secret: &str) -> Vec<String> {
+pub(crate) fn mask_commands(secret: &str) -> Vec<String> {
     let mut lines = Vec::new();
     if secret.trim().is_empty() {
         return lines;
@@ -100,11 +100,11 @@ pub fn mask_commands(secret: &str) -> Vec<String> {
     lines
 }
 
-pub fn group_start(title: &str) -> String {
+pub(crate) fn group_start(title: &str) -> String {
     format!("::group::{}", escape_data(title))
 }
 
-pub const GROUP_END: &str = "::endgroup::";
+pub(crate) const GROUP_END: &str = "::endgroup::";
 
 #[cfg(test)]
 mod tests {

@@ -70,7 +70,7 @@ impl Default for GithubContext {
 }
 
 /// Short commit ids are this long unless `DOCKER_METADATA_SHORT_SHA_LENGTH` says otherwise.
-pub const DEFAULT_SHORT_SHA_LENGTH: usize = 7;
+pub(crate) const DEFAULT_SHORT_SHA_LENGTH: usize = 7;
 
 fn str_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
     value.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty())

@@ -5,10 +5,10 @@
 //! Everything here is exact to the runner's documented format; the pure
 //! formatting functions are tested by table, the writers are thin.
 
-pub mod command;
-pub mod context;
-pub mod output;
+pub(crate) mod command;
+pub(crate) mod context;
+pub(crate) mod output;
 
-pub use command::{Annotation, Level};
+pub(crate) use command::{Annotation, Level};
 pub use context::GithubContext;
 pub use output::{OutputFile, SummaryFile};

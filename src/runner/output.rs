@@ -8,11 +8,15 @@ use anyhow::{Context as _, Result};
 use rand::RngExt as _;
 
 /// The runner rejects a step summary larger than this.
-pub const SUMMARY_LIMIT: usize = 1024 * 1024;
+pub(crate) const SUMMARY_LIMIT: usize = 1024 * 1024;
 
 /// Formats one output as `name<<DELIM\nvalue\nDELIM\n`, with a delimiter
 /// that does not occur in the value.
-pub fn format_output(name: &str, value: &str, mut delimiter: impl FnMut() -> String) -> String {
+pub(crate) fn format_output(
+    name: &str,
+    value: &str,
+    mut delimiter: impl FnMut() -> String,
+) -> String {
     let mut delim = delimiter();
     while value.contains(&delim) || name.contains(&delim) {
         delim = delimiter();
@@ -66,7 +70,7 @@ impl SummaryFile {
 }
 
 /// Cuts markdown to fit `room` bytes at a line boundary, saying so.
-pub fn truncate_summary(markdown: &str, room: usize) -> String {
+pub(crate) fn truncate_summary(markdown: &str, room: usize) -> String {
     if markdown.len() <= room {
         return markdown.to_string();
     }

@@ -106,23 +106,6 @@ fn platforms_come_from_step_names() {
     assert_eq!(step_platform("exporting to image"), None);
 }
 
-fn exporter_lines(statuses: &[(&str, bool)], vertex_done: bool) -> Vec<String> {
-    let statuses: Vec<String> = statuses
-        .iter()
-        .map(|(id, done)| {
-            let completed = if *done { r#","completed":"2026-01-01T00:00:02Z""# } else { "" };
-            format!(r#"{{"id":"{id}","vertex":"sha256:e"{completed}}}"#)
-        })
-        .collect();
-    let completed = if vertex_done { r#","completed":"2026-01-01T00:00:03Z""# } else { "" };
-    vec![
-        format!(r#"{{"statuses":[{}]}}"#, statuses.join(",")),
-        format!(
-            r#"{{"vertexes":[{{"digest":"sha256:e","name":"exporting to oci image format","started":"2026-01-01T00:00:01Z"{completed}}}]}}"#
-        ),
-    ]
-}
-
 #[test]
 fn a_failure_keeps_its_step_and_dockerfile_line() {
     // As buildx 0.13 prints a failed RUN: the step's error in rawjson,
@@ -197,43 +180,6 @@ fn emulation_failures_are_told_from_other_failures() {
     }
     let log = r#"{"logs":[{"vertex":"sha256:a","stream":2,"data":"ZXhlYyAvYmluL3NoOiBleGVjIGZvcm1hdCBlcnJvcgo="}]}"#;
     assert!(progress_of(log).saw_emulation_failure());
-}
-
-/// Exporter statuses (id, completed), export step completed, the root.
-type ExportCase<'a> = (&'a [(&'a str, bool)], bool, Option<&'a str>);
-
-#[test]
-fn the_exported_root_is_known_once_the_export_step_ends() {
-    let cases: [ExportCase; 5] = [
-        (
-            &[
-                ("exporting manifest sha256:m1", true),
-                ("exporting attestation manifest sha256:a1", true),
-                ("exporting manifest list sha256:l", true),
-            ],
-            true,
-            Some("sha256:l"),
-        ),
-        (&[("exporting manifest list sha256:l", true)], false, None),
-        (&[("exporting manifest list sha256:l", false)], true, None),
-        (
-            &[("exporting manifest sha256:m1", true), ("exporting config sha256:c", true)],
-            true,
-            Some("sha256:m1"),
-        ),
-        (
-            &[("exporting manifest sha256:m1", true), ("exporting manifest sha256:m2", true)],
-            true,
-            None,
-        ),
-    ];
-    for (statuses, vertex_done, root) in cases {
-        let mut progress = Progress::default();
-        for line in exporter_lines(statuses, vertex_done) {
-            progress.feed(&line);
-        }
-        assert_eq!(progress.exported_root(), root, "{statuses:?}, export step done: {vertex_done}");
-    }
 }
 
 #[test]
