@@ -5,37 +5,48 @@
 //! table), [`plan`] (inputs → a plain Plan). The flow: [`pipeline`], over
 //! phase rooms that each own one outside party.
 
-pub mod archscan;
-mod build;
-pub(crate) mod builder;
-pub mod buildx;
-pub mod bundle;
+// The rooms the binary and the tests name by path.
 pub mod cli;
-mod concurrent;
-pub(crate) mod digest;
-pub(crate) mod docker;
-pub mod emulation;
-mod export;
 pub mod github;
 pub mod inputs;
 pub mod log;
-mod merge;
 pub mod meta;
-pub(crate) mod names;
-mod outside;
 pub mod pipeline;
 pub mod plan;
 pub mod platform;
 pub mod post;
 pub mod preflight;
+pub mod runner;
+pub mod summary;
+
+// The crate's own rooms.
+pub(crate) mod archscan;
+mod build;
+pub(crate) mod builder;
+pub(crate) mod buildx;
+pub(crate) mod bundle;
+mod concurrent;
+pub(crate) mod digest;
+pub(crate) mod docker;
+pub(crate) mod emulation;
+mod export;
+mod merge;
+pub(crate) mod names;
+mod outside;
 mod publish;
 pub(crate) mod reference;
 pub(crate) mod registry;
-pub mod report;
+pub(crate) mod report;
 pub(crate) mod retry;
-pub mod runner;
-pub mod summary;
 pub(crate) mod verify;
+
+// What the binary and the tests use of the crate's own rooms.
+pub use crate::archscan::cache::ScanCache;
+pub use crate::buildx::progress::Progress;
+pub use crate::buildx::{BuilderInfo, locate as locate_buildx};
+pub use crate::bundle::offline::run_if_asked as run_bundle_command;
+pub use crate::emulation::BinfmtStatus;
+pub use crate::report::Report;
 
 #[cfg(test)]
 mod tests {

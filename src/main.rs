@@ -12,13 +12,13 @@ use multiarch_action::log::{Log, RunnerLayer};
 use multiarch_action::pipeline::{self, Finished, Tools};
 use multiarch_action::plan::{ContextLookups, Plan};
 use multiarch_action::runner::{GithubContext, OutputFile, SummaryFile};
-use multiarch_action::{buildx, post, summary};
+use multiarch_action::{locate_buildx, post, summary};
 
 fn main() -> ExitCode {
     let env: HashMap<String, String> = std::env::vars().collect();
     let args: Vec<String> = std::env::args().collect();
     // `bundle verify|load|push FILE`: the offline side, no workflow around it.
-    if let Some(code) = multiarch_action::bundle::offline::run_if_asked(&args) {
+    if let Some(code) = multiarch_action::run_bundle_command(&args) {
         return code;
     }
     let in_workflow = env.get("GITHUB_ACTIONS").is_some_and(|v| v == "true");
@@ -144,12 +144,12 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, run_name: &str, log: Log)
     }
     let tools = Tools {
         buildx: match plan.needs_buildx() {
-            true => Some(buildx::locate(env.get("PATH").map(String::as_str))?),
+            true => Some(locate_buildx(env.get("PATH").map(String::as_str))?),
             false => None,
         },
         run_name: run_name.to_string(),
         user_buildx_config: user_buildx_config(env),
-        layer_scans: multiarch_action::archscan::cache::ScanCache::of_user(env),
+        layer_scans: multiarch_action::ScanCache::of_user(env),
     };
     let finished = runtime.block_on(pipeline::execute(&plan, &tools, &log, shutdown_signal()))?;
     let Finished::Report(report) = finished else { return Ok(()) };
