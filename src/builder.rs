@@ -127,7 +127,7 @@ pub(crate) async fn start(
 }
 
 /// `host:port` an endpoint connects to, when it is a network endpoint.
-pub fn endpoint_address(endpoint: &str) -> Option<String> {
+pub(crate) fn endpoint_address(endpoint: &str) -> Option<String> {
     let (scheme, rest) = endpoint.split_once("://")?;
     let host_port = rest.split('/').next()?.rsplit('@').next()?;
     let default_port = match scheme {
@@ -143,7 +143,7 @@ pub fn endpoint_address(endpoint: &str) -> Option<String> {
 }
 
 /// Checks every appended node answers on its network endpoint.
-pub async fn check_nodes_reachable(nodes: &[AppendNode]) -> Result<()> {
+pub(crate) async fn check_nodes_reachable(nodes: &[AppendNode]) -> Result<()> {
     for node in nodes {
         let Some(address) = endpoint_address(&node.endpoint) else { continue };
         if let Err(reason) = accepts_connections(&address, Duration::from_secs(5)).await {

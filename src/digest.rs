@@ -141,12 +141,12 @@ pub(crate) struct Hashing<R> {
 }
 
 impl<R: std::io::Read> Hashing<R> {
-    pub fn new(inner: R) -> Hashing<R> {
+    pub(crate) fn new(inner: R) -> Hashing<R> {
         Hashing { inner, hasher: sha2::Sha256::new(), count: 0 }
     }
 
     /// The digest of everything read.
-    pub fn digest(self) -> Digest {
+    pub(crate) fn digest(self) -> Digest {
         Digest::from_hasher(self.hasher)
     }
 }

@@ -42,7 +42,7 @@ impl BinfmtStatus {
 
 /// What to do about emulation, decided from the builder's list alone.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EmulationPlan {
+pub(crate) struct EmulationPlan {
     /// Ask the installer about these now, and install what is missing.
     pub ask_now: Vec<Platform>,
     /// Not listed by the builder; the build tries them first.
@@ -100,19 +100,19 @@ pub(crate) fn plan_emulation(
 }
 
 /// The requested platforms that none of `available` covers.
-pub fn platforms_missing(requested: &[Platform], available: &[Platform]) -> Vec<Platform> {
+pub(crate) fn platforms_missing(requested: &[Platform], available: &[Platform]) -> Vec<Platform> {
     requested.iter().filter(|p| !available.iter().any(|a| p.runs_on(a))).cloned().collect()
 }
 
 /// The installer's `--install` argument for these platforms.
-pub fn install_argument(platforms: &[Platform]) -> String {
+pub(crate) fn install_argument(platforms: &[Platform]) -> String {
     let mut arches: Vec<&str> = platforms.iter().map(Platform::installer_arch).collect();
     arches.dedup();
     arches.join(",")
 }
 
 /// Runs the installer with no arguments and reads its status.
-pub async fn status(
+pub(crate) async fn status(
     daemon: &Daemon,
     image: &str,
     labels: &HashMap<String, String>,
@@ -125,7 +125,7 @@ pub async fn status(
 }
 
 /// Registers emulators for `platforms` and returns the status afterwards.
-pub async fn install(
+pub(crate) async fn install(
     daemon: &Daemon,
     image: &str,
     platforms: &[Platform],

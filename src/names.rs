@@ -31,10 +31,10 @@ impl fmt::Debug for Secret {
 }
 
 /// Docker Hub's host as credentials and Docker's config name it.
-pub const DOCKER_HUB: &str = "docker.io";
+pub(crate) const DOCKER_HUB: &str = "docker.io";
 
 /// `index.docker.io`, `registry-1.docker.io` and `docker.io` are one registry.
-pub fn canonical_registry(host: &str) -> String {
+pub(crate) fn canonical_registry(host: &str) -> String {
     match host {
         "index.docker.io" | "registry-1.docker.io" | "docker.io" => DOCKER_HUB.to_string(),
         other => other.to_ascii_lowercase(),
@@ -43,7 +43,7 @@ pub fn canonical_registry(host: &str) -> String {
 
 /// The registry an image reference names, as credentials are keyed: a first
 /// component without `.` or `:` (and not `localhost`) is a Docker Hub path.
-pub fn registry_of_reference(reference: &str) -> String {
+pub(crate) fn registry_of_reference(reference: &str) -> String {
     match reference.split_once('/') {
         Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
             canonical_registry(first)
@@ -54,7 +54,7 @@ pub fn registry_of_reference(reference: &str) -> String {
 
 /// A registry host as credentials are keyed, from what a user wrote for
 /// `input` (a scheme and a trailing slash are allowed).
-pub fn registry_host(input: &str, given: &str) -> Result<String> {
+pub(crate) fn registry_host(input: &str, given: &str) -> Result<String> {
     let host = given
         .trim()
         .trim_start_matches("https://")
@@ -110,7 +110,7 @@ impl ImageName {
 
 /// A login for one registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Credential {
+pub(crate) struct Credential {
     pub registry: String,
     pub username: String,
     pub password: Secret,
@@ -149,7 +149,7 @@ impl Credential {
 /// Every login given, one per registry (keyed as [`canonical_registry`]
 /// names it); passwords stay [`Secret`]s.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Credentials(std::collections::BTreeMap<String, Credential>);
+pub(crate) struct Credentials(std::collections::BTreeMap<String, Credential>);
 
 impl Credentials {
     /// Adds a login; a registry given twice is refused, naming `input`.
@@ -200,7 +200,7 @@ pub(crate) fn tag_or_digest(reference: &str) -> Result<String> {
 
 /// `sha256:` and 64 lowercase or uppercase hex digits: the check of the
 /// `digests` input; every digest past the inputs is a [`crate::digest::Digest`].
-pub fn is_digest(text: &str) -> bool {
+pub(crate) fn is_digest(text: &str) -> bool {
     text.strip_prefix("sha256:")
         .is_some_and(|hex| hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()))
 }

@@ -32,7 +32,7 @@ pub(crate) struct Verified {
 }
 
 /// Platforms whose config disagrees with their index entry.
-pub fn config_mismatches(images: &[PlatformImage]) -> Vec<String> {
+pub(crate) fn config_mismatches(images: &[PlatformImage]) -> Vec<String> {
     images
         .iter()
         .filter_map(|image| match &image.config_platform {
@@ -113,7 +113,7 @@ async fn scan_one_layer(
 /// registry; a layer this machine has scanned before is not read again.
 /// Returns the foreign binaries, and how many of the platforms' layers
 /// earlier scans answered.
-pub async fn scan_architectures(
+pub(crate) async fn scan_architectures(
     registry: &Registry,
     image: &ImageName,
     images: &[PlatformImage],

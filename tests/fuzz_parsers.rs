@@ -2,10 +2,10 @@
 //! program's output: random and structured-random text must never panic.
 //! `PROPTEST_CASES` makes the run longer.
 
-use multiarch_action::{BuilderInfo, Progress};
 use multiarch_action::BinfmtStatus;
 use multiarch_action::plan::build_options;
 use multiarch_action::platform::Platform;
+use multiarch_action::{BuilderInfo, Progress};
 use multiarch_action::{meta, preflight};
 use proptest::prelude::*;
 

@@ -12,7 +12,7 @@
 //! Only the first [`ELF_PREFIX_LEN`] bytes of each file are read; the rest of
 //! its contents is skipped as the tar stream is read, never held in memory.
 
-pub mod cache;
+pub(crate) mod cache;
 
 use std::fmt;
 use std::io::{self, Cursor, Read};
@@ -22,7 +22,7 @@ use tar::{Archive, EntryType};
 
 /// Number of bytes read from the start of each file: enough to hold
 /// `e_ident` (16 bytes), `e_type` and `e_machine`.
-pub const ELF_PREFIX_LEN: usize = 20;
+pub(crate) const ELF_PREFIX_LEN: usize = 20;
 
 const ELF_MAGIC: [u8; 4] = [0x7f, b'E', b'L', b'F'];
 
@@ -60,7 +60,7 @@ pub struct ElfFile {
 
 /// An ELF file whose architecture differs from the image's platform.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mismatch {
+pub(crate) struct Mismatch {
     pub path: String,
     /// The file's architecture ([`ElfFile::arch`]), possibly `"unknown"`.
     pub found: &'static str,
@@ -76,7 +76,7 @@ impl fmt::Display for Mismatch {
 
 /// Why a layer could not be scanned.
 #[derive(Debug, thiserror::Error)]
-pub enum ScanError {
+pub(crate) enum ScanError {
     /// The layer stream could not be read or is not a valid tar archive
     /// (after decompression, if it was compressed).
     #[error("failed to read layer: {0}")]
@@ -103,7 +103,7 @@ pub enum ScanError {
 ///
 /// Reading stops at the tar end-of-archive marker; anything after it
 /// (including the gzip trailer) is not read.
-pub fn scan_layer<R: Read>(mut reader: R) -> Result<Vec<ElfFile>, ScanError> {
+pub(crate) fn scan_layer<R: Read>(mut reader: R) -> Result<Vec<ElfFile>, ScanError> {
     let mut magic = [0u8; 6];
     let n = read_prefix(&mut reader, &mut magic).map_err(ScanError::Read)?;
     let magic = &magic[..n];
@@ -126,7 +126,7 @@ pub fn scan_layer<R: Read>(mut reader: R) -> Result<Vec<ElfFile>, ScanError> {
 /// `os_arch` is the architecture part of an OCI platform (`"arm64"` in
 /// `linux/arm64/v8`). `mips64` and `mips64le` share a machine and class and
 /// differ only in byte order, which this pair does not carry.
-pub fn expected_arch(os_arch: &str) -> Option<(u16, ElfClass)> {
+pub(crate) fn expected_arch(os_arch: &str) -> Option<(u16, ElfClass)> {
     use ElfClass::{Elf32, Elf64};
     Some(match os_arch {
         "amd64" => (EM_X86_64, Elf64),
@@ -152,7 +152,7 @@ pub fn expected_arch(os_arch: &str) -> Option<(u16, ElfClass)> {
 /// When `platform_arch` is not one [`expected_arch`] knows, nothing can be
 /// checked and the result is empty; callers that need to tell this apart from
 /// a clean layer should check `expected_arch(platform_arch)` first.
-pub fn mismatches(files: &[ElfFile], platform_arch: &str) -> Vec<Mismatch> {
+pub(crate) fn mismatches(files: &[ElfFile], platform_arch: &str) -> Vec<Mismatch> {
     if expected_arch(platform_arch).is_none() {
         return Vec::new();
     }
@@ -253,7 +253,7 @@ fn parse_elf_header(prefix: &[u8]) -> Option<(u16, ElfClass, bool)> {
 }
 
 /// Every name [`arch_name`] gives.
-pub const ARCH_NAMES: &[&str] = &[
+pub(crate) const ARCH_NAMES: &[&str] = &[
     "amd64", "386", "arm64", "arm", "ppc64le", "s390x", "riscv64", "mips64le", "mips64", "loong64",
     "unknown",
 ];

@@ -5,7 +5,7 @@ use anyhow::{Context as _, Result};
 use crate::digest::Digest;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct BuildMetadata {
+pub(crate) struct BuildMetadata {
     /// `containerimage.digest`: the index digest; absent when nothing was
     /// pushed or loaded (or when it is not a sha256 digest).
     pub digest: Option<Digest>,
@@ -13,7 +13,7 @@ pub struct BuildMetadata {
 }
 
 impl BuildMetadata {
-    pub fn parse(text: &str) -> Result<BuildMetadata> {
+    pub(crate) fn parse(text: &str) -> Result<BuildMetadata> {
         let raw: serde_json::Value =
             serde_json::from_str(text).context("buildx's metadata file is not JSON")?;
         let digest = raw

@@ -5,7 +5,7 @@
 //! `rm`), and `build` with its log streamed live.
 
 pub(crate) mod metadata;
-pub mod progress;
+pub(crate) mod progress;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -384,7 +384,7 @@ pub(crate) fn solve_seconds(steps: &[Step]) -> f64 {
 
 /// One platform's share of the build.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PlatformTime {
+pub(crate) struct PlatformTime {
     pub platform: Platform,
     /// From its first step's start to its last step's end.
     pub wall_seconds: f64,

@@ -23,7 +23,7 @@ const SUGGESTION_LOOKUPS: usize = 12;
 
 /// One platform an image offers: its manifest and its index entry.
 #[derive(Debug, Clone)]
-pub struct Offer {
+pub(crate) struct Offer {
     pub platform: Platform,
     pub manifest: Descriptor,
     /// The index entry as stored (with its platform and annotations), or
@@ -33,7 +33,7 @@ pub struct Offer {
 
 /// An image as its registry holds it.
 #[derive(Debug, Clone)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     pub(crate) wanted: WantedImage,
     pub name: ImageName,
     pub root: RawManifest,
@@ -45,12 +45,12 @@ pub struct Resolved {
 }
 
 impl Resolved {
-    pub fn missing(&self) -> Vec<&Platform> {
+    pub(crate) fn missing(&self) -> Vec<&Platform> {
         self.needed.iter().filter(|p| !self.offers.iter().any(|o| &o.platform == *p)).collect()
     }
 
     /// What is bundled of it: the offers for the platforms it is needed for.
-    pub fn kept_offers(&self) -> Vec<&Offer> {
+    pub(crate) fn kept_offers(&self) -> Vec<&Offer> {
         self.offers.iter().filter(|o| self.needed.contains(&o.platform)).collect()
     }
 }
@@ -84,7 +84,7 @@ pub(crate) async fn audit(
 }
 
 /// The manifest a tag or digest names, and the platforms it offers.
-pub async fn offers(
+pub(crate) async fn offers(
     registry: &Registry,
     name: &ImageName,
     tag: &str,
@@ -122,7 +122,7 @@ pub async fn offers(
     Ok((root, vec![Offer { platform, manifest, entry }]))
 }
 
-pub fn platform_json(platform: &Platform) -> Value {
+pub(crate) fn platform_json(platform: &Platform) -> Value {
     let mut json = serde_json::json!({ "os": platform.os, "architecture": platform.arch });
     if let Some(variant) = &platform.variant {
         json["variant"] = Value::String(variant.clone());
@@ -131,7 +131,7 @@ pub fn platform_json(platform: &Platform) -> Value {
 }
 
 /// BuildKit's attestation manifests (`unknown/unknown`).
-pub fn is_attestation_entry(entry: &Value) -> bool {
+pub(crate) fn is_attestation_entry(entry: &Value) -> bool {
     entry.pointer("/annotations/vnd.docker.reference.type").and_then(Value::as_str)
         == Some("attestation-manifest")
         || entry.pointer("/platform/os").and_then(Value::as_str) == Some("unknown")
@@ -179,7 +179,7 @@ fn version_of(tag: &str) -> Option<semver::Version> {
 /// first (a newer one before an older one at the same distance), releases
 /// before pre-releases; for a tag that is not a version, the releases newest
 /// first; tags that are not versions (`multi`, `alpine`) after them all.
-pub fn candidate_order(tag: &str, tags: &[String]) -> Vec<String> {
+pub(crate) fn candidate_order(tag: &str, tags: &[String]) -> Vec<String> {
     let current = version_of(tag);
     let mut candidates: Vec<(semver::Version, &String)> = tags
         .iter()
@@ -213,7 +213,7 @@ pub fn candidate_order(tag: &str, tags: &[String]) -> Vec<String> {
 }
 
 /// Every platform any image is needed for, in the order first named.
-pub fn columns(resolved: &[Resolved]) -> Vec<Platform> {
+pub(crate) fn columns(resolved: &[Resolved]) -> Vec<Platform> {
     let mut columns: Vec<Platform> = Vec::new();
     for platform in resolved.iter().flat_map(|r| &r.needed) {
         if !columns.contains(platform) {
@@ -250,7 +250,7 @@ fn service_cell(wanted: &WantedImage, none: &str) -> String {
 }
 
 /// The table as the log shows it, columns aligned, suggestions below.
-pub fn log_table(resolved: &[Resolved]) -> String {
+pub(crate) fn log_table(resolved: &[Resolved]) -> String {
     let columns = columns(resolved);
     let mut rows = vec![
         ["service".to_string(), "image".into(), "digest".into()]
@@ -288,7 +288,7 @@ pub fn log_table(resolved: &[Resolved]) -> String {
 }
 
 /// The table as the job summary shows it.
-pub fn markdown_table(resolved: &[Resolved]) -> String {
+pub(crate) fn markdown_table(resolved: &[Resolved]) -> String {
     let columns = columns(resolved);
     let mut md = String::from("| service | image | digest |");
     for platform in &columns {
@@ -318,7 +318,7 @@ pub fn markdown_table(resolved: &[Resolved]) -> String {
 }
 
 /// One sentence per image with a gap, with its suggestion.
-pub fn gap_lines(resolved: &[Resolved]) -> Vec<String> {
+pub(crate) fn gap_lines(resolved: &[Resolved]) -> Vec<String> {
     resolved
         .iter()
         .filter(|r| !r.missing().is_empty())

@@ -24,7 +24,7 @@ const DOCUMENT_LIMIT: u64 = 4 << 20;
 
 /// One image of a checked bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BundleImage {
+pub(crate) struct BundleImage {
     /// As `index.json` names it.
     pub name: String,
     pub root_digest: Digest,
@@ -37,7 +37,7 @@ pub struct BundleImage {
 
 /// A bundle that passed every check.
 #[derive(Debug, Clone)]
-pub struct Checked {
+pub(crate) struct Checked {
     pub images: Vec<BundleImage>,
     /// Indexes, manifests and configs by digest.
     pub documents: BTreeMap<Digest, Vec<u8>>,
@@ -54,7 +54,7 @@ pub struct Checked {
 
 /// Checks the bundle at `path` (a tarball, or the first part or base name
 /// of one in parts); every failure names it, or the part at fault.
-pub fn check(path: &Path) -> Result<Checked> {
+pub(crate) fn check(path: &Path) -> Result<Checked> {
     // A missing file or part is named as such; what is read is checked.
     let files = locate(path)?;
     let mut reader = files.reader();
@@ -67,7 +67,7 @@ pub fn check(path: &Path) -> Result<Checked> {
 }
 
 /// What a check found, as lines for the terminal.
-pub fn describe(file: &Path, checked: &Checked) -> String {
+pub(crate) fn describe(file: &Path, checked: &Checked) -> String {
     let parts = match checked.files.files.len() {
         1 => String::new(),
         count => format!(" in {count} parts"),

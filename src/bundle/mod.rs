@@ -6,11 +6,11 @@
 //! verify`, `load`, `push`) reads it back with the same binary.
 
 pub(crate) mod audit;
-pub mod check;
-pub mod offline;
-pub mod parts;
+pub(crate) mod check;
+pub(crate) mod offline;
+pub(crate) mod parts;
 mod push;
-pub mod write;
+pub(crate) mod write;
 
 use anyhow::{Result, bail};
 

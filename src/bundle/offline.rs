@@ -14,7 +14,7 @@ use super::check::{check, describe};
 use crate::names::{Credential, Secret, registry_host};
 
 /// The `bundle verify|load|push` commands.
-pub fn command() -> Command {
+pub(crate) fn command() -> Command {
     let file = || {
         Arg::new("FILE")
             .required(true)

@@ -16,15 +16,15 @@ use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use crate::digest::Digest;
 
 /// Part numbers have three digits, so the parts sort in order.
-pub const MAX_PARTS: usize = 999;
+pub(crate) const MAX_PARTS: usize = 999;
 
 /// `NAME.part-001` for part 1 of the bundle `base`.
-pub fn part_path(base: &Path, number: usize) -> PathBuf {
+pub(crate) fn part_path(base: &Path, number: usize) -> PathBuf {
     PathBuf::from(format!("{}.part-{number:03}", base.display()))
 }
 
 /// `NAME.SHA256SUMS`: the checksums of the parts of the bundle `base`.
-pub fn sums_path(base: &Path) -> PathBuf {
+pub(crate) fn sums_path(base: &Path) -> PathBuf {
     PathBuf::from(format!("{}.SHA256SUMS", base.display()))
 }
 
@@ -39,7 +39,7 @@ fn partial(path: &Path) -> PathBuf {
 /// Writes a bundle as one file, or as parts of at most `limit` bytes; each
 /// file is written as `….partial` and renamed by `finish`; dropped before,
 /// it removes them, so a failed write leaves no file that looks complete.
-pub struct PartWriter {
+pub(crate) struct PartWriter {
     base: PathBuf,
     limit: Option<u64>,
     /// The file being written, the hash of it (for a part), and its size so far.
@@ -50,7 +50,7 @@ pub struct PartWriter {
 }
 
 impl PartWriter {
-    pub fn new(base: &Path, limit: Option<u64>) -> PartWriter {
+    pub(crate) fn new(base: &Path, limit: Option<u64>) -> PartWriter {
         PartWriter {
             base: base.to_path_buf(),
             limit,
@@ -79,7 +79,7 @@ impl PartWriter {
 
     /// Closes the last file, renames every file to its name and, for parts,
     /// writes `NAME.SHA256SUMS`; returns the files in order.
-    pub fn finish(mut self) -> Result<Vec<PathBuf>> {
+    pub(crate) fn finish(mut self) -> Result<Vec<PathBuf>> {
         self.close_current().with_context(|| {
             format!("bundle: could not write {}", self.path_of(self.done.len()).display())
         })?;
@@ -179,7 +179,7 @@ impl Write for PartWriter {
 
 /// One file of a bundle on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartFile {
+pub(crate) struct PartFile {
     pub path: PathBuf,
     pub size: u64,
     /// For a part, its checksum in `NAME.SHA256SUMS`.
@@ -188,14 +188,14 @@ pub struct PartFile {
 
 /// The files of a bundle, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BundleFiles {
+pub(crate) struct BundleFiles {
     pub files: Vec<PartFile>,
     /// For parts, `NAME.SHA256SUMS`.
     pub sums: Option<PathBuf>,
 }
 
 /// `(base, number)` when `path` names a part (`NAME.part-002`).
-pub fn split_part_name(path: &Path) -> Option<(PathBuf, usize)> {
+pub(crate) fn split_part_name(path: &Path) -> Option<(PathBuf, usize)> {
     let text = path.to_str()?;
     let (base, number) = text.rsplit_once(".part-")?;
     if number.len() != 3 || !number.bytes().all(|b| b.is_ascii_digit()) || base.is_empty() {
@@ -206,7 +206,7 @@ pub fn split_part_name(path: &Path) -> Option<(PathBuf, usize)> {
 
 /// The names `NAME.SHA256SUMS` lists, in order, checked to be the parts
 /// 001, 002, … of `base` (`sums` names the list in errors).
-pub fn listed_parts(base: &Path, sums: &Path, text: &str) -> Result<Vec<(PathBuf, Digest)>> {
+pub(crate) fn listed_parts(base: &Path, sums: &Path, text: &str) -> Result<Vec<(PathBuf, Digest)>> {
     let mut parts = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let (digest, name) = line
@@ -233,7 +233,7 @@ pub fn listed_parts(base: &Path, sums: &Path, text: &str) -> Result<Vec<(PathBuf
 
 /// The files of the bundle `given` names: a tarball, the first part of a
 /// split bundle, or a split bundle's base name. A missing part is named.
-pub fn locate(given: &Path) -> Result<BundleFiles> {
+pub(crate) fn locate(given: &Path) -> Result<BundleFiles> {
     let base = match split_part_name(given) {
         Some((base, 1)) => base,
         Some((base, _)) => {
@@ -286,13 +286,13 @@ pub fn locate(given: &Path) -> Result<BundleFiles> {
 }
 
 impl BundleFiles {
-    pub fn total_size(&self) -> u64 {
+    pub(crate) fn total_size(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()
     }
 
     /// `(file, start, length)` of each piece of `length` bytes at `offset`
     /// of the whole stream.
-    pub fn segments(&self, offset: u64, length: u64) -> Vec<(PathBuf, u64, u64)> {
+    pub(crate) fn segments(&self, offset: u64, length: u64) -> Vec<(PathBuf, u64, u64)> {
         let mut segments = Vec::new();
         let (mut at, end) = (0u64, offset.saturating_add(length));
         for file in &self.files {
@@ -306,7 +306,7 @@ impl BundleFiles {
     }
 
     /// `length` bytes at `offset` of the whole stream, read as they are sent.
-    pub fn byte_stream(
+    pub(crate) fn byte_stream(
         &self,
         offset: u64,
         length: u64,
@@ -327,7 +327,7 @@ impl BundleFiles {
 
     /// The whole bundle as one reader; each part is checked against its
     /// checksum when its end is read.
-    pub fn reader(&self) -> PartsReader {
+    pub(crate) fn reader(&self) -> PartsReader {
         PartsReader {
             files: self.files.clone(),
             sums: self.sums.clone(),
@@ -339,7 +339,7 @@ impl BundleFiles {
 }
 
 /// Reads the files of a bundle in order as one stream.
-pub struct PartsReader {
+pub(crate) struct PartsReader {
     files: Vec<PartFile>,
     sums: Option<PathBuf>,
     next: usize,
@@ -360,7 +360,7 @@ impl PartsReader {
 
     /// After a failed read of the bundle: the part that is damaged, if one
     /// is (the part being read is hashed to its end to tell).
-    pub fn damaged_part(&mut self) -> Option<String> {
+    pub(crate) fn damaged_part(&mut self) -> Option<String> {
         if self.damaged.is_none()
             && let Some((index, mut reader, Some(mut hasher))) = self.current.take()
         {

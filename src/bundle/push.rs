@@ -49,7 +49,7 @@ fn target<'a>(registry: &str, image: &'a BundleImage) -> Result<Target<'a>> {
 }
 
 /// Pushes the bundle at `file` into `registry`.
-pub async fn push(
+pub(super) async fn push(
     file: &Path,
     registry: &str,
     insecure: bool,

@@ -26,7 +26,7 @@ use crate::registry::layout::{Descriptor, blob_entry};
 
 /// What a bundle holds, gathered from the registries before the file is
 /// written: everything but the layers' contents.
-pub struct Contents {
+pub(crate) struct Contents {
     pub images: Vec<BundledImage>,
     /// Indexes, manifests and configs by digest.
     pub documents: BTreeMap<Digest, Vec<u8>>,
@@ -35,7 +35,7 @@ pub struct Contents {
 }
 
 /// One image of a bundle.
-pub struct BundledImage {
+pub(crate) struct BundledImage {
     /// The reference as Docker names it (`docker.io/library/redis:7.2`).
     pub name: String,
     pub root: Descriptor,
@@ -50,7 +50,7 @@ pub struct BundledImage {
 
 /// How much a bundle holds, and how much sharing saved.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Written {
+pub(crate) struct Written {
     /// The files written: the tarball, or the parts then their checksums.
     pub files: Vec<PathBuf>,
     pub images: usize,
@@ -61,7 +61,7 @@ pub struct Written {
 }
 
 /// Reads every manifest and config of the images' kept platforms.
-pub async fn gather(registry: &Registry, images: &[&Resolved]) -> Result<Contents> {
+pub(crate) async fn gather(registry: &Registry, images: &[&Resolved]) -> Result<Contents> {
     let mut contents =
         Contents { images: Vec::new(), documents: BTreeMap::new(), layers: Vec::new() };
     for image in images {
@@ -145,7 +145,7 @@ fn platform_index(entries: &[Value]) -> (Vec<u8>, Descriptor) {
 }
 
 /// A reference spelled out as Docker and containerd name images.
-pub fn docker_name(reference: &str) -> Result<String> {
+pub(crate) fn docker_name(reference: &str) -> Result<String> {
     let parsed = crate::reference::parse(reference)?;
     let mut name = format!("{}/{}", parsed.registry(), parsed.repository());
     if let Some(tag) = parsed.tag() {
@@ -161,7 +161,7 @@ pub fn docker_name(reference: &str) -> Result<String> {
 
 /// The layout's `index.json`: one entry per image, named by its reference
 /// as containerd and `docker load` read it.
-pub fn index_json(images: &[BundledImage]) -> Vec<u8> {
+pub(crate) fn index_json(images: &[BundledImage]) -> Vec<u8> {
     let manifests: Vec<Value> = images
         .iter()
         .map(|image| {
@@ -188,7 +188,7 @@ pub fn index_json(images: &[BundledImage]) -> Vec<u8> {
 
 /// The bundle's README: what it holds and how to use it; for a bundle in
 /// parts, how to use them.
-pub fn readme(images: &[BundledImage], file_name: &str, split: bool) -> String {
+pub(crate) fn readme(images: &[BundledImage], file_name: &str, split: bool) -> String {
     let mut text = format!("# {file_name}: {} container image(s)\n\n", images.len());
     text.push_str("An OCI image layout (tar), written by multiarch-action. Every blob is stored once.\n\n## Images\n\n");
     for image in images {
@@ -316,7 +316,7 @@ impl TarWriter {
 
 /// The size of the tarball holding `contents`, from the sizes of its
 /// entries (512-byte headers, contents padded to 512 bytes, the end).
-pub fn expected_size(contents: &Contents, readme_and_index: u64) -> u64 {
+pub(crate) fn expected_size(contents: &Contents, readme_and_index: u64) -> u64 {
     let entry = |size: u64| 512 + size.div_ceil(512) * 512;
     let documents: u64 = contents.documents.values().map(|d| entry(d.len() as u64)).sum();
     let layers: u64 = contents.layers.iter().map(|(l, _)| entry(l.size)).sum();
@@ -328,7 +328,7 @@ pub fn expected_size(contents: &Contents, readme_and_index: u64) -> u64 {
 /// Writes the bundle to `file` (or, with `split`, to parts of at most that
 /// many bytes), each file through `….partial` so that a failed write leaves
 /// no file that looks complete.
-pub async fn write(
+pub(crate) async fn write(
     registry: &Registry,
     contents: &Contents,
     file: &Path,

@@ -28,7 +28,7 @@ pub(crate) struct DaemonFacts {
 }
 
 #[derive(Clone)]
-pub struct Daemon {
+pub(crate) struct Daemon {
     docker: Docker,
     /// Containers created and not yet removed (counted before the create
     /// call), so that cleanup knows whether there can be any left.
@@ -37,7 +37,7 @@ pub struct Daemon {
 
 /// What a finished container printed and returned.
 #[derive(Debug, Clone)]
-pub struct ContainerRun {
+pub(crate) struct ContainerRun {
     pub exit_code: i64,
     pub output: String,
 }

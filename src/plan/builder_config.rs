@@ -51,7 +51,7 @@ pub(crate) struct BuilderConfig {
 
 impl BuilderConfig {
     /// The inputs given that only a `docker-container` builder honours.
-    pub fn given(&self) -> Vec<&'static str> {
+    pub(crate) fn given(&self) -> Vec<&'static str> {
         let mut given = Vec::new();
         if self.config_file.is_some() {
             given.push("buildkitd-config");
@@ -72,13 +72,13 @@ impl BuilderConfig {
     }
 
     /// `image=` from `driver-opts`, which overrides `buildkit-image`.
-    pub fn image_override(&self) -> Option<&str> {
+    pub(crate) fn image_override(&self) -> Option<&str> {
         self.driver_opts.iter().find_map(|o| o.strip_prefix("image="))
     }
 
     /// The buildkitd.toml text: the user's, plus plain-HTTP sections for
     /// `insecure-registries` the user's text does not already configure.
-    pub fn buildkitd_toml(&self, insecure_registries: &[String]) -> Result<Option<String>> {
+    pub(crate) fn buildkitd_toml(&self, insecure_registries: &[String]) -> Result<Option<String>> {
         let mut text = match (&self.config_file, &self.config_inline) {
             (Some(file), _) => std::fs::read_to_string(file)
                 .with_context(|| format!("buildkitd-config: could not read {}", file.display()))?,

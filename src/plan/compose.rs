@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 /// One service of a Compose file, as far as a bundle needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ComposeService {
+pub(super) struct ComposeService {
     pub name: String,
     /// The image reference, interpolated; for a service with `build:`, where
     /// the build is pushed.
@@ -25,7 +25,7 @@ pub struct ComposeService {
 /// A service's `build:`, interpolated, its paths relative to the directory
 /// the Compose file was read from (as the file's own path names it).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ComposeBuild {
+pub(crate) struct ComposeBuild {
     pub context: PathBuf,
     /// The Dockerfile: `dockerfile:` in the context, else `Dockerfile` there.
     pub dockerfile: PathBuf,
@@ -113,7 +113,7 @@ struct ServiceShape {
 
 /// The services of the Compose document `text` (read from `file`), in name
 /// order. A service needs `image:`, `build:` or both.
-pub fn services(
+pub(super) fn services(
     file: &str,
     text: &str,
     env: &HashMap<String, String>,
@@ -234,7 +234,7 @@ fn tidy(path: &Path) -> PathBuf {
 }
 
 /// Replaces variables in `value` as Compose does.
-pub fn interpolate(value: &str, env: &HashMap<String, String>) -> Result<String> {
+pub(super) fn interpolate(value: &str, env: &HashMap<String, String>) -> Result<String> {
     let mut out = String::new();
     let mut rest = value;
     while let Some(at) = rest.find('$') {

@@ -17,8 +17,8 @@ use crate::retry::{REGISTRY_POLICY, registry_transience, retry};
 /// Configs and manifests are read into memory; none is larger than this.
 const SMALL_BLOB_LIMIT: u64 = 16 << 20;
 
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub(crate) const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const ACCEPTED: &[&str] = &[
     OCI_INDEX,
     OCI_MANIFEST,
@@ -28,7 +28,7 @@ const ACCEPTED: &[&str] = &[
 
 /// A manifest as stored: its bytes, digest and media type.
 #[derive(Debug, Clone)]
-pub struct RawManifest {
+pub(crate) struct RawManifest {
     pub bytes: bytes::Bytes,
     pub digest: Digest,
     pub media_type: String,
@@ -36,7 +36,7 @@ pub struct RawManifest {
 }
 
 impl RawManifest {
-    pub fn descriptor(&self) -> Descriptor {
+    pub(crate) fn descriptor(&self) -> Descriptor {
         Descriptor {
             media_type: self.media_type.clone(),
             digest: self.digest.clone(),
@@ -70,7 +70,7 @@ impl RawManifest {
 
 /// One entry of a merged index.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MergeEntry {
+pub(crate) struct MergeEntry {
     pub descriptor: Descriptor,
     /// None for attestation manifests.
     pub platform: Option<Platform>,
@@ -78,7 +78,7 @@ pub struct MergeEntry {
 }
 
 /// The index that lists `entries`, with index-level annotations.
-pub fn merged_index(
+pub(crate) fn merged_index(
     entries: &[MergeEntry],
     annotations: &[(String, String)],
 ) -> (Vec<u8>, Descriptor) {
@@ -104,7 +104,7 @@ pub fn merged_index(
 }
 
 /// Platforms that appear twice among `entries`, with their digests.
-pub fn duplicate_platforms(entries: &[MergeEntry]) -> Option<(Platform, Digest, Digest)> {
+pub(crate) fn duplicate_platforms(entries: &[MergeEntry]) -> Option<(Platform, Digest, Digest)> {
     for (i, a) in entries.iter().enumerate() {
         for b in &entries[i + 1..] {
             if let (Some(pa), Some(pb)) = (&a.platform, &b.platform)
@@ -123,7 +123,7 @@ pub fn duplicate_platforms(entries: &[MergeEntry]) -> Option<(Platform, Digest, 
 
 impl Registry {
     /// A manifest of `image` by digest or tag, as stored.
-    pub async fn raw_manifest(
+    pub(crate) async fn raw_manifest(
         &self,
         image: &ImageName,
         reference_text: &str,
@@ -153,7 +153,7 @@ impl Registry {
     }
 
     /// A small blob (a config) read whole, checked against its digest.
-    pub async fn small_blob(&self, image: &ImageName, blob: &Descriptor) -> Result<Vec<u8>> {
+    pub(crate) async fn small_blob(&self, image: &ImageName, blob: &Descriptor) -> Result<Vec<u8>> {
         if blob.size > SMALL_BLOB_LIMIT {
             bail!(
                 "{}: the config {} is {} bytes; configs are expected to be small",
@@ -182,7 +182,7 @@ impl Registry {
     /// The entries a digest contributes to a merged index: the platform
     /// manifests (and attestations) of an index, or a single manifest with
     /// the platform its config declares.
-    pub async fn merge_entries(
+    pub(crate) async fn merge_entries(
         &self,
         image: &ImageName,
         digest: &Digest,
@@ -222,7 +222,7 @@ impl Registry {
 
     /// Copies the manifest `digest` and everything it names from `source` to
     /// `target`: blobs are mounted within one registry, copied across.
-    pub async fn copy_manifest(
+    pub(crate) async fn copy_manifest(
         &self,
         source: &ImageName,
         target: &ImageName,
@@ -272,7 +272,7 @@ impl Registry {
     /// else uploaded from the stream `open` makes. Streamed: what is read
     /// goes up as it comes, so memory does not grow with the blob; a failed
     /// try calls `open` again and starts over. True when uploaded.
-    pub async fn put_blob<Open, Opening, Body>(
+    pub(crate) async fn put_blob<Open, Opening, Body>(
         &self,
         target: &ImageName,
         blob: &Descriptor,
@@ -315,13 +315,13 @@ impl Registry {
     }
 
     /// Whether `image` already holds the manifest `digest`.
-    pub async fn has_manifest(&self, image: &ImageName, digest: &Digest) -> bool {
+    pub(crate) async fn has_manifest(&self, image: &ImageName, digest: &Digest) -> bool {
         self.resolve(image, digest.as_str()).await.is_ok()
     }
 }
 
 /// Checks the merged platforms are distinct and cover `required`.
-pub fn check_merge(entries: &[MergeEntry], required: &[Platform]) -> Result<()> {
+pub(crate) fn check_merge(entries: &[MergeEntry], required: &[Platform]) -> Result<()> {
     if let Some((platform, a, b)) = duplicate_platforms(entries) {
         bail!("digests: {a} and {b} are both {platform}; give one digest per platform");
     }

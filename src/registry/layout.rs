@@ -14,7 +14,7 @@ use crate::digest::Digest;
 /// A content descriptor: what a manifest or index says of one child.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Descriptor {
+pub(crate) struct Descriptor {
     pub media_type: String,
     pub digest: Digest,
     pub size: u64,
@@ -34,48 +34,48 @@ struct ManifestShape {
 
 /// Everything to upload, in upload order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PushOrder {
+pub(crate) struct PushOrder {
     pub blobs: Vec<Descriptor>,
     /// Manifests and indexes, children before parents; the root last.
     pub manifests: Vec<Descriptor>,
     pub root: Descriptor,
 }
 
-pub struct Layout {
+pub(crate) struct Layout {
     dir: PathBuf,
 }
 
-pub fn is_index(media_type: &str) -> bool {
+pub(crate) fn is_index(media_type: &str) -> bool {
     media_type.ends_with("image.index.v1+json") || media_type.ends_with("manifest.list.v2+json")
 }
 
 /// Where a layout keeps its blobs, each under its hex digits.
-pub const BLOBS: &str = "blobs/sha256/";
+pub(crate) const BLOBS: &str = "blobs/sha256/";
 
 /// The path of a blob inside a layout: `blobs/sha256/<hex>`.
-pub fn blob_entry(digest: &Digest) -> String {
+pub(crate) fn blob_entry(digest: &Digest) -> String {
     format!("{BLOBS}{}", digest.hex())
 }
 
 impl Layout {
-    pub fn open(dir: &Path) -> Result<Layout> {
+    pub(crate) fn open(dir: &Path) -> Result<Layout> {
         if !dir.join("index.json").is_file() {
             bail!("{} is not an OCI image layout (no index.json)", dir.display());
         }
         Ok(Layout { dir: dir.to_path_buf() })
     }
 
-    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+    pub(crate) fn blob_path(&self, digest: &Digest) -> PathBuf {
         self.dir.join(blob_entry(digest))
     }
 
-    pub fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
+    pub(crate) fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
         let path = self.blob_path(digest);
         std::fs::read(&path).with_context(|| format!("the image layout lacks {digest}"))
     }
 
     /// The image the layout was written for: the first entry of index.json.
-    pub fn root(&self) -> Result<Descriptor> {
+    pub(crate) fn root(&self) -> Result<Descriptor> {
         let text = std::fs::read_to_string(self.dir.join("index.json"))
             .context("could not read the layout's index.json")?;
         let index: ManifestShape =
@@ -84,7 +84,7 @@ impl Layout {
     }
 
     /// Walks from the root: every blob once, manifests children first.
-    pub fn push_order(&self) -> Result<PushOrder> {
+    pub(crate) fn push_order(&self) -> Result<PushOrder> {
         let root = self.root()?;
         let mut order = PushOrder { blobs: Vec::new(), manifests: Vec::new(), root: root.clone() };
         self.visit(&root, &mut order, 0)?;

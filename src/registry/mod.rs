@@ -2,9 +2,9 @@
 //! build, the existing tags (for the floating-tag guard), and the pushed
 //! image read back (every tag's digest, every platform's manifest).
 
-pub mod copy;
-pub mod layout;
-pub mod push;
+pub(crate) mod copy;
+pub(crate) mod layout;
+pub(crate) mod push;
 
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ use crate::retry::{REGISTRY_POLICY, registry_transience, retry};
 /// How long one registry request may take before it counts as unreachable.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub struct Registry {
+pub(crate) struct Registry {
     client: Client,
     /// The logins, by registry; a password is exposed only to the client.
     credentials: Credentials,
@@ -83,14 +83,14 @@ impl PlatformImage {
 /// An attestation manifest (provenance, SBOM) in an index; registry UIs show
 /// it as `unknown/unknown`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attestation {
+pub(crate) struct Attestation {
     pub digest: Digest,
     /// The platform manifest it describes.
     pub describes: Option<Digest>,
 }
 
 /// The platform a config blob declares, and the step behind each layer.
-pub fn read_config(config: &str, layer_count: usize) -> (Option<Platform>, Vec<String>) {
+pub(crate) fn read_config(config: &str, layer_count: usize) -> (Option<Platform>, Vec<String>) {
     let Ok(json) = serde_json::from_str::<serde_json::Value>(config) else {
         return (None, Vec::new());
     };
@@ -117,7 +117,7 @@ pub(crate) fn implicitly_insecure(registry: &str) -> bool {
 }
 
 impl Registry {
-    pub fn new(
+    pub(crate) fn new(
         insecure_registries: &[String],
         credentials: &Credentials,
         images: &[ImageName],
@@ -161,7 +161,7 @@ impl Registry {
 
     /// Checks that the registry of `image` accepts our credentials (or, with
     /// none, lets us in anonymously), in seconds and before any build.
-    pub async fn check_access(&self, image: &ImageName, for_push: bool) -> Result<()> {
+    pub(crate) async fn check_access(&self, image: &ImageName, for_push: bool) -> Result<()> {
         let reference = Self::reference(image, None)?;
         let auth = self.auth(&image.registry);
         let who = match self.credentials.for_registry(&image.registry) {
@@ -249,7 +249,7 @@ impl Registry {
     }
 
     /// Authorizes pushes to `image`, unless `check_access` already did.
-    pub async fn authorize_push(&self, image: &ImageName) -> Result<()> {
+    pub(crate) async fn authorize_push(&self, image: &ImageName) -> Result<()> {
         if self.push_authorized(image) {
             return Ok(());
         }
@@ -269,7 +269,7 @@ impl Registry {
     }
 
     /// Every tag of the repository; none when it does not exist yet.
-    pub async fn existing_tags(&self, image: &ImageName) -> Result<Vec<String>> {
+    pub(crate) async fn existing_tags(&self, image: &ImageName) -> Result<Vec<String>> {
         let reference = Self::reference(image, None)?;
         let auth = self.auth(&image.registry);
         let mut tags = Vec::new();
@@ -300,7 +300,7 @@ impl Registry {
     }
 
     /// The digest a tag (or digest) of `image` points to.
-    pub async fn resolve(&self, image: &ImageName, tag: &str) -> Result<Digest> {
+    pub(crate) async fn resolve(&self, image: &ImageName, tag: &str) -> Result<Digest> {
         let reference = Self::reference(image, Some(tag))?;
         let auth = self.auth(&image.registry);
         let found =
@@ -315,7 +315,7 @@ impl Registry {
     /// The platform images of the index at `digest`, attestations left out.
     /// The index is always read from the registry; a platform image among
     /// `known` (same digest, so the same bytes) is not read again.
-    pub async fn platform_images(
+    pub(crate) async fn platform_images(
         &self,
         image: &ImageName,
         digest: &Digest,
@@ -398,7 +398,7 @@ impl Registry {
 
     /// The platforms an image offers: its index's entries, or for a
     /// single-platform image, what its config declares.
-    pub async fn platforms_of(&self, reference_text: &str) -> Result<Vec<Platform>> {
+    pub(crate) async fn platforms_of(&self, reference_text: &str) -> Result<Vec<Platform>> {
         let reference = crate::reference::parse(reference_text)?;
         let auth = self.auth(&canonical_registry(reference.registry()));
         let (manifest, _) = retry(&format!("reading {reference_text}"), REGISTRY_POLICY, registry_transience, || {
@@ -430,7 +430,7 @@ impl Registry {
     }
 
     /// A layer of `image` as a stream of bytes.
-    pub async fn layer_stream(
+    pub(crate) async fn layer_stream(
         &self,
         image: &ImageName,
         digest: &Digest,
@@ -446,13 +446,13 @@ impl Registry {
 
 /// BuildKit's provenance and SBOM manifests: `unknown/unknown` with a
 /// reference-type annotation.
-pub fn is_attestation(entry: &ImageIndexEntry) -> bool {
+pub(crate) fn is_attestation(entry: &ImageIndexEntry) -> bool {
     entry.annotations.as_ref().is_some_and(|a| {
         a.get("vnd.docker.reference.type").is_some_and(|t| t == "attestation-manifest")
     }) || entry_platform(entry).is_none()
 }
 
-pub fn entry_platform(entry: &ImageIndexEntry) -> Option<Platform> {
+pub(crate) fn entry_platform(entry: &ImageIndexEntry) -> Option<Platform> {
     Platform::from_oci_json(&serde_json::to_value(entry.platform.as_ref()?).ok()?)
 }
 

@@ -15,7 +15,7 @@ use crate::retry::{REGISTRY_POLICY, registry_transience, retry};
 
 /// What a push uploaded and what the registry already had.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PushStats {
+pub(crate) struct PushStats {
     pub uploaded: usize,
     pub skipped: usize,
     pub bytes: u64,
@@ -38,7 +38,7 @@ fn worth_asking_first(blob: &Descriptor) -> bool {
 impl Registry {
     /// Pushes the layout to `image`'s repository by digest: every blob of
     /// `order`, then its manifests. No tag is touched.
-    pub async fn push_layout(
+    pub(crate) async fn push_layout(
         &self,
         layout: &Layout,
         order: &PushOrder,
@@ -137,7 +137,7 @@ impl Registry {
     }
 
     /// Stores a manifest under `reference` (a digest or a tag).
-    pub async fn put_manifest(
+    pub(crate) async fn put_manifest(
         &self,
         image: &ImageName,
         reference_text: &str,
