@@ -137,61 +137,75 @@ pub fn render(plan: &Plan, report: &Report) -> String {
         return bundle.summary.clone();
     }
     let build = plan.build();
+    let mut md = match &report.digest {
+        Some(digest) => pushed_section(build, report, digest),
+        None => format!(
+            "### 🐳 Built {} (not pushed: {})\n\nPlatforms: {}\n",
+            build.image().name,
+            build.push_reason(),
+            crate::platform::join(build.platforms())
+        ),
+    };
+    held_back_section(&mut md, &report.held_back);
+    timings_section(&mut md, report);
+    smoke_section(&mut md, report);
+    notes_section(&mut md, report);
+    md
+}
+
+/// What was pushed: each platform's manifest, the attestations, the tags by
+/// registry, and the pull command.
+fn pushed_section(build: &Build, report: &Report, digest: &str) -> String {
     let mut md = String::new();
-    match &report.digest {
-        Some(digest) => {
-            let reference = build.image().with_digest(digest);
-            md.push_str(&format!("### 🐳 Pushed `{reference}`\n\n"));
-            md.push_str("| platform | manifest digest | size |\n|---|---|---|\n");
-            for image in &report.platform_images {
-                let emulated =
-                    if report.emulated.contains(&image.platform) { " (QEMU)" } else { "" };
-                md.push_str(&format!(
-                    "| `{}`{emulated} | `{}` | {} |\n",
-                    image.platform,
-                    image.digest,
-                    human_size(image.size)
-                ));
-            }
-            if !report.attestations.is_empty() {
-                md.push_str(&format!(
-                    "\nThe index also holds {} attestation manifest(s) (provenance{}), one per platform image; some registry UIs list them as `unknown/unknown`. They are not platforms; `provenance: false` leaves them out.\n",
-                    report.attestations.len(),
-                    if report.attestations.len() > build.platforms().len() { ", SBOM" } else { "" }
-                ));
-            }
-            md.push_str("\n**Tags**\n");
-            let mut registries: Vec<&str> =
-                build.images().iter().map(|i| i.registry.as_str()).collect();
-            registries.dedup();
-            for registry in registries {
-                md.push_str(&format!("\n{registry}:\n\n"));
-                for reference in report.pushed_references.iter().filter(|r| {
-                    build
-                        .images()
-                        .iter()
-                        .any(|i| i.registry == registry && r.starts_with(&format!("{}:", i.name)))
-                }) {
-                    md.push_str(&format!("- `{reference}`\n"));
-                }
-            }
-            md.push_str(&format!("\n```\ndocker pull {reference}\n```\n"));
-        }
-        None => {
-            md.push_str(&format!(
-                "### 🐳 Built {} (not pushed: {})\n\n",
-                build.image().name,
-                build.push_reason()
-            ));
-            md.push_str(&format!("Platforms: {}\n", crate::platform::join(build.platforms())));
+    let reference = build.image().with_digest(digest);
+    md.push_str(&format!("### 🐳 Pushed `{reference}`\n\n"));
+    md.push_str("| platform | manifest digest | size |\n|---|---|---|\n");
+    for image in &report.platform_images {
+        let emulated = if report.emulated.contains(&image.platform) { " (QEMU)" } else { "" };
+        md.push_str(&format!(
+            "| `{}`{emulated} | `{}` | {} |\n",
+            image.platform,
+            image.digest,
+            human_size(image.size)
+        ));
+    }
+    if !report.attestations.is_empty() {
+        md.push_str(&format!(
+            "\nThe index also holds {} attestation manifest(s) (provenance{}), one per platform image; some registry UIs list them as `unknown/unknown`. They are not platforms; `provenance: false` leaves them out.\n",
+            report.attestations.len(),
+            if report.attestations.len() > build.platforms().len() { ", SBOM" } else { "" }
+        ));
+    }
+    md.push_str("\n**Tags**\n");
+    let mut registries: Vec<&str> = build.images().iter().map(|i| i.registry.as_str()).collect();
+    registries.dedup();
+    for registry in registries {
+        md.push_str(&format!("\n{registry}:\n\n"));
+        for reference in report.pushed_references.iter().filter(|r| {
+            build
+                .images()
+                .iter()
+                .any(|i| i.registry == registry && r.starts_with(&format!("{}:", i.name)))
+        }) {
+            md.push_str(&format!("- `{reference}`\n"));
         }
     }
-    if !report.held_back.is_empty() {
+    md.push_str(&format!("\n```\ndocker pull {reference}\n```\n"));
+    md
+}
+
+/// The floating tags held back, and why.
+fn held_back_section(md: &mut String, held_back: &[HeldBack]) {
+    if !held_back.is_empty() {
         md.push_str("\n**Floating tags held back**\n\n");
-        for HeldBack { tag, reason } in &report.held_back {
+        for HeldBack { tag, reason } in held_back {
             md.push_str(&format!("- `{tag}`: {reason}\n"));
         }
     }
+}
+
+/// Where the time went: each platform's wall time and time under QEMU, and the slowest steps.
+fn timings_section(md: &mut String, report: &Report) {
     if !report.timings.is_empty() {
         md.push_str(
             "\n**Where the time went**\n\n| platform | wall time | under QEMU |\n|---|---|---|\n",
@@ -217,6 +231,10 @@ pub fn render(plan: &Plan, report: &Report) -> String {
             }
         }
     }
+}
+
+/// The smoke test's exit code and first lines of output per platform.
+fn smoke_section(md: &mut String, report: &Report) {
     if !report.smoke.is_empty() {
         md.push_str("\n**Smoke test**\n\n| platform | exit code | output |\n|---|---|---|\n");
         for result in &report.smoke {
@@ -235,6 +253,10 @@ pub fn render(plan: &Plan, report: &Report) -> String {
             ));
         }
     }
+}
+
+/// Verification warnings, exported files and the builder chosen.
+fn notes_section(md: &mut String, report: &Report) {
     if !report.verify_notes.is_empty() {
         md.push_str("\n**Verification warnings**\n\n");
         for note in &report.verify_notes {
@@ -250,7 +272,6 @@ pub fn render(plan: &Plan, report: &Report) -> String {
     if !report.builder_note.is_empty() {
         md.push_str(&format!("\n_Builder: {}_\n", report.builder_note));
     }
-    md
 }
 
 #[cfg(test)]

@@ -68,21 +68,54 @@ pub(crate) struct BundleRequest {
 /// When a service with `build:` has no `image:`, a line of `images`
 /// without a tag or digest names the repository it is pushed under.
 pub(super) fn resolve(raw: &RawInputs, github: &GithubContext) -> Result<BundleRequest> {
-    let services = match raw.text("compose-file") {
-        None => Vec::new(),
-        Some(file) => {
-            let text = std::fs::read_to_string(file).with_context(|| {
-                format!("compose-file: could not read `{file}`; give the Compose file's path relative to the workspace")
-            })?;
-            let env: HashMap<String, String> = std::env::vars().collect();
-            compose::services(file, &text, &env)?
-        }
-    };
+    let services = compose_services(raw)?;
     let unnamed_builds: Vec<&str> = services
         .iter()
         .filter(|s| s.build.is_some() && s.image.is_none())
         .map(|s| s.name.as_str())
         .collect();
+    let (mut images, push_under) = listed_images(raw, &unnamed_builds)?;
+    let mut builds: Vec<ServiceBuild> = Vec::new();
+    for service in services {
+        match service_image(service, push_under.as_deref(), &builds)? {
+            ServiceImage::Listed(listed) => images.push(listed),
+            ServiceImage::Built(built) => builds.push(built),
+        }
+    }
+    if images.is_empty() && builds.is_empty() {
+        bail!(
+            "images: mode: bundle needs images; list references in `images` (one per line) or give a `compose-file`"
+        );
+    }
+    let audit = match raw.bool_or("audit")? {
+        BoolOr::Yes => AuditLevel::Fail,
+        BoolOr::Word => AuditLevel::Warn,
+        BoolOr::No => AuditLevel::Off,
+    };
+    let file = match raw.text("bundle") {
+        Some(file) => PathBuf::from(file),
+        None => github.runner_temp.clone().unwrap_or_default().join("bundle.tar"),
+    };
+    let split = raw.text("bundle-split").map(parse_size).transpose()?;
+    Ok(BundleRequest { images, builds, audit, file, split })
+}
+
+/// The services of `compose-file`, interpolated from the environment.
+fn compose_services(raw: &RawInputs) -> Result<Vec<compose::ComposeService>> {
+    let Some(file) = raw.text("compose-file") else { return Ok(Vec::new()) };
+    let text = std::fs::read_to_string(file).with_context(|| {
+        format!("compose-file: could not read `{file}`; give the Compose file's path relative to the workspace")
+    })?;
+    let env: HashMap<String, String> = std::env::vars().collect();
+    compose::services(file, &text, &env)
+}
+
+/// The references of `images`, and the one line without a tag under which
+/// the services built without `image:` (`unnamed_builds`) are pushed.
+fn listed_images(
+    raw: &RawInputs,
+    unnamed_builds: &[&str],
+) -> Result<(Vec<WantedImage>, Option<String>)> {
     let mut images = Vec::new();
     let mut push_under: Vec<String> = Vec::new();
     for line in raw.list("images") {
@@ -105,63 +138,59 @@ pub(super) fn resolve(raw: &RawInputs, github: &GithubContext) -> Result<BundleR
             "images: `{first}` and `{second}` both have no tag; one line without a tag names where the services built without `image:` are pushed, give the others a tag"
         ),
     };
-    let mut builds: Vec<ServiceBuild> = Vec::new();
-    for service in services {
-        let input = format!("compose-file: service `{}`", service.name);
-        let platform = service
-            .platform
-            .map(|p| Platform::parse(&p).map_err(|e| anyhow::anyhow!("{input}: {e}")))
-            .transpose()?;
-        let Some(build) = service.build else {
-            let reference =
-                checked_reference(&input, service.image.as_deref().unwrap_or_default())?;
-            images.push(WantedImage {
-                service: Some(service.name),
-                reference,
-                platform,
-                built: false,
-            });
-            continue;
-        };
-        let reference = match (&service.image, &push_under) {
-            (Some(image), _) => checked_reference(&input, image)?,
-            (None, Some(under)) => checked_reference(
-                &input,
-                &format!("{under}/{}:latest", service.name.to_lowercase()),
-            )?,
-            (None, None) => {
-                bail!("{input} has `build:` and no `image:`; give it `image:`, where it is pushed")
-            }
-        };
-        if crate::reference::parse(&reference)?.digest().is_some() {
-            bail!(
-                "{input}: `{reference}` names a digest; a built service is pushed under a tag, write e.g. `image: name:1.0`"
-            );
+    Ok((images, push_under))
+}
+
+/// A Compose service as the bundle takes it.
+enum ServiceImage {
+    /// Its `image:`, read from its registry as it is.
+    Listed(WantedImage),
+    /// With `build:`: built and pushed first.
+    Built(ServiceBuild),
+}
+
+/// A service's image, or, with `build:`, its build pushed to its `image:`
+/// or under `push_under`, each built service to a reference of its own.
+fn service_image(
+    service: compose::ComposeService,
+    push_under: Option<&str>,
+    builds: &[ServiceBuild],
+) -> Result<ServiceImage> {
+    let input = format!("compose-file: service `{}`", service.name);
+    let platform = service
+        .platform
+        .map(|p: String| Platform::parse(&p).map_err(|e| anyhow::anyhow!("{input}: {e}")))
+        .transpose()?;
+    let Some(build) = service.build else {
+        let reference = checked_reference(&input, service.image.as_deref().unwrap_or_default())?;
+        return Ok(ServiceImage::Listed(WantedImage {
+            service: Some(service.name),
+            reference,
+            platform,
+            built: false,
+        }));
+    };
+    let reference = match (&service.image, push_under) {
+        (Some(image), _) => checked_reference(&input, image)?,
+        (None, Some(under)) => {
+            checked_reference(&input, &format!("{under}/{}:latest", service.name.to_lowercase()))?
         }
-        if let Some(other) = builds.iter().find(|b| b.reference == reference) {
-            bail!(
-                "{input}: `{reference}` is where service `{}` is pushed too; give each built service its own `image:`",
-                other.service
-            );
+        (None, None) => {
+            bail!("{input} has `build:` and no `image:`; give it `image:`, where it is pushed")
         }
-        builds.push(ServiceBuild { service: service.name, build, reference, platform });
-    }
-    if images.is_empty() && builds.is_empty() {
+    };
+    if crate::reference::parse(&reference)?.digest().is_some() {
         bail!(
-            "images: mode: bundle needs images; list references in `images` (one per line) or give a `compose-file`"
+            "{input}: `{reference}` names a digest; a built service is pushed under a tag, write e.g. `image: name:1.0`"
         );
     }
-    let audit = match raw.bool_or("audit")? {
-        BoolOr::Yes => AuditLevel::Fail,
-        BoolOr::Word => AuditLevel::Warn,
-        BoolOr::No => AuditLevel::Off,
-    };
-    let file = match raw.text("bundle") {
-        Some(file) => PathBuf::from(file),
-        None => github.runner_temp.clone().unwrap_or_default().join("bundle.tar"),
-    };
-    let split = raw.text("bundle-split").map(parse_size).transpose()?;
-    Ok(BundleRequest { images, builds, audit, file, split })
+    if let Some(other) = builds.iter().find(|b| b.reference == reference) {
+        bail!(
+            "{input}: `{reference}` is where service `{}` is pushed too; give each built service its own `image:`",
+            other.service
+        );
+    }
+    Ok(ServiceImage::Built(ServiceBuild { service: service.name, build, reference, platform }))
 }
 
 impl BundleRequest {

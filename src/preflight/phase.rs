@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use anyhow::{Context as _, Result, bail};
 
+use super::table::BaseAvailability;
 use crate::log::Log;
 use crate::plan::{Build, CheckLevel, RunSettings};
 use crate::platform::Platform;
@@ -23,32 +24,53 @@ pub(crate) async fn run(
     emulated: &[Platform],
     log: &Log,
 ) -> Result<Vec<u32>> {
-    if run.checks().preflight == CheckLevel::Off {
+    let level = run.checks().preflight;
+    if level == CheckLevel::Off {
         return Ok(Vec::new());
     }
-    let file = build.source().dockerfile.display().to_string();
-    let text = std::fs::read_to_string(&build.source().dockerfile)
-        .with_context(|| format!("file: could not read {file}"))?;
-    let described = |e: super::DockerfileError| {
-        let place = if file == "Dockerfile" { String::new() } else { format!(" (in {file})") };
-        anyhow::anyhow!("file: {e}{place}")
-    };
-    let parsed = super::parse_dockerfile(&text).map_err(described).and_then(|dockerfile| {
-        let build_args: HashMap<String, String> =
-            build.source().build_args.iter().cloned().collect();
-        let stages = super::resolve(&dockerfile, &build_args, build.source().target.as_deref())
-            .map_err(described)?;
-        Ok((dockerfile, stages))
-    });
-    let (dockerfile, stages) = match parsed {
+    let file = build.dockerfile().display().to_string();
+    let (dockerfile, stages) = match read(build, &file) {
         Ok(parsed) => parsed,
-        Err(error) if run.checks().preflight == CheckLevel::Warn => {
+        Err(error) if level == CheckLevel::Warn => {
             log.warning(&format!("{error:#}; preflight skipped"));
             return Ok(Vec::new());
         }
         Err(error) => return Err(error),
     };
-    for stage in &stages {
+    let rewrites = lint(&dockerfile, &stages, emulated, build.platforms(), &file, log);
+    let checked = ask_bases(run, build, &stages, registry, log).await;
+    judge(level, &checked, build.platforms(), log)?;
+    Ok(rewrites)
+}
+
+/// The Dockerfile (`file`, as the workspace names it), parsed, and the
+/// stages the target needs, resolved with the build's arguments.
+fn read(build: &Build, file: &str) -> Result<(super::Dockerfile, Vec<super::ResolvedStage>)> {
+    let text = std::fs::read_to_string(build.dockerfile())
+        .with_context(|| format!("file: could not read {file}"))?;
+    let described = |e: super::DockerfileError| {
+        let place = if file == "Dockerfile" { String::new() } else { format!(" (in {file})") };
+        anyhow::anyhow!("file: {e}{place}")
+    };
+    let dockerfile = super::parse_dockerfile(&text).map_err(described)?;
+    let build_args: HashMap<String, String> = build.source().build_args.iter().cloned().collect();
+    let stages = super::resolve(&dockerfile, &build_args, build.source().target.as_deref())
+        .map_err(described)?;
+    Ok((dockerfile, stages))
+}
+
+/// The lints as warnings on the Dockerfile's lines (and a warning for each
+/// base this check cannot read); returns the FROM lines that got a
+/// cross-compiling rewrite.
+fn lint(
+    dockerfile: &super::Dockerfile,
+    stages: &[super::ResolvedStage],
+    emulated: &[Platform],
+    platforms: &[Platform],
+    file: &str,
+    log: &Log,
+) -> Vec<u32> {
+    for stage in stages {
         if let super::BaseRef::Unreadable(text) = &stage.base {
             log.warning(&format!(
                 "preflight: `FROM {text}` (Dockerfile line {}) uses a substitution this check does not read; that base's platforms are not checked",
@@ -56,20 +78,31 @@ pub(crate) async fn run(
             ));
         }
     }
-    let findings = super::lint(&dockerfile, &stages, emulated, build.platforms());
+    let findings = super::lint(dockerfile, stages, emulated, platforms);
     let rewrites: Vec<u32> = findings.iter().filter(|f| f.is_rewrite()).map(|f| f.line).collect();
     for finding in findings {
         log.annotation(Annotation {
             level: Level::Warning,
             message: finding.message,
             title: Some(finding.title),
-            file: Some(file.clone()),
+            file: Some(file.to_string()),
             line: Some(finding.line),
         });
     }
+    rewrites
+}
 
-    let mut bases = super::bases_to_check(&stages, build.platforms(), &Platform::host());
-    // A name `build-contexts` provides is not pulled: nothing to ask.
+/// Every external base image asked which platforms it offers (a name
+/// `build-contexts` provides is not pulled, so not asked); a base that
+/// cannot be read is a warning and left out.
+async fn ask_bases(
+    run: &RunSettings,
+    build: &Build,
+    stages: &[super::ResolvedStage],
+    registry: &Registry,
+    log: &Log,
+) -> Vec<BaseAvailability> {
+    let mut bases = super::bases_to_check(stages, build.platforms(), &Platform::host());
     let provided: Vec<&str> = run
         .options()
         .build_contexts
@@ -92,20 +125,30 @@ pub(crate) async fn run(
             )),
         }
     }
-    let gaps = super::missing(&checked, build.platforms());
+    checked
+}
+
+/// A base without a platform it is needed for fails (`preflight: true`)
+/// or warns, with the table of bases × platforms.
+fn judge(
+    level: CheckLevel,
+    checked: &[BaseAvailability],
+    platforms: &[Platform],
+    log: &Log,
+) -> Result<()> {
+    let gaps = super::missing(checked, platforms);
     if gaps.is_empty() {
         log.info(&format!(
             "preflight: {} base image(s) offer every platform they are needed for",
             checked.len()
         ));
-        return Ok(rewrites);
+        return Ok(());
     }
-    log.info(&super::render_table(&checked, build.platforms()));
-    let message =
-        format!("preflight: {}", super::advice(&checked, build.platforms()).replace('\n', " "));
-    if run.checks().preflight == CheckLevel::Fail {
+    log.info(&super::render_table(checked, platforms));
+    let message = format!("preflight: {}", super::advice(checked, platforms).replace('\n', " "));
+    if level == CheckLevel::Fail {
         bail!("{} (or set `preflight: warn`)", message.trim_end());
     }
     log.warning(&message);
-    Ok(rewrites)
+    Ok(())
 }
