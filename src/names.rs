@@ -1,12 +1,14 @@
 //! The shared nouns every room speaks of: secrets (opaque), image names,
 //! registries as credentials are keyed (with Docker Hub's naming rule),
-//! credentials and their two outside forms (a Docker config entry and
-//! bollard's), and digests.
+//! credentials keyed by registry and their two outside forms (a Docker
+//! config entry and bollard's), and what a reference names.
 
 use std::fmt;
 
 use anyhow::{Result, bail};
 use base64::Engine as _;
+
+use crate::digest::Digest;
 
 /// A value that must never be printed: its `Debug` is `***` and the only
 /// way to read it is [`Secret::expose`], named so that every use stands out.
@@ -103,7 +105,7 @@ impl ImageName {
         format!("{}:{tag}", self.name)
     }
 
-    pub fn with_digest(&self, digest: &str) -> String {
+    pub(crate) fn with_digest(&self, digest: &Digest) -> String {
         format!("{}@{digest}", self.name)
     }
 }
@@ -198,13 +200,6 @@ pub(crate) fn tag_or_digest(reference: &str) -> Result<String> {
     Ok(parsed.digest().or(parsed.tag()).unwrap_or("latest").to_string())
 }
 
-/// `sha256:` and 64 lowercase or uppercase hex digits: the check of the
-/// `digests` input; every digest past the inputs is a [`crate::digest::Digest`].
-pub(crate) fn is_digest(text: &str) -> bool {
-    text.strip_prefix("sha256:")
-        .is_some_and(|hex| hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,13 +268,5 @@ mod tests {
             twice,
             "registry-auth: ghcr.io is given twice; give one credential per registry"
         );
-    }
-
-    #[test]
-    fn digests_are_sha256_and_64_hex_digits() {
-        assert!(is_digest(&format!("sha256:{}", "a".repeat(64))));
-        assert!(!is_digest(&format!("sha256:{}", "a".repeat(63))));
-        assert!(!is_digest(&format!("sha512:{}", "a".repeat(64))));
-        assert!(!is_digest(&format!("sha256:{}", "g".repeat(64))));
     }
 }

@@ -24,6 +24,7 @@ use crate::builder::{self, ChosenBuilder};
 use crate::buildx::metadata::BuildMetadata;
 use crate::buildx::progress;
 use crate::buildx::{Buildx, DockerConfig};
+use crate::digest::Digest;
 use crate::docker::Daemon;
 use crate::emulation;
 use crate::log::Log;
@@ -155,7 +156,7 @@ async fn run(
 struct Pushed {
     report: Report,
     /// The pushed, verified index (or manifest), when the plan pushes.
-    digest: Option<String>,
+    digest: Option<Digest>,
 }
 
 /// Where one build keeps its files (buildx metadata, an OCI layout), and
@@ -313,7 +314,7 @@ async fn build_and_push(
                 anyhow::anyhow!("buildx pushed the build but its metadata names no digest (containerimage.digest); no tag was pushed")
             })?;
             log.info(&format!("BuildKit pushed {digest} to {} untagged", build.image().name));
-            digest.to_string()
+            digest
         }
         Some(PushRoute::Layout(dir)) => {
             publish::push_layout(&outside.registry, &Layout::open(dir)?, build.image(), log).await?
@@ -407,14 +408,14 @@ async fn verify_and_smoke(
     run: &RunSettings,
     build: &Build,
     outside: &Outside<'_>,
-    (digest, deferred): (&str, Vec<Platform>),
+    (digest, deferred): (&Digest, Vec<Platform>),
     mut report: Report,
     log: &Log,
 ) -> Result<Pushed> {
     let scans = outside.tools.layer_scans.as_ref();
     let Verified { platform_images, attestations, notes } =
         publish::verify_and_copy(run, build, &outside.registry, digest, scans, log).await?;
-    report.digest = Some(digest.to_string());
+    report.digest = Some(digest.clone());
     report.attestations = attestations;
     report.verify_notes = notes;
     if run.checks().smoke_test.is_some() && !deferred.is_empty() {
@@ -425,7 +426,7 @@ async fn verify_and_smoke(
     }
     report.smoke = verify::smoke_test(run, build.image(), outside, &platform_images, log).await?;
     report.platform_images = platform_images;
-    Ok(Pushed { report, digest: Some(digest.to_string()) })
+    Ok(Pushed { report, digest: Some(digest.clone()) })
 }
 
 /// How the build will reach the first image's repository, when it pushes:
@@ -457,7 +458,7 @@ async fn push_route<'a>(
 async fn tag(build: &Build, outside: &Outside<'_>, pushed: Pushed, log: &Log) -> Result<Report> {
     let Pushed { mut report, digest } = pushed;
     let Some(digest) = digest else { return Ok(report) };
-    let root = outside.registry.raw_manifest(build.image(), &digest).await?;
+    let root = outside.registry.raw_manifest(build.image(), digest.as_str()).await?;
     let held: &[HeldBack] = &report.held_back;
     let descriptor = root.descriptor();
     let tagging =
@@ -471,7 +472,7 @@ fn write_digest(build: &Build, dir: &Path, pushed: Pushed, log: &Log) -> Result<
     let Pushed { report, .. } = pushed;
     let Some(digest) = &report.digest else { return Ok(report) };
     let platform = &build.platforms()[0];
-    let file = merge::write_digest_file(dir, platform, &crate::digest::Digest::parse(digest)?)?;
+    let file = merge::write_digest_file(dir, platform, digest)?;
     log.info(&format!("{platform} pushed untagged as {digest}; wrote {}", file.display()));
     Ok(report)
 }

@@ -5,6 +5,7 @@
 use anyhow::{Result, bail};
 
 use crate::archscan::cache::ScanCache;
+use crate::digest::Digest;
 use crate::log::Log;
 use crate::meta;
 use crate::names::ImageName;
@@ -79,7 +80,7 @@ pub(crate) async fn verify_and_copy(
     run: &RunSettings,
     build: &Build,
     registry: &Registry,
-    digest: &str,
+    digest: &Digest,
     cache: Option<&ScanCache>,
     log: &Log,
 ) -> Result<Verified> {
@@ -88,7 +89,7 @@ pub(crate) async fn verify_and_copy(
     let copies = build.other_images().iter().map(|image| async move {
         let started = std::time::Instant::now();
         registry.authorize_push(image).await?;
-        registry.copy_manifest(source, image, &crate::digest::Digest::parse(digest)?).await?;
+        registry.copy_manifest(source, image, digest).await?;
         anyhow::Ok((image.name.clone(), started.elapsed().as_secs_f64()))
     });
     let (verified, copied) = tokio::join!(
@@ -168,7 +169,7 @@ pub(crate) async fn push_layout(
     layout: &Layout,
     image: &ImageName,
     log: &Log,
-) -> Result<String> {
+) -> Result<Digest> {
     let order = layout.push_order()?;
     let group = log.open_group(&format!("Push {} by digest", order.root.digest));
     let stats = registry.push_layout(layout, &order, image).await?;
@@ -182,5 +183,5 @@ pub(crate) async fn push_layout(
         stats.bytes as f64 / 1e6,
         stats.skipped
     ));
-    Ok(order.root.digest.to_string())
+    Ok(order.root.digest.clone())
 }

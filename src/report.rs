@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use crate::buildx::progress::{PlatformTime, Step};
+use crate::digest::Digest;
 use crate::docker::ContainerRun;
 use crate::meta::HeldBack;
 use crate::platform::Platform;
@@ -13,7 +14,7 @@ use crate::registry::{Attestation, PlatformImage};
 /// What a run produced, for outputs and the summary.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
-    pub(crate) digest: Option<String>,
+    pub(crate) digest: Option<Digest>,
     pub(crate) pushed_references: Vec<String>,
     pub(crate) platform_images: Vec<PlatformImage>,
     pub(crate) held_back: Vec<HeldBack>,

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::digest::Digest;
 use crate::plan::{Build, HeldBack, Plan};
 use crate::registry::PlatformImage;
 use crate::report::{Report, TaggingFailed};
@@ -54,7 +55,7 @@ pub fn outputs(plan: &Plan, report: &Report) -> Vec<(String, String)> {
 /// The outputs of a run that made one image.
 fn build_outputs(build: &Build, report: &Report) -> Vec<(String, String)> {
     let meta = build.meta();
-    let digest = report.digest.clone().unwrap_or_default();
+    let digest = report.digest.as_ref().map(Digest::to_string).unwrap_or_default();
     let image = match &report.digest {
         Some(d) => build.image().with_digest(d),
         None => String::new(),
@@ -66,7 +67,7 @@ fn build_outputs(build: &Build, report: &Report) -> Vec<(String, String)> {
         build.tag_names(&report.held_back)
     };
     let separators = &meta.separators;
-    let imageid = image_id(&report.metadata, report.digest.as_deref());
+    let imageid = image_id(&report.metadata, report.digest.as_ref().map(Digest::as_str));
     let json = serde_json::json!({
         "digest": digest,
         "imageid": imageid,
@@ -155,7 +156,7 @@ pub fn render(plan: &Plan, report: &Report) -> String {
 
 /// What was pushed: each platform's manifest, the attestations, the tags by
 /// registry, and the pull command.
-fn pushed_section(build: &Build, report: &Report, digest: &str) -> String {
+fn pushed_section(build: &Build, report: &Report, digest: &Digest) -> String {
     let mut md = String::new();
     let reference = build.image().with_digest(digest);
     md.push_str(&format!("### 🐳 Pushed `{reference}`\n\n"));

@@ -170,7 +170,7 @@ async fn smoke_tests(
     let docker_credentials = credentials.for_registry(&image.registry).map(Credential::to_bollard);
     let mut results = Vec::new();
     for platform_image in images {
-        let reference = image.with_digest(platform_image.digest.as_str());
+        let reference = image.with_digest(&platform_image.digest);
         let platform = platform_image.platform.to_string();
         daemon.pull_platform(&reference, &platform, docker_credentials.clone()).await?;
         let run = daemon.run_for_platform(&reference, &platform, command, labels).await?;
@@ -185,7 +185,7 @@ pub(crate) async fn verify(
     level: CheckLevel,
     image: &ImageName,
     registry: &Registry,
-    digest: &str,
+    digest: &Digest,
     required: &[Platform],
     cache: Option<&ScanCache>,
     log: &Log,
@@ -203,13 +203,12 @@ pub(crate) async fn verify(
 pub(crate) async fn read_pushed(
     registry: &Registry,
     image: &ImageName,
-    digest: &str,
+    digest: &Digest,
     required: &[Platform],
     known: &[PlatformImage],
     log: &Log,
 ) -> Result<(Vec<PlatformImage>, Vec<Attestation>)> {
-    let (platform_images, attestations) =
-        registry.platform_images(image, &Digest::parse(digest)?, known).await?;
+    let (platform_images, attestations) = registry.platform_images(image, digest, known).await?;
     let missing: Vec<String> = required
         .iter()
         .filter(|p| !platform_images.iter().any(|i| &i.platform == *p))

@@ -38,7 +38,7 @@ fn target<'a>(registry: &str, image: &'a BundleImage) -> Result<Target<'a>> {
         (None, Some(digest)) => {
             let digest = Digest::parse(digest)
                 .with_context(|| format!("the bundle names {}", image.name))?;
-            (digest.to_string(), repository.with_digest(digest.as_str()))
+            (digest.to_string(), repository.with_digest(&digest))
         }
         (tag, _) => {
             let tag = tag.unwrap_or("latest");

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 
 use super::bundle::BundleRequest;
+use crate::digest::Digest;
 use crate::inputs::choices::{CallWord, ExportWord, ModeWord};
 use crate::inputs::{BoolOr, RawInputs};
-use crate::names::{Secret, is_digest};
+use crate::names::Secret;
 use crate::platform::Platform;
 use crate::runner::GithubContext;
 
@@ -21,7 +22,7 @@ pub(crate) enum Mode {
     /// Build one platform and push it untagged, writing its digest here.
     Digest { dir: PathBuf },
     /// Combine these digests (or the files in `dir`) into a tagged index.
-    Merge { digests: Vec<String>, dir: PathBuf, required: Vec<Platform> },
+    Merge { digests: Vec<Digest>, dir: PathBuf, required: Vec<Platform> },
     /// Audit a deployment's images and write them into one tarball.
     Bundle(Box<BundleRequest>),
     /// `call: check`: BuildKit's build checks only.
@@ -138,12 +139,17 @@ fn resolve_mode(raw: &RawInputs, github: &GithubContext) -> Result<(Mode, Vec<Pl
         ),
         ModeWord::Digest => (Mode::Digest { dir: digests_dir }, platforms),
         ModeWord::Merge => {
-            let digests = raw.list("digests");
-            if let Some(digest) = digests.iter().find(|d| !is_digest(d)) {
-                bail!(
-                    "digests: `{digest}` is not a digest; give sha256:<64 hex digits>, one per line"
-                );
-            }
+            let digests = raw
+                .list("digests")
+                .iter()
+                .map(|d| {
+                    Digest::parse(d).map_err(|_| {
+                        anyhow::anyhow!(
+                            "digests: `{d}` is not a digest; give sha256:<64 lowercase hex digits>, one per line"
+                        )
+                    })
+                })
+                .collect::<Result<Vec<Digest>>>()?;
             let required = if given { platforms.clone() } else { Vec::new() };
             (Mode::Merge { digests, dir: digests_dir, required }, platforms)
         }

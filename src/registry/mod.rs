@@ -151,9 +151,9 @@ impl Registry {
     }
 
     fn reference(image: &ImageName, suffix: Option<&str>) -> Result<Reference> {
-        let text = match suffix {
-            Some(s) if Digest::parse(s).is_ok() => image.with_digest(s),
-            Some(tag) => image.with_tag(tag),
+        let text = match suffix.map(|s| (s, Digest::parse(s))) {
+            Some((_, Ok(digest))) => image.with_digest(&digest),
+            Some((tag, Err(_))) => image.with_tag(tag),
             None => image.name.clone(),
         };
         Ok(crate::reference::parse(&text)?)
