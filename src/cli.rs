@@ -6,7 +6,7 @@
 
 use clap::{Arg, ArgAction, Command};
 
-use crate::inputs::{INPUTS, InputDef, Kind, RawInputs};
+use crate::inputs::{INPUTS, InputDef, Kind, RawInputs, subcommand_input};
 
 /// The name under which the binary is the action's post step.
 pub const POST_PROGRAM: &str = "multiarch-action-post";
@@ -76,7 +76,12 @@ pub(crate) fn command() -> Command {
         .about("Audit a deployment's images for the platforms and write them into one bundle; or check, load or push a bundle")
         .subcommand_required(false)
         .args_conflicts_with_subcommands(true)
-        .args(inputs_by_group().into_iter().filter(|input| input.name != "mode").map(flag));
+        .args(
+            inputs_by_group()
+                .into_iter()
+                .filter(|input| subcommand_input("bundle").is_none_or(|(name, _)| input.name != name))
+                .map(flag),
+        );
     let post = Command::new("post")
         .about("Remove what an interrupted run left: its builder, its containers (what the action's post step does)")
         .arg(Arg::new("run").long("run").value_name("NAME").num_args(1).help("The run's name (`multiarch-action-…`, as its log says)"));
@@ -153,8 +158,8 @@ pub fn parse(args: &[String], in_workflow: bool) -> Invocation {
                     .flatten()
                     .map(|value| (input.name, value.clone()))
             });
-            let mode = (name == "bundle").then(|| ("mode", "bundle".to_string()));
-            match RawInputs::from_pairs(pairs.chain(mode)) {
+            let implied = subcommand_input(name).map(|(input, value)| (input, value.to_string()));
+            match RawInputs::from_pairs(pairs.chain(implied)) {
                 Ok(raw) => Invocation::Build(raw),
                 Err(error) => Invocation::Usage(format!("{error:#}")),
             }

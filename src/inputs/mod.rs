@@ -110,6 +110,12 @@ impl std::fmt::Debug for RawInputs {
     }
 }
 
+/// The input a subcommand of the command line sets, and its value:
+/// `multiarch-action bundle …` is `mode: bundle`.
+pub(crate) fn subcommand_input(subcommand: &str) -> Option<(&'static str, &'static str)> {
+    (subcommand == "bundle").then_some(("mode", "bundle"))
+}
+
 /// The environment variable the runner sets for an input: uppercased,
 /// spaces to `_`, hyphens kept.
 pub(crate) fn env_name(input: &str) -> String {
