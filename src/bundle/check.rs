@@ -98,33 +98,65 @@ pub(crate) fn describe(file: &Path, checked: &Checked) -> String {
     text
 }
 
+/// Reads the tar stream once, then holds what it found against
+/// `SHA256SUMS`, the layer scan and `index.json`.
 fn check_stream(reader: &mut impl Read) -> Result<Checked> {
+    let found = read_entries(reader)?;
+    let sums = found.sums.as_deref().context("it has no SHA256SUMS")?;
+    check_sums(sums, &found.seen)?;
+    if !found.foreign.is_empty() {
+        bail!("binaries of another architecture: {}", found.foreign.join("; "));
+    }
+    found.into_checked()
+}
+
+/// What one pass over a bundle's tar stream found.
+#[derive(Default)]
+struct Found {
+    /// Indexes, manifests and configs by digest.
+    documents: BTreeMap<Digest, Vec<u8>>,
+    index: Option<Value>,
+    /// Every entry but `SHA256SUMS`, with the digest of its content.
+    seen: BTreeMap<String, Digest>,
+    sums: Option<String>,
+    /// Each layer's architectures, as far as the manifests read so far tell.
+    layer_arches: HashMap<Digest, Vec<String>>,
+    scanned_layers: usize,
+    unscanned: Vec<String>,
+    /// Binaries of another architecture than their image's.
+    foreign: Vec<String>,
+    bytes: u64,
+    spans: BTreeMap<Digest, (u64, u64)>,
+}
+
+/// Every entry of the tar stream, read once.
+fn read_entries(reader: &mut impl Read) -> Result<Found> {
     let mut archive = tar::Archive::new(reader);
-    let mut documents: BTreeMap<Digest, Vec<u8>> = BTreeMap::new();
-    let mut index: Option<Value> = None;
-    let mut seen: BTreeMap<String, Digest> = BTreeMap::new();
-    let mut sums: Option<String> = None;
-    let mut layer_arches: HashMap<Digest, Vec<String>> = HashMap::new();
-    let mut scanned_layers = 0;
-    let mut unscanned = Vec::new();
-    let mut foreign = Vec::new();
-    let mut bytes = 0;
-    let mut spans = BTreeMap::new();
+    let mut found = Found::default();
     for entry in archive.entries().context("it is not a tar file")? {
-        let mut entry = entry.context("it is not a tar file, or it is cut short")?;
+        let entry = entry.context("it is not a tar file, or it is cut short")?;
+        found.entry(entry)?;
+    }
+    Ok(found)
+}
+
+impl Found {
+    /// One entry: `SHA256SUMS` kept as text; any other hashed as it is
+    /// read, a layer scanned on the way, a blob held to its digest.
+    fn entry(&mut self, mut entry: tar::Entry<'_, impl Read>) -> Result<()> {
         let name =
             String::from_utf8_lossy(&entry.path_bytes()).trim_start_matches("./").to_string();
         if entry.header().entry_type().is_dir() {
-            continue;
+            return Ok(());
         }
         let size = entry.size();
         let offset = entry.raw_file_position();
-        bytes += size;
+        self.bytes += size;
         if name == "SHA256SUMS" {
             let mut text = String::new();
             entry.read_to_string(&mut text).context("SHA256SUMS is not text")?;
-            sums = Some(text);
-            continue;
+            self.sums = Some(text);
+            return Ok(());
         }
         let blob_digest = name
             .strip_prefix(BLOBS)
@@ -133,47 +165,91 @@ fn check_stream(reader: &mut impl Read) -> Result<Checked> {
             .with_context(|| format!("{name} is not named by a sha256 digest"))?;
         let mut hashing = Hashing::new(&mut entry);
         if let Some(digest) = &blob_digest {
-            if !layer_arches.contains_key(digest) {
-                layer_arches = arches_of_layers(index.as_ref(), &documents);
-            }
-            if let Some(arches) = layer_arches.get(digest).cloned() {
-                match archscan::scan_layer(&mut hashing) {
-                    Ok(files) => {
-                        scanned_layers += 1;
-                        for arch in arches {
-                            foreign.extend(
-                                archscan::mismatches(&files, &arch)
-                                    .into_iter()
-                                    .map(|m| format!("{name}: {m}")),
-                            );
-                        }
-                    }
-                    Err(error) => unscanned.push(format!("{name}: {error}")),
-                }
-            }
+            self.scan_layer(&name, digest, &mut hashing);
         }
-        let mut kept = Vec::new();
-        if size <= DOCUMENT_LIMIT {
-            hashing.read_to_end(&mut kept).with_context(|| format!("{name} is cut short"))?;
-        } else {
-            std::io::copy(&mut hashing, &mut std::io::sink())
-                .with_context(|| format!("{name} is cut short"))?;
-        }
+        let kept = read_rest(&name, size, &mut hashing)?;
         let found = hashing.digest();
-        if let Some(digest) = &blob_digest {
-            if found != *digest {
+        if let Some(digest) = blob_digest {
+            if found != digest {
                 bail!("{name} does not match its digest: the bundle is damaged; copy it again");
             }
             if size <= DOCUMENT_LIMIT && looks_like_json(&kept) {
-                documents.insert(digest.clone(), kept);
+                self.documents.insert(digest.clone(), kept);
             }
-            spans.insert(digest.clone(), (offset, size));
+            self.spans.insert(digest, (offset, size));
         } else if name == "index.json" {
-            index = Some(serde_json::from_slice(&kept).context("index.json is not JSON")?);
+            self.index = Some(serde_json::from_slice(&kept).context("index.json is not JSON")?);
         }
-        seen.insert(name, found);
+        self.seen.insert(name, found);
+        Ok(())
     }
-    let sums = sums.context("it has no SHA256SUMS")?;
+
+    /// Scans the blob `digest` for binaries of another architecture when
+    /// the manifests read so far name it as a layer; a layer that cannot be
+    /// scanned is noted.
+    fn scan_layer(&mut self, name: &str, digest: &Digest, blob: &mut impl Read) {
+        if !self.layer_arches.contains_key(digest) {
+            self.layer_arches = arches_of_layers(self.index.as_ref(), &self.documents);
+        }
+        let Some(arches) = self.layer_arches.get(digest).cloned() else { return };
+        match archscan::scan_layer(blob) {
+            Ok(files) => {
+                self.scanned_layers += 1;
+                for arch in arches {
+                    self.foreign.extend(
+                        archscan::mismatches(&files, &arch)
+                            .into_iter()
+                            .map(|m| format!("{name}: {m}")),
+                    );
+                }
+            }
+            Err(error) => self.unscanned.push(format!("{name}: {error}")),
+        }
+    }
+
+    /// The images `index.json` names, with every blob present, and a note
+    /// for the layers that came too early to be scanned.
+    fn into_checked(self) -> Result<Checked> {
+        let index = self.index.context("it has no index.json; it is not an OCI image layout")?;
+        let images = images_of(&index, &self.documents, &self.seen)?;
+        let layers = arches_of_layers(Some(&index), &self.documents).len();
+        let mut unscanned = self.unscanned;
+        if self.scanned_layers + unscanned.len() < layers {
+            unscanned.push(format!(
+                "{} layer(s) came before their manifests and were not scanned",
+                layers - self.scanned_layers - unscanned.len()
+            ));
+        }
+        let files = BundleFiles { files: Vec::new(), sums: None };
+        Ok(Checked {
+            images,
+            documents: self.documents,
+            entries: self.seen.len() + 1,
+            bytes: self.bytes,
+            scanned_layers: self.scanned_layers,
+            unscanned,
+            spans: self.spans,
+            files,
+        })
+    }
+}
+
+/// The rest of an entry, read to its end: the content when it is small
+/// enough to be a document, else nothing.
+fn read_rest(name: &str, size: u64, entry: &mut impl Read) -> Result<Vec<u8>> {
+    let mut kept = Vec::new();
+    if size <= DOCUMENT_LIMIT {
+        entry.read_to_end(&mut kept).with_context(|| format!("{name} is cut short"))?;
+    } else {
+        std::io::copy(entry, &mut std::io::sink())
+            .with_context(|| format!("{name} is cut short"))?;
+    }
+    Ok(kept)
+}
+
+/// Every line of `SHA256SUMS` against the entry it names, and every entry
+/// listed there.
+fn check_sums(sums: &str, seen: &BTreeMap<String, Digest>) -> Result<()> {
     let mut listed = BTreeSet::new();
     for line in sums.lines().filter(|l| !l.trim().is_empty()) {
         let (listed_digest, name) = line
@@ -192,29 +268,7 @@ fn check_stream(reader: &mut impl Read) -> Result<Checked> {
     if let Some(extra) = seen.keys().find(|name| !listed.contains(*name)) {
         bail!("{extra} is not listed in SHA256SUMS");
     }
-    if !foreign.is_empty() {
-        bail!("binaries of another architecture: {}", foreign.join("; "));
-    }
-    let index = index.context("it has no index.json; it is not an OCI image layout")?;
-    let images = images_of(&index, &documents, &seen)?;
-    let layers = arches_of_layers(Some(&index), &documents).len();
-    if scanned_layers + unscanned.len() < layers {
-        unscanned.push(format!(
-            "{} layer(s) came before their manifests and were not scanned",
-            layers - scanned_layers - unscanned.len()
-        ));
-    }
-    let files = BundleFiles { files: Vec::new(), sums: None };
-    Ok(Checked {
-        images,
-        documents,
-        entries: seen.len() + 1,
-        bytes,
-        scanned_layers,
-        unscanned,
-        spans,
-        files,
-    })
+    Ok(())
 }
 
 fn looks_like_json(bytes: &[u8]) -> bool {

@@ -12,6 +12,8 @@ pub(crate) mod parts;
 mod push;
 pub(crate) mod write;
 
+use std::path::Path;
+
 use anyhow::{Result, bail};
 
 use crate::log::Log;
@@ -32,22 +34,56 @@ pub(crate) async fn run(
 ) -> Result<Report> {
     let listed =
         log.group("Audit", audit_and_show(registry, &request.images, platforms, log)).await?;
-    let listed_gaps = audit::gap_lines(&listed);
-    if request.audit == AuditLevel::Fail && !listed_gaps.is_empty() {
-        bail!(
-            "audit: {}; change the tag (or the platforms), or set `audit: warn` to leave such images out; nothing was built or written",
-            listed_gaps.join("; ")
-        );
+    if request.audit == AuditLevel::Fail {
+        refuse_listed_gaps(&listed)?;
     }
     let built = if request.builds.is_empty() { Vec::new() } else { build.await? };
     let built = log
         .group("Audit of the built services", audit_and_show(registry, &built, platforms, log))
         .await?;
     let resolved: Vec<audit::Resolved> = listed.into_iter().chain(built).collect();
-    let gaps = audit::gap_lines(&resolved);
-    let mut summary = format!("### 📦 Bundle for {}\n\n", crate::platform::join(platforms));
-    summary.push_str(&audit::markdown_table(&resolved));
-    let kept: Vec<&audit::Resolved> = match request.audit {
+    let kept = kept(request.audit, &resolved, platforms, log)?;
+    let written = log
+        .group("Bundle", async {
+            let contents = write::gather(registry, &kept).await?;
+            write::write(registry, &contents, &request.file, request.split).await
+        })
+        .await?;
+    let line = written_line(&request.file, &written);
+    log.info(&line);
+    let summary = summary(platforms, &resolved, &kept, &request.file, &line);
+    let file = written.files.first().cloned().unwrap_or_else(|| request.file.clone());
+    Ok(Report {
+        bundle: Some(BundleReport { file, files: written.files, summary }),
+        ..Report::default()
+    })
+}
+
+/// The listed images held to `audit: fail` before any build: a gap among
+/// them stops the run.
+fn refuse_listed_gaps(listed: &[audit::Resolved]) -> Result<()> {
+    let listed_gaps = audit::gap_lines(listed);
+    if !listed_gaps.is_empty() {
+        bail!(
+            "audit: {}; change the tag (or the platforms), or set `audit: warn` to leave such images out; nothing was built or written",
+            listed_gaps.join("; ")
+        );
+    }
+    Ok(())
+}
+
+/// The images that go into the bundle, by the audit level: with `fail`
+/// every one (a gap is an error), with `warn` those without a gap (each gap
+/// warned of), with `off` those that offer any platform asked for; never
+/// none.
+fn kept<'a>(
+    level: AuditLevel,
+    resolved: &'a [audit::Resolved],
+    platforms: &[Platform],
+    log: &Log,
+) -> Result<Vec<&'a audit::Resolved>> {
+    let gaps = audit::gap_lines(resolved);
+    let kept: Vec<&audit::Resolved> = match level {
         AuditLevel::Fail if !gaps.is_empty() => bail!(
             "audit: {}; change the tag (or the platforms), or set `audit: warn` to leave such images out; nothing was written",
             gaps.join("; ")
@@ -67,6 +103,38 @@ pub(crate) async fn run(
             crate::platform::join(platforms)
         );
     }
+    Ok(kept)
+}
+
+/// What was written to `file`, as one line: the parts, images, blobs and
+/// bytes.
+fn written_line(file: &Path, written: &write::Written) -> String {
+    let parts = if written.files.len() > 1 {
+        format!(" in {} parts", written.files.len() - 1)
+    } else {
+        String::new()
+    };
+    format!(
+        "wrote {}{parts}: {} image(s), {} blobs, {} bytes ({} bytes of shared layers stored once)",
+        file.display(),
+        written.images,
+        written.blobs,
+        written.bytes,
+        written.shared_bytes
+    )
+}
+
+/// The step summary: the audit table, the services built, the `line` of
+/// what was written to `file`, and the images left out.
+fn summary(
+    platforms: &[Platform],
+    resolved: &[audit::Resolved],
+    kept: &[&audit::Resolved],
+    file: &Path,
+    line: &str,
+) -> String {
+    let mut summary = format!("### 📦 Bundle for {}\n\n", crate::platform::join(platforms));
+    summary.push_str(&audit::markdown_table(resolved));
     let built: Vec<String> = resolved
         .iter()
         .filter(|r| r.wanted.built)
@@ -81,33 +149,9 @@ pub(crate) async fn run(
     if !built.is_empty() {
         summary.push_str(&format!("\nBuilt for the bundle from `build:`: {}\n", built.join(", ")));
     }
-    let written = log
-        .group("Bundle", async {
-            let contents = write::gather(registry, &kept).await?;
-            write::write(registry, &contents, &request.file, request.split).await
-        })
-        .await?;
-    let parts = if written.files.len() > 1 {
-        format!(" in {} parts", written.files.len() - 1)
-    } else {
-        String::new()
-    };
-    let line = format!(
-        "wrote {}{parts}: {} image(s), {} blobs, {} bytes ({} bytes of shared layers stored once)",
-        request.file.display(),
-        written.images,
-        written.blobs,
-        written.bytes,
-        written.shared_bytes
-    );
-    log.info(&line);
     summary.push_str(&format!(
         "\n{}\n",
-        line.replacen(
-            &request.file.display().to_string(),
-            &format!("`{}`", request.file.display()),
-            1
-        )
+        line.replacen(&file.display().to_string(), &format!("`{}`", file.display()), 1)
     ));
     let left_out: Vec<&str> = resolved
         .iter()
@@ -120,11 +164,7 @@ pub(crate) async fn run(
             left_out.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")
         ));
     }
-    let file = written.files.first().cloned().unwrap_or_else(|| request.file.clone());
-    Ok(Report {
-        bundle: Some(BundleReport { file, files: written.files, summary }),
-        ..Report::default()
-    })
+    summary
 }
 
 /// Resolves `wanted` in its registries and logs the table (nothing for no

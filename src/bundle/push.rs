@@ -63,14 +63,44 @@ pub(super) async fn push(
     print!("{}", describe(file, &checked));
     let targets: Vec<Target> =
         checked.images.iter().map(|image| target(registry, image)).collect::<Result<_>>()?;
+    let client = client_for(registry, insecure, credential, &targets);
+    authorize(&client, &targets, credential).await?;
+    let uploaded = push_blobs(&client, &checked, &targets).await?;
+    for target in &targets {
+        push_image(&client, &checked, target).await?;
+    }
+    println!(
+        "{} image(s) pushed to {registry}; {uploaded} blob upload(s), the rest mounted or already there",
+        targets.len()
+    );
+    Ok(())
+}
+
+/// A registry client for the repositories of `targets`: `registry` over
+/// plain HTTP when `insecure`, with `credential` when one is given.
+fn client_for(
+    registry: &str,
+    insecure: bool,
+    credential: Option<&Credential>,
+    targets: &[Target<'_>],
+) -> Registry {
     let repositories: Vec<ImageName> = targets.iter().map(|t| t.repository.clone()).collect();
     let insecure_registries = if insecure { vec![registry.to_string()] } else { Vec::new() };
-    let client = Registry::new(
+    Registry::new(
         &insecure_registries,
         &credential.cloned().into_iter().collect::<Credentials>(),
         &repositories,
-    );
-    for target in &targets {
+    )
+}
+
+/// Push rights to every repository, asked for before any upload; a refusal
+/// says what to give on the command line.
+async fn authorize(
+    client: &Registry,
+    targets: &[Target<'_>],
+    credential: Option<&Credential>,
+) -> Result<()> {
+    for target in targets {
         client.authorize_push(&target.repository).await.map_err(|e| {
             let hint = if credential.is_some() {
                 "check --username and the password"
@@ -80,6 +110,12 @@ pub(super) async fn push(
             anyhow::anyhow!("{e:#}; {hint}, and --insecure for a plain-HTTP registry")
         })?;
     }
+    Ok(())
+}
+
+/// Every config and layer into the repositories that need it, a few blobs
+/// at once; the number of uploads.
+async fn push_blobs(client: &Registry, checked: &Checked, targets: &[Target<'_>]) -> Result<usize> {
     // Which images need each blob (configs and layers; manifests go up as manifests).
     let mut users: BTreeMap<&Digest, Vec<usize>> = BTreeMap::new();
     for (i, target) in targets.iter().enumerate() {
@@ -91,53 +127,50 @@ pub(super) async fn push(
         }
     }
     let uploads: Vec<usize> = futures_util::stream::iter(users.iter())
-        .map(|(digest, users)| push_blob(&client, &checked, &targets, digest, users))
+        .map(|(digest, users)| push_blob(client, checked, targets, digest, users))
         .buffer_unordered(CONCURRENT_UPLOADS)
         .try_collect()
         .await?;
-    let uploaded: usize = uploads.iter().sum();
-    for target in &targets {
-        for (_, digest, media_type) in &target.image.platforms {
-            if *digest != target.image.root_digest {
-                put_manifest(
-                    &client,
-                    &target.repository,
-                    digest.as_str(),
-                    &checked.documents,
-                    digest,
-                    media_type,
-                )
-                .await?;
-            }
+    Ok(uploads.iter().sum())
+}
+
+/// One image's manifests, each platform's by digest and the root under its
+/// tag (or digest), then the tag read back against the root's digest.
+async fn push_image(client: &Registry, checked: &Checked, target: &Target<'_>) -> Result<()> {
+    for (_, digest, media_type) in &target.image.platforms {
+        if *digest != target.image.root_digest {
+            put_manifest(
+                client,
+                &target.repository,
+                digest.as_str(),
+                &checked.documents,
+                digest,
+                media_type,
+            )
+            .await?;
         }
-        let root = &target.image.root_digest;
-        put_manifest(
-            &client,
-            &target.repository,
-            &target.named,
-            &checked.documents,
-            root,
-            &target.image.root_media_type,
-        )
-        .await?;
-        let reference = &target.reference;
-        let stored = client
-            .resolve(&target.repository, &target.named)
-            .await
-            .with_context(|| format!("could not read back {reference}"))?;
-        if stored != *root {
-            bail!(
-                "{reference} reads back as {stored}, not {root}; the registry changed the manifest"
-            );
-        }
-        let platforms: Vec<String> =
-            target.image.platforms.iter().map(|(p, _, _)| p.to_string()).collect();
-        println!("pushed {reference}@{stored} ({})", platforms.join(", "));
     }
-    println!(
-        "{} image(s) pushed to {registry}; {uploaded} blob upload(s), the rest mounted or already there",
-        targets.len()
-    );
+    let root = &target.image.root_digest;
+    put_manifest(
+        client,
+        &target.repository,
+        &target.named,
+        &checked.documents,
+        root,
+        &target.image.root_media_type,
+    )
+    .await?;
+    let reference = &target.reference;
+    let stored = client
+        .resolve(&target.repository, &target.named)
+        .await
+        .with_context(|| format!("could not read back {reference}"))?;
+    if stored != *root {
+        bail!("{reference} reads back as {stored}, not {root}; the registry changed the manifest");
+    }
+    let platforms: Vec<String> =
+        target.image.platforms.iter().map(|(p, _, _)| p.to_string()).collect();
+    println!("pushed {reference}@{stored} ({})", platforms.join(", "));
     Ok(())
 }
 
