@@ -6,12 +6,10 @@
 //! with `build:` built for arm64 into a bundle, and a bad `build:` refused
 //! before anything is built.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{BINARY, TestBed, registry_inputs, run_action, workspace};
+use crate::common::{BINARY, TestBed, registry_inputs, run_action, workspace};
 
 /// Builds `image:tag` for `platforms` from the test bed's busybox base, with
 /// a file of its own at `/name.txt`; no RUN step, so nothing is emulated.

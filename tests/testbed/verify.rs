@@ -2,9 +2,7 @@
 //! test bed: a failing smoke test names its platform, an arm64 image that
 //! carries an x86-64 binary is caught, exported tarballs load and run.
 
-mod common;
-
-use common::{TestBed, obeyed_commands, registry_inputs, run_action, shown_text, workspace};
+use crate::common::{TestBed, obeyed_commands, registry_inputs, run_action, shown_text, workspace};
 
 const DOCKERFILE: &str = "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN uname -m > /arch\n";
 
