@@ -95,7 +95,7 @@ impl TestBed {
         let docker = Command::new("docker")
             .args(["info", "--format", "{{.ServerVersion}}"])
             .output()
-            .expect("docker CLI");
+            .unwrap_or_else(|e| panic!("{start} (no docker CLI: {e})"));
         assert!(docker.status.success(), "{start} (the Docker daemon does not answer)");
         bed
     }
