@@ -1,5 +1,7 @@
-//! Build options users bring from docker/build-push-action, and several
-//! registries in one step, against the real test bed.
+//! Build options users bring from docker/build-push-action (build secrets, a
+//! registry cache, a second build context), one build pushed to two
+//! registries in one step, and an appended builder node that cannot be
+//! reached, against the real test bed.
 
 use crate::common::{TestBed, registry_inputs, run_action, workspace};
 

@@ -1,6 +1,11 @@
 //! End to end against the real test bed: multi-platform images built with
 //! the daemon's BuildKit, RUN steps under real QEMU, pushed to a registry
-//! with authentication, every output checked against what the registry holds.
+//! with authentication, every output checked against what the registry holds;
+//! a wrong password failing before any build, pull requests built and not
+//! pushed, floating tags that never go backwards, a FROM line preflight
+//! cannot read (a warning, not a failure), a multi-layer image reaching a
+//! second repository and a second registry by digest, and a re-release that
+//! sends only what changed in the build context.
 
 use std::collections::BTreeMap;
 

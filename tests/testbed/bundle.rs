@@ -4,7 +4,8 @@
 //! linux/arm64 pushed into the second registry and loaded into the daemon,
 //! each image run for arm64, and a damaged bundle refused; Compose services
 //! with `build:` built for arm64 into a bundle, and a bad `build:` refused
-//! before anything is built.
+//! before anything is built; a bundle in parts (`bundle-split`) verified,
+//! pushed and loaded, a missing or damaged part named.
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -1,7 +1,9 @@
-//! The command line and the log, on the real binary: the flag forms, help
-//! and version, the offline dry run, warnings through the runner contract,
-//! a failed build annotated on its Dockerfile line, and the post step
-//! cleaning up after a run killed with SIGKILL.
+//! The binary and its log against the real test bed: warnings through the
+//! runner contract, a failed build annotated on its Dockerfile line, the post
+//! step cleaning up after a run killed with SIGKILL, `call: check` and the
+//! buildx it needs, a builder the user made used and kept, and
+//! `--cgroup-parent` reaching RUN steps with `--push=false` needing no
+//! registry. The command line without a daemon is in tests/fast/cli.rs.
 
 use std::path::Path;
 use std::process::Command;

@@ -1,7 +1,8 @@
 //! Real faults: a registry that is down before the build or goes down during
 //! the push, one that answers 503 for a while, a missing daemon socket, a
 //! cancelled job, and a registry using bearer-token authentication — each
-//! through a real front in front of the real registry.
+//! through a real front in front of the real registry. The fronts, and their
+//! own tests, are in tests/common/faults.rs.
 
 #[path = "../common/faults.rs"]
 mod fronts;

@@ -6,7 +6,7 @@
 //! its own reasons is reported as it is, on its Dockerfile line, without
 //! asking the installer; an installer that cannot be pulled
 //! leaves the build's error and pushes nothing. A native-only build never
-//! touches the installer.
+//! touches the installer, nor does linux/386, which amd64 runs natively.
 
 use std::path::Path;
 
