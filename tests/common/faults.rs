@@ -740,8 +740,15 @@ mod tests {
     /// The test bed; its registry is reached directly, not through a front.
     static BED: LazyLock<TestBed> = LazyLock::new(TestBed::get);
 
+    /// [`BED`], once this test's file has its turn on the bed (each test
+    /// takes it; the first one also reads the bed).
+    fn bed() -> &'static TestBed {
+        crate::common::turns::take_turn();
+        &BED
+    }
+
     fn creds() -> (String, String) {
-        (BED.user.clone(), BED.password.clone())
+        (bed().user.clone(), bed().password.clone())
     }
 
     fn unique(prefix: &str) -> String {
@@ -858,7 +865,7 @@ mod tests {
     async fn head_direct(repo: &str, digest: &str) -> Curl {
         curl_with(
             &basic_args(),
-            &["-I", &format!("http://{}/v2/{repo}/blobs/{digest}", BED.registry)],
+            &["-I", &format!("http://{}/v2/{repo}/blobs/{digest}", bed().registry)],
         )
         .await
     }
@@ -938,7 +945,7 @@ mod tests {
     async fn fail_first_answers_then_passes_through() {
         let proxy = FaultProxy::start(
             "127.0.0.1:0",
-            &BED.registry,
+            &bed().registry,
             fail_first(2, 503, Some(7), &[], "/v2/"),
         )
         .await
@@ -977,7 +984,7 @@ mod tests {
     async fn fail_first_matches_method_and_path_and_resets_on_set_plan() {
         let proxy = FaultProxy::start(
             "127.0.0.1:0",
-            &BED.registry,
+            &bed().registry,
             fail_first(1, 500, None, &["head"], "/v2/testbed/"),
         )
         .await
@@ -1011,7 +1018,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn refuse_drops_connections_until_plan_changes() {
         let proxy =
-            FaultProxy::start("127.0.0.1:0", &BED.registry, FaultPlan::Refuse).await.unwrap();
+            FaultProxy::start("127.0.0.1:0", &bed().registry, FaultPlan::Refuse).await.unwrap();
         let url = format!("http://{}/v2/", proxy.addr);
         let refused = curl_with(&basic_args(), &[&url]).await;
         assert_ne!(refused.exit, 0, "{refused:?}");
@@ -1027,8 +1034,9 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn keep_alive_refuse_mid_connection_and_stop() {
-        let proxy =
-            FaultProxy::start("127.0.0.1:0", &BED.registry, FaultPlan::PassThrough).await.unwrap();
+        let proxy = FaultProxy::start("127.0.0.1:0", &bed().registry, FaultPlan::PassThrough)
+            .await
+            .unwrap();
         let (u, p) = creds();
         let auth = format!("Basic {}", b64(&format!("{u}:{p}")));
         let req = || {
@@ -1070,7 +1078,7 @@ mod tests {
     async fn blob_push_through_proxy_with_injected_put_failure() {
         let proxy = FaultProxy::start(
             "0.0.0.0:0",
-            &BED.registry,
+            &bed().registry,
             fail_first(1, 503, Some(1), &["PUT"], "/blobs/uploads/"),
         )
         .await
@@ -1112,9 +1120,9 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn chunked_upload_and_blob_download_stream_through_proxy() {
         let proxy =
-            FaultProxy::start("0.0.0.0:0", &BED.registry, FaultPlan::PassThrough).await.unwrap();
+            FaultProxy::start("0.0.0.0:0", &bed().registry, FaultPlan::PassThrough).await.unwrap();
         // Reached the way a container would reach it.
-        let base = format!("http://{}", on_host_of(&BED.registry, proxy.addr.port()));
+        let base = format!("http://{}", on_host_of(&bed().registry, proxy.addr.port()));
         let repo = unique("tests/faults-chunked");
         let auth = basic_args();
         let (file, digest) = blob_file(1_500_000).await;
@@ -1167,9 +1175,14 @@ mod tests {
     // ---- TokenAuthRegistry ---------------------------------------------
 
     async fn token_front(listen: &str) -> TokenAuthRegistry {
-        TokenAuthRegistry::start(listen, &BED.registry, creds(), ("alice".into(), "s3cret".into()))
-            .await
-            .unwrap()
+        TokenAuthRegistry::start(
+            listen,
+            &bed().registry,
+            creds(),
+            ("alice".into(), "s3cret".into()),
+        )
+        .await
+        .unwrap()
     }
 
     async fn get_token(front: &str, user_pass: &str, scope: &str) -> Curl {
@@ -1269,7 +1282,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn token_registry_oauth_post_and_realm_follows_host() {
         let reg = token_front("0.0.0.0:0").await;
-        let base = format!("http://{}", on_host_of(&BED.registry, reg.addr.port()));
+        let base = format!("http://{}", on_host_of(&bed().registry, reg.addr.port()));
         let ping = curl(&[&format!("{base}/v2/")]).await;
         assert!(
             ping.header("www-authenticate")
@@ -1455,7 +1468,7 @@ mod tests {
             "-I",
             "-H",
             "Accept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
-            &format!("http://{}/v2/{repo}/manifests/t", BED.registry),
+            &format!("http://{}/v2/{repo}/manifests/t", bed().registry),
         ])
         .await;
         assert_eq!(manifest.status, 200, "{manifest:?}");
@@ -1528,7 +1541,7 @@ mod tests {
             &format!("{u}:{p}"),
             "-H",
             "Accept: application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json",
-            &format!("http://{}/v2/{repo}/manifests/multi", BED.registry),
+            &format!("http://{}/v2/{repo}/manifests/multi", bed().registry),
         ])
         .await;
         assert_eq!(index.status, 200, "{index:?}");

@@ -1,9 +1,13 @@
-//! The test bed and a harness that runs the action as the runner does and
-//! captures everything it produces. The test bed (Docker with the containerd
-//! image store, a registry with htpasswd auth, QEMU) is started by
-//! `scripts/testenv up`; without it these tests fail saying so.
+//! Shared by both test binaries: the test bed, and a harness that runs the
+//! action as the runner does and captures everything it produces. The test
+//! bed (Docker with the containerd image store, a registry with htpasswd
+//! auth, QEMU) is started by `scripts/testenv up`; without it the tests that
+//! ask for it fail saying so. The tests of tests/fast/ never ask for it.
 
 #![allow(dead_code)]
+
+pub mod github_api;
+pub mod turns;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -41,8 +45,14 @@ pub struct TestBed {
 }
 
 impl TestBed {
-    /// Reads `target/testenv.env` and checks that the parts answer.
+    /// Reads `target/testenv.env` and checks that the parts answer, once
+    /// this test's file has its turn on the bed ([`turns`]).
     pub fn get() -> TestBed {
+        assert!(
+            !module_path!().starts_with("fast::"),
+            "a test in tests/fast/ asked for the test bed: it belongs in tests/testbed/"
+        );
+        turns::take_turn();
         let start = "the test bed is not running: start it with `scripts/testenv up` (as root)";
         let text = std::fs::read_to_string(format!("{ROOT}/target/testenv.env"))
             .unwrap_or_else(|_| panic!("{start}"));
@@ -85,7 +95,7 @@ impl TestBed {
         let docker = Command::new("docker")
             .args(["info", "--format", "{{.ServerVersion}}"])
             .output()
-            .expect("docker CLI");
+            .unwrap_or_else(|e| panic!("{start} (no docker CLI: {e})"));
         assert!(docker.status.success(), "{start} (the Docker daemon does not answer)");
         bed
     }
@@ -424,6 +434,25 @@ pub fn run_binary(
         elapsed: start.elapsed(),
         runner_temp: Some(files),
     }
+}
+
+/// Runs the binary with `args` in `dir`, with only `PATH` and `env` set
+/// (so no `GITHUB_ACTIONS` unless given).
+pub fn run_cli(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(BINARY);
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args(args);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("the binary runs")
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Inputs that log in to the test registry and build `image`.

@@ -4,14 +4,13 @@
 //! linux/arm64 pushed into the second registry and loaded into the daemon,
 //! each image run for arm64, and a damaged bundle refused; Compose services
 //! with `build:` built for arm64 into a bundle, and a bad `build:` refused
-//! before anything is built.
-
-mod common;
+//! before anything is built; a bundle in parts (`bundle-split`) verified,
+//! pushed and loaded, a missing or damaged part named.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{BINARY, TestBed, registry_inputs, run_action, workspace};
+use crate::common::{BINARY, TestBed, registry_inputs, run_action, workspace};
 
 /// Builds `image:tag` for `platforms` from the test bed's busybox base, with
 /// a file of its own at `/name.txt`; no RUN step, so nothing is emulated.

@@ -1,9 +1,9 @@
-//! Build options users bring from docker/build-push-action, and several
-//! registries in one step, against the real test bed.
+//! Build options users bring from docker/build-push-action (build secrets, a
+//! registry cache, a second build context), one build pushed to two
+//! registries in one step, and an appended builder node that cannot be
+//! reached, against the real test bed.
 
-mod common;
-
-use common::{TestBed, registry_inputs, run_action, workspace};
+use crate::common::{TestBed, registry_inputs, run_action, workspace};
 
 /// The registry-cache test empties the daemon's build cache mid-test, which
 /// would pull the cache from under a build running beside it: it runs alone,
@@ -169,7 +169,7 @@ fn one_build_is_pushed_to_two_registries_with_registry_auth() {
     let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN uname -m > /arch\n");
     let build_arg = format!("BASE_IMAGE={}", bed.base_image);
     let images = format!("{first}\n{second}");
-    let (auth, insecure) = common::both_registries(&bed);
+    let (auth, insecure) = crate::common::both_registries(&bed);
     let inputs = [
         ("images", images.as_str()),
         ("registry-auth", auth.as_str()),

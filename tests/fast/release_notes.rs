@@ -1,153 +1,23 @@
-//! Release notes and the default-branch lookup against a local HTTP server
-//! that answers like GitHub's REST API, from recorded responses in
-//! tests/fixtures/, and records every request it gets.
-
-use std::sync::{Arc, Mutex};
+//! Release notes, the default-branch and the commit-date lookups against a
+//! local HTTP server that answers like GitHub's REST API
+//! (tests/common/github_api.rs), through the library and, for the lookups,
+//! through the binary's dry run.
 
 use multiarch_action::github::{
     ImageSection, Outcome, SECTION_END, SECTION_START, commit_date, default_branch,
     publish_release_notes, render_section,
 };
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-const TOKEN: &str = "ghs_16C7e42F292c6912E7710c838347Ae178B4a";
-const RELEASE_NO_SECTION: &str = include_str!("fixtures/github/release_no_section.json");
-const RELEASE_WITH_SECTION: &str = include_str!("fixtures/github/release_with_section.json");
-const UPDATE_403: &str = include_str!("fixtures/github/update_release_403.json");
-const GET_404: &str = include_str!("fixtures/github/get_release_404.json");
-const GET_REPOSITORY: &str = include_str!("fixtures/github/get_repository.json");
-const GET_COMMIT: &str = include_str!("fixtures/github/get_commit.json");
+use crate::common::github_api::{
+    GET_404, GET_COMMIT, GET_REPOSITORY, RELEASE_NO_SECTION, RELEASE_WITH_SECTION, Request, Server,
+    TOKEN, UPDATE_403, patched_body, release_api,
+};
+
 const COMMIT: &str = "860c1904a1ce19322e91ac35af1ab07466440c37";
 const OLD_DIGEST: &str = "sha256:dead000000000000000000000000000000000000000000000000000000000000";
 const NEW_DIGEST: &str = "sha256:beef000000000000000000000000000000000000000000000000000000000000";
-
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    path: String,
-    authorization: Option<String>,
-    body: String,
-}
-
-type Handler = dyn Fn(&Request) -> (u16, String) + Send + Sync;
-
-/// A tiny HTTP/1.1 server: keep-alive, Content-Length bodies, JSON answers.
-struct Server {
-    base: String,
-    requests: Arc<Mutex<Vec<Request>>>,
-}
-
-impl Server {
-    async fn start(handler: impl Fn(&Request) -> (u16, String) + Send + Sync + 'static) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let handler: Arc<Handler> = Arc::new(handler);
-        let recorded = requests.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let (recorded, handler) = (recorded.clone(), handler.clone());
-                tokio::spawn(async move {
-                    let (reader, mut writer) = stream.into_split();
-                    let mut reader = BufReader::new(reader);
-                    while let Some(request) = read_request(&mut reader).await {
-                        recorded.lock().unwrap().push(request.clone());
-                        let (status, body) = handler(&request);
-                        let head = format!(
-                            "HTTP/1.1 {status} {}\r\ncontent-type: application/json; charset=utf-8\r\n\
-                             x-github-api-version-selected: 2022-11-28\r\ncontent-length: {}\r\n\r\n",
-                            reason(status),
-                            body.len()
-                        );
-                        let sent = writer.write_all(head.as_bytes()).await;
-                        if sent.is_err() || writer.write_all(body.as_bytes()).await.is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-        });
-        Server { base, requests }
-    }
-
-    fn requests(&self) -> Vec<Request> {
-        self.requests.lock().unwrap().clone()
-    }
-}
-
-async fn read_request<R: AsyncBufReadExt + Unpin>(reader: &mut R) -> Option<Request> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).await.ok()? == 0 {
-        return None;
-    }
-    let mut parts = line.split_whitespace();
-    let (method, path) = (parts.next()?.to_string(), parts.next()?.to_string());
-    let (mut length, mut authorization) = (0usize, None);
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).await.ok()? == 0 {
-            return None;
-        }
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        let (name, value) = header.split_once(':')?;
-        match name.trim().to_ascii_lowercase().as_str() {
-            "content-length" => length = value.trim().parse().ok()?,
-            "authorization" => authorization = Some(value.trim().to_string()),
-            _ => {}
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).await.ok()?;
-    let body = String::from_utf8(body).ok()?;
-    Some(Request { method, path, authorization, body })
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        500 => "Internal Server Error",
-        _ => "Unknown",
-    }
-}
-
-/// Behaves like the release endpoints: GET answers the stored release, PATCH stores
-/// the sent `body` and answers the updated release. `patch` overrides PATCH answers.
-fn release_api(
-    fixture: &str,
-    patch: Option<(u16, String)>,
-) -> impl Fn(&Request) -> (u16, String) + use<> {
-    let release: Value = serde_json::from_str(fixture).unwrap();
-    let path = format!("/repos/acme/app/releases/{}", release["id"]);
-    let state = Mutex::new(release);
-    move |request: &Request| {
-        if request.authorization.as_deref() != Some(&format!("Bearer {TOKEN}")) {
-            return (401, r#"{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest","status":"401"}"#.into());
-        }
-        if !request.path.ends_with(&path) {
-            return (404, GET_404.into());
-        }
-        let mut release = state.lock().unwrap();
-        match (request.method.as_str(), &patch) {
-            ("GET", _) => (200, release.to_string()),
-            ("PATCH", Some((status, body))) => (*status, body.clone()),
-            ("PATCH", None) => {
-                let sent: Value = serde_json::from_str(&request.body).unwrap();
-                release["body"] = sent["body"].clone();
-                release["updated_at"] = Value::from("2024-06-02T18:01:27Z");
-                (200, release.to_string())
-            }
-            _ => (404, GET_404.into()),
-        }
-    }
-}
 
 fn section() -> ImageSection {
     ImageSection {
@@ -163,13 +33,6 @@ fn section() -> ImageSection {
 fn fixture_body(fixture: &str) -> String {
     let release: Value = serde_json::from_str(fixture).unwrap();
     release["body"].as_str().unwrap().to_string()
-}
-
-fn patched_body(request: &Request) -> String {
-    let sent: Value = serde_json::from_str(&request.body).unwrap();
-    let object = sent.as_object().expect("PATCH body is a JSON object");
-    assert_eq!(object.keys().collect::<Vec<_>>(), ["body"], "only the body is changed");
-    sent["body"].as_str().unwrap().to_string()
 }
 
 /// Text before the section's start marker and after its end marker.
@@ -374,70 +237,6 @@ async fn release_without_body_gets_only_the_section() {
     assert_eq!(patched_body(&requests[1]), format!("{}\n", render_section(&section())));
 }
 
-mod common;
-
-/// The whole action on a `release` event: it pushes, then adds the section
-/// with the pushed digest through `GITHUB_API_URL`; without permission it
-/// warns and still succeeds.
-#[tokio::test(flavor = "multi_thread")]
-async fn the_action_adds_the_pushed_image_to_the_release() {
-    let bed = common::TestBed::get();
-    let release: Value = serde_json::from_str(RELEASE_NO_SECTION).unwrap();
-    for forbidden in [false, true] {
-        let patch = forbidden.then(|| (403, UPDATE_403.to_string()));
-        let server = Server::start(release_api(RELEASE_NO_SECTION, patch)).await;
-        let image = bed.unique_image("release-notes");
-        let dir = common::workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN uname -m > /arch\n");
-        let event = serde_json::json!({ "action": "published", "release": release.clone(), "repository": { "name": "app", "html_url": "https://github.com/acme/app" } });
-        let event_path = dir.path().join("event.json");
-        std::fs::write(&event_path, event.to_string()).unwrap();
-        let build_args = format!("BASE_IMAGE={}", bed.base_image);
-        let (bed2, image2, base, event_file) =
-            (bed.clone(), image.clone(), server.base.clone(), event_path.display().to_string());
-        let workdir = dir.path().to_path_buf();
-        let run = tokio::task::spawn_blocking(move || {
-            let mut inputs = common::registry_inputs(&bed2, &image2);
-            inputs.extend([
-                ("platforms", "linux/amd64"),
-                ("build-args", build_args.as_str()),
-                ("release-notes", "true"),
-                ("github-token", TOKEN),
-            ]);
-            let github = [
-                ("GITHUB_EVENT_NAME", "release"),
-                ("GITHUB_REF", "refs/tags/v1.2.0"),
-                ("GITHUB_EVENT_PATH", event_file.as_str()),
-                ("GITHUB_API_URL", base.as_str()),
-            ];
-            common::run_action(&workdir, &inputs, &github)
-        })
-        .await
-        .unwrap();
-        assert!(run.success, "{}\n{}", run.stdout, run.stderr);
-        run.assert_no_secret(&[TOKEN, &bed.password], dir.path());
-        let requests = server.requests();
-        let patches: Vec<&Request> = requests.iter().filter(|r| r.method == "PATCH").collect();
-        assert_eq!(patches.len(), 1, "{requests:?}");
-        assert_eq!(patches[0].path, format!("/repos/acme/app/releases/{}", release["id"]));
-        let body = patched_body(patches[0]);
-        assert!(body.contains(&format!("{image}@{}", run.output("digest"))), "{body}");
-        assert!(body.contains(&format!("{image}:1.2.0")), "{body}");
-        if forbidden {
-            assert!(
-                run.stdout.contains("::warning::release notes: the token may not edit release"),
-                "{}",
-                run.stdout
-            );
-        } else {
-            assert!(
-                run.stdout.contains("release notes: added the image to release"),
-                "{}",
-                run.stdout
-            );
-        }
-    }
-}
-
 /// Behaves like `GET /repos/{owner}/{repo}` and `GET /repos/{owner}/{repo}/commits/{sha}`
 /// for octocat/Hello-World.
 fn repository_api(request: &Request) -> (u16, String) {
@@ -486,9 +285,9 @@ async fn default_branch_comes_from_the_repository() {
 #[tokio::test]
 async fn a_run_without_the_default_branch_in_its_payload_asks_the_api() {
     let server = Server::start(repository_api).await;
-    let dir = common::workspace("FROM scratch\n");
+    let dir = crate::common::workspace("FROM scratch\n");
     let run = |token: &'static str| {
-        let mut command = tokio::process::Command::new(common::BINARY);
+        let mut command = tokio::process::Command::new(crate::common::BINARY);
         command.current_dir(dir.path()).env_clear().env("PATH", "/usr/bin:/bin");
         for (name, value) in [
             ("GITHUB_ACTIONS", "true"),

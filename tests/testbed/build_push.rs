@@ -1,12 +1,15 @@
 //! End to end against the real test bed: multi-platform images built with
 //! the daemon's BuildKit, RUN steps under real QEMU, pushed to a registry
-//! with authentication, every output checked against what the registry holds.
-
-mod common;
+//! with authentication, every output checked against what the registry holds;
+//! a wrong password failing before any build, pull requests built and not
+//! pushed, floating tags that never go backwards, a FROM line preflight
+//! cannot read (a warning, not a failure), a multi-layer image reaching a
+//! second repository and a second registry by digest, and a re-release that
+//! sends only what changed in the build context.
 
 use std::collections::BTreeMap;
 
-use common::{TestBed, registry_inputs, run_action, workspace};
+use crate::common::{TestBed, registry_inputs, run_action, workspace};
 
 const DOCKERFILE: &str =
     "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN uname -m > /arch\nCMD [\"cat\", \"/arch\"]\n";
@@ -253,7 +256,7 @@ fn a_multi_layer_image_reaches_a_second_repository_and_a_second_registry_by_dige
     }
     let build_arg = format!("BASE_IMAGE={}", bed.base_image);
     let images = format!("{first}\n{mounted}\n{streamed}");
-    let (auth, insecure) = common::both_registries(&bed);
+    let (auth, insecure) = crate::common::both_registries(&bed);
     let inputs = [
         ("images", images.as_str()),
         ("registry-auth", auth.as_str()),
@@ -293,7 +296,7 @@ fn a_multi_layer_image_reaches_a_second_repository_and_a_second_registry_by_dige
             bed.registry2,
             layer["digest"].as_str().unwrap()
         );
-        let got = common::curl(&[
+        let got = crate::common::curl(&[
             "-sL",
             "-o",
             "/dev/null",

@@ -5,12 +5,10 @@
 //! Dockerfile gets the cross-compiling rewrite on its FROM line, and after
 //! its build the share of time spent under QEMU.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::{ROOT, Run, TestBed, registry_inputs, run_action, shown_text};
+use crate::common::{ROOT, Run, TestBed, registry_inputs, run_action, shown_text};
 
 const PLATFORMS: &str = "linux/amd64,linux/arm64,linux/arm/v7";
 /// Each platform and what its image prints.

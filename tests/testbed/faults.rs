@@ -1,16 +1,16 @@
 //! Real faults: a registry that is down before the build or goes down during
 //! the push, one that answers 503 for a while, a missing daemon socket, a
 //! cancelled job, and a registry using bearer-token authentication — each
-//! through a real front in front of the real registry.
+//! through a real front in front of the real registry. The fronts, and their
+//! own tests, are in tests/common/faults.rs.
 
-mod common;
-#[path = "common/faults.rs"]
-mod faults;
+#[path = "../common/faults.rs"]
+mod fronts;
 
 use std::time::{Duration, Instant};
 
-use common::{BINARY, TestBed, run_action, workspace};
-use faults::{FaultPlan, FaultProxy, TokenAuthRegistry, on_host_of};
+use crate::common::{BINARY, TestBed, run_action, workspace};
+use fronts::{FaultPlan, FaultProxy, TokenAuthRegistry, on_host_of};
 
 const DOCKERFILE: &str =
     "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nARG NONCE\nRUN echo $NONCE > /nonce && uname -m > /arch\n";
@@ -46,7 +46,10 @@ fn front_inputs(
     ]
 }
 
-async fn run_async(dir: std::path::PathBuf, inputs: Vec<(&'static str, String)>) -> common::Run {
+async fn run_async(
+    dir: std::path::PathBuf,
+    inputs: Vec<(&'static str, String)>,
+) -> crate::common::Run {
     tokio::task::spawn_blocking(move || {
         let borrowed: Vec<(&str, &str)> = inputs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         run_action(&dir, &borrowed, &[])
@@ -105,7 +108,7 @@ async fn a_registry_going_down_during_the_push_fails_clearly_with_no_tag_and_no_
     assert_eq!(errors.len(), 1, "{}", run.stdout);
     assert!(errors[0].contains(&image), "{}", errors[0]);
     assert!(
-        common::obeyed_commands(&run.stdout)
+        crate::common::obeyed_commands(&run.stdout)
             .iter()
             .any(|l| l.starts_with("::warning::") && l.contains("retrying")),
         "retries are logged as warnings: {}",
@@ -140,7 +143,7 @@ async fn a_registry_answering_503_for_a_while_still_gets_the_image() {
     assert!(run.success, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(proxy.requests().iter().filter(|r| r.injected).count(), 4, "the faults were met");
     assert!(
-        common::obeyed_commands(&run.stdout)
+        crate::common::obeyed_commands(&run.stdout)
             .iter()
             .any(|l| l.starts_with("::warning::") && l.contains("retrying")),
         "retries are logged as warnings: {}",

@@ -6,13 +6,11 @@
 //! its own reasons is reported as it is, on its Dockerfile line, without
 //! asking the installer; an installer that cannot be pulled
 //! leaves the build's error and pushes nothing. A native-only build never
-//! touches the installer.
-
-mod common;
+//! touches the installer, nor does linux/386, which amd64 runs natively.
 
 use std::path::Path;
 
-use common::{TestBed, registry_inputs, run_action, workspace};
+use crate::common::{TestBed, registry_inputs, run_action, workspace};
 
 const DOCKERFILE: &str = "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN uname -m > /arch\n";
 
@@ -165,7 +163,7 @@ fn emulators_are_installed_when_the_build_needs_them() {
 }
 
 /// The run's `::error` lines: those on a Dockerfile line, and the others.
-fn errors_on_lines_and_others(run: &common::Run) -> (Vec<&str>, Vec<&str>) {
+fn errors_on_lines_and_others(run: &crate::common::Run) -> (Vec<&str>, Vec<&str>) {
     run.error_lines().into_iter().partition(|line| line.starts_with("::error file="))
 }
 

@@ -4,9 +4,7 @@
 //! and verification, and no builder left afterwards; and `auto` on a daemon
 //! set up as GitHub's hosted runners are (classic image store).
 
-mod common;
-
-use common::{Run, TestBed, registry_inputs, run_action, workspace};
+use crate::common::{Run, TestBed, registry_inputs, run_action, workspace};
 
 const DOCKERFILE: &str =
     "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN uname -m > /arch\nCMD [\"cat\", \"/arch\"]\n";

@@ -2,9 +2,7 @@
 //! `::error::` line that names the input and says what is accepted. The
 //! daemon socket points nowhere here: any daemon work would fail differently.
 
-mod common;
-
-use common::{BINARY, workspace};
+use crate::common::{BINARY, workspace};
 
 fn run(inputs: &[(&str, &str)]) -> (bool, String) {
     let dir = workspace("FROM scratch\n");

@@ -1,162 +1,15 @@
-//! The command line and the log, on the real binary: the flag forms, help
-//! and version, the offline dry run, warnings through the runner contract,
-//! a failed build annotated on its Dockerfile line, and the post step
-//! cleaning up after a run killed with SIGKILL.
-
-mod common;
+//! The binary and its log against the real test bed: warnings through the
+//! runner contract, a failed build annotated on its Dockerfile line, the post
+//! step cleaning up after a run killed with SIGKILL, `call: check` and the
+//! buildx it needs, a builder the user made used and kept, and
+//! `--cgroup-parent` reaching RUN steps with `--push=false` needing no
+//! registry. The command line without a daemon is in tests/fast/cli.rs.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{BINARY, TestBed, obeyed_commands, run_action, workspace};
-
-/// Runs the binary with `args` in `dir`, with only `PATH` and `env` set
-/// (so no `GITHUB_ACTIONS` unless given).
-fn run_cli(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(BINARY);
-    command
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .args(args);
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.output().expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-#[test]
-fn bare_outside_a_workflow_prints_help_and_exits_2() {
-    let dir = workspace("FROM scratch\n");
-    let output = run_cli(dir.path(), &[], &[]);
-    assert_eq!(output.status.code(), Some(2));
-    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
-    assert!(
-        stderr.contains("Usage: multiarch-action <COMMAND>") && stderr.contains("build"),
-        "{stderr}"
-    );
-    assert!(!stdout.contains("::error") && !stderr.contains("::error"), "{stdout}{stderr}");
-}
-
-#[test]
-fn version_help_and_suggestions() {
-    let dir = workspace("FROM scratch\n");
-    let version = run_cli(dir.path(), &["--version"], &[]);
-    assert!(version.status.success());
-    assert_eq!(
-        text(&version.stdout).trim(),
-        format!("multiarch-action {}", env!("CARGO_PKG_VERSION"))
-    );
-
-    let help = run_cli(dir.path(), &["build", "--help"], &[]);
-    assert!(help.status.success());
-    let help = text(&help.stdout);
-    let at = |needle: &str| {
-        help.find(needle).unwrap_or_else(|| panic!("`{needle}` is not in the help: {help}"))
-    };
-    for (heading, flag) in [
-        ("Image and tags:", "--images"),
-        ("Build:", "--cgroup-parent"),
-        ("Registry:", "--password"),
-        ("Builder and QEMU:", "--builder"),
-        ("Checks:", "--dry-run"),
-        ("Native runners (digest and merge):", "--digests-dir"),
-    ] {
-        assert!(at(heading) < at(flag), "{flag} is not under {heading}");
-    }
-
-    let typo = run_cli(dir.path(), &["build", "--dryrun"], &[]);
-    assert_eq!(typo.status.code(), Some(2));
-    assert!(
-        text(&typo.stderr).contains("a similar argument exists: '--dry-run'"),
-        "{}",
-        text(&typo.stderr)
-    );
-}
-
-/// The README's dry run, on a machine that cannot reach ghcr.io and has no
-/// credentials for it.
-#[test]
-fn the_readme_dry_run_works_offline_without_credentials() {
-    let dir = workspace("FROM scratch\n");
-    let output = run_cli(
-        dir.path(),
-        &["build", "--images", "ghcr.io/acme/app", "--version", "1.4.0", "--dry-run"],
-        &[],
-    );
-    let stdout = text(&output.stdout);
-    assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
-    for line in [
-        "dry run: nothing is built or pushed",
-        "  ghcr.io/acme/app:1.4.0",
-        "  ghcr.io/acme/app:latest",
-        "push: true (push: auto)",
-    ] {
-        assert!(stdout.lines().any(|l| l == line), "no line `{line}` in {stdout}");
-    }
-    assert!(stdout.contains("(floating tags not checked: ghcr.io cannot be reached"), "{stdout}");
-    assert!(
-        stdout.contains("warning: password: no credentials for ghcr.io; this dry run needs none"),
-        "{stdout}"
-    );
-}
-
-#[test]
-fn switches_take_no_value_or_one_and_never_swallow_the_next_flag() {
-    let dir = workspace("FROM scratch\n");
-    let image = "registry.example.com/acme/app";
-    type Case<'a> = (&'a [&'a str], &'a [&'a str]);
-    let cases: &[Case] = &[
-        (&["--dry-run", "--images", image, "--version", "1.0.0"], &["push: true (push: auto)"]),
-        (&["--no-cache", "--dry-run", "--images", image, "--version", "1.0.0"], &["--no-cache"]),
-        (
-            &["--images", image, "--push=false", "--dry-run", "--version", "1.0.0"],
-            &["push: false (push: false)"],
-        ),
-        (
-            &["--images", image, "--push", "false", "--dry-run", "--version", "1.0.0"],
-            &["push: false (push: false)"],
-        ),
-        (
-            &[
-                "--images",
-                image,
-                "--dry-run=true",
-                "--cgroup-parent",
-                "/actions",
-                "--version",
-                "1.0.0",
-            ],
-            &["--cgroup-parent /actions"],
-        ),
-        (
-            &["--images", image, "--dry-run", "--build-args", "-X=1", "--version", "1.0.0"],
-            &["--build-arg -X=1"],
-        ),
-    ];
-    for (args, expected) in cases {
-        let mut all = vec!["build"];
-        all.extend_from_slice(args);
-        let output = run_cli(dir.path(), &all, &[]);
-        let stdout = text(&output.stdout);
-        assert!(output.status.success(), "{args:?}: {stdout}{}", text(&output.stderr));
-        for needle in *expected {
-            assert!(stdout.contains(needle), "{args:?}: no `{needle}` in {stdout}");
-        }
-    }
-    let missing = run_cli(dir.path(), &["build", "--images", "--dry-run"], &[]);
-    assert_eq!(missing.status.code(), Some(2));
-    assert!(
-        text(&missing.stderr).contains("a value is required for '--images <VALUE>'"),
-        "{}",
-        text(&missing.stderr)
-    );
-}
+use crate::common::{BINARY, TestBed, obeyed_commands, run_action, run_cli, text, workspace};
 
 /// The registry client's retry warnings (tracing events) are annotations
 /// in a workflow, plain `warning:` lines in a terminal; no colour, no time.
@@ -395,6 +248,7 @@ fn the_post_step_removes_what_a_killed_run_left() {
 /// 0.15 on: with an older buildx the run stops at once, naming the version.
 #[test]
 fn call_check_names_the_buildx_it_needs() {
+    let _bed = TestBed::get();
     let buildx = [
         "/usr/libexec/docker/cli-plugins/docker-buildx",
         "/usr/lib/docker/cli-plugins/docker-buildx",
@@ -474,7 +328,7 @@ fn an_existing_builder_is_used_and_kept() {
     assert!(created.status.success(), "{}", text(&created.stderr));
     let image = bed.unique_image("existing-builder");
     let dir = workspace(&format!("FROM {}\nRUN echo built > /built\n", bed.base_image));
-    let mut inputs = common::registry_inputs(&bed, &image);
+    let mut inputs = crate::common::registry_inputs(&bed, &image);
     inputs.extend([
         ("builder", name.as_str()),
         ("version", "1.0.0"),

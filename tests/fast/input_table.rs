@@ -1,6 +1,8 @@
 //! `action.yml` and the README's input and output tables must say exactly
-//! what the input table in `src/inputs/table.rs` says. Run with `BLESS=1` to
-//! rewrite them from the table.
+//! what the action's input table (`multiarch_action::inputs`, in
+//! src/inputs/table.rs) says, and `action.yml` must run the `Dockerfile` or, pinned,
+//! this version's published image. Run with `BLESS=1` to rewrite them from
+//! the table.
 
 use multiarch_action::inputs::{INPUTS, OUTPUTS, inputs_markdown, outputs_markdown};
 

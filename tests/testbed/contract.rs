@@ -4,12 +4,10 @@
 //! reached at 172.17.0.1), a release event payload; outputs read back from
 //! the file the runner would read.
 
-mod common;
-
 use std::process::Command;
 use std::time::Instant;
 
-use common::{Run, TestBed, parse_github_output};
+use crate::common::{Run, TestBed, parse_github_output};
 
 const IMAGE: &str = "multiarch-action:test";
 

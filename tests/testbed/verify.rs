@@ -1,10 +1,13 @@
-//! Verification after the push and export for offline use, against the real
-//! test bed: a failing smoke test names its platform, an arm64 image that
-//! carries an x86-64 binary is caught, exported tarballs load and run.
+//! Verification after the push, and the checks before the build, against
+//! the real test bed. After: a failing smoke test names its platform, an
+//! arm64 image that carries an x86-64 binary is caught (in zstd layers too,
+//! and from a scan an earlier run kept), exported tarballs load and run, and
+//! nothing the build or the image prints is obeyed as a workflow command.
+//! Before (preflight): a base image without arm64 fails before any build
+//! step, with the table, and a naive Dockerfile is annotated where a
+//! cross-compiling one passes.
 
-mod common;
-
-use common::{TestBed, obeyed_commands, registry_inputs, run_action, shown_text, workspace};
+use crate::common::{TestBed, obeyed_commands, registry_inputs, run_action, shown_text, workspace};
 
 const DOCKERFILE: &str = "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN uname -m > /arch\n";
 

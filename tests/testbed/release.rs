@@ -9,13 +9,11 @@
 //! image (`docker/buildx-bin`) cannot be pulled here, so a build context of
 //! that name provides the machine's buildx in its place.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{ROOT, TestBed};
+use crate::common::{ROOT, TestBed};
 
 /// The `INPUT_*` environment of the workflow step whose `env` sets
 /// `INPUT_MODE` to `mode`, as inputs (`INPUT_BUILD-ARGS` → `build-args`).
@@ -142,7 +140,7 @@ fn the_release_steps_build_the_action_image_from_source_and_pin_it() {
         }
         let pairs: Vec<(&str, &str)> =
             inputs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        common::run_binary(&binary, checkout.path(), &pairs, &github)
+        crate::common::run_binary(&binary, checkout.path(), &pairs, &github)
     };
 
     let digest_run = run_step(

@@ -2,9 +2,7 @@
 //! platform (here amd64 natively and arm64 under QEMU), then one `mode:
 //! merge` that pushes one tagged index to two repositories.
 
-mod common;
-
-use common::{TestBed, registry_inputs, run_action, workspace};
+use crate::common::{TestBed, registry_inputs, run_action, workspace};
 
 const DOCKERFILE: &str =
     "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nARG NONCE\nRUN echo $NONCE > /nonce && uname -m > /arch\n";
@@ -48,7 +46,7 @@ fn digest_runs_then_a_merge_publish_one_image_to_two_repositories() {
         per_platform.push(run.output("digest").to_string());
     }
     let repository = image.strip_prefix(&format!("{}/", bed.registry)).unwrap();
-    let tags = common::curl(&[
+    let tags = crate::common::curl(&[
         "-s",
         "-u",
         &format!("{}:{}", bed.user, bed.password),
