@@ -46,7 +46,7 @@ const MAX_SMALL_BODY: usize = 64 * 1024;
 /// `host:port`: the host `registry` (`host:port`) is reached at, with `port`.
 /// A front listening on all interfaces is reached there by whatever reaches
 /// the registry, containers included.
-pub fn on_host_of(registry: &str, port: u16) -> String {
+pub(super) fn on_host_of(registry: &str, port: u16) -> String {
     let host = registry.rsplit_once(':').map_or(registry, |(host, _)| host);
     format!("{host}:{port}")
 }
@@ -57,7 +57,7 @@ pub fn on_host_of(registry: &str, port: u16) -> String {
 
 /// What a [`FaultProxy`] does with the requests it receives.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FaultPlan {
+pub(super) enum FaultPlan {
     /// Forward every request unchanged.
     PassThrough,
     /// Answer the first `count` requests whose method is in `methods` (empty =
@@ -79,7 +79,7 @@ pub enum FaultPlan {
 
 /// One request seen by a [`FaultProxy`] or [`TokenAuthRegistry`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecordedRequest {
+pub(super) struct RecordedRequest {
     pub method: String,
     /// Request target as sent by the client: path plus query string.
     pub path: String,
@@ -91,7 +91,7 @@ pub struct RecordedRequest {
 }
 
 /// A fault-injecting HTTP/1.1 proxy in front of a registry.
-pub struct FaultProxy {
+pub(super) struct FaultProxy {
     pub addr: SocketAddr,
     state: Arc<FaultState>,
     server: Server,
@@ -100,7 +100,7 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Binds `listen` (e.g. `"0.0.0.0:0"`) and forwards to `upstream`
     /// (`host:port`) according to `plan`.
-    pub async fn start(
+    pub(super) async fn start(
         listen: &str,
         upstream: &str,
         plan: FaultPlan,
@@ -116,23 +116,23 @@ impl FaultProxy {
 
     /// Every request answered so far, oldest first. Requests on connections
     /// dropped by [`FaultPlan::Refuse`] are not recorded (see [`Self::refused`]).
-    pub fn requests(&self) -> Vec<RecordedRequest> {
+    pub(super) fn requests(&self) -> Vec<RecordedRequest> {
         self.state.log.lock().unwrap().clone()
     }
 
     /// Number of connections (or kept-alive requests) dropped by
     /// [`FaultPlan::Refuse`].
-    pub fn refused(&self) -> usize {
+    pub(super) fn refused(&self) -> usize {
         self.state.refused.load(Ordering::SeqCst)
     }
 
     /// Replaces the plan; takes effect for the next request.
-    pub fn set_plan(&self, plan: FaultPlan) {
+    pub(super) fn set_plan(&self, plan: FaultPlan) {
         *self.state.plan.lock().unwrap() = (plan, 0);
     }
 
     /// Stops accepting and drops all open connections.
-    pub async fn stop(self) {
+    pub(super) async fn stop(self) {
         self.server.stop().await;
     }
 }
@@ -212,14 +212,14 @@ impl Handler for FaultState {
 ///   requested. Wrong or missing credentials get 401; other grant types 400.
 /// * Valid bearer requests are forwarded upstream with `Authorization`
 ///   replaced by Basic `upstream_basic`, `Host` kept.
-pub struct TokenAuthRegistry {
+pub(super) struct TokenAuthRegistry {
     pub addr: SocketAddr,
     state: Arc<TokenState>,
     server: Server,
 }
 
 impl TokenAuthRegistry {
-    pub async fn start(
+    pub(super) async fn start(
         listen: &str,
         upstream: &str,
         upstream_basic: (String, String),
@@ -244,17 +244,17 @@ impl TokenAuthRegistry {
 
     /// The scope of every token request (successful or not), oldest first;
     /// several scopes in one request are joined with a space, no scope is "".
-    pub fn token_requests(&self) -> Vec<String> {
+    pub(super) fn token_requests(&self) -> Vec<String> {
         self.state.token_requests.lock().unwrap().clone()
     }
 
     /// Every request answered so far (token endpoint included), oldest first.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
+    pub(super) fn requests(&self) -> Vec<RecordedRequest> {
         self.state.log.lock().unwrap().clone()
     }
 
     /// Stops accepting and drops all open connections.
-    pub async fn stop(self) {
+    pub(super) async fn stop(self) {
         self.server.stop().await;
     }
 }

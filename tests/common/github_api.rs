@@ -10,16 +10,18 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-pub const TOKEN: &str = "ghs_16C7e42F292c6912E7710c838347Ae178B4a";
-pub const RELEASE_NO_SECTION: &str = include_str!("../fixtures/github/release_no_section.json");
-pub const RELEASE_WITH_SECTION: &str = include_str!("../fixtures/github/release_with_section.json");
-pub const UPDATE_403: &str = include_str!("../fixtures/github/update_release_403.json");
-pub const GET_404: &str = include_str!("../fixtures/github/get_release_404.json");
-pub const GET_REPOSITORY: &str = include_str!("../fixtures/github/get_repository.json");
-pub const GET_COMMIT: &str = include_str!("../fixtures/github/get_commit.json");
+pub(crate) const TOKEN: &str = "ghs_16C7e42F292c6912E7710c838347Ae178B4a";
+pub(crate) const RELEASE_NO_SECTION: &str =
+    include_str!("../fixtures/github/release_no_section.json");
+pub(crate) const RELEASE_WITH_SECTION: &str =
+    include_str!("../fixtures/github/release_with_section.json");
+pub(crate) const UPDATE_403: &str = include_str!("../fixtures/github/update_release_403.json");
+pub(crate) const GET_404: &str = include_str!("../fixtures/github/get_release_404.json");
+pub(crate) const GET_REPOSITORY: &str = include_str!("../fixtures/github/get_repository.json");
+pub(crate) const GET_COMMIT: &str = include_str!("../fixtures/github/get_commit.json");
 
 #[derive(Debug, Clone)]
-pub struct Request {
+pub(crate) struct Request {
     pub method: String,
     pub path: String,
     pub authorization: Option<String>,
@@ -29,13 +31,13 @@ pub struct Request {
 type Handler = dyn Fn(&Request) -> (u16, String) + Send + Sync;
 
 /// A tiny HTTP/1.1 server: keep-alive, Content-Length bodies, JSON answers.
-pub struct Server {
+pub(crate) struct Server {
     pub base: String,
     requests: Arc<Mutex<Vec<Request>>>,
 }
 
 impl Server {
-    pub async fn start(
+    pub(crate) async fn start(
         handler: impl Fn(&Request) -> (u16, String) + Send + Sync + 'static,
     ) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -69,7 +71,7 @@ impl Server {
         Server { base, requests }
     }
 
-    pub fn requests(&self) -> Vec<Request> {
+    pub(crate) fn requests(&self) -> Vec<Request> {
         self.requests.lock().unwrap().clone()
     }
 }
@@ -117,7 +119,7 @@ fn reason(status: u16) -> &'static str {
 
 /// Behaves like the release endpoints: GET answers the stored release, PATCH stores
 /// the sent `body` and answers the updated release. `patch` overrides PATCH answers.
-pub fn release_api(
+pub(crate) fn release_api(
     fixture: &str,
     patch: Option<(u16, String)>,
 ) -> impl Fn(&Request) -> (u16, String) + use<> {
@@ -146,7 +148,7 @@ pub fn release_api(
     }
 }
 
-pub fn patched_body(request: &Request) -> String {
+pub(crate) fn patched_body(request: &Request) -> String {
     let sent: Value = serde_json::from_str(&request.body).unwrap();
     let object = sent.as_object().expect("PATCH body is a JSON object");
     assert_eq!(object.keys().collect::<Vec<_>>(), ["body"], "only the body is changed");

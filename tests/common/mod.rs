@@ -6,8 +6,8 @@
 
 #![allow(dead_code)]
 
-pub mod github_api;
-pub mod turns;
+pub(crate) mod github_api;
+pub(crate) mod turns;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
-pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-pub const BINARY: &str = env!("CARGO_BIN_EXE_multiarch-action");
+pub(crate) const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+pub(crate) const BINARY: &str = env!("CARGO_BIN_EXE_multiarch-action");
 
 #[derive(Debug, Clone)]
-pub struct TestBed {
+pub(crate) struct TestBed {
     pub registry: String,
     pub user: String,
     pub password: String,
@@ -47,7 +47,7 @@ pub struct TestBed {
 impl TestBed {
     /// Reads `target/testenv.env` and checks that the parts answer, once
     /// this test's file has its turn on the bed ([`turns`]).
-    pub fn get() -> TestBed {
+    pub(crate) fn get() -> TestBed {
         assert!(
             !module_path!().starts_with("fast::"),
             "a test in tests/fast/ asked for the test bed: it belongs in tests/testbed/"
@@ -101,7 +101,7 @@ impl TestBed {
     }
 
     /// A repository name no other test uses.
-    pub fn unique_image(&self, name: &str) -> String {
+    pub(crate) fn unique_image(&self, name: &str) -> String {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let stamp =
@@ -121,7 +121,7 @@ impl TestBed {
     }
 
     /// The registry's digest for `repository:reference`, read with curl.
-    pub fn manifest_digest(&self, image: &str, reference: &str) -> Option<String> {
+    pub(crate) fn manifest_digest(&self, image: &str, reference: &str) -> Option<String> {
         let (registry, user, password) = self.registry_of(image);
         let repository = image.strip_prefix(&format!("{registry}/")).unwrap();
         let headers = curl(&[
@@ -144,12 +144,12 @@ impl TestBed {
     }
 
     /// The registry's manifest JSON for `repository:reference`.
-    pub fn manifest(&self, image: &str, reference: &str) -> serde_json::Value {
+    pub(crate) fn manifest(&self, image: &str, reference: &str) -> serde_json::Value {
         self.registry_json(image, &format!("manifests/{reference}"))
     }
 
     /// A JSON document of the registry API under `/v2/<repository>/`.
-    pub fn registry_json(&self, image: &str, path: &str) -> serde_json::Value {
+    pub(crate) fn registry_json(&self, image: &str, path: &str) -> serde_json::Value {
         let (registry, user, password) = self.registry_of(image);
         let repository = image.strip_prefix(&format!("{registry}/")).unwrap();
         let body = curl(&[
@@ -165,12 +165,12 @@ impl TestBed {
     }
 
     /// The docker CLI with a config holding the registry's credentials.
-    pub fn docker(&self, args: &[&str]) -> std::process::Output {
+    pub(crate) fn docker(&self, args: &[&str]) -> std::process::Output {
         self.docker_at(None, args)
     }
 
     /// The docker CLI talking to the classic-store daemon.
-    pub fn classic_docker(&self, args: &[&str]) -> std::process::Output {
+    pub(crate) fn classic_docker(&self, args: &[&str]) -> std::process::Output {
         self.docker_at(Some(&self.classic_docker_host), args)
     }
 
@@ -195,12 +195,12 @@ impl TestBed {
     }
 
     /// Runs `cmd` in `image` for `platform` and returns its stdout.
-    pub fn run_image(&self, image: &str, platform: &str, cmd: &[&str]) -> String {
+    pub(crate) fn run_image(&self, image: &str, platform: &str, cmd: &[&str]) -> String {
         self.run_image_pulling("always", image, platform, cmd)
     }
 
     /// [`TestBed::run_image`] with an image already in the daemon (loaded), never pulled.
-    pub fn run_loaded_image(&self, image: &str, platform: &str, cmd: &[&str]) -> String {
+    pub(crate) fn run_loaded_image(&self, image: &str, platform: &str, cmd: &[&str]) -> String {
         self.run_image_pulling("never", image, platform, cmd)
     }
 
@@ -219,7 +219,7 @@ impl TestBed {
 
 /// Every test talks to 172.17.0.1; unless it is docker0's address on this
 /// machine, that traffic would leave it by the default route.
-pub fn require_docker0() {
+pub(crate) fn require_docker0() {
     let output = Command::new("ip")
         .args(["-4", "addr", "show", "docker0"])
         .output()
@@ -232,14 +232,14 @@ pub fn require_docker0() {
     );
 }
 
-pub fn curl(args: &[&str]) -> String {
+pub(crate) fn curl(args: &[&str]) -> String {
     let output =
         Command::new("curl").args(args).output().expect("curl is installed by scripts/testenv");
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// A workspace holding a Dockerfile (and whatever else is written to it).
-pub fn workspace(dockerfile: &str) -> tempfile::TempDir {
+pub(crate) fn workspace(dockerfile: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
     dir
@@ -247,7 +247,7 @@ pub fn workspace(dockerfile: &str) -> tempfile::TempDir {
 
 /// What one run of the action produced.
 #[derive(Debug)]
-pub struct Run {
+pub(crate) struct Run {
     pub success: bool,
     pub stdout: String,
     pub stderr: String,
@@ -262,7 +262,7 @@ pub struct Run {
 /// The lines of `stdout` the runner obeys as workflow commands: `::…`
 /// lines outside `::stop-commands::TOKEN` … `::TOKEN::` regions (the
 /// markers themselves left out).
-pub fn obeyed_commands(stdout: &str) -> Vec<&str> {
+pub(crate) fn obeyed_commands(stdout: &str) -> Vec<&str> {
     let mut stopped: Option<String> = None;
     let mut obeyed = Vec::new();
     for line in stdout.lines() {
@@ -280,7 +280,7 @@ pub fn obeyed_commands(stdout: &str) -> Vec<&str> {
 }
 
 /// The log as the runner shows it: every line but the stop-commands markers.
-pub fn shown_text(stdout: &str) -> String {
+pub(crate) fn shown_text(stdout: &str) -> String {
     let mut stopped: Option<String> = None;
     let mut shown = Vec::new();
     for line in stdout.lines() {
@@ -298,11 +298,11 @@ pub fn shown_text(stdout: &str) -> String {
 
 impl Run {
     /// The `::error` commands the runner obeys.
-    pub fn error_lines(&self) -> Vec<&str> {
+    pub(crate) fn error_lines(&self) -> Vec<&str> {
         obeyed_commands(&self.stdout).into_iter().filter(|l| l.starts_with("::error")).collect()
     }
 
-    pub fn output(&self, name: &str) -> &str {
+    pub(crate) fn output(&self, name: &str) -> &str {
         self.outputs
             .get(name)
             .map(String::as_str)
@@ -311,7 +311,7 @@ impl Run {
 
     /// Asserts that no secret appears anywhere the run wrote, in plain,
     /// base64 or URL-encoded form.
-    pub fn assert_no_secret(&self, secrets: &[&str], workspace: &Path) {
+    pub(crate) fn assert_no_secret(&self, secrets: &[&str], workspace: &Path) {
         // `::add-mask::` lines are how the runner learns what to hide; the
         // runner consumes them and never shows them.
         let stdout: Vec<&str> =
@@ -370,7 +370,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Parses `GITHUB_OUTPUT` (both `name=value` and heredoc forms).
-pub fn parse_github_output(text: &str) -> HashMap<String, String> {
+pub(crate) fn parse_github_output(text: &str) -> HashMap<String, String> {
     let mut outputs = HashMap::new();
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
@@ -392,12 +392,12 @@ pub fn parse_github_output(text: &str) -> HashMap<String, String> {
 
 /// Runs the binary as the runner runs the action: no arguments, inputs in
 /// `INPUT_*`, the GitHub context in `GITHUB_*`, files for outputs and summary.
-pub fn run_action(workdir: &Path, inputs: &[(&str, &str)], github: &[(&str, &str)]) -> Run {
+pub(crate) fn run_action(workdir: &Path, inputs: &[(&str, &str)], github: &[(&str, &str)]) -> Run {
     run_binary(Path::new(BINARY), workdir, inputs, github)
 }
 
 /// [`run_action`] with another build of the binary.
-pub fn run_binary(
+pub(crate) fn run_binary(
     binary: &Path,
     workdir: &Path,
     inputs: &[(&str, &str)],
@@ -438,7 +438,7 @@ pub fn run_binary(
 
 /// Runs the binary with `args` in `dir`, with only `PATH` and `env` set
 /// (so no `GITHUB_ACTIONS` unless given).
-pub fn run_cli(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+pub(crate) fn run_cli(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut command = Command::new(BINARY);
     command
         .current_dir(dir)
@@ -451,12 +451,15 @@ pub fn run_cli(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process:
     command.output().expect("the binary runs")
 }
 
-pub fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Inputs that log in to the test registry and build `image`.
-pub fn registry_inputs<'a>(bed: &'a TestBed, image: &'a str) -> Vec<(&'static str, &'a str)> {
+pub(crate) fn registry_inputs<'a>(
+    bed: &'a TestBed,
+    image: &'a str,
+) -> Vec<(&'static str, &'a str)> {
     vec![
         ("images", image),
         ("registry", bed.registry.as_str()),
@@ -467,7 +470,7 @@ pub fn registry_inputs<'a>(bed: &'a TestBed, image: &'a str) -> Vec<(&'static st
 }
 
 /// `registry-auth` for both test registries, and both as `insecure-registries`.
-pub fn both_registries(bed: &TestBed) -> (String, String) {
+pub(crate) fn both_registries(bed: &TestBed) -> (String, String) {
     let auth = format!(
         "- registry: {}\n  username: {}\n  password: {}\n- registry: {}\n  username: {}\n  password: {}\n",
         bed.registry, bed.user, bed.password, bed.registry2, bed.user2, bed.password2

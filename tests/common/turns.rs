@@ -42,7 +42,7 @@ thread_local! {
 }
 
 /// The file (first module) of the test this thread runs, if it runs one.
-pub fn test_file() -> Option<String> {
+pub(crate) fn test_file() -> Option<String> {
     let thread = std::thread::current();
     let (file, _) = thread.name()?.split_once("::")?;
     Some(file.to_string())
@@ -50,7 +50,7 @@ pub fn test_file() -> Option<String> {
 
 /// Waits until no test of another file holds a place, then holds one for
 /// this test's file until this thread ends. A second call does nothing.
-pub fn take_turn() {
+pub(crate) fn take_turn() {
     let Some(file) = test_file() else { return };
     if PLACE.with(|place| place.borrow().is_some()) {
         return;
@@ -66,6 +66,6 @@ pub fn take_turn() {
 }
 
 /// The file that has the turn now, if any.
-pub fn holder() -> Option<String> {
+pub(crate) fn holder() -> Option<String> {
     TURN.lock().unwrap_or_else(PoisonError::into_inner).file.clone()
 }
