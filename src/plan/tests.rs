@@ -371,3 +371,15 @@ fn a_bundle_that_builds_must_push() {
         }
     }
 }
+
+#[test]
+fn only_a_run_that_builds_needs_its_context_and_dockerfile() {
+    let empty = tempfile::tempdir().unwrap();
+    let merge = plan(&[("mode", "merge")]).unwrap();
+    merge.check_files(empty.path()).unwrap();
+    let build = plan(&[]).unwrap();
+    let error = build.check_files(empty.path()).unwrap_err().to_string();
+    assert!(error.starts_with("file: there is no Dockerfile at `Dockerfile`"), "{error}");
+    let error = plan(&[("context", "app")]).unwrap().check_files(empty.path()).unwrap_err();
+    assert!(error.to_string().starts_with("context: `app` is not a directory"), "{error}");
+}
