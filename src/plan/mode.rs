@@ -100,6 +100,9 @@ pub(super) fn resolve(raw: &RawInputs, github: &GithubContext) -> Result<Asked> 
     let (work, platforms) = resolve_mode(raw, github)?;
     let push = resolve_push(raw, github, &work)?;
     let mode = match (raw.bool("dry-run")?, raw.choice::<CallWord>("call")?) {
+        (_, CallWord::Check) if matches!(work, Mode::Bundle(_)) => bail!(
+            "call: `check` runs BuildKit's build checks on one Dockerfile; use it without `mode: bundle`"
+        ),
         (true, _) => Mode::DryRun(Box::new(work)),
         (false, CallWord::Check) => Mode::Check,
         (false, CallWord::Build) => work,
