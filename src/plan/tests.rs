@@ -192,6 +192,10 @@ fn call_and_cgroup_parent_reach_buildx() {
     let error =
         plan(&[("images", "r.example.com/a"), ("call", "outline")]).unwrap_err().to_string();
     assert_eq!(error, "call: `outline` is not accepted; use one of build, check");
+    let error = plan(&[("mode", "bundle"), ("images", "redis:7"), ("call", "check")])
+        .unwrap_err()
+        .to_string();
+    assert!(error.starts_with("call: `check` runs BuildKit's build checks on one Dockerfile"));
 }
 
 #[test]
