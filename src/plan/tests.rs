@@ -81,10 +81,19 @@ fn the_plans_secrets_are_its_parsed_values() {
         ("username", "me"),
         ("password", "pw-1"),
         ("registry-auth", "- registry: ghcr.io\n  username: u\n  password: pw-2\n"),
-        ("secrets", "TOKEN=\"line-a\nline-b\""),
+        ("secrets", "\"TOKEN=line-a\nline-b\"\nLEFT-OUT"),
     ])
     .unwrap();
-    assert_eq!(plan.secrets(), vec!["line-a", "line-a\nline-b", "line-b", "pw-1", "pw-2"]);
+    assert_eq!(
+        plan.secrets(),
+        vec!["LEFT-OUT", "line-a", "line-a\nline-b", "line-b", "pw-1", "pw-2"]
+    );
+    assert_eq!(
+        plan.warnings(),
+        [
+            "secrets: entry 2 is not a valid secret (no `ID=` in front of it); it is left out; write ID=value, and quote a value that spans lines"
+        ]
+    );
 }
 
 fn plan_without_defaults(pairs: &[(&str, &str)]) -> Result<Plan> {
