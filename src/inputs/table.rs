@@ -8,7 +8,7 @@ use super::choices::{
 };
 use super::{Group, InputDef, Kind};
 
-pub(crate) const DEFAULT_QEMU_IMAGE: &str = "tonistiigi/binfmt:qemu-v9.2.2-52";
+pub(crate) const DEFAULT_QEMU_IMAGE: &str = "tonistiigi/binfmt:qemu-v10.2.3-68";
 const DEFAULT_BUILDKIT_IMAGE: &str = "moby/buildkit:buildx-stable-1";
 
 const TEXT: Kind = Kind::Text;
