@@ -85,6 +85,13 @@ pub const INPUTS: &[InputDef] = &[
         "`guard`: push `latest`, `{{major}}` and `{{major}}.{{minor}}` only when this is the highest release they cover in the registry; `always`: push them regardless.",
     ),
     input(
+        Group::Image,
+        "immutable-tags",
+        "false",
+        Kind::Bool,
+        "`true`: a version tag (a full version such as `1.2.3`, `v1.2.3`, `1.2.3-rc.1`; not a floating, branch or `sha-` tag) that already exists in a registry is never moved to another image: the run fails before building, naming the tag and the digest it holds; a build that may give that very image (same labels: a reproducible re-run) is pushed untagged and tagged only if its digest is the same.",
+    ),
+    input(
         Group::Build,
         "platforms",
         "linux/amd64,linux/arm64",

@@ -113,6 +113,7 @@ impl Plan {
         }
         let (builder, qemu) = builder::resolve(raw)?;
         let floating = raw.choice::<FloatingPolicy>("floating-tags")?;
+        let immutable_tags = raw.bool("immutable-tags")?;
         let checks = Checks {
             preflight: mode::check_level(raw, "preflight")?,
             verify: mode::check_level(raw, "verify")?,
@@ -151,6 +152,7 @@ impl Plan {
             release_notes,
             options,
             floating,
+            immutable_tags,
             warnings,
         };
         Ok(Plan { run: run.for_work(), builds })

@@ -380,3 +380,31 @@ fn a_bundle_that_builds_must_push() {
         }
     }
 }
+
+/// The tags `immutable-tags` keeps: full versions that do not float.
+#[test]
+fn version_tags_are_the_exact_versions_among_the_tags() {
+    let app = "registry.example.com:5000/acme/app";
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: &[Case] = &[
+        // `version: 1.0.0` with the default rules: 1.0.0, 1.0, 1, latest.
+        (&[], &["1.0.0"]),
+        (&[("version", "v2.1.0-rc.1")], &["2.1.0-rc.1"]),
+        (
+            &[("tags", "type=semver,pattern=v{{version}}\ntype=sha\ntype=raw,value=edge")],
+            &["v1.0.0"],
+        ),
+        (&[("tags", "type=raw,value=2024.06.01\ntype=raw,value=1.2")], &["2024.06.01"]),
+        (&[("flavor", "prefix=app-")], &["app-1.0.0"]),
+        // A full-reference line is that tag of that image.
+        (&[("images", ""), ("tags", "registry.example.com:5000/acme/app:3.0.0")], &["3.0.0"]),
+        (&[("version", ""), ("tags", "type=raw,value=main")], &[]),
+    ];
+    for (inputs, expected) in cases {
+        let plan = plan(inputs).unwrap();
+        let image = ImageName::parse(app).unwrap();
+        assert_eq!(plan.build().exact_versions_for(&image), *expected, "{inputs:?}");
+    }
+    assert!(!plan(&[]).unwrap().run().immutable_tags());
+    assert!(plan(&[("immutable-tags", "true")]).unwrap().run().immutable_tags());
+}

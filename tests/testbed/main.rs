@@ -14,6 +14,7 @@ mod contract;
 mod docker_container;
 mod faults;
 mod go_hello;
+mod immutable_tags;
 mod native_runners;
 mod qemu;
 mod release;
