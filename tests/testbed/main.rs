@@ -8,6 +8,7 @@ mod common;
 
 mod build_options;
 mod build_push;
+mod build_push_action;
 mod bundle;
 mod cli;
 mod contract;
