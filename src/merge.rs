@@ -88,6 +88,7 @@ pub(crate) async fn merge(
         )
         .await?;
     let MergedIndex { root, body, platforms } = merged;
+    publish::versions_before_tagging(run, build, registry, &root.digest, log).await?;
     let Verified { platform_images, attestations, notes } = log
         .group(
             "Verify the merged image",

@@ -117,7 +117,7 @@ async fn run(
                 let build = plan.build();
                 let slot = BuildSlot { scratch: config.path(), builder: None };
                 let pushed = build_and_push(settings, build, &outside, slot, log).await?;
-                tag(build, &outside, pushed, log).await
+                tag(settings, build, &outside, pushed, log).await
             }
             Mode::Digest { dir } => {
                 let build = plan.build();
@@ -244,7 +244,7 @@ async fn build_service(
     let pushed = build_and_push(run, build, outside, slot, log)
         .await
         .with_context(|| format!("service `{name}`"))?;
-    tag(build, outside, pushed, log).await.with_context(|| format!("service `{name}`"))?;
+    tag(run, build, outside, pushed, log).await.with_context(|| format!("service `{name}`"))?;
     log.info(&format!(
         "service `{name}`: built for {} and pushed as {}",
         crate::platform::join(build.platforms()),
@@ -455,9 +455,16 @@ async fn push_route<'a>(
 
 /// `mode: build`: every tag of every image, pointed at the verified index
 /// as the registry holds it.
-async fn tag(build: &Build, outside: &Outside<'_>, pushed: Pushed, log: &Log) -> Result<Report> {
+async fn tag(
+    run: &RunSettings,
+    build: &Build,
+    outside: &Outside<'_>,
+    pushed: Pushed,
+    log: &Log,
+) -> Result<Report> {
     let Pushed { mut report, digest } = pushed;
     let Some(digest) = digest else { return Ok(report) };
+    publish::versions_before_tagging(run, build, &outside.registry, &digest, log).await?;
     let root = outside.registry.raw_manifest(build.image(), digest.as_str()).await?;
     let held: &[HeldBack] = &report.held_back;
     let descriptor = root.descriptor();

@@ -1,6 +1,20 @@
 //! Publishing: the registry checks before a build (access, floating tags
-//! held back), the pushed image verified and copied by digest to every
-//! image, and the tags, set only once it is verified.
+//! held back, version tags that must not move), the pushed image verified
+//! and copied by digest to every image, and the tags, set only once it is
+//! verified.
+//!
+//! `immutable-tags` keeps an existing version tag (`1.2.3`) on the image it
+//! names. The digest of a build is known only once it is pushed, so it is
+//! guarded twice: before any build, a version tag that exists and names an
+//! image this build cannot give (one of its platform images lacks the
+//! labels this build sets: another commit, another `created` time, or a
+//! platform it does not have) fails the run at once; a tag whose image does
+//! carry those labels (a reproducible re-run) lets the build go on, pushed
+//! untagged as always, and right before tagging every version tag that
+//! exists must name the very digest pushed, or the run fails with no tag
+//! set.
+
+use std::collections::BTreeMap;
 
 use anyhow::{Result, bail};
 
@@ -9,7 +23,8 @@ use crate::digest::Digest;
 use crate::log::Log;
 use crate::meta;
 use crate::names::ImageName;
-use crate::plan::{Build, FloatingPolicy, HeldBack, RunSettings};
+use crate::plan::{Build, FloatingPolicy, HeldBack, Mode, RunSettings};
+use crate::platform::Platform;
 use crate::registry::Registry;
 use crate::registry::layout::{Descriptor, Layout};
 use crate::report::TaggingFailed;
@@ -45,7 +60,116 @@ pub(crate) async fn check_registries(
     }
     futures_util::future::try_join_all(checks).await?;
     log.info(&format!("registry access checked: {}", seen.join(", ")));
+    versions_before_build(run, build, registry, log).await?;
     held_back_tags(run, build, registry, log).await
+}
+
+/// A version tag a registry already has, and the image it names.
+struct ExistingVersion {
+    reference: String,
+    image: ImageName,
+    digest: Digest,
+}
+
+/// The build's version tags (`Build::exact_versions_for`) that exist in
+/// their registries, with the digest each names.
+async fn existing_versions(build: &Build, registry: &Registry) -> Result<Vec<ExistingVersion>> {
+    let mut found = Vec::new();
+    for image in build.images() {
+        let versions = build.exact_versions_for(image);
+        if versions.is_empty() {
+            continue;
+        }
+        let existing = registry.existing_tags(image).await?;
+        for tag in versions.into_iter().filter(|t| existing.iter().any(|e| e == t)) {
+            let digest = registry.resolve(image, tag).await?;
+            found.push(ExistingVersion {
+                reference: image.with_tag(tag),
+                image: image.clone(),
+                digest,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// Why a build of `platforms` that sets `labels` cannot give the image
+/// whose platform images carry `existing` labels; `None` when it may (a
+/// reproducible re-run of the same source).
+pub(crate) fn cannot_give(
+    platforms: &[Platform],
+    labels: &BTreeMap<String, String>,
+    existing: &[(Option<Platform>, BTreeMap<String, String>)],
+) -> Option<String> {
+    for platform in platforms {
+        let Some((_, theirs)) = existing.iter().find(|(p, _)| p.as_ref() == Some(platform)) else {
+            return Some(format!("it has no {platform} image"));
+        };
+        if let Some(key) = labels.iter().find(|(k, v)| theirs.get(*k) != Some(*v)).map(|(k, _)| k) {
+            return Some(format!("its {platform} image has another `{key}` label"));
+        }
+    }
+    None
+}
+
+/// `immutable-tags`, before any build: a version tag that exists and names
+/// an image this build cannot give fails the run; one that may be the same
+/// image is checked again before tagging ([`versions_before_tagging`]). A
+/// merge builds nothing: its index is checked before tagging only.
+async fn versions_before_build(
+    run: &RunSettings,
+    build: &Build,
+    registry: &Registry,
+    log: &Log,
+) -> Result<()> {
+    if !run.immutable_tags() || !build.pushes() || matches!(run.mode().work(), Mode::Merge { .. }) {
+        return Ok(());
+    }
+    for existing in existing_versions(build, registry).await? {
+        let images = registry.platform_labels(&existing.image, &existing.digest).await?;
+        if let Some(why) = cannot_give(build.platforms(), &build.meta().labels, &images) {
+            bail!(
+                "immutable-tags: {} already names {}, which this build cannot give ({why}); nothing was built. Publish a new version, or delete that tag from the registry to replace it",
+                existing.reference,
+                existing.digest
+            );
+        }
+        log.info(&format!(
+            "immutable-tags: {} already names {}, and this build sets the same labels; it is built and pushed untagged, and the tag is set only if the build gives that digest",
+            existing.reference, existing.digest
+        ));
+    }
+    Ok(())
+}
+
+/// `immutable-tags`, before any tag is set: every version tag that exists
+/// must name `digest`, the image just pushed (and verified), else the run
+/// fails with no tag set.
+pub(crate) async fn versions_before_tagging(
+    run: &RunSettings,
+    build: &Build,
+    registry: &Registry,
+    digest: &Digest,
+    log: &Log,
+) -> Result<()> {
+    if !run.immutable_tags() {
+        return Ok(());
+    }
+    for existing in existing_versions(build, registry).await? {
+        if existing.digest != *digest {
+            bail!(
+                "immutable-tags: {} already names {}, and this build gave {digest}; no tag was set (the build stays in {} untagged). Publish a new version, or delete that tag from the registry to replace it",
+                existing.reference,
+                existing.digest,
+                build.image().name
+            );
+        }
+        log.info(&format!(
+            "immutable-tags: {} already names {digest}, the image this build gave; it stays",
+            existing.reference
+        ));
+    }
+    Ok(())
 }
 
 /// Floating tags to hold back across all images, each with its reason.
@@ -184,4 +308,67 @@ pub(crate) async fn push_layout(
         stats.skipped
     ));
     Ok(order.root.digest.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_build_cannot_give_an_image_with_other_labels_or_platforms() {
+        let amd64 = Platform::parse("linux/amd64").unwrap();
+        let arm64 = Platform::parse("linux/arm64").unwrap();
+        let ours = labels(&[
+            ("org.opencontainers.image.created", "2024-01-01T00:00:00Z"),
+            ("org.opencontainers.image.revision", "abc"),
+        ]);
+        // The base image's own labels beside ours do not matter.
+        let same = {
+            let mut l = ours.clone();
+            l.insert("maintainer".into(), "base".into());
+            l
+        };
+        let later = labels(&[
+            ("org.opencontainers.image.created", "2024-02-02T00:00:00Z"),
+            ("org.opencontainers.image.revision", "abc"),
+        ]);
+        let both = [amd64.clone(), arm64.clone()];
+        type Case<'a> =
+            (&'a [Platform], Vec<(Option<Platform>, BTreeMap<String, String>)>, Option<&'a str>);
+        let cases: Vec<Case> = vec![
+            (
+                &both,
+                vec![(Some(amd64.clone()), same.clone()), (Some(arm64.clone()), same.clone())],
+                None,
+            ),
+            (
+                &both,
+                vec![(Some(amd64.clone()), same.clone()), (Some(arm64.clone()), later.clone())],
+                Some("its linux/arm64 image has another `org.opencontainers.image.created` label"),
+            ),
+            (&both, vec![(Some(amd64.clone()), same.clone())], Some("it has no linux/arm64 image")),
+            // One runner's platform (`mode: digest`) is compared with its own image.
+            (
+                &both[1..],
+                vec![(Some(amd64.clone()), later.clone()), (Some(arm64.clone()), same.clone())],
+                None,
+            ),
+            (
+                &both[..1],
+                vec![(Some(amd64.clone()), labels(&[]))],
+                Some("its linux/amd64 image has another `org.opencontainers.image.created` label"),
+            ),
+        ];
+        for (platforms, existing, expected) in cases {
+            assert_eq!(
+                cannot_give(platforms, &ours, &existing).as_deref(),
+                expected,
+                "{existing:?}"
+            );
+        }
+    }
 }

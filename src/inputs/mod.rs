@@ -12,6 +12,7 @@ use anyhow::{Result, bail};
 use self::choices::Choice;
 
 pub mod choices;
+pub(crate) mod csv;
 mod table;
 pub use table::{INPUTS, OUTPUTS, OutputDef};
 
@@ -122,8 +123,10 @@ pub(crate) fn env_name(input: &str) -> String {
     format!("INPUT_{}", input.to_uppercase().replace(' ', "_"))
 }
 
-/// Inputs whose spaces are meaningful (a separator may be a space).
-const KEEP_WHITESPACE: &[&str] = &["sep-tags", "sep-labels"];
+/// Inputs whose spaces are meaningful: a separator may be a space, and a
+/// build secret's value is kept as written (docker/build-push-action does
+/// not trim `secrets` either).
+const KEEP_WHITESPACE: &[&str] = &["sep-tags", "sep-labels", "secrets"];
 
 /// An input's value as given: trimmed, except for [`KEEP_WHITESPACE`] inputs.
 fn given_value<'a>(name: &str, value: &'a str) -> &'a str {

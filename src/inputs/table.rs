@@ -8,7 +8,7 @@ use super::choices::{
 };
 use super::{Group, InputDef, Kind};
 
-pub(crate) const DEFAULT_QEMU_IMAGE: &str = "tonistiigi/binfmt:qemu-v9.2.2-52";
+pub(crate) const DEFAULT_QEMU_IMAGE: &str = "tonistiigi/binfmt:qemu-v10.2.3-68";
 const DEFAULT_BUILDKIT_IMAGE: &str = "moby/buildkit:buildx-stable-1";
 
 const TEXT: Kind = Kind::Text;
@@ -83,6 +83,13 @@ pub const INPUTS: &[InputDef] = &[
         "guard",
         Kind::Choice(FloatingPolicy::WORDS),
         "`guard`: push `latest`, `{{major}}` and `{{major}}.{{minor}}` only when this is the highest release they cover in the registry; `always`: push them regardless.",
+    ),
+    input(
+        Group::Image,
+        "immutable-tags",
+        "false",
+        Kind::Bool,
+        "`true`: a version tag (a full version such as `1.2.3`, `v1.2.3`, `1.2.3-rc.1`; not a floating, branch or `sha-` tag) that already exists in a registry is never moved to another image: the run fails before building, naming the tag and the digest it holds; a build that may give that very image (same labels: a reproducible re-run) is pushed untagged and tagged only if its digest is the same.",
     ),
     input(
         Group::Build,
@@ -163,15 +170,21 @@ pub const INPUTS: &[InputDef] = &[
         "secrets",
         "",
         TEXT,
-        "Build secrets, `ID=value` per line (quote a value to span lines); mounted with `RUN --mount=type=secret,id=ID`. Masked; passed to buildx through its environment, never on a command line or in the image history.",
+        "Build secrets, `ID=value` per line, read as docker/build-push-action reads them (CSV): quote a whole entry to let it span lines or hold quotes, `\"\"` inside being one `\"` (`\"JSON={\"\"a\"\":1}\"`); an entry with no id or no value is left out with a warning. Mounted with `RUN --mount=type=secret,id=ID`. Masked; passed to buildx through its environment, never on a command line or in the image history.",
     )),
-    input(Group::Build, "secret-files", "", LINES, "Build secrets from files, `ID=path` per line."),
+    input(
+        Group::Build,
+        "secret-files",
+        "",
+        LINES,
+        "Build secrets from files, `ID=path` per line; a line with no id or no path is left out with a warning.",
+    ),
     input(
         Group::Build,
         "secret-envs",
         "",
-        LINES,
-        "Build secrets from environment variables, `ID=VARIABLE` per line.",
+        LIST_COMMAS,
+        "Build secrets from environment variables, `ID=VARIABLE`, one per line or comma-separated; an item with no id or no variable is left out with a warning.",
     ),
     input(
         Group::Build,
@@ -251,7 +264,7 @@ pub const INPUTS: &[InputDef] = &[
         "provenance",
         "",
         TEXT,
-        "Provenance attestation: empty keeps BuildKit's default; `false` turns it off; `mode=max` …",
+        "Provenance attestation, as docker/build-push-action sets it: empty adds `mode=max` for a public repository and `mode=min` for a private one, with the workflow run as `builder-id` (outside a workflow, or with `BUILDX_NO_DEFAULT_ATTESTATIONS=1`, BuildKit's default); `true` or attributes (`mode=max`) get that `builder-id` added; `false` turns it off.",
     ),
     input(
         Group::Build,
@@ -260,7 +273,13 @@ pub const INPUTS: &[InputDef] = &[
         TEXT,
         "SBOM attestation: `true`, `false`, or generator options.",
     ),
-    input(Group::Build, "attests", "", LINES, "Other attestations, one per line (`type=…`)."),
+    input(
+        Group::Build,
+        "attests",
+        "",
+        LINES,
+        "Attestations, one per line (`type=sbom,generator=…`); `provenance` and `sbom` win over a line of the same type, and a provenance line stands in for the default one.",
+    ),
     input(
         Group::Build,
         "cgroup-parent",

@@ -31,6 +31,7 @@ pub use rules::{
 };
 pub use sanitize::{normalize_image_name, sanitize_tag};
 pub use template::{Dates, Template};
+pub(crate) use version::is_full_version;
 
 /// What the workflow run tells about itself.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,6 +91,20 @@ pub struct Tag {
     pub prefix: String,
     /// The suffix that was put after the rule's value (may be empty).
     pub suffix: String,
+}
+
+impl Tag {
+    /// Whether the tag names exactly one version (`1.2.3`, `v1.2.3`,
+    /// `app-1.2.3-rc.1`): not floating, and a full version once its prefix
+    /// and suffix are taken off.
+    pub fn is_exact_version(&self) -> bool {
+        let core = self
+            .name
+            .strip_prefix(self.prefix.as_str())
+            .and_then(|n| n.strip_suffix(self.suffix.as_str()))
+            .unwrap_or(&self.name);
+        self.floating.is_none() && version::is_full_version(core)
+    }
 }
 
 /// Everything computed for one build.

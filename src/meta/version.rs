@@ -60,6 +60,19 @@ pub(crate) fn parse_pep440(name: &str) -> Option<ParsedVersion> {
     })
 }
 
+/// Whether a tag name is one full version, the kind of tag that names one
+/// release and is not meant to move: a semantic version (`1.2.3`, `v1.2.3`,
+/// `1.2.3-rc.1`), or a PEP 440 version of three or more numbers or with a
+/// pre-, post- or development release (`2024.06.01`, `1.2rc1`). `1.2`, `1`,
+/// `latest`, branch names and `sha-…` are not.
+pub(crate) fn is_full_version(name: &str) -> bool {
+    if parse_semver(name).is_some() {
+        return true;
+    }
+    pep440_rs::Version::from_str(name.trim())
+        .is_ok_and(|v| v.release().len() >= 3 || v.is_pre() || v.is_post() || v.is_dev())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +91,18 @@ mod tests {
         for (name, want) in rows {
             let got = parse_version(name).map(|v| (v.version, v.prerelease));
             assert_eq!(got, want.map(|(v, p)| (v.to_string(), p)), "{name}");
+        }
+    }
+
+    #[test]
+    fn full_versions() {
+        for name in
+            ["1.2.3", "v1.2.3", "1.2.3-rc.1", "1.2.3+b5", "2024.06.01", "1.2rc1", "1.2.post1"]
+        {
+            assert!(is_full_version(name), "{name}");
+        }
+        for name in ["1.2", "1", "v1", "latest", "main", "pr-12", "sha-0123abc", "nightly", ""] {
+            assert!(!is_full_version(name), "{name}");
         }
     }
 

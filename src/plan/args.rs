@@ -91,6 +91,12 @@ impl Build {
         push: Option<PushRoute>,
     ) -> Vec<String> {
         let mut args = self.common_build_args(run, builder, self.platforms());
+        // docker/build-push-action's provenance when none is asked for; the
+        // builds that only write files or load (answered from the cache)
+        // keep buildx's own default, which the docker exporter accepts.
+        if let Some(provenance) = &run.options().default_provenance {
+            args.extend(["--attest".into(), provenance.clone()]);
+        }
         if let Some(route) = push {
             // BuildKit refuses index annotations for a single-platform export.
             let annotations = meta::annotation_args(&self.meta().annotations);

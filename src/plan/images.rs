@@ -48,6 +48,26 @@ impl Tags {
         computed.chain(own).filter(move |t| seen.insert(*t))
     }
 
+    /// The tags of `image` that name exactly one version (see
+    /// [`meta::Tag::is_exact_version`]; a full-reference line's tag when it
+    /// is a full version): what `immutable-tags` never moves.
+    pub(super) fn exact_versions_for<'a>(&'a self, image: &'a ImageName) -> Vec<&'a str> {
+        let computed =
+            self.meta.tags.iter().filter(|t| t.is_exact_version()).map(|t| t.name.as_str());
+        let own = self
+            .references
+            .iter()
+            .filter(|r| same_repository(&r.image, image) && crate::meta::is_full_version(&r.tag))
+            .map(|r| r.tag.as_str());
+        let mut names: Vec<&str> = Vec::new();
+        for name in computed.chain(own) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
+
     /// One image with exactly one tag (a bundle's service), with the
     /// labels and annotations computed for the run.
     pub(super) fn only(&self, image: ImageName, tag: String) -> Tags {

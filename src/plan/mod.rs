@@ -101,7 +101,7 @@ impl Plan {
             asked.mode.is_dry_run(),
             &mut warnings,
         )?;
-        let options = build_options::BuildOptions::parse(raw)?;
+        let options = build_options::BuildOptions::parse(raw, github, &mut warnings)?;
         if asked.push.yes && !options.outputs.is_empty() {
             bail!(
                 "outputs: cannot be combined with pushing; set `push: false`, or add `type=registry` to `outputs` yourself"
@@ -109,10 +109,11 @@ impl Plan {
         }
         let source = work::resolve_source(raw)?;
         for name in options.build_args_that_look_secret(&source.build_args) {
-            warnings.push(format!("build-args: `{name}` looks like a secret, and build arguments stay in the image history; pass it in `secrets` and mount it with RUN --mount=type=secret,id={name}"));
+            warnings.push(format!("build-args: `{name}` looks like a secret, and build arguments stay in the image history and the provenance; pass it in `secrets` and mount it with RUN --mount=type=secret,id={name}"));
         }
         let (builder, qemu) = builder::resolve(raw)?;
         let floating = raw.choice::<FloatingPolicy>("floating-tags")?;
+        let immutable_tags = raw.bool("immutable-tags")?;
         let checks = Checks {
             preflight: mode::check_level(raw, "preflight")?,
             verify: mode::check_level(raw, "verify")?,
@@ -151,6 +152,7 @@ impl Plan {
             release_notes,
             options,
             floating,
+            immutable_tags,
             warnings,
         };
         Ok(Plan { run: run.for_work(), builds })

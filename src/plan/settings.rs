@@ -32,6 +32,8 @@ pub(crate) struct RunSettings {
     pub(super) release_notes: Option<ReleaseNotes>,
     pub(super) options: BuildOptions,
     pub(super) floating: FloatingPolicy,
+    /// `immutable-tags`: version tags that exist are never moved.
+    pub(super) immutable_tags: bool,
     pub(super) warnings: Vec<String>,
 }
 
@@ -93,6 +95,12 @@ impl RunSettings {
 
     pub(crate) fn floating(&self) -> FloatingPolicy {
         self.floating
+    }
+
+    /// `immutable-tags`: an existing version tag that names another image
+    /// is refused, not moved.
+    pub(crate) fn immutable_tags(&self) -> bool {
+        self.immutable_tags
     }
 
     /// Plain-HTTP registries (`insecure-registries`).

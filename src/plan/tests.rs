@@ -81,10 +81,19 @@ fn the_plans_secrets_are_its_parsed_values() {
         ("username", "me"),
         ("password", "pw-1"),
         ("registry-auth", "- registry: ghcr.io\n  username: u\n  password: pw-2\n"),
-        ("secrets", "TOKEN=\"line-a\nline-b\""),
+        ("secrets", "\"TOKEN=line-a\nline-b\"\nLEFT-OUT"),
     ])
     .unwrap();
-    assert_eq!(plan.secrets(), vec!["line-a", "line-a\nline-b", "line-b", "pw-1", "pw-2"]);
+    assert_eq!(
+        plan.secrets(),
+        vec!["LEFT-OUT", "line-a", "line-a\nline-b", "line-b", "pw-1", "pw-2"]
+    );
+    assert_eq!(
+        plan.warnings(),
+        [
+            "secrets: entry 2 is not a valid secret (no `ID=` in front of it); it is left out; write ID=value, and quote a value that spans lines"
+        ]
+    );
 }
 
 fn plan_without_defaults(pairs: &[(&str, &str)]) -> Result<Plan> {
@@ -386,4 +395,32 @@ fn only_a_run_that_builds_needs_its_context_and_dockerfile() {
     assert!(error.starts_with("file: there is no Dockerfile at `Dockerfile`"), "{error}");
     let error = plan(&[("context", "app")]).unwrap().check_files(empty.path()).unwrap_err();
     assert!(error.to_string().starts_with("context: `app` is not a directory"), "{error}");
+}
+
+/// The tags `immutable-tags` keeps: full versions that do not float.
+#[test]
+fn version_tags_are_the_exact_versions_among_the_tags() {
+    let app = "registry.example.com:5000/acme/app";
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: &[Case] = &[
+        // `version: 1.0.0` with the default rules: 1.0.0, 1.0, 1, latest.
+        (&[], &["1.0.0"]),
+        (&[("version", "v2.1.0-rc.1")], &["2.1.0-rc.1"]),
+        (
+            &[("tags", "type=semver,pattern=v{{version}}\ntype=sha\ntype=raw,value=edge")],
+            &["v1.0.0"],
+        ),
+        (&[("tags", "type=raw,value=2024.06.01\ntype=raw,value=1.2")], &["2024.06.01"]),
+        (&[("flavor", "prefix=app-")], &["app-1.0.0"]),
+        // A full-reference line is that tag of that image.
+        (&[("images", ""), ("tags", "registry.example.com:5000/acme/app:3.0.0")], &["3.0.0"]),
+        (&[("version", ""), ("tags", "type=raw,value=main")], &[]),
+    ];
+    for (inputs, expected) in cases {
+        let plan = plan(inputs).unwrap();
+        let image = ImageName::parse(app).unwrap();
+        assert_eq!(plan.build().exact_versions_for(&image), *expected, "{inputs:?}");
+    }
+    assert!(!plan(&[]).unwrap().run().immutable_tags());
+    assert!(plan(&[("immutable-tags", "true")]).unwrap().run().immutable_tags());
 }

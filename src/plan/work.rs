@@ -143,6 +143,12 @@ impl Build {
         self.tags.names_for(image, held_back)
     }
 
+    /// The tags of `image` that name exactly one version: what
+    /// `immutable-tags` never moves.
+    pub(crate) fn exact_versions_for<'a>(&'a self, image: &'a ImageName) -> Vec<&'a str> {
+        self.tags.exact_versions_for(image)
+    }
+
     /// Every tag name pushed to any image (the `tag-names` output).
     pub(crate) fn tag_names<'a>(&'a self, held_back: &'a [HeldBack]) -> Vec<&'a str> {
         let mut names: Vec<&str> = Vec::new();

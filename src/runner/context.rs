@@ -20,6 +20,11 @@ pub struct GithubContext {
     pub server_url: String,
     pub api_url: String,
     pub run_id: String,
+    /// `GITHUB_RUN_ATTEMPT`: 1 for a run, 2 and on for its re-runs.
+    pub run_attempt: String,
+    /// `BUILDX_NO_DEFAULT_ATTESTATIONS` set to a true value: buildx and
+    /// docker/build-push-action add no provenance of their own.
+    pub no_default_attestations: bool,
     /// The event payload (`GITHUB_EVENT_PATH`), `Null` when there is none.
     pub event: serde_json::Value,
     pub output_path: Option<PathBuf>,
@@ -54,6 +59,8 @@ impl Default for GithubContext {
             server_url: String::new(),
             api_url: String::new(),
             run_id: String::new(),
+            run_attempt: String::new(),
+            no_default_attestations: false,
             event: Value::Null,
             output_path: None,
             summary_path: None,
@@ -193,6 +200,10 @@ impl GithubContext {
                 .cloned()
                 .unwrap_or_else(|| "https://api.github.com".into()),
             run_id: get("GITHUB_RUN_ID"),
+            run_attempt: get("GITHUB_RUN_ATTEMPT"),
+            no_default_attestations: env
+                .get("BUILDX_NO_DEFAULT_ATTESTATIONS")
+                .is_some_and(|v| ["1", "t", "T", "true", "TRUE", "True"].contains(&v.trim())),
             event,
             output_path: path("GITHUB_OUTPUT"),
             summary_path: path("GITHUB_STEP_SUMMARY"),
@@ -201,6 +212,41 @@ impl GithubContext {
             source_date_epoch,
             in_workflow: get("GITHUB_ACTIONS") == "true",
         })
+    }
+
+    /// The address of this workflow run's attempt, as docker/build-push-action
+    /// names the builder of its provenance
+    /// (`<server>/<owner>/<repo>/actions/runs/<id>/attempts/<n>`); `None`
+    /// outside a workflow (no repository or run id).
+    pub fn workflow_run_url(&self) -> Option<String> {
+        if self.repository.is_empty() || self.run_id.is_empty() {
+            return None;
+        }
+        let mut url = format!(
+            "{}/{}/actions/runs/{}",
+            self.server_url.trim_end_matches('/'),
+            self.repository,
+            self.run_id
+        );
+        if !self.run_attempt.is_empty() {
+            url.push_str(&format!("/attempts/{}", self.run_attempt));
+        }
+        Some(url)
+    }
+
+    /// Whether the repository is not public, from the event payload:
+    /// `repository.private`, else `repository.visibility` (`private`,
+    /// `internal`). A payload that says neither counts as public, as it does
+    /// for docker/build-push-action.
+    pub fn repository_is_private(&self) -> bool {
+        let repository = self.event.get("repository");
+        match repository.and_then(|r| r.get("private")).and_then(Value::as_bool) {
+            Some(private) => private,
+            None => repository
+                .and_then(|r| r.get("visibility"))
+                .and_then(Value::as_str)
+                .is_some_and(|v| v != "public"),
+        }
     }
 
     /// What the metadata computation needs to know about this run.
@@ -262,6 +308,42 @@ mod tests {
             ("DOCKER_METADATA_PR_HEAD_SHA", "true"),
         ];
         assert_eq!(context(&push, pull_request()).unwrap().sha, MERGE_SHA);
+    }
+
+    #[test]
+    fn run_address_and_visibility() {
+        let run = [
+            ("GITHUB_SERVER_URL", "https://github.com"),
+            ("GITHUB_REPOSITORY", "acme/app"),
+            ("GITHUB_RUN_ID", "123456789"),
+            ("GITHUB_RUN_ATTEMPT", "2"),
+        ];
+        let github = context(&run, Value::Null).unwrap();
+        assert_eq!(
+            github.workflow_run_url().as_deref(),
+            Some("https://github.com/acme/app/actions/runs/123456789/attempts/2")
+        );
+        assert!(!github.no_default_attestations);
+        let no_attempt = context(&run[..3], Value::Null).unwrap();
+        assert_eq!(
+            no_attempt.workflow_run_url().as_deref(),
+            Some("https://github.com/acme/app/actions/runs/123456789")
+        );
+        assert_eq!(context(&run[..2], Value::Null).unwrap().workflow_run_url(), None);
+        assert_eq!(context(&[], Value::Null).unwrap().workflow_run_url(), None);
+
+        let private = |payload: Value| context(&run, payload).unwrap().repository_is_private();
+        assert!(private(serde_json::json!({"repository": {"private": true}})));
+        assert!(!private(serde_json::json!({"repository": {"private": false}})));
+        assert!(private(serde_json::json!({"repository": {"visibility": "internal"}})));
+        assert!(!private(serde_json::json!({"repository": {"visibility": "public"}})));
+        assert!(!private(serde_json::json!({"repository": {}})));
+        assert!(!private(Value::Null));
+
+        for (value, set) in [("true", true), ("1", true), ("false", false), ("", false)] {
+            let github = context(&[("BUILDX_NO_DEFAULT_ATTESTATIONS", value)], Value::Null);
+            assert_eq!(github.unwrap().no_default_attestations, set, "{value:?}");
+        }
     }
 
     #[test]

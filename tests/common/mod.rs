@@ -130,7 +130,7 @@ impl TestBed {
             "-u",
             &format!("{user}:{password}"),
             "-H",
-            "Accept: application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json",
+            "Accept: application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
             &format!("http://{registry}/v2/{repository}/manifests/{reference}"),
         ]);
         if !headers.starts_with("HTTP/1.1 200") {

@@ -91,7 +91,10 @@ fn each_mistake_is_named_before_any_work() {
             &[image, ("registry-auth", "- registry: ghcr.io\n  username: me\n  password: \"\"")],
             "::error::registry-auth: the entry for ghcr.io needs both",
         ),
-        (&[image, ("secrets", "no-equals-sign")], "::error::secrets: "),
+        (
+            &[image, ("secrets", "A=1\n\"TOKEN=hunter-2\nmore")],
+            "::error::secrets: the quote that opens line 2 is never closed",
+        ),
         (
             &[image, ("secret-files", "token=/nonexistent/token")],
             "::error::secret-files: `/nonexistent/token`",

@@ -104,7 +104,7 @@ proptest! {
         for input in [&text, &shaped] {
             let _ = BinfmtStatus::parse(input);
             let _ = BuilderInfo::parse(input);
-            let _ = build_options::parse_secret_values(input);
+            let _ = build_options::parse_secret_values(input, &mut Vec::new());
             let mut progress = Progress::default();
             for line in input.lines() {
                 let _ = progress.feed(line);

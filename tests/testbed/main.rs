@@ -8,12 +8,14 @@ mod common;
 
 mod build_options;
 mod build_push;
+mod build_push_action;
 mod bundle;
 mod cli;
 mod contract;
 mod docker_container;
 mod faults;
 mod go_hello;
+mod immutable_tags;
 mod native_runners;
 mod qemu;
 mod release;
