@@ -86,9 +86,16 @@ impl Platform {
 
     /// Parses a comma- or newline-separated list, dropping duplicates.
     pub fn parse_list(text: &str) -> Result<Vec<Platform>, PlatformError> {
+        Platform::parse_all(text.split([',', '\n']).map(str::trim).filter(|s| !s.is_empty()))
+    }
+
+    /// Parses each item, dropping duplicates (the first stays in place).
+    pub fn parse_all<S: AsRef<str>>(
+        items: impl IntoIterator<Item = S>,
+    ) -> Result<Vec<Platform>, PlatformError> {
         let mut platforms: Vec<Platform> = Vec::new();
-        for item in text.split([',', '\n']).map(str::trim).filter(|s| !s.is_empty()) {
-            let platform = Platform::parse(item)?;
+        for item in items {
+            let platform = Platform::parse(item.as_ref())?;
             if !platforms.contains(&platform) {
                 platforms.push(platform);
             }

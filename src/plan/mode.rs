@@ -114,18 +114,7 @@ pub(super) fn resolve(raw: &RawInputs, github: &GithubContext) -> Result<Asked> 
 /// the one given, else the machine's own; `mode: merge` requires the
 /// platforms only when they were given.
 fn resolve_mode(raw: &RawInputs, github: &GithubContext) -> Result<(Mode, Vec<Platform>)> {
-    let platforms = raw
-        .list("platforms")
-        .iter()
-        .map(|p| Platform::parse(p).map_err(anyhow::Error::from))
-        .collect::<Result<Vec<Platform>>>()?;
-    let mut platforms_once: Vec<Platform> = Vec::new();
-    for platform in platforms {
-        if !platforms_once.contains(&platform) {
-            platforms_once.push(platform);
-        }
-    }
-    let platforms = platforms_once;
+    let platforms = Platform::parse_all(raw.list("platforms"))?;
     if platforms.is_empty() {
         bail!("platforms: no platform given; use e.g. linux/amd64,linux/arm64");
     }
