@@ -62,6 +62,9 @@ pub(crate) struct BundleRequest {
     pub(crate) file: PathBuf,
     /// `bundle-split`: the largest part, in bytes; None for one file.
     pub(crate) split: Option<u64>,
+    /// The repositories of the images, once each: what credentials and
+    /// plain-HTTP registries are matched against.
+    pub(crate) repositories: Vec<ImageName>,
 }
 
 /// Reads `images`, `compose-file`, `audit`, `bundle` and `bundle-split`.
@@ -97,7 +100,8 @@ pub(super) fn resolve(raw: &RawInputs, github: &GithubContext) -> Result<BundleR
         None => github.runner_temp.clone().unwrap_or_default().join("bundle.tar"),
     };
     let split = raw.text("bundle-split").map(parse_size).transpose()?;
-    Ok(BundleRequest { images, builds, audit, file, split })
+    let repositories = repositories(&images, &builds)?;
+    Ok(BundleRequest { images, builds, audit, file, split, repositories })
 }
 
 /// The services of `compose-file`, interpolated from the environment.
@@ -193,20 +197,17 @@ fn service_image(
     Ok(ServiceImage::Built(ServiceBuild { service: service.name, build, reference, platform }))
 }
 
-impl BundleRequest {
-    /// The repositories of the images, once each: what credentials and
-    /// plain-HTTP registries are matched against.
-    pub(super) fn repositories(&self) -> Result<Vec<ImageName>> {
-        let mut names: Vec<ImageName> = Vec::new();
-        let built = self.builds.iter().map(|b| &b.reference);
-        for reference in self.images.iter().map(|i| &i.reference).chain(built) {
-            let name = repository_of(reference)?;
-            if !names.contains(&name) {
-                names.push(name);
-            }
+/// The repositories the images and the built services name, once each.
+fn repositories(images: &[WantedImage], builds: &[ServiceBuild]) -> Result<Vec<ImageName>> {
+    let mut names: Vec<ImageName> = Vec::new();
+    let built = builds.iter().map(|b| &b.reference);
+    for reference in images.iter().map(|i| &i.reference).chain(built) {
+        let name = repository_of(reference)?;
+        if !names.contains(&name) {
+            names.push(name);
         }
-        Ok(names)
     }
+    Ok(names)
 }
 
 /// The bytes a `bundle-split` size names: a whole number with `k`, `m` or
@@ -282,8 +283,7 @@ mod tests {
         assert_eq!(request.audit, AuditLevel::Warn);
         assert_eq!(request.file, PathBuf::from("bundle.tar"));
         assert_eq!(request.split, None);
-        let names: Vec<String> =
-            request.repositories().unwrap().into_iter().map(|n| n.name).collect();
+        let names: Vec<String> = request.repositories.iter().map(|n| n.name.clone()).collect();
         assert_eq!(
             names,
             ["docker.io/library/redis", "ghcr.io/acme/db", "docker.io/library/nginx"]
@@ -396,8 +396,7 @@ mod tests {
         assert_eq!(web.build.dockerfile, dir.path().join("deploy/web/Dockerfile"));
         assert_eq!(web.build.target.as_deref(), Some("prod"));
         assert_eq!(web.platform, Some(Platform::parse("linux/arm64").unwrap()));
-        let names: Vec<String> =
-            request.repositories().unwrap().into_iter().map(|n| n.name).collect();
+        let names: Vec<String> = request.repositories.iter().map(|n| n.name.clone()).collect();
         assert_eq!(
             names,
             ["docker.io/library/postgres", "r.example/acme/api", "r.example/acme/web"]

@@ -89,7 +89,7 @@ impl Plan {
         let mut warnings = Vec::new();
         let asked = mode::resolve(raw, github)?;
         let repositories = match asked.mode.work() {
-            Mode::Bundle(request) => Some(request.repositories()?),
+            Mode::Bundle(request) => Some(request.repositories.clone()),
             _ => None,
         };
         let tags = images::resolve(raw, github, repositories, &mut warnings)?;
@@ -216,7 +216,7 @@ impl Plan {
     /// credentials and plain-HTTP registries are matched against.
     pub(crate) fn images(&self) -> Vec<ImageName> {
         let mut images: Vec<ImageName> = match self.run.mode.work() {
-            Mode::Bundle(request) => request.repositories().unwrap_or_default(),
+            Mode::Bundle(request) => request.repositories.clone(),
             _ => Vec::new(),
         };
         for image in self.builds.iter().flat_map(Build::images) {
