@@ -126,7 +126,8 @@ async fn versions_before_build(
         return Ok(());
     }
     for existing in existing_versions(build, registry).await? {
-        let images = registry.platform_labels(&existing.image, &existing.digest).await?;
+        let (images, _) = registry.platform_images(&existing.image, &existing.digest, &[]).await?;
+        let images: Vec<_> = images.into_iter().map(|i| (Some(i.platform), i.labels)).collect();
         if let Some(why) = cannot_give(build.platforms(), &build.meta().labels, &images) {
             bail!(
                 "immutable-tags: {} already names {}, which this build cannot give ({why}); nothing was built. Publish a new version, or delete that tag from the registry to replace it",

@@ -295,6 +295,7 @@ mod tests {
             size: 1,
             layers: vec![],
             layer_steps: vec![],
+            labels: Default::default(),
         }
     }
 

@@ -349,6 +349,7 @@ mod tests {
             config_platform: declared.map(|d| Platform::parse(d).unwrap()),
             layers: vec![],
             layer_steps: vec![],
+            labels: Default::default(),
         }
     }
 

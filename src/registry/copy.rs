@@ -3,8 +3,6 @@
 //! to another (mounting blobs within a registry, copying them across
 //! registries), and building the index that merges per-platform digests.
 
-use std::collections::BTreeMap;
-
 use anyhow::{Context as _, Result, bail};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde_json::{Value, json};
@@ -152,54 +150,6 @@ impl Registry {
                 },
             );
         Ok(RawManifest { bytes, digest, media_type, json })
-    }
-
-    /// The labels of each platform's image config in the manifest `digest`
-    /// of `image` (an index's platform manifests, attestations left out, or
-    /// one image manifest), with the platform each is for.
-    pub(crate) async fn platform_labels(
-        &self,
-        image: &ImageName,
-        digest: &Digest,
-    ) -> Result<Vec<(Option<Platform>, BTreeMap<String, String>)>> {
-        let root = self.raw_manifest(image, digest.as_str()).await?;
-        let manifests: Vec<(Option<Platform>, RawManifest)> = if is_index(&root.media_type) {
-            let mut manifests = Vec::new();
-            for entry in root.json.get("manifests").and_then(Value::as_array).into_iter().flatten()
-            {
-                let attestation = entry
-                    .pointer("/annotations/vnd.docker.reference.type")
-                    .is_some_and(|t| t == "attestation-manifest");
-                let platform = entry.get("platform").and_then(Platform::from_oci_json);
-                let Some(child) = entry.get("digest").and_then(Value::as_str) else { continue };
-                if !attestation && platform.is_some() {
-                    manifests.push((platform, self.raw_manifest(image, child).await?));
-                }
-            }
-            manifests
-        } else {
-            vec![(None, root)]
-        };
-        let mut labels = Vec::new();
-        for (platform, manifest) in manifests {
-            let config: Descriptor = manifest
-                .json
-                .get("config")
-                .and_then(|c| serde_json::from_value(c.clone()).ok())
-                .with_context(|| format!("{}@{} names no config", image.name, manifest.digest))?;
-            let body: Value = serde_json::from_slice(&self.small_blob(image, &config).await?)
-                .with_context(|| format!("the config {} is not JSON", config.digest))?;
-            let platform = platform.or_else(|| Platform::from_oci_json(&body));
-            let found = body
-                .pointer("/config/Labels")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                .collect();
-            labels.push((platform, found));
-        }
-        Ok(labels)
     }
 
     /// A small blob (a config) read whole, checked against its digest.

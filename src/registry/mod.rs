@@ -6,6 +6,7 @@ pub(crate) mod copy;
 pub(crate) mod layout;
 pub(crate) mod push;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
@@ -45,6 +46,8 @@ pub struct PlatformImage {
     pub layers: Vec<Digest>,
     /// For each layer, the build step that made it (the config's history).
     pub layer_steps: Vec<String>,
+    /// The labels its config sets.
+    pub labels: BTreeMap<String, String>,
 }
 
 impl PlatformImage {
@@ -65,7 +68,8 @@ impl PlatformImage {
             .map(|l| Digest::parse(&l.digest))
             .collect::<Result<Vec<_>, _>>()
             .with_context(|| format!("a layer of {digest}"))?;
-        let (config_platform, layer_steps) = read_config(config, manifest.layers.len());
+        let ConfigFacts { platform: config_platform, layer_steps, labels } =
+            read_config(config, manifest.layers.len());
         let Some(platform) = platform.or_else(|| config_platform.clone()) else {
             return Ok(None);
         };
@@ -76,6 +80,7 @@ impl PlatformImage {
             config_platform,
             layers,
             layer_steps,
+            labels,
         }))
     }
 }
@@ -90,11 +95,18 @@ pub(crate) struct Attestation {
 }
 
 /// The platform a config blob declares, and the step behind each layer.
-pub(crate) fn read_config(config: &str, layer_count: usize) -> (Option<Platform>, Vec<String>) {
+pub(crate) fn read_config(config: &str, layer_count: usize) -> ConfigFacts {
     let Ok(json) = serde_json::from_str::<serde_json::Value>(config) else {
-        return (None, Vec::new());
+        return ConfigFacts::default();
     };
     let platform = Platform::from_oci_json(&json);
+    let labels = json
+        .pointer("/config/Labels")
+        .and_then(|l| l.as_object())
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+        .collect();
     let steps: Vec<String> = json
         .get("history")
         .and_then(|h| h.as_array())
@@ -106,8 +118,18 @@ pub(crate) fn read_config(config: &str, layer_count: usize) -> (Option<Platform>
                 .collect()
         })
         .unwrap_or_default();
-    let steps = if steps.len() == layer_count { steps } else { vec![String::new(); layer_count] };
-    (platform, steps)
+    let layer_steps =
+        if steps.len() == layer_count { steps } else { vec![String::new(); layer_count] };
+    ConfigFacts { platform, layer_steps, labels }
+}
+
+/// What an image config says: its platform, the step that made each layer,
+/// and its labels.
+#[derive(Debug, Default)]
+pub(crate) struct ConfigFacts {
+    pub(crate) platform: Option<Platform>,
+    pub(crate) layer_steps: Vec<String>,
+    pub(crate) labels: BTreeMap<String, String>,
 }
 
 /// Registries Docker itself reaches over plain HTTP without being told.
@@ -424,7 +446,7 @@ impl Registry {
                     self.client.pull_manifest_and_config(&reference, &auth).await.with_context(
                         || format!("could not read the config of {reference_text}"),
                     )?;
-                Ok(read_config(&config, 0).0.into_iter().collect())
+                Ok(read_config(&config, 0).platform.into_iter().collect())
             }
         }
     }
