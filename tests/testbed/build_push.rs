@@ -312,13 +312,24 @@ fn a_multi_layer_image_reaches_a_second_repository_and_a_second_registry_by_dige
     assert_eq!(big, 3, "our three layers are stored as large as their random files: {layers:?}");
 }
 
-/// The number of bytes of the build context buildx sent to BuildKit, from
-/// the log's `transferring context: 31.5 MB done` line.
+/// The largest build context buildx sent to BuildKit in one run, in bytes,
+/// from the log's `transferring context: 31.5 MB done` lines. The largest,
+/// because a build tried again after a registry's transient failure sends
+/// the context a second time, and by then BuildKit has it.
 fn context_bytes_sent(stdout: &str) -> f64 {
-    let line = stdout
+    let sizes: Vec<f64> = stdout
         .lines()
-        .rfind(|l| l.contains("transferring context: ") && !l.contains("transferring context: 2 B"))
-        .unwrap_or_else(|| panic!("no context transfer in the log:\n{stdout}"));
+        .filter(|l| {
+            l.contains("transferring context: ") && !l.contains("transferring context: 2 B")
+        })
+        .map(context_line_bytes)
+        .collect();
+    assert!(!sizes.is_empty(), "no context transfer in the log:\n{stdout}");
+    sizes.into_iter().fold(0.0, f64::max)
+}
+
+/// The bytes one `transferring context: 31.5 MB done` line shows.
+fn context_line_bytes(line: &str) -> f64 {
     let shown = line.split("transferring context: ").nth(1).unwrap().trim_end_matches(" done");
     let (number, unit) = shown.split_once(' ').unwrap();
     let scale = match unit {
