@@ -58,7 +58,7 @@ impl Group {
             Group::Checks => "Checks",
             Group::Files => "Files and release notes",
             Group::NativeRunners => "Native runners (digest and merge)",
-            Group::Bundle => "Deployment bundle",
+            Group::Bundle => "Deployment (Compose) and bundle",
         }
     }
 }

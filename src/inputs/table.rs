@@ -40,7 +40,7 @@ pub const INPUTS: &[InputDef] = &[
         "images",
         "",
         LIST_COMMAS,
-        "Image names to push, one per line or comma-separated (`ghcr.io/acme/app`). Names are lowercased; give no tag here. For `mode: bundle`: the image references to bundle, one per line (`ghcr.io/acme/db:1.4`); a line without a tag (`ghcr.io/acme`) is where Compose services built without `image:` are pushed.",
+        "Image names to push, one per line or comma-separated (`ghcr.io/acme/app`). Names are lowercased; give no tag here. For a deployment (`compose-file` with `mode: build`): where every service is pushed, one line per registry: a repository prefix (`ghcr.io/acme` pushes service `api` as `ghcr.io/acme/api`, named by the repository part of its `image:`, else by the service), or a template with `{{name}}` (that name) or `{{service}}` (the service's own name), e.g. `ghcr.io/acme/app-{{service}}`. For `mode: bundle`: the image references to bundle, one per line (`ghcr.io/acme/db:1.4`); a line without a tag (`ghcr.io/acme`) is where Compose services built without `image:` are pushed.",
     )),
     input(
         Group::Image,
@@ -383,7 +383,15 @@ pub const INPUTS: &[InputDef] = &[
         "compose-file",
         "",
         TEXT,
-        "For `mode: bundle`: a Compose file whose services' `image:` (with `${VAR:-default}` from the environment) and `platform:` are bundled, after the references in `images`; services with `build:` (`context`, `dockerfile`, `args`, `target`) are built for `platforms`, pushed, then bundled.",
+        "A Compose file. With `mode: build`, a deployment: every service with `build:` (`context`, `dockerfile`, `args` with `${VAR:-default}` from the environment, `target`, `platforms`) is built for its own `platform:`/`build: platforms:` or `platforms`, pushed to every `images` line, verified, and tagged with the same tags; no service is tagged unless every one was built and verified. For `mode: bundle`: its services' `image:` and `platform:` are bundled, after the references in `images`; services with `build:` are built for `platforms`, pushed, then bundled.",
+
+    ),
+    input(
+        Group::Bundle,
+        "services",
+        "",
+        LIST_COMMAS,
+        "For a deployment (`compose-file` with `mode: build`): the services to build, one per line or comma-separated; empty builds every service with `build:`.",
     ),
     input(
         Group::Bundle,

@@ -105,7 +105,7 @@ pub(super) fn resolve(raw: &RawInputs, github: &GithubContext) -> Result<BundleR
 }
 
 /// The services of `compose-file`, interpolated from the environment.
-fn compose_services(raw: &RawInputs) -> Result<Vec<compose::ComposeService>> {
+pub(super) fn compose_services(raw: &RawInputs) -> Result<Vec<compose::ComposeService>> {
     let Some(file) = raw.text("compose-file") else { return Ok(Vec::new()) };
     let text = std::fs::read_to_string(file).with_context(|| {
         format!("compose-file: could not read `{file}`; give the Compose file's path relative to the workspace")

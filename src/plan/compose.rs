@@ -1,5 +1,6 @@
-//! Reading a Compose file for a bundle: each service's `image:`,
-//! `platform:` and `build:` (context, dockerfile, args, target), with
+//! Reading a Compose file for a deployment or a bundle: each service's
+//! `image:`, `platform:` and `build:` (context, dockerfile, args, target,
+//! platforms), with
 //! `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?message}`, `$VAR`
 //! and `$$` interpolated from the environment as Compose does.
 
@@ -32,6 +33,8 @@ pub(crate) struct ComposeBuild {
     /// `args:`, in the order written.
     pub args: Vec<(String, String)>,
     pub target: Option<String>,
+    /// `platforms:`, interpolated, as written (empty when not given).
+    pub platforms: Vec<String>,
 }
 
 /// `build:` as written: a context, or a map.
@@ -50,6 +53,7 @@ struct BuildMap {
     dockerfile: Option<String>,
     args: Option<ArgsShape>,
     target: Option<String>,
+    platforms: Option<Vec<String>>,
     dockerfile_inline: Option<serde_yaml_ng::Value>,
     additional_contexts: Option<serde_yaml_ng::Value>,
     secrets: Option<serde_yaml_ng::Value>,
@@ -108,7 +112,16 @@ struct ComposeShape {
 struct ServiceShape {
     image: Option<String>,
     platform: Option<String>,
+    /// Some as soon as the key is there, even empty (`build:` alone).
+    #[serde(default, deserialize_with = "present")]
     build: Option<serde_yaml_ng::Value>,
+}
+
+/// A key that is there, whatever its value (an empty one is `Null`).
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<serde_yaml_ng::Value>, D::Error> {
+    serde_yaml_ng::Value::deserialize(deserializer).map(Some)
 }
 
 /// The services of the Compose document `text` (read from `file`), in name
@@ -159,6 +172,11 @@ fn parse_build(
     build: serde_yaml_ng::Value,
     env: &HashMap<String, String>,
 ) -> Result<ComposeBuild> {
+    if build.is_null() || build.as_str() == Some("") {
+        bail!(
+            "compose-file: service `{service}` has `build:` with no context; write `build: .` (or the directory to build, relative to the Compose file)"
+        );
+    }
     let shape: BuildShape = serde_yaml_ng::from_value(build).map_err(|e| {
         anyhow::anyhow!(
             "compose-file: service `{service}`: `build:` is not a context nor a map of `context`, `dockerfile`, `args`, `target` ({e}); write e.g. `build: ./app`"
@@ -175,6 +193,11 @@ fn parse_build(
     if let Some(key) = map.unsupported() {
         bail!(
             "compose-file: service `{service}`: build `{key}` is not carried into a bundle build; write it into the Dockerfile and context, or build and push the image first and give it `image:`"
+        );
+    }
+    if map.context.as_deref() == Some("") {
+        bail!(
+            "compose-file: service `{service}`: build `context` is empty; give the directory to build, relative to the Compose file (`.` for its own)"
         );
     }
     let context = value("context", map.context.as_deref().unwrap_or("."))?;
@@ -223,7 +246,13 @@ fn parse_build(
         }
     }
     let target = map.target.map(|t| value("target", &t)).transpose()?.filter(|t| !t.is_empty());
-    Ok(ComposeBuild { context, dockerfile, args, target })
+    let platforms = map
+        .platforms
+        .unwrap_or_default()
+        .iter()
+        .map(|p| value("platforms", p))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(ComposeBuild { context, dockerfile, args, target, platforms })
 }
 
 /// A path without `.` parts (`./app/./Dockerfile` is `app/Dockerfile`), and
@@ -408,6 +437,7 @@ mod tests {
             dockerfile: dockerfile.into(),
             args: args.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             target: target.map(str::to_string),
+            platforms: Vec::new(),
         }
     }
 
@@ -462,6 +492,21 @@ mod tests {
                 Ok(build(".", "Containerfile", &[], None)),
             ),
             ("c.yaml", "build:\n      target: ''\n", Ok(build(".", "Dockerfile", &[], None))),
+            (
+                "c.yaml",
+                "build:\n      context: .\n      platforms: [linux/amd64, \"linux/${ARCH:-arm64}\"]\n",
+                Ok(ComposeBuild {
+                    platforms: vec!["linux/amd64".into(), "linux/arm64".into()],
+                    ..build(".", "Dockerfile", &[], None)
+                }),
+            ),
+            ("c.yaml", "build:", Err("compose-file: service `app` has `build:` with no context")),
+            ("c.yaml", "build: ''", Err("compose-file: service `app` has `build:` with no context")),
+            (
+                "c.yaml",
+                "build:\n      context: ''\n",
+                Err("compose-file: service `app`: build `context` is empty"),
+            ),
             (
                 "c.yaml",
                 "build: [a, b]",

@@ -68,6 +68,18 @@ impl Tags {
         names
     }
 
+    /// The same tags for other images (a deployment's service).
+    pub(super) fn for_images(&self, images: Vec<ImageName>) -> Tags {
+        let mut meta = self.meta.clone();
+        meta.images = images.iter().map(|i| i.name.clone()).collect();
+        Tags { images, meta, references: self.references.clone() }
+    }
+
+    /// The `tags` lines that are full references (`ghcr.io/acme/app:1.0`).
+    pub(super) fn full_references(&self) -> impl Iterator<Item = String> + '_ {
+        self.references.iter().map(|r| r.image.with_tag(&r.tag))
+    }
+
     /// One image with exactly one tag (a bundle's service), with the
     /// labels and annotations computed for the run.
     pub(super) fn only(&self, image: ImageName, tag: String) -> Tags {
@@ -95,16 +107,17 @@ impl ContextLookups {
     }
 }
 
-/// The images (those of a bundle when given, else the `images` input) and
-/// their tags; `tags` is read once, split into full references and rules.
+/// The images (those of a bundle or a deployment when given, else the
+/// `images` input) and their tags; `tags` is read once, split into full
+/// references and rules.
 pub(super) fn resolve(
     raw: &RawInputs,
     github: &GithubContext,
-    bundle_repositories: Option<Vec<ImageName>>,
+    given_images: Option<Vec<ImageName>>,
     warnings: &mut Vec<String>,
 ) -> Result<Tags> {
     let (references, rules) = split_reference_tags(raw.text("tags").unwrap_or_default())?;
-    let images = match bundle_repositories {
+    let images = match given_images {
         Some(images) => images,
         None => resolve_images(raw, &references, warnings)?,
     };

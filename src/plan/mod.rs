@@ -15,9 +15,11 @@
 //! 3. `credentials`: every login, keyed by registry.
 //! 4. `build_options`, `builder`: what every build passes to buildx, and how
 //!    the builder and QEMU are set up.
-//! 5. `bundle` (with `compose`): a deployment's images and the services it
-//!    builds, each service a build of its own.
-//! 6. the builds: the one the inputs describe, or the bundle's services.
+//! 5. `deployment` (with `compose`): in `mode: build` with a Compose file,
+//!    the services to build and the images each is pushed to; `bundle`: a
+//!    bundle's images and the services it builds.
+//! 6. the builds: the one the inputs describe, or one per service, each
+//!    with the tags computed once in 2.
 //!
 //! Every input is parsed here, by the parser its row of the input table
 //! names, so a user's mistake fails with one line naming the input before
@@ -30,6 +32,7 @@ mod builder_config;
 mod bundle;
 mod compose;
 mod credentials;
+mod deployment;
 mod images;
 mod mode;
 mod settings;
@@ -88,11 +91,23 @@ impl Plan {
     pub fn new(raw: &RawInputs, github: &GithubContext) -> Result<Plan> {
         let mut warnings = Vec::new();
         let asked = mode::resolve(raw, github)?;
-        let repositories = match asked.mode.work() {
-            Mode::Bundle(request) => Some(request.repositories.clone()),
+        let deployment = match asked.mode.work() {
+            _ if !raw.given("compose-file") => None,
+            Mode::Build => Some(deployment::from_inputs(raw)?),
+            Mode::Bundle(_) => None,
+            Mode::Check => bail!(
+                "call: `check` checks one Dockerfile; leave `compose-file` out, or use `call: build`"
+            ),
+            Mode::Digest { .. } | Mode::Merge { .. } | Mode::DryRun(_) => bail!(
+                "compose-file: works with `mode: build` (a deployment) and `mode: bundle`; the native-runner modes build one image, so leave it out"
+            ),
+        };
+        let given_images = match (asked.mode.work(), &deployment) {
+            (Mode::Bundle(request), _) => Some(request.repositories.clone()),
+            (_, Some(services)) => Some(services.iter().flat_map(|s| s.images.clone()).collect()),
             _ => None,
         };
-        let tags = images::resolve(raw, github, repositories, &mut warnings)?;
+        let tags = images::resolve(raw, github, given_images, &mut warnings)?;
         let images = tags.images().to_vec();
         let credentials = credentials::resolve(
             raw,
@@ -124,22 +139,32 @@ impl Plan {
         let release_notes = mode::release_notes(raw, github, &mut warnings)?;
         warnings.extend(tags.meta().warnings.iter().cloned());
 
-        let builds = match asked.mode.work() {
-            Mode::Bundle(request) => {
+        let builds = match (asked.mode.work(), deployment) {
+            (Mode::Bundle(request), _) => {
                 work::service_builds(request, &source, &tags, &asked.platforms)?
             }
-            _ => {
-                let build = Build::new(None, source, asked.platforms.clone(), tags, asked.push);
-                if build.pushes() && build.tag_names(&[]).is_empty() && !asked.mode.is_digest() {
+            (_, Some(services)) => {
+                if let Some(reference) = tags.full_references().next() {
                     bail!(
-                        "tags: no tag applies to {} on `{}`; add a rule that does (e.g. `type=raw,value=edge` or `type=sha`), or set `version`",
-                        if github.event_name.is_empty() { "this run" } else { &github.event_name },
-                        github.git_ref
+                        "tags: `{reference}` names one image, and a deployment gives every service the same tags; write the tag alone"
                     );
                 }
-                vec![build]
+                work::deployment_builds(services, &source, &tags, &asked.platforms, &asked.push)
             }
+            (_, None) => vec![Build::new(source, asked.platforms.clone(), tags, asked.push)],
         };
+        let bundles = matches!(asked.mode.work(), Mode::Bundle(_));
+        if let Some(build) = builds.first().filter(|_| !bundles)
+            && build.pushes()
+            && build.tag_names(&[]).is_empty()
+            && !asked.mode.is_digest()
+        {
+            bail!(
+                "tags: no tag applies to {} on `{}`; add a rule that does (e.g. `type=raw,value=edge` or `type=sha`), or set `version`",
+                if github.event_name.is_empty() { "this run" } else { &github.event_name },
+                github.git_ref
+            );
+        }
         let run = RunSettings {
             mode: asked.mode,
             platforms: asked.platforms,

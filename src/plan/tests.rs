@@ -424,3 +424,86 @@ fn version_tags_are_the_exact_versions_among_the_tags() {
     assert!(!plan(&[]).unwrap().run().immutable_tags());
     assert!(plan(&[("immutable-tags", "true")]).unwrap().run().immutable_tags());
 }
+
+/// A deployment Plan: `mode: build` with a Compose file of two built
+/// services and one image that is pulled, pushed to two registries.
+fn deployment_plan(pairs: &[(&str, &str)]) -> Result<Plan> {
+    let dir = tempfile::tempdir().unwrap();
+    let compose = dir.path().join("compose.build.yaml");
+    std::fs::write(
+        &compose,
+        "services:\n  openim-api:\n    image: openim-api:test\n    build:\n      context: .\n      args:\n        CMD_PATH: ./cmd/api\n        BINARY_NAME: openim-api\n  push:\n    build: .\n    platform: linux/arm64\n  redis:\n    image: redis:7.2\n",
+    )
+    .unwrap();
+    let compose = compose.display().to_string();
+    let mut all = vec![
+        ("compose-file", compose.as_str()),
+        ("images", "registry.example.com:5000/openim\nghcr.io/openimsdk"),
+        ("tags", "type=semver,pattern={{version}}\ntype=raw,value=release-{{tag}}"),
+        ("build-args", "CMD_PATH=./cmd/none\nGOPROXY=off"),
+        ("registry", "ghcr.io"),
+        ("username", "bot"),
+        ("password", "not-a-secret"),
+    ];
+    all.extend_from_slice(pairs);
+    let raw = RawInputs::from_pairs(all.into_iter().map(|(k, v)| (k, v.to_string())))?;
+    let github = GithubContext {
+        event_name: "release".into(),
+        git_ref: "refs/tags/v3.8.3".into(),
+        ..GithubContext::default()
+    };
+    Plan::new(&raw, &github)
+}
+
+#[test]
+fn a_deployment_is_one_build_per_service_with_the_same_tags() {
+    let plan = deployment_plan(&[]).unwrap();
+    let builds = plan.builds();
+    assert_eq!(builds.iter().map(|b| b.service()).collect::<Vec<_>>(), [Some("openim-api"), Some("push")]);
+    assert_eq!(
+        builds[0].references(&[]),
+        [
+            "registry.example.com:5000/openim/openim-api:3.8.3",
+            "registry.example.com:5000/openim/openim-api:release-v3.8.3",
+            "registry.example.com:5000/openim/openim-api:latest",
+            "ghcr.io/openimsdk/openim-api:3.8.3",
+            "ghcr.io/openimsdk/openim-api:release-v3.8.3",
+            "ghcr.io/openimsdk/openim-api:latest",
+        ]
+    );
+    assert_eq!(builds[1].references(&[])[0], "registry.example.com:5000/openim/push:3.8.3");
+    // The service's own args win over `build-args`, which apply to all.
+    assert_eq!(
+        builds[0].source().build_args,
+        [
+            ("GOPROXY".to_string(), "off".to_string()),
+            ("BINARY_NAME".to_string(), "openim-api".to_string()),
+            ("CMD_PATH".to_string(), "./cmd/api".to_string()),
+        ]
+    );
+    assert_eq!(builds[0].platforms(), plan.run().platforms());
+    assert_eq!(builds[1].platforms(), [Platform::parse("linux/arm64").unwrap()]);
+    assert!(builds.iter().all(Build::pushes));
+    let chosen = deployment_plan(&[("services", "push")]).unwrap();
+    assert_eq!(chosen.builds().len(), 1);
+}
+
+#[test]
+fn a_deployments_mistakes_are_named_before_any_work() {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("file", "Dockerfile")], "file: a deployment builds each service from its Compose `build:`"),
+        (&[("context", "app")], "context: a deployment builds each service"),
+        (&[("mode", "digest"), ("platforms", "linux/amd64")], "compose-file: works with `mode: build`"),
+        (&[("call", "check")], "call: `check` checks one Dockerfile"),
+        (&[("services", "redis")], "services: `redis` has no `build:`"),
+        (&[("services", "web")], "services: `web` is not a service of the Compose file"),
+        (
+            &[("tags", "ghcr.io/openimsdk/openim-api:v1")],
+            "tags: `ghcr.io/openimsdk/openim-api:v1` names one image",
+        ),
+    ];
+    for (inputs, start) in cases {
+        let error = deployment_plan(inputs).unwrap_err();
+        assert!(format!("{error:#}").starts_with(start), "{inputs:?}: {error:#}");
+    }
+}

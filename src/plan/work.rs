@@ -8,6 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{Result, bail};
 
 use super::bundle::{BundleRequest, WantedImage};
+use super::deployment::DeployedService;
 use super::images::Tags;
 use super::mode::PushDecision;
 use crate::inputs::RawInputs;
@@ -56,9 +57,11 @@ fn parse_pairs(input: &str, lines: &[String]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-/// One image (or a Compose service's image) to build, push and tag.
+/// One image (or a Compose service's images) to build, push and tag.
 #[derive(Debug, Clone)]
 pub(crate) struct Build {
+    /// The Compose service this build is for, in a deployment or a bundle.
+    service: Option<String>,
     /// For a bundle's service: the image as the bundle lists it.
     bundled: Option<WantedImage>,
     pub(super) source: Source,
@@ -68,19 +71,19 @@ pub(crate) struct Build {
 }
 
 impl Build {
+    /// The build the inputs describe: one image, not a Compose service's.
     pub(super) fn new(
-        bundled: Option<WantedImage>,
         source: Source,
         platforms: Vec<Platform>,
         tags: Tags,
         push: PushDecision,
     ) -> Build {
-        Build { bundled, source, platforms, tags, push }
+        Build { service: None, bundled: None, source, platforms, tags, push }
     }
 
-    /// The Compose service this build is for, in a bundle.
+    /// The Compose service this build is for, in a deployment or a bundle.
     pub(crate) fn service(&self) -> Option<&str> {
-        self.bundled.as_ref().and_then(|b| b.service.as_deref())
+        self.service.as_deref()
     }
 
     /// The image as the bundle lists it, when this build is a service's.
@@ -198,10 +201,50 @@ impl Build {
     }
 }
 
+/// A Compose service's source: its context, Dockerfile, target (else
+/// `target`) and arguments (after `build-args`, which they override).
+fn service_source(compose: &super::compose::ComposeBuild, source: &Source) -> Source {
+    let mut build_args: Vec<(String, String)> = source
+        .build_args
+        .iter()
+        .filter(|(name, _)| !compose.args.iter().any(|(n, _)| n == name))
+        .cloned()
+        .collect();
+    build_args.extend(compose.args.iter().cloned());
+    Source {
+        context: compose.context.clone(),
+        dockerfile: compose.dockerfile.clone(),
+        target: compose.target.clone().or_else(|| source.target.clone()),
+        build_args,
+    }
+}
+
+/// The builds of a deployment, one per service in name order, each from its
+/// service's source, for its own platforms or the run's, pushed to its
+/// images with the run's tags.
+pub(super) fn deployment_builds(
+    services: Vec<DeployedService>,
+    source: &Source,
+    tags: &Tags,
+    platforms: &[Platform],
+    push: &PushDecision,
+) -> Vec<Build> {
+    services
+        .into_iter()
+        .map(|deployed| Build {
+            source: service_source(&deployed.build, source),
+            platforms: deployed.platforms.unwrap_or_else(|| platforms.to_vec()),
+            tags: tags.for_images(deployed.images),
+            push: push.clone(),
+            bundled: None,
+            service: Some(deployed.service),
+        })
+        .collect()
+}
+
 /// The builds of a bundle's services, in order: each from its service's
-/// context, Dockerfile, target (else `target`) and arguments (after
-/// `build-args`, which they override), for its own platform or the run's,
-/// pushed to one image under one tag.
+/// source, for its own platform or the run's, pushed to one image under one
+/// tag.
 pub(super) fn service_builds(
     request: &BundleRequest,
     source: &Source,
@@ -212,20 +255,6 @@ pub(super) fn service_builds(
     for service in &request.builds {
         let image = repository_of(&service.reference)?;
         let tag = tag_or_digest(&service.reference)?;
-        let compose = &service.build;
-        let mut build_args: Vec<(String, String)> = source
-            .build_args
-            .iter()
-            .filter(|(name, _)| !compose.args.iter().any(|(n, _)| n == name))
-            .cloned()
-            .collect();
-        build_args.extend(compose.args.iter().cloned());
-        let service_source = Source {
-            context: compose.context.clone(),
-            dockerfile: compose.dockerfile.clone(),
-            target: compose.target.clone().or_else(|| source.target.clone()),
-            build_args,
-        };
         let push = PushDecision {
             yes: true,
             reason: format!(
@@ -240,13 +269,14 @@ pub(super) fn service_builds(
             built: true,
         };
         let platforms = service.platform.clone().map_or_else(|| platforms.to_vec(), |p| vec![p]);
-        builds.push(Build::new(
-            Some(bundled),
-            service_source,
+        builds.push(Build {
+            service: Some(service.service.clone()),
+            bundled: Some(bundled),
+            source: service_source(&service.build, source),
             platforms,
-            tags.only(image, tag),
+            tags: tags.only(image, tag),
             push,
-        ));
+        });
     }
     Ok(builds)
 }
