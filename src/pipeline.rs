@@ -29,12 +29,12 @@ use crate::docker::Daemon;
 use crate::emulation;
 use crate::log::Log;
 use crate::plan::{
-    Build, Builder, HeldBack, Mode, Plan, PushRoute, RunSettings, STAGING_TAG, WantedImage,
+    Build, Builder, HeldBack, Mode, Plan, PushRoute, RunSettings, STAGING_TAG,
 };
 use crate::platform::Platform;
 use crate::registry::Registry;
 use crate::registry::layout::Layout;
-use crate::report::Report;
+use crate::report::{Report, ServiceReport};
 use crate::runner::{Annotation, Level};
 use crate::verify::{self, Verified};
 use crate::{export, merge, preflight, publish};
@@ -113,15 +113,19 @@ async fn run(
         .collect();
     let work = async {
         match settings.mode() {
+            Mode::Build if plan.build().service().is_some() => {
+                let pushed = build_services(settings, plan.builds(), &outside, &config, log).await?;
+                tag_services(settings, plan.builds(), &outside, pushed, log).await
+            }
             Mode::Build => {
                 let build = plan.build();
-                let slot = BuildSlot { scratch: config.path(), builder: None };
+                let slot = BuildSlot { scratch: config.path(), builder: None, held_back: None };
                 let pushed = build_and_push(settings, build, &outside, slot, log).await?;
                 tag(settings, build, &outside, pushed, log).await
             }
             Mode::Digest { dir } => {
                 let build = plan.build();
-                let slot = BuildSlot { scratch: config.path(), builder: None };
+                let slot = BuildSlot { scratch: config.path(), builder: None, held_back: None };
                 let pushed = build_and_push(settings, build, &outside, slot, log).await?;
                 write_digest(build, dir, pushed, log)
             }
@@ -129,7 +133,12 @@ async fn run(
                 merge::merge(settings, plan.build(), &outside, digests, dir, required, log).await
             }
             Mode::Bundle(request) => {
-                let builds = build_services(settings, plan.builds(), &outside, &config, log);
+                let builds = async {
+                    let pushed =
+                        build_services(settings, plan.builds(), &outside, &config, log).await?;
+                    tag_services(settings, plan.builds(), &outside, pushed, log).await?;
+                    Ok(plan.builds().iter().filter_map(Build::bundled).cloned().collect())
+                };
                 crate::bundle::run(settings.platforms(), &outside.registry, request, log, builds)
                     .await
             }
@@ -166,47 +175,105 @@ struct BuildSlot<'a> {
     scratch: &'a Path,
     /// The builder already started for every build of the run.
     builder: Option<&'a ChosenBuilder>,
+    /// The floating tags held back, when the build's registries were
+    /// checked before any build of the run.
+    held_back: Option<&'a [HeldBack]>,
 }
 
-/// How many of a bundle's services are built at once.
+/// How many services are built at once.
 const SERVICE_BUILDS_AT_ONCE: usize = 2;
 
-/// A bundle's services with `build:`: every registry checked and the builder
-/// started once, then each built for its platforms with the whole pipeline
-/// (preflight, verify, architecture scan) and tagged, two at a time; the
-/// images to bundle, as if listed.
+/// A deployment's (or a bundle's) services: every registry of every service
+/// checked and the builder started once, before any build; then each built
+/// for its platforms with the whole pipeline (preflight, verify,
+/// architecture scan), pushed untagged, two at a time. Nothing is tagged.
 async fn build_services(
     run: &RunSettings,
     services: &[Build],
     outside: &Outside<'_>,
     config: &DockerConfig,
     log: &Log,
-) -> Result<Vec<WantedImage>> {
+) -> Result<Vec<Pushed>> {
     if services.is_empty() {
         return Ok(Vec::new());
     }
-    for build in services {
+    let checks = services.iter().map(|build| async move {
         publish::check_registries(run, build, &outside.registry, log).await.with_context(|| {
             format!(
                 "service `{}` cannot be pushed to {}; nothing was built",
                 build.service().unwrap_or_default(),
                 build.image().name
             )
-        })?;
-    }
+        })
+    });
+    let held_back: Vec<Vec<HeldBack>> = log
+        .group("Registries of every service", futures_util::future::try_join_all(checks))
+        .await?;
     let most_platforms = services.iter().map(|b| b.platforms().len()).max().unwrap_or(1);
     let chosen = builder::start(run, most_platforms, outside, log).await?;
     // Each service writes through a log of its own, held until the one
     // before it is done: the log reads one service after another.
     let logs: Vec<Log> = services.iter().map(|_| log.holding()).collect();
     logs[0].release();
-    futures_util::stream::iter(services.iter().enumerate())
-        .map(|(at, build)| {
-            build_service(run, build, &chosen, outside, config, &logs[at], logs.get(at + 1))
+    futures_util::stream::iter(services.iter().zip(&held_back).enumerate())
+        .map(|(at, (build, held))| {
+            let slot = ServiceSlot { builder: &chosen, held_back: held, config };
+            build_service(run, build, slot, outside, &logs[at], logs.get(at + 1))
         })
         .buffered(SERVICE_BUILDS_AT_ONCE)
         .try_collect()
         .await
+}
+
+/// What a service's build shares with the run's others.
+#[derive(Clone, Copy)]
+struct ServiceSlot<'a> {
+    builder: &'a ChosenBuilder,
+    held_back: &'a [HeldBack],
+    config: &'a DockerConfig,
+}
+
+/// Every service's tags, once every service was built and verified: first
+/// the checks that may refuse a tag (`immutable-tags`), for all of them,
+/// then the tags service by service. A failure names the services already
+/// tagged and those that are not.
+async fn tag_services(
+    run: &RunSettings,
+    services: &[Build],
+    outside: &Outside<'_>,
+    pushed: Vec<Pushed>,
+    log: &Log,
+) -> Result<Report> {
+    for (build, pushed) in services.iter().zip(&pushed) {
+        if let Some(digest) = &pushed.digest {
+            let name = build.service().unwrap_or_default();
+            publish::versions_before_tagging(run, build, &outside.registry, digest, log)
+                .await
+                .with_context(|| format!("service `{name}`: no service was tagged"))?;
+        }
+    }
+    let mut reports: Vec<ServiceReport> = Vec::new();
+    for (at, (build, pushed)) in services.iter().zip(pushed).enumerate() {
+        let name = build.service().unwrap_or_default().to_string();
+        match set_tags(build, outside, pushed, log).await {
+            Ok(report) => reports.push(ServiceReport { service: name, report }),
+            Err(error) => {
+                let names = |builds: &[Build]| {
+                    let names: Vec<String> = builds
+                        .iter()
+                        .map(|b| format!("`{}`", b.service().unwrap_or_default()))
+                        .collect();
+                    if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                };
+                return Err(error.context(format!(
+                    "service `{name}`: tagging stopped; services fully tagged: {}; services not tagged: {}",
+                    names(&services[..at]),
+                    names(&services[at + 1..])
+                )));
+            }
+        }
+    }
+    Ok(Report { services: reports, ..Report::default() })
 }
 
 /// Releases the next service's log when dropped: when this service is
@@ -221,36 +288,38 @@ impl Drop for ReleaseWhenDone<'_> {
     }
 }
 
-/// One service of a bundle built, verified and tagged; the next service's
-/// log is released when this one is done.
+/// One service built, pushed untagged and verified; the next service's log
+/// is released when this one is done.
 async fn build_service(
     run: &RunSettings,
     build: &Build,
-    chosen: &ChosenBuilder,
+    shared: ServiceSlot<'_>,
     outside: &Outside<'_>,
-    config: &DockerConfig,
     log: &Log,
     next_log: Option<&Log>,
-) -> Result<WantedImage> {
+) -> Result<Pushed> {
     let _release_next = ReleaseWhenDone(next_log);
-    let Some(wanted) = build.bundled() else {
-        anyhow::bail!("a bundle's build names its service");
-    };
     let name = build.service().unwrap_or_default();
-    let scratch = config.path().join(format!("service-{name}"));
+    let scratch = shared.config.path().join(format!("service-{name}"));
     std::fs::create_dir_all(&scratch)
         .with_context(|| format!("could not create {}", scratch.display()))?;
-    let slot = BuildSlot { scratch: &scratch, builder: Some(chosen) };
+    let slot = BuildSlot {
+        scratch: &scratch,
+        builder: Some(shared.builder),
+        held_back: Some(shared.held_back),
+    };
     let pushed = build_and_push(run, build, outside, slot, log)
         .await
-        .with_context(|| format!("service `{name}`"))?;
-    tag(run, build, outside, pushed, log).await.with_context(|| format!("service `{name}`"))?;
+        .with_context(|| format!("service `{name}`: nothing was tagged"))?;
+    let pushed_as = match &pushed.digest {
+        Some(digest) => format!("pushed untagged as {}", build.image().with_digest(digest)),
+        None => format!("not pushed ({})", build.push_reason()),
+    };
     log.info(&format!(
-        "service `{name}`: built for {} and pushed as {}",
-        crate::platform::join(build.platforms()),
-        wanted.reference
+        "service `{name}`: built for {}, {pushed_as}",
+        crate::platform::join(build.platforms())
     ));
-    Ok(wanted.clone())
+    Ok(pushed)
 }
 
 /// Checks, builder and QEMU; the build (BuildKit pushes it to the first
@@ -273,14 +342,12 @@ async fn build_and_push(
     let (rewrites, held_back, ChosenBuilder { builder, why }) = tokio::try_join!(
         preflight::phase::run(run, build, &outside.registry, &emulated, log),
         // A build that pushes nothing needs no registry of its images; a
-        // bundle's service had its registry checked before any build.
+        // service had its registries checked before any build.
         async {
-            match (build.pushes(), build.service()) {
+            match (build.pushes(), slot.held_back) {
                 (false, _) => Ok(Vec::new()),
+                (true, Some(held_back)) => Ok(held_back.to_vec()),
                 (true, None) => publish::check_registries(run, build, &outside.registry, log).await,
-                (true, Some(_)) => {
-                    publish::held_back_tags(run, build, &outside.registry, log).await
-                }
             }
         },
         async {
@@ -462,9 +529,16 @@ async fn tag(
     pushed: Pushed,
     log: &Log,
 ) -> Result<Report> {
+    if let Some(digest) = &pushed.digest {
+        publish::versions_before_tagging(run, build, &outside.registry, digest, log).await?;
+    }
+    set_tags(build, outside, pushed, log).await
+}
+
+/// Every tag of every image of `build`, pointed at the pushed index.
+async fn set_tags(build: &Build, outside: &Outside<'_>, pushed: Pushed, log: &Log) -> Result<Report> {
     let Pushed { mut report, digest } = pushed;
     let Some(digest) = digest else { return Ok(report) };
-    publish::versions_before_tagging(run, build, &outside.registry, &digest, log).await?;
     let root = outside.registry.raw_manifest(build.image(), digest.as_str()).await?;
     let held: &[HeldBack] = &report.held_back;
     let descriptor = root.descriptor();

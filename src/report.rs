@@ -29,6 +29,15 @@ pub struct Report {
     pub(crate) attestations: Vec<Attestation>,
     /// `mode: bundle`: the file written and its summary.
     pub(crate) bundle: Option<BundleReport>,
+    /// A deployment: each service's report, in the plan's order.
+    pub(crate) services: Vec<ServiceReport>,
+}
+
+/// What one service of a deployment produced.
+#[derive(Debug, Clone)]
+pub(crate) struct ServiceReport {
+    pub(crate) service: String,
+    pub(crate) report: Report,
 }
 
 /// One platform's smoke-test result.

@@ -1,5 +1,8 @@
 //! The job summary and the step outputs, rendered from a finished run as
-//! pure functions.
+//! pure functions: for one image here, for a deployment's services in
+//! `deployment`.
+
+mod deployment;
 
 use std::collections::BTreeMap;
 
@@ -49,7 +52,38 @@ pub fn outputs(plan: &Plan, report: &Report) -> Vec<(String, String)> {
             ("bundle-files".into(), files.join("\n")),
         ];
     }
+    if !report.services.is_empty() {
+        return deployment::outputs(plan, report);
+    }
     build_outputs(plan.build(), report)
+}
+
+/// The tag names a build set: none when it pushed no tag.
+fn tag_names_set<'a>(build: &'a Build, report: &'a Report) -> Vec<&'a str> {
+    if report.pushed_references.is_empty() {
+        Vec::new()
+    } else {
+        build.tag_names(&report.held_back)
+    }
+}
+
+/// What one image's `json` output holds.
+fn build_json(build: &Build, report: &Report) -> serde_json::Value {
+    let meta = build.meta();
+    let digest = report.digest.as_ref().map(Digest::to_string).unwrap_or_default();
+    let image = report.digest.as_ref().map(|d| build.image().with_digest(d)).unwrap_or_default();
+    serde_json::json!({
+        "digest": digest,
+        "imageid": image_id(&report.metadata, report.digest.as_ref().map(Digest::as_str)),
+        "image": image,
+        "tags": report.pushed_references,
+        "tag-names": tag_names_set(build, report),
+        "platforms": report.platform_images.iter().map(|i| (i.platform.to_string(), i.digest.clone())).collect::<BTreeMap<_, _>>(),
+        "version": meta.version,
+        "labels": meta.labels,
+        "annotations": crate::meta::annotation_args(&meta.annotations),
+        "held_back": report.held_back.iter().map(|h| serde_json::json!({"tag": h.tag, "reason": h.reason})).collect::<Vec<_>>(),
+    })
 }
 
 /// The outputs of a run that made one image.
@@ -61,25 +95,10 @@ fn build_outputs(build: &Build, report: &Report) -> Vec<(String, String)> {
         None => String::new(),
     };
     let annotations: Vec<String> = crate::meta::annotation_args(&meta.annotations);
-    let tag_names: Vec<&str> = if report.pushed_references.is_empty() {
-        Vec::new()
-    } else {
-        build.tag_names(&report.held_back)
-    };
+    let tag_names = tag_names_set(build, report);
     let separators = &meta.separators;
     let imageid = image_id(&report.metadata, report.digest.as_ref().map(Digest::as_str));
-    let json = serde_json::json!({
-        "digest": digest,
-        "imageid": imageid,
-        "image": image,
-        "tags": report.pushed_references,
-        "tag-names": tag_names,
-        "platforms": report.platform_images.iter().map(|i| (i.platform.to_string(), i.digest.clone())).collect::<BTreeMap<_, _>>(),
-        "version": meta.version,
-        "labels": meta.labels,
-        "annotations": annotations,
-        "held_back": report.held_back.iter().map(|h| serde_json::json!({"tag": h.tag, "reason": h.reason})).collect::<Vec<_>>(),
-    });
+    let json = build_json(build, report);
     vec![
         ("digest".into(), digest),
         ("imageid".into(), imageid),
@@ -125,6 +144,9 @@ pub fn render_failure(error: &anyhow::Error) -> String {
 /// The log's last line: what was pushed, or why nothing was (none for a
 /// bundle, whose summary says what it wrote).
 pub fn closing_line(plan: &Plan, report: &Report) -> Option<String> {
+    if !report.services.is_empty() {
+        return Some(deployment::closing_line(plan, report));
+    }
     let build = plan.builds().first().filter(|_| report.bundle.is_none())?;
     Some(match &report.digest {
         Some(digest) => format!("pushed {}", build.image().with_digest(digest)),
@@ -136,6 +158,9 @@ pub fn closing_line(plan: &Plan, report: &Report) -> Option<String> {
 pub fn render(plan: &Plan, report: &Report) -> String {
     if let Some(bundle) = &report.bundle {
         return bundle.summary.clone();
+    }
+    if !report.services.is_empty() {
+        return deployment::render(plan, report);
     }
     let build = plan.build();
     let mut md = match &report.digest {
