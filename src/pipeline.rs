@@ -28,9 +28,7 @@ use crate::digest::Digest;
 use crate::docker::Daemon;
 use crate::emulation;
 use crate::log::Log;
-use crate::plan::{
-    Build, Builder, HeldBack, Mode, Plan, PushRoute, RunSettings, STAGING_TAG,
-};
+use crate::plan::{Build, Builder, HeldBack, Mode, Plan, PushRoute, RunSettings, STAGING_TAG};
 use crate::platform::Platform;
 use crate::registry::Registry;
 use crate::registry::layout::Layout;
@@ -114,7 +112,8 @@ async fn run(
     let work = async {
         match settings.mode() {
             Mode::Build if plan.build().service().is_some() => {
-                let pushed = build_services(settings, plan.builds(), &outside, &config, log).await?;
+                let pushed =
+                    build_services(settings, plan.builds(), &outside, &config, log).await?;
                 tag_services(settings, plan.builds(), &outside, pushed, log).await
             }
             Mode::Build => {
@@ -536,7 +535,12 @@ async fn tag(
 }
 
 /// Every tag of every image of `build`, pointed at the pushed index.
-async fn set_tags(build: &Build, outside: &Outside<'_>, pushed: Pushed, log: &Log) -> Result<Report> {
+async fn set_tags(
+    build: &Build,
+    outside: &Outside<'_>,
+    pushed: Pushed,
+    log: &Log,
+) -> Result<Report> {
     let Pushed { mut report, digest } = pushed;
     let Some(digest) = digest else { return Ok(report) };
     let root = outside.registry.raw_manifest(build.image(), digest.as_str()).await?;

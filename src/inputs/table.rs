@@ -384,7 +384,6 @@ pub const INPUTS: &[InputDef] = &[
         "",
         TEXT,
         "A Compose file. With `mode: build`, a deployment: every service with `build:` (`context`, `dockerfile`, `args` with `${VAR:-default}` from the environment, `target`, `platforms`) is built for its own `platform:`/`build: platforms:` or `platforms`, pushed to every `images` line, verified, and tagged with the same tags; no service is tagged unless every one was built and verified. For `mode: bundle`: its services' `image:` and `platform:` are bundled, after the references in `images`; services with `build:` are built for `platforms`, pushed, then bundled.",
-
     ),
     input(
         Group::Bundle,

@@ -501,7 +501,11 @@ mod tests {
                 }),
             ),
             ("c.yaml", "build:", Err("compose-file: service `app` has `build:` with no context")),
-            ("c.yaml", "build: ''", Err("compose-file: service `app` has `build:` with no context")),
+            (
+                "c.yaml",
+                "build: ''",
+                Err("compose-file: service `app` has `build:` with no context"),
+            ),
             (
                 "c.yaml",
                 "build:\n      context: ''\n",

@@ -36,12 +36,13 @@ pub(super) fn from_inputs(raw: &RawInputs) -> Result<Vec<DeployedService>> {
         }
     }
     let services = super::bundle::compose_services(raw)?;
-    let image_lines: Vec<String> = crate::meta::parse_images(raw.text("images").unwrap_or_default())
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .into_iter()
-        .filter(|i| i.enable)
-        .map(|i| i.name)
-        .collect();
+    let image_lines: Vec<String> =
+        crate::meta::parse_images(raw.text("images").unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .into_iter()
+            .filter(|i| i.enable)
+            .map(|i| i.name)
+            .collect();
     resolve(services, &raw.list("services"), &image_lines)
 }
 
@@ -81,8 +82,7 @@ pub(super) fn resolve(
             .iter()
             .map(|line| service_image(line, &service.name, &name))
             .collect::<Result<Vec<_>>>()?;
-        if let Some(other) = deployed.iter().find(|d| d.images.iter().any(|i| images.contains(i)))
-        {
+        if let Some(other) = deployed.iter().find(|d| d.images.iter().any(|i| images.contains(i))) {
             let shared = images.iter().find(|i| other.images.contains(i)).expect("found above");
             bail!(
                 "compose-file: services `{}` and `{}` would both be pushed to {}; give one of them another `image:` name, or use {{{{service}}}} in `images`",
@@ -192,7 +192,11 @@ mod tests {
         let deployed = resolve(
             services,
             &[],
-            &lines(&["docker.io/openim", "ghcr.io/openimsdk/", "172.17.0.1:5000/x/{{service}}-img"]),
+            &lines(&[
+                "docker.io/openim",
+                "ghcr.io/openimsdk/",
+                "172.17.0.1:5000/x/{{service}}-img",
+            ]),
         )
         .unwrap();
         assert_eq!(
@@ -235,16 +239,16 @@ mod tests {
 
     #[test]
     fn services_chooses_which_are_built() {
-        let all = || {
-            vec![service("a", None, true), service("b", None, true), service("db", None, false)]
-        };
+        let all =
+            || vec![service("a", None, true), service("b", None, true), service("db", None, false)];
         let chosen = resolve(all(), &lines(&["b"]), &lines(&["ghcr.io/acme"])).unwrap();
         assert_eq!(names(&chosen), vec![("b".to_string(), vec!["ghcr.io/acme/b".to_string()])]);
     }
 
     #[test]
     fn mistakes_are_named_before_any_build() {
-        let cases: &[(Vec<ComposeService>, &[&str], &[&str], &str)] = &[
+        type Case<'a> = (Vec<ComposeService>, &'a [&'a str], &'a [&'a str], &'a str);
+        let cases: &[Case] = &[
             (
                 vec![service("a", None, true)],
                 &["nope"],
@@ -289,8 +293,7 @@ mod tests {
             ),
         ];
         for (services, wanted, image_lines, start) in cases {
-            let error =
-                resolve(services.clone(), &lines(wanted), &lines(image_lines)).unwrap_err();
+            let error = resolve(services.clone(), &lines(wanted), &lines(image_lines)).unwrap_err();
             assert!(format!("{error:#}").starts_with(start), "{start}\n{error:#}");
         }
     }

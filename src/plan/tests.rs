@@ -459,7 +459,10 @@ fn deployment_plan(pairs: &[(&str, &str)]) -> Result<Plan> {
 fn a_deployment_is_one_build_per_service_with_the_same_tags() {
     let plan = deployment_plan(&[]).unwrap();
     let builds = plan.builds();
-    assert_eq!(builds.iter().map(|b| b.service()).collect::<Vec<_>>(), [Some("openim-api"), Some("push")]);
+    assert_eq!(
+        builds.iter().map(|b| b.service()).collect::<Vec<_>>(),
+        [Some("openim-api"), Some("push")]
+    );
     assert_eq!(
         builds[0].references(&[]),
         [
@@ -491,9 +494,15 @@ fn a_deployment_is_one_build_per_service_with_the_same_tags() {
 #[test]
 fn a_deployments_mistakes_are_named_before_any_work() {
     let cases: &[(&[(&str, &str)], &str)] = &[
-        (&[("file", "Dockerfile")], "file: a deployment builds each service from its Compose `build:`"),
+        (
+            &[("file", "Dockerfile")],
+            "file: a deployment builds each service from its Compose `build:`",
+        ),
         (&[("context", "app")], "context: a deployment builds each service"),
-        (&[("mode", "digest"), ("platforms", "linux/amd64")], "compose-file: works with `mode: build`"),
+        (
+            &[("mode", "digest"), ("platforms", "linux/amd64")],
+            "compose-file: works with `mode: build`",
+        ),
         (&[("call", "check")], "call: `check` checks one Dockerfile"),
         (&[("services", "redis")], "services: `redis` has no `build:`"),
         (&[("services", "web")], "services: `web` is not a service of the Compose file"),

@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 
 use super::{build_json, human_size, tag_names_set};
-use crate::digest::Digest;
 use crate::plan::{Build, Plan};
 use crate::report::{Report, ServiceReport};
 
@@ -123,7 +122,9 @@ pub(super) fn render(plan: &Plan, report: &Report) -> String {
     for (build, service) in &services {
         let name = build.service().unwrap_or_default();
         let where_to: Vec<String> = match &service.digest {
-            Some(digest) => build.images().iter().map(|i| format!("`{}`", i.with_digest(digest))).collect(),
+            Some(digest) => {
+                build.images().iter().map(|i| format!("`{}`", i.with_digest(digest))).collect()
+            }
             None => vec![format!("not pushed ({})", build.push_reason())],
         };
         md.push_str(&format!("- `{name}`: {}\n", where_to.join(", ")));
@@ -174,16 +175,11 @@ fn needs_a_look(services: &[(&Build, &Report)]) -> String {
     if md.is_empty() { md } else { format!("\n**Needs a look**\n\n{md}") }
 }
 
-/// The digest a deployment's single service was pushed as, for tests.
-#[cfg(test)]
-fn only_digest(report: &Report) -> Option<&Digest> {
-    report.services.first().and_then(|s| s.report.digest.as_ref())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::buildx::progress::PlatformTime;
+    use crate::digest::Digest;
     use crate::platform::Platform;
     use crate::registry::PlatformImage;
 
@@ -248,7 +244,10 @@ mod tests {
         assert_eq!(entries[1]["digest"], format!("sha256:{}", "b".repeat(64)));
         assert_eq!(
             entries[1]["images"],
-            serde_json::json!(["registry.example.com:5000/acme/push", "registry.example.com:5001/acme/push"])
+            serde_json::json!([
+                "registry.example.com:5000/acme/push",
+                "registry.example.com:5001/acme/push"
+            ])
         );
         assert_eq!(entries[0]["tags"].as_array().unwrap().len(), 4);
         assert_eq!(json["tag-names"], serde_json::json!(["1.0", "stable"]));
@@ -264,7 +263,10 @@ mod tests {
         assert!(md.contains("| `api` | `linux/amd64` | `sha256:eeee"), "{md}");
         assert!(md.contains("**Tags**, on every service: `1.0`, `stable`"), "{md}");
         assert!(
-            md.contains(&format!("- `push`: `registry.example.com:5000/acme/push@sha256:{}`", "b".repeat(64))),
+            md.contains(&format!(
+                "- `push`: `registry.example.com:5000/acme/push@sha256:{}`",
+                "b".repeat(64)
+            )),
             "{md}"
         );
         assert_eq!(
@@ -282,7 +284,7 @@ mod tests {
         let plan = deployment("services:\n  api:\n    build: .\n  db:\n    image: redis\n");
         let report = Report { services: vec![pushed(&plan, "api", 'c')], ..Report::default() };
         let outputs: BTreeMap<String, String> = outputs(&plan, &report).into_iter().collect();
-        assert_eq!(Some(&outputs["digest"]).map(String::as_str), only_digest(&report).map(Digest::as_str));
+        assert_eq!(outputs["digest"], format!("sha256:{}", "c".repeat(64)));
         assert_eq!(
             outputs["image"],
             format!("registry.example.com:5000/acme/api@sha256:{}", "c".repeat(64))

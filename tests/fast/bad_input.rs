@@ -5,7 +5,10 @@
 use crate::common::{BINARY, workspace};
 
 fn run(inputs: &[(&str, &str)]) -> (bool, String) {
-    let dir = workspace("FROM scratch\n");
+    run_in(&workspace("FROM scratch\n"), inputs)
+}
+
+fn run_in(dir: &tempfile::TempDir, inputs: &[(&str, &str)]) -> (bool, String) {
     let mut command = std::process::Command::new(BINARY);
     command
         .current_dir(dir.path())
@@ -135,5 +138,71 @@ fn each_mistake_is_named_before_any_work() {
         );
         let shown: Vec<&str> = stdout.lines().filter(|l| !l.starts_with("::add-mask::")).collect();
         assert!(!shown.join("\n").contains("hunter-"), "a secret leaked: {stdout}");
+    }
+}
+
+/// A deployment's mistakes (`compose-file` with `mode: build`) are each one
+/// line naming the service, before any build.
+#[test]
+fn each_deployment_mistake_names_the_service_before_any_work() {
+    let dir = workspace("FROM scratch\n");
+    std::fs::create_dir(dir.path().join("api")).unwrap();
+    std::fs::write(dir.path().join("api/Dockerfile"), "FROM scratch\n").unwrap();
+    let files: &[(&str, &str)] = &[
+        ("good.yaml", "services:\n  api:\n    build: api\n  db:\n    image: redis:7\n"),
+        ("nodockerfile.yaml", "services:\n  api:\n    build: api\n  web:\n    image: web\n    build:\n      context: .\n      dockerfile: web.Dockerfile\n"),
+        ("nocontext.yaml", "services:\n  api:\n    build:\n"),
+        ("nocontextdir.yaml", "services:\n  api:\n    build: missing\n"),
+        ("same.yaml", "services:\n  api:\n    build: api\n    image: app\n  web:\n    build: .\n    image: x/app:2\n"),
+        ("badname.yaml", "services:\n  api:\n    build: api\n    image: \"Bad Name\"\n"),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let prefix = ("images", "127.0.0.1:5999/acme");
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[prefix, ("compose-file", "good.yaml"), ("services", "api,nope")],
+            "::error::services: `nope` is not a service of the Compose file (it has `api`, `db`)",
+        ),
+        (
+            &[prefix, ("compose-file", "good.yaml"), ("services", "db")],
+            "::error::services: `db` has no `build:`",
+        ),
+        (
+            &[prefix, ("compose-file", "nodockerfile.yaml")],
+            "::error::compose-file: service `web`: there is no Dockerfile at `web.Dockerfile`",
+        ),
+        (
+            &[prefix, ("compose-file", "nocontext.yaml")],
+            "::error::compose-file: service `api` has `build:` with no context",
+        ),
+        (
+            &[prefix, ("compose-file", "nocontextdir.yaml")],
+            "::error::compose-file: service `api`: the build context `missing` is not a directory",
+        ),
+        (
+            &[prefix, ("compose-file", "same.yaml")],
+            "::error::compose-file: services `api` and `web` would both be pushed to 127.0.0.1:5999/acme/app",
+        ),
+        (
+            &[prefix, ("compose-file", "badname.yaml")],
+            "::error::compose-file: service `api` would be pushed as `127.0.0.1:5999/acme/Bad Name`",
+        ),
+        (
+            &[prefix, ("compose-file", "good.yaml"), ("mode", "digest")],
+            "::error::compose-file: works with `mode: build`",
+        ),
+    ];
+    for (inputs, expected) in cases {
+        let (success, stdout) = run_in(&dir, inputs);
+        assert!(!success, "{inputs:?} succeeded");
+        let errors: Vec<&str> = stdout.lines().filter(|l| l.starts_with("::error")).collect();
+        assert_eq!(errors.len(), 1, "{inputs:?}: {stdout}");
+        assert!(
+            errors[0].starts_with(expected),
+            "{inputs:?}: expected `{expected}…`, got `{}`",
+            errors[0]
+        );
     }
 }

@@ -20,4 +20,5 @@ mod native_runners;
 mod qemu;
 mod release;
 mod release_notes;
+mod services;
 mod verify;

@@ -1,0 +1,6 @@
+// The api service of the example deployment.
+package main
+
+import "example.com/chat/internal/service"
+
+func main() { service.Run("chat-api") }
