@@ -136,7 +136,10 @@ impl Plan {
         };
         let export = mode::export(raw, github)?;
         let load = raw.bool("load")?;
-        let release_notes = mode::release_notes(raw, github, &mut warnings)?;
+        let mut release_notes = mode::release_notes(raw, github, &mut warnings)?;
+        if deployment.is_some() && release_notes.take().is_some() {
+            warnings.push("release-notes: the release notes name one image, and a deployment pushes one per service; none is added (the job summary and the `json` output list every service)".into());
+        }
         warnings.extend(tags.meta().warnings.iter().cloned());
 
         let builds = match (asked.mode.work(), deployment) {
