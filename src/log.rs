@@ -16,6 +16,11 @@ use crate::runner::command::{
 /// being written; any line of our own closes it first.
 static UNTRUSTED_REGION: Mutex<Option<String>> = Mutex::new(None);
 
+/// The annotations (warnings and errors included) written so far: each is
+/// written once, so a deployment's services built from one Dockerfile
+/// annotate each of its lines once.
+static ANNOTATED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
 /// An open log group: closed when dropped.
 #[must_use = "the group closes when this is dropped"]
 pub struct Group<'a> {
@@ -141,6 +146,14 @@ impl Log {
     }
 
     pub fn annotation(&self, annotation: Annotation) {
+        let command = annotation.to_command();
+        {
+            let mut annotated = ANNOTATED.lock().unwrap_or_else(PoisonError::into_inner);
+            if annotated.contains(&command) {
+                return;
+            }
+            annotated.push(command);
+        }
         if self.in_workflow {
             self.line(&annotation.to_command());
         } else {

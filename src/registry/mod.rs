@@ -7,6 +7,7 @@ pub(crate) mod layout;
 pub(crate) mod push;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
@@ -24,6 +25,9 @@ use crate::retry::{REGISTRY_POLICY, registry_transience, retry};
 /// How long one registry request may take before it counts as unreachable.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// One base image's platforms, read by the first build that asks.
+type PlatformsOnce = tokio::sync::OnceCell<Vec<Platform>>;
+
 pub(crate) struct Registry {
     client: Client,
     /// The logins, by registry; a password is exposed only to the client.
@@ -31,6 +35,9 @@ pub(crate) struct Registry {
     /// Images whose push access was checked: the client holds their
     /// authorization (and renews it when it expires).
     push_authorized: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The platforms of each base image read so far: a deployment's services
+    /// that share a base ask its registry once.
+    base_platforms: std::sync::Mutex<std::collections::HashMap<String, Arc<PlatformsOnce>>>,
 }
 
 /// One platform's image in a pushed index.
@@ -160,6 +167,7 @@ impl Registry {
             client: Client::new(config),
             credentials: credentials.clone(),
             push_authorized: Default::default(),
+            base_platforms: Default::default(),
         }
     }
 
@@ -420,7 +428,18 @@ impl Registry {
 
     /// The platforms an image offers: its index's entries, or for a
     /// single-platform image, what its config declares.
+    /// The platforms `reference_text` offers (an index's, or a single
+    /// image's config's), read once per run.
     pub(crate) async fn platforms_of(&self, reference_text: &str) -> Result<Vec<Platform>> {
+        let once = {
+            let mut known =
+                self.base_platforms.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            known.entry(reference_text.to_string()).or_default().clone()
+        };
+        once.get_or_try_init(|| self.read_platforms(reference_text)).await.cloned()
+    }
+
+    async fn read_platforms(&self, reference_text: &str) -> Result<Vec<Platform>> {
         let reference = crate::reference::parse(reference_text)?;
         let auth = self.auth(&canonical_registry(reference.registry()));
         let (manifest, _) = retry(&format!("reading {reference_text}"), REGISTRY_POLICY, registry_transience, || {

@@ -150,10 +150,16 @@ fn each_deployment_mistake_names_the_service_before_any_work() {
     std::fs::write(dir.path().join("api/Dockerfile"), "FROM scratch\n").unwrap();
     let files: &[(&str, &str)] = &[
         ("good.yaml", "services:\n  api:\n    build: api\n  db:\n    image: redis:7\n"),
-        ("nodockerfile.yaml", "services:\n  api:\n    build: api\n  web:\n    image: web\n    build:\n      context: .\n      dockerfile: web.Dockerfile\n"),
+        (
+            "nodockerfile.yaml",
+            "services:\n  api:\n    build: api\n  web:\n    image: web\n    build:\n      context: .\n      dockerfile: web.Dockerfile\n",
+        ),
         ("nocontext.yaml", "services:\n  api:\n    build:\n"),
         ("nocontextdir.yaml", "services:\n  api:\n    build: missing\n"),
-        ("same.yaml", "services:\n  api:\n    build: api\n    image: app\n  web:\n    build: .\n    image: x/app:2\n"),
+        (
+            "same.yaml",
+            "services:\n  api:\n    build: api\n    image: app\n  web:\n    build: .\n    image: x/app:2\n",
+        ),
         ("badname.yaml", "services:\n  api:\n    build: api\n    image: \"Bad Name\"\n"),
     ];
     for (name, text) in files {

@@ -65,7 +65,8 @@ fn release_run(dir: &Path, inputs: &[(&str, &str)]) -> Run {
     });
     let event_path = dir.join("event.json");
     std::fs::write(&event_path, event.to_string()).unwrap();
-    let mut all = vec![("registry-auth", auth.as_str()), ("insecure-registries", insecure.as_str())];
+    let mut all =
+        vec![("registry-auth", auth.as_str()), ("insecure-registries", insecure.as_str())];
     all.extend_from_slice(inputs);
     let github = [
         ("GITHUB_EVENT_NAME", "release"),
