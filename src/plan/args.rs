@@ -195,9 +195,7 @@ impl Plan {
                 text.push_str(&format!("  {}\n", image.reference));
             }
         }
-        if self.builds().is_empty() {
-            text.push_str(&logins(self.run()));
-        }
+        text.push_str(&logins(self.run()));
         text
     }
 }
@@ -227,7 +225,6 @@ impl Build {
         for (key, value) in &self.meta().labels {
             text.push_str(&format!("  {key}={value}\n"));
         }
-        text.push_str(&logins(run));
         let args = self.buildx_build_args(
             run,
             &Builder::Daemon,
