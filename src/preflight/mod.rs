@@ -51,6 +51,8 @@ pub enum DockerfileError {
     ArgWithoutName { line: u32 },
     #[error("Dockerfile line {line}: the heredoc <<{delimiter} has no closing `{delimiter}` line")]
     UnterminatedHeredoc { line: u32, delimiter: String },
+    #[error("Dockerfile line {line}: the `{key}` parser directive is given twice; keep one")]
+    RepeatedDirective { line: u32, key: String },
     #[error("Dockerfile line {line}: the escape directive takes `\\` or `` ` ``, not `{value}`")]
     BadEscape { line: u32, value: String },
     #[error(
