@@ -54,14 +54,14 @@ fn read(build: &Build, file: &str) -> Result<(super::Dockerfile, Vec<super::Reso
     };
     let dockerfile = super::parse_dockerfile(&text).map_err(described)?;
     let build_args: HashMap<String, String> = build.source().build_args.iter().cloned().collect();
-    let stages = super::resolve(&dockerfile, &build_args, build.source().target.as_deref())
-        .map_err(described)?;
+    let target = build.source().target.as_deref();
+    let stages =
+        super::resolve(&dockerfile, &build_args, target, build.platforms()).map_err(described)?;
     Ok((dockerfile, stages))
 }
 
-/// The lints as warnings on the Dockerfile's lines (and a warning for each
-/// base this check cannot read); returns the FROM lines that got a
-/// cross-compiling rewrite.
+/// The lints as warnings on the Dockerfile's lines; returns the FROM lines
+/// that got a cross-compiling rewrite.
 fn lint(
     dockerfile: &super::Dockerfile,
     stages: &[super::ResolvedStage],
@@ -70,14 +70,6 @@ fn lint(
     file: &str,
     log: &Log,
 ) -> Vec<u32> {
-    for stage in stages {
-        if let super::BaseRef::Unreadable(text) = &stage.base {
-            log.warning(&format!(
-                "preflight: `FROM {text}` (Dockerfile line {}) uses a substitution this check does not read; that base's platforms are not checked",
-                stage.from_line
-            ));
-        }
-    }
     let findings = super::lint(dockerfile, stages, emulated, platforms);
     let rewrites: Vec<u32> = findings.iter().filter(|f| f.is_rewrite()).map(|f| f.line).collect();
     for finding in findings {

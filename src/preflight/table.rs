@@ -21,7 +21,8 @@ pub(crate) struct BaseAvailability {
 /// The platforms a stage's base must offer.
 fn needs_for(stage: &ResolvedStage, requested: &[Platform], build: &Platform) -> Vec<Platform> {
     match &stage.runs_on {
-        StagePlatform::Target => requested.to_vec(),
+        StagePlatform::Target if stage.targets.is_empty() => requested.to_vec(),
+        StagePlatform::Target => stage.targets.clone(),
         StagePlatform::Build => vec![build.clone()],
         StagePlatform::Fixed(platform) => vec![platform.clone()],
     }
@@ -38,12 +39,28 @@ pub(crate) fn bases_to_check(
     let mut bases = Vec::new();
     for stage in stages {
         let needs = needs_for(stage, requested, build);
-        let base = match &stage.base {
-            BaseRef::External(image) => Some((stage.from_line, image.clone())),
-            BaseRef::Stage(_) | BaseRef::Scratch | BaseRef::Unreadable(_) => None,
-        };
-        for (line, image) in base.into_iter().chain(stage.extra_images.iter().cloned()) {
-            bases.push(BaseAvailability { image, line, needs: needs.clone(), offers: Vec::new() });
+        let mut pulled: Vec<(u32, String, Vec<Platform>)> = Vec::new();
+        match &stage.base {
+            BaseRef::External(image) => {
+                pulled.push((stage.from_line, image.clone(), needs.clone()))
+            }
+            BaseRef::PerPlatform(list) => {
+                for (platform, base) in list.iter().filter(|(p, _)| needs.contains(p)) {
+                    let BaseRef::External(image) = base else { continue };
+                    match pulled.iter_mut().find(|(_, i, _)| i == image) {
+                        Some((_, _, needed)) => needed.push(platform.clone()),
+                        None => {
+                            pulled.push((stage.from_line, image.clone(), vec![platform.clone()]))
+                        }
+                    }
+                }
+            }
+            BaseRef::Stage(_) | BaseRef::Scratch => {}
+        }
+        let extra =
+            stage.extra_images.iter().map(|(line, image)| (*line, image.clone(), needs.clone()));
+        for (line, image, needs) in pulled.into_iter().chain(extra) {
+            bases.push(BaseAvailability { image, line, needs, offers: Vec::new() });
         }
     }
     bases
@@ -290,7 +307,7 @@ COPY --from=arm /bin/busybox /bin/
 COPY --from=ghcr.io/o/tool:1 /tool /tool
 ";
         let df = parse_dockerfile(text).unwrap();
-        let stages = resolve(&df, &HashMap::new(), None).unwrap();
+        let stages = resolve(&df, &HashMap::new(), None, &[]).unwrap();
         let requested = platforms("linux/amd64,linux/arm64");
         let build = platforms("linux/amd64")[0].clone();
         let needs: Vec<Vec<Platform>> =

@@ -361,7 +361,7 @@ proptest! {
             let platforms = crate::platform::Platform::parse_list("linux/amd64,linux/arm64").unwrap();
             let args = std::collections::HashMap::from([("A".to_string(), String::new())]);
             for target in [None, Some("b")] {
-                if let Ok(stages) = super::super::resolve(&df, &args, target) {
+                if let Ok(stages) = super::super::resolve(&df, &args, target, &[]) {
                     let _ = super::super::lint(&df, &stages, &platforms[1..], &platforms);
                 }
             }

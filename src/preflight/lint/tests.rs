@@ -11,7 +11,7 @@ fn platforms(list: &str) -> Vec<Platform> {
 /// (line, title) of each finding.
 fn check(text: &str, emulated: &str, requested: &str) -> Vec<(u32, &'static str)> {
     let df = parse_dockerfile(text).unwrap();
-    let stages = resolve(&df, &HashMap::new(), None).unwrap();
+    let stages = resolve(&df, &HashMap::new(), None, &[]).unwrap();
     lint(&df, &stages, &platforms(emulated), &platforms(requested))
         .into_iter()
         .map(|f| {
@@ -226,7 +226,7 @@ fn messages_say_what_to_do() {
     let text =
         "FROM alpine\nRUN curl -fsSL https://x/t-linux-amd64.tar.gz | tar xz\nRUN make all\n";
     let df = parse_dockerfile(text).unwrap();
-    let stages = resolve(&df, &HashMap::new(), None).unwrap();
+    let stages = resolve(&df, &HashMap::new(), None, &[]).unwrap();
     let findings = lint(
         &df,
         &stages,
