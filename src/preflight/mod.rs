@@ -15,6 +15,7 @@
 //! * [`bases_to_check`], [`missing`], [`render_table`] and [`advice`] say
 //!   which base images lack which platforms.
 
+mod arch;
 mod dockerfile;
 mod lint;
 pub(crate) mod phase;
