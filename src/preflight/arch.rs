@@ -1,5 +1,5 @@
 //! The hard-coded-architecture lint: in a stage built for several
-//! platforms, a URL or path in RUN or ADD that names one architecture
+//! platforms, a URL or path in RUN, ADD or COPY that names one architecture
 //! (`tool-linux-amd64.tar.gz`, `node-v20-linux-x64.tar.xz`), directly or
 //! through a fixed ARG, ENV or shell variable (`ARG S6_ARCH=x86_64`).
 //!
@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 use super::dockerfile::{Instruction, Stage};
 use super::lint::{ARCH_TITLE, Finding};
+use super::words::split_words;
 use crate::platform::{self, Platform};
 
 /// Architecture words, longest spelling first, and the architecture (as
@@ -112,10 +113,10 @@ pub(crate) fn fixed_variables(
         if !matches!(instruction.keyword.as_str(), "ARG" | "ENV") {
             continue;
         }
-        for word in instruction.args().split_whitespace() {
+        for word in split_words(instruction.args(), '\\') {
             let (name, value) = match word.split_once('=') {
                 Some((name, value)) => (name, Some(value.trim_matches(['"', '\'']))),
-                None => (word, None),
+                None => (word.as_str(), None),
             };
             let value = value.map(str::to_string).or_else(|| {
                 let global = global.iter().find(|(n, _)| n == name)?;
@@ -196,13 +197,13 @@ fn chosen_ranges(text: &str, fixed: &HashMap<String, Fixed>) -> Vec<(usize, usiz
     let mut condition = false;
     for (k, word) in words.iter().enumerate() {
         let bare = word.text.trim_matches(['"', '\'']);
-        match word.text {
+        match word.text.trim_end_matches([')', ';']) {
             "case" => {
                 let subject = words.get(k + 1).map_or("", |w| w.text);
                 open.push((word.at, tests_arch(subject, fixed), true));
             }
-            "if" | "elif" | "while" => {
-                if word.text != "elif" {
+            keyword @ ("if" | "elif" | "while") => {
+                if keyword != "elif" {
                     open.push((word.at, false, false));
                 }
                 condition = true;
@@ -226,6 +227,7 @@ fn chosen_ranges(text: &str, fixed: &HashMap<String, Fixed>) -> Vec<(usize, usiz
                     ranges.push((word.at, list_end));
                 }
             }
+            "" => {}
             _ => {
                 let in_case = open.last().is_some_and(|(_, _, is_case)| *is_case);
                 let pattern = in_case && bare.ends_with(')');
@@ -237,20 +239,37 @@ fn chosen_ranges(text: &str, fixed: &HashMap<String, Fixed>) -> Vec<(usize, usiz
             }
         }
     }
+    // A choice left open (a script this scan misreads) reaches the end.
+    ranges.extend(
+        open.iter().filter(|(_, on_arch, _)| *on_arch).map(|(start, ..)| (*start, text.len())),
+    );
     ranges
 }
 
-fn is_token_separator(c: char) -> bool {
-    c.is_whitespace() || matches!(c, '\'' | '"' | ';' | '|' | '&' | '(' | ')' | '<' | '>' | '`')
+/// A sed or tr mapping between spellings (`s/x86_64/amd64/`, `y/…/…/`).
+fn is_mapping(token: &str) -> bool {
+    let mut chars = token.chars();
+    match (chars.next(), chars.next()) {
+        (Some('s' | 'y'), Some(delimiter)) if !delimiter.is_alphanumeric() => {
+            token.matches(delimiter).count() >= 3
+        }
+        _ => false,
+    }
 }
 
-/// The tokens of `text` (split at blanks, quotes and shell operators) with
-/// their offsets.
+/// The tokens of `text` with their offsets: split at blanks and quotes,
+/// and outside quotes at shell operators too (a quoted URL keeps its `&`).
 fn tokens(text: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
     let mut start = None;
+    let mut quote: Option<char> = None;
     for (at, c) in text.char_indices() {
-        if is_token_separator(c) {
+        let is_quote = c == '"' || c == '\'';
+        if is_quote && (quote.is_none() || quote == Some(c)) {
+            quote = if quote.is_some() { None } else { Some(c) };
+        }
+        let operator = matches!(c, ';' | '|' | '&' | '(' | ')' | '<' | '>' | '`');
+        if c.is_whitespace() || is_quote || (operator && quote.is_none()) {
             if let Some(s) = start.take() {
                 out.push((s, &text[s..at]));
             }
@@ -300,13 +319,19 @@ pub(crate) fn arch_finding(
     fixed: &HashMap<String, Fixed>,
 ) -> Option<Finding> {
     let text = instruction.args();
+    // A heredoc of COPY or ADD is file content, not a script.
+    let text = match instruction.keyword.as_str() {
+        "RUN" => text,
+        _ => text.lines().next().unwrap_or_default(),
+    };
     let mut fixed = fixed.clone();
     shell_assignments(text, &mut fixed, instruction.line);
     let chosen = chosen_ranges(text, &fixed);
     let tokens = tokens(text);
     let mut hits: Vec<(&str, Named)> = Vec::new();
     for (k, (at, token)) in tokens.iter().enumerate() {
-        if !(token.contains('/') || token.contains('.')) || token.starts_with("--platform") {
+        let looks_like_file = token.contains('/') || token.contains('.');
+        if !looks_like_file || token.starts_with("--platform") || is_mapping(token) {
             continue;
         }
         if chosen.iter().any(|(s, e)| s <= at && at < e) {
@@ -469,6 +494,18 @@ mod tests {
                 "FROM alpine AS base-amd64\nRUN wget https://e.x/t-x86_64.tgz\nFROM alpine AS base-arm64\nRUN wget https://e.x/t-aarch64.tgz\nFROM base-${TARGETARCH}\n",
             ),
             (
+                "a sed mapping between spellings",
+                "FROM debian\nRUN arch=$(uname -m | sed -e 's/x86_64/amd64/g' -e 's/aarch64/arm64/g') && curl -O https://e.x/t-linux-${arch}.tgz\n",
+            ),
+            (
+                "an if on the architecture around a nested $(if …) on something else",
+                "FROM debian\nRUN if [ \"$(dpkg --print-architecture)\" = \"amd64\" ]; then \\\n  U=$(if [ $V = latest ]; then echo \"https://e.x/?os=linux64\"; else echo \"https://e.x/$V/linux-x86_64/f.tar\"; fi); \\\n  else U=https://e.x/aarch64.tar; fi && wget $U\n",
+            ),
+            (
+                "COPY of a platform-named path and a heredoc's content",
+                "FROM alpine\nARG TARGETOS TARGETARCH\nCOPY bin/${TARGETOS}-${TARGETARCH}/app /app\nCOPY <<EOF /etc/arch.conf\nurl=https://e.x/x86_64/\nEOF\n",
+            ),
+            (
                 "package names and --platform are not downloads",
                 "FROM debian\nRUN apt-get install -y gcc-x86-64-linux-gnu libc6:amd64 && docker pull --platform=linux/amd64 x\n",
             ),
@@ -488,6 +525,11 @@ mod tests {
                 2,
             ),
             ("linux64", "FROM debian\nRUN wget https://e.x/chromedriver_linux64.zip\n", 2),
+            (
+                "x64 in a quoted query",
+                "FROM alpine\nRUN curl -o t.tgz -L \"https://e.x/dl?os=linux&arch=x64\"\n",
+                2,
+            ),
             ("x86-64", "FROM debian\nRUN wget https://e.x/tool-x86-64.tar.gz\n", 2),
             ("aarch_64", "FROM debian\nRUN wget https://e.x/protoc-linux-aarch_64.zip\n", 2),
             ("armhf", "FROM debian\nRUN wget https://e.x/t_armhf.deb\n", 2),
@@ -512,6 +554,16 @@ mod tests {
                 "a fixed shell variable",
                 "FROM alpine\nRUN ARCH=x86_64 && curl -O https://e.x/t-${ARCH}.tgz\n",
                 2,
+            ),
+            (
+                "COPY of a path named by a fixed ARG",
+                "ARG ARCH=\"amd64\"\nFROM busybox\nARG ARCH=\"amd64\"\nCOPY .build/linux-${ARCH}/app /bin/app\n",
+                4,
+            ),
+            (
+                "a fixed ENV among others, quoted with blanks",
+                "FROM debian\nENV A=\"x y\" \\\n  P_ARCH=\"amd64\" B=1\nRUN curl -O \"https://e.x/p_${P_ARCH}.deb\"\n",
+                4,
             ),
             (
                 "a case on something else does not excuse a download",

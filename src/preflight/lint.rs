@@ -74,7 +74,9 @@ pub fn lint(
         let mut rewritten = false;
         for instruction in &stage.instructions {
             let keyword = instruction.keyword.as_str();
-            if resolved.runs_on == StagePlatform::Target && matches!(keyword, "RUN" | "ADD") {
+            if resolved.runs_on == StagePlatform::Target
+                && matches!(keyword, "RUN" | "ADD" | "COPY")
+            {
                 let fixed = arch::fixed_variables(stage, instruction.line, &df.global_args);
                 findings.extend(arch::arch_finding(instruction, targets, &fixed));
             }
