@@ -28,7 +28,7 @@ pub use dockerfile::{Dockerfile, Instruction, Stage, parse_dockerfile};
 pub(crate) use lint::measured_under_qemu;
 pub use lint::{Finding, lint};
 pub use resolve::{BaseRef, ResolvedStage, StagePlatform, resolve};
-pub(crate) use table::{advice, bases_to_check, missing, render_table};
+pub(crate) use table::{advice, bases_to_check, missing, render_stages, render_table};
 
 use thiserror::Error;
 
