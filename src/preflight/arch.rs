@@ -231,10 +231,11 @@ fn chosen_ranges(text: &str, fixed: &HashMap<String, Fixed>) -> Vec<(usize, usiz
             _ => {
                 let in_case = open.last().is_some_and(|(_, _, is_case)| *is_case);
                 let pattern = in_case && bare.ends_with(')');
-                if (condition || pattern) && tests_arch(word.text, fixed) {
-                    if let Some(last) = open.last_mut() {
-                        last.1 = true;
-                    }
+                if (condition || pattern)
+                    && tests_arch(word.text, fixed)
+                    && let Some(last) = open.last_mut()
+                {
+                    last.1 = true;
                 }
             }
         }
@@ -381,6 +382,17 @@ fn shell_assignments(text: &str, fixed: &mut HashMap<String, Fixed>, line: u32) 
     }
 }
 
+/// How a download that spells amd64 as `word` likely spells amd64 and arm64.
+fn spellings(word: &str) -> (&'static str, &'static str) {
+    match word {
+        "x86_64" | "aarch64" => ("x86_64", "aarch64"),
+        "x86-64" => ("x86-64", "aarch64"),
+        "x64" => ("x64", "arm64"),
+        "aarch_64" => ("x86_64", "aarch_64"),
+        _ => ("amd64", "arm64"),
+    }
+}
+
 fn finding(line: u32, token: &str, named: &Named, more: usize, targets: &[Platform]) -> Finding {
     let (word, arch) = named.word_and_arch();
     let wrong: Vec<Platform> = targets.iter().filter(|p| p.arch != arch).cloned().collect();
@@ -404,8 +416,10 @@ fn finding(line: u32, token: &str, named: &Named, more: usize, targets: &[Platfo
                 format!(" through `{}` (line {})", fixed.set, fixed.line),
                 format!(
                     "Derive {name} from `$TARGETARCH` (declare `ARG TARGETARCH`, then e.g. \
-                     `case \"$TARGETARCH\" in amd64) {name}={word};; arm64) {name}=aarch64;; esac` \
-                     in the RUN)."
+                     `case \"$TARGETARCH\" in amd64) {name}={amd};; arm64) {name}={arm};; esac` \
+                     in the RUN).",
+                    amd = spellings(word).0,
+                    arm = spellings(word).1,
                 ),
             )
         }
@@ -593,6 +607,7 @@ mod tests {
             "`https://e.x/s6-overlay-${S6_ARCH}.tar.xz` names the architecture `x86_64` through `ARG S6_ARCH=x86_64` (line 2)",
             "built for linux/amd64,linux/arm64, so the linux/arm64 image",
             "Derive S6_ARCH from `$TARGETARCH`",
+            "amd64) S6_ARCH=x86_64;; arm64) S6_ARCH=aarch64;;",
         ] {
             assert!(message.contains(part), "{part} in {message}");
         }
