@@ -220,11 +220,7 @@ fn chosen_ranges(text: &str, fixed: &HashMap<String, Fixed>) -> Vec<(usize, usiz
                 let end = words[k..].iter().position(|w| matches!(w.text, "]" | "]]" | ";" | "\n"));
                 let tested = &words[k..k + end.unwrap_or(words.len() - k)];
                 if tested.iter().any(|w| tests_arch(w.text, fixed)) {
-                    let list_end = words[k..]
-                        .iter()
-                        .find(|w| matches!(w.text, ";" | "\n"))
-                        .map_or(text.len(), |w| w.at);
-                    ranges.push((word.at, list_end));
+                    ranges.push((word.at, list_end(text, word.at)));
                 }
             }
             "" => {}
@@ -240,10 +236,78 @@ fn chosen_ranges(text: &str, fixed: &HashMap<String, Fixed>) -> Vec<(usize, usiz
             }
         }
     }
+    ranges.extend(tested_lists(text, &words, fixed));
     // A choice left open (a script this scan misreads) reaches the end.
     ranges.extend(
         open.iter().filter(|(_, on_arch, _)| *on_arch).map(|(start, ..)| (*start, text.len())),
     );
+    ranges
+}
+
+/// Where the list of commands that starts at `from` ends: at the first `;`
+/// or newline outside quotes and parentheses, or at a `)` closing a group
+/// the list is in.
+fn list_end(text: &str, from: usize) -> usize {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    for (at, c) in text[from..].char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') if depth == 0 => return from + at,
+            (None, ')') => depth -= 1,
+            (None, ';' | '\n') if depth == 0 => return from + at,
+            _ => {}
+        }
+    }
+    text.len()
+}
+
+/// The rest of a list after a command that compares the architecture and
+/// is followed by `&&` or `||` (`uname -m | grep -q x86_64 && …`,
+/// `node -p "process.arch === 'arm64' …" || …`): the command reads the
+/// architecture and names one as a word of its own, and names no file
+/// after one.
+fn tested_lists(text: &str, words: &[Word], fixed: &HashMap<String, Fixed>) -> Vec<(usize, usize)> {
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    for k in 0..=words.len() {
+        let boundary = match words.get(k).map(|w| w.text) {
+            None | Some(";" | "\n") => Some(false),
+            Some("&") => Some(true),
+            Some("|") => (words.get(k + 1).map(|w| w.text) == Some("|")).then_some(true),
+            _ => None,
+        };
+        let Some(chained) = boundary else { continue };
+        let command = &words[start..k];
+        start = k + 1;
+        if !chained || command.is_empty() {
+            continue;
+        }
+        let reads = command.iter().any(|w| {
+            let t = w.text;
+            t.contains("uname")
+                || t.contains("--print-arch")
+                || t.contains("process.arch")
+                || references(t).iter().any(|n| is_arch_variable(n) && !fixed.contains_key(*n))
+        });
+        let compares = command.iter().any(|w| {
+            let bare = w.text.trim_matches(['"', '\'', ']', ')', ';']);
+            ARCH_WORDS.iter().any(|(word, _)| bare.eq_ignore_ascii_case(word))
+                || w.text
+                    .split(['\'', '"', ' '])
+                    .any(|t| ARCH_WORDS.iter().any(|(word, _)| t == *word))
+        });
+        let names_file = command
+            .iter()
+            .flat_map(|w| tokens(w.text))
+            .any(|(_, t)| (t.contains('/') || t.contains('.')) && arch_word(t).is_some());
+        if reads && compares && !names_file {
+            ranges.push((command[0].at, list_end(text, command[0].at)));
+        }
+    }
     ranges
 }
 
@@ -488,6 +552,10 @@ mod tests {
                 "FROM alpine\nRUN [ \"$(uname -m)\" = x86_64 ] && curl -O https://e.x/t-x86_64.tgz || true\n",
             ),
             (
+                "a pipeline comparing uname -m, and a node one-liner, before || and &&",
+                "FROM debian\nRUN uname -m | grep -q x86_64 && curl -O https://e.x/t-x86_64.tgz; true\nRUN node -p \"process.arch === 'arm64' ? 'skip: https://e.x/1' : process.exit(1)\" || \\\n  (wget -O /t.deb https://e.x/chrome_amd64.deb && dpkg -i /t.deb ; rm /t.deb)\n",
+            ),
+            (
                 "lookup table keyed by architecture",
                 "FROM debian\nRUN url_amd64=https://e.x/t-x86_64.tgz; url_arm64=https://e.x/t-aarch64.tgz; \\\n  eval \"url=\\$url_$(dpkg --print-architecture)\"; curl -O \"$url\"\n",
             ),
@@ -582,6 +650,21 @@ mod tests {
             (
                 "a case on something else does not excuse a download",
                 "FROM alpine\nRUN case \"$MODE\" in dev) x=1;; esac; wget https://e.x/t-amd64.tgz\n",
+                2,
+            ),
+            (
+                "an install before a download does not choose it",
+                "FROM debian\nRUN apt-get install -y gcc-x86-64-linux-gnu && wget https://e.x/t-x86_64.tgz\n",
+                2,
+            ),
+            (
+                "reading the architecture without comparing it does not choose the download",
+                "FROM debian\nRUN a=\"$(dpkg --print-architecture)\" && wget https://e.x/t_amd64.deb\n",
+                2,
+            ),
+            (
+                "a test's list ends at the `;`",
+                "FROM alpine\nRUN [ \"$(uname -m)\" = x86_64 ] && echo yes; wget https://e.x/t-x86_64.tgz\n",
                 2,
             ),
             (
