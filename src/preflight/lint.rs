@@ -59,8 +59,11 @@ pub fn lint(
         let Some(stage) = df.stages.get(resolved.index) else {
             continue;
         };
+        let targets = if resolved.targets.is_empty() { platforms } else { &resolved.targets };
         let emulated_here: Vec<Platform> = match &resolved.runs_on {
-            StagePlatform::Target => emulated.to_vec(),
+            StagePlatform::Target => {
+                emulated.iter().filter(|e| targets.contains(e)).cloned().collect()
+            }
             StagePlatform::Fixed(fixed) => {
                 if emulated.iter().any(|e| e.runs_on(fixed)) {
                     vec![fixed.clone()]
@@ -70,7 +73,6 @@ pub fn lint(
             }
             StagePlatform::Build => Vec::new(),
         };
-        let targets = if resolved.targets.is_empty() { platforms } else { &resolved.targets };
         let mut rewritten = false;
         for instruction in &stage.instructions {
             let keyword = instruction.keyword.as_str();

@@ -315,3 +315,21 @@ fn tools_found_in_command_position_only() {
         assert_eq!(found.as_deref(), expected, "{text}");
     }
 }
+
+/// A stage a `FROM base-${TARGETARCH}` picks for amd64 only runs natively
+/// on amd64: its compiler is not reported as emulated for arm64.
+#[test]
+fn a_stage_picked_for_one_platform_is_linted_for_that_platform() {
+    let text = "FROM debian AS base-amd64\nRUN make\nFROM alpine AS base-arm64\nRUN make\nFROM base-${TARGETARCH}\n";
+    let df = parse_dockerfile(text).unwrap();
+    let requested = platforms("linux/amd64,linux/arm64");
+    let stages = resolve(&df, &HashMap::new(), None, &requested).unwrap();
+    let findings = lint(&df, &stages, &platforms("linux/arm64"), &requested);
+    let lines: Vec<(u32, &str)> = findings.iter().map(|f| (f.line, f.title.as_str())).collect();
+    assert_eq!(lines, [(4, EMULATION_TITLE)]);
+    assert!(
+        findings[0].message.contains("QEMU emulation for linux/arm64,"),
+        "{}",
+        findings[0].message
+    );
+}
