@@ -619,8 +619,9 @@ async fn check_only(run: &RunSettings, build: &Build, tools: &Tools, log: &Log) 
 }
 
 /// The plan as `--dry-run` prints it, with floating tags checked against the
-/// registry's existing tags where it can be read (reading changes nothing);
-/// a registry that does not accept a connection at once is not asked.
+/// registry's existing tags where it can be read (reading changes nothing),
+/// then the preflight of each build; a registry that does not accept a
+/// connection at once is not asked.
 async fn dry_run(plan: &Plan, log: &Log) -> String {
     let insecure = plan.run().insecure_registries();
     let mut unreachable = Vec::new();
@@ -639,6 +640,12 @@ async fn dry_run(plan: &Plan, log: &Log) -> String {
         (true, Mode::Bundle(_)) => plan.describe(&[]),
         (true, _) => dry_run_with_lookup(plan, log).await,
     };
+    if !matches!(plan.run().mode().work(), Mode::Bundle(_)) {
+        let registry = Registry::new(insecure, plan.run().credentials(), &plan.images());
+        for build in plan.builds() {
+            text.push_str(&preflight::phase::dry_run(plan.run(), build, &registry).await);
+        }
+    }
     text.insert_str(0, "dry run: nothing is built or pushed\n");
     text
 }

@@ -3,7 +3,7 @@
 //! and instructions, each kept with its 1-based line number.
 
 use super::DockerfileError;
-use super::words::split_words;
+use super::words::{Lookup, expand, split_words};
 
 /// A parsed Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,42 +122,36 @@ fn line_number(index: usize) -> u32 {
     u32::try_from(index + 1).unwrap_or(u32::MAX)
 }
 
-/// Parses Dockerfile text. Unknown instructions are kept, not refused.
+/// Parses Dockerfile text as BuildKit's parser does: parser directives at
+/// the top, comments, line continuations (a trailing escape character
+/// joins the next line, whose leading blanks are kept; comment and blank
+/// lines inside a continued instruction are skipped) and heredocs.
+/// Unknown instructions are kept, not refused.
 pub fn parse_dockerfile(text: &str) -> Result<Dockerfile, DockerfileError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let lines: Vec<&str> = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
+    let lines: Vec<&str> = text.split('\n').map(|l| l.trim_end_matches(['\r', '\n'])).collect();
 
-    let mut i = 0;
-    let mut escape = '\\';
-    while let Some((key, value)) = lines.get(i).and_then(|l| directive(l)) {
-        if key == "escape" {
-            escape = match value.as_str() {
-                "\\" => '\\',
-                "`" => '`',
-                _ => {
-                    return Err(DockerfileError::BadEscape { line: line_number(i), value });
-                }
-            };
-        }
-        i += 1;
-    }
-
+    let mut directives = Directives::default();
     let mut instructions = Vec::new();
+    let mut i = 0;
     while i < lines.len() {
-        let first = lines[i].trim();
-        if first.is_empty() || first.starts_with('#') {
+        let first = lines[i].trim_start();
+        if directives.read(first, line_number(i))? {
             i += 1;
             continue;
         }
+        let escape = directives.escape;
         let line = line_number(i);
+        i += 1;
+        if is_comment(first) {
+            continue;
+        }
         let (part, mut continued) = strip_continuation(first, escape);
         let mut joined = part.to_string();
-        i += 1;
         while continued && i < lines.len() {
             let next = lines[i];
             i += 1;
-            let trimmed = next.trim();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
+            if is_comment(next) || next.trim_start().is_empty() {
                 continue;
             }
             let part;
@@ -171,34 +165,86 @@ pub fn parse_dockerfile(text: &str) -> Result<Dockerfile, DockerfileError> {
         let (keyword, rest) = joined.split_once(char::is_whitespace).unwrap_or((joined, ""));
         let keyword = keyword.to_ascii_uppercase();
         let mut text = rest.trim().to_string();
-        if matches!(keyword.as_str(), "RUN" | "COPY" | "ADD") {
-            for (delimiter, strip_tabs) in heredoc_markers(&text, escape) {
-                let mut closed = None;
-                let mut body = Vec::new();
+        if can_hold_heredocs(&keyword, &text) && text.contains("<<") {
+            for (delimiter, strip_tabs) in heredoc_markers(&text) {
+                let mut closed = false;
                 while i < lines.len() {
                     let body_line = lines[i];
                     i += 1;
+                    text.push('\n');
+                    text.push_str(body_line);
                     let compared =
                         if strip_tabs { body_line.trim_start_matches('\t') } else { body_line };
                     if compared == delimiter {
-                        closed = Some(body_line);
+                        closed = true;
                         break;
                     }
-                    body.push(body_line);
                 }
-                let Some(closing) = closed else {
+                if !closed {
                     return Err(DockerfileError::UnterminatedHeredoc { line, delimiter });
-                };
-                for body_line in body.into_iter().chain([closing]) {
-                    text.push('\n');
-                    text.push_str(body_line);
                 }
             }
         }
         instructions.push(Instruction { line, keyword, text });
     }
 
-    build(instructions, escape)
+    build(instructions, directives.escape)
+}
+
+/// Parser directives (`# syntax=…`, `# escape=…`, `# check=…`) as BuildKit
+/// reads them: only on the first lines; the first line that is not one
+/// (a blank line, a comment, an unknown key) ends them.
+struct Directives {
+    done: bool,
+    seen: Vec<String>,
+    escape: char,
+}
+
+impl Default for Directives {
+    fn default() -> Self {
+        Directives { done: false, seen: Vec::new(), escape: '\\' }
+    }
+}
+
+impl Directives {
+    /// True when `line` (leading blanks removed) is a directive.
+    fn read(&mut self, line: &str, number: u32) -> Result<bool, DockerfileError> {
+        if self.done {
+            return Ok(false);
+        }
+        let Some((key, value)) = directive(line) else {
+            self.done = true;
+            return Ok(false);
+        };
+        if self.seen.contains(&key) {
+            return Err(DockerfileError::RepeatedDirective { line: number, key });
+        }
+        if key == "escape" {
+            self.escape = match value.as_str() {
+                "\\" => '\\',
+                "`" => '`',
+                _ => return Err(DockerfileError::BadEscape { line: number, value }),
+            };
+        }
+        self.seen.push(key);
+        Ok(true)
+    }
+}
+
+fn is_comment(line: &str) -> bool {
+    line.trim_start().starts_with('#')
+}
+
+/// RUN, COPY and ADD take heredocs, and so does ONBUILD before one of them.
+fn can_hold_heredocs(keyword: &str, text: &str) -> bool {
+    match keyword {
+        "RUN" | "COPY" | "ADD" => true,
+        "ONBUILD" => text
+            .split_whitespace()
+            .next()
+            .is_some_and(|k| ["RUN", "COPY", "ADD"].contains(&k.to_ascii_uppercase().as_str())),
+        _ => false,
+    }
 }
 
 /// Groups instructions into global ARGs and stages.
@@ -234,86 +280,99 @@ fn build(instructions: Vec<Instruction>, escape: char) -> Result<Dockerfile, Doc
     Ok(Dockerfile { global_args, stages, escape })
 }
 
-/// `# key=value` at the top of the file.
+/// `# key=value` with a key BuildKit knows (`syntax`, `escape`, `check`).
 fn directive(line: &str) -> Option<(String, String)> {
-    let rest = line.trim().strip_prefix('#')?;
+    let rest = line.strip_prefix('#')?.trim_start();
     let (key, value) = rest.split_once('=')?;
-    let key = key.trim();
+    let key = key.trim_end();
     let value = value.trim();
-    let is_key = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric());
-    (is_key && !value.is_empty()).then(|| (key.to_ascii_lowercase(), value.to_string()))
+    let is_key = key.starts_with(|c: char| c.is_ascii_alphabetic())
+        && key.chars().all(|c| c.is_ascii_alphanumeric());
+    let key = key.to_ascii_lowercase();
+    let known = ["syntax", "escape", "check"].contains(&key.as_str());
+    (is_key && known && !value.is_empty()).then(|| (key, value.to_string()))
 }
 
-/// Removes a trailing escape character; true when the line continues.
+/// Removes a trailing escape character (and blanks after it); true when the
+/// line continues. An escape after another escape is a literal one.
 fn strip_continuation(line: &str, escape: char) -> (&str, bool) {
-    let trimmed = line.trim_end();
+    let trimmed = line.trim_end_matches([' ', '\t']);
     match trimmed.strip_suffix(escape) {
-        Some(rest) => (rest, true),
-        None => (line, false),
+        Some(rest) if !rest.ends_with(escape) => (rest, true),
+        _ => (line, false),
     }
 }
 
-/// The heredocs an instruction opens (`<<EOF`, `<<-EOF`, `<<"EOF"`), in
-/// order, with whether leading tabs are stripped before comparing.
-fn heredoc_markers(text: &str, escape: char) -> Vec<(String, bool)> {
-    let chars: Vec<char> = text.chars().collect();
+/// The heredocs an instruction opens, in order, each with whether leading
+/// tabs are stripped before comparing (`<<-`). As BuildKit does, the line
+/// is split into words (quotes and escapes kept; blanks right after `<<`
+/// stay in the word), and a word of the form `[n]<<[-][blanks]name`, where
+/// the name holds no `<` and reads as one word, opens a heredoc named by
+/// that word with its quotes removed (`<<"EOF"`, `<<file.txt`).
+fn heredoc_markers(text: &str) -> Vec<(String, bool)> {
     let mut markers = Vec::new();
-    let mut quote: Option<char> = None;
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if let Some(q) = quote {
-            if c == q {
-                quote = None;
-            }
-            i += 1;
-            continue;
-        }
-        if c == escape {
-            i += 2;
-            continue;
-        }
-        if c == '"' || c == '\'' {
-            quote = Some(c);
-            i += 1;
-            continue;
-        }
-        let opens = c == '<'
-            && chars.get(i + 1) == Some(&'<')
-            && chars.get(i + 2) != Some(&'<')
-            && (i == 0 || chars[i - 1] != '<');
-        if !opens {
-            i += 1;
-            continue;
-        }
-        let mut j = i + 2;
-        let strip_tabs = chars.get(j) == Some(&'-');
-        if strip_tabs {
-            j += 1;
-        }
-        let open_quote = chars.get(j).filter(|c| **c == '"' || **c == '\'').copied();
-        if open_quote.is_some() {
-            j += 1;
-        }
-        let name_start = j;
-        if chars.get(j).is_some_and(|c| c.is_ascii_alphabetic() || *c == '_') {
-            while chars.get(j).is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_') {
-                j += 1;
-            }
-        }
-        let closed = match open_quote {
-            Some(q) => chars.get(j) == Some(&q),
-            None => true,
+    for word in heredoc_words(text) {
+        let digits = word.trim_start_matches(|c: char| c.is_ascii_digit());
+        let Some(rest) = digits.strip_prefix("<<") else { continue };
+        let (strip_tabs, rest) = match rest.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, rest),
         };
-        if j > name_start && closed {
-            markers.push((chars[name_start..j].iter().collect(), strip_tabs));
-            if open_quote.is_some() {
-                j += 1;
-            }
+        let rest = rest.trim_start();
+        if rest.is_empty() || rest.contains('<') || split_words(rest, '\\').len() != 1 {
+            continue;
         }
-        i = j.max(i + 2);
+        if let Ok(name) = expand(rest, '\\', &mut |_| Lookup::Keep) {
+            markers.push((name, strip_tabs));
+        }
     }
     markers
+}
+
+/// Words as BuildKit's lexer splits a line to look for heredocs.
+fn heredoc_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quote: Option<char> = None;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if let Some(q) = quote {
+            word.push(c);
+            if c == q {
+                quote = None;
+            } else if c == '\\' && q == '"' {
+                word.extend(chars.next());
+            }
+            continue;
+        }
+        match c {
+            '\\' => {
+                word.push(c);
+                word.extend(chars.next());
+            }
+            '"' | '\'' => {
+                word.push(c);
+                quote = Some(c);
+            }
+            '<' if chars.peek() == Some(&'<') => {
+                word.push_str("<<");
+                chars.next();
+                while let Some(blank) = chars.next_if(|c| c.is_whitespace()) {
+                    word.push(blank);
+                }
+            }
+            c if c.is_whitespace() => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
 }
 
 fn parse_from(

@@ -4,6 +4,7 @@
 //! run natively (for Go, Rust and C with the rewrite spelled out on the
 //! stage's FROM line).
 
+use super::arch;
 use super::dockerfile::{Dockerfile, Instruction};
 use super::resolve::{ResolvedStage, StagePlatform};
 use super::rewrite::{self, Toolchain};
@@ -34,10 +35,10 @@ impl Finding {
 /// platforms; `emulated` those of them this machine runs only under QEMU.
 ///
 /// * In a stage built per target platform, a URL or file name in RUN or ADD
-///   that names an architecture (`linux-amd64.tar.gz`) is reported when a
-///   requested platform has another architecture — always so when several
-///   architectures are requested. Tokens using `$TARGETARCH` or
-///   `$TARGETPLATFORM` are not.
+///   that names an architecture (`linux-amd64.tar.gz`), directly or through
+///   a fixed variable, is reported when a platform the stage is built for
+///   has another architecture ([`arch`] says which names the file chooses
+///   per architecture and are not).
 /// * In a stage built per target platform while `emulated` is not empty, and
 ///   in a stage fixed to an emulated platform, a RUN that compiles or
 ///   installs dependencies (`go build`, `make`, `cargo build`, `npm ci`…) is
@@ -58,8 +59,11 @@ pub fn lint(
         let Some(stage) = df.stages.get(resolved.index) else {
             continue;
         };
+        let targets = if resolved.targets.is_empty() { platforms } else { &resolved.targets };
         let emulated_here: Vec<Platform> = match &resolved.runs_on {
-            StagePlatform::Target => emulated.to_vec(),
+            StagePlatform::Target => {
+                emulated.iter().filter(|e| targets.contains(e)).cloned().collect()
+            }
             StagePlatform::Fixed(fixed) => {
                 if emulated.iter().any(|e| e.runs_on(fixed)) {
                     vec![fixed.clone()]
@@ -72,8 +76,11 @@ pub fn lint(
         let mut rewritten = false;
         for instruction in &stage.instructions {
             let keyword = instruction.keyword.as_str();
-            if resolved.runs_on == StagePlatform::Target && matches!(keyword, "RUN" | "ADD") {
-                findings.extend(arch_finding(instruction, platforms));
+            if resolved.runs_on == StagePlatform::Target
+                && matches!(keyword, "RUN" | "ADD" | "COPY")
+            {
+                let fixed = arch::fixed_variables(stage, instruction.line, &df.global_args);
+                findings.extend(arch::arch_finding(instruction, targets, &fixed));
             }
             if keyword != "RUN" || emulated_here.is_empty() {
                 continue;
@@ -103,73 +110,6 @@ pub fn lint(
     }
     findings.sort_by_key(|f| f.line);
     findings
-}
-
-/// Architecture words and the architecture each stands for.
-const ARCH_WORDS: &[(&str, &str)] = &[
-    ("amd64", "amd64"),
-    ("x86_64", "amd64"),
-    ("x86-64", "amd64"),
-    ("aarch64", "arm64"),
-    ("arm64", "arm64"),
-    ("armhf", "arm"),
-    ("armv7", "arm"),
-    ("armv7l", "arm"),
-];
-
-fn is_token_separator(c: char) -> bool {
-    c.is_whitespace() || matches!(c, '\'' | '"' | ';' | '|' | '&' | '(' | ')' | '<' | '>' | '`')
-}
-
-fn uses_target_platform(token: &str) -> bool {
-    ["TARGETARCH", "TARGETPLATFORM"]
-        .iter()
-        .any(|n| token.contains(&format!("${n}")) || token.contains(&format!("${{{n}")))
-}
-
-/// True when `word` occurs in `text` with no letter or digit either side.
-fn contains_word(text: &str, word: &str) -> bool {
-    text.match_indices(word).any(|(at, _)| {
-        let before = text[..at].chars().next_back();
-        let after = text[at + word.len()..].chars().next();
-        !before.is_some_and(|c| c.is_ascii_alphanumeric())
-            && !after.is_some_and(|c| c.is_ascii_alphanumeric())
-    })
-}
-
-fn arch_finding(instruction: &Instruction, platforms: &[Platform]) -> Option<Finding> {
-    let mut hits: Vec<(&str, &str, &str)> = Vec::new();
-    for token in instruction.args().split(is_token_separator) {
-        if !(token.contains('/') || token.contains('.')) || uses_target_platform(token) {
-            continue;
-        }
-        let lower = token.to_ascii_lowercase();
-        let found = ARCH_WORDS.iter().find(|(word, _)| contains_word(&lower, word));
-        if let Some((word, arch)) = found
-            && platforms.iter().any(|p| p.arch != *arch)
-        {
-            hits.push((token, word, arch));
-        }
-    }
-    let (token, word, arch) = *hits.first()?;
-    let wrong: Vec<Platform> = platforms.iter().filter(|p| p.arch != arch).cloned().collect();
-    let more = match hits.len() {
-        1 => String::new(),
-        2 => " (and 1 more name like it)".to_string(),
-        n => format!(" (and {} more names like it)", n - 1),
-    };
-    Some(Finding {
-        line: instruction.line,
-        title: ARCH_TITLE.to_string(),
-        message: format!(
-            "`{token}`{more} names the architecture `{word}`, but this stage is built once for each \
-             requested platform ({}), so the {} image would get the {word} file. Use `$TARGETARCH` \
-             in the name (declare `ARG TARGETARCH` in the stage), or map `$TARGETPLATFORM` to the \
-             name the download uses.",
-            platform::join(platforms),
-            platform::join(&wrong),
-        ),
-    })
 }
 
 fn emulation_finding(line: u32, tool: &str, emulated: &[Platform]) -> Finding {

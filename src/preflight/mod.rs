@@ -8,13 +8,18 @@
 //!
 //! * [`parse_dockerfile`] turns Dockerfile text into stages and instructions.
 //! * [`resolve`] substitutes ARGs into FROM lines and keeps the stages the
-//!   build target needs, each with its base and the platform it runs on.
-//! * [`lint`] reports hard-coded architectures and compilers run under QEMU,
-//!   with the cross-compiling rewrite for Go, Rust and C; after the build,
+//!   build target needs, each with its base (per platform where a
+//!   `FROM base-${TARGETARCH}` picks one), the platform it runs on and the
+//!   requested platforms it is built for.
+//! * [`lint`] reports hard-coded architectures (`arch` says which names a
+//!   Dockerfile picks per architecture) and compilers run under QEMU, with
+//!   the cross-compiling rewrite for Go, Rust and C; after the build,
 //!   [`measured_under_qemu`] says how much of it ran emulated.
 //! * [`bases_to_check`], [`missing`], [`render_table`] and [`advice`] say
-//!   which base images lack which platforms.
+//!   which base images lack which platforms; [`render_stages`] lists the
+//!   stages for the dry run.
 
+mod arch;
 mod dockerfile;
 mod lint;
 pub(crate) mod phase;
@@ -27,7 +32,7 @@ pub use dockerfile::{Dockerfile, Instruction, Stage, parse_dockerfile};
 pub(crate) use lint::measured_under_qemu;
 pub use lint::{Finding, lint};
 pub use resolve::{BaseRef, ResolvedStage, StagePlatform, resolve};
-pub(crate) use table::{advice, bases_to_check, missing, render_table};
+pub(crate) use table::{advice, bases_to_check, missing, render_stages, render_table};
 
 use thiserror::Error;
 
@@ -51,11 +56,14 @@ pub enum DockerfileError {
     ArgWithoutName { line: u32 },
     #[error("Dockerfile line {line}: the heredoc <<{delimiter} has no closing `{delimiter}` line")]
     UnterminatedHeredoc { line: u32, delimiter: String },
+    #[error("Dockerfile line {line}: the `{key}` parser directive is given twice; keep one")]
+    RepeatedDirective { line: u32, key: String },
     #[error("Dockerfile line {line}: the escape directive takes `\\` or `` ` ``, not `{value}`")]
     BadEscape { line: u32, value: String },
     #[error(
         "Dockerfile line {line}: cannot substitute ARGs in `{text}`: a ${{…}} is unclosed or uses \
-         an unsupported form (supported: $VAR, ${{VAR}}, ${{VAR:-default}}, ${{VAR:+alt}})"
+         a form BuildKit refuses too (it takes ${{VAR}}, ${{VAR:-x}}, ${{VAR:+x}}, ${{VAR:?x}}, \
+         ${{VAR#x}}, ${{VAR%x}}, ${{VAR/x/y}} and their doubled forms)"
     )]
     BadSubstitution { line: u32, text: String },
     #[error("Dockerfile line {line}: ARG {name} must be set: {message}")]

@@ -1,7 +1,8 @@
 //! The preflight phase, the one part of preflight that reads a file and
 //! asks the registry: the Dockerfile's lints as annotations on its lines,
 //! then every external base image asked for the platforms it is needed for;
-//! a gap fails (or warns) before anything is built.
+//! a gap fails (or warns) before anything is built. [`dry_run`] prints the
+//! same without annotating or failing.
 
 use std::collections::HashMap;
 
@@ -54,14 +55,14 @@ fn read(build: &Build, file: &str) -> Result<(super::Dockerfile, Vec<super::Reso
     };
     let dockerfile = super::parse_dockerfile(&text).map_err(described)?;
     let build_args: HashMap<String, String> = build.source().build_args.iter().cloned().collect();
-    let stages = super::resolve(&dockerfile, &build_args, build.source().target.as_deref())
-        .map_err(described)?;
+    let target = build.source().target.as_deref();
+    let stages =
+        super::resolve(&dockerfile, &build_args, target, build.platforms()).map_err(described)?;
     Ok((dockerfile, stages))
 }
 
-/// The lints as warnings on the Dockerfile's lines (and a warning for each
-/// base this check cannot read); returns the FROM lines that got a
-/// cross-compiling rewrite.
+/// The lints as warnings on the Dockerfile's lines; returns the FROM lines
+/// that got a cross-compiling rewrite.
 fn lint(
     dockerfile: &super::Dockerfile,
     stages: &[super::ResolvedStage],
@@ -70,14 +71,6 @@ fn lint(
     file: &str,
     log: &Log,
 ) -> Vec<u32> {
-    for stage in stages {
-        if let super::BaseRef::Unreadable(text) = &stage.base {
-            log.warning(&format!(
-                "preflight: `FROM {text}` (Dockerfile line {}) uses a substitution this check does not read; that base's platforms are not checked",
-                stage.from_line
-            ));
-        }
-    }
     let findings = super::lint(dockerfile, stages, emulated, platforms);
     let rewrites: Vec<u32> = findings.iter().filter(|f| f.is_rewrite()).map(|f| f.line).collect();
     for finding in findings {
@@ -151,4 +144,70 @@ fn judge(
     }
     log.warning(&message);
     Ok(())
+}
+
+/// The preflight as `--dry-run` prints it: the stages the build needs and
+/// what each builds on per platform, the lints (with the cross-compiling
+/// rewrites), and the bases × platforms table when their registries accept
+/// a connection at once (otherwise the bases are listed, not looked up).
+pub(crate) async fn dry_run(run: &RunSettings, build: &Build, registry: &Registry) -> String {
+    if run.checks().preflight == CheckLevel::Off {
+        return "preflight: off\n".to_string();
+    }
+    let file = build.dockerfile().display().to_string();
+    let mut out = format!("preflight of {file}:\n");
+    let (dockerfile, stages) = match read(build, &file) {
+        Ok(parsed) => parsed,
+        Err(error) => return format!("{out}  {error:#}\n"),
+    };
+    out.push_str(&super::render_stages(&stages));
+    let host = Platform::host();
+    let emulated: Vec<Platform> =
+        build.platforms().iter().filter(|p| !p.runs_on(&host)).cloned().collect();
+    let findings = super::lint(&dockerfile, &stages, &emulated, build.platforms());
+    if findings.is_empty() {
+        out.push_str("  lints: none\n");
+    }
+    for finding in findings {
+        let message = finding.message.replace('\n', "\n    ");
+        out.push_str(&format!("  line {}: {}: {message}\n", finding.line, finding.title));
+    }
+    let mut bases = super::bases_to_check(&stages, build.platforms(), &host);
+    let mut unreachable = Vec::new();
+    for base in &mut bases {
+        match reachable(&base.image, run.insecure_registries()).await {
+            Ok(()) => {
+                let lookup = registry.platforms_of(&base.image);
+                match tokio::time::timeout(std::time::Duration::from_secs(10), lookup).await {
+                    Ok(Ok(offers)) => base.offers = offers,
+                    Ok(Err(error)) => unreachable.push(format!("{}: {error:#}", base.image)),
+                    Err(_) => unreachable.push(format!("{}: no answer", base.image)),
+                }
+            }
+            Err(reason) => unreachable.push(format!("{} ({reason})", base.image)),
+        }
+    }
+    let checked: Vec<BaseAvailability> =
+        bases.into_iter().filter(|b| !b.offers.is_empty()).collect();
+    if !checked.is_empty() {
+        out.push_str(&super::render_table(&checked, build.platforms()));
+        out.push_str(&super::advice(&checked, build.platforms()));
+    }
+    if !unreachable.is_empty() {
+        out.push_str(&format!("  bases not looked up: {}\n", unreachable.join("; ")));
+    }
+    out
+}
+
+/// Whether the registry of `image` accepts a connection within a second.
+async fn reachable(image: &str, insecure: &[String]) -> Result<(), String> {
+    let reference = crate::reference::parse(image).map_err(|e| e.to_string())?;
+    let registry = reference.registry();
+    let host = if registry == "docker.io" { "registry-1.docker.io" } else { registry };
+    let address = match host.rsplit_once(':') {
+        Some((_, port)) if port.chars().all(|c| c.is_ascii_digit()) => host.to_string(),
+        _ if insecure.iter().any(|r| r == registry) => format!("{host}:80"),
+        _ => format!("{host}:443"),
+    };
+    crate::outside::accepts_connections(&address, std::time::Duration::from_secs(1)).await
 }

@@ -1,9 +1,11 @@
 //! Resolving a parsed Dockerfile for one build: global ARGs (with build-arg
 //! overrides) substituted into FROM lines, the stages the target needs, each
 //! stage's base (an image, an earlier stage or scratch), the images it copies
-//! or mounts from, and the platform it runs on.
+//! or mounts from, the platform it runs on and, for a stage built per
+//! target platform, which of the requested platforms reach it (a
+//! `FROM base-${TARGETARCH}` picks a different stage per platform).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use super::DockerfileError;
 use super::dockerfile::{Dockerfile, Stage};
@@ -18,9 +20,20 @@ pub enum BaseRef {
     /// An earlier stage, by index.
     Stage(usize),
     Scratch,
-    /// A `FROM` whose substitution this parser does not read (e.g.
-    /// `${BASE%:*}`, which BuildKit accepts): not checked, with a warning.
-    Unreadable(String),
+    /// A FROM naming BuildKit's platform ARGs (`FROM base-${TARGETARCH}`,
+    /// `FROM img:$TARGETOS`): what it gives for each requested platform
+    /// (never itself `PerPlatform`).
+    PerPlatform(Vec<(Platform, BaseRef)>),
+}
+
+impl BaseRef {
+    /// What the base is for `platform`.
+    pub fn for_platform(&self, platform: &Platform) -> Option<&BaseRef> {
+        match self {
+            BaseRef::PerPlatform(list) => list.iter().find(|(p, _)| p == platform).map(|(_, b)| b),
+            other => Some(other),
+        }
+    }
 }
 
 /// Which platform a stage runs on.
@@ -43,6 +56,9 @@ pub struct ResolvedStage {
     pub from_line: u32,
     pub base: BaseRef,
     pub runs_on: StagePlatform,
+    /// The requested platforms this stage is built for: all of them, or
+    /// those whose `FROM …${TARGETARCH}` picks it.
+    pub targets: Vec<Platform>,
     /// Images this stage copies or mounts from (`COPY --from=image`,
     /// `RUN --mount=…,from=image`), with their lines; they are pulled for
     /// the stage's platform like its base.
@@ -62,12 +78,34 @@ const PLATFORM_ARGS: &[&str] = &[
     "BUILDVARIANT",
 ];
 
+/// The value of BuildKit's automatic `TARGET…` ARG `name` for `platform`.
+fn target_arg(name: &str, platform: &Platform) -> Option<String> {
+    Some(match name {
+        "TARGETPLATFORM" => platform.to_string(),
+        "TARGETOS" => platform.os.clone(),
+        "TARGETARCH" => platform.arch.clone(),
+        "TARGETVARIANT" => platform.variant.clone().unwrap_or_default(),
+        _ => return None,
+    })
+}
+
 /// The global ARG values: build-args override defaults; build-args for
-/// ARGs the Dockerfile does not declare before FROM are not used.
-fn global_env(df: &Dockerfile, build_args: &HashMap<String, String>) -> HashMap<String, String> {
+/// ARGs the Dockerfile does not declare before FROM are not used. With a
+/// platform, BuildKit's `TARGET…` ARGs have its values.
+fn global_env(
+    df: &Dockerfile,
+    build_args: &HashMap<String, String>,
+    platform: Option<&Platform>,
+) -> HashMap<String, String> {
     let mut env: HashMap<String, String> = HashMap::new();
+    if let Some(platform) = platform {
+        for name in &PLATFORM_ARGS[..4] {
+            env.extend(target_arg(name, platform).map(|value| (name.to_string(), value)));
+        }
+    }
     for (name, default) in &df.global_args {
         let value = match (build_args.get(name), default) {
+            _ if PLATFORM_ARGS.contains(&name.as_str()) => continue,
             (Some(value), _) => value.clone(),
             (None, Some(default)) => {
                 let mut unset = Vec::new();
@@ -87,10 +125,10 @@ fn substitute(
     unset: &mut Vec<String>,
 ) -> Result<String, ExpandError> {
     expand(text, escape, &mut |name| {
-        if PLATFORM_ARGS.contains(&name) {
-            Lookup::Keep
-        } else if let Some(value) = env.get(name) {
+        if let Some(value) = env.get(name) {
             Lookup::Set(value.clone())
+        } else if PLATFORM_ARGS.contains(&name) {
+            Lookup::Keep
         } else {
             if !unset.iter().any(|u| u == name) {
                 unset.push(name.to_string());
@@ -165,43 +203,87 @@ fn classify_platform(
 struct Draft {
     base: Result<BaseRef, DockerfileError>,
     runs_on: Result<StagePlatform, DockerfileError>,
-    stage_deps: Vec<usize>,
+    /// Earlier stages it needs: for every platform it is built for (`None`)
+    /// or for one (a `FROM base-${TARGETARCH}`).
+    stage_deps: Vec<(usize, Option<Platform>)>,
     extra_images: Vec<(u32, String)>,
 }
 
-fn draft(
-    df: &Dockerfile,
-    stage: &Stage,
-    env: &HashMap<String, String>,
-    earlier: &[Draft],
-) -> Draft {
+/// The global ARG values, without platform and for each requested one.
+struct Envs {
+    plain: HashMap<String, String>,
+    per_platform: Vec<(Platform, HashMap<String, String>)>,
+}
+
+fn draft(df: &Dockerfile, stage: &Stage, envs: &Envs, earlier: &[Draft]) -> Draft {
     let line = stage.from_line;
-    let base = resolve_base(df, stage, env);
-    let runs_on = match (&stage.platform_flag, &base) {
-        (Some(flag), _) => classify_platform(flag, line, df.escape, env),
-        (None, Ok(BaseRef::Stage(j))) => earlier[*j].runs_on.clone(),
-        (None, _) => Ok(StagePlatform::Target),
-    };
+    let env = &envs.plain;
+    let base = per_platform_base(df, stage, envs);
     let mut stage_deps = Vec::new();
-    if let Ok(BaseRef::Stage(j)) = &base {
-        stage_deps.push(*j);
+    match &base {
+        Ok(BaseRef::Stage(j)) => stage_deps.push((*j, None)),
+        Ok(BaseRef::PerPlatform(list)) => {
+            for (platform, base) in list {
+                if let BaseRef::Stage(j) = base {
+                    stage_deps.push((*j, Some(platform.clone())));
+                }
+            }
+        }
+        _ => {}
     }
+    let runs_on = match (&stage.platform_flag, stage_deps.first()) {
+        (Some(flag), _) => classify_platform(flag, line, df.escape, env),
+        (None, Some((j, _))) => earlier[*j].runs_on.clone(),
+        (None, None) => Ok(StagePlatform::Target),
+    };
     let mut extra_images = Vec::new();
     for instruction in &stage.instructions {
         let sources = instruction.copy_from().into_iter().chain(instruction.mount_sources());
         for source in sources {
-            let mut unset = Vec::new();
-            let source = substitute(&source, df.escape, env, &mut unset).unwrap_or(source);
-            if source.is_empty() || source.eq_ignore_ascii_case("scratch") {
-                continue;
-            }
-            match stage_ref(df, &source, stage.index) {
-                Some(j) => stage_deps.push(j),
-                None => extra_images.push((instruction.line, source)),
+            let each: Vec<(Option<&Platform>, &HashMap<String, String>)> =
+                if envs.per_platform.is_empty() {
+                    vec![(None, env)]
+                } else {
+                    envs.per_platform.iter().map(|(p, env)| (Some(p), env)).collect()
+                };
+            for (platform, env) in each {
+                let mut unset = Vec::new();
+                let source =
+                    substitute(&source, df.escape, env, &mut unset).unwrap_or(source.clone());
+                if source.is_empty() || source.eq_ignore_ascii_case("scratch") {
+                    continue;
+                }
+                match stage_ref(df, &source, stage.index) {
+                    Some(j) => stage_deps.push((j, platform.cloned())),
+                    None if !extra_images.iter().any(|(_, i)| *i == source) => {
+                        extra_images.push((instruction.line, source));
+                    }
+                    None => {}
+                }
             }
         }
     }
     Draft { base, runs_on, stage_deps, extra_images }
+}
+
+/// The stage's base; when it differs between the requested platforms (it
+/// names `$TARGETARCH` and the like), what it is for each.
+fn per_platform_base(
+    df: &Dockerfile,
+    stage: &Stage,
+    envs: &Envs,
+) -> Result<BaseRef, DockerfileError> {
+    if envs.per_platform.is_empty() {
+        return resolve_base(df, stage, &envs.plain);
+    }
+    let mut list = Vec::new();
+    for (platform, env) in &envs.per_platform {
+        list.push((platform.clone(), resolve_base(df, stage, env)?));
+    }
+    if list.iter().all(|(_, base)| *base == list[0].1) {
+        return Ok(list.swap_remove(0).1);
+    }
+    Ok(BaseRef::PerPlatform(list))
 }
 
 fn resolve_base(
@@ -211,11 +293,8 @@ fn resolve_base(
 ) -> Result<BaseRef, DockerfileError> {
     let line = stage.from_line;
     let mut unset = Vec::new();
-    let image = match substitute(&stage.base, df.escape, env, &mut unset) {
-        Ok(image) => image,
-        Err(ExpandError::Unsupported) => return Ok(BaseRef::Unreadable(stage.base.clone())),
-        Err(error) => return Err(expand_error(line, &stage.base, error)),
-    };
+    let image = substitute(&stage.base, df.escape, env, &mut unset)
+        .map_err(|error| expand_error(line, &stage.base, error))?;
     if image.is_empty() {
         return Err(DockerfileError::EmptyImage { line, text: stage.base.clone(), unset });
     }
@@ -232,49 +311,35 @@ fn resolve_base(
 }
 
 /// Resolves the stages that build `target` (a stage name, any case) or, by
-/// default, the last stage: that stage and every stage it needs through
-/// `FROM <stage>`, `COPY --from=<stage|index>` and
-/// `RUN --mount=…,from=<stage>`, in Dockerfile order. Other stages are left
-/// out, and so are their errors.
+/// default, the last stage, for the requested `platforms`: that stage and
+/// every stage it needs through `FROM <stage>` (for a
+/// `FROM base-${TARGETARCH}`, the stage each platform picks),
+/// `COPY --from=<stage|index>` and `RUN --mount=…,from=<stage>`, in
+/// Dockerfile order. Other stages are left out, and so are their errors.
+/// Without platforms, BuildKit's platform ARGs are left as written.
 pub fn resolve(
     df: &Dockerfile,
     build_args: &HashMap<String, String>,
     target: Option<&str>,
+    platforms: &[Platform],
 ) -> Result<Vec<ResolvedStage>, DockerfileError> {
-    let env = global_env(df, build_args);
+    let envs = Envs {
+        plain: global_env(df, build_args, None),
+        per_platform: platforms
+            .iter()
+            .map(|p| (p.clone(), global_env(df, build_args, Some(p))))
+            .collect(),
+    };
     let mut drafts: Vec<Draft> = Vec::with_capacity(df.stages.len());
     for stage in &df.stages {
-        let d = draft(df, stage, &env, &drafts);
+        let d = draft(df, stage, &envs, &drafts);
         drafts.push(d);
     }
-
-    let last = df.stages.len().checked_sub(1).ok_or(DockerfileError::NoFrom)?;
-    let root = match target {
-        None => last,
-        Some(target) => {
-            let lower = target.to_ascii_lowercase();
-            df.stages
-                .iter()
-                .find(|s| s.name.as_deref() == Some(lower.as_str()))
-                .map(|s| s.index)
-                .ok_or_else(|| DockerfileError::UnknownTarget {
-                    target: target.to_string(),
-                    known: known_names(df),
-                })?
-        }
-    };
-
-    let mut needed = BTreeSet::new();
-    let mut pending = vec![root];
-    while let Some(i) = pending.pop() {
-        if needed.insert(i) {
-            pending.extend(drafts[i].stage_deps.iter().copied());
-        }
-    }
-
-    needed
+    let root = root_stage(df, target)?;
+    let targets = needed_stages(&drafts, root, platforms);
+    targets
         .into_iter()
-        .map(|i| {
+        .map(|(i, targets)| {
             let stage = &df.stages[i];
             let d = &drafts[i];
             Ok(ResolvedStage {
@@ -283,10 +348,59 @@ pub fn resolve(
                 from_line: stage.from_line,
                 base: d.base.clone()?,
                 runs_on: d.runs_on.clone()?,
+                targets,
                 extra_images: d.extra_images.clone(),
             })
         })
         .collect()
+}
+
+fn root_stage(df: &Dockerfile, target: Option<&str>) -> Result<usize, DockerfileError> {
+    let last = df.stages.len().checked_sub(1).ok_or(DockerfileError::NoFrom)?;
+    let Some(target) = target else { return Ok(last) };
+    let lower = target.to_ascii_lowercase();
+    df.stages
+        .iter()
+        .find(|s| s.name.as_deref() == Some(lower.as_str()))
+        .map(|s| s.index)
+        .ok_or_else(|| DockerfileError::UnknownTarget {
+            target: target.to_string(),
+            known: known_names(df),
+        })
+}
+
+/// Every stage `root` needs, with the requested platforms it is built for.
+fn needed_stages(
+    drafts: &[Draft],
+    root: usize,
+    platforms: &[Platform],
+) -> BTreeMap<usize, Vec<Platform>> {
+    let mut needed: BTreeMap<usize, Vec<Platform>> = BTreeMap::new();
+    let mut pending = vec![(root, platforms.to_vec())];
+    while let Some((i, reaching)) = pending.pop() {
+        let known = needed.get(&i);
+        let fresh: Vec<Platform> = match known {
+            None => reaching,
+            Some(known) => reaching.into_iter().filter(|p| !known.contains(p)).collect(),
+        };
+        if known.is_some() && fresh.is_empty() {
+            continue;
+        }
+        needed.entry(i).or_default().extend(fresh.iter().cloned());
+        for (j, only) in &drafts[i].stage_deps {
+            let passed = match only {
+                None => fresh.clone(),
+                Some(p) => fresh.iter().filter(|f| *f == p).cloned().collect(),
+            };
+            if only.is_none() || !passed.is_empty() {
+                pending.push((*j, passed));
+            }
+        }
+    }
+    for reaching in needed.values_mut() {
+        reaching.sort_by_key(|p| platforms.iter().position(|q| q == p));
+    }
+    needed
 }
 
 fn known_names(df: &Dockerfile) -> String {
@@ -316,7 +430,7 @@ mod tests {
     /// The base of the last stage.
     fn final_base(text: &str, build_args: &[(&str, &str)]) -> Result<BaseRef, DockerfileError> {
         let df = parse_dockerfile(text).unwrap();
-        let stages = resolve(&df, &args(build_args), None)?;
+        let stages = resolve(&df, &args(build_args), None, &[])?;
         Ok(stages.last().unwrap().base.clone())
     }
 
@@ -367,7 +481,7 @@ mod tests {
         }
         // A later stage's name is an image, not a stage.
         let df = parse_dockerfile("FROM later\nFROM alpine AS later\nCOPY --from=0 / /\n").unwrap();
-        let stages = resolve(&df, &HashMap::new(), None).unwrap();
+        let stages = resolve(&df, &HashMap::new(), None, &[]).unwrap();
         assert_eq!(stages[0].base, external("later"));
     }
 
@@ -406,10 +520,10 @@ FROM --platform=$BUILDOS/$BUILDARCH alpine AS l
             ("l", StagePlatform::Build),
         ];
         for (target, expected) in cases {
-            let stages = resolve(&df, &HashMap::new(), Some(target)).unwrap();
+            let stages = resolve(&df, &HashMap::new(), Some(target), &[]).unwrap();
             assert_eq!(stages.last().unwrap().runs_on, expected, "stage {target}");
         }
-        let stages = resolve(&df, &args(&[("P", "linux/riscv64")]), Some("k")).unwrap();
+        let stages = resolve(&df, &args(&[("P", "linux/riscv64")]), Some("k"), &[]).unwrap();
         assert_eq!(stages[0].runs_on, fixed("linux/riscv64"));
     }
 
@@ -427,21 +541,21 @@ FROM final AS debug
 ";
         let df = parse_dockerfile(text).unwrap();
         let indices = |target| -> Vec<usize> {
-            resolve(&df, &HashMap::new(), target).unwrap().iter().map(|s| s.index).collect()
+            resolve(&df, &HashMap::new(), target, &[]).unwrap().iter().map(|s| s.index).collect()
         };
         assert_eq!(indices(None), [0, 2, 3, 4]);
         assert_eq!(indices(Some("final")), [0, 2, 3]);
         assert_eq!(indices(Some("BUILD")), [0]);
         assert_eq!(indices(Some("unused")), [1]);
 
-        let stages = resolve(&df, &HashMap::new(), Some("final")).unwrap();
+        let stages = resolve(&df, &HashMap::new(), Some("final"), &[]).unwrap();
         let last = stages.last().unwrap();
         assert_eq!(last.name.as_deref(), Some("final"));
         assert_eq!(last.from_line, 4);
         assert_eq!(last.extra_images, [(7, "busybox:1.36".to_string())]);
         assert!(stages[0].extra_images.is_empty());
 
-        let error = resolve(&df, &HashMap::new(), Some("nope")).unwrap_err();
+        let error = resolve(&df, &HashMap::new(), Some("nope"), &[]).unwrap_err();
         assert_eq!(
             error,
             DockerfileError::UnknownTarget {
@@ -500,24 +614,107 @@ FROM final AS debug
         ];
         for (text, build_args, expected) in cases {
             let df = parse_dockerfile(text).unwrap();
-            assert_eq!(resolve(&df, &args(build_args), None), Err(expected), "{text}");
+            assert_eq!(resolve(&df, &args(build_args), None, &[]), Err(expected), "{text}");
         }
 
         let df = parse_dockerfile("ARG BASE\nFROM alpine AS ok\nFROM $BASE\n").unwrap();
-        let message = resolve(&df, &HashMap::new(), None).unwrap_err().to_string();
+        let message = resolve(&df, &HashMap::new(), None, &[]).unwrap_err().to_string();
         assert!(message.starts_with("Dockerfile line 3:"), "{message}");
         assert!(message.contains("ARG BASE is unset"), "{message}");
         // Fixed by a build-arg, or not needed for the target.
-        assert!(resolve(&df, &args(&[("BASE", "debian")]), None).is_ok());
-        assert!(resolve(&df, &HashMap::new(), Some("ok")).is_ok());
+        assert!(resolve(&df, &args(&[("BASE", "debian")]), None, &[]).is_ok());
+        assert!(resolve(&df, &HashMap::new(), Some("ok"), &[]).is_ok());
     }
 
     #[test]
-    fn a_substitution_this_parser_does_not_read_leaves_that_base_unchecked() {
-        let df =
-            parse_dockerfile("ARG BASE_IMAGE=busybox:1\nFROM ${BASE_IMAGE%:*}:multi\nRUN true\n")
-                .unwrap();
-        let stages = resolve(&df, &HashMap::new(), None).unwrap();
-        assert_eq!(stages[0].base, BaseRef::Unreadable("${BASE_IMAGE%:*}:multi".into()));
+    fn pattern_substitutions_in_from() {
+        let cases = [
+            ("ARG BASE_IMAGE=busybox:1\nFROM ${BASE_IMAGE%:*}:multi\n", "busybox:multi"),
+            ("ARG image=idle-alpine\nFROM ${image#idle-}\n", "alpine"),
+            ("ARG V=3.19.1\nFROM alpine:${V%.*}\n", "alpine:3.19"),
+            ("ARG V=3.19.1\nFROM alpine:${V%%.*}\n", "alpine:3"),
+            ("ARG R=ghcr.io/o/app\nFROM ${R/ghcr.io/docker.io}\n", "docker.io/o/app"),
+            ("ARG T=1.2-alpine\nFROM node:${T##*-}\n", "node:alpine"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(final_base(text, &[]), Ok(external(expected)), "{text}");
+        }
+        let df = parse_dockerfile("ARG A=x\nFROM ${A:#x}\n").unwrap();
+        assert_eq!(
+            resolve(&df, &HashMap::new(), None, &[]),
+            Err(DockerfileError::BadSubstitution { line: 2, text: "${A:#x}".into() })
+        );
+    }
+
+    const PER_ARCH: &str = "\
+FROM --platform=$BUILDPLATFORM golang AS build
+FROM debian AS base-amd64
+FROM alpine AS base-arm64
+FROM busybox AS base-riscv64
+FROM scratch AS binaries-linux
+COPY --from=build /out /
+FROM base-${TARGETARCH} AS release
+COPY --from=binaries-$TARGETOS / /usr/bin/
+";
+
+    #[test]
+    fn stages_picked_per_platform() {
+        let two = Platform::parse_list("linux/amd64,linux/arm64").unwrap();
+        let df = parse_dockerfile(PER_ARCH).unwrap();
+        let stages = resolve(&df, &HashMap::new(), None, &two).unwrap();
+        let summary: Vec<(usize, Vec<String>)> = stages
+            .iter()
+            .map(|s| (s.index, s.targets.iter().map(ToString::to_string).collect()))
+            .collect();
+        let both = vec!["linux/amd64".to_string(), "linux/arm64".to_string()];
+        assert_eq!(
+            summary,
+            [
+                (0, both.clone()),
+                (1, vec!["linux/amd64".to_string()]),
+                (2, vec!["linux/arm64".to_string()]),
+                (4, both.clone()),
+                (5, both),
+            ]
+        );
+        assert_eq!(
+            stages[4].base,
+            BaseRef::PerPlatform(vec![
+                (two[0].clone(), BaseRef::Stage(1)),
+                (two[1].clone(), BaseRef::Stage(2)),
+            ])
+        );
+        assert_eq!(stages[4].base.for_platform(&two[1]), Some(&BaseRef::Stage(2)));
+        assert_eq!(stages[4].runs_on, StagePlatform::Target);
+
+        // A platform without its stage pulls an image of that name, as
+        // BuildKit would (and the registry check then finds none).
+        let s390x = Platform::parse_list("linux/amd64,linux/s390x").unwrap();
+        let stages = resolve(&df, &HashMap::new(), None, &s390x).unwrap();
+        let release = stages.last().unwrap();
+        assert_eq!(release.base.for_platform(&s390x[1]), Some(&external("base-s390x")));
+
+        // Images named per platform, directly or through a global ARG.
+        let cases = [
+            "FROM tool:${TARGETARCH}\n",
+            "ARG IMG=tool:${TARGETARCH}\nFROM $IMG\n",
+            "ARG TARGETARCH\nFROM tool:$TARGETARCH\n",
+        ];
+        for text in cases {
+            let df = parse_dockerfile(text).unwrap();
+            let stages = resolve(&df, &HashMap::new(), None, &two).unwrap();
+            assert_eq!(
+                stages[0].base,
+                BaseRef::PerPlatform(vec![
+                    (two[0].clone(), external("tool:amd64")),
+                    (two[1].clone(), external("tool:arm64")),
+                ]),
+                "{text}"
+            );
+        }
+        // The same base for every platform stays one base.
+        let df = parse_dockerfile("FROM alpine:${TARGETOS#linux}3\n").unwrap();
+        let stages = resolve(&df, &HashMap::new(), None, &two).unwrap();
+        assert_eq!(stages[0].base, external("alpine:3"));
     }
 }

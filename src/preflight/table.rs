@@ -1,5 +1,7 @@
 //! Base-image availability: which platforms each base image must offer,
-//! which of them it lacks, a table of both, and advice on what to change.
+//! which of them it lacks, a table of both, and advice on what to change;
+//! and the stages a build needs with what each builds on, as the dry run
+//! prints them.
 
 use super::resolve::{BaseRef, ResolvedStage, StagePlatform};
 use crate::platform::{self, Platform};
@@ -21,7 +23,8 @@ pub(crate) struct BaseAvailability {
 /// The platforms a stage's base must offer.
 fn needs_for(stage: &ResolvedStage, requested: &[Platform], build: &Platform) -> Vec<Platform> {
     match &stage.runs_on {
-        StagePlatform::Target => requested.to_vec(),
+        StagePlatform::Target if stage.targets.is_empty() => requested.to_vec(),
+        StagePlatform::Target => stage.targets.clone(),
         StagePlatform::Build => vec![build.clone()],
         StagePlatform::Fixed(platform) => vec![platform.clone()],
     }
@@ -38,15 +41,73 @@ pub(crate) fn bases_to_check(
     let mut bases = Vec::new();
     for stage in stages {
         let needs = needs_for(stage, requested, build);
-        let base = match &stage.base {
-            BaseRef::External(image) => Some((stage.from_line, image.clone())),
-            BaseRef::Stage(_) | BaseRef::Scratch | BaseRef::Unreadable(_) => None,
-        };
-        for (line, image) in base.into_iter().chain(stage.extra_images.iter().cloned()) {
-            bases.push(BaseAvailability { image, line, needs: needs.clone(), offers: Vec::new() });
+        let mut pulled: Vec<(u32, String, Vec<Platform>)> = Vec::new();
+        match &stage.base {
+            BaseRef::External(image) => {
+                pulled.push((stage.from_line, image.clone(), needs.clone()))
+            }
+            BaseRef::PerPlatform(list) => {
+                for (platform, base) in list.iter().filter(|(p, _)| needs.contains(p)) {
+                    let BaseRef::External(image) = base else { continue };
+                    match pulled.iter_mut().find(|(_, i, _)| i == image) {
+                        Some((_, _, needed)) => needed.push(platform.clone()),
+                        None => {
+                            pulled.push((stage.from_line, image.clone(), vec![platform.clone()]))
+                        }
+                    }
+                }
+            }
+            BaseRef::Stage(_) | BaseRef::Scratch => {}
+        }
+        let extra =
+            stage.extra_images.iter().map(|(line, image)| (*line, image.clone(), needs.clone()));
+        for (line, image, needs) in pulled.into_iter().chain(extra) {
+            bases.push(BaseAvailability { image, line, needs, offers: Vec::new() });
         }
     }
     bases
+}
+
+/// One line per stage the build needs: its FROM line, what it builds on
+/// (per platform where a `FROM …${TARGETARCH}` picks), and where it runs.
+pub(crate) fn render_stages(stages: &[ResolvedStage]) -> String {
+    let mut out = String::new();
+    for stage in stages {
+        let name = stage.name.as_deref().map_or(String::new(), |n| format!(" `{n}`"));
+        let runs = match &stage.runs_on {
+            StagePlatform::Target => format!("built for {}", platform::join(&stage.targets)),
+            StagePlatform::Build => "built once, on the build platform".to_string(),
+            StagePlatform::Fixed(p) => format!("built once, for {p}"),
+        };
+        let base = match &stage.base {
+            BaseRef::PerPlatform(list) => list
+                .iter()
+                .filter(|(p, _)| stage.targets.contains(p))
+                .map(|(p, base)| format!("{p}: {}", describe_base(base, stages)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            base => describe_base(base, stages),
+        };
+        out.push_str(&format!(
+            "  line {}: stage {}{name} on {base}; {runs}\n",
+            stage.from_line, stage.index
+        ));
+    }
+    out
+}
+
+fn describe_base(base: &BaseRef, stages: &[ResolvedStage]) -> String {
+    match base {
+        BaseRef::External(image) => image.clone(),
+        BaseRef::Scratch => "scratch".to_string(),
+        BaseRef::Stage(j) => {
+            match stages.iter().find(|s| s.index == *j).and_then(|s| s.name.as_deref()) {
+                Some(name) => format!("stage `{name}`"),
+                None => format!("stage {j}"),
+            }
+        }
+        BaseRef::PerPlatform(_) => "a base per platform".to_string(),
+    }
 }
 
 /// The variant number (`v7` → 7), with the architecture's baseline when
@@ -290,7 +351,7 @@ COPY --from=arm /bin/busybox /bin/
 COPY --from=ghcr.io/o/tool:1 /tool /tool
 ";
         let df = parse_dockerfile(text).unwrap();
-        let stages = resolve(&df, &HashMap::new(), None).unwrap();
+        let stages = resolve(&df, &HashMap::new(), None, &[]).unwrap();
         let requested = platforms("linux/amd64,linux/arm64");
         let build = platforms("linux/amd64")[0].clone();
         let needs: Vec<Vec<Platform>> =
@@ -308,5 +369,44 @@ COPY --from=ghcr.io/o/tool:1 /tool /tool
                 ("ghcr.io/o/tool:1", 6, "linux/amd64,linux/arm64".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn stages_as_the_dry_run_prints_them() {
+        let text = "\
+FROM --platform=$BUILDPLATFORM golang:1.22 AS build
+FROM debian:12 AS base-amd64
+FROM alpine:3.19 AS base-arm64
+FROM --platform=linux/arm64 busybox AS arm
+FROM base-${TARGETARCH}
+COPY --from=build /app /app
+COPY --from=arm /bin/busybox /bin/
+";
+        let df = parse_dockerfile(text).unwrap();
+        let requested = platforms("linux/amd64,linux/arm64");
+        let stages = resolve(&df, &HashMap::new(), None, &requested).unwrap();
+        assert_eq!(
+            render_stages(&stages),
+            "  line 1: stage 0 `build` on golang:1.22; built once, on the build platform\n\
+             \x20 line 2: stage 1 `base-amd64` on debian:12; built for linux/amd64\n\
+             \x20 line 3: stage 2 `base-arm64` on alpine:3.19; built for linux/arm64\n\
+             \x20 line 4: stage 3 `arm` on busybox; built once, for linux/arm64\n\
+             \x20 line 5: stage 4 on linux/amd64: stage `base-amd64`, linux/arm64: stage `base-arm64`; \
+             built for linux/amd64,linux/arm64\n"
+        );
+        let build = platforms("linux/amd64")[0].clone();
+        let needs: Vec<(String, String)> = bases_to_check(&stages, &requested, &build)
+            .into_iter()
+            .map(|b| (b.image, platform::join(&b.needs)))
+            .collect();
+        let expected = [
+            ("golang:1.22", "linux/amd64"),
+            ("debian:12", "linux/amd64"),
+            ("alpine:3.19", "linux/arm64"),
+            ("busybox", "linux/arm64"),
+        ];
+        let expected: Vec<(String, String)> =
+            expected.iter().map(|(i, p)| (i.to_string(), p.to_string())).collect();
+        assert_eq!(needs, expected);
     }
 }

@@ -91,7 +91,7 @@ proptest! {
     fn dockerfiles_never_panic(text in any::<String>(), shaped in structured()) {
         for input in [&text, &shaped] {
             if let Ok(dockerfile) = preflight::parse_dockerfile(input)
-                && let Ok(stages) = preflight::resolve(&dockerfile, &Default::default(), None)
+                && let Ok(stages) = preflight::resolve(&dockerfile, &Default::default(), None, &[])
             {
                 let arm = Platform::parse("linux/arm64").unwrap();
                 let _ = preflight::lint(&dockerfile, &stages, std::slice::from_ref(&arm), &[Platform::host(), arm.clone()]);

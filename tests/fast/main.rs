@@ -10,5 +10,6 @@ mod cli;
 mod fuzz_parsers;
 mod input_table;
 mod metadata_action_cases;
+mod preflight_dry_run;
 mod release_notes;
 mod turns;

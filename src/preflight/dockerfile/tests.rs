@@ -77,6 +77,142 @@ fn instructions_lines_and_text() {
     }
 }
 
+/// The facts of BuildKit's parser tests (its `testfiles` and heredoc
+/// tests), each on a minimal file: the instructions it parses into.
+#[test]
+fn buildkit_parser_facts() {
+    let cases: [(&str, &str, &[&str]); 22] = [
+        (
+            "continuation lines keep their leading blanks; the first line's are dropped",
+            "FROM a\n  RUN echo hello\\\n  world\\\n  light\\\nning\n",
+            &["L1 FROM a", "L2 RUN echo hello  world  lightning"],
+        ),
+        (
+            "blanks after a trailing escape still continue the line",
+            "FROM a\nRUN echo hello  \\  \nworld\n",
+            &["L1 FROM a", "L2 RUN echo hello  world"],
+        ),
+        (
+            "lines holding only the escape, or a blank and the escape, join nothing",
+            "FROM a\nENV E hello\\\n\\\nworld\nENV F hello\\\n \\\nworld\n",
+            &["L1 FROM a", "L2 ENV E helloworld", "L5 ENV F hello world"],
+        ),
+        (
+            "comments and blank lines inside a continued instruction are skipped",
+            "FROM a\nRUN echo hello \\\n# a comment\n\n   # an indented comment\n\t\nmore stuff\n",
+            &["L1 FROM a", "L2 RUN echo hello more stuff"],
+        ),
+        (
+            "an escaped escape at the end does not continue",
+            "FROM a\nENV C trailing\\\\\nENV D next\n",
+            &["L1 FROM a", "L2 ENV C trailing\\\\", "L3 ENV D next"],
+        ),
+        (
+            "a continuation at the end of the file ends the instruction",
+            "FROM a\n\nRUN something \\",
+            &["L1 FROM a", "L3 RUN something"],
+        ),
+        (
+            "an escape directive after a comment is a comment",
+            "# a comment\n# escape = `\n\nFROM a\nENV P \\\n\\go\n",
+            &["L4 FROM a", "L5 ENV P \\go"],
+        ),
+        (
+            "escape directive with blanks around `=`, no blank line after",
+            "# escape = `\n# a comment\nFROM a\nENV P `\n\\go\n",
+            &["L3 FROM a", "L4 ENV P \\go"],
+        ),
+        (
+            "escape directive without a blank after #, after a syntax directive",
+            "# syntax = docker/dockerfile\n#escape = `\n\nFROM `\n    a\nRUN dir c:\\\n",
+            &["L4 FROM a", "L6 RUN dir c:\\"],
+        ),
+        (
+            "an unknown directive ends the directives",
+            "# foo=bar\n# escape=`\nFROM a\nRUN x \\\ny\n",
+            &["L3 FROM a", "L4 RUN x y"],
+        ),
+        (
+            "a delimiter with a dot, and COPY's content",
+            "FROM a\nCOPY <<file.txt /dest\nhello world\nfile.txt\nRUN x\n",
+            &["L1 FROM a", "L2 COPY <<file.txt /dest\nhello world\nfile.txt", "L5 RUN x"],
+        ),
+        (
+            "quotes in the delimiter are removed; an escaped quote is kept",
+            "FROM a\nRUN <<eo'f'\necho\neof\nRUN <<eo\\'f\necho\neo'f\nRUN <<'e'o\\'f\neo'f\nRUN <<'one two'\none two\n",
+            &[
+                "L1 FROM a",
+                "L2 RUN <<eo'f'\necho\neof",
+                "L5 RUN <<eo\\'f\necho\neo'f",
+                "L8 RUN <<'e'o\\'f\neo'f",
+                "L10 RUN <<'one two'\none two",
+            ],
+        ),
+        (
+            "blanks after <<, a file descriptor, a $ in the delimiter",
+            "FROM a\nRUN <<  EOF  > foo\nEOF\nRUN 3<<E2\nE2\nRUN <<$EOF\n$EOF\n",
+            &["L1 FROM a", "L2 RUN <<  EOF  > foo\nEOF", "L4 RUN 3<<E2\nE2", "L6 RUN <<$EOF\n$EOF"],
+        ),
+        (
+            "<<- strips leading tabs from the closing line only",
+            "FROM a\nRUN <<-X\n\tbaz\n\tX\nRUN <<X\n\tX\nX\n",
+            &["L1 FROM a", "L2 RUN <<-X\n\tbaz\n\tX", "L5 RUN <<X\n\tX\nX"],
+        ),
+        (
+            "two heredocs on a line close in order, whatever their bodies hold",
+            "FROM a\nCOPY <<X <<Y /dest\nY\nX\nX\nY\n",
+            &["L1 FROM a", "L2 COPY <<X <<Y /dest\nY\nX\nX\nY"],
+        ),
+        (
+            "a heredoc after flags and before more words",
+            "FROM a\nRUN --mount=type=cache,target=/c <<EOT python3\nprint(1)\nEOT\n",
+            &["L1 FROM a", "L2 RUN --mount=type=cache,target=/c <<EOT python3\nprint(1)\nEOT"],
+        ),
+        (
+            "comments inside a heredoc are content",
+            "FROM a\nRUN <<C\n# inside\necho x # trailing\nC\n",
+            &["L1 FROM a", "L2 RUN <<C\n# inside\necho x # trailing\nC"],
+        ),
+        (
+            "no heredoc in a quoted word, glued to a word, or outside RUN, COPY, ADD",
+            "FROM a\nRUN \"<<NO\"\nRUN cat<<NO\nUSER <<NO\nNO\n",
+            &["L1 FROM a", "L2 RUN \"<<NO\"", "L3 RUN cat<<NO", "L4 USER <<NO", "L5 NO"],
+        ),
+        (
+            "ONBUILD RUN takes a heredoc",
+            "FROM a\nONBUILD RUN <<E\nFROM b\nE\n",
+            &["L1 FROM a", "L2 ONBUILD RUN <<E\nFROM b\nE"],
+        ),
+        (
+            "a continued line that opens a heredoc",
+            "FROM a\nRUN \\\n  <<E bash\necho\nE\n",
+            &["L1 FROM a", "L2 RUN <<E bash\necho\nE"],
+        ),
+        (
+            "a byte-order mark and CRLF",
+            "\u{feff}FROM a\r\nRUN b \\\r\n c\r\n",
+            &["L1 FROM a", "L2 RUN b  c"],
+        ),
+        (
+            "a heredoc in a backtick-escaped file",
+            "# escape=`\nFROM a\nRUN <<E `\n  bash\nx\nE\n",
+            &["L2 FROM a", "L3 RUN <<E   bash\nx\nE"],
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let df = parse_dockerfile(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(outline(&df), expected, "{name}");
+    }
+    assert_eq!(
+        parse_dockerfile("# escape=`\n# escape=`\nFROM a\n"),
+        Err(DockerfileError::RepeatedDirective { line: 2, key: "escape".into() })
+    );
+    assert_eq!(
+        parse_dockerfile("FROM a\nRUN <<-X\nbody\n X\n"),
+        Err(DockerfileError::UnterminatedHeredoc { line: 2, delimiter: "X".into() })
+    );
+}
+
 #[test]
 fn from_lines_and_global_args() {
     let df = parse_dockerfile(
@@ -225,7 +361,7 @@ proptest! {
             let platforms = crate::platform::Platform::parse_list("linux/amd64,linux/arm64").unwrap();
             let args = std::collections::HashMap::from([("A".to_string(), String::new())]);
             for target in [None, Some("b")] {
-                if let Ok(stages) = super::super::resolve(&df, &args, target) {
+                if let Ok(stages) = super::super::resolve(&df, &args, target, &[]) {
                     let _ = super::super::lint(&df, &stages, &platforms[1..], &platforms);
                 }
             }

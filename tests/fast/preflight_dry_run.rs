@@ -1,0 +1,54 @@
+//! The preflight in `--dry-run`, on the real binary with no daemon and no
+//! reachable registry: the stages each platform builds on, the lints and
+//! their fixes, and the bases listed as not looked up.
+
+use crate::common::{run_cli, text, workspace};
+
+const PER_ARCH: &str = "\
+FROM --platform=$BUILDPLATFORM golang:1.24 AS build
+FROM registry.invalid/base:amd64 AS base-amd64
+FROM registry.invalid/base:arm64 AS base-arm64
+ARG S6_ARCH=x86_64
+RUN wget https://example.com/s6-overlay-${S6_ARCH}.tar.xz
+FROM base-${TARGETARCH}
+RUN case \"$(uname -m)\" in x86_64) f=t-x86_64.tgz;; aarch64) f=t-aarch64.tgz;; esac; wget https://example.com/$f
+COPY --from=build /out/app /app
+";
+
+#[test]
+fn the_dry_run_prints_the_preflight() {
+    let dir = workspace(PER_ARCH);
+    let args = [
+        "build",
+        "--images",
+        "registry.invalid/acme/app",
+        "--version",
+        "1.0.0",
+        "--platforms",
+        "linux/amd64,linux/arm64",
+        "--dry-run",
+    ];
+    let output = run_cli(dir.path(), &args, &[]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
+    for line in [
+        "preflight of Dockerfile:",
+        "  line 1: stage 0 `build` on golang:1.24; built once, on the build platform",
+        "  line 2: stage 1 `base-amd64` on registry.invalid/base:amd64; built for linux/amd64",
+        "  line 3: stage 2 `base-arm64` on registry.invalid/base:arm64; built for linux/arm64",
+        "  line 6: stage 3 on linux/amd64: stage `base-amd64`, linux/arm64: stage `base-arm64`; \
+         built for linux/amd64,linux/arm64",
+    ] {
+        assert!(stdout.lines().any(|l| l == line), "no line `{line}` in {stdout}");
+    }
+    // The fixed ARG in the arm64 stage is reported; the case in the last
+    // stage and the amd64 stage's own name are not.
+    let lints: Vec<&str> =
+        stdout.lines().filter(|l| l.contains("Hard-coded architecture")).collect();
+    assert_eq!(lints.len(), 1, "{stdout}");
+    assert!(lints[0].starts_with("  line 5: "), "{stdout}");
+    assert!(lints[0].contains("through `ARG S6_ARCH=x86_64` (line 4)"), "{stdout}");
+    assert!(lints[0].contains("built for linux/arm64, so the linux/arm64 image"), "{stdout}");
+    assert!(stdout.contains("bases not looked up: "), "{stdout}");
+    assert!(stdout.contains("registry.invalid/base:amd64 ("), "{stdout}");
+}
