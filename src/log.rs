@@ -16,9 +16,9 @@ use crate::runner::command::{
 /// being written; any line of our own closes it first.
 static UNTRUSTED_REGION: Mutex<Option<String>> = Mutex::new(None);
 
-/// The annotations (warnings and errors included) written so far: each is
-/// written once, so a deployment's services built from one Dockerfile
-/// annotate each of its lines once.
+/// The places (level, file, line, title) annotated so far: a deployment's
+/// services built from one Dockerfile annotate each of its lines once, the
+/// first service's finding standing for all.
 static ANNOTATED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// An open log group: closed when dropped.
@@ -146,13 +146,13 @@ impl Log {
     }
 
     pub fn annotation(&self, annotation: Annotation) {
-        let command = annotation.to_command();
-        {
+        if let (Some(file), Some(line)) = (&annotation.file, annotation.line) {
+            let place = format!("{:?} {file}:{line} {:?}", annotation.level, annotation.title);
             let mut annotated = ANNOTATED.lock().unwrap_or_else(PoisonError::into_inner);
-            if annotated.contains(&command) {
+            if annotated.contains(&place) {
                 return;
             }
-            annotated.push(command);
+            annotated.push(place);
         }
         if self.in_workflow {
             self.line(&annotation.to_command());

@@ -196,7 +196,8 @@ async fn build_services(
     if services.is_empty() {
         return Ok(Vec::new());
     }
-    let checks = services.iter().map(|build| async move {
+    // A build that pushes nothing needs no registry of its images.
+    let checks = services.iter().filter(|b| b.pushes()).map(|build| async move {
         publish::check_registries(run, build, &outside.registry, log).await.with_context(|| {
             format!(
                 "service `{}` cannot be pushed to {}; nothing was built",
@@ -205,18 +206,26 @@ async fn build_services(
             )
         })
     });
-    let held_back: Vec<Vec<HeldBack>> = log
+    let checked: Vec<Vec<HeldBack>> = log
         .group("Registries of every service", futures_util::future::try_join_all(checks))
         .await?;
+    // A floating tag held back for one service is held back for all: the
+    // services of a release carry the same tags.
+    let mut held_back: Vec<HeldBack> = Vec::new();
+    for held in checked.into_iter().flatten() {
+        if !held_back.iter().any(|h| h.tag == held.tag) {
+            held_back.push(held);
+        }
+    }
     let most_platforms = services.iter().map(|b| b.platforms().len()).max().unwrap_or(1);
     let chosen = builder::start(run, most_platforms, outside, log).await?;
     // Each service writes through a log of its own, held until the one
     // before it is done: the log reads one service after another.
     let logs: Vec<Log> = services.iter().map(|_| log.holding()).collect();
     logs[0].release();
-    futures_util::stream::iter(services.iter().zip(&held_back).enumerate())
-        .map(|(at, (build, held))| {
-            let slot = ServiceSlot { builder: &chosen, held_back: held, config };
+    futures_util::stream::iter(services.iter().enumerate())
+        .map(|(at, build)| {
+            let slot = ServiceSlot { builder: &chosen, held_back: &held_back, config };
             build_service(run, build, slot, outside, &logs[at], logs.get(at + 1))
         })
         .buffered(SERVICE_BUILDS_AT_ONCE)
@@ -625,10 +634,13 @@ async fn check_only(run: &RunSettings, build: &Build, tools: &Tools, log: &Log) 
 async fn dry_run(plan: &Plan, log: &Log) -> String {
     let insecure = plan.run().insecure_registries();
     let mut unreachable = Vec::new();
-    for image in plan.images() {
-        let address = registry_address(&image.registry, insecure);
+    let mut registries: Vec<String> = plan.images().into_iter().map(|i| i.registry).collect();
+    registries.sort();
+    registries.dedup();
+    for registry in registries {
+        let address = registry_address(&registry, insecure);
         if let Err(reason) = accepts_connections(&address, Duration::from_secs(3)).await {
-            unreachable.push(format!("{} cannot be reached ({reason})", image.registry));
+            unreachable.push(format!("{registry} cannot be reached ({reason})"));
         }
     }
     let mut text = match (unreachable.is_empty(), plan.run().mode().work()) {
@@ -642,7 +654,14 @@ async fn dry_run(plan: &Plan, log: &Log) -> String {
     };
     if !matches!(plan.run().mode().work(), Mode::Bundle(_)) {
         let registry = Registry::new(insecure, plan.run().credentials(), &plan.images());
+        // Services built from one Dockerfile for the same platforms share
+        // its preflight: shown once, for the first of them.
+        let mut shown: Vec<(&Path, &[Platform])> = Vec::new();
         for build in plan.builds() {
+            if shown.contains(&(build.dockerfile(), build.platforms())) {
+                continue;
+            }
+            shown.push((build.dockerfile(), build.platforms()));
             text.push_str(&preflight::phase::dry_run(plan.run(), build, &registry).await);
         }
     }
@@ -663,13 +682,25 @@ fn registry_address(registry: &str, insecure: &[String]) -> String {
 async fn dry_run_with_lookup(plan: &Plan, log: &Log) -> String {
     let run = plan.run();
     let registry = Registry::new(run.insecure_registries(), run.credentials(), &plan.images());
+    // Held back for one build is held back for all, as the run does.
+    let lookups = plan.builds().iter();
     let lookup = tokio::time::timeout(
         Duration::from_secs(15),
-        publish::held_back_tags(run, plan.build(), &registry, log),
+        futures_util::future::try_join_all(
+            lookups.map(|build| publish::held_back_tags(run, build, &registry, log)),
+        ),
     )
     .await;
     match lookup {
-        Ok(Ok(held)) => plan.describe(&held),
+        Ok(Ok(held)) => {
+            let mut all: Vec<HeldBack> = Vec::new();
+            for one in held.into_iter().flatten() {
+                if !all.iter().any(|h| h.tag == one.tag) {
+                    all.push(one);
+                }
+            }
+            plan.describe(&all)
+        }
         Ok(Err(error)) => format!("{}(floating tags not checked: {error:#})\n", plan.describe(&[])),
         Err(_) => format!(
             "{}(floating tags not checked: the registry did not answer)\n",

@@ -75,7 +75,7 @@ impl Build {
         for (key, value) in &self.meta().labels {
             args.extend(["--label".into(), format!("{key}={value}")]);
         }
-        args.extend(run.options().args());
+        args.extend(run.options().args(self.service()));
         args
     }
 

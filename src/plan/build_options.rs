@@ -85,6 +85,29 @@ pub fn spec_type(spec: &str) -> &str {
     spec.split(',').find_map(|part| part.trim().strip_prefix("type=")).unwrap_or("registry")
 }
 
+/// A `type=gha` cache spec with the service's own scope (`scope=<service>`,
+/// or the given scope with `-<service>`); any other spec as it is.
+fn service_scope(spec: &str, service: Option<&str>) -> String {
+    let Some(service) = service.filter(|_| spec_type(spec) == "gha") else {
+        return spec.to_string();
+    };
+    let mut scoped = false;
+    let mut parts: Vec<String> = spec
+        .split(',')
+        .map(|part| match part.trim().strip_prefix("scope=") {
+            Some(scope) => {
+                scoped = true;
+                format!("scope={scope}-{service}")
+            }
+            None => part.to_string(),
+        })
+        .collect();
+    if !scoped {
+        parts.push(format!("scope={service}"));
+    }
+    parts.join(",")
+}
+
 /// The level `compression-level` gives, checked against the range of the
 /// chosen compressor (`compression`, empty meaning gzip).
 fn parse_compression_level(
@@ -246,8 +269,20 @@ impl BuildOptions {
         self.cache_to.iter().any(|spec| spec_type(spec) != "inline")
     }
 
+    /// The cache exports that every service of a deployment would write to
+    /// at once: all but `inline` and `gha` (which gets a scope per service).
+    pub(crate) fn shared_cache_exports(&self) -> impl Iterator<Item = &String> {
+        self.cache_to.iter().filter(|spec| !["inline", "gha"].contains(&spec_type(spec)))
+    }
+
     /// The buildx arguments; secret values are referred to, never included.
-    pub fn args(&self) -> Vec<String> {
+    /// A Compose service's build (`service`) reads and writes the GitHub
+    /// cache under a scope of its own.
+    pub fn args(&self, service: Option<&str>) -> Vec<String> {
+        let scoped = |specs: &[String]| -> Vec<String> {
+            specs.iter().map(|spec| service_scope(spec, service)).collect()
+        };
+        let (cache_from, cache_to) = (scoped(&self.cache_from), scoped(&self.cache_to));
         let mut args = Vec::new();
         let mut push = |flag: &str, values: &[String]| {
             for value in values {
@@ -255,8 +290,8 @@ impl BuildOptions {
                 args.push(value.clone());
             }
         };
-        push("--cache-from", &self.cache_from);
-        push("--cache-to", &self.cache_to);
+        push("--cache-from", &cache_from);
+        push("--cache-to", &cache_to);
         push("--ssh", &self.ssh);
         push("--build-context", &self.build_contexts);
         push("--no-cache-filter", &self.no_cache_filters);
@@ -555,8 +590,16 @@ mod tests {
             ("secrets", "token=abc"),
         ])
         .unwrap();
+        let scoped = options.args(Some("api"));
+        assert!(scoped.contains(&"type=gha,scope=api".to_string()), "{scoped:?}");
+        assert!(scoped.contains(&"type=registry,ref=r/app:cache".to_string()), "{scoped:?}");
         assert_eq!(
-            options.args(),
+            service_scope("type=gha,scope=main,mode=max", Some("api")),
+            "type=gha,scope=main-api,mode=max"
+        );
+        assert_eq!(service_scope("type=gha,scope=main", None), "type=gha,scope=main");
+        assert_eq!(
+            options.args(None),
             [
                 "--cache-from",
                 "type=registry,ref=r/app:cache",
@@ -583,7 +626,7 @@ mod tests {
             ]
         );
         assert!(
-            !options.args().iter().any(|a| a.contains("abc")),
+            !options.args(None).iter().any(|a| a.contains("abc")),
             "secret values never on the command line"
         );
         assert_eq!(
@@ -756,7 +799,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(warnings.len(), 2, "{warnings:?}");
-        let specs: Vec<String> = options.args().chunks(2).map(|pair| pair[1].clone()).collect();
+        let specs: Vec<String> = options.args(None).chunks(2).map(|pair| pair[1].clone()).collect();
         assert_eq!(
             specs,
             [

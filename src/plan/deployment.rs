@@ -8,6 +8,7 @@
 
 use anyhow::{Result, bail};
 
+use super::build_options::BuildOptions;
 use super::compose::{ComposeBuild, ComposeService};
 use crate::inputs::RawInputs;
 use crate::names::ImageName;
@@ -44,6 +45,21 @@ pub(super) fn from_inputs(raw: &RawInputs) -> Result<Vec<DeployedService>> {
             .map(|i| i.name)
             .collect();
     resolve(services, &raw.list("services"), &image_lines)
+}
+
+/// The run's inputs that cannot apply to many services at once.
+pub(super) fn check_run_inputs(raw: &RawInputs, options: &BuildOptions) -> Result<()> {
+    if let Some(spec) = options.shared_cache_exports().next() {
+        bail!(
+            "cache-to: `{spec}` would be written by every service of the deployment at once; use `type=gha` (each service gets a scope of its own) or `type=inline`"
+        );
+    }
+    if raw.given("export") {
+        bail!(
+            "export: writes one image's tarballs; for a deployment's images as files use `mode: bundle` with the same `compose-file` (one file with every service)"
+        );
+    }
+    Ok(())
 }
 
 /// The services to build, in name order, each with its images, from the

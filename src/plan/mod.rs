@@ -117,6 +117,13 @@ impl Plan {
             &mut warnings,
         )?;
         let options = build_options::BuildOptions::parse(raw, github, &mut warnings)?;
+        if deployment.is_some() {
+            deployment::check_run_inputs(raw, &options)?;
+        } else if raw.given("services") {
+            bail!(
+                "services: chooses among the services of a deployment; give `compose-file` with `mode: build`, or leave `services` out"
+            );
+        }
         if asked.push.yes && !options.outputs.is_empty() {
             bail!(
                 "outputs: cannot be combined with pushing; set `push: false`, or add `type=registry` to `outputs` yourself"

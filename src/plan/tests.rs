@@ -510,9 +510,22 @@ fn a_deployments_mistakes_are_named_before_any_work() {
             &[("tags", "ghcr.io/openimsdk/openim-api:v1")],
             "tags: `ghcr.io/openimsdk/openim-api:v1` names one image",
         ),
+        (&[("cache-to", "type=local,dest=/tmp/cache")], "cache-to: `type=local,dest=/tmp/cache"),
+        (&[("export", "docker")], "export: writes one image's tarballs"),
     ];
     for (inputs, start) in cases {
         let error = deployment_plan(inputs).unwrap_err();
         assert!(format!("{error:#}").starts_with(start), "{inputs:?}: {error:#}");
     }
+}
+
+#[test]
+fn services_outside_a_deployment_is_refused() {
+    let error = plan(&[("services", "api")]).unwrap_err();
+    assert!(
+        error.to_string().starts_with("services: chooses among the services of a deployment"),
+        "{error}"
+    );
+    let gha = deployment_plan(&[("cache-to", "type=gha,mode=max")]).unwrap();
+    assert!(gha.builds().iter().all(|b| b.pushes()));
 }

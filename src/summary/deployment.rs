@@ -53,7 +53,10 @@ pub(super) fn outputs(plan: &Plan, report: &Report) -> Vec<(String, String)> {
         metadata.insert(name.to_string(), service.metadata.clone());
     }
     let one = match services.as_slice() {
-        [(build, service)] => service.digest.as_ref().map(|d| (d, build.image().with_digest(d))),
+        [(build, service)] => service.digest.as_ref().map(|d| {
+            let imageid = super::image_id(&service.metadata, Some(d.as_str()));
+            (d, imageid, build.image().with_digest(d))
+        }),
         _ => None,
     };
     let annotations = crate::meta::annotation_args(&meta.annotations);
@@ -67,9 +70,9 @@ pub(super) fn outputs(plan: &Plan, report: &Report) -> Vec<(String, String)> {
         "annotations": annotations,
     });
     vec![
-        ("digest".into(), one.as_ref().map(|(d, _)| d.to_string()).unwrap_or_default()),
-        ("imageid".into(), one.as_ref().map(|(d, _)| d.to_string()).unwrap_or_default()),
-        ("image".into(), one.map(|(_, image)| image).unwrap_or_default()),
+        ("digest".into(), one.as_ref().map(|(d, _, _)| d.to_string()).unwrap_or_default()),
+        ("imageid".into(), one.as_ref().map(|(_, id, _)| id.clone()).unwrap_or_default()),
+        ("image".into(), one.map(|(_, _, image)| image).unwrap_or_default()),
         ("tags".into(), tags.join(&separators.tags)),
         ("tag-names".into(), tag_names.join(&separators.tags)),
         ("platforms".into(), serde_json::to_string(&platforms).unwrap_or_default()),

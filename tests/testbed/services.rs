@@ -204,3 +204,31 @@ fn a_service_that_fails_leaves_no_tag_of_any_service() {
         }
     }
 }
+
+#[test]
+fn a_deployment_that_does_not_push_needs_no_registry() {
+    let bed = TestBed::get();
+    let dir =
+        workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nARG NAME\nRUN echo \"$NAME\" > /name\n");
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "services:\n  one:\n    build:\n      context: .\n      args: [NAME=one]\n  two:\n    build:\n      context: .\n      args: [NAME=two]\n",
+    )
+    .unwrap();
+    let build_args = format!("BASE_IMAGE={}", bed.base_image);
+    // Nothing listens on this port: a registry asked would fail the run.
+    let inputs = [
+        ("compose-file", "compose.yaml"),
+        ("images", "127.0.0.1:5999/acme"),
+        ("platforms", "linux/amd64"),
+        ("build-args", build_args.as_str()),
+        ("push", "false"),
+    ];
+    let run = run_action(dir.path(), &inputs, &[]);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("built 2 services, not pushed (push: false)"), "{}", run.stdout);
+    assert!(run.summary.starts_with("### 🐳 Built 2 services"), "{}", run.summary);
+    let json: serde_json::Value = serde_json::from_str(run.output("json")).unwrap();
+    assert_eq!(json["services"].as_array().map(Vec::len), Some(2), "{json}");
+    assert_eq!(json["services"][0]["digest"], "", "{json}");
+}
