@@ -40,7 +40,12 @@ fn main() -> ExitCode {
         Invocation::Workflow => RawInputs::from_env(&env),
         Invocation::Build(raw) => raw,
         Invocation::Post { run } => {
-            return post_step(run.or_else(|| env.get(post::STATE_ENV).cloned()), &log);
+            let staged = env.get(post::STAGED_STATE_ENV).map(|s| post::staged_names(s));
+            return post_step(
+                run.or_else(|| env.get(post::STATE_ENV).cloned()),
+                &staged.unwrap_or_default(),
+                &log,
+            );
         }
         Invocation::Print { text, code: 0 } => {
             print!("{text}");
@@ -86,7 +91,7 @@ fn fail(log: &Log, error: &anyhow::Error) -> ExitCode {
 
 /// The post step: removes what the named run left; never fails the job
 /// for what it cannot remove (it warns).
-fn post_step(run: Option<String>, log: &Log) -> ExitCode {
+fn post_step(run: Option<String>, staged: &[String], log: &Log) -> ExitCode {
     let Some(run) = run.filter(|r| !r.is_empty()) else {
         log.info("post: the main step saved no run name, so it created nothing to clean up");
         return ExitCode::SUCCESS;
@@ -100,7 +105,7 @@ fn post_step(run: Option<String>, log: &Log) -> ExitCode {
             );
         }
     };
-    match runtime.block_on(post::clean_up_after(&run, log)) {
+    match runtime.block_on(post::clean_up_after(&run, staged, log)) {
         Ok(removed) if removed.is_empty() => log.info(&format!("post: {run} left nothing behind")),
         Ok(removed) => log.info(&format!("post: removed what {run} left: {}", removed.join(", "))),
         Err(error) => return fail(log, &error),
@@ -150,6 +155,8 @@ fn run(raw: &RawInputs, env: &HashMap<String, String>, run_name: &str, log: Log)
         run_name: run_name.to_string(),
         user_buildx_config: user_buildx_config(env),
         layer_scans: multiarch_action::ScanCache::of_user(env),
+        repository: github.repository.clone(),
+        post_state: env.get("GITHUB_STATE").filter(|p| !p.is_empty()).map(Into::into),
     };
     let finished = runtime.block_on(pipeline::execute(&plan, &tools, &log, shutdown_signal()))?;
     let Finished::Report(report) = finished else { return Ok(()) };

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::archscan::cache::ScanCache;
-use crate::buildx::Buildx;
+use crate::buildx::{Buildx, DockerConfig};
 use crate::docker::Daemon;
 use crate::registry::Registry;
 
@@ -21,6 +21,13 @@ pub struct Tools {
     pub user_buildx_config: Option<PathBuf>,
     /// What earlier runs' architecture scans found, by layer digest.
     pub layer_scans: Option<ScanCache>,
+    /// The repository the workflow runs for (`owner/name`; empty outside a
+    /// workflow): with the daemon's id, it names buildx's node.
+    pub repository: String,
+    /// The runner's state file (`GITHUB_STATE`): when there is one, a post
+    /// step follows, and the run leaves its clean-up in the daemon to it
+    /// (see [`crate::post`]).
+    pub post_state: Option<PathBuf>,
 }
 
 /// The label on every container a run starts, valued with the run's name.
@@ -50,4 +57,21 @@ pub(crate) async fn accepts_connections(
         Ok(Err(error)) => Err(error.to_string()),
         Err(_) => Err(format!("no answer within {} s", within.as_secs())),
     }
+}
+
+/// Gives the run's buildx the node name of this machine and repository
+/// ([`crate::buildx::node_name`]), so that BuildKit finds what it kept of a
+/// context from an earlier job; a daemon that cannot be asked its id (a
+/// remote builder's machine may have none) leaves it out.
+pub(crate) async fn name_buildx_node(
+    config: &DockerConfig,
+    daemon: Option<&Daemon>,
+    tools: &Tools,
+) -> anyhow::Result<()> {
+    let id = match daemon {
+        Some(daemon) => daemon.id().await.unwrap_or_default(),
+        None => String::new(),
+    };
+    let user = tools.user_buildx_config.as_deref();
+    config.name_node(&crate::buildx::node_name(user, &[&id, &tools.repository]))
 }

@@ -37,7 +37,7 @@ use crate::runner::{Annotation, Level};
 use crate::verify::{self, Verified};
 use crate::{export, merge, preflight, publish};
 
-use crate::outside::{Outside, accepts_connections};
+use crate::outside::{Outside, accepts_connections, name_buildx_node};
 pub use crate::outside::{RUN_LABEL, Tools};
 
 /// What a run ended with: a report to write as outputs and summary, or
@@ -82,11 +82,16 @@ async fn run(
     shutdown: impl std::future::Future<Output = &'static str>,
 ) -> Result<Report> {
     let settings = plan.run();
-    let config = DockerConfig::create(
-        &tools.run_name,
-        settings.credentials(),
-        tools.user_buildx_config.as_deref(),
-    )?;
+    let staged: Vec<String> = plan
+        .builds()
+        .iter()
+        .filter(|b| b.pushes())
+        .map(|b| b.image().with_tag(STAGING_TAG))
+        .collect();
+    let mut tools = tools.clone();
+    save_post_state(&mut tools, &staged, log);
+    let tools = &tools;
+    let config = DockerConfig::create(&tools.run_name, settings.credentials())?;
     let mut buildx = Buildx::new(buildx_binary(tools), &config, settings.options().env());
     if let (Some(_), Some(dir)) = (&settings.builder().existing, &tools.user_buildx_config) {
         buildx = buildx.with_builders_from(dir.clone());
@@ -103,12 +108,9 @@ async fn run(
         created_builder: tokio::sync::Mutex::new(None),
         background: tokio::sync::Mutex::new(Vec::new()),
     };
-    let staged: Vec<String> = plan
-        .builds()
-        .iter()
-        .filter(|b| b.pushes())
-        .map(|b| b.image().with_tag(STAGING_TAG))
-        .collect();
+    if tools.buildx.is_some() {
+        name_buildx_node(&config, Some(&outside.daemon), tools).await?;
+    }
     let work = async {
         match settings.mode() {
             Mode::Build if plan.build().service().is_some() => {
@@ -466,14 +468,16 @@ async fn build_once(
 
 /// The staging name the daemon's BuildKit stored is removed while the
 /// registry's copy is verified and tagged (the daemon takes seconds to
-/// delete an image when it holds many); clean-up waits for it.
+/// delete an image when it holds many); clean-up waits for it. When a post
+/// step follows, it removes the name instead.
 async fn remove_staging_name_meanwhile(outside: &Outside<'_>, build: &Build) {
+    if outside.tools.post_state.is_some() {
+        return;
+    }
     let (daemon, staged) = (outside.daemon.clone(), build.image().with_tag(STAGING_TAG));
-    outside
-        .background
-        .lock()
-        .await
-        .push(tokio::spawn(async move { daemon.remove_image_name(&staged).await }));
+    outside.background.lock().await.push(tokio::spawn(async move {
+        daemon.remove_image_name(&staged).await;
+    }));
 }
 
 /// The pushed build verified from the registry and copied to the other
@@ -574,22 +578,38 @@ fn write_digest(build: &Build, dir: &Path, pushed: Pushed, log: &Log) -> Result<
 /// Removes what the run made: its containers, the staging name the
 /// daemon's BuildKit left in the daemon's image store (`staged`, one per
 /// build), its builder and its private Docker config; a failure here is a
-/// warning.
+/// warning. When a post step follows (the runner keeps state), what lives
+/// in the daemon is left to it ([`save_post_state`]): the step ends as soon
+/// as the user's work is done, however many images the daemon holds.
 async fn clean_up(outside: Outside<'_>, config: DockerConfig, staged: &[String], log: &Log) {
-    for started in outside.background.lock().await.drain(..) {
-        let _ = started.await;
-    }
-    outside.daemon.remove_labelled(RUN_LABEL, &outside.tools.run_name).await;
-    for name in staged {
-        outside.daemon.remove_image_name(name).await;
-    }
-    if let Some(name) = outside.created_builder.lock().await.take()
-        && let Err(error) = outside.buildx.remove_builder(&name).await
-    {
-        log.warning(&format!("could not remove the builder {name}: {error:#}"));
+    if outside.tools.post_state.is_none() {
+        for started in outside.background.lock().await.drain(..) {
+            let _ = started.await;
+        }
+        outside.daemon.remove_labelled(RUN_LABEL, &outside.tools.run_name).await;
+        for name in staged {
+            outside.daemon.remove_image_name(name).await;
+        }
+        if let Some(name) = outside.created_builder.lock().await.take()
+            && let Err(error) = outside.buildx.remove_builder(&name).await
+        {
+            log.warning(&format!("could not remove the builder {name}: {error:#}"));
+        }
     }
     if let Err(error) = config.remove() {
         log.warning(&format!("{error:#}"));
+    }
+}
+
+/// Tells the post step, when one follows, which staging names the run's
+/// builds leave in the daemon; when this cannot be saved, the run cleans
+/// up itself.
+fn save_post_state(tools: &mut Tools, staged: &[String], log: &Log) {
+    if let Some(state) = &tools.post_state
+        && let Err(error) = crate::post::save_staged(state, staged)
+    {
+        log.warning(&format!("{error:#}; the run removes what it made itself"));
+        tools.post_state = None;
     }
 }
 
@@ -599,11 +619,8 @@ const BUILDX_WITH_CALL: semver::Version = semver::Version::new(0, 15, 0);
 /// `call: check`: BuildKit's build checks on the Dockerfile, without
 /// building or pushing; a check that fails fails the run.
 async fn check_only(run: &RunSettings, build: &Build, tools: &Tools, log: &Log) -> Result<()> {
-    let config = DockerConfig::create(
-        &tools.run_name,
-        run.credentials(),
-        tools.user_buildx_config.as_deref(),
-    )?;
+    let config = DockerConfig::create(&tools.run_name, run.credentials())?;
+    name_buildx_node(&config, Daemon::connect().ok().as_ref(), tools).await?;
     let binary = buildx_binary(tools);
     let mut buildx = Buildx::new(binary.clone(), &config, run.options().env());
     let existing = &run.builder().existing;

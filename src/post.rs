@@ -6,6 +6,13 @@
 //! `docker-container` builder (containers and state volume, which live in
 //! the daemon) and, where it runs on the same machine, its private Docker
 //! config directories (a killed container's `/tmp` goes with it).
+//!
+//! When the runner keeps state (`GITHUB_STATE`), a run leaves its clean-up
+//! in the daemon to this step: it also saves the staging names its build
+//! leaves in the daemon's image store (`STATE_staged`), which this step
+//! removes. Removing an image name takes the daemon seconds when it holds
+//! hundreds of images; done here, at the end of the job, the user's step
+//! does not wait for it.
 
 use anyhow::{Result, bail};
 
@@ -34,6 +41,34 @@ pub fn save_run_name(env: &std::collections::HashMap<String, String>, run: &str)
     OutputFile { path }.write(&[("run".to_string(), run.to_string())])
 }
 
+/// What the runner calls the saved staging names in the post step.
+pub const STAGED_STATE_ENV: &str = "STATE_staged";
+
+/// Saves the staging names a run's build leaves in the daemon
+/// (`staged=<one per line>` in the runner's state file `state`).
+pub(crate) fn save_staged(state: &std::path::Path, staged: &[String]) -> Result<()> {
+    let file = OutputFile { path: Some(state.to_path_buf()) };
+    file.write(&[("staged".to_string(), staged.join("\n"))])
+}
+
+/// The staging names of `saved` (as [`save_staged`] wrote them) that this
+/// action makes: a name ending in another tag is never removed.
+pub fn staged_names(saved: &str) -> Vec<String> {
+    let suffix = format!(":{}", crate::plan::STAGING_TAG);
+    saved
+        .lines()
+        .map(str::trim)
+        .filter(|name| {
+            name.strip_suffix(&suffix).is_some_and(|image| {
+                !image.is_empty()
+                    && !image.contains(['@', ' '])
+                    && crate::reference::parse(name).is_ok()
+            })
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 /// Whether `run` is a name this action gives (nothing else is removed).
 pub fn is_run_name(run: &str) -> bool {
     run.strip_prefix(RUN_PREFIX).is_some_and(|rest| {
@@ -41,14 +76,22 @@ pub fn is_run_name(run: &str) -> bool {
     })
 }
 
-/// Removes what the run of this name left; returns what it removed.
-pub async fn clean_up_after(run: &str, log: &Log) -> Result<Vec<String>> {
+/// Removes what the run of this name left, and the staging names `staged`
+/// (see [`staged_names`]); returns what it removed.
+pub async fn clean_up_after(run: &str, staged: &[String], log: &Log) -> Result<Vec<String>> {
     if !is_run_name(run) {
         bail!(
             "post: `{run}` is not a run name of this action (they start with `{RUN_PREFIX}`); give the name the run's log shows"
         );
     }
-    let mut removed = Daemon::connect()?.remove_left_over(RUN_LABEL, run).await?;
+    let daemon = Daemon::connect()?;
+    let names = futures_util::future::join_all(staged.iter().map(|name| {
+        let daemon = daemon.clone();
+        async move { daemon.remove_image_name(name).await.then(|| name.clone()) }
+    }));
+    let (left, names) = tokio::join!(daemon.remove_left_over(RUN_LABEL, run), names);
+    let mut removed = left?;
+    removed.extend(names.into_iter().flatten());
     let temp = std::env::temp_dir();
     for entry in std::fs::read_dir(&temp).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -82,6 +125,33 @@ mod tests {
         ] {
             assert_eq!(is_run_name(name), ok, "{name}");
         }
+    }
+
+    #[test]
+    fn only_staging_names_are_removed() {
+        let saved = "registry.example/acme/app:multiarch-action-unverified\n\
+            localhost:5000/a/b:multiarch-action-unverified\n\
+            acme/app:latest\n\
+            :multiarch-action-unverified\n\
+            acme/app@sha256:00:multiarch-action-unverified\n\
+            Not/Valid:multiarch-action-unverified\n";
+        assert_eq!(
+            staged_names(saved),
+            [
+                "registry.example/acme/app:multiarch-action-unverified",
+                "localhost:5000/a/b:multiarch-action-unverified"
+            ]
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let names = staged_names(saved);
+        save_staged(&state, &names).unwrap();
+        let text = std::fs::read_to_string(&state).unwrap();
+        let mut lines = text.lines();
+        let (name, delimiter) = lines.next().unwrap().split_once("<<").unwrap();
+        assert_eq!(name, "staged");
+        let value: Vec<&str> = lines.take_while(|l| *l != delimiter).collect();
+        assert_eq!(staged_names(&value.join("\n")), names);
     }
 
     #[test]

@@ -77,23 +77,41 @@ impl std::fmt::Display for ForeignBinary {
 /// How many layers are read at once.
 const LAYERS_AT_ONCE: usize = 4;
 
-/// What a layer holds: the ELF files in it, and whether an earlier scan on
-/// this machine answered (`cache`) instead of the registry.
-struct ScannedLayer {
-    files: Vec<archscan::ElfFile>,
-    known: bool,
+/// What earlier scans found, by layer digest: what the registry's record
+/// vouches for ([`archscan::record`]), and this machine's cache.
+#[derive(Default)]
+pub(crate) struct EarlierScans<'a> {
+    pub recorded: HashMap<Digest, Vec<archscan::ElfFile>>,
+    pub cache: Option<&'a ScanCache>,
 }
 
-/// Reads one layer from the registry through the scanner, unless this
-/// machine has scanned it before.
+/// Where what is known of a layer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Scanned,
+    Record,
+    Machine,
+}
+
+/// What a layer holds: the ELF files in it, and where that was learnt.
+struct ScannedLayer {
+    files: Vec<archscan::ElfFile>,
+    source: Source,
+}
+
+/// Reads one layer from the registry through the scanner, unless an
+/// earlier scan is known.
 async fn scan_one_layer(
     registry: &Registry,
     image: &ImageName,
     layer: &Digest,
-    cache: Option<&ScanCache>,
+    earlier: &EarlierScans<'_>,
 ) -> Result<ScannedLayer> {
-    if let Some(files) = cache.and_then(|c| c.get(layer)) {
-        return Ok(ScannedLayer { files, known: true });
+    if let Some(files) = earlier.recorded.get(layer) {
+        return Ok(ScannedLayer { files: files.clone(), source: Source::Record });
+    }
+    if let Some(files) = earlier.cache.and_then(|c| c.get(layer)) {
+        return Ok(ScannedLayer { files, source: Source::Machine });
     }
     let stream = registry.layer_stream(image, layer).await?;
     let reader = SyncIoBridge::new(StreamReader::new(stream.stream.map_err(std::io::Error::other)));
@@ -101,24 +119,24 @@ async fn scan_one_layer(
         .await
         .context("the layer scan stopped")?
         .with_context(|| format!("could not read layer {layer} of {}", image.name))?;
-    if let Some(cache) = cache {
+    if let Some(cache) = earlier.cache {
         cache.put(layer, &files);
     }
-    Ok(ScannedLayer { files, known: false })
+    Ok(ScannedLayer { files, source: Source::Scanned })
 }
 
 /// Scans every layer of every platform's image for ELF files of another
 /// architecture. Each different layer is read once (platforms often share
 /// one: a `COPY` of the same files), a few at once, streamed from the
-/// registry; a layer this machine has scanned before is not read again.
-/// Returns the foreign binaries, and how many of the platforms' layers
-/// earlier scans answered.
-pub(crate) async fn scan_architectures(
+/// registry; a layer an earlier scan is known for is not read again.
+/// Returns the foreign binaries, and every different layer with what it
+/// holds and where that was learnt.
+async fn scan_architectures(
     registry: &Registry,
     image: &ImageName,
     images: &[PlatformImage],
-    cache: Option<&ScanCache>,
-) -> Result<(Vec<ForeignBinary>, usize)> {
+    earlier: &EarlierScans<'_>,
+) -> Result<(Vec<ForeignBinary>, HashMap<Digest, ScannedLayer>)> {
     let scanned_images: Vec<&PlatformImage> =
         images.iter().filter(|i| archscan::expected_arch(&i.platform.arch).is_some()).collect();
     let mut different: Vec<&Digest> = Vec::new();
@@ -128,23 +146,20 @@ pub(crate) async fn scan_architectures(
         }
     }
     let scans = different.iter().map(|layer| async move {
-        anyhow::Ok((*layer, scan_one_layer(registry, image, layer, cache).await?))
+        anyhow::Ok(((*layer).clone(), scan_one_layer(registry, image, layer, earlier).await?))
     });
-    let layers: HashMap<&Digest, ScannedLayer> = futures_util::stream::iter(scans)
+    let layers: HashMap<Digest, ScannedLayer> = futures_util::stream::iter(scans)
         .buffer_unordered(LAYERS_AT_ONCE)
         .try_collect::<Vec<_>>()
         .await?
         .into_iter()
         .collect();
     let mut found = Vec::new();
-    let mut known = 0;
     for platform_image in scanned_images {
         for (index, layer) in platform_image.layers.iter().enumerate() {
-            let scanned = &layers[layer];
-            known += usize::from(scanned.known);
             let step = platform_image.layer_steps.get(index).cloned().unwrap_or_default();
             found.extend(
-                archscan::mismatches(&scanned.files, &platform_image.platform.arch)
+                archscan::mismatches(&layers[layer].files, &platform_image.platform.arch)
                     .into_iter()
                     .map(|mismatch| ForeignBinary {
                         platform: platform_image.platform.clone(),
@@ -154,7 +169,7 @@ pub(crate) async fn scan_architectures(
             );
         }
     }
-    Ok((found, known))
+    Ok((found, layers))
 }
 
 /// Runs the smoke test in every platform's image, one after another (each
@@ -180,7 +195,9 @@ async fn smoke_tests(
 }
 
 /// The index holds every requested platform, each config declares its
-/// platform, and no layer carries a binary of another architecture.
+/// platform, and no layer carries a binary of another architecture. What
+/// the scan learnt is recorded beside the index in the registry (when it
+/// read a layer no earlier scan was known for), for later releases.
 pub(crate) async fn verify(
     level: CheckLevel,
     image: &ImageName,
@@ -190,11 +207,50 @@ pub(crate) async fn verify(
     cache: Option<&ScanCache>,
     log: &Log,
 ) -> Result<Verified> {
-    let (platform_images, attestations) =
-        read_pushed(registry, image, digest, required, &[], log).await?;
-    let scanned = scan_layers(level, image, registry, &platform_images, cache).await?;
+    let (pushed, recorded) =
+        tokio::join!(read_pushed(registry, image, digest, required, &[], log), async {
+            match level {
+                CheckLevel::Off => HashMap::new(),
+                _ => archscan::record::read(registry, image).await,
+            }
+        });
+    let (platform_images, attestations) = pushed?;
+    let earlier = EarlierScans { recorded, cache };
+    let scanned = scan_layers(level, image, registry, &platform_images, &earlier).await?;
+    let record = scanned.as_ref().filter(|scan| scan.read > 0).map(|scan| scan.results.clone());
     let notes = judge(level, &platform_images, scanned, log)?;
+    if let Some(results) = record {
+        record_scan(registry, image, digest, &results, log).await;
+    }
     Ok(Verified { platform_images, attestations, notes })
+}
+
+/// Records what the scan of the index `digest` found in `image`'s
+/// repository; a registry that refuses it costs the next release a scan.
+async fn record_scan(
+    registry: &Registry,
+    image: &ImageName,
+    digest: &Digest,
+    results: &[(Digest, Vec<archscan::ElfFile>)],
+    log: &Log,
+) {
+    let layers: Vec<(&Digest, &[archscan::ElfFile])> =
+        results.iter().map(|(digest, files)| (digest, files.as_slice())).collect();
+    let written = async {
+        let subject = registry.raw_manifest(image, digest.as_str()).await?.descriptor();
+        archscan::record::write(registry, image, &subject, &layers).await
+    };
+    match written.await {
+        Ok(()) => log.info(&format!(
+            "architecture scan recorded as {}:{}",
+            image.name,
+            archscan::record::RECORD_TAG
+        )),
+        Err(error) => log.info(&format!(
+            "architecture scan not recorded in {} ({error:#}); the next release scans these layers again",
+            image.name
+        )),
+    }
 }
 
 /// Reads the pushed index back: every required platform must be in it.
@@ -227,31 +283,61 @@ pub(crate) async fn read_pushed(
 pub(crate) struct LayerScan {
     foreign: Vec<ForeignBinary>,
     layers: usize,
-    /// Layers answered from earlier scans on this machine.
-    known: usize,
+    /// Layers answered by the registry's record, and by this machine.
+    recorded: usize,
+    on_machine: usize,
+    /// Different layers read from the registry.
+    read: usize,
+    /// Every different layer scanned, with its ELF files.
+    results: Vec<(Digest, Vec<archscan::ElfFile>)>,
     seconds: f64,
 }
 
 /// Streams every layer of `images` from the registry through the
 /// architecture scan (nothing when `verify: false`).
-pub(crate) async fn scan_layers(
+async fn scan_layers(
     level: CheckLevel,
     image: &ImageName,
     registry: &Registry,
     images: &[PlatformImage],
-    cache: Option<&ScanCache>,
+    earlier: &EarlierScans<'_>,
 ) -> Result<Option<LayerScan>> {
     if level == CheckLevel::Off {
         return Ok(None);
     }
     let started = std::time::Instant::now();
-    let (foreign, known) = scan_architectures(registry, image, images, cache).await?;
+    let (foreign, layers) = scan_architectures(registry, image, images, earlier).await?;
+    let answered_by = |source: Source| {
+        images
+            .iter()
+            .flat_map(|i| &i.layers)
+            .filter(|l| layers.get(*l).is_some_and(|s| s.source == source))
+            .count()
+    };
+    let (recorded, on_machine) = (answered_by(Source::Record), answered_by(Source::Machine));
+    let read = layers.values().filter(|s| s.source == Source::Scanned).count();
     Ok(Some(LayerScan {
         foreign,
         layers: images.iter().map(|i| i.layers.len()).sum(),
-        known,
+        recorded,
+        on_machine,
+        read,
+        results: layers.into_iter().map(|(digest, scanned)| (digest, scanned.files)).collect(),
         seconds: started.elapsed().as_secs_f64(),
     }))
+}
+
+/// How the log says which layers earlier scans answered.
+fn known_phrase(recorded: usize, on_machine: usize) -> String {
+    match (recorded, on_machine) {
+        (0, 0) => String::new(),
+        (r, 0) => format!(", {r} of them known from an earlier scan (the registry's record)"),
+        (0, m) => format!(", {m} of them known from an earlier scan on this machine"),
+        (r, m) => format!(
+            ", {} of them known from an earlier scan ({r} from the registry's record, {m} on this machine)",
+            r + m
+        ),
+    }
 }
 
 /// Weighs configs and scan: fails (`verify: true`) or warns (`warn`);
@@ -264,10 +350,7 @@ pub(crate) fn judge(
 ) -> Result<Vec<String>> {
     let Some(scan) = scanned else { return Ok(Vec::new()) };
     let mut problems = config_mismatches(platform_images);
-    let known = match scan.known {
-        0 => String::new(),
-        n => format!(", {n} of them known from an earlier scan on this machine"),
-    };
+    let known = known_phrase(scan.recorded, scan.on_machine);
     log.info(&format!(
         "architecture scan of {} layers{known}: {} foreign binaries ({:.2}s)",
         scan.layers,

@@ -24,8 +24,10 @@ pub struct ScanCache {
     dir: PathBuf,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Found {
+/// One ELF file as kept: here, and in the registry's record
+/// ([`super::record`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Found {
     path: String,
     machine: u16,
     bits: u8,
@@ -54,33 +56,14 @@ impl ScanCache {
     pub fn get(&self, digest: &Digest) -> Option<Vec<ElfFile>> {
         let text = std::fs::read_to_string(self.file(digest)).ok()?;
         let found: Vec<Found> = serde_json::from_str(&text).ok()?;
-        found
-            .into_iter()
-            .map(|f| {
-                let class = match f.bits {
-                    32 => ElfClass::Elf32,
-                    64 => ElfClass::Elf64,
-                    _ => return None,
-                };
-                let arch = ARCH_NAMES.iter().copied().find(|name| *name == f.arch)?;
-                Some(ElfFile { path: f.path, machine: f.machine, class, arch })
-            })
-            .collect()
+        from_found(found)
     }
 
     /// Keeps what the scan of `digest` found (written whole, then renamed,
     /// so a reader never sees half a file).
     pub fn put(&self, digest: &Digest, files: &[ElfFile]) {
         let file = self.file(digest);
-        let found: Vec<Found> = files
-            .iter()
-            .map(|f| Found {
-                path: f.path.clone(),
-                machine: f.machine,
-                bits: if f.class == ElfClass::Elf32 { 32 } else { 64 },
-                arch: f.arch.to_string(),
-            })
-            .collect();
+        let found = to_found(files);
         let written = std::fs::create_dir_all(&self.dir).and_then(|()| {
             let partial = tempfile::NamedTempFile::new_in(&self.dir)?;
             serde_json::to_writer(&partial, &found)?;
@@ -94,6 +77,36 @@ impl ScanCache {
             );
         }
     }
+}
+
+/// The files as kept.
+pub(super) fn to_found(files: &[ElfFile]) -> Vec<Found> {
+    files
+        .iter()
+        .map(|f| Found {
+            path: f.path.clone(),
+            machine: f.machine,
+            bits: if f.class == ElfClass::Elf32 { 32 } else { 64 },
+            arch: f.arch.to_string(),
+        })
+        .collect()
+}
+
+/// The files kept, or `None` when one of them is not what a scan gives (a
+/// word size or an architecture the scanner does not name).
+pub(super) fn from_found(found: Vec<Found>) -> Option<Vec<ElfFile>> {
+    found
+        .into_iter()
+        .map(|f| {
+            let class = match f.bits {
+                32 => ElfClass::Elf32,
+                64 => ElfClass::Elf64,
+                _ => return None,
+            };
+            let arch = ARCH_NAMES.iter().copied().find(|name| *name == f.arch)?;
+            Some(ElfFile { path: f.path, machine: f.machine, class, arch })
+        })
+        .collect()
 }
 
 #[cfg(test)]

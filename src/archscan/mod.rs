@@ -13,6 +13,7 @@
 //! its contents is skipped as the tar stream is read, never held in memory.
 
 pub(crate) mod cache;
+pub(crate) mod record;
 
 use std::fmt;
 use std::io::{self, Cursor, Read};

@@ -1,6 +1,7 @@
 //! The buildx binary: where it is and its version, the temporary Docker
-//! config it runs with (credentials, builder state), the machine's node name
-//! kept across runs (so BuildKit sends only what changed in a context),
+//! config it runs with (credentials, builder state), the machine's node name,
+//! the same in every job on the same daemon (so BuildKit sends only what
+//! changed in a context),
 //! builder lifecycle (`inspect --bootstrap`, `create`, `create --append`,
 //! `rm`), and `build` with its log streamed live.
 
@@ -43,14 +44,9 @@ pub(crate) struct DockerConfig {
 }
 
 impl DockerConfig {
-    /// The directory, with the credentials and the machine's buildx node
-    /// name (see [`node_name`]) taken from `user_buildx`, the user's buildx
-    /// configuration.
-    pub(crate) fn create(
-        run: &str,
-        credentials: &Credentials,
-        user_buildx: Option<&Path>,
-    ) -> Result<DockerConfig> {
+    /// The directory, with the credentials; buildx's node name is written
+    /// by [`DockerConfig::name_node`] before the first build.
+    pub(crate) fn create(run: &str, credentials: &Credentials) -> Result<DockerConfig> {
         let dir = tempfile::Builder::new()
             .prefix(&format!("{run}-"))
             .tempdir()
@@ -58,11 +54,15 @@ impl DockerConfig {
         let config = docker_config_json(credentials);
         std::fs::write(dir.path().join("config.json"), config)
             .context("could not write the private Docker config")?;
-        let builders = dir.path().join("buildx");
-        std::fs::create_dir(&builders).context("could not create the private buildx directory")?;
-        std::fs::write(builders.join(NODE_NAME_FILE), node_name(user_buildx))
-            .context("could not write the private buildx node name")?;
+        std::fs::create_dir(dir.path().join("buildx"))
+            .context("could not create the private buildx directory")?;
         Ok(DockerConfig { dir })
+    }
+
+    /// Gives buildx the node name `name` (see [`node_name`]).
+    pub(crate) fn name_node(&self, name: &str) -> Result<()> {
+        std::fs::write(self.dir.path().join("buildx").join(NODE_NAME_FILE), name)
+            .context("could not write the private buildx node name")
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -78,42 +78,35 @@ impl DockerConfig {
 /// Where buildx keeps the name of the machine it runs on.
 const NODE_NAME_FILE: &str = ".buildNodeID";
 
-/// The name buildx gives this machine, read from the user's buildx
-/// configuration, or made there (as buildx would on its first run) when it
-/// has none. BuildKit keeps what it has of a build context (its files and
-/// their checksums) under that name and the context's path, so a run that
-/// reuses it sends only what changed; a new name each run would send the
-/// whole context every time (some 5 s for a 512 MB file). When the user's
-/// directory cannot be read or written, a name for this run alone.
-pub(crate) fn node_name(user_buildx: Option<&Path>) -> String {
-    let fresh = || format!("{:016x}", rand::random::<u64>());
-    let Some(dir) = user_buildx else { return fresh() };
-    let file = dir.join(NODE_NAME_FILE);
-    if let Ok(text) = std::fs::read_to_string(&file) {
-        let name = text.trim();
-        let valid = !name.is_empty()
-            && name.len() <= 128
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        return if valid { name.to_string() } else { fresh() };
+/// The name buildx gives this machine. BuildKit keeps what it has of a
+/// build context (its files and their checksums) under that name and the
+/// context's path, so a run that reuses it sends only what changed; a new
+/// name each run would send the whole context every time (some 5 s for a
+/// 512 MB file). The user's own name when their buildx configuration holds
+/// one (read, never written: what buildx run by hand sent is reused too);
+/// else one derived from `facts`, which stay the same from job to job on the
+/// same machine (the daemon's id, the repository): a workflow's `HOME` is
+/// emptied at every job, so a name kept there would be new every job.
+pub(crate) fn node_name(user_buildx: Option<&Path>, facts: &[&str]) -> String {
+    let users = user_buildx
+        .and_then(|dir| std::fs::read_to_string(dir.join(NODE_NAME_FILE)).ok())
+        .map(|text| text.trim().to_string())
+        .filter(|name| {
+            !name.is_empty()
+                && name.len() <= 128
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    users.unwrap_or_else(|| derived_node_name(facts))
+}
+
+/// A node name that is a function of `facts` alone.
+fn derived_node_name(facts: &[&str]) -> String {
+    let mut text = String::from("multiarch-action node\0");
+    for fact in facts {
+        text.push_str(fact);
+        text.push('\0');
     }
-    let name = fresh();
-    let made = std::fs::create_dir_all(dir).and_then(|()| {
-        use std::io::Write as _;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&file)?
-            .write_all(name.as_bytes())
-    });
-    match made {
-        Ok(()) => name,
-        // Another run made it first: its name is the one to share.
-        Err(_) => std::fs::read_to_string(&file)
-            .map(|t| t.trim().to_string())
-            .ok()
-            .filter(|n| !n.is_empty())
-            .unwrap_or(name),
-    }
+    crate::digest::Digest::of(text.as_bytes()).hex()[..32].to_string()
 }
 
 /// `config.json` with an `auths` entry per credential.
@@ -377,29 +370,33 @@ mod tests {
     use crate::names::{Credential, Secret};
 
     #[test]
-    fn the_node_name_is_the_users_and_made_once_when_missing() {
+    fn the_node_name_is_the_users_else_derived_from_the_machine() {
         let home = tempfile::tempdir().unwrap();
         let user = home.path().join(".docker/buildx");
-        let made = node_name(Some(&user));
-        assert_eq!(made.len(), 16, "{made}");
-        assert_eq!(std::fs::read_to_string(user.join(NODE_NAME_FILE)).unwrap(), made);
-        assert_eq!(node_name(Some(&user)), made, "a second run shares the name");
-        std::fs::write(user.join(NODE_NAME_FILE), "ab1718e7a097ef21\n").unwrap();
-        assert_eq!(node_name(Some(&user)), "ab1718e7a097ef21");
-        std::fs::write(user.join(NODE_NAME_FILE), "not a name/..").unwrap();
-        let odd = node_name(Some(&user));
-        assert_ne!(odd, "not a name/..");
+        let facts = ["daemon-id-1", "acme/app"];
+        let derived = node_name(Some(&user), &facts);
+        assert_eq!(derived.len(), 32, "{derived}");
+        assert!(!user.exists(), "the user's configuration is not written");
+        let fresh_home = tempfile::tempdir().unwrap();
         assert_eq!(
-            std::fs::read_to_string(user.join(NODE_NAME_FILE)).unwrap(),
-            "not a name/..",
-            "the user's file is left alone"
+            node_name(Some(&fresh_home.path().join(".docker/buildx")), &facts),
+            derived,
+            "a job with an empty home names the machine as the one before"
         );
-        assert_ne!(node_name(None), node_name(None));
-        std::fs::write(user.join(NODE_NAME_FILE), "ab1718e7a097ef21").unwrap();
-        let config = DockerConfig::create("run", &Credentials::default(), Some(&user)).unwrap();
+        assert_eq!(node_name(None, &facts), derived);
+        assert_ne!(node_name(None, &["daemon-id-2", "acme/app"]), derived, "another daemon");
+        assert_ne!(node_name(None, &["daemon-id-1", "acme/other"]), derived, "another repository");
+        assert_ne!(node_name(None, &["daemon-id-1acme/app", ""]), derived, "facts kept apart");
+        std::fs::create_dir_all(&user).unwrap();
+        std::fs::write(user.join(NODE_NAME_FILE), "ab1718e7a097ef21\n").unwrap();
+        assert_eq!(node_name(Some(&user), &facts), "ab1718e7a097ef21");
+        std::fs::write(user.join(NODE_NAME_FILE), "not a name/..").unwrap();
+        assert_eq!(node_name(Some(&user), &facts), derived, "a name buildx would not write");
+        let config = DockerConfig::create("run", &Credentials::default()).unwrap();
+        config.name_node(&derived).unwrap();
         assert_eq!(
             std::fs::read_to_string(config.path().join("buildx").join(NODE_NAME_FILE)).unwrap(),
-            "ab1718e7a097ef21"
+            derived
         );
     }
 

@@ -33,6 +33,8 @@ pub(crate) struct Daemon {
     /// Containers created and not yet removed (counted before the create
     /// call), so that cleanup knows whether there can be any left.
     live_containers: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// The daemon's `info`, asked once per run.
+    info: std::sync::Arc<tokio::sync::OnceCell<bollard::models::SystemInfo>>,
 }
 
 /// What a finished container printed and returned.
@@ -47,15 +49,26 @@ impl Daemon {
     pub(crate) fn connect() -> Result<Daemon> {
         let docker = Docker::connect_with_defaults()
             .map_err(|e| anyhow!("could not reach the Docker daemon ({e}); mount /var/run/docker.sock into the job or set DOCKER_HOST"))?;
-        Ok(Daemon { docker, live_containers: Default::default() })
+        Ok(Daemon { docker, live_containers: Default::default(), info: Default::default() })
+    }
+
+    /// The daemon's `info`, asked the first time only.
+    async fn info(&self) -> Result<bollard::models::SystemInfo> {
+        self.info
+            .get_or_try_init(|| async {
+                self.docker.info().await.map_err(|e| anyhow!("could not reach the Docker daemon ({e}); mount /var/run/docker.sock or set DOCKER_HOST"))
+            })
+            .await
+            .cloned()
+    }
+
+    /// The daemon's id, the same for as long as its data lasts.
+    pub(crate) async fn id(&self) -> Result<String> {
+        Ok(self.info().await?.id.unwrap_or_default())
     }
 
     pub(crate) async fn facts(&self) -> Result<DaemonFacts> {
-        let info = self
-            .docker
-            .info()
-            .await
-            .map_err(|e| anyhow!("could not reach the Docker daemon ({e}); mount /var/run/docker.sock or set DOCKER_HOST"))?;
+        let info = self.info().await?;
         let containerd_store = info.driver_status.unwrap_or_default().iter().any(|pair| {
             pair.first().is_some_and(|k| k == "driver-type")
                 && pair.get(1).is_some_and(|v| v.contains("containerd.snapshotter"))
@@ -310,13 +323,19 @@ impl Daemon {
 
     /// Removes an image name from the daemon's image store (the content
     /// stays while other names or the build cache use it); one that is not
-    /// there is no error.
-    pub(crate) async fn remove_image_name(&self, reference: &str) {
+    /// there is no error. True when a name was removed.
+    pub(crate) async fn remove_image_name(&self, reference: &str) -> bool {
         let options = RemoveImageOptionsBuilder::default().noprune(false).build();
-        if let Err(error) = self.docker.remove_image(reference, Some(options), None).await
-            && !error.to_string().contains("No such image")
-        {
-            tracing::warn!("could not remove the image name {reference} from the daemon: {error}");
+        match self.docker.remove_image(reference, Some(options), None).await {
+            Ok(_) => true,
+            Err(error) => {
+                if !error.to_string().contains("No such image") {
+                    tracing::warn!(
+                        "could not remove the image name {reference} from the daemon: {error}"
+                    );
+                }
+                false
+            }
         }
     }
 }
