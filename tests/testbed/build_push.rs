@@ -4,8 +4,10 @@
 //! a wrong password failing before any build, pull requests built and not
 //! pushed, floating tags that never go backwards, a FROM line preflight
 //! cannot read (a warning, not a failure), a multi-layer image reaching a
-//! second repository and a second registry by digest, and a re-release that
-//! sends only what changed in the build context.
+//! second repository and a second registry by digest, and two jobs run the
+//! runner's way (a new home each, the same daemon and registry) whose second
+//! sends and scans only what changed, its daemon clean-up left to the post
+//! step; a scan record edited to vouch for a new layer does not spare it.
 
 use std::collections::BTreeMap;
 
@@ -342,61 +344,272 @@ fn context_line_bytes(line: &str) -> f64 {
     number.parse::<f64>().unwrap() * scale
 }
 
-#[test]
-fn a_re_release_sends_only_what_changed_in_the_context() {
-    let bed = TestBed::get();
-    let image = bed.unique_image("context-reuse");
-    let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY payload /payload\n");
-    // 30 MB the build cache has never seen, made here.
+/// Bytes the build cache has never seen, made here.
+fn random_bytes(len: usize) -> Vec<u8> {
     let mut state =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
             as u64
             | 1;
-    let payload: Vec<u8> = (0..30_000_000)
+    (0..len)
         .map(|_| {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             (state >> 32) as u8
         })
-        .collect();
-    std::fs::write(dir.path().join("payload"), payload).unwrap();
+        .collect()
+}
+
+/// One job as the runner runs the action: a new, empty `HOME` (the runner
+/// empties it at every job), the runner's state file, and after the main
+/// step the post step, given the state the main step saved.
+struct Job {
+    main: crate::common::Run,
+    /// Whether the daemon still held the staging name when the main step ended.
+    staged_after_main: bool,
+    post: String,
+}
+
+fn runner_job(dir: &std::path::Path, image: &str, inputs: &[(&str, &str)]) -> Job {
     let home = tempfile::tempdir().unwrap();
-    let home_env = [("HOME", home.path().to_str().unwrap())];
+    let state = home.path().join("state");
+    let env = [
+        ("HOME", home.path().join("home").to_str().unwrap().to_string()),
+        ("GITHUB_STATE", state.to_str().unwrap().to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let main = run_action(dir, inputs, &env);
+    let staged = format!("{image}:multiarch-action-unverified");
+    let staged_after_main = std::process::Command::new("docker")
+        .args(["image", "inspect", &staged])
+        .output()
+        .unwrap()
+        .status
+        .success();
+    let saved = crate::common::parse_github_output(&std::fs::read_to_string(&state).unwrap());
+    let post = crate::common::run_cli(
+        dir,
+        &["post"],
+        &[("STATE_run", &saved["run"]), ("STATE_staged", &saved["staged"])],
+    );
+    assert!(post.status.success(), "{}", crate::common::text(&post.stderr));
+    Job { main, staged_after_main, post: crate::common::text(&post.stdout) }
+}
+
+/// The layers of the one-platform image `reference` in the registry.
+fn layers_of(bed: &TestBed, image: &str, digest: &str) -> Vec<String> {
+    let root = bed.manifest(image, digest);
+    let manifest = match root["manifests"].as_array() {
+        Some(entries) => {
+            let entry = entries.iter().find(|m| m["platform"]["os"] != "unknown").unwrap();
+            bed.manifest(image, entry["digest"].as_str().unwrap())
+        }
+        None => root,
+    };
+    let layers = manifest["layers"].as_array().unwrap();
+    layers.iter().map(|l| l["digest"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn two_jobs_the_runners_way_send_and_scan_only_what_changed() {
+    let bed = TestBed::get();
+    let image = bed.unique_image("runner-jobs");
+    let dir = workspace(
+        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY payload /payload\nCOPY changing /changing\n",
+    );
+    std::fs::write(dir.path().join("payload"), random_bytes(30_000_000)).unwrap();
+    std::fs::write(dir.path().join("changing"), random_bytes(100)).unwrap();
     let build_arg = format!("BASE_IMAGE={}", bed.base_image);
-    let run_with_tag = |tag: &'static str| {
+    let job = |tag: &'static str| {
         let mut inputs = registry_inputs(&bed, &image);
         inputs.extend([
             ("build-args", build_arg.as_str()),
             ("tags", tag),
             ("platforms", "linux/amd64"),
         ]);
-        let run = run_action(dir.path(), &inputs, &home_env);
-        assert!(run.success, "{}\n{}", run.stdout, run.stderr);
-        run
+        let job = runner_job(dir.path(), &image, &inputs);
+        assert!(job.main.success, "{}\n{}", job.main.stdout, job.main.stderr);
+        job
     };
-    let first = run_with_tag("first");
+    let first = job("first");
     assert!(
-        context_bytes_sent(&first.stdout) > 29e6,
-        "the first run sends the payload:\n{}",
-        first.stdout
+        context_bytes_sent(&first.main.stdout) > 29e6,
+        "the first job sends the payload:\n{}",
+        first.main.stdout
     );
-    let again = run_with_tag("again");
+    assert!(!first.main.stdout.contains("known from an earlier scan"), "{}", first.main.stdout);
     assert!(
-        context_bytes_sent(&again.stdout) < 1e6,
-        "an unchanged context is not sent again:\n{}",
-        again.stdout
-    );
-    assert!(
-        home.path().join(".docker/buildx/.buildNodeID").is_file(),
-        "buildx's node name is kept where buildx keeps it"
-    );
-    assert!(
-        again
+        first
+            .main
             .stdout
-            .contains("architecture scan of 2 layers, 2 of them known from an earlier scan"),
+            .contains(&format!("architecture scan recorded as {image}:multiarch-action-scans")),
         "{}",
-        again.stdout
+        first.main.stdout
     );
+    // The daemon's clean-up is the post step's: the main step did not wait
+    // for it, the post step did it.
+    assert!(first.staged_after_main, "the main step left the staging name to the post step");
+    assert!(first.post.contains(&format!("{image}:multiarch-action-unverified")), "{}", first.post);
+    let staged = std::process::Command::new("docker")
+        .args(["image", "inspect", &format!("{image}:multiarch-action-unverified")])
+        .output()
+        .unwrap();
+    assert!(!staged.status.success(), "the post step removed the staging name");
+
+    // The next job: a new home, the same daemon and registry, one small
+    // file changed.
+    std::fs::write(dir.path().join("changing"), random_bytes(100)).unwrap();
+    let again = job("again");
+    let sent = context_bytes_sent(&again.main.stdout);
+    assert!(sent < 10e3, "only the changed file is sent ({sent} bytes):\n{}", again.main.stdout);
+    let layers = layers_of(&bed, &image, again.main.output("digest"));
+    let before = layers_of(&bed, &image, first.main.output("digest"));
+    let changed = layers.iter().filter(|l| !before.contains(l)).count();
+    assert_eq!(changed, 1, "the last layer changed: {before:?} {layers:?}");
+    let scan = format!(
+        "architecture scan of {} layers, {} of them known from an earlier scan (the registry's record)",
+        layers.len(),
+        layers.len() - 1
+    );
+    assert!(again.main.stdout.contains(&scan), "{scan}:\n{}", again.main.stdout);
     assert!(bed.manifest_digest(&image, "again").is_some(), "the re-release is tagged");
+}
+
+/// Stores `body` as a blob of `image`'s repository; its digest.
+fn push_blob(bed: &TestBed, image: &str, body: &[u8]) -> String {
+    let repository = image.strip_prefix(&format!("{}/", bed.registry)).unwrap();
+    let auth = format!("{}:{}", bed.user, bed.password);
+    let headers = crate::common::curl(&[
+        "-s",
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        "-u",
+        &auth,
+        "-X",
+        "POST",
+        &format!("http://{}/v2/{repository}/blobs/uploads/", bed.registry),
+    ]);
+    let location = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("Location: ").or_else(|| l.strip_prefix("location: ")))
+        .unwrap()
+        .trim()
+        .to_string();
+    let location = match location.starts_with("http") {
+        true => location,
+        false => format!("http://{}{location}", bed.registry),
+    };
+    use sha2::Digest as _;
+    let hex: String = sha2::Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect();
+    let digest = format!("sha256:{hex}");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), body).unwrap();
+    let separator = if location.contains('?') { '&' } else { '?' };
+    let code = crate::common::curl(&[
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-u",
+        &auth,
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: application/octet-stream",
+        "--data-binary",
+        &format!("@{}", file.path().display()),
+        &format!("{location}{separator}digest={digest}"),
+    ]);
+    assert_eq!(code, "201", "uploading {digest}");
+    digest
+}
+
+/// A record edited in the registry to vouch for layers that no image it
+/// is attached to holds (here the layer that adds an amd64 binary to the
+/// arm64 image) is not believed for them: those layers are scanned, the
+/// binary is found and the release fails before any tag moves.
+#[test]
+fn a_record_edited_to_vouch_for_a_new_layer_still_gets_it_scanned() {
+    let bed = TestBed::get();
+    let image = bed.unique_image("record-tampered");
+    let elsewhere = format!("{image}-elsewhere");
+    let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY tool /usr/local/bin/tool\n");
+    let build_arg = format!("BASE_IMAGE={}", bed.base_image);
+    let release = |image: &str, tag: &'static str, verify: &'static str| {
+        let mut inputs = registry_inputs(&bed, image);
+        inputs.extend([
+            ("build-args", build_arg.as_str()),
+            ("tags", tag),
+            ("platforms", "linux/amd64,linux/arm64"),
+            ("preflight", "false"),
+            ("verify", verify),
+        ]);
+        run_action(dir.path(), &inputs, &[])
+    };
+    std::fs::write(dir.path().join("tool"), "#!/bin/sh\necho portable\n").unwrap();
+    let first = release(&image, "1", "true");
+    assert!(first.success, "{}", first.stdout);
+    // The next release copies an amd64 binary into both images; built once
+    // elsewhere first, to learn its layers' digests (the build cache gives
+    // the same ones again).
+    std::fs::copy("/bin/busybox", dir.path().join("tool")).unwrap();
+    let probe = release(&elsewhere, "probe", "warn");
+    assert!(probe.success, "{}", probe.stdout);
+    let new_layers: Vec<String> = bed.manifest(&elsewhere, probe.output("digest"))["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["platform"]["os"] != "unknown")
+        .flat_map(|m| layers_of(&bed, &elsewhere, m["digest"].as_str().unwrap()))
+        .collect();
+
+    // The record, edited: every layer of the next release said to hold no binary.
+    let manifest = bed.manifest(&image, "multiarch-action-scans");
+    let record_digest = manifest["layers"][0]["digest"].as_str().unwrap();
+    let mut record = bed.registry_json(&image, &format!("blobs/{record_digest}"));
+    for layer in &new_layers {
+        record["layers"][layer] = serde_json::json!([]);
+    }
+    let body = serde_json::to_vec(&record).unwrap();
+    let digest = push_blob(&bed, &image, &body);
+    let mut edited = manifest.clone();
+    edited["layers"][0]["digest"] = serde_json::json!(digest);
+    edited["layers"][0]["size"] = serde_json::json!(body.len());
+    let repository = image.strip_prefix(&format!("{}/", bed.registry)).unwrap();
+    let code = crate::common::curl(&[
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-u",
+        &format!("{}:{}", bed.user, bed.password),
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: application/vnd.oci.image.manifest.v1+json",
+        "--data-binary",
+        &edited.to_string(),
+        &format!("http://{}/v2/{repository}/manifests/multiarch-action-scans", bed.registry),
+    ]);
+    assert_eq!(code, "201", "the edited record is stored");
+
+    let second = release(&image, "2", "true");
+    assert!(!second.success, "{}", second.stdout);
+    let errors = second.error_lines();
+    assert!(
+        errors.iter().any(|e| e.contains("linux/arm64: /usr/local/bin/tool is an amd64 binary")),
+        "{}",
+        second.stdout
+    );
+    assert_eq!(bed.manifest_digest(&image, "2"), None, "no tag was pushed");
+    // The base layers, which the first release's image holds, were known.
+    assert!(
+        second.stdout.contains("known from an earlier scan (the registry's record)"),
+        "{}",
+        second.stdout
+    );
 }
