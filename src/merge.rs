@@ -98,7 +98,7 @@ pub(crate) async fn merge(
                 registry,
                 &root.digest,
                 &platforms,
-                outside.tools.layer_scans.as_ref(),
+                verify::Keeping { cache: outside.tools.layer_scans.as_ref(), record: true },
                 log,
             ),
         )

@@ -224,7 +224,7 @@ pub(crate) async fn verify_and_copy(
             registry,
             digest,
             build.platforms(),
-            cache,
+            verify::Keeping { cache, record: !matches!(run.mode(), Mode::Digest { .. }) },
             log,
         ),
         futures_util::future::try_join_all(copies)

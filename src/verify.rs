@@ -194,6 +194,15 @@ async fn smoke_tests(
     Ok(results)
 }
 
+/// What a verification keeps of its scan for later ones: in this machine's
+/// cache, and (`record`) in the registry, beside the verified index.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Keeping<'a> {
+    pub cache: Option<&'a ScanCache>,
+    /// False where the run must push no tag (`mode: digest`).
+    pub record: bool,
+}
+
 /// The index holds every requested platform, each config declares its
 /// platform, and no layer carries a binary of another architecture. What
 /// the scan learnt is recorded beside the index in the registry (when it
@@ -204,9 +213,10 @@ pub(crate) async fn verify(
     registry: &Registry,
     digest: &Digest,
     required: &[Platform],
-    cache: Option<&ScanCache>,
+    keeping: Keeping<'_>,
     log: &Log,
 ) -> Result<Verified> {
+    let Keeping { cache, record: may_record } = keeping;
     let (pushed, recorded) =
         tokio::join!(read_pushed(registry, image, digest, required, &[], log), async {
             match level {
@@ -217,7 +227,10 @@ pub(crate) async fn verify(
     let (platform_images, attestations) = pushed?;
     let earlier = EarlierScans { recorded, cache };
     let scanned = scan_layers(level, image, registry, &platform_images, &earlier).await?;
-    let record = scanned.as_ref().filter(|scan| scan.read > 0).map(|scan| scan.results.clone());
+    let record = scanned
+        .as_ref()
+        .filter(|scan| may_record && scan.read > 0)
+        .map(|scan| scan.results.clone());
     let notes = judge(level, &platform_images, scanned, log)?;
     if let Some(results) = record {
         record_scan(registry, image, digest, &results, log).await;
