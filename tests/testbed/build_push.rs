@@ -613,3 +613,47 @@ fn a_record_edited_to_vouch_for_a_new_layer_still_gets_it_scanned() {
         second.stdout
     );
 }
+
+/// A hosted runner: a new machine each job, so an empty build cache (here a
+/// `docker-container` builder, made for each run and removed after it)
+/// and an empty home. The second release reads back only the layers the
+/// first release's scan record does not vouch for: the base image's are
+/// known, whatever the build cache holds.
+#[test]
+fn a_job_with_an_empty_build_cache_reads_only_layers_the_record_lacks() {
+    let bed = TestBed::get();
+    let image = bed.unique_image("hosted-runner");
+    let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY changing /changing\n");
+    let build_arg = format!("BASE_IMAGE={}", bed.base_image);
+    let job = |tag: &'static str| {
+        std::fs::write(dir.path().join("changing"), random_bytes(1000)).unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let mut inputs = registry_inputs(&bed, &image);
+        inputs.extend([
+            ("build-args", build_arg.as_str()),
+            ("tags", tag),
+            ("platforms", "linux/amd64,linux/arm64"),
+            ("driver", "docker-container"),
+            ("buildkit-image", bed.buildkit_image.as_str()),
+        ]);
+        let run = run_action(dir.path(), &inputs, &[("HOME", home.path().to_str().unwrap())]);
+        assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+        run
+    };
+    let first = job("first");
+    assert!(!first.stdout.contains("known from an earlier scan"), "{}", first.stdout);
+    let again = job("again");
+    // Every platform's layers: the base image's, and one new `COPY` layer.
+    let layers: usize = bed.manifest(&image, again.output("digest"))["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["platform"]["os"] != "unknown")
+        .map(|m| layers_of(&bed, &image, m["digest"].as_str().unwrap()).len())
+        .sum();
+    let known = format!(
+        "architecture scan of {layers} layers, {} of them known from an earlier scan (the registry's record)",
+        layers - 2
+    );
+    assert!(again.stdout.contains(&known), "{known}:\n{}", again.stdout);
+}
