@@ -4,7 +4,7 @@
 
 use super::choices::{
     CallWord, Choice as _, CompressionWord, Driver, ExportWord, FloatingPolicy, ModeWord,
-    NetworkWord,
+    NetworkWord, SignWord,
 };
 use super::{Group, InputDef, Kind};
 
@@ -461,6 +461,48 @@ pub const INPUTS: &[InputDef] = &[
         "",
         TEXT,
         "A command run in the pushed image of every platform (under QEMU where needed), e.g. `myapp --version`; it must exit 0. Split as a shell would; wrap in `sh -c '…'` for shell syntax.",
+    ),
+    input(
+        Group::Signing,
+        "sign",
+        "false",
+        Kind::Choice(SignWord::WORDS),
+        "Sign the pushed image (the index and every manifest in it) once it is verified and before any tag is set, then check the signatures: `key` with `sign-key`, in cosign's format (`cosign verify --key`); `keyless` with the workflow's identity (needs `permissions: id-token: write`): a certificate from `fulcio-url`, logged in `rekor-url` and/or timestamped by `tsa-url` — its inputs are checked, but this version does not sign keyless yet and stops before building, saying so; `false`: no signature. The job summary gives the commands that verify them.",
+    ),
+    secret(input(
+        Group::Signing,
+        "sign-key",
+        "",
+        TEXT,
+        "For `sign: key`: the private key, PEM, as `cosign generate-key-pair` writes it (`secrets.COSIGN_PRIVATE_KEY`). Masked; never written to a file.",
+    )),
+    secret(input(
+        Group::Signing,
+        "sign-key-password",
+        "",
+        TEXT,
+        "The password of `sign-key` (`secrets.COSIGN_PASSWORD`). Masked.",
+    )),
+    input(
+        Group::Signing,
+        "fulcio-url",
+        "",
+        TEXT,
+        "For `sign: keyless`: the Fulcio certificate authority. Empty: Sigstore's public-good instance, `https://fulcio.sigstore.dev`.",
+    ),
+    input(
+        Group::Signing,
+        "rekor-url",
+        "",
+        TEXT,
+        "For `sign: keyless`: the Rekor transparency log. Empty: `https://rekor.sigstore.dev` for a public repository; a private one (as the event payload says) logs nowhere unless this is given, and is timestamped by `tsa-url` instead.",
+    ),
+    input(
+        Group::Signing,
+        "tsa-url",
+        "",
+        TEXT,
+        "For `sign: keyless`: an RFC 3161 timestamp authority. Empty: `https://timestamp.sigstore.dev/api/v1/timestamp` for a private repository (a public one is logged in Rekor, not timestamped, unless this is given).",
     ),
     input(
         Group::Files,

@@ -1,0 +1,319 @@
+//! `sign: key` against the test registry, checked by verifiers that are not
+//! the action's: cosign 2.5 (`cosign verify --key`) reads every signature
+//! the action pushed, OpenSSL checks one signature's bytes on its own, and
+//! each is refused where it must be: another key, a payload changed after
+//! signing, a signature moved to another digest. Keys come from `cosign
+//! generate-key-pair`; the tools from `scripts/testenv` (SIGSTORE_BIN).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use base64::Engine as _;
+
+use crate::common::{ROOT, Run, TestBed, curl, registry_inputs, run_action, text, workspace};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// The directory cosign and oras are in, from target/testenv.env.
+fn sigstore_bin() -> PathBuf {
+    let env = std::fs::read_to_string(format!("{ROOT}/target/testenv.env")).unwrap();
+    let dir = env.lines().find_map(|l| l.strip_prefix("SIGSTORE_BIN=")).unwrap_or_else(|| {
+        panic!("target/testenv.env names no SIGSTORE_BIN: run `scripts/testenv up`")
+    });
+    PathBuf::from(dir)
+}
+
+/// A scratch home for cosign: a Docker config with the registry's login,
+/// and the key pairs `cosign` and `other` (password [`PASSWORD`]).
+struct Cosign {
+    home: tempfile::TempDir,
+    bin: PathBuf,
+}
+
+impl Cosign {
+    fn new(bed: &TestBed) -> Cosign {
+        let home = tempfile::tempdir().unwrap();
+        let auth = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", bed.user, bed.password));
+        std::fs::create_dir_all(home.path().join(".docker")).unwrap();
+        std::fs::write(
+            home.path().join(".docker/config.json"),
+            format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, bed.registry),
+        )
+        .unwrap();
+        let cosign = Cosign { home, bin: sigstore_bin() };
+        for prefix in ["cosign", "other"] {
+            let made = cosign.run(&["generate-key-pair", "--output-key-prefix", prefix]);
+            assert!(made.status.success(), "{}", text(&made.stderr));
+        }
+        cosign
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.home.path().join(name)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(self.bin.join("cosign"))
+            .args(args)
+            .current_dir(self.home.path())
+            .env_clear()
+            .env("HOME", self.home.path())
+            .env("COSIGN_PASSWORD", PASSWORD)
+            .output()
+            .expect("cosign runs")
+    }
+
+    /// `cosign verify --key KEY.pub` of `reference`, offline (no log).
+    fn verify(&self, key: &str, reference: &str) -> Output {
+        let public = self.file(&format!("{key}.pub"));
+        let public = public.to_str().unwrap();
+        self.run(&[
+            "verify",
+            "--key",
+            public,
+            "--insecure-ignore-tlog",
+            "--allow-http-registry",
+            reference,
+        ])
+    }
+}
+
+fn sign_with_key(bed: &TestBed, image: &str, dir: &Path, key: &str, password: &str) -> Run {
+    let build_arg = format!("BASE_IMAGE={}", bed.base_image);
+    let mut inputs = registry_inputs(bed, image);
+    inputs.extend([
+        ("platforms", "linux/amd64,linux/arm64"),
+        ("build-args", build_arg.as_str()),
+        ("tags", "type=raw,value=signed"),
+        ("sign", "key"),
+        ("sign-key", key),
+        ("sign-key-password", password),
+    ]);
+    run_action(dir, &inputs, &[])
+}
+
+/// The manifests an index lists (platform images and attestations).
+fn children(bed: &TestBed, image: &str, digest: &str) -> Vec<String> {
+    let index = bed.manifest(image, digest);
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["digest"].as_str().unwrap().into())
+        .collect()
+}
+
+/// The signature tag of `digest`.
+fn sig_tag(digest: &str) -> String {
+    format!("sha256-{}.sig", digest.strip_prefix("sha256:").unwrap())
+}
+
+/// Stores `body` in the registry (a blob, or a manifest under `tag`).
+fn put(bed: &TestBed, image: &str, body: &[u8], tag: Option<(&str, &str)>) -> String {
+    let repository = image.strip_prefix(&format!("{}/", bed.registry)).unwrap();
+    let login = format!("{}:{}", bed.user, bed.password);
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), body).unwrap();
+    let data = format!("@{}", file.path().display());
+    let digest = format!("sha256:{}", sha256_hex(body));
+    let base = format!("http://{}/v2/{repository}", bed.registry);
+    let status = match tag {
+        Some((tag, media_type)) => curl(&[
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-u",
+            &login,
+            "-X",
+            "PUT",
+            "-H",
+            &format!("Content-Type: {media_type}"),
+            "--data-binary",
+            &data,
+            &format!("{base}/manifests/{tag}"),
+        ]),
+        None => {
+            let headers = curl(&[
+                "-s",
+                "-D",
+                "-",
+                "-o",
+                "/dev/null",
+                "-u",
+                &login,
+                "-X",
+                "POST",
+                &format!("{base}/blobs/uploads/"),
+            ]);
+            let location = headers
+                .lines()
+                .find_map(|l| l.strip_prefix("Location: ").or_else(|| l.strip_prefix("location: ")))
+                .unwrap()
+                .trim()
+                .to_string();
+            let location = match location.starts_with('/') {
+                true => format!("http://{}{location}", bed.registry),
+                false => location,
+            };
+            let separator = if location.contains('?') { '&' } else { '?' };
+            curl(&[
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-u",
+                &login,
+                "-X",
+                "PUT",
+                "-H",
+                "Content-Type: application/octet-stream",
+                "--data-binary",
+                &data,
+                &format!("{location}{separator}digest={digest}"),
+            ])
+        }
+    };
+    assert_eq!(status.trim(), "201", "storing {digest} in {image}");
+    digest
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A blob of `image`, read with curl.
+fn blob(bed: &TestBed, image: &str, digest: &str) -> Vec<u8> {
+    let repository = image.strip_prefix(&format!("{}/", bed.registry)).unwrap();
+    let out = Command::new("curl")
+        .args(["-sfL", "-u", &format!("{}:{}", bed.user, bed.password)])
+        .arg(format!("http://{}/v2/{repository}/blobs/{digest}", bed.registry))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+#[test]
+fn a_key_pair_signs_the_index_and_every_manifest_as_cosign_reads_them() {
+    let bed = TestBed::get();
+    let cosign = Cosign::new(&bed);
+    let key = std::fs::read_to_string(cosign.file("cosign.key")).unwrap();
+    let image = bed.unique_image("signed");
+    let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY Dockerfile /built-from\n");
+
+    let run = sign_with_key(&bed, &image, dir.path(), &key, PASSWORD);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    let digest = run.output("digest").to_string();
+    let reference = format!("{image}@{digest}");
+    let manifests = children(&bed, &image, &digest);
+    assert_eq!(manifests.len(), 4, "two platforms, two attestation manifests: {manifests:?}");
+    // Signed before any tag: the log says so in that order.
+    let signed_at = run.stdout.find(&format!("{reference} signed with the key")).unwrap();
+    let tagged_at = run.stdout.find(&format!("{image}:signed → {digest}")).unwrap();
+    assert!(signed_at < tagged_at, "{}", run.stdout);
+    assert!(
+        run.summary.contains(&format!(
+            "cosign verify --key cosign.pub --insecure-ignore-tlog --allow-http-registry {reference}\n"
+        )),
+        "{}",
+        run.summary
+    );
+    let public = std::fs::read_to_string(cosign.file("cosign.pub")).unwrap();
+    assert!(run.summary.contains(public.trim()), "the summary shows the public key");
+
+    // cosign verifies the index and every manifest in it.
+    for signed in std::iter::once(&digest).chain(&manifests) {
+        let checked = cosign.verify("cosign", &format!("{image}@{signed}"));
+        assert!(checked.status.success(), "{signed}: {}", text(&checked.stderr));
+    }
+    // OpenSSL checks the index's signature bytes on its own.
+    let sig = bed.manifest(&image, &sig_tag(&digest));
+    let layer = &sig["layers"][0];
+    let payload = blob(&bed, &image, layer["digest"].as_str().unwrap());
+    let claims: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(claims["critical"]["image"]["docker-manifest-digest"], digest.as_str());
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(layer["annotations"]["dev.cosignproject.cosign/signature"].as_str().unwrap())
+        .unwrap();
+    std::fs::write(cosign.file("payload"), &payload).unwrap();
+    std::fs::write(cosign.file("payload.sig"), &signature).unwrap();
+    let openssl = |key: &str| {
+        Command::new("openssl")
+            .args(["dgst", "-sha256", "-verify", key, "-signature", "payload.sig", "payload"])
+            .current_dir(cosign.home.path())
+            .output()
+            .unwrap()
+    };
+    let good = openssl("cosign.pub");
+    assert!(good.status.success() && text(&good.stdout).contains("Verified OK"));
+    assert!(!openssl("other.pub").status.success(), "another key does not verify it");
+
+    // Another key: refused.
+    let other = cosign.verify("other", &reference);
+    assert!(!other.status.success(), "{}", text(&other.stdout));
+    assert!(text(&other.stderr).contains("no matching signatures"), "{}", text(&other.stderr));
+
+    // A signature moved to another digest: refused (its payload names the index).
+    let platform = &manifests[0];
+    let sig_bytes = serde_json::to_vec(&sig).unwrap();
+    put(
+        &bed,
+        &image,
+        &sig_bytes,
+        Some((&sig_tag(platform), "application/vnd.oci.image.manifest.v1+json")),
+    );
+    let moved = cosign.verify("cosign", &format!("{image}@{platform}"));
+    assert!(!moved.status.success(), "{}", text(&moved.stdout));
+
+    // A payload changed after signing (the signature kept): refused.
+    let tampered_payload =
+        String::from_utf8(payload.clone()).unwrap().replace("signed-", "tampered-");
+    assert_ne!(tampered_payload.as_bytes(), payload.as_slice());
+    let tampered_digest = put(&bed, &image, tampered_payload.as_bytes(), None);
+    let mut tampered = sig.clone();
+    tampered["layers"][0]["digest"] = tampered_digest.into();
+    tampered["layers"][0]["size"] = tampered_payload.len().into();
+    put(
+        &bed,
+        &image,
+        &serde_json::to_vec(&tampered).unwrap(),
+        Some((&sig_tag(&digest), "application/vnd.oci.image.manifest.v1+json")),
+    );
+    let changed = cosign.verify("cosign", &reference);
+    assert!(!changed.status.success(), "{}", text(&changed.stdout));
+
+    // The key and its password reach no log, output, summary or file.
+    let key_lines: Vec<&str> =
+        key.lines().filter(|l| !l.starts_with("-----") && l.len() > 8).collect();
+    let mut secrets = vec![PASSWORD];
+    secrets.extend(&key_lines);
+    run.assert_no_secret(&secrets, dir.path());
+}
+
+#[test]
+fn a_key_that_does_not_decrypt_fails_before_any_build_naming_no_secret() {
+    let bed = TestBed::get();
+    let cosign = Cosign::new(&bed);
+    let key = std::fs::read_to_string(cosign.file("cosign.key")).unwrap();
+    let image = bed.unique_image("signed-badpass");
+    let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n");
+    let run = sign_with_key(&bed, &image, dir.path(), &key, "not the password");
+    assert!(!run.success);
+    assert_eq!(
+        run.error_lines(),
+        vec![
+            "::error::sign-key: could not be decrypted with `sign-key-password`; give the password the key was made with (cosign's COSIGN_PASSWORD)"
+        ]
+    );
+    assert!(!run.stdout.contains("buildx solve"), "nothing was built: {}", run.stdout);
+    let key_lines: Vec<&str> =
+        key.lines().filter(|l| !l.starts_with("-----") && l.len() > 8).collect();
+    let mut secrets = vec!["not the password"];
+    secrets.extend(&key_lines);
+    run.assert_no_secret(&secrets, dir.path());
+}
