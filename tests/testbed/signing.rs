@@ -12,7 +12,7 @@ use base64::Engine as _;
 
 use crate::common::{ROOT, Run, TestBed, curl, registry_inputs, run_action, text, workspace};
 
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 
 /// The directory cosign and oras are in, from target/testenv.env.
 fn sigstore_bin() -> PathBuf {
@@ -25,13 +25,13 @@ fn sigstore_bin() -> PathBuf {
 
 /// A scratch home for cosign: a Docker config with the registry's login,
 /// and the key pairs `cosign` and `other` (password [`PASSWORD`]).
-struct Cosign {
+pub(crate) struct Cosign {
     home: tempfile::TempDir,
     bin: PathBuf,
 }
 
 impl Cosign {
-    fn new(bed: &TestBed) -> Cosign {
+    pub(crate) fn new(bed: &TestBed) -> Cosign {
         let home = tempfile::tempdir().unwrap();
         let auth = base64::engine::general_purpose::STANDARD
             .encode(format!("{}:{}", bed.user, bed.password));
@@ -49,7 +49,7 @@ impl Cosign {
         cosign
     }
 
-    fn file(&self, name: &str) -> PathBuf {
+    pub(crate) fn file(&self, name: &str) -> PathBuf {
         self.home.path().join(name)
     }
 
