@@ -467,7 +467,7 @@ pub const INPUTS: &[InputDef] = &[
         "sign",
         "false",
         Kind::Choice(SignWord::WORDS),
-        "Sign the pushed image (the index and every manifest in it) once it is verified and before any tag is set, then check the signatures: `key` with `sign-key`, in cosign's format (`cosign verify --key`); `keyless` with the workflow's identity (needs `permissions: id-token: write`): a certificate from `fulcio-url`, logged in `rekor-url` and/or timestamped by `tsa-url` — its inputs are checked, but this version does not sign keyless yet and stops before building, saying so; `false`: no signature. The job summary gives the commands that verify them.",
+        "Sign the pushed image (the index and every manifest in it) once it is verified and before any tag is set, then check the signatures: `key` with `sign-key`, in cosign's format (`cosign verify --key`); `keyless` with the workflow's identity (needs `permissions: id-token: write`): a short-lived certificate from `fulcio-url`, each signature logged in `rekor-url` (and timestamped by `tsa-url`), stored as Sigstore bundles that refer to what they sign (`cosign verify-attestation --new-bundle-format`), BuildKit's provenance and SBOM signed again about each platform image; `false`: no signature. The job summary gives the commands that verify them.",
     ),
     secret(input(
         Group::Signing,
@@ -495,14 +495,14 @@ pub const INPUTS: &[InputDef] = &[
         "rekor-url",
         "",
         TEXT,
-        "For `sign: keyless`: the Rekor transparency log. Empty: `https://rekor.sigstore.dev` for a public repository; a private one (as the event payload says) logs nowhere unless this is given, and is timestamped by `tsa-url` instead.",
+        "For `sign: keyless`: the Rekor transparency log. Empty: `https://rekor.sigstore.dev` for a public repository. A private one (as the event payload says) is not logged in the public log: give your own Rekor here, or the run stops before building.",
     ),
     input(
         Group::Signing,
         "tsa-url",
         "",
         TEXT,
-        "For `sign: keyless`: an RFC 3161 timestamp authority. Empty: `https://timestamp.sigstore.dev/api/v1/timestamp` for a private repository (a public one is logged in Rekor, not timestamped, unless this is given).",
+        "For `sign: keyless`: an RFC 3161 timestamp authority that also timestamps each signature. Empty: none for a public repository, `https://timestamp.sigstore.dev/api/v1/timestamp` for a private one.",
     ),
     input(
         Group::Files,

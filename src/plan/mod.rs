@@ -50,7 +50,7 @@ pub(crate) use self::bundle::{AuditLevel, BundleRequest, WantedImage};
 pub use self::images::{ContextLookups, compute_meta};
 pub(crate) use self::mode::{CheckLevel, Export, ExportFormat, Mode, ReleaseNotes};
 pub(crate) use self::settings::{Checks, RunSettings};
-pub(crate) use self::signing::{Signing, SigningKey};
+pub(crate) use self::signing::{Keyless, Signing, SigningKey};
 #[cfg(test)]
 pub(crate) use self::signing::{parse_key as parse_signing_key, test_key as test_signing_key};
 pub(crate) use self::work::Build;

@@ -14,7 +14,7 @@ use super::mode::Mode;
 use crate::inputs::RawInputs;
 use crate::inputs::choices::SignWord;
 use crate::names::Secret;
-use crate::runner::GithubContext;
+use crate::runner::{GithubContext, IdTokenRequest};
 
 /// Sigstore's public-good certificate authority.
 pub(crate) const PUBLIC_FULCIO: &str = "https://fulcio.sigstore.dev";
@@ -31,6 +31,8 @@ pub(crate) enum Signing {
     Off,
     /// cosign's key-pair format: a `sha256-<hex>.sig` manifest per digest.
     Key(SigningKey),
+    /// A short-lived certificate for the workflow's identity.
+    Keyless(Keyless),
 }
 
 /// A decrypted cosign private key (ECDSA P-256), and its public half.
@@ -61,7 +63,7 @@ impl SigningKey {
 }
 
 /// Where a keyless signature's certificate, log entry and timestamp come
-/// from.
+/// from, and the runner's token endpoint.
 #[derive(Debug, Clone)]
 pub(crate) struct Keyless {
     pub(crate) fulcio: String,
@@ -69,6 +71,7 @@ pub(crate) struct Keyless {
     pub(crate) rekor: Option<String>,
     /// The timestamp authority; `None` for a public repository that names none.
     pub(crate) tsa: Option<String>,
+    pub(crate) token: IdTokenRequest,
 }
 
 impl Keyless {
@@ -87,11 +90,13 @@ impl Keyless {
 }
 
 impl Signing {
-    /// Every value to mask: the key's password and lines.
+    /// Every value to mask: the key's password and lines, the runner's
+    /// token for its OIDC endpoint.
     pub(crate) fn secrets(&self) -> Vec<String> {
         match self {
             Signing::Off => Vec::new(),
             Signing::Key(key) => key.masked.iter().map(|s| s.expose().to_string()).collect(),
+            Signing::Keyless(keyless) => vec![keyless.token.token.expose().to_string()],
         }
     }
 }
@@ -126,18 +131,12 @@ pub(super) fn resolve(
             };
             Ok(Signing::Key(parse_key(pem, raw.text("sign-key-password").unwrap_or(""))?))
         }
-        SignWord::Keyless => {
-            let keyless = keyless(raw, github)?;
-            bail!(
-                "sign: `keyless` ({}) is not available in this version; sign with `sign: key`",
-                keyless.describe()
-            )
-        }
+        SignWord::Keyless => keyless(raw, github).map(Signing::Keyless),
     }
 }
 
 fn keyless(raw: &RawInputs, github: &GithubContext) -> Result<Keyless> {
-    if github.id_token_request.is_none() {
+    let Some(token) = github.id_token_request.clone() else {
         bail!(
             "sign: `keyless` needs the workflow's OIDC token, and the runner gave none (ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are unset); add `permissions: id-token: write` to the job"
         );
@@ -152,7 +151,12 @@ fn keyless(raw: &RawInputs, github: &GithubContext) -> Result<Keyless> {
         Some(given) => Some(given),
         None => private.then(|| PUBLIC_TSA.to_string()),
     };
-    Ok(Keyless { fulcio, rekor, tsa })
+    if rekor.is_none() {
+        bail!(
+            "sign: a private repository is not logged in the public transparency log, and keyless signing here needs a log: give `rekor-url` (your own Rekor), or sign with `sign: key`"
+        );
+    }
+    Ok(Keyless { fulcio, rekor, tsa, token })
 }
 
 /// An `http(s)://` address from `input`, without a trailing slash.
@@ -218,7 +222,6 @@ pub(crate) fn test_key(password: &str) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::IdTokenRequest;
 
     fn plan_signing(pairs: &[(&str, &str)], github: &GithubContext) -> Result<Signing> {
         let raw = RawInputs::from_pairs(pairs.iter().map(|(k, v)| (*k, v.to_string())))?;
@@ -261,11 +264,12 @@ mod tests {
             error.to_string(),
             "rekor-url: `rekor` is not an address; give one as `https://host[/path]`"
         );
-        let error = plan_signing(&[("sign", "keyless")], &token_endpoint()).unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "sign: `keyless` (a certificate from https://fulcio.sigstore.dev, logged in https://rekor.sigstore.dev) is not available in this version; sign with `sign: key`"
-        );
+        let private = GithubContext {
+            event: serde_json::json!({"repository": {"private": true}}),
+            ..token_endpoint()
+        };
+        let error = plan_signing(&[("sign", "keyless")], &private).unwrap_err().to_string();
+        assert!(error.starts_with("sign: a private repository is not logged"), "{error}");
     }
 
     #[test]
@@ -314,7 +318,6 @@ mod tests {
             (&'a GithubContext, &'a [(&'a str, &'a str)], Option<&'a str>, Option<&'a str>);
         let cases: &[Case] = &[
             (&public, &[], Some(PUBLIC_REKOR), None),
-            (&private, &[], None, Some(PUBLIC_TSA)),
             (
                 &private,
                 &[("rekor-url", "https://rekor.example/")],
@@ -336,6 +339,7 @@ mod tests {
             let k = keyless(&raw, github).unwrap();
             assert_eq!((k.rekor.as_deref(), k.tsa.as_deref()), (*rekor, *tsa), "{extra:?}");
             assert_eq!(k.fulcio, PUBLIC_FULCIO);
+            assert_eq!(Signing::Keyless(k).secrets(), vec!["runner-bearer".to_string()]);
         }
     }
 }

@@ -5,6 +5,7 @@
 //! on: a signature that does not verify fails the run with no tag set.
 
 mod cosign;
+mod keyless;
 
 use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
@@ -12,7 +13,7 @@ use serde_json::Value;
 use crate::digest::Digest;
 use crate::log::Log;
 use crate::names::ImageName;
-use crate::plan::{Build, RunSettings, Signing, SigningKey};
+use crate::plan::{Build, Keyless, RunSettings, Signing, SigningKey};
 use crate::registry::Registry;
 use crate::registry::layout::Descriptor;
 
@@ -29,6 +30,9 @@ pub(crate) struct Signed {
 pub(crate) enum SignedWith {
     /// The public key, PEM (`cosign.pub`).
     Key { public_pem: String },
+    /// The workflow's identity and its issuer; each predicate type signed,
+    /// with the first manifest it is about (`image@digest`).
+    Keyless { who: keyless::Identity, checks: Vec<(String, String)> },
 }
 
 /// Signs `digest` (and every manifest its index lists) in every image of
@@ -40,11 +44,26 @@ pub(crate) async fn sign_and_check(
     digest: &Digest,
     log: &Log,
 ) -> Result<Option<Signed>> {
-    let key = match run.signing() {
+    let _group = match run.signing() {
         Signing::Off => return Ok(None),
-        Signing::Key(key) => key,
+        _ => log.open_group(&format!("Sign {digest}")),
     };
-    let _group = log.open_group(&format!("Sign {digest}"));
+    match run.signing() {
+        Signing::Off => Ok(None),
+        Signing::Key(key) => with_key(build, registry, digest, key, log).await.map(Some),
+        Signing::Keyless(keyless) => {
+            without_key(build, registry, digest, keyless, log).await.map(Some)
+        }
+    }
+}
+
+async fn with_key(
+    build: &Build,
+    registry: &Registry,
+    digest: &Digest,
+    key: &SigningKey,
+    log: &Log,
+) -> Result<Signed> {
     let digests = signed_digests(registry, build.image(), digest).await?;
     let mut references = Vec::new();
     for image in build.images() {
@@ -62,10 +81,143 @@ pub(crate) async fn sign_and_check(
             references.push(reference);
         }
     }
-    Ok(Some(Signed {
-        references,
-        with: SignedWith::Key { public_pem: key.public_pem().to_string() },
-    }))
+    Ok(Signed { references, with: SignedWith::Key { public_pem: key.public_pem().to_string() } })
+}
+
+/// Keyless: a signature statement for every manifest and BuildKit's own
+/// statements re-signed, each pushed as a referrer of its manifest in every
+/// image, and read back.
+async fn without_key(
+    build: &Build,
+    registry: &Registry,
+    digest: &Digest,
+    keyless: &Keyless,
+    log: &Log,
+) -> Result<Signed> {
+    let token = keyless::fetch_token(keyless).await?;
+    log.mask(&token);
+    let who = keyless::identity_of(&token)?;
+    let signer = keyless::signer(keyless, &token)?;
+    log.info(&format!("signing as {} ({})", who.identity, keyless.describe()));
+    let (subjects, statements) = statements(registry, build.image(), digest).await?;
+    let mut references = Vec::new();
+    let mut checks: Vec<(String, String)> = Vec::new();
+    for image in build.images() {
+        for statement in &statements {
+            let reference = format!("{}@{}", image.name, statement.subject);
+            let Some(subject) = subjects.iter().find(|s| s.digest == statement.subject) else {
+                bail!("{reference} is not in the index it was read from");
+            };
+            let bundle = keyless::sign_statement(&signer, image, statement).await?;
+            push_referrer(registry, image, subject, bundle, &statement.predicate_type)
+                .await
+                .with_context(|| {
+                    format!("could not store the signature of {reference}; no tag was set")
+                })?;
+            log.info(&format!(
+                "{reference}: {} signed and stored as a referrer",
+                statement.predicate_type
+            ));
+            if !checks.iter().any(|(kind, _)| *kind == statement.predicate_type) {
+                checks.push((statement.predicate_type.clone(), reference.clone()));
+            }
+            if !references.contains(&reference) {
+                references.push(reference);
+            }
+        }
+    }
+    Ok(Signed { references, with: SignedWith::Keyless { who, checks } })
+}
+
+/// What keyless signing signs: the descriptors of the index and the
+/// manifests it lists, a signature statement for each, and the statements
+/// of BuildKit's attestation manifests, each about its platform image.
+async fn statements(
+    registry: &Registry,
+    image: &ImageName,
+    digest: &Digest,
+) -> Result<(Vec<Descriptor>, Vec<keyless::Statement>)> {
+    let root = registry.raw_manifest(image, digest.as_str()).await?;
+    let mut subjects = vec![root.descriptor()];
+    let mut buildkit = Vec::new();
+    for child in root.json.get("manifests").and_then(Value::as_array).into_iter().flatten() {
+        let descriptor: Descriptor = serde_json::from_value(child.clone()).with_context(|| {
+            format!("{}@{digest} lists a manifest it does not describe", image.name)
+        })?;
+        let annotation =
+            |key: &str| child.pointer(&format!("/annotations/{key}")).and_then(Value::as_str);
+        if annotation("vnd.docker.reference.type") == Some("attestation-manifest")
+            && let Some(about) =
+                annotation("vnd.docker.reference.digest").and_then(|d| Digest::parse(d).ok())
+        {
+            let manifest = registry.raw_manifest(image, descriptor.digest.as_str()).await?;
+            for layer in manifest.json.get("layers").and_then(Value::as_array).into_iter().flatten()
+            {
+                let Ok(layer) = serde_json::from_value::<Descriptor>(layer.clone()) else {
+                    continue;
+                };
+                if layer.media_type == "application/vnd.in-toto+json" {
+                    let body = registry.small_blob(image, &layer).await?;
+                    buildkit.extend(keyless::buildkit_statement(&body, &about));
+                }
+            }
+        }
+        subjects.push(descriptor);
+    }
+    let mut statements: Vec<keyless::Statement> = subjects
+        .iter()
+        .map(|s| keyless::Statement {
+            predicate_type: keyless::SIGN_PREDICATE.into(),
+            predicate: serde_json::json!({}),
+            subject: s.digest.clone(),
+        })
+        .collect();
+    statements.extend(buildkit);
+    Ok((subjects, statements))
+}
+
+/// A bundle stored as a referrer of `subject`: the bundle and an empty
+/// config, the referrer manifest by digest, and the referrers tag's index
+/// with it added; the index is read back to hold it.
+async fn push_referrer(
+    registry: &Registry,
+    image: &ImageName,
+    subject: &Descriptor,
+    bundle: Vec<u8>,
+    predicate_type: &str,
+) -> Result<()> {
+    let bundle_descriptor = Descriptor {
+        media_type: keyless::BUNDLE.into(),
+        digest: Digest::of(&bundle),
+        size: bundle.len() as u64,
+    };
+    let empty = Descriptor {
+        media_type: "application/vnd.oci.empty.v1+json".into(),
+        digest: Digest::of(b"{}"),
+        size: 2,
+    };
+    put_small_blob(registry, image, &bundle_descriptor, bundle).await?;
+    put_small_blob(registry, image, &empty, b"{}".to_vec()).await?;
+    let manifest = keyless::referrer_manifest(&bundle_descriptor, subject, predicate_type);
+    let referrer = keyless::manifest_descriptor(&manifest, false);
+    registry.put_manifest(image, referrer.digest.as_str(), &referrer, manifest.into()).await?;
+    let tag = keyless::referrers_tag(&subject.digest);
+    let existing = match registry.existing_tags(image).await?.contains(&tag) {
+        true => Some(registry.raw_manifest(image, &tag).await?.json),
+        false => None,
+    };
+    let index = keyless::referrers_index(existing.as_ref(), &referrer, predicate_type);
+    let descriptor = keyless::manifest_descriptor(&index, true);
+    registry.put_manifest(image, &tag, &descriptor, index.into()).await?;
+    let listed = registry.raw_manifest(image, &tag).await?;
+    let holds = listed.json.get("manifests").and_then(Value::as_array).is_some_and(|m| {
+        m.iter().any(|d| d.get("digest").and_then(Value::as_str) == Some(referrer.digest.as_str()))
+    });
+    let stored = registry.raw_manifest(image, referrer.digest.as_str()).await?;
+    if !holds || stored.digest != referrer.digest {
+        bail!("{}:{tag} does not list the signature {} read back", image.name, referrer.digest);
+    }
+    Ok(())
 }
 
 /// The index (or manifest) and every manifest an index lists.
@@ -175,6 +327,22 @@ pub(crate) fn summary(signed: &Signed, insecure: &[String]) -> String {
             signed.references.len(),
             public_pem.trim()
         ),
+        SignedWith::Keyless { who, checks } => {
+            let mut md = format!(
+                "\n**Signed** keyless as `{}` (issuer `{}`): the index and every manifest it lists ({} manifests), and BuildKit's attestations about each platform image, as Sigstore bundles stored as referrers. Check the image's signature (any manifest's, by its digest), and each attestation:\n\n```\n",
+                who.identity,
+                who.issuer,
+                signed.references.len()
+            );
+            for (predicate, reference) in checks {
+                md.push_str(&format!(
+                    "cosign verify-attestation --new-bundle-format --type {predicate} --certificate-identity {} --certificate-oidc-issuer {}{http} {reference}\n",
+                    who.identity, who.issuer
+                ));
+            }
+            md.push_str("```\n");
+            md
+        }
     }
 }
 
@@ -198,5 +366,25 @@ mod tests {
             "{md}"
         );
         assert!(!summary(&signed, &[]).contains("--allow-http-registry"));
+
+        let who = keyless::Identity {
+            identity: "https://github.com/acme/app/.github/workflows/r.yml@refs/heads/main".into(),
+            issuer: keyless::GITHUB_ISSUER.into(),
+        };
+        let checks = vec![
+            (keyless::SIGN_PREDICATE.to_string(), "r/app@sha256:ab".to_string()),
+            ("https://slsa.dev/provenance/v0.2".to_string(), "r/app@sha256:cd".to_string()),
+        ];
+        let signed = Signed {
+            references: vec!["r/app@sha256:ab".into()],
+            with: SignedWith::Keyless { who, checks },
+        };
+        let md = summary(&signed, &[]);
+        for (kind, at) in [
+            (keyless::SIGN_PREDICATE, "sha256:ab"),
+            ("https://slsa.dev/provenance/v0.2", "sha256:cd"),
+        ] {
+            assert!(md.contains(&format!("cosign verify-attestation --new-bundle-format --type {kind} --certificate-identity https://github.com/acme/app/.github/workflows/r.yml@refs/heads/main --certificate-oidc-issuer https://token.actions.githubusercontent.com r/app@{at}\n")), "{md}");
+        }
     }
 }

@@ -1,9 +1,14 @@
-//! `sign: key` against the test registry, checked by verifiers that are not
-//! the action's: cosign 2.5 (`cosign verify --key`) reads every signature
-//! the action pushed, OpenSSL checks one signature's bytes on its own, and
-//! each is refused where it must be: another key, a payload changed after
-//! signing, a signature moved to another digest. Keys come from `cosign
-//! generate-key-pair`; the tools from `scripts/testenv` (SIGSTORE_BIN).
+//! `sign` against the test registry, checked by verifiers that are not the
+//! action's. A key pair: cosign 2.5 (`cosign verify --key`) reads every
+//! signature the action pushed, OpenSSL checks one signature's bytes on its
+//! own, and each is refused where it must be: another key, a payload changed
+//! after signing, a signature moved to another digest. Keyless, against the
+//! test bed's Sigstore stand-in (Fulcio, Rekor, a timestamp authority and
+//! the runner's token endpoint, tests/sigstore-mock/): cosign
+//! (`verify-attestation --new-bundle-format`) and sigstore-python (offline)
+//! verify the referrers, and refuse another identity, another digest and
+//! another repository's token. Keys come from `cosign generate-key-pair`;
+//! the tools and the stand-in from `scripts/testenv`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -316,4 +321,220 @@ fn a_key_that_does_not_decrypt_fails_before_any_build_naming_no_secret() {
     let mut secrets = vec!["not the password"];
     secrets.extend(&key_lines);
     run.assert_no_secret(&secrets, dir.path());
+}
+
+/// What `scripts/testenv` wrote for the Sigstore stand-in and the verifiers.
+struct Sigstore {
+    /// The stand-in's address (Fulcio, Rekor, timestamps, OIDC tokens).
+    mock: String,
+    /// Its trust material of this start (`trusted_root.json`, PEM files).
+    trust: PathBuf,
+    python: PathBuf,
+}
+
+impl Sigstore {
+    fn get() -> Sigstore {
+        let env = std::fs::read_to_string(format!("{ROOT}/target/testenv.env")).unwrap();
+        let get = |key: &str| {
+            env.lines()
+                .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_string))
+                .unwrap_or_else(|| {
+                    panic!("target/testenv.env names no {key}: run `scripts/testenv up`")
+                })
+        };
+        Sigstore {
+            mock: get("SIGSTORE_MOCK"),
+            trust: PathBuf::from(get("SIGSTORE_TRUST")),
+            python: PathBuf::from(get("SIGSTORE_PYTHON")),
+        }
+    }
+
+    fn trust(&self, file: &str) -> String {
+        self.trust.join(file).display().to_string()
+    }
+}
+
+const ISSUER: &str = "https://token.actions.githubusercontent.com";
+const RUNNER_BEARER: &str = "runner-bearer-7f3a9c1e";
+
+fn identity(repo: &str) -> String {
+    format!("https://github.com/{repo}/.github/workflows/release.yml@refs/heads/main")
+}
+
+/// The action signing keyless, its OIDC token for `repo` from the stand-in.
+fn sign_keyless(bed: &TestBed, sigstore: &Sigstore, image: &str, dir: &Path, repo: &str) -> Run {
+    let build_arg = format!("BASE_IMAGE={}", bed.base_image);
+    let tsa = format!("{}/api/v1/timestamp", sigstore.mock);
+    let mut inputs = registry_inputs(bed, image);
+    inputs.extend([
+        ("platforms", "linux/amd64"),
+        ("build-args", build_arg.as_str()),
+        ("tags", "type=raw,value=signed"),
+        ("sign", "keyless"),
+        ("fulcio-url", sigstore.mock.as_str()),
+        ("rekor-url", sigstore.mock.as_str()),
+        ("tsa-url", tsa.as_str()),
+    ]);
+    let token_url = format!("{}/actions-oidc?api-version=2.0&repo={repo}", sigstore.mock);
+    let github = [
+        ("ACTIONS_ID_TOKEN_REQUEST_URL", token_url.as_str()),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", RUNNER_BEARER),
+    ];
+    run_action(dir, &inputs, &github)
+}
+
+impl Cosign {
+    /// `cosign verify-attestation --new-bundle-format` of `reference`, with
+    /// the stand-in's trust root (cosign 2.5 also reads SIGSTORE_ROOT_FILE).
+    fn verify_attestation(
+        &self,
+        sigstore: &Sigstore,
+        kind: &str,
+        who: &str,
+        reference: &str,
+    ) -> Output {
+        Command::new(self.bin.join("cosign"))
+            .args(["verify-attestation", "--new-bundle-format", "--allow-http-registry"])
+            .args(["--trusted-root", &sigstore.trust("trusted_root.json"), "--type", kind])
+            .args(["--certificate-identity", who, "--certificate-oidc-issuer", ISSUER, reference])
+            .current_dir(self.home.path())
+            .env_clear()
+            .env("HOME", self.home.path())
+            .env("SIGSTORE_ROOT_FILE", sigstore.trust("fulcio_root.pem"))
+            .env("SIGSTORE_REKOR_PUBLIC_KEY", sigstore.trust("rekor.pub"))
+            .env("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE", sigstore.trust("ctlog.pub"))
+            .output()
+            .expect("cosign runs")
+    }
+}
+
+/// The bundles stored as referrers of `digest` (referrers tag scheme), with
+/// the predicate type each names.
+fn referred_bundles(bed: &TestBed, image: &str, digest: &str) -> Vec<(String, Vec<u8>)> {
+    let index = bed.manifest(image, &format!("sha256-{}", digest.strip_prefix("sha256:").unwrap()));
+    let mut bundles = Vec::new();
+    for entry in index["manifests"].as_array().unwrap() {
+        let referrer = bed.manifest(image, entry["digest"].as_str().unwrap());
+        assert_eq!(referrer["subject"]["digest"], digest);
+        let kind = referrer["annotations"]["dev.sigstore.bundle.predicateType"].as_str().unwrap();
+        let layer = referrer["layers"][0]["digest"].as_str().unwrap();
+        bundles.push((kind.to_string(), blob(bed, image, layer)));
+    }
+    bundles
+}
+
+/// sigstore-python 4.5 checks a bundle offline against the stand-in's trust.
+fn python_verify(
+    sigstore: &Sigstore,
+    dir: &Path,
+    bundle: &[u8],
+    who: &str,
+    digest: &str,
+) -> Output {
+    let file = dir.join("bundle.sigstore.json");
+    std::fs::write(&file, bundle).unwrap();
+    Command::new(&sigstore.python)
+        .args(["--trust-config", &sigstore.trust("trust_config.json"), "verify", "identity"])
+        .args(["--offline", "--bundle", file.to_str().unwrap()])
+        .args(["--cert-identity", who, "--cert-oidc-issuer", ISSUER, digest])
+        .output()
+        .expect("sigstore-python runs")
+}
+
+#[test]
+fn keyless_signatures_verify_with_cosign_and_sigstore_python_for_the_workflow_only() {
+    let bed = TestBed::get();
+    let sigstore = Sigstore::get();
+    let cosign = Cosign::new(&bed);
+    let image = bed.unique_image("keyless");
+    let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY Dockerfile /built-from\n");
+
+    let run = sign_keyless(&bed, &sigstore, &image, dir.path(), "acme/app");
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    let digest = run.output("digest").to_string();
+    let reference = format!("{image}@{digest}");
+    let who = identity("acme/app");
+    assert!(
+        run.summary
+            .contains(&format!("--certificate-identity {who} --certificate-oidc-issuer {ISSUER}")),
+        "{}",
+        run.summary
+    );
+    let manifests = children(&bed, &image, &digest);
+    let index = bed.manifest(&image, &digest);
+    let platform = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["platform"]["architecture"] == "amd64")
+        .map(|m| m["digest"].as_str().unwrap().to_string())
+        .unwrap();
+
+    // cosign: the image signature of the index and of every manifest, and
+    // BuildKit's provenance about the platform image, re-signed.
+    for signed in std::iter::once(&digest).chain(&manifests) {
+        let checked = cosign.verify_attestation(
+            &sigstore,
+            "https://sigstore.dev/cosign/sign/v1",
+            &who,
+            &format!("{image}@{signed}"),
+        );
+        assert!(checked.status.success(), "{signed}: {}", text(&checked.stderr));
+    }
+    let provenance = referred_bundles(&bed, &image, &platform)
+        .into_iter()
+        .find(|(kind, _)| kind.starts_with("https://slsa.dev/provenance/"))
+        .expect("BuildKit's provenance is re-signed about the platform image");
+    let checked =
+        cosign.verify_attestation(&sigstore, &provenance.0, &who, &format!("{image}@{platform}"));
+    assert!(checked.status.success(), "{}", text(&checked.stderr));
+
+    // sigstore-python, offline, on the bundles read from the registry.
+    let (_, signature) = referred_bundles(&bed, &image, &digest)
+        .into_iter()
+        .find(|(kind, _)| kind == "https://sigstore.dev/cosign/sign/v1")
+        .unwrap();
+    let checked = python_verify(&sigstore, cosign.home.path(), &signature, &who, &digest);
+    assert!(checked.status.success(), "{}", text(&checked.stderr));
+    let checked = python_verify(&sigstore, cosign.home.path(), &provenance.1, &who, &platform);
+    assert!(checked.status.success(), "{}", text(&checked.stderr));
+
+    // Refused: another identity, another digest.
+    let evil = identity("evil/app");
+    let wrong = cosign.verify_attestation(
+        &sigstore,
+        "https://sigstore.dev/cosign/sign/v1",
+        &evil,
+        &reference,
+    );
+    assert!(!wrong.status.success(), "{}", text(&wrong.stdout));
+    let other_digest = python_verify(&sigstore, cosign.home.path(), &signature, &who, &platform);
+    assert!(!other_digest.status.success(), "{}", text(&other_digest.stdout));
+
+    // The runner's bearer token and the OIDC token reach no log or file.
+    // (`::add-mask::` lines are the runner's, which it never shows.)
+    let shown: Vec<&str> = run.stdout.lines().filter(|l| !l.starts_with("::add-mask::")).collect();
+    assert!(run.stdout.contains("::add-mask::eyJhbGciOiJIUzI1NiIs"), "the token is masked");
+    assert!(
+        !shown.join("\n").contains("eyJhbGciOiJIUzI1NiIs")
+            && !run.summary.contains("eyJhbGciOiJIUzI1NiIs")
+    );
+    run.assert_no_secret(&[RUNNER_BEARER], dir.path());
+
+    // Another repository's token signs as that repository: refused for ours.
+    let theirs = bed.unique_image("keyless-evil");
+    let evil_run = sign_keyless(&bed, &sigstore, &theirs, dir.path(), "evil/app");
+    assert!(evil_run.success, "{}\n{}", evil_run.stdout, evil_run.stderr);
+    let evil_digest = evil_run.output("digest").to_string();
+    let refused = cosign.verify_attestation(
+        &sigstore,
+        "https://sigstore.dev/cosign/sign/v1",
+        &who,
+        &format!("{theirs}@{evil_digest}"),
+    );
+    assert!(!refused.status.success(), "{}", text(&refused.stdout));
+    let (_, evil_signature) =
+        referred_bundles(&bed, &theirs, &evil_digest).into_iter().next().unwrap();
+    let refused = python_verify(&sigstore, cosign.home.path(), &evil_signature, &who, &evil_digest);
+    assert!(!refused.status.success(), "{}", text(&refused.stdout));
 }
