@@ -538,3 +538,50 @@ fn keyless_signatures_verify_with_cosign_and_sigstore_python_for_the_workflow_on
     let refused = python_verify(&sigstore, cosign.home.path(), &evil_signature, &who, &evil_digest);
     assert!(!refused.status.success(), "{}", text(&refused.stdout));
 }
+
+#[test]
+fn every_service_of_a_deployment_is_signed_before_any_is_tagged() {
+    let bed = TestBed::get();
+    let cosign = Cosign::new(&bed);
+    let key = std::fs::read_to_string(cosign.file("cosign.key")).unwrap();
+    let prefix = bed.unique_image("signed-deploy");
+    let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nARG NAME\nRUN echo $NAME > /name\n");
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "services:\n  one:\n    build:\n      context: .\n      args: [NAME=one]\n  two:\n    build:\n      context: .\n      args: [NAME=two]\n",
+    )
+    .unwrap();
+    let build_arg = format!("BASE_IMAGE={}", bed.base_image);
+    let mut inputs = registry_inputs(&bed, &prefix);
+    inputs.extend([
+        ("compose-file", "compose.yaml"),
+        ("platforms", "linux/amd64"),
+        ("build-args", build_arg.as_str()),
+        ("tags", "type=raw,value=signed"),
+        ("sign", "key"),
+        ("sign-key", key.as_str()),
+        ("sign-key-password", PASSWORD),
+    ]);
+    let run = run_action(dir.path(), &inputs, &[]);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    let json: serde_json::Value = serde_json::from_str(run.output("json")).unwrap();
+    let entries = json["services"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    let last_signed = entries
+        .iter()
+        .map(|e| {
+            run.stdout
+                .find(&format!("{} signed with the key", e["image"].as_str().unwrap()))
+                .unwrap()
+        })
+        .max()
+        .unwrap();
+    let first_tag = run.stdout.find(":signed → sha256:").unwrap();
+    assert!(last_signed < first_tag, "every service is signed before any tag: {}", run.stdout);
+    for entry in entries {
+        let reference = entry["image"].as_str().unwrap();
+        let checked = cosign.verify("cosign", reference);
+        assert!(checked.status.success(), "{reference}: {}", text(&checked.stderr));
+    }
+    assert!(run.summary.contains("cosign verify --key cosign.pub"), "{}", run.summary);
+}
