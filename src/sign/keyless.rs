@@ -12,9 +12,13 @@
 use anyhow::{Context as _, Result, bail};
 use base64::Engine as _;
 use serde_json::{Value, json};
+use sigstore::crypto::{CosignVerificationKey, Signature, SigningScheme};
 use sigstore_sign::oidc::IdentityToken;
 use sigstore_sign::types::Sha256Hash;
 use sigstore_sign::{Attestation, SigningContext, SigningServices};
+use x509_cert::der::{Decode as _, Encode as _};
+use x509_cert::ext::pkix::SubjectAltName;
+use x509_cert::ext::pkix::name::GeneralName;
 
 use crate::digest::Digest;
 use crate::names::ImageName;
@@ -142,6 +146,62 @@ pub(crate) async fn sign_statement(
     bundle.to_json().map(String::into_bytes).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+/// Checks a bundle as it was stored: its certificate names `identity`, its
+/// DSSE signature verifies with the certificate's key, and its statement is
+/// an in-toto Statement v1 of `statement`'s predicate type about its
+/// subject. (The certificate's chain to Fulcio and the log entry are what a
+/// verifier with the instance's trust root checks.)
+pub(crate) fn check_bundle(bundle: &[u8], identity: &str, statement: &Statement) -> Result<()> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let bundle: Value =
+        serde_json::from_slice(bundle).map_err(|_| anyhow::anyhow!("the bundle is not JSON"))?;
+    let field = |pointer: &str| -> Result<Vec<u8>> {
+        let text = bundle.pointer(pointer).and_then(Value::as_str);
+        let text = text.ok_or_else(|| anyhow::anyhow!("the bundle has no `{pointer}`"))?;
+        b64.decode(text).map_err(|_| anyhow::anyhow!("the bundle's `{pointer}` is not base64"))
+    };
+    let der = field("/verificationMaterial/certificate/rawBytes")?;
+    let certificate = x509_cert::Certificate::from_der(&der)
+        .map_err(|_| anyhow::anyhow!("the bundle's certificate cannot be read"))?;
+    let tbs = certificate.tbs_certificate();
+    let names = tbs.get_extension::<SubjectAltName>().ok().flatten().map(|(_, san)| san.0);
+    let named = names.unwrap_or_default().iter().any(|name| {
+        matches!(name, GeneralName::UniformResourceIdentifier(uri) if uri.as_str() == identity)
+    });
+    if !named {
+        bail!("the bundle's certificate does not name {identity}");
+    }
+    let spki = tbs.subject_public_key_info().to_der().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let key = CosignVerificationKey::from_der(&spki, &SigningScheme::ECDSA_P256_SHA256_ASN1)
+        .map_err(|_| anyhow::anyhow!("the bundle's certificate holds no ECDSA P-256 key"))?;
+    let payload_type = bundle.pointer("/dsseEnvelope/payloadType").and_then(Value::as_str);
+    let payload_type = payload_type.unwrap_or_default();
+    let payload = field("/dsseEnvelope/payload")?;
+    let signature = field("/dsseEnvelope/signatures/0/sig")?;
+    let header = format!("DSSEv1 {} {payload_type} {} ", payload_type.len(), payload.len());
+    let signed = [header.as_bytes(), payload.as_slice()].concat();
+    key.verify_signature(Signature::Raw(&signature), &signed).map_err(|_| {
+        anyhow::anyhow!("the bundle's signature does not verify with its certificate")
+    })?;
+    let claimed: Value = serde_json::from_slice(&payload)
+        .map_err(|_| anyhow::anyhow!("the bundle's statement is not JSON"))?;
+    let about = claimed.get("subject").and_then(Value::as_array).into_iter().flatten().any(|s| {
+        s.pointer("/digest/sha256").and_then(Value::as_str) == Some(statement.subject.hex())
+    });
+    if claimed.get("_type").and_then(Value::as_str) != Some("https://in-toto.io/Statement/v1")
+        || claimed.get("predicateType").and_then(Value::as_str)
+            != Some(statement.predicate_type.as_str())
+        || !about
+    {
+        bail!(
+            "the bundle's statement is not a Statement v1 of {} about {}",
+            statement.predicate_type,
+            statement.subject
+        );
+    }
+    Ok(())
+}
+
 /// The referrer manifest that carries `bundle` (its descriptor given) for
 /// `subject`.
 pub(crate) fn referrer_manifest(
@@ -239,6 +299,28 @@ mod tests {
             "http://x/t?api-version=2.0&audience=sigstore"
         );
         assert_eq!(token_url("http://x/t"), "http://x/t?audience=sigstore");
+    }
+
+    #[test]
+    fn a_bundle_without_a_certificate_for_the_identity_is_refused() {
+        let statement = Statement {
+            predicate_type: SIGN_PREDICATE.into(),
+            predicate: json!({}),
+            subject: Digest::of(b"index"),
+        };
+        let cases: [(&[u8], &str); 3] = [
+            (b"not json", "the bundle is not JSON"),
+            (b"{}", "the bundle has no `/verificationMaterial/certificate/rawBytes`"),
+            (
+                br#"{"verificationMaterial":{"certificate":{"rawBytes":"AAAA"}}}"#,
+                "the bundle's certificate cannot be read",
+            ),
+        ];
+        for (bundle, expected) in cases {
+            let error =
+                check_bundle(bundle, "https://github.com/acme/app", &statement).unwrap_err();
+            assert_eq!(error.to_string(), expected);
+        }
     }
 
     #[test]

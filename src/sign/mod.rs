@@ -109,11 +109,15 @@ async fn without_key(
                 bail!("{reference} is not in the index it was read from");
             };
             let bundle = keyless::sign_statement(&signer, image, statement).await?;
-            push_referrer(registry, image, subject, bundle, &statement.predicate_type)
+            let stored = push_referrer(registry, image, subject, bundle, &statement.predicate_type)
                 .await
                 .with_context(|| {
                     format!("could not store the signature of {reference}; no tag was set")
                 })?;
+            let read = registry.small_blob(image, &stored).await?;
+            keyless::check_bundle(&read, &who.identity, statement).with_context(|| {
+                format!("the signature of {reference} read back does not hold; no tag was set")
+            })?;
             log.info(&format!(
                 "{reference}: {} signed and stored as a referrer",
                 statement.predicate_type
@@ -178,14 +182,15 @@ async fn statements(
 
 /// A bundle stored as a referrer of `subject`: the bundle and an empty
 /// config, the referrer manifest by digest, and the referrers tag's index
-/// with it added; the index is read back to hold it.
+/// with it added; the index is read back to hold it. Returns the bundle's
+/// descriptor.
 async fn push_referrer(
     registry: &Registry,
     image: &ImageName,
     subject: &Descriptor,
     bundle: Vec<u8>,
     predicate_type: &str,
-) -> Result<()> {
+) -> Result<Descriptor> {
     let bundle_descriptor = Descriptor {
         media_type: keyless::BUNDLE.into(),
         digest: Digest::of(&bundle),
@@ -217,7 +222,7 @@ async fn push_referrer(
     if !holds || stored.digest != referrer.digest {
         bail!("{}:{tag} does not list the signature {} read back", image.name, referrer.digest);
     }
-    Ok(())
+    Ok(bundle_descriptor)
 }
 
 /// The index (or manifest) and every manifest an index lists.
