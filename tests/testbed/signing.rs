@@ -5,8 +5,8 @@
 //! after signing, a signature moved to another digest. Keyless, against the
 //! test bed's Sigstore stand-in (Fulcio, Rekor, a timestamp authority and
 //! the runner's token endpoint, tests/sigstore-mock/): cosign
-//! (`verify-attestation --new-bundle-format`) and sigstore-python (offline)
-//! verify the referrers, and refuse another identity, another digest and
+//! (`verify-attestation --new-bundle-format`), sigstore-python (offline)
+//! and sigstore-go verify the referrers, and refuse another identity, another digest and
 //! another repository's token. Keys come from `cosign generate-key-pair`;
 //! the tools and the stand-in from `scripts/testenv`.
 
@@ -498,6 +498,25 @@ fn keyless_signatures_verify_with_cosign_and_sigstore_python_for_the_workflow_on
     assert!(checked.status.success(), "{}", text(&checked.stderr));
     let checked = python_verify(&sigstore, cosign.home.path(), &provenance.1, &who, &platform);
     assert!(checked.status.success(), "{}", text(&checked.stderr));
+
+    // sigstore-go, on the same bundles.
+    let go_verify = |bundle: &[u8], who: &str, digest: &str| {
+        let file = cosign.file("go.sigstore.json");
+        std::fs::write(&file, bundle).unwrap();
+        Command::new(sigstore_bin().join("sigstore-go-verification"))
+            .args(["-trustedrootJSONpath", &sigstore.trust("trusted_root.json")])
+            .args(["-expectedSAN", who, "-expectedIssuer", ISSUER])
+            .args(["-artifact-digest", digest.strip_prefix("sha256:").unwrap()])
+            .arg(&file)
+            .output()
+            .expect("sigstore-go runs")
+    };
+    for (bundle, digest) in [(&signature, &digest), (&provenance.1, &platform)] {
+        let checked = go_verify(bundle, &who, digest);
+        assert!(checked.status.success(), "{}{}", text(&checked.stdout), text(&checked.stderr));
+    }
+    let wrong = go_verify(&signature, &identity("evil/app"), &digest);
+    assert!(!wrong.status.success(), "{}", text(&wrong.stdout));
 
     // Refused: another identity, another digest.
     let evil = identity("evil/app");
