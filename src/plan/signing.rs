@@ -67,8 +67,9 @@ impl SigningKey {
 #[derive(Debug, Clone)]
 pub(crate) struct Keyless {
     pub(crate) fulcio: String,
-    /// The transparency log; `None` for a private repository that names none.
-    pub(crate) rekor: Option<String>,
+    /// The transparency log every signature is logged in (a private
+    /// repository must name its own).
+    pub(crate) rekor: String,
     /// The timestamp authority; `None` for a public repository that names none.
     pub(crate) tsa: Option<String>,
     pub(crate) token: IdTokenRequest,
@@ -79,9 +80,7 @@ impl Keyless {
     /// or timestamped.
     pub(crate) fn describe(&self) -> String {
         let mut text = format!("a certificate from {}", self.fulcio);
-        if let Some(rekor) = &self.rekor {
-            text.push_str(&format!(", logged in {rekor}"));
-        }
+        text.push_str(&format!(", logged in {}", self.rekor));
         if let Some(tsa) = &self.tsa {
             text.push_str(&format!(", timestamped by {tsa}"));
         }
@@ -144,18 +143,16 @@ fn keyless(raw: &RawInputs, github: &GithubContext) -> Result<Keyless> {
     let private = github.repository_is_private();
     let fulcio = url(raw, "fulcio-url")?.unwrap_or_else(|| PUBLIC_FULCIO.to_string());
     let rekor = match url(raw, "rekor-url")? {
-        Some(given) => Some(given),
-        None => (!private).then(|| PUBLIC_REKOR.to_string()),
+        Some(given) => given,
+        None if private => bail!(
+            "sign: a private repository is not logged in the public transparency log, and keyless signing here needs a log: give `rekor-url` (your own Rekor), or sign with `sign: key`"
+        ),
+        None => PUBLIC_REKOR.to_string(),
     };
     let tsa = match url(raw, "tsa-url")? {
         Some(given) => Some(given),
         None => private.then(|| PUBLIC_TSA.to_string()),
     };
-    if rekor.is_none() {
-        bail!(
-            "sign: a private repository is not logged in the public transparency log, and keyless signing here needs a log: give `rekor-url` (your own Rekor), or sign with `sign: key`"
-        );
-    }
     Ok(Keyless { fulcio, rekor, tsa, token })
 }
 
@@ -308,26 +305,25 @@ mod tests {
     }
 
     #[test]
-    fn a_private_repository_is_timestamped_not_logged_unless_rekor_url_is_given() {
+    fn a_private_repository_names_its_own_log_and_is_timestamped() {
         let private = GithubContext {
             event: serde_json::json!({"repository": {"private": true}}),
             ..token_endpoint()
         };
         let public = token_endpoint();
-        type Case<'a> =
-            (&'a GithubContext, &'a [(&'a str, &'a str)], Option<&'a str>, Option<&'a str>);
+        type Case<'a> = (&'a GithubContext, &'a [(&'a str, &'a str)], &'a str, Option<&'a str>);
         let cases: &[Case] = &[
-            (&public, &[], Some(PUBLIC_REKOR), None),
+            (&public, &[], PUBLIC_REKOR, None),
             (
                 &private,
                 &[("rekor-url", "https://rekor.example/")],
-                Some("https://rekor.example"),
+                "https://rekor.example",
                 Some(PUBLIC_TSA),
             ),
             (
                 &public,
                 &[("tsa-url", "http://127.0.0.1:9/ts")],
-                Some(PUBLIC_REKOR),
+                PUBLIC_REKOR,
                 Some("http://127.0.0.1:9/ts"),
             ),
         ];
@@ -337,7 +333,7 @@ mod tests {
             let raw =
                 RawInputs::from_pairs(pairs.iter().map(|(k, v)| (*k, v.to_string()))).unwrap();
             let k = keyless(&raw, github).unwrap();
-            assert_eq!((k.rekor.as_deref(), k.tsa.as_deref()), (*rekor, *tsa), "{extra:?}");
+            assert_eq!((k.rekor.as_str(), k.tsa.as_deref()), (*rekor, *tsa), "{extra:?}");
             assert_eq!(k.fulcio, PUBLIC_FULCIO);
             assert_eq!(Signing::Keyless(k).secrets(), vec!["runner-bearer".to_string()]);
         }

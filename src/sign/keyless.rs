@@ -95,10 +95,7 @@ pub(crate) async fn fetch_token(keyless: &Keyless) -> Result<String> {
 
 /// A signer for the token, with the plan's services.
 pub(crate) fn signer(keyless: &Keyless, token: &str) -> Result<sigstore_sign::Signer> {
-    let Some(rekor) = &keyless.rekor else {
-        bail!("sign: keyless signing here always logs in a transparency log; give `rekor-url`");
-    };
-    let mut services = SigningServices::new(keyless.fulcio.as_str(), rekor.as_str());
+    let mut services = SigningServices::new(keyless.fulcio.as_str(), keyless.rekor.as_str());
     if let Some(tsa) = &keyless.tsa {
         services = services.with_tsa_url(tsa.as_str());
     }
