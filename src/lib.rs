@@ -38,6 +38,7 @@ pub(crate) mod reference;
 pub(crate) mod registry;
 pub(crate) mod report;
 pub(crate) mod retry;
+pub(crate) mod sign;
 pub(crate) mod verify;
 
 // What the binary and the tests use of the crate's own rooms.

@@ -35,7 +35,7 @@ use crate::registry::layout::Layout;
 use crate::report::{Report, ServiceReport};
 use crate::runner::{Annotation, Level};
 use crate::verify::{self, Verified};
-use crate::{export, merge, preflight, publish};
+use crate::{export, merge, preflight, publish, sign};
 
 use crate::outside::{Outside, accepts_connections, name_buildx_node};
 pub use crate::outside::{RUN_LABEL, Tools};
@@ -244,19 +244,22 @@ struct ServiceSlot<'a> {
 }
 
 /// Every service's tags, once every service was built and verified: first
-/// the checks that may refuse a tag (`immutable-tags`), for all of them,
-/// then the tags service by service. A failure names the services already
-/// tagged and those that are not.
+/// the signatures (`sign`) and the checks that may refuse a tag
+/// (`immutable-tags`), for all of them, then the tags service by service.
+/// A failure names the services already tagged and those that are not.
 async fn tag_services(
     run: &RunSettings,
     services: &[Build],
     outside: &Outside<'_>,
-    pushed: Vec<Pushed>,
+    mut pushed: Vec<Pushed>,
     log: &Log,
 ) -> Result<Report> {
-    for (build, pushed) in services.iter().zip(&pushed) {
+    for (build, pushed) in services.iter().zip(pushed.iter_mut()) {
         if let Some(digest) = &pushed.digest {
             let name = build.service().unwrap_or_default();
+            pushed.report.signed = sign::sign_and_check(run, build, &outside.registry, digest, log)
+                .await
+                .with_context(|| format!("service `{name}`: no service was tagged"))?;
             publish::versions_before_tagging(run, build, &outside.registry, digest, log)
                 .await
                 .with_context(|| format!("service `{name}`: no service was tagged"))?;
@@ -538,10 +541,12 @@ async fn tag(
     run: &RunSettings,
     build: &Build,
     outside: &Outside<'_>,
-    pushed: Pushed,
+    mut pushed: Pushed,
     log: &Log,
 ) -> Result<Report> {
     if let Some(digest) = &pushed.digest {
+        pushed.report.signed =
+            sign::sign_and_check(run, build, &outside.registry, digest, log).await?;
         publish::versions_before_tagging(run, build, &outside.registry, digest, log).await?;
     }
     set_tags(build, outside, pushed, log).await

@@ -27,6 +27,8 @@ pub struct Report {
     pub(crate) verify_notes: Vec<String>,
     pub(crate) exported: Vec<PathBuf>,
     pub(crate) attestations: Vec<Attestation>,
+    /// What was signed, and what verifies it (`sign`).
+    pub(crate) signed: Option<crate::sign::Signed>,
     /// `mode: bundle`: the file written and its summary.
     pub(crate) bundle: Option<BundleReport>,
     /// A deployment: each service's report, in the plan's order.

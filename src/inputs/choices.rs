@@ -47,6 +47,10 @@ choice!(
     NetworkWord { Unset = "", Default = "default", None = "none", Host = "host" }
 );
 choice!(
+    /// `sign`: whether and how the pushed image is signed.
+    SignWord { False = "false", Keyless = "keyless", Key = "key" }
+);
+choice!(
     /// `export`: files to write besides pushing; `Unset` writes none.
     ExportWord { Unset = "", Docker = "docker", Oci = "oci" }
 );
@@ -77,5 +81,6 @@ mod tests {
         words_and_variants_pair_up::<CompressionWord>();
         words_and_variants_pair_up::<NetworkWord>();
         words_and_variants_pair_up::<ExportWord>();
+        words_and_variants_pair_up::<SignWord>();
     }
 }

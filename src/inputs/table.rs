@@ -4,7 +4,7 @@
 
 use super::choices::{
     CallWord, Choice as _, CompressionWord, Driver, ExportWord, FloatingPolicy, ModeWord,
-    NetworkWord,
+    NetworkWord, SignWord,
 };
 use super::{Group, InputDef, Kind};
 
@@ -461,6 +461,48 @@ pub const INPUTS: &[InputDef] = &[
         "",
         TEXT,
         "A command run in the pushed image of every platform (under QEMU where needed), e.g. `myapp --version`; it must exit 0. Split as a shell would; wrap in `sh -c '…'` for shell syntax.",
+    ),
+    input(
+        Group::Signing,
+        "sign",
+        "false",
+        Kind::Choice(SignWord::WORDS),
+        "Sign the pushed image (the index and every manifest in it) once it is verified and before any tag is set, then check the signatures: `key` with `sign-key`, in cosign's format (`cosign verify --key`); `keyless` with the workflow's identity (needs `permissions: id-token: write`): a short-lived certificate from `fulcio-url`, each signature logged in `rekor-url` (and timestamped by `tsa-url`), stored as Sigstore bundles that refer to what they sign (`cosign verify-attestation --new-bundle-format`), BuildKit's provenance and SBOM signed again about each platform image; `false`: no signature. The job summary gives the commands that verify them.",
+    ),
+    secret(input(
+        Group::Signing,
+        "sign-key",
+        "",
+        TEXT,
+        "For `sign: key`: the private key, PEM, as `cosign generate-key-pair` writes it (`secrets.COSIGN_PRIVATE_KEY`). Masked; never written to a file.",
+    )),
+    secret(input(
+        Group::Signing,
+        "sign-key-password",
+        "",
+        TEXT,
+        "The password of `sign-key` (`secrets.COSIGN_PASSWORD`). Masked.",
+    )),
+    input(
+        Group::Signing,
+        "fulcio-url",
+        "",
+        TEXT,
+        "For `sign: keyless`: the Fulcio certificate authority. Empty: Sigstore's public-good instance, `https://fulcio.sigstore.dev`.",
+    ),
+    input(
+        Group::Signing,
+        "rekor-url",
+        "",
+        TEXT,
+        "For `sign: keyless`: the Rekor transparency log. Empty: `https://rekor.sigstore.dev` for a public repository. A private one (as the event payload says) is not logged in the public log: give your own Rekor here, or the run stops before building.",
+    ),
+    input(
+        Group::Signing,
+        "tsa-url",
+        "",
+        TEXT,
+        "For `sign: keyless`: an RFC 3161 timestamp authority that also timestamps each signature. Empty: none for a public repository, `https://timestamp.sigstore.dev/api/v1/timestamp` for a private one.",
     ),
     input(
         Group::Files,

@@ -36,6 +36,7 @@ mod deployment;
 mod images;
 mod mode;
 mod settings;
+mod signing;
 mod work;
 
 use std::path::Path;
@@ -49,6 +50,9 @@ pub(crate) use self::bundle::{AuditLevel, BundleRequest, WantedImage};
 pub use self::images::{ContextLookups, compute_meta};
 pub(crate) use self::mode::{CheckLevel, Export, ExportFormat, Mode, ReleaseNotes};
 pub(crate) use self::settings::{Checks, RunSettings};
+pub(crate) use self::signing::{Keyless, Signing, SigningKey};
+#[cfg(test)]
+pub(crate) use self::signing::{parse_key as parse_signing_key, test_key as test_signing_key};
 pub(crate) use self::work::Build;
 use crate::inputs::RawInputs;
 pub(crate) use crate::inputs::choices::{Driver, FloatingPolicy};
@@ -147,6 +151,7 @@ impl Plan {
         if deployment.is_some() && release_notes.take().is_some() {
             warnings.push("release-notes: the release notes name one image, and a deployment pushes one per service; none is added (the job summary and the `json` output list every service)".into());
         }
+        let signing = signing::resolve(raw, github, &asked.mode, asked.push.yes)?;
         warnings.extend(tags.meta().warnings.iter().cloned());
 
         let builds = match (asked.mode.work(), deployment) {
@@ -188,6 +193,7 @@ impl Plan {
             options,
             floating,
             immutable_tags,
+            signing,
             warnings,
         };
         Ok(Plan { run: run.for_work(), builds })
@@ -236,6 +242,7 @@ impl Plan {
         let mut secrets: Vec<String> =
             self.run.credentials.iter().map(|c| c.password.expose().to_string()).collect();
         secrets.extend(self.run.release_notes.iter().map(|n| n.token.expose().to_string()));
+        secrets.extend(self.run.signing.secrets());
         for value in self.run.options.secret_values() {
             secrets
                 .extend(value.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string));

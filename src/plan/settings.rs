@@ -5,6 +5,7 @@
 use super::build_options::BuildOptions;
 use super::builder::{BuilderSettings, QemuSettings};
 use super::mode::{CheckLevel, Export, Mode, ReleaseNotes};
+use super::signing::Signing;
 use crate::inputs::choices::FloatingPolicy;
 use crate::names::Credentials;
 use crate::platform::Platform;
@@ -34,6 +35,8 @@ pub(crate) struct RunSettings {
     pub(super) floating: FloatingPolicy,
     /// `immutable-tags`: version tags that exist are never moved.
     pub(super) immutable_tags: bool,
+    /// `sign`: how the pushed image is signed.
+    pub(super) signing: Signing,
     pub(super) warnings: Vec<String>,
 }
 
@@ -101,6 +104,11 @@ impl RunSettings {
     /// is refused, not moved.
     pub(crate) fn immutable_tags(&self) -> bool {
         self.immutable_tags
+    }
+
+    /// `sign`: how the pushed image is signed, once verified.
+    pub(crate) fn signing(&self) -> &Signing {
+        &self.signing
     }
 
     /// Plain-HTTP registries (`insecure-registries`).

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::meta::{self, AnnotationLevel};
+use crate::names::Secret;
 
 #[derive(Debug, Clone)]
 pub struct GithubContext {
@@ -46,6 +47,17 @@ pub struct GithubContext {
     /// `DOCKER_METADATA_ANNOTATIONS_LEVELS`: where the generated annotations
     /// go; both levels when unset.
     pub annotation_levels: Vec<AnnotationLevel>,
+    /// The runner's OIDC token endpoint, given to a job with
+    /// `permissions: id-token: write`.
+    pub id_token_request: Option<IdTokenRequest>,
+}
+
+/// Where the runner hands out OIDC tokens: `ACTIONS_ID_TOKEN_REQUEST_URL`,
+/// and the bearer token it takes (`ACTIONS_ID_TOKEN_REQUEST_TOKEN`).
+#[derive(Debug, Clone)]
+pub struct IdTokenRequest {
+    pub url: String,
+    pub token: Secret,
 }
 
 impl Default for GithubContext {
@@ -72,6 +84,7 @@ impl Default for GithubContext {
             commit_date: None,
             short_sha_length: DEFAULT_SHORT_SHA_LENGTH,
             annotation_levels: vec![AnnotationLevel::Manifest, AnnotationLevel::Index],
+            id_token_request: None,
         }
     }
 }
@@ -211,6 +224,15 @@ impl GithubContext {
             workspace,
             source_date_epoch,
             in_workflow: get("GITHUB_ACTIONS") == "true",
+            id_token_request: match (
+                env.get("ACTIONS_ID_TOKEN_REQUEST_URL").filter(|v| !v.is_empty()),
+                env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN").filter(|v| !v.is_empty()),
+            ) {
+                (Some(url), Some(token)) => {
+                    Some(IdTokenRequest { url: url.clone(), token: Secret::new(token.as_str()) })
+                }
+                _ => None,
+            },
         })
     }
 

@@ -10,5 +10,5 @@ pub(crate) mod context;
 pub(crate) mod output;
 
 pub(crate) use command::{Annotation, Level};
-pub use context::GithubContext;
+pub use context::{GithubContext, IdTokenRequest};
 pub use output::{OutputFile, SummaryFile};

@@ -132,6 +132,10 @@ pub(super) fn render(plan: &Plan, report: &Report) -> String {
         };
         md.push_str(&format!("- `{name}`: {}\n", where_to.join(", ")));
     }
+    if let Some(signed) = services.iter().find_map(|(_, s)| s.signed.as_ref()) {
+        md.push_str("\nEvery service is signed the same way; the command checks the first, and any other by its `image@digest` above.\n");
+        md.push_str(&crate::sign::summary(signed, plan.run().insecure_registries()));
+    }
     md.push_str(&needs_a_look(&services));
     md
 }

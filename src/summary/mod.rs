@@ -172,6 +172,9 @@ pub fn render(plan: &Plan, report: &Report) -> String {
             crate::platform::join(build.platforms())
         ),
     };
+    if let Some(signed) = &report.signed {
+        md.push_str(&crate::sign::summary(signed, plan.run().insecure_registries()));
+    }
     held_back_section(&mut md, &report.held_back);
     timings_section(&mut md, report);
     smoke_section(&mut md, report);

@@ -295,3 +295,60 @@ fn a_cancelled_job_leaves_no_container_and_no_credentials() {
     assert_eq!(String::from_utf8_lossy(&leftover.stdout).trim(), "");
     assert_eq!(bed.manifest_digest(&image, "x"), None);
 }
+
+/// `sign: key` through a registry that stores the signatures but never gives
+/// them back: the action cannot check its signature, and sets no tag.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signature_that_does_not_read_back_fails_the_run_before_any_tag() {
+    let bed = TestBed::get();
+    let cosign = crate::signing::Cosign::new(&bed);
+    let key = std::fs::read_to_string(cosign.file("cosign.key")).unwrap();
+    // The registry stores the signatures but never gives them back.
+    let plan = FaultPlan::FailFirst {
+        count: usize::MAX,
+        status: 404,
+        retry_after: None,
+        methods: vec!["GET".into()],
+        path_contains: ".sig".into(),
+    };
+    let proxy = FaultProxy::start("0.0.0.0:0", &bed.registry, plan).await.unwrap();
+    let front = on_host_of(&bed.registry, proxy.addr.port());
+    let stamp = std::time::UNIX_EPOCH.elapsed().unwrap().as_nanos();
+    let image = format!("{front}/tests/signed-unread-{stamp}");
+    let auth = format!(
+        "- registry: {front}\n  username: {}\n  password: {}\n- registry: {}\n  username: {}\n  password: {}\n",
+        bed.user, bed.password, bed.registry, bed.user, bed.password
+    );
+    let inputs = vec![
+        ("images", image.clone()),
+        ("registry-auth", auth),
+        ("insecure-registries", format!("{front},{}", bed.registry)),
+        ("platforms", "linux/amd64".to_string()),
+        ("build-args", format!("BASE_IMAGE={}", bed.base_image)),
+        ("tags", "unread".to_string()),
+        ("sign", "key".to_string()),
+        ("sign-key", key),
+        ("sign-key-password", crate::signing::PASSWORD.to_string()),
+    ];
+    let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY Dockerfile /built-from\n");
+    let workdir = dir.path().to_path_buf();
+    let run = tokio::task::spawn_blocking(move || {
+        let borrowed: Vec<(&str, &str)> = inputs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        run_action(&workdir, &borrowed, &[])
+    })
+    .await
+    .unwrap();
+    assert!(!run.success, "{}", run.stdout);
+    let errors = run.error_lines();
+    assert_eq!(errors.len(), 1, "{}", run.stdout);
+    assert!(
+        errors[0].starts_with(&format!("::error::the signature of {image}@sha256:"))
+            && errors[0].contains("does not hold; no tag was set"),
+        "{}",
+        errors[0]
+    );
+    assert!(proxy.requests().iter().any(|r| r.injected), "the fault was met");
+    let real = image.replace(&front, &bed.registry);
+    assert_eq!(bed.manifest_digest(&real, "unread"), None, "no tag was set");
+    proxy.stop().await;
+}

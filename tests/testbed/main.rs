@@ -21,4 +21,5 @@ mod qemu;
 mod release;
 mod release_notes;
 mod services;
+mod signing;
 mod verify;

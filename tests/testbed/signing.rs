@@ -1,0 +1,606 @@
+//! `sign` against the test registry, checked by verifiers that are not the
+//! action's. A key pair: cosign 2.5 (`cosign verify --key`) reads every
+//! signature the action pushed, OpenSSL checks one signature's bytes on its
+//! own, and each is refused where it must be: another key, a payload changed
+//! after signing, a signature moved to another digest. Keyless, against the
+//! test bed's Sigstore stand-in (Fulcio, Rekor, a timestamp authority and
+//! the runner's token endpoint, tests/sigstore-mock/): cosign
+//! (`verify-attestation --new-bundle-format`), sigstore-python (offline)
+//! and sigstore-go verify the referrers, and refuse another identity, another digest and
+//! another repository's token. Keys come from `cosign generate-key-pair`;
+//! the tools and the stand-in from `scripts/testenv`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use base64::Engine as _;
+
+use crate::common::{ROOT, Run, TestBed, curl, registry_inputs, run_action, text, workspace};
+
+pub(crate) const PASSWORD: &str = "correct horse battery";
+
+/// The directory cosign and oras are in, from target/testenv.env.
+fn sigstore_bin() -> PathBuf {
+    let env = std::fs::read_to_string(format!("{ROOT}/target/testenv.env")).unwrap();
+    let dir = env.lines().find_map(|l| l.strip_prefix("SIGSTORE_BIN=")).unwrap_or_else(|| {
+        panic!("target/testenv.env names no SIGSTORE_BIN: run `scripts/testenv up`")
+    });
+    PathBuf::from(dir)
+}
+
+/// A scratch home for cosign: a Docker config with the registry's login,
+/// and the key pairs `cosign` and `other` (password [`PASSWORD`]).
+pub(crate) struct Cosign {
+    home: tempfile::TempDir,
+    bin: PathBuf,
+}
+
+impl Cosign {
+    pub(crate) fn new(bed: &TestBed) -> Cosign {
+        let home = tempfile::tempdir().unwrap();
+        let auth = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", bed.user, bed.password));
+        std::fs::create_dir_all(home.path().join(".docker")).unwrap();
+        std::fs::write(
+            home.path().join(".docker/config.json"),
+            format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, bed.registry),
+        )
+        .unwrap();
+        let cosign = Cosign { home, bin: sigstore_bin() };
+        for prefix in ["cosign", "other"] {
+            let made = cosign.run(&["generate-key-pair", "--output-key-prefix", prefix]);
+            assert!(made.status.success(), "{}", text(&made.stderr));
+        }
+        cosign
+    }
+
+    pub(crate) fn file(&self, name: &str) -> PathBuf {
+        self.home.path().join(name)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(self.bin.join("cosign"))
+            .args(args)
+            .current_dir(self.home.path())
+            .env_clear()
+            .env("HOME", self.home.path())
+            .env("COSIGN_PASSWORD", PASSWORD)
+            .output()
+            .expect("cosign runs")
+    }
+
+    /// `cosign verify --key KEY.pub` of `reference`, offline (no log).
+    fn verify(&self, key: &str, reference: &str) -> Output {
+        let public = self.file(&format!("{key}.pub"));
+        let public = public.to_str().unwrap();
+        self.run(&[
+            "verify",
+            "--key",
+            public,
+            "--insecure-ignore-tlog",
+            "--allow-http-registry",
+            reference,
+        ])
+    }
+}
+
+fn sign_with_key(bed: &TestBed, image: &str, dir: &Path, key: &str, password: &str) -> Run {
+    let build_arg = format!("BASE_IMAGE={}", bed.base_image);
+    let mut inputs = registry_inputs(bed, image);
+    inputs.extend([
+        ("platforms", "linux/amd64,linux/arm64"),
+        ("build-args", build_arg.as_str()),
+        ("tags", "type=raw,value=signed"),
+        ("sign", "key"),
+        ("sign-key", key),
+        ("sign-key-password", password),
+    ]);
+    run_action(dir, &inputs, &[])
+}
+
+/// The manifests an index lists (platform images and attestations).
+fn children(bed: &TestBed, image: &str, digest: &str) -> Vec<String> {
+    let index = bed.manifest(image, digest);
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["digest"].as_str().unwrap().into())
+        .collect()
+}
+
+/// The signature tag of `digest`.
+fn sig_tag(digest: &str) -> String {
+    format!("sha256-{}.sig", digest.strip_prefix("sha256:").unwrap())
+}
+
+/// Stores `body` in the registry (a blob, or a manifest under `tag`).
+fn put(bed: &TestBed, image: &str, body: &[u8], tag: Option<(&str, &str)>) -> String {
+    let repository = image.strip_prefix(&format!("{}/", bed.registry)).unwrap();
+    let login = format!("{}:{}", bed.user, bed.password);
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), body).unwrap();
+    let data = format!("@{}", file.path().display());
+    let digest = format!("sha256:{}", sha256_hex(body));
+    let base = format!("http://{}/v2/{repository}", bed.registry);
+    let status = match tag {
+        Some((tag, media_type)) => curl(&[
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-u",
+            &login,
+            "-X",
+            "PUT",
+            "-H",
+            &format!("Content-Type: {media_type}"),
+            "--data-binary",
+            &data,
+            &format!("{base}/manifests/{tag}"),
+        ]),
+        None => {
+            let headers = curl(&[
+                "-s",
+                "-D",
+                "-",
+                "-o",
+                "/dev/null",
+                "-u",
+                &login,
+                "-X",
+                "POST",
+                &format!("{base}/blobs/uploads/"),
+            ]);
+            let location = headers
+                .lines()
+                .find_map(|l| l.strip_prefix("Location: ").or_else(|| l.strip_prefix("location: ")))
+                .unwrap()
+                .trim()
+                .to_string();
+            let location = match location.starts_with('/') {
+                true => format!("http://{}{location}", bed.registry),
+                false => location,
+            };
+            let separator = if location.contains('?') { '&' } else { '?' };
+            curl(&[
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-u",
+                &login,
+                "-X",
+                "PUT",
+                "-H",
+                "Content-Type: application/octet-stream",
+                "--data-binary",
+                &data,
+                &format!("{location}{separator}digest={digest}"),
+            ])
+        }
+    };
+    assert_eq!(status.trim(), "201", "storing {digest} in {image}");
+    digest
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A blob of `image`, read with curl.
+fn blob(bed: &TestBed, image: &str, digest: &str) -> Vec<u8> {
+    let repository = image.strip_prefix(&format!("{}/", bed.registry)).unwrap();
+    let out = Command::new("curl")
+        .args(["-sfL", "-u", &format!("{}:{}", bed.user, bed.password)])
+        .arg(format!("http://{}/v2/{repository}/blobs/{digest}", bed.registry))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+#[test]
+fn a_key_pair_signs_the_index_and_every_manifest_as_cosign_reads_them() {
+    let bed = TestBed::get();
+    let cosign = Cosign::new(&bed);
+    let key = std::fs::read_to_string(cosign.file("cosign.key")).unwrap();
+    let image = bed.unique_image("signed");
+    let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY Dockerfile /built-from\n");
+
+    let run = sign_with_key(&bed, &image, dir.path(), &key, PASSWORD);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    let digest = run.output("digest").to_string();
+    let reference = format!("{image}@{digest}");
+    let manifests = children(&bed, &image, &digest);
+    assert_eq!(manifests.len(), 4, "two platforms, two attestation manifests: {manifests:?}");
+    // Signed before any tag: the log says so in that order.
+    let signed_at = run.stdout.find(&format!("{reference} signed with the key")).unwrap();
+    let tagged_at = run.stdout.find(&format!("{image}:signed → {digest}")).unwrap();
+    assert!(signed_at < tagged_at, "{}", run.stdout);
+    assert!(
+        run.summary.contains(&format!(
+            "cosign verify --key cosign.pub --insecure-ignore-tlog --allow-http-registry {reference}\n"
+        )),
+        "{}",
+        run.summary
+    );
+    let public = std::fs::read_to_string(cosign.file("cosign.pub")).unwrap();
+    assert!(run.summary.contains(public.trim()), "the summary shows the public key");
+
+    // cosign verifies the index and every manifest in it.
+    for signed in std::iter::once(&digest).chain(&manifests) {
+        let checked = cosign.verify("cosign", &format!("{image}@{signed}"));
+        assert!(checked.status.success(), "{signed}: {}", text(&checked.stderr));
+    }
+    // OpenSSL checks the index's signature bytes on its own.
+    let sig = bed.manifest(&image, &sig_tag(&digest));
+    let layer = &sig["layers"][0];
+    let payload = blob(&bed, &image, layer["digest"].as_str().unwrap());
+    let claims: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(claims["critical"]["image"]["docker-manifest-digest"], digest.as_str());
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(layer["annotations"]["dev.cosignproject.cosign/signature"].as_str().unwrap())
+        .unwrap();
+    std::fs::write(cosign.file("payload"), &payload).unwrap();
+    std::fs::write(cosign.file("payload.sig"), &signature).unwrap();
+    let openssl = |key: &str| {
+        Command::new("openssl")
+            .args(["dgst", "-sha256", "-verify", key, "-signature", "payload.sig", "payload"])
+            .current_dir(cosign.home.path())
+            .output()
+            .unwrap()
+    };
+    let good = openssl("cosign.pub");
+    assert!(good.status.success() && text(&good.stdout).contains("Verified OK"));
+    assert!(!openssl("other.pub").status.success(), "another key does not verify it");
+
+    // Another key: refused.
+    let other = cosign.verify("other", &reference);
+    assert!(!other.status.success(), "{}", text(&other.stdout));
+    assert!(text(&other.stderr).contains("no matching signatures"), "{}", text(&other.stderr));
+
+    // A signature moved to another digest: refused (its payload names the index).
+    let platform = &manifests[0];
+    let sig_bytes = serde_json::to_vec(&sig).unwrap();
+    put(
+        &bed,
+        &image,
+        &sig_bytes,
+        Some((&sig_tag(platform), "application/vnd.oci.image.manifest.v1+json")),
+    );
+    let moved = cosign.verify("cosign", &format!("{image}@{platform}"));
+    assert!(!moved.status.success(), "{}", text(&moved.stdout));
+
+    // A payload changed after signing (the signature kept): refused.
+    let tampered_payload =
+        String::from_utf8(payload.clone()).unwrap().replace("signed-", "tampered-");
+    assert_ne!(tampered_payload.as_bytes(), payload.as_slice());
+    let tampered_digest = put(&bed, &image, tampered_payload.as_bytes(), None);
+    let mut tampered = sig.clone();
+    tampered["layers"][0]["digest"] = tampered_digest.into();
+    tampered["layers"][0]["size"] = tampered_payload.len().into();
+    put(
+        &bed,
+        &image,
+        &serde_json::to_vec(&tampered).unwrap(),
+        Some((&sig_tag(&digest), "application/vnd.oci.image.manifest.v1+json")),
+    );
+    let changed = cosign.verify("cosign", &reference);
+    assert!(!changed.status.success(), "{}", text(&changed.stdout));
+
+    // The key and its password reach no log, output, summary or file.
+    let key_lines: Vec<&str> =
+        key.lines().filter(|l| !l.starts_with("-----") && l.len() > 8).collect();
+    let mut secrets = vec![PASSWORD];
+    secrets.extend(&key_lines);
+    run.assert_no_secret(&secrets, dir.path());
+}
+
+#[test]
+fn a_key_that_does_not_decrypt_fails_before_any_build_naming_no_secret() {
+    let bed = TestBed::get();
+    let cosign = Cosign::new(&bed);
+    let key = std::fs::read_to_string(cosign.file("cosign.key")).unwrap();
+    let image = bed.unique_image("signed-badpass");
+    let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n");
+    let run = sign_with_key(&bed, &image, dir.path(), &key, "not the password");
+    assert!(!run.success);
+    assert_eq!(
+        run.error_lines(),
+        vec![
+            "::error::sign-key: could not be decrypted with `sign-key-password`; give the password the key was made with (cosign's COSIGN_PASSWORD)"
+        ]
+    );
+    assert!(!run.stdout.contains("buildx solve"), "nothing was built: {}", run.stdout);
+    let key_lines: Vec<&str> =
+        key.lines().filter(|l| !l.starts_with("-----") && l.len() > 8).collect();
+    let mut secrets = vec!["not the password"];
+    secrets.extend(&key_lines);
+    run.assert_no_secret(&secrets, dir.path());
+}
+
+/// What `scripts/testenv` wrote for the Sigstore stand-in and the verifiers.
+struct Sigstore {
+    /// The stand-in's address (Fulcio, Rekor, timestamps, OIDC tokens).
+    mock: String,
+    /// Its trust material of this start (`trusted_root.json`, PEM files).
+    trust: PathBuf,
+    python: PathBuf,
+}
+
+impl Sigstore {
+    fn get() -> Sigstore {
+        let env = std::fs::read_to_string(format!("{ROOT}/target/testenv.env")).unwrap();
+        let get = |key: &str| {
+            env.lines()
+                .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_string))
+                .unwrap_or_else(|| {
+                    panic!("target/testenv.env names no {key}: run `scripts/testenv up`")
+                })
+        };
+        Sigstore {
+            mock: get("SIGSTORE_MOCK"),
+            trust: PathBuf::from(get("SIGSTORE_TRUST")),
+            python: PathBuf::from(get("SIGSTORE_PYTHON")),
+        }
+    }
+
+    fn trust(&self, file: &str) -> String {
+        self.trust.join(file).display().to_string()
+    }
+}
+
+const ISSUER: &str = "https://token.actions.githubusercontent.com";
+const RUNNER_BEARER: &str = "runner-bearer-7f3a9c1e";
+
+fn identity(repo: &str) -> String {
+    format!("https://github.com/{repo}/.github/workflows/release.yml@refs/heads/main")
+}
+
+/// The action signing keyless, its OIDC token for `repo` from the stand-in.
+fn sign_keyless(bed: &TestBed, sigstore: &Sigstore, image: &str, dir: &Path, repo: &str) -> Run {
+    let build_arg = format!("BASE_IMAGE={}", bed.base_image);
+    let tsa = format!("{}/api/v1/timestamp", sigstore.mock);
+    let mut inputs = registry_inputs(bed, image);
+    inputs.extend([
+        ("platforms", "linux/amd64"),
+        ("build-args", build_arg.as_str()),
+        ("tags", "type=raw,value=signed"),
+        ("sign", "keyless"),
+        ("fulcio-url", sigstore.mock.as_str()),
+        ("rekor-url", sigstore.mock.as_str()),
+        ("tsa-url", tsa.as_str()),
+    ]);
+    let token_url = format!("{}/actions-oidc?api-version=2.0&repo={repo}", sigstore.mock);
+    let github = [
+        ("ACTIONS_ID_TOKEN_REQUEST_URL", token_url.as_str()),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", RUNNER_BEARER),
+    ];
+    run_action(dir, &inputs, &github)
+}
+
+impl Cosign {
+    /// `cosign verify-attestation --new-bundle-format` of `reference`, with
+    /// the stand-in's trust root (cosign 2.5 also reads SIGSTORE_ROOT_FILE).
+    fn verify_attestation(
+        &self,
+        sigstore: &Sigstore,
+        kind: &str,
+        who: &str,
+        reference: &str,
+    ) -> Output {
+        Command::new(self.bin.join("cosign"))
+            .args(["verify-attestation", "--new-bundle-format", "--allow-http-registry"])
+            .args(["--trusted-root", &sigstore.trust("trusted_root.json"), "--type", kind])
+            .args(["--certificate-identity", who, "--certificate-oidc-issuer", ISSUER, reference])
+            .current_dir(self.home.path())
+            .env_clear()
+            .env("HOME", self.home.path())
+            .env("SIGSTORE_ROOT_FILE", sigstore.trust("fulcio_root.pem"))
+            .env("SIGSTORE_REKOR_PUBLIC_KEY", sigstore.trust("rekor.pub"))
+            .env("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE", sigstore.trust("ctlog.pub"))
+            .output()
+            .expect("cosign runs")
+    }
+}
+
+/// The bundles stored as referrers of `digest` (referrers tag scheme), with
+/// the predicate type each names.
+fn referred_bundles(bed: &TestBed, image: &str, digest: &str) -> Vec<(String, Vec<u8>)> {
+    let index = bed.manifest(image, &format!("sha256-{}", digest.strip_prefix("sha256:").unwrap()));
+    let mut bundles = Vec::new();
+    for entry in index["manifests"].as_array().unwrap() {
+        let referrer = bed.manifest(image, entry["digest"].as_str().unwrap());
+        assert_eq!(referrer["subject"]["digest"], digest);
+        let kind = referrer["annotations"]["dev.sigstore.bundle.predicateType"].as_str().unwrap();
+        let layer = referrer["layers"][0]["digest"].as_str().unwrap();
+        bundles.push((kind.to_string(), blob(bed, image, layer)));
+    }
+    bundles
+}
+
+/// sigstore-python 4.5 checks a bundle offline against the stand-in's trust.
+fn python_verify(
+    sigstore: &Sigstore,
+    dir: &Path,
+    bundle: &[u8],
+    who: &str,
+    digest: &str,
+) -> Output {
+    let file = dir.join("bundle.sigstore.json");
+    std::fs::write(&file, bundle).unwrap();
+    Command::new(&sigstore.python)
+        .args(["--trust-config", &sigstore.trust("trust_config.json"), "verify", "identity"])
+        .args(["--offline", "--bundle", file.to_str().unwrap()])
+        .args(["--cert-identity", who, "--cert-oidc-issuer", ISSUER, digest])
+        .output()
+        .expect("sigstore-python runs")
+}
+
+#[test]
+fn keyless_signatures_verify_with_cosign_and_sigstore_python_for_the_workflow_only() {
+    let bed = TestBed::get();
+    let sigstore = Sigstore::get();
+    let cosign = Cosign::new(&bed);
+    let image = bed.unique_image("keyless");
+    let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY Dockerfile /built-from\n");
+
+    let run = sign_keyless(&bed, &sigstore, &image, dir.path(), "acme/app");
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    let digest = run.output("digest").to_string();
+    let reference = format!("{image}@{digest}");
+    let who = identity("acme/app");
+    assert!(
+        run.summary
+            .contains(&format!("--certificate-identity {who} --certificate-oidc-issuer {ISSUER}")),
+        "{}",
+        run.summary
+    );
+    let manifests = children(&bed, &image, &digest);
+    let index = bed.manifest(&image, &digest);
+    let platform = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["platform"]["architecture"] == "amd64")
+        .map(|m| m["digest"].as_str().unwrap().to_string())
+        .unwrap();
+
+    // cosign: the image signature of the index and of every manifest, and
+    // BuildKit's provenance about the platform image, re-signed.
+    for signed in std::iter::once(&digest).chain(&manifests) {
+        let checked = cosign.verify_attestation(
+            &sigstore,
+            "https://sigstore.dev/cosign/sign/v1",
+            &who,
+            &format!("{image}@{signed}"),
+        );
+        assert!(checked.status.success(), "{signed}: {}", text(&checked.stderr));
+    }
+    let provenance = referred_bundles(&bed, &image, &platform)
+        .into_iter()
+        .find(|(kind, _)| kind.starts_with("https://slsa.dev/provenance/"))
+        .expect("BuildKit's provenance is re-signed about the platform image");
+    let checked =
+        cosign.verify_attestation(&sigstore, &provenance.0, &who, &format!("{image}@{platform}"));
+    assert!(checked.status.success(), "{}", text(&checked.stderr));
+
+    // sigstore-python, offline, on the bundles read from the registry.
+    let (_, signature) = referred_bundles(&bed, &image, &digest)
+        .into_iter()
+        .find(|(kind, _)| kind == "https://sigstore.dev/cosign/sign/v1")
+        .unwrap();
+    let checked = python_verify(&sigstore, cosign.home.path(), &signature, &who, &digest);
+    assert!(checked.status.success(), "{}", text(&checked.stderr));
+    let checked = python_verify(&sigstore, cosign.home.path(), &provenance.1, &who, &platform);
+    assert!(checked.status.success(), "{}", text(&checked.stderr));
+
+    // sigstore-go, on the same bundles.
+    let go_verify = |bundle: &[u8], who: &str, digest: &str| {
+        let file = cosign.file("go.sigstore.json");
+        std::fs::write(&file, bundle).unwrap();
+        Command::new(sigstore_bin().join("sigstore-go-verification"))
+            .args(["-trustedrootJSONpath", &sigstore.trust("trusted_root.json")])
+            .args(["-expectedSAN", who, "-expectedIssuer", ISSUER])
+            .args(["-artifact-digest", digest.strip_prefix("sha256:").unwrap()])
+            .arg(&file)
+            .output()
+            .expect("sigstore-go runs")
+    };
+    for (bundle, digest) in [(&signature, &digest), (&provenance.1, &platform)] {
+        let checked = go_verify(bundle, &who, digest);
+        assert!(checked.status.success(), "{}{}", text(&checked.stdout), text(&checked.stderr));
+    }
+    let wrong = go_verify(&signature, &identity("evil/app"), &digest);
+    assert!(!wrong.status.success(), "{}", text(&wrong.stdout));
+
+    // Refused: another identity, another digest.
+    let evil = identity("evil/app");
+    let wrong = cosign.verify_attestation(
+        &sigstore,
+        "https://sigstore.dev/cosign/sign/v1",
+        &evil,
+        &reference,
+    );
+    assert!(!wrong.status.success(), "{}", text(&wrong.stdout));
+    let other_digest = python_verify(&sigstore, cosign.home.path(), &signature, &who, &platform);
+    assert!(!other_digest.status.success(), "{}", text(&other_digest.stdout));
+
+    // The runner's bearer token and the OIDC token reach no log or file.
+    // (`::add-mask::` lines are the runner's, which it never shows.)
+    let shown: Vec<&str> = run.stdout.lines().filter(|l| !l.starts_with("::add-mask::")).collect();
+    assert!(run.stdout.contains("::add-mask::eyJhbGciOiJIUzI1NiIs"), "the token is masked");
+    assert!(
+        !shown.join("\n").contains("eyJhbGciOiJIUzI1NiIs")
+            && !run.summary.contains("eyJhbGciOiJIUzI1NiIs")
+    );
+    run.assert_no_secret(&[RUNNER_BEARER], dir.path());
+
+    // Another repository's token signs as that repository: refused for ours.
+    let theirs = bed.unique_image("keyless-evil");
+    let evil_run = sign_keyless(&bed, &sigstore, &theirs, dir.path(), "evil/app");
+    assert!(evil_run.success, "{}\n{}", evil_run.stdout, evil_run.stderr);
+    let evil_digest = evil_run.output("digest").to_string();
+    let refused = cosign.verify_attestation(
+        &sigstore,
+        "https://sigstore.dev/cosign/sign/v1",
+        &who,
+        &format!("{theirs}@{evil_digest}"),
+    );
+    assert!(!refused.status.success(), "{}", text(&refused.stdout));
+    let (_, evil_signature) =
+        referred_bundles(&bed, &theirs, &evil_digest).into_iter().next().unwrap();
+    let refused = python_verify(&sigstore, cosign.home.path(), &evil_signature, &who, &evil_digest);
+    assert!(!refused.status.success(), "{}", text(&refused.stdout));
+}
+
+#[test]
+fn every_service_of_a_deployment_is_signed_before_any_is_tagged() {
+    let bed = TestBed::get();
+    let cosign = Cosign::new(&bed);
+    let key = std::fs::read_to_string(cosign.file("cosign.key")).unwrap();
+    let prefix = bed.unique_image("signed-deploy");
+    let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nARG NAME\nRUN echo $NAME > /name\n");
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "services:\n  one:\n    build:\n      context: .\n      args: [NAME=one]\n  two:\n    build:\n      context: .\n      args: [NAME=two]\n",
+    )
+    .unwrap();
+    let build_arg = format!("BASE_IMAGE={}", bed.base_image);
+    let mut inputs = registry_inputs(&bed, &prefix);
+    inputs.extend([
+        ("compose-file", "compose.yaml"),
+        ("platforms", "linux/amd64"),
+        ("build-args", build_arg.as_str()),
+        ("tags", "type=raw,value=signed"),
+        ("sign", "key"),
+        ("sign-key", key.as_str()),
+        ("sign-key-password", PASSWORD),
+    ]);
+    let run = run_action(dir.path(), &inputs, &[]);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    let json: serde_json::Value = serde_json::from_str(run.output("json")).unwrap();
+    let entries = json["services"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    let last_signed = entries
+        .iter()
+        .map(|e| {
+            run.stdout
+                .find(&format!("{} signed with the key", e["image"].as_str().unwrap()))
+                .unwrap()
+        })
+        .max()
+        .unwrap();
+    let first_tag = run.stdout.find(":signed → sha256:").unwrap();
+    assert!(last_signed < first_tag, "every service is signed before any tag: {}", run.stdout);
+    for entry in entries {
+        let reference = entry["image"].as_str().unwrap();
+        let checked = cosign.verify("cosign", reference);
+        assert!(checked.status.success(), "{reference}: {}", text(&checked.stderr));
+    }
+    assert!(run.summary.contains("cosign verify --key cosign.pub"), "{}", run.summary);
+}
