@@ -225,14 +225,17 @@ async fn build_services(
     // before it is done: the log reads one service after another.
     let logs: Vec<Log> = services.iter().map(|_| log.holding()).collect();
     logs[0].release();
-    futures_util::stream::iter(services.iter().enumerate())
-        .map(|(at, build)| {
-            let slot = ServiceSlot { builder: &chosen, held_back: &held_back, config };
-            build_service(run, build, slot, outside, &logs[at], logs.get(at + 1))
-        })
+    let slot = ServiceSlot { builder: &chosen, held_back: &held_back, config };
+    // The first service is built alone: BuildKit does not share work between
+    // builds running at once, so services that share a compile cache mount
+    // (a Go or Cargo cache) would each fill it; the first fills it for all.
+    let first = build_service(run, &services[0], slot, outside, &logs[0], logs.get(1)).await?;
+    let rest: Vec<Pushed> = futures_util::stream::iter(services.iter().enumerate().skip(1))
+        .map(|(at, build)| build_service(run, build, slot, outside, &logs[at], logs.get(at + 1)))
         .buffered(SERVICE_BUILDS_AT_ONCE)
         .try_collect()
-        .await
+        .await?;
+    Ok(std::iter::once(first).chain(rest).collect())
 }
 
 /// What a service's build shares with the run's others.
