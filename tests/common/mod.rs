@@ -477,3 +477,85 @@ pub(crate) fn both_registries(bed: &TestBed) -> (String, String) {
     );
     (auth, format!("{},{}", bed.registry, bed.registry2))
 }
+
+/// Stores `body` in the registry (a blob, or a manifest under `tag`).
+pub(crate) fn store_in_registry(
+    bed: &TestBed,
+    image: &str,
+    body: &[u8],
+    tag: Option<(&str, &str)>,
+) -> String {
+    let repository = image.strip_prefix(&format!("{}/", bed.registry)).unwrap();
+    let login = format!("{}:{}", bed.user, bed.password);
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), body).unwrap();
+    let data = format!("@{}", file.path().display());
+    let digest = format!("sha256:{}", sha256_hex(body));
+    let base = format!("http://{}/v2/{repository}", bed.registry);
+    let status = match tag {
+        Some((tag, media_type)) => curl(&[
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-u",
+            &login,
+            "-X",
+            "PUT",
+            "-H",
+            &format!("Content-Type: {media_type}"),
+            "--data-binary",
+            &data,
+            &format!("{base}/manifests/{tag}"),
+        ]),
+        None => {
+            let headers = curl(&[
+                "-s",
+                "-D",
+                "-",
+                "-o",
+                "/dev/null",
+                "-u",
+                &login,
+                "-X",
+                "POST",
+                &format!("{base}/blobs/uploads/"),
+            ]);
+            let location = headers
+                .lines()
+                .find_map(|l| l.strip_prefix("Location: ").or_else(|| l.strip_prefix("location: ")))
+                .unwrap()
+                .trim()
+                .to_string();
+            let location = match location.starts_with('/') {
+                true => format!("http://{}{location}", bed.registry),
+                false => location,
+            };
+            let separator = if location.contains('?') { '&' } else { '?' };
+            curl(&[
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-u",
+                &login,
+                "-X",
+                "PUT",
+                "-H",
+                "Content-Type: application/octet-stream",
+                "--data-binary",
+                &data,
+                &format!("{location}{separator}digest={digest}"),
+            ])
+        }
+    };
+    assert_eq!(status.trim(), "201", "storing {digest} in {image}");
+    digest
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -474,58 +474,6 @@ fn two_jobs_the_runners_way_send_and_scan_only_what_changed() {
     assert!(bed.manifest_digest(&image, "again").is_some(), "the re-release is tagged");
 }
 
-/// Stores `body` as a blob of `image`'s repository; its digest.
-fn push_blob(bed: &TestBed, image: &str, body: &[u8]) -> String {
-    let repository = image.strip_prefix(&format!("{}/", bed.registry)).unwrap();
-    let auth = format!("{}:{}", bed.user, bed.password);
-    let headers = crate::common::curl(&[
-        "-s",
-        "-D",
-        "-",
-        "-o",
-        "/dev/null",
-        "-u",
-        &auth,
-        "-X",
-        "POST",
-        &format!("http://{}/v2/{repository}/blobs/uploads/", bed.registry),
-    ]);
-    let location = headers
-        .lines()
-        .find_map(|l| l.strip_prefix("Location: ").or_else(|| l.strip_prefix("location: ")))
-        .unwrap()
-        .trim()
-        .to_string();
-    let location = match location.starts_with("http") {
-        true => location,
-        false => format!("http://{}{location}", bed.registry),
-    };
-    use sha2::Digest as _;
-    let hex: String = sha2::Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect();
-    let digest = format!("sha256:{hex}");
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), body).unwrap();
-    let separator = if location.contains('?') { '&' } else { '?' };
-    let code = crate::common::curl(&[
-        "-s",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code}",
-        "-u",
-        &auth,
-        "-X",
-        "PUT",
-        "-H",
-        "Content-Type: application/octet-stream",
-        "--data-binary",
-        &format!("@{}", file.path().display()),
-        &format!("{location}{separator}digest={digest}"),
-    ]);
-    assert_eq!(code, "201", "uploading {digest}");
-    digest
-}
-
 /// A record edited in the registry to vouch for layers that no image it
 /// is attached to holds (here the layer that adds an amd64 binary to the
 /// arm64 image) is not believed for them: those layers are scanned, the
@@ -573,7 +521,7 @@ fn a_record_edited_to_vouch_for_a_new_layer_still_gets_it_scanned() {
         record["layers"][layer] = serde_json::json!([]);
     }
     let body = serde_json::to_vec(&record).unwrap();
-    let digest = push_blob(&bed, &image, &body);
+    let digest = crate::common::store_in_registry(&bed, &image, &body, None);
     let mut edited = manifest.clone();
     edited["layers"][0]["digest"] = serde_json::json!(digest);
     edited["layers"][0]["size"] = serde_json::json!(body.len());

@@ -15,7 +15,9 @@ use std::process::{Command, Output};
 
 use base64::Engine as _;
 
-use crate::common::{ROOT, Run, TestBed, curl, registry_inputs, run_action, text, workspace};
+use crate::common::{
+    ROOT, Run, TestBed, registry_inputs, run_action, store_in_registry, text, workspace,
+};
 
 pub(crate) const PASSWORD: &str = "correct horse battery";
 
@@ -114,83 +116,6 @@ fn sig_tag(digest: &str) -> String {
     format!("sha256-{}.sig", digest.strip_prefix("sha256:").unwrap())
 }
 
-/// Stores `body` in the registry (a blob, or a manifest under `tag`).
-fn put(bed: &TestBed, image: &str, body: &[u8], tag: Option<(&str, &str)>) -> String {
-    let repository = image.strip_prefix(&format!("{}/", bed.registry)).unwrap();
-    let login = format!("{}:{}", bed.user, bed.password);
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), body).unwrap();
-    let data = format!("@{}", file.path().display());
-    let digest = format!("sha256:{}", sha256_hex(body));
-    let base = format!("http://{}/v2/{repository}", bed.registry);
-    let status = match tag {
-        Some((tag, media_type)) => curl(&[
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "-u",
-            &login,
-            "-X",
-            "PUT",
-            "-H",
-            &format!("Content-Type: {media_type}"),
-            "--data-binary",
-            &data,
-            &format!("{base}/manifests/{tag}"),
-        ]),
-        None => {
-            let headers = curl(&[
-                "-s",
-                "-D",
-                "-",
-                "-o",
-                "/dev/null",
-                "-u",
-                &login,
-                "-X",
-                "POST",
-                &format!("{base}/blobs/uploads/"),
-            ]);
-            let location = headers
-                .lines()
-                .find_map(|l| l.strip_prefix("Location: ").or_else(|| l.strip_prefix("location: ")))
-                .unwrap()
-                .trim()
-                .to_string();
-            let location = match location.starts_with('/') {
-                true => format!("http://{}{location}", bed.registry),
-                false => location,
-            };
-            let separator = if location.contains('?') { '&' } else { '?' };
-            curl(&[
-                "-s",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "-u",
-                &login,
-                "-X",
-                "PUT",
-                "-H",
-                "Content-Type: application/octet-stream",
-                "--data-binary",
-                &data,
-                &format!("{location}{separator}digest={digest}"),
-            ])
-        }
-    };
-    assert_eq!(status.trim(), "201", "storing {digest} in {image}");
-    digest
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A blob of `image`, read with curl.
 fn blob(bed: &TestBed, image: &str, digest: &str) -> Vec<u8> {
     let repository = image.strip_prefix(&format!("{}/", bed.registry)).unwrap();
@@ -266,7 +191,7 @@ fn a_key_pair_signs_the_index_and_every_manifest_as_cosign_reads_them() {
     // A signature moved to another digest: refused (its payload names the index).
     let platform = &manifests[0];
     let sig_bytes = serde_json::to_vec(&sig).unwrap();
-    put(
+    store_in_registry(
         &bed,
         &image,
         &sig_bytes,
@@ -279,11 +204,11 @@ fn a_key_pair_signs_the_index_and_every_manifest_as_cosign_reads_them() {
     let tampered_payload =
         String::from_utf8(payload.clone()).unwrap().replace("signed-", "tampered-");
     assert_ne!(tampered_payload.as_bytes(), payload.as_slice());
-    let tampered_digest = put(&bed, &image, tampered_payload.as_bytes(), None);
+    let tampered_digest = store_in_registry(&bed, &image, tampered_payload.as_bytes(), None);
     let mut tampered = sig.clone();
     tampered["layers"][0]["digest"] = tampered_digest.into();
     tampered["layers"][0]["size"] = tampered_payload.len().into();
-    put(
+    store_in_registry(
         &bed,
         &image,
         &serde_json::to_vec(&tampered).unwrap(),
