@@ -492,8 +492,10 @@ pub(crate) fn store_in_registry(
     let data = format!("@{}", file.path().display());
     let digest = format!("sha256:{}", sha256_hex(body));
     let base = format!("http://{}/v2/{repository}", bed.registry);
-    let status = match tag {
-        Some((tag, media_type)) => curl(&[
+    // The body PUT to `url` as `media_type`; the HTTP status.
+    let put = |media_type: &str, url: &str| {
+        let content_type = format!("Content-Type: {media_type}");
+        curl(&[
             "-s",
             "-o",
             "/dev/null",
@@ -504,11 +506,14 @@ pub(crate) fn store_in_registry(
             "-X",
             "PUT",
             "-H",
-            &format!("Content-Type: {media_type}"),
+            &content_type,
             "--data-binary",
             &data,
-            &format!("{base}/manifests/{tag}"),
-        ]),
+            url,
+        ])
+    };
+    let status = match tag {
+        Some((tag, media_type)) => put(media_type, &format!("{base}/manifests/{tag}")),
         None => {
             let headers = curl(&[
                 "-s",
@@ -533,22 +538,7 @@ pub(crate) fn store_in_registry(
                 false => location,
             };
             let separator = if location.contains('?') { '&' } else { '?' };
-            curl(&[
-                "-s",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "-u",
-                &login,
-                "-X",
-                "PUT",
-                "-H",
-                "Content-Type: application/octet-stream",
-                "--data-binary",
-                &data,
-                &format!("{location}{separator}digest={digest}"),
-            ])
+            put("application/octet-stream", &format!("{location}{separator}digest={digest}"))
         }
     };
     assert_eq!(status.trim(), "201", "storing {digest} in {image}");

@@ -525,24 +525,13 @@ fn a_record_edited_to_vouch_for_a_new_layer_still_gets_it_scanned() {
     let mut edited = manifest.clone();
     edited["layers"][0]["digest"] = serde_json::json!(digest);
     edited["layers"][0]["size"] = serde_json::json!(body.len());
-    let repository = image.strip_prefix(&format!("{}/", bed.registry)).unwrap();
-    let code = crate::common::curl(&[
-        "-s",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code}",
-        "-u",
-        &format!("{}:{}", bed.user, bed.password),
-        "-X",
-        "PUT",
-        "-H",
-        "Content-Type: application/vnd.oci.image.manifest.v1+json",
-        "--data-binary",
-        &edited.to_string(),
-        &format!("http://{}/v2/{repository}/manifests/multiarch-action-scans", bed.registry),
-    ]);
-    assert_eq!(code, "201", "the edited record is stored");
+    // Stored under the record's tag (the helper asserts the registry's 201).
+    crate::common::store_in_registry(
+        &bed,
+        &image,
+        edited.to_string().as_bytes(),
+        Some(("multiarch-action-scans", "application/vnd.oci.image.manifest.v1+json")),
+    );
 
     let second = release(&image, "2", "true");
     assert!(!second.success, "{}", second.stdout);
