@@ -211,14 +211,7 @@ async fn build_services(
     let checked: Vec<Vec<HeldBack>> = log
         .group("Registries of every service", futures_util::future::try_join_all(checks))
         .await?;
-    // A floating tag held back for one service is held back for all: the
-    // services of a release carry the same tags.
-    let mut held_back: Vec<HeldBack> = Vec::new();
-    for held in checked.into_iter().flatten() {
-        if !held_back.iter().any(|h| h.tag == held.tag) {
-            held_back.push(held);
-        }
-    }
+    let held_back = held_back_for_all(checked);
     let most_platforms = services.iter().map(|b| b.platforms().len()).max().unwrap_or(1);
     let chosen = builder::start(run, most_platforms, outside, log).await?;
     // Each service writes through a log of its own, held until the one
@@ -236,6 +229,18 @@ async fn build_services(
         .try_collect()
         .await?;
     Ok(std::iter::once(first).chain(rest).collect())
+}
+
+/// The floating tags held back for any build, once each: held back for all,
+/// since the services of a release carry the same tags.
+fn held_back_for_all(per_build: Vec<Vec<HeldBack>>) -> Vec<HeldBack> {
+    let mut all: Vec<HeldBack> = Vec::new();
+    for held in per_build.into_iter().flatten() {
+        if !all.iter().any(|h| h.tag == held.tag) {
+            all.push(held);
+        }
+    }
+    all
 }
 
 /// What a service's build shares with the run's others.
@@ -717,15 +722,7 @@ async fn dry_run_with_lookup(plan: &Plan, log: &Log) -> String {
     )
     .await;
     match lookup {
-        Ok(Ok(held)) => {
-            let mut all: Vec<HeldBack> = Vec::new();
-            for one in held.into_iter().flatten() {
-                if !all.iter().any(|h| h.tag == one.tag) {
-                    all.push(one);
-                }
-            }
-            plan.describe(&all)
-        }
+        Ok(Ok(held)) => plan.describe(&held_back_for_all(held)),
         Ok(Err(error)) => format!("{}(floating tags not checked: {error:#})\n", plan.describe(&[])),
         Err(_) => format!(
             "{}(floating tags not checked: the registry did not answer)\n",
