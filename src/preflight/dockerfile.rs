@@ -36,6 +36,9 @@ pub struct Stage {
 pub struct Instruction {
     /// The line the instruction starts on.
     pub line: u32,
+    /// The line it ends on: its last continuation line, or the closing
+    /// line of its last heredoc.
+    pub end_line: u32,
     /// Uppercased (`RUN`, `COPY`…); unknown keywords are kept too.
     pub keyword: String,
     /// Everything after the keyword, continuation lines joined; heredoc
@@ -185,7 +188,9 @@ pub fn parse_dockerfile(text: &str) -> Result<Dockerfile, DockerfileError> {
                 }
             }
         }
-        instructions.push(Instruction { line, keyword, text });
+        // `i` is past the instruction's last line, so it is that line's number.
+        let end_line = line_number(i.saturating_sub(1));
+        instructions.push(Instruction { line, end_line, keyword, text });
     }
 
     build(instructions, directives.escape)

@@ -60,19 +60,7 @@ pub fn lint(
             continue;
         };
         let targets = if resolved.targets.is_empty() { platforms } else { &resolved.targets };
-        let emulated_here: Vec<Platform> = match &resolved.runs_on {
-            StagePlatform::Target => {
-                emulated.iter().filter(|e| targets.contains(e)).cloned().collect()
-            }
-            StagePlatform::Fixed(fixed) => {
-                if emulated.iter().any(|e| e.runs_on(fixed)) {
-                    vec![fixed.clone()]
-                } else {
-                    Vec::new()
-                }
-            }
-            StagePlatform::Build => Vec::new(),
-        };
+        let emulated_here = emulated_in(resolved, emulated, platforms);
         let mut rewritten = false;
         for instruction in &stage.instructions {
             let keyword = instruction.keyword.as_str();
@@ -110,6 +98,27 @@ pub fn lint(
     }
     findings.sort_by_key(|f| f.line);
     findings
+}
+
+/// The platforms of `emulated` the stage runs on: those it is built for
+/// when it is built per target platform, its own when it is fixed to one.
+pub(super) fn emulated_in(
+    resolved: &ResolvedStage,
+    emulated: &[Platform],
+    platforms: &[Platform],
+) -> Vec<Platform> {
+    let targets = if resolved.targets.is_empty() { platforms } else { &resolved.targets };
+    match &resolved.runs_on {
+        StagePlatform::Target => emulated.iter().filter(|e| targets.contains(e)).cloned().collect(),
+        StagePlatform::Fixed(fixed) => {
+            if emulated.iter().any(|e| e.runs_on(fixed)) {
+                vec![fixed.clone()]
+            } else {
+                Vec::new()
+            }
+        }
+        StagePlatform::Build => Vec::new(),
+    }
 }
 
 fn emulation_finding(line: u32, tool: &str, emulated: &[Platform]) -> Finding {
@@ -160,7 +169,7 @@ pub(crate) fn measured_under_qemu(rewrites: &[u32], timings: &[PlatformTime]) ->
 /// Splits shell text into simple commands (words with quotes removed),
 /// breaking at `;`, `&`, `|`, parentheses, backquotes and newlines. In the
 /// JSON exec form `[`, `]` and `,` separate words too.
-fn simple_commands(text: &str, json: bool) -> Vec<Vec<String>> {
+pub(super) fn simple_commands(text: &str, json: bool) -> Vec<Vec<String>> {
     let mut commands = Vec::new();
     let mut words: Vec<String> = Vec::new();
     let mut word = String::new();
@@ -220,7 +229,7 @@ fn simple_commands(text: &str, json: bool) -> Vec<Vec<String>> {
     commands
 }
 
-fn is_assignment(word: &str) -> bool {
+pub(super) fn is_assignment(word: &str) -> bool {
     match word.split_once('=') {
         Some((name, _)) => {
             name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
@@ -239,7 +248,7 @@ const TOOLS: &[&str] = &[
 ];
 const SHELLS: &[&str] = &["sh", "bash", "ash", "dash"];
 
-fn basename(word: &str) -> &str {
+pub(super) fn basename(word: &str) -> &str {
     word.rsplit('/').next().unwrap_or(word)
 }
 
@@ -250,7 +259,9 @@ fn build_tool(instruction: &Instruction) -> Option<String> {
     simple_commands(args, json).iter().find_map(|command| tool_in(command, 0))
 }
 
-fn tool_in(words: &[String], depth: usize) -> Option<String> {
+/// Where a simple command's program is: past leading assignments, shell
+/// keywords and wrappers (`sudo`, `env -i`…).
+pub(super) fn command_start(words: &[String]) -> usize {
     let mut k = 0;
     while let Some(word) = words.get(k) {
         if is_assignment(word) || SHELL_KEYWORDS.contains(&word.as_str()) {
@@ -264,6 +275,21 @@ fn tool_in(words: &[String], depth: usize) -> Option<String> {
             break;
         }
     }
+    k
+}
+
+/// The script of `sh -c SCRIPT` (or bash, ash, dash): the words from the
+/// program on.
+pub(super) fn shell_script(command: &[String]) -> Option<&str> {
+    let (program, rest) = command.split_first()?;
+    if !SHELLS.contains(&basename(program)) {
+        return None;
+    }
+    rest.iter().position(|w| w == "-c").and_then(|i| rest.get(i + 1)).map(String::as_str)
+}
+
+pub(super) fn tool_in(words: &[String], depth: usize) -> Option<String> {
+    let k = command_start(words);
     let name = basename(words.get(k)?);
     let rest: Vec<&str> = words[k + 1..].iter().map(String::as_str).collect();
     let sub = rest.first().copied();
@@ -285,8 +311,8 @@ fn tool_in(words: &[String], depth: usize) -> Option<String> {
             }
             _ => None,
         },
-        _ if SHELLS.contains(&name) && depth < 4 => {
-            let script = rest.iter().position(|w| *w == "-c").and_then(|i| rest.get(i + 1))?;
+        _ if depth < 4 => {
+            let script = shell_script(&words[k..])?;
             simple_commands(script, false).iter().find_map(|command| tool_in(command, depth + 1))
         }
         _ => None,

@@ -20,6 +20,7 @@
 //!   stages for the dry run.
 
 mod arch;
+pub(crate) mod cross;
 mod dockerfile;
 mod lint;
 pub(crate) mod phase;

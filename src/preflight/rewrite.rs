@@ -58,7 +58,7 @@ fn native_from(stage: &Stage) -> (String, String) {
 
 /// Go's environment for the target: `GOARM` only where an arm platform is
 /// built.
-fn go_env(platforms: &[Platform]) -> (&'static str, &'static str) {
+pub(super) fn go_env(platforms: &[Platform]) -> (&'static str, &'static str) {
     if platforms.iter().any(|p| p.arch == "arm") {
         (
             "ARG TARGETOS TARGETARCH TARGETVARIANT",
@@ -69,7 +69,7 @@ fn go_env(platforms: &[Platform]) -> (&'static str, &'static str) {
     }
 }
 
-const GO_SETTINGS: &[&str] = &["CGO_ENABLED", "GOOS", "GOARCH", "GOARM"];
+pub(super) const GO_SETTINGS: &[&str] = &["CGO_ENABLED", "GOOS", "GOARCH", "GOARM"];
 
 /// The RUN line with Go's target settings in front of `go build` (or `go
 /// install`), replacing any of them it set; None when the RUN spans lines.
@@ -171,7 +171,7 @@ mod tests {
     use super::*;
 
     fn run(text: &str) -> Instruction {
-        Instruction { line: 7, keyword: "RUN".into(), text: text.into() }
+        Instruction { line: 7, end_line: 7, keyword: "RUN".into(), text: text.into() }
     }
 
     #[test]
