@@ -29,6 +29,9 @@ pub(crate) struct TestBed {
     pub base_image_amd64_only: String,
     /// A Go toolchain image (`golang`) for amd64, arm64 and arm/v7.
     pub go_image: String,
+    /// The same Go toolchain with a C toolchain (Debian's gcc, libc6-dev,
+    /// binutils) for cgo, for amd64, arm64 and arm/v7.
+    pub go_cgo_image: String,
     pub qemu_installer: String,
     pub registry2: String,
     pub user2: String,
@@ -69,6 +72,7 @@ impl TestBed {
             base_image: get("BASE_IMAGE"),
             base_image_amd64_only: get("BASE_IMAGE_AMD64_ONLY"),
             go_image: get("GO_IMAGE"),
+            go_cgo_image: get("GO_CGO_IMAGE"),
             qemu_installer: get("QEMU_INSTALLER_IMAGE"),
             registry2: get("REGISTRY2"),
             user2: get("REGISTRY2_USER"),
