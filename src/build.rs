@@ -122,8 +122,16 @@ pub(crate) async fn run(
 }
 
 /// BuildKit's warnings, and the failure when the build failed, as
-/// annotations on the Dockerfile lines they concern.
+/// annotations on the Dockerfile lines they concern. A build from the
+/// action's cross-compiling copy is not the user's Dockerfile, line for
+/// line: its failure is a log line, and the build as written follows.
 fn annotate(build: &Build, progress: &Progress, failed: bool, log: &Log) {
+    if build.cross_compiled_from().is_some() {
+        if failed {
+            log.info(&format!("the cross-compiling build failed: {}", progress.failure().message));
+        }
+        return;
+    }
     let on_line = |level: Level, message: &str, place: &Option<SourcePlace>| {
         let mut annotation = Annotation::new(level, message);
         if let Some(SourcePlace { file, line }) = place {

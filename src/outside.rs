@@ -44,6 +44,10 @@ pub(crate) struct Outside<'a> {
     /// Clean-up started during the run (the staging name's removal), which
     /// the run's own clean-up waits for.
     pub background: tokio::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Cross-compiling Dockerfiles (by the digest of their text) a build
+    /// found wrong, and why: the services that share one are built as
+    /// written without trying it again.
+    pub cross_rejected: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 /// Whether `address` (`host:port`) accepts a TCP connection within `within`;

@@ -28,7 +28,9 @@ use crate::digest::Digest;
 use crate::docker::Daemon;
 use crate::emulation;
 use crate::log::Log;
-use crate::plan::{Build, Builder, HeldBack, Mode, Plan, PushRoute, RunSettings, STAGING_TAG};
+use crate::plan::{
+    Build, Builder, CheckLevel, HeldBack, Mode, Plan, PushRoute, RunSettings, STAGING_TAG,
+};
 use crate::platform::Platform;
 use crate::registry::Registry;
 use crate::registry::layout::Layout;
@@ -107,6 +109,7 @@ async fn run(
         buildx,
         created_builder: tokio::sync::Mutex::new(None),
         background: tokio::sync::Mutex::new(Vec::new()),
+        cross_rejected: std::sync::Mutex::new(std::collections::HashMap::new()),
     };
     if tools.buildx.is_some() {
         name_buildx_node(&config, Some(&outside.daemon), tools).await?;
@@ -387,11 +390,131 @@ async fn build_and_push(
         rewrites: &rewrites,
         scratch: slot.scratch,
     };
+    let found = (why, held_back);
+    let Some(cross) = cross_compiling(run, build, &emulated, slot.scratch, log)? else {
+        return push_verified(run, build, outside, ready, setup_group, found, log).await;
+    };
+    let Some((cross_build, key)) = cross.attempt.clone() else {
+        let mut pushed = push_verified(run, build, outside, ready, setup_group, found, log).await?;
+        pushed.report.cross_compiled = Some(cross.into_report(None));
+        return Ok(pushed);
+    };
+    let earlier = outside.cross_rejected.lock().map(|r| r.get(&key).cloned()).unwrap_or(None);
+    let reason = match earlier {
+        Some(reason) => format!("{reason} (found by the build of another service)"),
+        None => {
+            let attempt =
+                push_verified(run, &cross_build, outside, ready, setup_group, found.clone(), log);
+            match attempt.await {
+                Ok(mut pushed) => {
+                    log.info(&format!(
+                        "cross-compile: the cross-compiling build of {} is correct on every platform, and it is the one pushed",
+                        cross.plan.file
+                    ));
+                    pushed.report.cross_compiled = Some(cross.into_report(None));
+                    return Ok(pushed);
+                }
+                Err(error) => {
+                    let reason = format!("{error:#}");
+                    if let Ok(mut rejected) = outside.cross_rejected.lock() {
+                        rejected.insert(key, reason.clone());
+                    }
+                    reason
+                }
+            }
+        }
+    };
+    log.warning(&format!(
+        "cross-compile: the cross-compiling Dockerfile was not used: {reason}; building {} as written",
+        cross.plan.file
+    ));
+    let group = log.open_group(&format!("Build {} as written", cross.plan.file));
+    let mut pushed = push_verified(run, build, outside, ready, group, found, log).await?;
+    pushed.report.cross_compiled = Some(cross.into_report(Some(reason)));
+    Ok(pushed)
+}
+
+/// What `cross-compile: auto` does for one build.
+struct Crossing {
+    plan: preflight::phase::CrossPlan,
+    /// The build from the cross-compiling copy, and the digest of its text,
+    /// when a stage was rewritten.
+    attempt: Option<(Build, String)>,
+}
+
+impl Crossing {
+    fn into_report(self, not_used: Option<String>) -> crate::report::CrossReport {
+        crate::report::CrossReport { plan: self.plan, not_used }
+    }
+}
+
+/// With `cross-compile: auto`, for a build that pushes (the architecture
+/// scan of the pushed image decides) and has platforms to emulate: the
+/// cross-compiling copy of the Dockerfile written into `scratch` (with the
+/// Dockerfile's own `.dockerignore`, if it has one), its changes logged.
+fn cross_compiling(
+    run: &RunSettings,
+    build: &Build,
+    emulated: &[Platform],
+    scratch: &Path,
+    log: &Log,
+) -> Result<Option<Crossing>> {
+    if !run.cross_compiles() || !build.pushes() || emulated.is_empty() {
+        return Ok(None);
+    }
+    let Some(plan) = preflight::phase::cross_compile(build, emulated) else { return Ok(None) };
+    if !plan.outcome.kept.is_empty() {
+        log.info(&format!("cross-compile: {}", plan.outcome.kept_reasons()));
+    }
+    let Some(text) = &plan.outcome.text else {
+        return Ok(Some(Crossing { plan, attempt: None }));
+    };
+    let key = crate::digest::Digest::of(text.as_bytes()).to_string();
+    let dir = scratch.join("cross-compile").join(&key.replace(':', "-")[..20]);
+    let name =
+        build.dockerfile().file_name().map_or_else(|| "Dockerfile".into(), |n| n.to_os_string());
+    let path = dir.join(&name);
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&path, text))
+        .with_context(|| format!("cross-compile: could not write {}", path.display()))?;
+    let mut ignore = build.dockerfile().as_os_str().to_os_string();
+    ignore.push(".dockerignore");
+    if Path::new(&ignore).is_file() {
+        let mut copy = path.as_os_str().to_os_string();
+        copy.push(".dockerignore");
+        std::fs::copy(&ignore, &copy).with_context(|| {
+            format!("cross-compile: could not copy {}", Path::new(&ignore).display())
+        })?;
+    }
+    let lines: Vec<String> = plan.outcome.changed.iter().map(u32::to_string).collect();
+    log.info(&format!(
+        "cross-compile: {} compiles Go under QEMU for {}; building it cross-compiled instead (lines {} changed, the diff is in the job summary), used only if the architecture scan finds every binary right:\n{}",
+        plan.file,
+        crate::platform::join(emulated),
+        lines.join(", "),
+        plan.diff.as_deref().unwrap_or_default()
+    ));
+    let attempt = Some((build.cross_compiled(path), key));
+    Ok(Some(Crossing { plan, attempt }))
+}
+
+/// The build (from a log group opened for the set-up), its export, its
+/// push and verification: the rest of [`build_and_push`].
+async fn push_verified(
+    run: &RunSettings,
+    build: &Build,
+    outside: &Outside<'_>,
+    ready: Ready<'_>,
+    setup_group: crate::log::Group<'_>,
+    (why, held_back): (String, Vec<HeldBack>),
+    log: &Log,
+) -> Result<Pushed> {
+    let Ready { builder, route, .. } = ready;
     let BuiltOnce { mut report, metadata, deferred } =
         build_once(run, build, outside, ready, setup_group, log).await?;
     report.builder_note = why;
     if run.export().is_some() || run.load() {
-        let exporting = export::export(run, build, &outside.buildx, &builder, &held_back, log);
+        let exporting = export::export(run, build, &outside.buildx, builder, &held_back, log);
         report.exported = log.group("Export", exporting).await?;
     }
     report.held_back = held_back;
@@ -457,12 +580,14 @@ async fn build_once(
         Err(_) => BuildMetadata { digest: None, raw: serde_json::json!({}) },
     };
     let (timings, slowest) = progress::timings(&progress.steps(), &emulation.emulated, 5);
-    for finding in preflight::measured_under_qemu(rewrites, &timings) {
+    for finding in preflight::measured_under_qemu(rewrites, &timings, run.cross_compiles()) {
         log.annotation(Annotation {
             level: Level::Notice,
             message: finding.message,
             title: Some(finding.title),
-            file: Some(build.dockerfile().display().to_string()),
+            file: Some(
+                build.cross_compiled_from().unwrap_or(build.dockerfile()).display().to_string(),
+            ),
             line: Some(finding.line),
         });
     }
@@ -503,8 +628,15 @@ async fn verify_and_smoke(
     log: &Log,
 ) -> Result<Pushed> {
     let scans = outside.tools.layer_scans.as_ref();
+    // A cross-compiling build is used only when the scan finds nothing.
+    let crossed = build.cross_compiled_from().is_some();
+    let level = if crossed { CheckLevel::Warn } else { run.checks().verify };
     let Verified { platform_images, attestations, notes } =
-        publish::verify_and_copy(run, build, &outside.registry, digest, scans, log).await?;
+        publish::verify_and_copy(run, (build, level), &outside.registry, digest, scans, log)
+            .await?;
+    if crossed && !notes.is_empty() {
+        anyhow::bail!("the architecture scan of its image found {}", notes.join("; "));
+    }
     report.digest = Some(digest.clone());
     report.attestations = attestations;
     report.verify_notes = notes;

@@ -23,7 +23,7 @@ use crate::digest::Digest;
 use crate::log::Log;
 use crate::meta;
 use crate::names::ImageName;
-use crate::plan::{Build, FloatingPolicy, HeldBack, Mode, RunSettings};
+use crate::plan::{Build, CheckLevel, FloatingPolicy, HeldBack, Mode, RunSettings};
 use crate::platform::Platform;
 use crate::registry::Registry;
 use crate::registry::layout::{Descriptor, Layout};
@@ -203,7 +203,7 @@ pub(crate) async fn held_back_tags(
 /// within a registry, streamed across registries). No tag is touched.
 pub(crate) async fn verify_and_copy(
     run: &RunSettings,
-    build: &Build,
+    (build, level): (&Build, CheckLevel),
     registry: &Registry,
     digest: &Digest,
     cache: Option<&ScanCache>,
@@ -219,7 +219,7 @@ pub(crate) async fn verify_and_copy(
     });
     let (verified, copied) = tokio::join!(
         verify::verify(
-            run.checks().verify,
+            level,
             source,
             registry,
             digest,

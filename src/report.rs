@@ -33,6 +33,17 @@ pub struct Report {
     pub(crate) bundle: Option<BundleReport>,
     /// A deployment: each service's report, in the plan's order.
     pub(crate) services: Vec<ServiceReport>,
+    /// `cross-compile: auto`: what was rewritten, and whether it was used.
+    pub(crate) cross_compiled: Option<CrossReport>,
+}
+
+/// What `cross-compile: auto` did for a build.
+#[derive(Debug, Clone)]
+pub(crate) struct CrossReport {
+    pub(crate) plan: crate::preflight::phase::CrossPlan,
+    /// Why the cross-compiling Dockerfile was not used (the Dockerfile was
+    /// built as written); None when it was, or when no stage was rewritten.
+    pub(crate) not_used: Option<String>,
 }
 
 /// What one service of a deployment produced.

@@ -51,6 +51,11 @@ choice!(
     SignWord { False = "false", Keyless = "keyless", Key = "key" }
 );
 choice!(
+    /// `cross-compile`: whether Go stages that would compile under QEMU are
+    /// built from a cross-compiling Dockerfile of the action's.
+    CrossCompilePolicy { Off = "false", Auto = "auto" }
+);
+choice!(
     /// `export`: files to write besides pushing; `Unset` writes none.
     ExportWord { Unset = "", Docker = "docker", Oci = "oci" }
 );
@@ -78,6 +83,7 @@ mod tests {
         words_and_variants_pair_up::<CallWord>();
         words_and_variants_pair_up::<Driver>();
         words_and_variants_pair_up::<FloatingPolicy>();
+        words_and_variants_pair_up::<CrossCompilePolicy>();
         words_and_variants_pair_up::<CompressionWord>();
         words_and_variants_pair_up::<NetworkWord>();
         words_and_variants_pair_up::<ExportWord>();

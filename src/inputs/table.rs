@@ -3,8 +3,8 @@
 //! them.
 
 use super::choices::{
-    CallWord, Choice as _, CompressionWord, Driver, ExportWord, FloatingPolicy, ModeWord,
-    NetworkWord, SignWord,
+    CallWord, Choice as _, CompressionWord, CrossCompilePolicy, Driver, ExportWord, FloatingPolicy,
+    ModeWord, NetworkWord, SignWord,
 };
 use super::{Group, InputDef, Kind};
 
@@ -220,6 +220,13 @@ pub const INPUTS: &[InputDef] = &[
         "",
         Kind::Choice(NetworkWord::WORDS),
         "Network mode for RUN steps: `default`, `none`, `host`.",
+    ),
+    input(
+        Group::Build,
+        "cross-compile",
+        "false",
+        Kind::Choice(CrossCompilePolicy::WORDS),
+        "`auto`: a Go stage that would compile under QEMU for another platform is built from a cross-compiling copy of the Dockerfile (the stage on `$BUILDPLATFORM`, `GOOS`/`GOARCH`/`GOARM` on each `go build`), written in the action's temporary directory; it is used only if it builds and the architecture scan finds no binary of another architecture, else the Dockerfile is built as written, with the reason. The changes are logged and shown as a diff in the job summary. Your Dockerfile is never changed. `false`: build it as written.",
     ),
     input(Group::Build, "no-cache", "false", Kind::Bool, "`true`: build without the build cache."),
     input(

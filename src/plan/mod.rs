@@ -55,6 +55,7 @@ pub(crate) use self::signing::{Keyless, Signing, SigningKey};
 pub(crate) use self::signing::{parse_key as parse_signing_key, test_key as test_signing_key};
 pub(crate) use self::work::Build;
 use crate::inputs::RawInputs;
+use crate::inputs::choices::CrossCompilePolicy;
 pub(crate) use crate::inputs::choices::{Driver, FloatingPolicy};
 pub(crate) use crate::meta::HeldBack;
 pub use crate::names::ImageName;
@@ -152,6 +153,17 @@ impl Plan {
             warnings.push("release-notes: the release notes name one image, and a deployment pushes one per service; none is added (the job summary and the `json` output list every service)".into());
         }
         let signing = signing::resolve(raw, github, &asked.mode, asked.push.yes)?;
+        let cross_compile = raw.choice::<CrossCompilePolicy>("cross-compile")?;
+        if cross_compile == CrossCompilePolicy::Auto {
+            if checks.verify == CheckLevel::Off {
+                bail!(
+                    "cross-compile: `auto` uses the cross-compiling build only when the architecture scan finds no binary of another architecture; set `verify: true` (or `warn`), or set `cross-compile: false`"
+                );
+            }
+            if !asked.push.yes && !asked.mode.is_dry_run() {
+                warnings.push("cross-compile: `auto` checks the cross-compiling build in the pushed image, and nothing is pushed (`push: false`); the Dockerfile is built as written".into());
+            }
+        }
         warnings.extend(tags.meta().warnings.iter().cloned());
 
         let builds = match (asked.mode.work(), deployment) {
@@ -194,6 +206,7 @@ impl Plan {
             floating,
             immutable_tags,
             signing,
+            cross_compile,
             warnings,
         };
         Ok(Plan { run: run.for_work(), builds })

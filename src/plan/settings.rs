@@ -6,7 +6,7 @@ use super::build_options::BuildOptions;
 use super::builder::{BuilderSettings, QemuSettings};
 use super::mode::{CheckLevel, Export, Mode, ReleaseNotes};
 use super::signing::Signing;
-use crate::inputs::choices::FloatingPolicy;
+use crate::inputs::choices::{CrossCompilePolicy, FloatingPolicy};
 use crate::names::Credentials;
 use crate::platform::Platform;
 
@@ -37,6 +37,8 @@ pub(crate) struct RunSettings {
     pub(super) immutable_tags: bool,
     /// `sign`: how the pushed image is signed.
     pub(super) signing: Signing,
+    /// `cross-compile`: Go stages moved off QEMU by the action.
+    pub(super) cross_compile: CrossCompilePolicy,
     pub(super) warnings: Vec<String>,
 }
 
@@ -109,6 +111,13 @@ impl RunSettings {
     /// `sign`: how the pushed image is signed, once verified.
     pub(crate) fn signing(&self) -> &Signing {
         &self.signing
+    }
+
+    /// `cross-compile: auto`: Go stages that would compile under QEMU are
+    /// built from the action's cross-compiling Dockerfile when it proves
+    /// correct.
+    pub(crate) fn cross_compiles(&self) -> bool {
+        self.cross_compile == CrossCompilePolicy::Auto
     }
 
     /// Plain-HTTP registries (`insecure-registries`).

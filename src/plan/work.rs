@@ -65,6 +65,9 @@ pub(crate) struct Build {
     /// For a bundle's service: the image as the bundle lists it.
     bundled: Option<WantedImage>,
     pub(super) source: Source,
+    /// A build from the action's cross-compiling copy of the Dockerfile:
+    /// the user's Dockerfile, as the workspace names it.
+    cross_compiled_from: Option<PathBuf>,
     platforms: Vec<Platform>,
     tags: Tags,
     push: PushDecision,
@@ -78,7 +81,15 @@ impl Build {
         tags: Tags,
         push: PushDecision,
     ) -> Build {
-        Build { service: None, bundled: None, source, platforms, tags, push }
+        Build {
+            service: None,
+            bundled: None,
+            source,
+            cross_compiled_from: None,
+            platforms,
+            tags,
+            push,
+        }
     }
 
     /// The Compose service this build is for, in a deployment or a bundle.
@@ -97,6 +108,21 @@ impl Build {
 
     pub(crate) fn dockerfile(&self) -> &Path {
         &self.source.dockerfile
+    }
+
+    /// The same build from `dockerfile`, the action's cross-compiling copy
+    /// of the build's own.
+    pub(crate) fn cross_compiled(&self, dockerfile: PathBuf) -> Build {
+        let mut build = self.clone();
+        build.cross_compiled_from = Some(self.source.dockerfile.clone());
+        build.source.dockerfile = dockerfile;
+        build
+    }
+
+    /// The user's Dockerfile when this build is from the action's
+    /// cross-compiling copy of it.
+    pub(crate) fn cross_compiled_from(&self) -> Option<&Path> {
+        self.cross_compiled_from.as_deref()
     }
 
     pub(crate) fn platforms(&self) -> &[Platform] {
@@ -237,6 +263,7 @@ pub(super) fn deployment_builds(
             tags: tags.for_images(deployed.images),
             push: push.clone(),
             bundled: None,
+            cross_compiled_from: None,
             service: Some(deployed.service),
         })
         .collect()
@@ -272,6 +299,7 @@ pub(super) fn service_builds(
         builds.push(Build {
             service: Some(service.service.clone()),
             bundled: Some(bundled),
+            cross_compiled_from: None,
             source: service_source(&service.build, source),
             platforms,
             tags: tags.only(image, tag),

@@ -138,7 +138,14 @@ fn emulation_finding(line: u32, tool: &str, emulated: &[Platform]) -> Finding {
 /// steps run under QEMU, from the build's own timings (the summary's "where
 /// the time went"), one finding on each FROM line `rewrites` names; none
 /// when no step ran under QEMU (a cached build, say).
-pub(crate) fn measured_under_qemu(rewrites: &[u32], timings: &[PlatformTime]) -> Vec<Finding> {
+///
+/// `cross_compiles`: whether `cross-compile: auto` was on (and so its
+/// cross-compiling build was not used, or not possible).
+pub(crate) fn measured_under_qemu(
+    rewrites: &[u32],
+    timings: &[PlatformTime],
+    cross_compiles: bool,
+) -> Vec<Finding> {
     let parts: Vec<String> = timings
         .iter()
         .filter(|t| t.emulated_seconds > 0.0 && t.wall_seconds > 0.0)
@@ -155,9 +162,14 @@ pub(crate) fn measured_under_qemu(rewrites: &[u32], timings: &[PlatformTime]) ->
     if parts.is_empty() {
         return Vec::new();
     }
+    let action = if cross_compiles {
+        "`cross-compile: auto` did not use it here; the log says why"
+    } else {
+        "with `cross-compile: auto` the action builds it so for you, and uses it when the architecture scan finds every binary right"
+    };
     let message = format!(
         "This build ran steps under QEMU emulation for {}; the cross-compiling form of this stage, suggested before the \
-         build, runs them natively.",
+         build, runs them natively ({action}).",
         parts.join(", ")
     );
     rewrites

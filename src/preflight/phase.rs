@@ -44,6 +44,34 @@ pub(crate) async fn run(
     Ok(rewrites)
 }
 
+/// What `cross-compile: auto` builds for one build.
+#[derive(Debug, Clone)]
+pub(crate) struct CrossPlan {
+    /// The Dockerfile, as the workspace names it.
+    pub(crate) file: String,
+    pub(crate) outcome: super::cross::CrossCompile,
+    /// From the user's Dockerfile to the one built, when a stage was
+    /// rewritten.
+    pub(crate) diff: Option<String>,
+}
+
+/// The cross-compiling form of the build's Dockerfile for the platforms
+/// this machine emulates (`cross-compile: auto`). None when nothing
+/// compiles Go under QEMU, or when the Dockerfile does not parse (the
+/// preflight and the build say why).
+pub(crate) fn cross_compile(build: &Build, emulated: &[Platform]) -> Option<CrossPlan> {
+    let file = build.dockerfile().display().to_string();
+    let text = std::fs::read_to_string(build.dockerfile()).ok()?;
+    let (dockerfile, stages) = read(build, &file).ok()?;
+    let outcome =
+        super::cross::cross_compile(&text, &dockerfile, &stages, emulated, build.platforms());
+    if !outcome.applies() {
+        return None;
+    }
+    let diff = outcome.text.as_deref().map(|built| super::cross::diff(&file, &text, built));
+    Some(CrossPlan { file, outcome, diff })
+}
+
 /// The Dockerfile (`file`, as the workspace names it), parsed, and the
 /// stages the target needs, resolved with the build's arguments.
 fn read(build: &Build, file: &str) -> Result<(super::Dockerfile, Vec<super::ResolvedStage>)> {
@@ -172,6 +200,11 @@ pub(crate) async fn dry_run(run: &RunSettings, build: &Build, registry: &Registr
         let message = finding.message.replace('\n', "\n    ");
         out.push_str(&format!("  line {}: {}: {message}\n", finding.line, finding.title));
     }
+    if run.cross_compiles()
+        && let Some(cross) = cross_compile(build, &emulated)
+    {
+        out.push_str(&describe_cross(&cross).replace('\n', "\n  ").trim_end_matches(' '));
+    }
     let mut bases = super::bases_to_check(&stages, build.platforms(), &host);
     let mut unreachable = Vec::new();
     for base in &mut bases {
@@ -195,6 +228,22 @@ pub(crate) async fn dry_run(run: &RunSettings, build: &Build, registry: &Registr
     }
     if !unreachable.is_empty() {
         out.push_str(&format!("  bases not looked up: {}\n", unreachable.join("; ")));
+    }
+    out
+}
+
+/// What `cross-compile: auto` will try: the diff, and the stages kept as
+/// written with the reason.
+pub(crate) fn describe_cross(cross: &CrossPlan) -> String {
+    let mut out = String::new();
+    if let Some(diff) = &cross.diff {
+        out.push_str(&format!(
+            "cross-compile: auto builds {} cross-compiled, checked by the architecture scan before it is used:\n{diff}",
+            cross.file
+        ));
+    }
+    if !cross.outcome.kept.is_empty() {
+        out.push_str(&format!("cross-compile: {}\n", cross.outcome.kept_reasons()));
     }
     out
 }

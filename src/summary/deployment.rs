@@ -136,6 +136,21 @@ pub(super) fn render(plan: &Plan, report: &Report) -> String {
         md.push_str("\nEvery service is signed the same way; the command checks the first, and any other by its `image@digest` above.\n");
         md.push_str(&crate::sign::summary(signed, plan.run().insecure_registries()));
     }
+    let mut files: Vec<(&str, Vec<&str>, &crate::report::CrossReport)> = Vec::new();
+    for (build, service) in &services {
+        let Some(cross) = &service.cross_compiled else { continue };
+        let name = build.service().unwrap_or_default();
+        match files
+            .iter_mut()
+            .find(|(f, _, c)| *f == cross.plan.file && c.not_used == cross.not_used)
+        {
+            Some((_, names, _)) => names.push(name),
+            None => files.push((&cross.plan.file, vec![name], cross)),
+        }
+    }
+    for (_, names, cross) in files {
+        md.push_str(&super::cross_section(cross, &names));
+    }
     md.push_str(&needs_a_look(&services));
     md
 }

@@ -176,6 +176,9 @@ pub fn render(plan: &Plan, report: &Report) -> String {
         md.push_str(&crate::sign::summary(signed, plan.run().insecure_registries()));
     }
     held_back_section(&mut md, &report.held_back);
+    if let Some(cross) = &report.cross_compiled {
+        md.push_str(&cross_section(cross, &[]));
+    }
     timings_section(&mut md, report);
     smoke_section(&mut md, report);
     notes_section(&mut md, report);
@@ -282,6 +285,34 @@ fn smoke_section(md: &mut String, report: &Report) {
             ));
         }
     }
+}
+
+/// `cross-compile: auto`: whether the cross-compiling Dockerfile was used
+/// (for `services`, where a deployment's services share it), the stages
+/// kept as written, and the diff to commit.
+fn cross_section(cross: &crate::report::CrossReport, services: &[&str]) -> String {
+    let plan = &cross.plan;
+    let whose = match services {
+        [] => String::new(),
+        names => format!(
+            " (service{} {})",
+            if names.len() == 1 { "" } else { "s" },
+            names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let mut md = format!("\n**Cross-compiled: `{}`**{whose}\n\n", plan.file);
+    match (&plan.diff, &cross.not_used) {
+        (Some(_), None) => md.push_str("Built from the cross-compiling copy below: its Go stages ran on the build platform, and the architecture scan found every binary right. Commit the change to make it yours:\n"),
+        (Some(_), Some(reason)) => md.push_str(&format!("Built as written: the cross-compiling copy below was not used, because {reason}.\n")),
+        (None, _) => md.push_str("Built as written: no stage could be rewritten.\n"),
+    }
+    for (line, reason) in &plan.outcome.kept {
+        md.push_str(&format!("- the stage on line {line} was kept as written: {reason}\n"));
+    }
+    if let Some(diff) = &plan.diff {
+        md.push_str(&format!("\n```diff\n{}```\n", diff));
+    }
+    md
 }
 
 /// Verification warnings, exported files and the builder chosen.

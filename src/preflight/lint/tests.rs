@@ -269,19 +269,27 @@ fn the_measured_share_goes_on_each_rewritten_from_line() {
         time("linux/arm64", 200.0, 180.0),
         time("linux/arm/v7", 250.0, 240.0),
     ];
-    let findings = measured_under_qemu(&[2, 9], &timings);
+    let findings = measured_under_qemu(&[2, 9], &timings, false);
     assert_eq!(findings.iter().map(|f| f.line).collect::<Vec<_>>(), [2, 9]);
     assert_eq!(
         findings[0].message,
         "This build ran steps under QEMU emulation for linux/arm64 180.0s of 200.0s (90%), linux/arm/v7 240.0s of 250.0s \
-         (96%); the cross-compiling form of this stage, suggested before the build, runs them natively."
+         (96%); the cross-compiling form of this stage, suggested before the build, runs them natively (with \
+         `cross-compile: auto` the action builds it so for you, and uses it when the architecture scan finds every binary \
+         right)."
+    );
+    let with_auto = measured_under_qemu(&[2], &timings, true);
+    assert!(
+        with_auto[0]
+            .message
+            .ends_with("(`cross-compile: auto` did not use it here; the log says why).")
     );
     assert_eq!(findings[0].title, MEASURED_TITLE);
     assert!(
-        measured_under_qemu(&[2], &[time("linux/arm64", 3.0, 0.0)]).is_empty(),
+        measured_under_qemu(&[2], &[time("linux/arm64", 3.0, 0.0)], false).is_empty(),
         "a cached build ran nothing emulated"
     );
-    assert!(measured_under_qemu(&[], &timings).is_empty(), "no rewrite, no note");
+    assert!(measured_under_qemu(&[], &timings, false).is_empty(), "no rewrite, no note");
 }
 
 fn words(text: &str) -> Vec<Vec<String>> {
