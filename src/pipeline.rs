@@ -510,8 +510,15 @@ async fn push_verified(
     log: &Log,
 ) -> Result<Pushed> {
     let Ready { builder, route, .. } = ready;
-    let BuiltOnce { mut report, metadata, deferred } =
-        build_once(run, build, outside, ready, setup_group, log).await?;
+    let built = build_once(run, build, outside, ready, setup_group, log).await;
+    let BuiltOnce { mut report, metadata, deferred } = match built {
+        Err(error) if build.cross_compiled_from().is_some() => {
+            return Err(error.context(
+                "its build failed (Go code that uses cgo needs a C cross compiler for each target, which the stage lacks)",
+            ));
+        }
+        built => built?,
+    };
     report.builder_note = why;
     if run.export().is_some() || run.load() {
         let exporting = export::export(run, build, &outside.buildx, builder, &held_back, log);

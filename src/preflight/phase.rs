@@ -203,7 +203,8 @@ pub(crate) async fn dry_run(run: &RunSettings, build: &Build, registry: &Registr
     if run.cross_compiles()
         && let Some(cross) = cross_compile(build, &emulated)
     {
-        out.push_str(&describe_cross(&cross).replace('\n', "\n  ").trim_end_matches(' '));
+        let shown = format!("  {}", describe_cross(&cross).replace('\n', "\n  "));
+        out.push_str(shown.trim_end_matches(' '));
     }
     let mut bases = super::bases_to_check(&stages, build.platforms(), &host);
     let mut unreachable = Vec::new();

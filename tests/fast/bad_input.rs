@@ -107,6 +107,11 @@ fn each_mistake_is_named_before_any_work() {
         (&[image, ("export", "zip")], "::error::export: "),
         (&[image, ("preflight", "sometimes")], "::error::preflight: "),
         (&[image, ("verify", "often")], "::error::verify: "),
+        (&[image, ("cross-compile", "yes")], "::error::cross-compile: "),
+        (
+            &[image, ("cross-compile", "auto"), ("verify", "false")],
+            "::error::cross-compile: `auto` uses the cross-compiling build only when the architecture scan finds no binary of another architecture; set `verify: true`",
+        ),
         (&[image, ("network", "bridge2")], "::error::network: "),
         (&[image, ("allow", "root")], "::error::allow: "),
         (

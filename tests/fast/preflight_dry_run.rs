@@ -52,3 +52,58 @@ fn the_dry_run_prints_the_preflight() {
     assert!(stdout.contains("bases not looked up: "), "{stdout}");
     assert!(stdout.contains("registry.invalid/base:amd64 ("), "{stdout}");
 }
+
+const NAIVE_GO: &str = "\
+FROM registry.invalid/golang:1.24 AS builder
+WORKDIR /src
+COPY . .
+RUN go build -o /out/app .
+FROM scratch
+COPY --from=builder /out/app /app
+";
+
+/// `cross-compile: auto` in a dry run: the diff it would build, and the
+/// user's Dockerfile untouched.
+#[test]
+fn the_dry_run_prints_the_cross_compiling_diff() {
+    let dir = workspace(NAIVE_GO);
+    let args = [
+        "build",
+        "--images",
+        "registry.invalid/acme/app",
+        "--version",
+        "1.0.0",
+        "--platforms",
+        "linux/amd64,linux/arm64,linux/arm/v7",
+        "--cross-compile",
+        "auto",
+        "--dry-run",
+    ];
+    let output = run_cli(dir.path(), &args, &[]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
+    let diff = stdout
+        .split_once("  cross-compile: auto builds Dockerfile cross-compiled, checked by the architecture scan before it is used:\n")
+        .unwrap_or_else(|| panic!("no diff in {stdout}"))
+        .1;
+    for line in [
+        "  --- a/Dockerfile",
+        "  +++ b/Dockerfile",
+        "  -FROM registry.invalid/golang:1.24 AS builder",
+        "  +FROM --platform=$BUILDPLATFORM registry.invalid/golang:1.24 AS builder",
+        "  +ARG TARGETOS TARGETARCH TARGETVARIANT",
+        "  -RUN go build -o /out/app .",
+        "  +RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH GOARM=${TARGETVARIANT#v} go build -o /out/app .",
+    ] {
+        assert!(diff.lines().any(|l| l == line), "no line `{line}` in {diff}");
+    }
+    let kept = std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap();
+    assert_eq!(kept, NAIVE_GO, "the user's Dockerfile is unchanged");
+
+    // Without the input: the lint's suggestion only, no diff.
+    let without: Vec<&str> =
+        args.iter().copied().filter(|a| *a != "--cross-compile" && *a != "auto").collect();
+    let stdout = text(&run_cli(dir.path(), &without, &[]).stdout);
+    assert!(stdout.contains("Cross-compile this stage"), "{stdout}");
+    assert!(!stdout.contains("cross-compile: auto builds"), "{stdout}");
+}

@@ -12,6 +12,7 @@ mod build_push_action;
 mod bundle;
 mod cli;
 mod contract;
+mod cross_compile;
 mod docker_container;
 mod faults;
 mod go_hello;
