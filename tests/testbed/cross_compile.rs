@@ -300,3 +300,57 @@ fn a_copy_that_would_put_an_amd64_binary_into_the_arm64_image_is_caught_by_the_s
     }
     assert_eq!(bed.manifest_digest(&image, "test").as_deref(), Some(run.output("digest")));
 }
+
+/// A program that prints its service's name and its architecture.
+const SERVICE_MAIN: &str = "package main\n\nimport (\n\t\"fmt\"\n\t\"runtime\"\n)\n\nvar name = \"?\"\n\nfunc main() { fmt.Println(name, runtime.GOARCH) }\n";
+
+#[test]
+fn a_deployment_shares_one_cross_compiling_copy_among_the_services_of_a_dockerfile() {
+    let bed = TestBed::get();
+    let dockerfile = "ARG GOLANG_IMAGE\nFROM ${GOLANG_IMAGE} AS build\nARG NAME\nWORKDIR /src\nCOPY . .\nRUN go build -ldflags \"-X main.name=${NAME}\" -o /out/app .\nFROM scratch\nCOPY --from=build /out/app /app\n";
+    let compose = "services:\n  api:\n    build:\n      context: .\n      args:\n        NAME: api\n  worker:\n    build:\n      context: .\n      args:\n        NAME: worker\n";
+    let dir = workspace(&[
+        ("Dockerfile", dockerfile),
+        ("compose.yaml", compose),
+        ("go.mod", "module example.com/svc\n\ngo 1.24\n"),
+        ("main.go", SERVICE_MAIN),
+    ]);
+    let prefix = bed.unique_image("cross-deploy");
+    let build_arg = format!("GOLANG_IMAGE={}", bed.go_image);
+    let mut inputs = registry_inputs(&bed, &prefix);
+    inputs.extend([
+        ("compose-file", "compose.yaml"),
+        ("platforms", TWO),
+        ("build-args", build_arg.as_str()),
+        ("tags", "test"),
+        ("no-cache", "true"),
+        ("cross-compile", "auto"),
+    ]);
+    let run = run_action(dir.path(), &inputs, &[]);
+    assert!(run.success, "the deployment failed:\n{}\n{}", run.stdout, run.stderr);
+    assert_eq!(std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap(), dockerfile);
+    let used = shown_text(&run.stdout).matches("and it is the one pushed").count();
+    assert_eq!(used, 2, "each service is built from the copy: {}", run.stdout);
+    // One section for the Dockerfile, naming both services.
+    assert_eq!(
+        run.summary.matches("**Cross-compiled: `Dockerfile`**").count(),
+        1,
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary.contains("**Cross-compiled: `Dockerfile`** (services `api`, `worker`)"),
+        "{}",
+        run.summary
+    );
+    for service in ["api", "worker"] {
+        let image = format!("{prefix}/{service}");
+        for platform in TWO.split(',') {
+            let arch = platform.split('/').nth(1).unwrap();
+            assert_eq!(
+                bed.run_image(&format!("{image}:test"), platform, &["/app"]),
+                format!("{service} {arch}")
+            );
+        }
+    }
+}
