@@ -425,7 +425,7 @@ async fn build_and_push(
         }
     };
     log.warning(&format!(
-        "cross-compile: the cross-compiling Dockerfile was not used: {reason}; building {} as written",
+        "cross-compile: the cross-compiling Dockerfile was not used: {reason}; nothing of its build is tagged; building {} as written",
         cross.plan.file
     ));
     let group = log.open_group(&format!("Build {} as written", cross.plan.file));

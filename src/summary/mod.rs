@@ -432,4 +432,59 @@ mod tests {
         let out: BTreeMap<String, String> = outputs(&plan, &report).into_iter().collect();
         assert_eq!(out["tag-names"], "1.2.3\n1.2\n1\nlatest");
     }
+
+    #[test]
+    fn the_cross_compiling_section_says_whether_the_copy_was_used() {
+        use crate::preflight::cross::CrossCompile;
+        use crate::preflight::phase::CrossPlan;
+        use crate::report::CrossReport;
+        let diff = "--- a/Dockerfile\n+++ b/Dockerfile\n@@ -1 +1,2 @@\n-FROM golang\n+FROM --platform=$BUILDPLATFORM golang\n+ARG TARGETOS TARGETARCH\n";
+        let plan = |text: Option<&str>, kept: Vec<(u32, String)>| CrossPlan {
+            file: "Dockerfile".into(),
+            outcome: CrossCompile { text: text.map(str::to_string), changed: vec![1], kept },
+            diff: text.map(|_| diff.to_string()),
+        };
+        let cgo = (9, "line 10 sets CGO_ENABLED=1".to_string());
+        /// (report, services sharing it, parts of the section)
+        let cases: [(CrossReport, &[&str], &[&str]); 3] = [
+            (
+                CrossReport { plan: plan(Some("x"), vec![cgo.clone()]), not_used: None },
+                &[],
+                &[
+                    "\n**Cross-compiled: `Dockerfile`**\n\nBuilt from the cross-compiling copy below",
+                    "- the stage on line 9 was kept as written: line 10 sets CGO_ENABLED=1\n",
+                    "\n```diff\n--- a/Dockerfile\n",
+                    "+ARG TARGETOS TARGETARCH\n```\n",
+                ],
+            ),
+            (
+                CrossReport {
+                    plan: plan(Some("x"), vec![]),
+                    not_used: Some("its build failed".into()),
+                },
+                &["api", "worker"],
+                &[
+                    "**Cross-compiled: `Dockerfile`** (services `api`, `worker`)",
+                    "Built as written: the cross-compiling copy below was not used, because its build failed.\n",
+                    "```diff\n",
+                ],
+            ),
+            (
+                CrossReport { plan: plan(None, vec![cgo]), not_used: None },
+                &["api"],
+                &[
+                    "(service `api`)",
+                    "Built as written: no stage could be rewritten.\n",
+                    "line 10 sets CGO_ENABLED=1",
+                ],
+            ),
+        ];
+        for (report, services, parts) in cases {
+            let md = cross_section(&report, services);
+            for part in parts {
+                assert!(md.contains(part), "{part:?} in {md}");
+            }
+            assert_eq!(md.contains("```diff"), report.plan.diff.is_some(), "{md}");
+        }
+    }
 }
