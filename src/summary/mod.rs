@@ -445,7 +445,7 @@ mod tests {
             diff: text.map(|_| diff.to_string()),
         };
         let cgo = (9, "line 10 sets CGO_ENABLED=1".to_string());
-        /// (report, services sharing it, parts of the section)
+        // (report, services sharing it, parts of the section)
         let cases: [(CrossReport, &[&str], &[&str]); 3] = [
             (
                 CrossReport { plan: plan(Some("x"), vec![cgo.clone()]), not_used: None },
