@@ -152,6 +152,28 @@ impl Registry {
         Ok(RawManifest { bytes, digest, media_type, json })
     }
 
+    /// A manifest of `image` by tag, as stored; None when the repository
+    /// or the tag does not exist.
+    pub(crate) async fn manifest_if_any(
+        &self,
+        image: &ImageName,
+        tag: &str,
+    ) -> Result<Option<RawManifest>> {
+        let reference = Self::reference(image, Some(tag))?;
+        let auth = self.auth(&image.registry);
+        let found =
+            retry(&format!("reading {reference}"), REGISTRY_POLICY, registry_transience, || {
+                self.client.fetch_manifest_digest(&reference, &auth)
+            })
+            .await;
+        match found {
+            Ok(_) => self.raw_manifest(image, tag).await.map(Some),
+            Err(error) if super::is_not_found(&error) => Ok(None),
+            Err(error) => Err(error)
+                .with_context(|| format!("could not look for {reference} in its registry")),
+        }
+    }
+
     /// A small blob (a config) read whole, checked against its digest.
     pub(crate) async fn small_blob(&self, image: &ImageName, blob: &Descriptor) -> Result<Vec<u8>> {
         if blob.size > SMALL_BLOB_LIMIT {
