@@ -14,6 +14,7 @@ use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
 
 use super::parts::{BundleFiles, locate};
+use super::signatures::{self, Carried};
 use crate::archscan;
 use crate::digest::{Digest, Hashing};
 use crate::platform::Platform;
@@ -50,6 +51,10 @@ pub(crate) struct Checked {
     pub spans: BTreeMap<Digest, (u64, u64)>,
     /// The file, or the parts, it was read from.
     pub files: BundleFiles,
+    /// The signature manifests it carries (`signatures.json`).
+    pub carried: Vec<Carried>,
+    /// The trust root it carries (`trusted_root.json`), if any.
+    pub trusted_root: Option<Vec<u8>>,
 }
 
 /// Checks the bundle at `path` (a tarball, or the first part or base name
@@ -95,6 +100,12 @@ pub(crate) fn describe(file: &Path, checked: &Checked) -> String {
     for note in &checked.unscanned {
         text.push_str(&format!("not scanned: {note}\n"));
     }
+    if checked.trusted_root.is_some() {
+        text.push_str(&format!(
+            "carries a trust root ({}); check it against your own before giving it to --trusted-root\n",
+            signatures::TRUSTED_ROOT
+        ));
+    }
     text
 }
 
@@ -127,6 +138,9 @@ struct Found {
     foreign: Vec<String>,
     bytes: u64,
     spans: BTreeMap<Digest, (u64, u64)>,
+    /// `signatures.json` and `trusted_root.json`, as read.
+    signatures: Option<Vec<u8>>,
+    trusted_root: Option<Vec<u8>>,
 }
 
 /// Every entry of the tar stream, read once.
@@ -179,6 +193,10 @@ impl Found {
             self.spans.insert(digest, (offset, size));
         } else if name == "index.json" {
             self.index = Some(serde_json::from_slice(&kept).context("index.json is not JSON")?);
+        } else if name == signatures::ENTRY {
+            self.signatures = Some(kept);
+        } else if name == signatures::TRUSTED_ROOT {
+            self.trusted_root = Some(kept);
         }
         self.seen.insert(name, found);
         Ok(())
@@ -220,8 +238,29 @@ impl Found {
                 layers - self.scanned_layers - unscanned.len()
             ));
         }
+        let carried = match &self.signatures {
+            Some(list) => signatures::parse_list(list)?,
+            None => Vec::new(),
+        };
+        for item in &carried {
+            let manifest = self.documents.get(&item.manifest.digest).with_context(|| {
+                format!(
+                    "it lacks the signature manifest {} of {}",
+                    item.manifest.digest, item.image
+                )
+            })?;
+            let manifest: Value = serde_json::from_slice(manifest)
+                .with_context(|| format!("{} is not a JSON manifest", item.manifest.digest))?;
+            for blob in signatures::blobs_of(&manifest) {
+                if !self.documents.contains_key(&blob.digest) {
+                    bail!("it lacks the blob {} of a signature of {}", blob.digest, item.image);
+                }
+            }
+        }
         let files = BundleFiles { files: Vec::new(), sums: None };
         Ok(Checked {
+            carried,
+            trusted_root: self.trusted_root,
             images,
             documents: self.documents,
             entries: self.seen.len() + 1,

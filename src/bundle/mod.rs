@@ -10,6 +10,7 @@ pub(crate) mod check;
 pub(crate) mod offline;
 pub(crate) mod parts;
 mod push;
+pub(crate) mod signatures;
 pub(crate) mod write;
 
 use std::path::Path;
@@ -45,7 +46,7 @@ pub(crate) async fn run(
     let kept = kept(request.audit, &resolved, platforms, log)?;
     let written = log
         .group("Bundle", async {
-            let contents = write::gather(registry, &kept).await?;
+            let contents = write::gather(registry, &kept, request.trusted_root.clone()).await?;
             write::write(registry, &contents, &request.file, request.split).await
         })
         .await?;

@@ -4,7 +4,9 @@
 //! repository that needs it, through the registry client's streamed upload
 //! (memory does not grow with the blob), then mounted into the others; the
 //! manifests after their blobs, each image's root under its original tag;
-//! each tag read back against its digest.
+//! each tag read back against its digest; then the signatures the bundle
+//! carries, beside the manifests they sign (checked first when `--key` or
+//! `--trusted-root` asks).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,6 +15,7 @@ use anyhow::{Context as _, Result, bail};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use super::check::{BundleImage, Checked, check, describe};
+use super::signatures::{self, Carried, Kind, TrustFlags};
 use crate::digest::Digest;
 use crate::names::{Credential, Credentials, ImageName};
 use crate::registry::Registry;
@@ -54,13 +57,16 @@ pub(super) async fn push(
     registry: &str,
     insecure: bool,
     credential: Option<&Credential>,
+    flags: &TrustFlags,
 ) -> Result<()> {
+    let trust = signatures::trust(flags)?;
     let checked = tokio::task::spawn_blocking({
         let file = file.to_path_buf();
         move || check(&file)
     })
     .await??;
     print!("{}", describe(file, &checked));
+    print!("{}", super::offline::check_signatures(file, &checked, trust.as_ref())?);
     let targets: Vec<Target> =
         checked.images.iter().map(|image| target(registry, image)).collect::<Result<_>>()?;
     let client = client_for(registry, insecure, credential, &targets);
@@ -68,6 +74,7 @@ pub(super) async fn push(
     let uploaded = push_blobs(&client, &checked, &targets).await?;
     for target in &targets {
         push_image(&client, &checked, target).await?;
+        push_signatures(&client, &checked, target).await?;
     }
     println!(
         "{} image(s) pushed to {registry}; {uploaded} blob upload(s), the rest mounted or already there",
@@ -228,4 +235,57 @@ async fn put_manifest(
         size: body.len() as u64,
     };
     client.put_manifest(repository, reference, &descriptor, body).await
+}
+
+/// The signatures the bundle carries for one image, into its repository:
+/// cosign's under their tags, Sigstore bundles as referrers (the referrers
+/// tag's index keeping what it listed).
+async fn push_signatures(client: &Registry, checked: &Checked, target: &Target<'_>) -> Result<()> {
+    let carried: Vec<&Carried> =
+        checked.carried.iter().filter(|c| c.image == target.image.name).collect();
+    for item in &carried {
+        let repository = &target.repository;
+        let bytes = checked
+            .documents
+            .get(&item.manifest.digest)
+            .with_context(|| format!("the bundle lacks the manifest {}", item.manifest.digest))?
+            .clone();
+        let manifest: serde_json::Value = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not a JSON manifest", item.manifest.digest))?;
+        for blob in signatures::blobs_of(&manifest) {
+            let body = checked
+                .documents
+                .get(&blob.digest)
+                .with_context(|| format!("the bundle lacks the blob {}", blob.digest))?
+                .clone();
+            crate::sign::put_small_blob(client, repository, &blob, body).await?;
+        }
+        let stored = match item.kind() {
+            Kind::KeySignature | Kind::KeyAttestation => {
+                client.put_manifest(repository, &item.tag, &item.manifest, bytes.into()).await
+            }
+            Kind::SigstoreBundle => {
+                let predicate_type = manifest
+                    .pointer("/annotations/dev.sigstore.bundle.predicateType")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default();
+                crate::sign::store_referrer(
+                    client,
+                    repository,
+                    &item.subject,
+                    &item.manifest,
+                    bytes,
+                    predicate_type,
+                )
+                .await
+            }
+        };
+        stored.with_context(|| {
+            format!("could not push the signature of {}@{}", repository.name, item.subject)
+        })?;
+    }
+    if !carried.is_empty() {
+        println!("pushed {} signature manifest(s) of {}", carried.len(), target.reference);
+    }
+    Ok(())
 }

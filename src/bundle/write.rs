@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use super::audit::Resolved;
 use super::parts::{MAX_PARTS, PartWriter};
+use super::signatures::{self, Carried};
 use crate::digest::{Digest, Hashing};
 use crate::names::ImageName;
 use crate::platform::Platform;
@@ -32,6 +33,11 @@ pub(crate) struct Contents {
     pub documents: BTreeMap<Digest, Vec<u8>>,
     /// Every layer once, in first-use order, with a repository it is in.
     pub layers: Vec<(Descriptor, ImageName)>,
+    /// The signatures stored beside the images' manifests (their
+    /// manifests and blobs are among `documents`).
+    pub carried: Vec<Carried>,
+    /// The trust root to carry (`bundle-trusted-root`), as given.
+    pub trusted_root: Option<Vec<u8>>,
 }
 
 /// One image of a bundle.
@@ -60,10 +66,20 @@ pub(crate) struct Written {
     pub shared_bytes: u64,
 }
 
-/// Reads every manifest and config of the images' kept platforms.
-pub(crate) async fn gather(registry: &Registry, images: &[&Resolved]) -> Result<Contents> {
-    let mut contents =
-        Contents { images: Vec::new(), documents: BTreeMap::new(), layers: Vec::new() };
+/// Reads every manifest and config of the images' kept platforms, and the
+/// signatures stored beside them.
+pub(crate) async fn gather(
+    registry: &Registry,
+    images: &[&Resolved],
+    trusted_root: Option<Vec<u8>>,
+) -> Result<Contents> {
+    let mut contents = Contents {
+        images: Vec::new(),
+        documents: BTreeMap::new(),
+        layers: Vec::new(),
+        carried: Vec::new(),
+        trusted_root,
+    };
     for image in images {
         let kept = image.kept_offers();
         let mut platforms = Vec::new();
@@ -117,6 +133,16 @@ pub(crate) async fn gather(registry: &Registry, images: &[&Resolved]) -> Result<
             (image.root.descriptor(), kept.first().map(|o| o.platform.clone()))
         };
         let name = docker_name(&image.wanted.reference)?;
+        // The manifests as stored: the root only when the bundle keeps it whole.
+        let mut subjects: Vec<Digest> = platforms.iter().map(|(_, d)| d.clone()).collect();
+        if root.digest == image.root.digest && !subjects.contains(&root.digest) {
+            subjects.insert(0, root.digest.clone());
+        }
+        let carried =
+            signatures::gather(registry, &image.name, &name, &subjects, &mut contents.documents)
+                .await
+                .with_context(|| format!("could not read the signatures of {}", image.name.name))?;
+        contents.carried.extend(carried);
         let built_from = image.wanted.built.then(|| image.wanted.service.clone()).flatten();
         contents.images.push(BundledImage {
             name,
@@ -188,7 +214,12 @@ pub(crate) fn index_json(images: &[BundledImage]) -> Vec<u8> {
 
 /// The bundle's README: what it holds and how to use it; for a bundle in
 /// parts, how to use them.
-pub(crate) fn readme(images: &[BundledImage], file_name: &str, split: bool) -> String {
+pub(crate) fn readme(
+    images: &[BundledImage],
+    file_name: &str,
+    split: bool,
+    signed: bool,
+) -> String {
     let mut text = format!("# {file_name}: {} container image(s)\n\n", images.len());
     text.push_str("An OCI image layout (tar), written by multiarch-action. Every blob is stored once.\n\n## Images\n\n");
     for image in images {
@@ -222,6 +253,12 @@ pub(crate) fn readme(images: &[BundledImage], file_name: &str, split: bool) -> S
          Push every image, every platform, with its digests, into a registry:\n\n    multiarch-action bundle push {given} --registry registry.local:5000 [--insecure] [--username U --password-stdin]\n\n\
          Unpacked, `sha256sum -c SHA256SUMS` checks every file.\n"
     ));
+    if signed {
+        text.push_str(&format!(
+            "\n## Signatures\n\nThe images' signatures and attestations are carried too (listed in `{}`), and `bundle push` puts them back beside the images. Check them with no network, with the public key of a key pair:\n\n    multiarch-action bundle verify {given} --key cosign.pub\n\nor, signed keyless, with the Sigstore instance's trust root and the signer's identity:\n\n    multiarch-action bundle verify {given} --trusted-root trusted_root.json --certificate-identity https://github.com/OWNER/REPO/.github/workflows/WORKFLOW.yml@refs/heads/main --certificate-oidc-issuer https://token.actions.githubusercontent.com\n",
+            signatures::ENTRY
+        ));
+    }
     text
 }
 
@@ -343,9 +380,13 @@ pub(crate) async fn write(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "bundle.tar".into());
     let index = index_json(&contents.images);
-    let readme = readme(&contents.images, &file_name, split.is_some());
+    let readme =
+        readme(&contents.images, &file_name, split.is_some(), !contents.carried.is_empty());
     if let Some(limit) = split {
-        let parts = expected_size(contents, (index.len() + readme.len()) as u64).div_ceil(limit);
+        let extra = signatures::list_json(&contents.carried).len()
+            + contents.trusted_root.as_ref().map_or(0, Vec::len);
+        let parts =
+            expected_size(contents, (index.len() + readme.len() + extra) as u64).div_ceil(limit);
         if parts > MAX_PARTS as u64 {
             bail!(
                 "bundle-split: the bundle would be {parts} parts of {limit} bytes; at most {MAX_PARTS}: give a larger size; nothing was written"
@@ -381,6 +422,13 @@ async fn write_entries(
     tar.append_bytes("oci-layout".into(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()).await?;
     tar.append_bytes("index.json".into(), index).await?;
     tar.append_bytes("README.md".into(), readme.into_bytes()).await?;
+    if !contents.carried.is_empty() {
+        tar.append_bytes(signatures::ENTRY.into(), signatures::list_json(&contents.carried))
+            .await?;
+    }
+    if let Some(root) = &contents.trusted_root {
+        tar.append_bytes(signatures::TRUSTED_ROOT.into(), root.clone()).await?;
+    }
     for (digest, bytes) in &contents.documents {
         tar.append_bytes(blob_entry(digest), bytes.clone()).await?;
     }
@@ -427,13 +475,13 @@ mod tests {
             "docker.io/library/redis:7.2"
         );
         assert_eq!(index["manifests"][0]["digest"], root.as_str());
-        let readme = readme(std::slice::from_ref(&image), "deploy.tar", false);
+        let readme = readme(std::slice::from_ref(&image), "deploy.tar", false, false);
         assert!(
             readme.contains(&format!("- `docker.io/library/redis:7.2` (linux/arm64), `{root}`")),
             "{readme}"
         );
         assert!(readme.contains("multiarch-action bundle load deploy.tar\n"), "{readme}");
-        let split = super::readme(std::slice::from_ref(&image), "deploy.tar", true);
+        let split = super::readme(std::slice::from_ref(&image), "deploy.tar", true, false);
         assert!(split.contains("multiarch-action bundle load deploy.tar.part-001\n"), "{split}");
         assert!(split.contains("`sha256sum -c deploy.tar.SHA256SUMS` checks the parts"), "{split}");
         let built = BundledImage {
@@ -441,7 +489,7 @@ mod tests {
             built_from: Some("api".into()),
             ..image
         };
-        let text = super::readme(&[built], "deploy.tar", false);
+        let text = super::readme(&[built], "deploy.tar", false, true);
         assert!(
             text.contains(&format!("- `r.example/acme/api:latest` (linux/arm64), `{root}`, built from the Compose service `api`\n")),
             "{text}"

@@ -421,6 +421,13 @@ pub const INPUTS: &[InputDef] = &[
         "For `mode: bundle`: write the tarball as parts of at most this size, for removable media: `2g`, `700m`, `512k` (binary units: 1k = 1024 bytes). The parts are `NAME.part-001`, `NAME.part-002`, …, with `NAME.SHA256SUMS` listing their checksums; `bundle verify|load|push` take the first part (or `NAME`) and read them in order. Empty: one file.",
     ),
     input(
+        Group::Bundle,
+        "bundle-trusted-root",
+        "",
+        TEXT,
+        "For `mode: bundle`: a Sigstore trust root (`trusted_root.json`, the file `--trusted-root` reads) to carry in the bundle beside the images' signatures, for machines that cannot fetch it. Every image's signatures and attestations are carried whether or not this is given. Empty: none.",
+    ),
+    input(
         Group::NativeRunners,
         "digests",
         "",

@@ -65,6 +65,8 @@ pub(crate) struct BundleRequest {
     /// The repositories of the images, once each: what credentials and
     /// plain-HTTP registries are matched against.
     pub(crate) repositories: Vec<ImageName>,
+    /// `bundle-trusted-root`: the Sigstore trust root to carry, as read.
+    pub(crate) trusted_root: Option<Vec<u8>>,
 }
 
 /// Reads `images`, `compose-file`, `audit`, `bundle` and `bundle-split`.
@@ -101,7 +103,20 @@ pub(super) fn resolve(raw: &RawInputs, github: &GithubContext) -> Result<BundleR
     };
     let split = raw.text("bundle-split").map(parse_size).transpose()?;
     let repositories = repositories(&images, &builds)?;
-    Ok(BundleRequest { images, builds, audit, file, split, repositories })
+    let trusted_root = raw.text("bundle-trusted-root").map(read_trusted_root).transpose()?;
+    Ok(BundleRequest { images, builds, audit, file, split, repositories, trusted_root })
+}
+
+/// The trust root `bundle-trusted-root` names, read and checked to be one.
+fn read_trusted_root(file: &str) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(file).with_context(|| {
+        format!("bundle-trusted-root: could not read `{file}`; give the path of a Sigstore trusted_root.json")
+    })?;
+    let text = String::from_utf8_lossy(&bytes);
+    sigstore_verify::trust_root::TrustedRoot::from_json(&text).map_err(|_| {
+        anyhow::anyhow!("bundle-trusted-root: `{file}` is not a Sigstore trust root; give the instance's trusted_root.json")
+    })?;
+    Ok(bytes)
 }
 
 /// The services of `compose-file`, interpolated from the environment.

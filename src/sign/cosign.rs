@@ -21,9 +21,64 @@ pub(crate) const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signatur
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 
+/// The payload type of an in-toto statement in a DSSE envelope.
+pub(crate) const IN_TOTO: &str = "application/vnd.in-toto+json";
+
 /// The tag cosign reads the signatures of `digest` from.
 pub(crate) fn signature_tag(digest: &Digest) -> String {
     format!("sha256-{}.sig", digest.hex())
+}
+
+/// The tag cosign reads the attestations of `digest` from.
+pub(crate) fn attestation_tag(digest: &Digest) -> String {
+    format!("sha256-{}.att", digest.hex())
+}
+
+/// What a DSSE signature signs: the pre-authentication encoding of the
+/// payload and its type.
+pub(crate) fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let header = format!("DSSEv1 {} {payload_type} {} ", payload_type.len(), payload.len());
+    [header.as_bytes(), payload].concat()
+}
+
+/// Checks a key-pair attestation: the DSSE envelope's signature verifies
+/// with `key`, and its in-toto statement is about `digest`.
+pub(crate) fn check_envelope(
+    key: &CosignVerificationKey,
+    envelope: &[u8],
+    digest: &Digest,
+) -> Result<()> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let envelope: Value = serde_json::from_slice(envelope)
+        .map_err(|_| anyhow::anyhow!("its envelope is not JSON"))?;
+    let payload_type = envelope.get("payloadType").and_then(Value::as_str).unwrap_or_default();
+    let payload = envelope
+        .get("payload")
+        .and_then(Value::as_str)
+        .and_then(|p| b64.decode(p).ok())
+        .ok_or_else(|| anyhow::anyhow!("its envelope has no base64 payload"))?;
+    let signed = pae(payload_type, &payload);
+    let verified =
+        envelope.get("signatures").and_then(Value::as_array).into_iter().flatten().any(|s| {
+            s.get("sig").and_then(Value::as_str).is_some_and(|sig| {
+                key.verify_signature(Signature::Base64Encoded(sig.as_bytes()), &signed).is_ok()
+            })
+        });
+    if !verified {
+        bail!("its envelope's signature does not verify with the public key");
+    }
+    let statement: Value = serde_json::from_slice(&payload)
+        .map_err(|_| anyhow::anyhow!("its statement is not JSON"))?;
+    let about = statement
+        .get("subject")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|s| s.pointer("/digest/sha256").and_then(Value::as_str) == Some(digest.hex()));
+    if payload_type != IN_TOTO || !about {
+        bail!("its statement is not an in-toto statement about {digest}");
+    }
+    Ok(())
 }
 
 /// The repository as cosign names it in a payload (Docker Hub's as

@@ -4,8 +4,8 @@
 //! signature is read back from the registry and checked before the run goes
 //! on: a signature that does not verify fails the run with no tag set.
 
-mod cosign;
-mod keyless;
+pub(crate) mod cosign;
+pub(crate) mod keyless;
 
 use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
@@ -205,13 +205,24 @@ async fn push_referrer(
     put_small_blob(registry, image, &empty, b"{}".to_vec()).await?;
     let manifest = keyless::referrer_manifest(&bundle_descriptor, subject, predicate_type);
     let referrer = keyless::manifest_descriptor(&manifest, false);
-    registry.put_manifest(image, referrer.digest.as_str(), &referrer, manifest.into()).await?;
-    let tag = keyless::referrers_tag(&subject.digest);
-    let existing = match registry.existing_tags(image).await?.contains(&tag) {
-        true => Some(registry.raw_manifest(image, &tag).await?.json),
-        false => None,
-    };
-    let index = keyless::referrers_index(existing.as_ref(), &referrer, predicate_type);
+    store_referrer(registry, image, &subject.digest, &referrer, manifest, predicate_type).await?;
+    Ok(bundle_descriptor)
+}
+
+/// A referrer manifest (its blobs already stored) put by digest and added
+/// to the referrers tag's index of `subject`; both read back.
+pub(crate) async fn store_referrer(
+    registry: &Registry,
+    image: &ImageName,
+    subject: &Digest,
+    referrer: &Descriptor,
+    manifest: Vec<u8>,
+    predicate_type: &str,
+) -> Result<()> {
+    registry.put_manifest(image, referrer.digest.as_str(), referrer, manifest.into()).await?;
+    let tag = keyless::referrers_tag(subject);
+    let existing = registry.manifest_if_any(image, &tag).await?.map(|m| m.json);
+    let index = keyless::referrers_index(existing.as_ref(), referrer, predicate_type);
     let descriptor = keyless::manifest_descriptor(&index, true);
     registry.put_manifest(image, &tag, &descriptor, index.into()).await?;
     let listed = registry.raw_manifest(image, &tag).await?;
@@ -222,7 +233,7 @@ async fn push_referrer(
     if !holds || stored.digest != referrer.digest {
         bail!("{}:{tag} does not list the signature {} read back", image.name, referrer.digest);
     }
-    Ok(bundle_descriptor)
+    Ok(())
 }
 
 /// The index (or manifest) and every manifest an index lists.
@@ -273,7 +284,7 @@ async fn sign_one(
     registry.put_manifest(image, &tag, &descriptor, manifest.into()).await
 }
 
-async fn put_small_blob(
+pub(crate) async fn put_small_blob(
     registry: &Registry,
     image: &ImageName,
     descriptor: &Descriptor,
