@@ -22,5 +22,6 @@ mod qemu;
 mod release;
 mod release_notes;
 mod services;
+mod signed_bundle;
 mod signing;
 mod verify;

@@ -22,7 +22,7 @@ use crate::common::{
 pub(crate) const PASSWORD: &str = "correct horse battery";
 
 /// The directory cosign and oras are in, from target/testenv.env.
-fn sigstore_bin() -> PathBuf {
+pub(crate) fn sigstore_bin() -> PathBuf {
     let env = std::fs::read_to_string(format!("{ROOT}/target/testenv.env")).unwrap();
     let dir = env.lines().find_map(|l| l.strip_prefix("SIGSTORE_BIN=")).unwrap_or_else(|| {
         panic!("target/testenv.env names no SIGSTORE_BIN: run `scripts/testenv up`")
@@ -33,19 +33,26 @@ fn sigstore_bin() -> PathBuf {
 /// A scratch home for cosign: a Docker config with the registry's login,
 /// and the key pairs `cosign` and `other` (password [`PASSWORD`]).
 pub(crate) struct Cosign {
-    home: tempfile::TempDir,
+    pub(crate) home: tempfile::TempDir,
     bin: PathBuf,
 }
 
 impl Cosign {
     pub(crate) fn new(bed: &TestBed) -> Cosign {
         let home = tempfile::tempdir().unwrap();
-        let auth = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{}", bed.user, bed.password));
+        let auth = |user: &str, password: &str| {
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        };
         std::fs::create_dir_all(home.path().join(".docker")).unwrap();
         std::fs::write(
             home.path().join(".docker/config.json"),
-            format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, bed.registry),
+            format!(
+                r#"{{"auths":{{"{}":{{"auth":"{}"}},"{}":{{"auth":"{}"}}}}}}"#,
+                bed.registry,
+                auth(&bed.user, &bed.password),
+                bed.registry2,
+                auth(&bed.user2, &bed.password2)
+            ),
         )
         .unwrap();
         let cosign = Cosign { home, bin: sigstore_bin() };
@@ -60,7 +67,7 @@ impl Cosign {
         self.home.path().join(name)
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         Command::new(self.bin.join("cosign"))
             .args(args)
             .current_dir(self.home.path())
@@ -72,7 +79,7 @@ impl Cosign {
     }
 
     /// `cosign verify --key KEY.pub` of `reference`, offline (no log).
-    fn verify(&self, key: &str, reference: &str) -> Output {
+    pub(crate) fn verify(&self, key: &str, reference: &str) -> Output {
         let public = self.file(&format!("{key}.pub"));
         let public = public.to_str().unwrap();
         self.run(&[
@@ -86,7 +93,13 @@ impl Cosign {
     }
 }
 
-fn sign_with_key(bed: &TestBed, image: &str, dir: &Path, key: &str, password: &str) -> Run {
+pub(crate) fn sign_with_key(
+    bed: &TestBed,
+    image: &str,
+    dir: &Path,
+    key: &str,
+    password: &str,
+) -> Run {
     let build_arg = format!("BASE_IMAGE={}", bed.base_image);
     let mut inputs = registry_inputs(bed, image);
     inputs.extend([
@@ -101,7 +114,7 @@ fn sign_with_key(bed: &TestBed, image: &str, dir: &Path, key: &str, password: &s
 }
 
 /// The manifests an index lists (platform images and attestations).
-fn children(bed: &TestBed, image: &str, digest: &str) -> Vec<String> {
+pub(crate) fn children(bed: &TestBed, image: &str, digest: &str) -> Vec<String> {
     let index = bed.manifest(image, digest);
     index["manifests"]
         .as_array()
@@ -112,16 +125,20 @@ fn children(bed: &TestBed, image: &str, digest: &str) -> Vec<String> {
 }
 
 /// The signature tag of `digest`.
-fn sig_tag(digest: &str) -> String {
+pub(crate) fn sig_tag(digest: &str) -> String {
     format!("sha256-{}.sig", digest.strip_prefix("sha256:").unwrap())
 }
 
-/// A blob of `image`, read with curl.
-fn blob(bed: &TestBed, image: &str, digest: &str) -> Vec<u8> {
-    let repository = image.strip_prefix(&format!("{}/", bed.registry)).unwrap();
+/// A blob of `image` (in either registry), read with curl.
+pub(crate) fn blob(bed: &TestBed, image: &str, digest: &str) -> Vec<u8> {
+    let (registry, user, password) = match image.starts_with(&format!("{}/", bed.registry2)) {
+        true => (&bed.registry2, &bed.user2, &bed.password2),
+        false => (&bed.registry, &bed.user, &bed.password),
+    };
+    let repository = image.strip_prefix(&format!("{registry}/")).unwrap();
     let out = Command::new("curl")
-        .args(["-sfL", "-u", &format!("{}:{}", bed.user, bed.password)])
-        .arg(format!("http://{}/v2/{repository}/blobs/{digest}", bed.registry))
+        .args(["-sfL", "-u", &format!("{user}:{password}")])
+        .arg(format!("http://{registry}/v2/{repository}/blobs/{digest}"))
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -249,16 +266,16 @@ fn a_key_that_does_not_decrypt_fails_before_any_build_naming_no_secret() {
 }
 
 /// What `scripts/testenv` wrote for the Sigstore stand-in and the verifiers.
-struct Sigstore {
+pub(crate) struct Sigstore {
     /// The stand-in's address (Fulcio, Rekor, timestamps, OIDC tokens).
-    mock: String,
+    pub(crate) mock: String,
     /// Its trust material of this start (`trusted_root.json`, PEM files).
-    trust: PathBuf,
-    python: PathBuf,
+    pub(crate) trust: PathBuf,
+    pub(crate) python: PathBuf,
 }
 
 impl Sigstore {
-    fn get() -> Sigstore {
+    pub(crate) fn get() -> Sigstore {
         let env = std::fs::read_to_string(format!("{ROOT}/target/testenv.env")).unwrap();
         let get = |key: &str| {
             env.lines()
@@ -274,20 +291,26 @@ impl Sigstore {
         }
     }
 
-    fn trust(&self, file: &str) -> String {
+    pub(crate) fn trust(&self, file: &str) -> String {
         self.trust.join(file).display().to_string()
     }
 }
 
-const ISSUER: &str = "https://token.actions.githubusercontent.com";
+pub(crate) const ISSUER: &str = "https://token.actions.githubusercontent.com";
 const RUNNER_BEARER: &str = "runner-bearer-7f3a9c1e";
 
-fn identity(repo: &str) -> String {
+pub(crate) fn identity(repo: &str) -> String {
     format!("https://github.com/{repo}/.github/workflows/release.yml@refs/heads/main")
 }
 
 /// The action signing keyless, its OIDC token for `repo` from the stand-in.
-fn sign_keyless(bed: &TestBed, sigstore: &Sigstore, image: &str, dir: &Path, repo: &str) -> Run {
+pub(crate) fn sign_keyless(
+    bed: &TestBed,
+    sigstore: &Sigstore,
+    image: &str,
+    dir: &Path,
+    repo: &str,
+) -> Run {
     let build_arg = format!("BASE_IMAGE={}", bed.base_image);
     let tsa = format!("{}/api/v1/timestamp", sigstore.mock);
     let mut inputs = registry_inputs(bed, image);
@@ -311,7 +334,7 @@ fn sign_keyless(bed: &TestBed, sigstore: &Sigstore, image: &str, dir: &Path, rep
 impl Cosign {
     /// `cosign verify-attestation --new-bundle-format` of `reference`, with
     /// the stand-in's trust root (cosign 2.5 also reads SIGSTORE_ROOT_FILE).
-    fn verify_attestation(
+    pub(crate) fn verify_attestation(
         &self,
         sigstore: &Sigstore,
         kind: &str,
@@ -335,7 +358,7 @@ impl Cosign {
 
 /// The bundles stored as referrers of `digest` (referrers tag scheme), with
 /// the predicate type each names.
-fn referred_bundles(bed: &TestBed, image: &str, digest: &str) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn referred_bundles(bed: &TestBed, image: &str, digest: &str) -> Vec<(String, Vec<u8>)> {
     let index = bed.manifest(image, &format!("sha256-{}", digest.strip_prefix("sha256:").unwrap()));
     let mut bundles = Vec::new();
     for entry in index["manifests"].as_array().unwrap() {
@@ -349,7 +372,7 @@ fn referred_bundles(bed: &TestBed, image: &str, digest: &str) -> Vec<(String, Ve
 }
 
 /// sigstore-python 4.5 checks a bundle offline against the stand-in's trust.
-fn python_verify(
+pub(crate) fn python_verify(
     sigstore: &Sigstore,
     dir: &Path,
     bundle: &[u8],
