@@ -481,7 +481,7 @@ pub const INPUTS: &[InputDef] = &[
         "sign",
         "false",
         Kind::Choice(SignWord::WORDS),
-        "Sign the pushed image (the index and every manifest in it) once it is verified and before any tag is set, then check the signatures: `key` with `sign-key`, in cosign's format (`cosign verify --key`); `keyless` with the workflow's identity (needs `permissions: id-token: write`): a short-lived certificate from `fulcio-url`, each signature logged in `rekor-url` (and timestamped by `tsa-url`), stored as Sigstore bundles that refer to what they sign (`cosign verify-attestation --new-bundle-format`), BuildKit's provenance and SBOM signed again about each platform image; `false`: no signature. The job summary gives the commands that verify them.",
+        "Sign the pushed image (the index and every manifest in it) once it is verified and before any tag is set, then check the signatures: `key` with `sign-key`, in cosign's format (`cosign verify --key`); `keyless` with the workflow's identity (needs `permissions: id-token: write`): a short-lived certificate from `fulcio-url`, each signature logged in `rekor-url` (and timestamped by `tsa-url`; a private repository's only timestamped, unless it names its own log), stored as Sigstore bundles that refer to what they sign (`cosign verify-attestation --new-bundle-format`), BuildKit's provenance and SBOM signed again about each platform image; `false`: no signature. The job summary gives the commands that verify them.",
     ),
     secret(input(
         Group::Signing,
@@ -509,7 +509,7 @@ pub const INPUTS: &[InputDef] = &[
         "rekor-url",
         "",
         TEXT,
-        "For `sign: keyless`: the Rekor transparency log. Empty: `https://rekor.sigstore.dev` for a public repository. A private one (as the event payload says) is not logged in the public log: give your own Rekor here, or the run stops before building.",
+        "For `sign: keyless`: the Rekor transparency log. Empty: `https://rekor.sigstore.dev` for a public repository. A private one (as the event payload says) is never logged in the public log: empty, its signatures carry a signed timestamp from `tsa-url` instead of a log entry (verify with `--insecure-ignore-tlog --use-signed-timestamps`, as the job summary shows); give your own Rekor here to log them there.",
     ),
     input(
         Group::Signing,

@@ -67,10 +67,12 @@ impl SigningKey {
 #[derive(Debug, Clone)]
 pub(crate) struct Keyless {
     pub(crate) fulcio: String,
-    /// The transparency log every signature is logged in (a private
-    /// repository must name its own).
-    pub(crate) rekor: String,
-    /// The timestamp authority; `None` for a public repository that names none.
+    /// The transparency log every signature is logged in; `None` for a
+    /// private repository that names none: its signatures are only
+    /// timestamped, never written to the public log.
+    pub(crate) rekor: Option<String>,
+    /// The timestamp authority; `None` for a public repository that names
+    /// none (then the log's entry times the signature).
     pub(crate) tsa: Option<String>,
     pub(crate) token: IdTokenRequest,
 }
@@ -80,7 +82,10 @@ impl Keyless {
     /// or timestamped.
     pub(crate) fn describe(&self) -> String {
         let mut text = format!("a certificate from {}", self.fulcio);
-        text.push_str(&format!(", logged in {}", self.rekor));
+        match &self.rekor {
+            Some(rekor) => text.push_str(&format!(", logged in {rekor}")),
+            None => text.push_str(", in no transparency log"),
+        }
         if let Some(tsa) = &self.tsa {
             text.push_str(&format!(", timestamped by {tsa}"));
         }
@@ -142,12 +147,12 @@ fn keyless(raw: &RawInputs, github: &GithubContext) -> Result<Keyless> {
     };
     let private = github.repository_is_private();
     let fulcio = url(raw, "fulcio-url")?.unwrap_or_else(|| PUBLIC_FULCIO.to_string());
+    // A private repository's names stay out of the public log: without a
+    // log of its own, its signatures carry a signed timestamp instead.
     let rekor = match url(raw, "rekor-url")? {
-        Some(given) => given,
-        None if private => bail!(
-            "sign: a private repository is not logged in the public transparency log, and keyless signing here needs a log: give `rekor-url` (your own Rekor), or sign with `sign: key`"
-        ),
-        None => PUBLIC_REKOR.to_string(),
+        Some(given) => Some(given),
+        None if private => None,
+        None => Some(PUBLIC_REKOR.to_string()),
     };
     let tsa = match url(raw, "tsa-url")? {
         Some(given) => Some(given),
@@ -261,12 +266,12 @@ mod tests {
             error.to_string(),
             "rekor-url: `rekor` is not an address; give one as `https://host[/path]`"
         );
-        let private = GithubContext {
-            event: serde_json::json!({"repository": {"private": true}}),
-            ..token_endpoint()
-        };
-        let error = plan_signing(&[("sign", "keyless")], &private).unwrap_err().to_string();
-        assert!(error.starts_with("sign: a private repository is not logged"), "{error}");
+        let error =
+            plan_signing(&[("sign", "keyless"), ("tsa-url", "ts")], &token_endpoint()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "tsa-url: `ts` is not an address; give one as `https://host[/path]`"
+        );
     }
 
     #[test]
@@ -311,19 +316,28 @@ mod tests {
             ..token_endpoint()
         };
         let public = token_endpoint();
-        type Case<'a> = (&'a GithubContext, &'a [(&'a str, &'a str)], &'a str, Option<&'a str>);
+        type Case<'a> =
+            (&'a GithubContext, &'a [(&'a str, &'a str)], Option<&'a str>, Option<&'a str>);
         let cases: &[Case] = &[
-            (&public, &[], PUBLIC_REKOR, None),
+            (&public, &[], Some(PUBLIC_REKOR), None),
             (
                 &private,
                 &[("rekor-url", "https://rekor.example/")],
-                "https://rekor.example",
+                Some("https://rekor.example"),
                 Some(PUBLIC_TSA),
+            ),
+            // No log of its own: timestamped only, never in the public log.
+            (&private, &[], None, Some(PUBLIC_TSA)),
+            (
+                &private,
+                &[("tsa-url", "http://127.0.0.1:9/ts")],
+                None,
+                Some("http://127.0.0.1:9/ts"),
             ),
             (
                 &public,
                 &[("tsa-url", "http://127.0.0.1:9/ts")],
-                PUBLIC_REKOR,
+                Some(PUBLIC_REKOR),
                 Some("http://127.0.0.1:9/ts"),
             ),
         ];
@@ -333,7 +347,7 @@ mod tests {
             let raw =
                 RawInputs::from_pairs(pairs.iter().map(|(k, v)| (*k, v.to_string()))).unwrap();
             let k = keyless(&raw, github).unwrap();
-            assert_eq!((k.rekor.as_str(), k.tsa.as_deref()), (*rekor, *tsa), "{extra:?}");
+            assert_eq!((k.rekor.as_deref(), k.tsa.as_deref()), (*rekor, *tsa), "{extra:?}");
             assert_eq!(k.fulcio, PUBLIC_FULCIO);
             assert_eq!(Signing::Keyless(k).secrets(), vec!["runner-bearer".to_string()]);
         }

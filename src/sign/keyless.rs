@@ -5,7 +5,10 @@
 //! `https://sigstore.dev/cosign/sign/v1`, subject its digest), and every
 //! statement BuildKit attached (provenance, SBOM) is signed again as a
 //! Statement v1 about the platform image it describes. Each signature is
-//! logged in Rekor, and timestamped when a timestamp authority is named.
+//! logged in Rekor, and timestamped when a timestamp authority is named; a
+//! private repository with no log of its own is only timestamped (a signed
+//! RFC 3161 timestamp, no log entry), as GitHub's own private attestations
+//! are, so that its names never reach the public log.
 //! Referrers are listed under the `sha256-<hex>` tag (the referrers tag
 //! scheme), which registries without the referrers API need.
 
@@ -13,8 +16,12 @@ use anyhow::{Context as _, Result, bail};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use sigstore::crypto::{CosignVerificationKey, Signature, SigningScheme};
+use sigstore_sign::bundle::BundleV03;
+use sigstore_sign::crypto::KeyPair;
+use sigstore_sign::fulcio::FulcioClient;
 use sigstore_sign::oidc::IdentityToken;
-use sigstore_sign::types::Sha256Hash;
+use sigstore_sign::tsa::TimestampClient;
+use sigstore_sign::types::{DsseEnvelope, DsseSignature, KeyId, PayloadBytes, Sha256Hash};
 use sigstore_sign::{Attestation, SigningContext, SigningServices};
 use x509_cert::der::{Decode as _, Encode as _};
 use x509_cert::ext::pkix::SubjectAltName;
@@ -93,15 +100,36 @@ pub(crate) async fn fetch_token(keyless: &Keyless) -> Result<String> {
         .ok_or_else(|| anyhow::anyhow!("the runner's OIDC token endpoint gave no token (`value`)"))
 }
 
+/// What signs: sigstore-sign's signer, which logs every signature in
+/// Rekor; or, with no log, Fulcio and the timestamp authority's clients.
+pub(crate) enum Signer {
+    Logged(sigstore_sign::Signer),
+    Timestamped { fulcio: FulcioClient, tsa: TimestampClient, token: IdentityToken },
+}
+
 /// A signer for the token, with the plan's services.
-pub(crate) fn signer(keyless: &Keyless, token: &str) -> Result<sigstore_sign::Signer> {
-    let mut services = SigningServices::new(keyless.fulcio.as_str(), keyless.rekor.as_str());
+pub(crate) fn signer(keyless: &Keyless, token: &str) -> Result<Signer> {
+    let token = IdentityToken::from_jwt(token)
+        .map_err(|_| anyhow::anyhow!("the runner's OIDC token cannot be read as a JWT"))?;
+    let Some(rekor) = &keyless.rekor else {
+        let Some(tsa) = &keyless.tsa else {
+            bail!(
+                "keyless signing with no transparency log needs a timestamp authority (`tsa-url`)"
+            );
+        };
+        let fulcio = FulcioClient::builder(keyless.fulcio.as_str())
+            .build()
+            .map_err(|e| anyhow::anyhow!("fulcio-url: {e}"))?;
+        let tsa = TimestampClient::builder(tsa.as_str())
+            .build()
+            .map_err(|e| anyhow::anyhow!("tsa-url: {e}"))?;
+        return Ok(Signer::Timestamped { fulcio, tsa, token });
+    };
+    let mut services = SigningServices::new(keyless.fulcio.as_str(), rekor.as_str());
     if let Some(tsa) = &keyless.tsa {
         services = services.with_tsa_url(tsa.as_str());
     }
-    let token = IdentityToken::from_jwt(token)
-        .map_err(|_| anyhow::anyhow!("the runner's OIDC token cannot be read as a JWT"))?;
-    Ok(SigningContext::new(services).signer(token))
+    Ok(Signer::Logged(SigningContext::new(services).signer(token)))
 }
 
 /// One statement to sign: its predicate, and the manifest it is about.
@@ -127,20 +155,70 @@ pub(crate) fn buildkit_statement(layer: &[u8], subject: &Digest) -> Option<State
 /// Signs `statement` (as in-toto Statement v1 about `image`'s manifest):
 /// the bundle's JSON.
 pub(crate) async fn sign_statement(
-    signer: &sigstore_sign::Signer,
+    signer: &Signer,
     image: &ImageName,
     statement: &Statement,
 ) -> Result<Vec<u8>> {
     let hash = Sha256Hash::from_hex(statement.subject.hex())
         .map_err(|e| anyhow::anyhow!("{}: {e}", statement.subject))?;
-    let attestation =
-        Attestation::new(statement.predicate_type.as_str(), statement.predicate.clone())
-            .add_subject(image.name.as_str(), hash);
-    let bundle = signer
-        .sign_attestation(attestation)
-        .await
-        .with_context(|| format!("could not sign {}@{}", image.name, statement.subject))?;
+    let bundle = match signer {
+        Signer::Logged(signer) => {
+            let attestation =
+                Attestation::new(statement.predicate_type.as_str(), statement.predicate.clone())
+                    .add_subject(image.name.as_str(), hash);
+            signer.sign_attestation(attestation).await.map_err(anyhow::Error::from)
+        }
+        Signer::Timestamped { fulcio, tsa, token } => {
+            sign_timestamped(fulcio, tsa, token, &statement_v1(image, statement)).await
+        }
+    };
+    let bundle =
+        bundle.with_context(|| format!("could not sign {}@{}", image.name, statement.subject))?;
     bundle.to_json().map(String::into_bytes).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// `statement` as an in-toto Statement v1 about `image`'s manifest.
+pub(crate) fn statement_v1(image: &ImageName, statement: &Statement) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": image.name, "digest": {"sha256": statement.subject.hex()}}],
+        "predicateType": statement.predicate_type,
+        "predicate": statement.predicate,
+    }))
+    .expect("a JSON value serializes")
+}
+
+/// A DSSE bundle of `statement` with no log entry: a certificate for a key
+/// made for it, the envelope, and a signed timestamp of its signature.
+async fn sign_timestamped(
+    fulcio: &FulcioClient,
+    tsa: &TimestampClient,
+    token: &IdentityToken,
+    statement: &[u8],
+) -> Result<sigstore_sign::types::Bundle> {
+    let key = KeyPair::generate_ecdsa_p256().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let certificate = fulcio
+        .create_signing_certificate(token, &key)
+        .await
+        .map_err(|e| anyhow::anyhow!("Fulcio gave no certificate: {e}"))?
+        .leaf_certificate()
+        .clone();
+    let payload_type = "application/vnd.in-toto+json";
+    let signature = key
+        .sign(&sigstore_sign::types::pae(payload_type, statement))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let envelope = DsseEnvelope::new(
+        payload_type,
+        PayloadBytes::from_bytes(statement),
+        DsseSignature::new(signature.clone(), KeyId::default()),
+    );
+    let timestamp = tsa
+        .timestamp_signature(&signature)
+        .await
+        .map_err(|e| anyhow::anyhow!("the timestamp authority gave no timestamp: {e}"))?;
+    Ok(BundleV03::with_certificate_and_dsse(certificate, envelope)
+        .with_rfc3161_timestamp(timestamp)
+        .into_bundle())
 }
 
 /// Checks a bundle as it was stored: its certificate names `identity`, its

@@ -31,8 +31,9 @@ pub(crate) enum SignedWith {
     /// The public key, PEM (`cosign.pub`).
     Key { public_pem: String },
     /// The workflow's identity and its issuer; each predicate type signed,
-    /// with the first manifest it is about (`image@digest`).
-    Keyless { who: keyless::Identity, checks: Vec<(String, String)> },
+    /// with the first manifest it is about (`image@digest`); whether the
+    /// signatures are in a transparency log (else only timestamped).
+    Keyless { who: keyless::Identity, checks: Vec<(String, String)>, logged: bool },
 }
 
 /// Signs `digest` (and every manifest its index lists) in every image of
@@ -130,7 +131,8 @@ async fn without_key(
             }
         }
     }
-    Ok(Signed { references, with: SignedWith::Keyless { who, checks } })
+    let logged = keyless.rekor.is_some();
+    Ok(Signed { references, with: SignedWith::Keyless { who, checks, logged } })
 }
 
 /// What keyless signing signs: the descriptors of the index and the
@@ -343,7 +345,10 @@ pub(crate) fn summary(signed: &Signed, insecure: &[String]) -> String {
             signed.references.len(),
             public_pem.trim()
         ),
-        SignedWith::Keyless { who, checks } => {
+        SignedWith::Keyless { who, checks, logged } => {
+            // Only timestamped: verifiers are told not to look for a log entry.
+            let no_log =
+                if *logged { "" } else { " --insecure-ignore-tlog --use-signed-timestamps" };
             let mut md = format!(
                 "\n**Signed** keyless as `{}` (issuer `{}`): the index and every manifest it lists ({} manifests), and BuildKit's attestations about each platform image, as Sigstore bundles stored as referrers. Check the image's signature (any manifest's, by its digest), and each attestation:\n\n```\n",
                 who.identity,
@@ -352,7 +357,7 @@ pub(crate) fn summary(signed: &Signed, insecure: &[String]) -> String {
             );
             for (predicate, reference) in checks {
                 md.push_str(&format!(
-                    "cosign verify-attestation --new-bundle-format --type {predicate} --certificate-identity {} --certificate-oidc-issuer {}{http} {reference}\n",
+                    "cosign verify-attestation --new-bundle-format{no_log} --type {predicate} --certificate-identity {} --certificate-oidc-issuer {}{http} {reference}\n",
                     who.identity, who.issuer
                 ));
             }
@@ -393,7 +398,7 @@ mod tests {
         ];
         let signed = Signed {
             references: vec!["r/app@sha256:ab".into()],
-            with: SignedWith::Keyless { who, checks },
+            with: SignedWith::Keyless { who: who.clone(), checks: checks.clone(), logged: true },
         };
         let md = summary(&signed, &[]);
         for (kind, at) in [
@@ -402,5 +407,14 @@ mod tests {
         ] {
             assert!(md.contains(&format!("cosign verify-attestation --new-bundle-format --type {kind} --certificate-identity https://github.com/acme/app/.github/workflows/r.yml@refs/heads/main --certificate-oidc-issuer https://token.actions.githubusercontent.com r/app@{at}\n")), "{md}");
         }
+        let timestamped = Signed {
+            references: vec!["r/app@sha256:ab".into()],
+            with: SignedWith::Keyless { who, checks, logged: false },
+        };
+        let md = summary(&timestamped, &[]);
+        assert!(
+            md.contains("cosign verify-attestation --new-bundle-format --insecure-ignore-tlog --use-signed-timestamps --type https://sigstore.dev/cosign/sign/v1 "),
+            "{md}"
+        );
     }
 }
