@@ -22,7 +22,7 @@ use crate::signing::{
 
 /// The binary with `args`; with `offline`, in a new network namespace
 /// (only a loopback, down): nothing it does can reach another machine.
-fn multiarch(args: &[&str], offline: bool, stdin: Option<&str>) -> (bool, String) {
+pub(crate) fn multiarch(args: &[&str], offline: bool, stdin: Option<&str>) -> (bool, String) {
     let mut command = match offline {
         true => {
             let mut c = Command::new("unshare");
@@ -49,7 +49,7 @@ fn errors(output: &str) -> Vec<&str> {
 }
 
 /// Writes the bundle of `reference` (all of its platforms) with the CLI.
-fn write_bundle(bed: &TestBed, reference: &str, file: &Path, extra: &[&str]) -> String {
+pub(crate) fn write_bundle(bed: &TestBed, reference: &str, file: &Path, extra: &[&str]) -> String {
     let file = file.display().to_string();
     let mut args = vec![
         "bundle",

@@ -552,3 +552,129 @@ fn every_service_of_a_deployment_is_signed_before_any_is_tagged() {
     }
     assert!(run.summary.contains("cosign verify --key cosign.pub"), "{}", run.summary);
 }
+
+#[test]
+fn a_private_repository_without_a_log_is_signed_with_a_timestamp_only() {
+    let bed = TestBed::get();
+    let sigstore = Sigstore::get();
+    let cosign = Cosign::new(&bed);
+    let image = bed.unique_image("keyless-private");
+    let dir = workspace("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY Dockerfile /built-from\n");
+    let event = dir.path().join("event.json");
+    std::fs::write(&event, r#"{"repository": {"private": true, "visibility": "private"}}"#)
+        .unwrap();
+    let build_arg = format!("BASE_IMAGE={}", bed.base_image);
+    let tsa = format!("{}/api/v1/timestamp", sigstore.mock);
+    let mut inputs = registry_inputs(&bed, &image);
+    inputs.extend([
+        ("platforms", "linux/amd64"),
+        ("build-args", build_arg.as_str()),
+        ("tags", "type=raw,value=signed"),
+        ("sign", "keyless"),
+        ("fulcio-url", sigstore.mock.as_str()),
+        ("tsa-url", tsa.as_str()),
+    ]);
+    let token_url = format!("{}/actions-oidc?api-version=2.0", sigstore.mock);
+    let event_path = event.display().to_string();
+    let github = [
+        ("ACTIONS_ID_TOKEN_REQUEST_URL", token_url.as_str()),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", RUNNER_BEARER),
+        ("GITHUB_EVENT_PATH", event_path.as_str()),
+    ];
+    let run = run_action(dir.path(), &inputs, &github);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(&format!("in no transparency log, timestamped by {tsa}")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.summary.contains("cosign verify-attestation --new-bundle-format --insecure-ignore-tlog --use-signed-timestamps --type"),
+        "{}",
+        run.summary
+    );
+    let digest = run.output("digest").to_string();
+    let who = identity("acme/app");
+    let bundles = referred_bundles(&bed, &image, &digest);
+    let (_, signature) =
+        bundles.iter().find(|(kind, _)| kind == "https://sigstore.dev/cosign/sign/v1").unwrap();
+    let json: serde_json::Value = serde_json::from_slice(signature).unwrap();
+    let material = &json["verificationMaterial"];
+    assert!(
+        material["tlogEntries"].as_array().is_none_or(Vec::is_empty),
+        "no log entry: {material}"
+    );
+    assert_eq!(
+        material["timestampVerificationData"]["rfc3161Timestamps"].as_array().map(Vec::len),
+        Some(1),
+        "{material}"
+    );
+
+    // sigstore-go, asking for a signed timestamp instead of a log entry.
+    let go = |who: &str, tlog: bool| {
+        let file = cosign.file("private.sigstore.json");
+        std::fs::write(&file, signature).unwrap();
+        Command::new(sigstore_bin().join("sigstore-go-verification"))
+            .args(["-trustedrootJSONpath", &sigstore.trust("trusted_root.json")])
+            .args(["-expectedSAN", who, "-expectedIssuer", ISSUER])
+            .arg(format!("-requireTlog={tlog}"))
+            .args(["-artifact-digest", digest.strip_prefix("sha256:").unwrap()])
+            .arg(&file)
+            .output()
+            .expect("sigstore-go runs")
+    };
+    let checked = go(&who, false);
+    assert!(checked.status.success(), "{}{}", text(&checked.stdout), text(&checked.stderr));
+    assert!(!go(&identity("evil/app"), false).status.success());
+    assert!(!go(&who, true).status.success(), "it is in no log, as asked");
+
+    // cosign, reading the registry, with signed timestamps and no log.
+    let cosign_checks = |who: &str| {
+        Command::new(sigstore_bin().join("cosign"))
+            .args(["verify-attestation", "--new-bundle-format", "--allow-http-registry"])
+            .args(["--trusted-root", &sigstore.trust("trusted_root.json")])
+            .args(["--insecure-ignore-tlog", "--use-signed-timestamps"])
+            .args(["--type", "https://sigstore.dev/cosign/sign/v1"])
+            .args(["--certificate-identity", who, "--certificate-oidc-issuer", ISSUER])
+            .arg(format!("{image}@{digest}"))
+            .current_dir(cosign.home.path())
+            .env_clear()
+            .env("HOME", cosign.home.path())
+            .env("SIGSTORE_ROOT_FILE", sigstore.trust("fulcio_root.pem"))
+            .env("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE", sigstore.trust("ctlog.pub"))
+            .env("SIGSTORE_TSA_CERTIFICATE_FILE", sigstore.trust("tsa_chain.pem"))
+            .output()
+            .expect("cosign runs")
+    };
+    let checked = cosign_checks(&who);
+    assert!(checked.status.success(), "{}{}", text(&checked.stdout), text(&checked.stderr));
+    assert!(!cosign_checks(&identity("evil/app")).status.success());
+
+    // Carried in a bundle, checked offline by the action's own verifier:
+    // the timestamp dates the certificate, no log entry is asked for.
+    let file = dir.path().join("private.tar");
+    crate::signed_bundle::write_bundle(&bed, &format!("{image}:signed"), &file, &[]);
+    let trust = sigstore.trust("trusted_root.json");
+    let path = file.display().to_string();
+    let verify = |who: &str| {
+        crate::signed_bundle::multiarch(
+            &[
+                "bundle",
+                "verify",
+                &path,
+                "--trusted-root",
+                &trust,
+                "--certificate-identity",
+                who,
+                "--certificate-oidc-issuer",
+                ISSUER,
+            ],
+            true,
+            None,
+        )
+    };
+    let (ok, out) = verify(&who);
+    assert!(ok && out.contains(&format!("1 manifest(s) signed by {who}")), "{out}");
+    let (ok, out) = verify(&identity("evil/app"));
+    assert!(!ok && out.contains(&format!("{path} is refused: {image}:signed: ")), "{out}");
+}
