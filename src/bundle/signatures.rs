@@ -570,21 +570,18 @@ mod tests {
     fn a_key_pair_attestation_holds_only_for_its_key_and_subject() {
         let signer = key();
         let subject = Digest::of(b"index");
-        let statement = serde_json::json!({
-            "_type": "https://in-toto.io/Statement/v0.1",
-            "predicateType": "https://slsa.dev/provenance/v0.2",
-            "subject": [{"name": "r.example/acme/app", "digest": {"sha256": subject.hex()}}],
-            "predicate": {},
-        });
-        let payload = serde_json::to_vec(&statement).unwrap();
+        let image = ImageName::parse("r.example/acme/app").unwrap();
+        let kind = "https://slsa.dev/provenance/v0.2";
+        let payload = cosign::statement(&image, &subject, kind, &serde_json::json!({}));
+        let claimed: Value = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(claimed["subject"][0]["digest"]["sha256"], subject.hex());
+        assert_eq!(claimed["subject"][0]["name"], "r.example/acme/app");
         let signature = signer.sign(&cosign::pae(cosign::IN_TOTO, &payload)).unwrap();
-        let b64 = |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b);
-        let envelope = serde_json::to_vec(&serde_json::json!({
-            "payloadType": cosign::IN_TOTO,
-            "payload": b64(&payload),
-            "signatures": [{"keyid": "", "sig": b64(&signature)}],
-        }))
-        .unwrap();
+        let envelope = cosign::envelope(&payload, &signature);
+        let layer = cosign::attestation_layer(&envelope, kind);
+        assert_eq!(layer["mediaType"], "application/vnd.dsse.envelope.v1+json");
+        assert_eq!(layer["annotations"]["predicateType"], kind);
+        assert_eq!(layer["digest"], Digest::of(&envelope).as_str());
         let ours = cosign::verifier(signer.public_pem()).unwrap();
         cosign::check_envelope(&ours, &envelope, &subject).unwrap();
         let error = cosign::check_envelope(&ours, &envelope, &Digest::of(b"x")).unwrap_err();

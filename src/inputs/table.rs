@@ -481,7 +481,7 @@ pub const INPUTS: &[InputDef] = &[
         "sign",
         "false",
         Kind::Choice(SignWord::WORDS),
-        "Sign the pushed image (the index and every manifest in it) once it is verified and before any tag is set, then check the signatures: `key` with `sign-key`, in cosign's format (`cosign verify --key`); `keyless` with the workflow's identity (needs `permissions: id-token: write`): a short-lived certificate from `fulcio-url`, each signature logged in `rekor-url` (and timestamped by `tsa-url`; a private repository's only timestamped, unless it names its own log), stored as Sigstore bundles that refer to what they sign (`cosign verify-attestation --new-bundle-format`), BuildKit's provenance and SBOM signed again about each platform image; `false`: no signature. The job summary gives the commands that verify them.",
+        "Sign the pushed image (the index and every manifest in it) once it is verified and before any tag is set, then check the signatures: `key` with `sign-key`, in cosign's format (`cosign verify --key`), BuildKit's provenance and SBOM attested about each platform image in cosign's attestation format (`cosign verify-attestation --key`); `keyless` with the workflow's identity (needs `permissions: id-token: write`): a short-lived certificate from `fulcio-url`, each signature logged in `rekor-url` (and timestamped by `tsa-url`; a private repository's only timestamped, unless it names its own log), stored as Sigstore bundles that refer to what they sign (`cosign verify-attestation --new-bundle-format`), BuildKit's provenance and SBOM signed again about each platform image; `false`: no signature. The job summary gives the commands that verify them.",
     ),
     secret(input(
         Group::Signing,

@@ -2,8 +2,11 @@
 //! `cosign verify --key` reads it: for each signed digest, an OCI manifest
 //! tagged `sha256-<hex>.sig` in the image's repository, whose layers are
 //! "simple signing" payloads (the repository and the digest signed), each
-//! carrying its base64 ECDSA signature as an annotation. Pure: the payload,
-//! the manifest, and the check of one signature.
+//! carrying its base64 ECDSA signature as an annotation. Attestations as
+//! `cosign attest --key` writes them and `cosign verify-attestation --key`
+//! reads them: a manifest tagged `sha256-<hex>.att` whose layers are DSSE
+//! envelopes of in-toto statements about that digest. Pure: the payloads,
+//! the manifests, and the check of one signature or envelope.
 
 use anyhow::{Result, bail};
 use base64::Engine as _;
@@ -21,6 +24,8 @@ pub(crate) const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signatur
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 
+/// The media type of a key-pair attestation: a DSSE envelope.
+pub(crate) const DSSE_ENVELOPE: &str = "application/vnd.dsse.envelope.v1+json";
 /// The payload type of an in-toto statement in a DSSE envelope.
 pub(crate) const IN_TOTO: &str = "application/vnd.in-toto+json";
 
@@ -37,8 +42,47 @@ pub(crate) fn attestation_tag(digest: &Digest) -> String {
 /// What a DSSE signature signs: the pre-authentication encoding of the
 /// payload and its type.
 pub(crate) fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let header = format!("DSSEv1 {} {payload_type} {} ", payload_type.len(), payload.len());
-    [header.as_bytes(), payload].concat()
+    sigstore_sign::types::pae(payload_type, payload)
+}
+
+/// The in-toto statement cosign attests: `predicate` of `predicate_type`
+/// about `digest` in `image`'s repository (Statement v0.1, as `cosign
+/// attest` writes it).
+pub(crate) fn statement(
+    image: &ImageName,
+    digest: &Digest,
+    predicate_type: &str,
+    predicate: &Value,
+) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "_type": "https://in-toto.io/Statement/v0.1",
+        "predicateType": predicate_type,
+        "subject": [{"name": docker_reference(image), "digest": {"sha256": digest.hex()}}],
+        "predicate": predicate,
+    }))
+    .expect("a JSON value serializes")
+}
+
+/// The DSSE envelope of `statement`, signed with `signature` (over
+/// [`pae`] of it).
+pub(crate) fn envelope(statement: &[u8], signature: &[u8]) -> Vec<u8> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    serde_json::to_vec(&json!({
+        "payloadType": IN_TOTO,
+        "payload": b64.encode(statement),
+        "signatures": [{"keyid": "", "sig": b64.encode(signature)}],
+    }))
+    .expect("a JSON value serializes")
+}
+
+/// The layer descriptor of an attestation envelope, as cosign writes it.
+pub(crate) fn attestation_layer(envelope: &[u8], predicate_type: &str) -> Value {
+    json!({
+        "mediaType": DSSE_ENVELOPE,
+        "digest": Digest::of(envelope).as_str(),
+        "size": envelope.len(),
+        "annotations": {SIGNATURE_ANNOTATION: "", "predicateType": predicate_type},
+    })
 }
 
 /// Checks a key-pair attestation: the DSSE envelope's signature verifies

@@ -28,8 +28,9 @@ pub(crate) struct Signed {
 /// What verifies the signatures.
 #[derive(Debug, Clone)]
 pub(crate) enum SignedWith {
-    /// The public key, PEM (`cosign.pub`).
-    Key { public_pem: String },
+    /// The public key, PEM (`cosign.pub`); each predicate type attested,
+    /// with the first manifest it is about (`image@digest`).
+    Key { public_pem: String, attested: Vec<(String, String)> },
     /// The workflow's identity and its issuer; each predicate type signed,
     /// with the first manifest it is about (`image@digest`); whether the
     /// signatures are in a transparency log (else only timestamped).
@@ -82,7 +83,122 @@ async fn with_key(
             references.push(reference);
         }
     }
-    Ok(Signed { references, with: SignedWith::Key { public_pem: key.public_pem().to_string() } })
+    let attested = attest_with_key(build, registry, digest, key, log).await?;
+    let public_pem = key.public_pem().to_string();
+    Ok(Signed { references, with: SignedWith::Key { public_pem, attested } })
+}
+
+/// BuildKit's statements (provenance, SBOM) attested with the key about the
+/// platform image each describes, in cosign's `sha256-<hex>.att` format,
+/// in every image, and read back. Each predicate type attested, with the
+/// first manifest it is about.
+async fn attest_with_key(
+    build: &Build,
+    registry: &Registry,
+    digest: &Digest,
+    key: &SigningKey,
+    log: &Log,
+) -> Result<Vec<(String, String)>> {
+    let (_, statements) = statements(registry, build.image(), digest).await?;
+    let statements: Vec<keyless::Statement> =
+        statements.into_iter().filter(|s| s.predicate_type != keyless::SIGN_PREDICATE).collect();
+    let mut subjects: Vec<&Digest> = Vec::new();
+    for statement in &statements {
+        if !subjects.contains(&&statement.subject) {
+            subjects.push(&statement.subject);
+        }
+    }
+    let mut attested: Vec<(String, String)> = Vec::new();
+    for image in build.images() {
+        for subject in &subjects {
+            let about: Vec<&keyless::Statement> =
+                statements.iter().filter(|s| s.subject == **subject).collect();
+            let tag = cosign::attestation_tag(subject);
+            let reference = format!("{}@{subject}", image.name);
+            attest_one(registry, image, subject, &about, key)
+                .await
+                .with_context(|| format!("could not attest {reference}; no tag was set"))?;
+            check_attestations(registry, image, subject, about.len(), key.public_pem())
+                .await
+                .with_context(|| {
+                    format!("the attestations of {reference} read back from {tag} do not hold; no tag was set")
+                })?;
+            for statement in &about {
+                log.info(&format!(
+                    "{reference}: {} attested with the key ({}:{tag})",
+                    statement.predicate_type, image.name
+                ));
+                if !attested.iter().any(|(kind, _)| *kind == statement.predicate_type) {
+                    attested.push((statement.predicate_type.clone(), reference.clone()));
+                }
+            }
+        }
+    }
+    Ok(attested)
+}
+
+/// The attestations of `subject` pushed: each statement's envelope, a
+/// config, then the manifest under the attestation tag, keeping the
+/// attestations it already holds.
+async fn attest_one(
+    registry: &Registry,
+    image: &ImageName,
+    subject: &Digest,
+    statements: &[&keyless::Statement],
+    key: &SigningKey,
+) -> Result<()> {
+    let tag = cosign::attestation_tag(subject);
+    let mut layers = match registry.manifest_if_any(image, &tag).await? {
+        Some(existing) => {
+            existing.json.get("layers").and_then(Value::as_array).cloned().unwrap_or_default()
+        }
+        None => Vec::new(),
+    };
+    for statement in statements {
+        let body =
+            cosign::statement(image, subject, &statement.predicate_type, &statement.predicate);
+        let signature = key.sign(&cosign::pae(cosign::IN_TOTO, &body))?;
+        let envelope = cosign::envelope(&body, &signature);
+        let layer = cosign::attestation_layer(&envelope, &statement.predicate_type);
+        layers = cosign::other_layers(&serde_json::json!({ "layers": layers }), &layer);
+        layers.push(layer);
+        let descriptor = Descriptor {
+            media_type: cosign::DSSE_ENVELOPE.into(),
+            digest: Digest::of(&envelope),
+            size: envelope.len() as u64,
+        };
+        put_small_blob(registry, image, &descriptor, envelope).await?;
+    }
+    let (config, config_descriptor, manifest) = cosign::signature_manifest(&layers);
+    put_small_blob(registry, image, &config_descriptor, config).await?;
+    let descriptor = cosign::manifest_descriptor(&manifest);
+    registry.put_manifest(image, &tag, &descriptor, manifest.into()).await
+}
+
+/// The attestations of `subject` read back: at least `count` envelopes,
+/// every one ours (an envelope another key signed is left alone) is about
+/// `subject`.
+async fn check_attestations(
+    registry: &Registry,
+    image: &ImageName,
+    subject: &Digest,
+    count: usize,
+    public_pem: &str,
+) -> Result<()> {
+    let key = cosign::verifier(public_pem)?;
+    let manifest = registry.raw_manifest(image, &cosign::attestation_tag(subject)).await?;
+    let mut good = 0;
+    for layer in manifest.json.get("layers").and_then(Value::as_array).into_iter().flatten() {
+        let Ok(descriptor) = serde_json::from_value::<Descriptor>(layer.clone()) else { continue };
+        let envelope = registry.small_blob(image, &descriptor).await?;
+        if cosign::check_envelope(&key, &envelope, subject).is_ok() {
+            good += 1;
+        }
+    }
+    if good < count {
+        bail!("{good} of its {count} attestations verify with the public key");
+    }
+    Ok(())
 }
 
 /// Keyless: a signature statement for every manifest and BuildKit's own
@@ -340,11 +456,24 @@ pub(crate) fn summary(signed: &Signed, insecure: &[String]) -> String {
     let plain_http = insecure.iter().any(|r| first.starts_with(&format!("{r}/")));
     let http = if plain_http { " --allow-http-registry" } else { "" };
     match &signed.with {
-        SignedWith::Key { public_pem } => format!(
-            "\n**Signed** with the key, in cosign's format: the index and every manifest it lists ({} signatures). Check one with the public key (`cosign.pub`, below) — the signatures are not in a transparency log:\n\n```\ncosign verify --key cosign.pub --insecure-ignore-tlog{http} {first}\n```\n\n<details><summary>cosign.pub</summary>\n\n```\n{}\n```\n\n</details>\n",
-            signed.references.len(),
-            public_pem.trim()
-        ),
+        SignedWith::Key { public_pem, attested } => {
+            let mut checks =
+                format!("cosign verify --key cosign.pub --insecure-ignore-tlog{http} {first}\n");
+            for (predicate, reference) in attested {
+                checks.push_str(&format!(
+                    "cosign verify-attestation --key cosign.pub --insecure-ignore-tlog --type {predicate}{http} {reference}\n"
+                ));
+            }
+            let attestations = match attested.is_empty() {
+                true => String::new(),
+                false => ", and BuildKit's attestations about each platform image in cosign's attestation format".to_string(),
+            };
+            format!(
+                "\n**Signed** with the key, in cosign's format: the index and every manifest it lists ({} signatures){attestations}. Check them with the public key (`cosign.pub`, below) — the signatures are not in a transparency log:\n\n```\n{checks}```\n\n<details><summary>cosign.pub</summary>\n\n```\n{}\n```\n\n</details>\n",
+                signed.references.len(),
+                public_pem.trim()
+            )
+        }
         SignedWith::Keyless { who, checks, logged } => {
             // Only timestamped: verifiers are told not to look for a log entry.
             let no_log =
@@ -377,10 +506,15 @@ mod tests {
             references: vec!["127.0.0.1:5000/acme/app@sha256:ab".into(), "x".into()],
             with: SignedWith::Key {
                 public_pem: "-----BEGIN PUBLIC KEY-----\nK\n-----END PUBLIC KEY-----\n".into(),
+                attested: vec![(
+                    "https://slsa.dev/provenance/v0.2".into(),
+                    "127.0.0.1:5000/acme/app@sha256:cd".into(),
+                )],
             },
         };
         let md = summary(&signed, &["127.0.0.1:5000".into()]);
         assert!(md.contains("cosign verify --key cosign.pub --insecure-ignore-tlog --allow-http-registry 127.0.0.1:5000/acme/app@sha256:ab\n"), "{md}");
+        assert!(md.contains("cosign verify-attestation --key cosign.pub --insecure-ignore-tlog --type https://slsa.dev/provenance/v0.2 --allow-http-registry 127.0.0.1:5000/acme/app@sha256:cd\n"), "{md}");
         assert!(
             md.contains("(2 signatures)")
                 && md.contains("-----BEGIN PUBLIC KEY-----\nK\n-----END PUBLIC KEY-----\n```"),
