@@ -16,8 +16,8 @@ use serde_json::Value;
 
 use crate::common::{BINARY, TestBed, sha256_hex, text, workspace};
 use crate::signing::{
-    Cosign, ISSUER, PASSWORD, Sigstore, blob, identity, referred_bundles, sig_tag, sign_keyless,
-    sign_with_key, sigstore_bin,
+    Cosign, ISSUER, PASSWORD, Sigstore, att_tag, blob, identity, referred_bundles, sig_tag,
+    sign_keyless, sign_with_key, sigstore_bin,
 };
 
 /// The binary with `args`; with `offline`, in a new network namespace
@@ -203,6 +203,7 @@ fn a_signed_bundle_is_checked_offline_with_the_key_and_its_signatures_pushed_bac
     let tags: Vec<&str> = list.iter().map(|c| c["tag"].as_str().unwrap()).collect();
     for platform in platforms.values() {
         assert!(tags.contains(&sig_tag(platform).as_str()), "{tags:?}");
+        assert!(tags.contains(&att_tag(platform).as_str()), "{tags:?}");
     }
     let readme = String::from_utf8_lossy(entry(&written, "README.md")).to_string();
     assert!(readme.contains("bundle verify signed.tar --key cosign.pub"), "{readme}");
@@ -224,8 +225,9 @@ fn a_signed_bundle_is_checked_offline_with_the_key_and_its_signatures_pushed_bac
     let (ok, out) = multiarch(&["bundle", "verify", &path, "--key", &public], true, None);
     assert!(ok, "{out}");
     assert!(
-        out.contains(&format!("  {image}:signed: 2 manifest(s) signed by the key"))
-            && out.contains("every image's signatures verify"),
+        out.contains(&format!(
+            "  {image}:signed: 2 manifest(s) signed by the key, 2 attestation(s) verified"
+        )) && out.contains("every image's signatures verify"),
         "{out}"
     );
     // Another key: refused, in one line naming the image.
@@ -309,6 +311,11 @@ fn a_signed_bundle_is_checked_offline_with_the_key_and_its_signatures_pushed_bac
     for platform in platforms.values() {
         // cosign reads the signature from the second registry.
         let checked = cosign.verify("cosign", &format!("{moved}@{platform}"));
+        assert!(checked.status.success(), "{platform}: {}", text(&checked.stderr));
+        let att = bed.manifest(&moved, &att_tag(platform));
+        let kind = att["layers"][0]["annotations"]["predicateType"].as_str().unwrap();
+        let checked =
+            cosign.verify_attestation_with_key("cosign", kind, &format!("{moved}@{platform}"));
         assert!(checked.status.success(), "{platform}: {}", text(&checked.stderr));
         let refused = cosign.verify("other", &format!("{moved}@{platform}"));
         assert!(!refused.status.success());

@@ -93,6 +93,30 @@ impl Cosign {
     }
 }
 
+impl Cosign {
+    /// `cosign verify-attestation --key KEY.pub --type KIND` of `reference`,
+    /// offline (no log).
+    pub(crate) fn verify_attestation_with_key(
+        &self,
+        key: &str,
+        kind: &str,
+        reference: &str,
+    ) -> Output {
+        let public = self.file(&format!("{key}.pub"));
+        let public = public.to_str().unwrap();
+        self.run(&[
+            "verify-attestation",
+            "--key",
+            public,
+            "--insecure-ignore-tlog",
+            "--allow-http-registry",
+            "--type",
+            kind,
+            reference,
+        ])
+    }
+}
+
 pub(crate) fn sign_with_key(
     bed: &TestBed,
     image: &str,
@@ -122,6 +146,11 @@ pub(crate) fn children(bed: &TestBed, image: &str, digest: &str) -> Vec<String> 
         .iter()
         .map(|m| m["digest"].as_str().unwrap().into())
         .collect()
+}
+
+/// The attestation tag of `digest`.
+pub(crate) fn att_tag(digest: &str) -> String {
+    format!("sha256-{}.att", digest.strip_prefix("sha256:").unwrap())
 }
 
 /// The signature tag of `digest`.
@@ -178,6 +207,31 @@ fn a_key_pair_signs_the_index_and_every_manifest_as_cosign_reads_them() {
         let checked = cosign.verify("cosign", &format!("{image}@{signed}"));
         assert!(checked.status.success(), "{signed}: {}", text(&checked.stderr));
     }
+    // BuildKit's provenance, attested with the key about the platform image
+    // in cosign's `.att` format: cosign verify-attestation reads it.
+    let index = bed.manifest(&image, &digest);
+    for entry in index["manifests"].as_array().unwrap() {
+        if entry["platform"]["architecture"] == "unknown" {
+            continue;
+        }
+        let platform = entry["digest"].as_str().unwrap();
+        let att = bed.manifest(&image, &att_tag(platform));
+        let layer = &att["layers"][0];
+        assert_eq!(layer["mediaType"], "application/vnd.dsse.envelope.v1+json", "{att}");
+        let kind = layer["annotations"]["predicateType"].as_str().unwrap();
+        assert!(kind.starts_with("https://slsa.dev/provenance/"), "{att}");
+        let at = format!("{image}@{platform}");
+        let checked = cosign.verify_attestation_with_key("cosign", kind, &at);
+        assert!(checked.status.success(), "{platform}: {}", text(&checked.stderr));
+        let refused = cosign.verify_attestation_with_key("other", kind, &at);
+        assert!(!refused.status.success(), "another key: {}", text(&refused.stdout));
+        assert!(
+            run.summary.contains(&format!("cosign verify-attestation --key cosign.pub --insecure-ignore-tlog --type {kind} --allow-http-registry {image}@")),
+            "{}",
+            run.summary
+        );
+    }
+
     // OpenSSL checks the index's signature bytes on its own.
     let sig = bed.manifest(&image, &sig_tag(&digest));
     let layer = &sig["layers"][0];
