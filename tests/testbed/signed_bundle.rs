@@ -147,8 +147,12 @@ fn swap_blob(entries: &mut Vec<(String, Vec<u8>)>, old: &str, new: Vec<u8>) {
         .collect();
     for name in naming {
         let bytes = entry(entries, &name).to_vec();
-        let mut json: Value = serde_json::from_slice(&bytes).unwrap();
+        let Ok(mut json) = serde_json::from_slice::<Value>(&bytes) else { continue };
+        let before = json.clone();
         aim(&mut json, old, &new_digest, size);
+        if json == before {
+            continue; // it names the digest, not the blob (a signed payload)
+        }
         let rewritten = serde_json::to_vec(&json).unwrap();
         match name.strip_prefix("blobs/sha256/") {
             Some(hex) => swap_blob(entries, &format!("sha256:{hex}"), rewritten),
@@ -279,6 +283,30 @@ fn a_signed_bundle_is_checked_offline_with_the_key_and_its_signatures_pushed_bac
         )],
         "{out}"
     );
+    // An image manifest rewritten (an annotation added to the arm64
+    // manifest, the index and checksums made to match): no signature is
+    // about it any more, refused.
+    let manifest_name = blob_name(&platforms["arm64"]);
+    let mut manifest: Value = serde_json::from_slice(entry(&written, &manifest_name)).unwrap();
+    manifest["annotations"]["org.opencontainers.image.title"] = "changed".into();
+    let mut changed = written.clone();
+    swap_blob(&mut changed, &platforms["arm64"], serde_json::to_vec(&manifest).unwrap());
+    let changed_file = dir.path().join("changed.tar");
+    write_entries(&changed_file, &changed);
+    let changed_path = changed_file.display().to_string();
+    let (ok, out) = multiarch(&["bundle", "verify", &changed_path], true, None);
+    assert!(ok, "the checksums match, so only a signature check can tell: {out}");
+    let (ok, out) = multiarch(&["bundle", "verify", &changed_path, "--key", &public], true, None);
+    assert!(!ok, "{out}");
+    let refused = errors(&out);
+    assert_eq!(refused.len(), 1, "{out}");
+    assert!(
+        refused[0]
+            .starts_with(&format!("error: {changed_path} is refused: {image}:signed: sha256:"))
+            && refused[0].ends_with(" is not signed: no signature of it verifies with the key"),
+        "{out}"
+    );
+
     // `push` and `load` refuse it too, before anything is pushed or loaded.
     let (ok, out) = multiarch(&["bundle", "load", &tampered_path, "--key", &public], false, None);
     assert!(!ok && out.contains(&format!("{tampered_path} is refused: {image}:signed")), "{out}");
