@@ -3,10 +3,10 @@
 //! it in the tarball (or its parts), four at a time, to the first
 //! repository that needs it, through the registry client's streamed upload
 //! (memory does not grow with the blob), then mounted into the others; the
-//! manifests after their blobs, each image's root under its original tag;
-//! each tag read back against its digest; then the signatures the bundle
-//! carries, beside the manifests they sign (checked first when `--key` or
-//! `--trusted-root` asks).
+//! signatures the bundle carries beside the manifests they sign (checked
+//! first when `--key` or `--trusted-root` asks); the manifests after their
+//! blobs, each image's root under its original tag last; each tag read back
+//! against its digest.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -73,8 +73,9 @@ pub(super) async fn push(
     authorize(&client, &targets, credential).await?;
     let uploaded = push_blobs(&client, &checked, &targets).await?;
     for target in &targets {
-        push_image(&client, &checked, target).await?;
+        // Signed before tagged, as the run that built it did.
         push_signatures(&client, &checked, target).await?;
+        push_image(&client, &checked, target).await?;
     }
     println!(
         "{} image(s) pushed to {registry}; {uploaded} blob upload(s), the rest mounted or already there",

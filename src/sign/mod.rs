@@ -1,8 +1,10 @@
 //! Signing the pushed image once it is verified and before any tag is set:
 //! the index and every manifest in it (platform images and BuildKit's
-//! attestation manifests), in every repository the build pushed to. Each
-//! signature is read back from the registry and checked before the run goes
-//! on: a signature that does not verify fails the run with no tag set.
+//! attestation manifests), in every repository the build pushed to, and
+//! BuildKit's statements (provenance, SBOM) attested about the platform
+//! image each describes. Each signature is read back from the registry and
+//! checked before the run goes on: a signature that does not verify fails
+//! the run with no tag set.
 
 pub(crate) mod cosign;
 pub(crate) mod keyless;
