@@ -22,6 +22,10 @@ use crate::registry::layout::{BLOBS, blob_entry, is_index};
 
 /// Entries at most this large are kept in memory (indexes, manifests, configs).
 const DOCUMENT_LIMIT: u64 = 4 << 20;
+/// In a bundle that carries signatures, JSON blobs at most this large are
+/// kept too: an attestation of a large SBOM can pass the limit above (a
+/// registry's small blobs are read up to this size).
+const SIGNED_DOCUMENT_LIMIT: u64 = 16 << 20;
 
 /// One image of a checked bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,13 +185,17 @@ impl Found {
         if let Some(digest) = &blob_digest {
             self.scan_layer(&name, digest, &mut hashing);
         }
-        let kept = read_rest(&name, size, &mut hashing)?;
+        let limit = match self.signatures.is_some() {
+            true => SIGNED_DOCUMENT_LIMIT,
+            false => DOCUMENT_LIMIT,
+        };
+        let kept = read_rest(&name, size, limit, &mut hashing)?;
         let found = hashing.digest();
         if let Some(digest) = blob_digest {
             if found != digest {
                 bail!("{name} does not match its digest: the bundle is damaged; copy it again");
             }
-            if size <= DOCUMENT_LIMIT && looks_like_json(&kept) {
+            if looks_like_json(&kept) {
                 self.documents.insert(digest.clone(), kept);
             }
             self.spans.insert(digest, (offset, size));
@@ -273,13 +281,19 @@ impl Found {
     }
 }
 
-/// The rest of an entry, read to its end: the content when it is small
-/// enough to be a document, else nothing.
-fn read_rest(name: &str, size: u64, entry: &mut impl Read) -> Result<Vec<u8>> {
+/// The rest of an entry, read to its end: the content when it may be a
+/// document (up to `DOCUMENT_LIMIT`, or a JSON one up to `limit`), else
+/// nothing.
+fn read_rest(name: &str, size: u64, limit: u64, entry: &mut impl Read) -> Result<Vec<u8>> {
     let mut kept = Vec::new();
-    if size <= DOCUMENT_LIMIT {
+    if size <= limit {
+        let first = entry.by_ref().take(1).read_to_end(&mut kept);
+        first.with_context(|| format!("{name} is cut short"))?;
+    }
+    if size <= DOCUMENT_LIMIT || (size <= limit && looks_like_json(&kept)) {
         entry.read_to_end(&mut kept).with_context(|| format!("{name} is cut short"))?;
     } else {
+        kept.clear();
         std::io::copy(entry, &mut std::io::sink())
             .with_context(|| format!("{name} is cut short"))?;
     }
@@ -532,6 +546,39 @@ mod tests {
         let mut bytes = tarball(&bundle_with_binary(183));
         bytes.truncate(bytes.len() / 2);
         assert!(check(&write(dir.path(), "short.tar", &bytes)).is_err());
+    }
+
+    #[test]
+    fn a_large_signature_blob_is_kept_only_in_a_bundle_that_carries_signatures() {
+        let dir = tempfile::tempdir().unwrap();
+        let large = format!(r#"{{"payload":"{}"}}"#, "a".repeat(5 << 20)).into_bytes();
+        let (digest, entry) = blob(&large);
+        let mut files = bundle_with_binary(183);
+        files.push(entry.clone());
+        let checked = check(&write(dir.path(), "unsigned.tar", &tarball(&files))).unwrap();
+        assert!(!checked.documents.contains_key(&digest));
+        let mut files = bundle_with_binary(183);
+        files.insert(1, (signatures::ENTRY.to_string(), br#"{"signatures":[]}"#.to_vec()));
+        files.push(entry);
+        let checked = check(&write(dir.path(), "signed.tar", &tarball(&files))).unwrap();
+        assert_eq!(checked.documents.get(&digest), Some(&large));
+        assert!(checked.carried.is_empty() && checked.trusted_root.is_none());
+
+        // A signature it lists but does not hold: named.
+        let missing = Digest::of(b"a signature manifest");
+        let list = format!(
+            r#"{{"signatures":[{{"image":"r.example/app:1","subject":"{digest}","tag":"sha256-{}.sig","manifest":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{missing}","size":3}}}}]}}"#,
+            digest.hex()
+        );
+        let mut files = bundle_with_binary(183);
+        files.insert(1, (signatures::ENTRY.to_string(), list.into_bytes()));
+        let error = check(&write(dir.path(), "lacking.tar", &tarball(&files))).unwrap_err();
+        assert!(
+            format!("{error:#}").ends_with(&format!(
+                "it lacks the signature manifest {missing} of r.example/app:1"
+            )),
+            "{error:#}"
+        );
     }
 
     #[test]
