@@ -253,8 +253,7 @@ pub(crate) fn check_bundle(bundle: &[u8], identity: &str, statement: &Statement)
     let payload_type = payload_type.unwrap_or_default();
     let payload = field("/dsseEnvelope/payload")?;
     let signature = field("/dsseEnvelope/signatures/0/sig")?;
-    let header = format!("DSSEv1 {} {payload_type} {} ", payload_type.len(), payload.len());
-    let signed = [header.as_bytes(), payload.as_slice()].concat();
+    let signed = sigstore_sign::types::pae(payload_type, &payload);
     key.verify_signature(Signature::Raw(&signature), &signed).map_err(|_| {
         anyhow::anyhow!("the bundle's signature does not verify with its certificate")
     })?;
