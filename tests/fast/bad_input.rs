@@ -67,6 +67,22 @@ fn each_mistake_is_named_before_any_work() {
             &[("mode", "bundle"), ("images", "127.0.0.1:5999/acme/app:1"), ("bundle-split", "0m")],
             "::error::bundle-split: `0m` is no size;",
         ),
+        (
+            &[
+                ("mode", "bundle"),
+                ("images", "127.0.0.1:5999/acme/app:1"),
+                ("bundle-trusted-root", "missing.json"),
+            ],
+            "::error::bundle-trusted-root: could not read `missing.json`; give the path of a Sigstore trusted_root.json",
+        ),
+        (
+            &[
+                ("mode", "bundle"),
+                ("images", "127.0.0.1:5999/acme/app:1"),
+                ("bundle-trusted-root", "Dockerfile"),
+            ],
+            "::error::bundle-trusted-root: `Dockerfile` is not a Sigstore trust root; give the instance's trusted_root.json",
+        ),
         (&[image, ("tags", "type=nonsense,value=1")], "::error::tags: "),
         (&[image, ("flavor", "latest=sometimes")], "::error::flavor: "),
         (&[image, ("floating-tags", "never")], "::error::floating-tags: "),
@@ -209,4 +225,44 @@ fn each_deployment_mistake_names_the_service_before_any_work() {
         ),
     ];
     assert_each_fails_with_one_error(&dir, cases);
+}
+
+/// `bundle verify|load|push` refuse signature flags that cannot be used in
+/// one line saying what to give, before the bundle is read (it need not
+/// exist).
+#[test]
+fn each_signature_flag_mistake_is_one_line_before_the_bundle_is_read() {
+    let dir = workspace("FROM scratch\n");
+    std::fs::write(dir.path().join("root.json"), "{}").unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--key", "missing.pub"], "error: --key: could not read `missing.pub` ("),
+        (&["--key", "Dockerfile"], "error: --key: not a cosign public key; give the `cosign.pub`"),
+        (
+            &["--trusted-root", "root.json"],
+            "error: --trusted-root needs the signer: give --certificate-identity (or --certificate-identity-regexp) and --certificate-oidc-issuer",
+        ),
+        (
+            &["--certificate-identity", "https://github.com/acme/app"],
+            "error: --certificate-identity and --certificate-oidc-issuer need --trusted-root FILE",
+        ),
+    ];
+    for command in ["verify", "load", "push"] {
+        for (flags, expected) in cases {
+            let mut args = vec!["bundle", command, "nowhere.tar"];
+            args.extend_from_slice(flags);
+            if command == "push" {
+                args.extend(["--registry", "127.0.0.1:5999"]);
+            }
+            let output = std::process::Command::new(BINARY)
+                .args(&args)
+                .current_dir(dir.path())
+                .env_clear()
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(!output.status.success(), "{args:?} succeeded");
+            assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+            assert!(stderr.starts_with(expected), "{args:?}: {stderr}");
+        }
+    }
 }
