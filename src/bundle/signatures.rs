@@ -86,7 +86,8 @@ pub(crate) fn parse_list(bytes: &[u8]) -> Result<Vec<Carried>> {
 
 /// The signatures `registry` holds for `subjects` in `image`, as the bundle
 /// image `name` carries them; each manifest and blob is added to
-/// `documents`. Only Sigstore bundles are taken from the referrers.
+/// `documents`. Only Sigstore bundles are taken from the referrers (the
+/// referrers API, or the referrers tag where a registry has none).
 pub(crate) async fn gather(
     registry: &Registry,
     image: &ImageName,
@@ -108,10 +109,8 @@ pub(crate) async fn gather(
             }
         }
         let tag = keyless::referrers_tag(subject);
-        let Some(listed) = registry.manifest_if_any(image, &tag).await? else { continue };
-        for entry in listed.json.get("manifests").and_then(Value::as_array).into_iter().flatten() {
-            let Some(digest) = entry.get("digest").and_then(Value::as_str) else { continue };
-            let referrer = registry.raw_manifest(image, digest).await?;
+        for digest in registry.referrers(image, subject).await? {
+            let referrer = registry.raw_manifest(image, digest.as_str()).await?;
             if referrer.json.get("artifactType").and_then(Value::as_str) != Some(keyless::BUNDLE) {
                 continue;
             }

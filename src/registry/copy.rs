@@ -174,6 +174,36 @@ impl Registry {
         }
     }
 
+    /// The manifests that refer to `subject` in `image`: from the referrers
+    /// API, or from the referrers tag (`sha256-<hex>`) on a registry without
+    /// it; none when there are none.
+    pub(crate) async fn referrers(
+        &self,
+        image: &ImageName,
+        subject: &Digest,
+    ) -> Result<Vec<Digest>> {
+        let reference = Self::reference(image, Some(subject.as_str()))?;
+        let auth = self.auth(&image.registry);
+        self.client.store_auth_if_needed(reference.resolve_registry(), &auth).await;
+        let index = retry(
+            &format!("listing the referrers of {reference}"),
+            REGISTRY_POLICY,
+            registry_transience,
+            || self.client.pull_referrers(&reference, None),
+        )
+        .await
+        .with_context(|| format!("could not list the referrers of {reference}"))?;
+        index
+            .manifests
+            .iter()
+            .map(|entry| {
+                Digest::parse(&entry.digest).with_context(|| {
+                    format!("the referrers of {reference} name `{}`, no digest", entry.digest)
+                })
+            })
+            .collect()
+    }
+
     /// A small blob (a config) read whole, checked against its digest.
     pub(crate) async fn small_blob(&self, image: &ImageName, blob: &Descriptor) -> Result<Vec<u8>> {
         if blob.size > SMALL_BLOB_LIMIT {
