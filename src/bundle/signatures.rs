@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sigstore::crypto::CosignVerificationKey;
 use sigstore_verify::trust_root::TrustedRoot;
-use sigstore_verify::types::{Bundle, Sha256Hash};
+use sigstore_verify::types::{Bundle, Sha256Hash, SignatureContent};
 use sigstore_verify::{VerificationPolicy, Verifier};
 
 use super::check::BundleImage;
@@ -386,10 +386,18 @@ fn check_one(
                     bail!("it was signed by {name}, which does not match `{pattern}`");
                 }
             }
-            let kind = manifest
-                .pointer("/annotations/dev.sigstore.bundle.predicateType")
-                .and_then(Value::as_str);
-            match kind == Some(keyless::SIGN_PREDICATE) {
+            // What it is, from what was verified (not the manifest's
+            // annotation): a signature over the digest, or a statement.
+            let kind = match &bundle.content {
+                SignatureContent::DsseEnvelope(envelope) => {
+                    serde_json::from_slice::<Value>(envelope.payload.as_bytes())
+                        .ok()
+                        .and_then(|s| s.get("predicateType")?.as_str().map(str::to_string))
+                }
+                SignatureContent::MessageSignature(_) => Some(keyless::SIGN_PREDICATE.to_string()),
+                _ => None,
+            };
+            match kind.as_deref() == Some(keyless::SIGN_PREDICATE) {
                 true => Ok(Checked::Signature),
                 false => Ok(Checked::Attestation),
             }
