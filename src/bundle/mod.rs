@@ -115,8 +115,12 @@ fn written_line(file: &Path, written: &write::Written) -> String {
     } else {
         String::new()
     };
+    let signed = match written.signatures {
+        0 => String::new(),
+        count => format!("; {count} signature manifest(s) carried"),
+    };
     format!(
-        "wrote {}{parts}: {} image(s), {} blobs, {} bytes ({} bytes of shared layers stored once)",
+        "wrote {}{parts}: {} image(s), {} blobs, {} bytes ({} bytes of shared layers stored once){signed}",
         file.display(),
         written.images,
         written.blobs,

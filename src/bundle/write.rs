@@ -64,6 +64,8 @@ pub(crate) struct Written {
     pub bytes: u64,
     /// Bytes of layers stored once that images share.
     pub shared_bytes: u64,
+    /// Signature manifests carried.
+    pub signatures: usize,
 }
 
 /// Reads every manifest and config of the images' kept platforms, and the
@@ -409,6 +411,7 @@ pub(crate) async fn write(
         blobs: contents.documents.len() + contents.layers.len(),
         bytes,
         shared_bytes: all.saturating_sub(unique),
+        signatures: contents.carried.len(),
     })
 }
 

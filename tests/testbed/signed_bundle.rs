@@ -199,9 +199,10 @@ fn a_signed_bundle_is_checked_offline_with_the_key_and_its_signatures_pushed_bac
 
     let file = dir.path().join("signed.tar");
     let path = file.display().to_string();
-    write_bundle(&bed, &format!("{image}:signed"), &file, &[]);
+    let out = write_bundle(&bed, &format!("{image}:signed"), &file, &[]);
     let written = entries(&file);
     let list = carried(&written);
+    assert!(out.contains(&format!("; {} signature manifest(s) carried", list.len())), "{out}");
     // Each platform manifest's `.sig` (the index is rewritten without
     // BuildKit's attestation manifests, so its own signature stays behind).
     let tags: Vec<&str> = list.iter().map(|c| c["tag"].as_str().unwrap()).collect();
