@@ -401,7 +401,10 @@ async fn build_and_push(
     };
     let earlier = outside.cross_rejected.lock().map(|r| r.get(&key).cloned()).unwrap_or(None);
     let reason = match earlier {
-        Some(reason) => format!("{reason} (found by the build of another service)"),
+        Some(reason) => {
+            drop(setup_group);
+            format!("{reason} (found by the build of another service)")
+        }
         None => {
             let attempt =
                 push_verified(run, &cross_build, outside, ready, setup_group, found.clone(), log);
