@@ -140,10 +140,9 @@ pub(super) fn render(plan: &Plan, report: &Report) -> String {
     for (build, service) in &services {
         let Some(cross) = &service.cross_compiled else { continue };
         let name = build.service().unwrap_or_default();
-        match files
-            .iter_mut()
-            .find(|(f, _, c)| *f == cross.plan.file && c.not_used == cross.not_used)
-        {
+        // One section per Dockerfile: its services share the copy, and the
+        // verdict of the first that tried it.
+        match files.iter_mut().find(|(file, _, _)| *file == cross.plan.file) {
             Some((_, names, _)) => names.push(name),
             None => files.push((&cross.plan.file, vec![name], cross)),
         }

@@ -272,36 +272,66 @@ fn cgo_code_whose_cross_compiling_build_fails_is_built_as_written() {
 }
 
 #[test]
-fn a_copy_that_would_put_an_amd64_binary_into_the_arm64_image_is_caught_by_the_scan() {
+fn a_copy_that_would_put_an_amd64_binary_into_the_arm64_image_is_caught_and_not_tried_again() {
     let bed = TestBed::get();
     // The second program is built by a script the rewrite cannot see into:
-    // moved to the build platform, it would compile for amd64.
+    // moved to the build platform, it would compile for amd64. Two
+    // services share the Dockerfile: the first finds the copy wrong, the
+    // second does not try it again.
     let dockerfile = "ARG GOLANG_IMAGE\nFROM ${GOLANG_IMAGE} AS build\nWORKDIR /src\nCOPY . .\nRUN go build -o /out/app ./cmd/app\nRUN sh build-helper.sh\nFROM scratch\nCOPY --from=build /out/app /app\nCOPY --from=build /out/helper /helper\n";
     let program = "package main\n\nimport (\n\t\"fmt\"\n\t\"runtime\"\n)\n\nfunc main() { fmt.Println(runtime.GOARCH) }\n";
     let dir = workspace(&[
         ("Dockerfile", dockerfile),
+        ("compose.yaml", "services:\n  first:\n    build: .\n  second:\n    build: .\n"),
         ("go.mod", "module example.com/two\n\ngo 1.24\n"),
         ("cmd/app/main.go", program),
         ("cmd/helper/main.go", program),
         ("build-helper.sh", "set -e\ngo build -o /out/helper ./cmd/helper\n"),
     ]);
-    let (image, run) = build(&bed, dir.path(), "Dockerfile", TWO, &bed.go_image);
+    let prefix = bed.unique_image("cross-caught");
+    let build_arg = format!("GOLANG_IMAGE={}", bed.go_image);
+    let mut inputs = registry_inputs(&bed, &prefix);
+    inputs.extend([
+        ("compose-file", "compose.yaml"),
+        ("platforms", TWO),
+        ("build-args", build_arg.as_str()),
+        ("tags", "test"),
+        ("cross-compile", "auto"),
+    ]);
+    let run = run_action(dir.path(), &inputs, &[]);
+    assert!(run.success, "the deployment failed:\n{}\n{}", run.stdout, run.stderr);
+    assert_eq!(std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap(), dockerfile);
     let log = shown_text(&run.stdout);
-    assert!(
-        log.contains("cross-compile: the cross-compiling Dockerfile was not used: the architecture scan of its image found "),
-        "{log}"
+    let rejected: Vec<&str> = log.lines().filter(|l| l.contains("the cross-compiling Dockerfile was not used: the architecture scan of its image found ")).collect();
+    assert_eq!(rejected.len(), 2, "{log}");
+    assert!(rejected[0].contains("helper"), "the scan names the file: {}", rejected[0]);
+    assert!(!rejected[0].contains("another service"), "{}", rejected[0]);
+    assert!(rejected[1].contains("(found by the build of another service)"), "{}", rejected[1]);
+    assert_eq!(log.matches("and it is the one pushed").count(), 0, "{log}");
+    assert_eq!(
+        run.summary.matches("**Cross-compiled: `Dockerfile`**").count(),
+        1,
+        "{}",
+        run.summary
     );
-    let rejected = log.lines().find(|l| l.contains("was not used: the architecture scan")).unwrap();
-    assert!(rejected.contains("helper"), "the scan names the file: {rejected}");
-    assert!(run.summary.contains("Built as written: the cross-compiling copy below was not used, because the architecture scan"), "{}", run.summary);
+    assert!(run.summary.contains("**Cross-compiled: `Dockerfile`** (services `first`, `second`)\n\nBuilt as written: the cross-compiling copy below was not used, because the architecture scan"), "{}", run.summary);
     // What was pushed and tagged is the build as written: right everywhere.
-    let reference = format!("{image}@{}", run.output("digest"));
-    for platform in TWO.split(',') {
-        let arch = platform.split('/').nth(1).unwrap();
-        assert_eq!(bed.run_image(&reference, platform, &["/app"]), arch, "{platform}");
-        assert_eq!(bed.run_image(&reference, platform, &["/helper"]), arch, "{platform}");
+    for service in ["first", "second"] {
+        let reference = format!("{prefix}/{service}:test");
+        for platform in TWO.split(',') {
+            let arch = platform.split('/').nth(1).unwrap();
+            assert_eq!(
+                bed.run_image(&reference, platform, &["/app"]),
+                arch,
+                "{service} {platform}"
+            );
+            assert_eq!(
+                bed.run_image(&reference, platform, &["/helper"]),
+                arch,
+                "{service} {platform}"
+            );
+        }
     }
-    assert_eq!(bed.manifest_digest(&image, "test").as_deref(), Some(run.output("digest")));
 }
 
 /// A program that prints its service's name and its architecture.
