@@ -9,15 +9,15 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use base64::Engine as _;
 use serde_json::Value;
 
 use crate::common::{BINARY, TestBed, sha256_hex, text, workspace};
 use crate::signing::{
-    Cosign, ISSUER, PASSWORD, Sigstore, att_tag, blob, identity, referred_bundles, sig_tag,
-    sign_keyless, sign_with_key, sigstore_bin,
+    Cosign, ISSUER, PASSWORD, Sigstore, att_tag, blob, go_verify, identity, referred_bundles,
+    sig_tag, sign_keyless, sign_with_key,
 };
 
 /// The binary with `args`; with `offline`, in a new network namespace
@@ -392,18 +392,6 @@ fn carried_trust_root(entries: &[(String, Vec<u8>)], dir: &Path) -> String {
 }
 
 /// sigstore-go checks a bundle about `digest` against the stand-in's trust.
-fn go_verify(sigstore: &Sigstore, dir: &Path, bundle: &[u8], who: &str, digest: &str) -> Output {
-    let file = dir.join("go.sigstore.json");
-    std::fs::write(&file, bundle).unwrap();
-    Command::new(sigstore_bin().join("sigstore-go-verification"))
-        .args(["-trustedrootJSONpath", &sigstore.trust("trusted_root.json")])
-        .args(["-expectedSAN", who, "-expectedIssuer", ISSUER])
-        .args(["-artifact-digest", digest.strip_prefix("sha256:").unwrap()])
-        .arg(&file)
-        .output()
-        .expect("sigstore-go runs")
-}
-
 #[test]
 fn a_keyless_signed_bundle_is_checked_offline_for_its_identity_and_pushed_back() {
     let bed = TestBed::get();
@@ -555,7 +543,7 @@ fn a_keyless_signed_bundle_is_checked_offline_for_its_identity_and_pushed_back()
     let stored = referred_bundles(&bed, &moved, &platform);
     assert_eq!(stored.len(), list.len(), "every referrer is listed again");
     for (kind, bundle) in &stored {
-        let checked = go_verify(&sigstore, cosign.home.path(), bundle, &who, &platform);
+        let checked = go_verify(&sigstore, cosign.home.path(), bundle, &who, &platform, None);
         assert!(
             checked.status.success(),
             "{kind}: {}{}",
@@ -563,6 +551,6 @@ fn a_keyless_signed_bundle_is_checked_offline_for_its_identity_and_pushed_back()
             text(&checked.stderr)
         );
     }
-    let wrong = go_verify(&sigstore, cosign.home.path(), &stored[0].1, &evil, &platform);
+    let wrong = go_verify(&sigstore, cosign.home.path(), &stored[0].1, &evil, &platform, None);
     assert!(!wrong.status.success());
 }

@@ -443,6 +443,36 @@ pub(crate) fn python_verify(
         .expect("sigstore-python runs")
 }
 
+/// sigstore-go's verifier on a Sigstore bundle (written into `dir`) about
+/// `digest`, for the signer `who`; `require_tlog` as `-requireTlog` when
+/// given.
+pub(crate) fn go_verify(
+    sigstore: &Sigstore,
+    dir: &Path,
+    bundle: &[u8],
+    who: &str,
+    digest: &str,
+    require_tlog: Option<bool>,
+) -> Output {
+    let file = dir.join("go.sigstore.json");
+    std::fs::write(&file, bundle).unwrap();
+    let mut command = Command::new(sigstore_bin().join("sigstore-go-verification"));
+    command.args(["-trustedrootJSONpath", &sigstore.trust("trusted_root.json")]).args([
+        "-expectedSAN",
+        who,
+        "-expectedIssuer",
+        ISSUER,
+    ]);
+    if let Some(tlog) = require_tlog {
+        command.arg(format!("-requireTlog={tlog}"));
+    }
+    command
+        .args(["-artifact-digest", digest.strip_prefix("sha256:").unwrap()])
+        .arg(&file)
+        .output()
+        .expect("sigstore-go runs")
+}
+
 #[test]
 fn keyless_signatures_verify_with_cosign_and_sigstore_python_for_the_workflow_only() {
     let bed = TestBed::get();
@@ -503,15 +533,7 @@ fn keyless_signatures_verify_with_cosign_and_sigstore_python_for_the_workflow_on
 
     // sigstore-go, on the same bundles.
     let go_verify = |bundle: &[u8], who: &str, digest: &str| {
-        let file = cosign.file("go.sigstore.json");
-        std::fs::write(&file, bundle).unwrap();
-        Command::new(sigstore_bin().join("sigstore-go-verification"))
-            .args(["-trustedrootJSONpath", &sigstore.trust("trusted_root.json")])
-            .args(["-expectedSAN", who, "-expectedIssuer", ISSUER])
-            .args(["-artifact-digest", digest.strip_prefix("sha256:").unwrap()])
-            .arg(&file)
-            .output()
-            .expect("sigstore-go runs")
+        go_verify(&sigstore, cosign.home.path(), bundle, who, digest, None)
     };
     for (bundle, digest) in [(&signature, &digest), (&provenance.1, &platform)] {
         let checked = go_verify(bundle, &who, digest);
@@ -666,16 +688,7 @@ fn a_private_repository_without_a_log_is_signed_with_a_timestamp_only() {
 
     // sigstore-go, asking for a signed timestamp instead of a log entry.
     let go = |who: &str, tlog: bool| {
-        let file = cosign.file("private.sigstore.json");
-        std::fs::write(&file, signature).unwrap();
-        Command::new(sigstore_bin().join("sigstore-go-verification"))
-            .args(["-trustedrootJSONpath", &sigstore.trust("trusted_root.json")])
-            .args(["-expectedSAN", who, "-expectedIssuer", ISSUER])
-            .arg(format!("-requireTlog={tlog}"))
-            .args(["-artifact-digest", digest.strip_prefix("sha256:").unwrap()])
-            .arg(&file)
-            .output()
-            .expect("sigstore-go runs")
+        go_verify(&sigstore, cosign.home.path(), signature, who, &digest, Some(tlog))
     };
     let checked = go(&who, false);
     assert!(checked.status.success(), "{}{}", text(&checked.stdout), text(&checked.stderr));
