@@ -15,22 +15,30 @@ RUN case \"$(uname -m)\" in x86_64) f=t-x86_64.tgz;; aarch64) f=t-aarch64.tgz;; 
 COPY --from=build /out/app /app
 ";
 
-#[test]
-fn the_dry_run_prints_the_preflight() {
-    let dir = workspace(PER_ARCH);
-    let args = [
+/// `build --dry-run` in `dir` for `platforms`, with `more` flags: what it
+/// printed, once it succeeded.
+fn dry_run(dir: &std::path::Path, platforms: &str, more: &[&str]) -> String {
+    let mut args = vec![
         "build",
         "--images",
         "registry.invalid/acme/app",
         "--version",
         "1.0.0",
         "--platforms",
-        "linux/amd64,linux/arm64",
+        platforms,
         "--dry-run",
     ];
-    let output = run_cli(dir.path(), &args, &[]);
+    args.extend_from_slice(more);
+    let output = run_cli(dir, &args, &[]);
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
+    stdout
+}
+
+#[test]
+fn the_dry_run_prints_the_preflight() {
+    let dir = workspace(PER_ARCH);
+    let stdout = dry_run(dir.path(), "linux/amd64,linux/arm64", &[]);
     for line in [
         "preflight of Dockerfile:",
         "  line 1: stage 0 `build` on golang:1.24; built once, on the build platform",
@@ -67,21 +75,8 @@ COPY --from=builder /out/app /app
 #[test]
 fn the_dry_run_prints_the_cross_compiling_diff() {
     let dir = workspace(NAIVE_GO);
-    let args = [
-        "build",
-        "--images",
-        "registry.invalid/acme/app",
-        "--version",
-        "1.0.0",
-        "--platforms",
-        "linux/amd64,linux/arm64,linux/arm/v7",
-        "--cross-compile",
-        "auto",
-        "--dry-run",
-    ];
-    let output = run_cli(dir.path(), &args, &[]);
-    let stdout = text(&output.stdout);
-    assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
+    let three = "linux/amd64,linux/arm64,linux/arm/v7";
+    let stdout = dry_run(dir.path(), three, &["--cross-compile", "auto"]);
     let diff = stdout
         .split_once("  cross-compile: auto builds Dockerfile cross-compiled, checked by the architecture scan before it is used:\n")
         .unwrap_or_else(|| panic!("no diff in {stdout}"))
@@ -101,9 +96,7 @@ fn the_dry_run_prints_the_cross_compiling_diff() {
     assert_eq!(kept, NAIVE_GO, "the user's Dockerfile is unchanged");
 
     // Without the input: the lint's suggestion only, no diff.
-    let without: Vec<&str> =
-        args.iter().copied().filter(|a| *a != "--cross-compile" && *a != "auto").collect();
-    let stdout = text(&run_cli(dir.path(), &without, &[]).stdout);
+    let stdout = dry_run(dir.path(), three, &[]);
     assert!(stdout.contains("Cross-compile this stage"), "{stdout}");
     assert!(!stdout.contains("cross-compile: auto builds"), "{stdout}");
 }

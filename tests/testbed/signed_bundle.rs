@@ -43,6 +43,30 @@ pub(crate) fn multiarch(args: &[&str], offline: bool, stdin: Option<&str>) -> (b
     (out.status.success(), format!("{}{}", text(&out.stdout), text(&out.stderr)))
 }
 
+/// `bundle push FILE` into the second test registry, its signatures
+/// checked with `trust` (the flags of `bundle verify`) first, and the image
+/// as it is named there.
+fn push_to_second(
+    bed: &TestBed,
+    file: &str,
+    trust: &[&str],
+    image: &str,
+) -> (bool, String, String) {
+    let mut args = vec!["bundle", "push", file];
+    args.extend_from_slice(trust);
+    args.extend([
+        "--registry",
+        bed.registry2.as_str(),
+        "--insecure",
+        "--username",
+        bed.user2.as_str(),
+        "--password-stdin",
+    ]);
+    let (ok, out) = multiarch(&args, false, Some(&bed.password2));
+    let moved = format!("{}/{}", bed.registry2, image.split_once('/').unwrap().1);
+    (ok, out, moved)
+}
+
 /// The `error:` lines of an output.
 fn errors(output: &str) -> Vec<&str> {
     output.lines().filter(|l| l.starts_with("error:")).collect()
@@ -313,26 +337,8 @@ fn a_signed_bundle_is_checked_offline_with_the_key_and_its_signatures_pushed_bac
     assert!(!ok && out.contains(&format!("{tampered_path} is refused: {image}:signed")), "{out}");
 
     // Pushed into the second registry, signatures checked first and put back.
-    let (ok, out) = multiarch(
-        &[
-            "bundle",
-            "push",
-            &path,
-            "--key",
-            &public,
-            "--registry",
-            &bed.registry2,
-            "--insecure",
-            "--username",
-            &bed.user2,
-            "--password-stdin",
-        ],
-        false,
-        Some(&bed.password2),
-    );
+    let (ok, out, moved) = push_to_second(&bed, &path, &["--key", &public], &image);
     assert!(ok, "{out}");
-    let repository = image.split_once('/').unwrap().1;
-    let moved = format!("{}/{repository}", bed.registry2);
     assert!(
         out.contains(&format!("pushed {} signature manifest(s) of {moved}:signed", list.len())),
         "{out}"
@@ -503,29 +509,16 @@ fn a_keyless_signed_bundle_is_checked_offline_for_its_identity_and_pushed_back()
     );
 
     // Pushed into the second registry: cosign and sigstore-go verify there.
-    let (ok, out) = multiarch(
-        &[
-            "bundle",
-            "push",
-            &path,
-            "--trusted-root",
-            &root,
-            "--certificate-identity",
-            &who,
-            "--certificate-oidc-issuer",
-            ISSUER,
-            "--registry",
-            &bed.registry2,
-            "--insecure",
-            "--username",
-            &bed.user2,
-            "--password-stdin",
-        ],
-        false,
-        Some(&bed.password2),
-    );
+    let trust = [
+        "--trusted-root",
+        &root,
+        "--certificate-identity",
+        &who,
+        "--certificate-oidc-issuer",
+        ISSUER,
+    ];
+    let (ok, out, moved) = push_to_second(&bed, &path, &trust, &image);
     assert!(ok, "{out}");
-    let moved = format!("{}/{}", bed.registry2, image.split_once('/').unwrap().1);
     let checked = cosign.verify_attestation(
         &sigstore,
         "https://sigstore.dev/cosign/sign/v1",

@@ -395,18 +395,28 @@ impl Cosign {
         who: &str,
         reference: &str,
     ) -> Output {
-        Command::new(self.bin.join("cosign"))
-            .args(["verify-attestation", "--new-bundle-format", "--allow-http-registry"])
-            .args(["--trusted-root", &sigstore.trust("trusted_root.json"), "--type", kind])
+        self.keyless(sigstore)
+            .args(["--type", kind])
             .args(["--certificate-identity", who, "--certificate-oidc-issuer", ISSUER, reference])
+            .env("SIGSTORE_REKOR_PUBLIC_KEY", sigstore.trust("rekor.pub"))
+            .output()
+            .expect("cosign runs")
+    }
+
+    /// `cosign verify-attestation --new-bundle-format` against the
+    /// stand-in's trust root, in this cosign's home; the caller adds what it
+    /// checks.
+    pub(crate) fn keyless(&self, sigstore: &Sigstore) -> Command {
+        let mut command = Command::new(self.bin.join("cosign"));
+        command
+            .args(["verify-attestation", "--new-bundle-format", "--allow-http-registry"])
+            .args(["--trusted-root", &sigstore.trust("trusted_root.json")])
             .current_dir(self.home.path())
             .env_clear()
             .env("HOME", self.home.path())
             .env("SIGSTORE_ROOT_FILE", sigstore.trust("fulcio_root.pem"))
-            .env("SIGSTORE_REKOR_PUBLIC_KEY", sigstore.trust("rekor.pub"))
-            .env("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE", sigstore.trust("ctlog.pub"))
-            .output()
-            .expect("cosign runs")
+            .env("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE", sigstore.trust("ctlog.pub"));
+        command
     }
 }
 
@@ -697,18 +707,12 @@ fn a_private_repository_without_a_log_is_signed_with_a_timestamp_only() {
 
     // cosign, reading the registry, with signed timestamps and no log.
     let cosign_checks = |who: &str| {
-        Command::new(sigstore_bin().join("cosign"))
-            .args(["verify-attestation", "--new-bundle-format", "--allow-http-registry"])
-            .args(["--trusted-root", &sigstore.trust("trusted_root.json")])
+        cosign
+            .keyless(&sigstore)
             .args(["--insecure-ignore-tlog", "--use-signed-timestamps"])
             .args(["--type", "https://sigstore.dev/cosign/sign/v1"])
             .args(["--certificate-identity", who, "--certificate-oidc-issuer", ISSUER])
             .arg(format!("{image}@{digest}"))
-            .current_dir(cosign.home.path())
-            .env_clear()
-            .env("HOME", cosign.home.path())
-            .env("SIGSTORE_ROOT_FILE", sigstore.trust("fulcio_root.pem"))
-            .env("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE", sigstore.trust("ctlog.pub"))
             .env("SIGSTORE_TSA_CERTIFICATE_FILE", sigstore.trust("tsa_chain.pem"))
             .output()
             .expect("cosign runs")
