@@ -50,6 +50,16 @@ pub(crate) struct Outside<'a> {
     pub cross_rejected: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
+/// Where a registry listens: its own port, else 80 for plain HTTP, else 443.
+pub(crate) fn registry_address(registry: &str, insecure: &[String]) -> String {
+    let host = if registry == "docker.io" { "registry-1.docker.io" } else { registry };
+    match host.rsplit_once(':') {
+        Some((_, port)) if port.chars().all(|c| c.is_ascii_digit()) => host.to_string(),
+        _ if insecure.iter().any(|r| r == registry) => format!("{host}:80"),
+        _ => format!("{host}:443"),
+    }
+}
+
 /// Whether `address` (`host:port`) accepts a TCP connection within `within`;
 /// else why not, as a phrase.
 pub(crate) async fn accepts_connections(

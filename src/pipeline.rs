@@ -39,7 +39,7 @@ use crate::runner::{Annotation, Level};
 use crate::verify::{self, Verified};
 use crate::{export, merge, preflight, publish, sign};
 
-use crate::outside::{Outside, accepts_connections, name_buildx_node};
+use crate::outside::{Outside, accepts_connections, name_buildx_node, registry_address};
 pub use crate::outside::{RUN_LABEL, Tools};
 
 /// What a run ended with: a report to write as outputs and summary, or
@@ -839,16 +839,6 @@ async fn dry_run(plan: &Plan, log: &Log) -> String {
     }
     text.insert_str(0, "dry run: nothing is built or pushed\n");
     text
-}
-
-/// Where a registry listens: its own port, else 80 for plain HTTP, else 443.
-fn registry_address(registry: &str, insecure: &[String]) -> String {
-    let host = if registry == "docker.io" { "registry-1.docker.io" } else { registry };
-    match host.rsplit_once(':') {
-        Some((_, port)) if port.chars().all(|c| c.is_ascii_digit()) => host.to_string(),
-        _ if insecure.iter().any(|r| r == registry) => format!("{host}:80"),
-        _ => format!("{host}:443"),
-    }
 }
 
 async fn dry_run_with_lookup(plan: &Plan, log: &Log) -> String {

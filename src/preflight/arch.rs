@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use super::dockerfile::{Instruction, Stage};
-use super::lint::{ARCH_TITLE, Finding};
+use super::lint::{ARCH_TITLE, Finding, is_assignment};
 use super::words::split_words;
 use crate::platform::{self, Platform};
 
@@ -428,10 +428,10 @@ pub(crate) fn arch_finding(
 fn shell_assignments(text: &str, fixed: &mut HashMap<String, Fixed>, line: u32) {
     let chosen = chosen_ranges(text, fixed);
     for (at, token) in tokens(text) {
-        let Some((name, value)) = token.split_once('=') else { continue };
-        let is_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !is_name || value.contains('/') || chosen.iter().any(|(s, e)| *s <= at && at < *e) {
+        let Some((name, value)) = token.split_once('=').filter(|_| is_assignment(token)) else {
+            continue;
+        };
+        if value.contains('/') || chosen.iter().any(|(s, e)| *s <= at && at < *e) {
             continue;
         }
         match arch_word(value) {

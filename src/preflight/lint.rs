@@ -59,7 +59,7 @@ pub fn lint(
         let Some(stage) = df.stages.get(resolved.index) else {
             continue;
         };
-        let targets = if resolved.targets.is_empty() { platforms } else { &resolved.targets };
+        let targets = resolved.targets_or(platforms);
         let emulated_here = emulated_in(resolved, emulated, platforms);
         let mut rewritten = false;
         for instruction in &stage.instructions {
@@ -107,7 +107,7 @@ pub(super) fn emulated_in(
     emulated: &[Platform],
     platforms: &[Platform],
 ) -> Vec<Platform> {
-    let targets = if resolved.targets.is_empty() { platforms } else { &resolved.targets };
+    let targets = resolved.targets_or(platforms);
     match &resolved.runs_on {
         StagePlatform::Target => emulated.iter().filter(|e| targets.contains(e)).cloned().collect(),
         StagePlatform::Fixed(fixed) => {

@@ -30,7 +30,7 @@ pub(crate) async fn run(
         return Ok(Vec::new());
     }
     let file = build.dockerfile().display().to_string();
-    let (dockerfile, stages) = match read(build, &file) {
+    let (_, dockerfile, stages) = match read(build, &file) {
         Ok(parsed) => parsed,
         Err(error) if level == CheckLevel::Warn => {
             log.warning(&format!("{error:#}; preflight skipped"));
@@ -61,20 +61,31 @@ pub(crate) struct CrossPlan {
 /// preflight and the build say why).
 pub(crate) fn cross_compile(build: &Build, emulated: &[Platform]) -> Option<CrossPlan> {
     let file = build.dockerfile().display().to_string();
-    let text = std::fs::read_to_string(build.dockerfile()).ok()?;
-    let (dockerfile, stages) = read(build, &file).ok()?;
-    let outcome =
-        super::cross::cross_compile(&text, &dockerfile, &stages, emulated, build.platforms());
+    let read = read(build, &file).ok()?;
+    plan_cross(file, &read, emulated, build.platforms())
+}
+
+/// [`cross_compile`] of a Dockerfile already read.
+fn plan_cross(
+    file: String,
+    (text, dockerfile, stages): &Read,
+    emulated: &[Platform],
+    platforms: &[Platform],
+) -> Option<CrossPlan> {
+    let outcome = super::cross::cross_compile(text, dockerfile, stages, emulated, platforms);
     if !outcome.applies() {
         return None;
     }
-    let diff = outcome.text.as_deref().map(|built| super::cross::diff(&file, &text, built));
+    let diff = outcome.text.as_deref().map(|built| super::cross::diff(&file, text, built));
     Some(CrossPlan { file, outcome, diff })
 }
 
-/// The Dockerfile (`file`, as the workspace names it), parsed, and the
-/// stages the target needs, resolved with the build's arguments.
-fn read(build: &Build, file: &str) -> Result<(super::Dockerfile, Vec<super::ResolvedStage>)> {
+/// A Dockerfile's text, parsed, and the stages its target needs.
+type Read = (String, super::Dockerfile, Vec<super::ResolvedStage>);
+
+/// The Dockerfile (`file`, as the workspace names it), its text parsed,
+/// and the stages the target needs, resolved with the build's arguments.
+fn read(build: &Build, file: &str) -> Result<Read> {
     let text = std::fs::read_to_string(build.dockerfile())
         .with_context(|| format!("file: could not read {file}"))?;
     let described = |e: super::DockerfileError| {
@@ -86,7 +97,7 @@ fn read(build: &Build, file: &str) -> Result<(super::Dockerfile, Vec<super::Reso
     let target = build.source().target.as_deref();
     let stages =
         super::resolve(&dockerfile, &build_args, target, build.platforms()).map_err(described)?;
-    Ok((dockerfile, stages))
+    Ok((text, dockerfile, stages))
 }
 
 /// The lints as warnings on the Dockerfile's lines; returns the FROM lines
@@ -184,15 +195,16 @@ pub(crate) async fn dry_run(run: &RunSettings, build: &Build, registry: &Registr
     }
     let file = build.dockerfile().display().to_string();
     let mut out = format!("preflight of {file}:\n");
-    let (dockerfile, stages) = match read(build, &file) {
-        Ok(parsed) => parsed,
+    let read = match read(build, &file) {
+        Ok(read) => read,
         Err(error) => return format!("{out}  {error:#}\n"),
     };
-    out.push_str(&super::render_stages(&stages));
+    let (_, dockerfile, stages) = &read;
+    out.push_str(&super::render_stages(stages));
     let host = Platform::host();
     let emulated: Vec<Platform> =
         build.platforms().iter().filter(|p| !p.runs_on(&host)).cloned().collect();
-    let findings = super::lint(&dockerfile, &stages, &emulated, build.platforms());
+    let findings = super::lint(dockerfile, stages, &emulated, build.platforms());
     if findings.is_empty() {
         out.push_str("  lints: none\n");
     }
@@ -201,12 +213,12 @@ pub(crate) async fn dry_run(run: &RunSettings, build: &Build, registry: &Registr
         out.push_str(&format!("  line {}: {}: {message}\n", finding.line, finding.title));
     }
     if run.cross_compiles()
-        && let Some(cross) = cross_compile(build, &emulated)
+        && let Some(cross) = plan_cross(file.clone(), &read, &emulated, build.platforms())
     {
         let shown = format!("  {}", describe_cross(&cross).replace('\n', "\n  "));
         out.push_str(shown.trim_end_matches(' '));
     }
-    let mut bases = super::bases_to_check(&stages, build.platforms(), &host);
+    let mut bases = super::bases_to_check(stages, build.platforms(), &host);
     let mut unreachable = Vec::new();
     for base in &mut bases {
         match reachable(&base.image, run.insecure_registries()).await {
@@ -252,12 +264,6 @@ pub(crate) fn describe_cross(cross: &CrossPlan) -> String {
 /// Whether the registry of `image` accepts a connection within a second.
 async fn reachable(image: &str, insecure: &[String]) -> Result<(), String> {
     let reference = crate::reference::parse(image).map_err(|e| e.to_string())?;
-    let registry = reference.registry();
-    let host = if registry == "docker.io" { "registry-1.docker.io" } else { registry };
-    let address = match host.rsplit_once(':') {
-        Some((_, port)) if port.chars().all(|c| c.is_ascii_digit()) => host.to_string(),
-        _ if insecure.iter().any(|r| r == registry) => format!("{host}:80"),
-        _ => format!("{host}:443"),
-    };
+    let address = crate::outside::registry_address(reference.registry(), insecure);
     crate::outside::accepts_connections(&address, std::time::Duration::from_secs(1)).await
 }

@@ -65,6 +65,14 @@ pub struct ResolvedStage {
     pub extra_images: Vec<(u32, String)>,
 }
 
+impl ResolvedStage {
+    /// The platforms the stage is built for, out of `requested`: those
+    /// that pick it, or all of them.
+    pub fn targets_or<'a>(&'a self, requested: &'a [Platform]) -> &'a [Platform] {
+        if self.targets.is_empty() { requested } else { &self.targets }
+    }
+}
+
 /// BuildKit's automatic platform ARGs: their values differ per platform, so
 /// references to them are left as written.
 const PLATFORM_ARGS: &[&str] = &[

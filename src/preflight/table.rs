@@ -23,8 +23,7 @@ pub(crate) struct BaseAvailability {
 /// The platforms a stage's base must offer.
 fn needs_for(stage: &ResolvedStage, requested: &[Platform], build: &Platform) -> Vec<Platform> {
     match &stage.runs_on {
-        StagePlatform::Target if stage.targets.is_empty() => requested.to_vec(),
-        StagePlatform::Target => stage.targets.clone(),
+        StagePlatform::Target => stage.targets_or(requested).to_vec(),
         StagePlatform::Build => vec![build.clone()],
         StagePlatform::Fixed(platform) => vec![platform.clone()],
     }
