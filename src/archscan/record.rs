@@ -26,17 +26,13 @@ use super::cache::{Found, from_found, to_found};
 use crate::digest::Digest;
 use crate::names::ImageName;
 use crate::registry::Registry;
-use crate::registry::layout::Descriptor;
+use crate::registry::layout::{Descriptor, EMPTY_CONFIG};
 
 /// The tag of the record in the image's repository.
 pub(crate) const RECORD_TAG: &str = "multiarch-action-scans";
 
 /// The media type of the record, and the manifest's artifact type.
 pub(crate) const RECORD_TYPE: &str = "application/vnd.multiarch-action.layer-scans.v1+json";
-
-/// The OCI empty descriptor's media type and content (the artifact's config).
-const EMPTY_TYPE: &str = "application/vnd.oci.empty.v1+json";
-const EMPTY: &[u8] = b"{}";
 
 /// The version of the scanner: a record of another version (one that finds
 /// less) is no record.
@@ -68,19 +64,11 @@ pub(crate) fn manifest_bytes(subject: &Descriptor, record: &Descriptor) -> Vec<u
         "schemaVersion": 2,
         "mediaType": crate::registry::copy::OCI_MANIFEST,
         "artifactType": RECORD_TYPE,
-        "config": descriptor(&empty()),
+        "config": descriptor(&Descriptor::empty_config()),
         "layers": [descriptor(record)],
         "subject": descriptor(subject),
     });
     serde_json::to_vec(&manifest).unwrap_or_default()
-}
-
-fn empty() -> Descriptor {
-    Descriptor {
-        media_type: EMPTY_TYPE.into(),
-        digest: Digest::of(EMPTY),
-        size: EMPTY.len() as u64,
-    }
 }
 
 /// The record's descriptor and the subject a record manifest names, or why
@@ -164,27 +152,15 @@ pub(crate) async fn write(
     if record.len() as u64 > RECORD_LIMIT {
         bail!("the record would be {} bytes, more than {RECORD_LIMIT}", record.len());
     }
-    let record_descriptor = Descriptor {
-        media_type: RECORD_TYPE.into(),
-        digest: Digest::of(&record),
-        size: record.len() as u64,
-    };
-    for (descriptor, body) in
-        [(empty(), bytes::Bytes::from_static(EMPTY)), (record_descriptor.clone(), record)]
-    {
-        registry
-            .put_blob(image, &descriptor, None, || {
-                let body = body.clone();
-                async move { Ok(futures_util::stream::once(async move { Ok(body) })) }
-            })
-            .await?;
+    let record_descriptor = Descriptor::of(RECORD_TYPE, &record);
+    for (descriptor, body) in [
+        (Descriptor::empty_config(), bytes::Bytes::from_static(EMPTY_CONFIG)),
+        (record_descriptor.clone(), record),
+    ] {
+        registry.put_small_blob(image, &descriptor, body).await?;
     }
     let manifest = bytes::Bytes::from(manifest_bytes(subject, &record_descriptor));
-    let descriptor = Descriptor {
-        media_type: crate::registry::copy::OCI_MANIFEST.into(),
-        digest: Digest::of(&manifest),
-        size: manifest.len() as u64,
-    };
+    let descriptor = Descriptor::of(crate::registry::copy::OCI_MANIFEST, &manifest);
     registry.put_manifest(image, RECORD_TAG, &descriptor, manifest).await
 }
 
@@ -210,11 +186,7 @@ mod tests {
         let (a, b) = (Digest::of(b"a"), Digest::of(b"b"));
         let (amd64, none) = (files("amd64"), Vec::new());
         let bytes = record_bytes(&subject().digest, &[(&a, &amd64), (&b, &none)]);
-        let record = Descriptor {
-            media_type: RECORD_TYPE.into(),
-            digest: Digest::of(&bytes),
-            size: bytes.len() as u64,
-        };
+        let record = Descriptor::of(RECORD_TYPE, &bytes);
         let manifest: serde_json::Value =
             serde_json::from_slice(&manifest_bytes(&subject(), &record)).unwrap();
         assert_eq!(manifest["config"]["digest"], Digest::of(b"{}").as_str());

@@ -259,7 +259,7 @@ async fn push_signatures(client: &Registry, checked: &Checked, target: &Target<'
                 .get(&blob.digest)
                 .with_context(|| format!("the bundle lacks the blob {}", blob.digest))?
                 .clone();
-            crate::sign::put_small_blob(client, repository, &blob, body).await?;
+            client.put_small_blob(repository, &blob, body).await?;
         }
         let stored = match item.kind() {
             Kind::KeySignature | Kind::KeyAttestation => {

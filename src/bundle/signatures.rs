@@ -499,7 +499,7 @@ mod tests {
         let mut documents = BTreeMap::new();
         documents.insert(Digest::of(&payload), payload);
         documents.insert(config_descriptor.digest.clone(), config);
-        let descriptor = cosign::manifest_descriptor(&manifest);
+        let descriptor = Descriptor::of(crate::registry::copy::OCI_MANIFEST, &manifest);
         documents.insert(descriptor.digest.clone(), manifest);
         let bundled = BundleImage {
             name: "r.example/acme/app:1".into(),

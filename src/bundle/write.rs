@@ -164,11 +164,7 @@ fn platform_index(entries: &[Value]) -> (Vec<u8>, Descriptor) {
         &json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries }),
     )
     .unwrap_or_default();
-    let descriptor = Descriptor {
-        media_type: OCI_INDEX.into(),
-        digest: Digest::of(&bytes),
-        size: bytes.len() as u64,
-    };
+    let descriptor = Descriptor::of(OCI_INDEX, &bytes);
     (bytes, descriptor)
 }
 

@@ -95,11 +95,7 @@ pub(crate) fn merged_index(
             .into();
     }
     let bytes = serde_json::to_vec(&index).unwrap_or_default();
-    let descriptor = Descriptor {
-        media_type: OCI_INDEX.into(),
-        digest: Digest::of(&bytes),
-        size: bytes.len() as u64,
-    };
+    let descriptor = Descriptor::of(OCI_INDEX, &bytes);
     (bytes, descriptor)
 }
 
@@ -202,6 +198,23 @@ impl Registry {
                 })
             })
             .collect()
+    }
+
+    /// A small blob held in memory (a config, a signature) stored in
+    /// `image`'s repository.
+    pub(crate) async fn put_small_blob(
+        &self,
+        image: &ImageName,
+        descriptor: &Descriptor,
+        body: impl Into<bytes::Bytes>,
+    ) -> Result<()> {
+        let body = body.into();
+        self.put_blob(image, descriptor, None, || {
+            let body = body.clone();
+            async move { Ok(futures_util::stream::once(async move { Ok(body) })) }
+        })
+        .await?;
+        Ok(())
     }
 
     /// A small blob (a config) read whole, checked against its digest.

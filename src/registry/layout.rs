@@ -20,6 +20,25 @@ pub(crate) struct Descriptor {
     pub size: u64,
 }
 
+/// The OCI empty descriptor's content: an artifact manifest's config.
+pub(crate) const EMPTY_CONFIG: &[u8] = b"{}";
+
+impl Descriptor {
+    /// The OCI empty descriptor, of [`EMPTY_CONFIG`].
+    pub(crate) fn empty_config() -> Descriptor {
+        Descriptor::of("application/vnd.oci.empty.v1+json", EMPTY_CONFIG)
+    }
+
+    /// The descriptor of `body`, stored as `media_type`.
+    pub(crate) fn of(media_type: &str, body: &[u8]) -> Descriptor {
+        Descriptor {
+            media_type: media_type.into(),
+            digest: Digest::of(body),
+            size: body.len() as u64,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ManifestShape {

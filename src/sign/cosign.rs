@@ -21,7 +21,7 @@ use crate::registry::layout::Descriptor;
 pub(crate) const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 /// The layer annotation holding the payload's signature (base64).
 pub(crate) const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+use crate::registry::copy::OCI_MANIFEST;
 const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 
 /// The media type of a key-pair attestation: a DSSE envelope.
@@ -179,11 +179,7 @@ pub(crate) fn signature_manifest(layers: &[Value]) -> (Vec<u8>, Descriptor, Vec<
         "config": {},
     }))
     .expect("a JSON value serializes");
-    let config_descriptor = Descriptor {
-        media_type: OCI_CONFIG.into(),
-        digest: Digest::of(&config),
-        size: config.len() as u64,
-    };
+    let config_descriptor = Descriptor::of(OCI_CONFIG, &config);
     let manifest = serde_json::to_vec(&json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
@@ -196,15 +192,6 @@ pub(crate) fn signature_manifest(layers: &[Value]) -> (Vec<u8>, Descriptor, Vec<
     }))
     .expect("a JSON value serializes");
     (config, config_descriptor, manifest)
-}
-
-/// The manifest's descriptor, to store it under the signature tag.
-pub(crate) fn manifest_descriptor(manifest: &[u8]) -> Descriptor {
-    Descriptor {
-        media_type: OCI_MANIFEST.into(),
-        digest: Digest::of(manifest),
-        size: manifest.len() as u64,
-    }
 }
 
 /// The public key that checks signatures (`cosign.pub`, PEM).

@@ -36,9 +36,7 @@ use crate::registry::layout::Descriptor;
 pub(crate) const SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 /// The media type of a Sigstore bundle, and the artifact type of its referrer.
 pub(crate) const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const EMPTY: &str = "application/vnd.oci.empty.v1+json";
+use crate::registry::copy::{OCI_INDEX, OCI_MANIFEST};
 /// The issuer of GitHub Actions' OIDC tokens.
 pub(crate) const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
@@ -283,11 +281,12 @@ pub(crate) fn referrer_manifest(
     subject: &Descriptor,
     predicate_type: &str,
 ) -> Vec<u8> {
+    let empty = Descriptor::empty_config();
     serde_json::to_vec(&json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
         "artifactType": BUNDLE,
-        "config": {"mediaType": EMPTY, "digest": Digest::of(b"{}").as_str(), "size": 2},
+        "config": {"mediaType": empty.media_type, "digest": empty.digest.as_str(), "size": empty.size},
         "layers": [{"mediaType": BUNDLE, "digest": bundle.digest.as_str(), "size": bundle.size}],
         "subject": {"mediaType": subject.media_type, "digest": subject.digest.as_str(), "size": subject.size},
         "annotations": {
@@ -329,15 +328,6 @@ pub(crate) fn referrers_index(
     }));
     serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}))
         .expect("a JSON value serializes")
-}
-
-/// Descriptors of a manifest and an index, to store them.
-pub(crate) fn manifest_descriptor(body: &[u8], index: bool) -> Descriptor {
-    Descriptor {
-        media_type: if index { OCI_INDEX } else { OCI_MANIFEST }.into(),
-        digest: Digest::of(body),
-        size: body.len() as u64,
-    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use crate::log::Log;
 use crate::names::ImageName;
 use crate::plan::{Build, Keyless, RunSettings, Signing, SigningKey};
 use crate::registry::Registry;
-use crate::registry::layout::Descriptor;
+use crate::registry::layout::{Descriptor, EMPTY_CONFIG};
 
 /// What was signed, and how a user checks it.
 #[derive(Debug, Clone)]
@@ -164,16 +164,12 @@ async fn attest_one(
         let layer = cosign::attestation_layer(&envelope, &statement.predicate_type);
         layers = cosign::other_layers(&serde_json::json!({ "layers": layers }), &layer);
         layers.push(layer);
-        let descriptor = Descriptor {
-            media_type: cosign::DSSE_ENVELOPE.into(),
-            digest: Digest::of(&envelope),
-            size: envelope.len() as u64,
-        };
-        put_small_blob(registry, image, &descriptor, envelope).await?;
+        let descriptor = Descriptor::of(cosign::DSSE_ENVELOPE, &envelope);
+        registry.put_small_blob(image, &descriptor, envelope).await?;
     }
     let (config, config_descriptor, manifest) = cosign::signature_manifest(&layers);
-    put_small_blob(registry, image, &config_descriptor, config).await?;
-    let descriptor = cosign::manifest_descriptor(&manifest);
+    registry.put_small_blob(image, &config_descriptor, config).await?;
+    let descriptor = Descriptor::of(crate::registry::copy::OCI_MANIFEST, &manifest);
     registry.put_manifest(image, &tag, &descriptor, manifest.into()).await
 }
 
@@ -311,20 +307,12 @@ async fn push_referrer(
     bundle: Vec<u8>,
     predicate_type: &str,
 ) -> Result<Descriptor> {
-    let bundle_descriptor = Descriptor {
-        media_type: keyless::BUNDLE.into(),
-        digest: Digest::of(&bundle),
-        size: bundle.len() as u64,
-    };
-    let empty = Descriptor {
-        media_type: "application/vnd.oci.empty.v1+json".into(),
-        digest: Digest::of(b"{}"),
-        size: 2,
-    };
-    put_small_blob(registry, image, &bundle_descriptor, bundle).await?;
-    put_small_blob(registry, image, &empty, b"{}".to_vec()).await?;
+    let bundle_descriptor = Descriptor::of(keyless::BUNDLE, &bundle);
+    let empty = Descriptor::empty_config();
+    registry.put_small_blob(image, &bundle_descriptor, bundle).await?;
+    registry.put_small_blob(image, &empty, EMPTY_CONFIG).await?;
     let manifest = keyless::referrer_manifest(&bundle_descriptor, subject, predicate_type);
-    let referrer = keyless::manifest_descriptor(&manifest, false);
+    let referrer = Descriptor::of(crate::registry::copy::OCI_MANIFEST, &manifest);
     store_referrer(registry, image, &subject.digest, &referrer, manifest, predicate_type).await?;
     Ok(bundle_descriptor)
 }
@@ -343,7 +331,7 @@ pub(crate) async fn store_referrer(
     let tag = keyless::referrers_tag(subject);
     let existing = registry.manifest_if_any(image, &tag).await?.map(|m| m.json);
     let index = keyless::referrers_index(existing.as_ref(), referrer, predicate_type);
-    let descriptor = keyless::manifest_descriptor(&index, true);
+    let descriptor = Descriptor::of(crate::registry::copy::OCI_INDEX, &index);
     registry.put_manifest(image, &tag, &descriptor, index.into()).await?;
     let listed = registry.raw_manifest(image, &tag).await?;
     let holds = listed.json.get("manifests").and_then(Value::as_array).is_some_and(|m| {
@@ -393,31 +381,11 @@ async fn sign_one(
     };
     layers.push(layer);
     let (config, config_descriptor, manifest) = cosign::signature_manifest(&layers);
-    let payload_descriptor = Descriptor {
-        media_type: cosign::SIMPLE_SIGNING.into(),
-        digest: Digest::of(&payload),
-        size: payload.len() as u64,
-    };
-    put_small_blob(registry, image, &payload_descriptor, payload).await?;
-    put_small_blob(registry, image, &config_descriptor, config).await?;
-    let descriptor = cosign::manifest_descriptor(&manifest);
+    let payload_descriptor = Descriptor::of(cosign::SIMPLE_SIGNING, &payload);
+    registry.put_small_blob(image, &payload_descriptor, payload).await?;
+    registry.put_small_blob(image, &config_descriptor, config).await?;
+    let descriptor = Descriptor::of(crate::registry::copy::OCI_MANIFEST, &manifest);
     registry.put_manifest(image, &tag, &descriptor, manifest.into()).await
-}
-
-pub(crate) async fn put_small_blob(
-    registry: &Registry,
-    image: &ImageName,
-    descriptor: &Descriptor,
-    body: Vec<u8>,
-) -> Result<()> {
-    let body = bytes::Bytes::from(body);
-    registry
-        .put_blob(image, descriptor, None, || {
-            let body = body.clone();
-            async move { Ok(futures_util::stream::once(async move { Ok(body) })) }
-        })
-        .await?;
-    Ok(())
 }
 
 /// The signature of `digest` read back from the registry: one of its layers
