@@ -202,8 +202,7 @@ pub(crate) async fn dry_run(run: &RunSettings, build: &Build, registry: &Registr
     let (_, dockerfile, stages) = &read;
     out.push_str(&super::render_stages(stages));
     let host = Platform::host();
-    let emulated: Vec<Platform> =
-        build.platforms().iter().filter(|p| !p.runs_on(&host)).cloned().collect();
+    let emulated = crate::emulation::emulated_platforms(build.platforms());
     let findings = super::lint(dockerfile, stages, &emulated, build.platforms());
     if findings.is_empty() {
         out.push_str("  lints: none\n");
