@@ -259,7 +259,7 @@ impl Found {
             })?;
             let manifest: Value = serde_json::from_slice(manifest)
                 .with_context(|| format!("{} is not a JSON manifest", item.manifest.digest))?;
-            for blob in signatures::blobs_of(&manifest) {
+            for blob in crate::registry::layout::blobs_of(&manifest) {
                 if !self.documents.contains_key(&blob.digest) {
                     bail!("it lacks the blob {} of a signature of {}", blob.digest, item.image);
                 }

@@ -253,7 +253,7 @@ async fn push_signatures(client: &Registry, checked: &Checked, target: &Target<'
             .clone();
         let manifest: serde_json::Value = serde_json::from_slice(&bytes)
             .with_context(|| format!("{} is not a JSON manifest", item.manifest.digest))?;
-        for blob in signatures::blobs_of(&manifest) {
+        for blob in crate::registry::layout::blobs_of(&manifest) {
             let body = checked
                 .documents
                 .get(&blob.digest)

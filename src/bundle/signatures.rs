@@ -22,7 +22,7 @@ use super::check::BundleImage;
 use crate::digest::Digest;
 use crate::names::ImageName;
 use crate::registry::Registry;
-use crate::registry::layout::Descriptor;
+use crate::registry::layout::{Descriptor, blobs_of};
 use crate::sign::{cosign, keyless};
 
 /// The bundle's list of the signatures it carries.
@@ -141,13 +141,6 @@ async fn keep_manifest(
     }
     documents.insert(manifest.digest.clone(), manifest.bytes.to_vec());
     Ok(())
-}
-
-/// The config and layers a manifest names.
-pub(crate) fn blobs_of(manifest: &Value) -> Vec<Descriptor> {
-    let config = manifest.get("config").cloned().into_iter();
-    let layers = manifest.get("layers").and_then(Value::as_array).cloned().unwrap_or_default();
-    config.chain(layers).filter_map(|d| serde_json::from_value(d).ok()).collect()
 }
 
 /// Whom the signatures must come from.

@@ -56,14 +56,7 @@ impl RawManifest {
         if is_index(&self.media_type) {
             (list("manifests"), Vec::new())
         } else {
-            let mut blobs: Vec<Descriptor> = self
-                .json
-                .get("config")
-                .and_then(|c| serde_json::from_value(c.clone()).ok())
-                .into_iter()
-                .collect();
-            blobs.extend(list("layers"));
-            (Vec::new(), blobs)
+            (Vec::new(), super::layout::blobs_of(&self.json))
         }
     }
 }

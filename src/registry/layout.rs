@@ -20,6 +20,15 @@ pub(crate) struct Descriptor {
     pub size: u64,
 }
 
+/// The config and layers an image manifest names (those that read as
+/// descriptors).
+pub(crate) fn blobs_of(manifest: &serde_json::Value) -> Vec<Descriptor> {
+    let config = manifest.get("config").cloned().into_iter();
+    let layers =
+        manifest.get("layers").and_then(serde_json::Value::as_array).cloned().unwrap_or_default();
+    config.chain(layers).filter_map(|d| serde_json::from_value(d).ok()).collect()
+}
+
 /// The OCI empty descriptor's content: an artifact manifest's config.
 pub(crate) const EMPTY_CONFIG: &[u8] = b"{}";
 
