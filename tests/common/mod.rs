@@ -100,7 +100,10 @@ impl TestBed {
             .args(["info", "--format", "{{.ServerVersion}}"])
             .output()
             .unwrap_or_else(|e| panic!("{start} (no docker CLI: {e})"));
-        assert!(docker.status.success(), "{start} (the Docker daemon does not answer)");
+        if !docker.status.success() {
+            let log = get("DOCKERD_LOG");
+            panic!("{start} (the Docker daemon does not answer{})", daemon_end(&log));
+        }
         bed
     }
 
@@ -219,6 +222,19 @@ impl TestBed {
         );
         String::from_utf8_lossy(&output.stdout).trim().to_string()
     }
+}
+
+/// How the daemon's log `path` ends, for a daemon that stopped answering:
+/// from its last Go panic on (with the first frames), else its last lines.
+fn daemon_end(path: &str) -> String {
+    let Ok(text) = std::fs::read_to_string(path) else { return String::new() };
+    let lines: Vec<&str> = text.lines().collect();
+    let from = match lines.iter().rposition(|l| l.starts_with("panic: ")) {
+        Some(i) => i,
+        None => lines.len().saturating_sub(5),
+    };
+    let end = lines[from..].iter().take(8).copied().collect::<Vec<_>>().join("\n");
+    format!("; {path} ends:\n{end}")
 }
 
 /// Every test talks to 172.17.0.1; unless it is docker0's address on this
