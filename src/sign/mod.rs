@@ -167,10 +167,21 @@ async fn attest_one(
         let descriptor = Descriptor::of(cosign::DSSE_ENVELOPE, &envelope);
         registry.put_small_blob(image, &descriptor, envelope).await?;
     }
-    let (config, config_descriptor, manifest) = cosign::signature_manifest(&layers);
+    put_signature_manifest(registry, image, &tag, &layers).await
+}
+
+/// Cosign's manifest of `layers` (their blobs already pushed) under `tag`:
+/// its config blob, then the manifest.
+async fn put_signature_manifest(
+    registry: &Registry,
+    image: &ImageName,
+    tag: &str,
+    layers: &[Value],
+) -> Result<()> {
+    let (config, config_descriptor, manifest) = cosign::signature_manifest(layers);
     registry.put_small_blob(image, &config_descriptor, config).await?;
     let descriptor = Descriptor::of(crate::registry::copy::OCI_MANIFEST, &manifest);
-    registry.put_manifest(image, &tag, &descriptor, manifest.into()).await
+    registry.put_manifest(image, tag, &descriptor, manifest.into()).await
 }
 
 /// The attestations of `subject` read back: at least `count` envelopes,
@@ -380,12 +391,9 @@ async fn sign_one(
         false => Vec::new(),
     };
     layers.push(layer);
-    let (config, config_descriptor, manifest) = cosign::signature_manifest(&layers);
     let payload_descriptor = Descriptor::of(cosign::SIMPLE_SIGNING, &payload);
     registry.put_small_blob(image, &payload_descriptor, payload).await?;
-    registry.put_small_blob(image, &config_descriptor, config).await?;
-    let descriptor = Descriptor::of(crate::registry::copy::OCI_MANIFEST, &manifest);
-    registry.put_manifest(image, &tag, &descriptor, manifest.into()).await
+    put_signature_manifest(registry, image, &tag, &layers).await
 }
 
 /// The signature of `digest` read back from the registry: one of its layers
