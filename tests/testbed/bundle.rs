@@ -8,9 +8,10 @@
 //! pushed and loaded, a missing or damaged part named.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use crate::common::{BINARY, TestBed, registry_inputs, run_action, workspace};
+use crate::common::{TestBed, registry_inputs, run_action, workspace};
+use crate::signed_bundle::multiarch;
 
 /// Builds `image:tag` for `platforms` from the test bed's busybox base, with
 /// a file of its own at `/name.txt`; no RUN step, so nothing is emulated.
@@ -28,27 +29,6 @@ fn build(bed: &TestBed, image: &str, tag: &str, platforms: &str, file: &str) {
     ]);
     let run = run_action(dir.path(), &inputs, &[]);
     assert!(run.success, "building {image}:{tag} failed:\n{}\n{}", run.stdout, run.stderr);
-}
-
-fn cli(args: &[&str], stdin: Option<&str>) -> (bool, String) {
-    let mut child = Command::new(BINARY)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    if let Some(text) = stdin {
-        use std::io::Write as _;
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    }
-    let output = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
 }
 
 /// Flips one byte in the middle of `file`: inside the largest layer.
@@ -142,7 +122,7 @@ fn a_deployment_is_audited_bundled_for_arm64_pushed_loaded_and_run() {
     // From the command line with `audit: warn`, the image with the gap is left out.
     let partial = dir.path().join("partial.tar");
     let images = format!("{old_tool}\n{web}:1.0");
-    let (ok, text) = cli(
+    let (ok, text) = multiarch(
         &[
             "bundle",
             "--images",
@@ -162,12 +142,13 @@ fn a_deployment_is_audited_bundled_for_arm64_pushed_loaded_and_run() {
             "--insecure-registries",
             &bed.registry,
         ],
+        false,
         None,
     );
     assert!(ok, "{text}");
     assert!(text.contains(&format!("warning: audit: {gap}; left out of the bundle")), "{text}");
     assert!(text.contains("1 image(s)"), "{text}");
-    let (ok, text) = cli(&["bundle", "verify", &partial.display().to_string()], None);
+    let (ok, text) = multiarch(&["bundle", "verify", &partial.display().to_string()], false, None);
     assert!(
         ok && text.contains(&format!("{web}:1.0 (linux/arm64)")) && !text.contains(&old_tool),
         "{text}"
@@ -252,7 +233,7 @@ fn a_deployment_is_audited_bundled_for_arm64_pushed_loaded_and_run() {
     }
     assert_eq!(roots.len(), 8);
 
-    let (ok, text) = cli(&["bundle", "verify", &bundle_text], None);
+    let (ok, text) = multiarch(&["bundle", "verify", &bundle_text], false, None);
     assert!(
         ok && text.contains("every checksum matches")
             && text.contains("no binary of another architecture"),
@@ -260,7 +241,7 @@ fn a_deployment_is_audited_bundled_for_arm64_pushed_loaded_and_run() {
     );
 
     // Pushed into the second registry: every image, digests kept.
-    let (ok, text) = cli(
+    let (ok, text) = multiarch(
         &[
             "bundle",
             "push",
@@ -272,6 +253,7 @@ fn a_deployment_is_audited_bundled_for_arm64_pushed_loaded_and_run() {
             &bed.user2,
             "--password-stdin",
         ],
+        false,
         Some(&bed.password2),
     );
     assert!(ok, "{text}");
@@ -287,7 +269,7 @@ fn a_deployment_is_audited_bundled_for_arm64_pushed_loaded_and_run() {
     }
 
     // Loaded into the daemon, and each image runs for arm64.
-    let (ok, text) = cli(&["bundle", "load", &bundle_text], None);
+    let (ok, text) = multiarch(&["bundle", "load", &bundle_text], false, None);
     assert!(ok, "{text}");
     for (reference, file) in &references {
         let out = bed.run_loaded_image(
@@ -307,7 +289,7 @@ fn a_deployment_is_audited_bundled_for_arm64_pushed_loaded_and_run() {
     damage(&damaged);
     let damaged_text = damaged.display().to_string();
     for command in ["verify", "load"] {
-        let (ok, text) = cli(&["bundle", command, &damaged_text], None);
+        let (ok, text) = multiarch(&["bundle", command, &damaged_text], false, None);
         assert!(!ok, "bundle {command} accepted a damaged bundle: {text}");
         assert!(
             text.contains(&format!("{damaged_text} is not a sound bundle"))
@@ -427,11 +409,11 @@ fn compose_services_with_build_are_built_for_arm64_into_the_bundle() {
         "{readme}"
     );
     assert!(readme.contains("built from the Compose service `worker`"), "{readme}");
-    let (ok, text) = cli(&["bundle", "verify", &bundle_text], None);
+    let (ok, text) = multiarch(&["bundle", "verify", &bundle_text], false, None);
     assert!(ok && text.contains("no binary of another architecture"), "{text}");
 
     // Loaded into the daemon, the built images run for arm64 and say so.
-    let (ok, text) = cli(&["bundle", "load", &bundle_text], None);
+    let (ok, text) = multiarch(&["bundle", "load", &bundle_text], false, None);
     assert!(ok, "{text}");
     for (reference, file) in [(&api, "api.txt"), (&worker, "worker.txt")] {
         let out = bed.run_loaded_image(
@@ -607,7 +589,7 @@ fn a_bundle_in_parts_is_verified_pushed_and_loaded_and_a_missing_or_damaged_part
 
     // Verified from the first part or the base name.
     for given in [&first, &base_text] {
-        let (ok, text) = cli(&["bundle", "verify", given], None);
+        let (ok, text) = multiarch(&["bundle", "verify", given], false, None);
         assert!(ok, "{text}");
         assert!(
             text.contains(&format!(" in {} parts: ", parts.len()))
@@ -617,7 +599,7 @@ fn a_bundle_in_parts_is_verified_pushed_and_loaded_and_a_missing_or_damaged_part
     }
 
     // Pushed into the second registry, the arm64 manifest keeps its digest.
-    let (ok, text) = cli(
+    let (ok, text) = multiarch(
         &[
             "bundle",
             "push",
@@ -629,6 +611,7 @@ fn a_bundle_in_parts_is_verified_pushed_and_loaded_and_a_missing_or_damaged_part
             &bed.user2,
             "--password-stdin",
         ],
+        false,
         Some(&bed.password2),
     );
     assert!(ok, "{text}");
@@ -647,7 +630,7 @@ fn a_bundle_in_parts_is_verified_pushed_and_loaded_and_a_missing_or_damaged_part
     assert_eq!(arm64(&moved), arm64(&original));
 
     // Loaded into the daemon from the parts, and it runs for arm64.
-    let (ok, text) = cli(&["bundle", "load", &first], None);
+    let (ok, text) = multiarch(&["bundle", "load", &first], false, None);
     assert!(ok, "{text}");
     let run = bed.docker(&[
         "run",
@@ -678,7 +661,7 @@ fn a_bundle_in_parts_is_verified_pushed_and_loaded_and_a_missing_or_damaged_part
         if command == "push" {
             args.extend(["--registry", &bed.registry2, "--insecure"]);
         }
-        let (ok, text) = cli(&args, None);
+        let (ok, text) = multiarch(&args, false, None);
         assert!(!ok, "bundle {command} accepted a damaged part: {text}");
         let named = format!(
             "{part2} does not match its checksum in split.tar.SHA256SUMS: the part is damaged; copy it again"
@@ -693,12 +676,12 @@ fn a_bundle_in_parts_is_verified_pushed_and_loaded_and_a_missing_or_damaged_part
     // A missing part is named before anything is read.
     let part3 = &parts[2];
     std::fs::rename(part3, format!("{part3}.away")).unwrap();
-    let (ok, text) = cli(&["bundle", "verify", &base_text], None);
+    let (ok, text) = multiarch(&["bundle", "verify", &base_text], false, None);
     assert!(
         !ok && text.contains(&format!("{part3} is missing; {sums} lists {} part(s)", parts.len())),
         "{text}"
     );
     std::fs::rename(format!("{part3}.away"), part3).unwrap();
-    let (ok, text) = cli(&["bundle", "verify", &first], None);
+    let (ok, text) = multiarch(&["bundle", "verify", &first], false, None);
     assert!(ok, "restored, the parts verify again: {text}");
 }
