@@ -365,6 +365,20 @@ pub(crate) fn sign_keyless(
     dir: &Path,
     repo: &str,
 ) -> Run {
+    sign_keyless_from(bed, sigstore, image, dir, repo, None)
+}
+
+/// [`sign_keyless`] in a workflow whose event payload is the file `event`
+/// when given; with no event, the stand-in is also the transparency log
+/// (`rekor-url`).
+fn sign_keyless_from(
+    bed: &TestBed,
+    sigstore: &Sigstore,
+    image: &str,
+    dir: &Path,
+    repo: &str,
+    event: Option<&Path>,
+) -> Run {
     let build_arg = format!("BASE_IMAGE={}", bed.base_image);
     let tsa = format!("{}/api/v1/timestamp", sigstore.mock);
     let mut inputs = registry_inputs(bed, image);
@@ -374,14 +388,20 @@ pub(crate) fn sign_keyless(
         ("tags", "type=raw,value=signed"),
         ("sign", "keyless"),
         ("fulcio-url", sigstore.mock.as_str()),
-        ("rekor-url", sigstore.mock.as_str()),
         ("tsa-url", tsa.as_str()),
     ]);
+    if event.is_none() {
+        inputs.push(("rekor-url", sigstore.mock.as_str()));
+    }
     let token_url = format!("{}/actions-oidc?api-version=2.0&repo={repo}", sigstore.mock);
-    let github = [
+    let event_path = event.map(|e| e.display().to_string()).unwrap_or_default();
+    let mut github = vec![
         ("ACTIONS_ID_TOKEN_REQUEST_URL", token_url.as_str()),
         ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", RUNNER_BEARER),
     ];
+    if event.is_some() {
+        github.push(("GITHUB_EVENT_PATH", event_path.as_str()));
+    }
     run_action(dir, &inputs, &github)
 }
 
@@ -649,25 +669,8 @@ fn a_private_repository_without_a_log_is_signed_with_a_timestamp_only() {
     let event = dir.path().join("event.json");
     std::fs::write(&event, r#"{"repository": {"private": true, "visibility": "private"}}"#)
         .unwrap();
-    let build_arg = format!("BASE_IMAGE={}", bed.base_image);
     let tsa = format!("{}/api/v1/timestamp", sigstore.mock);
-    let mut inputs = registry_inputs(&bed, &image);
-    inputs.extend([
-        ("platforms", "linux/amd64"),
-        ("build-args", build_arg.as_str()),
-        ("tags", "type=raw,value=signed"),
-        ("sign", "keyless"),
-        ("fulcio-url", sigstore.mock.as_str()),
-        ("tsa-url", tsa.as_str()),
-    ]);
-    let token_url = format!("{}/actions-oidc?api-version=2.0", sigstore.mock);
-    let event_path = event.display().to_string();
-    let github = [
-        ("ACTIONS_ID_TOKEN_REQUEST_URL", token_url.as_str()),
-        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", RUNNER_BEARER),
-        ("GITHUB_EVENT_PATH", event_path.as_str()),
-    ];
-    let run = run_action(dir.path(), &inputs, &github);
+    let run = sign_keyless_from(&bed, &sigstore, &image, dir.path(), "acme/app", Some(&event));
     assert!(run.success, "{}\n{}", run.stdout, run.stderr);
     assert!(
         run.stdout.contains(&format!("in no transparency log, timestamped by {tsa}")),
