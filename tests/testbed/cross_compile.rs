@@ -49,6 +49,32 @@ fn build(
     (image, run)
 }
 
+/// Builds the deployment `compose.yaml` of `dir` (its services under one
+/// prefix named after `name`) for [`TWO`] with `cross-compile: auto` and
+/// the `extra` inputs; its Dockerfile is the same byte for byte afterwards.
+fn deploy(bed: &TestBed, dir: &Path, name: &str, extra: &[(&str, &str)]) -> (String, Run) {
+    let prefix = bed.unique_image(name);
+    let before = std::fs::read(dir.join("Dockerfile")).unwrap();
+    let build_arg = format!("GOLANG_IMAGE={}", bed.go_image);
+    let mut inputs = registry_inputs(bed, &prefix);
+    inputs.extend([
+        ("compose-file", "compose.yaml"),
+        ("platforms", TWO),
+        ("build-args", build_arg.as_str()),
+        ("tags", "test"),
+        ("cross-compile", "auto"),
+    ]);
+    inputs.extend_from_slice(extra);
+    let run = run_action(dir, &inputs, &[]);
+    assert!(run.success, "the deployment failed:\n{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        std::fs::read(dir.join("Dockerfile")).unwrap(),
+        before,
+        "the Dockerfile is unchanged"
+    );
+    (prefix, run)
+}
+
 /// Each platform's image, run by itself, prints `expected(arch)`.
 fn assert_each_image_prints(
     bed: &TestBed,
@@ -288,19 +314,7 @@ fn a_copy_that_would_put_an_amd64_binary_into_the_arm64_image_is_caught_and_not_
         ("cmd/helper/main.go", program),
         ("build-helper.sh", "set -e\ngo build -o /out/helper ./cmd/helper\n"),
     ]);
-    let prefix = bed.unique_image("cross-caught");
-    let build_arg = format!("GOLANG_IMAGE={}", bed.go_image);
-    let mut inputs = registry_inputs(&bed, &prefix);
-    inputs.extend([
-        ("compose-file", "compose.yaml"),
-        ("platforms", TWO),
-        ("build-args", build_arg.as_str()),
-        ("tags", "test"),
-        ("cross-compile", "auto"),
-    ]);
-    let run = run_action(dir.path(), &inputs, &[]);
-    assert!(run.success, "the deployment failed:\n{}\n{}", run.stdout, run.stderr);
-    assert_eq!(std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap(), dockerfile);
+    let (prefix, run) = deploy(&bed, dir.path(), "cross-caught", &[]);
     let log = shown_text(&run.stdout);
     let rejected: Vec<&str> = log.lines().filter(|l| l.contains("the cross-compiling Dockerfile was not used: the architecture scan of its image found ")).collect();
     assert_eq!(rejected.len(), 2, "{log}");
@@ -348,20 +362,7 @@ fn a_deployment_shares_one_cross_compiling_copy_among_the_services_of_a_dockerfi
         ("go.mod", "module example.com/svc\n\ngo 1.24\n"),
         ("main.go", SERVICE_MAIN),
     ]);
-    let prefix = bed.unique_image("cross-deploy");
-    let build_arg = format!("GOLANG_IMAGE={}", bed.go_image);
-    let mut inputs = registry_inputs(&bed, &prefix);
-    inputs.extend([
-        ("compose-file", "compose.yaml"),
-        ("platforms", TWO),
-        ("build-args", build_arg.as_str()),
-        ("tags", "test"),
-        ("no-cache", "true"),
-        ("cross-compile", "auto"),
-    ]);
-    let run = run_action(dir.path(), &inputs, &[]);
-    assert!(run.success, "the deployment failed:\n{}\n{}", run.stdout, run.stderr);
-    assert_eq!(std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap(), dockerfile);
+    let (prefix, run) = deploy(&bed, dir.path(), "cross-deploy", &[("no-cache", "true")]);
     let used = shown_text(&run.stdout).matches("and it is the one pushed").count();
     assert_eq!(used, 2, "each service is built from the copy: {}", run.stdout);
     // One section for the Dockerfile, naming both services.
